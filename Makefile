@@ -1,0 +1,74 @@
+# dcf: plain GNU make. Honours CC, CFLAGS, LDFLAGS, PREFIX, DESTDIR.
+CC      ?= cc
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+VERSION := 0.1.0
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wpointer-arith -Wcast-align -Wwrite-strings -Wformat=2 -Wundef \
+           -Wvla -Wnull-dereference -Wdouble-promotion
+CFLAGS  ?= -O2 -g
+BSD_CFLAGS := $(shell pkg-config --cflags libbsd-overlay 2>/dev/null)
+BSD_LIBS   := $(shell pkg-config --libs libbsd-overlay 2>/dev/null)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+ALL_CFLAGS := -std=gnu11 $(WARN) -Iinclude -DDCF_VERSION='"$(VERSION)"' $(BSD_CFLAGS) $(CFLAGS)
+LIBS    := $(BSD_LIBS) -lrt -lpthread -lm
+
+LIB_SRC := $(wildcard src/lib/*.c)
+LIB_OBJ := $(LIB_SRC:src/lib/%.c=build/lib/%.o)
+INJ_OBJ := $(LIB_SRC:src/lib/%.c=build/inj/%.o)
+PROGS   := dcf-supervisor dcf-status
+TEST_SRC := $(wildcard tests/test_*.c)
+TESTS   := $(TEST_SRC:tests/%.c=build/tests/%)
+# Supervisor and worker built with injection points, for the integration tests.
+INJ_PROGS := build/inj/dcf-supervisor
+
+.PHONY: all clean install check test run lint deps
+all: $(PROGS)
+
+build/lib/%.o: src/lib/%.c $(wildcard include/dcf/*.h) | build/lib
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+build/inj/%.o: src/lib/%.c $(wildcard include/dcf/*.h) | build/inj
+	$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 -c -o $@ $<
+build/libdcf.a: $(LIB_OBJ)
+	$(AR) rcs $@ $^
+build/libdcf-inj.a: $(INJ_OBJ)
+	$(AR) rcs $@ $^
+build/lib build/inj build/tests:
+	mkdir -p $@
+
+dcf-supervisor: src/supervisor_main.c build/libdcf.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< build/libdcf.a $(LIBS)
+dcf-status: src/status_main.c build/libdcf.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< build/libdcf.a $(LIBS)
+build/inj/dcf-supervisor: src/supervisor_main.c build/libdcf-inj.a
+	$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $< build/libdcf-inj.a $(LIBS)
+
+build/tests/%: tests/%.c tests/testutil.h build/libdcf-inj.a | build/tests
+	$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $< build/libdcf-inj.a $(CMOCKA_LIBS) $(LIBS)
+
+# Fast loop: every suite, no valgrind.
+test: $(TESTS) $(PROGS) $(INJ_PROGS)
+	@tools/run-tests.sh plain $(TESTS)
+
+# The README's test command: installs missing packages, then every suite under valgrind.
+check: deps
+	@$(MAKE) --no-print-directory $(TESTS) $(PROGS) $(INJ_PROGS)
+	@tools/run-tests.sh valgrind $(TESTS)
+
+deps:
+	@tools/install-deps.sh
+
+# The README's demo: the default run, 3 networks of 50 worker processes.
+run: deps
+	@$(MAKE) --no-print-directory $(PROGS)
+	./dcf-supervisor
+
+install: $(PROGS)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)/
+	install -m 644 $(wildcard man/*.1) $(DESTDIR)$(MANDIR)/man1/
+
+clean:
+	rm -rf build $(PROGS)

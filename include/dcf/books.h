@@ -1,0 +1,134 @@
+/*
+ * books.h - the operations on the shared books: tasks, rings, nodes, counters.
+ *
+ * Every function ending in _locked expects the caller to hold the books'
+ * lock (lock.h) and makes its change as one transaction (tx.h), so a process
+ * killed at any instruction leaves the books either before or after the
+ * operation once the next locker has replayed the journal.
+ *
+ * Task life: FREE -dispatch-> QUEUED -claim-> RUNNING -complete-> DONE
+ * -retire-> FREE. A node's death sends its RUNNING task back to QUEUED on
+ * the recovery ring with attempts + 1, or, at max_attempts, to FREE as
+ * quarantined. Only the supervisor dispatches, retires and reclaims.
+ *
+ * INVARIANTS (between transactions; dcf_books_check_locked tests them all):
+ *  I1 every task slot is in exactly one place: FREE slots in the free ring,
+ *     DONE slots in the done ring, QUEUED slots in the ring named by their
+ *     queue field, RUNNING slots in no ring;
+ *  I2 a RUNNING slot's owner node is BUSY, has the owner's generation and
+ *     points back at the slot; a node points only at a slot it owns;
+ *  I3 cnt.running == number of RUNNING slots;
+ *  I4 cnt.next_id == QUEUED + RUNNING + cnt.completed + cnt.quarantined
+ *     (every dispatched task is queued, running, completed or quarantined:
+ *     none is lost), and completed counts DONE slots too;
+ *  I5 each network's sleepers == its nodes with sleeping set, and its alive
+ *     == its nodes that are STARTING, IDLE or BUSY.
+ */
+#ifndef DCF_BOOKS_H
+#define DCF_BOOKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "dcf/seg.h"
+
+/* What a worker got from a claim. */
+struct dcf_claim {
+	uint32_t slot;
+	uint32_t kind;
+	uint32_t arg_ms;
+	uint32_t attempts;
+	uint64_t id;
+	int from_recovery;
+	int chain;		/* more work and sleepers: wake one after unlocking */
+};
+
+/* A completed task the supervisor retired, for its log line and check. */
+struct dcf_done {
+	uint64_t id;
+	uint32_t node;
+	uint32_t kind;
+	uint32_t arg_ms;
+	uint64_t result;
+};
+
+/* What became of a dead node's task. */
+struct dcf_reclaim {
+	int had_task;
+	int quarantined;
+	uint64_t id;
+	uint32_t attempts;
+};
+
+/* Duration of task id under cfg: deterministic in (seed, id). */
+uint32_t dcf_task_ms(const struct dcf_config *cfg, uint64_t id);
+/* The seed and iteration count of a cpu task, and its expected result. */
+uint64_t dcf_task_cpu_iters(const struct dcf_config *cfg, uint64_t id);
+uint64_t dcf_task_cpu_expect(const struct dcf_config *cfg, uint64_t id);
+
+/*
+ * Supervisor: dispatch task cnt.next_id into a free slot, queued on ring.
+ * -1 with errno ENOSPC (no free slot), ENODATA (every task dispatched),
+ * EUCLEAN (corrupt ring).
+ */
+int dcf_dispatch_locked(struct dcf_seg *sg, uint32_t ring, uint64_t now);
+
+/*
+ * Worker (node, gen): take the recovery ring's head, else its network's.
+ * -1 with errno ENOENT (nothing), ESHUTDOWN (system stopping), ESTALE (the
+ * node is not ours), EUCLEAN.
+ */
+int dcf_claim_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t pid,
+    uint64_t now, struct dcf_claim *out);
+
+/*
+ * Worker: record slot's task as completed. Refused (ESTALE) unless the slot
+ * is RUNNING, holds task id and is owned by (node, gen): a stale attempt can
+ * never complete a task. *wake_sup: the supervisor sleeps and wants a wake.
+ */
+int dcf_complete_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint32_t slot,
+    uint64_t id, uint64_t result, int *wake_sup);
+
+/* Supervisor: pop one DONE slot, free it, say what it was. -1 ENOENT if none. */
+int dcf_retire_locked(struct dcf_seg *sg, struct dcf_done *out);
+
+/*
+ * Supervisor, after reaping node's process of generation gen: mark the node
+ * DOWN (or FAILED if give_up) and put back the task it owned.
+ */
+int dcf_node_died_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen,
+    uint32_t max_attempts, uint64_t now, struct dcf_reclaim *out);
+
+/* Supervisor: move the head of network net's ring to the recovery ring. */
+int dcf_move_locked(struct dcf_seg *sg, uint32_t net, uint64_t now, uint64_t *id);
+
+/* Worker: about to sleep on its network's wake word; *word_val to wait on. */
+int dcf_sleep_begin_locked(struct dcf_seg *sg, uint32_t node, uint32_t *word_val);
+void dcf_sleep_end_locked(struct dcf_seg *sg, uint32_t node);
+
+/* Supervisor: node forked as generation gen (restart counts a restart). */
+int dcf_node_start_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t pid,
+    int restart, uint64_t now);
+/* Worker: attached and ready. ESTALE if gen is not the node's. */
+int dcf_node_ready_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint64_t now);
+/* Supervisor: a dead or exited node's final state (FAILED or STOPPED or DOWN). */
+int dcf_node_set_state_locked(struct dcf_seg *sg, uint32_t node, uint32_t state);
+
+/* Check I1..I5; 0 or -1 with a message. */
+int dcf_books_check_locked(struct dcf_seg *sg, char *err, size_t errlen);
+/* After EOWNERDEAD: replay the journal, check; -1 if the books are beyond repair. */
+int dcf_books_repair_locked(struct dcf_seg *sg);
+/*
+ * Full reset (the supervisor, with every worker dead and reaped): new lock,
+ * empty journal, rings rebuilt from the task table, running tasks reclaimed.
+ * Returns how many tasks it had to reclaim or -1 if the table could not
+ * account for every dispatched task (message in err).
+ */
+int dcf_books_reset(struct dcf_seg *sg, uint32_t max_attempts, char *err, size_t errlen);
+
+/* Wake-ups, called after unlocking: for work pushed on ring, or everyone. */
+void dcf_books_wake_ring(struct dcf_seg *sg, uint32_t ring);
+void dcf_books_wake_all(struct dcf_seg *sg);
+
+#endif

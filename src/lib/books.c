@@ -1,0 +1,478 @@
+/* books.c - dispatch, claim, complete, retire, reclaim: each one transaction. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dcf/books.h"
+#include "dcf/inject.h"
+#include "dcf/lock.h"
+#include "dcf/ring.h"
+#include "dcf/tx.h"
+#include "dcf/util.h"
+#include "dcf/wait.h"
+
+uint32_t
+dcf_task_ms(const struct dcf_config *c, uint64_t id)
+{
+	uint64_t span = (uint64_t)c->task_ms_max - c->task_ms_min + 1;
+
+	return c->task_ms_min + (uint32_t)(dcf_mix64(c->seed ^ (id * 0x2545f4914f6cdd1dULL)) % span);
+}
+
+uint64_t
+dcf_task_cpu_iters(const struct dcf_config *c, uint64_t id)
+{
+	return (uint64_t)dcf_task_ms(c, id) * c->cpu_iters_per_ms;
+}
+
+uint64_t
+dcf_task_cpu_expect(const struct dcf_config *c, uint64_t id)
+{
+	return dcf_lcg_jump(c->seed + id, dcf_task_cpu_iters(c, id));
+}
+
+static int
+is_net_ring(const struct dcf_seg *sg, uint32_t ring)
+{
+	return ring >= DCF_RING_NET0 && ring < sg->hdr->nrings;
+}
+
+/* Tell sleepers of ring that work came (under the lock: a hint, see wait.h). */
+static void
+bump_ring(struct dcf_seg *sg, uint32_t ring)
+{
+	if (is_net_ring(sg, ring)) {
+		__atomic_add_fetch(&sg->nets[ring - DCF_RING_NET0].wake, 1, __ATOMIC_RELEASE);
+		return;
+	}
+	for (uint32_t n = 0; n < sg->hdr->cfg.nets; n++)
+		__atomic_add_fetch(&sg->nets[n].wake, 1, __ATOMIC_RELEASE);
+}
+
+void
+dcf_books_wake_ring(struct dcf_seg *sg, uint32_t ring)
+{
+	if (is_net_ring(sg, ring)) {
+		struct dcf_net *net = &sg->nets[ring - DCF_RING_NET0];
+
+		if (__atomic_load_n(&net->sleepers, __ATOMIC_RELAXED) > 0)
+			dcf_futex_wake(&net->wake, 1);
+		return;
+	}
+	for (uint32_t n = 0; n < sg->hdr->cfg.nets; n++)
+		if (__atomic_load_n(&sg->nets[n].sleepers, __ATOMIC_RELAXED) > 0)
+			dcf_futex_wake(&sg->nets[n].wake, 1);
+}
+
+void
+dcf_books_wake_all(struct dcf_seg *sg)
+{
+	for (uint32_t n = 0; n < sg->hdr->cfg.nets; n++) {
+		__atomic_add_fetch(&sg->nets[n].wake, 1, __ATOMIC_RELEASE);
+		dcf_futex_wake(&sg->nets[n].wake, INT_MAX);
+	}
+}
+
+int
+dcf_dispatch_locked(struct dcf_seg *sg, uint32_t ring, uint64_t now)
+{
+	struct dcf_hdr *h = sg->hdr;
+	struct dcf_task *t;
+	struct dcf_tx tx;
+	uint64_t id = h->cnt.next_id;
+	uint32_t s;
+
+	DCF_INJECT(DCF_OP_DISPATCH, DCF_STEP_LOCKED);
+	if (id >= h->cfg.tasks) {
+		errno = ENODATA;
+		return -1;
+	}
+	if (ring == DCF_RING_FREE || ring == DCF_RING_DONE || ring >= h->nrings) {
+		errno = EINVAL;
+		return -1;
+	}
+	dcf_tx_begin(&tx, sg, DCF_OP_DISPATCH);
+	if (dcf_ring_pop_tx(&tx, DCF_RING_FREE, &s) == -1)
+		return errno == ENOENT ? (errno = ENOSPC, -1) : -1;
+	t = &sg->tasks[s];
+	if (t->state != DCF_TASK_FREE) {
+		errno = EUCLEAN;
+		return -1;
+	}
+	/* The slot is free: its payload may be written before the commit. */
+	t->id = id;
+	t->kind = h->cfg.work;
+	t->prio = 0;
+	t->arg_ms = dcf_task_ms(&h->cfg, id);
+	t->attempts = 0;
+	t->result = 0;
+	t->owner_node = DCF_NONE;
+	t->owner_gen = 0;
+	t->owner_pid = 0;
+	t->t_queued_ns = now;
+	t->t_started_ns = 0;
+	dcf_tx_put32(&tx, &t->queue, ring);
+	dcf_tx_put32(&tx, &t->state, DCF_TASK_QUEUED);
+	if (dcf_ring_push_tx(&tx, ring, s) == -1)
+		return -1;
+	dcf_tx_put64(&tx, &h->cnt.next_id, id + 1);
+	if (ring == DCF_RING_RECOVERY)
+		dcf_tx_put64(&tx, &h->cnt.to_recovery, h->cnt.to_recovery + 1);
+	dcf_tx_commit(&tx);
+	bump_ring(sg, ring);
+	return 0;
+}
+
+int
+dcf_claim_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t pid,
+    uint64_t now, struct dcf_claim *out)
+{
+	struct dcf_hdr *h = sg->hdr;
+	struct dcf_node *nd;
+	struct dcf_task *t;
+	struct dcf_tx tx;
+	uint32_t ring, s;
+
+	DCF_INJECT(DCF_OP_CLAIM, DCF_STEP_LOCKED);
+	if (node >= h->cfg.max_nodes || sg->nodes[node].gen != gen) {
+		errno = ESTALE;
+		return -1;
+	}
+	if (__atomic_load_n(&h->sys_state, __ATOMIC_ACQUIRE) != DCF_SYS_RUNNING) {
+		errno = ESHUTDOWN;
+		return -1;
+	}
+	nd = &sg->nodes[node];
+	if (nd->net >= h->cfg.nets) {
+		errno = EUCLEAN;
+		return -1;
+	}
+	dcf_tx_begin(&tx, sg, DCF_OP_CLAIM);
+	ring = DCF_RING_RECOVERY;
+	if (dcf_ring_pop_tx(&tx, ring, &s) == -1) {
+		if (errno != ENOENT)
+			return -1;
+		ring = DCF_RING_NET0 + nd->net;
+		if (dcf_ring_pop_tx(&tx, ring, &s) == -1)
+			return -1;
+	}
+	t = &sg->tasks[s];
+	if (t->state != DCF_TASK_QUEUED || t->queue != ring) {
+		errno = EUCLEAN;
+		return -1;
+	}
+	dcf_tx_put32(&tx, &t->state, DCF_TASK_RUNNING);
+	dcf_tx_put32(&tx, &t->queue, DCF_NONE);
+	dcf_tx_put32(&tx, &t->owner_node, node);
+	dcf_tx_put32(&tx, &t->owner_gen, gen);
+	dcf_tx_put32(&tx, (uint32_t *)&t->owner_pid, (uint32_t)pid);
+	dcf_tx_put64(&tx, &t->t_started_ns, now);
+	dcf_tx_put32(&tx, &nd->state, DCF_NODE_BUSY);
+	dcf_tx_put32(&tx, &nd->task_slot, s);
+	dcf_tx_put64(&tx, &nd->task_id, t->id);
+	dcf_tx_put64(&tx, &nd->busy_since_ns, now);
+	dcf_tx_put32(&tx, &nd->from_recovery, ring == DCF_RING_RECOVERY);
+	dcf_tx_put64(&tx, &h->cnt.running, h->cnt.running + 1);
+	dcf_tx_commit(&tx);
+	__atomic_store_n(&nd->heartbeat_ns, now, __ATOMIC_RELAXED);
+	out->slot = s;
+	out->id = t->id;
+	out->kind = t->kind;
+	out->arg_ms = t->arg_ms;
+	out->attempts = t->attempts;
+	out->from_recovery = ring == DCF_RING_RECOVERY;
+	out->chain = dcf_ring_depth(&sg->rings[ring]) > 0 &&
+	    sg->nets[nd->net].sleepers > 0;
+	return 0;
+}
+
+int
+dcf_complete_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint32_t slot,
+    uint64_t id, uint64_t result, int *wake_sup)
+{
+	struct dcf_hdr *h = sg->hdr;
+	struct dcf_node *nd;
+	struct dcf_task *t;
+	struct dcf_tx tx;
+
+	DCF_INJECT(DCF_OP_COMPLETE, DCF_STEP_LOCKED);
+	*wake_sup = 0;
+	if (node >= h->cfg.max_nodes || slot >= h->cfg.task_slots) {
+		errno = EINVAL;
+		return -1;
+	}
+	nd = &sg->nodes[node];
+	t = &sg->tasks[slot];
+	if (t->state != DCF_TASK_RUNNING || t->id != id || t->owner_node != node ||
+	    t->owner_gen != gen || nd->gen != gen || nd->net >= h->cfg.nets) {
+		errno = ESTALE;
+		return -1;
+	}
+	dcf_tx_begin(&tx, sg, DCF_OP_COMPLETE);
+	dcf_tx_put32(&tx, &t->state, DCF_TASK_DONE);
+	dcf_tx_put64(&tx, &t->result, result);
+	if (dcf_ring_push_tx(&tx, DCF_RING_DONE, slot) == -1)
+		return -1;
+	dcf_tx_put64(&tx, &h->cnt.running, h->cnt.running - 1);
+	dcf_tx_put64(&tx, &h->cnt.completed, h->cnt.completed + 1);
+	dcf_tx_put32(&tx, &nd->state, DCF_NODE_IDLE);
+	dcf_tx_put32(&tx, &nd->task_slot, DCF_NONE);
+	dcf_tx_put64(&tx, &nd->completed, nd->completed + 1);
+	dcf_tx_put64(&tx, &sg->nets[nd->net].completed, sg->nets[nd->net].completed + 1);
+	if (h->sup_waiting) {
+		dcf_tx_put32(&tx, &h->sup_waiting, 0);
+		*wake_sup = 1;
+	}
+	dcf_tx_commit(&tx);
+	return 0;
+}
+
+int
+dcf_retire_locked(struct dcf_seg *sg, struct dcf_done *out)
+{
+	struct dcf_hdr *h = sg->hdr;
+	struct dcf_task *t;
+	struct dcf_tx tx;
+	uint32_t s;
+
+	DCF_INJECT(DCF_OP_RETIRE, DCF_STEP_LOCKED);
+	dcf_tx_begin(&tx, sg, DCF_OP_RETIRE);
+	if (dcf_ring_pop_tx(&tx, DCF_RING_DONE, &s) == -1)
+		return -1;
+	t = &sg->tasks[s];
+	if (t->state != DCF_TASK_DONE) {
+		errno = EUCLEAN;
+		return -1;
+	}
+	out->id = t->id;
+	out->node = t->owner_node;
+	out->kind = t->kind;
+	out->arg_ms = t->arg_ms;
+	out->result = t->result;
+	dcf_tx_put32(&tx, &t->state, DCF_TASK_FREE);
+	if (dcf_ring_push_tx(&tx, DCF_RING_FREE, s) == -1)
+		return -1;
+	dcf_tx_put64(&tx, &h->cnt.retired, h->cnt.retired + 1);
+	dcf_tx_commit(&tx);
+	return 0;
+}
+
+static int
+node_alive_state(uint32_t st)
+{
+	return st == DCF_NODE_STARTING || st == DCF_NODE_IDLE || st == DCF_NODE_BUSY;
+}
+
+int
+dcf_node_died_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen,
+    uint32_t max_attempts, uint64_t now, struct dcf_reclaim *out)
+{
+	struct dcf_hdr *h = sg->hdr;
+	struct dcf_node *nd;
+	struct dcf_net *net;
+	struct dcf_tx tx;
+	uint32_t s;
+
+	DCF_INJECT(DCF_OP_RECLAIM, DCF_STEP_LOCKED);
+	memset(out, 0, sizeof(*out));
+	if (node >= h->cfg.max_nodes || sg->nodes[node].net >= h->cfg.nets) {
+		errno = EINVAL;
+		return -1;
+	}
+	nd = &sg->nodes[node];
+	net = &sg->nets[nd->net];
+	dcf_tx_begin(&tx, sg, DCF_OP_RECLAIM);
+	s = nd->task_slot;
+	if (s < h->cfg.task_slots && sg->tasks[s].state == DCF_TASK_RUNNING &&
+	    sg->tasks[s].owner_node == node && sg->tasks[s].owner_gen == gen) {
+		struct dcf_task *t = &sg->tasks[s];
+		uint32_t attempts = t->attempts + 1;
+
+		out->had_task = 1;
+		out->id = t->id;
+		out->attempts = attempts;
+		dcf_tx_put32(&tx, &t->attempts, attempts);
+		dcf_tx_put64(&tx, &h->cnt.running, h->cnt.running - 1);
+		if (attempts >= max_attempts) {
+			out->quarantined = 1;
+			dcf_tx_put32(&tx, &t->state, DCF_TASK_FREE);
+			if (dcf_ring_push_tx(&tx, DCF_RING_FREE, s) == -1)
+				return -1;
+			dcf_tx_put64(&tx, &h->cnt.quarantined, h->cnt.quarantined + 1);
+		} else {
+			dcf_tx_put32(&tx, &t->state, DCF_TASK_QUEUED);
+			dcf_tx_put32(&tx, &t->queue, DCF_RING_RECOVERY);
+			dcf_tx_put64(&tx, &t->t_queued_ns, now);
+			if (dcf_ring_push_tx(&tx, DCF_RING_RECOVERY, s) == -1)
+				return -1;
+			dcf_tx_put64(&tx, &h->cnt.reclaimed, h->cnt.reclaimed + 1);
+		}
+	}
+	if (nd->sleeping)
+		dcf_tx_put32(&tx, &net->sleepers, net->sleepers - 1);
+	if (node_alive_state(nd->state))
+		dcf_tx_put32(&tx, &net->alive, net->alive - 1);
+	dcf_tx_put32(&tx, &nd->sleeping, 0);
+	dcf_tx_put32(&tx, &nd->task_slot, DCF_NONE);
+	dcf_tx_put32(&tx, &nd->state, DCF_NODE_DOWN);
+	dcf_tx_put64(&tx, &nd->failures, nd->failures + 1);
+	dcf_tx_put64(&tx, &h->cnt.failures, h->cnt.failures + 1);
+	dcf_tx_commit(&tx);
+	if (out->had_task && !out->quarantined)
+		bump_ring(sg, DCF_RING_RECOVERY);
+	return 0;
+}
+
+int
+dcf_move_locked(struct dcf_seg *sg, uint32_t net, uint64_t now, uint64_t *id)
+{
+	struct dcf_tx tx;
+	struct dcf_task *t;
+	uint32_t s, ring = DCF_RING_NET0 + net;
+
+	DCF_INJECT(DCF_OP_MOVE, DCF_STEP_LOCKED);
+	if (net >= sg->hdr->cfg.nets) {
+		errno = EINVAL;
+		return -1;
+	}
+	dcf_tx_begin(&tx, sg, DCF_OP_MOVE);
+	if (dcf_ring_pop_tx(&tx, ring, &s) == -1)
+		return -1;
+	t = &sg->tasks[s];
+	if (t->state != DCF_TASK_QUEUED || t->queue != ring) {
+		errno = EUCLEAN;
+		return -1;
+	}
+	*id = t->id;
+	dcf_tx_put32(&tx, &t->queue, DCF_RING_RECOVERY);
+	dcf_tx_put64(&tx, &t->t_queued_ns, now);
+	if (dcf_ring_push_tx(&tx, DCF_RING_RECOVERY, s) == -1)
+		return -1;
+	dcf_tx_put64(&tx, &sg->hdr->cnt.to_recovery, sg->hdr->cnt.to_recovery + 1);
+	dcf_tx_commit(&tx);
+	bump_ring(sg, DCF_RING_RECOVERY);
+	return 0;
+}
+
+int
+dcf_sleep_begin_locked(struct dcf_seg *sg, uint32_t node, uint32_t *word_val)
+{
+	struct dcf_node *nd;
+	struct dcf_net *net;
+	struct dcf_tx tx;
+
+	DCF_INJECT(DCF_OP_SLEEP, DCF_STEP_LOCKED);
+	if (node >= sg->hdr->cfg.max_nodes || sg->nodes[node].net >= sg->hdr->cfg.nets) {
+		errno = EINVAL;
+		return -1;
+	}
+	nd = &sg->nodes[node];
+	net = &sg->nets[nd->net];
+	*word_val = __atomic_load_n(&net->wake, __ATOMIC_ACQUIRE);
+	if (nd->sleeping)
+		return 0;
+	dcf_tx_begin(&tx, sg, DCF_OP_SLEEP);
+	dcf_tx_put32(&tx, &nd->sleeping, 1);
+	dcf_tx_put32(&tx, &net->sleepers, net->sleepers + 1);
+	dcf_tx_commit(&tx);
+	return 0;
+}
+
+void
+dcf_sleep_end_locked(struct dcf_seg *sg, uint32_t node)
+{
+	struct dcf_node *nd;
+	struct dcf_net *net;
+	struct dcf_tx tx;
+
+	DCF_INJECT(DCF_OP_WAKE, DCF_STEP_LOCKED);
+	if (node >= sg->hdr->cfg.max_nodes || sg->nodes[node].net >= sg->hdr->cfg.nets)
+		return;
+	nd = &sg->nodes[node];
+	net = &sg->nets[nd->net];
+	if (!nd->sleeping)
+		return;
+	dcf_tx_begin(&tx, sg, DCF_OP_WAKE);
+	dcf_tx_put32(&tx, &nd->sleeping, 0);
+	dcf_tx_put32(&tx, &net->sleepers, net->sleepers - 1);
+	dcf_tx_commit(&tx);
+}
+
+int
+dcf_node_start_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t pid,
+    int restart, uint64_t now)
+{
+	struct dcf_node *nd;
+	struct dcf_net *net;
+	struct dcf_tx tx;
+
+	DCF_INJECT(DCF_OP_NODE, DCF_STEP_LOCKED);
+	if (node >= sg->hdr->cfg.max_nodes || sg->nodes[node].net >= sg->hdr->cfg.nets) {
+		errno = EINVAL;
+		return -1;
+	}
+	nd = &sg->nodes[node];
+	net = &sg->nets[nd->net];
+	__atomic_store_n(&nd->heartbeat_ns, now, __ATOMIC_RELAXED);
+	dcf_tx_begin(&tx, sg, DCF_OP_NODE);
+	if (!node_alive_state(nd->state))
+		dcf_tx_put32(&tx, &net->alive, net->alive + 1);
+	dcf_tx_put32(&tx, &nd->state, DCF_NODE_STARTING);
+	dcf_tx_put32(&tx, &nd->gen, gen);
+	dcf_tx_put32(&tx, (uint32_t *)&nd->pid, (uint32_t)pid);
+	dcf_tx_put32(&tx, &nd->task_slot, DCF_NONE);
+	if (restart) {
+		dcf_tx_put64(&tx, &nd->restarts, nd->restarts + 1);
+		dcf_tx_put64(&tx, &sg->hdr->cnt.restarts, sg->hdr->cnt.restarts + 1);
+	}
+	dcf_tx_commit(&tx);
+	return 0;
+}
+
+int
+dcf_node_ready_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint64_t now)
+{
+	struct dcf_node *nd;
+	struct dcf_tx tx;
+
+	if (node >= sg->hdr->cfg.max_nodes || sg->nodes[node].gen != gen) {
+		errno = ESTALE;
+		return -1;
+	}
+	nd = &sg->nodes[node];
+	__atomic_store_n(&nd->heartbeat_ns, now, __ATOMIC_RELAXED);
+	if (nd->state != DCF_NODE_STARTING)
+		return 0;
+	dcf_tx_begin(&tx, sg, DCF_OP_NODE);
+	dcf_tx_put32(&tx, &nd->state, DCF_NODE_IDLE);
+	dcf_tx_commit(&tx);
+	return 0;
+}
+
+int
+dcf_node_set_state_locked(struct dcf_seg *sg, uint32_t node, uint32_t state)
+{
+	struct dcf_node *nd;
+	struct dcf_net *net;
+	struct dcf_tx tx;
+
+	if (node >= sg->hdr->cfg.max_nodes || sg->nodes[node].net >= sg->hdr->cfg.nets ||
+	    node_alive_state(state)) {
+		errno = EINVAL;
+		return -1;
+	}
+	nd = &sg->nodes[node];
+	net = &sg->nets[nd->net];
+	dcf_tx_begin(&tx, sg, DCF_OP_NODE);
+	if (node_alive_state(nd->state))
+		dcf_tx_put32(&tx, &net->alive, net->alive - 1);
+	if (nd->sleeping) {
+		dcf_tx_put32(&tx, &net->sleepers, net->sleepers - 1);
+		dcf_tx_put32(&tx, &nd->sleeping, 0);
+	}
+	dcf_tx_put32(&tx, &nd->state, state);
+	dcf_tx_commit(&tx);
+	return 0;
+}

@@ -1,0 +1,238 @@
+/* books_check.c - the invariants of books.h, repair after a crash, full reset. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dcf/books.h"
+#include "dcf/lock.h"
+#include "dcf/ring.h"
+#include "dcf/tx.h"
+
+#define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); goto fail; } while (0)
+
+int
+dcf_books_check_locked(struct dcf_seg *sg, char *err, size_t errlen)
+{
+	struct dcf_hdr *h = sg->hdr;
+	const struct dcf_config *c = &h->cfg;
+	uint8_t *seen = calloc(c->task_slots, 1);
+	uint32_t *sleepers = calloc(c->nets, sizeof(uint32_t));
+	uint32_t *alive = calloc(c->nets, sizeof(uint32_t));
+	uint64_t queued = 0, running = 0;
+
+	if (seen == NULL || sleepers == NULL || alive == NULL)
+		FAIL("out of memory");
+	/* I1, from the rings' side. */
+	for (uint32_t r = 0; r < h->nrings; r++) {
+		struct dcf_ring *rg = &sg->rings[r];
+		uint32_t depth = rg->tail - rg->head;
+		uint32_t want = r == DCF_RING_FREE ? DCF_TASK_FREE :
+		    r == DCF_RING_DONE ? DCF_TASK_DONE : DCF_TASK_QUEUED;
+
+		if (depth > h->ring_cap)
+			FAIL("ring %u: depth %u over capacity", r, depth);
+		for (uint32_t i = 0; i < depth; i++) {
+			uint32_t s;
+
+			dcf_ring_peek(sg, r, i, &s);
+			if (s >= c->task_slots)
+				FAIL("ring %u: slot index %u out of range", r, s);
+			if (seen[s]++)
+				FAIL("task slot %u is in two places", s);
+			if (sg->tasks[s].state != want)
+				FAIL("ring %u holds slot %u in state %u", r, s, sg->tasks[s].state);
+			if (want == DCF_TASK_QUEUED && sg->tasks[s].queue != r)
+				FAIL("slot %u in ring %u says it is queued on %u", s, r, sg->tasks[s].queue);
+		}
+		if (want == DCF_TASK_QUEUED)
+			queued += depth;
+	}
+	/* I1 from the slots' side, and I2 from the tasks' side. */
+	for (uint32_t s = 0; s < c->task_slots; s++) {
+		struct dcf_task *t = &sg->tasks[s];
+
+		if (t->state >= DCF_TASK_NSTATES)
+			FAIL("slot %u: bad state %u", s, t->state);
+		if (t->state != DCF_TASK_RUNNING) {
+			if (!seen[s])
+				FAIL("slot %u (state %u) is in no ring", s, t->state);
+			continue;
+		}
+		running++;
+		if (t->owner_node >= c->max_nodes)
+			FAIL("slot %u: owner node %u out of range", s, t->owner_node);
+		{
+			struct dcf_node *nd = &sg->nodes[t->owner_node];
+
+			if (nd->task_slot != s || nd->gen != t->owner_gen || nd->state != DCF_NODE_BUSY)
+				FAIL("slot %u: owner node %u does not hold it", s, t->owner_node);
+		}
+	}
+	/* I2 from the nodes' side, and I5. */
+	for (uint32_t n = 0; n < c->max_nodes; n++) {
+		struct dcf_node *nd = &sg->nodes[n];
+
+		if (nd->state == DCF_NODE_EMPTY)
+			continue;
+		if (nd->net >= c->nets || nd->state >= DCF_NODE_NSTATES)
+			FAIL("node %u: bad network or state", n);
+		if (nd->task_slot != DCF_NONE) {
+			struct dcf_task *t;
+
+			if (nd->task_slot >= c->task_slots)
+				FAIL("node %u: task slot out of range", n);
+			t = &sg->tasks[nd->task_slot];
+			if (t->state != DCF_TASK_RUNNING || t->owner_node != n || t->owner_gen != nd->gen)
+				FAIL("node %u points at slot %u it does not own", n, nd->task_slot);
+		}
+		sleepers[nd->net] += nd->sleeping != 0;
+		alive[nd->net] += nd->state == DCF_NODE_STARTING || nd->state == DCF_NODE_IDLE ||
+		    nd->state == DCF_NODE_BUSY;
+	}
+	for (uint32_t i = 0; i < c->nets; i++) {
+		if (sg->nets[i].sleepers != sleepers[i])
+			FAIL("network %u: %u sleepers counted, %u sleeping", i, sg->nets[i].sleepers, sleepers[i]);
+		if (sg->nets[i].alive != alive[i])
+			FAIL("network %u: %u alive counted, %u alive", i, sg->nets[i].alive, alive[i]);
+	}
+	/* I3, I4. */
+	if (h->cnt.running != running)
+		FAIL("running counter %llu, %llu slots running",
+		    (unsigned long long)h->cnt.running, (unsigned long long)running);
+	if (h->cnt.next_id != queued + running + h->cnt.completed + h->cnt.quarantined)
+		FAIL("dispatched %llu != queued %llu + running %llu + completed %llu + quarantined %llu",
+		    (unsigned long long)h->cnt.next_id, (unsigned long long)queued,
+		    (unsigned long long)running, (unsigned long long)h->cnt.completed,
+		    (unsigned long long)h->cnt.quarantined);
+	if (h->cnt.next_id > c->tasks)
+		FAIL("dispatched %llu tasks of %llu", (unsigned long long)h->cnt.next_id,
+		    (unsigned long long)c->tasks);
+	free(seen);
+	free(sleepers);
+	free(alive);
+	return 0;
+fail:
+	free(seen);
+	free(sleepers);
+	free(alive);
+	errno = EUCLEAN;
+	return -1;
+}
+
+int
+dcf_books_repair_locked(struct dcf_seg *sg)
+{
+	char err[DCF_ERRLEN];
+
+	if (dcf_wal_redo_locked(sg) == -1)
+		return -1;
+	return dcf_books_check_locked(sg, err, sizeof(err));
+}
+
+struct qent {
+	uint64_t t;
+	uint32_t slot;
+};
+
+static int
+qent_cmp(const void *a, const void *b)
+{
+	const struct qent *x = a, *y = b;
+
+	if (x->t != y->t)
+		return x->t < y->t ? -1 : 1;
+	return x->slot < y->slot ? -1 : x->slot > y->slot;
+}
+
+static void
+push_raw(struct dcf_seg *sg, uint32_t ring, uint32_t s)
+{
+	struct dcf_ring *r = &sg->rings[ring];
+
+	dcf_ring_slots(sg, ring)[r->tail & (sg->hdr->ring_cap - 1)] = s;
+	r->tail++;
+}
+
+int
+dcf_books_reset(struct dcf_seg *sg, uint32_t max_attempts, char *err, size_t errlen)
+{
+	struct dcf_hdr *h = sg->hdr;
+	const struct dcf_config *c = &h->cfg;
+	struct qent *q = calloc(c->task_slots, sizeof(*q));
+	uint32_t nq = 0;
+	uint64_t queued = 0;
+	int reclaimed = 0;
+
+	if (q == NULL) {
+		snprintf(err, errlen, "out of memory");
+		errno = ENOMEM;
+		return -1;
+	}
+	/* Every worker is dead: nobody else can hold or wait on the lock. */
+	memset(&h->lock, 0, sizeof(h->lock));
+	dcf_lock_init(&h->lock);
+	h->wal.n = 0;
+	if (h->seq & 1)
+		h->seq++;
+	for (uint32_t r = 0; r < h->nrings; r++) {
+		sg->rings[r].head = 0;
+		sg->rings[r].tail = 0;
+	}
+	for (uint32_t n = 0; n < c->max_nodes; n++) {
+		sg->nodes[n].task_slot = DCF_NONE;
+		sg->nodes[n].sleeping = 0;
+	}
+	for (uint32_t i = 0; i < c->nets; i++) {
+		sg->nets[i].sleepers = 0;
+		sg->nets[i].alive = 0;
+	}
+	for (uint32_t s = 0; s < c->task_slots; s++) {
+		struct dcf_task *t = &sg->tasks[s];
+
+		switch (t->state) {
+		case DCF_TASK_FREE:
+			push_raw(sg, DCF_RING_FREE, s);
+			break;
+		case DCF_TASK_DONE:
+			push_raw(sg, DCF_RING_DONE, s);
+			break;
+		case DCF_TASK_RUNNING:
+			reclaimed++;
+			if (++t->attempts >= max_attempts) {
+				t->state = DCF_TASK_FREE;
+				h->cnt.quarantined++;
+				push_raw(sg, DCF_RING_FREE, s);
+				break;
+			}
+			t->queue = DCF_RING_RECOVERY;
+			h->cnt.reclaimed++;
+			/* FALLTHROUGH */
+		default:	/* QUEUED, or a state we cannot read: run it again */
+			t->state = DCF_TASK_QUEUED;
+			if (t->queue < DCF_RING_RECOVERY || t->queue >= h->nrings)
+				t->queue = DCF_RING_RECOVERY;
+			q[nq].t = t->t_queued_ns;
+			q[nq++].slot = s;
+			break;
+		}
+	}
+	/* Back in the order they were queued in. */
+	qsort(q, nq, sizeof(*q), qent_cmp);
+	for (uint32_t i = 0; i < nq; i++)
+		push_raw(sg, sg->tasks[q[i].slot].queue, q[i].slot);
+	queued = nq;
+	free(q);
+	h->cnt.running = 0;
+	h->cnt.resets++;
+	if (h->cnt.next_id != queued + h->cnt.completed + h->cnt.quarantined) {
+		snprintf(err, errlen, "after reset: dispatched %llu but %llu queued, %llu completed, "
+		    "%llu quarantined", (unsigned long long)h->cnt.next_id,
+		    (unsigned long long)queued, (unsigned long long)h->cnt.completed,
+		    (unsigned long long)h->cnt.quarantined);
+		errno = EUCLEAN;
+		return -1;
+	}
+	__atomic_store_n(&h->sys_state, DCF_SYS_RUNNING, __ATOMIC_RELEASE);
+	return reclaimed;
+}

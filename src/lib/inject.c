@@ -1,0 +1,74 @@
+/* inject.c - crash points: a process kills itself at an armed step. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dcf/inject.h"
+
+static const char *const op_names[DCF_OP_COUNT] = {
+	"dispatch", "claim", "complete", "retire", "reclaim", "move", "sleep", "wake", "node"
+};
+
+const char *
+dcf_op_name(int op)
+{
+	return op >= 0 && op < DCF_OP_COUNT ? op_names[op] : "?";
+}
+
+#ifdef DCF_INJECT_ENABLE
+static int armed_op = DCF_OP_ANY, armed_step = DCF_STEP_ANY;
+static unsigned long armed_count;	/* 0: disarmed */
+
+void
+dcf_inject_arm(int op, int step, unsigned long count)
+{
+	armed_op = op;
+	armed_step = step;
+	armed_count = count;
+}
+
+void
+dcf_inject_disarm(void)
+{
+	armed_count = 0;
+}
+
+void
+dcf_inject_hit(int op, int step)
+{
+	if (armed_count == 0)
+		return;
+	if (armed_op != DCF_OP_ANY && armed_op != op)
+		return;
+	if (armed_step != DCF_STEP_ANY && armed_step != step)
+		return;
+	if (--armed_count == 0)
+		raise(SIGKILL);
+}
+
+int
+dcf_inject_from_env(void)
+{
+	const char *s = getenv("DCF_INJECT");
+	char opname[32];
+	int step;
+	unsigned long count;
+
+	if (s == NULL || *s == '\0')
+		return 0;
+	if (sscanf(s, "%31[^:]:%d:%lu", opname, &step, &count) != 3 || count == 0)
+		return -1;
+	for (int i = 0; i < DCF_OP_COUNT; i++) {
+		if (strcmp(opname, op_names[i]) == 0) {
+			dcf_inject_arm(i, step, count);
+			return 1;
+		}
+	}
+	if (strcmp(opname, "any") == 0) {
+		dcf_inject_arm(DCF_OP_ANY, step, count);
+		return 1;
+	}
+	return -1;
+}
+#endif

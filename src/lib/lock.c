@@ -1,0 +1,76 @@
+/* lock.c - the robust lock, and recovery when its holder died. */
+#include <errno.h>
+
+#include "dcf/books.h"
+#include "dcf/lock.h"
+
+int
+dcf_lock_init(pthread_mutex_t *m)
+{
+	pthread_mutexattr_t a;
+	int r;
+
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
+	r = pthread_mutex_init(m, &a);
+	pthread_mutexattr_destroy(&a);
+	if (r != 0) {
+		errno = r;
+		return -1;
+	}
+	return 0;
+}
+
+/* We own the lock after its holder died. */
+static int
+lock_recover(struct dcf_seg *sg)
+{
+	if (dcf_books_repair_locked(sg) == -1) {
+		/* Unlocking without consistent() makes the mutex unrecoverable:
+		 * that is how everyone learns that the books need a reset. */
+		__atomic_store_n(&sg->hdr->sys_state, DCF_SYS_RESET, __ATOMIC_RELEASE);
+		pthread_mutex_unlock(&sg->hdr->lock);
+		errno = ENOTRECOVERABLE;
+		return -1;
+	}
+	pthread_mutex_consistent(&sg->hdr->lock);
+	sg->hdr->cnt.repairs++;
+	dcf_books_wake_all(sg);
+	return 0;
+}
+
+int
+dcf_lock(struct dcf_seg *sg)
+{
+	int r;
+
+	r = pthread_mutex_lock(&sg->hdr->lock);
+	if (r == 0)
+		return 0;
+	if (r == EOWNERDEAD)
+		return lock_recover(sg);
+	errno = r;
+	return -1;
+}
+
+int
+dcf_trylock(struct dcf_seg *sg)
+{
+	int r;
+
+	r = pthread_mutex_trylock(&sg->hdr->lock);
+	if (r == 0)
+		return 0;
+	if (r == EOWNERDEAD)
+		return lock_recover(sg);
+	errno = r;
+	return -1;
+}
+
+void
+dcf_unlock(struct dcf_seg *sg)
+{
+	pthread_mutex_unlock(&sg->hdr->lock);
+}

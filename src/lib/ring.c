@@ -1,0 +1,68 @@
+/* ring.c - push and pop as journal records. */
+#include <errno.h>
+
+#include "dcf/ring.h"
+
+uint32_t *
+dcf_ring_slots(struct dcf_seg *sg, uint32_t ring)
+{
+	return sg->ring_slots + (uint64_t)ring * sg->hdr->ring_cap;
+}
+
+int
+dcf_ring_push_tx(struct dcf_tx *tx, uint32_t ring, uint32_t v)
+{
+	struct dcf_seg *sg = tx->sg;
+	struct dcf_ring *r = &sg->rings[ring];
+	uint32_t cap = sg->hdr->ring_cap, t = r->tail;
+	uint32_t depth = t - r->head;
+
+	if (depth > cap) {
+		errno = EUCLEAN;
+		return -1;
+	}
+	if (depth == cap) {
+		errno = ENOSPC;
+		return -1;
+	}
+	dcf_tx_put32(tx, &dcf_ring_slots(sg, ring)[t & (cap - 1)], v);
+	dcf_tx_put32(tx, &r->tail, t + 1);
+	return 0;
+}
+
+int
+dcf_ring_pop_tx(struct dcf_tx *tx, uint32_t ring, uint32_t *v)
+{
+	struct dcf_seg *sg = tx->sg;
+	struct dcf_ring *r = &sg->rings[ring];
+	uint32_t cap = sg->hdr->ring_cap, h = r->head;
+	uint32_t depth = r->tail - h;
+
+	if (depth == 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (depth > cap) {
+		errno = EUCLEAN;
+		return -1;
+	}
+	*v = dcf_ring_slots(sg, ring)[h & (cap - 1)];
+	if (*v >= sg->hdr->cfg.task_slots) {
+		errno = EUCLEAN;
+		return -1;
+	}
+	dcf_tx_put32(tx, &r->head, h + 1);
+	return 0;
+}
+
+int
+dcf_ring_peek(struct dcf_seg *sg, uint32_t ring, uint32_t i, uint32_t *v)
+{
+	struct dcf_ring *r = &sg->rings[ring];
+	uint32_t cap = sg->hdr->ring_cap;
+
+	if (i >= r->tail - r->head || r->tail - r->head > cap)
+		return -1;
+	*v = dcf_ring_slots(sg, ring)[(r->head + i) & (cap - 1)];
+	return 0;
+}

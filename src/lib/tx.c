@@ -1,0 +1,118 @@
+/* tx.c - the redo journal: publish, apply, clear; and replay after a crash. */
+#include <assert.h>
+#include <stddef.h>
+
+#include "dcf/inject.h"
+#include "dcf/tx.h"
+
+void
+dcf_tx_begin(struct dcf_tx *tx, struct dcf_seg *sg, uint32_t op)
+{
+	tx->sg = sg;
+	tx->n = 0;
+	tx->op = op;
+}
+
+static void
+tx_put(struct dcf_tx *tx, void *field, uint32_t width, uint64_t v)
+{
+	struct dcf_wal_ent *e;
+
+	assert(tx->n < DCF_WAL_MAX);
+	assert((unsigned char *)field >= tx->sg->base &&
+	    (unsigned char *)field + width <= tx->sg->base + tx->sg->size);
+	e = &tx->sg->hdr->wal.e[tx->n++];
+	e->off = (uint32_t)((unsigned char *)field - tx->sg->base);
+	e->width = width;
+	e->val = v;
+}
+
+void
+dcf_tx_put32(struct dcf_tx *tx, uint32_t *field, uint32_t v)
+{
+	tx_put(tx, field, 4, v);
+}
+
+void
+dcf_tx_put64(struct dcf_tx *tx, uint64_t *field, uint64_t v)
+{
+	tx_put(tx, field, 8, v);
+}
+
+static void
+wal_apply(struct dcf_seg *sg, const struct dcf_wal *w, uint32_t n, int op)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		const struct dcf_wal_ent *e = &w->e[i];
+		void *p = sg->base + e->off;
+
+		/* Atomic stores: lock-free readers never see a torn word. */
+		if (e->width == 8)
+			__atomic_store_n((uint64_t *)p, e->val, __ATOMIC_RELAXED);
+		else
+			__atomic_store_n((uint32_t *)p, (uint32_t)e->val, __ATOMIC_RELAXED);
+		DCF_INJECT(op, DCF_STEP_APPLY((int)i));
+	}
+	(void)op;
+}
+
+void
+dcf_tx_commit(struct dcf_tx *tx)
+{
+	struct dcf_hdr *h = tx->sg->hdr;
+	uint64_t seq = h->seq;
+
+	h->wal.op = tx->op;
+	h->wal.txid++;
+	DCF_INJECT((int)tx->op, DCF_STEP_BUILT);
+	__atomic_store_n(&h->wal.n, tx->n, __ATOMIC_RELEASE);	/* the commit point */
+	DCF_INJECT((int)tx->op, DCF_STEP_PUBLISHED);
+	__atomic_store_n(&h->seq, seq + 1, __ATOMIC_RELEASE);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	wal_apply(tx->sg, &h->wal, tx->n, (int)tx->op);
+	DCF_INJECT((int)tx->op, DCF_STEP_APPLIED);
+	__atomic_store_n(&h->seq, seq + 2, __ATOMIC_RELEASE);
+	__atomic_store_n(&h->wal.n, 0, __ATOMIC_RELEASE);
+	DCF_INJECT((int)tx->op, DCF_STEP_CLEARED);
+}
+
+/* A store may land on the counters or the flags, or anywhere past the header. */
+static int
+wal_entry_ok(const struct dcf_seg *sg, const struct dcf_wal_ent *e)
+{
+	uint64_t lo_cnt = offsetof(struct dcf_hdr, sys_state);
+	uint64_t hi_cnt = offsetof(struct dcf_hdr, cnt) + sizeof(struct dcf_counters);
+	uint64_t end = (uint64_t)e->off + e->width;
+
+	if (e->width != 4 && e->width != 8)
+		return 0;
+	if (e->off % e->width != 0 || end > sg->size)
+		return 0;
+	if (e->off >= lo_cnt && end <= hi_cnt && e->off != offsetof(struct dcf_hdr, seq))
+		return 1;
+	return e->off >= sg->hdr->off_nets;
+}
+
+int
+dcf_wal_redo_locked(struct dcf_seg *sg)
+{
+	struct dcf_hdr *h = sg->hdr;
+	uint32_t n = __atomic_load_n(&h->wal.n, __ATOMIC_ACQUIRE);
+
+	if (n == 0) {
+		if (h->seq & 1)		/* died between clear and the even bump */
+			h->seq++;
+		return 0;
+	}
+	if (n > DCF_WAL_MAX)
+		return -1;
+	for (uint32_t i = 0; i < n; i++)
+		if (!wal_entry_ok(sg, &h->wal.e[i]))
+			return -1;
+	if (!(h->seq & 1))
+		__atomic_store_n(&h->seq, h->seq + 1, __ATOMIC_RELEASE);
+	wal_apply(sg, &h->wal, n, DCF_OP_ANY);
+	__atomic_store_n(&h->seq, h->seq + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&h->wal.n, 0, __ATOMIC_RELEASE);
+	return 1;
+}
