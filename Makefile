@@ -12,7 +12,7 @@ CFLAGS  ?= -O2 -g
 BSD_CFLAGS := $(shell pkg-config --cflags libbsd-overlay 2>/dev/null)
 BSD_LIBS   := $(shell pkg-config --libs libbsd-overlay 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
-ALL_CFLAGS := -std=gnu11 $(WARN) -Iinclude -DDCF_VERSION='"$(VERSION)"' $(BSD_CFLAGS) $(CFLAGS)
+ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude -DDCF_VERSION='"$(VERSION)"' $(BSD_CFLAGS) $(CFLAGS)
 LIBS    := $(BSD_LIBS) -lrt -lpthread -lm
 
 LIB_SRC := $(wildcard src/lib/*.c)
@@ -38,12 +38,13 @@ build/libdcf-inj.a: $(INJ_OBJ)
 build/lib build/inj build/tests:
 	mkdir -p $@
 
-dcf-supervisor: src/supervisor_main.c build/libdcf.a
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< build/libdcf.a $(LIBS)
+SUP_SRC := src/supervisor_main.c src/supervisor.c src/worker.c src/options.c
+dcf-supervisor: $(SUP_SRC) src/supervisor.h build/libdcf.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(SUP_SRC) build/libdcf.a $(LIBS)
 dcf-status: src/status_main.c build/libdcf.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< build/libdcf.a $(LIBS)
-build/inj/dcf-supervisor: src/supervisor_main.c build/libdcf-inj.a
-	$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $< build/libdcf-inj.a $(LIBS)
+build/inj/dcf-supervisor: $(SUP_SRC) src/supervisor.h build/libdcf-inj.a
+	$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $(SUP_SRC) build/libdcf-inj.a $(LIBS)
 
 build/tests/%: tests/%.c tests/testutil.h build/libdcf-inj.a | build/tests
 	$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $< build/libdcf-inj.a $(CMOCKA_LIBS) $(LIBS)

@@ -1,0 +1,214 @@
+/*
+ * worker.c - one worker node: claim, run, complete, sleep when there is no
+ * work. Forked by the supervisor; holds only the mapping it inherited.
+ */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dcf/books.h"
+#include "dcf/inject.h"
+#include "dcf/lock.h"
+#include "dcf/util.h"
+#include "dcf/wait.h"
+#include "supervisor.h"
+
+/*
+ * Chaos: a POSIX timer that delivers SIGKILL itself, after an exponential
+ * delay of mean 1/rate. It strikes at whatever instruction the worker is on:
+ * inside a task, asleep, or inside the books' critical section.
+ */
+static void
+arm_chaos(const struct worker_ctx *w)
+{
+	const struct dcf_config *c = &w->sg->hdr->cfg;
+	struct sigevent sev;
+	struct itimerspec its;
+	struct dcf_rng rng;
+	timer_t tid;
+	double rate, delay;
+
+	if (c->fail_rate_ppm == 0)
+		return;
+	rate = (double)c->fail_rate_ppm / 1e6;
+	dcf_rng_seed(&rng, c->seed ^ dcf_mix64(((uint64_t)w->node << 32) | w->gen));
+	delay = -log(1.0 - dcf_rng_unit(&rng)) / rate;
+	if (delay > 1e6)
+		return;
+	memset(&sev, 0, sizeof(sev));
+	sev.sigev_notify = SIGEV_SIGNAL;
+	sev.sigev_signo = SIGKILL;
+	if (timer_create(CLOCK_MONOTONIC, &sev, &tid) == -1)
+		return;
+	memset(&its, 0, sizeof(its));
+	its.it_value.tv_sec = (time_t)delay;
+	its.it_value.tv_nsec = (long)((delay - (double)(time_t)delay) * 1e9) + 1;
+	timer_settime(tid, 0, &its, NULL);
+}
+
+static void
+heartbeat(const struct worker_ctx *w)
+{
+	__atomic_store_n(&w->sg->nodes[w->node].heartbeat_ns, dcf_now_ns(), __ATOMIC_RELAXED);
+}
+
+/* Run one task; returns its result (cpu work) or 0. */
+static uint64_t
+run_task(const struct worker_ctx *w, const struct dcf_claim *cl)
+{
+	const struct dcf_config *c = &w->sg->hdr->cfg;
+	uint64_t beat = c->hang_timeout_ms / 4 ? c->hang_timeout_ms / 4 : 1;
+
+	if (cl->kind == DCF_WORK_SLEEP) {
+		uint64_t end = dcf_now_ns() + (uint64_t)cl->arg_ms * 1000000ULL;
+		struct timespec ts;
+
+		for (;;) {
+			uint64_t now = dcf_now_ns(), next;
+
+			if (now >= end)
+				break;
+			next = now + beat * 1000000ULL;
+			if (next > end)
+				next = end;
+			ts.tv_sec = (time_t)(next / DCF_NSEC);
+			ts.tv_nsec = (long)(next % DCF_NSEC);
+			while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+				;
+			heartbeat(w);
+		}
+		return 0;
+	}
+	if (cl->kind == DCF_WORK_CPU) {
+		uint64_t left = dcf_task_cpu_iters(c, cl->id);
+		uint64_t step = c->cpu_iters_per_ms * beat, x = c->seed + cl->id;
+
+		if (step == 0)
+			step = 1;
+		while (left > 0) {
+			uint64_t n = left < step ? left : step;
+
+			x = dcf_lcg_run(x, n);
+			left -= n;
+			heartbeat(w);
+		}
+		return x;
+	}
+	return 0;
+}
+
+static void
+notify_supervisor(const struct worker_ctx *w)
+{
+	uint64_t one = 1;
+
+	while (write(w->notify_fd, &one, sizeof(one)) == -1 && errno == EINTR)
+		;
+}
+
+static void
+log_claim(const struct worker_ctx *w, const struct dcf_claim *cl)
+{
+	const struct dcf_node *nd = &w->sg->nodes[w->node];
+
+	if (!dcf_log_enabled(DCF_INFO))
+		return;
+	if (cl->from_recovery)
+		dcf_log(DCF_INFO, "Network-%u Node-%u picked up Task-%llu from the queue.",
+		    nd->net, nd->idx, (unsigned long long)cl->id);
+	dcf_log(DCF_INFO, "Task-%llu started by Network-%u Node-%u", (unsigned long long)cl->id,
+	    nd->net, nd->idx);
+}
+
+void
+worker_main(const struct worker_ctx *w)
+{
+	struct dcf_seg *sg = w->sg;
+	struct dcf_node *nd = &sg->nodes[w->node];
+	struct dcf_claim cl;
+	sigset_t all;
+	uint64_t result = 0;
+	int have = 0;
+	pid_t me = getpid();
+
+	/* Die with the supervisor; the check closes the race with its death before prctl. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != w->parent)
+		_exit(DCF_EXIT_SETUP);
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	/* Ctrl-C reaches the whole process group: shutdown is the supervisor's call. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	dcf_seg_close_fd(sg);
+	setproctitle("-dcf-worker Network-%u Node-%u", nd->net, nd->idx);
+	dcf_log_init(dcf_log_fd(), w->level, w->tty);
+#ifdef DCF_INJECT_ENABLE
+	dcf_inject_from_env();
+#endif
+	arm_chaos(w);
+
+	if (dcf_lock(sg) == -1)
+		_exit(DCF_EXIT_RESET);
+	if (dcf_node_ready_locked(sg, w->node, w->gen, dcf_now_ns()) == -1) {
+		dcf_unlock(sg);
+		_exit(DCF_EXIT_STALE);
+	}
+	dcf_unlock(sg);
+
+	for (;;) {
+		uint32_t word;
+		int wake_sup = 0, r;
+
+		if (dcf_lock(sg) == -1)
+			_exit(DCF_EXIT_RESET);
+		DCF_INJECT(DCF_OP_CLAIM, DCF_STEP_LOCKED);
+		if (have && dcf_complete_locked(sg, w->node, w->gen, cl.slot, cl.id, result,
+		    &wake_sup) == -1) {
+			dcf_unlock(sg);
+			_exit(DCF_EXIT_STALE);
+		}
+		have = 0;
+		dcf_sleep_end_locked(sg, w->node);
+		r = dcf_claim_locked(sg, w->node, w->gen, me, dcf_now_ns(), &cl);
+		if (r == 0) {
+			dcf_unlock(sg);
+			DCF_INJECT(DCF_OP_CLAIM, DCF_STEP_UNLOCKED);
+			if (wake_sup)
+				notify_supervisor(w);
+			if (cl.chain)
+				dcf_books_wake_ring(sg, cl.from_recovery ? DCF_RING_RECOVERY :
+				    DCF_RING_NET0 + nd->net);
+			log_claim(w, &cl);
+			result = run_task(w, &cl);
+			have = 1;
+			continue;
+		}
+		if (errno == ESHUTDOWN) {
+			dcf_unlock(sg);
+			if (wake_sup)
+				notify_supervisor(w);
+			_exit(DCF_EXIT_OK);
+		}
+		if (errno != ENOENT) {
+			dcf_unlock(sg);
+			_exit(errno == ESTALE ? DCF_EXIT_STALE : DCF_EXIT_RESET);
+		}
+		/* Nothing to do: sleep in the kernel until work comes for us. */
+		if (dcf_sleep_begin_locked(sg, w->node, &word) == -1) {
+			dcf_unlock(sg);
+			_exit(DCF_EXIT_RESET);
+		}
+		dcf_unlock(sg);
+		if (wake_sup)
+			notify_supervisor(w);
+		dcf_futex_wait(&sg->nets[nd->net].wake, word, NULL);
+	}
+}
