@@ -20,7 +20,7 @@ usage(FILE *f)
 "  -n, --networks N        networks (default 3)\n"
 "  -N, --nodes N           nodes per network (default 50)\n"
 "  -t, --tasks N           tasks to run (default 1000)\n"
-"      --task-ms MIN[-MAX] task duration in ms, uniform (default 1000-6000)\n"
+"      --task-ms MIN[-MAX] task duration in ms, uniform (default 1000-8000)\n"
 "      --work KIND         sleep | cpu | none (default sleep)\n"
 "      --fail-rate P       chance per node per second of a real crash (default 0.01)\n"
 "      --downtime MIN[-MAX] ms before a crashed node restarts (default 1000-4000)\n"
@@ -124,7 +124,7 @@ sup_parse_options(int argc, char **argv, struct sup_opts *o)
 	c->nodes_per_net = 50;
 	c->tasks = 1000;
 	c->task_ms_min = 1000;
-	c->task_ms_max = 6000;
+	c->task_ms_max = 8000;
 	c->work = DCF_WORK_SLEEP;
 	c->fail_rate_ppm = 10000;
 	c->downtime_ms_min = 1000;

@@ -149,11 +149,18 @@ worker_main(const struct worker_ctx *w)
 	signal(SIGPIPE, SIG_IGN);
 	dcf_seg_close_fd(sg);
 	setproctitle("-dcf-worker Network-%u Node-%u", nd->net, nd->idx);
+	prctl(PR_SET_NAME, "dcf-worker");
 	dcf_log_init(dcf_log_fd(), w->level, w->tty);
 #ifdef DCF_INJECT_ENABLE
 	dcf_inject_from_env();
 #endif
 	arm_chaos(w);
+#ifdef DCF_INJECT_ENABLE
+	/* Test hooks: a node that dies whenever it starts, a task that kills its worker. */
+	if (getenv("DCF_CRASH_NODE") && (uint32_t)atoi(getenv("DCF_CRASH_NODE")) == w->node)
+		raise(SIGKILL);
+	uint64_t poison = getenv("DCF_POISON") ? strtoull(getenv("DCF_POISON"), NULL, 10) : UINT64_MAX;
+#endif
 
 	if (dcf_lock(sg) == -1)
 		_exit(DCF_EXIT_RESET);
@@ -187,6 +194,10 @@ worker_main(const struct worker_ctx *w)
 				dcf_books_wake_ring(sg, cl.from_recovery ? DCF_RING_RECOVERY :
 				    DCF_RING_NET0 + nd->net);
 			log_claim(w, &cl);
+#ifdef DCF_INJECT_ENABLE
+			if (cl.id == poison)
+				raise(SIGKILL);
+#endif
 			result = run_task(w, &cl);
 			have = 1;
 			continue;

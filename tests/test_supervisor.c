@@ -1,0 +1,693 @@
+/*
+ * test_supervisor.c - the real dcf-supervisor binary, killed at the worst
+ * moments: kill storms (idle, busy and mid-dequeue workers, bursts), poison
+ * tasks, restart intensity, hung workers, supervisor SIGKILL and takeover,
+ * SIGINT/SIGTERM, bad options. Every run's log is checked: every task id
+ * completed exactly once (or quarantined), nothing left behind.
+ *
+ * The test process makes itself a child subreaper, so workers orphaned by a
+ * killed supervisor come back to it and are reaped here, not left as zombies.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "dcf/seg.h"
+#include "dcf/util.h"
+
+#define SUP	"./dcf-supervisor"
+#define SUP_INJ	"./build/inj/dcf-supervisor"
+
+struct run {
+	pid_t pid;
+	int out;		/* read end of the supervisor's stderr */
+	char *log;		/* everything it wrote */
+	size_t len, cap;
+	int status;
+	char name[40];
+};
+
+static int
+under_valgrind(void)
+{
+	return getenv("DCF_TEST_VALGRIND") != NULL;
+}
+
+static void
+unique_name(char *buf, size_t len, const char *tag)
+{
+	static int seq;
+
+	snprintf(buf, len, "t%d-%s%d", (int)getpid(), tag, seq++);
+}
+
+/* Start the supervisor with argv (NULL-terminated), env additions "K=V". */
+static void
+start(struct run *r, const char *bin, const char *tag, const char *const *args, const char *env)
+{
+	const char *argv[48];
+	int p[2], n = 0;
+
+	memset(r, 0, sizeof(*r));
+	unique_name(r->name, sizeof(r->name), tag);
+	argv[n++] = bin;
+	argv[n++] = "--name";
+	argv[n++] = r->name;
+	for (int i = 0; args[i] != NULL; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	r->pid = fork();
+	assert_true(r->pid >= 0);
+	if (r->pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+
+		dup2(p[1], 2);
+		dup2(devnull, 1);
+		if (env != NULL)
+			putenv((char *)env);
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	close(p[1]);
+	r->out = p[0];
+}
+
+/* Read what is there (waiting up to ms); 0 at EOF, 1 if more may come. */
+static int
+pump(struct run *r, int ms)
+{
+	struct pollfd pfd = { .fd = r->out, .events = POLLIN };
+	char buf[65536];
+	ssize_t k;
+
+	if (poll(&pfd, 1, ms) <= 0)
+		return 1;
+	k = read(r->out, buf, sizeof(buf));
+	if (k <= 0)
+		return 0;
+	if (r->len + (size_t)k + 1 > r->cap) {
+		r->cap = (r->len + (size_t)k + 1) * 2;
+		r->log = realloc(r->log, r->cap);
+		assert_non_null(r->log);
+	}
+	memcpy(r->log + r->len, buf, (size_t)k);
+	r->len += (size_t)k;
+	r->log[r->len] = '\0';
+	return 1;
+}
+
+/* Read until the log holds `what` (a line event) or EOF. */
+static int
+wait_for(struct run *r, const char *what)
+{
+	while (r->log == NULL || strstr(r->log, what) == NULL)
+		if (!pump(r, -1))
+			return r->log != NULL && strstr(r->log, what) != NULL;
+	return 1;
+}
+
+/* Read to EOF, reap the supervisor, reap any orphaned worker. */
+static void
+finish(struct run *r)
+{
+	while (pump(r, -1))
+		;
+	close(r->out);
+	assert_int_equal(waitpid(r->pid, &r->status, 0), r->pid);
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+}
+
+static void
+release(struct run *r)
+{
+	free(r->log);
+	r->log = NULL;
+}
+
+static int
+shm_exists(const char *name)
+{
+	char path[96];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/dev/shm/dcf-%s", name);
+	return stat(path, &st) == 0;
+}
+
+/* Count "Task-N completed by" per id; check each id once, or quarantined. */
+static void
+check_books(const struct run *r, uint64_t tasks, uint64_t *quarantined_out)
+{
+	uint8_t *done = calloc(tasks, 1), *quar = calloc(tasks, 1);
+	uint64_t completed = 0, quarantined = 0, dup = 0, missing = 0;
+	const char *p = r->log;
+
+	assert_non_null(done);
+	assert_non_null(quar);
+	while (p != NULL && (p = strstr(p, " - Task-")) != NULL) {
+		unsigned long long id;
+		char what[32];
+
+		p += 8;
+		if (sscanf(p, "%llu %31s", &id, what) != 2 || id >= tasks)
+			continue;
+		if (strcmp(what, "completed") == 0) {
+			if (done[id]++)
+				dup++;
+			completed++;
+		} else if (strcmp(what, "quarantined:") == 0) {
+			quar[id]++;
+			quarantined++;
+		}
+	}
+	for (uint64_t i = 0; i < tasks; i++)
+		if (done[i] + quar[i] != 1)
+			missing++;
+	if (dup || missing)
+		fprintf(stderr, "books: %llu completed, %llu quarantined, %llu duplicated, %llu wrong\n",
+		    (unsigned long long)completed, (unsigned long long)quarantined,
+		    (unsigned long long)dup, (unsigned long long)missing);
+	assert_int_equal(dup, 0);
+	assert_int_equal(missing, 0);
+	free(done);
+	free(quar);
+	if (quarantined_out)
+		*quarantined_out = quarantined;
+}
+
+static int
+count(const struct run *r, const char *what)
+{
+	int k = 0;
+
+	for (const char *p = r->log; p && (p = strstr(p, what)) != NULL; p++)
+		k++;
+	return k;
+}
+
+/* Is pid a child of parent (so ours to signal)? From /proc, never trusted alone. */
+static int
+child_of(pid_t pid, pid_t parent)
+{
+	char path[64], buf[512], *p;
+	int ppid = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (f == NULL)
+		return 0;
+	buf[fread(buf, 1, sizeof(buf) - 1, f)] = '\0';
+	fclose(f);
+	p = strrchr(buf, ')');
+	if (p == NULL || sscanf(p + 2, "%*c %d", &ppid) != 1)
+		return 0;
+	return ppid == parent;
+}
+
+/*
+ * A kill storm: SIGKILL random workers of the run, idle and busy, sometimes
+ * several at once, until the supervisor exits. Returns kills made.
+ */
+static int
+storm(struct run *r, uint64_t seed, int every_ms)
+{
+	struct dcf_seg sg;
+	struct dcf_rng rng;
+	char err[DCF_ERRLEN];
+	int kills = 0, attached = 0, busy_kills = 0, idle_kills = 0;
+
+	dcf_rng_seed(&rng, seed);
+	while (pump(r, every_ms)) {
+		uint32_t nn, burst;
+
+		if (!attached) {
+			if (dcf_seg_attach(&sg, r->name, 1, err, sizeof(err)) == -1)
+				continue;
+			attached = 1;
+		}
+		nn = sg.hdr->cfg.nets * sg.hdr->cfg.nodes_per_net;
+		burst = dcf_rng_range(&rng, 0, 9) == 0 ? 1 + (uint32_t)dcf_rng_range(&rng, 1, 4) : 1;
+		for (uint32_t b = 0; b < burst; b++) {
+			uint32_t n = (uint32_t)dcf_rng_range(&rng, 0, nn - 1);
+			pid_t pid = __atomic_load_n(&sg.nodes[n].pid, __ATOMIC_RELAXED);
+			uint32_t st = __atomic_load_n(&sg.nodes[n].state, __ATOMIC_RELAXED);
+
+			if (pid <= 0 || !child_of(pid, r->pid))
+				continue;
+			if (kill(pid, SIGKILL) == 0) {
+				kills++;
+				busy_kills += st == DCF_NODE_BUSY;
+				idle_kills += st == DCF_NODE_IDLE;
+			}
+		}
+	}
+	if (attached)
+		dcf_seg_detach(&sg);
+	fprintf(stderr, "storm: %d kills (%d busy, %d idle)\n", kills, busy_kills, idle_kills);
+	return kills;
+}
+
+static void
+test_clean_run(void **state)
+{
+	const char *args[] = { "--networks", "2", "--nodes", "3", "--tasks", "500", "--task-ms", "0-2",
+	    "--fail-rate", "0", "--seed", "1", NULL };
+	struct run r;
+
+	(void)state;
+	start(&r, SUP, "clean", args, NULL);
+	finish(&r);
+	assert_true(WIFEXITED(r.status));
+	assert_int_equal(WEXITSTATUS(r.status), 0);
+	check_books(&r, 500, NULL);
+	assert_int_equal(count(&r, " started by Network-"), 500);
+	assert_false(shm_exists(r.name));
+	release(&r);
+}
+
+static void
+test_kill_storm(void **state)
+{
+	const char *args[] = { "--networks", "3", "--nodes", "4", "--tasks", "20000", "--task-ms", "0-1",
+	    "--fail-rate", "0", "--downtime", "0-5", "--max-restarts", "100000",
+	    "--max-attempts", "1000", "--seed", "2", NULL };
+	struct run r;
+	int kills;
+
+	(void)state;
+	start(&r, SUP, "storm", args, NULL);
+	kills = storm(&r, 42, 3);
+	finish(&r);
+	assert_true(WIFEXITED(r.status));
+	assert_int_equal(WEXITSTATUS(r.status), 0);
+	assert_true(kills >= 20);
+	assert_true(count(&r, "has failed.") >= kills / 2);
+	check_books(&r, 20000, NULL);
+	assert_false(shm_exists(r.name));
+	release(&r);
+}
+
+/* Workers die inside the critical section of every kind of operation, repeatedly. */
+static void
+test_kills_inside_critical_sections(void **state)
+{
+	/* Each worker claims and completes hundreds of times: these kill for sure. */
+	static const struct { const char *env; int must_kill; } specs[] = {
+		{ "DCF_INJECT=claim:0:37", 1 }, { "DCF_INJECT=claim:2:41", 1 },
+		{ "DCF_INJECT=claim:5:29", 1 }, { "DCF_INJECT=claim:14:23", 1 },
+		{ "DCF_INJECT=complete:1:31", 1 }, { "DCF_INJECT=complete:4:27", 1 },
+		{ "DCF_INJECT=complete:40:19", 1 }, { "DCF_INJECT=complete:41:33", 1 },
+		{ "DCF_INJECT=claim:42:17", 1 },
+		/* Sleeping depends on timing: these may or may not strike; the books must hold either way. */
+		{ "DCF_INJECT=sleep:3:1", 0 }, { "DCF_INJECT=wake:2:1", 0 },
+	};
+	const char *args[] = { "--networks", "2", "--nodes", "3", "--tasks", "3000", "--task-ms", "0",
+	    "--fail-rate", "0", "--downtime", "0", "--max-restarts", "100000",
+	    "--max-attempts", "100000", "--seed", "3", NULL };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+		struct run r;
+		int repairs;
+
+		start(&r, SUP_INJ, "inj", args, specs[i].env);
+		finish(&r);
+		repairs = count(&r, "has failed.");
+		if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0 || (specs[i].must_kill && repairs == 0))
+			fprintf(stderr, "%s: status %#x, %d kills\n", specs[i].env, r.status, repairs);
+		assert_true(WIFEXITED(r.status));
+		assert_int_equal(WEXITSTATUS(r.status), 0);
+		check_books(&r, 3000, NULL);
+		if (specs[i].must_kill)
+			assert_true(repairs >= 1);
+		assert_false(shm_exists(r.name));
+		release(&r);
+	}
+}
+
+static void
+test_chaos_fail_rate(void **state)
+{
+	const char *args[] = { "--networks", "2", "--nodes", "4", "--tasks", "30000", "--task-ms", "0-1",
+	    "--fail-rate", "1", "--downtime", "0-3", "--max-restarts", "100000",
+	    "--max-attempts", "1000", "--seed", "4", NULL };
+	struct run r;
+
+	(void)state;
+	start(&r, SUP, "chaos", args, NULL);
+	finish(&r);
+	assert_true(WIFEXITED(r.status));
+	assert_int_equal(WEXITSTATUS(r.status), 0);
+	check_books(&r, 30000, NULL);
+	assert_false(shm_exists(r.name));
+	release(&r);
+}
+
+static void
+test_poison_quarantined(void **state)
+{
+	const char *args[] = { "--networks", "2", "--nodes", "2", "--tasks", "200", "--task-ms", "0",
+	    "--fail-rate", "0", "--downtime", "0", "--max-attempts", "3", "--max-restarts", "100",
+	    "--seed", "5", NULL };
+	struct run r;
+	uint64_t q;
+
+	(void)state;
+	start(&r, SUP_INJ, "poison", args, "DCF_POISON=17");
+	finish(&r);
+	assert_true(WIFEXITED(r.status));
+	assert_int_equal(WEXITSTATUS(r.status), 1);	/* something was quarantined */
+	check_books(&r, 200, &q);
+	assert_int_equal(q, 1);
+	assert_non_null(strstr(r.log, "Task-17 quarantined: it was running in 3 crashed workers"));
+	assert_int_equal(count(&r, "Task-17 started by"), 3);
+	assert_int_equal(count(&r, "Task-17 reclaimed from"), 2);
+	release(&r);
+}
+
+static void
+test_restart_intensity(void **state)
+{
+	const char *args[] = { "--networks", "2", "--nodes", "2", "--tasks", "300", "--task-ms", "0-1",
+	    "--fail-rate", "0", "--downtime", "0", "--max-restarts", "2", "--restart-window", "60",
+	    "--seed", "6", NULL };
+	struct run r;
+
+	(void)state;
+	/* Node slot 1 (Network-0 Node-1) dies every time it starts. */
+	start(&r, SUP_INJ, "intens", args, "DCF_CRASH_NODE=1");
+	finish(&r);
+	assert_true(WIFEXITED(r.status));
+	assert_int_equal(WEXITSTATUS(r.status), 0);
+	check_books(&r, 300, NULL);
+	assert_non_null(strstr(r.log, "Network-0 Node-1 crashed more than 2 times in 60 s: giving up on it"));
+	assert_int_equal(count(&r, "Network-0 Node-1 has failed."), 3);
+	assert_int_equal(count(&r, "Network-0 Node-1 has recovered."), 2);
+	release(&r);
+}
+
+static void
+test_every_node_failed(void **state)
+{
+	const char *args[] = { "--networks", "1", "--nodes", "1", "--tasks", "10", "--task-ms", "0",
+	    "--fail-rate", "0", "--downtime", "0", "--max-restarts", "1", NULL };
+	struct run r;
+
+	(void)state;
+	start(&r, SUP_INJ, "allfail", args, "DCF_CRASH_NODE=0");
+	finish(&r);
+	assert_true(WIFEXITED(r.status));
+	assert_int_equal(WEXITSTATUS(r.status), 1);
+	assert_non_null(strstr(r.log, "every node has failed"));
+	assert_false(shm_exists(r.name));
+	release(&r);
+}
+
+static void
+test_hung_worker_replaced(void **state)
+{
+	const char *args[] = { "--networks", "1", "--nodes", "2", "--tasks", "40", "--task-ms", "20",
+	    "--fail-rate", "0", "--downtime", "0", "--hang-timeout", "200", "--seed", "7", NULL };
+	struct run r;
+	struct dcf_seg sg;
+	char err[DCF_ERRLEN];
+	pid_t victim;
+
+	(void)state;
+	start(&r, SUP, "hang", args, NULL);
+	assert_true(wait_for(&r, "Task-0 started by"));
+	assert_int_equal(dcf_seg_attach(&sg, r.name, 1, err, sizeof(err)), 0);
+	victim = sg.nodes[0].pid;
+	assert_true(child_of(victim, r.pid));
+	assert_int_equal(kill(victim, SIGSTOP), 0);
+	dcf_seg_detach(&sg);
+	finish(&r);
+	assert_true(WIFEXITED(r.status));
+	assert_int_equal(WEXITSTATUS(r.status), 0);
+	assert_non_null(strstr(r.log, "was stopped by SIGSTOP"));
+	assert_non_null(strstr(r.log, "Network-0 Node-0 has recovered."));
+	assert_true(count(&r, "made no progress") >= 1);
+	check_books(&r, 40, NULL);
+	release(&r);
+}
+
+static double
+since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void
+test_supervisor_sigkill_and_takeover(void **state)
+{
+	const char *args[] = { "--networks", "2", "--nodes", "5", "--tasks", "100000", "--task-ms", "1-3",
+	    "--fail-rate", "0", NULL };
+	const char *args2[] = { "--tasks", "20", "--task-ms", "0", "--networks", "1", "--nodes", "2",
+	    "--fail-rate", "0", NULL };
+	struct run r, r2;
+	struct timespec t0;
+	pid_t workers[16];
+	int nw = 0, reaped = 0;
+	struct dcf_seg sg;
+	char err[DCF_ERRLEN], name[40], *a2[16];
+
+	(void)state;
+	start(&r, SUP, "skill", args, NULL);
+	assert_true(wait_for(&r, "Task-20 started by"));
+	assert_int_equal(dcf_seg_attach(&sg, r.name, 1, err, sizeof(err)), 0);
+	for (uint32_t n = 0; n < 10; n++)
+		if (child_of(sg.nodes[n].pid, r.pid))
+			workers[nw++] = sg.nodes[n].pid;
+	dcf_seg_detach(&sg);
+	assert_true(nw >= 8);
+	assert_int_equal(kill(r.pid, SIGKILL), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(waitpid(r.pid, &r.status, 0), r.pid);
+	assert_true(WIFSIGNALED(r.status));
+	/* We are the subreaper: the orphans come to us. Each must die at once. */
+	while (reaped < nw && since(&t0) < 10.0) {
+		pid_t p = waitpid(-1, NULL, 0);
+
+		if (p <= 0)
+			break;
+		for (int i = 0; i < nw; i++)
+			if (workers[i] == p)
+				reaped++;
+	}
+	assert_int_equal(reaped, nw);
+	assert_true(since(&t0) < 1.0);
+	close(r.out);
+	assert_true(shm_exists(r.name));	/* stale, for the next one to take over */
+	/* A new supervisor of the same name takes over. */
+	strlcpy(name, r.name, sizeof(name));
+	memset(&r2, 0, sizeof(r2));
+	{
+		int i = 0;
+
+		a2[i++] = (char *)"--name";
+		a2[i++] = name;
+		for (int j = 0; args2[j]; j++)
+			a2[i++] = (char *)args2[j];
+		a2[i] = NULL;
+	}
+	{
+		/* start() picks a fresh name; run with the old one by hand. */
+		int p[2];
+
+		assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+		r2.pid = fork();
+		if (r2.pid == 0) {
+			char *argv[20];
+			int k = 0;
+
+			dup2(p[1], 2);
+			argv[k++] = (char *)SUP;
+			for (int j = 0; a2[j]; j++)
+				argv[k++] = a2[j];
+			argv[k] = NULL;
+			execv(SUP, argv);
+			_exit(127);
+		}
+		close(p[1]);
+		r2.out = p[0];
+	}
+	finish(&r2);
+	assert_true(WIFEXITED(r2.status));
+	assert_int_equal(WEXITSTATUS(r2.status), 0);
+	assert_non_null(strstr(r2.log, "took over the stale segment of a dead supervisor"));
+	check_books(&r2, 20, NULL);
+	assert_false(shm_exists(name));
+	release(&r);
+	release(&r2);
+}
+
+static void
+stop_with(int sig, int twice, int want)
+{
+	const char *args[] = { "--networks", "2", "--nodes", "3", "--tasks", "100000", "--task-ms", "5-20",
+	    "--fail-rate", "0", "--grace-ms", "10000", NULL };
+	struct run r;
+	uint64_t completed = 0;
+
+	start(&r, SUP, "sig", args, NULL);
+	assert_true(wait_for(&r, "Task-10 started by"));
+	assert_int_equal(kill(r.pid, sig), 0);
+	if (twice) {
+		assert_true(wait_for(&r, "stopping; running tasks have"));
+		assert_int_equal(kill(r.pid, sig), 0);
+	}
+	finish(&r);
+	assert_true(WIFEXITED(r.status));
+	assert_int_equal(WEXITSTATUS(r.status), want);
+	assert_non_null(strstr(r.log, twice ? "again: stopping now" : "stopping; running tasks have"));
+	/* Nothing completed twice; what was started either completed or was reclaimed at exit. */
+	{
+		const char *p = r.log;
+
+		while ((p = strstr(p, "completed by")) != NULL) {
+			completed++;
+			p++;
+		}
+	}
+	assert_true(completed >= 1);
+	assert_false(shm_exists(r.name));
+	release(&r);
+}
+
+static void
+test_sigint(void **state)
+{
+	(void)state;
+	stop_with(SIGINT, 0, 130);
+}
+
+static void
+test_sigterm(void **state)
+{
+	(void)state;
+	stop_with(SIGTERM, 0, 143);
+}
+
+static void
+test_double_sigint(void **state)
+{
+	(void)state;
+	stop_with(SIGINT, 1, 130);
+}
+
+static void
+test_bad_options(void **state)
+{
+	static const char *const bad[][4] = {
+		{ "--tasks", "0", NULL }, { "--tasks", "abc", NULL }, { "--networks", "-1", NULL },
+		{ "--task-ms", "10-5", NULL }, { "--task-ms", "5-", NULL }, { "--work", "gpu", NULL },
+		{ "--fail-rate", "1.5", NULL }, { "--fail-rate", "x", NULL }, { "--name", "../x", NULL },
+		{ "--name", "a/b", NULL }, { "--name", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL },
+		{ "--log-level", "loud", NULL }, { "--bogus", NULL }, { "--nodes", NULL },
+		{ "extra", NULL }, { "--networks", "100", "--nodes", "100" },
+		{ "--downtime", "1-2-3", NULL }, { "--max-attempts", "0", NULL },
+		{ "--log", "/nonexistent/dir/x.log", NULL },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *args[8];
+		struct run r;
+		int k = 0, lines = 0;
+
+		for (int j = 0; j < 4 && bad[i][j]; j++)
+			args[k++] = bad[i][j];
+		args[k] = NULL;
+		start(&r, SUP, "bad", args, NULL);
+		finish(&r);
+		assert_true(WIFEXITED(r.status));
+		if (WEXITSTATUS(r.status) != 2)
+			fprintf(stderr, "case %zu (%s): exit %d\n", i, bad[i][0], WEXITSTATUS(r.status));
+		assert_int_equal(WEXITSTATUS(r.status), 2);
+		assert_non_null(r.log);
+		for (const char *p = r.log; *p; p++)
+			lines += *p == '\n';
+		assert_int_equal(lines, 1);
+		assert_non_null(strstr(r.log, "dcf-supervisor: "));
+		assert_false(shm_exists(r.name));
+		release(&r);
+	}
+}
+
+static void
+test_already_running(void **state)
+{
+	const char *args[] = { "--networks", "1", "--nodes", "1", "--tasks", "100000", "--task-ms", "1",
+	    "--fail-rate", "0", NULL };
+	struct run r, r2;
+	char *argv_name;
+
+	(void)state;
+	start(&r, SUP, "dup", args, NULL);
+	assert_true(wait_for(&r, "Task-0 started by"));
+	argv_name = r.name;
+	{
+		const char *args2[] = { "--name", argv_name, "--tasks", "1", NULL };
+		/* start() adds its own --name first; the later one wins in getopt. */
+		start(&r2, SUP, "dup2", args2, NULL);
+	}
+	finish(&r2);
+	assert_true(WIFEXITED(r2.status));
+	assert_int_equal(WEXITSTATUS(r2.status), 1);
+	assert_non_null(strstr(r2.log, "already running, pid"));
+	assert_true(shm_exists(r.name));	/* the live one was not disturbed */
+	kill(r.pid, SIGTERM);
+	finish(&r);
+	assert_int_equal(WEXITSTATUS(r.status), 143);
+	assert_false(shm_exists(r.name));
+	release(&r);
+	release(&r2);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bad_options),
+		cmocka_unit_test(test_clean_run),
+		cmocka_unit_test(test_kill_storm),
+		cmocka_unit_test(test_kills_inside_critical_sections),
+		cmocka_unit_test(test_chaos_fail_rate),
+		cmocka_unit_test(test_poison_quarantined),
+		cmocka_unit_test(test_restart_intensity),
+		cmocka_unit_test(test_every_node_failed),
+		cmocka_unit_test(test_hung_worker_replaced),
+		cmocka_unit_test(test_supervisor_sigkill_and_takeover),
+		cmocka_unit_test(test_sigint),
+		cmocka_unit_test(test_sigterm),
+		cmocka_unit_test(test_double_sigint),
+		cmocka_unit_test(test_already_running),
+	};
+
+	(void)under_valgrind;
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
