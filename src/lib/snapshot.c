@@ -1,0 +1,349 @@
+/* snapshot.c - a consistent copy of a segment taken without its lock (snapshot.h). */
+#include <errno.h>
+#include <sched.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dcf/seg.h"
+#include "dcf/snapshot.h"
+#include "dcf/util.h"
+
+#define BAD(e, ...) do { snprintf(err, errlen, __VA_ARGS__); errno = (e); return -1; } while (0)
+#define WHY(...) do { snprintf(s->why, sizeof(s->why), __VA_ARGS__); return -1; } while (0)
+
+struct dcf_snap *
+dcf_snap_new(void)
+{
+	return calloc(1, sizeof(struct dcf_snap));
+}
+
+void
+dcf_snap_free(struct dcf_snap *s)
+{
+	free(s);
+}
+
+const char *
+dcf_snap_state_name(uint32_t st)
+{
+	static const char *const names[DCF_NODE_NSTATES] = {
+		"empty", "starting", "idle", "busy", "down", "failed", "stopped"
+	};
+
+	return st < DCF_NODE_NSTATES ? names[st] : "invalid";
+}
+
+const char *
+dcf_snap_sys_name(uint32_t st)
+{
+	static const char *const names[] = { "running", "stopping", "reset" };
+
+	return st < sizeof(names) / sizeof(names[0]) ? names[st] : "invalid";
+}
+
+const char *
+dcf_snap_work_name(uint32_t w)
+{
+	static const char *const names[] = { "sleep", "cpu", "none" };
+
+	return w < sizeof(names) / sizeof(names[0]) ? names[w] : "invalid";
+}
+
+/*
+ * dcf_seg_validate's checks, on our private copy of the header: the image
+ * may have changed since it was validated at attach, and what we use is
+ * what we copied.
+ */
+static int
+hdr_check(const struct dcf_hdr *h, size_t size, uid_t uid, char *err, size_t errlen)
+{
+	struct dcf_plan p;
+	char why[DCF_ERRLEN];
+
+	if (h->magic != DCF_MAGIC)
+		BAD(EPROTO, "not a dcf segment (bad magic)");
+	if ((h->format >> 48) != DCF_LAYOUT_VERSION)
+		BAD(EPROTO, "segment has layout version %u, this program reads version %u",
+		    (unsigned)(h->format >> 48), DCF_LAYOUT_VERSION);
+	if (h->format != dcf_layout_format())
+		BAD(EPROTO, "segment was made by a differently built dcf (format %#llx, expected %#llx)",
+		    (unsigned long long)h->format, (unsigned long long)dcf_layout_format());
+	if (h->uid != (uint32_t)uid)
+		BAD(EACCES, "segment belongs to uid %u, not to you (uid %u)", h->uid, (unsigned)uid);
+	if (h->size != size)
+		BAD(EINVAL, "corrupt header: size %llu but the segment is %zu bytes",
+		    (unsigned long long)h->size, size);
+	if (dcf_config_check(&h->cfg, why, sizeof(why)) == -1)
+		BAD(EINVAL, "corrupt header: bad configuration (%s)", why);
+	if (dcf_plan(&h->cfg, &p) == -1 || p.size != h->size || p.off_nets != h->off_nets ||
+	    p.off_rings != h->off_rings || p.off_ring_slots != h->off_ring_slots ||
+	    p.off_tasks != h->off_tasks || p.off_nodes != h->off_nodes ||
+	    p.nrings != h->nrings || p.ring_cap != h->ring_cap)
+		BAD(EINVAL, "corrupt header: region offsets do not match the configuration");
+	if (memchr(h->name, '\0', sizeof(h->name)) == NULL)
+		BAD(EINVAL, "corrupt header: unterminated name");
+	return 0;
+}
+
+/*
+ * One copy between two reads of the seq word. 0: a clean copy taken while
+ * the word stayed at *seq; 1: torn; -1: the header is unreadable. The region
+ * sizes come from the checked copy, so every memcpy stays inside the image.
+ */
+static int
+snap_copy(struct dcf_snap *s, const unsigned char *img, size_t size, uid_t uid,
+    uint64_t *seq, char *err, size_t errlen)
+{
+	const struct dcf_hdr *live = (const void *)img;
+	const struct dcf_hdr *h = &s->hdr;
+	uint64_t s2;
+
+	*seq = __atomic_load_n(&live->seq, __ATOMIC_ACQUIRE);
+	memcpy(&s->hdr, img, sizeof(s->hdr));
+	if (hdr_check(h, size, uid, err, errlen) == -1)
+		return -1;
+	memcpy(s->nets, img + h->off_nets, (size_t)h->cfg.nets * sizeof(s->nets[0]));
+	memcpy(s->rings, img + h->off_rings, (size_t)h->nrings * sizeof(s->rings[0]));
+	memcpy(s->nodes, img + h->off_nodes, (size_t)h->cfg.max_nodes * sizeof(s->nodes[0]));
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	s2 = __atomic_load_n(&live->seq, __ATOMIC_RELAXED);
+	return s2 == *seq ? 0 : 1;
+}
+
+/*
+ * Where journal entry e lands in the copy: *dst, or NULL for a store to the
+ * ring slots or task table, which we do not copy. -1 for an entry no journal
+ * may hold (the rules of tx.c's replay: a counter or flag of the header other
+ * than seq, or anything past the header, inside the segment).
+ */
+static int
+replay_target(struct dcf_snap *s, const struct dcf_wal_ent *e, size_t size, unsigned char **dst)
+{
+	const struct dcf_hdr *h = &s->hdr;
+	const uint64_t lo = offsetof(struct dcf_hdr, sys_state);
+	const uint64_t hi = offsetof(struct dcf_hdr, cnt) + sizeof(struct dcf_counters);
+	const uint64_t sq = offsetof(struct dcf_hdr, seq);
+	uint64_t off = e->off, end = off + e->width;
+	const struct { uint64_t off, len; void *copy; } reg[] = {
+		{ h->off_nets, (uint64_t)h->cfg.nets * sizeof(s->nets[0]), s->nets },
+		{ h->off_rings, (uint64_t)h->nrings * sizeof(s->rings[0]), s->rings },
+		{ h->off_nodes, (uint64_t)h->cfg.max_nodes * sizeof(s->nodes[0]), s->nodes },
+	};
+
+	*dst = NULL;
+	if ((e->width != 4 && e->width != 8) || off % e->width != 0 || end > size)
+		return -1;
+	if (off >= lo && end <= hi) {
+		if (off < sq + sizeof(h->seq) && end > sq)
+			return -1;
+		*dst = (unsigned char *)&s->hdr + off;
+		return 0;
+	}
+	if (off < h->off_nets)
+		return -1;
+	for (size_t i = 0; i < sizeof(reg) / sizeof(reg[0]); i++)
+		if (off >= reg[i].off && end <= reg[i].off + reg[i].len) {
+			*dst = (unsigned char *)reg[i].copy + (off - reg[i].off);
+			return 0;
+		}
+	return 0;
+}
+
+/* The copy was taken mid-transaction: apply its journal, all or nothing. */
+static int
+snap_replay(struct dcf_snap *s, size_t size)
+{
+	const struct dcf_wal *w = &s->hdr.wal;
+	unsigned char *dst[DCF_WAL_MAX];
+	uint32_t n = w->n;
+
+	if (n == 0 || n > DCF_WAL_MAX)
+		WHY("a transaction was being applied and no journal of it was readable");
+	for (uint32_t i = 0; i < n; i++)
+		if (replay_target(s, &w->e[i], size, &dst[i]) == -1)
+			WHY("a transaction was being applied and its journal entry %u is out of bounds", i);
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t v32 = (uint32_t)w->e[i].val;
+		uint64_t v64 = w->e[i].val;
+
+		if (dst[i] == NULL)
+			continue;
+		if (w->e[i].width == 8)
+			memcpy(dst[i], &v64, sizeof(v64));
+		else
+			memcpy(dst[i], &v32, sizeof(v32));
+	}
+	s->replayed = 1;
+	return 0;
+}
+
+static uint32_t
+ring_depth(const struct dcf_snap *s, uint32_t r)
+{
+	return s->rings[r].tail - s->rings[r].head;
+}
+
+/* The task counts and books.h I4, on the copy: -1 with s->why if they do not add up. */
+static int
+snap_count(struct dcf_snap *s)
+{
+	const struct dcf_hdr *h = &s->hdr;
+	const struct dcf_counters *c = &h->cnt;
+	uint64_t rest;
+
+	s->queued = 0;
+	for (uint32_t r = DCF_RING_RECOVERY; r < h->nrings; r++) {
+		uint32_t d = ring_depth(s, r);
+
+		if (d > h->ring_cap)
+			WHY("ring %u holds %u tasks, over its capacity %u", r, d, h->ring_cap);
+		s->queued += d;
+	}
+	if (c->next_id > h->cfg.tasks)
+		WHY("%llu tasks dispatched of %llu", (unsigned long long)c->next_id,
+		    (unsigned long long)h->cfg.tasks);
+	/* I4 by subtraction, so that no sum of untrusted values can wrap. */
+	rest = c->next_id;
+	if (s->queued > rest || c->running > rest - s->queued ||
+	    c->completed > rest - s->queued - c->running ||
+	    c->quarantined != rest - s->queued - c->running - c->completed)
+		WHY("dispatched %llu != queued %llu + running %llu + completed %llu + quarantined %llu",
+		    (unsigned long long)c->next_id, (unsigned long long)s->queued,
+		    (unsigned long long)c->running, (unsigned long long)c->completed,
+		    (unsigned long long)c->quarantined);
+	s->total = h->cfg.tasks;
+	s->pending = h->cfg.tasks - c->next_id;
+	s->running = c->running;
+	s->completed = c->completed;
+	s->quarantined = c->quarantined;
+	s->reclaimed = c->reclaimed;
+	s->recovery_depth = ring_depth(s, DCF_RING_RECOVERY);
+	return 0;
+}
+
+static int
+alive_state(uint32_t st)
+{
+	return st == DCF_NODE_STARTING || st == DCF_NODE_IDLE || st == DCF_NODE_BUSY;
+}
+
+int
+dcf_snap_node(const struct dcf_snap *s, uint32_t n, struct dcf_snap_node *v)
+{
+	const struct dcf_config *c = &s->hdr.cfg;
+	const struct dcf_node *nd;
+	uint32_t fixed = c->nets * c->nodes_per_net;	/* slots whose identity is set at creation */
+	int alive;
+
+	if (!s->hdr_ok || n >= c->max_nodes || s->nodes[n].state == DCF_NODE_EMPTY)
+		return -1;
+	nd = &s->nodes[n];
+	memset(v, 0, sizeof(*v));
+	v->slot = n;
+	v->net = nd->net;
+	v->idx = nd->idx;
+	v->id_ok = nd->net < c->nets && nd->idx < c->nodes_per_net &&
+	    (n >= fixed || (nd->net == n / c->nodes_per_net && nd->idx == n % c->nodes_per_net));
+	v->state = nd->state < DCF_NODE_NSTATES ? nd->state : DCF_NODE_NSTATES;
+	alive = alive_state(v->state);
+	v->has_pid = alive && nd->pid > 0;
+	v->pid = v->has_pid ? nd->pid : 0;
+	v->has_task = v->state == DCF_NODE_BUSY && nd->task_slot < c->task_slots &&
+	    nd->task_id < c->tasks;
+	v->task_id = v->has_task ? nd->task_id : 0;
+	v->has_run = v->has_task && nd->busy_since_ns != 0 && nd->busy_since_ns <= s->taken_ns;
+	v->run_ns = v->has_run ? s->taken_ns - nd->busy_since_ns : 0;
+	v->has_hb = nd->heartbeat_ns != 0 && nd->heartbeat_ns <= s->taken_ns;
+	v->hb_age_ns = v->has_hb ? s->taken_ns - nd->heartbeat_ns : 0;
+	v->completed = nd->completed;
+	v->failures = nd->failures;
+	v->restarts = nd->restarts;
+	v->bad = !v->id_ok || v->state == DCF_NODE_NSTATES || (alive && nd->pid <= 0) ||
+	    (v->state == DCF_NODE_BUSY && !v->has_task);
+	return 0;
+}
+
+/* Per-network node counts, and the out-of-range values found on the way. */
+static void
+snap_nodes(struct dcf_snap *s)
+{
+	const struct dcf_hdr *h = &s->hdr;
+
+	memset(s->net, 0, (size_t)h->cfg.nets * sizeof(s->net[0]));
+	s->anomalies = 0;
+	for (uint32_t n = 0; n < h->cfg.max_nodes; n++) {
+		struct dcf_snap_node v;
+		struct dcf_snap_net *sn;
+
+		if (dcf_snap_node(s, n, &v) == -1)
+			continue;
+		s->anomalies += v.bad != 0;
+		if (!v.id_ok || v.state == DCF_NODE_NSTATES)
+			continue;
+		sn = &s->net[v.net];
+		sn->nodes++;
+		sn->by_state[v.state]++;
+		sn->alive += alive_state(v.state);
+	}
+	for (uint32_t i = 0; i < h->cfg.nets; i++) {
+		s->net[i].queue_depth = ring_depth(s, DCF_RING_NET0 + i);
+		s->net[i].completed = s->nets[i].completed;
+	}
+	s->anomalies += h->sys_state > DCF_SYS_RESET;
+	s->anomalies += h->created_mono_ns > s->taken_ns;
+}
+
+int
+dcf_snap_take(struct dcf_snap *s, const void *img, size_t size, uid_t uid,
+    unsigned tries, char *err, size_t errlen)
+{
+	int torn = 1;
+
+	s->hdr_ok = 0;
+	s->consistent = 0;
+	s->replayed = 0;
+	s->tries = 0;
+	s->anomalies = 0;
+	s->why[0] = '\0';
+	if (img == NULL || ((uintptr_t)img & 7) != 0)
+		BAD(EINVAL, "segment image is not 8-byte aligned");
+	if (size < sizeof(struct dcf_hdr))
+		BAD(EINVAL, "segment too small (%zu bytes) to hold a header", size);
+	if (tries == 0)
+		tries = 1;
+	while (s->tries < tries) {
+		uint64_t seq;
+		int r;
+
+		if (s->tries++ > 0)
+			sched_yield();	/* let the writer finish its transaction */
+		s->hdr_ok = 0;
+		s->replayed = 0;
+		r = snap_copy(s, img, size, uid, &seq, err, errlen);
+		if (r == -1)
+			return -1;
+		s->hdr_ok = 1;
+		s->taken_ns = dcf_now_ns();
+		if (r == 1) {
+			torn = 1;
+			snprintf(s->why, sizeof(s->why), "the books changed during every copy");
+			continue;
+		}
+		if ((seq & 1) && snap_replay(s, size) == -1) {
+			torn = 1;
+			continue;
+		}
+		if (snap_count(s) == -1) {
+			torn = 0;
+			continue;
+		}
+		snap_nodes(s);
+		s->consistent = 1;
+		return 0;
+	}
+	snprintf(err, errlen, "no consistent snapshot in %u tries: %s", s->tries, s->why);
+	errno = torn ? EAGAIN : EUCLEAN;
+	return -1;
+}
