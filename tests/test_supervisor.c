@@ -164,16 +164,18 @@ check_books(const struct run *r, uint64_t tasks, uint64_t *quarantined_out)
 	assert_non_null(quar);
 	while (p != NULL && (p = strstr(p, " - Task-")) != NULL) {
 		unsigned long long id;
-		char what[32];
+		char *end;
 
+		/* Not sscanf: glibc's strlen()s the whole rest of the log on every call. */
 		p += 8;
-		if (sscanf(p, "%llu %31s", &id, what) != 2 || id >= tasks)
+		id = strtoull(p, &end, 10);
+		if (end == p || *end != ' ' || id >= tasks)
 			continue;
-		if (strcmp(what, "completed") == 0) {
+		if (strncmp(end + 1, "completed ", 10) == 0) {
 			if (done[id]++)
 				dup++;
 			completed++;
-		} else if (strcmp(what, "quarantined:") == 0) {
+		} else if (strncmp(end + 1, "quarantined:", 12) == 0) {
 			quar[id]++;
 			quarantined++;
 		}
