@@ -46,8 +46,8 @@ dcf-status: src/status_main.c build/libdcf.a
 build/inj/dcf-supervisor: $(SUP_SRC) src/supervisor.h build/libdcf-inj.a
 	$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $(SUP_SRC) build/libdcf-inj.a $(LIBS)
 
-build/tests/%: tests/%.c $(wildcard tests/*.h) build/libdcf-inj.a | build/tests
-	$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $< build/libdcf-inj.a $(CMOCKA_LIBS) $(LIBS)
+build/tests/%: tests/%.c $(wildcard tests/*.h) tools/runlib.c tools/runlib.h build/libdcf-inj.a | build/tests
+	$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $< tools/runlib.c build/libdcf-inj.a $(CMOCKA_LIBS) $(LIBS)
 
 # Fast loop: every suite, no valgrind.
 test: $(TESTS) $(PROGS) $(INJ_PROGS)

@@ -9,8 +9,6 @@
  * killed supervisor come back to it and are reaped here, not left as zombies.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -20,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -34,14 +31,7 @@
 #define SUP	"./dcf-supervisor"
 #define SUP_INJ	"./build/inj/dcf-supervisor"
 
-struct run {
-	pid_t pid;
-	int out;		/* read end of the supervisor's stderr */
-	char *log;		/* everything it wrote */
-	size_t len, cap;
-	int status;
-	char name[40];
-};
+#include "../tools/runlib.h"
 
 static int
 under_valgrind(void)
@@ -50,179 +40,46 @@ under_valgrind(void)
 }
 
 static void
-unique_name(char *buf, size_t len, const char *tag)
-{
-	static int seq;
-
-	snprintf(buf, len, "t%d-%s%d", (int)getpid(), tag, seq++);
-}
-
-/* Start the supervisor with argv (NULL-terminated), env additions "K=V". */
-static void
 start(struct run *r, const char *bin, const char *tag, const char *const *args, const char *env)
 {
-	const char *argv[48];
-	int p[2], n = 0;
-
 	memset(r, 0, sizeof(*r));
-	unique_name(r->name, sizeof(r->name), tag);
-	argv[n++] = bin;
-	argv[n++] = "--name";
-	argv[n++] = r->name;
-	for (int i = 0; args[i] != NULL; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-	r->pid = fork();
-	assert_true(r->pid >= 0);
-	if (r->pid == 0) {
-		int devnull = open("/dev/null", O_WRONLY);
-
-		dup2(p[1], 2);
-		dup2(devnull, 1);
-		if (env != NULL)
-			putenv((char *)env);
-		execv(bin, (char *const *)argv);
-		_exit(127);
-	}
-	close(p[1]);
-	r->out = p[0];
+	run_name(r->name, sizeof(r->name), tag);
+	assert_int_equal(run_start(r, bin, args, env), 0);
 }
 
-/* Read what is there (waiting up to ms); 0 at EOF, 1 if more may come. */
-static int
-pump(struct run *r, int ms)
-{
-	struct pollfd pfd = { .fd = r->out, .events = POLLIN };
-	char buf[65536];
-	ssize_t k;
+#define pump run_pump
+#define wait_for run_wait_for
+#define release run_release
+#define shm_exists run_shm_exists
+#define child_of run_child_of
 
-	if (poll(&pfd, 1, ms) <= 0)
-		return 1;
-	k = read(r->out, buf, sizeof(buf));
-	if (k <= 0)
-		return 0;
-	if (r->len + (size_t)k + 1 > r->cap) {
-		r->cap = (r->len + (size_t)k + 1) * 2;
-		r->log = realloc(r->log, r->cap);
-		assert_non_null(r->log);
-	}
-	memcpy(r->log + r->len, buf, (size_t)k);
-	r->len += (size_t)k;
-	r->log[r->len] = '\0';
-	return 1;
-}
-
-/* Read until the log holds `what` (a line event) or EOF. */
-static int
-wait_for(struct run *r, const char *what)
-{
-	while (r->log == NULL || strstr(r->log, what) == NULL)
-		if (!pump(r, -1))
-			return r->log != NULL && strstr(r->log, what) != NULL;
-	return 1;
-}
-
-/* Read to EOF, reap the supervisor, reap any orphaned worker. */
 static void
 finish(struct run *r)
 {
-	while (pump(r, -1))
-		;
-	close(r->out);
-	assert_int_equal(waitpid(r->pid, &r->status, 0), r->pid);
-	while (waitpid(-1, NULL, WNOHANG) > 0)
-		;
+	assert_int_equal(run_finish(r), 0);
 }
 
-static void
-release(struct run *r)
-{
-	free(r->log);
-	r->log = NULL;
-}
-
-static int
-shm_exists(const char *name)
-{
-	char path[96];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "/dev/shm/dcf-%s", name);
-	return stat(path, &st) == 0;
-}
-
-/* Count "Task-N completed by" per id; check each id once, or quarantined. */
+/* Every task id completed exactly once, or quarantined. */
 static void
 check_books(const struct run *r, uint64_t tasks, uint64_t *quarantined_out)
 {
-	uint8_t *done = calloc(tasks, 1), *quar = calloc(tasks, 1);
-	uint64_t completed = 0, quarantined = 0, dup = 0, missing = 0;
-	const char *p = r->log;
+	struct run_books b;
 
-	assert_non_null(done);
-	assert_non_null(quar);
-	while (p != NULL && (p = strstr(p, " - Task-")) != NULL) {
-		unsigned long long id;
-		char *end;
-
-		/* Not sscanf: glibc's strlen()s the whole rest of the log on every call. */
-		p += 8;
-		id = strtoull(p, &end, 10);
-		if (end == p || *end != ' ' || id >= tasks)
-			continue;
-		if (strncmp(end + 1, "completed ", 10) == 0) {
-			if (done[id]++)
-				dup++;
-			completed++;
-		} else if (strncmp(end + 1, "quarantined:", 12) == 0) {
-			quar[id]++;
-			quarantined++;
-		}
-	}
-	for (uint64_t i = 0; i < tasks; i++)
-		if (done[i] + quar[i] != 1)
-			missing++;
-	if (dup || missing)
+	run_audit(r->log, tasks, &b);
+	if (b.duplicated || b.wrong)
 		fprintf(stderr, "books: %llu completed, %llu quarantined, %llu duplicated, %llu wrong\n",
-		    (unsigned long long)completed, (unsigned long long)quarantined,
-		    (unsigned long long)dup, (unsigned long long)missing);
-	assert_int_equal(dup, 0);
-	assert_int_equal(missing, 0);
-	free(done);
-	free(quar);
+		    (unsigned long long)b.completed, (unsigned long long)b.quarantined,
+		    (unsigned long long)b.duplicated, (unsigned long long)b.wrong);
+	assert_int_equal(b.duplicated, 0);
+	assert_int_equal(b.wrong, 0);
 	if (quarantined_out)
-		*quarantined_out = quarantined;
+		*quarantined_out = b.quarantined;
 }
 
 static int
 count(const struct run *r, const char *what)
 {
-	int k = 0;
-
-	for (const char *p = r->log; p && (p = strstr(p, what)) != NULL; p++)
-		k++;
-	return k;
-}
-
-/* Is pid a child of parent (so ours to signal)? From /proc, never trusted alone. */
-static int
-child_of(pid_t pid, pid_t parent)
-{
-	char path[64], buf[512], *p;
-	int ppid = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "re");
-	if (f == NULL)
-		return 0;
-	buf[fread(buf, 1, sizeof(buf) - 1, f)] = '\0';
-	fclose(f);
-	p = strrchr(buf, ')');
-	if (p == NULL || sscanf(p + 2, "%*c %d", &ppid) != 1)
-		return 0;
-	return ppid == parent;
+	return run_count(r->log, what);
 }
 
 /*
@@ -473,7 +330,7 @@ test_supervisor_sigkill_and_takeover(void **state)
 	pid_t workers[16];
 	int nw = 0, reaped = 0;
 	struct dcf_seg sg;
-	char err[DCF_ERRLEN], name[40], *a2[16];
+	char err[DCF_ERRLEN], name[40];
 
 	(void)state;
 	start(&r, SUP, "skill", args, NULL);
@@ -505,36 +362,8 @@ test_supervisor_sigkill_and_takeover(void **state)
 	/* A new supervisor of the same name takes over. */
 	strlcpy(name, r.name, sizeof(name));
 	memset(&r2, 0, sizeof(r2));
-	{
-		int i = 0;
-
-		a2[i++] = (char *)"--name";
-		a2[i++] = name;
-		for (int j = 0; args2[j]; j++)
-			a2[i++] = (char *)args2[j];
-		a2[i] = NULL;
-	}
-	{
-		/* start() picks a fresh name; run with the old one by hand. */
-		int p[2];
-
-		assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-		r2.pid = fork();
-		if (r2.pid == 0) {
-			char *argv[20];
-			int k = 0;
-
-			dup2(p[1], 2);
-			argv[k++] = (char *)SUP;
-			for (int j = 0; a2[j]; j++)
-				argv[k++] = a2[j];
-			argv[k] = NULL;
-			execv(SUP, argv);
-			_exit(127);
-		}
-		close(p[1]);
-		r2.out = p[0];
-	}
+	strlcpy(r2.name, name, sizeof(r2.name));
+	assert_int_equal(run_start(&r2, SUP, args2, NULL), 0);
 	finish(&r2);
 	assert_true(WIFEXITED(r2.status));
 	assert_int_equal(WEXITSTATUS(r2.status), 0);

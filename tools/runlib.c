@@ -1,0 +1,341 @@
+/* runlib.c - start, feed, reap and audit a real supervisor run. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "runlib.h"
+
+void
+run_name(char *buf, size_t len, const char *tag)
+{
+	static int seq;
+
+	snprintf(buf, len, "t%d-%s%d", (int)getpid(), tag, seq++);
+}
+
+int
+run_start(struct run *r, const char *bin, const char *const *args, const char *env)
+{
+	const char *argv[64];
+	int p[2], n = 0;
+
+	r->log = NULL;
+	r->len = r->cap = 0;
+	r->status = 0;
+	argv[n++] = bin;
+	argv[n++] = "--name";
+	argv[n++] = r->name;
+	for (int i = 0; args[i] != NULL && n < 63; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	if (pipe2(p, O_CLOEXEC) == -1)
+		return -1;
+	r->pid = fork();
+	if (r->pid == -1)
+		return -1;
+	if (r->pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+
+		dup2(p[1], 2);
+		dup2(devnull, 1);
+		if (env != NULL)
+			putenv((char *)env);
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	close(p[1]);
+	r->out = p[0];
+	return 0;
+}
+
+int
+run_pump(struct run *r, int ms)
+{
+	struct pollfd pfd = { .fd = r->out, .events = POLLIN };
+	char buf[65536];
+	ssize_t k;
+
+	if (poll(&pfd, 1, ms) <= 0)
+		return 1;
+	k = read(r->out, buf, sizeof(buf));
+	if (k < 0)
+		return errno == EINTR || errno == EAGAIN;
+	if (k == 0)
+		return 0;
+	if (r->len + (size_t)k + 1 > r->cap) {
+		size_t cap = (r->len + (size_t)k + 1) * 2;
+		char *nl = realloc(r->log, cap);
+
+		if (nl == NULL)
+			return 0;
+		r->log = nl;
+		r->cap = cap;
+	}
+	memcpy(r->log + r->len, buf, (size_t)k);
+	r->len += (size_t)k;
+	r->log[r->len] = '\0';
+	return 1;
+}
+
+int
+run_wait_for(struct run *r, const char *what)
+{
+	while (r->log == NULL || strstr(r->log, what) == NULL)
+		if (!run_pump(r, -1))
+			return r->log != NULL && strstr(r->log, what) != NULL;
+	return 1;
+}
+
+int
+run_finish(struct run *r)
+{
+	while (run_pump(r, -1))
+		;
+	close(r->out);
+	r->out = -1;
+	while (waitpid(r->pid, &r->status, 0) == -1)
+		if (errno != EINTR)
+			return -1;
+	while (waitpid(-1, NULL, WNOHANG) > 0)	/* orphans, when we are a subreaper */
+		;
+	return 0;
+}
+
+void
+run_release(struct run *r)
+{
+	free(r->log);
+	r->log = NULL;
+	r->len = r->cap = 0;
+}
+
+void
+run_audit(const char *log, uint64_t tasks, struct run_books *b)
+{
+	uint8_t *done = calloc(tasks ? tasks : 1, 2);
+	const char *p = log;
+
+	memset(b, 0, sizeof(*b));
+	if (done == NULL) {
+		b->wrong = tasks;
+		return;
+	}
+	while (p != NULL && (p = strstr(p, " - Task-")) != NULL) {
+		unsigned long long id;
+		char *end;
+
+		/* Not sscanf: glibc's strlen()s the whole rest of the log on every call. */
+		p += 8;
+		id = strtoull(p, &end, 10);
+		if (end == p || *end != ' ' || id >= tasks)
+			continue;
+		if (strncmp(end + 1, "completed ", 10) == 0) {
+			if (done[2 * id]++)
+				b->duplicated++;
+			b->completed++;
+		} else if (strncmp(end + 1, "quarantined:", 12) == 0) {
+			done[2 * id + 1]++;
+			b->quarantined++;
+		}
+	}
+	for (uint64_t i = 0; i < tasks; i++)
+		if (done[2 * i] + done[2 * i + 1] != 1)
+			b->wrong++;
+	free(done);
+}
+
+int
+run_count(const char *log, const char *what)
+{
+	int k = 0;
+
+	for (const char *p = log; p != NULL && (p = strstr(p, what)) != NULL; p++)
+		k++;
+	return k;
+}
+
+int
+run_child_of(pid_t pid, pid_t parent)
+{
+	char path[64], buf[512], *p;
+	size_t n;
+	int ppid = -1;
+	FILE *f;
+
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (f == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (p == NULL || p[1] == '\0' || p[2] == 'Z')
+		return 0;
+	if (sscanf(p + 2, "%*c %d", &ppid) != 1)
+		return 0;
+	return ppid == parent;
+}
+
+int
+run_shm_exists(const char *name)
+{
+	char path[96];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/dev/shm/dcf-%s", name);
+	return stat(path, &st) == 0;
+}
+
+/* --- a strict, tiny JSON validator ------------------------------------ */
+
+static const char *json_value(const char *s, int depth);
+
+static const char *
+ws(const char *s)
+{
+	while (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r')
+		s++;
+	return s;
+}
+
+static const char *
+json_string(const char *s)
+{
+	if (*s++ != '"')
+		return NULL;
+	while (*s != '"') {
+		if ((unsigned char)*s < 0x20)
+			return NULL;
+		if (*s == '\\') {
+			s++;
+			if (*s == 'u') {
+				for (int i = 1; i <= 4; i++)
+					if (!strchr("0123456789abcdefABCDEF", s[i]) || s[i] == '\0')
+						return NULL;
+				s += 4;
+			} else if (!strchr("\"\\/bfnrt", *s) || *s == '\0') {
+				return NULL;
+			}
+		}
+		s++;
+	}
+	return s + 1;
+}
+
+static const char *
+json_number(const char *s)
+{
+	const char *start;
+
+	if (*s == '-')
+		s++;
+	start = s;
+	if (*s == '0')
+		s++;
+	else
+		while (*s >= '0' && *s <= '9')
+			s++;
+	if (s == start)
+		return NULL;
+	if (*s == '.') {
+		start = ++s;
+		while (*s >= '0' && *s <= '9')
+			s++;
+		if (s == start)
+			return NULL;
+	}
+	if (*s == 'e' || *s == 'E') {
+		s++;
+		if (*s == '+' || *s == '-')
+			s++;
+		start = s;
+		while (*s >= '0' && *s <= '9')
+			s++;
+		if (s == start)
+			return NULL;
+	}
+	return s;
+}
+
+static const char *
+json_container(const char *s, int depth, char close, int object)
+{
+	s = ws(s + 1);
+	if (*s == close)
+		return s + 1;
+	for (;;) {
+		if (object) {
+			s = json_string(ws(s));
+			if (s == NULL)
+				return NULL;
+			s = ws(s);
+			if (*s++ != ':')
+				return NULL;
+		}
+		s = json_value(s, depth + 1);
+		if (s == NULL)
+			return NULL;
+		s = ws(s);
+		if (*s == close)
+			return s + 1;
+		if (*s++ != ',')
+			return NULL;
+	}
+}
+
+static const char *
+json_value(const char *s, int depth)
+{
+	if (depth > 64)
+		return NULL;
+	s = ws(s);
+	switch (*s) {
+	case '{':
+		return json_container(s, depth, '}', 1);
+	case '[':
+		return json_container(s, depth, ']', 0);
+	case '"':
+		return json_string(s);
+	case 't':
+		return strncmp(s, "true", 4) == 0 ? s + 4 : NULL;
+	case 'f':
+		return strncmp(s, "false", 5) == 0 ? s + 5 : NULL;
+	case 'n':
+		return strncmp(s, "null", 4) == 0 ? s + 4 : NULL;
+	default:
+		return json_number(s);
+	}
+}
+
+int
+run_json_valid(const char *s)
+{
+	const char *e = json_value(s, 0);
+
+	return e != NULL && *ws(e) == '\0';
+}
+
+long long
+run_json_num(const char *s, const char *key)
+{
+	char pat[80];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(s, pat);
+	if (p == NULL)
+		return -1;
+	p = ws(p + strlen(pat));
+	if (*p < '0' || *p > '9')
+		return -1;
+	return strtoll(p, NULL, 10);
+}
