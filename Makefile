@@ -24,7 +24,7 @@ TESTS   := $(TEST_SRC:tests/%.c=build/tests/%)
 # Supervisor and worker built with injection points, for the integration tests.
 INJ_PROGS := build/inj/dcf-supervisor
 
-.PHONY: all clean install check test run lint deps
+.PHONY: all clean install check test run lint deps chaos
 all: $(PROGS)
 
 build/lib/%.o: src/lib/%.c $(wildcard include/dcf/*.h) | build/lib
@@ -49,14 +49,24 @@ build/inj/dcf-supervisor: $(SUP_SRC) src/supervisor.h build/libdcf-inj.a
 build/tests/%: tests/%.c $(wildcard tests/*.h) tools/runlib.c tools/runlib.h build/libdcf-inj.a | build/tests
 	$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $< tools/runlib.c build/libdcf-inj.a $(CMOCKA_LIBS) $(LIBS)
 
+build/dcf-chaos: tools/chaos.c tools/runlib.c tools/runlib.h build/libdcf.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tools/chaos.c tools/runlib.c build/libdcf.a $(LIBS)
+
+# The chaos soak: CHAOS_S seconds of kill storms against real runs.
+CHAOS_S ?= 60
+chaos: $(PROGS) build/dcf-chaos
+	build/dcf-chaos --seconds $(CHAOS_S)
+
 # Fast loop: every suite, no valgrind.
 test: $(TESTS) $(PROGS) $(INJ_PROGS)
 	@tools/run-tests.sh plain $(TESTS)
 
 # The README's test command: installs missing packages, then every suite under valgrind.
 check: deps
-	@$(MAKE) --no-print-directory $(TESTS) $(PROGS) $(INJ_PROGS)
+	@$(MAKE) --no-print-directory $(TESTS) $(PROGS) $(INJ_PROGS) build/dcf-chaos
 	@tools/run-tests.sh valgrind $(TESTS)
+	@echo "== chaos (10 s)"
+	@build/dcf-chaos --seconds 10
 
 deps:
 	@tools/install-deps.sh

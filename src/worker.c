@@ -162,6 +162,9 @@ worker_main(const struct worker_ctx *w)
 	uint64_t poison = getenv("DCF_POISON") ? strtoull(getenv("DCF_POISON"), NULL, 10) : UINT64_MAX;
 #endif
 
+	/* The PID is a label: the supervisor stores it after fork, we store it before
+	 * saying we are ready, so nobody ever sees an idle node without one. */
+	__atomic_store_n(&nd->pid, (int32_t)me, __ATOMIC_RELAXED);
 	if (dcf_lock(sg) == -1)
 		_exit(DCF_EXIT_RESET);
 	if (dcf_node_ready_locked(sg, w->node, w->gen, dcf_now_ns()) == -1) {

@@ -51,6 +51,7 @@ run_start(struct run *r, const char *bin, const char *const *args, const char *e
 	}
 	close(p[1]);
 	r->out = p[0];
+	fcntl(r->out, F_SETPIPE_SZ, 1 << 20);	/* room while we are busy elsewhere */
 	return 0;
 }
 

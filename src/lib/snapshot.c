@@ -260,7 +260,9 @@ dcf_snap_node(const struct dcf_snap *s, uint32_t n, struct dcf_snap_node *v)
 	v->completed = nd->completed;
 	v->failures = nd->failures;
 	v->restarts = nd->restarts;
-	v->bad = !v->id_ok || v->state == DCF_NODE_NSTATES || (alive && nd->pid <= 0) ||
+	/* STARTING with no pid is legal: the supervisor publishes the node before fork. */
+	v->bad = !v->id_ok || v->state == DCF_NODE_NSTATES ||
+	    (alive && v->state != DCF_NODE_STARTING && nd->pid <= 0) ||
 	    (v->state == DCF_NODE_BUSY && !v->has_task);
 	return 0;
 }
