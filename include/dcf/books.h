@@ -121,7 +121,8 @@ int dcf_books_check_locked(struct dcf_seg *sg, char *err, size_t errlen);
 int dcf_books_repair_locked(struct dcf_seg *sg);
 /*
  * Full reset (the supervisor, with every worker dead and reaped): new lock,
- * empty journal, rings rebuilt from the task table, running tasks reclaimed.
+ * empty journal, rings rebuilt from the task table, running tasks reclaimed,
+ * nodes that were alive marked DOWN.
  * Returns how many tasks it had to reclaim or -1 if the table could not
  * account for every dispatched task (message in err).
  */

@@ -180,8 +180,14 @@ dcf_books_reset(struct dcf_seg *sg, uint32_t max_attempts, char *err, size_t err
 		sg->rings[r].tail = 0;
 	}
 	for (uint32_t n = 0; n < c->max_nodes; n++) {
-		sg->nodes[n].task_slot = DCF_NONE;
-		sg->nodes[n].sleeping = 0;
+		struct dcf_node *nd = &sg->nodes[n];
+
+		nd->task_slot = DCF_NONE;
+		nd->sleeping = 0;
+		/* Its worker is dead (see above): I5 wants alive == 0, so it is down. */
+		if (nd->state == DCF_NODE_STARTING || nd->state == DCF_NODE_IDLE ||
+		    nd->state == DCF_NODE_BUSY)
+			nd->state = DCF_NODE_DOWN;
 	}
 	for (uint32_t i = 0; i < c->nets; i++) {
 		sg->nets[i].sleepers = 0;
