@@ -95,7 +95,8 @@ int dcf_retire_locked(struct dcf_seg *sg, struct dcf_done *out);
 
 /*
  * Supervisor, after reaping node's process of generation gen: mark the node
- * DOWN (or FAILED if give_up) and put back the task it owned.
+ * DOWN and put back the task it owned. -1 with errno EINVAL (no such node)
+ * or ESTALE (gen is no longer the node's: nothing changed).
  */
 int dcf_node_died_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen,
     uint32_t max_attempts, uint64_t now, struct dcf_reclaim *out);

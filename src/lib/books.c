@@ -281,6 +281,11 @@ dcf_node_died_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen,
 		errno = EINVAL;
 		return -1;
 	}
+	/* A later generation runs there now: marking it down would orphan its task. */
+	if (sg->nodes[node].gen != gen) {
+		errno = ESTALE;
+		return -1;
+	}
 	nd = &sg->nodes[node];
 	net = &sg->nets[nd->net];
 	dcf_tx_begin(&tx, sg, DCF_OP_RECLAIM);
