@@ -1,5 +1,6 @@
 /* lock.c - the robust lock, and recovery when its holder died. */
 #include <errno.h>
+#include <time.h>
 
 #include "dcf/books.h"
 #include "dcf/lock.h"
@@ -55,17 +56,25 @@ dcf_lock(struct dcf_seg *sg)
 	return -1;
 }
 
+/*
+ * Not pthread_mutex_trylock: on an unrecoverable robust mutex glibc's (2.36
+ * at least) returns ENOTRECOVERABLE but keeps the lock word it just took
+ * (it unlocks only "if (oldval == id)"), so every later locker blocks for
+ * ever. A timed lock whose deadline has passed never blocks (POSIX: no
+ * timeout if the mutex can be locked at once) and releases the word.
+ */
 int
 dcf_trylock(struct dcf_seg *sg)
 {
+	static const struct timespec past = { 0, 0 };
 	int r;
 
-	r = pthread_mutex_trylock(&sg->hdr->lock);
+	r = pthread_mutex_timedlock(&sg->hdr->lock, &past);
 	if (r == 0)
 		return 0;
 	if (r == EOWNERDEAD)
 		return lock_recover(sg);
-	errno = r;
+	errno = r == ETIMEDOUT ? EBUSY : r;
 	return -1;
 }
 
