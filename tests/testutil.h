@@ -1,0 +1,882 @@
+/*
+ * testutil.h - what every dcf test suite shares: unique instance names, a
+ * small configuration, segments that are always removed, children that are
+ * always reaped, a mini supervisor, and a worker and a ledger for the tests
+ * that move ids between processes.
+ *
+ * Rules the helpers enforce:
+ *  - instance names are "t<pid>-<tag><n>", so /dev/shm holds "dcf-t<pid>-..."
+ *    and tu_teardown removes every such entry of this test process, whatever
+ *    happened to the test;
+ *  - children come from tu_fork (registered, and killed by the kernel if
+ *    the test process dies) and are reaped with tu_waitpid or tu_reap_any;
+ *    tu_teardown SIGKILLs and reaps the ones a failed test left, by PID;
+ *  - children never call cmocka: they report through their exit status
+ *    (tu_child_fail prints a line and _exits with TU_EX_FAIL);
+ *  - nothing waits by sleeping: children are waited for with waitpid, the
+ *    parent sleeps on a futex word that completions and SIGCHLD both bump,
+ *    and "this child is asleep in futex wait" is read from /proc; deadlines
+ *    only bound a hang, they never stand in for an event.
+ */
+#ifndef DCF_TESTUTIL_H
+#define DCF_TESTUTIL_H
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "dcf/books.h"
+#include "dcf/inject.h"
+#include "dcf/layout.h"
+#include "dcf/lock.h"
+#include "dcf/ring.h"
+#include "dcf/seg.h"
+#include "dcf/tx.h"
+#include "dcf/util.h"
+#include "dcf/wait.h"
+
+#define TU_FN static __attribute__((unused))
+
+/* Exit statuses of test children. */
+enum {
+	TU_EX_OK = 0,
+	TU_EX_FAIL = 70,	/* a check failed; the child printed why */
+	TU_EX_NOTREC = 71,	/* dcf_lock said ENOTRECOVERABLE */
+	TU_EX_STALE = 72,	/* the books said our node is not ours */
+	TU_EX_NOTREACHED = 73	/* an armed crash point was never reached */
+};
+
+#define TU_MAX_KIDS 256
+
+/*
+ * A repair ends in exactly one pthread_mutex_consistent(), in the process
+ * that made it: counting the calls here says who repaired, exactly.
+ */
+static unsigned long tu_repairs_here;
+
+int
+pthread_mutex_consistent(pthread_mutex_t *m)
+{
+	static int (*real)(pthread_mutex_t *);
+
+	if (real == NULL)
+		real = (int (*)(pthread_mutex_t *))dlsym(RTLD_NEXT, "pthread_mutex_consistent");
+	tu_repairs_here++;
+	return real(m);
+}
+
+static pid_t tu_main_pid;
+static int tu_in_child;
+static pid_t tu_kids[TU_MAX_KIDS];
+static int tu_nkids;
+static unsigned tu_name_seq;
+static uint32_t *tu_chld_word;
+
+TU_FN int
+tu_valgrind(void)
+{
+	return getenv("DCF_TEST_VALGRIND") != NULL;
+}
+
+/* A bound for waits, in ms: generous, and longer under valgrind. */
+TU_FN uint64_t
+tu_deadline(uint64_t ms)
+{
+	return dcf_now_ns() + ms * (tu_valgrind() ? 10u : 1u) * 1000000ULL;
+}
+
+/* Time left until deadline into *ts; 0 once it has passed. */
+TU_FN int
+tu_time_left(uint64_t deadline, struct timespec *ts)
+{
+	uint64_t now = dcf_now_ns();
+
+	if (now >= deadline)
+		return 0;
+	ts->tv_sec = (time_t)((deadline - now) / DCF_NSEC);
+	ts->tv_nsec = (long)((deadline - now) % DCF_NSEC);
+	return 1;
+}
+
+/* ---- children ------------------------------------------------------- */
+
+TU_FN void
+tu_child_fail(const char *file, int line, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int n;
+
+	n = snprintf(buf, sizeof(buf), "child %d: %s:%d: ", (int)getpid(), file, line);
+	va_start(ap, fmt);
+	vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	n = (int)strlen(buf);
+	buf[n++] = '\n';
+	(void)!write(2, buf, (size_t)n);
+	_exit(TU_EX_FAIL);
+}
+
+/* In a child: check cond, or report and _exit. */
+#define TU_CHILD_CHECK(cond, ...) do { if (!(cond)) \
+	tu_child_fail(__FILE__, __LINE__, __VA_ARGS__); } while (0)
+
+static void
+tu_child_init(pid_t parent)
+{
+	static const int sigs[] = { SIGFPE, SIGILL, SIGSEGV, SIGBUS, SIGSYS, SIGABRT, SIGCHLD };
+	sigset_t none;
+
+	/* cmocka's handlers would longjmp into the parent's test runner. */
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		signal(sigs[i], SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* Die with the test, even if it is killed: no child outlives it. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(TU_EX_FAIL);
+	tu_in_child = 1;
+	tu_nkids = 0;
+	tu_chld_word = NULL;
+}
+
+/* fork(); the parent remembers the child so teardown can always reap it. */
+TU_FN pid_t
+tu_fork(void)
+{
+	pid_t pid, parent = getpid();
+
+	assert_true(tu_nkids < TU_MAX_KIDS);
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	assert_true(pid != -1);
+	if (pid == 0) {
+		tu_child_init(parent);
+		return 0;
+	}
+	tu_kids[tu_nkids++] = pid;
+	return pid;
+}
+
+static void
+tu_forget(pid_t pid)
+{
+	for (int i = 0; i < tu_nkids; i++) {
+		if (tu_kids[i] == pid) {
+			tu_kids[i] = tu_kids[--tu_nkids];
+			return;
+		}
+	}
+}
+
+/* Reap one child (blocking); its wait status. */
+TU_FN int
+tu_waitpid(pid_t pid)
+{
+	int st = 0;
+	pid_t r;
+
+	while ((r = waitpid(pid, &st, 0)) == -1 && errno == EINTR)
+		;
+	assert_int_equal(r, pid);
+	tu_forget(pid);
+	return st;
+}
+
+/* Reap any child that has ended, without blocking: its pid, or 0. */
+TU_FN pid_t
+tu_reap_any(int *st)
+{
+	pid_t r;
+
+	while ((r = waitpid(-1, st, WNOHANG)) == -1 && errno == EINTR)
+		;
+	if (r > 0)
+		tu_forget(r);
+	return r > 0 ? r : 0;
+}
+
+TU_FN const char *
+tu_status_str(int st)
+{
+	static char buf[64];
+
+	if (WIFEXITED(st))
+		snprintf(buf, sizeof(buf), "exit status %d", WEXITSTATUS(st));
+	else if (WIFSIGNALED(st))
+		snprintf(buf, sizeof(buf), "killed by signal %d", WTERMSIG(st));
+	else
+		snprintf(buf, sizeof(buf), "wait status %#x", st);
+	return buf;
+}
+
+#define tu_assert_exit(st, code) do { int st_ = (st); \
+	if (!WIFEXITED(st_) || WEXITSTATUS(st_) != (code)) \
+		fail_msg("child: %s, expected exit status %d", tu_status_str(st_), (code)); } while (0)
+#define tu_assert_killed(st) do { int st_ = (st); \
+	if (!WIFSIGNALED(st_) || WTERMSIG(st_) != SIGKILL) \
+		fail_msg("child: %s, expected SIGKILL", tu_status_str(st_)); } while (0)
+
+/* SIGKILL and reap every child still registered. */
+TU_FN void
+tu_kill_kids(void)
+{
+	while (tu_nkids > 0) {
+		pid_t pid = tu_kids[tu_nkids - 1];
+
+		kill(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+			;
+		tu_nkids--;
+	}
+}
+
+static void
+tu_on_sigchld(int sig)
+{
+	int e = errno;
+
+	(void)sig;
+	if (tu_chld_word != NULL) {
+		__atomic_add_fetch(tu_chld_word, 1, __ATOMIC_SEQ_CST);
+		dcf_futex_wake(tu_chld_word, INT_MAX);
+	}
+	errno = e;
+}
+
+/*
+ * From now on a child's death bumps *word and wakes its sleepers, so a
+ * parent that reads the word, checks for dead children and then waits on
+ * the value it read cannot miss one.
+ */
+TU_FN void
+tu_sigchld_word(uint32_t *word)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	tu_chld_word = word;
+	sa.sa_handler = word != NULL ? tu_on_sigchld : SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGCHLD, &sa, NULL);
+}
+
+/* Shared anonymous memory, inherited by children at the same address. */
+TU_FN void *
+tu_shared(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	assert_true(p != MAP_FAILED);
+	return p;
+}
+
+/* ---- names, configurations, segments ------------------------------- */
+
+TU_FN void
+tu_name(char *buf, size_t len, const char *tag)
+{
+	snprintf(buf, len, "t%d-%s%u", (int)tu_main_pid, tag, tu_name_seq++);
+	assert_true(strlen(buf) <= DCF_NAME_MAX);
+}
+
+/* Unlink every /dev/shm entry this test process named; how many. */
+TU_FN int
+tu_unlink_ours(void)
+{
+	char prefix[32], path[300];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	snprintf(prefix, sizeof(prefix), "dcf-t%d-", (int)tu_main_pid);
+	d = opendir("/dev/shm");
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		snprintf(path, sizeof(path), "/%s", de->d_name);
+		if (shm_unlink(path) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* A small run: 2 networks of 2 nodes, 8 task slots, 1000 tasks. */
+TU_FN void
+tu_config(struct dcf_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->nets = 2;
+	c->nodes_per_net = 2;
+	c->max_nodes = 4;
+	c->task_slots = 8;
+	c->tasks = 1000;
+	c->task_ms_min = 1;
+	c->task_ms_max = 9;
+	c->downtime_ms_min = 1;
+	c->downtime_ms_max = 2;
+	c->work = DCF_WORK_NONE;
+	c->max_attempts = 3;
+	c->max_restarts = 5;
+	c->restart_window_s = 10;
+	c->hang_timeout_ms = 1000;
+	c->grace_ms = 100;
+	c->seed = 42;
+	c->cpu_iters_per_ms = 10;
+}
+
+/* Create a fresh segment named after tag; fails the test if it cannot. */
+TU_FN void
+tu_seg_create(struct dcf_seg *sg, const char *tag, const struct dcf_config *c)
+{
+	char name[DCF_NAME_MAX + 1], err[DCF_ERRLEN];
+	pid_t took = 0;
+
+	tu_name(name, sizeof(name), tag);
+	if (dcf_seg_create(sg, name, c, &took, err, sizeof(err)) == -1)
+		fail_msg("dcf_seg_create %s: %s", name, err);
+	assert_int_equal(took, 0);
+}
+
+TU_FN int
+tu_setup(void **state)
+{
+	(void)state;
+	tu_main_pid = getpid();
+	tu_nkids = 0;
+	return 0;
+}
+
+/* Runs after every test, failed or not: nothing may outlive it. */
+TU_FN int
+tu_teardown(void **state)
+{
+	(void)state;
+	if (tu_in_child)
+		_exit(TU_EX_FAIL);
+	tu_sigchld_word(NULL);
+	tu_kill_kids();
+	tu_unlink_ours();
+	return 0;
+}
+
+/* ---- the books, from the parent ------------------------------------ */
+
+TU_FN void
+tu_lock(struct dcf_seg *sg)
+{
+	if (dcf_lock(sg) == -1)
+		fail_msg("dcf_lock: %s", strerror(errno));
+}
+
+/* With the lock held: the invariants must hold. */
+#define tu_assert_books(sg) do { char e_[DCF_ERRLEN]; \
+	if (dcf_books_check_locked((sg), e_, sizeof(e_)) == -1) \
+		fail_msg("books inconsistent: %s", e_); } while (0)
+
+/* Depth of a ring. */
+TU_FN uint32_t
+tu_depth(struct dcf_seg *sg, uint32_t ring)
+{
+	return dcf_ring_depth(&sg->rings[ring]);
+}
+
+/*
+ * With the lock held: move every ring's contents so that its head is base
+ * (free-running counters near UINT32_MAX then wrap in the next pushes).
+ */
+TU_FN void
+tu_rebase_rings(struct dcf_seg *sg, uint32_t base)
+{
+	uint32_t cap = sg->hdr->ring_cap;
+	uint32_t *tmp = calloc(cap, sizeof(uint32_t));
+
+	assert_non_null(tmp);
+	for (uint32_t r = 0; r < sg->hdr->nrings; r++) {
+		struct dcf_ring *rg = &sg->rings[r];
+		uint32_t depth = rg->tail - rg->head, *slots = dcf_ring_slots(sg, r);
+
+		for (uint32_t i = 0; i < depth; i++)
+			assert_int_equal(dcf_ring_peek(sg, r, i, &tmp[i]), 0);
+		rg->head = base;
+		rg->tail = base + depth;
+		for (uint32_t i = 0; i < depth; i++)
+			slots[(base + i) & (cap - 1)] = tmp[i];
+	}
+	free(tmp);
+}
+
+/* ---- images of the books -------------------------------------------- */
+
+/* A copy of a whole segment, to compare the books against later. */
+struct tu_img {
+	unsigned char *b;
+	size_t size;
+};
+
+TU_FN void
+tu_img_take(struct tu_img *im, struct dcf_seg *sg)
+{
+	if (im->b == NULL) {
+		im->b = malloc(sg->size);
+		assert_non_null(im->b);
+		im->size = sg->size;
+	}
+	assert_int_equal(im->size, sg->size);
+	memcpy(im->b, sg->base, sg->size);
+}
+
+TU_FN void
+tu_img_free(struct tu_img *im)
+{
+	free(im->b);
+	im->b = NULL;
+}
+
+/* With the lock held: put the books back as in im (all but the lock itself). */
+TU_FN void
+tu_img_restore(struct dcf_seg *sg, const struct tu_img *im)
+{
+	size_t lo = offsetof(struct dcf_hdr, lock), hi = lo + sizeof(pthread_mutex_t);
+
+	memcpy(sg->base, im->b, lo);
+	memcpy(sg->base + hi, im->b + hi, sg->size - hi);
+}
+
+/* Byte for byte the same, the lock and the journal's scratch entries aside. */
+TU_FN int
+tu_img_same_bytes(struct dcf_seg *sg, const struct tu_img *im)
+{
+	size_t a = offsetof(struct dcf_hdr, lock), b = a + sizeof(pthread_mutex_t);
+	size_t c = offsetof(struct dcf_hdr, wal.e), d = offsetof(struct dcf_hdr, wal) + sizeof(struct dcf_wal);
+
+	return memcmp(sg->base, im->b, a) == 0 && memcmp(sg->base + b, im->b + b, c - b) == 0 &&
+	    memcmp(sg->base + d, im->b + d, sg->size - d) == 0;
+}
+
+#define TU_DIFF(cond, ...) do { if (cond) { snprintf(buf, sizeof(buf), __VA_ARGS__); \
+	return buf; } } while (0)
+
+/*
+ * Do the books in sg say the same as those in im? NULL if so, else the first
+ * difference. Compared: counters (not repairs), system state, each
+ * network's counts, each ring's contents, every task slot that is not free
+ * (a free slot's payload is scratch) and every node but its heartbeat. Not
+ * compared: the lock, the journal, seq, wake words (hints, bumped outside
+ * transactions).
+ */
+TU_FN const char *
+tu_books_diff(struct dcf_seg *sg, const struct tu_img *im)
+{
+	static char buf[256];
+	struct dcf_seg o;
+	const struct dcf_config *c = &sg->hdr->cfg;
+	struct dcf_counters a = sg->hdr->cnt, b;
+
+	dcf_seg_bind(&o, im->b, im->size);
+	b = o.hdr->cnt;
+	a.repairs = b.repairs = 0;
+	TU_DIFF(memcmp(&a, &b, sizeof(a)) != 0, "counters differ (next_id %llu/%llu, running %llu/%llu, "
+	    "completed %llu/%llu, retired %llu/%llu)", (unsigned long long)a.next_id,
+	    (unsigned long long)b.next_id, (unsigned long long)a.running, (unsigned long long)b.running,
+	    (unsigned long long)a.completed, (unsigned long long)b.completed,
+	    (unsigned long long)a.retired, (unsigned long long)b.retired);
+	TU_DIFF(sg->hdr->sys_state != o.hdr->sys_state, "sys_state %u/%u", sg->hdr->sys_state,
+	    o.hdr->sys_state);
+	TU_DIFF(sg->hdr->sup_waiting != o.hdr->sup_waiting, "sup_waiting differs");
+	for (uint32_t n = 0; n < c->nets; n++)
+		TU_DIFF(sg->nets[n].sleepers != o.nets[n].sleepers || sg->nets[n].alive != o.nets[n].alive ||
+		    sg->nets[n].completed != o.nets[n].completed, "network %u differs", n);
+	for (uint32_t r = 0; r < sg->hdr->nrings; r++) {
+		struct dcf_ring *x = &sg->rings[r], *y = &o.rings[r];
+
+		TU_DIFF(x->head != y->head || x->tail != y->tail, "ring %u: head/tail %u/%u vs %u/%u", r,
+		    x->head, x->tail, y->head, y->tail);
+		for (uint32_t i = 0; i < x->tail - x->head && i <= x->mask; i++) {
+			uint32_t p = (x->head + i) & x->mask;
+
+			TU_DIFF(dcf_ring_slots(sg, r)[p] != dcf_ring_slots(&o, r)[p],
+			    "ring %u differs at %u", r, i);
+		}
+	}
+	for (uint32_t s = 0; s < c->task_slots; s++) {
+		struct dcf_task *x = &sg->tasks[s], *y = &o.tasks[s];
+
+		TU_DIFF(x->state != y->state, "slot %u: state %u/%u", s, x->state, y->state);
+		if (x->state == DCF_TASK_FREE)
+			continue;
+		TU_DIFF(memcmp(x, y, sizeof(*x)) != 0, "slot %u (state %u) differs", s, x->state);
+	}
+	for (uint32_t n = 0; n < c->max_nodes; n++) {
+		struct dcf_node x = sg->nodes[n], y = o.nodes[n];
+
+		x.heartbeat_ns = y.heartbeat_ns = 0;
+		TU_DIFF(memcmp(&x, &y, sizeof(x)) != 0, "node %u differs (state %u/%u, slot %u/%u)", n,
+		    x.state, y.state, x.task_slot, y.task_slot);
+	}
+	return NULL;
+}
+
+#define tu_assert_books_as(sg, im) do { const char *d_ = tu_books_diff((sg), (im)); \
+	if (d_ != NULL) fail_msg("books differ from the expected image: %s", d_); } while (0)
+
+/* Start node as generation gen and make it ready (what a worker does first). */
+TU_FN void
+tu_node_up_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, int restart)
+{
+	assert_int_equal(dcf_node_start_locked(sg, node, gen, 1000 + (pid_t)node, restart, 1), 0);
+	assert_int_equal(dcf_node_ready_locked(sg, node, gen, 1), 0);
+}
+
+/*
+ * The mini supervisor, after reaping the process that ran node as gen: what
+ * the real supervisor does, in its order: lock (repairing if the dead held
+ * it), record the death, check the books, unlock, then wake everyone, since
+ * the dead may have pushed work and died before waking anyone. -1 if the
+ * lock is unrecoverable or the books are inconsistent (message in err).
+ */
+TU_FN int
+tu_node_died(struct dcf_seg *sg, uint32_t node, uint32_t gen, struct dcf_reclaim *rc,
+    char *err, size_t errlen)
+{
+	int r;
+
+	if (dcf_lock(sg) == -1) {
+		snprintf(err, errlen, "dcf_lock: %s", strerror(errno));
+		return -1;
+	}
+	r = dcf_node_died_locked(sg, node, gen, sg->hdr->cfg.max_attempts, dcf_now_ns(), rc);
+	if (r == -1)
+		snprintf(err, errlen, "dcf_node_died_locked: %s", strerror(errno));
+	else
+		r = dcf_books_check_locked(sg, err, errlen);
+	dcf_unlock(sg);
+	dcf_books_wake_all(sg);
+	return r;
+}
+
+/* Reap pid (it ran node as gen), then tu_node_died. Its wait status in *st. */
+TU_FN void
+tu_reap_node(struct dcf_seg *sg, pid_t pid, uint32_t node, uint32_t gen,
+    struct dcf_reclaim *rc, int *st)
+{
+	char err[DCF_ERRLEN];
+
+	*st = tu_waitpid(pid);
+	if (tu_node_died(sg, node, gen, rc, err, sizeof(err)) == -1)
+		fail_msg("after node %u died: %s", node, err);
+}
+
+/*
+ * Block until the child is asleep in futex wait on word: /proc/PID/syscall
+ * names the call and its first argument. A bounded wait for the event
+ * itself, not a sleep.
+ */
+TU_FN void
+tu_wait_futex_sleeper(pid_t pid, const uint32_t *word)
+{
+	char path[64], buf[256], want[64];
+	uint64_t deadline = tu_deadline(10000);
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	snprintf(want, sizeof(want), "%d %#lx ", SYS_futex, (unsigned long)(uintptr_t)word);
+	for (;;) {
+		FILE *f = fopen(path, "re");
+		size_t n = 0;
+
+		if (f != NULL) {
+			n = fread(buf, 1, sizeof(buf) - 1, f);
+			fclose(f);
+		}
+		buf[n] = '\0';
+		if (strncmp(buf, want, strlen(want)) == 0)
+			return;
+		if (dcf_now_ns() > deadline)
+			fail_msg("child %d never slept on the futex (%s: %s)", (int)pid, path, buf);
+		sched_yield();
+	}
+}
+
+/* ---- ids moving between processes ---------------------------------- */
+
+/*
+ * The ledger lives in shared anonymous memory: every process records what
+ * it did with each id, and the parent checks at the end that every id was
+ * retired exactly once (or quarantined) and that no completion was recorded
+ * twice, whoever died on the way.
+ */
+enum tu_stat {
+	TU_ST_CLAIMS, TU_ST_COMPLETES, TU_ST_SLEEPS, TU_ST_WOKE_TO_WORK, TU_ST_REPAIRS,
+	TU_ST_CHAINS, TU_ST_BAD, TU_ST_NSTATS
+};
+
+struct tu_ledger {
+	uint32_t ev;		/* futex word: bumped for a supervisor that waits */
+	uint32_t pad;
+	uint64_t ntasks;
+	size_t maplen;
+	uint64_t stat[TU_ST_NSTATS];
+	uint16_t *executed;	/* runs of the id by a worker (at least once) */
+	uint16_t *completed;	/* completions a worker saw succeed (at most once) */
+	uint16_t *retired;	/* retirements (exactly once, unless quarantined) */
+};
+
+TU_FN struct tu_ledger *
+tu_ledger_new(uint64_t ntasks)
+{
+	size_t len = sizeof(struct tu_ledger) + 3 * ntasks * sizeof(uint16_t);
+	struct tu_ledger *L = tu_shared(len);
+	uint16_t *a = (uint16_t *)(void *)(L + 1);
+
+	L->ntasks = ntasks;
+	L->maplen = len;
+	L->executed = a;
+	L->completed = a + ntasks;
+	L->retired = a + 2 * ntasks;
+	return L;
+}
+
+TU_FN void
+tu_ledger_free(struct tu_ledger *L)
+{
+	if (L != NULL)
+		munmap(L, L->maplen);
+}
+
+#define tu_stat_add(L, k, n) __atomic_add_fetch(&(L)->stat[(k)], (n), __ATOMIC_RELAXED)
+
+static void
+tu_mark(uint16_t *a, uint64_t id)
+{
+	__atomic_add_fetch(&a[id], 1, __ATOMIC_RELAXED);
+}
+
+/* Wake whoever supervises: a completion it asked for, or a change it must see. */
+TU_FN void
+tu_wake_sup(struct tu_ledger *L)
+{
+	__atomic_add_fetch(&L->ev, 1, __ATOMIC_SEQ_CST);
+	dcf_futex_wake(&L->ev, INT_MAX);
+}
+
+/* The result a worker reports for id, and the supervisor checks. */
+TU_FN uint64_t
+tu_result(uint64_t id)
+{
+	return dcf_mix64(id ^ 0x5eedULL);
+}
+
+/* With the lock held: retire every completed task into the ledger; how many. */
+TU_FN int
+tu_retire_all_locked(struct dcf_seg *sg, struct tu_ledger *L, int max)
+{
+	struct dcf_done d;
+	int n = 0;
+
+	while (n < max && dcf_retire_locked(sg, &d) == 0) {
+		if (d.id >= L->ntasks || d.result != tu_result(d.id) ||
+		    d.node >= sg->hdr->cfg.max_nodes)
+			tu_stat_add(L, TU_ST_BAD, 1);
+		else
+			tu_mark(L->retired, d.id);
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Check the ledger against the books (lock held, or every process gone):
+ * every id below next_id retired once, or never and then counted as
+ * quarantined; no completion seen twice; nothing retired that no worker ran.
+ * strict: no crash happened, so every id was run and completed exactly once.
+ */
+TU_FN int
+tu_ledger_verify(struct dcf_seg *sg, struct tu_ledger *L, int strict, char *err, size_t errlen)
+{
+	const struct dcf_counters *c = &sg->hdr->cnt;
+	uint64_t never = 0, sum = 0;
+
+	if (L->stat[TU_ST_BAD] != 0) {
+		snprintf(err, errlen, "%llu retired tasks with a wrong id, result or node",
+		    (unsigned long long)L->stat[TU_ST_BAD]);
+		return -1;
+	}
+	for (uint64_t id = 0; id < L->ntasks; id++) {
+		unsigned r = L->retired[id], d = L->completed[id], x = L->executed[id];
+
+		if (r > 1 || d > 1 || (d == 1 && r != 1) || (r == 1 && x == 0) ||
+		    (strict && (r != 1 || d != 1 || x != 1))) {
+			snprintf(err, errlen, "id %llu: retired %u, completed %u, executed %u times",
+			    (unsigned long long)id, r, d, x);
+			return -1;
+		}
+		never += r == 0;
+		sum += r;
+	}
+	if (c->next_id != L->ntasks || sum != c->retired || c->retired != c->completed ||
+	    never != c->quarantined || c->running != 0) {
+		snprintf(err, errlen, "ledger retired %llu, never %llu; books: dispatched %llu of %llu, "
+		    "retired %llu, completed %llu, quarantined %llu, running %llu",
+		    (unsigned long long)sum, (unsigned long long)never,
+		    (unsigned long long)c->next_id, (unsigned long long)L->ntasks,
+		    (unsigned long long)c->retired, (unsigned long long)c->completed,
+		    (unsigned long long)c->quarantined, (unsigned long long)c->running);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A worker process: the loop the real worker runs, with crash points armed.
+ * Completes its last task and claims the next in one critical section,
+ * sleeps on its network's wake word when there is nothing, exits 0 when the
+ * system stops. arm_count 0: no crash point.
+ */
+struct tu_worker {
+	struct dcf_seg *sg;
+	struct tu_ledger *L;
+	uint32_t node, gen;
+	int arm_op, arm_step;
+	unsigned long arm_count;
+};
+
+static int
+tu_worker_lock(struct dcf_seg *sg, struct tu_ledger *L)
+{
+	unsigned long before = tu_repairs_here;
+
+	if (dcf_lock(sg) == -1)
+		return -1;
+	if (tu_repairs_here != before)
+		tu_stat_add(L, TU_ST_REPAIRS, 1);
+	return 0;
+}
+
+TU_FN int
+tu_worker_main(const struct tu_worker *w)
+{
+	struct dcf_seg *sg = w->sg;
+	struct tu_ledger *L = w->L;
+	const struct dcf_config *cfg = &sg->hdr->cfg;
+	uint32_t net = sg->nodes[w->node].net, word;
+	struct dcf_claim cl;
+	int have = 0, slept = 0;
+
+	dcf_seg_close_fd(sg);
+	if (w->arm_count > 0)
+		dcf_inject_arm(w->arm_op, w->arm_step, w->arm_count);
+	if (tu_worker_lock(sg, L) == -1)
+		return TU_EX_NOTREC;
+	if (dcf_node_ready_locked(sg, w->node, w->gen, dcf_now_ns()) == -1) {
+		dcf_unlock(sg);
+		return TU_EX_STALE;
+	}
+	dcf_unlock(sg);
+	for (;;) {
+		int wake_sup = 0, r;
+
+		if (tu_worker_lock(sg, L) == -1)
+			return TU_EX_NOTREC;
+		dcf_sleep_end_locked(sg, w->node);
+		if (have) {
+			if (dcf_complete_locked(sg, w->node, w->gen, cl.slot, cl.id, tu_result(cl.id),
+			    &wake_sup) == -1) {
+				dcf_unlock(sg);
+				tu_child_fail(__FILE__, __LINE__, "complete id %llu: %s",
+				    (unsigned long long)cl.id, strerror(errno));
+			}
+			tu_mark(L->completed, cl.id);
+			tu_stat_add(L, TU_ST_COMPLETES, 1);
+			have = 0;
+		}
+		r = dcf_claim_locked(sg, w->node, w->gen, getpid(), dcf_now_ns(), &cl);
+		if (r == 0) {
+			dcf_unlock(sg);
+			if (wake_sup) {
+				DCF_INJECT(DCF_OP_COMPLETE, DCF_STEP_UNLOCKED);
+				tu_wake_sup(L);
+			}
+			if (cl.chain) {
+				DCF_INJECT(DCF_OP_CLAIM, DCF_STEP_UNLOCKED);
+				tu_stat_add(L, TU_ST_CHAINS, 1);
+				dcf_books_wake_ring(sg, cl.from_recovery ? DCF_RING_RECOVERY :
+				    DCF_RING_NET0 + net);
+			}
+			TU_CHILD_CHECK(cl.id < L->ntasks && cl.arg_ms == dcf_task_ms(cfg, cl.id) &&
+			    cl.kind == cfg->work, "claimed a task that is not what was dispatched: "
+			    "id %llu, %u ms, kind %u", (unsigned long long)cl.id, cl.arg_ms, cl.kind);
+			tu_mark(L->executed, cl.id);
+			tu_stat_add(L, TU_ST_CLAIMS, 1);
+			if (slept)
+				tu_stat_add(L, TU_ST_WOKE_TO_WORK, 1);
+			have = 1;
+			slept = 0;
+			continue;
+		}
+		if (errno == ESHUTDOWN) {
+			dcf_unlock(sg);
+			if (wake_sup)
+				tu_wake_sup(L);
+			return TU_EX_OK;
+		}
+		if (errno != ENOENT) {
+			int e = errno;
+
+			dcf_unlock(sg);
+			if (e == ESTALE)
+				return TU_EX_STALE;
+			tu_child_fail(__FILE__, __LINE__, "claim: %s", strerror(e));
+		}
+		if (dcf_sleep_begin_locked(sg, w->node, &word) == -1) {
+			dcf_unlock(sg);
+			tu_child_fail(__FILE__, __LINE__, "sleep_begin: %s", strerror(errno));
+		}
+		dcf_unlock(sg);
+		if (wake_sup) {
+			DCF_INJECT(DCF_OP_COMPLETE, DCF_STEP_UNLOCKED);
+			tu_wake_sup(L);
+		}
+		DCF_INJECT(DCF_OP_SLEEP, DCF_STEP_UNLOCKED);
+		tu_stat_add(L, TU_ST_SLEEPS, 1);
+		/* No timeout: a lost wake-up hangs the test, and its deadline says so. */
+		dcf_futex_wait(&sg->nets[net].wake, word, NULL);
+		slept = 1;
+	}
+}
+
+/* Fork a worker for node as gen (started in the books by the caller). */
+TU_FN pid_t
+tu_spawn_worker(const struct tu_worker *w)
+{
+	pid_t pid = tu_fork();
+
+	if (pid == 0)
+		_exit(tu_worker_main(w));
+	return pid;
+}
+
+#endif
