@@ -961,11 +961,11 @@ bed_wait_completed(struct bed *b, uint64_t k)
 	}
 }
 
-/* The queue holds what it held: nobody took the task, the sleeper still sleeps. */
+/* The queue holds what it held: nobody took the task, node's worker still sleeps. */
 static void
-bed_assert_stranded(struct bed *b, pid_t sleeper, uint32_t queued, uint64_t completed)
+bed_assert_stranded(struct bed *b, uint32_t node, uint32_t queued, uint64_t completed)
 {
-	tu_wait_futex_sleeper(sleeper, &b->sg.nets[0].wake);
+	tu_wait_asleep(&b->sg, b->pid[node], node);
 	tu_lock(&b->sg);
 	assert_int_equal(tu_depth(&b->sg, DCF_RING_NET0), queued);
 	assert_int_equal(b->sg.hdr->cnt.completed, completed);
@@ -1016,8 +1016,8 @@ test_sleeper_killed(void **state)
 
 	a = bed_worker(b, 0, -1, 0);
 	s = bed_worker(b, 1, -1, 0);
-	tu_wait_futex_sleeper(a, &b->sg.nets[0].wake);
-	tu_wait_futex_sleeper(s, &b->sg.nets[0].wake);
+	tu_wait_asleep(&b->sg, a, 0);
+	tu_wait_asleep(&b->sg, s, 1);
 	kill(a, SIGKILL);
 	tu_assert_killed(tu_waitpid(a));
 	b->pid[0] = 0;
@@ -1036,7 +1036,7 @@ test_sleeper_killed(void **state)
 	assert_int_equal(b->sg.nets[0].alive, 1);
 	dcf_unlock(&b->sg);
 	/* The last sleeper killed too; a new worker still gets the next task. */
-	tu_wait_futex_sleeper(s, &b->sg.nets[0].wake);
+	tu_wait_asleep(&b->sg, s, 1);
 	kill(s, SIGKILL);
 	tu_assert_killed(tu_waitpid(s));
 	b->pid[1] = 0;
@@ -1057,7 +1057,7 @@ test_waker_killed_before_wake(void **state)
 	(void)state;
 
 	w = bed_worker(b, 0, -1, 0);
-	tu_wait_futex_sleeper(w, &b->sg.nets[0].wake);
+	tu_wait_asleep(&b->sg, w, 0);
 	p = tu_fork();
 	if (p == 0) {
 		dcf_inject_arm(DCF_OP_DISPATCH, DCF_STEP_UNLOCKED, 1);
@@ -1065,7 +1065,7 @@ test_waker_killed_before_wake(void **state)
 		_exit(TU_EX_NOTREACHED);
 	}
 	tu_assert_killed(tu_waitpid(p));
-	bed_assert_stranded(b, w, 1, 0);
+	bed_assert_stranded(b, 0, 1, 0);
 	dcf_books_wake_all(&b->sg);	/* what the supervisor does after any reaping */
 	bed_wait_completed(b, 1);
 	bed_finish(b);
@@ -1082,13 +1082,13 @@ test_chain_waker_killed(void **state)
 	(void)state;
 
 	s = bed_worker(b, 1, -1, 0);
-	tu_wait_futex_sleeper(s, &b->sg.nets[0].wake);
+	tu_wait_asleep(&b->sg, s, 1);
 	bed_dispatch(b, 2, 0);		/* queued, nobody told */
-	bed_assert_stranded(b, s, 2, 0);
+	bed_assert_stranded(b, 1, 2, 0);
 	a = bed_worker(b, 0, DCF_OP_CLAIM, DCF_STEP_UNLOCKED);	/* claims with chain set, dies */
 	tu_assert_killed(tu_waitpid(a));
 	b->pid[0] = 0;
-	bed_assert_stranded(b, s, 1, 0);
+	bed_assert_stranded(b, 1, 1, 0);
 	if (tu_node_died(&b->sg, 0, b->gen[0], &rc, err, sizeof(err)) == -1)
 		fail_msg("%s", err);
 	assert_true(rc.had_task);
@@ -1110,7 +1110,7 @@ test_completer_killed_before_wake(void **state)
 	(void)state;
 
 	a = bed_worker(b, 0, DCF_OP_COMPLETE, DCF_STEP_UNLOCKED);
-	tu_wait_futex_sleeper(a, &b->sg.nets[0].wake);
+	tu_wait_asleep(&b->sg, a, 0);
 	e = __atomic_load_n(&b->L->ev, __ATOMIC_SEQ_CST);
 	tu_lock(&b->sg);
 	assert_int_equal(dcf_dispatch_locked(&b->sg, DCF_RING_NET0, dcf_now_ns()), 0);
@@ -1146,7 +1146,7 @@ test_holder_killed_before_wake(void **state)
 	(void)state;
 
 	w = bed_worker(b, 0, -1, 0);
-	tu_wait_futex_sleeper(w, &b->sg.nets[0].wake);
+	tu_wait_asleep(&b->sg, w, 0);
 	p = tu_fork();
 	if (p == 0) {
 		dcf_inject_arm(DCF_OP_DISPATCH, DCF_STEP_CLEARED, 1);
@@ -1154,7 +1154,7 @@ test_holder_killed_before_wake(void **state)
 		_exit(TU_EX_NOTREACHED);
 	}
 	tu_assert_killed(tu_waitpid(p));
-	tu_wait_futex_sleeper(w, &b->sg.nets[0].wake);	/* still asleep: the lock is the dead's */
+	tu_wait_asleep(&b->sg, w, 0);	/* still asleep: the lock is the dead's */
 	tu_lock(&b->sg);				/* EOWNERDEAD: repair, wake all */
 	assert_int_equal(b->sg.hdr->cnt.repairs, 1);
 	assert_int_equal(tu_depth(&b->sg, DCF_RING_NET0), 1);
@@ -1185,7 +1185,7 @@ test_trylock_repairs(void **state)
 	bed_worker(b, 0, -1, 0);
 	bed_dispatch(b, 2, 1);
 	bed_wait_completed(b, 2);
-	tu_wait_futex_sleeper(b->pid[0], &b->sg.nets[0].wake);	/* nobody else near the lock */
+	tu_wait_asleep(&b->sg, b->pid[0], 0);	/* nobody else near the lock */
 	p = tu_fork();
 	if (p == 0) {
 		struct dcf_done d;
@@ -1212,6 +1212,111 @@ test_trylock_repairs(void **state)
 		tu_mark(b->L->retired, b->sg.tasks[slot].id ^ 1);	/* the other of ids 0, 1 */
 	}
 	dcf_unlock(&b->sg);
+	bed_finish(b);
+}
+
+/* A repairer killed halfway through its replay: the next one replays it all again. */
+static void
+test_repairer_killed(void **state)
+{
+	struct bed *b = bed_new(1, 2);
+	struct dcf_hdr *h = b->sg.hdr;
+	struct tu_img s0 = { NULL, 0 }, s1 = { NULL, 0 };
+	struct dcf_claim cl;
+	const char *d;
+	uint32_t n;
+	pid_t p;
+	(void)state;
+
+	/* A node run by hand; the reference claim gives the books after. */
+	tu_lock(&b->sg);
+	tu_node_up_locked(&b->sg, 0, ++b->gen[0], 0);
+	assert_int_equal(dcf_dispatch_locked(&b->sg, DCF_RING_NET0, 1), 0);
+	assert_int_equal(dcf_dispatch_locked(&b->sg, DCF_RING_NET0, 2), 0);
+	tu_img_take(&s0, &b->sg);
+	assert_int_equal(dcf_claim_locked(&b->sg, 0, 1, 77, 3, &cl), 0);
+	tu_img_take(&s1, &b->sg);
+	tu_img_restore(&b->sg, &s0);
+	dcf_unlock(&b->sg);
+
+	p = tu_fork();
+	if (p == 0) {
+		dcf_inject_arm(DCF_OP_CLAIM, DCF_STEP_APPLY(2), 1);
+		TU_CHILD_CHECK(dcf_lock(&b->sg) == 0, "lock");
+		dcf_claim_locked(&b->sg, 0, 1, 77, 3, &cl);
+		_exit(TU_EX_NOTREACHED);
+	}
+	tu_assert_killed(tu_waitpid(p));
+	n = h->wal.n;
+	assert_true(n > 6);
+	/* The next locker dies replaying store 6 of the record (op "any": the replay's). */
+	p = tu_fork();
+	if (p == 0) {
+		dcf_inject_arm(DCF_OP_ANY, DCF_STEP_APPLY(6), 1);
+		dcf_lock(&b->sg);
+		_exit(TU_EX_NOTREACHED);
+	}
+	tu_assert_killed(tu_waitpid(p));
+	assert_int_equal(h->wal.n, n);		/* still published: not finished */
+	assert_int_equal(h->cnt.repairs, 0);	/* and not counted */
+	tu_lock(&b->sg);
+	assert_int_equal(h->cnt.repairs, 1);
+	assert_int_equal(h->wal.n, 0);
+	assert_int_equal(h->seq & 1, 0);
+	tu_assert_books(&b->sg);
+	if ((d = tu_books_diff(&b->sg, &s1)) != NULL)
+		fail_msg("not the books after the claim: %s", d);
+	tu_mark(b->L->executed, cl.id);
+	/* Carry on: the claim is finished by hand, the other task by a worker. */
+	{
+		int wake;
+
+		assert_int_equal(dcf_complete_locked(&b->sg, 0, 1, cl.slot, cl.id, tu_result(cl.id), &wake), 0);
+		tu_mark(b->L->completed, cl.id);
+		assert_int_equal(dcf_node_died_locked(&b->sg, 0, 1, 3, 4, &(struct dcf_reclaim){ 0 }), 0);
+	}
+	dcf_unlock(&b->sg);
+	bed_worker(b, 0, -1, 0);
+	dcf_books_wake_all(&b->sg);
+	bed_wait_completed(b, 2);
+	tu_img_free(&s0);
+	tu_img_free(&s1);
+	bed_finish(b);
+}
+
+/* A process killed while it waits for the lock (not holding it) leaves nothing to repair. */
+static void
+test_lock_waiter_killed(void **state)
+{
+	struct bed *b = bed_new(1, 1);
+	pid_t w, p;
+	(void)state;
+
+	tu_lock(&b->sg);
+	w = tu_fork();
+	if (w == 0) {
+		dcf_lock(&b->sg);
+		_exit(TU_EX_NOTREACHED);
+	}
+	tu_wait_futex(w, (const uint32_t *)&b->sg.hdr->lock.__data.__lock, NULL);
+	kill(w, SIGKILL);
+	tu_assert_killed(tu_waitpid(w));
+	p = tu_fork();
+	if (p == 0) {
+		TU_CHILD_CHECK(dcf_lock(&b->sg) == 0, "lock: %s", strerror(errno));
+		dcf_unlock(&b->sg);
+		_exit(TU_EX_OK);
+	}
+	dcf_unlock(&b->sg);
+	tu_assert_exit(tu_waitpid(p), TU_EX_OK);
+	tu_lock(&b->sg);
+	assert_int_equal(b->sg.hdr->cnt.repairs, 0);
+	tu_assert_books(&b->sg);
+	dcf_unlock(&b->sg);
+	/* And the lock still serves a worker. */
+	bed_worker(b, 0, -1, 0);
+	bed_dispatch(b, 1, 1);
+	bed_wait_completed(b, 1);
 	bed_finish(b);
 }
 
@@ -1354,6 +1459,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_completer_killed_before_wake, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_holder_killed_before_wake, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trylock_repairs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_repairer_killed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lock_waiter_killed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unrecoverable_corrupt_ring, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unrecoverable_bad_journal, setup, teardown),
 	};

@@ -133,7 +133,7 @@ flow(const struct shape *sh)
 	}
 	/* Every consumer asleep before any work exists: each must be woken for it. */
 	for (uint32_t n = 0; n < c.max_nodes; n++)
-		tu_wait_futex_sleeper(pids[n], &sg.nets[sg.nodes[n].net].wake);
+		tu_wait_asleep(&sg, pids[n], n);
 	for (unsigned p = 0; p < sh->producers; p++) {
 		pid_t pid = tu_fork();
 

@@ -541,9 +541,6 @@ tu_books_diff(struct dcf_seg *sg, const struct tu_img *im)
 	return NULL;
 }
 
-#define tu_assert_books_as(sg, im) do { const char *d_ = tu_books_diff((sg), (im)); \
-	if (d_ != NULL) fail_msg("books differ from the expected image: %s", d_); } while (0)
-
 /* Start node as generation gen and make it ready (what a worker does first). */
 TU_FN void
 tu_node_up_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, int restart)
@@ -592,33 +589,59 @@ tu_reap_node(struct dcf_seg *sg, pid_t pid, uint32_t node, uint32_t gen,
 }
 
 /*
- * Block until the child is asleep in futex wait on word: /proc/PID/syscall
- * names the call and its first argument. A bounded wait for the event
- * itself, not a sleep.
+ * Block until pid sleeps in a futex wait on word: /proc/PID/syscall names
+ * the call and the word. Where that file is closed to us (ptrace
+ * restrictions), settle for the process asleep in the kernel with *flag
+ * (if given) set. A bounded wait for the event itself, not a sleep.
  */
 TU_FN void
-tu_wait_futex_sleeper(pid_t pid, const uint32_t *word)
+tu_wait_futex(pid_t pid, const uint32_t *word, const uint32_t *flag)
 {
-	char path[64], buf[256], want[64];
+	char path[64], buf[512], want[64];
 	uint64_t deadline = tu_deadline(10000);
 
-	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
 	snprintf(want, sizeof(want), "%d %#lx ", SYS_futex, (unsigned long)(uintptr_t)word);
 	for (;;) {
-		FILE *f = fopen(path, "re");
+		FILE *f;
 		size_t n = 0;
+		char *p;
+		int st;
 
-		if (f != NULL) {
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			tu_forget(pid);
+			fail_msg("child %d ended (%s) instead of going to sleep", (int)pid, tu_status_str(st));
+		}
+		snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+		if ((f = fopen(path, "re")) != NULL) {
 			n = fread(buf, 1, sizeof(buf) - 1, f);
 			fclose(f);
 		}
 		buf[n] = '\0';
-		if (strncmp(buf, want, strlen(want)) == 0)
+		if (n > 0 && strncmp(buf, want, strlen(want)) == 0)
 			return;
+		if (n == 0) {
+			snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+			if ((f = fopen(path, "re")) != NULL) {
+				n = fread(buf, 1, sizeof(buf) - 1, f);
+				fclose(f);
+			}
+			buf[n] = '\0';
+			p = strrchr(buf, ')');
+			if (p != NULL && p[1] == ' ' && p[2] == 'S' &&
+			    (flag == NULL || __atomic_load_n(flag, __ATOMIC_ACQUIRE) == 1))
+				return;
+		}
 		if (dcf_now_ns() > deadline)
 			fail_msg("child %d never slept on the futex (%s: %s)", (int)pid, path, buf);
 		sched_yield();
 	}
+}
+
+/* Block until pid, the worker of node, sleeps on its network's wake word. */
+TU_FN void
+tu_wait_asleep(struct dcf_seg *sg, pid_t pid, uint32_t node)
+{
+	tu_wait_futex(pid, &sg->nets[sg->nodes[node].net].wake, &sg->nodes[node].sleeping);
 }
 
 /* ---- ids moving between processes ---------------------------------- */
