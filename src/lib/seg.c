@@ -191,7 +191,15 @@ seg_try_stale(const char *shm_name, pid_t *old_pid, char *err, size_t errlen)
 	fd = shm_open(shm_name, O_RDWR | O_CLOEXEC, 0);
 	if (fd == -1)
 		return errno == ENOENT ? 0 : -1;	/* vanished: just retry */
-	if (fstat(fd, &st) == 0 && st.st_uid != getuid()) {
+	if (fstat(fd, &st) == -1) {
+		int e = errno;
+
+		snprintf(err, errlen, "fstat %s: %s", shm_name, strerror(e));
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	if (st.st_uid != getuid()) {
 		snprintf(err, errlen, "segment %s belongs to uid %u; not taking it over",
 		    shm_name, (unsigned)st.st_uid);
 		close(fd);
