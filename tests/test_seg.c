@@ -511,24 +511,27 @@ test_stale_junk(void **state)
 	struct dcf_seg sg;
 	char err[DCF_ERRLEN], name[40], path[64];
 	pid_t took = 0;
-	int fd;
 	(void)state;
 
 	tu_config(&c);
-	tu_name(name, sizeof(name), "junk");
-	snprintf(path, sizeof(path), "/dcf-%s", name);
-	fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, "junk", 4), 4);
-	close(fd);
-	errno = 0;
-	assert_int_equal(dcf_seg_attach(&sg, name, 1, err, sizeof(err)), -1);
-	assert_int_equal(errno, EINVAL);
-	if (dcf_seg_create(&sg, name, &c, &took, err, sizeof(err)) == -1)
-		fail_msg("create over junk: %s", err);
-	assert_int_equal(took, -1);	/* taken over, its creator unknown */
-	assert_int_equal(sg.hdr->magic, DCF_MAGIC);
-	dcf_seg_destroy(&sg);
+	for (int len = 0; len <= 4; len += 4) {	/* empty, and too short for a header */
+		int fd;
+
+		tu_name(name, sizeof(name), "junk");
+		snprintf(path, sizeof(path), "/dcf-%s", name);
+		fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, "junk", (size_t)len), len);
+		close(fd);
+		errno = 0;
+		assert_int_equal(dcf_seg_attach(&sg, name, 1, err, sizeof(err)), -1);
+		assert_int_equal(errno, len == 0 ? ENOENT : EINVAL);
+		if (dcf_seg_create(&sg, name, &c, &took, err, sizeof(err)) == -1)
+			fail_msg("create over junk: %s", err);
+		assert_int_equal(took, -1);	/* taken over, its creator unknown */
+		assert_int_equal(sg.hdr->magic, DCF_MAGIC);
+		dcf_seg_destroy(&sg);
+	}
 }
 
 static void
