@@ -24,7 +24,7 @@ TESTS   := $(TEST_SRC:tests/%.c=build/tests/%)
 # Supervisor and worker built with injection points, for the integration tests.
 INJ_PROGS := build/inj/dcf-supervisor
 
-.PHONY: all clean install check test run lint deps chaos
+.PHONY: all clean install check test run lint deps chaos asan ubsan sanitize
 all: $(PROGS)
 
 build/lib/%.o: src/lib/%.c $(wildcard include/dcf/*.h) | build/lib
@@ -75,6 +75,21 @@ deps:
 run: deps
 	@$(MAKE) --no-print-directory $(PROGS)
 	./dcf-supervisor
+
+# Sanitizer runs: the whole suite (and the programs it runs) rebuilt in a
+# copy of the tree, so the normal build is untouched. CI runs `sanitize`.
+SAN_CC ?= $(CC)
+SAN_COMMON := -O1 -g -fno-omit-frame-pointer -fno-sanitize-recover=all
+asan:     SAN := address
+ubsan:    SAN := undefined
+sanitize: SAN := address,undefined
+asan ubsan sanitize: deps
+	@rm -rf build/$@ && mkdir -p build/$@
+	@cp -r Makefile src include tests tools man build/$@/
+	@echo "== $@ build (-fsanitize=$(SAN))"
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	$(MAKE) --no-print-directory -C build/$@ CC=$(SAN_CC) \
+		CFLAGS="$(SAN_COMMON) -fsanitize=$(SAN)" LDFLAGS="-fsanitize=$(SAN)" test
 
 install: $(PROGS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1

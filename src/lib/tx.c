@@ -88,7 +88,9 @@ wal_entry_ok(const struct dcf_seg *sg, const struct dcf_wal_ent *e)
 		return 0;
 	if (e->off % e->width != 0 || end > sg->size)
 		return 0;
-	if (e->off >= lo_cnt && end <= hi_cnt && e->off != offsetof(struct dcf_hdr, seq))
+	uint64_t seq_lo = offsetof(struct dcf_hdr, seq), seq_hi = seq_lo + sizeof(uint64_t);
+
+	if (e->off >= lo_cnt && end <= hi_cnt && (end <= seq_lo || e->off >= seq_hi))
 		return 1;
 	return e->off >= sg->hdr->off_nets;
 }
