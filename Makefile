@@ -98,3 +98,4 @@ install: $(PROGS)
 
 clean:
 	rm -rf build $(PROGS)
+-include tools/bench/bench.mk
