@@ -169,11 +169,11 @@ tu_fork(void)
 	fflush(stdout);
 	fflush(stderr);
 	pid = fork();
-	assert_true(pid != -1);
 	if (pid == 0) {
 		tu_child_init(parent);
 		return 0;
 	}
+	assert_true(pid != -1);
 	tu_kids[tu_nkids++] = pid;
 	return pid;
 }
