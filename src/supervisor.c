@@ -400,6 +400,11 @@ full_reset(struct sup *s, const char *why)
 		return;
 	}
 	dcf_log(DCF_WARNING, "books rebuilt; %d running tasks reclaimed; restarting the nodes", r);
+	if (s->stopping)
+		return;
+	for (uint32_t n = 0; n < s->nnodes; n++)
+		if (s->nodes[n].st == SN_DOWN)
+			fork_node(s, n, 1);
 }
 
 /* --- timers and the watchdog ------------------------------------------- */

@@ -160,6 +160,9 @@ worker_main(const struct worker_ctx *w)
 	if (getenv("DCF_CRASH_NODE") && (uint32_t)atoi(getenv("DCF_CRASH_NODE")) == w->node)
 		raise(SIGKILL);
 	uint64_t poison = getenv("DCF_POISON") ? strtoull(getenv("DCF_POISON"), NULL, 10) : UINT64_MAX;
+	/* Damage the books beyond what the journal can repair, once per run, and die holding the lock. */
+	uint64_t corrupt_at = getenv("DCF_CORRUPT") ? strtoull(getenv("DCF_CORRUPT"), NULL, 10) : 0;
+	uint64_t iter = 0;
 #endif
 
 	/* The PID is a label: the supervisor stores it after fork, we store it before
@@ -179,6 +182,12 @@ worker_main(const struct worker_ctx *w)
 
 		if (dcf_lock(sg) == -1)
 			_exit(DCF_EXIT_RESET);
+#ifdef DCF_INJECT_ENABLE
+		if (++iter == corrupt_at && sg->hdr->cnt.resets == 0) {
+			sg->rings[DCF_RING_FREE].tail += 3 * sg->hdr->ring_cap;
+			raise(SIGKILL);
+		}
+#endif
 		DCF_INJECT(DCF_OP_CLAIM, DCF_STEP_LOCKED);
 		if (have && dcf_complete_locked(sg, w->node, w->gen, cl.slot, cl.id, result,
 		    &wake_sup) == -1) {

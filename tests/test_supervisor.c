@@ -264,6 +264,30 @@ test_restart_intensity(void **state)
 	release(&r);
 }
 
+/*
+ * Books damaged beyond what the journal can repair: the next locker leaves
+ * the mutex unrecoverable, the supervisor stops every worker, rebuilds the
+ * queues from the task table and restarts the nodes; nothing is lost.
+ */
+static void
+test_full_reset(void **state)
+{
+	const char *args[] = { "--networks", "2", "--nodes", "3", "--tasks", "3000", "--task-ms", "0-1",
+	    "--fail-rate", "0", "--downtime", "0", "--max-restarts", "1000", "--seed", "8", NULL };
+	struct run r;
+
+	(void)state;
+	start(&r, SUP_INJ, "reset", args, "DCF_CORRUPT=50");
+	finish(&r);
+	assert_true(WIFEXITED(r.status));
+	assert_int_equal(WEXITSTATUS(r.status), 0);
+	assert_int_equal(count(&r, "rebuilding the queues from the task table"), 1);
+	assert_int_equal(count(&r, "books rebuilt;"), 1);
+	check_books(&r, 3000, NULL);
+	assert_false(shm_exists(r.name));
+	release(&r);
+}
+
 static void
 test_every_node_failed(void **state)
 {
@@ -508,6 +532,7 @@ main(void)
 		cmocka_unit_test(test_chaos_fail_rate),
 		cmocka_unit_test(test_poison_quarantined),
 		cmocka_unit_test(test_restart_intensity),
+		cmocka_unit_test(test_full_reset),
 		cmocka_unit_test(test_every_node_failed),
 		cmocka_unit_test(test_hung_worker_replaced),
 		cmocka_unit_test(test_supervisor_sigkill_and_takeover),
