@@ -64,9 +64,7 @@ test: $(TESTS) $(PROGS) $(INJ_PROGS)
 # The README's test command: installs missing packages, then every suite under valgrind.
 check: deps
 	@$(MAKE) --no-print-directory $(TESTS) $(PROGS) $(INJ_PROGS) build/dcf-chaos
-	@tools/run-tests.sh valgrind $(TESTS)
-	@echo "== chaos (10 s)"
-	@build/dcf-chaos --seconds 10
+	@tools/run-tests.sh valgrind $(TESTS) -- build/dcf-chaos --seconds 10
 
 deps:
 	@tools/install-deps.sh
