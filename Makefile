@@ -97,3 +97,4 @@ install: $(PROGS)
 clean:
 	rm -rf build $(PROGS)
 -include tools/bench/bench.mk
+-include tests/fuzz/fuzz.mk
