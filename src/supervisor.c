@@ -37,6 +37,7 @@ enum sn_state { SN_RUN, SN_DOWN, SN_FAILED, SN_STOPPED };
 
 /* The supervisor's own record of one node: what it forked, not what shm says. */
 struct sup_node {
+	uint32_t net, idx;	/* identity, derived from the slot: never read back from shm */
 	pid_t pid;		/* 0 when no process */
 	uint32_t gen;
 	enum sn_state st;
@@ -113,8 +114,8 @@ fork_node(struct sup *s, uint32_t n, int restart)
 	if (pid == -1) {
 		struct dcf_reclaim rc;
 
-		dcf_log(DCF_ERROR, "fork for Network-%u Node-%u: %s", shm_node(s, n)->net,
-		    shm_node(s, n)->idx, strerror(errno));
+		dcf_log(DCF_ERROR, "fork for Network-%u Node-%u: %s", s->nodes[n].net,
+		    s->nodes[n].idx, strerror(errno));
 		if (dcf_lock(&s->sg) == 0) {
 			dcf_node_died_locked(&s->sg, n, sn->gen, s->cfg->max_attempts, dcf_now_ns(), &rc);
 			dcf_unlock(&s->sg);
@@ -129,13 +130,13 @@ fork_node(struct sup *s, uint32_t n, int restart)
 	sn->st = SN_RUN;
 	sn->stopped_at = 0;
 	sn->hang_killed = 0;
-	s->alive[shm_node(s, n)->net]++;
+	s->alive[s->nodes[n].net]++;
 	if (restart)
-		dcf_log(DCF_INFO, "Network-%u Node-%u has recovered. (pid %d)", shm_node(s, n)->net,
-		    shm_node(s, n)->idx, (int)pid);
+		dcf_log(DCF_INFO, "Network-%u Node-%u has recovered. (pid %d)", s->nodes[n].net,
+		    s->nodes[n].idx, (int)pid);
 	else
-		dcf_log(DCF_DEBUG, "Network-%u Node-%u started (pid %d)", shm_node(s, n)->net,
-		    shm_node(s, n)->idx, (int)pid);
+		dcf_log(DCF_DEBUG, "Network-%u Node-%u started (pid %d)", s->nodes[n].net,
+		    s->nodes[n].idx, (int)pid);
 	return 0;
 }
 
@@ -203,8 +204,8 @@ drain(struct sup *s, int may_sleep)
 		uint32_t net = 0, idx = 0;
 
 		if (d->node < s->nnodes) {
-			net = shm_node(s, d->node)->net;
-			idx = shm_node(s, d->node)->idx;
+			net = s->nodes[d->node].net;
+			idx = s->nodes[d->node].idx;
 		}
 		if (d->kind == DCF_WORK_CPU && d->result != dcf_task_cpu_expect(s->cfg, d->id)) {
 			s->bad_results++;
@@ -271,7 +272,6 @@ static void
 node_exited(struct sup *s, uint32_t n, int status)
 {
 	struct sup_node *sn = &s->nodes[n];
-	struct dcf_node *nd = shm_node(s, n);
 	struct dcf_reclaim rc;
 	uint64_t now = dcf_now_ns();
 	pid_t pid = sn->pid;
@@ -279,29 +279,29 @@ node_exited(struct sup *s, uint32_t n, int status)
 	int clean = WIFEXITED(status) && WEXITSTATUS(status) == DCF_EXIT_OK;
 
 	sn->pid = 0;
-	s->alive[nd->net]--;
+	s->alive[sn->net]--;
 	if (dcf_lock(&s->sg) == -1) {
 		full_reset(s, "the books' lock is unrecoverable");
 		return;
 	}
-	if (s->stopping && clean && nd->task_slot == DCF_NONE) {
+	if (s->stopping && clean && shm_node(s, n)->task_slot == DCF_NONE) {
 		dcf_node_set_state_locked(&s->sg, n, DCF_NODE_STOPPED);
 		dcf_unlock(&s->sg);
 		sn->st = SN_STOPPED;
-		dcf_log(DCF_DEBUG, "Network-%u Node-%u stopped (pid %d)", nd->net, nd->idx, (int)pid);
+		dcf_log(DCF_DEBUG, "Network-%u Node-%u stopped (pid %d)", sn->net, sn->idx, (int)pid);
 		return;
 	}
 	dcf_node_died_locked(&s->sg, n, sn->gen, s->cfg->max_attempts, now, &rc);
 	dcf_unlock(&s->sg);
 	describe_status(status, how, sizeof(how));
-	dcf_log(DCF_ERROR, "Network-%u Node-%u has failed. (pid %d, %s%s)", nd->net, nd->idx, (int)pid,
+	dcf_log(DCF_ERROR, "Network-%u Node-%u has failed. (pid %d, %s%s)", sn->net, sn->idx, (int)pid,
 	    how, sn->hang_killed ? ", no progress" : "");
 	if (rc.had_task && rc.quarantined)
 		dcf_log(DCF_ERROR, "Task-%llu quarantined: it was running in %u crashed workers",
 		    (unsigned long long)rc.id, rc.attempts);
 	else if (rc.had_task)
 		dcf_log(DCF_WARNING, "Task-%llu reclaimed from Network-%u Node-%u (pid %d)",
-		    (unsigned long long)rc.id, nd->net, nd->idx, (int)pid);
+		    (unsigned long long)rc.id, sn->net, sn->idx, (int)pid);
 	/* It may have died between pushing work and waking anyone. */
 	dcf_books_wake_all(&s->sg);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == DCF_EXIT_RESET)
@@ -315,14 +315,14 @@ node_exited(struct sup *s, uint32_t n, int status)
 			dcf_unlock(&s->sg);
 		}
 		dcf_log(DCF_ERROR, "Network-%u Node-%u crashed more than %u times in %u s: giving up on it",
-		    nd->net, nd->idx, s->cfg->max_restarts, s->cfg->restart_window_s);
+		    sn->net, sn->idx, s->cfg->max_restarts, s->cfg->restart_window_s);
 	} else {
 		sn->st = SN_DOWN;
 		sn->restart_at = now + dcf_rng_range(&s->rng, s->cfg->downtime_ms_min,
 		    s->cfg->downtime_ms_max) * MS;
 	}
-	if (s->alive[nd->net] == 0 && !s->stopping)
-		evacuate(s, nd->net);
+	if (s->alive[sn->net] == 0 && !s->stopping)
+		evacuate(s, sn->net);
 }
 
 static void
@@ -340,8 +340,8 @@ reap(struct sup *s)
 		if (WIFSTOPPED(status)) {
 			s->nodes[n].stopped_at = dcf_now_ns();
 			dcf_log(DCF_WARNING, "Network-%u Node-%u (pid %d) was stopped by SIG%s; "
-			    "killed if not continued within %u ms", shm_node(s, n)->net,
-			    shm_node(s, n)->idx, (int)pid, sig_name(WSTOPSIG(status)), s->cfg->hang_timeout_ms);
+			    "killed if not continued within %u ms", s->nodes[n].net,
+			    s->nodes[n].idx, (int)pid, sig_name(WSTOPSIG(status)), s->cfg->hang_timeout_ms);
 			continue;
 		}
 		if (WIFCONTINUED(status)) {
@@ -381,7 +381,7 @@ full_reset(struct sup *s, const char *why)
 		if (sn->pid > 0) {
 			while (waitpid(sn->pid, NULL, 0) == -1 && errno == EINTR)
 				;
-			s->alive[shm_node(s, n)->net]--;
+			s->alive[s->nodes[n].net]--;
 			sn->pid = 0;
 		}
 		if (sn->st == SN_RUN) {
@@ -416,9 +416,8 @@ check_hangs(struct sup *s, uint64_t now)
 
 	for (uint32_t n = 0; n < s->nnodes; n++) {
 		struct sup_node *sn = &s->nodes[n];
-		struct dcf_node *nd = shm_node(s, n);
-		uint64_t hb = __atomic_load_n(&nd->heartbeat_ns, __ATOMIC_RELAXED);
-		uint32_t st = __atomic_load_n(&nd->state, __ATOMIC_RELAXED);
+		uint64_t hb = __atomic_load_n(&shm_node(s, n)->heartbeat_ns, __ATOMIC_RELAXED);
+		uint32_t st = __atomic_load_n(&shm_node(s, n)->state, __ATOMIC_RELAXED);
 		int hung;
 
 		if (sn->st != SN_RUN || sn->pid <= 0 || sn->hang_killed)
@@ -429,7 +428,7 @@ check_hangs(struct sup *s, uint64_t now)
 		if (!hung)
 			continue;
 		dcf_log(DCF_ERROR, "Network-%u Node-%u (pid %d) made no progress for %u ms: killing it",
-		    nd->net, nd->idx, (int)sn->pid, s->cfg->hang_timeout_ms);
+		    sn->net, sn->idx, (int)sn->pid, s->cfg->hang_timeout_ms);
 		sn->hang_killed = 1;
 		kill(sn->pid, SIGKILL);	/* our unreaped child: the PID is still ours */
 	}
@@ -719,7 +718,7 @@ supervisor_run(struct sup_opts *o)
 	}
 	if (old != 0)
 		dcf_log(DCF_WARNING, "took over the stale segment of a dead supervisor (pid %d)", (int)old);
-	s.cfg = &s.sg.hdr->cfg;
+	/* s.cfg stays our own copy: a worker scribbling on the segment cannot change it. */
 	s.nnodes = s.cfg->nets * s.cfg->nodes_per_net;
 	s.nodes = calloc(s.nnodes, sizeof(*s.nodes));
 	s.alive = calloc(s.cfg->nets, sizeof(*s.alive));
@@ -731,6 +730,8 @@ supervisor_run(struct sup_opts *o)
 	for (uint32_t n = 0; n < s.nnodes; n++) {
 		s.nodes[n].crashes = calloc(s.cfg->max_restarts + 1, sizeof(uint64_t));
 		s.nodes[n].st = SN_DOWN;
+		s.nodes[n].net = n / s.cfg->nodes_per_net;
+		s.nodes[n].idx = n % s.cfg->nodes_per_net;
 	}
 	dcf_rng_seed(&s.rng, s.cfg->seed ^ 0x5eed);
 	setproctitle("-dcf-supervisor %s", o->name);
