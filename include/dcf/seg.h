@@ -31,6 +31,15 @@ struct dcf_seg {
 	uint32_t *ring_slots;
 	struct dcf_task *tasks;
 	struct dcf_node *nodes;
+	/*
+	 * Private copies of the geometry, taken when the header was created or
+	 * validated. Library code bounds every index by these, never by the
+	 * header, which any attached process could have scribbled on since.
+	 */
+	struct dcf_config cfg;
+	uint32_t nrings;
+	uint32_t ring_cap;
+	uint64_t off_nets;
 };
 
 /* Where each region goes for a configuration. */

@@ -36,7 +36,7 @@ dcf_task_cpu_expect(const struct dcf_config *c, uint64_t id)
 static int
 is_net_ring(const struct dcf_seg *sg, uint32_t ring)
 {
-	return ring >= DCF_RING_NET0 && ring < sg->hdr->nrings;
+	return ring >= DCF_RING_NET0 && ring < sg->nrings;
 }
 
 /* Tell sleepers of ring that work came (under the lock: a hint, see wait.h). */
@@ -47,7 +47,7 @@ bump_ring(struct dcf_seg *sg, uint32_t ring)
 		__atomic_add_fetch(&sg->nets[ring - DCF_RING_NET0].wake, 1, __ATOMIC_RELEASE);
 		return;
 	}
-	for (uint32_t n = 0; n < sg->hdr->cfg.nets; n++)
+	for (uint32_t n = 0; n < sg->cfg.nets; n++)
 		__atomic_add_fetch(&sg->nets[n].wake, 1, __ATOMIC_RELEASE);
 }
 
@@ -61,7 +61,7 @@ dcf_books_wake_ring(struct dcf_seg *sg, uint32_t ring)
 			dcf_futex_wake(&net->wake, 1);
 		return;
 	}
-	for (uint32_t n = 0; n < sg->hdr->cfg.nets; n++)
+	for (uint32_t n = 0; n < sg->cfg.nets; n++)
 		if (__atomic_load_n(&sg->nets[n].sleepers, __ATOMIC_RELAXED) > 0)
 			dcf_futex_wake(&sg->nets[n].wake, 1);
 }
@@ -69,7 +69,7 @@ dcf_books_wake_ring(struct dcf_seg *sg, uint32_t ring)
 void
 dcf_books_wake_all(struct dcf_seg *sg)
 {
-	for (uint32_t n = 0; n < sg->hdr->cfg.nets; n++) {
+	for (uint32_t n = 0; n < sg->cfg.nets; n++) {
 		__atomic_add_fetch(&sg->nets[n].wake, 1, __ATOMIC_RELEASE);
 		dcf_futex_wake(&sg->nets[n].wake, INT_MAX);
 	}
@@ -85,11 +85,11 @@ dcf_dispatch_locked(struct dcf_seg *sg, uint32_t ring, uint64_t now)
 	uint32_t s;
 
 	DCF_INJECT(DCF_OP_DISPATCH, DCF_STEP_LOCKED);
-	if (id >= h->cfg.tasks) {
+	if (id >= sg->cfg.tasks) {
 		errno = ENODATA;
 		return -1;
 	}
-	if (ring == DCF_RING_FREE || ring == DCF_RING_DONE || ring >= h->nrings) {
+	if (ring == DCF_RING_FREE || ring == DCF_RING_DONE || ring >= sg->nrings) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -103,9 +103,9 @@ dcf_dispatch_locked(struct dcf_seg *sg, uint32_t ring, uint64_t now)
 	}
 	/* The slot is free: its payload may be written before the commit. */
 	t->id = id;
-	t->kind = h->cfg.work;
+	t->kind = sg->cfg.work;
 	t->prio = 0;
-	t->arg_ms = dcf_task_ms(&h->cfg, id);
+	t->arg_ms = dcf_task_ms(&sg->cfg, id);
 	t->attempts = 0;
 	t->result = 0;
 	t->owner_node = DCF_NONE;
@@ -136,7 +136,7 @@ dcf_claim_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t pid,
 	uint32_t ring, s;
 
 	DCF_INJECT(DCF_OP_CLAIM, DCF_STEP_LOCKED);
-	if (node >= h->cfg.max_nodes || sg->nodes[node].gen != gen) {
+	if (node >= sg->cfg.max_nodes || sg->nodes[node].gen != gen) {
 		errno = ESTALE;
 		return -1;
 	}
@@ -145,7 +145,7 @@ dcf_claim_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t pid,
 		return -1;
 	}
 	nd = &sg->nodes[node];
-	if (nd->net >= h->cfg.nets) {
+	if (nd->net >= sg->cfg.nets) {
 		errno = EUCLEAN;
 		return -1;
 	}
@@ -199,14 +199,14 @@ dcf_complete_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint32_t sl
 
 	DCF_INJECT(DCF_OP_COMPLETE, DCF_STEP_LOCKED);
 	*wake_sup = 0;
-	if (node >= h->cfg.max_nodes || slot >= h->cfg.task_slots) {
+	if (node >= sg->cfg.max_nodes || slot >= sg->cfg.task_slots) {
 		errno = EINVAL;
 		return -1;
 	}
 	nd = &sg->nodes[node];
 	t = &sg->tasks[slot];
 	if (t->state != DCF_TASK_RUNNING || t->id != id || t->owner_node != node ||
-	    t->owner_gen != gen || nd->gen != gen || nd->net >= h->cfg.nets) {
+	    t->owner_gen != gen || nd->gen != gen || nd->net >= sg->cfg.nets) {
 		errno = ESTALE;
 		return -1;
 	}
@@ -277,7 +277,7 @@ dcf_node_died_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen,
 
 	DCF_INJECT(DCF_OP_RECLAIM, DCF_STEP_LOCKED);
 	memset(out, 0, sizeof(*out));
-	if (node >= h->cfg.max_nodes || sg->nodes[node].net >= h->cfg.nets) {
+	if (node >= sg->cfg.max_nodes || sg->nodes[node].net >= sg->cfg.nets) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -290,7 +290,7 @@ dcf_node_died_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen,
 	net = &sg->nets[nd->net];
 	dcf_tx_begin(&tx, sg, DCF_OP_RECLAIM);
 	s = nd->task_slot;
-	if (s < h->cfg.task_slots && sg->tasks[s].state == DCF_TASK_RUNNING &&
+	if (s < sg->cfg.task_slots && sg->tasks[s].state == DCF_TASK_RUNNING &&
 	    sg->tasks[s].owner_node == node && sg->tasks[s].owner_gen == gen) {
 		struct dcf_task *t = &sg->tasks[s];
 		uint32_t attempts = t->attempts + 1;
@@ -338,7 +338,7 @@ dcf_move_locked(struct dcf_seg *sg, uint32_t net, uint64_t now, uint64_t *id)
 	uint32_t s, ring = DCF_RING_NET0 + net;
 
 	DCF_INJECT(DCF_OP_MOVE, DCF_STEP_LOCKED);
-	if (net >= sg->hdr->cfg.nets) {
+	if (net >= sg->cfg.nets) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -369,7 +369,7 @@ dcf_sleep_begin_locked(struct dcf_seg *sg, uint32_t node, uint32_t *word_val)
 	struct dcf_tx tx;
 
 	DCF_INJECT(DCF_OP_SLEEP, DCF_STEP_LOCKED);
-	if (node >= sg->hdr->cfg.max_nodes || sg->nodes[node].net >= sg->hdr->cfg.nets) {
+	if (node >= sg->cfg.max_nodes || sg->nodes[node].net >= sg->cfg.nets) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -393,7 +393,7 @@ dcf_sleep_end_locked(struct dcf_seg *sg, uint32_t node)
 	struct dcf_tx tx;
 
 	DCF_INJECT(DCF_OP_WAKE, DCF_STEP_LOCKED);
-	if (node >= sg->hdr->cfg.max_nodes || sg->nodes[node].net >= sg->hdr->cfg.nets)
+	if (node >= sg->cfg.max_nodes || sg->nodes[node].net >= sg->cfg.nets)
 		return;
 	nd = &sg->nodes[node];
 	net = &sg->nets[nd->net];
@@ -414,7 +414,7 @@ dcf_node_start_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t pid
 	struct dcf_tx tx;
 
 	DCF_INJECT(DCF_OP_NODE, DCF_STEP_LOCKED);
-	if (node >= sg->hdr->cfg.max_nodes || sg->nodes[node].net >= sg->hdr->cfg.nets) {
+	if (node >= sg->cfg.max_nodes || sg->nodes[node].net >= sg->cfg.nets) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -442,7 +442,7 @@ dcf_node_ready_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint64_t 
 	struct dcf_node *nd;
 	struct dcf_tx tx;
 
-	if (node >= sg->hdr->cfg.max_nodes || sg->nodes[node].gen != gen) {
+	if (node >= sg->cfg.max_nodes || sg->nodes[node].gen != gen) {
 		errno = ESTALE;
 		return -1;
 	}
@@ -463,7 +463,7 @@ dcf_node_set_state_locked(struct dcf_seg *sg, uint32_t node, uint32_t state)
 	struct dcf_net *net;
 	struct dcf_tx tx;
 
-	if (node >= sg->hdr->cfg.max_nodes || sg->nodes[node].net >= sg->hdr->cfg.nets ||
+	if (node >= sg->cfg.max_nodes || sg->nodes[node].net >= sg->cfg.nets ||
 	    node_alive_state(state)) {
 		errno = EINVAL;
 		return -1;

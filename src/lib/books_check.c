@@ -15,7 +15,7 @@ int
 dcf_books_check_locked(struct dcf_seg *sg, char *err, size_t errlen)
 {
 	struct dcf_hdr *h = sg->hdr;
-	const struct dcf_config *c = &h->cfg;
+	const struct dcf_config *c = &sg->cfg;
 	uint8_t *seen = calloc(c->task_slots, 1);
 	uint32_t *sleepers = calloc(c->nets, sizeof(uint32_t));
 	uint32_t *alive = calloc(c->nets, sizeof(uint32_t));
@@ -24,13 +24,13 @@ dcf_books_check_locked(struct dcf_seg *sg, char *err, size_t errlen)
 	if (seen == NULL || sleepers == NULL || alive == NULL)
 		FAIL("out of memory");
 	/* I1, from the rings' side. */
-	for (uint32_t r = 0; r < h->nrings; r++) {
+	for (uint32_t r = 0; r < sg->nrings; r++) {
 		struct dcf_ring *rg = &sg->rings[r];
 		uint32_t depth = rg->tail - rg->head;
 		uint32_t want = r == DCF_RING_FREE ? DCF_TASK_FREE :
 		    r == DCF_RING_DONE ? DCF_TASK_DONE : DCF_TASK_QUEUED;
 
-		if (depth > h->ring_cap)
+		if (depth > sg->ring_cap)
 			FAIL("ring %u: depth %u over capacity", r, depth);
 		for (uint32_t i = 0; i < depth; i++) {
 			uint32_t s;
@@ -150,7 +150,7 @@ push_raw(struct dcf_seg *sg, uint32_t ring, uint32_t s)
 {
 	struct dcf_ring *r = &sg->rings[ring];
 
-	dcf_ring_slots(sg, ring)[r->tail & (sg->hdr->ring_cap - 1)] = s;
+	dcf_ring_slots(sg, ring)[r->tail & (sg->ring_cap - 1)] = s;
 	r->tail++;
 }
 
@@ -158,7 +158,7 @@ int
 dcf_books_reset(struct dcf_seg *sg, uint32_t max_attempts, char *err, size_t errlen)
 {
 	struct dcf_hdr *h = sg->hdr;
-	const struct dcf_config *c = &h->cfg;
+	const struct dcf_config *c = &sg->cfg;
 	struct qent *q = calloc(c->task_slots, sizeof(*q));
 	uint32_t nq = 0;
 	uint64_t queued = 0;
@@ -175,7 +175,7 @@ dcf_books_reset(struct dcf_seg *sg, uint32_t max_attempts, char *err, size_t err
 	h->wal.n = 0;
 	if (h->seq & 1)
 		h->seq++;
-	for (uint32_t r = 0; r < h->nrings; r++) {
+	for (uint32_t r = 0; r < sg->nrings; r++) {
 		sg->rings[r].head = 0;
 		sg->rings[r].tail = 0;
 	}
@@ -216,7 +216,7 @@ dcf_books_reset(struct dcf_seg *sg, uint32_t max_attempts, char *err, size_t err
 			/* FALLTHROUGH */
 		default:	/* QUEUED, or a state we cannot read: run it again */
 			t->state = DCF_TASK_QUEUED;
-			if (t->queue < DCF_RING_RECOVERY || t->queue >= h->nrings)
+			if (t->queue < DCF_RING_RECOVERY || t->queue >= sg->nrings)
 				t->queue = DCF_RING_RECOVERY;
 			q[nq].t = t->t_queued_ns;
 			q[nq++].slot = s;

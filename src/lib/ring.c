@@ -6,7 +6,7 @@
 uint32_t *
 dcf_ring_slots(struct dcf_seg *sg, uint32_t ring)
 {
-	return sg->ring_slots + (uint64_t)ring * sg->hdr->ring_cap;
+	return sg->ring_slots + (uint64_t)ring * sg->ring_cap;
 }
 
 int
@@ -14,7 +14,7 @@ dcf_ring_push_tx(struct dcf_tx *tx, uint32_t ring, uint32_t v)
 {
 	struct dcf_seg *sg = tx->sg;
 	struct dcf_ring *r = &sg->rings[ring];
-	uint32_t cap = sg->hdr->ring_cap, t = r->tail;
+	uint32_t cap = sg->ring_cap, t = r->tail;
 	uint32_t depth = t - r->head;
 
 	if (depth > cap) {
@@ -35,7 +35,7 @@ dcf_ring_pop_tx(struct dcf_tx *tx, uint32_t ring, uint32_t *v)
 {
 	struct dcf_seg *sg = tx->sg;
 	struct dcf_ring *r = &sg->rings[ring];
-	uint32_t cap = sg->hdr->ring_cap, h = r->head;
+	uint32_t cap = sg->ring_cap, h = r->head;
 	uint32_t depth = r->tail - h;
 
 	if (depth == 0) {
@@ -47,7 +47,7 @@ dcf_ring_pop_tx(struct dcf_tx *tx, uint32_t ring, uint32_t *v)
 		return -1;
 	}
 	*v = dcf_ring_slots(sg, ring)[h & (cap - 1)];
-	if (*v >= sg->hdr->cfg.task_slots) {
+	if (*v >= sg->cfg.task_slots) {
 		errno = EUCLEAN;
 		return -1;
 	}
@@ -59,7 +59,7 @@ int
 dcf_ring_peek(struct dcf_seg *sg, uint32_t ring, uint32_t i, uint32_t *v)
 {
 	struct dcf_ring *r = &sg->rings[ring];
-	uint32_t cap = sg->hdr->ring_cap;
+	uint32_t cap = sg->ring_cap;
 
 	if (i >= r->tail - r->head || r->tail - r->head > cap)
 		return -1;

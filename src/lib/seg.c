@@ -128,6 +128,10 @@ dcf_seg_bind(struct dcf_seg *sg, void *base, size_t size)
 	sg->ring_slots = (uint32_t *)(void *)(sg->base + h->off_ring_slots);
 	sg->tasks = (struct dcf_task *)(void *)(sg->base + h->off_tasks);
 	sg->nodes = (struct dcf_node *)(void *)(sg->base + h->off_nodes);
+	sg->cfg = h->cfg;
+	sg->nrings = h->nrings;
+	sg->ring_cap = h->ring_cap;
+	sg->off_nets = h->off_nets;
 }
 
 static void

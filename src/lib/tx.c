@@ -92,7 +92,7 @@ wal_entry_ok(const struct dcf_seg *sg, const struct dcf_wal_ent *e)
 
 	if (e->off >= lo_cnt && end <= hi_cnt && (end <= seq_lo || e->off >= seq_hi))
 		return 1;
-	return e->off >= sg->hdr->off_nets;
+	return e->off >= sg->off_nets;
 }
 
 int
