@@ -451,13 +451,15 @@ progress_line(struct sup *s)
 	struct dcf_hdr *h = s->sg.hdr;
 	double secs = (double)(dcf_now_ns() - s->t0) / 1e9;
 	uint32_t down = 0;
+	uint64_t done;
 	char line[160];
 	int len;
 
 	for (uint32_t n = 0; n < s->nnodes; n++)
 		down += s->nodes[n].st != SN_RUN;
+	done = h->cnt.retired + h->cnt.quarantined;
 	len = snprintf(line, sizeof(line), "\r\033[K[%llu/%llu done, %.0f tasks/s, %u nodes down]",
-	    (unsigned long long)(h->cnt.retired + h->cnt.quarantined), (unsigned long long)s->cfg->tasks,
+	    (unsigned long long)done, (unsigned long long)s->cfg->tasks,
 	    secs > 0 ? (double)h->cnt.retired / secs : 0.0, down);
 	if (len > 0 && write(dcf_log_fd(), line, (size_t)len) == -1)
 		s->tty = 0;

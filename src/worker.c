@@ -157,11 +157,14 @@ worker_main(const struct worker_ctx *w)
 	arm_chaos(w);
 #ifdef DCF_INJECT_ENABLE
 	/* Test hooks: a node that dies whenever it starts, a task that kills its worker. */
-	if (getenv("DCF_CRASH_NODE") && (uint32_t)atoi(getenv("DCF_CRASH_NODE")) == w->node)
+	const char *env_crash = getenv("DCF_CRASH_NODE"), *env_poison = getenv("DCF_POISON");
+	const char *env_corrupt = getenv("DCF_CORRUPT");
+
+	if (env_crash != NULL && strtoul(env_crash, NULL, 10) == w->node)
 		raise(SIGKILL);
-	uint64_t poison = getenv("DCF_POISON") ? strtoull(getenv("DCF_POISON"), NULL, 10) : UINT64_MAX;
+	uint64_t poison = env_poison != NULL ? strtoull(env_poison, NULL, 10) : UINT64_MAX;
 	/* Damage the books beyond what the journal can repair, once per run, and die holding the lock. */
-	uint64_t corrupt_at = getenv("DCF_CORRUPT") ? strtoull(getenv("DCF_CORRUPT"), NULL, 10) : 0;
+	uint64_t corrupt_at = env_corrupt != NULL ? strtoull(env_corrupt, NULL, 10) : 0;
 	uint64_t iter = 0;
 #endif
 

@@ -181,8 +181,8 @@ run_child_of(pid_t pid, pid_t parent)
 	p = strrchr(buf, ')');
 	if (p == NULL || p[1] == '\0' || p[2] == 'Z')
 		return 0;
-	if (sscanf(p + 2, "%*c %d", &ppid) != 1)
-		return 0;
+	/* ") S PPID ...": state, then the parent's pid. */
+	ppid = (int)strtol(p + 4, NULL, 10);
 	return ppid == parent;
 }
 

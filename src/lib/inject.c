@@ -1,6 +1,5 @@
 /* inject.c - crash points: a process kills itself at an armed step. */
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,22 +50,35 @@ int
 dcf_inject_from_env(void)
 {
 	const char *s = getenv("DCF_INJECT");
-	char opname[32];
-	int step;
+	const char *c1, *c2;
+	char opname[32], *end;
+	long step;
 	unsigned long count;
+	size_t len;
 
 	if (s == NULL || *s == '\0')
 		return 0;
-	if (sscanf(s, "%31[^:]:%d:%lu", opname, &step, &count) != 3 || count == 0)
+	/* "op:step:count" */
+	c1 = strchr(s, ':');
+	c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+	if (c1 == NULL || c2 == NULL || (len = (size_t)(c1 - s)) >= sizeof(opname))
+		return -1;
+	memcpy(opname, s, len);
+	opname[len] = '\0';
+	step = strtol(c1 + 1, &end, 10);
+	if (end != c2)
+		return -1;
+	count = strtoul(c2 + 1, &end, 10);
+	if (*end != '\0' || count == 0)
 		return -1;
 	for (int i = 0; i < DCF_OP_COUNT; i++) {
 		if (strcmp(opname, op_names[i]) == 0) {
-			dcf_inject_arm(i, step, count);
+			dcf_inject_arm(i, (int)step, count);
 			return 1;
 		}
 	}
 	if (strcmp(opname, "any") == 0) {
-		dcf_inject_arm(DCF_OP_ANY, step, count);
+		dcf_inject_arm(DCF_OP_ANY, (int)step, count);
 		return 1;
 	}
 	return -1;
