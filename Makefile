@@ -1,3 +1,4 @@
+SHELL := /bin/bash
 # dcf: plain GNU make. Honours CC, CFLAGS, LDFLAGS, PREFIX, DESTDIR.
 CC      ?= cc
 PREFIX  ?= /usr/local
@@ -41,8 +42,9 @@ build/lib build/inj build/tests:
 SUP_SRC := src/supervisor_main.c src/supervisor.c src/worker.c src/options.c
 dcf-supervisor: $(SUP_SRC) src/supervisor.h build/libdcf.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(SUP_SRC) build/libdcf.a $(LIBS)
-dcf-status: src/status_main.c build/libdcf.a
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< build/libdcf.a $(LIBS)
+STATUS_SRC := src/status_main.c src/status_options.c
+dcf-status: $(STATUS_SRC) src/status.h build/libdcf.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(STATUS_SRC) build/libdcf.a $(LIBS)
 build/inj/dcf-supervisor: $(SUP_SRC) src/supervisor.h build/libdcf-inj.a
 	$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $(SUP_SRC) build/libdcf-inj.a $(LIBS)
 
@@ -88,6 +90,22 @@ asan ubsan sanitize: deps
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	$(MAKE) --no-print-directory -C build/$@ CC=$(SAN_CC) \
 		CFLAGS="$(SAN_COMMON) -fsanitize=$(SAN)" LDFLAGS="-fsanitize=$(SAN)" test
+
+# Static analysis and formatting; CI enforces it.
+LINT_DEFS := -std=gnu11 -D_GNU_SOURCE -DDCF_INJECT_ENABLE=1 -DDCF_VERSION=\"lint\"
+LINT_SRC  := $(LIB_SRC) $(wildcard src/*.c tools/*.c)
+FMT_SRC   := $(wildcard src/*.[ch] src/lib/*.c include/dcf/*.h tools/*.[ch] tests/*.[ch])
+lint:
+	@tools/install-deps.sh lint
+	@echo "== cppcheck"
+	@cppcheck --quiet --enable=warning,performance,portability --inline-suppr --error-exitcode=1 \
+		--std=c11 -D_GNU_SOURCE -DDCF_INJECT_ENABLE=1 -Iinclude src tools tests
+	@echo "== clang-tidy"
+	@clang-tidy --quiet $(LINT_SRC) -- $(LINT_DEFS) -Iinclude $(BSD_CFLAGS) 2>&1 | \
+		grep -v 'warnings generated' ; test $${PIPESTATUS[0]} -eq 0
+	@echo "== clang-format"
+	@clang-format --dry-run -Werror $(FMT_SRC)
+	@echo "lint: clean"
 
 install: $(PROGS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1

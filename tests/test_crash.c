@@ -710,8 +710,10 @@ wl_reaped(struct workload *wl, pid_t pid, int st)
 
 	for (n = 0; n < WL_NODES && wl->pid[n] != pid; n++)
 		;
-	if (n == WL_NODES)
+	if (n >= WL_NODES) {
 		fail_msg("reaped a child that is no worker: %d", (int)pid);
+		return;		/* not reached: fail_msg longjmps */
+	}
 	wl->pid[n] = 0;
 	wl->alive--;
 	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL && wl->armed[n].op >= 0) {

@@ -107,7 +107,7 @@ flow(const struct shape *sh)
 	struct dcf_seg sg;
 	struct tu_ledger *L;
 	pid_t pids[16];
-	int status[16], nkids = 0, left;
+	int status[16] = { 0 }, nkids = 0, left;
 	uint64_t deadline, t0 = dcf_now_ns(), sum = 0;
 	char err[DCF_ERRLEN];
 

@@ -327,9 +327,12 @@ jstr(struct jp *jp)
 			}
 		}
 		if (n + 2 > cap) {
+			char *bigger;
+
 			cap *= 2;
-			s = realloc(s, cap);
-			assert_non_null(s);
+			bigger = realloc(s, cap);
+			assert_non_null(bigger);
+			s = bigger;
 		}
 		s[n++] = (char)c;
 	}

@@ -1,8 +1,18 @@
 #!/bin/sh
-# Install the Debian packages dcf needs to build and test, only those missing.
-# Idempotent; uses sudo when not root. Says what it installs.
+# Install the Debian packages dcf needs, only those missing. Idempotent;
+# uses sudo when not root; says what it installs.
+#   tools/install-deps.sh          what `make`, `make run` and `make check` need
+#   tools/install-deps.sh lint     and cppcheck, clang-tidy, clang-format
+#   tools/install-deps.sh fuzz     and clang with its libFuzzer/sanitizer runtime
 set -eu
 need="gcc make pkg-config libbsd-dev libcmocka-dev valgrind python3"
+for group in "$@"; do
+	case $group in
+	lint) need="$need cppcheck clang-tidy clang-format" ;;
+	fuzz) need="$need clang libclang-rt-dev" ;;
+	*) echo "install-deps: unknown group '$group' (lint, fuzz)" >&2; exit 2 ;;
+	esac
+done
 missing=""
 for p in $need; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

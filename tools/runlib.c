@@ -127,7 +127,9 @@ run_audit(const char *log, uint64_t tasks, struct run_books *b)
 		b->wrong = tasks;
 		return;
 	}
-	while (p != NULL && (p = strstr(p, " - Task-")) != NULL) {
+	if (p == NULL)
+		p = "";
+	while ((p = strstr(p, " - Task-")) != NULL) {
 		unsigned long long id;
 		char *end;
 
