@@ -101,7 +101,7 @@ lint:
 	@cppcheck --quiet --enable=warning,performance,portability --inline-suppr --error-exitcode=1 \
 		--std=c11 -D_GNU_SOURCE -DDCF_INJECT_ENABLE=1 -Iinclude src tools tests
 	@echo "== clang-tidy"
-	@clang-tidy --quiet $(LINT_SRC) -- $(LINT_DEFS) -Iinclude $(BSD_CFLAGS) 2>&1 | \
+	@clang-tidy --quiet $(LINT_SRC) -- $(LINT_DEFS) -Iinclude $$(pkg-config --cflags libbsd-overlay) 2>&1 | \
 		grep -v 'warnings generated' ; test $${PIPESTATUS[0]} -eq 0
 	@echo "== clang-format"
 	@clang-format --dry-run -Werror $(FMT_SRC)
