@@ -17,7 +17,6 @@
  */
 #include <err.h>
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -33,20 +32,10 @@
 #include "dcf/snapshot.h"
 #include "dcf/status_render.h"
 #include "dcf/util.h"
+#include "status.h"
 
 #define EXIT_USAGE	2
 #define MSGLEN		(2 * DCF_ERRLEN)
-#define WATCH_MIN_MS	100
-#define WATCH_MAX_MS	(3600u * 1000u)
-
-struct opts {
-	const char *name;
-	int nodes;
-	int json;
-	int watch;
-	unsigned interval_ms;
-	uint64_t count;		/* snapshots to show in watch mode; 0: until quit */
-};
 
 /* What one look at the segment gave. */
 enum view { VIEW_OK, VIEW_BAD, VIEW_GONE };
@@ -56,131 +45,6 @@ static volatile sig_atomic_t got_quit, got_winch, got_tstp;
 static struct termios term_orig;
 static int term_raw;		/* stdin's termios is ours: term_orig restores it */
 static int term_screen;		/* on the alternate screen */
-
-static void
-usage(FILE *f)
-{
-	fprintf(f,
-	    "usage: dcf-status [-n NAME] [-v] [-j] [-w [SECONDS] [-c N]]\n"
-	    "Show the state of a running dcf system (read-only, takes no lock).\n"
-	    "  -n, --name NAME        the instance to look at (default: dcf)\n"
-	    "  -v, --nodes            one row per node\n"
-	    "  -j, --json             one JSON document (fields in dcf-status(1))\n"
-	    "  -w, --watch [SECONDS]  refresh every SECONDS (default 1; 0.1 to 3600);\n"
-	    "                         q or Ctrl-C quits\n"
-	    "  -c, --count N          with --watch: stop after N snapshots\n"
-	    "  -h, --help             this help\n"
-	    "  -V, --version          the version\n"
-	    "Exit status: 0 ok; 1 no such system, or an unreadable or inconsistent\n"
-	    "segment; 2 bad usage.\n");
-}
-
-static void __attribute__((noreturn, format(printf, 1, 2)))
-usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "dcf-status: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "; try 'dcf-status --help'\n");
-	exit(EXIT_USAGE);
-}
-
-/* Seconds as "N" or "N.D..." (to the millisecond), within the watch bounds. */
-static int
-parse_seconds(const char *s, unsigned *ms)
-{
-	uint64_t whole = 0, frac = 0, scale = 1000;
-	const char *p = s;
-
-	if (*p < '0' || *p > '9')
-		return -1;
-	for (; *p >= '0' && *p <= '9'; p++)
-		if ((whole = whole * 10 + (uint64_t)(*p - '0')) > WATCH_MAX_MS / 1000)
-			return -1;
-	if (*p == '.')
-		for (p++; *p >= '0' && *p <= '9'; p++) {
-			scale /= 10;
-			frac += (uint64_t)(*p - '0') * scale;
-		}
-	if (*p != '\0')
-		return -1;
-	whole = whole * 1000 + frac;
-	if (whole < WATCH_MIN_MS || whole > WATCH_MAX_MS)
-		return -1;
-	*ms = (unsigned)whole;
-	return 0;
-}
-
-static void
-parse_opts(int argc, char **argv, struct opts *o)
-{
-	static const struct option longopts[] = {
-		{ "name", required_argument, NULL, 'n' },
-		{ "nodes", no_argument, NULL, 'v' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "watch", optional_argument, NULL, 'w' },
-		{ "count", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
-	char msg[DCF_ERRLEN];
-	int ch;
-
-	memset(o, 0, sizeof(*o));
-	o->name = "dcf";
-	o->interval_ms = 1000;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+:n:vjw::c:hV", longopts, NULL)) != -1) {
-		const char *arg = optarg;
-
-		switch (ch) {
-		case 'n':
-			if (dcf_name_check(optarg, msg, sizeof(msg)) == -1)
-				usage_error("%s", msg);
-			o->name = optarg;
-			break;
-		case 'v':
-			o->nodes = 1;
-			break;
-		case 'j':
-			o->json = 1;
-			break;
-		case 'w':
-			o->watch = 1;
-			/* "--watch 2" as well as "--watch=2" and "-w2". */
-			if (arg == NULL && optind < argc && argv[optind][0] >= '0' &&
-			    argv[optind][0] <= '9')
-				arg = argv[optind++];
-			if (arg != NULL && parse_seconds(arg, &o->interval_ms) == -1)
-				usage_error("--watch wants seconds from 0.1 to 3600, not '%s'", arg);
-			break;
-		case 'c':
-			if (dcf_parse_u64(optarg, 1, UINT64_MAX, &o->count) == -1)
-				usage_error("--count wants a whole number of snapshots, not '%s'", optarg);
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		case 'V':
-			printf("dcf-status %s\n", DCF_VERSION);
-			exit(0);
-		case ':':
-			usage_error("option '%s' needs an argument", argv[optind - 1]);
-		default:
-			if (optopt != 0)
-				usage_error("unknown option '-%c'", optopt);
-			usage_error("unknown option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		usage_error("unexpected argument '%s'", argv[optind]);
-	if (o->count > 0 && !o->watch)
-		usage_error("--count goes with --watch");
-}
 
 static void
 term_leave(void)
@@ -301,7 +165,7 @@ attach_or_die(struct dcf_seg *sg, const char *name)
 
 /* One snapshot rendered to f; on VIEW_BAD a message for stderr in msg. */
 static enum view
-view(const struct dcf_seg *sg, struct dcf_snap *s, const struct opts *o,
+view(const struct dcf_seg *sg, struct dcf_snap *s, const struct status_opts *o,
     const struct dcf_render_opt *ro, FILE *f, char *msg, size_t msglen)
 {
 	char why[DCF_ERRLEN];
@@ -327,7 +191,7 @@ view(const struct dcf_seg *sg, struct dcf_snap *s, const struct opts *o,
 }
 
 static int
-once(const struct opts *o, struct dcf_snap *s)
+once(const struct status_opts *o, struct dcf_snap *s)
 {
 	struct dcf_render_opt ro;
 	struct dcf_seg sg;
@@ -449,8 +313,8 @@ show_frame(const char *buf, size_t len, int tty, uint64_t shown)
 
 /* Render one frame into a buffer: *buf (malloc'd), *len. */
 static enum view
-frame(struct dcf_seg *sg, struct dcf_snap *s, const struct opts *o, struct dcf_render_opt *ro,
-    int tty, char **buf, size_t *len)
+frame(struct dcf_seg *sg, struct dcf_snap *s, const struct status_opts *o,
+    struct dcf_render_opt *ro, int tty, char **buf, size_t *len)
 {
 	char msg[MSGLEN], when[16];
 	unsigned rows, cols;
@@ -484,7 +348,7 @@ frame(struct dcf_seg *sg, struct dcf_snap *s, const struct opts *o, struct dcf_r
 }
 
 static int
-watch(const struct opts *o, struct dcf_snap *s)
+watch(const struct status_opts *o, struct dcf_snap *s)
 {
 	static const int sigs_tty[] = { SIGINT, SIGTERM, SIGHUP, SIGWINCH, SIGTSTP };
 	static const int sigs_plain[] = { SIGINT, SIGTERM, SIGHUP };
@@ -542,10 +406,15 @@ int
 main(int argc, char **argv)
 {
 	struct dcf_snap *s;
-	struct opts o;
+	struct status_opts o;
 	int rc;
 
-	parse_opts(argc, argv, &o);
+	switch (status_parse_options(argc, argv, &o)) {
+	case -1:
+		return EXIT_USAGE;
+	case 1:
+		return 0;
+	}
 	s = dcf_snap_new();
 	if (s == NULL)
 		err(1, "allocating a snapshot");
