@@ -30,6 +30,8 @@
 #include "dcf/util.h"
 #include "runlib.h"
 
+#define MAX_KINDS 24
+
 struct chaos {
 	const char *sup, *status;
 	double seconds;
@@ -40,6 +42,9 @@ struct chaos {
 	/* figures */
 	uint64_t runs, tasks, kills, bursts, stops, reclaims, restarts, quarantined, samples;
 	uint64_t anomalies;
+	struct { const char *fmt; uint64_t count; } kinds[MAX_KINDS];
+	int nkinds;
+	char bindir[64];	/* private copies of the programs under test */
 };
 
 static double
@@ -48,16 +53,23 @@ now_s(void)
 	return (double)dcf_now_ns() / 1e9;
 }
 
-static void
-anomaly(struct chaos *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void anomaly(struct chaos *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void remove_copies(struct chaos *c);
 
 static void
 anomaly(struct chaos *c, const char *fmt, ...)
 {
 	va_list ap;
+	int k;
 
-	if (c->anomalies++ >= 20)
-		return;		/* the count says the rest */
+	c->anomalies++;
+	/* Count by kind (the format); show the first few of each. */
+	for (k = 0; k < c->nkinds && c->kinds[k].fmt != fmt; k++)
+		;
+	if (k == c->nkinds && c->nkinds < MAX_KINDS)
+		c->kinds[c->nkinds++].fmt = fmt;
+	if (k < MAX_KINDS && c->kinds[k].count++ >= 3)
+		return;
 	fprintf(stderr, "dcf-chaos: ANOMALY: ");
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -289,6 +301,58 @@ supervisor_kill(struct chaos *c)
 	run_release(&r2);
 }
 
+/* Copy a program into the private directory; rebuilding the tree mid-soak then cannot break exec. */
+static int
+copy_prog(struct chaos *c, const char **path, const char *base)
+{
+	static char store[2][128];
+	static int used;
+	char cmd[512];
+
+	if (used >= 2)
+		return -1;
+	snprintf(store[used], sizeof(store[used]), "%s/%s", c->bindir, base);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", *path, store[used]);
+	if (system(cmd) != 0) {
+		fprintf(stderr, "dcf-chaos: cannot copy %s: run make first\n", *path);
+		return -1;
+	}
+	*path = store[used++];
+	return 0;
+}
+
+static int
+private_copies(struct chaos *c)
+{
+	strlcpy(c->bindir, "/tmp/dcf-chaos.XXXXXX", sizeof(c->bindir));
+	if (mkdtemp(c->bindir) == NULL) {
+		fprintf(stderr, "dcf-chaos: mkdtemp: %s\n", strerror(errno));
+		return -1;
+	}
+	if (copy_prog(c, &c->sup, "dcf-supervisor") == -1 || copy_prog(c, &c->status, "dcf-status") == -1) {
+		remove_copies(c);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+remove_copies(struct chaos *c)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", c->bindir);
+	(void)!system(cmd);
+}
+
+static void
+report_kinds(const struct chaos *c)
+{
+	for (int k = 0; k < c->nkinds; k++)
+		fprintf(stderr, "dcf-chaos: %llu x \"%s\"\n", (unsigned long long)c->kinds[k].count,
+		    c->kinds[k].fmt);
+}
+
 static void
 usage(FILE *f)
 {
@@ -351,6 +415,8 @@ main(int argc, char **argv)
 		}
 	}
 	dcf_rng_seed(&c.rng, c.seed);
+	if (private_copies(&c) == -1)
+		return 1;
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	signal(SIGPIPE, SIG_IGN);
 	t0 = now_s();
@@ -360,6 +426,8 @@ main(int argc, char **argv)
 		printf("dcf-chaos: %.1f s, seed %llu, supervisor kills %llu, fresh starts %llu, anomalies %llu\n",
 		    now_s() - t0, (unsigned long long)c.seed, (unsigned long long)sup_kills,
 		    (unsigned long long)c.runs, (unsigned long long)c.anomalies);
+		report_kinds(&c);
+		remove_copies(&c);
 		return c.anomalies == 0 ? 0 : 1;
 	}
 	deadline = t0 + c.seconds;
@@ -373,5 +441,7 @@ main(int argc, char **argv)
 	    (unsigned long long)c.stops, (unsigned long long)c.reclaims, (unsigned long long)c.restarts,
 	    (unsigned long long)c.quarantined, (unsigned long long)c.samples,
 	    (unsigned long long)c.anomalies);
+	report_kinds(&c);
+	remove_copies(&c);
 	return c.anomalies == 0 ? 0 : 1;
 }
