@@ -199,6 +199,8 @@ drain(struct sup *s, int may_sleep)
 		__atomic_store_n(&s->sg.hdr->sup_waiting, 1, __ATOMIC_RELAXED);
 	dcf_unlock(&s->sg);
 	wake_rings(s, woke);
+	if (!dcf_log_enabled(DCF_INFO) && s->cfg->work != DCF_WORK_CPU)
+		return n;	/* nothing to say or check per task */
 	for (int i = 0; i < n; i++) {
 		struct dcf_done *d = &done[i];
 		uint32_t net = 0, idx = 0;

@@ -150,7 +150,8 @@ struct dcf_net {
 	uint32_t alive;		/* nodes STARTING, IDLE or BUSY; supervisor-owned */
 	uint32_t id;
 	uint64_t completed;
-	uint64_t pad[5];
+	uint64_t run_avg_ns;	/* moving average of its tasks' run time; 0: none yet */
+	uint64_t pad[4];
 };
 
 struct dcf_task {

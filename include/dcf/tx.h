@@ -30,9 +30,46 @@ struct dcf_tx {
 };
 
 void dcf_tx_begin(struct dcf_tx *tx, struct dcf_seg *sg, uint32_t op);
-void dcf_tx_put32(struct dcf_tx *tx, uint32_t *field, uint32_t v);
-void dcf_tx_put64(struct dcf_tx *tx, uint64_t *field, uint64_t v);
 void dcf_tx_commit(struct dcf_tx *tx);
+
+/* Out of line: a transaction that outgrew the journal is a bug; abort. */
+void dcf_tx_overflow(const struct dcf_tx *tx) __attribute__((noreturn, cold));
+
+/*
+ * Record "store v at field". Inline: these run a dozen times per task. The
+ * journal's bound is always checked; that field lies inside the segment is
+ * checked in test builds (every caller passes the address of a segment
+ * field by construction), and replay checks every entry again.
+ */
+static inline void
+dcf_tx_put(struct dcf_tx *tx, void *field, uint32_t width, uint64_t v)
+{
+	struct dcf_wal_ent *e;
+
+	if (__builtin_expect(tx->n >= DCF_WAL_MAX, 0))
+		dcf_tx_overflow(tx);
+#ifdef DCF_INJECT_ENABLE
+	if ((unsigned char *)field < tx->sg->base ||
+	    (unsigned char *)field + width > tx->sg->base + tx->sg->size)
+		dcf_tx_overflow(tx);
+#endif
+	e = &tx->sg->hdr->wal.e[tx->n++];
+	e->off = (uint32_t)((unsigned char *)field - tx->sg->base);
+	e->width = width;
+	e->val = v;
+}
+
+static inline void
+dcf_tx_put32(struct dcf_tx *tx, uint32_t *field, uint32_t v)
+{
+	dcf_tx_put(tx, field, 4, v);
+}
+
+static inline void
+dcf_tx_put64(struct dcf_tx *tx, uint64_t *field, uint64_t v)
+{
+	dcf_tx_put(tx, field, 8, v);
+}
 
 /*
  * Re-apply a published record left by a dead holder. 1 if one was applied,

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dcf/books.h"
 #include "dcf/inject.h"
@@ -51,18 +52,54 @@ bump_ring(struct dcf_seg *sg, uint32_t ring)
 		__atomic_add_fetch(&sg->nets[n].wake, 1, __ATOMIC_RELEASE);
 }
 
+/*
+ * Should work waiting for network net (depth items) wake one of its
+ * sleepers? Waking costs a context switch and one more process contending
+ * for the lock, so wake only when no awake worker will take the item soon:
+ *  - nobody in the network is awake: always (progress);
+ *  - its tasks are long, or not measured yet: yes, an awake worker may be
+ *    inside a task for a long time;
+ *  - its tasks are short (shorter than a wake-up): awake workers come back
+ *    for more at once, so keep only a few awake, about one per CPU.
+ * A wrong guess never strands work: a network without awake workers always
+ * wakes one, a long task raises the average when it completes, and every
+ * death wakes everyone (the supervisor).
+ */
+#define SHORT_TASK_NS 50000ULL
+
+static int
+want_wake(struct dcf_seg *sg, uint32_t net_id, uint32_t depth)
+{
+	static uint32_t width;
+	const struct dcf_net *net = &sg->nets[net_id];
+	uint32_t sleepers = __atomic_load_n(&net->sleepers, __ATOMIC_RELAXED);
+	uint32_t alive = __atomic_load_n(&net->alive, __ATOMIC_RELAXED);
+	uint64_t avg = __atomic_load_n(&net->run_avg_ns, __ATOMIC_RELAXED);
+
+	if (sleepers == 0 || depth == 0)
+		return 0;
+	if (alive <= sleepers || avg == 0 || avg >= SHORT_TASK_NS)
+		return 1;
+	if (width == 0) {
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+		width = ncpu > 0 ? (uint32_t)ncpu : 1;
+	}
+	return alive - sleepers < width;
+}
+
 void
 dcf_books_wake_ring(struct dcf_seg *sg, uint32_t ring)
 {
 	if (is_net_ring(sg, ring)) {
-		struct dcf_net *net = &sg->nets[ring - DCF_RING_NET0];
+		uint32_t n = ring - DCF_RING_NET0;
 
-		if (__atomic_load_n(&net->sleepers, __ATOMIC_RELAXED) > 0)
-			dcf_futex_wake(&net->wake, 1);
+		if (want_wake(sg, n, dcf_ring_depth(&sg->rings[ring])))
+			dcf_futex_wake(&sg->nets[n].wake, 1);
 		return;
 	}
 	for (uint32_t n = 0; n < sg->cfg.nets; n++)
-		if (__atomic_load_n(&sg->nets[n].sleepers, __ATOMIC_RELAXED) > 0)
+		if (want_wake(sg, n, dcf_ring_depth(&sg->rings[ring])))
 			dcf_futex_wake(&sg->nets[n].wake, 1);
 }
 
@@ -183,8 +220,7 @@ dcf_claim_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t pid,
 	out->arg_ms = t->arg_ms;
 	out->attempts = t->attempts;
 	out->from_recovery = ring == DCF_RING_RECOVERY;
-	out->chain = dcf_ring_depth(&sg->rings[ring]) > 0 &&
-	    sg->nets[nd->net].sleepers > 0;
+	out->chain = want_wake(sg, nd->net, dcf_ring_depth(&sg->rings[ring]));
 	return 0;
 }
 
@@ -221,6 +257,15 @@ dcf_complete_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint32_t sl
 	dcf_tx_put32(&tx, &nd->task_slot, DCF_NONE);
 	dcf_tx_put64(&tx, &nd->completed, nd->completed + 1);
 	dcf_tx_put64(&tx, &sg->nets[nd->net].completed, sg->nets[nd->net].completed + 1);
+	{
+		/* The run time's moving average (1/8 weight), for want_wake. */
+		struct dcf_net *net = &sg->nets[nd->net];
+		uint64_t now = dcf_now_ns(), run = now > t->t_started_ns ? now - t->t_started_ns : 0;
+		uint64_t avg = net->run_avg_ns;
+
+		avg = avg == 0 ? run + 1 : avg - avg / 8 + run / 8;
+		dcf_tx_put64(&tx, &net->run_avg_ns, avg ? avg : 1);
+	}
 	if (h->sup_waiting) {
 		dcf_tx_put32(&tx, &h->sup_waiting, 0);
 		*wake_sup = 1;

@@ -1,6 +1,7 @@
 /* tx.c - the redo journal: publish, apply, clear; and replay after a crash. */
-#include <assert.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "dcf/inject.h"
 #include "dcf/tx.h"
@@ -13,30 +14,12 @@ dcf_tx_begin(struct dcf_tx *tx, struct dcf_seg *sg, uint32_t op)
 	tx->op = op;
 }
 
-static void
-tx_put(struct dcf_tx *tx, void *field, uint32_t width, uint64_t v)
-{
-	struct dcf_wal_ent *e;
-
-	assert(tx->n < DCF_WAL_MAX);
-	assert((unsigned char *)field >= tx->sg->base &&
-	    (unsigned char *)field + width <= tx->sg->base + tx->sg->size);
-	e = &tx->sg->hdr->wal.e[tx->n++];
-	e->off = (uint32_t)((unsigned char *)field - tx->sg->base);
-	e->width = width;
-	e->val = v;
-}
-
 void
-dcf_tx_put32(struct dcf_tx *tx, uint32_t *field, uint32_t v)
+dcf_tx_overflow(const struct dcf_tx *tx)
 {
-	tx_put(tx, field, 4, v);
-}
-
-void
-dcf_tx_put64(struct dcf_tx *tx, uint64_t *field, uint64_t v)
-{
-	tx_put(tx, field, 8, v);
+	fprintf(stderr, "dcf: transaction %s: journal overflow or store outside the segment\n",
+	    dcf_op_name((int)tx->op));
+	abort();
 }
 
 static void
