@@ -233,8 +233,17 @@ sup_parse_options(int argc, char **argv, struct sup_opts *o)
 			    argv[optind - 1]);
 			return -1;
 		default:
-			fprintf(stderr, "dcf-supervisor: unknown option '%s'; try 'dcf-supervisor --help'\n",
-			    argv[optind - 1]);
+			/*
+			 * An unknown letter is in optopt (optind may still be at
+			 * its cluster); else a long option was unknown (optopt 0)
+			 * or given a value it takes none of (optopt its letter).
+			 */
+			if (optopt != 0 && strchr("nNtqhV", optopt) == NULL)
+				fprintf(stderr, "dcf-supervisor: unknown option '-%c'; "
+				    "try 'dcf-supervisor --help'\n", optopt);
+			else
+				fprintf(stderr, "dcf-supervisor: unknown option '%s'; "
+				    "try 'dcf-supervisor --help'\n", argv[optind - 1]);
 			return -1;
 		}
 	}

@@ -123,7 +123,8 @@ status_parse_options(int argc, char **argv, struct status_opts *o)
 		case ':':
 			return usage_error("option '%s' needs an argument", argv[optind - 1]);
 		default:
-			if (optopt != 0)
+			/* As in dcf-supervisor: a letter of ours in optopt means a long option. */
+			if (optopt != 0 && strchr("nvjwchV", optopt) == NULL)
 				return usage_error("unknown option '-%c'", optopt);
 			return usage_error("unknown option '%s'", argv[optind - 1]);
 		}
