@@ -122,7 +122,9 @@ dcf_parse_prob_ppm(const char *s, uint64_t *ppm)
 	char *end;
 	double v;
 
-	if (s == NULL || !(isdigit((unsigned char)*s) || *s == '.')) {
+	/* A decimal only: strtod would take "0x1p-1" as well. */
+	if (s == NULL || !(isdigit((unsigned char)*s) || *s == '.') ||
+	    s[strspn(s, "0123456789.eE+-")] != '\0') {
 		errno = EINVAL;
 		return -1;
 	}
