@@ -1,0 +1,532 @@
+#!/usr/bin/env python3
+"""run.py - `make bench`: every comparison of issue #6 side by side, then
+docs/BENCHMARKS.md and its plots.
+
+Each section runs its contenders in rounds: every round runs each contender
+once, in an order rotated by one from the round before, so that drift in a
+noisy machine falls on all of them alike. Figures are medians over the rounds
+with their spread (min-max); ratios are taken inside each round (paired) and
+their median quoted.
+
+Environment: BENCH_RUNS (rounds, default 5), BENCH_SCALE (multiplies the task
+counts, default 1; for trying the script out, not for figures).
+
+Hygiene: this process is a child subreaper and reaps every orphan; every dcf
+instance it starts is named bench-<pid>-..., and whatever such segment a
+killed run leaves in /dev/shm is removed (only names of processes we started).
+"""
+import ctypes
+import glob
+import json
+import os
+import platform
+import re
+import shlex
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True      # leave no __pycache__ in the tree
+
+BUILD = os.path.join(ROOT, "build", "bench")
+DOCS = os.path.join(ROOT, "docs")
+SUP = "./dcf-supervisor"
+RING = "build/bench/ring"
+FLOOR = "build/bench/floor"
+DCFB = "build/bench/dcfbench"
+POOL = ["python3", "tools/bench/pool.py"]
+RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+SCALE = float(os.environ.get("BENCH_SCALE", "1"))
+T0 = time.monotonic()
+SPAWNED = []            # pids whose bench-<pid>-* segments are ours to clean
+BACKGROUND = {}         # section -> (busy %, steal %, load) while we were idle
+QUIET_PCT, QUIET_WAIT_S = 25.0, 10.0
+
+
+def n(x):
+    """A task count, scaled for try-out runs."""
+    return max(1, int(x * SCALE))
+
+
+def say(msg):
+    sys.stderr.write("[bench %5.1fs] %s\n" % (time.monotonic() - T0, msg))
+    sys.stderr.flush()
+
+
+class Failed(Exception):
+    pass
+
+
+# --- running things ---------------------------------------------------------
+
+def subreaper():
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(36, 1, 0, 0, 0)          # PR_SET_CHILD_SUBREAPER
+
+
+def reap_orphans():
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def clean_shm():
+    for pid in SPAWNED + [os.getpid()]:
+        for path in glob.glob("/dev/shm/dcf-bench-%d-*" % pid):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+
+_seq = [0]
+
+
+def dcf_name():
+    _seq[0] += 1
+    return "bench-%d-%d" % (os.getpid(), _seq[0])
+
+
+def run_dcf(args, expect=0):
+    """The whole dcf-supervisor process, timed; CPU of it and its workers."""
+    argv = [SUP, "--name", dcf_name()] + args
+    out = os.path.join(BUILD, "sup.out")
+    acts = [(os.POSIX_SPAWN_OPEN, 1, out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
+            (os.POSIX_SPAWN_OPEN, 2, os.path.join(BUILD, "sup.log"),
+             os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)]
+    t0 = time.perf_counter()
+    pid = os.posix_spawn(SUP, argv, os.environ, file_actions=acts)
+    _, status, ru = os.wait4(pid, 0)
+    secs = time.perf_counter() - t0
+    reap_orphans()
+    clean_shm()
+    code = os.waitstatus_to_exitcode(status)
+    with open(out) as f:
+        summary = f.read().strip()
+    if code != expect:
+        raise Failed("%s: exit %d (%s)" % (shlex.join(argv), code, summary))
+    m = re.search(r"(\d+) tasks: (\d+) completed", summary)
+    if expect == 0 and (m is None or m.group(1) != m.group(2)):
+        raise Failed("%s: not every task completed: %s" % (shlex.join(argv), summary))
+    return {"secs": secs, "cpu": ru.ru_utime + ru.ru_stime, "user": ru.ru_utime,
+            "sys": ru.ru_stime, "summary": summary}
+
+
+def run_json(argv, timeout=300):
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    SPAWNED.append(p.pid)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+        raise Failed("%s: timed out after %d s" % (shlex.join(argv), timeout))
+    finally:
+        reap_orphans()
+        clean_shm()
+    if p.returncode != 0:
+        raise Failed("%s: exit %d: %s" % (shlex.join(argv), p.returncode, err.strip()[-300:]))
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def cpu_times():
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + v[4]
+    steal = v[7] if len(v) > 7 else 0
+    return sum(v[:8]), idle, steal
+
+
+def background(secs=0.5):
+    """Busy and stolen CPU, in % of the machine, over secs while we do nothing."""
+    t0, i0, s0 = cpu_times()
+    time.sleep(secs)
+    t1, i1, s1 = cpu_times()
+    dt = max(1, t1 - t0)
+    return 100.0 * (dt - (i1 - i0)) / dt, 100.0 * (s1 - s0) / dt
+
+
+def quiet(section):
+    """Wait (a little) for other people's load to pass; note what it was."""
+    end = time.monotonic() + QUIET_WAIT_S
+    busy, steal = background()
+    while busy > QUIET_PCT and time.monotonic() < end:
+        busy, steal = background(1.0)
+    BACKGROUND[section] = (busy, steal, os.getloadavg()[0])
+    if busy > QUIET_PCT:
+        say("%s: the machine is %.0f %% busy with other work; measuring anyway" % (section, busy))
+
+
+# --- a section: contenders in rotated rounds ---------------------------------
+
+class Contender:
+    def __init__(self, key, label, fn, argv):
+        self.key, self.label, self.fn, self.argv = key, label, fn, argv
+        self.res, self.err = [], None
+
+
+def rounds(name, contenders, runs):
+    quiet(name)
+    say("%s: %d contenders x %d rounds" % (name, len(contenders), runs))
+    for r in range(runs):
+        order = contenders[r % len(contenders):] + contenders[:r % len(contenders)]
+        for c in order:
+            if c.err:
+                continue
+            try:
+                c.res.append(c.fn())
+            except Failed as e:
+                c.err = str(e)
+                say("FAILED %s: %s" % (c.key, e))
+        say("%s: round %d/%d done" % (name, r + 1, runs))
+    return {c.key: c for c in contenders}
+
+
+def cmd(argv):
+    s = shlex.join(argv)
+    return re.sub(r"bench-\d+-\d+", "bench-PID-N", s)
+
+
+# --- 1 and 2: throughput ----------------------------------------------------
+
+def dcf_args(nets, per, tasks, work="none", extra=()):
+    return ["--networks", str(nets), "--nodes", str(per), "--tasks", str(tasks),
+            "--work", work, "--quiet", "--fail-rate", "0"] + list(extra)
+
+
+def dcf_contender(key, label, nets, per, tasks, work="none", extra=()):
+    args = dcf_args(nets, per, tasks, work, extra)
+    c = Contender(key, label, lambda: run_dcf(args), [SUP, "--name", "bench-PID-N"] + args)
+    c.tasks = tasks
+    return c
+
+
+def json_contender(key, label, argv, tasks, timeout=300):
+    c = Contender(key, label, lambda: run_json(argv, timeout), argv)
+    c.tasks = tasks
+    return c
+
+
+def ring_contender(key, label, mode, consumers, items, batch=1):
+    argv = [RING, "--mode", mode, "--consumers", str(consumers), "--items", str(items),
+            "--batch", str(batch)]
+    return json_contender(key, label, argv, items)
+
+
+def pool_contender(key, label, kind, tasks, chunk, fn="noop", workers=2):
+    argv = POOL + [kind, fn, "--tasks", str(tasks), "--chunksize", str(chunk),
+                   "--workers", str(workers)]
+    return json_contender(key, label, argv, tasks)
+
+
+POOL_CHUNKS = (100, 1000, 10000, 100000)
+PPE_CHUNKS = (1000, 10000)
+
+
+def section_overhead():
+    T = n(1000000)
+    cs = [dcf_contender("dcf", "dcf, 2 workers", 1, 2, T),
+          ring_contender("ring1", "bare ring, 1 item/lock", "ring", 2, T, 1),
+          ring_contender("ring16", "bare ring, 16 items/lock", "ring", 2, T, 16),
+          ring_contender("pipe", "pipe, 8-byte messages", "pipe", 2, T),
+          ring_contender("mq", "POSIX mq, 8-byte messages", "mq", 2, n(200000)),
+          pool_contender("pool1", "Pool(2) chunksize 1", "pool", n(100000), 1)]
+    cs += [pool_contender("pool%d" % k, "Pool(2) chunksize %d" % k, "pool", T, k)
+           for k in POOL_CHUNKS]
+    cs += [pool_contender("ppe1", "ProcessPoolExecutor(2) chunksize 1", "ppe", n(10000), 1)]
+    cs += [pool_contender("ppe%d" % k, "ProcessPoolExecutor(2) chunksize %d" % k, "ppe", T, k)
+           for k in PPE_CHUNKS]
+    lock = json_contender("lock", "robust mutex lock+unlock", [RING, "--mode", "lock"], 0)
+    return rounds("1 overhead", cs + [lock], RUNS)
+
+
+def many_shapes(w):
+    """(networks, nodes per network) for w workers in 1 and in 10 networks."""
+    ten = min(10, w)
+    return (1, w), (ten, w // ten)
+
+
+def section_many():
+    T = n(1000000)
+    cs = []
+    for w in (2, 8, 150, 1000):
+        one, ten = many_shapes(w)
+        cs.append(dcf_contender("dcf1_%d" % w, "dcf %d workers, 1 net" % w, one[0], one[1], T))
+        cs.append(dcf_contender("dcf10_%d" % w, "dcf %d workers, %d nets" % (w, ten[0]),
+                                ten[0], ten[1], T))
+        items = T if w <= 8 else n(200000) if w <= 150 else n(100000)
+        cs.append(ring_contender("ring_%d" % w, "bare ring, %d consumers" % w, "ring", w, items))
+        cs.append(ring_contender("pipe_%d" % w, "pipe, %d consumers" % w, "pipe", w, T))
+    return rounds("2 many workers", cs, max(3, RUNS - 2))
+
+
+# --- 3: recovery -------------------------------------------------------------
+
+def section_recovery():
+    kills = n(1000)
+    per = max(1, kills // RUNS)
+    cs = [json_contender("recovery", "dcf recovery", [DCFB, "recovery", "--kills", str(per)], per),
+          json_contender("floor", "fork + kill/reap floor", [FLOOR, str(per)], per)]
+    return rounds("3 recovery", cs, RUNS)
+
+
+# --- 4, 5, 6: idle, start-up, long run ---------------------------------------
+
+def section_idle():
+    cs = [json_contender("idle", "150 workers, 1 busy", [DCFB, "idle", "--workers", "150",
+                         "--networks", "3", "--seconds", "10", "--busy", "1"], 0),
+          json_contender("idle_all", "150 workers, all in a sleep task",
+                         [DCFB, "idle", "--workers", "150", "--networks", "3", "--seconds", "5",
+                          "--busy", "150"], 0)]
+    return rounds("4 idle", cs, 1)
+
+
+def section_startup():
+    cs = [json_contender("up150", "150 workers", [DCFB, "startup", "--workers", "150",
+                         "--networks", "3"], 0),
+          json_contender("up4096", "4096 workers", [DCFB, "startup", "--workers", "4096",
+                         "--networks", "16"], 0)]
+    return rounds("5 start-up", cs, RUNS)
+
+
+def section_long():
+    T = n(10000000)
+    cs = [json_contender("long", "10M tasks, 2 workers", [DCFB, "longrun", "--tasks", str(T),
+                         "--workers", "2"], T, timeout=600)]
+    return rounds("6 long run", cs, max(1, min(3, RUNS)))
+
+
+# --- 7: real work ---------------------------------------------------------------
+
+def section_cpu():
+    T = n(4000)
+    dcf = dcf_contender("dcf_cpu", "dcf, 2 workers, cpu 1 ms", 1, 2, T, "cpu",
+                        ["--task-ms", "1", "--seed", "7"])
+    pool = pool_contender("pool_cpu", "Pool(2) chunksize 1, 1 ms spin", "pool", T, 1, "spin")
+    return rounds("7 real work", [dcf, pool], RUNS)
+
+
+# --- profiles -----------------------------------------------------------------
+
+def have_perf(event):
+    try:
+        return subprocess.run(["perf", "stat", "-e", event, "-o", "/dev/null", "true"],
+                              capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def perf_flat(workers, tasks):
+    data = os.path.join(BUILD, "perf-%d.data" % workers)
+    argv = ["perf", "record", "-q", "-e", "cpu-clock", "-F", "10000", "-o", data, "--", SUP,
+            "--name", dcf_name()] + dcf_args(1, workers, tasks)
+    subprocess.run(argv, capture_output=True, timeout=300, check=True)
+    reap_orphans()
+    clean_shm()
+    rep = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children",
+                          "--sort", "comm,dso,sym", "--percent-limit", "1.5"],
+                         capture_output=True, text=True, timeout=300).stdout
+    rows = []
+    for line in rep.splitlines():
+        m = re.match(r"\s+([\d.]+)%\s+(\S+)\s+(\S+)\s+\[(.)\]\s+(.*)$", line)
+        if m:
+            rows.append((float(m.group(1)), m.group(2), m.group(3), m.group(5).strip()))
+    return {"cmd": cmd(argv), "rows": rows[:18]}
+
+
+def perf_futex(workers, tasks):
+    """futex(2) calls per task, by process and by call site (dwarf unwinding)."""
+    data = os.path.join(BUILD, "futex-%d.data" % workers)
+    argv = ["perf", "record", "-q", "-e", "syscalls:sys_enter_futex", "--call-graph",
+            "dwarf,1024", "-o", data, "--", SUP, "--name", dcf_name()] + \
+        dcf_args(1, workers, tasks)
+    subprocess.run(argv, capture_output=True, timeout=300, check=True)
+    reap_orphans()
+    clean_shm()
+    out = subprocess.run(["perf", "script", "-i", data, "-F", "comm,ip,sym"],
+                         capture_output=True, text=True, timeout=300).stdout
+    sites = {"dcf_futex_wake": "dcf_futex_wake (wake a sleeper)",
+             "dcf_futex_wait": "dcf_futex_wait (go to sleep)",
+             "__pthread_mutex_unlock_full": "robust mutex unlock, contended",
+             "__pthread_mutex_lock_full": "robust mutex lock, contended"}
+    counts = {}
+    for block in out.split("\n\n"):
+        lines = block.strip().splitlines()
+        if not lines:
+            continue
+        comm = lines[0].split()[0]
+        site = "other"
+        for fr in lines[1:]:
+            parts = fr.split(None, 1)
+            name = parts[1].split(" ")[0] if len(parts) > 1 else ""
+            if name in sites:
+                site = sites[name]
+                break
+        counts[(comm, site)] = counts.get((comm, site), 0) + 1
+    rows = sorted(((v / tasks, k[0], k[1]) for k, v in counts.items()), reverse=True)
+    # Recording call chains slows every call and changes the contention; the
+    # totals come from counting alone, the shares from the recording.
+    argv2 = ["perf", "stat", "-x", ",", "-e", "syscalls:sys_enter_futex,context-switches", "--",
+             SUP, "--name", dcf_name()] + dcf_args(1, workers, tasks)
+    err = subprocess.run(argv2, capture_output=True, text=True, timeout=300).stderr
+    reap_orphans()
+    clean_shm()
+    tot = {}
+    for line in err.splitlines():
+        f = line.split(",")
+        if len(f) > 2 and f[0].isdigit():
+            tot[f[2]] = int(f[0]) / tasks
+    return {"cmd": cmd(argv), "rows": rows, "stat_cmd": cmd(argv2), "per_task": tot}
+
+
+def cg_annotate(path, inclusive, into):
+    """Add the function list of one callgrind file into `into`; its total."""
+    ann = subprocess.run(["callgrind_annotate", "--auto=no", "--threshold=100",
+                          "--inclusive=" + ("yes" if inclusive else "no"), path],
+                         capture_output=True, text=True, timeout=120).stdout
+    total, in_funcs, mine = 0, False, {}
+    for line in ann.splitlines():
+        if "file:function" in line:
+            in_funcs = True
+            continue
+        m = re.match(r"\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*)$", line)
+        if not m:
+            continue
+        v = int(m.group(1).replace(",", ""))
+        if "PROGRAM TOTALS" in m.group(2):
+            total = v
+        elif in_funcs:
+            name = re.sub(r"\s*\[.*\]$", "", m.group(2))
+            name = name.split(":", 1)[1] if ":" in name else name
+            mine[name] = max(mine.get(name, 0), v)     # inclusive lists some twice
+    for name, v in mine.items():
+        into[name] = into.get(name, 0) + v
+    return total
+
+
+def callgrind(tasks):
+    for f in glob.glob(os.path.join(BUILD, "cg.*")):
+        os.unlink(f)
+    argv = ["valgrind", "--tool=callgrind", "--trace-children=yes",
+            "--callgrind-out-file=" + os.path.join(BUILD, "cg.%p"), SUP,
+            "--name", dcf_name()] + dcf_args(1, 2, tasks)
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p.wait(timeout=600)
+    reap_orphans()
+    clean_shm()
+    roles = {}
+    for f in sorted(glob.glob(os.path.join(BUILD, "cg.*"))):
+        pid = int(f.rsplit(".", 1)[1])
+        role = "supervisor" if pid == p.pid else "workers"
+        r = roles.setdefault(role, {"ir": 0, "funcs": {}, "incl": {}, "procs": 0})
+        r["procs"] += 1
+        r["ir"] += cg_annotate(f, False, r["funcs"])
+        cg_annotate(f, True, r["incl"])
+    return {"cmd": cmd(argv), "tasks": tasks, "roles": roles}
+
+
+def section_profile():
+    prof = {}
+    if have_perf("cpu-clock"):
+        say("profile: perf cpu-clock, 2 and 150 workers")
+        prof["flat2"] = perf_flat(2, n(1000000))
+        prof["flat150"] = perf_flat(150, n(1000000))
+    if have_perf("syscalls:sys_enter_futex"):
+        say("profile: futex calls per task")
+        prof["futex2"] = perf_futex(2, n(100000))
+        prof["futex150"] = perf_futex(150, n(50000))
+    try:
+        say("profile: callgrind")
+        prof["cg"] = callgrind(n(100000))
+    except (OSError, subprocess.SubprocessError) as e:
+        say("callgrind failed: %s" % e)
+    return prof
+
+
+# --- the machine -------------------------------------------------------------
+
+def sh(argv):
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=30).stdout.strip()
+    except OSError:
+        return "?"
+
+
+def machine():
+    model, flags = "?", ""
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name") and model == "?":
+                model = line.split(":", 1)[1].strip()
+            if line.startswith("flags") and not flags:
+                flags = line
+    with open("/proc/meminfo") as f:
+        mem = int(f.readline().split()[1]) // 1024
+    deb = "?"
+    if os.path.exists("/etc/debian_version"):
+        with open("/etc/debian_version") as f:
+            deb = f.read().strip()
+    return {
+        "nproc": sh(["nproc"]), "cpu": model, "virt": " hypervisor" in flags,
+        "kernel": platform.release(), "debian": deb, "mem_mib": mem,
+        "gcc": sh(["gcc", "--version"]).splitlines()[0] if sh(["gcc", "--version"]) else "?",
+        "python": platform.python_version(), "glibc": os.confstr("CS_GNU_LIBC_VERSION"),
+        "commit": sh(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"]),
+        "dirty": bool(sh(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"])),
+        "load": os.getloadavg(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
+
+
+# --- main -----------------------------------------------------------------------
+
+def main():
+    if sys.argv[1:] == ["--report-only"]:
+        with open(os.path.join(BUILD, "results.json")) as f:
+            report_from(json.load(f))
+        return
+    os.chdir(ROOT)
+    os.makedirs(BUILD, exist_ok=True)
+    subreaper()
+    m = machine()
+    say("machine: %s x %s, kernel %s, load %.2f" % (m["nproc"], m["cpu"], m["kernel"], m["load"][0]))
+    res = {}
+    try:
+        res["overhead"] = section_overhead()
+        res["many"] = section_many()
+        res["recovery"] = section_recovery()
+        res["idle"] = section_idle()
+        res["startup"] = section_startup()
+        res["long"] = section_long()
+        res["cpu"] = section_cpu()
+        res["profile"] = section_profile()
+    finally:
+        reap_orphans()
+        clean_shm()
+    m["load_end"] = os.getloadavg()
+    m["elapsed"] = time.monotonic() - T0
+    m["runs"], m["scale"], m["background"] = RUNS, SCALE, BACKGROUND
+    out = {"machine": m, "profile": res.pop("profile", {})}
+    for sec, cs in res.items():
+        out[sec] = {k: {"label": c.label, "argv": cmd(c.argv), "res": c.res, "err": c.err,
+                        "tasks": getattr(c, "tasks", 0)} for k, c in cs.items()}
+    with open(os.path.join(BUILD, "results.json"), "w") as f:
+        json.dump(out, f)
+    report_from(out)
+
+
+def report_from(out):
+    import report  # noqa: E402  (kept apart: it only formats)
+    report.write(out, DOCS)
+    say("wrote docs/BENCHMARKS.md (%.0f s of measuring)" % out["machine"]["elapsed"])
+
+
+if __name__ == "__main__":
+    main()
