@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 #define STATUS_WATCH_MIN_MS	100
-#define STATUS_WATCH_MAX_MS	(3600u * 1000u)
+#define STATUS_WATCH_MAX_MS	3600000u	/* an hour */
 
 struct status_opts {
 	const char *name;	/* points into argv, or a literal */
