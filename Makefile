@@ -94,7 +94,7 @@ asan ubsan sanitize: deps
 # Static analysis and formatting; CI enforces it.
 LINT_DEFS := -std=gnu11 -D_GNU_SOURCE -DDCF_INJECT_ENABLE=1 -DDCF_VERSION=\"lint\"
 LINT_SRC  := $(LIB_SRC) $(wildcard src/*.c tools/*.c)
-FMT_SRC   := $(wildcard src/*.[ch] src/lib/*.c include/dcf/*.h tools/*.[ch] tests/*.[ch])
+FMT_SRC   := $(wildcard src/*.[ch] src/lib/*.c include/dcf/*.h tools/*.[ch] tests/*.[ch] tests/fuzz/*.[ch])
 lint:
 	@tools/install-deps.sh lint
 	@echo "== cppcheck"

@@ -4,16 +4,16 @@
 
 #include <stdint.h>
 
-#define STATUS_WATCH_MIN_MS	100
-#define STATUS_WATCH_MAX_MS	3600000u	/* an hour */
+#define STATUS_WATCH_MIN_MS 100
+#define STATUS_WATCH_MAX_MS 3600000u /* an hour */
 
 struct status_opts {
-	const char *name;	/* points into argv, or a literal */
+	const char *name; /* points into argv, or a literal */
 	int nodes;
 	int json;
 	int watch;
 	unsigned interval_ms;
-	uint64_t count;		/* snapshots to show in watch mode; 0: until quit */
+	uint64_t count; /* snapshots to show in watch mode; 0: until quit */
 };
 
 /*

@@ -34,8 +34,8 @@
 #include "dcf/util.h"
 #include "status.h"
 
-#define EXIT_USAGE	2
-#define MSGLEN		(2 * DCF_ERRLEN)
+#define EXIT_USAGE 2
+#define MSGLEN     (2 * DCF_ERRLEN)
 
 /* What one look at the segment gave. */
 enum view { VIEW_OK, VIEW_BAD, VIEW_GONE };
@@ -43,8 +43,8 @@ enum view { VIEW_OK, VIEW_BAD, VIEW_GONE };
 static volatile sig_atomic_t got_quit, got_winch, got_tstp;
 
 static struct termios term_orig;
-static int term_raw;		/* stdin's termios is ours: term_orig restores it */
-static int term_screen;		/* on the alternate screen */
+static int term_raw;    /* stdin's termios is ours: term_orig restores it */
+static int term_screen; /* on the alternate screen */
 
 static void
 term_leave(void)
@@ -80,8 +80,7 @@ term_enter(int keys)
 	term_screen = 1;
 }
 
-static void __attribute__((noreturn, format(printf, 2, 3)))
-die(int code, const char *fmt, ...)
+static void __attribute__((noreturn, format(printf, 2, 3))) die(int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -115,7 +114,7 @@ signals_catch(const int *sigs, size_t n, sigset_t *waitmask)
 		sigaddset(&block, sigs[i]);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
-	sa.sa_mask = block;	/* no SA_RESTART: ppoll returns EINTR */
+	sa.sa_mask = block; /* no SA_RESTART: ppoll returns EINTR */
 	sigprocmask(SIG_BLOCK, &block, waitmask);
 	for (size_t i = 0; i < n; i++)
 		if (sigaction(sigs[i], &sa, NULL) == -1)
@@ -135,8 +134,8 @@ suspend(int keys)
 	sigaction(SIGTSTP, &sa, &old);
 	sigemptyset(&tstp);
 	sigaddset(&tstp, SIGTSTP);
-	raise(SIGTSTP);				/* pending: blocked */
-	sigprocmask(SIG_UNBLOCK, &tstp, NULL);	/* we stop here until SIGCONT */
+	raise(SIGTSTP);                        /* pending: blocked */
+	sigprocmask(SIG_UNBLOCK, &tstp, NULL); /* we stop here until SIGCONT */
 	sigprocmask(SIG_BLOCK, &tstp, NULL);
 	sigaction(SIGTSTP, &old, NULL);
 	term_enter(keys);
@@ -172,7 +171,8 @@ view(const struct dcf_seg *sg, struct dcf_snap *s, const struct status_opts *o,
 	int r;
 
 	msg[0] = '\0';
-	if (dcf_snap_take(s, sg->base, sg->size, getuid(), DCF_SNAP_TRIES, why, sizeof(why)) == -1 &&
+	if (dcf_snap_take(s, sg->base, sg->size, getuid(), DCF_SNAP_TRIES, why, sizeof(why)) ==
+	        -1 &&
 	    !s->hdr_ok) {
 		snprintf(msg, msglen, "'%s': %s", o->name, why);
 		return VIEW_BAD;
@@ -238,7 +238,7 @@ read_keys(int *keys)
 	if (n <= 0) {
 		if (n == -1 && (errno == EINTR || errno == EAGAIN))
 			return WAKE_REDRAW;
-		*keys = 0;	/* EOF or an error: stop listening */
+		*keys = 0; /* EOF or an error: stop listening */
 		return WAKE_TIMEOUT;
 	}
 	if (memchr(buf, 'q', (size_t)n) != NULL || memchr(buf, 'Q', (size_t)n) != NULL)
@@ -251,7 +251,7 @@ static enum wake
 wait_until(uint64_t deadline, int *keys, const sigset_t *waitmask)
 {
 	for (;;) {
-		struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
+		struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
 		uint64_t now = dcf_now_ns(), left;
 		struct timespec ts;
 		int r;
@@ -350,8 +350,8 @@ frame(struct dcf_seg *sg, struct dcf_snap *s, const struct status_opts *o,
 static int
 watch(const struct status_opts *o, struct dcf_snap *s)
 {
-	static const int sigs_tty[] = { SIGINT, SIGTERM, SIGHUP, SIGWINCH, SIGTSTP };
-	static const int sigs_plain[] = { SIGINT, SIGTERM, SIGHUP };
+	static const int sigs_tty[] = {SIGINT, SIGTERM, SIGHUP, SIGWINCH, SIGTSTP};
+	static const int sigs_plain[] = {SIGINT, SIGTERM, SIGHUP};
 	int tty = isatty(STDOUT_FILENO), keys = tty && isatty(STDIN_FILENO);
 	struct dcf_render_opt ro;
 	struct dcf_seg sg;
@@ -394,7 +394,8 @@ watch(const struct status_opts *o, struct dcf_snap *s)
 		}
 		if (o->count > 0 && shown >= o->count)
 			break;
-		if (wait_until(start + (uint64_t)o->interval_ms * 1000000u, &keys, &waitmask) == WAKE_QUIT)
+		if (wait_until(start + (uint64_t)o->interval_ms * 1000000u, &keys, &waitmask) ==
+		    WAKE_QUIT)
 			break;
 	}
 	term_leave();

@@ -26,8 +26,7 @@ usage(FILE *f)
 	    "segment; 2 bad usage.\n");
 }
 
-static int __attribute__((format(printf, 1, 2)))
-usage_error(const char *fmt, ...)
+static int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -68,16 +67,11 @@ parse_seconds(const char *s, unsigned *ms)
 int
 status_parse_options(int argc, char **argv, struct status_opts *o)
 {
-	static const struct option longopts[] = {
-		{ "name", required_argument, NULL, 'n' },
-		{ "nodes", no_argument, NULL, 'v' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "watch", optional_argument, NULL, 'w' },
-		{ "count", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
+	static const struct option longopts[] = {{"name", required_argument, NULL, 'n'},
+	    {"nodes", no_argument, NULL, 'v'}, {"json", no_argument, NULL, 'j'},
+	    {"watch", optional_argument, NULL, 'w'}, {"count", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0}};
 	char msg[DCF_ERRLEN];
 	int ch;
 
@@ -107,11 +101,14 @@ status_parse_options(int argc, char **argv, struct status_opts *o)
 			    argv[optind][0] <= '9')
 				arg = argv[optind++];
 			if (arg != NULL && parse_seconds(arg, &o->interval_ms) == -1)
-				return usage_error("--watch wants seconds from 0.1 to 3600, not '%s'", arg);
+				return usage_error("--watch wants seconds from 0.1 to 3600, not "
+				                   "'%s'",
+				    arg);
 			break;
 		case 'c':
 			if (dcf_parse_u64(optarg, 1, UINT64_MAX, &o->count) == -1)
-				return usage_error("--count wants a whole number of snapshots, not '%s'",
+				return usage_error("--count wants a whole number of snapshots, not "
+				                   "'%s'",
 				    optarg);
 			break;
 		case 'h':

@@ -30,20 +30,20 @@
 #include "dcf/util.h"
 #include "supervisor.h"
 
-#define MS		1000000ULL
-#define RETIRE_BATCH	256
+#define MS           1000000ULL
+#define RETIRE_BATCH 256
 
 enum sn_state { SN_RUN, SN_DOWN, SN_FAILED, SN_STOPPED };
 
 /* The supervisor's own record of one node: what it forked, not what shm says. */
 struct sup_node {
-	uint32_t net, idx;	/* identity, derived from the slot: never read back from shm */
-	pid_t pid;		/* 0 when no process */
+	uint32_t net, idx; /* identity, derived from the slot: never read back from shm */
+	pid_t pid;         /* 0 when no process */
 	uint32_t gen;
 	enum sn_state st;
-	uint64_t restart_at;	/* SN_DOWN: when to fork again */
-	uint64_t stopped_at;	/* SIGSTOPped since, 0 if running */
-	uint64_t *crashes;	/* ring of recent crash times, max_restarts + 1 */
+	uint64_t restart_at; /* SN_DOWN: when to fork again */
+	uint64_t stopped_at; /* SIGSTOPped since, 0 if running */
+	uint64_t *crashes;   /* ring of recent crash times, max_restarts + 1 */
 	uint32_t ncrash;
 	int hang_killed;
 };
@@ -54,18 +54,18 @@ struct sup {
 	struct dcf_seg sg;
 	struct sup_node *nodes;
 	uint32_t nnodes;
-	uint32_t *alive;	/* per network: nodes with a live process */
+	uint32_t *alive; /* per network: nodes with a live process */
 	int sfd, efd, tfd;
 	int tty;
 	struct dcf_rng rng;
 	uint64_t t0;
-	int stopping;		/* 0, or the signal that asked (or -1: all done) */
-	int sigs;		/* how many INT/TERM seen */
+	int stopping; /* 0, or the signal that asked (or -1: all done) */
+	int sigs;     /* how many INT/TERM seen */
 	uint64_t grace_at;
 	uint64_t next_hang_check;
 	uint64_t next_progress;
 	uint64_t bad_results;
-	int failed_run;		/* unrecoverable: exit 1 */
+	int failed_run; /* unrecoverable: exit 1 */
 	pid_t self;
 };
 
@@ -117,7 +117,8 @@ fork_node(struct sup *s, uint32_t n, int restart)
 		dcf_log(DCF_ERROR, "fork for Network-%u Node-%u: %s", s->nodes[n].net,
 		    s->nodes[n].idx, strerror(errno));
 		if (dcf_lock(&s->sg) == 0) {
-			dcf_node_died_locked(&s->sg, n, sn->gen, s->cfg->max_attempts, dcf_now_ns(), &rc);
+			dcf_node_died_locked(&s->sg, n, sn->gen, s->cfg->max_attempts, dcf_now_ns(),
+			    &rc);
 			dcf_unlock(&s->sg);
 		}
 		sn->st = SN_DOWN;
@@ -125,7 +126,7 @@ fork_node(struct sup *s, uint32_t n, int restart)
 		sn->restart_at = dcf_now_ns() + 1000 * MS;
 		return -1;
 	}
-	__atomic_store_n(&shm_node(s, n)->pid, (int32_t)pid, __ATOMIC_RELAXED);	/* a label */
+	__atomic_store_n(&shm_node(s, n)->pid, (int32_t)pid, __ATOMIC_RELAXED); /* a label */
 	sn->pid = pid;
 	sn->st = SN_RUN;
 	sn->stopped_at = 0;
@@ -162,7 +163,8 @@ refill_locked(struct sup *s, uint8_t *woke)
 			return;
 		woke[ring] = 1;
 		if (ring == DCF_RING_RECOVERY)
-			dcf_log(DCF_WARNING, "Task-%llu queued on the global queue: Network-%u has no live node",
+			dcf_log(DCF_WARNING,
+			    "Task-%llu queued on the global queue: Network-%u has no live node",
 			    (unsigned long long)id, net);
 	}
 }
@@ -200,7 +202,7 @@ drain(struct sup *s, int may_sleep)
 	dcf_unlock(&s->sg);
 	wake_rings(s, woke);
 	if (!dcf_log_enabled(DCF_INFO) && s->cfg->work != DCF_WORK_CPU)
-		return n;	/* nothing to say or check per task */
+		return n; /* nothing to say or check per task */
 	for (int i = 0; i < n; i++) {
 		struct dcf_done *d = &done[i];
 		uint32_t net = 0, idx = 0;
@@ -211,12 +213,13 @@ drain(struct sup *s, int may_sleep)
 		}
 		if (d->kind == DCF_WORK_CPU && d->result != dcf_task_cpu_expect(s->cfg, d->id)) {
 			s->bad_results++;
-			dcf_log(DCF_ERROR, "Task-%llu completed by Network-%u Node-%u with a wrong result",
+			dcf_log(DCF_ERROR,
+			    "Task-%llu completed by Network-%u Node-%u with a wrong result",
 			    (unsigned long long)d->id, net, idx);
 			continue;
 		}
-		dcf_log(DCF_INFO, "Task-%llu completed by Network-%u Node-%u", (unsigned long long)d->id,
-		    net, idx);
+		dcf_log(DCF_INFO, "Task-%llu completed by Network-%u Node-%u",
+		    (unsigned long long)d->id, net, idx);
 	}
 	return n;
 }
@@ -255,7 +258,8 @@ evacuate(struct sup *s, uint32_t net)
 	if (dcf_lock(&s->sg) == -1)
 		return;
 	while (dcf_move_locked(&s->sg, net, dcf_now_ns(), &id) == 0)
-		dcf_log(DCF_WARNING, "Task-%llu moved to the global queue: Network-%u has no live node",
+		dcf_log(DCF_WARNING,
+		    "Task-%llu moved to the global queue: Network-%u has no live node",
 		    (unsigned long long)id, net);
 	dcf_unlock(&s->sg);
 	dcf_books_wake_ring(&s->sg, DCF_RING_RECOVERY);
@@ -265,7 +269,8 @@ static void
 describe_status(int status, char *buf, size_t len)
 {
 	if (WIFSIGNALED(status))
-		snprintf(buf, len, "killed by signal %d (SIG%s)", WTERMSIG(status), sig_name(WTERMSIG(status)));
+		snprintf(buf, len, "killed by signal %d (SIG%s)", WTERMSIG(status),
+		    sig_name(WTERMSIG(status)));
 	else
 		snprintf(buf, len, "exit status %d", WEXITSTATUS(status));
 }
@@ -290,14 +295,15 @@ node_exited(struct sup *s, uint32_t n, int status)
 		dcf_node_set_state_locked(&s->sg, n, DCF_NODE_STOPPED);
 		dcf_unlock(&s->sg);
 		sn->st = SN_STOPPED;
-		dcf_log(DCF_DEBUG, "Network-%u Node-%u stopped (pid %d)", sn->net, sn->idx, (int)pid);
+		dcf_log(DCF_DEBUG, "Network-%u Node-%u stopped (pid %d)", sn->net, sn->idx,
+		    (int)pid);
 		return;
 	}
 	dcf_node_died_locked(&s->sg, n, sn->gen, s->cfg->max_attempts, now, &rc);
 	dcf_unlock(&s->sg);
 	describe_status(status, how, sizeof(how));
-	dcf_log(DCF_ERROR, "Network-%u Node-%u has failed. (pid %d, %s%s)", sn->net, sn->idx, (int)pid,
-	    how, sn->hang_killed ? ", no progress" : "");
+	dcf_log(DCF_ERROR, "Network-%u Node-%u has failed. (pid %d, %s%s)", sn->net, sn->idx,
+	    (int)pid, how, sn->hang_killed ? ", no progress" : "");
 	if (rc.had_task && rc.quarantined)
 		dcf_log(DCF_ERROR, "Task-%llu quarantined: it was running in %u crashed workers",
 		    (unsigned long long)rc.id, rc.attempts);
@@ -316,12 +322,13 @@ node_exited(struct sup *s, uint32_t n, int status)
 			dcf_node_set_state_locked(&s->sg, n, DCF_NODE_FAILED);
 			dcf_unlock(&s->sg);
 		}
-		dcf_log(DCF_ERROR, "Network-%u Node-%u crashed more than %u times in %u s: giving up on it",
+		dcf_log(DCF_ERROR,
+		    "Network-%u Node-%u crashed more than %u times in %u s: giving up on it",
 		    sn->net, sn->idx, s->cfg->max_restarts, s->cfg->restart_window_s);
 	} else {
 		sn->st = SN_DOWN;
-		sn->restart_at = now + dcf_rng_range(&s->rng, s->cfg->downtime_ms_min,
-		    s->cfg->downtime_ms_max) * MS;
+		sn->restart_at = now +
+		    dcf_rng_range(&s->rng, s->cfg->downtime_ms_min, s->cfg->downtime_ms_max) * MS;
 	}
 	if (s->alive[sn->net] == 0 && !s->stopping)
 		evacuate(s, sn->net);
@@ -341,9 +348,11 @@ reap(struct sup *s)
 			continue;
 		if (WIFSTOPPED(status)) {
 			s->nodes[n].stopped_at = dcf_now_ns();
-			dcf_log(DCF_WARNING, "Network-%u Node-%u (pid %d) was stopped by SIG%s; "
-			    "killed if not continued within %u ms", s->nodes[n].net,
-			    s->nodes[n].idx, (int)pid, sig_name(WSTOPSIG(status)), s->cfg->hang_timeout_ms);
+			dcf_log(DCF_WARNING,
+			    "Network-%u Node-%u (pid %d) was stopped by SIG%s; "
+			    "killed if not continued within %u ms",
+			    s->nodes[n].net, s->nodes[n].idx, (int)pid, sig_name(WSTOPSIG(status)),
+			    s->cfg->hang_timeout_ms);
 			continue;
 		}
 		if (WIFCONTINUED(status)) {
@@ -375,7 +384,8 @@ full_reset(struct sup *s, const char *why)
 	char err[DCF_ERRLEN];
 	int r;
 
-	dcf_log(DCF_ERROR, "%s: stopping every worker and rebuilding the queues from the task table", why);
+	dcf_log(DCF_ERROR,
+	    "%s: stopping every worker and rebuilding the queues from the task table", why);
 	kill_all(s);
 	for (uint32_t n = 0; n < s->nnodes; n++) {
 		struct sup_node *sn = &s->nodes[n];
@@ -425,14 +435,16 @@ check_hangs(struct sup *s, uint64_t now)
 		if (sn->st != SN_RUN || sn->pid <= 0 || sn->hang_killed)
 			continue;
 		hung = sn->stopped_at != 0 && now - sn->stopped_at > limit;
-		if ((st == DCF_NODE_BUSY || st == DCF_NODE_STARTING) && hb < now && now - hb > limit)
+		if ((st == DCF_NODE_BUSY || st == DCF_NODE_STARTING) && hb < now &&
+		    now - hb > limit)
 			hung = 1;
 		if (!hung)
 			continue;
-		dcf_log(DCF_ERROR, "Network-%u Node-%u (pid %d) made no progress for %u ms: killing it",
-		    sn->net, sn->idx, (int)sn->pid, s->cfg->hang_timeout_ms);
+		dcf_log(DCF_ERROR,
+		    "Network-%u Node-%u (pid %d) made no progress for %u ms: killing it", sn->net,
+		    sn->idx, (int)sn->pid, s->cfg->hang_timeout_ms);
 		sn->hang_killed = 1;
-		kill(sn->pid, SIGKILL);	/* our unreaped child: the PID is still ours */
+		kill(sn->pid, SIGKILL); /* our unreaped child: the PID is still ours */
 	}
 }
 
@@ -519,8 +531,8 @@ on_signal(struct sup *s, int sig)
 		return;
 	s->sigs++;
 	if (s->sigs == 1 && s->stopping == 0) {
-		dcf_log(DCF_WARNING, "SIG%s: stopping; running tasks have %u ms to finish", sig_name(sig),
-		    s->cfg->grace_ms);
+		dcf_log(DCF_WARNING, "SIG%s: stopping; running tasks have %u ms to finish",
+		    sig_name(sig), s->cfg->grace_ms);
 		begin_stop(s, sig);
 		return;
 	}
@@ -558,12 +570,14 @@ summary(struct sup *s)
 	if (s->tty)
 		(void)!write(dcf_log_fd(), "\r\033[K", 4);
 	printf("dcf '%s': %llu tasks: %llu completed, %llu quarantined, %llu not run; "
-	    "%llu node failures, %llu restarts, %llu tasks reclaimed, %llu lock repairs; %.2f s, %.0f tasks/s\n",
+	       "%llu node failures, %llu restarts, %llu tasks reclaimed, %llu lock repairs; %.2f "
+	       "s, %.0f tasks/s\n",
 	    s->o->name, (unsigned long long)s->cfg->tasks, (unsigned long long)h->cnt.retired,
 	    (unsigned long long)h->cnt.quarantined,
 	    (unsigned long long)(s->cfg->tasks - h->cnt.retired - h->cnt.quarantined),
 	    (unsigned long long)h->cnt.failures, (unsigned long long)h->cnt.restarts,
-	    (unsigned long long)h->cnt.reclaimed, (unsigned long long)h->cnt.repairs, secs, secs > 0 ? (double)h->cnt.retired / secs : 0.0);
+	    (unsigned long long)h->cnt.reclaimed, (unsigned long long)h->cnt.repairs, secs,
+	    secs > 0 ? (double)h->cnt.retired / secs : 0.0);
 	fflush(stdout);
 }
 
@@ -583,7 +597,7 @@ calibrate_cpu(void)
 			t = 1;
 		if (iters * MS / t > best)
 			best = iters * MS / t;
-		if (x == 42)	/* keep the loop */
+		if (x == 42) /* keep the loop */
 			best++;
 	}
 	return best ? best : 1;
@@ -602,7 +616,7 @@ setup_fds(struct sup *s)
 	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
 		return -1;
 	s->sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	s->efd = eventfd(0, EFD_NONBLOCK);	/* inherited by workers */
+	s->efd = eventfd(0, EFD_NONBLOCK); /* inherited by workers */
 	s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	signal(SIGPIPE, SIG_IGN);
 	return s->sfd == -1 || s->efd == -1 || s->tfd == -1 ? -1 : 0;
@@ -676,7 +690,8 @@ loop(struct sup *s)
 		}
 		if (s->stopping && s->grace_at && now >= s->grace_at) {
 			if (live_children(s) > 0)
-				dcf_log(DCF_WARNING, "grace period over: killing %d workers", live_children(s));
+				dcf_log(DCF_WARNING, "grace period over: killing %d workers",
+				    live_children(s));
 			kill_all(s);
 			s->grace_at = 0;
 		}
@@ -706,7 +721,7 @@ supervisor_run(struct sup_opts *o)
 			    o->log_path, strerror(errno));
 			return 2;
 		}
-		fcntl(logfd, F_SETFD, 0);	/* workers write to it too */
+		fcntl(logfd, F_SETFD, 0); /* workers write to it too */
 	}
 	s.tty = isatty(logfd) && o->level <= DCF_INFO;
 	dcf_log_init(logfd, o->level, s.tty);
@@ -721,7 +736,8 @@ supervisor_run(struct sup_opts *o)
 		return 1;
 	}
 	if (old != 0)
-		dcf_log(DCF_WARNING, "took over the stale segment of a dead supervisor (pid %d)", (int)old);
+		dcf_log(DCF_WARNING, "took over the stale segment of a dead supervisor (pid %d)",
+		    (int)old);
 	/* s.cfg stays our own copy: a worker scribbling on the segment cannot change it. */
 	s.nnodes = s.cfg->nets * s.cfg->nodes_per_net;
 	s.nodes = calloc(s.nnodes, sizeof(*s.nodes));
@@ -740,8 +756,9 @@ supervisor_run(struct sup_opts *o)
 	dcf_rng_seed(&s.rng, s.cfg->seed ^ 0x5eed);
 	setproctitle("-dcf-supervisor %s", o->name);
 	s.t0 = dcf_now_ns();
-	dcf_log(DCF_INFO, "dcf '%s' starting: %u networks x %u nodes, %llu tasks, seed %llu (pid %d)",
-	    o->name, s.cfg->nets, s.cfg->nodes_per_net, (unsigned long long)s.cfg->tasks,
+	dcf_log(DCF_INFO,
+	    "dcf '%s' starting: %u networks x %u nodes, %llu tasks, seed %llu (pid %d)", o->name,
+	    s.cfg->nets, s.cfg->nodes_per_net, (unsigned long long)s.cfg->tasks,
 	    (unsigned long long)s.cfg->seed, (int)s.self);
 	for (uint32_t n = 0; n < s.nnodes; n++)
 		fork_node(&s, n, 0);

@@ -10,10 +10,10 @@
 #include "dcf/seg.h"
 
 /* Worker exit codes the supervisor reads. */
-#define DCF_EXIT_OK		0
-#define DCF_EXIT_RESET		3	/* books beyond repair: supervisor must reset */
-#define DCF_EXIT_STALE		4	/* the node slot is not ours any more */
-#define DCF_EXIT_SETUP		5	/* could not start */
+#define DCF_EXIT_OK    0
+#define DCF_EXIT_RESET 3 /* books beyond repair: supervisor must reset */
+#define DCF_EXIT_STALE 4 /* the node slot is not ours any more */
+#define DCF_EXIT_SETUP 5 /* could not start */
 
 struct sup_opts {
 	struct dcf_config cfg;
@@ -32,7 +32,7 @@ struct worker_ctx {
 	uint32_t node;
 	uint32_t gen;
 	pid_t parent;
-	int notify_fd;		/* eventfd: wakes the supervisor */
+	int notify_fd; /* eventfd: wakes the supervisor */
 	int tty;
 	enum dcf_level level;
 };

@@ -120,8 +120,8 @@ log_claim(const struct worker_ctx *w, const struct dcf_claim *cl)
 	if (!dcf_log_enabled(DCF_INFO))
 		return;
 	if (cl->from_recovery)
-		dcf_log(DCF_INFO, "Network-%u Node-%u picked up Task-%llu from the queue.",
-		    nd->net, nd->idx, (unsigned long long)cl->id);
+		dcf_log(DCF_INFO, "Network-%u Node-%u picked up Task-%llu from the queue.", nd->net,
+		    nd->idx, (unsigned long long)cl->id);
 	dcf_log(DCF_INFO, "Task-%llu started by Network-%u Node-%u", (unsigned long long)cl->id,
 	    nd->net, nd->idx);
 }
@@ -192,8 +192,9 @@ worker_main(const struct worker_ctx *w)
 		}
 #endif
 		DCF_INJECT(DCF_OP_CLAIM, DCF_STEP_LOCKED);
-		if (have && dcf_complete_locked(sg, w->node, w->gen, cl.slot, cl.id, result,
-		    &wake_sup) == -1) {
+		if (have &&
+		    dcf_complete_locked(sg, w->node, w->gen, cl.slot, cl.id, result, &wake_sup) ==
+		        -1) {
 			dcf_unlock(sg);
 			_exit(DCF_EXIT_STALE);
 		}
@@ -206,8 +207,8 @@ worker_main(const struct worker_ctx *w)
 			if (wake_sup)
 				notify_supervisor(w);
 			if (cl.chain)
-				dcf_books_wake_ring(sg, cl.from_recovery ? DCF_RING_RECOVERY :
-				    DCF_RING_NET0 + nd->net);
+				dcf_books_wake_ring(sg,
+				    cl.from_recovery ? DCF_RING_RECOVERY : DCF_RING_NET0 + nd->net);
 			log_claim(w, &cl);
 #ifdef DCF_INJECT_ENABLE
 			if (cl.id == poison)

@@ -9,7 +9,7 @@
  */
 #include "testutil.h"
 
-#define NOW 1000u
+#define NOW  1000u
 #define NET0 DCF_RING_NET0
 #define NET1 (DCF_RING_NET0 + 1)
 
@@ -29,12 +29,12 @@ setup(void **state)
 	if (f == NULL)
 		return -1;
 	tu_config(&c);
-	c.max_nodes = 5;	/* nodes 0,1 on network 0; 2,3 on network 1; 4 spare */
+	c.max_nodes = 5; /* nodes 0,1 on network 0; 2,3 on network 1; 4 spare */
 	c.tasks = 40;
 	c.work = DCF_WORK_CPU;
 	tu_seg_create(&f->sg, "books", &c);
 	f->h = f->sg.hdr;
-	tu_lock(&f->sg);	/* tests run with the lock held */
+	tu_lock(&f->sg); /* tests run with the lock held */
 	for (uint32_t n = 0; n < 4; n++)
 		tu_node_up_locked(&f->sg, n, 1, 0);
 	tu_assert_books(&f->sg);
@@ -57,15 +57,27 @@ teardown(void **state)
 }
 
 /* The operation succeeded and the books are consistent. */
-#define OK(f, expr) do { if ((expr) != 0) fail_msg("%s: %s", #expr, strerror(errno)); \
-	tu_assert_books(&(f)->sg); } while (0)
+#define OK(f, expr) \
+	do { \
+		if ((expr) != 0) \
+			fail_msg("%s: %s", #expr, strerror(errno)); \
+		tu_assert_books(&(f)->sg); \
+	} while (0)
 
 /* The operation was refused with e and changed nothing at all. */
-#define REFUSED(f, expr, e) do { tu_img_take(&(f)->im, &(f)->sg); errno = 0; \
-	if ((expr) != -1) fail_msg("%s was not refused", #expr); \
-	if (errno != (e)) fail_msg("%s: errno %d (%s), expected %d", #expr, errno, strerror(errno), (e)); \
-	if (!tu_img_same_bytes(&(f)->sg, &(f)->im)) fail_msg("%s changed the segment", #expr); \
-	tu_assert_books(&(f)->sg); } while (0)
+#define REFUSED(f, expr, e) \
+	do { \
+		tu_img_take(&(f)->im, &(f)->sg); \
+		errno = 0; \
+		if ((expr) != -1) \
+			fail_msg("%s was not refused", #expr); \
+		if (errno != (e)) \
+			fail_msg("%s: errno %d (%s), expected %d", #expr, errno, strerror(errno), \
+			    (e)); \
+		if (!tu_img_same_bytes(&(f)->sg, &(f)->im)) \
+			fail_msg("%s changed the segment", #expr); \
+		tu_assert_books(&(f)->sg); \
+	} while (0)
 
 static uint32_t
 ring_at(struct fix *f, uint32_t ring, uint32_t i)
@@ -154,9 +166,9 @@ test_claim(void **state)
 	struct dcf_node *nd;
 
 	REFUSED(f, claim(f, 0, 1, &cl), ENOENT);
-	OK(f, dcf_dispatch_locked(&f->sg, NET0, NOW));			/* id 0 */
-	OK(f, dcf_dispatch_locked(&f->sg, NET1, NOW));			/* id 1 */
-	OK(f, dcf_dispatch_locked(&f->sg, DCF_RING_RECOVERY, NOW));	/* id 2 */
+	OK(f, dcf_dispatch_locked(&f->sg, NET0, NOW));              /* id 0 */
+	OK(f, dcf_dispatch_locked(&f->sg, NET1, NOW));              /* id 1 */
+	OK(f, dcf_dispatch_locked(&f->sg, DCF_RING_RECOVERY, NOW)); /* id 2 */
 
 	/* The recovery ring comes first, whatever the network. */
 	OK(f, claim(f, 0, 1, &cl));
@@ -185,15 +197,15 @@ test_claim(void **state)
 	OK(f, claim(f, 2, 1, &cl));
 	assert_int_equal(cl.id, 1);
 	assert_false(cl.from_recovery);
-	REFUSED(f, claim(f, 3, 1, &cl), ENOENT);	/* network 0's task is not for network 1 */
+	REFUSED(f, claim(f, 3, 1, &cl), ENOENT); /* network 0's task is not for network 1 */
 	OK(f, claim(f, 1, 1, &cl));
 	assert_int_equal(cl.id, 0);
 	assert_int_equal(f->sg.nodes[1].from_recovery, 0);
 	assert_int_equal(h->cnt.running, 3);
 
 	OK(f, dcf_dispatch_locked(&f->sg, NET1, NOW));
-	REFUSED(f, claim(f, 3, 2, &cl), ESTALE);	/* not the node's generation */
-	REFUSED(f, claim(f, 5, 1, &cl), ESTALE);	/* not a node */
+	REFUSED(f, claim(f, 3, 2, &cl), ESTALE); /* not the node's generation */
+	REFUSED(f, claim(f, 5, 1, &cl), ESTALE); /* not a node */
 	REFUSED(f, claim(f, UINT32_MAX, 1, &cl), ESTALE);
 	h->sys_state = DCF_SYS_STOPPING;
 	REFUSED(f, claim(f, 3, 1, &cl), ESHUTDOWN);
@@ -220,11 +232,11 @@ test_claim_chain(void **state)
 	dcf_sleep_end_locked(&f->sg, 3);
 	tu_assert_books(&f->sg);
 	OK(f, claim(f, 3, 1, &cl));
-	assert_false(cl.chain);			/* nothing left */
+	assert_false(cl.chain); /* nothing left */
 	OK(f, dcf_dispatch_locked(&f->sg, NET0, NOW));
 	OK(f, dcf_dispatch_locked(&f->sg, NET0, NOW));
 	OK(f, claim(f, 0, 1, &cl));
-	assert_false(cl.chain);			/* work left, but nobody asleep */
+	assert_false(cl.chain); /* work left, but nobody asleep */
 }
 
 static void
@@ -469,7 +481,7 @@ test_move(void **state)
 	assert_int_equal(ring_at(f, DCF_RING_RECOVERY, 0), s);
 	assert_int_equal(tu_depth(&f->sg, NET1), 1);
 	assert_int_equal(h->cnt.to_recovery, 1);
-	assert_int_equal(f->sg.nets[0].wake, w0 + 1);	/* network 0 may take it now */
+	assert_int_equal(f->sg.nets[0].wake, w0 + 1); /* network 0 may take it now */
 }
 
 static void
@@ -496,8 +508,8 @@ test_sleep(void **state)
 	assert_int_equal(f->sg.nets[0].sleepers, 1);
 	assert_int_equal(f->sg.nodes[1].sleeping, 0);
 	tu_img_take(&f->im, &f->sg);
-	dcf_sleep_end_locked(&f->sg, 1);	/* not asleep: nothing */
-	dcf_sleep_end_locked(&f->sg, 77);	/* not a node: nothing */
+	dcf_sleep_end_locked(&f->sg, 1);  /* not asleep: nothing */
+	dcf_sleep_end_locked(&f->sg, 77); /* not a node: nothing */
 	assert_true(tu_img_same_bytes(&f->sg, &f->im));
 	REFUSED(f, dcf_sleep_begin_locked(&f->sg, 77, &w), EINVAL);
 	/* A node that stops while asleep is no longer counted. */
@@ -522,7 +534,7 @@ test_node_states(void **state)
 	REFUSED(f, dcf_node_ready_locked(&f->sg, 5, 1, NOW), ESTALE);
 	OK(f, dcf_node_ready_locked(&f->sg, 4, 1, NOW));
 	assert_int_equal(f->sg.nodes[4].state, DCF_NODE_IDLE);
-	OK(f, dcf_node_ready_locked(&f->sg, 4, 1, NOW));	/* once is enough */
+	OK(f, dcf_node_ready_locked(&f->sg, 4, 1, NOW)); /* once is enough */
 	assert_int_equal(f->sg.nodes[4].state, DCF_NODE_IDLE);
 	/* Restarting an alive node does not count it twice. */
 	OK(f, dcf_node_start_locked(&f->sg, 4, 2, 0, 1, NOW));
@@ -560,7 +572,7 @@ run_to_end(struct fix *f, uint32_t gen, uint8_t *seen)
 {
 	struct dcf_hdr *h = f->h;
 	struct dcf_claim cl[4];
-	int have[4] = { 0 }, wake;
+	int have[4] = {0}, wake;
 	uint64_t retired = 0;
 	struct dcf_done d;
 
@@ -568,7 +580,8 @@ run_to_end(struct fix *f, uint32_t gen, uint8_t *seen)
 		/* Dispatch what fits, mostly to the networks, some to recovery. */
 		while (h->cnt.next_id < h->cfg.tasks && tu_depth(&f->sg, DCF_RING_FREE) > 0) {
 			uint64_t id = h->cnt.next_id;
-			uint32_t ring = id % 7 == 3 ? DCF_RING_RECOVERY : DCF_RING_NET0 + (uint32_t)(id % 2);
+			uint32_t ring =
+			    id % 7 == 3 ? DCF_RING_RECOVERY : DCF_RING_NET0 + (uint32_t)(id % 2);
 
 			OK(f, dcf_dispatch_locked(&f->sg, ring, NOW));
 		}
@@ -606,7 +619,7 @@ test_full_run_wrapping(void **state)
 	struct fix *f = *state;
 	struct dcf_hdr *h = f->h;
 	const uint32_t base = UINT32_MAX - 2;
-	uint8_t seen[40] = { 0 };
+	uint8_t seen[40] = {0};
 
 	tu_rebase_rings(&f->sg, base);
 	tu_assert_books(&f->sg);
@@ -630,7 +643,7 @@ test_checker_catches(void **state)
 	struct fix *f = *state;
 	struct dcf_hdr *h = f->h;
 	struct dcf_claim cl;
-	struct tu_img good = { NULL, 0 };
+	struct tu_img good = {NULL, 0};
 	char err[DCF_ERRLEN];
 	uint32_t w, qslot, rslot, fslot;
 	int wake;
@@ -646,37 +659,109 @@ test_checker_catches(void **state)
 	qslot = ring_at(f, NET1, 0);
 	fslot = ring_at(f, DCF_RING_FREE, 0);
 	tu_img_take(&good, &f->sg);
-	for (int k = 0; ; k++) {
+	for (int k = 0;; k++) {
 		const char *want;
 
 		tu_img_restore(&f->sg, &good);
 		assert_int_equal(dcf_books_check_locked(&f->sg, err, sizeof(err)), 0);
 		switch (k) {
-		case 0: h->cnt.running++; want = "running counter"; break;
-		case 1: h->cnt.next_id++; want = "dispatched"; break;
-		case 2: h->cnt.completed--; want = "dispatched"; break;
-		case 3: h->cnt.quarantined++; want = "dispatched"; break;
-		case 4: h->cnt.next_id = h->cfg.tasks + 1; h->cnt.completed = h->cfg.tasks - 1; want = "of 40"; break;
-		case 5: f->sg.rings[DCF_RING_FREE].tail--; want = "in no ring"; break;
-		case 6: dcf_ring_slots(&f->sg, DCF_RING_DONE)[f->sg.rings[DCF_RING_DONE].tail & 7] = fslot;
-			f->sg.rings[DCF_RING_DONE].tail++; want = "in two places"; break;
-		case 7: f->sg.tasks[qslot].queue = NET0; want = "says it is queued on"; break;
-		case 8: f->sg.tasks[qslot].state = DCF_TASK_DONE; want = "holds slot"; break;
-		case 9: f->sg.tasks[fslot].state = 7; want = "holds slot"; break;
-		case 10: f->sg.nodes[0].task_slot = DCF_NONE; want = "does not hold it"; break;
-		case 11: f->sg.tasks[rslot].owner_gen = 2; want = "does not hold it"; break;
-		case 12: f->sg.nodes[0].state = DCF_NODE_IDLE; want = "does not hold it"; break;
-		case 13: f->sg.tasks[rslot].owner_node = 99; want = "out of range"; break;
-		case 14: f->sg.nodes[1].task_slot = qslot; want = "does not own"; break;
-		case 15: f->sg.nets[1].sleepers = 0; want = "sleepers"; break;
-		case 16: f->sg.nodes[2].sleeping = 1; want = "sleepers"; break;
-		case 17: f->sg.nets[0].alive = 3; want = "alive"; break;
-		case 18: f->sg.nodes[2].state = DCF_NODE_DOWN; want = "alive"; break;
-		case 19: f->sg.nodes[2].net = 7; want = "bad network"; break;
-		case 20: f->sg.rings[NET1].tail += 9; want = "over capacity"; break;
-		case 21: dcf_ring_slots(&f->sg, NET1)[f->sg.rings[NET1].head & 7] = 8; want = "out of range"; break;
-		case 22: f->sg.nodes[1].task_slot = 8; want = "out of range"; break;
-		default: goto done;
+		case 0:
+			h->cnt.running++;
+			want = "running counter";
+			break;
+		case 1:
+			h->cnt.next_id++;
+			want = "dispatched";
+			break;
+		case 2:
+			h->cnt.completed--;
+			want = "dispatched";
+			break;
+		case 3:
+			h->cnt.quarantined++;
+			want = "dispatched";
+			break;
+		case 4:
+			h->cnt.next_id = h->cfg.tasks + 1;
+			h->cnt.completed = h->cfg.tasks - 1;
+			want = "of 40";
+			break;
+		case 5:
+			f->sg.rings[DCF_RING_FREE].tail--;
+			want = "in no ring";
+			break;
+		case 6:
+			dcf_ring_slots(&f->sg, DCF_RING_DONE)[f->sg.rings[DCF_RING_DONE].tail & 7] =
+			    fslot;
+			f->sg.rings[DCF_RING_DONE].tail++;
+			want = "in two places";
+			break;
+		case 7:
+			f->sg.tasks[qslot].queue = NET0;
+			want = "says it is queued on";
+			break;
+		case 8:
+			f->sg.tasks[qslot].state = DCF_TASK_DONE;
+			want = "holds slot";
+			break;
+		case 9:
+			f->sg.tasks[fslot].state = 7;
+			want = "holds slot";
+			break;
+		case 10:
+			f->sg.nodes[0].task_slot = DCF_NONE;
+			want = "does not hold it";
+			break;
+		case 11:
+			f->sg.tasks[rslot].owner_gen = 2;
+			want = "does not hold it";
+			break;
+		case 12:
+			f->sg.nodes[0].state = DCF_NODE_IDLE;
+			want = "does not hold it";
+			break;
+		case 13:
+			f->sg.tasks[rslot].owner_node = 99;
+			want = "out of range";
+			break;
+		case 14:
+			f->sg.nodes[1].task_slot = qslot;
+			want = "does not own";
+			break;
+		case 15:
+			f->sg.nets[1].sleepers = 0;
+			want = "sleepers";
+			break;
+		case 16:
+			f->sg.nodes[2].sleeping = 1;
+			want = "sleepers";
+			break;
+		case 17:
+			f->sg.nets[0].alive = 3;
+			want = "alive";
+			break;
+		case 18:
+			f->sg.nodes[2].state = DCF_NODE_DOWN;
+			want = "alive";
+			break;
+		case 19:
+			f->sg.nodes[2].net = 7;
+			want = "bad network";
+			break;
+		case 20:
+			f->sg.rings[NET1].tail += 9;
+			want = "over capacity";
+			break;
+		case 21:
+			dcf_ring_slots(&f->sg, NET1)[f->sg.rings[NET1].head & 7] = 8;
+			want = "out of range";
+			break;
+		case 22:
+			f->sg.nodes[1].task_slot = 8;
+			want = "out of range";
+			break;
+		default:
+			goto done;
 		}
 		err[0] = '\0';
 		errno = 0;
@@ -705,16 +790,16 @@ test_reset(void **state)
 	struct dcf_claim c0, c2;
 	char err[DCF_ERRLEN];
 	uint64_t ids_queued[2];
-	uint8_t seen[40] = { 0 };
+	uint8_t seen[40] = {0};
 	uint32_t w;
 	int wake, r;
 
 	for (int i = 0; i < 7; i++)
 		OK(f, dcf_dispatch_locked(&f->sg, i < 4 ? NET0 : NET1, NOW + (uint64_t)i));
-	OK(f, claim(f, 0, 1, &c0));			/* id 0, running */
-	OK(f, claim(f, 1, 1, &c2));			/* id 1: completed below */
+	OK(f, claim(f, 0, 1, &c0)); /* id 0, running */
+	OK(f, claim(f, 1, 1, &c2)); /* id 1: completed below */
 	OK(f, complete(f, 1, 1, &c2, &wake));
-	OK(f, claim(f, 2, 1, &c2));			/* id 4, running, on its last attempt */
+	OK(f, claim(f, 2, 1, &c2)); /* id 4, running, on its last attempt */
 	f->sg.tasks[c2.slot].attempts = h->cfg.max_attempts - 1;
 	ids_queued[0] = f->sg.tasks[ring_at(f, NET0, 0)].id;
 	ids_queued[1] = f->sg.tasks[ring_at(f, NET1, 0)].id;
@@ -729,7 +814,7 @@ test_reset(void **state)
 	h->wal.n = 3;
 	h->seq |= 1;
 	h->sys_state = DCF_SYS_RESET;
-	dcf_unlock(&f->sg);	/* the reset's caller holds no lock: it re-creates it */
+	dcf_unlock(&f->sg); /* the reset's caller holds no lock: it re-creates it */
 
 	r = dcf_books_reset(&f->sg, h->cfg.max_attempts, err, sizeof(err));
 	if (r < 0)
@@ -773,7 +858,7 @@ test_reset(void **state)
 	tu_assert_books(&f->sg);
 	assert_int_equal(run_to_end(f, 2, seen), 40 - 1);
 	for (uint64_t id = 0; id < 40; id++)
-		assert_int_equal(seen[id], id != 4);	/* all but the quarantined one */
+		assert_int_equal(seen[id], id != 4); /* all but the quarantined one */
 	assert_int_equal(h->cnt.retired, 39);
 
 	/* Books that cannot account for every task are not passed as repaired. */
@@ -819,21 +904,21 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_dispatch, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_claim, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_claim_chain, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_complete, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_retire, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_node_death, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_quarantine, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stale_completion, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_move, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sleep, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_node_states, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_full_run_wrapping, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_checker_catches, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_task_numbers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dispatch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_claim, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_claim_chain, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_complete, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_retire, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_node_death, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_quarantine, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stale_completion, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_move, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sleep, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_node_states, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_full_run_wrapping, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_checker_catches, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_task_numbers, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

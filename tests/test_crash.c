@@ -42,12 +42,18 @@ step_name(int step)
 	static char buf[32];
 
 	switch (step) {
-	case DCF_STEP_LOCKED: return "locked";
-	case DCF_STEP_BUILT: return "built";
-	case DCF_STEP_PUBLISHED: return "published";
-	case DCF_STEP_APPLIED: return "applied";
-	case DCF_STEP_CLEARED: return "cleared";
-	case DCF_STEP_UNLOCKED: return "unlocked";
+	case DCF_STEP_LOCKED:
+		return "locked";
+	case DCF_STEP_BUILT:
+		return "built";
+	case DCF_STEP_PUBLISHED:
+		return "published";
+	case DCF_STEP_APPLIED:
+		return "applied";
+	case DCF_STEP_CLEARED:
+		return "cleared";
+	case DCF_STEP_UNLOCKED:
+		return "unlocked";
 	default:
 		snprintf(buf, sizeof(buf), "apply(%d)", step - DCF_STEP_APPLY(0));
 		return buf;
@@ -56,12 +62,12 @@ step_name(int step)
 
 /* ==== every point of every operation =================================== */
 
-#define W_NODES 4	/* 2 networks x 2 nodes: node n is on network n / 2 */
+#define W_NODES 4 /* 2 networks x 2 nodes: node n is on network n / 2 */
 
 struct world {
 	struct dcf_seg sg;
 	struct tu_ledger *L;
-	uint32_t x;		/* the node this round works with */
+	uint32_t x; /* the node this round works with */
 	uint64_t now;
 	unsigned kills, holder_kills, not_reached;
 	unsigned kills_by_op[DCF_OP_COUNT];
@@ -118,7 +124,9 @@ w_complete(struct world *w, uint32_t n)
 	uint64_t id = w->sg.tasks[slot].id;
 	int wake;
 
-	assert_int_equal(dcf_complete_locked(&w->sg, n, gen_of(w, n), slot, id, tu_result(id), &wake), 0);
+	assert_int_equal(dcf_complete_locked(&w->sg, n, gen_of(w, n), slot, id, tu_result(id),
+	                     &wake),
+	    0);
 	tu_mark(w->L->completed, id);
 	tu_assert_books(&w->sg);
 }
@@ -129,7 +137,8 @@ w_died(struct world *w, uint32_t n)
 	struct dcf_reclaim rc;
 
 	assert_int_equal(dcf_node_died_locked(&w->sg, n, gen_of(w, n), w->sg.hdr->cfg.max_attempts,
-	    ++w->now, &rc), 0);
+	                     ++w->now, &rc),
+	    0);
 	tu_assert_books(&w->sg);
 }
 
@@ -137,7 +146,8 @@ static void
 w_start(struct world *w, uint32_t n)
 {
 	assert_int_equal(dcf_node_start_locked(&w->sg, n, gen_of(w, n) + 1, 5000 + (pid_t)n, 1,
-	    ++w->now), 0);
+	                     ++w->now),
+	    0);
 	tu_assert_books(&w->sg);
 }
 
@@ -207,7 +217,7 @@ prep_claim_net(struct world *w)
 {
 	w_dispatch(w, ring_x(w));
 	w_dispatch(w, ring_x(w));
-	w_sleep(w, w->x ^ 1);	/* the other node of the network sleeps: chain */
+	w_sleep(w, w->x ^ 1); /* the other node of the network sleeps: chain */
 }
 
 static void
@@ -345,7 +355,8 @@ static int
 act_start(struct world *w, struct act_out *o)
 {
 	(void)o;
-	return dcf_node_start_locked(&w->sg, w->x, gen_of(w, w->x) + 1, 5000 + (pid_t)w->x, 1, w->now);
+	return dcf_node_start_locked(&w->sg, w->x, gen_of(w, w->x) + 1, 5000 + (pid_t)w->x, 1,
+	    w->now);
 }
 
 static int
@@ -368,28 +379,28 @@ enum expect { E_NONE, E_CHAIN, E_FROM_RECOVERY, E_WAKE_SUP, E_REQUEUED, E_QUARAN
 static const struct variant {
 	const char *name;
 	int op;
-	int has_locked;		/* passes DCF_STEP_LOCKED before any check */
+	int has_locked; /* passes DCF_STEP_LOCKED before any check */
 	void (*prep)(struct world *);
 	int (*act)(struct world *, struct act_out *);
 	enum expect expect;
 } variants[] = {
-	{ "dispatch to a network", DCF_OP_DISPATCH, 1, prep_none, act_dispatch_net, E_NONE },
-	{ "dispatch to recovery", DCF_OP_DISPATCH, 1, prep_none, act_dispatch_recovery, E_NONE },
-	{ "claim from a network", DCF_OP_CLAIM, 1, prep_claim_net, act_claim, E_CHAIN },
-	{ "claim from recovery", DCF_OP_CLAIM, 1, prep_claim_recovery, act_claim, E_FROM_RECOVERY },
-	{ "complete", DCF_OP_COMPLETE, 1, prep_busy, act_complete, E_NONE },
-	{ "complete, supervisor waiting", DCF_OP_COMPLETE, 1, prep_busy_sup_waiting, act_complete,
-	    E_WAKE_SUP },
-	{ "retire", DCF_OP_RETIRE, 1, prep_done, act_retire, E_NONE },
-	{ "reclaim a running task", DCF_OP_RECLAIM, 1, prep_busy, act_died, E_REQUEUED },
-	{ "quarantine at max attempts", DCF_OP_RECLAIM, 1, prep_last_attempt, act_died, E_QUARANTINED },
-	{ "death of a sleeping node", DCF_OP_RECLAIM, 1, prep_sleeping, act_died, E_NO_TASK },
-	{ "move to recovery", DCF_OP_MOVE, 1, prep_queued, act_move, E_NONE },
-	{ "sleep", DCF_OP_SLEEP, 1, prep_none, act_sleep, E_NONE },
-	{ "wake", DCF_OP_WAKE, 1, prep_sleeping, act_wake, E_NONE },
-	{ "node restart", DCF_OP_NODE, 1, prep_down, act_start, E_NONE },
-	{ "node ready", DCF_OP_NODE, 0, prep_starting, act_ready, E_NONE },
-	{ "node stop", DCF_OP_NODE, 0, prep_sleeping, act_stop, E_NONE },
+    {"dispatch to a network", DCF_OP_DISPATCH, 1, prep_none, act_dispatch_net, E_NONE},
+    {"dispatch to recovery", DCF_OP_DISPATCH, 1, prep_none, act_dispatch_recovery, E_NONE},
+    {"claim from a network", DCF_OP_CLAIM, 1, prep_claim_net, act_claim, E_CHAIN},
+    {"claim from recovery", DCF_OP_CLAIM, 1, prep_claim_recovery, act_claim, E_FROM_RECOVERY},
+    {"complete", DCF_OP_COMPLETE, 1, prep_busy, act_complete, E_NONE},
+    {"complete, supervisor waiting", DCF_OP_COMPLETE, 1, prep_busy_sup_waiting, act_complete,
+        E_WAKE_SUP},
+    {"retire", DCF_OP_RETIRE, 1, prep_done, act_retire, E_NONE},
+    {"reclaim a running task", DCF_OP_RECLAIM, 1, prep_busy, act_died, E_REQUEUED},
+    {"quarantine at max attempts", DCF_OP_RECLAIM, 1, prep_last_attempt, act_died, E_QUARANTINED},
+    {"death of a sleeping node", DCF_OP_RECLAIM, 1, prep_sleeping, act_died, E_NO_TASK},
+    {"move to recovery", DCF_OP_MOVE, 1, prep_queued, act_move, E_NONE},
+    {"sleep", DCF_OP_SLEEP, 1, prep_none, act_sleep, E_NONE},
+    {"wake", DCF_OP_WAKE, 1, prep_sleeping, act_wake, E_NONE},
+    {"node restart", DCF_OP_NODE, 1, prep_down, act_start, E_NONE},
+    {"node ready", DCF_OP_NODE, 0, prep_starting, act_ready, E_NONE},
+    {"node stop", DCF_OP_NODE, 0, prep_sleeping, act_stop, E_NONE},
 };
 #define NVARIANTS (sizeof(variants) / sizeof(variants[0]))
 
@@ -399,13 +410,26 @@ check_expect(const struct variant *v, const struct act_out *o)
 	int ok = 1;
 
 	switch (v->expect) {
-	case E_NONE: break;
-	case E_CHAIN: ok = o->cl.chain && !o->cl.from_recovery; break;
-	case E_FROM_RECOVERY: ok = o->cl.from_recovery; break;
-	case E_WAKE_SUP: ok = o->wake == 1; break;
-	case E_REQUEUED: ok = o->rc.had_task && !o->rc.quarantined; break;
-	case E_QUARANTINED: ok = o->rc.had_task && o->rc.quarantined; break;
-	case E_NO_TASK: ok = !o->rc.had_task; break;
+	case E_NONE:
+		break;
+	case E_CHAIN:
+		ok = o->cl.chain && !o->cl.from_recovery;
+		break;
+	case E_FROM_RECOVERY:
+		ok = o->cl.from_recovery;
+		break;
+	case E_WAKE_SUP:
+		ok = o->wake == 1;
+		break;
+	case E_REQUEUED:
+		ok = o->rc.had_task && !o->rc.quarantined;
+		break;
+	case E_QUARANTINED:
+		ok = o->rc.had_task && o->rc.quarantined;
+		break;
+	case E_NO_TASK:
+		ok = !o->rc.had_task;
+		break;
 	}
 	if (!ok)
 		fail_msg("%s: the operation did not take the path under test", v->name);
@@ -418,8 +442,8 @@ check_expect(const struct variant *v, const struct act_out *o)
  * Returns the journal length the dead child left published (0 if none).
  */
 static uint32_t
-kill_at(struct world *w, const struct variant *v, int step, int reached,
-    const struct tu_img *s0, const struct tu_img *s1, int restore)
+kill_at(struct world *w, const struct variant *v, int step, int reached, const struct tu_img *s0,
+    const struct tu_img *s1, int restore)
 {
 	struct dcf_hdr *h = w->sg.hdr;
 	int holding = reached && step != DCF_STEP_UNLOCKED;
@@ -447,15 +471,15 @@ kill_at(struct world *w, const struct variant *v, int step, int reached,
 	st = tu_waitpid(pid);
 	if (reached) {
 		if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL)
-			fail_msg("%s, step %s: child %s, expected SIGKILL", v->name, step_name(step),
-			    tu_status_str(st));
+			fail_msg("%s, step %s: child %s, expected SIGKILL", v->name,
+			    step_name(step), tu_status_str(st));
 		w->kills++;
 		w->holder_kills += holding;
 		w->kills_by_op[v->op]++;
 	} else {
 		if (!WIFEXITED(st) || WEXITSTATUS(st) != TU_EX_NOTREACHED)
-			fail_msg("%s, step %s: child %s, expected it to finish", v->name, step_name(step),
-			    tu_status_str(st));
+			fail_msg("%s, step %s: child %s, expected it to finish", v->name,
+			    step_name(step), tu_status_str(st));
 		w->not_reached++;
 	}
 	/* What the dead left: a published record exactly between publish and clear. */
@@ -463,7 +487,8 @@ kill_at(struct world *w, const struct variant *v, int step, int reached,
 	if (published != (n > 0))
 		fail_msg("%s, step %s: journal length %u left behind", v->name, step_name(step), n);
 	if (applying != (int)(h->seq & 1))
-		fail_msg("%s, step %s: seq %llu", v->name, step_name(step), (unsigned long long)h->seq);
+		fail_msg("%s, step %s: seq %llu", v->name, step_name(step),
+		    (unsigned long long)h->seq);
 	wake0[0] = w->sg.nets[0].wake;
 	wake0[1] = w->sg.nets[1].wake;
 
@@ -479,8 +504,8 @@ kill_at(struct world *w, const struct variant *v, int step, int reached,
 		const char *d = tu_books_diff(&w->sg, want);
 
 		if (d != NULL)
-			fail_msg("%s, step %s: books are not the books %s the operation: %s", v->name,
-			    step_name(step), want == s0 ? "before" : "after", d);
+			fail_msg("%s, step %s: books are not the books %s the operation: %s",
+			    v->name, step_name(step), want == s0 ? "before" : "after", d);
 	}
 	if (restore)
 		tu_img_restore(&w->sg, s0);
@@ -492,7 +517,7 @@ kill_at(struct world *w, const struct variant *v, int step, int reached,
 static uint32_t
 sweep(struct world *w, const struct variant *v)
 {
-	struct tu_img s0 = { NULL, 0 }, s1 = { NULL, 0 };
+	struct tu_img s0 = {NULL, 0}, s1 = {NULL, 0};
 	struct act_out ref;
 	uint32_t n;
 
@@ -516,10 +541,10 @@ sweep(struct world *w, const struct variant *v)
 	assert_true(n >= 1 && n <= DCF_WAL_MAX);
 	for (uint32_t k = 0; k < n; k++)
 		kill_at(w, v, DCF_STEP_APPLY((int)k), 1, &s0, &s1, 1);
-	kill_at(w, v, DCF_STEP_APPLY((int)n), 0, &s0, &s1, 1);	/* there is no store n */
+	kill_at(w, v, DCF_STEP_APPLY((int)n), 0, &s0, &s1, 1); /* there is no store n */
 	kill_at(w, v, DCF_STEP_APPLIED, 1, &s0, &s1, 1);
 	kill_at(w, v, DCF_STEP_CLEARED, 1, &s0, &s1, 1);
-	kill_at(w, v, DCF_STEP_UNLOCKED, 1, &s0, &s1, 0);	/* the books stay as after */
+	kill_at(w, v, DCF_STEP_UNLOCKED, 1, &s0, &s1, 0); /* the books stay as after */
 
 	/* The ledger learns what the operation did, as the survivor sees it. */
 	if (v->act == act_claim)
@@ -539,7 +564,7 @@ test_every_point(void **state)
 	const unsigned rounds = 4;
 	struct dcf_config c;
 	struct world *w = calloc(1, sizeof(*w));
-	uint32_t nlen[NVARIANTS] = { 0 };
+	uint32_t nlen[NVARIANTS] = {0};
 	unsigned expect_kills = 0;
 	char err[DCF_ERRLEN];
 	uint64_t t0 = dcf_now_ns();
@@ -575,8 +600,8 @@ test_every_point(void **state)
 			if (r == 0)
 				nlen[i] = n;
 			else if (n != nlen[i])
-				fail_msg("%s: %u stores in round %u, %u before", variants[i].name, n, r,
-				    nlen[i]);
+				fail_msg("%s: %u stores in round %u, %u before", variants[i].name,
+				    n, r, nlen[i]);
 			expect_kills += (unsigned)variants[i].has_locked + n + 5;
 		}
 	}
@@ -590,8 +615,10 @@ test_every_point(void **state)
 	tu_lock(&w->sg);
 	while (w->sg.hdr->cnt.next_id < c.tasks) {
 		while (w->sg.hdr->cnt.next_id < c.tasks && tu_depth(&w->sg, DCF_RING_FREE) > 0)
-			w_dispatch(w, w->sg.hdr->cnt.next_id % 5 == 0 ? DCF_RING_RECOVERY :
-			    DCF_RING_NET0 + (uint32_t)(w->sg.hdr->cnt.next_id % 2));
+			w_dispatch(w,
+			    w->sg.hdr->cnt.next_id % 5 == 0
+			        ? DCF_RING_RECOVERY
+			        : DCF_RING_NET0 + (uint32_t)(w->sg.hdr->cnt.next_id % 2));
 		tidy(w);
 	}
 	assert_int_equal(w->sg.hdr->cnt.quarantined, rounds);
@@ -611,7 +638,7 @@ test_every_point(void **state)
 
 /* ==== real workers killed at their own crash points ==================== */
 
-#define WL_NODES 6	/* 2 networks x 3 */
+#define WL_NODES       6 /* 2 networks x 3 */
 #define WL_OUTSTANDING 6
 
 struct point {
@@ -624,7 +651,7 @@ struct workload {
 	struct tu_ledger *L;
 	pid_t pid[WL_NODES];
 	uint32_t gen[WL_NODES];
-	struct point armed[WL_NODES];	/* op -1: not armed */
+	struct point armed[WL_NODES]; /* op -1: not armed */
 	struct point sched[96];
 	unsigned hits[96];
 	int sched_of[WL_NODES];
@@ -642,12 +669,11 @@ struct workload {
 static void
 build_schedule(struct workload *wl)
 {
-	static const struct { int op, napply, locked, unlocked; } ops[] = {
-		{ DCF_OP_CLAIM, 13, 1, 1 },
-		{ DCF_OP_COMPLETE, 10, 1, 1 },
-		{ DCF_OP_SLEEP, 2, 1, 1 },
-		{ DCF_OP_WAKE, 2, 1, 0 },
-		{ DCF_OP_NODE, 1, 0, 0 },	/* dcf_node_ready_locked */
+	static const struct {
+		int op, napply, locked, unlocked;
+	} ops[] = {
+	    {DCF_OP_CLAIM, 13, 1, 1}, {DCF_OP_COMPLETE, 10, 1, 1}, {DCF_OP_SLEEP, 2, 1, 1},
+	    {DCF_OP_WAKE, 2, 1, 0}, {DCF_OP_NODE, 1, 0, 0}, /* dcf_node_ready_locked */
 	};
 
 	wl->nsched = 0;
@@ -676,7 +702,7 @@ build_schedule(struct workload *wl)
 static void
 wl_spawn(struct workload *wl, uint32_t n, int restart)
 {
-	struct tu_worker wk = { &wl->sg, wl->L, n, ++wl->gen[n], 0, 0, 0 };
+	struct tu_worker wk = {&wl->sg, wl->L, n, ++wl->gen[n], 0, 0, 0};
 
 	tu_lock(&wl->sg);
 	assert_int_equal(dcf_node_start_locked(&wl->sg, n, wk.gen, 0, restart, dcf_now_ns()), 0);
@@ -712,7 +738,7 @@ wl_reaped(struct workload *wl, pid_t pid, int st)
 		;
 	if (n >= WL_NODES) {
 		fail_msg("reaped a child that is no worker: %d", (int)pid);
-		return;		/* not reached: fail_msg longjmps */
+		return; /* not reached: fail_msg longjmps */
 	}
 	wl->pid[n] = 0;
 	wl->alive--;
@@ -757,9 +783,9 @@ wl_run(struct workload *wl, uint64_t deadline)
 	struct dcf_hdr *h = wl->sg.hdr;
 	const struct dcf_config *c = &h->cfg;
 
-	for (uint64_t iter = 0; ; iter++) {
+	for (uint64_t iter = 0;; iter++) {
 		uint32_t e = __atomic_load_n(&wl->L->ev, __ATOMIC_SEQ_CST);
-		uint8_t woke[DCF_RING_NET0 + 2] = { 0 };
+		uint8_t woke[DCF_RING_NET0 + 2] = {0};
 		int st, retired, sent = 0, stop_now = 0, idle;
 		struct timespec ts;
 		pid_t pid;
@@ -772,19 +798,23 @@ wl_run(struct workload *wl, uint64_t deadline)
 		retired = tu_retire_all_locked(&wl->sg, wl->L, INT_MAX);
 		if (!wl->stopping) {
 			while (h->cnt.next_id < c->tasks &&
-			    h->cnt.next_id - h->cnt.completed - h->cnt.quarantined < WL_OUTSTANDING) {
+			    h->cnt.next_id - h->cnt.completed - h->cnt.quarantined <
+			        WL_OUTSTANDING) {
 				uint64_t id = h->cnt.next_id;
-				uint32_t ring = id % 11 == 5 ? DCF_RING_RECOVERY :
-				    DCF_RING_NET0 + (uint32_t)(id % c->nets);
+				uint32_t ring = id % 11 == 5
+				    ? DCF_RING_RECOVERY
+				    : DCF_RING_NET0 + (uint32_t)(id % c->nets);
 
-				assert_int_equal(dcf_dispatch_locked(&wl->sg, ring, dcf_now_ns()), 0);
+				assert_int_equal(dcf_dispatch_locked(&wl->sg, ring, dcf_now_ns()),
+				    0);
 				woke[ring] = 1;
 				sent++;
 			}
 			if (iter % 7 == 3) {
 				uint64_t id;
 
-				if (dcf_move_locked(&wl->sg, (uint32_t)(iter % c->nets), dcf_now_ns(), &id) == 0)
+				if (dcf_move_locked(&wl->sg, (uint32_t)(iter % c->nets),
+				        dcf_now_ns(), &id) == 0)
 					woke[DCF_RING_RECOVERY] = 1;
 			}
 			if (h->cnt.retired + h->cnt.quarantined == c->tasks) {
@@ -805,9 +835,12 @@ wl_run(struct workload *wl, uint64_t deadline)
 		if (!idle)
 			continue;
 		if (!tu_time_left(deadline, &ts))
-			fail_msg("hung: dispatched %llu, completed %llu, retired %llu, quarantined %llu; "
-			    "%u kills", (unsigned long long)h->cnt.next_id,
-			    (unsigned long long)h->cnt.completed, (unsigned long long)h->cnt.retired,
+			fail_msg("hung: dispatched %llu, completed %llu, retired %llu, quarantined "
+			         "%llu; "
+			         "%u kills",
+			    (unsigned long long)h->cnt.next_id,
+			    (unsigned long long)h->cnt.completed,
+			    (unsigned long long)h->cnt.retired,
 			    (unsigned long long)h->cnt.quarantined, wl->kills);
 		dcf_futex_wait(&wl->L->ev, e, &ts);
 	}
@@ -861,9 +894,10 @@ test_workers_killed(void **state)
 	if (tu_ledger_verify(&wl->sg, wl->L, 0, err, sizeof(err)) == -1)
 		fail_msg("%s", err);
 	dcf_unlock(&wl->sg);
-	printf("    %u kills (%u holding the lock) at %zu points, %u points never hit; %llu reclaimed, "
-	    "%llu quarantined; repairs: %llu by workers, %lu by the supervisor; %.2f s\n", wl->kills,
-	    wl->holder_kills, wl->nsched, missed, (unsigned long long)h->cnt.reclaimed,
+	printf("    %u kills (%u holding the lock) at %zu points, %u points never hit; %llu "
+	       "reclaimed, "
+	       "%llu quarantined; repairs: %llu by workers, %lu by the supervisor; %.2f s\n",
+	    wl->kills, wl->holder_kills, wl->nsched, missed, (unsigned long long)h->cnt.reclaimed,
 	    (unsigned long long)h->cnt.quarantined, (unsigned long long)wl->L->stat[TU_ST_REPAIRS],
 	    mine, (double)(dcf_now_ns() - t0) / 1e9);
 	assert_int_equal(missed, 0);
@@ -907,10 +941,11 @@ bed_new(uint32_t nodes, uint64_t tasks)
 static pid_t
 bed_worker(struct bed *b, uint32_t node, int op, int step)
 {
-	struct tu_worker wk = { &b->sg, b->L, node, ++b->gen[node], op, step, op >= 0 };
+	struct tu_worker wk = {&b->sg, b->L, node, ++b->gen[node], op, step, op >= 0};
 
 	tu_lock(&b->sg);
-	assert_int_equal(dcf_node_start_locked(&b->sg, node, wk.gen, 0, wk.gen > 1, dcf_now_ns()), 0);
+	assert_int_equal(dcf_node_start_locked(&b->sg, node, wk.gen, 0, wk.gen > 1, dcf_now_ns()),
+	    0);
 	dcf_unlock(&b->sg);
 	b->pid[node] = tu_spawn_worker(&wk);
 	return b->pid[node];
@@ -933,8 +968,8 @@ static void
 child_dispatch(struct bed *b)
 {
 	TU_CHILD_CHECK(dcf_lock(&b->sg) == 0, "lock: %s", strerror(errno));
-	TU_CHILD_CHECK(dcf_dispatch_locked(&b->sg, DCF_RING_NET0, dcf_now_ns()) == 0, "dispatch: %s",
-	    strerror(errno));
+	TU_CHILD_CHECK(dcf_dispatch_locked(&b->sg, DCF_RING_NET0, dcf_now_ns()) == 0,
+	    "dispatch: %s", strerror(errno));
 	dcf_unlock(&b->sg);
 	DCF_INJECT(DCF_OP_DISPATCH, DCF_STEP_UNLOCKED);
 	dcf_books_wake_ring(&b->sg, DCF_RING_NET0);
@@ -957,8 +992,8 @@ bed_wait_completed(struct bed *b, uint64_t k)
 		if (done)
 			return;
 		if (!tu_time_left(b->deadline, &ts))
-			fail_msg("stranded: %llu of %llu completed", (unsigned long long)b->sg.hdr->cnt.completed,
-			    (unsigned long long)k);
+			fail_msg("stranded: %llu of %llu completed",
+			    (unsigned long long)b->sg.hdr->cnt.completed, (unsigned long long)k);
 		dcf_futex_wait(&b->L->ev, e, &ts);
 	}
 }
@@ -1027,14 +1062,14 @@ test_sleeper_killed(void **state)
 	tu_lock(&b->sg);
 	assert_int_equal(b->sg.nets[0].sleepers, 2);
 	dcf_unlock(&b->sg);
-	bed_dispatch(b, 1, 1);	/* wakes one: it must be the live one */
+	bed_dispatch(b, 1, 1); /* wakes one: it must be the live one */
 	bed_wait_completed(b, 1);
 	/* The reaper takes the dead out of the count. */
 	if (tu_node_died(&b->sg, 0, b->gen[0], &rc, err, sizeof(err)) == -1)
 		fail_msg("%s", err);
 	assert_false(rc.had_task);
 	tu_lock(&b->sg);
-	assert_int_equal(b->sg.nets[0].sleepers, 1);	/* the survivor, asleep again */
+	assert_int_equal(b->sg.nets[0].sleepers, 1); /* the survivor, asleep again */
 	assert_int_equal(b->sg.nets[0].alive, 1);
 	dcf_unlock(&b->sg);
 	/* The last sleeper killed too; a new worker still gets the next task. */
@@ -1068,7 +1103,7 @@ test_waker_killed_before_wake(void **state)
 	}
 	tu_assert_killed(tu_waitpid(p));
 	bed_assert_stranded(b, 0, 1, 0);
-	dcf_books_wake_all(&b->sg);	/* what the supervisor does after any reaping */
+	dcf_books_wake_all(&b->sg); /* what the supervisor does after any reaping */
 	bed_wait_completed(b, 1);
 	bed_finish(b);
 }
@@ -1085,9 +1120,9 @@ test_chain_waker_killed(void **state)
 
 	s = bed_worker(b, 1, -1, 0);
 	tu_wait_asleep(&b->sg, s, 1);
-	bed_dispatch(b, 2, 0);		/* queued, nobody told */
+	bed_dispatch(b, 2, 0); /* queued, nobody told */
 	bed_assert_stranded(b, 1, 2, 0);
-	a = bed_worker(b, 0, DCF_OP_CLAIM, DCF_STEP_UNLOCKED);	/* claims with chain set, dies */
+	a = bed_worker(b, 0, DCF_OP_CLAIM, DCF_STEP_UNLOCKED); /* claims with chain set, dies */
 	tu_assert_killed(tu_waitpid(a));
 	b->pid[0] = 0;
 	bed_assert_stranded(b, 1, 1, 0);
@@ -1096,7 +1131,7 @@ test_chain_waker_killed(void **state)
 	assert_true(rc.had_task);
 	assert_int_equal(rc.attempts, 1);
 	bed_wait_completed(b, 2);
-	assert_int_equal(b->L->stat[TU_ST_CHAINS], 0);	/* nobody chained: the reaper woke it */
+	assert_int_equal(b->L->stat[TU_ST_CHAINS], 0); /* nobody chained: the reaper woke it */
 	bed_finish(b);
 }
 
@@ -1132,8 +1167,8 @@ test_completer_killed_before_wake(void **state)
 	b->pid[0] = 0;
 	assert_false(rc.had_task);
 	tu_lock(&b->sg);
-	assert_int_equal(b->sg.hdr->cnt.completed, 1);	/* it did complete */
-	assert_int_equal(b->sg.hdr->sup_waiting, 0);	/* and took the request to wake us */
+	assert_int_equal(b->sg.hdr->cnt.completed, 1); /* it did complete */
+	assert_int_equal(b->sg.hdr->sup_waiting, 0);   /* and took the request to wake us */
 	assert_int_equal(tu_depth(&b->sg, DCF_RING_DONE), 1);
 	dcf_unlock(&b->sg);
 	bed_finish(b);
@@ -1156,8 +1191,8 @@ test_holder_killed_before_wake(void **state)
 		_exit(TU_EX_NOTREACHED);
 	}
 	tu_assert_killed(tu_waitpid(p));
-	tu_wait_asleep(&b->sg, w, 0);	/* still asleep: the lock is the dead's */
-	tu_lock(&b->sg);				/* EOWNERDEAD: repair, wake all */
+	tu_wait_asleep(&b->sg, w, 0); /* still asleep: the lock is the dead's */
+	tu_lock(&b->sg);              /* EOWNERDEAD: repair, wake all */
 	assert_int_equal(b->sg.hdr->cnt.repairs, 1);
 	assert_int_equal(tu_depth(&b->sg, DCF_RING_NET0), 1);
 	dcf_unlock(&b->sg);
@@ -1176,7 +1211,7 @@ test_trylock_repairs(void **state)
 	p = tu_fork();
 	if (p == 0) {
 		TU_CHILD_CHECK(dcf_lock(&b->sg) == 0, "lock");
-		raise(SIGKILL);		/* anywhere, not only at a crash point */
+		raise(SIGKILL); /* anywhere, not only at a crash point */
 	}
 	tu_assert_killed(tu_waitpid(p));
 	assert_int_equal(dcf_trylock(&b->sg), 0);
@@ -1187,7 +1222,7 @@ test_trylock_repairs(void **state)
 	bed_worker(b, 0, -1, 0);
 	bed_dispatch(b, 2, 1);
 	bed_wait_completed(b, 2);
-	tu_wait_asleep(&b->sg, b->pid[0], 0);	/* nobody else near the lock */
+	tu_wait_asleep(&b->sg, b->pid[0], 0); /* nobody else near the lock */
 	p = tu_fork();
 	if (p == 0) {
 		struct dcf_done d;
@@ -1211,7 +1246,7 @@ test_trylock_repairs(void **state)
 		for (uint32_t s = 0; s < b->sg.hdr->cfg.task_slots; s++)
 			if (b->sg.tasks[s].state == DCF_TASK_DONE)
 				slot = s;
-		tu_mark(b->L->retired, b->sg.tasks[slot].id ^ 1);	/* the other of ids 0, 1 */
+		tu_mark(b->L->retired, b->sg.tasks[slot].id ^ 1); /* the other of ids 0, 1 */
 	}
 	dcf_unlock(&b->sg);
 	bed_finish(b);
@@ -1223,7 +1258,7 @@ test_repairer_killed(void **state)
 {
 	struct bed *b = bed_new(1, 2);
 	struct dcf_hdr *h = b->sg.hdr;
-	struct tu_img s0 = { NULL, 0 }, s1 = { NULL, 0 };
+	struct tu_img s0 = {NULL, 0}, s1 = {NULL, 0};
 	struct dcf_claim cl;
 	const char *d;
 	uint32_t n;
@@ -1259,8 +1294,8 @@ test_repairer_killed(void **state)
 		_exit(TU_EX_NOTREACHED);
 	}
 	tu_assert_killed(tu_waitpid(p));
-	assert_int_equal(h->wal.n, n);		/* still published: not finished */
-	assert_int_equal(h->cnt.repairs, 0);	/* and not counted */
+	assert_int_equal(h->wal.n, n);       /* still published: not finished */
+	assert_int_equal(h->cnt.repairs, 0); /* and not counted */
 	tu_lock(&b->sg);
 	assert_int_equal(h->cnt.repairs, 1);
 	assert_int_equal(h->wal.n, 0);
@@ -1273,9 +1308,12 @@ test_repairer_killed(void **state)
 	{
 		int wake;
 
-		assert_int_equal(dcf_complete_locked(&b->sg, 0, 1, cl.slot, cl.id, tu_result(cl.id), &wake), 0);
+		assert_int_equal(dcf_complete_locked(&b->sg, 0, 1, cl.slot, cl.id, tu_result(cl.id),
+		                     &wake),
+		    0);
 		tu_mark(b->L->completed, cl.id);
-		assert_int_equal(dcf_node_died_locked(&b->sg, 0, 1, 3, 4, &(struct dcf_reclaim){ 0 }), 0);
+		assert_int_equal(dcf_node_died_locked(&b->sg, 0, 1, 3, 4, &(struct dcf_reclaim){0}),
+		    0);
 	}
 	dcf_unlock(&b->sg);
 	bed_worker(b, 0, -1, 0);
@@ -1347,13 +1385,15 @@ unrecoverable(int how)
 		assert_int_equal(dcf_dispatch_locked(&b->sg, DCF_RING_NET0, (uint64_t)i), 0);
 	assert_int_equal(dcf_claim_locked(&b->sg, 0, 1, 1, 10, &cl), 0);
 	tu_mark(b->L->executed, cl.id);
-	assert_int_equal(dcf_complete_locked(&b->sg, 0, 1, cl.slot, cl.id, tu_result(cl.id), &wake), 0);
+	assert_int_equal(dcf_complete_locked(&b->sg, 0, 1, cl.slot, cl.id, tu_result(cl.id), &wake),
+	    0);
 	tu_mark(b->L->completed, cl.id);
 	assert_int_equal(dcf_retire_locked(&b->sg, &d), 0);
 	tu_mark(b->L->retired, d.id);
 	assert_int_equal(dcf_claim_locked(&b->sg, 0, 1, 1, 11, &cl), 0);
 	tu_mark(b->L->executed, cl.id);
-	assert_int_equal(dcf_complete_locked(&b->sg, 0, 1, cl.slot, cl.id, tu_result(cl.id), &wake), 0);
+	assert_int_equal(dcf_complete_locked(&b->sg, 0, 1, cl.slot, cl.id, tu_result(cl.id), &wake),
+	    0);
 	tu_mark(b->L->completed, cl.id);
 	assert_int_equal(dcf_claim_locked(&b->sg, 1, 1, 1, 12, &cl), 0);
 	tu_mark(b->L->executed, cl.id);
@@ -1403,7 +1443,7 @@ unrecoverable(int how)
 	/* A worker meets it too, and says so. */
 	p = tu_fork();
 	if (p == 0) {
-		struct tu_worker wk = { &b->sg, b->L, 0, 1, 0, 0, 0 };
+		struct tu_worker wk = {&b->sg, b->L, 0, 1, 0, 0, 0};
 
 		_exit(tu_worker_main(&wk));
 	}
@@ -1414,7 +1454,7 @@ unrecoverable(int how)
 	r = dcf_books_reset(&b->sg, h->cfg.max_attempts, err, sizeof(err));
 	if (r < 0)
 		fail_msg("reset: %s", err);
-	assert_int_equal(r, 1);			/* node 1's task */
+	assert_int_equal(r, 1); /* node 1's task */
 	tu_lock(&b->sg);
 	tu_assert_books(&b->sg);
 	assert_int_equal(h->cnt.resets, 1);
@@ -1453,18 +1493,18 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_every_point, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_workers_killed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sleeper_killed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_waker_killed_before_wake, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_chain_waker_killed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_completer_killed_before_wake, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_holder_killed_before_wake, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_trylock_repairs, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_repairer_killed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_lock_waiter_killed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unrecoverable_corrupt_ring, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unrecoverable_bad_journal, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_every_point, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_workers_killed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sleeper_killed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_waker_killed_before_wake, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_chain_waker_killed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_completer_killed_before_wake, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_holder_killed_before_wake, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_trylock_repairs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_repairer_killed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lock_waiter_killed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unrecoverable_corrupt_ring, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unrecoverable_bad_journal, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

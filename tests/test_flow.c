@@ -19,7 +19,7 @@
 
 struct shape {
 	uint32_t nets, per_net, producers;
-	int recovery;		/* dispatch some to the recovery ring, move some there */
+	int recovery; /* dispatch some to the recovery ring, move some there */
 };
 
 static int
@@ -44,7 +44,7 @@ producer_main(struct dcf_seg *sg, struct tu_ledger *L, const struct shape *sh, u
 	char err[DCF_ERRLEN];
 
 	dcf_seg_close_fd(sg);
-	for (uint64_t iter = 0; ; iter++) {
+	for (uint64_t iter = 0;; iter++) {
 		uint32_t e = __atomic_load_n(&L->ev, __ATOMIC_SEQ_CST);
 		int retired, sent = 0;
 
@@ -59,8 +59,9 @@ producer_main(struct dcf_seg *sg, struct tu_ledger *L, const struct shape *sh, u
 		TU_CHILD_CHECK(retired > 0 || errno == ENOENT, "retire: %s", strerror(errno));
 		for (; sent < BATCH; sent++) {
 			uint64_t id = h->cnt.next_id;
-			uint32_t ring = sh->recovery && id % 61 == 7 ? DCF_RING_RECOVERY :
-			    DCF_RING_NET0 + (uint32_t)((id / 5) % c->nets);
+			uint32_t ring = sh->recovery && id % 61 == 7
+			    ? DCF_RING_RECOVERY
+			    : DCF_RING_NET0 + (uint32_t)((id / 5) % c->nets);
 
 			if (dcf_dispatch_locked(sg, ring, dcf_now_ns()) == -1) {
 				TU_CHILD_CHECK(errno == ENOSPC || errno == ENODATA, "dispatch: %s",
@@ -72,25 +73,28 @@ producer_main(struct dcf_seg *sg, struct tu_ledger *L, const struct shape *sh, u
 		if (sh->recovery && iter % 64 == me) {
 			uint64_t id;
 
-			if (dcf_move_locked(sg, (uint32_t)(iter / 64) % c->nets, dcf_now_ns(), &id) == 0)
+			if (dcf_move_locked(sg, (uint32_t)(iter / 64) % c->nets, dcf_now_ns(),
+			        &id) == 0)
 				woke[DCF_RING_RECOVERY] = 1;
 			else
 				TU_CHILD_CHECK(errno == ENOENT, "move: %s", strerror(errno));
 		}
 		if (iter % 1024 == me)
-			TU_CHILD_CHECK(dcf_books_check_locked(sg, err, sizeof(err)) == 0, "books: %s", err);
+			TU_CHILD_CHECK(dcf_books_check_locked(sg, err, sizeof(err)) == 0,
+			    "books: %s", err);
 		if (h->cnt.retired == c->tasks) {
 			/* All done: stop the consumers and the other producers. */
 			__atomic_store_n(&h->sys_state, DCF_SYS_STOPPING, __ATOMIC_RELEASE);
 			h->sup_waiting = 0;
-			TU_CHILD_CHECK(dcf_books_check_locked(sg, err, sizeof(err)) == 0, "books: %s", err);
+			TU_CHILD_CHECK(dcf_books_check_locked(sg, err, sizeof(err)) == 0,
+			    "books: %s", err);
 			dcf_unlock(sg);
 			dcf_books_wake_all(sg);
 			tu_wake_sup(L);
 			return TU_EX_OK;
 		}
 		if (retired == 0 && sent == 0)
-			h->sup_waiting = 1;	/* a completion will clear it and wake us */
+			h->sup_waiting = 1; /* a completion will clear it and wake us */
 		dcf_unlock(sg);
 		for (uint32_t r = DCF_RING_RECOVERY; r < h->nrings; r++)
 			if (woke[r])
@@ -107,7 +111,7 @@ flow(const struct shape *sh)
 	struct dcf_seg sg;
 	struct tu_ledger *L;
 	pid_t pids[16];
-	int status[16] = { 0 }, nkids = 0, left;
+	int status[16] = {0}, nkids = 0, left;
 	uint64_t deadline, t0 = dcf_now_ns(), sum = 0;
 	char err[DCF_ERRLEN];
 
@@ -127,7 +131,7 @@ flow(const struct shape *sh)
 		assert_int_equal(dcf_node_start_locked(&sg, n, 1, 0, 0, dcf_now_ns()), 0);
 	dcf_unlock(&sg);
 	for (uint32_t n = 0; n < c.max_nodes; n++) {
-		struct tu_worker w = { &sg, L, n, 1, 0, 0, 0 };
+		struct tu_worker w = {&sg, L, n, 1, 0, 0, 0};
 
 		pids[nkids++] = tu_spawn_worker(&w);
 	}
@@ -156,10 +160,11 @@ flow(const struct shape *sh)
 					continue;
 				status[i] = st;
 				left--;
-				if (i < (int)c.max_nodes) {	/* a consumer: it stopped */
+				if (i < (int)c.max_nodes) { /* a consumer: it stopped */
 					tu_lock(&sg);
 					assert_int_equal(dcf_node_set_state_locked(&sg, (uint32_t)i,
-					    DCF_NODE_STOPPED), 0);
+					                     DCF_NODE_STOPPED),
+					    0);
 					tu_assert_books(&sg);
 					dcf_unlock(&sg);
 				}
@@ -168,9 +173,11 @@ flow(const struct shape *sh)
 		if (left == 0)
 			break;
 		if (!tu_time_left(deadline, &ts))
-			fail_msg("hung: %d processes left; dispatched %llu, completed %llu, retired %llu",
+			fail_msg("hung: %d processes left; dispatched %llu, completed %llu, "
+			         "retired %llu",
 			    left, (unsigned long long)sg.hdr->cnt.next_id,
-			    (unsigned long long)sg.hdr->cnt.completed, (unsigned long long)sg.hdr->cnt.retired);
+			    (unsigned long long)sg.hdr->cnt.completed,
+			    (unsigned long long)sg.hdr->cnt.retired);
 		dcf_futex_wait(&L->ev, e, &ts);
 	}
 	for (int i = 0; i < nkids; i++)
@@ -184,7 +191,7 @@ flow(const struct shape *sh)
 	assert_int_equal(sg.hdr->cnt.retired, c.tasks);
 	assert_int_equal(sg.hdr->cnt.repairs, 0);
 	assert_int_equal(tu_depth(&sg, DCF_RING_FREE), c.task_slots);
-	if (sh->recovery)	/* dispatched there (ids 7 mod 61), and moved there too */
+	if (sh->recovery) /* dispatched there (ids 7 mod 61), and moved there too */
 		assert_true(sg.hdr->cnt.to_recovery > (c.tasks - 7 + 60) / 61);
 	else
 		assert_int_equal(sg.hdr->cnt.to_recovery, 0);
@@ -200,10 +207,11 @@ flow(const struct shape *sh)
 	assert_int_equal(L->stat[TU_ST_COMPLETES], c.tasks);
 	assert_true(L->stat[TU_ST_WOKE_TO_WORK] >= c.nets);
 	printf("    %llu ids, %u networks of %u, %u producers, %.2f s; consumers slept %llu times, "
-	    "%llu woken to work, %llu chained wakes\n", (unsigned long long)c.tasks, c.nets, sh->per_net,
-	    sh->producers,
+	       "%llu woken to work, %llu chained wakes\n",
+	    (unsigned long long)c.tasks, c.nets, sh->per_net, sh->producers,
 	    (double)(dcf_now_ns() - t0) / 1e9, (unsigned long long)L->stat[TU_ST_SLEEPS],
-	    (unsigned long long)L->stat[TU_ST_WOKE_TO_WORK], (unsigned long long)L->stat[TU_ST_CHAINS]);
+	    (unsigned long long)L->stat[TU_ST_WOKE_TO_WORK],
+	    (unsigned long long)L->stat[TU_ST_CHAINS]);
 	tu_sigchld_word(NULL);
 	tu_ledger_free(L);
 	dcf_seg_destroy(&sg);
@@ -212,7 +220,7 @@ flow(const struct shape *sh)
 static void
 test_flow_contended(void **state)
 {
-	static const struct shape sh = { 3, 2, 2, 1 };
+	static const struct shape sh = {3, 2, 2, 1};
 
 	(void)state;
 	flow(&sh);
@@ -221,7 +229,7 @@ test_flow_contended(void **state)
 static void
 test_flow_one_per_network(void **state)
 {
-	static const struct shape sh = { 4, 1, 1, 0 };
+	static const struct shape sh = {4, 1, 1, 0};
 
 	(void)state;
 	flow(&sh);
@@ -231,8 +239,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_flow_contended, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_flow_one_per_network, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_flow_contended, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_flow_one_per_network, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -37,12 +37,12 @@
 
 struct replay {
 	const char *target;
-	const char *sub;		/* "corpus" or "regressions" */
+	const char *sub; /* "corpus" or "regressions" */
 	int (*one)(const uint8_t *, size_t);
-	int required;			/* the directory must exist and hold inputs */
+	int required; /* the directory must exist and hold inputs */
 };
 
-static char cur_path[512];	/* the input being replayed; empty between inputs */
+static char cur_path[512]; /* the input being replayed; empty between inputs */
 
 /* A target's abort(): say which input, then die of it as abort() wants. */
 static void
@@ -157,16 +157,16 @@ int
 main(void)
 {
 	static const struct replay runs[] = {
-		{ "options", "corpus", fuzz_options_one, 1 },
-		{ "options", "regressions", fuzz_options_one, 0 },
-		{ "segment", "corpus", fuzz_segment_one, 1 },
-		{ "segment", "regressions", fuzz_segment_one, 0 },
+	    {"options", "corpus", fuzz_options_one, 1},
+	    {"options", "regressions", fuzz_options_one, 0},
+	    {"segment", "corpus", fuzz_segment_one, 1},
+	    {"segment", "regressions", fuzz_segment_one, 0},
 	};
 	const struct CMUnitTest tests[] = {
-		{ "options corpus", test_replay, NULL, teardown, (void *)&runs[0] },
-		{ "options regressions", test_replay, NULL, teardown, (void *)&runs[1] },
-		{ "segment corpus", test_replay, NULL, teardown, (void *)&runs[2] },
-		{ "segment regressions", test_replay, NULL, teardown, (void *)&runs[3] },
+	    {"options corpus", test_replay, NULL, teardown, (void *)&runs[0]},
+	    {"options regressions", test_replay, NULL, teardown, (void *)&runs[1]},
+	    {"segment corpus", test_replay, NULL, teardown, (void *)&runs[2]},
+	    {"segment regressions", test_replay, NULL, teardown, (void *)&runs[3]},
 	};
 
 	signal(SIGABRT, on_abort);

@@ -27,7 +27,7 @@ setup(void **state)
 	tu_seg_create(&f->sg, "ring", &c);
 	f->r = &f->sg.rings[RING];
 	f->cap = f->sg.hdr->ring_cap;
-	tu_lock(&f->sg);	/* every test runs with the lock held */
+	tu_lock(&f->sg); /* every test runs with the lock held */
 	*state = f;
 	return 0;
 }
@@ -53,7 +53,7 @@ push(struct fix *f, uint32_t v)
 
 	dcf_tx_begin(&tx, &f->sg, DCF_OP_DISPATCH);
 	if (dcf_ring_push_tx(&tx, RING, v) == -1) {
-		assert_int_equal(tx.n, 0);	/* a refused push records nothing */
+		assert_int_equal(tx.n, 0); /* a refused push records nothing */
 		return -1;
 	}
 	dcf_tx_commit(&tx);
@@ -203,8 +203,8 @@ test_ring_wrap(void **state)
 		assert_true(tu_depth(&f->sg, RING) <= f->cap);
 		wrapped |= f->r->tail < f->r->head;
 	}
-	assert_true(wrapped);		/* tail went past 2^32 while head had not */
-	assert_true(f->r->head < 1000);	/* and then head followed */
+	assert_true(wrapped);           /* tail went past 2^32 while head had not */
+	assert_true(f->r->head < 1000); /* and then head followed */
 	assert_true(next_out > 50);
 }
 
@@ -357,21 +357,21 @@ test_journal_malformed(void **state)
 		uint32_t off, width;
 		const char *what;
 	} bad[] = {
-		{ (uint32_t)f->sg.size, 4, "past the end" },
-		{ (uint32_t)f->sg.size - 4, 8, "straddling the end" },
-		{ (uint32_t)offsetof(struct dcf_hdr, magic), 8, "on the magic" },
-		{ (uint32_t)offsetof(struct dcf_hdr, cfg.tasks), 8, "on the configuration" },
-		{ (uint32_t)offsetof(struct dcf_hdr, seq), 8, "on seq" },
-		{ (uint32_t)offsetof(struct dcf_hdr, wal), 4, "on the journal" },
-		{ (uint32_t)h->off_tasks + 2, 4, "misaligned" },
-		{ (uint32_t)h->off_tasks, 3, "of width 3" },
+	    {(uint32_t)f->sg.size, 4, "past the end"},
+	    {(uint32_t)f->sg.size - 4, 8, "straddling the end"},
+	    {(uint32_t)offsetof(struct dcf_hdr, magic), 8, "on the magic"},
+	    {(uint32_t)offsetof(struct dcf_hdr, cfg.tasks), 8, "on the configuration"},
+	    {(uint32_t)offsetof(struct dcf_hdr, seq), 8, "on seq"},
+	    {(uint32_t)offsetof(struct dcf_hdr, wal), 4, "on the journal"},
+	    {(uint32_t)h->off_tasks + 2, 4, "misaligned"},
+	    {(uint32_t)h->off_tasks, 3, "of width 3"},
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct dcf_tx tx;
 
 		dcf_tx_begin(&tx, &f->sg, DCF_OP_RETIRE);
-		dcf_tx_put64(&tx, &h->cnt.retired, 99);	/* a good store first */
+		dcf_tx_put64(&tx, &h->cnt.retired, 99); /* a good store first */
 		h->wal.e[1].off = bad[i].off;
 		h->wal.e[1].width = bad[i].width;
 		h->wal.e[1].val = 1;
@@ -391,16 +391,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_ring_starts, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ring_empty, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ring_fifo, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ring_full, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ring_wrap, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ring_full_across_wrap, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ring_corrupt, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ring_nothing_before_commit, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_journal_redo, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_journal_malformed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ring_starts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ring_empty, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ring_fifo, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ring_full, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ring_wrap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ring_full_across_wrap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ring_corrupt, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ring_nothing_before_commit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_journal_redo, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_journal_malformed, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,13 +42,28 @@ static void
 test_name_check(void **state)
 {
 	static const char *const good[] = {
-		"a", "Z", "0", "abc-DEF_09.x", "a.b", "-x", "t123-run.2",
-		"abcdefghijklmnopqrstuvwxyz012345",	/* 32, the longest */
+	    "a", "Z", "0", "abc-DEF_09.x", "a.b", "-x", "t123-run.2",
+	    "abcdefghijklmnopqrstuvwxyz012345", /* 32, the longest */
 	};
 	static const char *const bad[] = {
-		"", "abcdefghijklmnopqrstuvwxyz0123456",	/* 33 */
-		"a/b", "/abc", "abc/", "..", "a..b", "../x", ".", "a b", "a*b", "a:b",
-		"a\tb", "a\nb", "caf\xc3\xa9", "a\\b", "$x", "a%b",
+	    "",
+	    "abcdefghijklmnopqrstuvwxyz0123456", /* 33 */
+	    "a/b",
+	    "/abc",
+	    "abc/",
+	    "..",
+	    "a..b",
+	    "../x",
+	    ".",
+	    "a b",
+	    "a*b",
+	    "a:b",
+	    "a\tb",
+	    "a\nb",
+	    "caf\xc3\xa9",
+	    "a\\b",
+	    "$x",
+	    "a%b",
 	};
 	char err[DCF_ERRLEN];
 	(void)state;
@@ -98,23 +113,53 @@ test_config_check(void **state)
 
 	tu_config(&c);
 	assert_int_equal(dcf_config_check(&c, err, sizeof(err)), 0);
-	for (int k = 0; ; k++) {
+	for (int k = 0;; k++) {
 		tu_config(&c);
 		switch (k) {
-		case 0: c.nets = 0; break;
-		case 1: c.nets = DCF_MAX_NETS + 1; break;
-		case 2: c.nodes_per_net = 0; break;
-		case 3: c.nets = 2; c.nodes_per_net = DCF_MAX_NODES; break;
-		case 4: c.max_nodes = 3; break;				/* < 2 x 2 */
-		case 5: c.max_nodes = DCF_MAX_NODES + 1; break;
-		case 6: c.task_slots = 12; break;			/* not a power of two */
-		case 7: c.task_slots = 1; break;
-		case 8: c.task_slots = DCF_MAX_TASK_SLOTS * 2; break;
-		case 9: c.task_ms_min = 5; c.task_ms_max = 4; break;
-		case 10: c.downtime_ms_min = 5; c.downtime_ms_max = 4; break;
-		case 11: c.work = DCF_WORK_NONE + 1; break;
-		case 12: c.max_attempts = 0; break;
-		default: goto done;
+		case 0:
+			c.nets = 0;
+			break;
+		case 1:
+			c.nets = DCF_MAX_NETS + 1;
+			break;
+		case 2:
+			c.nodes_per_net = 0;
+			break;
+		case 3:
+			c.nets = 2;
+			c.nodes_per_net = DCF_MAX_NODES;
+			break;
+		case 4:
+			c.max_nodes = 3;
+			break; /* < 2 x 2 */
+		case 5:
+			c.max_nodes = DCF_MAX_NODES + 1;
+			break;
+		case 6:
+			c.task_slots = 12;
+			break; /* not a power of two */
+		case 7:
+			c.task_slots = 1;
+			break;
+		case 8:
+			c.task_slots = DCF_MAX_TASK_SLOTS * 2;
+			break;
+		case 9:
+			c.task_ms_min = 5;
+			c.task_ms_max = 4;
+			break;
+		case 10:
+			c.downtime_ms_min = 5;
+			c.downtime_ms_max = 4;
+			break;
+		case 11:
+			c.work = DCF_WORK_NONE + 1;
+			break;
+		case 12:
+			c.max_attempts = 0;
+			break;
+		default:
+			goto done;
 		}
 		nbad++;
 		err[0] = '\0';
@@ -192,7 +237,7 @@ test_create(void **state)
 
 	tu_config(&c);
 	c.nets = 3;
-	c.max_nodes = 7;	/* one node beyond networks x nodes */
+	c.max_nodes = 7; /* one node beyond networks x nodes */
 	tu_seg_create(&sg, "create", &c);
 	h = sg.hdr;
 	assert_int_equal(dcf_plan(&c, &p), 0);
@@ -223,7 +268,8 @@ test_create(void **state)
 	for (uint32_t i = 0; i < c.nets; i++)
 		assert_int_equal(sg.nets[i].id, i);
 	for (uint32_t r = 0; r < p.nrings; r++)
-		assert_int_equal(sg.rings[r].slots_off, p.off_ring_slots + (uint64_t)r * p.ring_cap * 4);
+		assert_int_equal(sg.rings[r].slots_off,
+		    p.off_ring_slots + (uint64_t)r * p.ring_cap * 4);
 	for (uint32_t n = 0; n < c.max_nodes; n++) {
 		assert_int_equal(sg.nodes[n].state, DCF_NODE_EMPTY);
 		assert_int_equal(sg.nodes[n].task_slot, DCF_NONE);
@@ -346,43 +392,59 @@ test_validate(void **state)
 	assert_non_null(img);
 	h = (struct dcf_hdr *)(void *)img;
 #define FRESH() memcpy(img, sg.base, sg.size)
-#define REFUSED(e, size, uid, text) do { err[0] = '\0'; errno = 0; \
-	assert_int_equal(dcf_seg_validate(img, (size), (uid), err, sizeof(err)), -1); \
-	assert_int_equal(errno, (e)); \
-	if (strstr(err, (text)) == NULL) fail_msg("message '%s' lacks '%s'", err, (text)); \
+#define REFUSED(e, size, uid, text) \
+	do { \
+		err[0] = '\0'; \
+		errno = 0; \
+		assert_int_equal(dcf_seg_validate(img, (size), (uid), err, sizeof(err)), -1); \
+		assert_int_equal(errno, (e)); \
+		if (strstr(err, (text)) == NULL) \
+			fail_msg("message '%s' lacks '%s'", err, (text)); \
 	} while (0)
 
 	FRESH();
 	assert_int_equal(dcf_seg_validate(img, sg.size, me, err, sizeof(err)), 0);
-	FRESH(); h->magic ^= 1;
+	FRESH();
+	h->magic ^= 1;
 	REFUSED(EPROTO, sg.size, me, "bad magic");
-	FRESH(); h->magic = 0;		/* a creator that died before finishing */
+	FRESH();
+	h->magic = 0; /* a creator that died before finishing */
 	REFUSED(EPROTO, sg.size, me, "bad magic");
-	FRESH(); h->format += 1ULL << 48;
+	FRESH();
+	h->format += 1ULL << 48;
 	REFUSED(EPROTO, sg.size, me, "layout version 2");
-	FRESH(); h->format ^= 0x10;
+	FRESH();
+	h->format ^= 0x10;
 	REFUSED(EPROTO, sg.size, me, "differently built");
 	FRESH();
 	REFUSED(EACCES, sg.size, me + 1, "belongs to uid");
-	FRESH(); h->uid = me + 7;
+	FRESH();
+	h->uid = me + 7;
 	REFUSED(EACCES, sg.size, me, "belongs to uid");
 	FRESH();
 	REFUSED(EINVAL, sg.size - 64, me, "size");
 	FRESH();
 	REFUSED(EINVAL, sizeof(struct dcf_hdr) - 1, me, "too small");
-	FRESH(); h->size += 64;
+	FRESH();
+	h->size += 64;
 	REFUSED(EINVAL, sg.size, me, "size");
-	FRESH(); h->cfg.nets = 0;
+	FRESH();
+	h->cfg.nets = 0;
 	REFUSED(EINVAL, sg.size, me, "bad configuration");
-	FRESH(); h->cfg.task_slots = 16;	/* valid, but not what the regions were cut for */
+	FRESH();
+	h->cfg.task_slots = 16; /* valid, but not what the regions were cut for */
 	REFUSED(EINVAL, sg.size, me, "offsets");
-	FRESH(); h->off_tasks += 64;
+	FRESH();
+	h->off_tasks += 64;
 	REFUSED(EINVAL, sg.size, me, "offsets");
-	FRESH(); h->nrings++;
+	FRESH();
+	h->nrings++;
 	REFUSED(EINVAL, sg.size, me, "offsets");
-	FRESH(); h->ring_cap = 4;
+	FRESH();
+	h->ring_cap = 4;
 	REFUSED(EINVAL, sg.size, me, "offsets");
-	FRESH(); memset(h->name, 'x', sizeof(h->name));
+	FRESH();
+	memset(h->name, 'x', sizeof(h->name));
 	REFUSED(EINVAL, sg.size, me, "unterminated name");
 #undef FRESH
 #undef REFUSED
@@ -460,7 +522,7 @@ create_and_die(const char *name, int how)
 		    "create: %s", err);
 		if (how == SIGKILL)
 			raise(SIGKILL);
-		_exit(TU_EX_OK);	/* the kernel drops the flock with the descriptor */
+		_exit(TU_EX_OK); /* the kernel drops the flock with the descriptor */
 	}
 	return pid;
 }
@@ -514,7 +576,7 @@ test_stale_junk(void **state)
 	(void)state;
 
 	tu_config(&c);
-	for (int len = 0; len <= 4; len += 4) {	/* empty, and too short for a header */
+	for (int len = 0; len <= 4; len += 4) { /* empty, and too short for a header */
 		int fd;
 
 		tu_name(name, sizeof(name), "junk");
@@ -528,7 +590,7 @@ test_stale_junk(void **state)
 		assert_int_equal(errno, len == 0 ? ENOENT : EINVAL);
 		if (dcf_seg_create(&sg, name, &c, &took, err, sizeof(err)) == -1)
 			fail_msg("create over junk: %s", err);
-		assert_int_equal(took, -1);	/* taken over, its creator unknown */
+		assert_int_equal(took, -1); /* taken over, its creator unknown */
 		assert_int_equal(sg.hdr->magic, DCF_MAGIC);
 		dcf_seg_destroy(&sg);
 	}
@@ -645,7 +707,7 @@ test_supervisor_alive(void **state)
 	tu_seg_create(&sg, "alive", &c);
 	h = sg.hdr;
 	assert_true(dcf_seg_supervisor_alive(h));
-	h->sup_start++;		/* our PID, someone else's start time: a reused PID */
+	h->sup_start++; /* our PID, someone else's start time: a reused PID */
 	assert_false(dcf_seg_supervisor_alive(h));
 	h->sup_start--;
 	h->sup_pid = 0;
@@ -659,7 +721,7 @@ test_supervisor_alive(void **state)
 
 		assert_int_equal(waitid(P_PID, (id_t)child, &si, WEXITED | WNOWAIT), 0);
 	}
-	assert_int_equal(dcf_proc_start(child, &start), 0);	/* a zombie still has one */
+	assert_int_equal(dcf_proc_start(child, &start), 0); /* a zombie still has one */
 	tu_assert_exit(tu_waitpid(child), TU_EX_OK);
 	h->sup_pid = child;
 	h->sup_start = start;
@@ -671,18 +733,18 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_name_check, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_config_check, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_plan, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_create, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_attach, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_validate, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_attach_refuses, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stale_takeover, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stale_junk, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_live_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_other_owner, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_supervisor_alive, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_name_check, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_config_check, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_plan, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_create, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_attach, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_validate, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_attach_refuses, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stale_takeover, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stale_junk, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_live_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_other_owner, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_supervisor_alive, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

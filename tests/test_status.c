@@ -45,10 +45,10 @@
 #include "dcf/status_render.h"
 #include "dcf/util.h"
 
-#define STATUS	"./dcf-status"
-#define TTY_BYE	"\033[?7h\033[?25h\033[?1049l"	/* the last bytes on the terminal */
+#define STATUS  "./dcf-status"
+#define TTY_BYE "\033[?7h\033[?25h\033[?1049l" /* the last bytes on the terminal */
 
-static struct dcf_snap *snap;	/* one for the whole suite: about 1 MiB */
+static struct dcf_snap *snap; /* one for the whole suite: about 1 MiB */
 
 /* ---- plumbing: names, segments and children that are always cleaned up ---- */
 
@@ -91,7 +91,7 @@ st_time_left(uint64_t deadline, struct timespec *ts)
 static pid_t
 st_fork(void)
 {
-	static const int sigs[] = { SIGFPE, SIGILL, SIGSEGV, SIGBUS, SIGSYS, SIGABRT };
+	static const int sigs[] = {SIGFPE, SIGILL, SIGSEGV, SIGBUS, SIGSYS, SIGABRT};
 	sigset_t none;
 	pid_t pid;
 
@@ -142,12 +142,19 @@ st_status_str(int st)
 	return buf;
 }
 
-#define st_assert_exit(st, code) do { int st_ = (st); \
-	if (!WIFEXITED(st_) || WEXITSTATUS(st_) != (code)) \
-		fail_msg("child: %s, expected exit status %d", st_status_str(st_), (code)); } while (0)
-#define st_assert_killed(st) do { int st_ = (st); \
-	if (!WIFSIGNALED(st_) || WTERMSIG(st_) != SIGKILL) \
-		fail_msg("child: %s, expected SIGKILL", st_status_str(st_)); } while (0)
+#define st_assert_exit(st, code) \
+	do { \
+		int st_ = (st); \
+		if (!WIFEXITED(st_) || WEXITSTATUS(st_) != (code)) \
+			fail_msg("child: %s, expected exit status %d", st_status_str(st_), \
+			    (code)); \
+	} while (0)
+#define st_assert_killed(st) \
+	do { \
+		int st_ = (st); \
+		if (!WIFSIGNALED(st_) || WTERMSIG(st_) != SIGKILL) \
+			fail_msg("child: %s, expected SIGKILL", st_status_str(st_)); \
+	} while (0)
 
 /* Instance names are "t<pid>-<tag><n>": /dev/shm holds "dcf-t<pid>-...". */
 static void
@@ -196,9 +203,12 @@ st_lock(struct dcf_seg *sg)
 }
 
 /* With the lock held: the books' invariants must hold. */
-#define st_assert_books(sg) do { char e_[DCF_ERRLEN]; \
-	if (dcf_books_check_locked((sg), e_, sizeof(e_)) == -1) \
-		fail_msg("books inconsistent: %s", e_); } while (0)
+#define st_assert_books(sg) \
+	do { \
+		char e_[DCF_ERRLEN]; \
+		if (dcf_books_check_locked((sg), e_, sizeof(e_)) == -1) \
+			fail_msg("books inconsistent: %s", e_); \
+	} while (0)
 
 static int
 st_setup(void **state)
@@ -234,12 +244,12 @@ struct jv {
 	enum jt t;
 	int b;
 	double num;
-	int is_uint;		/* a whole, non-negative number that fits 64 bits */
+	int is_uint; /* a whole, non-negative number that fits 64 bits */
 	uint64_t u;
 	char *s;
 	size_t n;
-	char **k;		/* object keys */
-	struct jv **v;		/* array items, object values */
+	char **k;      /* object keys */
+	struct jv **v; /* array items, object values */
 };
 
 struct jp {
@@ -305,17 +315,30 @@ jstr(struct jp *jp)
 
 		if (c == '"')
 			break;
-		if (c < 0x20 || c >= 0x80)	/* NUL too: the text ended */
+		if (c < 0x20 || c >= 0x80) /* NUL too: the text ended */
 			goto bad;
 		if (c == '\\') {
 			c = (unsigned char)*jp->p++;
 			switch (c) {
-			case '"': case '\\': case '/': break;
-			case 'b': c = '\b'; break;
-			case 'f': c = '\f'; break;
-			case 'n': c = '\n'; break;
-			case 'r': c = '\r'; break;
-			case 't': c = '\t'; break;
+			case '"':
+			case '\\':
+			case '/':
+				break;
+			case 'b':
+				c = '\b';
+				break;
+			case 'f':
+				c = '\f';
+				break;
+			case 'n':
+				c = '\n';
+				break;
+			case 'r':
+				c = '\r';
+				break;
+			case 't':
+				c = '\t';
+				break;
 			case 'u':
 				if (jhex(jp->p, &code) == -1 || code == 0)
 					goto bad;
@@ -464,11 +487,14 @@ jparse_value(struct jp *jp)
 		v->t = J_STR;
 		ok = (v->s = jstr(jp)) != NULL ? 0 : -1;
 		break;
-	case 't': case 'f': case 'n':
+	case 't':
+	case 'f':
+	case 'n':
 		v->t = *jp->p == 'n' ? J_NULL : J_BOOL;
 		v->b = *jp->p == 't';
-		ok = strncmp(jp->p, "true", 4) == 0 || strncmp(jp->p, "null", 4) == 0 ? 0 :
-		    strncmp(jp->p, "false", 5) == 0 ? 1 : -1;
+		ok = strncmp(jp->p, "true", 4) == 0 || strncmp(jp->p, "null", 4) == 0 ? 0
+		    : strncmp(jp->p, "false", 5) == 0                                 ? 1
+		                                                                      : -1;
 		if (ok >= 0) {
 			jp->p += 4 + (size_t)ok;
 			ok = 0;
@@ -492,7 +518,7 @@ out:
 static struct jv *
 jparse_next(const char **text)
 {
-	struct jp jp = { *text, 0 };
+	struct jp jp = {*text, 0};
 	struct jv *v = jparse_value(&jp);
 
 	if (v != NULL) {
@@ -532,7 +558,7 @@ jat(const struct jv *a, size_t i)
 {
 	if (a == NULL || a->t != J_ARR || i >= a->n) {
 		fail_msg("JSON array item %zu missing", i);
-		abort();	/* not reached: for the compiler */
+		abort(); /* not reached: for the compiler */
 	}
 	return a->v[i];
 }
@@ -570,8 +596,21 @@ static void
 test_json_parser(void **state)
 {
 	static const char *const bad[] = {
-		"", "{", "{\"a\":}", "[1,]", "{\"a\" 1}", "01", "1.", "-", "\"\x01\"", "nul",
-		"{\"a\":1}x", "\"\\x\"", "[\"\\u00\"]", "1e", "{a:1}",
+	    "",
+	    "{",
+	    "{\"a\":}",
+	    "[1,]",
+	    "{\"a\" 1}",
+	    "01",
+	    "1.",
+	    "-",
+	    "\"\x01\"",
+	    "nul",
+	    "{\"a\":1}x",
+	    "\"\\x\"",
+	    "[\"\\u00\"]",
+	    "1e",
+	    "{a:1}",
 	};
 	struct jv *v;
 
@@ -663,7 +702,7 @@ drain(struct out *r, int outfd, int errfd, const char *until)
 	int open_out = 1, open_err = 1;
 
 	while (open_out || open_err) {
-		struct pollfd p[2] = { { outfd, POLLIN, 0 }, { errfd, POLLIN, 0 } };
+		struct pollfd p[2] = {{outfd, POLLIN, 0}, {errfd, POLLIN, 0}};
 		struct timespec ts;
 
 		if (until != NULL && r->o != NULL && strstr(r->o, until) != NULL)
@@ -799,8 +838,12 @@ build_state(struct dcf_seg *sg)
 	for (uint32_t n = 0; n < 6; n++)
 		assert_int_equal(dcf_node_start_locked(sg, n, 1, 1000 + (pid_t)n, 0, now), 0);
 	for (int i = 0; i < 12; i++)
-		assert_int_equal(dcf_dispatch_locked(sg, i < 2 ? DCF_RING_RECOVERY :
-		    i < 8 ? DCF_RING_NET0 : DCF_RING_NET0 + 1, now), 0);
+		assert_int_equal(dcf_dispatch_locked(sg,
+		                     i < 2       ? DCF_RING_RECOVERY
+		                         : i < 8 ? DCF_RING_NET0
+		                                 : DCF_RING_NET0 + 1,
+		                     now),
+		    0);
 	claim(sg, 0, 1, 0, &cl[0]);
 	claim(sg, 1, 1, 1, &cl[1]);
 	claim(sg, 2, 1, 2, &cl[2]);
@@ -872,14 +915,18 @@ render(int json, const struct dcf_render_opt *o)
 static void
 test_snapshot_known_state(void **state)
 {
-	static const struct { uint32_t state; int task; uint64_t done, fail, restart; int32_t pid; }
-	    want[6] = {
-		{ DCF_NODE_BUSY, 3, 1, 0, 0, 1000 },
-		{ DCF_NODE_STARTING, -1, 0, 1, 1, 1001 },
-		{ DCF_NODE_IDLE, -1, 1, 0, 0, 1002 },
-		{ DCF_NODE_DOWN, -1, 0, 1, 0, 0 },
-		{ DCF_NODE_FAILED, -1, 0, 0, 0, 0 },
-		{ DCF_NODE_IDLE, -1, 0, 0, 0, 1005 },
+	static const struct {
+		uint32_t state;
+		int task;
+		uint64_t done, fail, restart;
+		int32_t pid;
+	} want[6] = {
+	    {DCF_NODE_BUSY, 3, 1, 0, 0, 1000},
+	    {DCF_NODE_STARTING, -1, 0, 1, 1, 1001},
+	    {DCF_NODE_IDLE, -1, 1, 0, 0, 1002},
+	    {DCF_NODE_DOWN, -1, 0, 1, 0, 0},
+	    {DCF_NODE_FAILED, -1, 0, 0, 0, 0},
+	    {DCF_NODE_IDLE, -1, 0, 0, 0, 1005},
 	};
 	struct dcf_seg sg;
 	char err[DCF_ERRLEN];
@@ -941,10 +988,12 @@ test_binary_text(void **state)
 	run(&r, "--name", sg.hdr->name, "--nodes");
 	assert_exit(&r, 0);
 	assert_int_equal(r.en, 0);
-	snprintf(want, sizeof(want), "dcf '%s': supervisor pid %d, up ", sg.hdr->name, (int)getpid());
+	snprintf(want, sizeof(want), "dcf '%s': supervisor pid %d, up ", sg.hdr->name,
+	    (int)getpid());
 	assert_has(r.o, want);
 	assert_has(r.o, "config: 2 networks x 3 nodes, 20 tasks");
-	assert_has(r.o, "tasks: 20 total = 8 pending + 8 queued + 1 running + 2 completed + "
+	assert_has(r.o,
+	    "tasks: 20 total = 8 pending + 8 queued + 1 running + 2 completed + "
 	    "1 quarantined\n");
 	assert_has(r.o, "1 reclaimed, recovery queue 1, ");
 	assert_has(r.o, "completed/s since start");
@@ -955,13 +1004,14 @@ test_binary_text(void **state)
 		unsigned v[11];
 
 		assert_int_equal(sscanf(p, "%u %u %u %u %u %u %u %u %u %u %u", &v[0], &v[1], &v[2],
-		    &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10]), 11);
+		                     &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10]),
+		    11);
 		if (rows == 0) {
-			unsigned w[11] = { 0, 3, 3, 1, 1, 1, 0, 0, 0, 4, 2 };
+			unsigned w[11] = {0, 3, 3, 1, 1, 1, 0, 0, 0, 4, 2};
 
 			assert_memory_equal(v, w, sizeof(w));
 		} else {
-			unsigned w[11] = { 1, 3, 1, 0, 1, 0, 1, 1, 0, 3, 0 };
+			unsigned w[11] = {1, 3, 1, 0, 1, 0, 1, 1, 0, 3, 0};
 
 			assert_memory_equal(v, w, sizeof(w));
 		}
@@ -972,12 +1022,14 @@ test_binary_text(void **state)
 	assert_non_null(p);
 	p = strchr(p + 1, '\n') + 1;
 	for (int n = 0; n < 6; n++) {
-		static const char *const st[6] = { "busy", "starting", "idle", "down", "failed", "idle" };
-		static const char *const pid[6] = { "1000", "1001", "1002", "-", "-", "1005" };
+		static const char *const st[6] = {"busy", "starting", "idle", "down", "failed",
+		    "idle"};
+		static const char *const pid[6] = {"1000", "1001", "1002", "-", "-", "1005"};
 		char f[10][32];
 
-		assert_int_equal(sscanf(p, "%31s %31s %31s %31s %31s %31s %31s %31s %31s %31s", f[0],
-		    f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9]), 10);
+		assert_int_equal(sscanf(p, "%31s %31s %31s %31s %31s %31s %31s %31s %31s %31s",
+		                     f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9]),
+		    10);
 		assert_int_equal(atoi(f[0]), n / 3);
 		assert_int_equal(atoi(f[1]), n % 3);
 		assert_string_equal(f[2], pid[n]);
@@ -992,13 +1044,20 @@ test_binary_text(void **state)
 static void
 check_json_known(const struct jv *d, const char *name, uint64_t completed, uint64_t running)
 {
-	static const struct { const char *state; int task; unsigned done, fail, restart, pid; }
-	    want[6] = {
-		{ "busy", 3, 1, 0, 0, 1000 }, { "starting", -1, 0, 1, 1, 1001 },
-		{ "idle", -1, 1, 0, 0, 1002 }, { "down", -1, 0, 1, 0, 0 },
-		{ "failed", -1, 0, 0, 0, 0 }, { "idle", -1, 0, 0, 0, 1005 },
+	static const struct {
+		const char *state;
+		int task;
+		unsigned done, fail, restart, pid;
+	} want[6] = {
+	    {"busy", 3, 1, 0, 0, 1000},
+	    {"starting", -1, 0, 1, 1, 1001},
+	    {"idle", -1, 1, 0, 0, 1002},
+	    {"down", -1, 0, 1, 0, 0},
+	    {"failed", -1, 0, 0, 0, 0},
+	    {"idle", -1, 0, 0, 0, 1005},
 	};
-	const struct jv *t = jget(d, "tasks"), *nets = jget(d, "networks"), *nodes = jget(d, "nodes");
+	const struct jv *t = jget(d, "tasks"), *nets = jget(d, "networks"),
+	                *nodes = jget(d, "nodes");
 
 	assert_non_null(d);
 	assert_int_equal(ju(d, "schema"), DCF_STATUS_SCHEMA);
@@ -1018,7 +1077,8 @@ check_json_known(const struct jv *d, const char *name, uint64_t completed, uint6
 	assert_int_equal(ju(t, "quarantined"), 1);
 	assert_int_equal(ju(t, "reclaimed"), 1);
 	assert_int_equal(ju(t, "pending") + ju(t, "queued") + ju(t, "running") +
-	    ju(t, "completed") + ju(t, "quarantined"), ju(t, "total"));
+	        ju(t, "completed") + ju(t, "quarantined"),
+	    ju(t, "total"));
 	assert_int_equal(ju(d, "recovery_queue_depth"), 1);
 	assert_int_equal(ju(jget(d, "counters"), "dispatched"), 12);
 	assert_int_equal(ju(d, "invalid_values"), 0);
@@ -1092,7 +1152,9 @@ test_binary_json_python(void **state)
 	if (system("command -v python3 >/dev/null 2>&1") != 0)
 		skip();
 	new_state(&sg, "py");
-	snprintf(cmd, sizeof(cmd), STATUS " --name %s --json | python3 -c '"
+	snprintf(cmd, sizeof(cmd),
+	    STATUS
+	    " --name %s --json | python3 -c '"
 	    "import json, sys\n"
 	    "d = json.load(sys.stdin)\n"
 	    "t = d[\"tasks\"]\n"
@@ -1101,7 +1163,8 @@ test_binary_json_python(void **state)
 	    " + t[\"quarantined\"] == t[\"total\"] == 20\n"
 	    "assert d[\"consistent\"] is True and type(d[\"uptime_s\"]) is float\n"
 	    "assert [n[\"task\"] for n in d[\"nodes\"]] == [3, None, None, None, None, None]\n"
-	    "print(\"OK\")'", sg.hdr->name);
+	    "print(\"OK\")'",
+	    sg.hdr->name);
 	p = popen(cmd, "r");
 	assert_non_null(p);
 	if (fgets(line, sizeof(line), p) == NULL)
@@ -1152,7 +1215,7 @@ test_dead_supervisor(void **state)
 
 		if (dcf_seg_create(&sg, name, &c, &took, err, sizeof(err)) == -1)
 			_exit(ST_EX_FAIL);
-		_exit(ST_EX_OK);	/* leaves the segment behind, as a SIGKILL would */
+		_exit(ST_EX_OK); /* leaves the segment behind, as a SIGKILL would */
 	}
 	st_assert_exit(st_waitpid(pid), ST_EX_OK);
 	run(&r, "--name", name, "--json");
@@ -1411,7 +1474,7 @@ test_holder_killed_mid_transaction(void **state)
 	assert_true(sg.hdr->seq & 1);
 	assert_true(sg.hdr->wal.n > 4);
 	assert_int_equal(sg.hdr->cnt.running, 0);
-	assert_int_equal(sg.hdr->cnt.completed, 2);	/* torn as it lies */
+	assert_int_equal(sg.hdr->cnt.completed, 2); /* torn as it lies */
 
 	assert_int_equal(take(&sg, 1, err), 0);
 	assert_true(snap->replayed);
@@ -1450,14 +1513,15 @@ assert_clean_text(const char *buf, int color)
 {
 	for (const unsigned char *p = (const unsigned char *)buf; *p != '\0'; p++)
 		if ((*p < 0x20 && *p != '\n' && !(color && *p == 0x1b)) || *p >= 0x7f)
-			fail_msg("text output holds byte %#x at %zu", *p, (size_t)(p - (const unsigned char *)buf));
+			fail_msg("text output holds byte %#x at %zu", *p,
+			    (size_t)(p - (const unsigned char *)buf));
 }
 
 /* One image through snapshot and every renderer: an error or a document, never a crash. */
 static void
 fuzz_one(const unsigned char *img, size_t size, unsigned *docs)
 {
-	struct dcf_render_opt o = { .nodes = 1, .grid = 1, .color = 1, .width = 30 };
+	struct dcf_render_opt o = {.nodes = 1, .grid = 1, .color = 1, .width = 30};
 	char err[DCF_ERRLEN], *buf;
 	struct jv *d;
 	int r;
@@ -1467,7 +1531,8 @@ fuzz_one(const unsigned char *img, size_t size, unsigned *docs)
 	if (r == 0) {
 		assert_true(snap->consistent && snap->hdr_ok);
 		assert_int_equal(snap->pending + snap->queued + snap->running + snap->completed +
-		    snap->quarantined, snap->total);
+		        snap->quarantined,
+		    snap->total);
 	} else {
 		assert_false(snap->consistent);
 		assert_true(err[0] != '\0');
@@ -1487,7 +1552,8 @@ fuzz_one(const unsigned char *img, size_t size, unsigned *docs)
 		const struct jv *t = jget(d, "tasks");
 
 		assert_int_equal(ju(t, "pending") + ju(t, "queued") + ju(t, "running") +
-		    ju(t, "completed") + ju(t, "quarantined"), ju(t, "total"));
+		        ju(t, "completed") + ju(t, "quarantined"),
+		    ju(t, "total"));
 	}
 	jfree(d);
 	free(buf);
@@ -1508,7 +1574,7 @@ image_of(const struct dcf_seg *sg)
 static void
 test_fuzz_every_byte(void **state)
 {
-	static const unsigned char flips[] = { 0xff, 0x01, 0x80 };
+	static const unsigned char flips[] = {0xff, 0x01, 0x80};
 	unsigned nflips = st_valgrind() ? 2 : 3, docs = 0;
 	unsigned char *img[2];
 	struct dcf_seg sg;
@@ -1524,7 +1590,8 @@ test_fuzz_every_byte(void **state)
 		dcf_inject_arm(DCF_OP_COMPLETE, DCF_STEP_APPLY(4), 1);
 		if (dcf_lock(&sg) == -1)
 			_exit(ST_EX_NOTREC);
-		dcf_complete_locked(&sg, 0, 1, sg.nodes[0].task_slot, sg.nodes[0].task_id, 0, &wake);
+		dcf_complete_locked(&sg, 0, 1, sg.nodes[0].task_slot, sg.nodes[0].task_id, 0,
+		    &wake);
 		_exit(ST_EX_NOTREACHED);
 	}
 	st_assert_killed(st_waitpid(pid));
@@ -1575,10 +1642,12 @@ test_fuzz_random(void **state)
 	}
 	assert_true(docs > rounds / 2);
 	/* Images too small or misaligned are refused before any read. */
-	assert_int_equal(dcf_snap_take(snap, img, 100, getuid(), 1, (char[DCF_ERRLEN]){ 0 },
-	    DCF_ERRLEN), -1);
+	assert_int_equal(dcf_snap_take(snap, img, 100, getuid(), 1, (char[DCF_ERRLEN]){0},
+	                     DCF_ERRLEN),
+	    -1);
 	assert_int_equal(dcf_snap_take(snap, img + 1, sg.size - 1, getuid(), 1,
-	    (char[DCF_ERRLEN]){ 0 }, DCF_ERRLEN), -1);
+	                     (char[DCF_ERRLEN]){0}, DCF_ERRLEN),
+	    -1);
 	free(img);
 	free(clean);
 	dcf_seg_destroy(&sg);
@@ -1589,7 +1658,7 @@ static void
 test_render_escapes(void **state)
 {
 	static const char nasty[] = "a\"b\\c\x01\x1b[31m\xff";
-	struct dcf_render_opt o = { .nodes = 1 };
+	struct dcf_render_opt o = {.nodes = 1};
 	unsigned char *img;
 	struct dcf_seg sg;
 	char err[DCF_ERRLEN], *buf, dur[32];
@@ -1628,7 +1697,7 @@ test_render_escapes(void **state)
 static void
 test_render_grid(void **state)
 {
-	struct dcf_render_opt o = { .grid = 1, .width = 20 };
+	struct dcf_render_opt o = {.grid = 1, .width = 20};
 	struct dcf_config c;
 	struct dcf_seg sg;
 	char err[DCF_ERRLEN], *buf;
@@ -1679,7 +1748,7 @@ test_watch_plain(void **state)
 		n++;
 	assert_int_equal(n, 2);
 	assert_has(r.o, "\n\ndcf '");
-	assert_has(r.o, "completed/s over the last");	/* the second: between refreshes */
+	assert_has(r.o, "completed/s over the last"); /* the second: between refreshes */
 	out_free(&r);
 	run(&r, "--name", sg.hdr->name, "-w0.1", "-c", "3", "--json");
 	assert_exit(&r, 0);
@@ -1701,7 +1770,7 @@ test_watch_plain(void **state)
 static void
 test_watch_system_gone(void **state)
 {
-	const char *argv[] = { STATUS, "--name", NULL, "--watch", "0.1", "--json", NULL };
+	const char *argv[] = {STATUS, "--name", NULL, "--watch", "0.1", "--json", NULL};
 	struct dcf_seg sg;
 	struct out r;
 	int outfd, errfd;
@@ -1735,7 +1804,7 @@ test_watch_system_gone(void **state)
 static pid_t
 spawn_tty(const char *name, const char *env, int *master, struct termios *before)
 {
-	struct winsize ws = { .ws_row = 40, .ws_col = 100 };
+	struct winsize ws = {.ws_row = 40, .ws_col = 100};
 	char path[64];
 	int slave;
 	pid_t pid;
@@ -1777,7 +1846,7 @@ tty_read(int master, char **buf, size_t *len, const char *until)
 	uint64_t deadline = st_deadline(20000);
 
 	for (;;) {
-		struct pollfd p = { master, POLLIN, 0 };
+		struct pollfd p = {master, POLLIN, 0};
 		struct timespec ts;
 
 		if (until != NULL && *buf != NULL && strstr(*buf, until) != NULL)
@@ -1785,7 +1854,7 @@ tty_read(int master, char **buf, size_t *len, const char *until)
 		if (!st_time_left(deadline, &ts))
 			fail_msg("terminal output never showed '%s'", until ? until : "(EOF)");
 		if (ppoll(&p, 1, &ts, NULL) > 0 && !slurp(master, buf, len))
-			return;	/* EIO: every slave descriptor is closed */
+			return; /* EIO: every slave descriptor is closed */
 	}
 }
 
@@ -1799,10 +1868,10 @@ tty_session(const char *name, const char *env, int how)
 	int master;
 	pid_t pid = spawn_tty(name, env, &master, &before);
 
-	tty_read(master, &buf, &len, "\033[J");		/* one whole frame */
+	tty_read(master, &buf, &len, "\033[J"); /* one whole frame */
 	assert_has(buf, "\033[?1049h");
 	assert_has(buf, "dcf-status: every 0.1s, q quits");
-	assert_has(buf, "\nnet 1   ");			/* the grid */
+	assert_has(buf, "\nnet 1   "); /* the grid */
 	assert_int_equal(tcgetattr(master, &during), 0);
 	assert_int_equal(during.c_lflag & (ICANON | ECHO), 0);
 	if (how == 'q')
@@ -1822,7 +1891,7 @@ tty_session(const char *name, const char *env, int how)
 	if (env != NULL)
 		assert_null(strstr(buf, "\033[32m"));
 	else
-		assert_has(buf, "\033[32m#");		/* node 0 busy, in colour */
+		assert_has(buf, "\033[32m#"); /* node 0 busy, in colour */
 	free(buf);
 	close(master);
 }
@@ -1846,9 +1915,17 @@ static void
 test_usage(void **state)
 {
 	static const char *const bad[][4] = {
-		{ "--bogus" }, { "-x" }, { "--name" }, { "--name", "a/b" }, { "--watch", "0" },
-		{ "--watch=abc" }, { "-w", "99999" }, { "--count", "2" },
-		{ "--watch", "--count", "0" }, { "--watch", "--count", "x" }, { "extra" },
+	    {"--bogus"},
+	    {"-x"},
+	    {"--name"},
+	    {"--name", "a/b"},
+	    {"--watch", "0"},
+	    {"--watch=abc"},
+	    {"-w", "99999"},
+	    {"--count", "2"},
+	    {"--watch", "--count", "0"},
+	    {"--watch", "--count", "x"},
+	    {"extra"},
 	};
 	struct out r;
 
@@ -1882,7 +1959,8 @@ suite_setup(void **state)
 	if (snap == NULL)
 		return -1;
 	if (access(STATUS, X_OK) != 0) {
-		fprintf(stderr, "test_status: %s is not built (run from the repository root)\n", STATUS);
+		fprintf(stderr, "test_status: %s is not built (run from the repository root)\n",
+		    STATUS);
 		return -1;
 	}
 	return 0;
@@ -1903,27 +1981,27 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_json_parser),
-		T(test_snapshot_known_state),
-		T(test_binary_text),
-		T(test_binary_json),
-		T(test_binary_json_python),
-		T(test_no_system),
-		T(test_dead_supervisor),
-		T(test_foreign_version),
-		T(test_other_owner),
-		T(test_corrupt_header),
-		T(test_out_of_range_nodes),
-		T(test_inconsistent),
-		T(test_holder_killed_mid_transaction),
-		T(test_fuzz_every_byte),
-		T(test_fuzz_random),
-		T(test_render_escapes),
-		T(test_render_grid),
-		T(test_watch_plain),
-		T(test_watch_system_gone),
-		T(test_watch_tty),
-		T(test_usage),
+	    T(test_json_parser),
+	    T(test_snapshot_known_state),
+	    T(test_binary_text),
+	    T(test_binary_json),
+	    T(test_binary_json_python),
+	    T(test_no_system),
+	    T(test_dead_supervisor),
+	    T(test_foreign_version),
+	    T(test_other_owner),
+	    T(test_corrupt_header),
+	    T(test_out_of_range_nodes),
+	    T(test_inconsistent),
+	    T(test_holder_killed_mid_transaction),
+	    T(test_fuzz_every_byte),
+	    T(test_fuzz_random),
+	    T(test_render_escapes),
+	    T(test_render_grid),
+	    T(test_watch_plain),
+	    T(test_watch_system_gone),
+	    T(test_watch_tty),
+	    T(test_usage),
 	};
 
 	return cmocka_run_group_tests(tests, suite_setup, suite_teardown);

@@ -28,8 +28,8 @@
 #include "dcf/seg.h"
 #include "dcf/util.h"
 
-#define SUP	"./dcf-supervisor"
-#define SUP_INJ	"./build/inj/dcf-supervisor"
+#define SUP     "./dcf-supervisor"
+#define SUP_INJ "./build/inj/dcf-supervisor"
 
 #include "../tools/runlib.h"
 
@@ -47,11 +47,11 @@ start(struct run *r, const char *bin, const char *tag, const char *const *args, 
 	assert_int_equal(run_start(r, bin, args, env), 0);
 }
 
-#define pump run_pump
-#define wait_for run_wait_for
-#define release run_release
+#define pump       run_pump
+#define wait_for   run_wait_for
+#define release    run_release
 #define shm_exists run_shm_exists
-#define child_of run_child_of
+#define child_of   run_child_of
 
 static void
 finish(struct run *r)
@@ -67,7 +67,8 @@ check_books(const struct run *r, uint64_t tasks, uint64_t *quarantined_out)
 
 	run_audit(r->log, tasks, &b);
 	if (b.duplicated || b.wrong)
-		fprintf(stderr, "books: %llu completed, %llu quarantined, %llu duplicated, %llu wrong\n",
+		fprintf(stderr,
+		    "books: %llu completed, %llu quarantined, %llu duplicated, %llu wrong\n",
 		    (unsigned long long)b.completed, (unsigned long long)b.quarantined,
 		    (unsigned long long)b.duplicated, (unsigned long long)b.wrong);
 	assert_int_equal(b.duplicated, 0);
@@ -104,7 +105,8 @@ storm(struct run *r, uint64_t seed, int every_ms)
 			attached = 1;
 		}
 		nn = sg.hdr->cfg.nets * sg.hdr->cfg.nodes_per_net;
-		burst = dcf_rng_range(&rng, 0, 9) == 0 ? 1 + (uint32_t)dcf_rng_range(&rng, 1, 4) : 1;
+		burst =
+		    dcf_rng_range(&rng, 0, 9) == 0 ? 1 + (uint32_t)dcf_rng_range(&rng, 1, 4) : 1;
 		for (uint32_t b = 0; b < burst; b++) {
 			uint32_t n = (uint32_t)dcf_rng_range(&rng, 0, nn - 1);
 			pid_t pid = __atomic_load_n(&sg.nodes[n].pid, __ATOMIC_RELAXED);
@@ -128,8 +130,8 @@ storm(struct run *r, uint64_t seed, int every_ms)
 static void
 test_clean_run(void **state)
 {
-	const char *args[] = { "--networks", "2", "--nodes", "3", "--tasks", "500", "--task-ms", "0-2",
-	    "--fail-rate", "0", "--seed", "1", NULL };
+	const char *args[] = {"--networks", "2", "--nodes", "3", "--tasks", "500", "--task-ms",
+	    "0-2", "--fail-rate", "0", "--seed", "1", NULL};
 	struct run r;
 
 	(void)state;
@@ -146,9 +148,9 @@ test_clean_run(void **state)
 static void
 test_kill_storm(void **state)
 {
-	const char *args[] = { "--networks", "3", "--nodes", "4", "--tasks", "20000", "--task-ms", "0-1",
-	    "--fail-rate", "0", "--downtime", "0-5", "--max-restarts", "100000",
-	    "--max-attempts", "1000", "--seed", "2", NULL };
+	const char *args[] = {"--networks", "3", "--nodes", "4", "--tasks", "20000", "--task-ms",
+	    "0-1", "--fail-rate", "0", "--downtime", "0-5", "--max-restarts", "100000",
+	    "--max-attempts", "1000", "--seed", "2", NULL};
 	struct run r;
 	int kills;
 
@@ -170,18 +172,26 @@ static void
 test_kills_inside_critical_sections(void **state)
 {
 	/* Each worker claims and completes hundreds of times: these kill for sure. */
-	static const struct { const char *env; int must_kill; } specs[] = {
-		{ "DCF_INJECT=claim:0:37", 1 }, { "DCF_INJECT=claim:2:41", 1 },
-		{ "DCF_INJECT=claim:5:29", 1 }, { "DCF_INJECT=claim:14:23", 1 },
-		{ "DCF_INJECT=complete:1:31", 1 }, { "DCF_INJECT=complete:4:27", 1 },
-		{ "DCF_INJECT=complete:40:19", 1 }, { "DCF_INJECT=complete:41:33", 1 },
-		{ "DCF_INJECT=claim:42:17", 1 },
-		/* Sleeping depends on timing: these may or may not strike; the books must hold either way. */
-		{ "DCF_INJECT=sleep:3:1", 0 }, { "DCF_INJECT=wake:2:1", 0 },
+	static const struct {
+		const char *env;
+		int must_kill;
+	} specs[] = {
+	    {"DCF_INJECT=claim:0:37", 1},
+	    {"DCF_INJECT=claim:2:41", 1},
+	    {"DCF_INJECT=claim:5:29", 1},
+	    {"DCF_INJECT=claim:14:23", 1},
+	    {"DCF_INJECT=complete:1:31", 1},
+	    {"DCF_INJECT=complete:4:27", 1},
+	    {"DCF_INJECT=complete:40:19", 1},
+	    {"DCF_INJECT=complete:41:33", 1},
+	    {"DCF_INJECT=claim:42:17", 1},
+	    /* Sleeping depends on timing: these may or may not strike; the books must hold either way. */
+	    {"DCF_INJECT=sleep:3:1", 0},
+	    {"DCF_INJECT=wake:2:1", 0},
 	};
-	const char *args[] = { "--networks", "2", "--nodes", "3", "--tasks", "3000", "--task-ms", "0",
-	    "--fail-rate", "0", "--downtime", "0", "--max-restarts", "100000",
-	    "--max-attempts", "100000", "--seed", "3", NULL };
+	const char *args[] = {"--networks", "2", "--nodes", "3", "--tasks", "3000", "--task-ms",
+	    "0", "--fail-rate", "0", "--downtime", "0", "--max-restarts", "100000",
+	    "--max-attempts", "100000", "--seed", "3", NULL};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
@@ -191,8 +201,10 @@ test_kills_inside_critical_sections(void **state)
 		start(&r, SUP_INJ, "inj", args, specs[i].env);
 		finish(&r);
 		repairs = count(&r, "has failed.");
-		if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0 || (specs[i].must_kill && repairs == 0))
-			fprintf(stderr, "%s: status %#x, %d kills\n", specs[i].env, r.status, repairs);
+		if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0 ||
+		    (specs[i].must_kill && repairs == 0))
+			fprintf(stderr, "%s: status %#x, %d kills\n", specs[i].env, r.status,
+			    repairs);
 		assert_true(WIFEXITED(r.status));
 		assert_int_equal(WEXITSTATUS(r.status), 0);
 		check_books(&r, 3000, NULL);
@@ -206,9 +218,9 @@ test_kills_inside_critical_sections(void **state)
 static void
 test_chaos_fail_rate(void **state)
 {
-	const char *args[] = { "--networks", "2", "--nodes", "4", "--tasks", "30000", "--task-ms", "0-1",
-	    "--fail-rate", "1", "--downtime", "0-3", "--max-restarts", "100000",
-	    "--max-attempts", "1000", "--seed", "4", NULL };
+	const char *args[] = {"--networks", "2", "--nodes", "4", "--tasks", "30000", "--task-ms",
+	    "0-1", "--fail-rate", "1", "--downtime", "0-3", "--max-restarts", "100000",
+	    "--max-attempts", "1000", "--seed", "4", NULL};
 	struct run r;
 
 	(void)state;
@@ -224,9 +236,9 @@ test_chaos_fail_rate(void **state)
 static void
 test_poison_quarantined(void **state)
 {
-	const char *args[] = { "--networks", "2", "--nodes", "2", "--tasks", "200", "--task-ms", "0",
+	const char *args[] = {"--networks", "2", "--nodes", "2", "--tasks", "200", "--task-ms", "0",
 	    "--fail-rate", "0", "--downtime", "0", "--max-attempts", "3", "--max-restarts", "100",
-	    "--seed", "5", NULL };
+	    "--seed", "5", NULL};
 	struct run r;
 	uint64_t q;
 
@@ -234,7 +246,7 @@ test_poison_quarantined(void **state)
 	start(&r, SUP_INJ, "poison", args, "DCF_POISON=17");
 	finish(&r);
 	assert_true(WIFEXITED(r.status));
-	assert_int_equal(WEXITSTATUS(r.status), 1);	/* something was quarantined */
+	assert_int_equal(WEXITSTATUS(r.status), 1); /* something was quarantined */
 	check_books(&r, 200, &q);
 	assert_int_equal(q, 1);
 	assert_non_null(strstr(r.log, "Task-17 quarantined: it was running in 3 crashed workers"));
@@ -246,9 +258,9 @@ test_poison_quarantined(void **state)
 static void
 test_restart_intensity(void **state)
 {
-	const char *args[] = { "--networks", "2", "--nodes", "2", "--tasks", "300", "--task-ms", "0-1",
-	    "--fail-rate", "0", "--downtime", "0", "--max-restarts", "2", "--restart-window", "60",
-	    "--seed", "6", NULL };
+	const char *args[] = {"--networks", "2", "--nodes", "2", "--tasks", "300", "--task-ms",
+	    "0-1", "--fail-rate", "0", "--downtime", "0", "--max-restarts", "2", "--restart-window",
+	    "60", "--seed", "6", NULL};
 	struct run r;
 
 	(void)state;
@@ -258,7 +270,8 @@ test_restart_intensity(void **state)
 	assert_true(WIFEXITED(r.status));
 	assert_int_equal(WEXITSTATUS(r.status), 0);
 	check_books(&r, 300, NULL);
-	assert_non_null(strstr(r.log, "Network-0 Node-1 crashed more than 2 times in 60 s: giving up on it"));
+	assert_non_null(
+	    strstr(r.log, "Network-0 Node-1 crashed more than 2 times in 60 s: giving up on it"));
 	assert_int_equal(count(&r, "Network-0 Node-1 has failed."), 3);
 	assert_int_equal(count(&r, "Network-0 Node-1 has recovered."), 2);
 	release(&r);
@@ -272,8 +285,9 @@ test_restart_intensity(void **state)
 static void
 test_full_reset(void **state)
 {
-	const char *args[] = { "--networks", "2", "--nodes", "3", "--tasks", "3000", "--task-ms", "0-1",
-	    "--fail-rate", "0", "--downtime", "0", "--max-restarts", "1000", "--seed", "8", NULL };
+	const char *args[] = {"--networks", "2", "--nodes", "3", "--tasks", "3000", "--task-ms",
+	    "0-1", "--fail-rate", "0", "--downtime", "0", "--max-restarts", "1000", "--seed", "8",
+	    NULL};
 	struct run r;
 
 	(void)state;
@@ -291,8 +305,8 @@ test_full_reset(void **state)
 static void
 test_every_node_failed(void **state)
 {
-	const char *args[] = { "--networks", "1", "--nodes", "1", "--tasks", "10", "--task-ms", "0",
-	    "--fail-rate", "0", "--downtime", "0", "--max-restarts", "1", NULL };
+	const char *args[] = {"--networks", "1", "--nodes", "1", "--tasks", "10", "--task-ms", "0",
+	    "--fail-rate", "0", "--downtime", "0", "--max-restarts", "1", NULL};
 	struct run r;
 
 	(void)state;
@@ -308,8 +322,8 @@ test_every_node_failed(void **state)
 static void
 test_hung_worker_replaced(void **state)
 {
-	const char *args[] = { "--networks", "1", "--nodes", "2", "--tasks", "40", "--task-ms", "20",
-	    "--fail-rate", "0", "--downtime", "0", "--hang-timeout", "200", "--seed", "7", NULL };
+	const char *args[] = {"--networks", "1", "--nodes", "2", "--tasks", "40", "--task-ms", "20",
+	    "--fail-rate", "0", "--downtime", "0", "--hang-timeout", "200", "--seed", "7", NULL};
 	struct run r;
 	struct dcf_seg sg;
 	char err[DCF_ERRLEN];
@@ -345,10 +359,10 @@ since(const struct timespec *t0)
 static void
 test_supervisor_sigkill_and_takeover(void **state)
 {
-	const char *args[] = { "--networks", "2", "--nodes", "5", "--tasks", "100000", "--task-ms", "1-3",
-	    "--fail-rate", "0", NULL };
-	const char *args2[] = { "--tasks", "20", "--task-ms", "0", "--networks", "1", "--nodes", "2",
-	    "--fail-rate", "0", NULL };
+	const char *args[] = {"--networks", "2", "--nodes", "5", "--tasks", "100000", "--task-ms",
+	    "1-3", "--fail-rate", "0", NULL};
+	const char *args2[] = {"--tasks", "20", "--task-ms", "0", "--networks", "1", "--nodes", "2",
+	    "--fail-rate", "0", NULL};
 	struct run r, r2;
 	struct timespec t0;
 	pid_t workers[16];
@@ -382,7 +396,7 @@ test_supervisor_sigkill_and_takeover(void **state)
 	assert_int_equal(reaped, nw);
 	assert_true(since(&t0) < 1.0);
 	close(r.out);
-	assert_true(shm_exists(r.name));	/* stale, for the next one to take over */
+	assert_true(shm_exists(r.name)); /* stale, for the next one to take over */
 	/* A new supervisor of the same name takes over. */
 	strlcpy(name, r.name, sizeof(name));
 	memset(&r2, 0, sizeof(r2));
@@ -401,8 +415,8 @@ test_supervisor_sigkill_and_takeover(void **state)
 static void
 stop_with(int sig, int twice, int want)
 {
-	const char *args[] = { "--networks", "2", "--nodes", "3", "--tasks", "100000", "--task-ms", "5-20",
-	    "--fail-rate", "0", "--grace-ms", "10000", NULL };
+	const char *args[] = {"--networks", "2", "--nodes", "3", "--tasks", "100000", "--task-ms",
+	    "5-20", "--fail-rate", "0", "--grace-ms", "10000", NULL};
 	struct run r;
 	uint64_t completed = 0;
 
@@ -416,7 +430,8 @@ stop_with(int sig, int twice, int want)
 	finish(&r);
 	assert_true(WIFEXITED(r.status));
 	assert_int_equal(WEXITSTATUS(r.status), want);
-	assert_non_null(strstr(r.log, twice ? "again: stopping now" : "stopping; running tasks have"));
+	assert_non_null(
+	    strstr(r.log, twice ? "again: stopping now" : "stopping; running tasks have"));
 	/* Nothing completed twice; what was started either completed or was reclaimed at exit. */
 	{
 		const char *p = r.log;
@@ -456,14 +471,25 @@ static void
 test_bad_options(void **state)
 {
 	static const char *const bad[][4] = {
-		{ "--tasks", "0", NULL }, { "--tasks", "abc", NULL }, { "--networks", "-1", NULL },
-		{ "--task-ms", "10-5", NULL }, { "--task-ms", "5-", NULL }, { "--work", "gpu", NULL },
-		{ "--fail-rate", "1.5", NULL }, { "--fail-rate", "x", NULL }, { "--name", "../x", NULL },
-		{ "--name", "a/b", NULL }, { "--name", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL },
-		{ "--log-level", "loud", NULL }, { "--bogus", NULL }, { "--nodes", NULL },
-		{ "extra", NULL }, { "--networks", "100", "--nodes", "100" },
-		{ "--downtime", "1-2-3", NULL }, { "--max-attempts", "0", NULL },
-		{ "--log", "/nonexistent/dir/x.log", NULL },
+	    {"--tasks", "0", NULL},
+	    {"--tasks", "abc", NULL},
+	    {"--networks", "-1", NULL},
+	    {"--task-ms", "10-5", NULL},
+	    {"--task-ms", "5-", NULL},
+	    {"--work", "gpu", NULL},
+	    {"--fail-rate", "1.5", NULL},
+	    {"--fail-rate", "x", NULL},
+	    {"--name", "../x", NULL},
+	    {"--name", "a/b", NULL},
+	    {"--name", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL},
+	    {"--log-level", "loud", NULL},
+	    {"--bogus", NULL},
+	    {"--nodes", NULL},
+	    {"extra", NULL},
+	    {"--networks", "100", "--nodes", "100"},
+	    {"--downtime", "1-2-3", NULL},
+	    {"--max-attempts", "0", NULL},
+	    {"--log", "/nonexistent/dir/x.log", NULL},
 	};
 
 	(void)state;
@@ -479,7 +505,8 @@ test_bad_options(void **state)
 		finish(&r);
 		assert_true(WIFEXITED(r.status));
 		if (WEXITSTATUS(r.status) != 2)
-			fprintf(stderr, "case %zu (%s): exit %d\n", i, bad[i][0], WEXITSTATUS(r.status));
+			fprintf(stderr, "case %zu (%s): exit %d\n", i, bad[i][0],
+			    WEXITSTATUS(r.status));
 		assert_int_equal(WEXITSTATUS(r.status), 2);
 		assert_non_null(r.log);
 		for (const char *p = r.log; *p; p++)
@@ -494,8 +521,8 @@ test_bad_options(void **state)
 static void
 test_already_running(void **state)
 {
-	const char *args[] = { "--networks", "1", "--nodes", "1", "--tasks", "100000", "--task-ms", "1",
-	    "--fail-rate", "0", NULL };
+	const char *args[] = {"--networks", "1", "--nodes", "1", "--tasks", "100000", "--task-ms",
+	    "1", "--fail-rate", "0", NULL};
 	struct run r, r2;
 	char *argv_name;
 
@@ -504,7 +531,7 @@ test_already_running(void **state)
 	assert_true(wait_for(&r, "Task-0 started by"));
 	argv_name = r.name;
 	{
-		const char *args2[] = { "--name", argv_name, "--tasks", "1", NULL };
+		const char *args2[] = {"--name", argv_name, "--tasks", "1", NULL};
 		/* start() adds its own --name first; the later one wins in getopt. */
 		start(&r2, SUP, "dup2", args2, NULL);
 	}
@@ -512,7 +539,7 @@ test_already_running(void **state)
 	assert_true(WIFEXITED(r2.status));
 	assert_int_equal(WEXITSTATUS(r2.status), 1);
 	assert_non_null(strstr(r2.log, "already running, pid"));
-	assert_true(shm_exists(r.name));	/* the live one was not disturbed */
+	assert_true(shm_exists(r.name)); /* the live one was not disturbed */
 	kill(r.pid, SIGTERM);
 	finish(&r);
 	assert_int_equal(WEXITSTATUS(r.status), 143);
@@ -525,21 +552,21 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bad_options),
-		cmocka_unit_test(test_clean_run),
-		cmocka_unit_test(test_kill_storm),
-		cmocka_unit_test(test_kills_inside_critical_sections),
-		cmocka_unit_test(test_chaos_fail_rate),
-		cmocka_unit_test(test_poison_quarantined),
-		cmocka_unit_test(test_restart_intensity),
-		cmocka_unit_test(test_full_reset),
-		cmocka_unit_test(test_every_node_failed),
-		cmocka_unit_test(test_hung_worker_replaced),
-		cmocka_unit_test(test_supervisor_sigkill_and_takeover),
-		cmocka_unit_test(test_sigint),
-		cmocka_unit_test(test_sigterm),
-		cmocka_unit_test(test_double_sigint),
-		cmocka_unit_test(test_already_running),
+	    cmocka_unit_test(test_bad_options),
+	    cmocka_unit_test(test_clean_run),
+	    cmocka_unit_test(test_kill_storm),
+	    cmocka_unit_test(test_kills_inside_critical_sections),
+	    cmocka_unit_test(test_chaos_fail_rate),
+	    cmocka_unit_test(test_poison_quarantined),
+	    cmocka_unit_test(test_restart_intensity),
+	    cmocka_unit_test(test_full_reset),
+	    cmocka_unit_test(test_every_node_failed),
+	    cmocka_unit_test(test_hung_worker_replaced),
+	    cmocka_unit_test(test_supervisor_sigkill_and_takeover),
+	    cmocka_unit_test(test_sigint),
+	    cmocka_unit_test(test_sigterm),
+	    cmocka_unit_test(test_double_sigint),
+	    cmocka_unit_test(test_already_running),
 	};
 
 	(void)under_valgrind;

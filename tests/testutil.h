@@ -58,10 +58,10 @@
 /* Exit statuses of test children. */
 enum {
 	TU_EX_OK = 0,
-	TU_EX_FAIL = 70,	/* a check failed; the child printed why */
-	TU_EX_NOTREC = 71,	/* dcf_lock said ENOTRECOVERABLE */
-	TU_EX_STALE = 72,	/* the books said our node is not ours */
-	TU_EX_NOTREACHED = 73	/* an armed crash point was never reached */
+	TU_EX_FAIL = 70,      /* a check failed; the child printed why */
+	TU_EX_NOTREC = 71,    /* dcf_lock said ENOTRECOVERABLE */
+	TU_EX_STALE = 72,     /* the books said our node is not ours */
+	TU_EX_NOTREACHED = 73 /* an armed crash point was never reached */
 };
 
 #define TU_MAX_KIDS 256
@@ -136,13 +136,16 @@ tu_child_fail(const char *file, int line, const char *fmt, ...)
 }
 
 /* In a child: check cond, or report and _exit. */
-#define TU_CHILD_CHECK(cond, ...) do { if (!(cond)) \
-	tu_child_fail(__FILE__, __LINE__, __VA_ARGS__); } while (0)
+#define TU_CHILD_CHECK(cond, ...) \
+	do { \
+		if (!(cond)) \
+			tu_child_fail(__FILE__, __LINE__, __VA_ARGS__); \
+	} while (0)
 
 static void
 tu_child_init(pid_t parent)
 {
-	static const int sigs[] = { SIGFPE, SIGILL, SIGSEGV, SIGBUS, SIGSYS, SIGABRT, SIGCHLD };
+	static const int sigs[] = {SIGFPE, SIGILL, SIGSEGV, SIGBUS, SIGSYS, SIGABRT, SIGCHLD};
 	sigset_t none;
 
 	/* cmocka's handlers would longjmp into the parent's test runner. */
@@ -230,12 +233,19 @@ tu_status_str(int st)
 	return buf;
 }
 
-#define tu_assert_exit(st, code) do { int st_ = (st); \
-	if (!WIFEXITED(st_) || WEXITSTATUS(st_) != (code)) \
-		fail_msg("child: %s, expected exit status %d", tu_status_str(st_), (code)); } while (0)
-#define tu_assert_killed(st) do { int st_ = (st); \
-	if (!WIFSIGNALED(st_) || WTERMSIG(st_) != SIGKILL) \
-		fail_msg("child: %s, expected SIGKILL", tu_status_str(st_)); } while (0)
+#define tu_assert_exit(st, code) \
+	do { \
+		int st_ = (st); \
+		if (!WIFEXITED(st_) || WEXITSTATUS(st_) != (code)) \
+			fail_msg("child: %s, expected exit status %d", tu_status_str(st_), \
+			    (code)); \
+	} while (0)
+#define tu_assert_killed(st) \
+	do { \
+		int st_ = (st); \
+		if (!WIFSIGNALED(st_) || WTERMSIG(st_) != SIGKILL) \
+			fail_msg("child: %s, expected SIGKILL", tu_status_str(st_)); \
+	} while (0)
 
 /* SIGKILL and reap every child still registered. */
 TU_FN void
@@ -394,9 +404,12 @@ tu_lock(struct dcf_seg *sg)
 }
 
 /* With the lock held: the invariants must hold. */
-#define tu_assert_books(sg) do { char e_[DCF_ERRLEN]; \
-	if (dcf_books_check_locked((sg), e_, sizeof(e_)) == -1) \
-		fail_msg("books inconsistent: %s", e_); } while (0)
+#define tu_assert_books(sg) \
+	do { \
+		char e_[DCF_ERRLEN]; \
+		if (dcf_books_check_locked((sg), e_, sizeof(e_)) == -1) \
+			fail_msg("books inconsistent: %s", e_); \
+	} while (0)
 
 /* Depth of a ring. */
 TU_FN uint32_t
@@ -472,14 +485,20 @@ TU_FN int
 tu_img_same_bytes(struct dcf_seg *sg, const struct tu_img *im)
 {
 	size_t a = offsetof(struct dcf_hdr, lock), b = a + sizeof(pthread_mutex_t);
-	size_t c = offsetof(struct dcf_hdr, wal.e), d = offsetof(struct dcf_hdr, wal) + sizeof(struct dcf_wal);
+	size_t c = offsetof(struct dcf_hdr, wal.e),
+	       d = offsetof(struct dcf_hdr, wal) + sizeof(struct dcf_wal);
 
 	return memcmp(sg->base, im->b, a) == 0 && memcmp(sg->base + b, im->b + b, c - b) == 0 &&
 	    memcmp(sg->base + d, im->b + d, sg->size - d) == 0;
 }
 
-#define TU_DIFF(cond, ...) do { if (cond) { snprintf(buf, sizeof(buf), __VA_ARGS__); \
-	return buf; } } while (0)
+#define TU_DIFF(cond, ...) \
+	do { \
+		if (cond) { \
+			snprintf(buf, sizeof(buf), __VA_ARGS__); \
+			return buf; \
+		} \
+	} while (0)
 
 /*
  * Do the books in sg say the same as those in im? NULL if so, else the first
@@ -500,22 +519,26 @@ tu_books_diff(struct dcf_seg *sg, const struct tu_img *im)
 	dcf_seg_bind(&o, im->b, im->size);
 	b = o.hdr->cnt;
 	a.repairs = b.repairs = 0;
-	TU_DIFF(memcmp(&a, &b, sizeof(a)) != 0, "counters differ (next_id %llu/%llu, running %llu/%llu, "
-	    "completed %llu/%llu, retired %llu/%llu)", (unsigned long long)a.next_id,
-	    (unsigned long long)b.next_id, (unsigned long long)a.running, (unsigned long long)b.running,
+	TU_DIFF(memcmp(&a, &b, sizeof(a)) != 0,
+	    "counters differ (next_id %llu/%llu, running %llu/%llu, "
+	    "completed %llu/%llu, retired %llu/%llu)",
+	    (unsigned long long)a.next_id, (unsigned long long)b.next_id,
+	    (unsigned long long)a.running, (unsigned long long)b.running,
 	    (unsigned long long)a.completed, (unsigned long long)b.completed,
 	    (unsigned long long)a.retired, (unsigned long long)b.retired);
 	TU_DIFF(sg->hdr->sys_state != o.hdr->sys_state, "sys_state %u/%u", sg->hdr->sys_state,
 	    o.hdr->sys_state);
 	TU_DIFF(sg->hdr->sup_waiting != o.hdr->sup_waiting, "sup_waiting differs");
 	for (uint32_t n = 0; n < c->nets; n++)
-		TU_DIFF(sg->nets[n].sleepers != o.nets[n].sleepers || sg->nets[n].alive != o.nets[n].alive ||
-		    sg->nets[n].completed != o.nets[n].completed, "network %u differs", n);
+		TU_DIFF(sg->nets[n].sleepers != o.nets[n].sleepers ||
+		        sg->nets[n].alive != o.nets[n].alive ||
+		        sg->nets[n].completed != o.nets[n].completed,
+		    "network %u differs", n);
 	for (uint32_t r = 0; r < sg->hdr->nrings; r++) {
 		struct dcf_ring *x = &sg->rings[r], *y = &o.rings[r];
 
-		TU_DIFF(x->head != y->head || x->tail != y->tail, "ring %u: head/tail %u/%u vs %u/%u", r,
-		    x->head, x->tail, y->head, y->tail);
+		TU_DIFF(x->head != y->head || x->tail != y->tail,
+		    "ring %u: head/tail %u/%u vs %u/%u", r, x->head, x->tail, y->head, y->tail);
 		for (uint32_t i = 0; i < x->tail - x->head && i <= x->mask; i++) {
 			uint32_t p = (x->head + i) & x->mask;
 
@@ -535,8 +558,8 @@ tu_books_diff(struct dcf_seg *sg, const struct tu_img *im)
 		struct dcf_node x = sg->nodes[n], y = o.nodes[n];
 
 		x.heartbeat_ns = y.heartbeat_ns = 0;
-		TU_DIFF(memcmp(&x, &y, sizeof(x)) != 0, "node %u differs (state %u/%u, slot %u/%u)", n,
-		    x.state, y.state, x.task_slot, y.task_slot);
+		TU_DIFF(memcmp(&x, &y, sizeof(x)) != 0, "node %u differs (state %u/%u, slot %u/%u)",
+		    n, x.state, y.state, x.task_slot, y.task_slot);
 	}
 	return NULL;
 }
@@ -557,8 +580,8 @@ tu_node_up_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, int restart)
  * lock is unrecoverable or the books are inconsistent (message in err).
  */
 TU_FN int
-tu_node_died(struct dcf_seg *sg, uint32_t node, uint32_t gen, struct dcf_reclaim *rc,
-    char *err, size_t errlen)
+tu_node_died(struct dcf_seg *sg, uint32_t node, uint32_t gen, struct dcf_reclaim *rc, char *err,
+    size_t errlen)
 {
 	int r;
 
@@ -578,8 +601,8 @@ tu_node_died(struct dcf_seg *sg, uint32_t node, uint32_t gen, struct dcf_reclaim
 
 /* Reap pid (it ran node as gen), then tu_node_died. Its wait status in *st. */
 TU_FN void
-tu_reap_node(struct dcf_seg *sg, pid_t pid, uint32_t node, uint32_t gen,
-    struct dcf_reclaim *rc, int *st)
+tu_reap_node(struct dcf_seg *sg, pid_t pid, uint32_t node, uint32_t gen, struct dcf_reclaim *rc,
+    int *st)
 {
 	char err[DCF_ERRLEN];
 
@@ -609,7 +632,8 @@ tu_wait_futex(pid_t pid, const uint32_t *word, const uint32_t *flag)
 
 		if (waitpid(pid, &st, WNOHANG) == pid) {
 			tu_forget(pid);
-			fail_msg("child %d ended (%s) instead of going to sleep", (int)pid, tu_status_str(st));
+			fail_msg("child %d ended (%s) instead of going to sleep", (int)pid,
+			    tu_status_str(st));
 		}
 		snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
 		if ((f = fopen(path, "re")) != NULL) {
@@ -653,19 +677,25 @@ tu_wait_asleep(struct dcf_seg *sg, pid_t pid, uint32_t node)
  * twice, whoever died on the way.
  */
 enum tu_stat {
-	TU_ST_CLAIMS, TU_ST_COMPLETES, TU_ST_SLEEPS, TU_ST_WOKE_TO_WORK, TU_ST_REPAIRS,
-	TU_ST_CHAINS, TU_ST_BAD, TU_ST_NSTATS
+	TU_ST_CLAIMS,
+	TU_ST_COMPLETES,
+	TU_ST_SLEEPS,
+	TU_ST_WOKE_TO_WORK,
+	TU_ST_REPAIRS,
+	TU_ST_CHAINS,
+	TU_ST_BAD,
+	TU_ST_NSTATS
 };
 
 struct tu_ledger {
-	uint32_t ev;		/* futex word: bumped for a supervisor that waits */
+	uint32_t ev; /* futex word: bumped for a supervisor that waits */
 	uint32_t pad;
 	uint64_t ntasks;
 	size_t maplen;
 	uint64_t stat[TU_ST_NSTATS];
-	uint16_t *executed;	/* runs of the id by a worker (at least once) */
-	uint16_t *completed;	/* completions a worker saw succeed (at most once) */
-	uint16_t *retired;	/* retirements (exactly once, unless quarantined) */
+	uint16_t *executed;  /* runs of the id by a worker (at least once) */
+	uint16_t *completed; /* completions a worker saw succeed (at most once) */
+	uint16_t *retired;   /* retirements (exactly once, unless quarantined) */
 };
 
 TU_FN struct tu_ledger *
@@ -753,7 +783,8 @@ tu_ledger_verify(struct dcf_seg *sg, struct tu_ledger *L, int strict, char *err,
 
 		if (r > 1 || d > 1 || (d == 1 && r != 1) || (r == 1 && x == 0) ||
 		    (strict && (r != 1 || d != 1 || x != 1))) {
-			snprintf(err, errlen, "id %llu: retired %u, completed %u, executed %u times",
+			snprintf(err, errlen,
+			    "id %llu: retired %u, completed %u, executed %u times",
 			    (unsigned long long)id, r, d, x);
 			return -1;
 		}
@@ -762,7 +793,8 @@ tu_ledger_verify(struct dcf_seg *sg, struct tu_ledger *L, int strict, char *err,
 	}
 	if (c->next_id != L->ntasks || sum != c->retired || c->retired != c->completed ||
 	    never != c->quarantined || c->running != 0) {
-		snprintf(err, errlen, "ledger retired %llu, never %llu; books: dispatched %llu of %llu, "
+		snprintf(err, errlen,
+		    "ledger retired %llu, never %llu; books: dispatched %llu of %llu, "
 		    "retired %llu, completed %llu, quarantined %llu, running %llu",
 		    (unsigned long long)sum, (unsigned long long)never,
 		    (unsigned long long)c->next_id, (unsigned long long)L->ntasks,
@@ -826,8 +858,8 @@ tu_worker_main(const struct tu_worker *w)
 			return TU_EX_NOTREC;
 		dcf_sleep_end_locked(sg, w->node);
 		if (have) {
-			if (dcf_complete_locked(sg, w->node, w->gen, cl.slot, cl.id, tu_result(cl.id),
-			    &wake_sup) == -1) {
+			if (dcf_complete_locked(sg, w->node, w->gen, cl.slot, cl.id,
+			        tu_result(cl.id), &wake_sup) == -1) {
 				dcf_unlock(sg);
 				tu_child_fail(__FILE__, __LINE__, "complete id %llu: %s",
 				    (unsigned long long)cl.id, strerror(errno));
@@ -846,12 +878,14 @@ tu_worker_main(const struct tu_worker *w)
 			if (cl.chain) {
 				DCF_INJECT(DCF_OP_CLAIM, DCF_STEP_UNLOCKED);
 				tu_stat_add(L, TU_ST_CHAINS, 1);
-				dcf_books_wake_ring(sg, cl.from_recovery ? DCF_RING_RECOVERY :
-				    DCF_RING_NET0 + net);
+				dcf_books_wake_ring(sg,
+				    cl.from_recovery ? DCF_RING_RECOVERY : DCF_RING_NET0 + net);
 			}
 			TU_CHILD_CHECK(cl.id < L->ntasks && cl.arg_ms == dcf_task_ms(cfg, cl.id) &&
-			    cl.kind == cfg->work, "claimed a task that is not what was dispatched: "
-			    "id %llu, %u ms, kind %u", (unsigned long long)cl.id, cl.arg_ms, cl.kind);
+			        cl.kind == cfg->work,
+			    "claimed a task that is not what was dispatched: "
+			    "id %llu, %u ms, kind %u",
+			    (unsigned long long)cl.id, cl.arg_ms, cl.kind);
 			tu_mark(L->executed, cl.id);
 			tu_stat_add(L, TU_ST_CLAIMS, 1);
 			if (slept)

@@ -43,9 +43,12 @@ struct chaos {
 	/* figures */
 	uint64_t runs, tasks, kills, bursts, stops, reclaims, restarts, quarantined, samples;
 	uint64_t anomalies;
-	struct { const char *fmt; uint64_t count; } kinds[MAX_KINDS];
+	struct {
+		const char *fmt;
+		uint64_t count;
+	} kinds[MAX_KINDS];
 	int nkinds;
-	char bindir[64];	/* private copies of the programs under test */
+	char bindir[64]; /* private copies of the programs under test */
 };
 
 static double
@@ -82,7 +85,7 @@ anomaly(struct chaos *c, const char *fmt, ...)
 static void
 sample_status(struct chaos *c, const char *name)
 {
-	char *argv[] = { (char *)c->status, (char *)"--json", (char *)"--name", (char *)name, NULL };
+	char *argv[] = {(char *)c->status, (char *)"--json", (char *)"--name", (char *)name, NULL};
 	char buf[1 << 16];
 	size_t len = 0;
 	int p[2], status;
@@ -96,7 +99,7 @@ sample_status(struct chaos *c, const char *name)
 		int devnull = open("/dev/null", O_WRONLY);
 
 		dup2(p[1], 1);
-		dup2(devnull, 2);	/* "not running yet" at the edges of a run: judged by exit code */
+		dup2(devnull, 2); /* "not running yet" at the edges of a run: judged by exit code */
 		close(p[0]);
 		close(p[1]);
 		execv(c->status, argv);
@@ -109,7 +112,7 @@ sample_status(struct chaos *c, const char *name)
 	buf[len] = '\0';
 	waitpid(pid, &status, 0);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 1 && len == 0)
-		return;		/* not running yet, or already gone */
+		return; /* not running yet, or already gone */
 	c->samples++;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		anomaly(c, "dcf-status --json exited with status %#x", status);
@@ -128,8 +131,9 @@ sample_status(struct chaos *c, const char *name)
 			return;
 		}
 		total = run_json_num(t, "total");
-		sum = run_json_num(t, "pending") + run_json_num(t, "queued") + run_json_num(t, "running") +
-		    run_json_num(t, "completed") + run_json_num(t, "quarantined");
+		sum = run_json_num(t, "pending") + run_json_num(t, "queued") +
+		    run_json_num(t, "running") + run_json_num(t, "completed") +
+		    run_json_num(t, "quarantined");
 		if (total < 0 || sum != total)
 			anomaly(c, "dcf-status counts do not add up: %lld of %lld", sum, total);
 	}
@@ -164,9 +168,10 @@ static void
 one_run(struct chaos *c, double deadline)
 {
 	char seed[32], tasks[32];
-	const char *args[] = { "--networks", "3", "--nodes", "8", "--tasks", tasks, "--task-ms", "1-3",
-	    "--fail-rate", "0.3", "--downtime", "0-20", "--max-restarts", "1000000",
-	    "--max-attempts", "8", "--hang-timeout", "300", "--grace-ms", "2000", "--seed", seed, NULL };
+	const char *args[] = {"--networks", "3", "--nodes", "8", "--tasks", tasks, "--task-ms",
+	    "1-3", "--fail-rate", "0.3", "--downtime", "0-20", "--max-restarts", "1000000",
+	    "--max-attempts", "8", "--hang-timeout", "300", "--grace-ms", "2000", "--seed", seed,
+	    NULL};
 	pid_t stopped[256];
 	int nstopped = 0, attached = 0;
 	struct dcf_seg sg;
@@ -196,17 +201,19 @@ one_run(struct chaos *c, double deadline)
 		if (tick % 10 == 0)
 			sample_status(c, r.name);
 		if (now_s() > deadline && tick % 10 == 0)
-			continue;	/* time is up: let this run finish undisturbed */
+			continue; /* time is up: let this run finish undisturbed */
 		burst = dcf_rng_range(&c->rng, 0, 9) == 0 ? (int)dcf_rng_range(&c->rng, 2, 5) : 1;
 		c->bursts += burst > 1;
 		for (int i = 0; i < burst; i++) {
 			pid = pick_worker(c, &sg, r.pid);
-			if (pid > 0 && !is_stopped(stopped, nstopped, pid) && kill(pid, SIGKILL) == 0)
+			if (pid > 0 && !is_stopped(stopped, nstopped, pid) &&
+			    kill(pid, SIGKILL) == 0)
 				c->kills++;
 		}
 		if (tick % 50 == 25 && nstopped < 256) {
 			pid = pick_worker(c, &sg, r.pid);
-			if (pid > 0 && !is_stopped(stopped, nstopped, pid) && kill(pid, SIGSTOP) == 0) {
+			if (pid > 0 && !is_stopped(stopped, nstopped, pid) &&
+			    kill(pid, SIGSTOP) == 0) {
 				stopped[nstopped++] = pid;
 				c->stops++;
 			}
@@ -222,7 +229,8 @@ one_run(struct chaos *c, double deadline)
 		anomaly(c, "supervisor %s ended with status %#x", r.name, r.status);
 	run_audit(r.log, c->tasks_per_run, &b);
 	if (b.duplicated || b.wrong)
-		anomaly(c, "run %s: %llu tasks completed twice, %llu not completed once nor quarantined",
+		anomaly(c,
+		    "run %s: %llu tasks completed twice, %llu not completed once nor quarantined",
 		    r.name, (unsigned long long)b.duplicated, (unsigned long long)b.wrong);
 	if (WIFEXITED(r.status) && (WEXITSTATUS(r.status) == 1) != (b.quarantined > 0))
 		anomaly(c, "run %s: exit %d but %llu quarantined", r.name, WEXITSTATUS(r.status),
@@ -248,10 +256,10 @@ one_run(struct chaos *c, double deadline)
 static void
 supervisor_kill(struct chaos *c)
 {
-	const char *args[] = { "--networks", "3", "--nodes", "8", "--tasks", "1000000", "--task-ms", "0-2",
-	    "--fail-rate", "0", NULL };
-	const char *args2[] = { "--networks", "1", "--nodes", "2", "--tasks", "50", "--task-ms", "0",
-	    "--fail-rate", "0", NULL };
+	const char *args[] = {"--networks", "3", "--nodes", "8", "--tasks", "1000000", "--task-ms",
+	    "0-2", "--fail-rate", "0", NULL};
+	const char *args2[] = {"--networks", "1", "--nodes", "2", "--tasks", "50", "--task-ms", "0",
+	    "--fail-rate", "0", NULL};
 	struct run r, r2;
 	char want[48];
 	double t0;
@@ -275,11 +283,11 @@ supervisor_kill(struct chaos *c)
 		pid_t p = waitpid(-1, NULL, WNOHANG);
 
 		if (p == -1)
-			break;	/* ECHILD: all gone */
+			break; /* ECHILD: all gone */
 		if (p == 0) {
 			if (now_s() - t0 > 1.0)
 				break;
-			usleep(1000);	/* polling the kernel's child list, bounded by the 1 s rule */
+			usleep(1000); /* polling the kernel's child list, bounded by the 1 s rule */
 		}
 	}
 	left = waitpid(-1, NULL, WNOHANG) == 0;
@@ -297,7 +305,8 @@ supervisor_kill(struct chaos *c)
 	}
 	if (!WIFEXITED(r2.status) || WEXITSTATUS(r2.status) != 0 ||
 	    strstr(r2.log, "took over the stale segment") == NULL)
-		anomaly(c, "a fresh supervisor of %s did not start cleanly (status %#x)", r2.name, r2.status);
+		anomaly(c, "a fresh supervisor of %s did not start cleanly (status %#x)", r2.name,
+		    r2.status);
 	if (run_shm_exists(r2.name))
 		anomaly(c, "/dev/shm/dcf-%s left behind", r2.name);
 	c->runs++;
@@ -311,16 +320,28 @@ copy_prog(struct chaos *c, const char **path, const char *base)
 {
 	static char store[2][128];
 	static int used;
-	char cmd[512];
+	char buf[1 << 16];
+	ssize_t k;
+	int in, out, ok = 1;
 
 	if (used >= 2)
 		return -1;
 	snprintf(store[used], sizeof(store[used]), "%s/%s", c->bindir, base);
-	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", *path, store[used]);
-	if (system(cmd) != 0) {
-		fprintf(stderr, "dcf-chaos: cannot copy %s: run make first\n", *path);
+	in = open(*path, O_RDONLY | O_CLOEXEC);
+	if (in == -1) {
+		fprintf(stderr, "dcf-chaos: %s: %s; run make first\n", *path, strerror(errno));
 		return -1;
 	}
+	out = open(store[used], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
+	if (out == -1) {
+		close(in);
+		return -1;
+	}
+	while (ok && (k = read(in, buf, sizeof(buf))) > 0)
+		ok = write(out, buf, (size_t)k) == k;
+	close(in);
+	if (close(out) == -1 || !ok)
+		return -1;
 	*path = store[used++];
 	return 0;
 }
@@ -333,7 +354,8 @@ private_copies(struct chaos *c)
 		fprintf(stderr, "dcf-chaos: mkdtemp: %s\n", strerror(errno));
 		return -1;
 	}
-	if (copy_prog(c, &c->sup, "dcf-supervisor") == -1 || copy_prog(c, &c->status, "dcf-status") == -1) {
+	if (copy_prog(c, &c->sup, "dcf-supervisor") == -1 ||
+	    copy_prog(c, &c->status, "dcf-status") == -1) {
 		remove_copies(c);
 		return -1;
 	}
@@ -343,10 +365,13 @@ private_copies(struct chaos *c)
 static void
 remove_copies(struct chaos *c)
 {
-	char cmd[128];
+	char path[128];
 
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", c->bindir);
-	(void)!system(cmd);
+	snprintf(path, sizeof(path), "%s/dcf-supervisor", c->bindir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/dcf-status", c->bindir);
+	unlink(path);
+	rmdir(c->bindir);
 }
 
 static void
@@ -360,20 +385,20 @@ report_kinds(const struct chaos *c)
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: dcf-chaos [--seconds S] [--kill-ms MS] [--tasks N] [--supervisor-kills N]\n"
+	fprintf(f,
+	    "usage: dcf-chaos [--seconds S] [--kill-ms MS] [--tasks N] [--supervisor-kills N]\n"
 	    "                 [--seed N] [--supervisor PATH] [--status PATH]\n");
 }
 
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "seconds", required_argument, NULL, 's' }, { "kill-ms", required_argument, NULL, 'k' },
-		{ "tasks", required_argument, NULL, 't' }, { "supervisor-kills", required_argument, NULL, 'K' },
-		{ "seed", required_argument, NULL, 'r' }, { "supervisor", required_argument, NULL, 'S' },
-		{ "status", required_argument, NULL, 'T' }, { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
+	static const struct option longopts[] = {{"seconds", required_argument, NULL, 's'},
+	    {"kill-ms", required_argument, NULL, 'k'}, {"tasks", required_argument, NULL, 't'},
+	    {"supervisor-kills", required_argument, NULL, 'K'},
+	    {"seed", required_argument, NULL, 'r'}, {"supervisor", required_argument, NULL, 'S'},
+	    {"status", required_argument, NULL, 'T'}, {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0}};
 	struct chaos c;
 	uint64_t v, sup_kills = 0;
 	double t0, deadline;
@@ -388,9 +413,15 @@ main(int argc, char **argv)
 	c.seed = (uint64_t)time(NULL);
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 's': case 'k': case 't': case 'K': case 'r':
-			if (dcf_parse_u64(optarg, ch == 'k' || ch == 't' ? 1 : 0, UINT64_MAX / 2, &v) == -1) {
-				fprintf(stderr, "dcf-chaos: bad number '%s'; try 'dcf-chaos --help'\n", optarg);
+		case 's':
+		case 'k':
+		case 't':
+		case 'K':
+		case 'r':
+			if (dcf_parse_u64(optarg, ch == 'k' || ch == 't' ? 1 : 0, UINT64_MAX / 2,
+			        &v) == -1) {
+				fprintf(stderr,
+				    "dcf-chaos: bad number '%s'; try 'dcf-chaos --help'\n", optarg);
 				return 2;
 			}
 			if (ch == 's')
@@ -427,7 +458,8 @@ main(int argc, char **argv)
 	if (sup_kills > 0) {
 		for (uint64_t i = 0; i < sup_kills; i++)
 			supervisor_kill(&c);
-		printf("dcf-chaos: %.1f s, seed %llu, supervisor kills %llu, fresh starts %llu, anomalies %llu\n",
+		printf("dcf-chaos: %.1f s, seed %llu, supervisor kills %llu, fresh starts %llu, "
+		       "anomalies %llu\n",
 		    now_s() - t0, (unsigned long long)c.seed, (unsigned long long)sup_kills,
 		    (unsigned long long)c.runs, (unsigned long long)c.anomalies);
 		report_kinds(&c);
@@ -438,13 +470,15 @@ main(int argc, char **argv)
 	do
 		one_run(&c, deadline);
 	while (now_s() < deadline);
-	printf("dcf-chaos: %.1f s, seed %llu, runs %llu, tasks %llu, kills %llu (%llu bursts), stops %llu, "
-	    "reclaims %llu, restarts %llu, quarantined %llu, status samples %llu, anomalies %llu\n",
+	printf("dcf-chaos: %.1f s, seed %llu, runs %llu, tasks %llu, kills %llu (%llu bursts), "
+	       "stops %llu, "
+	       "reclaims %llu, restarts %llu, quarantined %llu, status samples %llu, anomalies "
+	       "%llu\n",
 	    now_s() - t0, (unsigned long long)c.seed, (unsigned long long)c.runs,
 	    (unsigned long long)c.tasks, (unsigned long long)c.kills, (unsigned long long)c.bursts,
-	    (unsigned long long)c.stops, (unsigned long long)c.reclaims, (unsigned long long)c.restarts,
-	    (unsigned long long)c.quarantined, (unsigned long long)c.samples,
-	    (unsigned long long)c.anomalies);
+	    (unsigned long long)c.stops, (unsigned long long)c.reclaims,
+	    (unsigned long long)c.restarts, (unsigned long long)c.quarantined,
+	    (unsigned long long)c.samples, (unsigned long long)c.anomalies);
 	report_kinds(&c);
 	remove_copies(&c);
 	return c.anomalies == 0 ? 0 : 1;

@@ -51,14 +51,14 @@ run_start(struct run *r, const char *bin, const char *const *args, const char *e
 	}
 	close(p[1]);
 	r->out = p[0];
-	fcntl(r->out, F_SETPIPE_SZ, 1 << 20);	/* room while we are busy elsewhere */
+	fcntl(r->out, F_SETPIPE_SZ, 1 << 20); /* room while we are busy elsewhere */
 	return 0;
 }
 
 int
 run_pump(struct run *r, int ms)
 {
-	struct pollfd pfd = { .fd = r->out, .events = POLLIN };
+	struct pollfd pfd = {.fd = r->out, .events = POLLIN};
 	char buf[65536];
 	ssize_t k;
 
@@ -103,7 +103,7 @@ run_finish(struct run *r)
 	while (waitpid(r->pid, &r->status, 0) == -1)
 		if (errno != EINTR)
 			return -1;
-	while (waitpid(-1, NULL, WNOHANG) > 0)	/* orphans, when we are a subreaper */
+	while (waitpid(-1, NULL, WNOHANG) > 0) /* orphans, when we are a subreaper */
 		;
 	return 0;
 }

@@ -12,10 +12,10 @@
 
 struct run {
 	pid_t pid;
-	int out;		/* read end of the supervisor's stderr (its log) */
-	char *log;		/* everything it wrote, NUL-terminated */
+	int out;   /* read end of the supervisor's stderr (its log) */
+	char *log; /* everything it wrote, NUL-terminated */
 	size_t len, cap;
-	int status;		/* from waitpid, after run_finish */
+	int status; /* from waitpid, after run_finish */
 	char name[40];
 };
 
@@ -37,10 +37,10 @@ void run_release(struct run *r);
 
 /* Exactly-once audit of "Task-N completed by" / "Task-N quarantined:" lines. */
 struct run_books {
-	uint64_t completed;	/* completion lines */
+	uint64_t completed; /* completion lines */
 	uint64_t quarantined;
-	uint64_t duplicated;	/* ids completed more than once */
-	uint64_t wrong;		/* ids not ending exactly once (completed or quarantined) */
+	uint64_t duplicated; /* ids completed more than once */
+	uint64_t wrong;      /* ids not ending exactly once (completed or quarantined) */
 };
 void run_audit(const char *log, uint64_t tasks, struct run_books *b);
 /* Occurrences of what in log. */

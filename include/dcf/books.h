@@ -41,7 +41,7 @@ struct dcf_claim {
 	uint32_t attempts;
 	uint64_t id;
 	int from_recovery;
-	int chain;		/* more work and sleepers: wake one after unlocking */
+	int chain; /* more work and sleepers: wake one after unlocking */
 };
 
 /* A completed task the supervisor retired, for its log line and check. */
@@ -79,16 +79,16 @@ int dcf_dispatch_locked(struct dcf_seg *sg, uint32_t ring, uint64_t now);
  * -1 with errno ENOENT (nothing), ESHUTDOWN (system stopping), ESTALE (the
  * node is not ours), EUCLEAN.
  */
-int dcf_claim_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t pid,
-    uint64_t now, struct dcf_claim *out);
+int dcf_claim_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t pid, uint64_t now,
+    struct dcf_claim *out);
 
 /*
  * Worker: record slot's task as completed. Refused (ESTALE) unless the slot
  * is RUNNING, holds task id and is owned by (node, gen): a stale attempt can
  * never complete a task. *wake_sup: the supervisor sleeps and wants a wake.
  */
-int dcf_complete_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint32_t slot,
-    uint64_t id, uint64_t result, int *wake_sup);
+int dcf_complete_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint32_t slot, uint64_t id,
+    uint64_t result, int *wake_sup);
 
 /* Supervisor: pop one DONE slot, free it, say what it was. -1 ENOENT if none. */
 int dcf_retire_locked(struct dcf_seg *sg, struct dcf_done *out);
@@ -98,8 +98,8 @@ int dcf_retire_locked(struct dcf_seg *sg, struct dcf_done *out);
  * DOWN and put back the task it owned. -1 with errno EINVAL (no such node)
  * or ESTALE (gen is no longer the node's: nothing changed).
  */
-int dcf_node_died_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen,
-    uint32_t max_attempts, uint64_t now, struct dcf_reclaim *out);
+int dcf_node_died_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint32_t max_attempts,
+    uint64_t now, struct dcf_reclaim *out);
 
 /* Supervisor: move the head of network net's ring to the recovery ring. */
 int dcf_move_locked(struct dcf_seg *sg, uint32_t net, uint64_t now, uint64_t *id);
@@ -109,8 +109,8 @@ int dcf_sleep_begin_locked(struct dcf_seg *sg, uint32_t node, uint32_t *word_val
 void dcf_sleep_end_locked(struct dcf_seg *sg, uint32_t node);
 
 /* Supervisor: node forked as generation gen (restart counts a restart). */
-int dcf_node_start_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t pid,
-    int restart, uint64_t now);
+int dcf_node_start_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t pid, int restart,
+    uint64_t now);
 /* Worker: attached and ready. ESTALE if gen is not the node's. */
 int dcf_node_ready_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint64_t now);
 /* Supervisor: a dead or exited node's final state (FAILED or STOPPED or DOWN). */

@@ -24,15 +24,15 @@ enum dcf_op {
 };
 
 /* Steps inside one operation. */
-#define DCF_STEP_LOCKED		0	/* lock held, nothing written */
-#define DCF_STEP_BUILT		1	/* journal written, not published */
-#define DCF_STEP_PUBLISHED	2	/* journal published, nothing applied */
-#define DCF_STEP_APPLY(k)	(3 + (k))	/* entry k applied */
-#define DCF_STEP_APPLIED	40	/* all applied, journal not cleared */
-#define DCF_STEP_CLEARED	41	/* journal cleared, lock still held */
-#define DCF_STEP_UNLOCKED	42	/* lock released, wake-up not yet sent */
-#define DCF_STEP_ANY		(-1)
-#define DCF_OP_ANY		(-1)
+#define DCF_STEP_LOCKED    0         /* lock held, nothing written */
+#define DCF_STEP_BUILT     1         /* journal written, not published */
+#define DCF_STEP_PUBLISHED 2         /* journal published, nothing applied */
+#define DCF_STEP_APPLY(k)  (3 + (k)) /* entry k applied */
+#define DCF_STEP_APPLIED   40        /* all applied, journal not cleared */
+#define DCF_STEP_CLEARED   41        /* journal cleared, lock still held */
+#define DCF_STEP_UNLOCKED  42        /* lock released, wake-up not yet sent */
+#define DCF_STEP_ANY       (-1)
+#define DCF_OP_ANY         (-1)
 
 const char *dcf_op_name(int op);
 

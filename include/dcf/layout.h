@@ -35,94 +35,90 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#define DCF_MAGIC		0x31306d6873666364ULL	/* "dcfshm01" */
-#define DCF_LAYOUT_VERSION	1u
-#define DCF_NAME_MAX		32	/* instance name, without NUL */
-#define DCF_NONE		UINT32_MAX
+#define DCF_MAGIC          0x31306d6873666364ULL /* "dcfshm01" */
+#define DCF_LAYOUT_VERSION 1u
+#define DCF_NAME_MAX       32 /* instance name, without NUL */
+#define DCF_NONE           UINT32_MAX
 
-#define DCF_MAX_NETS		256
-#define DCF_MAX_NODES		8192
-#define DCF_MAX_TASK_SLOTS	(1u << 20)
-#define DCF_WAL_MAX		24	/* stores in one transaction */
+#define DCF_MAX_NETS       256
+#define DCF_MAX_NODES      8192
+#define DCF_MAX_TASK_SLOTS (1u << 20)
+#define DCF_WAL_MAX        24 /* stores in one transaction */
 
 /* Fixed rings; network n's ring is DCF_RING_NET0 + n. */
 enum dcf_ring_id {
-	DCF_RING_FREE = 0,	/* free task slots */
-	DCF_RING_DONE = 1,	/* completed, not yet logged and retired */
-	DCF_RING_RECOVERY = 2,	/* reclaimed tasks, and tasks no network took */
+	DCF_RING_FREE = 0,     /* free task slots */
+	DCF_RING_DONE = 1,     /* completed, not yet logged and retired */
+	DCF_RING_RECOVERY = 2, /* reclaimed tasks, and tasks no network took */
 	DCF_RING_NET0 = 3
 };
 
 enum dcf_task_state {
 	DCF_TASK_FREE = 0,
-	DCF_TASK_QUEUED = 1,	/* in ring t->queue */
-	DCF_TASK_RUNNING = 2,	/* owned by (owner_node, owner_gen) */
-	DCF_TASK_DONE = 3,	/* completed; in the done ring */
+	DCF_TASK_QUEUED = 1,  /* in ring t->queue */
+	DCF_TASK_RUNNING = 2, /* owned by (owner_node, owner_gen) */
+	DCF_TASK_DONE = 3,    /* completed; in the done ring */
 	DCF_TASK_NSTATES
 };
 
 enum dcf_node_state {
-	DCF_NODE_EMPTY = 0,	/* slot not in use */
-	DCF_NODE_STARTING = 1,	/* forked, not yet attached */
+	DCF_NODE_EMPTY = 0,    /* slot not in use */
+	DCF_NODE_STARTING = 1, /* forked, not yet attached */
 	DCF_NODE_IDLE = 2,
 	DCF_NODE_BUSY = 3,
-	DCF_NODE_DOWN = 4,	/* dead, waiting for its downtime */
-	DCF_NODE_FAILED = 5,	/* given up on: restart limit reached */
-	DCF_NODE_STOPPED = 6,	/* exited at shutdown */
+	DCF_NODE_DOWN = 4,    /* dead, waiting for its downtime */
+	DCF_NODE_FAILED = 5,  /* given up on: restart limit reached */
+	DCF_NODE_STOPPED = 6, /* exited at shutdown */
 	DCF_NODE_NSTATES
 };
 
-enum dcf_work {
-	DCF_WORK_SLEEP = 0,
-	DCF_WORK_CPU = 1,
-	DCF_WORK_NONE = 2
-};
+enum dcf_work { DCF_WORK_SLEEP = 0, DCF_WORK_CPU = 1, DCF_WORK_NONE = 2 };
 
 enum dcf_sys_state {
 	DCF_SYS_RUNNING = 0,
-	DCF_SYS_STOPPING = 1,	/* no new claims; workers exit when idle */
-	DCF_SYS_RESET = 2	/* full reset in progress: workers exit */
+	DCF_SYS_STOPPING = 1, /* no new claims; workers exit when idle */
+	DCF_SYS_RESET = 2     /* full reset in progress: workers exit */
 };
 
 /* The run's configuration, fixed at creation. */
 struct dcf_config {
 	uint32_t nets;
 	uint32_t nodes_per_net;
-	uint32_t max_nodes;	/* node table size; >= nets * nodes_per_net */
-	uint32_t task_slots;	/* task table size, a power of two */
-	uint64_t tasks;		/* tasks in this run: ids 0 .. tasks-1 */
+	uint32_t max_nodes;  /* node table size; >= nets * nodes_per_net */
+	uint32_t task_slots; /* task table size, a power of two */
+	uint64_t tasks;      /* tasks in this run: ids 0 .. tasks-1 */
 	uint32_t task_ms_min, task_ms_max;
 	uint32_t downtime_ms_min, downtime_ms_max;
-	uint32_t work;		/* enum dcf_work */
+	uint32_t work; /* enum dcf_work */
 	uint32_t max_attempts;
 	uint32_t max_restarts;
 	uint32_t restart_window_s;
 	uint32_t hang_timeout_ms;
 	uint32_t grace_ms;
 	uint64_t seed;
-	uint64_t fail_rate_ppm;	/* crashes per node per 10^6 s */
+	uint64_t fail_rate_ppm; /* crashes per node per 10^6 s */
 	uint64_t cpu_iters_per_ms;
 };
 
 /* Global counters, changed only by transactions. */
 struct dcf_counters {
-	uint64_t next_id;	/* tasks dispatched: ids below it have a slot or are done */
+	uint64_t next_id; /* tasks dispatched: ids below it have a slot or are done */
 	uint64_t running;
 	uint64_t completed;
 	uint64_t quarantined;
 	uint64_t reclaimed;
-	uint64_t retired;	/* completions logged by the supervisor */
-	uint64_t to_recovery;	/* dispatched to the recovery ring for want of a node */
-	uint64_t failures;	/* node deaths */
+	uint64_t retired;     /* completions logged by the supervisor */
+	uint64_t to_recovery; /* dispatched to the recovery ring for want of a node */
+	uint64_t failures;    /* node deaths */
 	uint64_t restarts;
 	uint64_t bad_results;
-	uint64_t repairs;	/* EOWNERDEAD repairs done */
-	uint64_t resets;	/* full resets done */
+	uint64_t repairs; /* EOWNERDEAD repairs done */
+	uint64_t resets;  /* full resets done */
 };
 
 struct dcf_wal_ent {
-	uint32_t off;		/* from the segment base */
-	uint32_t width;		/* 4 or 8 */
+	uint32_t off;   /* from the segment base */
+	uint32_t width; /* 4 or 8 */
 	uint64_t val;
 };
 
@@ -133,7 +129,7 @@ struct dcf_wal_ent {
  */
 struct dcf_wal {
 	uint32_t n;
-	uint32_t op;		/* enum dcf_op, for diagnostics */
+	uint32_t op; /* enum dcf_op, for diagnostics */
 	uint64_t txid;
 	struct dcf_wal_ent e[DCF_WAL_MAX];
 };
@@ -147,27 +143,27 @@ struct dcf_wal {
 struct dcf_net {
 	uint32_t wake;
 	uint32_t sleepers;
-	uint32_t alive;		/* nodes STARTING, IDLE or BUSY; supervisor-owned */
+	uint32_t alive; /* nodes STARTING, IDLE or BUSY; supervisor-owned */
 	uint32_t id;
 	uint64_t completed;
-	uint64_t run_avg_ns;	/* moving average of its tasks' run time; 0: none yet */
+	uint64_t run_avg_ns; /* moving average of its tasks' run time; 0: none yet */
 	uint64_t pad[4];
 };
 
 struct dcf_task {
-	uint64_t id;		/* task id, < cfg.tasks */
-	uint32_t state;		/* enum dcf_task_state */
-	uint32_t queue;		/* ring id while QUEUED */
-	uint32_t owner_node;	/* node slot while RUNNING or DONE */
-	uint32_t owner_gen;	/* that node's generation */
-	int32_t owner_pid;	/* a label for people, never an identity */
-	uint32_t attempts;	/* runs that ended with the worker dead */
-	uint32_t kind;		/* enum dcf_work */
-	uint32_t prio;		/* reserved for priorities; 0 today */
-	uint32_t arg_ms;	/* duration */
+	uint64_t id;         /* task id, < cfg.tasks */
+	uint32_t state;      /* enum dcf_task_state */
+	uint32_t queue;      /* ring id while QUEUED */
+	uint32_t owner_node; /* node slot while RUNNING or DONE */
+	uint32_t owner_gen;  /* that node's generation */
+	int32_t owner_pid;   /* a label for people, never an identity */
+	uint32_t attempts;   /* runs that ended with the worker dead */
+	uint32_t kind;       /* enum dcf_work */
+	uint32_t prio;       /* reserved for priorities; 0 today */
+	uint32_t arg_ms;     /* duration */
 	uint32_t flags;
-	uint64_t result;	/* cpu work: the value the supervisor checks */
-	uint64_t t_queued_ns;	/* CLOCK_MONOTONIC */
+	uint64_t result;      /* cpu work: the value the supervisor checks */
+	uint64_t t_queued_ns; /* CLOCK_MONOTONIC */
 	uint64_t t_started_ns;
 };
 
@@ -178,30 +174,30 @@ struct dcf_task {
  */
 struct dcf_node {
 	uint32_t net;
-	uint32_t idx;		/* node number inside its network */
-	uint32_t state;		/* enum dcf_node_state */
+	uint32_t idx;   /* node number inside its network */
+	uint32_t state; /* enum dcf_node_state */
 	uint32_t gen;
 	int32_t pid;
-	uint32_t task_slot;	/* DCF_NONE when idle */
+	uint32_t task_slot; /* DCF_NONE when idle */
 	uint64_t task_id;
-	uint32_t sleeping;	/* counted in its network's sleepers */
-	uint32_t from_recovery;	/* current task came from the recovery ring */
+	uint32_t sleeping;      /* counted in its network's sleepers */
+	uint32_t from_recovery; /* current task came from the recovery ring */
 	uint64_t completed;
 	uint64_t failures;
 	uint64_t restarts;
 	uint64_t busy_since_ns;
-	uint64_t heartbeat_ns;	/* lock-free: the worker's last sign of progress */
+	uint64_t heartbeat_ns; /* lock-free: the worker's last sign of progress */
 	uint64_t pad[3];
 };
 
 struct dcf_hdr {
-	uint64_t magic;		/* offset 0, stored last at creation */
-	uint64_t format;	/* dcf_layout_format() */
-	uint64_t size;		/* whole segment, bytes */
-	uint32_t uid;		/* owner */
+	uint64_t magic;  /* offset 0, stored last at creation */
+	uint64_t format; /* dcf_layout_format() */
+	uint64_t size;   /* whole segment, bytes */
+	uint32_t uid;    /* owner */
 	int32_t sup_pid;
-	uint64_t sup_start;	/* the supervisor's start time, clock ticks since boot */
-	uint64_t created_ns;	/* CLOCK_REALTIME */
+	uint64_t sup_start;  /* the supervisor's start time, clock ticks since boot */
+	uint64_t created_ns; /* CLOCK_REALTIME */
 	uint64_t created_mono_ns;
 	char name[DCF_NAME_MAX + 1];
 	char pad0[7];
@@ -211,9 +207,9 @@ struct dcf_hdr {
 	uint32_t nrings;
 	uint32_t ring_cap;
 	/* lock-free */
-	uint32_t sys_state;	/* enum dcf_sys_state; written under the lock */
-	uint32_t sup_waiting;	/* supervisor asleep, wants a wake on completion */
-	uint64_t seq;		/* seqlock: odd while a transaction applies */
+	uint32_t sys_state;   /* enum dcf_sys_state; written under the lock */
+	uint32_t sup_waiting; /* supervisor asleep, wants a wake on completion */
+	uint64_t seq;         /* seqlock: odd while a transaction applies */
 	struct dcf_counters cnt;
 	pthread_mutex_t lock __attribute__((aligned(64)));
 	struct dcf_wal wal __attribute__((aligned(64)));
@@ -221,11 +217,11 @@ struct dcf_hdr {
 
 /* Ring control block; slots live in the ring-slot region at slots_off. */
 struct dcf_ring {
-	uint32_t head;		/* free-running; next to pop */
-	uint32_t tail;		/* free-running; next to push */
-	uint32_t mask;		/* capacity - 1, capacity a power of two */
+	uint32_t head; /* free-running; next to pop */
+	uint32_t tail; /* free-running; next to push */
+	uint32_t mask; /* capacity - 1, capacity a power of two */
 	uint32_t id;
-	uint64_t slots_off;	/* from the segment base */
+	uint64_t slots_off; /* from the segment base */
 	uint64_t pad[6];
 };
 

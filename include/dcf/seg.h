@@ -20,8 +20,8 @@
 
 /* Per-process handle: the pointers into this process's mapping. */
 struct dcf_seg {
-	char shm_name[DCF_NAME_MAX + 8];	/* "/dcf-NAME" */
-	int fd;				/* -1 once closed */
+	char shm_name[DCF_NAME_MAX + 8]; /* "/dcf-NAME" */
+	int fd;                          /* -1 once closed */
 	int readonly;
 	size_t size;
 	unsigned char *base;

@@ -30,45 +30,45 @@
 
 #include "dcf/layout.h"
 
-#define DCF_SNAP_TRIES		1000	/* torn reads tolerated by dcf-status */
-#define DCF_SNAP_WHYLEN		160
-#define DCF_MAX_RINGS		(DCF_RING_NET0 + DCF_MAX_NETS)
+#define DCF_SNAP_TRIES  1000 /* torn reads tolerated by dcf-status */
+#define DCF_SNAP_WHYLEN 160
+#define DCF_MAX_RINGS   (DCF_RING_NET0 + DCF_MAX_NETS)
 
 /* Per network, counted from the node table of the copy. */
 struct dcf_snap_net {
-	uint32_t nodes;		/* node slots of this network in use (not EMPTY) */
-	uint32_t alive;		/* STARTING + IDLE + BUSY */
+	uint32_t nodes; /* node slots of this network in use (not EMPTY) */
+	uint32_t alive; /* STARTING + IDLE + BUSY */
 	uint32_t by_state[DCF_NODE_NSTATES];
-	uint32_t queue_depth;	/* its ring */
+	uint32_t queue_depth; /* its ring */
 	uint64_t completed;
 };
 
 /* One node, every value checked; the has_* flags say which are known. */
 struct dcf_snap_node {
-	uint32_t slot;		/* index in the node table */
-	int id_ok;		/* net and idx are in range */
+	uint32_t slot; /* index in the node table */
+	int id_ok;     /* net and idx are in range */
 	uint32_t net, idx;
-	uint32_t state;		/* enum dcf_node_state, DCF_NODE_NSTATES if invalid */
-	int has_pid;		/* pid > 0 and the node is alive */
+	uint32_t state; /* enum dcf_node_state, DCF_NODE_NSTATES if invalid */
+	int has_pid;    /* pid > 0 and the node is alive */
 	int32_t pid;
-	int has_task;		/* BUSY with a task slot and id in range */
+	int has_task; /* BUSY with a task slot and id in range */
 	uint64_t task_id;
 	int has_run;
-	uint64_t run_ns;	/* how long the current task has been running */
+	uint64_t run_ns; /* how long the current task has been running */
 	int has_hb;
-	uint64_t hb_age_ns;	/* age of the last heartbeat */
+	uint64_t hb_age_ns; /* age of the last heartbeat */
 	uint64_t completed, failures, restarts;
-	int bad;		/* some stored value was out of range */
+	int bad; /* some stored value was out of range */
 };
 
 struct dcf_snap {
-	int hdr_ok;		/* the header copy passed its checks: hdr may be shown */
-	int consistent;		/* the counts below add up */
-	int replayed;		/* a published journal was applied to the copy */
-	unsigned tries;		/* copies taken */
-	uint32_t anomalies;	/* out-of-range values outside the counts */
-	uint64_t taken_ns;	/* CLOCK_MONOTONIC when copied; ages are against it */
-	char why[DCF_SNAP_WHYLEN];	/* when not consistent */
+	int hdr_ok;                /* the header copy passed its checks: hdr may be shown */
+	int consistent;            /* the counts below add up */
+	int replayed;              /* a published journal was applied to the copy */
+	unsigned tries;            /* copies taken */
+	uint32_t anomalies;        /* out-of-range values outside the counts */
+	uint64_t taken_ns;         /* CLOCK_MONOTONIC when copied; ages are against it */
+	char why[DCF_SNAP_WHYLEN]; /* when not consistent */
 
 	/* Derived; meaningful when consistent. */
 	uint64_t total, pending, queued, running, completed, quarantined, reclaimed;
@@ -95,15 +95,15 @@ void dcf_snap_free(struct dcf_snap *s);
  *   EUCLEAN                 a clean copy whose counts do not add up
  *                           (hdr_ok 1, consistent 0, s->why says which).
  */
-int dcf_snap_take(struct dcf_snap *s, const void *img, size_t size, uid_t uid,
-    unsigned tries, char *err, size_t errlen);
+int dcf_snap_take(struct dcf_snap *s, const void *img, size_t size, uid_t uid, unsigned tries,
+    char *err, size_t errlen);
 
 /* Node slot n of a snapshot (hdr_ok): 0 and *v filled, or -1 if EMPTY or out of range. */
 int dcf_snap_node(const struct dcf_snap *s, uint32_t n, struct dcf_snap_node *v);
 
 /* "starting", "idle", ..., or "invalid" for an out-of-range state; "empty" for EMPTY. */
 const char *dcf_snap_state_name(uint32_t state);
-const char *dcf_snap_sys_name(uint32_t sys_state);	/* "running", ... or "invalid" */
-const char *dcf_snap_work_name(uint32_t work);		/* "sleep", "cpu", "none" or "invalid" */
+const char *dcf_snap_sys_name(uint32_t sys_state); /* "running", ... or "invalid" */
+const char *dcf_snap_work_name(uint32_t work);     /* "sleep", "cpu", "none" or "invalid" */
 
 #endif

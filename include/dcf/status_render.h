@@ -18,17 +18,17 @@
 
 #include "dcf/snapshot.h"
 
-#define DCF_STATUS_SCHEMA 1	/* the JSON document's "schema" */
+#define DCF_STATUS_SCHEMA 1 /* the JSON document's "schema" */
 
 struct dcf_render_opt {
-	int nodes;		/* text: one row per node */
-	int color;		/* text: ANSI colours for node states */
-	int grid;		/* text: each network's nodes as a grid of cells */
-	unsigned width;		/* columns for the grid; 0 means 80 */
+	int nodes;      /* text: one row per node */
+	int color;      /* text: ANSI colours for node states */
+	int grid;       /* text: each network's nodes as a grid of cells */
+	unsigned width; /* columns for the grid; 0 means 80 */
 	/* The completion rate: since the previous snapshot when have_prev, else since start. */
 	int have_prev;
 	uint64_t prev_completed;
-	uint64_t prev_ns;	/* that snapshot's taken_ns */
+	uint64_t prev_ns; /* that snapshot's taken_ns */
 };
 
 /*

@@ -8,12 +8,14 @@
 
 #define DCF_NSEC 1000000000ULL
 
-uint64_t dcf_now_ns(void);	/* CLOCK_MONOTONIC */
-uint64_t dcf_wall_ns(void);	/* CLOCK_REALTIME */
+uint64_t dcf_now_ns(void);  /* CLOCK_MONOTONIC */
+uint64_t dcf_wall_ns(void); /* CLOCK_REALTIME */
 
 /* splitmix64: a stateless mix, and a tiny stream generator built on it. */
 uint64_t dcf_mix64(uint64_t x);
-struct dcf_rng { uint64_t s; };
+struct dcf_rng {
+	uint64_t s;
+};
 void dcf_rng_seed(struct dcf_rng *r, uint64_t seed);
 uint64_t dcf_rng_next(struct dcf_rng *r);
 /* Uniform in [lo, hi] (inclusive). */

@@ -19,7 +19,8 @@ dcf_task_ms(const struct dcf_config *c, uint64_t id)
 {
 	uint64_t span = (uint64_t)c->task_ms_max - c->task_ms_min + 1;
 
-	return c->task_ms_min + (uint32_t)(dcf_mix64(c->seed ^ (id * 0x2545f4914f6cdd1dULL)) % span);
+	return c->task_ms_min +
+	    (uint32_t)(dcf_mix64(c->seed ^ (id * 0x2545f4914f6cdd1dULL)) % span);
 }
 
 uint64_t
@@ -163,8 +164,8 @@ dcf_dispatch_locked(struct dcf_seg *sg, uint32_t ring, uint64_t now)
 }
 
 int
-dcf_claim_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t pid,
-    uint64_t now, struct dcf_claim *out)
+dcf_claim_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t pid, uint64_t now,
+    struct dcf_claim *out)
 {
 	struct dcf_hdr *h = sg->hdr;
 	struct dcf_node *nd;
@@ -225,8 +226,8 @@ dcf_claim_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t pid,
 }
 
 int
-dcf_complete_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint32_t slot,
-    uint64_t id, uint64_t result, int *wake_sup)
+dcf_complete_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint32_t slot, uint64_t id,
+    uint64_t result, int *wake_sup)
 {
 	struct dcf_hdr *h = sg->hdr;
 	struct dcf_node *nd;
@@ -260,7 +261,8 @@ dcf_complete_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint32_t sl
 	{
 		/* The run time's moving average (1/8 weight), for want_wake. */
 		struct dcf_net *net = &sg->nets[nd->net];
-		uint64_t now = dcf_now_ns(), run = now > t->t_started_ns ? now - t->t_started_ns : 0;
+		uint64_t now = dcf_now_ns(),
+		         run = now > t->t_started_ns ? now - t->t_started_ns : 0;
 		uint64_t avg = net->run_avg_ns;
 
 		avg = avg == 0 ? run + 1 : avg - avg / 8 + run / 8;
@@ -311,8 +313,8 @@ node_alive_state(uint32_t st)
 }
 
 int
-dcf_node_died_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen,
-    uint32_t max_attempts, uint64_t now, struct dcf_reclaim *out)
+dcf_node_died_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint32_t max_attempts,
+    uint64_t now, struct dcf_reclaim *out)
 {
 	struct dcf_hdr *h = sg->hdr;
 	struct dcf_node *nd;
@@ -451,8 +453,8 @@ dcf_sleep_end_locked(struct dcf_seg *sg, uint32_t node)
 }
 
 int
-dcf_node_start_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t pid,
-    int restart, uint64_t now)
+dcf_node_start_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t pid, int restart,
+    uint64_t now)
 {
 	struct dcf_node *nd;
 	struct dcf_net *net;

@@ -9,7 +9,11 @@
 #include "dcf/ring.h"
 #include "dcf/tx.h"
 
-#define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); goto fail; } while (0)
+#define FAIL(...) \
+	do { \
+		snprintf(err, errlen, __VA_ARGS__); \
+		goto fail; \
+	} while (0)
 
 int
 dcf_books_check_locked(struct dcf_seg *sg, char *err, size_t errlen)
@@ -27,8 +31,9 @@ dcf_books_check_locked(struct dcf_seg *sg, char *err, size_t errlen)
 	for (uint32_t r = 0; r < sg->nrings; r++) {
 		struct dcf_ring *rg = &sg->rings[r];
 		uint32_t depth = rg->tail - rg->head;
-		uint32_t want = r == DCF_RING_FREE ? DCF_TASK_FREE :
-		    r == DCF_RING_DONE ? DCF_TASK_DONE : DCF_TASK_QUEUED;
+		uint32_t want = r == DCF_RING_FREE ? DCF_TASK_FREE
+		    : r == DCF_RING_DONE           ? DCF_TASK_DONE
+		                                   : DCF_TASK_QUEUED;
 
 		if (depth > sg->ring_cap)
 			FAIL("ring %u: depth %u over capacity", r, depth);
@@ -43,7 +48,8 @@ dcf_books_check_locked(struct dcf_seg *sg, char *err, size_t errlen)
 			if (sg->tasks[s].state != want)
 				FAIL("ring %u holds slot %u in state %u", r, s, sg->tasks[s].state);
 			if (want == DCF_TASK_QUEUED && sg->tasks[s].queue != r)
-				FAIL("slot %u in ring %u says it is queued on %u", s, r, sg->tasks[s].queue);
+				FAIL("slot %u in ring %u says it is queued on %u", s, r,
+				    sg->tasks[s].queue);
 		}
 		if (want == DCF_TASK_QUEUED)
 			queued += depth;
@@ -65,7 +71,8 @@ dcf_books_check_locked(struct dcf_seg *sg, char *err, size_t errlen)
 		{
 			struct dcf_node *nd = &sg->nodes[t->owner_node];
 
-			if (nd->task_slot != s || nd->gen != t->owner_gen || nd->state != DCF_NODE_BUSY)
+			if (nd->task_slot != s || nd->gen != t->owner_gen ||
+			    nd->state != DCF_NODE_BUSY)
 				FAIL("slot %u: owner node %u does not hold it", s, t->owner_node);
 		}
 	}
@@ -83,7 +90,8 @@ dcf_books_check_locked(struct dcf_seg *sg, char *err, size_t errlen)
 			if (nd->task_slot >= c->task_slots)
 				FAIL("node %u: task slot out of range", n);
 			t = &sg->tasks[nd->task_slot];
-			if (t->state != DCF_TASK_RUNNING || t->owner_node != n || t->owner_gen != nd->gen)
+			if (t->state != DCF_TASK_RUNNING || t->owner_node != n ||
+			    t->owner_gen != nd->gen)
 				FAIL("node %u points at slot %u it does not own", n, nd->task_slot);
 		}
 		sleepers[nd->net] += nd->sleeping != 0;
@@ -92,16 +100,19 @@ dcf_books_check_locked(struct dcf_seg *sg, char *err, size_t errlen)
 	}
 	for (uint32_t i = 0; i < c->nets; i++) {
 		if (sg->nets[i].sleepers != sleepers[i])
-			FAIL("network %u: %u sleepers counted, %u sleeping", i, sg->nets[i].sleepers, sleepers[i]);
+			FAIL("network %u: %u sleepers counted, %u sleeping", i,
+			    sg->nets[i].sleepers, sleepers[i]);
 		if (sg->nets[i].alive != alive[i])
-			FAIL("network %u: %u alive counted, %u alive", i, sg->nets[i].alive, alive[i]);
+			FAIL("network %u: %u alive counted, %u alive", i, sg->nets[i].alive,
+			    alive[i]);
 	}
 	/* I3, I4. */
 	if (h->cnt.running != running)
-		FAIL("running counter %llu, %llu slots running",
-		    (unsigned long long)h->cnt.running, (unsigned long long)running);
+		FAIL("running counter %llu, %llu slots running", (unsigned long long)h->cnt.running,
+		    (unsigned long long)running);
 	if (h->cnt.next_id != queued + running + h->cnt.completed + h->cnt.quarantined)
-		FAIL("dispatched %llu != queued %llu + running %llu + completed %llu + quarantined %llu",
+		FAIL("dispatched %llu != queued %llu + running %llu + completed %llu + quarantined "
+		     "%llu",
 		    (unsigned long long)h->cnt.next_id, (unsigned long long)queued,
 		    (unsigned long long)running, (unsigned long long)h->cnt.completed,
 		    (unsigned long long)h->cnt.quarantined);
@@ -214,7 +225,7 @@ dcf_books_reset(struct dcf_seg *sg, uint32_t max_attempts, char *err, size_t err
 			t->queue = DCF_RING_RECOVERY;
 			h->cnt.reclaimed++;
 			/* FALLTHROUGH */
-		default:	/* QUEUED, or a state we cannot read: run it again */
+		default: /* QUEUED, or a state we cannot read: run it again */
 			t->state = DCF_TASK_QUEUED;
 			if (t->queue < DCF_RING_RECOVERY || t->queue >= sg->nrings)
 				t->queue = DCF_RING_RECOVERY;
@@ -232,10 +243,11 @@ dcf_books_reset(struct dcf_seg *sg, uint32_t max_attempts, char *err, size_t err
 	h->cnt.running = 0;
 	h->cnt.resets++;
 	if (h->cnt.next_id != queued + h->cnt.completed + h->cnt.quarantined) {
-		snprintf(err, errlen, "after reset: dispatched %llu but %llu queued, %llu completed, "
-		    "%llu quarantined", (unsigned long long)h->cnt.next_id,
-		    (unsigned long long)queued, (unsigned long long)h->cnt.completed,
-		    (unsigned long long)h->cnt.quarantined);
+		snprintf(err, errlen,
+		    "after reset: dispatched %llu but %llu queued, %llu completed, "
+		    "%llu quarantined",
+		    (unsigned long long)h->cnt.next_id, (unsigned long long)queued,
+		    (unsigned long long)h->cnt.completed, (unsigned long long)h->cnt.quarantined);
 		errno = EUCLEAN;
 		return -1;
 	}

@@ -5,9 +5,8 @@
 
 #include "dcf/inject.h"
 
-static const char *const op_names[DCF_OP_COUNT] = {
-	"dispatch", "claim", "complete", "retire", "reclaim", "move", "sleep", "wake", "node"
-};
+static const char *const op_names[DCF_OP_COUNT] = {"dispatch", "claim", "complete", "retire",
+    "reclaim", "move", "sleep", "wake", "node"};
 
 const char *
 dcf_op_name(int op)
@@ -17,7 +16,7 @@ dcf_op_name(int op)
 
 #ifdef DCF_INJECT_ENABLE
 static int armed_op = DCF_OP_ANY, armed_step = DCF_STEP_ANY;
-static unsigned long armed_count;	/* 0: disarmed */
+static unsigned long armed_count; /* 0: disarmed */
 
 void
 dcf_inject_arm(int op, int step, unsigned long count)

@@ -66,7 +66,7 @@ dcf_lock(struct dcf_seg *sg)
 int
 dcf_trylock(struct dcf_seg *sg)
 {
-	static const struct timespec past = { 0, 0 };
+	static const struct timespec past = {0, 0};
 	int r;
 
 	r = pthread_mutex_timedlock(&sg->hdr->lock, &past);

@@ -12,7 +12,7 @@ static int log_fd = 2;
 static enum dcf_level log_min = DCF_INFO;
 static int log_tty;
 
-static const char *const level_names[] = { "DEBUG", "INFO", "WARNING", "ERROR" };
+static const char *const level_names[] = {"DEBUG", "INFO", "WARNING", "ERROR"};
 
 void
 dcf_log_init(int fd, enum dcf_level min, int tty)
@@ -37,7 +37,7 @@ dcf_log_enabled(enum dcf_level lv)
 int
 dcf_log_level_parse(const char *s, enum dcf_level *out)
 {
-	static const char *const names[] = { "debug", "info", "warning", "error" };
+	static const char *const names[] = {"debug", "info", "warning", "error"};
 
 	for (int i = 0; i < 4; i++) {
 		if (strcmp(s, names[i]) == 0) {
@@ -69,7 +69,7 @@ dcf_log(enum dcf_level lv, const char *fmt, ...)
 	r = snprintf(line + n, sizeof(line) - n, " - %s - ", level_names[lv]);
 	if (r > 0)
 		n += (size_t)r;
-	room = sizeof(line) - n - 1;	/* keep one byte for the newline */
+	room = sizeof(line) - n - 1; /* keep one byte for the newline */
 	va_start(ap, fmt);
 	r = vsnprintf(line + n, room, fmt, ap);
 	va_end(ap);

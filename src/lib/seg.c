@@ -52,7 +52,8 @@ dcf_name_check(const char *name, char *err, size_t errlen)
 
 		if (!isalnum(c) && c != '-' && c != '_' && c != '.') {
 			snprintf(err, errlen,
-			    "instance name may hold only letters, digits, '-', '_' and '.' (not '%c')",
+			    "instance name may hold only letters, digits, '-', '_' and '.' (not "
+			    "'%c')",
 			    isprint(c) ? c : '?');
 			errno = EINVAL;
 			return -1;
@@ -95,7 +96,7 @@ dcf_plan(const struct dcf_config *c, struct dcf_plan *p)
 	uint64_t off;
 
 	p->nrings = DCF_RING_NET0 + c->nets;
-	p->ring_cap = c->task_slots;	/* every slot fits in any one ring */
+	p->ring_cap = c->task_slots; /* every slot fits in any one ring */
 	off = ALIGN64(sizeof(struct dcf_hdr));
 	p->off_nets = off;
 	off = ALIGN64(off + (uint64_t)c->nets * sizeof(struct dcf_net));
@@ -108,7 +109,7 @@ dcf_plan(const struct dcf_config *c, struct dcf_plan *p)
 	p->off_nodes = off;
 	off = ALIGN64(off + (uint64_t)c->max_nodes * sizeof(struct dcf_node));
 	p->size = off;
-	if (p->size >= UINT32_MAX) {	/* journal offsets are 32-bit */
+	if (p->size >= UINT32_MAX) { /* journal offsets are 32-bit */
 		errno = EFBIG;
 		return -1;
 	}
@@ -166,7 +167,8 @@ seg_init(struct dcf_seg *sg, const char *name, const struct dcf_config *cfg,
 	for (uint32_t r = 0; r < p->nrings; r++) {
 		sg->rings[r].id = r;
 		sg->rings[r].mask = p->ring_cap - 1;
-		sg->rings[r].slots_off = p->off_ring_slots + (uint64_t)r * p->ring_cap * sizeof(uint32_t);
+		sg->rings[r].slots_off =
+		    p->off_ring_slots + (uint64_t)r * p->ring_cap * sizeof(uint32_t);
 	}
 	/* Every task slot starts free. */
 	for (uint32_t s = 0; s < cfg->task_slots; s++)
@@ -194,7 +196,7 @@ seg_try_stale(const char *shm_name, pid_t *old_pid, char *err, size_t errlen)
 	*old_pid = 0;
 	fd = shm_open(shm_name, O_RDWR | O_CLOEXEC, 0);
 	if (fd == -1)
-		return errno == ENOENT ? 0 : -1;	/* vanished: just retry */
+		return errno == ENOENT ? 0 : -1; /* vanished: just retry */
 	if (fstat(fd, &st) == -1) {
 		int e = errno;
 
@@ -204,8 +206,8 @@ seg_try_stale(const char *shm_name, pid_t *old_pid, char *err, size_t errlen)
 		return -1;
 	}
 	if (st.st_uid != getuid()) {
-		snprintf(err, errlen, "segment %s belongs to uid %u; not taking it over",
-		    shm_name, (unsigned)st.st_uid);
+		snprintf(err, errlen, "segment %s belongs to uid %u; not taking it over", shm_name,
+		    (unsigned)st.st_uid);
 		close(fd);
 		errno = EACCES;
 		return -1;
@@ -229,8 +231,8 @@ seg_try_stale(const char *shm_name, pid_t *old_pid, char *err, size_t errlen)
 }
 
 int
-dcf_seg_create(struct dcf_seg *sg, const char *name, const struct dcf_config *cfg,
-    pid_t *took_over, char *err, size_t errlen)
+dcf_seg_create(struct dcf_seg *sg, const char *name, const struct dcf_config *cfg, pid_t *took_over,
+    char *err, size_t errlen)
 {
 	struct dcf_plan p;
 	void *base;
@@ -298,7 +300,12 @@ fail:
 	return -1;
 }
 
-#define BAD(e, ...) do { snprintf(err, errlen, __VA_ARGS__); errno = (e); return -1; } while (0)
+#define BAD(e, ...) \
+	do { \
+		snprintf(err, errlen, __VA_ARGS__); \
+		errno = (e); \
+		return -1; \
+	} while (0)
 
 int
 dcf_seg_validate(const void *img, size_t size, uid_t uid, char *err, size_t errlen)
@@ -315,7 +322,8 @@ dcf_seg_validate(const void *img, size_t size, uid_t uid, char *err, size_t errl
 		BAD(EPROTO, "segment has layout version %u, this program reads version %u",
 		    (unsigned)(h.format >> 48), DCF_LAYOUT_VERSION);
 	if (h.format != dcf_layout_format())
-		BAD(EPROTO, "segment was made by a differently built dcf (format %#llx, expected %#llx)",
+		BAD(EPROTO,
+		    "segment was made by a differently built dcf (format %#llx, expected %#llx)",
 		    (unsigned long long)h.format, (unsigned long long)dcf_layout_format());
 	if (h.uid != (uint32_t)uid)
 		BAD(EACCES, "segment belongs to uid %u, not to you (uid %u)", h.uid, (unsigned)uid);
@@ -326,8 +334,8 @@ dcf_seg_validate(const void *img, size_t size, uid_t uid, char *err, size_t errl
 		BAD(EINVAL, "corrupt header: bad configuration");
 	if (dcf_plan(&h.cfg, &p) == -1 || p.size != h.size || p.off_nets != h.off_nets ||
 	    p.off_rings != h.off_rings || p.off_ring_slots != h.off_ring_slots ||
-	    p.off_tasks != h.off_tasks || p.off_nodes != h.off_nodes ||
-	    p.nrings != h.nrings || p.ring_cap != h.ring_cap)
+	    p.off_tasks != h.off_tasks || p.off_nodes != h.off_nodes || p.nrings != h.nrings ||
+	    p.ring_cap != h.ring_cap)
 		BAD(EINVAL, "corrupt header: region offsets do not match the configuration");
 	if (memchr(h.name, '\0', sizeof(h.name)) == NULL)
 		BAD(EINVAL, "corrupt header: unterminated name");
@@ -360,7 +368,8 @@ dcf_seg_attach(struct dcf_seg *sg, const char *name, int readonly, char *err, si
 	}
 	if (st.st_uid != getuid()) {
 		close(fd);
-		BAD(EACCES, "dcf system '%s' belongs to uid %u, not to you", name, (unsigned)st.st_uid);
+		BAD(EACCES, "dcf system '%s' belongs to uid %u, not to you", name,
+		    (unsigned)st.st_uid);
 	}
 	base = mmap(NULL, (size_t)st.st_size, readonly ? PROT_READ : PROT_READ | PROT_WRITE,
 	    MAP_SHARED, fd, 0);

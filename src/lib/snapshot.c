@@ -10,8 +10,17 @@
 #include "dcf/snapshot.h"
 #include "dcf/util.h"
 
-#define BAD(e, ...) do { snprintf(err, errlen, __VA_ARGS__); errno = (e); return -1; } while (0)
-#define WHY(...) do { snprintf(s->why, sizeof(s->why), __VA_ARGS__); return -1; } while (0)
+#define BAD(e, ...) \
+	do { \
+		snprintf(err, errlen, __VA_ARGS__); \
+		errno = (e); \
+		return -1; \
+	} while (0)
+#define WHY(...) \
+	do { \
+		snprintf(s->why, sizeof(s->why), __VA_ARGS__); \
+		return -1; \
+	} while (0)
 
 struct dcf_snap *
 dcf_snap_new(void)
@@ -28,9 +37,8 @@ dcf_snap_free(struct dcf_snap *s)
 const char *
 dcf_snap_state_name(uint32_t st)
 {
-	static const char *const names[DCF_NODE_NSTATES] = {
-		"empty", "starting", "idle", "busy", "down", "failed", "stopped"
-	};
+	static const char *const names[DCF_NODE_NSTATES] = {"empty", "starting", "idle", "busy",
+	    "down", "failed", "stopped"};
 
 	return st < DCF_NODE_NSTATES ? names[st] : "invalid";
 }
@@ -38,7 +46,7 @@ dcf_snap_state_name(uint32_t st)
 const char *
 dcf_snap_sys_name(uint32_t st)
 {
-	static const char *const names[] = { "running", "stopping", "reset" };
+	static const char *const names[] = {"running", "stopping", "reset"};
 
 	return st < sizeof(names) / sizeof(names[0]) ? names[st] : "invalid";
 }
@@ -46,7 +54,7 @@ dcf_snap_sys_name(uint32_t st)
 const char *
 dcf_snap_work_name(uint32_t w)
 {
-	static const char *const names[] = { "sleep", "cpu", "none" };
+	static const char *const names[] = {"sleep", "cpu", "none"};
 
 	return w < sizeof(names) / sizeof(names[0]) ? names[w] : "invalid";
 }
@@ -68,10 +76,12 @@ hdr_check(const struct dcf_hdr *h, size_t size, uid_t uid, char *err, size_t err
 		BAD(EPROTO, "segment has layout version %u, this program reads version %u",
 		    (unsigned)(h->format >> 48), DCF_LAYOUT_VERSION);
 	if (h->format != dcf_layout_format())
-		BAD(EPROTO, "segment was made by a differently built dcf (format %#llx, expected %#llx)",
+		BAD(EPROTO,
+		    "segment was made by a differently built dcf (format %#llx, expected %#llx)",
 		    (unsigned long long)h->format, (unsigned long long)dcf_layout_format());
 	if (h->uid != (uint32_t)uid)
-		BAD(EACCES, "segment belongs to uid %u, not to you (uid %u)", h->uid, (unsigned)uid);
+		BAD(EACCES, "segment belongs to uid %u, not to you (uid %u)", h->uid,
+		    (unsigned)uid);
 	if (h->size != size)
 		BAD(EINVAL, "corrupt header: size %llu but the segment is %zu bytes",
 		    (unsigned long long)h->size, size);
@@ -79,8 +89,8 @@ hdr_check(const struct dcf_hdr *h, size_t size, uid_t uid, char *err, size_t err
 		BAD(EINVAL, "corrupt header: bad configuration (%s)", why);
 	if (dcf_plan(&h->cfg, &p) == -1 || p.size != h->size || p.off_nets != h->off_nets ||
 	    p.off_rings != h->off_rings || p.off_ring_slots != h->off_ring_slots ||
-	    p.off_tasks != h->off_tasks || p.off_nodes != h->off_nodes ||
-	    p.nrings != h->nrings || p.ring_cap != h->ring_cap)
+	    p.off_tasks != h->off_tasks || p.off_nodes != h->off_nodes || p.nrings != h->nrings ||
+	    p.ring_cap != h->ring_cap)
 		BAD(EINVAL, "corrupt header: region offsets do not match the configuration");
 	if (memchr(h->name, '\0', sizeof(h->name)) == NULL)
 		BAD(EINVAL, "corrupt header: unterminated name");
@@ -93,8 +103,8 @@ hdr_check(const struct dcf_hdr *h, size_t size, uid_t uid, char *err, size_t err
  * sizes come from the checked copy, so every memcpy stays inside the image.
  */
 static int
-snap_copy(struct dcf_snap *s, const unsigned char *img, size_t size, uid_t uid,
-    uint64_t *seq, char *err, size_t errlen)
+snap_copy(struct dcf_snap *s, const unsigned char *img, size_t size, uid_t uid, uint64_t *seq,
+    char *err, size_t errlen)
 {
 	const struct dcf_hdr *live = (const void *)img;
 	const struct dcf_hdr *h = &s->hdr;
@@ -126,10 +136,13 @@ replay_target(struct dcf_snap *s, const struct dcf_wal_ent *e, size_t size, unsi
 	const uint64_t hi = offsetof(struct dcf_hdr, cnt) + sizeof(struct dcf_counters);
 	const uint64_t sq = offsetof(struct dcf_hdr, seq);
 	uint64_t off = e->off, end = off + e->width;
-	const struct { uint64_t off, len; void *copy; } reg[] = {
-		{ h->off_nets, (uint64_t)h->cfg.nets * sizeof(s->nets[0]), s->nets },
-		{ h->off_rings, (uint64_t)h->nrings * sizeof(s->rings[0]), s->rings },
-		{ h->off_nodes, (uint64_t)h->cfg.max_nodes * sizeof(s->nodes[0]), s->nodes },
+	const struct {
+		uint64_t off, len;
+		void *copy;
+	} reg[] = {
+	    {h->off_nets, (uint64_t)h->cfg.nets * sizeof(s->nets[0]), s->nets},
+	    {h->off_rings, (uint64_t)h->nrings * sizeof(s->rings[0]), s->rings},
+	    {h->off_nodes, (uint64_t)h->cfg.max_nodes * sizeof(s->nodes[0]), s->nodes},
 	};
 
 	*dst = NULL;
@@ -163,7 +176,9 @@ snap_replay(struct dcf_snap *s, size_t size)
 		WHY("a transaction was being applied and no journal of it was readable");
 	for (uint32_t i = 0; i < n; i++)
 		if (replay_target(s, &w->e[i], size, &dst[i]) == -1)
-			WHY("a transaction was being applied and its journal entry %u is out of bounds", i);
+			WHY("a transaction was being applied and its journal entry %u is out of "
+			    "bounds",
+			    i);
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t v32 = (uint32_t)w->e[i].val;
 		uint64_t v64 = w->e[i].val;
@@ -209,7 +224,8 @@ snap_count(struct dcf_snap *s)
 	if (s->queued > rest || c->running > rest - s->queued ||
 	    c->completed > rest - s->queued - c->running ||
 	    c->quarantined != rest - s->queued - c->running - c->completed)
-		WHY("dispatched %llu != queued %llu + running %llu + completed %llu + quarantined %llu",
+		WHY("dispatched %llu != queued %llu + running %llu + completed %llu + quarantined "
+		    "%llu",
 		    (unsigned long long)c->next_id, (unsigned long long)s->queued,
 		    (unsigned long long)c->running, (unsigned long long)c->completed,
 		    (unsigned long long)c->quarantined);
@@ -234,7 +250,7 @@ dcf_snap_node(const struct dcf_snap *s, uint32_t n, struct dcf_snap_node *v)
 {
 	const struct dcf_config *c = &s->hdr.cfg;
 	const struct dcf_node *nd;
-	uint32_t fixed = c->nets * c->nodes_per_net;	/* slots whose identity is set at creation */
+	uint32_t fixed = c->nets * c->nodes_per_net; /* slots whose identity is set at creation */
 	int alive;
 
 	if (!s->hdr_ok || n >= c->max_nodes || s->nodes[n].state == DCF_NODE_EMPTY)
@@ -250,8 +266,8 @@ dcf_snap_node(const struct dcf_snap *s, uint32_t n, struct dcf_snap_node *v)
 	alive = alive_state(v->state);
 	v->has_pid = alive && nd->pid > 0;
 	v->pid = v->has_pid ? nd->pid : 0;
-	v->has_task = v->state == DCF_NODE_BUSY && nd->task_slot < c->task_slots &&
-	    nd->task_id < c->tasks;
+	v->has_task =
+	    v->state == DCF_NODE_BUSY && nd->task_slot < c->task_slots && nd->task_id < c->tasks;
 	v->task_id = v->has_task ? nd->task_id : 0;
 	v->has_run = v->has_task && nd->busy_since_ns != 0 && nd->busy_since_ns <= s->taken_ns;
 	v->run_ns = v->has_run ? s->taken_ns - nd->busy_since_ns : 0;
@@ -298,8 +314,8 @@ snap_nodes(struct dcf_snap *s)
 }
 
 int
-dcf_snap_take(struct dcf_snap *s, const void *img, size_t size, uid_t uid,
-    unsigned tries, char *err, size_t errlen)
+dcf_snap_take(struct dcf_snap *s, const void *img, size_t size, uid_t uid, unsigned tries,
+    char *err, size_t errlen)
 {
 	int torn = 1;
 
@@ -320,7 +336,7 @@ dcf_snap_take(struct dcf_snap *s, const void *img, size_t size, uid_t uid,
 		int r;
 
 		if (s->tries++ > 0)
-			sched_yield();	/* let the writer finish its transaction */
+			sched_yield(); /* let the writer finish its transaction */
 		s->hdr_ok = 0;
 		s->replayed = 0;
 		r = snap_copy(s, img, size, uid, &seq, err, errlen);

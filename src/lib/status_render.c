@@ -6,19 +6,19 @@
 #include "dcf/status_render.h"
 #include "dcf/util.h"
 
-#define SGR_RESET	"\033[0m"
-#define GRID_PREFIX	8	/* "net 255 " */
+#define SGR_RESET   "\033[0m"
+#define GRID_PREFIX 8 /* "net 255 " */
 
 /* Indexed by enum dcf_node_state; DCF_NODE_NSTATES is "invalid". */
 static const char *const state_sgr[DCF_NODE_NSTATES + 1] = {
-	[DCF_NODE_EMPTY] = "",
-	[DCF_NODE_STARTING] = "\033[36m",
-	[DCF_NODE_IDLE] = "",
-	[DCF_NODE_BUSY] = "\033[32m",
-	[DCF_NODE_DOWN] = "\033[31m",
-	[DCF_NODE_FAILED] = "\033[1;35m",
-	[DCF_NODE_STOPPED] = "\033[2m",
-	[DCF_NODE_NSTATES] = "\033[7m",
+    [DCF_NODE_EMPTY] = "",
+    [DCF_NODE_STARTING] = "\033[36m",
+    [DCF_NODE_IDLE] = "",
+    [DCF_NODE_BUSY] = "\033[32m",
+    [DCF_NODE_DOWN] = "\033[31m",
+    [DCF_NODE_FAILED] = "\033[1;35m",
+    [DCF_NODE_STOPPED] = "\033[2m",
+    [DCF_NODE_NSTATES] = "\033[7m",
 };
 static const char state_glyph[] = " +.#x!-?";
 
@@ -75,8 +75,8 @@ uptime(const struct dcf_snap *s, uint64_t *ns)
 
 /* Completions per second over *span_ns: since the previous snapshot, else since start. */
 static int
-rate(const struct dcf_snap *s, const struct dcf_render_opt *o, double *per_s,
-    uint64_t *span_ns, int *since_start)
+rate(const struct dcf_snap *s, const struct dcf_render_opt *o, double *per_s, uint64_t *span_ns,
+    int *since_start)
 {
 	uint64_t span, done;
 
@@ -111,11 +111,13 @@ text_head(FILE *f, const struct dcf_snap *s)
 	fprintf(f, "dcf '%s': supervisor pid %s, up %s, %s\n", name, pid, up,
 	    dcf_snap_sys_name(h->sys_state));
 	fprintf(f, "config: %u networks x %u nodes, %llu tasks of %u-%u ms (%s work), seed %llu\n",
-	    c->nets, c->nodes_per_net, (unsigned long long)c->tasks, c->task_ms_min,
-	    c->task_ms_max, dcf_snap_work_name(c->work), (unsigned long long)c->seed);
-	fprintf(f, "        up to %u attempts a task, %u restarts per %u s a node, "
-	    "downtime %u-%u ms\n", c->max_attempts, c->max_restarts, c->restart_window_s,
-	    c->downtime_ms_min, c->downtime_ms_max);
+	    c->nets, c->nodes_per_net, (unsigned long long)c->tasks, c->task_ms_min, c->task_ms_max,
+	    dcf_snap_work_name(c->work), (unsigned long long)c->seed);
+	fprintf(f,
+	    "        up to %u attempts a task, %u restarts per %u s a node, "
+	    "downtime %u-%u ms\n",
+	    c->max_attempts, c->max_restarts, c->restart_window_s, c->downtime_ms_min,
+	    c->downtime_ms_max);
 	fprintf(f, "        hang timeout %u ms, grace %u ms, %g crashes/s a node\n",
 	    c->hang_timeout_ms, c->grace_ms, (double)c->fail_rate_ppm / 1e6);
 }
@@ -128,13 +130,14 @@ text_tasks(FILE *f, const struct dcf_snap *s, const struct dcf_render_opt *o)
 	uint64_t span_ns;
 	int since_start;
 
-	fprintf(f, "tasks: %llu total = %llu pending + %llu queued + %llu running + "
+	fprintf(f,
+	    "tasks: %llu total = %llu pending + %llu queued + %llu running + "
 	    "%llu completed + %llu quarantined\n",
 	    (unsigned long long)s->total, (unsigned long long)s->pending,
 	    (unsigned long long)s->queued, (unsigned long long)s->running,
 	    (unsigned long long)s->completed, (unsigned long long)s->quarantined);
-	fprintf(f, "       %llu reclaimed, recovery queue %u, ",
-	    (unsigned long long)s->reclaimed, s->recovery_depth);
+	fprintf(f, "       %llu reclaimed, recovery queue %u, ", (unsigned long long)s->reclaimed,
+	    s->recovery_depth);
 	if (!rate(s, o, &per_s, &span_ns, &since_start)) {
 		fprintf(f, "rate unknown\n");
 		return;
@@ -191,7 +194,9 @@ text_nodes(FILE *f, const struct dcf_snap *s, int color)
 {
 	struct dcf_snap_node v;
 
-	fprintf(f, "\nnet node      pid state        task running completed failures restarts heartbeat\n");
+	fprintf(f,
+	    "\nnet node      pid state        task running completed failures restarts "
+	    "heartbeat\n");
 	for (uint32_t n = 0; n < s->hdr.cfg.max_nodes; n++)
 		if (dcf_snap_node(s, n, &v) == 0)
 			text_node_row(f, &v, color);
@@ -221,7 +226,7 @@ grid_eol(FILE *f, const char **sgr)
 static void
 text_grid(FILE *f, const struct dcf_snap *s, const struct dcf_render_opt *o)
 {
-	uint8_t cell[DCF_MAX_NODES];	/* by net * nodes_per_net + idx */
+	uint8_t cell[DCF_MAX_NODES]; /* by net * nodes_per_net + idx */
 	const struct dcf_config *c = &s->hdr.cfg;
 	unsigned width = o->width ? o->width : 80;
 	unsigned per_row = width > GRID_PREFIX + 10 ? width - GRID_PREFIX - 1 : 10;
@@ -327,7 +332,8 @@ json_head(FILE *f, const struct dcf_snap *s)
 static void
 json_config(FILE *f, const struct dcf_config *c)
 {
-	fprintf(f, "  \"config\": {\"nets\": %u, \"nodes_per_net\": %u, \"max_nodes\": %u, "
+	fprintf(f,
+	    "  \"config\": {\"nets\": %u, \"nodes_per_net\": %u, \"max_nodes\": %u, "
 	    "\"task_slots\": %u, \"tasks\": %llu, \"task_ms_min\": %u, \"task_ms_max\": %u, "
 	    "\"downtime_ms_min\": %u, \"downtime_ms_max\": %u, \"work\": \"%s\", "
 	    "\"max_attempts\": %u, \"max_restarts\": %u, \"restart_window_s\": %u, "
@@ -348,21 +354,26 @@ json_tasks(FILE *f, const struct dcf_snap *s, const struct dcf_render_opt *o)
 	uint64_t span_ns;
 	int since_start;
 
-	fprintf(f, "  \"tasks\": {\"total\": %llu, \"pending\": %llu, \"queued\": %llu, "
-	    "\"running\": %llu, \"completed\": %llu, \"quarantined\": %llu, \"reclaimed\": %llu},\n",
+	fprintf(f,
+	    "  \"tasks\": {\"total\": %llu, \"pending\": %llu, \"queued\": %llu, "
+	    "\"running\": %llu, \"completed\": %llu, \"quarantined\": %llu, \"reclaimed\": "
+	    "%llu},\n",
 	    (unsigned long long)s->total, (unsigned long long)s->pending,
 	    (unsigned long long)s->queued, (unsigned long long)s->running,
 	    (unsigned long long)s->completed, (unsigned long long)s->quarantined,
 	    (unsigned long long)s->reclaimed);
 	if (rate(s, o, &per_s, &span_ns, &since_start))
-		fprintf(f, "  \"rate_per_s\": %.3f,\n  \"rate_window_s\": %.3f,\n"
-		    "  \"rate_since_start\": %s,\n", per_s, secs(span_ns),
-		    since_start ? "true" : "false");
+		fprintf(f,
+		    "  \"rate_per_s\": %.3f,\n  \"rate_window_s\": %.3f,\n"
+		    "  \"rate_since_start\": %s,\n",
+		    per_s, secs(span_ns), since_start ? "true" : "false");
 	else
-		fprintf(f, "  \"rate_per_s\": null,\n  \"rate_window_s\": null,\n"
+		fprintf(f,
+		    "  \"rate_per_s\": null,\n  \"rate_window_s\": null,\n"
 		    "  \"rate_since_start\": null,\n");
 	fprintf(f, "  \"recovery_queue_depth\": %u,\n", s->recovery_depth);
-	fprintf(f, "  \"counters\": {\"dispatched\": %llu, \"retired\": %llu, \"to_recovery\": %llu, "
+	fprintf(f,
+	    "  \"counters\": {\"dispatched\": %llu, \"retired\": %llu, \"to_recovery\": %llu, "
 	    "\"failures\": %llu, \"restarts\": %llu, \"bad_results\": %llu, \"repairs\": %llu, "
 	    "\"resets\": %llu},\n",
 	    (unsigned long long)c->next_id, (unsigned long long)c->retired,
@@ -379,13 +390,15 @@ json_nets(FILE *f, const struct dcf_snap *s)
 	for (uint32_t i = 0; i < s->hdr.cfg.nets; i++) {
 		const struct dcf_snap_net *n = &s->net[i];
 
-		fprintf(f, "%s\n    {\"id\": %u, \"nodes\": %u, \"nodes_alive\": %u, \"nodes_busy\": %u, "
+		fprintf(f,
+		    "%s\n    {\"id\": %u, \"nodes\": %u, \"nodes_alive\": %u, \"nodes_busy\": %u, "
 		    "\"nodes_idle\": %u, \"nodes_starting\": %u, \"nodes_down\": %u, "
 		    "\"nodes_failed\": %u, \"nodes_stopped\": %u, \"queue_depth\": %u, "
-		    "\"completed\": %llu}", i > 0 ? "," : "", i, n->nodes, n->alive,
-		    n->by_state[DCF_NODE_BUSY], n->by_state[DCF_NODE_IDLE],
-		    n->by_state[DCF_NODE_STARTING], n->by_state[DCF_NODE_DOWN],
-		    n->by_state[DCF_NODE_FAILED], n->by_state[DCF_NODE_STOPPED], n->queue_depth,
+		    "\"completed\": %llu}",
+		    i > 0 ? "," : "", i, n->nodes, n->alive, n->by_state[DCF_NODE_BUSY],
+		    n->by_state[DCF_NODE_IDLE], n->by_state[DCF_NODE_STARTING],
+		    n->by_state[DCF_NODE_DOWN], n->by_state[DCF_NODE_FAILED],
+		    n->by_state[DCF_NODE_STOPPED], n->queue_depth,
 		    (unsigned long long)n->completed);
 	}
 	fprintf(f, "\n  ],\n");

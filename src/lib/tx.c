@@ -48,7 +48,7 @@ dcf_tx_commit(struct dcf_tx *tx)
 	h->wal.op = tx->op;
 	h->wal.txid++;
 	DCF_INJECT((int)tx->op, DCF_STEP_BUILT);
-	__atomic_store_n(&h->wal.n, tx->n, __ATOMIC_RELEASE);	/* the commit point */
+	__atomic_store_n(&h->wal.n, tx->n, __ATOMIC_RELEASE); /* the commit point */
 	DCF_INJECT((int)tx->op, DCF_STEP_PUBLISHED);
 	__atomic_store_n(&h->seq, seq + 1, __ATOMIC_RELEASE);
 	__atomic_thread_fence(__ATOMIC_RELEASE);
@@ -85,7 +85,7 @@ dcf_wal_redo_locked(struct dcf_seg *sg)
 	uint32_t n = __atomic_load_n(&h->wal.n, __ATOMIC_ACQUIRE);
 
 	if (n == 0) {
-		if (h->seq & 1)		/* died between clear and the even bump */
+		if (h->seq & 1) /* died between clear and the even bump */
 			h->seq++;
 		return 0;
 	}

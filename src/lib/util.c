@@ -53,7 +53,7 @@ dcf_rng_range(struct dcf_rng *r, uint64_t lo, uint64_t hi)
 {
 	uint64_t span = hi - lo + 1;
 
-	if (span == 0)		/* the whole 64-bit range */
+	if (span == 0) /* the whole 64-bit range */
 		return dcf_rng_next(r);
 	return lo + dcf_rng_next(r) % span;
 }
@@ -106,8 +106,7 @@ dcf_parse_range(const char *s, uint64_t min, uint64_t max, uint64_t *lo, uint64_
 		return 0;
 	}
 	*dash = '\0';
-	if (dcf_parse_u64(buf, min, max, lo) == -1 ||
-	    dcf_parse_u64(dash + 1, min, max, hi) == -1)
+	if (dcf_parse_u64(buf, min, max, lo) == -1 || dcf_parse_u64(dash + 1, min, max, hi) == -1)
 		return -1;
 	if (*lo > *hi) {
 		errno = ERANGE;

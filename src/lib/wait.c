@@ -11,7 +11,7 @@ dcf_futex_wait(uint32_t *word, uint32_t expected, const struct timespec *rel)
 {
 	long r = syscall(SYS_futex, word, FUTEX_WAIT, expected, rel, NULL, 0);
 
-	if (r == -1 && errno == EAGAIN)	/* the word moved on: work arrived */
+	if (r == -1 && errno == EAGAIN) /* the word moved on: work arrived */
 		return 0;
 	return r == -1 ? -1 : 0;
 }

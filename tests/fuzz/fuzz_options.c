@@ -38,10 +38,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define FO_CHECK(cond) do { if (!(cond)) fo_fail(#cond, __LINE__); } while (0)
+#define FO_CHECK(cond) \
+	do { \
+		if (!(cond)) \
+			fo_fail(#cond, __LINE__); \
+	} while (0)
 
-static void __attribute__((noreturn))
-fo_fail(const char *what, int line)
+static void __attribute__((noreturn)) fo_fail(const char *what, int line)
 {
 	fprintf(stderr, "fuzz_options.c:%d: check failed: %s\n", line, what);
 	abort();
@@ -197,12 +200,12 @@ fo_in_cluster(int argc, char **argv, char c)
 static void
 fo_usage_msg(const char *prog, const char *out, int argc, char **argv)
 {
-	static const char *const quoting[] = { "unknown option '", "option '" };
+	static const char *const quoting[] = {"unknown option '", "option '"};
 	char head[64], tail[64];
 	size_t len = strlen(out), hl, tl;
 
 	if (len == FZ_OUTLEN)
-		return;		/* cut short: an argument longer than the fuzzer's -max_len */
+		return; /* cut short: an argument longer than the fuzzer's -max_len */
 	hl = (size_t)snprintf(head, sizeof(head), "%s: ", prog);
 	tl = (size_t)snprintf(tail, sizeof(tail), "; try '%s --help'\n", prog);
 	FO_CHECK(len >= hl + tl && memcmp(out, head, hl) == 0 && strcmp(out + len - tl, tail) == 0);

@@ -38,20 +38,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* A static image gives the same copy every time: two tries cover the retry path. */
 #define FS_TRIES 2
 
-#define FS_CHECK(cond) do { if (!(cond)) fs_fail(#cond, __LINE__); } while (0)
+#define FS_CHECK(cond) \
+	do { \
+		if (!(cond)) \
+			fs_fail(#cond, __LINE__); \
+	} while (0)
 
-static struct dcf_snap *fs_snap;	/* about 1 MiB: one for every input, as in watch mode */
+static struct dcf_snap *fs_snap; /* about 1 MiB: one for every input, as in watch mode */
 
-static void __attribute__((noreturn))
-fs_fail(const char *what, int line)
+static void __attribute__((noreturn)) fs_fail(const char *what, int line)
 {
 	fprintf(stderr, "fuzz_segment.c:%d: check failed: %s\n", line, what);
 	abort();
 }
 
 /* For the replay test under valgrind. */
-static void __attribute__((unused))
-fs_free(void)
+static void __attribute__((unused)) fs_free(void)
 {
 	dcf_snap_free(fs_snap);
 	fs_snap = NULL;
@@ -88,12 +90,14 @@ fs_json_u64(const char *obj, const char *end, const char *key, uint64_t *v)
 static void
 fs_check_json(const struct dcf_snap *s, const char *j, size_t len)
 {
-	static const char *const keys[] = { "pending", "queued", "running", "completed", "quarantined" };
+	static const char *const keys[] = {"pending", "queued", "running", "completed",
+	    "quarantined"};
 	const char *obj, *end;
 	uint64_t total, v, sum = 0;
 
 	FS_CHECK(fz_json_valid(j, len) == 0);
-	FS_CHECK(strstr(j, s->consistent ? "\"consistent\": true," : "\"consistent\": false,") != NULL);
+	FS_CHECK(
+	    strstr(j, s->consistent ? "\"consistent\": true," : "\"consistent\": false,") != NULL);
 	if (!s->consistent) {
 		FS_CHECK(strstr(j, "\"tasks\": {") == NULL);
 		return;
@@ -142,8 +146,9 @@ fs_check_snap(const struct dcf_snap *s)
 		for (uint32_t st = DCF_NODE_STARTING; st < DCF_NODE_NSTATES; st++)
 			by += sn->by_state[st];
 		FS_CHECK(by == sn->nodes && sn->by_state[DCF_NODE_EMPTY] == 0);
-		FS_CHECK(sn->alive == sn->by_state[DCF_NODE_STARTING] + sn->by_state[DCF_NODE_IDLE] +
-		    sn->by_state[DCF_NODE_BUSY]);
+		FS_CHECK(sn->alive ==
+		    sn->by_state[DCF_NODE_STARTING] + sn->by_state[DCF_NODE_IDLE] +
+		        sn->by_state[DCF_NODE_BUSY]);
 		nodes += sn->nodes;
 	}
 	FS_CHECK(nodes <= c->max_nodes);

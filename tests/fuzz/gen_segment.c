@@ -33,7 +33,7 @@
 #include "dcf/util.h"
 
 static const char *outdir;
-static struct dcf_seg cur;	/* the segment being built: removed on every way out */
+static struct dcf_seg cur; /* the segment being built: removed on every way out */
 static int have_cur;
 static unsigned nseg;
 
@@ -45,8 +45,11 @@ cleanup(void)
 	have_cur = 0;
 }
 
-#define CHECK(call) do { if ((call) == -1) \
-	errx(1, "%s:%d: %s: %s", __FILE__, __LINE__, #call, strerror(errno)); } while (0)
+#define CHECK(call) \
+	do { \
+		if ((call) == -1) \
+			errx(1, "%s:%d: %s: %s", __FILE__, __LINE__, #call, strerror(errno)); \
+	} while (0)
 
 static void
 config(struct dcf_config *c, uint32_t nets, uint32_t npn, uint32_t spare, uint32_t slots,
@@ -165,15 +168,15 @@ busy_2x2(uint32_t spare)
 	lock(sg);
 	nodes_up(sg, 3);
 	for (int i = 0; i < 6; i++)
-		CHECK(dcf_dispatch_locked(sg, i < 1 ? DCF_RING_RECOVERY : DCF_RING_NET0 + (uint32_t)(i & 1),
-		    dcf_now_ns()));
-	claim(sg, 0, 1, &cl);		/* id 0, from recovery */
+		CHECK(dcf_dispatch_locked(sg,
+		    i < 1 ? DCF_RING_RECOVERY : DCF_RING_NET0 + (uint32_t)(i & 1), dcf_now_ns()));
+	claim(sg, 0, 1, &cl); /* id 0, from recovery */
 	complete(sg, 0, 1, &cl);
 	CHECK(dcf_retire_locked(sg, &d));
-	claim(sg, 0, 1, &cl);		/* busy */
+	claim(sg, 0, 1, &cl); /* busy */
 	claim(sg, 2, 1, &cl);
-	complete(sg, 2, 1, &cl);	/* done, not retired */
-	claim(sg, 2, 1, &cl);		/* busy */
+	complete(sg, 2, 1, &cl); /* done, not retired */
+	claim(sg, 2, 1, &cl);    /* busy */
 	unlock_checked(sg);
 	return sg;
 }
@@ -197,9 +200,9 @@ crashes(void)
 	uint32_t word;
 
 	lock(sg);
-	CHECK(dcf_node_died_locked(sg, 0, 1, 2, dcf_now_ns(), &rc));	/* back to recovery */
+	CHECK(dcf_node_died_locked(sg, 0, 1, 2, dcf_now_ns(), &rc)); /* back to recovery */
 	CHECK(dcf_node_start_locked(sg, 0, 2, 1100, 1, dcf_now_ns()));
-	CHECK(dcf_node_died_locked(sg, 2, 1, 1, dcf_now_ns(), &rc));	/* quarantined */
+	CHECK(dcf_node_died_locked(sg, 2, 1, 1, dcf_now_ns(), &rc)); /* quarantined */
 	CHECK(dcf_node_set_state_locked(sg, 2, DCF_NODE_FAILED));
 	CHECK(dcf_sleep_begin_locked(sg, 1, &word));
 	unlock_checked(sg);
@@ -327,7 +330,7 @@ torn(int op, int step, const char *state)
 			dcf_complete_locked(sg, 0, 1, slot, id, dcf_mix64(id), &wake);
 		else
 			dcf_claim_locked(sg, 1, 1, 2001, dcf_now_ns(), &cl);
-		_exit(3);	/* the crash point was never reached */
+		_exit(3); /* the crash point was never reached */
 	}
 	while (waitpid(pid, &st, 0) == -1)
 		if (errno != EINTR)
