@@ -153,7 +153,8 @@ fz_json_string(struct fz_json *j)
 			return -1;
 		if (*j->p == 'u') {
 			for (int i = 0; i < 4; i++)
-				if (++j->p >= j->end || strchr("0123456789abcdefABCDEF", *j->p) == NULL ||
+				if (++j->p >= j->end ||
+				    strchr("0123456789abcdefABCDEF", *j->p) == NULL ||
 				    *j->p == '\0')
 					return -1;
 		} else if (strchr("\"\\/bfnrt", *j->p) == NULL || *j->p == '\0') {
@@ -229,7 +230,7 @@ fz_json_value(struct fz_json *j)
 FZ_FN int
 fz_json_valid(const char *text, size_t len)
 {
-	struct fz_json j = { text, text + len, 0 };
+	struct fz_json j = {text, text + len, 0};
 
 	fz_json_ws(&j);
 	if (fz_json_value(&j) == -1)
