@@ -38,8 +38,8 @@ arg_num(const char *s, uint64_t lo, uint64_t hi)
 	uint64_t v;
 
 	if (dcf_parse_u64(s, lo, hi, &v) == -1) {
-		warnx("'%s': expected a whole number from %llu to %llu", s,
-		    (unsigned long long)lo, (unsigned long long)hi);
+		warnx("'%s': expected a whole number from %llu to %llu", s, (unsigned long long)lo,
+		    (unsigned long long)hi);
 		usage(2);
 	}
 	return v;
@@ -48,20 +48,13 @@ arg_num(const char *s, uint64_t lo, uint64_t hi)
 int
 main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "bin", required_argument, NULL, 'b' },
-		{ "log", required_argument, NULL, 'l' },
-		{ "workers", required_argument, NULL, 'w' },
-		{ "networks", required_argument, NULL, 'n' },
-		{ "tasks", required_argument, NULL, 't' },
-		{ "kills", required_argument, NULL, 'k' },
-		{ "seconds", required_argument, NULL, 's' },
-		{ "settle-ms", required_argument, NULL, 'S' },
-		{ "busy", required_argument, NULL, 'B' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	struct db_opts o = { "./dcf-supervisor", NULL, 2, 1, 1000000, 1000, 10, 1000, 1 };
+	static const struct option lo[] = {{"bin", required_argument, NULL, 'b'},
+	    {"log", required_argument, NULL, 'l'}, {"workers", required_argument, NULL, 'w'},
+	    {"networks", required_argument, NULL, 'n'}, {"tasks", required_argument, NULL, 't'},
+	    {"kills", required_argument, NULL, 'k'}, {"seconds", required_argument, NULL, 's'},
+	    {"settle-ms", required_argument, NULL, 'S'}, {"busy", required_argument, NULL, 'B'},
+	    {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	struct db_opts o = {"./dcf-supervisor", NULL, 2, 1, 1000000, 1000, 10, 1000, 1};
 	const char *cmd;
 	int ch;
 
@@ -71,17 +64,37 @@ main(int argc, char **argv)
 	optind = 2;
 	while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (ch) {
-		case 'b': o.bin = optarg; break;
-		case 'l': o.log = optarg; break;
-		case 'w': o.workers = (uint32_t)arg_num(optarg, 1, DCF_MAX_NODES); break;
-		case 'n': o.networks = (uint32_t)arg_num(optarg, 1, DCF_MAX_NETS); break;
-		case 't': o.tasks = arg_num(optarg, 1, 1ULL << 40); break;
-		case 'k': o.kills = (uint32_t)arg_num(optarg, 1, 1000000); break;
-		case 's': o.seconds = (uint32_t)arg_num(optarg, 1, 3600); break;
-		case 'S': o.settle_ms = (uint32_t)arg_num(optarg, 0, 600000); break;
-		case 'B': o.busy = (uint32_t)arg_num(optarg, 1, DCF_MAX_NODES); break;
-		case 'h': usage(0);
-		default: usage(2);
+		case 'b':
+			o.bin = optarg;
+			break;
+		case 'l':
+			o.log = optarg;
+			break;
+		case 'w':
+			o.workers = (uint32_t)arg_num(optarg, 1, DCF_MAX_NODES);
+			break;
+		case 'n':
+			o.networks = (uint32_t)arg_num(optarg, 1, DCF_MAX_NETS);
+			break;
+		case 't':
+			o.tasks = arg_num(optarg, 1, 1ULL << 40);
+			break;
+		case 'k':
+			o.kills = (uint32_t)arg_num(optarg, 1, 1000000);
+			break;
+		case 's':
+			o.seconds = (uint32_t)arg_num(optarg, 1, 3600);
+			break;
+		case 'S':
+			o.settle_ms = (uint32_t)arg_num(optarg, 0, 600000);
+			break;
+		case 'B':
+			o.busy = (uint32_t)arg_num(optarg, 1, DCF_MAX_NODES);
+			break;
+		case 'h':
+			usage(0);
+		default:
+			usage(2);
 		}
 	}
 	if (optind != argc || o.workers % o.networks != 0) {

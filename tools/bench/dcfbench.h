@@ -9,15 +9,15 @@
 #include <stdint.h>
 
 struct db_opts {
-	const char *bin;	/* the dcf-supervisor to run */
-	const char *log;	/* its log file, or NULL for /dev/null */
+	const char *bin; /* the dcf-supervisor to run */
+	const char *log; /* its log file, or NULL for /dev/null */
 	uint32_t workers;
 	uint32_t networks;
 	uint64_t tasks;
 	uint32_t kills;
 	uint32_t seconds;
 	uint32_t settle_ms;
-	uint32_t busy;		/* idle: workers given a long sleep task */
+	uint32_t busy; /* idle: workers given a long sleep task */
 };
 
 int cmd_startup(const struct db_opts *o);

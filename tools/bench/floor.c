@@ -24,7 +24,7 @@
 static void
 nap(long ns)
 {
-	struct timespec ts = { 0, ns };
+	struct timespec ts = {0, ns};
 
 	nanosleep(&ts, NULL);
 }
@@ -51,7 +51,7 @@ main(int argc, char **argv)
 	if ((sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) == -1)
 		err(1, "signalfd");
 	for (uint64_t i = 0; i < iters; i++) {
-		struct pollfd pfd = { .fd = sfd, .events = POLLIN };
+		struct pollfd pfd = {.fd = sfd, .events = POLLIN};
 		struct signalfd_siginfo si;
 		uint64_t t0, t_kill;
 		pid_t pid, r = 0;
@@ -70,7 +70,7 @@ main(int argc, char **argv)
 		while (__atomic_load_n(stamp, __ATOMIC_ACQUIRE) == 0)
 			nap(10000);
 		fork_us[i] = (double)(*stamp - t0) / 1e3;
-		nap(200000);	/* let it fall asleep in pause() */
+		nap(200000); /* let it fall asleep in pause() */
 		t_kill = dcf_now_ns();
 		kill(pid, SIGKILL);
 		while (r != pid) {

@@ -16,7 +16,7 @@
 #include "proc.h"
 
 enum { C_SUP, C_BUSY, C_IDLE, C_N };
-static const char *const cls_name[C_N] = { "supervisor", "busy", "idle" };
+static const char *const cls_name[C_N] = {"supervisor", "busy", "idle"};
 
 struct member {
 	pid_t pid;
@@ -51,10 +51,10 @@ members(struct bl_sup *s, uint32_t workers, struct member *m)
 int
 cmd_idle(const struct db_opts *o)
 {
-	const char *args[] = { "--networks", db_u64(o->networks), "--nodes",
+	const char *args[] = {"--networks", db_u64(o->networks), "--nodes",
 	    db_u64(o->workers / o->networks), "--tasks", db_u64(o->busy), "--work", "sleep",
-	    "--task-ms", "3600000", "--fail-rate", "0", "--grace-ms", "0", "--quiet", NULL };
-	struct cls_sum tot[C_N] = { { 0, 0, 0, 0, 0 } };
+	    "--task-ms", "3600000", "--fail-rate", "0", "--grace-ms", "0", "--quiet", NULL};
+	struct cls_sum tot[C_N] = {{0, 0, 0, 0, 0}};
 	struct bl_sup s;
 	struct member *m;
 	uint64_t t_prev;
@@ -96,12 +96,14 @@ cmd_idle(const struct db_opts *o)
 			m[i].last = c;
 		}
 		printf("%s{\"secs\":%.6f,\"run_ns\":%llu,\"vcsw\":%llu}", w ? "," : "",
-		    (double)(now - t_prev) / 1e9, (unsigned long long)run, (unsigned long long)vcsw);
+		    (double)(now - t_prev) / 1e9, (unsigned long long)run,
+		    (unsigned long long)vcsw);
 		t_prev = now;
 	}
 	printf("],\"lost\":%d,\"classes\":{", lost);
 	for (int c = 0; c < C_N; c++)
-		printf("%s\"%s\":{\"procs\":%u,\"run_ns\":%llu,\"ticks\":%llu,\"vcsw\":%llu,\"nvcsw\":%llu}",
+		printf("%s\"%s\":{\"procs\":%u,\"run_ns\":%llu,\"ticks\":%llu,\"vcsw\":%llu,"
+		       "\"nvcsw\":%llu}",
 		    c ? "," : "", cls_name[c], tot[c].procs, (unsigned long long)tot[c].run_ns,
 		    (unsigned long long)tot[c].ticks, (unsigned long long)tot[c].vcsw,
 		    (unsigned long long)tot[c].nvcsw);

@@ -23,7 +23,7 @@ bl_init(void)
 void
 bl_nap(uint64_t ns)
 {
-	struct timespec ts = { (time_t)(ns / DCF_NSEC), (long)(ns % DCF_NSEC) };
+	struct timespec ts = {(time_t)(ns / DCF_NSEC), (long)(ns % DCF_NSEC)};
 
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;
@@ -96,7 +96,7 @@ seq_copy(const struct bl_sup *s, void *dst, const void *src, size_t len)
 		if (a == b)
 			return;
 	}
-	memcpy(dst, src, len);	/* a dead holder left it odd: take what is there */
+	memcpy(dst, src, len); /* a dead holder left it odd: take what is there */
 }
 
 void
@@ -148,7 +148,7 @@ bl_is_worker(const struct bl_sup *s, pid_t pid)
 	len = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[len] = '\0';
-	p = strrchr(buf, ')');	/* the command may hold spaces and parentheses */
+	p = strrchr(buf, ')'); /* the command may hold spaces and parentheses */
 	if (p == NULL || sscanf(p + 1, " %*c %d", &ppid) != 1)
 		return 0;
 	return ppid == s->pid;
@@ -187,7 +187,7 @@ int
 bl_stop(struct bl_sup *s)
 {
 	if (s->pid > 0) {
-		kill(s->pid, SIGTERM);	/* our unreaped child: the PID is still ours */
+		kill(s->pid, SIGTERM); /* our unreaped child: the PID is still ours */
 		if (bl_wait(s, 10000) == -1 && s->pid > 0) {
 			kill(s->pid, SIGKILL);
 			while (waitpid(s->pid, &s->status, 0) == -1 && errno == EINTR)

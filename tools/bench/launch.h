@@ -15,12 +15,12 @@
 #include "dcf/seg.h"
 
 struct bl_sup {
-	pid_t pid;		/* the supervisor, our child; 0 once reaped */
-	char name[40];		/* instance name, "bench-<ourpid>-<tag><n>" */
-	struct dcf_seg sg;	/* read-only; valid while attached */
+	pid_t pid;         /* the supervisor, our child; 0 once reaped */
+	char name[40];     /* instance name, "bench-<ourpid>-<tag><n>" */
+	struct dcf_seg sg; /* read-only; valid while attached */
 	int attached;
-	uint64_t t_start_ns;	/* CLOCK_MONOTONIC just before the fork */
-	int status;		/* from waitpid once reaped */
+	uint64_t t_start_ns; /* CLOCK_MONOTONIC just before the fork */
+	int status;          /* from waitpid once reaped */
 };
 
 /* Become a child subreaper and keep our timers exact. */

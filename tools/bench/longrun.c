@@ -1,6 +1,7 @@
 /*
  * longrun.c - a long run of zero-work tasks: the time each million took, read
- * from the segment's retired counter every millisecond, and the memory of
+ * from the segment's retired counter every millisecond (interpolated between
+ * samples), and the memory of
  * the supervisor and the workers near the start, the middle and the end.
  */
 #include <stdio.h>
@@ -12,14 +13,14 @@
 #include "launch.h"
 #include "proc.h"
 
-#define STEP	1000000ULL
-static const double mem_at[] = { 0.01, 0.5, 0.99 };
-#define NMEM	(sizeof(mem_at) / sizeof(mem_at[0]))
+#define STEP 1000000ULL
+static const double mem_at[] = {0.01, 0.5, 0.99};
+#define NMEM (sizeof(mem_at) / sizeof(mem_at[0]))
 
 struct mem_sample {
 	uint64_t retired;
 	double t;
-	struct bp_mem sup, workers;	/* workers: summed */
+	struct bp_mem sup, workers; /* workers: summed */
 	uint32_t nworkers;
 };
 
@@ -48,20 +49,20 @@ static void
 print_mem(const char *sep, const struct mem_sample *m)
 {
 	printf("%s{\"retired\":%llu,\"t\":%.6f,\"sup_rss_kib\":%llu,\"sup_pss_kib\":%llu,"
-	    "\"workers\":%u,\"workers_rss_kib\":%llu,\"workers_pss_kib\":%llu}", sep,
-	    (unsigned long long)m->retired, m->t, (unsigned long long)m->sup.rss_kib,
-	    (unsigned long long)m->sup.pss_kib, m->nworkers,
-	    (unsigned long long)m->workers.rss_kib, (unsigned long long)m->workers.pss_kib);
+	       "\"workers\":%u,\"workers_rss_kib\":%llu,\"workers_pss_kib\":%llu}",
+	    sep, (unsigned long long)m->retired, m->t, (unsigned long long)m->sup.rss_kib,
+	    (unsigned long long)m->sup.pss_kib, m->nworkers, (unsigned long long)m->workers.rss_kib,
+	    (unsigned long long)m->workers.pss_kib);
 }
 
 int
 cmd_longrun(const struct db_opts *o)
 {
-	const char *args[] = { "--networks", db_u64(o->networks), "--nodes",
+	const char *args[] = {"--networks", db_u64(o->networks), "--nodes",
 	    db_u64(o->workers / o->networks), "--tasks", db_u64(o->tasks), "--work", "none",
-	    "--fail-rate", "0", "--quiet", NULL };
-	struct mem_sample mem[NMEM] = { { 0, 0, { 0, 0, 0, 0 }, { 0, 0, 0, 0 }, 0 } };
-	uint64_t nmarks = o->tasks / STEP, next = 1, *mark;
+	    "--fail-rate", "0", "--quiet", NULL};
+	struct mem_sample mem[NMEM] = {{0, 0, {0, 0, 0, 0}, {0, 0, 0, 0}, 0}};
+	uint64_t nmarks = o->tasks / STEP, next = 1, *mark, r_prev = 0, t_prev;
 	struct bl_sup s;
 	unsigned nmem = 0;
 	double wall;
@@ -70,12 +71,23 @@ cmd_longrun(const struct db_opts *o)
 	if (mark == NULL || bl_start(&s, o->bin, "long", args, o->log) == -1 ||
 	    bl_attach(&s, 30000) == -1)
 		return 1;
+	t_prev = s.t_start_ns;
 	for (;;) {
 		uint64_t r = bl_counter(&s, &s.sg.hdr->cnt.retired), now = dcf_now_ns();
 
-		while (next <= nmarks && r >= next * STEP)
-			mark[next++] = now;
-		while (nmem < NMEM && (double)r >= mem_at[nmem] * (double)o->tasks && r < o->tasks) {
+		/* Interpolate between two samples: a late sample must not make
+		 * the million before it look slow and the next one fast. */
+		while (next <= nmarks && r >= next * STEP) {
+			mark[next] = r > r_prev ? t_prev +
+			        (uint64_t)((double)(next * STEP - r_prev) / (double)(r - r_prev) *
+			            (double)(now - t_prev))
+			                        : now;
+			next++;
+		}
+		r_prev = r;
+		t_prev = now;
+		while (
+		    nmem < NMEM && (double)r >= mem_at[nmem] * (double)o->tasks && r < o->tasks) {
 			sample_mem(&s, o->workers, r, &mem[nmem]);
 			nmem++;
 		}

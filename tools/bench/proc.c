@@ -34,8 +34,8 @@ bp_cpu(pid_t pid, struct bp_cpu *c)
 	buf[len] = '\0';
 	p = strrchr(buf, ')');
 	/* After the command: state(3) ... utime(14) stime(15). */
-	if (p == NULL || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-	    &ut, &st) != 2)
+	if (p == NULL ||
+	    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
 		return -1;
 	c->ticks = ut + st;
 	if ((f = open_proc(pid, "status")) == NULL)

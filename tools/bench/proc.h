@@ -6,14 +6,14 @@
 #include <sys/types.h>
 
 struct bp_cpu {
-	uint64_t run_ns;	/* /proc/PID/schedstat: time on a CPU */
-	uint64_t ticks;		/* /proc/PID/stat: utime + stime, clock ticks */
-	uint64_t vcsw;		/* voluntary context switches: wake-ups after sleeping */
-	uint64_t nvcsw;		/* involuntary: preempted */
+	uint64_t run_ns; /* /proc/PID/schedstat: time on a CPU */
+	uint64_t ticks;  /* /proc/PID/stat: utime + stime, clock ticks */
+	uint64_t vcsw;   /* voluntary context switches: wake-ups after sleeping */
+	uint64_t nvcsw;  /* involuntary: preempted */
 };
 
 struct bp_mem {
-	uint64_t rss_kib;	/* /proc/PID/smaps_rollup */
+	uint64_t rss_kib; /* /proc/PID/smaps_rollup */
 	uint64_t pss_kib;
 	uint64_t pss_anon_kib;
 	uint64_t pss_shmem_kib;

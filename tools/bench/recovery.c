@@ -23,8 +23,8 @@
 #include "dcfbench.h"
 #include "launch.h"
 
-#define POLL_NS		20000ULL
-#define TIMEOUT_NS	(5 * DCF_NSEC)
+#define POLL_NS    20000ULL
+#define TIMEOUT_NS (5 * DCF_NSEC)
 
 struct sample {
 	double reclaim_us, ready_us, seen_reclaim_us, seen_ready_us;
@@ -80,17 +80,18 @@ print_list(const char *key, const struct sample *v, uint32_t n, size_t off)
 {
 	printf(",\"%s\":[", key);
 	for (uint32_t i = 0; i < n; i++)
-		printf("%s%.2f", i ? "," : "", *(const double *)(const void *)((const char *)&v[i] + off));
+		printf("%s%.2f", i ? "," : "",
+		    *(const double *)(const void *)((const char *)&v[i] + off));
 	printf("]");
 }
 
 int
 cmd_recovery(const struct db_opts *o)
 {
-	const char *args[] = { "--networks", "1", "--nodes", "2", "--tasks", "2", "--work", "sleep",
+	const char *args[] = {"--networks", "1", "--nodes", "2", "--tasks", "2", "--work", "sleep",
 	    "--task-ms", "3600000", "--downtime", "0", "--max-attempts", "1000000",
-	    "--max-restarts", "100000", "--restart-window", "1", "--fail-rate", "0",
-	    "--grace-ms", "0", "--quiet", NULL };
+	    "--max-restarts", "100000", "--restart-window", "1", "--fail-rate", "0", "--grace-ms",
+	    "0", "--quiet", NULL};
 	struct sample *v;
 	struct bl_sup s;
 	uint32_t ok = 0, failed = 0;
@@ -100,7 +101,8 @@ cmd_recovery(const struct db_opts *o)
 	    bl_attach(&s, 30000) == -1)
 		return 1;
 	/* Both workers busy with their hour-long task. */
-	while (bl_counter(&s, &s.sg.hdr->cnt.running) < 2 && dcf_now_ns() - s.t_start_ns < 30 * DCF_NSEC)
+	while (bl_counter(&s, &s.sg.hdr->cnt.running) < 2 &&
+	    dcf_now_ns() - s.t_start_ns < 30 * DCF_NSEC)
 		bl_nap(1000000);
 	bl_nap(20000000);
 	for (uint32_t k = 0; k < o->kills && failed < 10; k++) {

@@ -35,21 +35,21 @@
 #include "dcf/util.h"
 #include "dcf/wait.h"
 
-#define CAP		1024u		/* items; a power of two */
-#define MAX_CONSUMERS	8192
-#define END		UINT64_MAX	/* pipe/mq: one per consumer, after the items */
+#define CAP           1024u /* items; a power of two */
+#define MAX_CONSUMERS 8192
+#define END           UINT64_MAX /* pipe/mq: one per consumer, after the items */
 
 /* The ring's shared state. The producer's and consumers' words are apart. */
 struct ring {
 	pthread_mutex_t lock __attribute__((aligned(64)));
-	uint32_t head, tail;	/* free-running, under the lock */
-	uint32_t sleepers;	/* consumers between "empty" and "woke", under the lock */
-	uint32_t prod_waiting;	/* producer asleep on `space` for room */
-	uint32_t done;		/* no more items: consumers exit when empty */
-	uint64_t consumed;	/* items taken, under the lock */
-	uint64_t sum;		/* of the items' values, under the lock */
-	uint32_t wake __attribute__((aligned(64)));	/* consumers sleep on it */
-	uint32_t space __attribute__((aligned(64)));	/* the producer sleeps on it */
+	uint32_t head, tail;   /* free-running, under the lock */
+	uint32_t sleepers;     /* consumers between "empty" and "woke", under the lock */
+	uint32_t prod_waiting; /* producer asleep on `space` for room */
+	uint32_t done;         /* no more items: consumers exit when empty */
+	uint64_t consumed;     /* items taken, under the lock */
+	uint64_t sum;          /* of the items' values, under the lock */
+	uint32_t wake __attribute__((aligned(64)));  /* consumers sleep on it */
+	uint32_t space __attribute__((aligned(64))); /* the producer sleeps on it */
 	uint32_t slot[CAP] __attribute__((aligned(64)));
 };
 
@@ -204,7 +204,7 @@ run_ring(const struct opts *o, double *secs)
 static void
 report(int fd, uint64_t took, uint64_t sum)
 {
-	uint64_t v[2] = { took, sum };
+	uint64_t v[2] = {took, sum};
 
 	if (write(fd, v, sizeof(v)) != (ssize_t)sizeof(v))
 		_exit(1);
@@ -298,7 +298,7 @@ run_mq(const struct opts *o, double *secs)
 	q = mq_open(name, O_CREAT | O_EXCL | O_RDWR, 0600, &a);
 	if (q == (mqd_t)-1)
 		err(1, "mq_open %s", name);
-	mq_unlink(name);	/* the descriptors keep it alive; nothing is left behind */
+	mq_unlink(name); /* the descriptors keep it alive; nothing is left behind */
 	if (pipe(rep) == -1)
 		err(1, "pipe");
 	t0 = dcf_now_ns();
@@ -311,7 +311,8 @@ run_mq(const struct opts *o, double *secs)
 			uint64_t v, took = 0, sum = 0;
 
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			while (mq_receive(q, (char *)&v, sizeof(v), NULL) == (ssize_t)sizeof(v) && v != END) {
+			while (mq_receive(q, (char *)&v, sizeof(v), NULL) == (ssize_t)sizeof(v) &&
+			    v != END) {
 				took++;
 				sum += v;
 			}
@@ -376,8 +377,8 @@ arg_num(const char *s, uint64_t lo, uint64_t hi)
 	uint64_t v;
 
 	if (dcf_parse_u64(s, lo, hi, &v) == -1) {
-		warnx("'%s': expected a whole number from %llu to %llu", s,
-		    (unsigned long long)lo, (unsigned long long)hi);
+		warnx("'%s': expected a whole number from %llu to %llu", s, (unsigned long long)lo,
+		    (unsigned long long)hi);
 		usage(2);
 	}
 	return v;
@@ -386,14 +387,10 @@ arg_num(const char *s, uint64_t lo, uint64_t hi)
 static void
 parse(int argc, char **argv, struct opts *o)
 {
-	static const struct option lo[] = {
-		{ "mode", required_argument, NULL, 'm' },
-		{ "items", required_argument, NULL, 'i' },
-		{ "consumers", required_argument, NULL, 'c' },
-		{ "batch", required_argument, NULL, 'b' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
+	static const struct option lo[] = {{"mode", required_argument, NULL, 'm'},
+	    {"items", required_argument, NULL, 'i'}, {"consumers", required_argument, NULL, 'c'},
+	    {"batch", required_argument, NULL, 'b'}, {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0}};
 	int ch;
 
 	o->mode = "ring";
@@ -447,7 +444,9 @@ main(int argc, char **argv)
 		usage(2);
 	if (r != 0)
 		errx(1, "%s: items lost or doubled", o.mode);
-	printf("{\"mode\":\"%s\",\"items\":%llu,\"consumers\":%u,\"batch\":%u,\"secs\":%.6f,\"rate\":%.0f}\n",
-	    o.mode, (unsigned long long)o.items, o.consumers, o.batch, secs, (double)o.items / secs);
+	printf("{\"mode\":\"%s\",\"items\":%llu,\"consumers\":%u,\"batch\":%u,\"secs\":%.6f,"
+	       "\"rate\":%.0f}\n",
+	    o.mode, (unsigned long long)o.items, o.consumers, o.batch, secs,
+	    (double)o.items / secs);
 	return 0;
 }

@@ -13,9 +13,9 @@
 int
 cmd_startup(const struct db_opts *o)
 {
-	const char *args[] = { "--networks", db_u64(o->networks), "--nodes",
-	    db_u64(o->workers / o->networks), "--tasks", "1", "--work", "sleep",
-	    "--task-ms", "3600000", "--fail-rate", "0", "--grace-ms", "0", "--quiet", NULL };
+	const char *args[] = {"--networks", db_u64(o->networks), "--nodes",
+	    db_u64(o->workers / o->networks), "--tasks", "1", "--work", "sleep", "--task-ms",
+	    "3600000", "--fail-rate", "0", "--grace-ms", "0", "--quiet", NULL};
 	struct bl_sup s;
 	struct bp_mem m, sm;
 	uint64_t t_ready, t0, pss = 0, rss = 0, anon = 0, shm = 0, pss_max = 0, t_stop;
@@ -57,9 +57,9 @@ cmd_startup(const struct db_opts *o)
 	if (counted == 0)
 		counted = 1;
 	printf("{\"workers\":%u,\"networks\":%u,\"ready_s\":%.6f,\"stop_s\":%.6f,\"measured\":%u,"
-	    "\"worker_pss_kib\":%.1f,\"worker_pss_max_kib\":%llu,\"worker_rss_kib\":%.1f,"
-	    "\"worker_pss_anon_kib\":%.1f,\"worker_pss_shmem_kib\":%.1f,"
-	    "\"sup_pss_kib\":%llu,\"sup_rss_kib\":%llu,\"segment_bytes\":%zu}\n",
+	       "\"worker_pss_kib\":%.1f,\"worker_pss_max_kib\":%llu,\"worker_rss_kib\":%.1f,"
+	       "\"worker_pss_anon_kib\":%.1f,\"worker_pss_shmem_kib\":%.1f,"
+	       "\"sup_pss_kib\":%llu,\"sup_rss_kib\":%llu,\"segment_bytes\":%zu}\n",
 	    o->workers, o->networks, (double)t_ready / 1e9, (double)t_stop / 1e9, counted,
 	    (double)pss / counted, (unsigned long long)pss_max, (double)rss / counted,
 	    (double)anon / counted, (double)shm / counted, (unsigned long long)sm.pss_kib,
