@@ -8,6 +8,17 @@
 
 #define DCF_NSEC 1000000000ULL
 
+/*
+ * In a function that reports through `char *err, size_t errlen`: say why,
+ * set errno and return -1 (the library's one error convention).
+ */
+#define DCF_BAD(e, ...) \
+	do { \
+		snprintf(err, errlen, __VA_ARGS__); \
+		errno = (e); \
+		return -1; \
+	} while (0)
+
 uint64_t dcf_now_ns(void);  /* CLOCK_MONOTONIC */
 uint64_t dcf_wall_ns(void); /* CLOCK_REALTIME */
 

@@ -300,13 +300,6 @@ fail:
 	return -1;
 }
 
-#define BAD(e, ...) \
-	do { \
-		snprintf(err, errlen, __VA_ARGS__); \
-		errno = (e); \
-		return -1; \
-	} while (0)
-
 int
 dcf_seg_validate(const void *img, size_t size, uid_t uid, char *err, size_t errlen)
 {
@@ -314,31 +307,32 @@ dcf_seg_validate(const void *img, size_t size, uid_t uid, char *err, size_t errl
 	struct dcf_plan p;
 
 	if (size < sizeof(struct dcf_hdr))
-		BAD(EINVAL, "segment too small (%zu bytes) to hold a header", size);
+		DCF_BAD(EINVAL, "segment too small (%zu bytes) to hold a header", size);
 	memcpy(&h, img, sizeof(h));
 	if (h.magic != DCF_MAGIC)
-		BAD(EPROTO, "not a dcf segment (bad magic)");
+		DCF_BAD(EPROTO, "not a dcf segment (bad magic)");
 	if ((h.format >> 48) != DCF_LAYOUT_VERSION)
-		BAD(EPROTO, "segment has layout version %u, this program reads version %u",
+		DCF_BAD(EPROTO, "segment has layout version %u, this program reads version %u",
 		    (unsigned)(h.format >> 48), DCF_LAYOUT_VERSION);
 	if (h.format != dcf_layout_format())
-		BAD(EPROTO,
+		DCF_BAD(EPROTO,
 		    "segment was made by a differently built dcf (format %#llx, expected %#llx)",
 		    (unsigned long long)h.format, (unsigned long long)dcf_layout_format());
 	if (h.uid != (uint32_t)uid)
-		BAD(EACCES, "segment belongs to uid %u, not to you (uid %u)", h.uid, (unsigned)uid);
+		DCF_BAD(EACCES, "segment belongs to uid %u, not to you (uid %u)", h.uid,
+		    (unsigned)uid);
 	if (h.size != size)
-		BAD(EINVAL, "corrupt header: size %llu but the segment is %zu bytes",
+		DCF_BAD(EINVAL, "corrupt header: size %llu but the segment is %zu bytes",
 		    (unsigned long long)h.size, size);
 	if (dcf_config_check(&h.cfg, err, errlen) == -1)
-		BAD(EINVAL, "corrupt header: bad configuration");
+		DCF_BAD(EINVAL, "corrupt header: bad configuration");
 	if (dcf_plan(&h.cfg, &p) == -1 || p.size != h.size || p.off_nets != h.off_nets ||
 	    p.off_rings != h.off_rings || p.off_ring_slots != h.off_ring_slots ||
 	    p.off_tasks != h.off_tasks || p.off_nodes != h.off_nodes || p.nrings != h.nrings ||
 	    p.ring_cap != h.ring_cap)
-		BAD(EINVAL, "corrupt header: region offsets do not match the configuration");
+		DCF_BAD(EINVAL, "corrupt header: region offsets do not match the configuration");
 	if (memchr(h.name, '\0', sizeof(h.name)) == NULL)
-		BAD(EINVAL, "corrupt header: unterminated name");
+		DCF_BAD(EINVAL, "corrupt header: unterminated name");
 	return 0;
 }
 
@@ -357,18 +351,18 @@ dcf_seg_attach(struct dcf_seg *sg, const char *name, int readonly, char *err, si
 	fd = shm_open(sg->shm_name, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0);
 	if (fd == -1) {
 		if (errno == ENOENT)
-			BAD(ENOENT, "no dcf system named '%s' is running", name);
+			DCF_BAD(ENOENT, "no dcf system named '%s' is running", name);
 		if (errno == EACCES)
-			BAD(EACCES, "dcf system '%s' belongs to another user", name);
-		BAD(errno, "shm_open %s: %s", sg->shm_name, strerror(errno));
+			DCF_BAD(EACCES, "dcf system '%s' belongs to another user", name);
+		DCF_BAD(errno, "shm_open %s: %s", sg->shm_name, strerror(errno));
 	}
 	if (fstat(fd, &st) == -1 || st.st_size <= 0) {
 		close(fd);
-		BAD(ENOENT, "no dcf system named '%s' is running (empty segment)", name);
+		DCF_BAD(ENOENT, "no dcf system named '%s' is running (empty segment)", name);
 	}
 	if (st.st_uid != getuid()) {
 		close(fd);
-		BAD(EACCES, "dcf system '%s' belongs to uid %u, not to you", name,
+		DCF_BAD(EACCES, "dcf system '%s' belongs to uid %u, not to you", name,
 		    (unsigned)st.st_uid);
 	}
 	base = mmap(NULL, (size_t)st.st_size, readonly ? PROT_READ : PROT_READ | PROT_WRITE,
@@ -377,7 +371,7 @@ dcf_seg_attach(struct dcf_seg *sg, const char *name, int readonly, char *err, si
 		int e = errno;
 
 		close(fd);
-		BAD(e, "mmap %s: %s", sg->shm_name, strerror(e));
+		DCF_BAD(e, "mmap %s: %s", sg->shm_name, strerror(e));
 	}
 	if (dcf_seg_validate(base, (size_t)st.st_size, getuid(), err, errlen) == -1) {
 		int e = errno;

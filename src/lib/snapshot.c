@@ -10,12 +10,6 @@
 #include "dcf/snapshot.h"
 #include "dcf/util.h"
 
-#define BAD(e, ...) \
-	do { \
-		snprintf(err, errlen, __VA_ARGS__); \
-		errno = (e); \
-		return -1; \
-	} while (0)
 #define WHY(...) \
 	do { \
 		snprintf(s->why, sizeof(s->why), __VA_ARGS__); \
@@ -71,29 +65,29 @@ hdr_check(const struct dcf_hdr *h, size_t size, uid_t uid, char *err, size_t err
 	char why[DCF_ERRLEN];
 
 	if (h->magic != DCF_MAGIC)
-		BAD(EPROTO, "not a dcf segment (bad magic)");
+		DCF_BAD(EPROTO, "not a dcf segment (bad magic)");
 	if ((h->format >> 48) != DCF_LAYOUT_VERSION)
-		BAD(EPROTO, "segment has layout version %u, this program reads version %u",
+		DCF_BAD(EPROTO, "segment has layout version %u, this program reads version %u",
 		    (unsigned)(h->format >> 48), DCF_LAYOUT_VERSION);
 	if (h->format != dcf_layout_format())
-		BAD(EPROTO,
+		DCF_BAD(EPROTO,
 		    "segment was made by a differently built dcf (format %#llx, expected %#llx)",
 		    (unsigned long long)h->format, (unsigned long long)dcf_layout_format());
 	if (h->uid != (uint32_t)uid)
-		BAD(EACCES, "segment belongs to uid %u, not to you (uid %u)", h->uid,
+		DCF_BAD(EACCES, "segment belongs to uid %u, not to you (uid %u)", h->uid,
 		    (unsigned)uid);
 	if (h->size != size)
-		BAD(EINVAL, "corrupt header: size %llu but the segment is %zu bytes",
+		DCF_BAD(EINVAL, "corrupt header: size %llu but the segment is %zu bytes",
 		    (unsigned long long)h->size, size);
 	if (dcf_config_check(&h->cfg, why, sizeof(why)) == -1)
-		BAD(EINVAL, "corrupt header: bad configuration (%s)", why);
+		DCF_BAD(EINVAL, "corrupt header: bad configuration (%s)", why);
 	if (dcf_plan(&h->cfg, &p) == -1 || p.size != h->size || p.off_nets != h->off_nets ||
 	    p.off_rings != h->off_rings || p.off_ring_slots != h->off_ring_slots ||
 	    p.off_tasks != h->off_tasks || p.off_nodes != h->off_nodes || p.nrings != h->nrings ||
 	    p.ring_cap != h->ring_cap)
-		BAD(EINVAL, "corrupt header: region offsets do not match the configuration");
+		DCF_BAD(EINVAL, "corrupt header: region offsets do not match the configuration");
 	if (memchr(h->name, '\0', sizeof(h->name)) == NULL)
-		BAD(EINVAL, "corrupt header: unterminated name");
+		DCF_BAD(EINVAL, "corrupt header: unterminated name");
 	return 0;
 }
 
@@ -326,9 +320,9 @@ dcf_snap_take(struct dcf_snap *s, const void *img, size_t size, uid_t uid, unsig
 	s->anomalies = 0;
 	s->why[0] = '\0';
 	if (img == NULL || ((uintptr_t)img & 7) != 0)
-		BAD(EINVAL, "segment image is not 8-byte aligned");
+		DCF_BAD(EINVAL, "segment image is not 8-byte aligned");
 	if (size < sizeof(struct dcf_hdr))
-		BAD(EINVAL, "segment too small (%zu bytes) to hold a header", size);
+		DCF_BAD(EINVAL, "segment too small (%zu bytes) to hold a header", size);
 	if (tries == 0)
 		tries = 1;
 	while (s->tries < tries) {
