@@ -33,12 +33,6 @@
 
 #include "../tools/runlib.h"
 
-static int
-under_valgrind(void)
-{
-	return getenv("DCF_TEST_VALGRIND") != NULL;
-}
-
 static void
 start(struct run *r, const char *bin, const char *tag, const char *const *args, const char *env)
 {
@@ -46,12 +40,6 @@ start(struct run *r, const char *bin, const char *tag, const char *const *args, 
 	run_name(r->name, sizeof(r->name), tag);
 	assert_int_equal(run_start(r, bin, args, env), 0);
 }
-
-#define pump       run_pump
-#define wait_for   run_wait_for
-#define release    run_release
-#define shm_exists run_shm_exists
-#define child_of   run_child_of
 
 static void
 finish(struct run *r)
@@ -96,7 +84,7 @@ storm(struct run *r, uint64_t seed, int every_ms)
 	int kills = 0, attached = 0, busy_kills = 0, idle_kills = 0;
 
 	dcf_rng_seed(&rng, seed);
-	while (pump(r, every_ms)) {
+	while (run_pump(r, every_ms)) {
 		uint32_t nn, burst;
 
 		if (!attached) {
@@ -112,7 +100,7 @@ storm(struct run *r, uint64_t seed, int every_ms)
 			pid_t pid = __atomic_load_n(&sg.nodes[n].pid, __ATOMIC_RELAXED);
 			uint32_t st = __atomic_load_n(&sg.nodes[n].state, __ATOMIC_RELAXED);
 
-			if (pid <= 0 || !child_of(pid, r->pid))
+			if (pid <= 0 || !run_child_of(pid, r->pid))
 				continue;
 			if (kill(pid, SIGKILL) == 0) {
 				kills++;
@@ -141,8 +129,8 @@ test_clean_run(void **state)
 	assert_int_equal(WEXITSTATUS(r.status), 0);
 	check_books(&r, 500, NULL);
 	assert_int_equal(count(&r, " started by Network-"), 500);
-	assert_false(shm_exists(r.name));
-	release(&r);
+	assert_false(run_shm_exists(r.name));
+	run_release(&r);
 }
 
 static void
@@ -163,8 +151,8 @@ test_kill_storm(void **state)
 	assert_true(kills >= 20);
 	assert_true(count(&r, "has failed.") >= kills / 2);
 	check_books(&r, 20000, NULL);
-	assert_false(shm_exists(r.name));
-	release(&r);
+	assert_false(run_shm_exists(r.name));
+	run_release(&r);
 }
 
 /* Workers die inside the critical section of every kind of operation, repeatedly. */
@@ -210,8 +198,8 @@ test_kills_inside_critical_sections(void **state)
 		check_books(&r, 3000, NULL);
 		if (specs[i].must_kill)
 			assert_true(repairs >= 1);
-		assert_false(shm_exists(r.name));
-		release(&r);
+		assert_false(run_shm_exists(r.name));
+		run_release(&r);
 	}
 }
 
@@ -229,8 +217,8 @@ test_chaos_fail_rate(void **state)
 	assert_true(WIFEXITED(r.status));
 	assert_int_equal(WEXITSTATUS(r.status), 0);
 	check_books(&r, 30000, NULL);
-	assert_false(shm_exists(r.name));
-	release(&r);
+	assert_false(run_shm_exists(r.name));
+	run_release(&r);
 }
 
 static void
@@ -252,7 +240,7 @@ test_poison_quarantined(void **state)
 	assert_non_null(strstr(r.log, "Task-17 quarantined: it was running in 3 crashed workers"));
 	assert_int_equal(count(&r, "Task-17 started by"), 3);
 	assert_int_equal(count(&r, "Task-17 reclaimed from"), 2);
-	release(&r);
+	run_release(&r);
 }
 
 static void
@@ -274,7 +262,7 @@ test_restart_intensity(void **state)
 	    strstr(r.log, "Network-0 Node-1 crashed more than 2 times in 60 s: giving up on it"));
 	assert_int_equal(count(&r, "Network-0 Node-1 has failed."), 3);
 	assert_int_equal(count(&r, "Network-0 Node-1 has recovered."), 2);
-	release(&r);
+	run_release(&r);
 }
 
 /*
@@ -298,8 +286,8 @@ test_full_reset(void **state)
 	assert_int_equal(count(&r, "rebuilding the queues from the task table"), 1);
 	assert_int_equal(count(&r, "books rebuilt;"), 1);
 	check_books(&r, 3000, NULL);
-	assert_false(shm_exists(r.name));
-	release(&r);
+	assert_false(run_shm_exists(r.name));
+	run_release(&r);
 }
 
 static void
@@ -315,8 +303,8 @@ test_every_node_failed(void **state)
 	assert_true(WIFEXITED(r.status));
 	assert_int_equal(WEXITSTATUS(r.status), 1);
 	assert_non_null(strstr(r.log, "every node has failed"));
-	assert_false(shm_exists(r.name));
-	release(&r);
+	assert_false(run_shm_exists(r.name));
+	run_release(&r);
 }
 
 static void
@@ -331,10 +319,10 @@ test_hung_worker_replaced(void **state)
 
 	(void)state;
 	start(&r, SUP, "hang", args, NULL);
-	assert_true(wait_for(&r, "Task-0 started by"));
+	assert_true(run_wait_for(&r, "Task-0 started by"));
 	assert_int_equal(dcf_seg_attach(&sg, r.name, 1, err, sizeof(err)), 0);
 	victim = sg.nodes[0].pid;
-	assert_true(child_of(victim, r.pid));
+	assert_true(run_child_of(victim, r.pid));
 	assert_int_equal(kill(victim, SIGSTOP), 0);
 	dcf_seg_detach(&sg);
 	finish(&r);
@@ -344,16 +332,7 @@ test_hung_worker_replaced(void **state)
 	assert_non_null(strstr(r.log, "Network-0 Node-0 has recovered."));
 	assert_true(count(&r, "made no progress") >= 1);
 	check_books(&r, 40, NULL);
-	release(&r);
-}
-
-static double
-since(const struct timespec *t0)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+	run_release(&r);
 }
 
 static void
@@ -364,39 +343,28 @@ test_supervisor_sigkill_and_takeover(void **state)
 	const char *args2[] = {"--tasks", "20", "--task-ms", "0", "--networks", "1", "--nodes", "2",
 	    "--fail-rate", "0", NULL};
 	struct run r, r2;
-	struct timespec t0;
-	pid_t workers[16];
+	uint64_t t0;
 	int nw = 0, reaped = 0;
 	struct dcf_seg sg;
 	char err[DCF_ERRLEN], name[40];
 
 	(void)state;
 	start(&r, SUP, "skill", args, NULL);
-	assert_true(wait_for(&r, "Task-20 started by"));
+	assert_true(run_wait_for(&r, "Task-20 started by"));
 	assert_int_equal(dcf_seg_attach(&sg, r.name, 1, err, sizeof(err)), 0);
 	for (uint32_t n = 0; n < 10; n++)
-		if (child_of(sg.nodes[n].pid, r.pid))
-			workers[nw++] = sg.nodes[n].pid;
+		nw += run_child_of(sg.nodes[n].pid, r.pid);
 	dcf_seg_detach(&sg);
 	assert_true(nw >= 8);
 	assert_int_equal(kill(r.pid, SIGKILL), 0);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = dcf_now_ns();
 	assert_int_equal(waitpid(r.pid, &r.status, 0), r.pid);
 	assert_true(WIFSIGNALED(r.status));
 	/* We are the subreaper: the orphans come to us. Each must die at once. */
-	while (reaped < nw && since(&t0) < 10.0) {
-		pid_t p = waitpid(-1, NULL, 0);
-
-		if (p <= 0)
-			break;
-		for (int i = 0; i < nw; i++)
-			if (workers[i] == p)
-				reaped++;
-	}
-	assert_int_equal(reaped, nw);
-	assert_true(since(&t0) < 1.0);
+	assert_int_equal(run_reap_all(t0, 1.0, &reaped), 0);
+	assert_true(reaped >= nw);
 	close(r.out);
-	assert_true(shm_exists(r.name)); /* stale, for the next one to take over */
+	assert_true(run_shm_exists(r.name)); /* stale, for the next one to take over */
 	/* A new supervisor of the same name takes over. */
 	strlcpy(name, r.name, sizeof(name));
 	memset(&r2, 0, sizeof(r2));
@@ -407,9 +375,9 @@ test_supervisor_sigkill_and_takeover(void **state)
 	assert_int_equal(WEXITSTATUS(r2.status), 0);
 	assert_non_null(strstr(r2.log, "took over the stale segment of a dead supervisor"));
 	check_books(&r2, 20, NULL);
-	assert_false(shm_exists(name));
-	release(&r);
-	release(&r2);
+	assert_false(run_shm_exists(name));
+	run_release(&r);
+	run_release(&r2);
 }
 
 static void
@@ -421,10 +389,10 @@ stop_with(int sig, int twice, int want)
 	uint64_t completed = 0;
 
 	start(&r, SUP, "sig", args, NULL);
-	assert_true(wait_for(&r, "Task-10 started by"));
+	assert_true(run_wait_for(&r, "Task-10 started by"));
 	assert_int_equal(kill(r.pid, sig), 0);
 	if (twice) {
-		assert_true(wait_for(&r, "stopping; running tasks have"));
+		assert_true(run_wait_for(&r, "stopping; running tasks have"));
 		assert_int_equal(kill(r.pid, sig), 0);
 	}
 	finish(&r);
@@ -442,8 +410,8 @@ stop_with(int sig, int twice, int want)
 		}
 	}
 	assert_true(completed >= 1);
-	assert_false(shm_exists(r.name));
-	release(&r);
+	assert_false(run_shm_exists(r.name));
+	run_release(&r);
 }
 
 static void
@@ -513,8 +481,8 @@ test_bad_options(void **state)
 			lines += *p == '\n';
 		assert_int_equal(lines, 1);
 		assert_non_null(strstr(r.log, "dcf-supervisor: "));
-		assert_false(shm_exists(r.name));
-		release(&r);
+		assert_false(run_shm_exists(r.name));
+		run_release(&r);
 	}
 }
 
@@ -528,7 +496,7 @@ test_already_running(void **state)
 
 	(void)state;
 	start(&r, SUP, "dup", args, NULL);
-	assert_true(wait_for(&r, "Task-0 started by"));
+	assert_true(run_wait_for(&r, "Task-0 started by"));
 	argv_name = r.name;
 	{
 		const char *args2[] = {"--name", argv_name, "--tasks", "1", NULL};
@@ -539,13 +507,13 @@ test_already_running(void **state)
 	assert_true(WIFEXITED(r2.status));
 	assert_int_equal(WEXITSTATUS(r2.status), 1);
 	assert_non_null(strstr(r2.log, "already running, pid"));
-	assert_true(shm_exists(r.name)); /* the live one was not disturbed */
+	assert_true(run_shm_exists(r.name)); /* the live one was not disturbed */
 	kill(r.pid, SIGTERM);
 	finish(&r);
 	assert_int_equal(WEXITSTATUS(r.status), 143);
-	assert_false(shm_exists(r.name));
-	release(&r);
-	release(&r2);
+	assert_false(run_shm_exists(r.name));
+	run_release(&r);
+	run_release(&r2);
 }
 
 int
@@ -569,7 +537,6 @@ main(void)
 	    cmocka_unit_test(test_already_running),
 	};
 
-	(void)under_valgrind;
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -262,8 +262,8 @@ supervisor_kill(struct chaos *c)
 	    "--fail-rate", "0", NULL};
 	struct run r, r2;
 	char want[48];
-	double t0;
-	int left;
+	uint64_t t0;
+	int reaped;
 
 	memset(&r, 0, sizeof(r));
 	run_name(r.name, sizeof(r.name), "skill");
@@ -276,25 +276,14 @@ supervisor_kill(struct chaos *c)
 	    (unsigned long long)dcf_rng_range(&c->rng, 0, 3000));
 	run_wait_for(&r, want);
 	kill(r.pid, SIGKILL);
-	t0 = now_s();
+	t0 = dcf_now_ns();
 	waitpid(r.pid, &r.status, 0);
-	/* We are the subreaper: every orphan comes back to us. */
-	for (;;) {
-		pid_t p = waitpid(-1, NULL, WNOHANG);
-
-		if (p == -1)
-			break; /* ECHILD: all gone */
-		if (p == 0) {
-			if (now_s() - t0 > 1.0)
-				break;
-			usleep(1000); /* polling the kernel's child list, bounded by the 1 s rule */
-		}
-	}
-	left = waitpid(-1, NULL, WNOHANG) == 0;
-	if (left)
+	/* We are the subreaper: every orphan comes back to us, and must within 1 s. */
+	if (run_reap_all(t0, 1.0, &reaped) == -1) {
 		anomaly(c, "workers still alive 1 s after the supervisor was killed");
-	while (waitpid(-1, NULL, 0) > 0)
-		;
+		while (waitpid(-1, NULL, 0) > 0)
+			;
+	}
 	close(r.out);
 	run_release(&r);
 	memset(&r2, 0, sizeof(r2));

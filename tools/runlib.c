@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "dcf/util.h"
 #include "runlib.h"
 
 void
@@ -186,6 +189,41 @@ run_child_of(pid_t pid, pid_t parent)
 	/* ") S PPID ...": state, then the parent's pid. */
 	ppid = (int)strtol(p + 4, NULL, 10);
 	return ppid == parent;
+}
+
+int
+run_reap_all(uint64_t since_ns, double timeout_s, int *reaped)
+{
+	uint64_t deadline = since_ns + (uint64_t)(timeout_s * 1e9);
+	sigset_t chld, old;
+	int rc = -1;
+
+	*reaped = 0;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	/* Blocked first, then checked: a death between the two stays pending. */
+	sigprocmask(SIG_BLOCK, &chld, &old);
+	for (;;) {
+		pid_t p = waitpid(-1, NULL, WNOHANG);
+		uint64_t now = dcf_now_ns();
+		struct timespec ts;
+
+		if (p > 0) {
+			(*reaped)++;
+			continue;
+		}
+		if (p == -1 && errno == ECHILD) {
+			rc = 0;
+			break;
+		}
+		if (now >= deadline)
+			break;
+		ts.tv_sec = (time_t)((deadline - now) / DCF_NSEC);
+		ts.tv_nsec = (long)((deadline - now) % DCF_NSEC);
+		sigtimedwait(&chld, NULL, &ts); /* the next death, or the deadline */
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return rc;
 }
 
 int

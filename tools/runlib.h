@@ -47,6 +47,13 @@ void run_audit(const char *log, uint64_t tasks, struct run_books *b);
 int run_count(const char *log, const char *what);
 /* Is pid a live child of parent? (/proc; for signalling only our own.) */
 int run_child_of(pid_t pid, pid_t parent);
+/*
+ * Reap every child we have (as a subreaper: the orphans of a killed
+ * supervisor), waiting on SIGCHLD itself, for at most timeout_s from
+ * since_ns (CLOCK_MONOTONIC). 0 when none is left, -1 if some still live
+ * at the deadline. *reaped counts the children reaped.
+ */
+int run_reap_all(uint64_t since_ns, double timeout_s, int *reaped);
 /* Does /dev/shm/dcf-NAME exist? */
 int run_shm_exists(const char *name);
 /* Minimal strict JSON check of a whole document: 1 valid, 0 not. */
