@@ -4,10 +4,23 @@
  *
  * The supervisor keeps a private table of what it forked (pid, generation,
  * state, crash history) and trusts it over anything in shared memory. It
- * sleeps in poll(2) on three descriptors: a signalfd (SIGCHLD, SIGINT,
- * SIGTERM, SIGHUP), an eventfd that workers write when they complete a task
- * while the supervisor sleeps, and a timerfd set to the next deadline
- * (restarts, the hang watchdog, the shutdown grace, the progress line).
+ * sleeps in poll(2) on a signalfd (every asynchronous signal: see
+ * note_signal for what each means), an eventfd that workers write when they
+ * complete a task while the supervisor sleeps, a timerfd set to the next
+ * deadline (restarts, the hang watchdog, the shutdown grace, the progress
+ * line), and the log descriptor while log lines wait to be written.
+ *
+ * It never blocks without a bound on anything another process controls:
+ * the books' lock is taken in slices (sup_lock, lock.h), the log is a queue
+ * written without blocking (log.h), children are reaped with WNOHANG and a
+ * full reset waits for its killed workers through the same loop.
+ *
+ * Each node slot has one state machine, driven only from here:
+ *   RUN -(exit)-> DOWN -(restart_at)-> RUN, or -> FAILED (restart
+ *   intensity) or -> STOPPED (shutdown); a failed fork counts as a crash.
+ * A full reset is a mode of the whole system, not of a node: every RUN node
+ * is killed and goes DOWN as it is reaped; when none is left the books are
+ * rebuilt and every DOWN node restarts. Nothing forks while it lasts.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
@@ -25,6 +39,7 @@
 #include <unistd.h>
 
 #include "dcf/books.h"
+#include "dcf/inject.h"
 #include "dcf/lock.h"
 #include "dcf/ring.h"
 #include "dcf/util.h"
@@ -32,6 +47,12 @@
 
 #define MS           1000000ULL
 #define RETIRE_BATCH 256
+/* Log budget of one completion line (timestamp, names, ids, tty prefix). */
+#define RETIRE_LINE 160
+/* The log queue: room for many batches while the destination is slow. */
+#define LOG_QUEUE_CAP (4u << 20)
+/* The shortest wait between two fork attempts of one node. */
+#define FORK_RETRY_MS 100
 
 enum sn_state { SN_RUN, SN_DOWN, SN_FAILED, SN_STOPPED };
 
@@ -67,6 +88,16 @@ struct sup {
 	uint64_t bad_results;
 	int failed_run; /* unrecoverable: exit 1 */
 	pid_t self;
+	int out_fd;       /* our own non-blocking description of stdout */
+	int err_fd;       /* and of stderr, when the log goes elsewhere; or -1 */
+	int resetting;    /* a full reset waits for its killed workers */
+	int stop_req;     /* a stop signal not yet acted on */
+	int progress_req; /* SIGUSR1: log a progress line */
+	uint64_t epoch_ns; /* no hang clock runs before this: set on SIGCONT and
+	                    * after everyone waited behind a stuck lock holder */
+	pid_t lock_named;  /* a foreign lock holder already named in the log */
+	uint64_t *ids;     /* task ids to log once the lock is released */
+	char shm_path[64]; /* /dev/shm/dcf-NAME, for the fatal-signal cleanup */
 };
 
 static const char *
@@ -77,79 +108,283 @@ sig_name(int sig)
 	return s ? s : "?";
 }
 
+/* Fork and allocation, failable on demand in the injection build. */
+static int
+inject_nth(const char *var, unsigned long *count)
+{
+#ifdef DCF_INJECT_ENABLE
+	const char *e = getenv(var);
+	uint64_t n;
+
+	if (e != NULL && dcf_parse_u64(e, 0, UINT32_MAX, &n) == 0 && ++*count > n)
+		return 1;
+#else
+	(void)var;
+	(void)count;
+#endif
+	return 0;
+}
+
+static pid_t
+sup_fork(void)
+{
+	static unsigned long forks;
+
+	/* DCF_FAIL_FORK=N: every fork after the first N fails, as under RLIMIT_NPROC. */
+	if (inject_nth("DCF_FAIL_FORK", &forks)) {
+		errno = EAGAIN;
+		return -1;
+	}
+	return fork();
+}
+
+/* DCF_FAIL_ALLOC=N: every allocation after the first N fails. */
+static int
+alloc_fails(void)
+{
+	static unsigned long allocs;
+
+	if (inject_nth("DCF_FAIL_ALLOC", &allocs)) {
+		errno = ENOMEM;
+		return 1;
+	}
+	return 0;
+}
+
+static void *
+sup_calloc(size_t n, size_t size)
+{
+	return alloc_fails() ? NULL : calloc(n, size);
+}
+
 static struct dcf_node *
 shm_node(struct sup *s, uint32_t n)
 {
 	return &s->sg.nodes[n];
 }
 
+/* --- the lock, never waited on without a bound ------------------------ */
+
+static void take_signals(struct sup *s);
+static void request_reset(struct sup *s, const char *why);
+static int find_node(struct sup *s, pid_t pid);
+
+static uint64_t
+hang_ns(const struct sup *s)
+{
+	return (uint64_t)s->cfg->hang_timeout_ms * MS;
+}
+
+/*
+ * The books' lock, in slices (lock.h says why). Between slices: read the
+ * signals, and if one holder has kept the lock for --hang-timeout, kill it
+ * when it is one of ours. 0 with the lock; -1 when the lock is beyond
+ * repair (a full reset is then under way).
+ */
+static int
+sup_lock(struct sup *s)
+{
+	uint64_t slice = hang_ns(s) / 2 < 50 * MS ? hang_ns(s) / 2 : 50 * MS;
+	uint64_t start = dcf_now_ns(), since = start;
+	pid_t seen = 0;
+
+	for (;;) {
+		uint64_t now;
+		pid_t h;
+		int n;
+
+		if (dcf_lock_until(&s->sg, dcf_now_ns() + slice) == 0) {
+			now = dcf_now_ns();
+			/* Everybody waited behind that holder: their heartbeats aged with ours. */
+			if (now - start > hang_ns(s) / 4)
+				s->epoch_ns = now;
+			return 0;
+		}
+		if (errno != ETIMEDOUT) {
+			request_reset(s, "the books' lock is unrecoverable");
+			return -1;
+		}
+		take_signals(s);
+		now = dcf_now_ns();
+		h = dcf_lock_holder(&s->sg);
+		if (h != seen) {
+			seen = h;
+			since = now;
+		}
+		if (since < s->epoch_ns)
+			since = s->epoch_ns;
+		if (h == 0 || now - since < hang_ns(s))
+			continue;
+		n = find_node(s, h);
+		if (n < 0) {
+			if (s->lock_named != h)
+				dcf_log(DCF_ERROR,
+				    "the books' lock has been held for %u ms by pid %d, which is not "
+				    "one of our workers: waiting for it",
+				    s->cfg->hang_timeout_ms, (int)h);
+			s->lock_named = h;
+			continue;
+		}
+		if (s->nodes[n].hang_killed)
+			continue;
+		dcf_log(DCF_ERROR,
+		    "Network-%u Node-%u (pid %d) held the books' lock for %u ms without progress: "
+		    "killing it",
+		    s->nodes[n].net, s->nodes[n].idx, (int)h, s->cfg->hang_timeout_ms);
+		s->nodes[n].hang_killed = 1;
+		kill(h, SIGKILL); /* our unreaped child: the PID is still ours */
+	}
+}
+
+/* --- node states ------------------------------------------------------- */
+
+/* Crash intensity: more than max_restarts crashes within the window? */
+static int
+too_many_crashes(struct sup *s, struct sup_node *sn, uint64_t now)
+{
+	uint32_t cap = s->cfg->max_restarts + 1, within = 0;
+	uint64_t window = (uint64_t)s->cfg->restart_window_s * DCF_NSEC;
+
+	sn->crashes[sn->ncrash++ % cap] = now;
+	for (uint32_t i = 0; i < cap && i < sn->ncrash; i++)
+		if (now - sn->crashes[i] <= window)
+			within++;
+	return within > s->cfg->max_restarts;
+}
+
+/*
+ * A node whose process is gone (or never started): DOWN until its restart,
+ * or FAILED past the restart intensity, or STOPPED when the system stops.
+ */
+static void
+node_down(struct sup *s, uint32_t n, uint64_t now, uint64_t min_wait_ms)
+{
+	struct sup_node *sn = &s->nodes[n];
+	uint64_t wait_ms;
+
+	if (s->stopping) {
+		sn->st = SN_STOPPED;
+		return;
+	}
+	if (too_many_crashes(s, sn, now)) {
+		sn->st = SN_FAILED;
+		if (sup_lock(s) == 0) {
+			if (dcf_node_set_state_locked(&s->sg, n, DCF_NODE_FAILED) == -1)
+				dcf_log(DCF_ERROR, "books: marking Network-%u Node-%u failed: %s",
+				    sn->net, sn->idx, strerror(errno));
+			dcf_unlock(&s->sg);
+		}
+		dcf_log(DCF_ERROR,
+		    "Network-%u Node-%u failed more than %u times in %u s: giving up on it", sn->net,
+		    sn->idx, s->cfg->max_restarts, s->cfg->restart_window_s);
+		return;
+	}
+	sn->st = SN_DOWN;
+	wait_ms = dcf_rng_range(&s->rng, s->cfg->downtime_ms_min, s->cfg->downtime_ms_max);
+	if (wait_ms < min_wait_ms)
+		wait_ms = min_wait_ms;
+	sn->restart_at = now + wait_ms * MS;
+}
+
 /* --- forking ----------------------------------------------------------- */
+
+static void
+worker_child(struct sup *s, uint32_t n)
+{
+	struct worker_ctx w;
+
+	w.sg = &s->sg;
+	w.node = n;
+	w.gen = s->nodes[n].gen;
+	w.parent = s->self;
+	w.notify_fd = s->efd;
+	w.tty = s->tty;
+	w.level = s->o->level;
+	close(s->sfd);
+	close(s->tfd);
+	if (s->out_fd > 2)
+		close(s->out_fd);
+	if (s->err_fd > 2)
+		close(s->err_fd);
+	worker_main(&w);
+}
 
 static int
 fork_node(struct sup *s, uint32_t n, int restart)
 {
 	struct sup_node *sn = &s->nodes[n];
-	struct worker_ctx w;
+	uint64_t now;
 	pid_t pid;
+	int e;
 
-	sn->gen++;
 	/* Publish the generation before the child can look for it. */
-	if (dcf_lock(&s->sg) == -1)
+	if (sup_lock(s) == -1)
+		return -1; /* a reset is under way: the node restarts after it */
+	if (dcf_node_start_locked(&s->sg, n, sn->gen + 1, 0, restart, dcf_now_ns()) == -1) {
+		e = errno;
+		dcf_unlock(&s->sg);
+		dcf_log(DCF_ERROR, "books: starting Network-%u Node-%u: %s", sn->net, sn->idx,
+		    strerror(e));
+		request_reset(s, "the books refused a node's start");
 		return -1;
-	dcf_node_start_locked(&s->sg, n, sn->gen, 0, restart, dcf_now_ns());
-	dcf_unlock(&s->sg);
-	w.sg = &s->sg;
-	w.node = n;
-	w.gen = sn->gen;
-	w.parent = s->self;
-	w.notify_fd = s->efd;
-	w.tty = s->tty;
-	w.level = s->o->level;
-	pid = fork();
-	if (pid == 0) {
-		close(s->sfd);
-		close(s->tfd);
-		worker_main(&w);
 	}
-	if (pid == -1) {
-		struct dcf_reclaim rc;
-
-		dcf_log(DCF_ERROR, "fork for Network-%u Node-%u: %s", s->nodes[n].net,
-		    s->nodes[n].idx, strerror(errno));
-		if (dcf_lock(&s->sg) == 0) {
-			dcf_node_died_locked(&s->sg, n, sn->gen, s->cfg->max_attempts, dcf_now_ns(),
-			    &rc);
+	sn->gen++;
+	dcf_unlock(&s->sg);
+	pid = sup_fork();
+	if (pid == 0)
+		worker_child(s, n);
+	if (pid > 0) {
+		__atomic_store_n(&shm_node(s, n)->pid, (int32_t)pid, __ATOMIC_RELAXED); /* a label */
+		sn->pid = pid;
+		sn->st = SN_RUN;
+		sn->stopped_at = 0;
+		sn->hang_killed = 0;
+		s->alive[sn->net]++;
+		if (restart)
+			dcf_log(DCF_INFO, "Network-%u Node-%u has recovered. (pid %d)", sn->net,
+			    sn->idx, (int)pid);
+		else
+			dcf_log(DCF_DEBUG, "Network-%u Node-%u started (pid %d)", sn->net, sn->idx,
+			    (int)pid);
+		return 0;
+	}
+	/* No process ran: no failure, no restart; but it counts toward giving up. */
+	e = errno;
+	now = dcf_now_ns();
+	dcf_log(DCF_ERROR, "cannot fork Network-%u Node-%u: %s", sn->net, sn->idx, strerror(e));
+	if (sup_lock(s) == 0) {
+		if (dcf_node_start_failed_locked(&s->sg, n, sn->gen, restart) == -1) {
+			e = errno;
+			dcf_unlock(&s->sg);
+			dcf_log(DCF_ERROR, "books: undoing Network-%u Node-%u's start: %s", sn->net,
+			    sn->idx, strerror(e));
+			request_reset(s, "the books refused a node's failed start");
+		} else {
 			dcf_unlock(&s->sg);
 		}
-		sn->st = SN_DOWN;
-		sn->pid = 0;
-		sn->restart_at = dcf_now_ns() + 1000 * MS;
-		return -1;
 	}
-	__atomic_store_n(&shm_node(s, n)->pid, (int32_t)pid, __ATOMIC_RELAXED); /* a label */
-	sn->pid = pid;
-	sn->st = SN_RUN;
-	sn->stopped_at = 0;
-	sn->hang_killed = 0;
-	s->alive[s->nodes[n].net]++;
-	if (restart)
-		dcf_log(DCF_INFO, "Network-%u Node-%u has recovered. (pid %d)", s->nodes[n].net,
-		    s->nodes[n].idx, (int)pid);
+	sn->pid = 0;
+	if (s->resetting)
+		sn->st = SN_DOWN;
 	else
-		dcf_log(DCF_DEBUG, "Network-%u Node-%u started (pid %d)", s->nodes[n].net,
-		    s->nodes[n].idx, (int)pid);
-	return 0;
+		node_down(s, n, now, FORK_RETRY_MS);
+	return -1;
 }
 
 /* --- the books: dispatch and retire ------------------------------------ */
 
-/* Fill free slots with the next tasks, round-robin over the networks. */
+/*
+ * Fill free slots with the next tasks, round-robin over the networks. Ids
+ * sent to the global queue for want of a node go to s->ids (*nids), to be
+ * logged after unlocking: no I/O under the lock.
+ */
 static void
-refill_locked(struct sup *s, uint8_t *woke)
+refill_locked(struct sup *s, uint8_t *woke, uint32_t *nids)
 {
 	uint64_t now = dcf_now_ns();
 
-	if (s->stopping)
+	*nids = 0;
+	if (s->stopping || s->resetting)
 		return;
 	for (;;) {
 		uint64_t id = s->sg.hdr->cnt.next_id;
@@ -159,13 +394,14 @@ refill_locked(struct sup *s, uint8_t *woke)
 			return;
 		net = (uint32_t)(id % s->cfg->nets);
 		ring = s->alive[net] > 0 ? DCF_RING_NET0 + net : DCF_RING_RECOVERY;
-		if (dcf_dispatch_locked(&s->sg, ring, now) == -1)
+		if (dcf_dispatch_locked(&s->sg, ring, now) == -1) {
+			if (errno == EUCLEAN)
+				request_reset(s, "dispatch found a corrupt queue");
 			return;
+		}
 		woke[ring] = 1;
-		if (ring == DCF_RING_RECOVERY)
-			dcf_log(DCF_WARNING,
-			    "Task-%llu queued on the global queue: Network-%u has no live node",
-			    (unsigned long long)id, net);
+		if (ring == DCF_RING_RECOVERY && *nids < s->cfg->task_slots)
+			s->ids[(*nids)++] = id;
 	}
 }
 
@@ -179,29 +415,40 @@ wake_rings(struct sup *s, uint8_t *woke)
 	}
 }
 
-static void full_reset(struct sup *s, const char *why);
-
-/* Retire completed tasks (logging each once), refill. Returns tasks retired. */
+/*
+ * Retire completed tasks (logging each once) and refill. The log is the
+ * book of record: a task is retired only when its line fits in the log
+ * queue, so a stalled log holds completions DONE in the books, where they
+ * are safe, instead of losing their lines. force: retire regardless (the
+ * end of the run: what does not fit is counted lost). Returns tasks retired.
+ */
 static int
-drain(struct sup *s, int may_sleep)
+drain(struct sup *s, int may_sleep, int force)
 {
 	struct dcf_done done[RETIRE_BATCH];
 	uint8_t woke[DCF_RING_NET0 + DCF_MAX_NETS];
-	int n = 0;
+	int n = 0, logged = dcf_log_enabled(DCF_INFO) || s->cfg->work == DCF_WORK_CPU;
+	int batch = RETIRE_BATCH;
+	uint32_t nids = 0;
 
-	memset(woke, 0, sizeof(woke));
-	if (dcf_lock(&s->sg) == -1) {
-		full_reset(s, "the books' lock is unrecoverable");
+	if (s->resetting)
 		return 0;
-	}
-	while (n < RETIRE_BATCH && dcf_retire_locked(&s->sg, &done[n]) == 0)
+	if (logged && !force && !dcf_log_room((size_t)RETIRE_BATCH * RETIRE_LINE))
+		batch = 0; /* the log is behind: keep completions in the books for now */
+	memset(woke, 0, sizeof(woke));
+	if (sup_lock(s) == -1)
+		return 0;
+	while (n < batch && dcf_retire_locked(&s->sg, &done[n]) == 0)
 		n++;
-	refill_locked(s, woke);
+	refill_locked(s, woke, &nids);
 	if (n == 0 && may_sleep)
 		__atomic_store_n(&s->sg.hdr->sup_waiting, 1, __ATOMIC_RELAXED);
 	dcf_unlock(&s->sg);
 	wake_rings(s, woke);
-	if (!dcf_log_enabled(DCF_INFO) && s->cfg->work != DCF_WORK_CPU)
+	for (uint32_t i = 0; i < nids; i++)
+		dcf_log(DCF_WARNING, "Task-%llu queued on the global queue: Network-%u has no live node",
+		    (unsigned long long)s->ids[i], (uint32_t)(s->ids[i] % s->cfg->nets));
+	if (!logged)
 		return n; /* nothing to say or check per task */
 	for (int i = 0; i < n; i++) {
 		struct dcf_done *d = &done[i];
@@ -229,40 +476,30 @@ drain(struct sup *s, int may_sleep)
 static int
 find_node(struct sup *s, pid_t pid)
 {
+	if (pid <= 0)
+		return -1;
 	for (uint32_t n = 0; n < s->nnodes; n++)
 		if (s->nodes[n].pid == pid)
 			return (int)n;
 	return -1;
 }
 
-/* Crash intensity: more than max_restarts crashes within the window? */
-static int
-too_many_crashes(struct sup *s, struct sup_node *sn, uint64_t now)
-{
-	uint32_t cap = s->cfg->max_restarts + 1, within = 0;
-	uint64_t window = (uint64_t)s->cfg->restart_window_s * DCF_NSEC;
-
-	sn->crashes[sn->ncrash++ % cap] = now;
-	for (uint32_t i = 0; i < cap && i < sn->ncrash; i++)
-		if (now - sn->crashes[i] <= window)
-			within++;
-	return within > s->cfg->max_restarts;
-}
-
 /* Queued tasks of a network left without a live node go to the global queue. */
 static void
 evacuate(struct sup *s, uint32_t net)
 {
+	uint32_t k = 0;
 	uint64_t id;
 
-	if (dcf_lock(&s->sg) == -1)
+	if (sup_lock(s) == -1)
 		return;
-	while (dcf_move_locked(&s->sg, net, dcf_now_ns(), &id) == 0)
-		dcf_log(DCF_WARNING,
-		    "Task-%llu moved to the global queue: Network-%u has no live node",
-		    (unsigned long long)id, net);
+	while (k < s->cfg->task_slots && dcf_move_locked(&s->sg, net, dcf_now_ns(), &id) == 0)
+		s->ids[k++] = id;
 	dcf_unlock(&s->sg);
 	dcf_books_wake_ring(&s->sg, DCF_RING_RECOVERY);
+	for (uint32_t i = 0; i < k; i++)
+		dcf_log(DCF_WARNING, "Task-%llu moved to the global queue: Network-%u has no live node",
+		    (unsigned long long)s->ids[i], net);
 }
 
 static void
@@ -276,60 +513,77 @@ describe_status(int status, char *buf, size_t len)
 }
 
 static void
+log_death(struct sup *s, uint32_t n, pid_t pid, int status, const struct dcf_reclaim *rc)
+{
+	struct sup_node *sn = &s->nodes[n];
+	char how[64];
+
+	describe_status(status, how, sizeof(how));
+	dcf_log(DCF_ERROR, "Network-%u Node-%u has failed. (pid %d, %s%s)", sn->net, sn->idx,
+	    (int)pid, how, sn->hang_killed ? ", no progress" : "");
+	if (rc->had_task && rc->quarantined)
+		dcf_log(DCF_ERROR, "Task-%llu quarantined: it was running in %u crashed workers",
+		    (unsigned long long)rc->id, rc->attempts);
+	else if (rc->had_task)
+		dcf_log(DCF_WARNING, "Task-%llu reclaimed from Network-%u Node-%u (pid %d)",
+		    (unsigned long long)rc->id, sn->net, sn->idx, (int)pid);
+}
+
+static void
 node_exited(struct sup *s, uint32_t n, int status)
 {
 	struct sup_node *sn = &s->nodes[n];
 	struct dcf_reclaim rc;
 	uint64_t now = dcf_now_ns();
 	pid_t pid = sn->pid;
-	char how[64];
 	int clean = WIFEXITED(status) && WEXITSTATUS(status) == DCF_EXIT_OK;
+	int wants_reset = WIFEXITED(status) && WEXITSTATUS(status) == DCF_EXIT_RESET;
 
 	sn->pid = 0;
 	s->alive[sn->net]--;
-	if (dcf_lock(&s->sg) == -1) {
-		full_reset(s, "the books' lock is unrecoverable");
+	if (s->resetting || sup_lock(s) == -1) {
+		/* Killed for the reset (or the books need one): the rebuild takes its task. */
+		sn->st = s->stopping ? SN_STOPPED : SN_DOWN;
+		sn->restart_at = now;
+		dcf_log(DCF_DEBUG, "Network-%u Node-%u (pid %d) ended for the reset", sn->net,
+		    sn->idx, (int)pid);
 		return;
 	}
 	if (s->stopping && clean && shm_node(s, n)->task_slot == DCF_NONE) {
-		dcf_node_set_state_locked(&s->sg, n, DCF_NODE_STOPPED);
+		int r = dcf_node_set_state_locked(&s->sg, n, DCF_NODE_STOPPED);
+
 		dcf_unlock(&s->sg);
 		sn->st = SN_STOPPED;
+		if (r == -1)
+			dcf_log(DCF_ERROR, "books: marking Network-%u Node-%u stopped: %s", sn->net,
+			    sn->idx, strerror(errno));
 		dcf_log(DCF_DEBUG, "Network-%u Node-%u stopped (pid %d)", sn->net, sn->idx,
 		    (int)pid);
 		return;
 	}
-	dcf_node_died_locked(&s->sg, n, sn->gen, s->cfg->max_attempts, now, &rc);
+	if (dcf_node_died_locked(&s->sg, n, sn->gen, s->cfg->max_attempts, now, &rc) == -1) {
+		int e = errno;
+
+		dcf_unlock(&s->sg);
+		dcf_log(DCF_ERROR, "books: recording the death of Network-%u Node-%u (pid %d): %s",
+		    sn->net, sn->idx, (int)pid, strerror(e));
+		sn->st = s->stopping ? SN_STOPPED : SN_DOWN;
+		sn->restart_at = now;
+		request_reset(s, "the books refused a node's death");
+		return;
+	}
 	dcf_unlock(&s->sg);
-	describe_status(status, how, sizeof(how));
-	dcf_log(DCF_ERROR, "Network-%u Node-%u has failed. (pid %d, %s%s)", sn->net, sn->idx,
-	    (int)pid, how, sn->hang_killed ? ", no progress" : "");
-	if (rc.had_task && rc.quarantined)
-		dcf_log(DCF_ERROR, "Task-%llu quarantined: it was running in %u crashed workers",
-		    (unsigned long long)rc.id, rc.attempts);
-	else if (rc.had_task)
-		dcf_log(DCF_WARNING, "Task-%llu reclaimed from Network-%u Node-%u (pid %d)",
-		    (unsigned long long)rc.id, sn->net, sn->idx, (int)pid);
+	log_death(s, n, pid, status, &rc);
 	/* It may have died between pushing work and waking anyone. */
 	dcf_books_wake_all(&s->sg);
-	if (WIFEXITED(status) && WEXITSTATUS(status) == DCF_EXIT_RESET)
-		full_reset(s, "a worker found the books unrecoverable");
-	if (s->stopping) {
-		sn->st = SN_STOPPED;
-	} else if (too_many_crashes(s, sn, now)) {
-		sn->st = SN_FAILED;
-		if (dcf_lock(&s->sg) == 0) {
-			dcf_node_set_state_locked(&s->sg, n, DCF_NODE_FAILED);
-			dcf_unlock(&s->sg);
-		}
-		dcf_log(DCF_ERROR,
-		    "Network-%u Node-%u crashed more than %u times in %u s: giving up on it",
-		    sn->net, sn->idx, s->cfg->max_restarts, s->cfg->restart_window_s);
-	} else {
-		sn->st = SN_DOWN;
-		sn->restart_at = now +
-		    dcf_rng_range(&s->rng, s->cfg->downtime_ms_min, s->cfg->downtime_ms_max) * MS;
+	if (wants_reset) {
+		/* Not the node's fault: it restarts with the others once the books are rebuilt. */
+		sn->st = s->stopping ? SN_STOPPED : SN_DOWN;
+		sn->restart_at = now;
+		request_reset(s, "a worker found the books beyond repair");
+		return;
 	}
+	node_down(s, n, now, 0);
 	if (s->alive[sn->net] == 0 && !s->stopping)
 		evacuate(s, sn->net);
 }
@@ -373,50 +627,57 @@ kill_all(struct sup *s)
 			kill(s->nodes[n].pid, SIGKILL);
 }
 
+static int
+live_children(struct sup *s)
+{
+	int k = 0;
+
+	for (uint32_t n = 0; n < s->nnodes; n++)
+		k += s->nodes[n].pid > 0;
+	return k;
+}
+
 /*
- * The books cannot be repaired in place: stop every worker, rebuild the
- * rings from the task table (PostgreSQL's answer to a crash it cannot
- * reason about), and start the nodes again.
+ * The books cannot be trusted in place: stop every worker, and once the
+ * last is reaped (finish_reset, from the main loop) rebuild the rings from
+ * the task table (PostgreSQL's answer to a crash it cannot reason about).
  */
 static void
-full_reset(struct sup *s, const char *why)
+request_reset(struct sup *s, const char *why)
 {
-	char err[DCF_ERRLEN];
-	int r;
-
+	if (s->resetting)
+		return;
+	s->resetting = 1;
 	dcf_log(DCF_ERROR,
 	    "%s: stopping every worker and rebuilding the queues from the task table", why);
 	kill_all(s);
-	for (uint32_t n = 0; n < s->nnodes; n++) {
-		struct sup_node *sn = &s->nodes[n];
+}
 
-		if (sn->pid > 0) {
-			while (waitpid(sn->pid, NULL, 0) == -1 && errno == EINTR)
-				;
-			s->alive[s->nodes[n].net]--;
-			sn->pid = 0;
-		}
-		if (sn->st == SN_RUN) {
-			sn->st = SN_DOWN;
-			sn->restart_at = dcf_now_ns();
-		}
-	}
+static void
+finish_reset(struct sup *s)
+{
+	char err[DCF_ERRLEN];
+	uint64_t now = dcf_now_ns();
+	int r;
+
 	r = dcf_books_reset(&s->sg, s->cfg->max_attempts, err, sizeof(err));
-	for (uint32_t n = 0; n < s->nnodes; n++)
-		if (s->nodes[n].st != SN_FAILED)
-			shm_node(s, n)->state = DCF_NODE_DOWN;
+	s->resetting = 0;
+	s->epoch_ns = now;
+	for (uint32_t n = 0; n < s->nnodes; n++) {
+		if (s->nodes[n].st == SN_FAILED || s->nodes[n].st == SN_STOPPED)
+			continue;
+		s->nodes[n].st = s->stopping ? SN_STOPPED : SN_DOWN;
+		s->nodes[n].restart_at = now;
+		shm_node(s, n)->state = DCF_NODE_DOWN;
+	}
 	if (r < 0) {
 		dcf_log(DCF_ERROR, "reset failed: %s", err);
 		s->failed_run = 1;
-		s->stopping = -1;
+		if (!s->stopping)
+			s->stopping = -1;
 		return;
 	}
 	dcf_log(DCF_WARNING, "books rebuilt; %d running tasks reclaimed; restarting the nodes", r);
-	if (s->stopping)
-		return;
-	for (uint32_t n = 0; n < s->nnodes; n++)
-		if (s->nodes[n].st == SN_DOWN)
-			fork_node(s, n, 1);
 }
 
 /* --- timers and the watchdog ------------------------------------------- */
@@ -424,17 +685,23 @@ full_reset(struct sup *s, const char *why)
 static void
 check_hangs(struct sup *s, uint64_t now)
 {
-	uint64_t limit = (uint64_t)s->cfg->hang_timeout_ms * MS;
+	uint64_t limit = hang_ns(s);
 
 	for (uint32_t n = 0; n < s->nnodes; n++) {
 		struct sup_node *sn = &s->nodes[n];
 		uint64_t hb = __atomic_load_n(&shm_node(s, n)->heartbeat_ns, __ATOMIC_RELAXED);
 		uint32_t st = __atomic_load_n(&shm_node(s, n)->state, __ATOMIC_RELAXED);
+		uint64_t stopped = sn->stopped_at;
 		int hung;
 
 		if (sn->st != SN_RUN || sn->pid <= 0 || sn->hang_killed)
 			continue;
-		hung = sn->stopped_at != 0 && now - sn->stopped_at > limit;
+		/* Time when everybody was stopped or stuck is nobody's hang. */
+		if (hb < s->epoch_ns)
+			hb = s->epoch_ns;
+		if (stopped != 0 && stopped < s->epoch_ns)
+			stopped = s->epoch_ns;
+		hung = stopped != 0 && now > stopped && now - stopped > limit;
 		if ((st == DCF_NODE_BUSY || st == DCF_NODE_STARTING) && hb < now &&
 		    now - hb > limit)
 			hung = 1;
@@ -451,32 +718,41 @@ check_hangs(struct sup *s, uint64_t now)
 static void
 restart_due(struct sup *s, uint64_t now)
 {
-	for (uint32_t n = 0; n < s->nnodes; n++) {
+	if (s->stopping || s->resetting)
+		return;
+	for (uint32_t n = 0; n < s->nnodes && !s->resetting; n++) {
 		struct sup_node *sn = &s->nodes[n];
 
-		if (sn->st == SN_DOWN && sn->restart_at <= now && !s->stopping)
+		if (sn->st == SN_DOWN && sn->restart_at <= now)
 			fork_node(s, n, 1);
 	}
 }
 
 static void
-progress_line(struct sup *s)
+progress_text(struct sup *s, char *line, size_t len)
 {
 	struct dcf_hdr *h = s->sg.hdr;
 	double secs = (double)(dcf_now_ns() - s->t0) / 1e9;
 	uint32_t down = 0;
-	uint64_t done;
-	char line[160];
-	int len;
 
 	for (uint32_t n = 0; n < s->nnodes; n++)
 		down += s->nodes[n].st != SN_RUN;
-	done = h->cnt.retired + h->cnt.quarantined;
-	len = snprintf(line, sizeof(line), "\r\033[K[%llu/%llu done, %.0f tasks/s, %u nodes down]",
-	    (unsigned long long)done, (unsigned long long)s->cfg->tasks,
-	    secs > 0 ? (double)h->cnt.retired / secs : 0.0, down);
-	if (len > 0 && write(dcf_log_fd(), line, (size_t)len) == -1)
-		s->tty = 0;
+	snprintf(line, len, "%llu/%llu done, %.0f tasks/s, %u nodes down",
+	    (unsigned long long)(h->cnt.retired + h->cnt.quarantined),
+	    (unsigned long long)s->cfg->tasks, secs > 0 ? (double)h->cnt.retired / secs : 0.0,
+	    down);
+}
+
+static void
+progress_line(struct sup *s)
+{
+	char text[128], line[160];
+	int len;
+
+	progress_text(s, text, sizeof(text));
+	len = snprintf(line, sizeof(line), "\r\033[K[%s]", text);
+	if (len > 0)
+		dcf_log_raw(line, (size_t)len);
 }
 
 static void
@@ -488,7 +764,7 @@ set_timer(struct sup *s, uint64_t now)
 	for (uint32_t n = 0; n < s->nnodes; n++) {
 		struct sup_node *sn = &s->nodes[n];
 
-		if (sn->st == SN_DOWN && !s->stopping && sn->restart_at < next)
+		if (sn->st == SN_DOWN && !s->stopping && !s->resetting && sn->restart_at < next)
 			next = sn->restart_at;
 	}
 	if (s->next_hang_check < next)
@@ -507,13 +783,13 @@ set_timer(struct sup *s, uint64_t now)
 	timerfd_settime(s->tfd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
-/* --- shutdown ---------------------------------------------------------- */
+/* --- signals and shutdown ---------------------------------------------- */
 
 static void
 begin_stop(struct sup *s, int why)
 {
 	s->stopping = why;
-	if (dcf_lock(&s->sg) == 0) {
+	if (sup_lock(s) == 0) {
 		__atomic_store_n(&s->sg.hdr->sys_state, DCF_SYS_STOPPING, __ATOMIC_RELEASE);
 		dcf_unlock(&s->sg);
 	}
@@ -524,32 +800,90 @@ begin_stop(struct sup *s, int why)
 			s->nodes[n].st = SN_STOPPED;
 }
 
+/*
+ * What each signal means (man page, SIGNALS). Called wherever signals are
+ * read, the lock wait included, so it takes no lock: a stop is only noted
+ * here and begun by the main loop.
+ *   SIGINT, SIGTERM, SIGHUP  stop: running tasks get --grace-ms; a second
+ *                            one stops at once (workers killed, tasks
+ *                            requeued in the books, the summary printed)
+ *   SIGQUIT                  stop at once
+ *   SIGUSR1                  log a progress line
+ *   SIGCONT                  after a stop of the supervisor (Ctrl-Z, then
+ *                            fg): hang clocks restart from now
+ *   SIGCHLD                  reap
+ *   any other                logged and ignored
+ */
 static void
-on_signal(struct sup *s, int sig)
+note_signal(struct sup *s, int sig)
 {
-	if (sig == SIGCHLD)
+	switch (sig) {
+	case SIGCHLD:
 		return;
-	s->sigs++;
-	if (s->sigs == 1 && s->stopping == 0) {
-		dcf_log(DCF_WARNING, "SIG%s: stopping; running tasks have %u ms to finish",
-		    sig_name(sig), s->cfg->grace_ms);
-		begin_stop(s, sig);
+	case SIGCONT:
+		s->epoch_ns = dcf_now_ns();
+		dcf_log(DCF_DEBUG, "continued: hang clocks restart from now");
+		return;
+	case SIGUSR1:
+		s->progress_req = 1;
+		return;
+	case SIGINT:
+	case SIGTERM:
+	case SIGHUP:
+		if (++s->sigs == 1 && s->stopping == 0) {
+			dcf_log(DCF_WARNING, "SIG%s: stopping; running tasks have %u ms to finish",
+			    sig_name(sig), s->cfg->grace_ms);
+			s->stop_req = sig;
+			return;
+		}
+		break;
+	case SIGQUIT:
+		break;
+	default:
+		dcf_log(DCF_WARNING,
+		    "SIG%s ignored (INT, TERM and HUP stop, QUIT stops at once, USR1 logs progress)",
+		    sig_name(sig));
 		return;
 	}
-	dcf_log(DCF_WARNING, "SIG%s again: stopping now", sig_name(sig));
-	if (s->stopping == 0)
-		begin_stop(s, sig);
+	dcf_log(DCF_WARNING, "SIG%s%s: stopping now", sig_name(sig), s->sigs > 1 ? " again" : "");
+	if (s->stopping == 0 && s->stop_req == 0)
+		s->stop_req = sig;
+	s->grace_at = 0;
 	kill_all(s);
 }
 
-static int
-live_children(struct sup *s)
+static void
+take_signals(struct sup *s)
 {
-	int k = 0;
+	struct signalfd_siginfo si;
 
-	for (uint32_t n = 0; n < s->nnodes; n++)
-		k += s->nodes[n].pid > 0;
-	return k;
+	while (read(s->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		note_signal(s, (int)si.ssi_signo);
+}
+
+static int
+cont_pending(void)
+{
+	sigset_t p;
+
+	return sigpending(&p) == 0 && sigismember(&p, SIGCONT) == 1;
+}
+
+static void
+act_on_signals(struct sup *s)
+{
+	if (s->stop_req != 0 && s->stopping == 0)
+		begin_stop(s, s->stop_req);
+	if (s->stop_req != 0 && s->sigs > 1)
+		s->grace_at = 0;
+	s->stop_req = 0;
+	if (s->progress_req) {
+		char text[128];
+
+		progress_text(s, text, sizeof(text));
+		dcf_log(DCF_INFO, "progress: %s", text);
+		s->progress_req = 0;
+	}
 }
 
 static int
@@ -566,19 +900,83 @@ summary(struct sup *s)
 {
 	struct dcf_hdr *h = s->sg.hdr;
 	double secs = (double)(dcf_now_ns() - s->t0) / 1e9;
+	uint64_t lost = dcf_log_lost() + __atomic_load_n(&h->log_lost, __ATOMIC_RELAXED);
+	char line[512], tail[160] = "";
+	int n;
 
-	if (s->tty)
-		(void)!write(dcf_log_fd(), "\r\033[K", 4);
-	printf("dcf '%s': %llu tasks: %llu completed, %llu quarantined, %llu not run; "
-	       "%llu node failures, %llu restarts, %llu tasks reclaimed, %llu lock repairs; %.2f "
-	       "s, %.0f tasks/s\n",
+	if (lost > 0)
+		snprintf(tail, sizeof(tail), "; %llu log lines could not be written (%s)",
+		    (unsigned long long)lost, dcf_log_error() ? dcf_log_error() : "by the workers");
+	n = snprintf(line, sizeof(line),
+	    "dcf '%s': %llu tasks: %llu completed, %llu quarantined, %llu not run; "
+	    "%llu node failures, %llu restarts, %llu tasks reclaimed, %llu lock repairs; %.2f "
+	    "s, %.0f tasks/s%s\n",
 	    s->o->name, (unsigned long long)s->cfg->tasks, (unsigned long long)h->cnt.retired,
 	    (unsigned long long)h->cnt.quarantined,
 	    (unsigned long long)(s->cfg->tasks - h->cnt.retired - h->cnt.quarantined),
 	    (unsigned long long)h->cnt.failures, (unsigned long long)h->cnt.restarts,
 	    (unsigned long long)h->cnt.reclaimed, (unsigned long long)h->cnt.repairs, secs,
-	    secs > 0 ? (double)h->cnt.retired / secs : 0.0);
-	fflush(stdout);
+	    secs > 0 ? (double)h->cnt.retired / secs : 0.0, tail);
+	if (n > 0)
+		(void)dcf_write_within(s->out_fd, line, (size_t)n, (int)s->cfg->hang_timeout_ms);
+	if (lost > 0) {
+		char note[256];
+
+		n = snprintf(note, sizeof(note),
+		    "dcf-supervisor: %llu log lines could not be written (%s): the log is "
+		    "incomplete; the counts above are the books'\n",
+		    (unsigned long long)lost, dcf_log_error() ? dcf_log_error() : "by the workers");
+		if (n > 0 && s->err_fd >= 0)
+			(void)dcf_write_within(s->err_fd, note, (size_t)n, 0);
+	}
+}
+
+/* --- fatal signals: clean up what we can, then die of the signal -------- */
+
+static struct sup *fatal_sup;
+
+static void
+on_fatal(int sig)
+{
+	static const char bus[] = "dcf-supervisor: SIGBUS: the segment was truncated or cannot "
+	                          "be backed; stopping every worker and removing it\n";
+	static const char other[] = "dcf-supervisor: fatal signal; stopping every worker and "
+	                            "removing the segment\n";
+	const char *msg = sig == SIGBUS ? bus : other;
+	size_t len = sig == SIGBUS ? sizeof(bus) - 1 : sizeof(other) - 1;
+	struct sup *s = fatal_sup;
+
+	if (s != NULL && getpid() == s->self) {
+		for (uint32_t n = 0; n < s->nnodes; n++)
+			if (s->nodes[n].pid > 0)
+				kill(s->nodes[n].pid, SIGKILL);
+		unlink(s->shm_path);
+		(void)!write(2, msg, len);
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static const int fatal_sigs[] = {SIGBUS, SIGSEGV, SIGFPE, SIGILL, SIGABRT, SIGSYS, SIGTRAP};
+
+static void
+catch_fatal(struct sup *s)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_fatal;
+	sigemptyset(&sa.sa_mask);
+	fatal_sup = s;
+	for (size_t i = 0; i < sizeof(fatal_sigs) / sizeof(fatal_sigs[0]); i++)
+		sigaction(fatal_sigs[i], &sa, NULL);
+}
+
+void
+worker_reset_signals(void)
+{
+	for (size_t i = 0; i < sizeof(fatal_sigs) / sizeof(fatal_sigs[0]); i++)
+		signal(fatal_sigs[i], SIG_DFL);
 }
 
 /* --- main loop --------------------------------------------------------- */
@@ -603,16 +1001,26 @@ calibrate_cpu(void)
 	return best ? best : 1;
 }
 
+/* Every signal whose default would end us without cleanup, read from a signalfd. */
+static void
+handled_signals(sigset_t *set)
+{
+	static const int sigs[] = {SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2,
+	    SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGPWR, SIGSTKFLT, SIGXCPU, SIGXFSZ, SIGCONT};
+
+	sigemptyset(set);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaddset(set, sigs[i]);
+	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+		sigaddset(set, sig);
+}
+
 static int
 setup_fds(struct sup *s)
 {
 	sigset_t set;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
+	handled_signals(&set);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
 		return -1;
 	s->sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -631,16 +1039,72 @@ finished(struct sup *s)
 }
 
 static void
+wait_events(struct sup *s)
+{
+	struct pollfd pfd[4];
+	nfds_t nfd = 3;
+
+	set_timer(s, dcf_now_ns());
+	pfd[0].fd = s->sfd;
+	pfd[1].fd = s->efd;
+	pfd[2].fd = s->tfd;
+	pfd[0].events = pfd[1].events = pfd[2].events = POLLIN;
+	if (dcf_log_queued() > 0) {
+		pfd[3].fd = dcf_log_fd();
+		pfd[3].events = POLLOUT;
+		nfd = 4;
+	}
+	if (poll(pfd, nfd, -1) == -1)
+		return;
+	if (pfd[1].revents & POLLIN) {
+		uint64_t v;
+
+		(void)!read(s->efd, &v, sizeof(v));
+	}
+	if (pfd[2].revents & POLLIN) {
+		uint64_t v;
+
+		(void)!read(s->tfd, &v, sizeof(v));
+	}
+}
+
+static void
+on_timers(struct sup *s)
+{
+	uint64_t now = dcf_now_ns();
+
+	restart_due(s, now);
+	if (now >= s->next_hang_check) {
+		/* A stop that ended before `now` was read left SIGCONT pending: honour it first. */
+		take_signals(s);
+		now = dcf_now_ns();
+		if (!cont_pending()) {
+			check_hangs(s, now);
+			s->next_hang_check = now + hang_ns(s) / 2;
+		}
+	}
+	if (s->stopping && s->grace_at && now >= s->grace_at) {
+		if (live_children(s) > 0)
+			dcf_log(DCF_WARNING, "grace period over: killing %d workers",
+			    live_children(s));
+		kill_all(s);
+		s->grace_at = 0;
+	}
+	if (s->tty && now >= s->next_progress) {
+		progress_line(s);
+		s->next_progress = now + 500 * MS;
+	}
+}
+
+static void
 loop(struct sup *s)
 {
-	struct pollfd pfd[3];
-
 	for (;;) {
-		uint64_t now;
 		int worked;
 
-		worked = drain(s, 0) > 0;
-		if (!s->stopping && finished(s)) {
+		worked = drain(s, 0, 0) > 0;
+		dcf_log_flush();
+		if (!s->stopping && !s->resetting && finished(s)) {
 			dcf_log(DCF_INFO, "All %llu tasks done; stopping the workers",
 			    (unsigned long long)s->cfg->tasks);
 			begin_stop(s, -1);
@@ -650,56 +1114,128 @@ loop(struct sup *s)
 			s->failed_run = 1;
 			begin_stop(s, -1);
 		}
-		if (s->stopping && live_children(s) == 0)
+		if (s->resetting && live_children(s) == 0)
+			finish_reset(s);
+		if (s->stopping && !s->resetting && live_children(s) == 0)
 			break;
-		if (worked)
-			continue;
-		/* Nothing retired: ask for a wake-up, then look once more. */
-		if (drain(s, 1) > 0)
-			continue;
-		now = dcf_now_ns();
-		set_timer(s, now);
-		pfd[0].fd = s->sfd;
-		pfd[1].fd = s->efd;
-		pfd[2].fd = s->tfd;
-		pfd[0].events = pfd[1].events = pfd[2].events = POLLIN;
-		if (poll(pfd, 3, -1) == -1 && errno != EINTR)
-			break;
-		if (pfd[1].revents & POLLIN) {
-			uint64_t v;
-
-			(void)!read(s->efd, &v, sizeof(v));
+		if (!worked || !dcf_log_room((size_t)RETIRE_BATCH * RETIRE_LINE)) {
+			/* Nothing retired: ask for a wake-up, then look once more. */
+			if (drain(s, 1, 0) == 0 || !dcf_log_room((size_t)RETIRE_BATCH * RETIRE_LINE)) {
+				dcf_log_flush();
+				wait_events(s);
+			}
 		}
-		if (pfd[0].revents & POLLIN) {
-			struct signalfd_siginfo si;
-
-			while (read(s->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-				on_signal(s, (int)si.ssi_signo);
-			reap(s);
-		}
-		now = dcf_now_ns();
-		if (pfd[2].revents & POLLIN) {
-			uint64_t v;
-
-			(void)!read(s->tfd, &v, sizeof(v));
-		}
-		restart_due(s, now);
-		if (now >= s->next_hang_check) {
-			check_hangs(s, now);
-			s->next_hang_check = now + (uint64_t)s->cfg->hang_timeout_ms * MS / 2;
-		}
-		if (s->stopping && s->grace_at && now >= s->grace_at) {
-			if (live_children(s) > 0)
-				dcf_log(DCF_WARNING, "grace period over: killing %d workers",
-				    live_children(s));
-			kill_all(s);
-			s->grace_at = 0;
-		}
-		if (s->tty && now >= s->next_progress) {
-			progress_line(s);
-			s->next_progress = now + 500 * MS;
-		}
+		take_signals(s);
+		act_on_signals(s);
+		reap(s);
+		on_timers(s);
 	}
+}
+
+/* Where the log and the summary go: descriptors of our own that never block. */
+static int
+open_outputs(struct sup *s, struct sup_opts *o, int *logfd)
+{
+	char err[DCF_ERRLEN];
+
+	if (o->log_path != NULL) {
+		if (dcf_log_open(o->log_path, logfd, err, sizeof(err)) == -1) {
+			fprintf(stderr, "dcf-supervisor: --log %s\n", err);
+			return errno == ENXIO ? 1 : 2;
+		}
+	} else if ((*logfd = dcf_log_private(2)) == -1) {
+		fprintf(stderr, "dcf-supervisor: standard error: %s\n", strerror(errno));
+		return 1;
+	}
+	fcntl(*logfd, F_SETFD, 0); /* workers write to it too */
+	s->out_fd = dcf_log_private(1);
+	if (s->out_fd == -1)
+		s->out_fd = 1;
+	s->err_fd = o->log_path != NULL ? dcf_log_private(2) : -1;
+	return 0;
+}
+
+static int
+alloc_tables(struct sup *s)
+{
+	s->nnodes = s->cfg->nets * s->cfg->nodes_per_net;
+	s->nodes = sup_calloc(s->nnodes, sizeof(*s->nodes));
+	s->alive = sup_calloc(s->cfg->nets, sizeof(*s->alive));
+	s->ids = sup_calloc(s->cfg->task_slots, sizeof(*s->ids));
+	if (s->nodes == NULL || s->alive == NULL || s->ids == NULL)
+		return -1;
+	for (uint32_t n = 0; n < s->nnodes; n++) {
+		s->nodes[n].crashes = sup_calloc(s->cfg->max_restarts + 1, sizeof(uint64_t));
+		if (s->nodes[n].crashes == NULL)
+			return -1;
+		s->nodes[n].st = SN_DOWN;
+		s->nodes[n].net = n / s->cfg->nodes_per_net;
+		s->nodes[n].idx = n % s->cfg->nodes_per_net;
+	}
+	if (alloc_fails() || dcf_log_queue(LOG_QUEUE_CAP) == -1)
+		return -1;
+	return 0;
+}
+
+static void
+free_tables(struct sup *s)
+{
+	if (s->nodes != NULL)
+		for (uint32_t n = 0; n < s->nnodes; n++)
+			free(s->nodes[n].crashes);
+	free(s->nodes);
+	free(s->alive);
+	free(s->ids);
+	dcf_log_queue_free();
+}
+
+static void
+close_fds(struct sup *s, int logfd)
+{
+	if (s->sfd >= 0)
+		close(s->sfd);
+	if (s->efd >= 0)
+		close(s->efd);
+	if (s->tfd >= 0)
+		close(s->tfd);
+	if (s->out_fd > 2)
+		close(s->out_fd);
+	if (s->err_fd > 2)
+		close(s->err_fd);
+	if (logfd > 2)
+		close(logfd);
+}
+
+static int
+run_system(struct sup *s)
+{
+	int rc;
+
+	setproctitle("-dcf-supervisor %s", s->o->name);
+	s->t0 = dcf_now_ns();
+	dcf_log(DCF_INFO,
+	    "dcf '%s' starting: %u networks x %u nodes, %llu tasks, seed %llu (pid %d)",
+	    s->o->name, s->cfg->nets, s->cfg->nodes_per_net, (unsigned long long)s->cfg->tasks,
+	    (unsigned long long)s->cfg->seed, (int)s->self);
+	for (uint32_t n = 0; n < s->nnodes && !s->resetting; n++)
+		fork_node(s, n, 0);
+	s->next_hang_check = dcf_now_ns() + hang_ns(s) / 2;
+	s->next_progress = dcf_now_ns() + 500 * MS;
+	loop(s);
+	/* Every completion in the books gets its line, whatever the log's state. */
+	while (drain(s, 0, 1) > 0)
+		;
+	if (s->tty)
+		dcf_log_raw("\r\033[K", 4);
+	(void)dcf_log_drain((int)s->cfg->hang_timeout_ms);
+	summary(s);
+	if (s->stopping > 0)
+		rc = 128 + s->stopping;
+	else
+		rc = s->failed_run || s->sg.hdr->cnt.quarantined > 0 || s->bad_results > 0 ? 1 : 0;
+	if (rc == 0 && dcf_log_lost() + s->sg.hdr->log_lost > 0)
+		rc = 1;
+	return rc;
 }
 
 int
@@ -708,76 +1244,51 @@ supervisor_run(struct sup_opts *o)
 	struct sup s;
 	char err[DCF_ERRLEN];
 	pid_t old;
-	int logfd = 2, rc;
+	int logfd = -1, rc;
 
 	memset(&s, 0, sizeof(s));
+	s.sfd = s.efd = s.tfd = s.err_fd = -1;
 	s.o = o;
 	s.cfg = &o->cfg;
 	s.self = getpid();
-	if (o->log_path != NULL) {
-		logfd = open(o->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-		if (logfd == -1) {
-			fprintf(stderr, "dcf-supervisor: --log '%s': %s; give a writable file\n",
-			    o->log_path, strerror(errno));
-			return 2;
-		}
-		fcntl(logfd, F_SETFD, 0); /* workers write to it too */
-	}
+	rc = open_outputs(&s, o, &logfd);
+	if (rc != 0)
+		return rc;
 	s.tty = isatty(logfd) && o->level <= DCF_INFO;
 	dcf_log_init(logfd, o->level, s.tty);
+	dcf_log_note_fd(s.err_fd);
 	if (o->cfg.work == DCF_WORK_CPU)
 		o->cfg.cpu_iters_per_ms = calibrate_cpu();
 	if (setup_fds(&s) == -1) {
 		fprintf(stderr, "dcf-supervisor: setting up signals: %s\n", strerror(errno));
+		close_fds(&s, logfd);
+		return 1;
+	}
+	if (alloc_tables(&s) == -1) {
+		fprintf(stderr, "dcf-supervisor: out of memory for %u nodes and %u task slots\n",
+		    s.cfg->nets * s.cfg->nodes_per_net, s.cfg->task_slots);
+		free_tables(&s);
+		close_fds(&s, logfd);
 		return 1;
 	}
 	if (dcf_seg_create(&s.sg, o->name, &o->cfg, &old, err, sizeof(err)) == -1) {
 		fprintf(stderr, "dcf-supervisor: cannot start '%s': %s\n", o->name, err);
+		free_tables(&s);
+		close_fds(&s, logfd);
 		return 1;
 	}
+	snprintf(s.shm_path, sizeof(s.shm_path), "/dev/shm%s", s.sg.shm_name);
+	catch_fatal(&s);
+	dcf_log_lost_counter(NULL);
 	if (old != 0)
 		dcf_log(DCF_WARNING, "took over the stale segment of a dead supervisor (pid %d)",
 		    (int)old);
 	/* s.cfg stays our own copy: a worker scribbling on the segment cannot change it. */
-	s.nnodes = s.cfg->nets * s.cfg->nodes_per_net;
-	s.nodes = calloc(s.nnodes, sizeof(*s.nodes));
-	s.alive = calloc(s.cfg->nets, sizeof(*s.alive));
-	if (s.nodes == NULL || s.alive == NULL) {
-		fprintf(stderr, "dcf-supervisor: out of memory\n");
-		dcf_seg_destroy(&s.sg);
-		return 1;
-	}
-	for (uint32_t n = 0; n < s.nnodes; n++) {
-		s.nodes[n].crashes = calloc(s.cfg->max_restarts + 1, sizeof(uint64_t));
-		s.nodes[n].st = SN_DOWN;
-		s.nodes[n].net = n / s.cfg->nodes_per_net;
-		s.nodes[n].idx = n % s.cfg->nodes_per_net;
-	}
 	dcf_rng_seed(&s.rng, s.cfg->seed ^ 0x5eed);
-	setproctitle("-dcf-supervisor %s", o->name);
-	s.t0 = dcf_now_ns();
-	dcf_log(DCF_INFO,
-	    "dcf '%s' starting: %u networks x %u nodes, %llu tasks, seed %llu (pid %d)", o->name,
-	    s.cfg->nets, s.cfg->nodes_per_net, (unsigned long long)s.cfg->tasks,
-	    (unsigned long long)s.cfg->seed, (int)s.self);
-	for (uint32_t n = 0; n < s.nnodes; n++)
-		fork_node(&s, n, 0);
-	s.next_hang_check = dcf_now_ns() + (uint64_t)s.cfg->hang_timeout_ms * MS / 2;
-	s.next_progress = dcf_now_ns() + 500 * MS;
-	loop(&s);
-	drain(&s, 0);
-	summary(&s);
-	if (s.stopping > 0)
-		rc = 128 + s.stopping;
-	else
-		rc = s.failed_run || s.sg.hdr->cnt.quarantined > 0 || s.bad_results > 0 ? 1 : 0;
+	rc = run_system(&s);
+	fatal_sup = NULL;
 	dcf_seg_destroy(&s.sg);
-	for (uint32_t n = 0; n < s.nnodes; n++)
-		free(s.nodes[n].crashes);
-	free(s.nodes);
-	free(s.alive);
-	close(s.sfd);
-	close(s.efd);
-	close(s.tfd);
+	free_tables(&s);
+	close_fds(&s, logfd);
 	return rc;
 }

@@ -38,6 +38,8 @@ struct worker_ctx {
 };
 
 void worker_main(const struct worker_ctx *w) __attribute__((noreturn));
+/* In a forked worker: the supervisor's fatal-signal handlers back to default. */
+void worker_reset_signals(void);
 
 /* Runs the whole system; returns the process exit code. */
 int supervisor_run(struct sup_opts *o);

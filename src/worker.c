@@ -15,6 +15,7 @@
 #include "dcf/books.h"
 #include "dcf/inject.h"
 #include "dcf/lock.h"
+#include "dcf/ring.h"
 #include "dcf/util.h"
 #include "dcf/wait.h"
 #include "supervisor.h"
@@ -104,6 +105,12 @@ run_task(const struct worker_ctx *w, const struct dcf_claim *cl)
 }
 
 static void
+log_wait_beat(void *arg)
+{
+	heartbeat(arg);
+}
+
+static void
 notify_supervisor(const struct worker_ctx *w)
 {
 	uint64_t one = 1;
@@ -141,24 +148,40 @@ worker_main(const struct worker_ctx *w)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != w->parent)
 		_exit(DCF_EXIT_SETUP);
+	worker_reset_signals();
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
-	/* Ctrl-C reaches the whole process group: shutdown is the supervisor's call. */
+	/* Ctrl-C, Ctrl-\ and a hangup reach the whole process group: stopping is
+	 * the supervisor's call, with its grace period. */
 	signal(SIGINT, SIG_IGN);
 	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 	dcf_seg_close_fd(sg);
 	setproctitle("-dcf-worker Network-%u Node-%u", nd->net, nd->idx);
 	prctl(PR_SET_NAME, "dcf-worker");
 	dcf_log_init(dcf_log_fd(), w->level, w->tty);
+	/* The supervisor's log queue is its own: ours writes directly, and while the
+	 * destination is full, waiting on it is progress, not a hang. */
+	dcf_log_queue_free();
+	dcf_log_note_fd(-1);
+	dcf_log_lost_counter(&sg->hdr->log_lost);
+	dcf_log_wait_hook(log_wait_beat, (void *)w,
+	    (int)(sg->cfg.hang_timeout_ms / 4 ? sg->cfg.hang_timeout_ms / 4 : 1));
 #ifdef DCF_INJECT_ENABLE
-	dcf_inject_from_env();
+	/* DCF_INJECT_NODE=n: only node n's first process arms the injection point. */
+	const char *env_inj_node = getenv("DCF_INJECT_NODE");
+
+	if (env_inj_node == NULL || (strtoul(env_inj_node, NULL, 10) == w->node && w->gen == 1))
+		dcf_inject_from_env();
 #endif
 	arm_chaos(w);
 #ifdef DCF_INJECT_ENABLE
 	/* Test hooks: a node that dies whenever it starts, a task that kills its worker. */
 	const char *env_crash = getenv("DCF_CRASH_NODE"), *env_poison = getenv("DCF_POISON");
 	const char *env_corrupt = getenv("DCF_CORRUPT");
+	const char *env_corrupt_q = getenv("DCF_CORRUPT_QUEUE");
 
 	if (env_crash != NULL && strtoul(env_crash, NULL, 10) == w->node)
 		raise(SIGKILL);
@@ -166,6 +189,9 @@ worker_main(const struct worker_ctx *w)
 	/* Damage the books beyond what the journal can repair, once per run, and die holding the lock. */
 	uint64_t corrupt_at = env_corrupt != NULL ? strtoull(env_corrupt, NULL, 10) : 0;
 	uint64_t iter = 0;
+	/* A queued task whose queue field names another ring, with the lock kept
+	 * consistent: the claim refuses it (EUCLEAN) and we exit for a reset. */
+	uint64_t corrupt_q_at = env_corrupt_q != NULL ? strtoull(env_corrupt_q, NULL, 10) : 0;
 #endif
 
 	/* The PID is a label: the supervisor stores it after fork, we store it before
@@ -189,6 +215,17 @@ worker_main(const struct worker_ctx *w)
 		if (++iter == corrupt_at && sg->hdr->cnt.resets == 0) {
 			sg->rings[DCF_RING_FREE].tail += 3 * sg->hdr->ring_cap;
 			raise(SIGKILL);
+		}
+		if (iter >= corrupt_q_at && corrupt_q_at != 0 && sg->hdr->cnt.resets == 0) {
+			uint32_t ring = DCF_RING_RECOVERY, slot;
+
+			if (dcf_ring_depth(&sg->rings[ring]) == 0)
+				ring = DCF_RING_NET0 + nd->net;
+			if (dcf_ring_peek(sg, ring, 0, &slot) == 0) {
+				sg->tasks[slot].queue =
+				    ring == DCF_RING_RECOVERY ? DCF_RING_NET0 + nd->net : DCF_RING_RECOVERY;
+				corrupt_q_at = 0;
+			}
 		}
 #endif
 		DCF_INJECT(DCF_OP_CLAIM, DCF_STEP_LOCKED);

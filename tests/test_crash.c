@@ -1229,7 +1229,7 @@ test_trylock_repairs(void **state)
 
 		dcf_inject_arm(DCF_OP_RETIRE, DCF_STEP_APPLY(0), 1);
 		TU_CHILD_CHECK(dcf_lock(&b->sg) == 0, "lock");
-		dcf_retire_locked(&b->sg, &d);
+		(void)!dcf_retire_locked(&b->sg, &d);
 		_exit(TU_EX_NOTREACHED);
 	}
 	tu_assert_killed(tu_waitpid(p));
@@ -1280,7 +1280,7 @@ test_repairer_killed(void **state)
 	if (p == 0) {
 		dcf_inject_arm(DCF_OP_CLAIM, DCF_STEP_APPLY(2), 1);
 		TU_CHILD_CHECK(dcf_lock(&b->sg) == 0, "lock");
-		dcf_claim_locked(&b->sg, 0, 1, 77, 3, &cl);
+		(void)!dcf_claim_locked(&b->sg, 0, 1, 77, 3, &cl);
 		_exit(TU_EX_NOTREACHED);
 	}
 	tu_assert_killed(tu_waitpid(p));
@@ -1416,7 +1416,7 @@ unrecoverable(int how)
 		if (how == 0) {
 			dcf_inject_arm(DCF_OP_CLAIM, DCF_STEP_LOCKED, 1);
 			TU_CHILD_CHECK(dcf_lock(&b->sg) == 0, "lock");
-			dcf_claim_locked(&b->sg, 0, 1, 1, 13, &c2);
+			(void)!dcf_claim_locked(&b->sg, 0, 1, 1, 13, &c2);
 		} else {
 			/* A published record with a store outside the segment. */
 			TU_CHILD_CHECK(dcf_lock(&b->sg) == 0, "lock");

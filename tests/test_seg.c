@@ -412,7 +412,7 @@ test_validate(void **state)
 	REFUSED(EPROTO, sg.size, me, "bad magic");
 	FRESH();
 	h->format += 1ULL << 48;
-	REFUSED(EPROTO, sg.size, me, "layout version 2");
+	REFUSED(EPROTO, sg.size, me, "layout version 3");
 	FRESH();
 	h->format ^= 0x10;
 	REFUSED(EPROTO, sg.size, me, "differently built");

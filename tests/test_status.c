@@ -1245,15 +1245,15 @@ test_foreign_version(void **state)
 	(void)state;
 	new_state(&sg, "ver");
 	format = sg.hdr->format;
-	sg.hdr->format = (2ULL << 48) | (format & 0xffffffffffffULL);
+	sg.hdr->format = ((uint64_t)(DCF_LAYOUT_VERSION + 1) << 48) | (format & 0xffffffffffffULL);
 	assert_int_equal(take(&sg, 5, err), -1);
 	assert_int_equal(errno, EPROTO);
 	assert_false(snap->hdr_ok);
-	assert_has(err, "layout version 2, this program reads version 1");
+	assert_has(err, "layout version 3, this program reads version 2");
 	run(&r, "--name", sg.hdr->name, "--json");
 	assert_exit(&r, 1);
 	assert_one_line(&r);
-	assert_has(r.e, "layout version 2");
+	assert_has(r.e, "layout version 3");
 	assert_int_equal(r.on, 0);
 	out_free(&r);
 	/* The same version, another build. */
@@ -1467,7 +1467,7 @@ test_holder_killed_mid_transaction(void **state)
 		dcf_inject_arm(DCF_OP_COMPLETE, DCF_STEP_APPLY(4), 1);
 		if (dcf_lock(&sg) == -1)
 			_exit(ST_EX_NOTREC);
-		dcf_complete_locked(&sg, 0, 1, slot, id, 0, &wake);
+		(void)!dcf_complete_locked(&sg, 0, 1, slot, id, 0, &wake);
 		_exit(ST_EX_NOTREACHED);
 	}
 	st_assert_killed(st_waitpid(pid));
@@ -1590,7 +1590,7 @@ test_fuzz_every_byte(void **state)
 		dcf_inject_arm(DCF_OP_COMPLETE, DCF_STEP_APPLY(4), 1);
 		if (dcf_lock(&sg) == -1)
 			_exit(ST_EX_NOTREC);
-		dcf_complete_locked(&sg, 0, 1, sg.nodes[0].task_slot, sg.nodes[0].task_id, 0,
+		(void)!dcf_complete_locked(&sg, 0, 1, sg.nodes[0].task_slot, sg.nodes[0].task_id, 0,
 		    &wake);
 		_exit(ST_EX_NOTREACHED);
 	}

@@ -259,7 +259,7 @@ test_restart_intensity(void **state)
 	assert_int_equal(WEXITSTATUS(r.status), 0);
 	check_books(&r, 300, NULL);
 	assert_non_null(
-	    strstr(r.log, "Network-0 Node-1 crashed more than 2 times in 60 s: giving up on it"));
+	    strstr(r.log, "Network-0 Node-1 failed more than 2 times in 60 s: giving up on it"));
 	assert_int_equal(count(&r, "Network-0 Node-1 has failed."), 3);
 	assert_int_equal(count(&r, "Network-0 Node-1 has recovered."), 2);
 	run_release(&r);

@@ -33,6 +33,9 @@
 
 #include "dcf/seg.h"
 
+/* Every result of an operation on the books must be looked at. */
+#define DCF_MUST_CHECK __attribute__((warn_unused_result))
+
 /* What a worker got from a claim. */
 struct dcf_claim {
 	uint32_t slot;
@@ -72,14 +75,14 @@ uint64_t dcf_task_cpu_expect(const struct dcf_config *cfg, uint64_t id);
  * -1 with errno ENOSPC (no free slot), ENODATA (every task dispatched),
  * EUCLEAN (corrupt ring).
  */
-int dcf_dispatch_locked(struct dcf_seg *sg, uint32_t ring, uint64_t now);
+DCF_MUST_CHECK int dcf_dispatch_locked(struct dcf_seg *sg, uint32_t ring, uint64_t now);
 
 /*
  * Worker (node, gen): take the recovery ring's head, else its network's.
  * -1 with errno ENOENT (nothing), ESHUTDOWN (system stopping), ESTALE (the
  * node is not ours), EUCLEAN.
  */
-int dcf_claim_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t pid, uint64_t now,
+DCF_MUST_CHECK int dcf_claim_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t pid, uint64_t now,
     struct dcf_claim *out);
 
 /*
@@ -87,39 +90,45 @@ int dcf_claim_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t pid,
  * is RUNNING, holds task id and is owned by (node, gen): a stale attempt can
  * never complete a task. *wake_sup: the supervisor sleeps and wants a wake.
  */
-int dcf_complete_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint32_t slot, uint64_t id,
+DCF_MUST_CHECK int dcf_complete_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint32_t slot, uint64_t id,
     uint64_t result, int *wake_sup);
 
 /* Supervisor: pop one DONE slot, free it, say what it was. -1 ENOENT if none. */
-int dcf_retire_locked(struct dcf_seg *sg, struct dcf_done *out);
+DCF_MUST_CHECK int dcf_retire_locked(struct dcf_seg *sg, struct dcf_done *out);
 
 /*
  * Supervisor, after reaping node's process of generation gen: mark the node
  * DOWN and put back the task it owned. -1 with errno EINVAL (no such node)
  * or ESTALE (gen is no longer the node's: nothing changed).
  */
-int dcf_node_died_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint32_t max_attempts,
+DCF_MUST_CHECK int dcf_node_died_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint32_t max_attempts,
     uint64_t now, struct dcf_reclaim *out);
 
 /* Supervisor: move the head of network net's ring to the recovery ring. */
-int dcf_move_locked(struct dcf_seg *sg, uint32_t net, uint64_t now, uint64_t *id);
+DCF_MUST_CHECK int dcf_move_locked(struct dcf_seg *sg, uint32_t net, uint64_t now, uint64_t *id);
 
 /* Worker: about to sleep on its network's wake word; *word_val to wait on. */
-int dcf_sleep_begin_locked(struct dcf_seg *sg, uint32_t node, uint32_t *word_val);
+DCF_MUST_CHECK int dcf_sleep_begin_locked(struct dcf_seg *sg, uint32_t node, uint32_t *word_val);
 void dcf_sleep_end_locked(struct dcf_seg *sg, uint32_t node);
 
 /* Supervisor: node forked as generation gen (restart counts a restart). */
-int dcf_node_start_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t pid, int restart,
+DCF_MUST_CHECK int dcf_node_start_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t pid, int restart,
     uint64_t now);
+/*
+ * Supervisor: the fork of generation gen failed. The node goes DOWN and the
+ * restart dcf_node_start_locked counted is taken back: no process ran, so
+ * no restart happened and no node failed. ESTALE if gen is not the node's.
+ */
+DCF_MUST_CHECK int dcf_node_start_failed_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, int restart);
 /* Worker: attached and ready. ESTALE if gen is not the node's. */
-int dcf_node_ready_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint64_t now);
+DCF_MUST_CHECK int dcf_node_ready_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint64_t now);
 /* Supervisor: a dead or exited node's final state (FAILED or STOPPED or DOWN). */
-int dcf_node_set_state_locked(struct dcf_seg *sg, uint32_t node, uint32_t state);
+DCF_MUST_CHECK int dcf_node_set_state_locked(struct dcf_seg *sg, uint32_t node, uint32_t state);
 
 /* Check I1..I5; 0 or -1 with a message. */
-int dcf_books_check_locked(struct dcf_seg *sg, char *err, size_t errlen);
+DCF_MUST_CHECK int dcf_books_check_locked(struct dcf_seg *sg, char *err, size_t errlen);
 /* After EOWNERDEAD: replay the journal, check; -1 if the books are beyond repair. */
-int dcf_books_repair_locked(struct dcf_seg *sg);
+DCF_MUST_CHECK int dcf_books_repair_locked(struct dcf_seg *sg);
 /*
  * Full reset (the supervisor, with every worker dead and reaped): new lock,
  * empty journal, rings rebuilt from the task table, running tasks reclaimed,
@@ -127,7 +136,7 @@ int dcf_books_repair_locked(struct dcf_seg *sg);
  * Returns how many tasks it had to reclaim or -1 if the table could not
  * account for every dispatched task (message in err).
  */
-int dcf_books_reset(struct dcf_seg *sg, uint32_t max_attempts, char *err, size_t errlen);
+DCF_MUST_CHECK int dcf_books_reset(struct dcf_seg *sg, uint32_t max_attempts, char *err, size_t errlen);
 
 /* Wake-ups, called after unlocking: for work pushed on ring, or everyone. */
 void dcf_books_wake_ring(struct dcf_seg *sg, uint32_t ring);

@@ -41,7 +41,10 @@ const char *dcf_op_name(int op);
 void dcf_inject_arm(int op, int step, unsigned long count);
 void dcf_inject_disarm(void);
 void dcf_inject_hit(int op, int step);
-/* Arm from DCF_INJECT="op:step:count" (op by name or number, step a number). */
+/*
+ * Arm from DCF_INJECT="op:step:count" (op by name or number, step a number);
+ * with DCF_INJECT_ACTION=stop the process SIGSTOPs itself instead of dying.
+ */
 int dcf_inject_from_env(void);
 #define DCF_INJECT(op, step) dcf_inject_hit((op), (step))
 #else

@@ -36,7 +36,7 @@
 #include <stdint.h>
 
 #define DCF_MAGIC          0x31306d6873666364ULL /* "dcfshm01" */
-#define DCF_LAYOUT_VERSION 1u
+#define DCF_LAYOUT_VERSION 2u
 #define DCF_NAME_MAX       32 /* instance name, without NUL */
 #define DCF_NONE           UINT32_MAX
 
@@ -210,6 +210,7 @@ struct dcf_hdr {
 	uint32_t sys_state;   /* enum dcf_sys_state; written under the lock */
 	uint32_t sup_waiting; /* supervisor asleep, wants a wake on completion */
 	uint64_t seq;         /* seqlock: odd while a transaction applies */
+	uint64_t log_lost;    /* workers' log lines that could not be written (atomic add) */
 	struct dcf_counters cnt;
 	pthread_mutex_t lock __attribute__((aligned(64)));
 	struct dcf_wal wal __attribute__((aligned(64)));

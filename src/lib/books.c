@@ -484,6 +484,36 @@ dcf_node_start_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t pid
 }
 
 int
+dcf_node_start_failed_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, int restart)
+{
+	struct dcf_node *nd;
+	struct dcf_net *net;
+	struct dcf_tx tx;
+
+	if (node >= sg->cfg.max_nodes || sg->nodes[node].net >= sg->cfg.nets) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (sg->nodes[node].gen != gen) {
+		errno = ESTALE;
+		return -1;
+	}
+	nd = &sg->nodes[node];
+	net = &sg->nets[nd->net];
+	dcf_tx_begin(&tx, sg, DCF_OP_NODE);
+	if (node_alive_state(nd->state))
+		dcf_tx_put32(&tx, &net->alive, net->alive - 1);
+	dcf_tx_put32(&tx, &nd->state, DCF_NODE_DOWN);
+	dcf_tx_put32(&tx, (uint32_t *)&nd->pid, 0);
+	if (restart && nd->restarts > 0 && sg->hdr->cnt.restarts > 0) {
+		dcf_tx_put64(&tx, &nd->restarts, nd->restarts - 1);
+		dcf_tx_put64(&tx, &sg->hdr->cnt.restarts, sg->hdr->cnt.restarts - 1);
+	}
+	dcf_tx_commit(&tx);
+	return 0;
+}
+
+int
 dcf_node_ready_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint64_t now)
 {
 	struct dcf_node *nd;

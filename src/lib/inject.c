@@ -17,6 +17,7 @@ dcf_op_name(int op)
 #ifdef DCF_INJECT_ENABLE
 static int armed_op = DCF_OP_ANY, armed_step = DCF_STEP_ANY;
 static unsigned long armed_count; /* 0: disarmed */
+static int armed_sig = SIGKILL;
 
 void
 dcf_inject_arm(int op, int step, unsigned long count)
@@ -42,7 +43,7 @@ dcf_inject_hit(int op, int step)
 	if (armed_step != DCF_STEP_ANY && armed_step != step)
 		return;
 	if (--armed_count == 0)
-		raise(SIGKILL);
+		raise(armed_sig);
 }
 
 int
@@ -57,6 +58,9 @@ dcf_inject_from_env(void)
 
 	if (s == NULL || *s == '\0')
 		return 0;
+	/* DCF_INJECT_ACTION=stop: SIGSTOP instead of SIGKILL (a holder that stops). */
+	c1 = getenv("DCF_INJECT_ACTION");
+	armed_sig = c1 != NULL && strcmp(c1, "stop") == 0 ? SIGSTOP : SIGKILL;
 	/* "op:step:count" */
 	c1 = strchr(s, ':');
 	c2 = c1 ? strchr(c1 + 1, ':') : NULL;

@@ -1,5 +1,6 @@
 /* lock.c - the robust lock, and recovery when its holder died. */
 #include <errno.h>
+#include <linux/futex.h>
 #include <time.h>
 
 #include "dcf/books.h"
@@ -76,6 +77,33 @@ dcf_trylock(struct dcf_seg *sg)
 		return lock_recover(sg);
 	errno = r == ETIMEDOUT ? EBUSY : r;
 	return -1;
+}
+
+int
+dcf_lock_until(struct dcf_seg *sg, uint64_t deadline_ns)
+{
+	struct timespec ts = {(time_t)(deadline_ns / 1000000000ULL),
+	    (long)(deadline_ns % 1000000000ULL)};
+	int r;
+
+	do
+		r = pthread_mutex_clocklock(&sg->hdr->lock, CLOCK_MONOTONIC, &ts);
+	while (r == EINTR);
+	if (r == 0)
+		return 0;
+	if (r == EOWNERDEAD)
+		return lock_recover(sg);
+	errno = r;
+	return -1;
+}
+
+pid_t
+dcf_lock_holder(const struct dcf_seg *sg)
+{
+	/* glibc keeps a robust mutex's futex word in __data.__lock. */
+	int w = __atomic_load_n(&sg->hdr->lock.__data.__lock, __ATOMIC_RELAXED);
+
+	return (pid_t)((unsigned)w & FUTEX_TID_MASK);
 }
 
 void
