@@ -677,6 +677,8 @@ finish_reset(struct sup *s)
 			s->stopping = -1;
 		return;
 	}
+	if (s->stopping) /* the rebuild left the books running: keep them stopping */
+		__atomic_store_n(&s->sg.hdr->sys_state, DCF_SYS_STOPPING, __ATOMIC_RELEASE);
 	dcf_log(DCF_WARNING, "books rebuilt; %d running tasks reclaimed; restarting the nodes", r);
 }
 

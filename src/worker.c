@@ -182,6 +182,7 @@ worker_main(const struct worker_ctx *w)
 	const char *env_crash = getenv("DCF_CRASH_NODE"), *env_poison = getenv("DCF_POISON");
 	const char *env_corrupt = getenv("DCF_CORRUPT");
 	const char *env_corrupt_q = getenv("DCF_CORRUPT_QUEUE");
+	const char *env_scribble = getenv("DCF_SCRIBBLE_GEN");
 
 	if (env_crash != NULL && strtoul(env_crash, NULL, 10) == w->node)
 		raise(SIGKILL);
@@ -192,6 +193,9 @@ worker_main(const struct worker_ctx *w)
 	/* A queued task whose queue field names another ring, with the lock kept
 	 * consistent: the claim refuses it (EUCLEAN) and we exit for a reset. */
 	uint64_t corrupt_q_at = env_corrupt_q != NULL ? strtoull(env_corrupt_q, NULL, 10) : 0;
+	/* Scribble on our node's generation, consistently locked, then die busy: the
+	 * supervisor's record of the death is refused (ESTALE) and must be heard. */
+	uint64_t scribble_at = env_scribble != NULL ? strtoull(env_scribble, NULL, 10) : 0;
 #endif
 
 	/* The PID is a label: the supervisor stores it after fork, we store it before
@@ -250,6 +254,12 @@ worker_main(const struct worker_ctx *w)
 #ifdef DCF_INJECT_ENABLE
 			if (cl.id == poison)
 				raise(SIGKILL);
+			if (scribble_at != 0 && iter >= scribble_at && w->gen == 1 &&
+			    sg->hdr->cnt.resets == 0 && dcf_lock(sg) == 0) {
+				nd->gen += 100;
+				dcf_unlock(sg);
+				raise(SIGKILL);
+			}
 #endif
 			result = run_task(w, &cl);
 			have = 1;
