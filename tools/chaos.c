@@ -1,12 +1,15 @@
 /*
  * dcf-chaos - a chaos soak for dcf. Runs the real dcf-supervisor again and
  * again for a set time; during each run it SIGKILLs random workers at a set
- * rate (idle, busy, several at once), SIGSTOPs some and leaves them stopped,
- * lets the workers' own chaos timers kill them at any instruction (inside
- * the books' critical section included), and samples `dcf-status --json`.
+ * rate (idle, busy, several at once), SIGSTOPs some and leaves them stopped
+ * (some while they hold the books' lock: the holder's TID is read from the
+ * lock word), stops and continues the whole job as Ctrl-Z and fg do, lets
+ * the workers' own chaos timers kill them at any instruction (inside the
+ * books' critical section included), and samples `dcf-status --json`.
  * After each run it audits the log: every task completed exactly once or
- * quarantined, every stopped worker replaced, every JSON sample valid with
- * counts that add up, nothing left in /dev/shm or the process table.
+ * quarantined, every stopped worker replaced, no worker killed as hung that
+ * was never stopped (a Ctrl-Z is nobody's hang), every JSON sample valid
+ * with counts that add up, nothing left in /dev/shm or the process table.
  *
  * With --supervisor-kills N it instead SIGKILLs the supervisor of a busy run
  * N times at random moments, checking each time that every worker is gone
@@ -27,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dcf/lock.h"
 #include "dcf/seg.h"
 #include "dcf/util.h"
 #include "runlib.h"
@@ -41,7 +45,8 @@ struct chaos {
 	uint64_t seed;
 	struct dcf_rng rng;
 	/* figures */
-	uint64_t runs, tasks, kills, bursts, stops, reclaims, restarts, quarantined, samples;
+	uint64_t runs, tasks, kills, bursts, stops, lock_stops, ctrlz, reclaims, restarts,
+	    quarantined, samples;
 	uint64_t anomalies;
 	struct {
 		const char *fmt;
@@ -164,6 +169,88 @@ is_stopped(const pid_t *stopped, int n, pid_t pid)
 	return 0;
 }
 
+/* Wait (bounded) until pid is stopped ('T' in /proc); 1 if it is. */
+static int
+wait_stopped(pid_t pid)
+{
+	uint64_t deadline = dcf_now_ns() + 2 * DCF_NSEC;
+
+	while (dcf_now_ns() < deadline) {
+		char path[64], buf[512], *p;
+		FILE *f;
+		size_t n;
+
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		if ((f = fopen(path, "re")) == NULL)
+			return 0;
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		p = strrchr(buf, ')');
+		if (p != NULL && p[1] == ' ' && p[2] == 'T')
+			return 1;
+		(void)usleep(1000);
+	}
+	return 0;
+}
+
+/* SIGSTOP the worker holding the books' lock, if one does; its pid or 0. */
+static pid_t
+stop_lock_holder(struct chaos *c, struct dcf_seg *sg, pid_t sup)
+{
+	for (int tries = 0; tries < 200; tries++) {
+		pid_t h = dcf_lock_holder(sg);
+
+		if (h <= 0 || h == sup || !run_child_of(h, sup) || kill(h, SIGSTOP) == -1)
+			continue;
+		/* Count it only if it stopped with the lock still in its hands. */
+		if (wait_stopped(h) && dcf_lock_holder(sg) == h)
+			c->lock_stops++;
+		return h;
+	}
+	return 0;
+}
+
+/* Ctrl-Z, a pause longer than the hang timeout, then fg: to the whole job. */
+static void
+ctrl_z(struct chaos *c, pid_t sup)
+{
+	if (kill(-sup, SIGTSTP) == -1)
+		return;
+	if (!wait_stopped(sup))
+		anomaly(c, "supervisor %d did not stop on SIGTSTP", (int)sup);
+	(void)usleep(450000); /* the hang timeout is 300 ms */
+	kill(-sup, SIGCONT);
+	c->ctrlz++;
+}
+
+/* Every worker killed as hung must be one we stopped. */
+static void
+check_hang_kills(struct chaos *c, const struct run *r, const pid_t *stopped, int nstopped)
+{
+	static const char *const marks[] = {"(pid ", " held the books' lock", " made no progress"};
+	const char *p = r->log;
+
+	while ((p = strstr(p, marks[0])) != NULL) {
+		const char *eol = strchr(p, '\n');
+		char *end;
+		long pid = strtol(p + 5, &end, 10);
+		int hung = 0;
+
+		p += 5;
+		if (*end != ')' || eol == NULL)
+			continue;
+		for (int m = 1; m < 3; m++) {
+			const char *h = strstr(end, marks[m]);
+
+			hung |= h != NULL && h < eol;
+		}
+		if (hung && !is_stopped(stopped, nstopped, (pid_t)pid))
+			anomaly(c, "run %s: worker pid %ld killed as hung but never stopped",
+			    r->name, pid);
+	}
+}
+
 static void
 one_run(struct chaos *c, double deadline)
 {
@@ -172,8 +259,8 @@ one_run(struct chaos *c, double deadline)
 	    "1-3", "--fail-rate", "0.3", "--downtime", "0-20", "--max-restarts", "1000000",
 	    "--max-attempts", "8", "--hang-timeout", "300", "--grace-ms", "2000", "--seed", seed,
 	    NULL};
-	pid_t stopped[256];
-	int nstopped = 0, attached = 0;
+	pid_t stopped[256], ever[256]; /* still stopped; stopped at some time */
+	int nstopped = 0, never = 0, attached = 0;
 	struct dcf_seg sg;
 	struct run r;
 	struct run_books b;
@@ -181,6 +268,7 @@ one_run(struct chaos *c, double deadline)
 	uint64_t tick = 0;
 
 	memset(&r, 0, sizeof(r));
+	r.own_group = 1; /* a job of its own, for Ctrl-Z */
 	run_name(r.name, sizeof(r.name), "chaos");
 	snprintf(seed, sizeof(seed), "%llu", (unsigned long long)dcf_rng_next(&c->rng));
 	snprintf(tasks, sizeof(tasks), "%llu", (unsigned long long)c->tasks_per_run);
@@ -212,11 +300,23 @@ one_run(struct chaos *c, double deadline)
 		}
 		if (tick % 50 == 25 && nstopped < 256) {
 			pid = pick_worker(c, &sg, r.pid);
-			if (pid > 0 && !is_stopped(stopped, nstopped, pid) &&
+			if (pid > 0 && !is_stopped(stopped, nstopped, pid) && never < 256 &&
 			    kill(pid, SIGSTOP) == 0) {
-				stopped[nstopped++] = pid;
+				stopped[nstopped++] = ever[never++] = pid;
 				c->stops++;
 			}
+		}
+		if (tick % 25 == 15 && nstopped < 256 && never < 256) {
+			pid = stop_lock_holder(c, &sg, r.pid);
+			if (pid > 0 && !is_stopped(stopped, nstopped, pid)) {
+				stopped[nstopped++] = ever[never++] = pid;
+				c->stops++;
+			}
+		}
+		if (tick % 200 == 100) {
+			/* fg continues the whole job, the workers we stopped included. */
+			ctrl_z(c, r.pid);
+			nstopped = 0;
 		}
 	}
 	if (attached)
@@ -238,6 +338,7 @@ one_run(struct chaos *c, double deadline)
 	c->quarantined += b.quarantined;
 	c->reclaims += (uint64_t)run_count(r.log, " reclaimed from ");
 	c->restarts += (uint64_t)run_count(r.log, " has recovered.");
+	check_hang_kills(c, &r, ever, never);
 	for (int i = 0; i < nstopped; i++) {
 		char pat[48];
 
@@ -460,12 +561,13 @@ main(int argc, char **argv)
 		one_run(&c, deadline);
 	while (now_s() < deadline);
 	printf("dcf-chaos: %.1f s, seed %llu, runs %llu, tasks %llu, kills %llu (%llu bursts), "
-	       "stops %llu, "
+	       "stops %llu (%llu holding the lock), ctrl-z %llu, "
 	       "reclaims %llu, restarts %llu, quarantined %llu, status samples %llu, anomalies "
 	       "%llu\n",
 	    now_s() - t0, (unsigned long long)c.seed, (unsigned long long)c.runs,
 	    (unsigned long long)c.tasks, (unsigned long long)c.kills, (unsigned long long)c.bursts,
-	    (unsigned long long)c.stops, (unsigned long long)c.reclaims,
+	    (unsigned long long)c.stops, (unsigned long long)c.lock_stops,
+	    (unsigned long long)c.ctrlz, (unsigned long long)c.reclaims,
 	    (unsigned long long)c.restarts, (unsigned long long)c.quarantined,
 	    (unsigned long long)c.samples, (unsigned long long)c.anomalies);
 	report_kinds(&c);

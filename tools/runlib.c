@@ -47,11 +47,15 @@ run_start(struct run *r, const char *bin, const char *const *args, const char *e
 
 		dup2(p[1], 2);
 		dup2(devnull, 1);
+		if (r->own_group)
+			setpgid(0, 0);
 		if (env != NULL)
 			putenv((char *)env);
 		execv(bin, (char *const *)argv);
 		_exit(127);
 	}
+	if (r->own_group)
+		setpgid(r->pid, r->pid); /* whichever side runs first, both ask the same */
 	close(p[1]);
 	r->out = p[0];
 	fcntl(r->out, F_SETPIPE_SZ, 1 << 20); /* room while we are busy elsewhere */

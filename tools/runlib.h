@@ -17,6 +17,7 @@ struct run {
 	size_t len, cap;
 	int status; /* from waitpid, after run_finish */
 	char name[40];
+	int own_group; /* set before run_start: the run is a job of its own (pgid = pid) */
 };
 
 /* A fresh instance name "t<pid>-<tag><n>" (shows as /dev/shm/dcf-t...). */
