@@ -287,7 +287,7 @@ stop_at(const char *point, int in_lock)
 	char inj[64];
 	const char *env[] = {inj, "DCF_INJECT_ACTION=stop", "DCF_INJECT_NODE=0", NULL};
 	const char *args[] = {"--networks", "1", "--nodes", "1", "--tasks", "50", "--work", "none",
-	    "--fail-rate", "0", "--downtime", "0", "--hang-timeout", "200", NULL};
+	    "--fail-rate", "0", "--downtime", "0", "--hang-timeout", "400", NULL};
 	struct hopts o = {.env = env};
 	struct hrun r;
 
@@ -298,9 +298,9 @@ stop_at(const char *point, int in_lock)
 	assert_books(&r, 50);
 	/* The one node's first process stopped there, and only it was killed. */
 	if (in_lock)
-		assert_int_equal(hcount(&r, "held the books' lock for 200 ms without progress"), 1);
+		assert_int_equal(hcount(&r, "held the books' lock for 400 ms without progress"), 1);
 	else
-		assert_int_equal(hcount(&r, "made no progress for 200 ms"), 1);
+		assert_int_equal(hcount(&r, "made no progress for 400 ms"), 1);
 	assert_int_equal(hcount(&r, "has failed."), 1);
 	assert_clean(&r);
 	hrelease(&r);
@@ -393,7 +393,7 @@ static void
 test_stalled_log_delays_only_logging(void **state)
 {
 	const char *args[] = {"--networks", "1", "--nodes", "2", "--tasks", "20000", "--work",
-	    "none", "--fail-rate", "0", "--hang-timeout", "300", NULL};
+	    "none", "--fail-rate", "0", "--hang-timeout", "1000", NULL};
 	struct hopts o = {.small_pipe = 1};
 	struct hrun r;
 	struct dcf_seg sg;
@@ -406,7 +406,7 @@ test_stalled_log_delays_only_logging(void **state)
 	assert_int_equal(dcf_seg_attach(&sg, r.name, 1, err, sizeof(err)), 0);
 	/* Stalled for longer than the hang timeout: nothing may be killed for it. */
 	retired = __atomic_load_n(&sg.hdr->cnt.retired, __ATOMIC_RELAXED);
-	(void)poll(NULL, 0, 1000);
+	(void)poll(NULL, 0, 1500);
 	assert_true(__atomic_load_n(&sg.hdr->cnt.retired, __ATOMIC_RELAXED) - retired < 20000);
 	assert_int_equal(__atomic_load_n(&sg.hdr->cnt.failures, __ATOMIC_RELAXED), 0);
 	dcf_seg_detach(&sg);
@@ -448,7 +448,7 @@ static void
 test_ctrl_z_then_fg(void **state)
 {
 	const char *args[] = {"--networks", "1", "--nodes", "4", "--tasks", "300", "--task-ms",
-	    "20-60", "--fail-rate", "0", "--hang-timeout", "300", NULL};
+	    "20-60", "--fail-rate", "0", "--hang-timeout", "500", NULL};
 	struct hopts o = {.own_group = 1};
 	struct hrun r;
 
@@ -463,7 +463,7 @@ test_ctrl_z_then_fg(void **state)
 		assert_int_equal(kill(-r.pid, SIGTSTP), 0);
 		assert_true(wait_state(r.pid, 'T', 10));
 		/* Stopped for well over the hang timeout: the experiment's input, not a wait. */
-		(void)poll(NULL, 0, 1200);
+		(void)poll(NULL, 0, 1500);
 		assert_int_equal(kill(-r.pid, SIGCONT), 0);
 		(void)hwait_for(&r, what, 20);
 	}
