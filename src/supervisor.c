@@ -88,11 +88,11 @@ struct sup {
 	uint64_t bad_results;
 	int failed_run; /* unrecoverable: exit 1 */
 	pid_t self;
-	int out_fd;       /* our own non-blocking description of stdout */
-	int err_fd;       /* and of stderr, when the log goes elsewhere; or -1 */
-	int resetting;    /* a full reset waits for its killed workers */
-	int stop_req;     /* a stop signal not yet acted on */
-	int progress_req; /* SIGUSR1: log a progress line */
+	int out_fd;        /* our own non-blocking description of stdout */
+	int err_fd;        /* and of stderr, when the log goes elsewhere; or -1 */
+	int resetting;     /* a full reset waits for its killed workers */
+	int stop_req;      /* a stop signal not yet acted on */
+	int progress_req;  /* SIGUSR1: log a progress line */
 	uint64_t epoch_ns; /* no hang clock runs before this: set on SIGCONT and
 	                    * after everyone waited behind a stuck lock holder */
 	pid_t lock_named;  /* a foreign lock holder already named in the log */
@@ -219,7 +219,8 @@ sup_lock(struct sup *s)
 		if (n < 0) {
 			if (s->lock_named != h)
 				dcf_log(DCF_ERROR,
-				    "the books' lock has been held for %u ms by pid %d, which is not "
+				    "the books' lock has been held for %u ms by pid %d, which is "
+				    "not "
 				    "one of our workers: waiting for it",
 				    s->cfg->hang_timeout_ms, (int)h);
 			s->lock_named = h;
@@ -275,8 +276,8 @@ node_down(struct sup *s, uint32_t n, uint64_t now, uint64_t min_wait_ms)
 			dcf_unlock(&s->sg);
 		}
 		dcf_log(DCF_ERROR,
-		    "Network-%u Node-%u failed more than %u times in %u s: giving up on it", sn->net,
-		    sn->idx, s->cfg->max_restarts, s->cfg->restart_window_s);
+		    "Network-%u Node-%u failed more than %u times in %u s: giving up on it",
+		    sn->net, sn->idx, s->cfg->max_restarts, s->cfg->restart_window_s);
 		return;
 	}
 	sn->st = SN_DOWN;
@@ -334,7 +335,8 @@ fork_node(struct sup *s, uint32_t n, int restart)
 	if (pid == 0)
 		worker_child(s, n);
 	if (pid > 0) {
-		__atomic_store_n(&shm_node(s, n)->pid, (int32_t)pid, __ATOMIC_RELAXED); /* a label */
+		__atomic_store_n(&shm_node(s, n)->pid, (int32_t)pid,
+		    __ATOMIC_RELAXED); /* a label */
 		sn->pid = pid;
 		sn->st = SN_RUN;
 		sn->stopped_at = 0;
@@ -446,7 +448,8 @@ drain(struct sup *s, int may_sleep, int force)
 	dcf_unlock(&s->sg);
 	wake_rings(s, woke);
 	for (uint32_t i = 0; i < nids; i++)
-		dcf_log(DCF_WARNING, "Task-%llu queued on the global queue: Network-%u has no live node",
+		dcf_log(DCF_WARNING,
+		    "Task-%llu queued on the global queue: Network-%u has no live node",
 		    (unsigned long long)s->ids[i], (uint32_t)(s->ids[i] % s->cfg->nets));
 	if (!logged)
 		return n; /* nothing to say or check per task */
@@ -498,7 +501,8 @@ evacuate(struct sup *s, uint32_t net)
 	dcf_unlock(&s->sg);
 	dcf_books_wake_ring(&s->sg, DCF_RING_RECOVERY);
 	for (uint32_t i = 0; i < k; i++)
-		dcf_log(DCF_WARNING, "Task-%llu moved to the global queue: Network-%u has no live node",
+		dcf_log(DCF_WARNING,
+		    "Task-%llu moved to the global queue: Network-%u has no live node",
 		    (unsigned long long)s->ids[i], net);
 }
 
@@ -735,12 +739,12 @@ progress_text(struct sup *s, char *line, size_t len)
 {
 	struct dcf_hdr *h = s->sg.hdr;
 	double secs = (double)(dcf_now_ns() - s->t0) / 1e9;
+	uint64_t done = h->cnt.retired + h->cnt.quarantined;
 	uint32_t down = 0;
 
 	for (uint32_t n = 0; n < s->nnodes; n++)
 		down += s->nodes[n].st != SN_RUN;
-	snprintf(line, len, "%llu/%llu done, %.0f tasks/s, %u nodes down",
-	    (unsigned long long)(h->cnt.retired + h->cnt.quarantined),
+	snprintf(line, len, "%llu/%llu done, %.0f tasks/s, %u nodes down", (unsigned long long)done,
 	    (unsigned long long)s->cfg->tasks, secs > 0 ? (double)h->cnt.retired / secs : 0.0,
 	    down);
 }
@@ -843,7 +847,8 @@ note_signal(struct sup *s, int sig)
 		break;
 	default:
 		dcf_log(DCF_WARNING,
-		    "SIG%s ignored (INT, TERM and HUP stop, QUIT stops at once, USR1 logs progress)",
+		    "SIG%s ignored (INT, TERM and HUP stop, QUIT stops at once, USR1 logs "
+		    "progress)",
 		    sig_name(sig));
 		return;
 	}
@@ -1122,7 +1127,8 @@ loop(struct sup *s)
 			break;
 		if (!worked || !dcf_log_room((size_t)RETIRE_BATCH * RETIRE_LINE)) {
 			/* Nothing retired: ask for a wake-up, then look once more. */
-			if (drain(s, 1, 0) == 0 || !dcf_log_room((size_t)RETIRE_BATCH * RETIRE_LINE)) {
+			if (drain(s, 1, 0) == 0 ||
+			    !dcf_log_room((size_t)RETIRE_BATCH * RETIRE_LINE)) {
 				dcf_log_flush();
 				wait_events(s);
 			}
@@ -1216,8 +1222,8 @@ run_system(struct sup *s)
 	setproctitle("-dcf-supervisor %s", s->o->name);
 	s->t0 = dcf_now_ns();
 	dcf_log(DCF_INFO,
-	    "dcf '%s' starting: %u networks x %u nodes, %llu tasks, seed %llu (pid %d)",
-	    s->o->name, s->cfg->nets, s->cfg->nodes_per_net, (unsigned long long)s->cfg->tasks,
+	    "dcf '%s' starting: %u networks x %u nodes, %llu tasks, seed %llu (pid %d)", s->o->name,
+	    s->cfg->nets, s->cfg->nodes_per_net, (unsigned long long)s->cfg->tasks,
 	    (unsigned long long)s->cfg->seed, (int)s->self);
 	for (uint32_t n = 0; n < s->nnodes && !s->resetting; n++)
 		fork_node(s, n, 0);

@@ -15,7 +15,8 @@ main(int argc, char **argv)
 	/* A closed 0, 1 or 2 would be reused by the next open: the log could land
 	 * in the segment. Hold them with /dev/null. */
 	for (int fd = 0; fd <= 2; fd++)
-		if (fcntl(fd, F_GETFD) == -1 && open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) == -1)
+		if (fcntl(fd, F_GETFD) == -1 &&
+		    open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) == -1)
 			return 1;
 	setproctitle_init(argc, argv, environ);
 	r = sup_parse_options(argc, argv, &o);

@@ -226,8 +226,9 @@ worker_main(const struct worker_ctx *w)
 			if (dcf_ring_depth(&sg->rings[ring]) == 0)
 				ring = DCF_RING_NET0 + nd->net;
 			if (dcf_ring_peek(sg, ring, 0, &slot) == 0) {
-				sg->tasks[slot].queue =
-				    ring == DCF_RING_RECOVERY ? DCF_RING_NET0 + nd->net : DCF_RING_RECOVERY;
+				sg->tasks[slot].queue = ring == DCF_RING_RECOVERY
+				    ? DCF_RING_NET0 + nd->net
+				    : DCF_RING_RECOVERY;
 				corrupt_q_at = 0;
 			}
 		}

@@ -371,7 +371,8 @@ test_stalled_log_then_sigterm(void **state)
 			(void)poll(NULL, 0, 5);
 		if (p != r.pid) {
 			kill(r.pid, SIGKILL);
-			fail_msg("supervisor did not end within 20 s of SIGTERM with its log stalled");
+			fail_msg(
+			    "supervisor did not end within 20 s of SIGTERM with its log stalled");
 		}
 		r.pid = -1;
 	}
@@ -484,8 +485,8 @@ test_fork_failure_counts_toward_intensity(void **state)
 	/* Both first forks work; node 1 dies at start; every later fork fails. */
 	const char *env[] = {"DCF_FAIL_FORK=2", "DCF_CRASH_NODE=1", NULL};
 	const char *args[] = {"--networks", "1", "--nodes", "2", "--tasks", "200", "--task-ms",
-	    "0-1", "--fail-rate", "0", "--downtime", "0", "--max-restarts", "2",
-	    "--restart-window", "60", NULL};
+	    "0-1", "--fail-rate", "0", "--downtime", "0", "--max-restarts", "2", "--restart-window",
+	    "60", NULL};
 	struct hopts o = {.env = env};
 	struct hrun r;
 
@@ -538,8 +539,8 @@ test_allocation_failure(void **state)
 static void
 test_log_write_errors(void **state)
 {
-	const char *args[] = {"--networks", "1", "--nodes", "2", "--tasks", "200", "--task-ms",
-	    "0", "--fail-rate", "0", "--log", "/dev/full", NULL};
+	const char *args[] = {"--networks", "1", "--nodes", "2", "--tasks", "200", "--task-ms", "0",
+	    "--fail-rate", "0", "--log", "/dev/full", NULL};
 	struct hrun r;
 
 	(void)state;
@@ -620,8 +621,8 @@ test_sigquit_stops_at_once_and_cleans_up(void **state)
 static void
 test_other_signals_have_a_meaning(void **state)
 {
-	const char *args[] = {"--networks", "1", "--nodes", "2", "--tasks", "400", "--task-ms",
-	    "5", "--fail-rate", "0", NULL};
+	const char *args[] = {"--networks", "1", "--nodes", "2", "--tasks", "400", "--task-ms", "5",
+	    "--fail-rate", "0", NULL};
 	const int sigs[] = {SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGPWR, SIGXCPU};
 	struct hrun r;
 
@@ -674,8 +675,8 @@ static void
 test_refused_death_record_is_heard(void **state)
 {
 	const char *env[] = {"DCF_SCRIBBLE_GEN=30", "DCF_INJECT_NODE=0", NULL};
-	const char *args[] = {"--networks", "1", "--nodes", "2", "--tasks", "500", "--work",
-	    "none", "--fail-rate", "0", "--downtime", "0", NULL};
+	const char *args[] = {"--networks", "1", "--nodes", "2", "--tasks", "500", "--work", "none",
+	    "--fail-rate", "0", "--downtime", "0", NULL};
 	struct hopts o = {.env = env};
 	struct hrun r;
 

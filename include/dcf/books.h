@@ -82,16 +82,16 @@ DCF_MUST_CHECK int dcf_dispatch_locked(struct dcf_seg *sg, uint32_t ring, uint64
  * -1 with errno ENOENT (nothing), ESHUTDOWN (system stopping), ESTALE (the
  * node is not ours), EUCLEAN.
  */
-DCF_MUST_CHECK int dcf_claim_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t pid, uint64_t now,
-    struct dcf_claim *out);
+DCF_MUST_CHECK int dcf_claim_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t pid,
+    uint64_t now, struct dcf_claim *out);
 
 /*
  * Worker: record slot's task as completed. Refused (ESTALE) unless the slot
  * is RUNNING, holds task id and is owned by (node, gen): a stale attempt can
  * never complete a task. *wake_sup: the supervisor sleeps and wants a wake.
  */
-DCF_MUST_CHECK int dcf_complete_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint32_t slot, uint64_t id,
-    uint64_t result, int *wake_sup);
+DCF_MUST_CHECK int dcf_complete_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen,
+    uint32_t slot, uint64_t id, uint64_t result, int *wake_sup);
 
 /* Supervisor: pop one DONE slot, free it, say what it was. -1 ENOENT if none. */
 DCF_MUST_CHECK int dcf_retire_locked(struct dcf_seg *sg, struct dcf_done *out);
@@ -101,8 +101,8 @@ DCF_MUST_CHECK int dcf_retire_locked(struct dcf_seg *sg, struct dcf_done *out);
  * DOWN and put back the task it owned. -1 with errno EINVAL (no such node)
  * or ESTALE (gen is no longer the node's: nothing changed).
  */
-DCF_MUST_CHECK int dcf_node_died_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint32_t max_attempts,
-    uint64_t now, struct dcf_reclaim *out);
+DCF_MUST_CHECK int dcf_node_died_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen,
+    uint32_t max_attempts, uint64_t now, struct dcf_reclaim *out);
 
 /* Supervisor: move the head of network net's ring to the recovery ring. */
 DCF_MUST_CHECK int dcf_move_locked(struct dcf_seg *sg, uint32_t net, uint64_t now, uint64_t *id);
@@ -112,16 +112,18 @@ DCF_MUST_CHECK int dcf_sleep_begin_locked(struct dcf_seg *sg, uint32_t node, uin
 void dcf_sleep_end_locked(struct dcf_seg *sg, uint32_t node);
 
 /* Supervisor: node forked as generation gen (restart counts a restart). */
-DCF_MUST_CHECK int dcf_node_start_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t pid, int restart,
-    uint64_t now);
+DCF_MUST_CHECK int dcf_node_start_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t pid,
+    int restart, uint64_t now);
 /*
  * Supervisor: the fork of generation gen failed. The node goes DOWN and the
  * restart dcf_node_start_locked counted is taken back: no process ran, so
  * no restart happened and no node failed. ESTALE if gen is not the node's.
  */
-DCF_MUST_CHECK int dcf_node_start_failed_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, int restart);
+DCF_MUST_CHECK int dcf_node_start_failed_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen,
+    int restart);
 /* Worker: attached and ready. ESTALE if gen is not the node's. */
-DCF_MUST_CHECK int dcf_node_ready_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint64_t now);
+DCF_MUST_CHECK int dcf_node_ready_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen,
+    uint64_t now);
 /* Supervisor: a dead or exited node's final state (FAILED or STOPPED or DOWN). */
 DCF_MUST_CHECK int dcf_node_set_state_locked(struct dcf_seg *sg, uint32_t node, uint32_t state);
 
@@ -136,7 +138,8 @@ DCF_MUST_CHECK int dcf_books_repair_locked(struct dcf_seg *sg);
  * Returns how many tasks it had to reclaim or -1 if the table could not
  * account for every dispatched task (message in err).
  */
-DCF_MUST_CHECK int dcf_books_reset(struct dcf_seg *sg, uint32_t max_attempts, char *err, size_t errlen);
+DCF_MUST_CHECK int dcf_books_reset(struct dcf_seg *sg, uint32_t max_attempts, char *err,
+    size_t errlen);
 
 /* Wake-ups, called after unlocking: for work pushed on ring, or everyone. */
 void dcf_books_wake_ring(struct dcf_seg *sg, uint32_t ring);

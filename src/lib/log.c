@@ -90,7 +90,8 @@ dcf_log_open(const char *path, int *fd_out, char *err, size_t errlen)
 	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0644);
 	if (fd == -1) {
 		if (errno == ENXIO)
-			DCF_BAD(ENXIO, "'%s' is a FIFO that no process is reading; start its reader first",
+			DCF_BAD(ENXIO,
+			    "'%s' is a FIFO that no process is reading; start its reader first",
 			    path);
 		DCF_BAD(errno, "'%s': %s; give a writable file", path, strerror(errno));
 	}

@@ -327,9 +327,9 @@ torn(int op, int step, const char *state)
 		if (dcf_lock(sg) == -1)
 			_exit(2);
 		if (op == DCF_OP_COMPLETE)
-			dcf_complete_locked(sg, 0, 1, slot, id, dcf_mix64(id), &wake);
+			(void)!dcf_complete_locked(sg, 0, 1, slot, id, dcf_mix64(id), &wake);
 		else
-			dcf_claim_locked(sg, 1, 1, 2001, dcf_now_ns(), &cl);
+			(void)!dcf_claim_locked(sg, 1, 1, 2001, dcf_now_ns(), &cl);
 		_exit(3); /* the crash point was never reached */
 	}
 	while (waitpid(pid, &st, 0) == -1)
