@@ -1103,11 +1103,21 @@ on_timers(struct sup *s)
 	}
 }
 
+/*
+ * While tasks keep completing the loop does not sleep, and looks at its
+ * signals, children and timers once a millisecond rather than at every
+ * batch (a syscall or three each): a bound on their latency, not a poll of
+ * an idle system, which sleeps in poll(2) until something happens.
+ */
+#define BUSY_LOOK_NS (1 * MS)
+
 static void
 loop(struct sup *s)
 {
+	uint64_t look_at = 0;
+
 	for (;;) {
-		int worked;
+		int worked, idle = 0;
 
 		worked = drain(s, 0, 0) > 0;
 		dcf_log_flush();
@@ -1131,8 +1141,12 @@ loop(struct sup *s)
 			    !dcf_log_room((size_t)RETIRE_BATCH * RETIRE_LINE)) {
 				dcf_log_flush();
 				wait_events(s);
+				idle = 1;
 			}
 		}
+		if (!idle && dcf_now_ns() < look_at)
+			continue;
+		look_at = dcf_now_ns() + BUSY_LOOK_NS;
 		take_signals(s);
 		act_on_signals(s);
 		reap(s);

@@ -330,7 +330,8 @@ test_hung_worker_replaced(void **state)
 	assert_int_equal(WEXITSTATUS(r.status), 0);
 	assert_non_null(strstr(r.log, "was stopped by SIGSTOP"));
 	assert_non_null(strstr(r.log, "Network-0 Node-0 has recovered."));
-	assert_true(count(&r, "made no progress") >= 1);
+	/* Stopped busy, or stopped holding the books' lock: killed either way. */
+	assert_true(count(&r, "made no progress") + count(&r, "held the books' lock") >= 1);
 	check_books(&r, 40, NULL);
 	run_release(&r);
 }

@@ -16,6 +16,7 @@
 #include "dcf/util.h"
 
 static int log_fd = 2;
+static int log_sock; /* log_fd is a socket: sent with MSG_DONTWAIT */
 static enum dcf_level log_min = DCF_INFO;
 static int log_tty;
 static int note_fd = -1;
@@ -34,10 +35,19 @@ static char first_error[128];
 
 static const char *const level_names[] = {"DEBUG", "INFO", "WARNING", "ERROR"};
 
+static int
+is_socket(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
 void
 dcf_log_init(int fd, enum dcf_level min, int tty)
 {
 	log_fd = fd;
+	log_sock = is_socket(fd);
 	log_min = min;
 	log_tty = tty;
 }
@@ -186,23 +196,20 @@ count_lost(uint64_t lines, int e)
 
 /* One write that never blocks: MSG_DONTWAIT on a socket, O_NONBLOCK elsewhere. */
 static ssize_t
-write_once(int fd, const char *p, size_t n)
+write_once(int fd, int sock, const char *p, size_t n)
 {
-	ssize_t r = send(fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
-
-	if (r == -1 && errno == ENOTSOCK)
-		r = write(fd, p, n);
-	return r;
+	return sock ? send(fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL) : write(fd, p, n);
 }
 
 int
 dcf_write_within(int fd, const void *buf, size_t len, int ms)
 {
 	const char *p = buf;
+	int sock = is_socket(fd);
 	uint64_t end = dcf_now_ns() + (uint64_t)(ms > 0 ? ms : 0) * 1000000ULL;
 
 	while (len > 0) {
-		ssize_t r = write_once(fd, p, len);
+		ssize_t r = write_once(fd, sock, p, len);
 		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
 		uint64_t now;
 
@@ -240,7 +247,7 @@ static void
 write_direct(const char *line, size_t n)
 {
 	for (;;) {
-		ssize_t r = write_once(log_fd, line, n);
+		ssize_t r = write_once(log_fd, log_sock, line, n);
 		struct pollfd pfd = {.fd = log_fd, .events = POLLOUT};
 
 		if (r == (ssize_t)n)
@@ -352,7 +359,7 @@ void
 dcf_log_raw(const char *s, size_t n)
 {
 	if (q_buf == NULL) {
-		(void)write_once(log_fd, s, n);
+		(void)write_once(log_fd, log_sock, s, n);
 		return;
 	}
 	if (dcf_log_queued() == 0 && n <= q_cap)
@@ -377,7 +384,7 @@ dcf_log_flush(void)
 {
 	while (dcf_log_queued() > 0) {
 		size_t n = chunk_len();
-		ssize_t r = write_once(log_fd, q_buf + q_start, n);
+		ssize_t r = write_once(log_fd, log_sock, q_buf + q_start, n);
 
 		if (r > 0) {
 			q_start += (size_t)r;
