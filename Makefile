@@ -1,5 +1,6 @@
 SHELL := /bin/bash
 # dcf: plain GNU make. Honours CC, CFLAGS, LDFLAGS, PREFIX, DESTDIR.
+# Short lines ("CC src/lib/books.c"); `make V=1` prints the whole commands.
 CC      ?= cc
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
@@ -16,6 +17,12 @@ CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude -DDCF_VERSION='"$(VERSION)"' $(BSD_CFLAGS) $(CFLAGS)
 LIBS    := $(BSD_LIBS) -lrt -lpthread -lm
 
+ifneq ($(V),1)
+QCC = @printf '  CC      %s\n' '$<';
+QLD = @printf '  LD      %s\n' '$@';
+QAR = @printf '  AR      %s\n' '$@';
+endif
+
 LIB_SRC := $(wildcard src/lib/*.c)
 LIB_OBJ := $(LIB_SRC:src/lib/%.c=build/lib/%.o)
 INJ_OBJ := $(LIB_SRC:src/lib/%.c=build/inj/%.o)
@@ -25,34 +32,34 @@ TESTS   := $(TEST_SRC:tests/%.c=build/tests/%)
 # Supervisor and worker built with injection points, for the integration tests.
 INJ_PROGS := build/inj/dcf-supervisor
 
-.PHONY: all clean install check test run lint deps chaos asan ubsan sanitize
+.PHONY: all clean install uninstall check test run lint deps chaos asan ubsan sanitize
 all: $(PROGS)
 
 build/lib/%.o: src/lib/%.c $(wildcard include/dcf/*.h) | build/lib
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(QCC)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 build/inj/%.o: src/lib/%.c $(wildcard include/dcf/*.h) | build/inj
-	$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 -c -o $@ $<
+	$(QCC)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 -c -o $@ $<
 build/libdcf.a: $(LIB_OBJ)
-	$(AR) rcs $@ $^
+	$(QAR)$(AR) rcs $@ $^
 build/libdcf-inj.a: $(INJ_OBJ)
-	$(AR) rcs $@ $^
+	$(QAR)$(AR) rcs $@ $^
 build/lib build/inj build/tests:
-	mkdir -p $@
+	@mkdir -p $@
 
 SUP_SRC := src/supervisor_main.c src/supervisor.c src/worker.c src/options.c
 dcf-supervisor: $(SUP_SRC) src/supervisor.h build/libdcf.a
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(SUP_SRC) build/libdcf.a $(LIBS)
+	$(QLD)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(SUP_SRC) build/libdcf.a $(LIBS)
 STATUS_SRC := src/status_main.c src/status_options.c
 dcf-status: $(STATUS_SRC) src/status.h build/libdcf.a
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(STATUS_SRC) build/libdcf.a $(LIBS)
+	$(QLD)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(STATUS_SRC) build/libdcf.a $(LIBS)
 build/inj/dcf-supervisor: $(SUP_SRC) src/supervisor.h build/libdcf-inj.a
-	$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $(SUP_SRC) build/libdcf-inj.a $(LIBS)
+	$(QLD)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $(SUP_SRC) build/libdcf-inj.a $(LIBS)
 
 build/tests/%: tests/%.c $(wildcard tests/*.h) tools/runlib.c tools/runlib.h build/libdcf-inj.a | build/tests
-	$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $< tools/runlib.c build/libdcf-inj.a $(CMOCKA_LIBS) $(LIBS)
+	$(QLD)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $< tools/runlib.c build/libdcf-inj.a $(CMOCKA_LIBS) $(LIBS)
 
 build/dcf-chaos: tools/chaos.c tools/runlib.c tools/runlib.h build/libdcf.a
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tools/chaos.c tools/runlib.c build/libdcf.a $(LIBS)
+	$(QLD)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tools/chaos.c tools/runlib.c build/libdcf.a $(LIBS)
 
 # The chaos soak: CHAOS_S seconds of kill storms against real runs.
 CHAOS_S ?= 60
@@ -111,6 +118,11 @@ install: $(PROGS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)/
 	install -m 644 $(wildcard man/*.1) $(DESTDIR)$(MANDIR)/man1/
+
+# Removes exactly what install put there.
+uninstall:
+	rm -f $(PROGS:%=$(DESTDIR)$(BINDIR)/%) \
+		$(patsubst man/%,$(DESTDIR)$(MANDIR)/man1/%,$(wildcard man/*.1))
 
 clean:
 	rm -rf build $(PROGS)

@@ -27,17 +27,17 @@ fuzz-deps:
 	@tools/install-deps.sh fuzz
 
 build/fuzz/lib:
-	mkdir -p $@
+	@mkdir -p $@
 build/fuzz/lib/%.o: src/lib/%.c $(wildcard include/dcf/*.h) | fuzz-deps build/fuzz/lib
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+	$(QCC)$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
 build/fuzz/fuzz_options: $(FUZZ_OPT_SRC) $(FUZZ_HDRS) $(FUZZ_LIB_OBJ)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_OPT_SRC) $(FUZZ_LIB_OBJ) $(BSD_LIBS) -lrt -lpthread -lm
+	$(QLD)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_OPT_SRC) $(FUZZ_LIB_OBJ) $(BSD_LIBS) -lrt -lpthread -lm
 build/fuzz/fuzz_segment: tests/fuzz/fuzz_segment.c $(FUZZ_HDRS) $(FUZZ_LIB_OBJ)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_OBJ) $(BSD_LIBS) -lrt -lpthread -lm
+	$(QLD)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_OBJ) $(BSD_LIBS) -lrt -lpthread -lm
 
 # The seed generator: the normal compiler, and the library with crash points.
 build/fuzz/gen_segment: tests/fuzz/gen_segment.c build/libdcf-inj.a | build/fuzz/lib
-	$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $< build/libdcf-inj.a $(LIBS)
+	$(QLD)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $< build/libdcf-inj.a $(LIBS)
 
 fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%) build/fuzz/gen_segment
 	@rm -rf build/fuzz/segment/seeds && mkdir -p build/fuzz/segment/seeds

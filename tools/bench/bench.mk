@@ -7,13 +7,13 @@ BENCH_DCF_SRC := tools/bench/dcfbench.c tools/bench/launch.c tools/bench/proc.c 
 
 .PHONY: bench
 build/bench:
-	mkdir -p $@
+	@mkdir -p $@
 build/bench/ring: tools/bench/ring.c build/libdcf.a | build/bench
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< build/libdcf.a $(LIBS)
+	$(QLD)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< build/libdcf.a $(LIBS)
 build/bench/floor: tools/bench/floor.c build/libdcf.a | build/bench
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< build/libdcf.a $(LIBS)
+	$(QLD)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< build/libdcf.a $(LIBS)
 build/bench/dcfbench: $(BENCH_DCF_SRC) $(wildcard tools/bench/*.h) build/libdcf.a | build/bench
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(BENCH_DCF_SRC) build/libdcf.a $(LIBS)
+	$(QLD)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(BENCH_DCF_SRC) build/libdcf.a $(LIBS)
 
 # Everything, side by side, about 5 minutes: docs/BENCHMARKS.md and docs/bench-*.png.
 bench: $(PROGS) $(BENCH_BINS)
