@@ -33,6 +33,7 @@
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -53,6 +54,8 @@
 #define LOG_QUEUE_CAP (4u << 20)
 /* The shortest wait between two fork attempts of one node. */
 #define FORK_RETRY_MS 100
+/* The progress line goes through the log (the log is that terminal). */
+#define PROGRESS_IN_LOG (-2)
 
 enum sn_state { SN_RUN, SN_DOWN, SN_FAILED, SN_STOPPED };
 
@@ -77,7 +80,8 @@ struct sup {
 	uint32_t nnodes;
 	uint32_t *alive; /* per network: nodes with a live process */
 	int sfd, efd, tfd;
-	int tty;
+	int tty;         /* a progress line is kept on a terminal */
+	int progress_fd; /* where: PROGRESS_IN_LOG, a terminal, or -1 */
 	struct dcf_rng rng;
 	uint64_t t0;
 	int stopping; /* 0, or the signal that asked (or -1: all done) */
@@ -155,6 +159,22 @@ static void *
 sup_calloc(size_t n, size_t size)
 {
 	return alloc_fails() ? NULL : calloc(n, size);
+}
+
+/* "1 task", "2 tasks": n and the word that agrees with it. */
+static const char *
+pl(uint64_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
+/* A rate with the digits that mean something: 0.45, 12.5, 2130. */
+static void
+rate_text(char *buf, size_t len, uint64_t n, double secs)
+{
+	double r = secs > 0 ? (double)n / secs : 0.0;
+
+	snprintf(buf, len, r >= 100 ? "%.0f" : r >= 10 ? "%.1f" : "%.2f", r);
 }
 
 static struct dcf_node *
@@ -299,7 +319,7 @@ worker_child(struct sup *s, uint32_t n)
 	w.gen = s->nodes[n].gen;
 	w.parent = s->self;
 	w.notify_fd = s->efd;
-	w.tty = s->tty;
+	w.tty = s->progress_fd == PROGRESS_IN_LOG;
 	w.level = s->o->level;
 	close(s->sfd);
 	close(s->tfd);
@@ -741,12 +761,23 @@ progress_text(struct sup *s, char *line, size_t len)
 	double secs = (double)(dcf_now_ns() - s->t0) / 1e9;
 	uint64_t done = h->cnt.retired + h->cnt.quarantined;
 	uint32_t down = 0;
+	char rate[32];
 
 	for (uint32_t n = 0; n < s->nnodes; n++)
 		down += s->nodes[n].st != SN_RUN;
-	snprintf(line, len, "%llu/%llu done, %.0f tasks/s, %u nodes down", (unsigned long long)done,
-	    (unsigned long long)s->cfg->tasks, secs > 0 ? (double)h->cnt.retired / secs : 0.0,
-	    down);
+	rate_text(rate, sizeof(rate), h->cnt.retired, secs);
+	snprintf(line, len, "%llu/%llu done, %s tasks/s, %u %s down", (unsigned long long)done,
+	    (unsigned long long)s->cfg->tasks, rate, down, pl(down, "node", "nodes"));
+}
+
+/* The terminal's progress line: through the log when the log is that terminal. */
+static void
+progress_put(struct sup *s, const char *text, size_t len)
+{
+	if (s->progress_fd == PROGRESS_IN_LOG)
+		dcf_log_raw(text, len);
+	else if (s->progress_fd >= 0)
+		(void)dcf_write_within(s->progress_fd, text, len, 0);
 }
 
 static void
@@ -758,7 +789,7 @@ progress_line(struct sup *s)
 	progress_text(s, text, sizeof(text));
 	len = snprintf(line, sizeof(line), "\r\033[K[%s]", text);
 	if (len > 0)
-		dcf_log_raw(line, (size_t)len);
+		progress_put(s, line, (size_t)len);
 }
 
 static void
@@ -903,38 +934,71 @@ all_failed(struct sup *s)
 }
 
 static void
-summary(struct sup *s)
+summary_text(struct sup *s, char *line, size_t len)
 {
 	struct dcf_hdr *h = s->sg.hdr;
+	const struct dcf_counters *c = &h->cnt;
 	double secs = (double)(dcf_now_ns() - s->t0) / 1e9;
 	uint64_t lost = dcf_log_lost() + __atomic_load_n(&h->log_lost, __ATOMIC_RELAXED);
-	char line[512], tail[160] = "";
-	int n;
+	char tail[160] = "", rate[32];
 
 	if (lost > 0)
-		snprintf(tail, sizeof(tail), "; %llu log lines could not be written (%s)",
-		    (unsigned long long)lost, dcf_log_error() ? dcf_log_error() : "by the workers");
-	n = snprintf(line, sizeof(line),
-	    "dcf '%s': %llu tasks: %llu completed, %llu quarantined, %llu not run; "
-	    "%llu node failures, %llu restarts, %llu tasks reclaimed, %llu lock repairs; %.2f "
-	    "s, %.0f tasks/s%s\n",
-	    s->o->name, (unsigned long long)s->cfg->tasks, (unsigned long long)h->cnt.retired,
-	    (unsigned long long)h->cnt.quarantined,
-	    (unsigned long long)(s->cfg->tasks - h->cnt.retired - h->cnt.quarantined),
-	    (unsigned long long)h->cnt.failures, (unsigned long long)h->cnt.restarts,
-	    (unsigned long long)h->cnt.reclaimed, (unsigned long long)h->cnt.repairs, secs,
-	    secs > 0 ? (double)h->cnt.retired / secs : 0.0, tail);
-	if (n > 0)
-		(void)dcf_write_within(s->out_fd, line, (size_t)n, (int)s->cfg->hang_timeout_ms);
-	if (lost > 0) {
-		char note[256];
+		snprintf(tail, sizeof(tail), "; %llu log %s could not be written (%s)",
+		    (unsigned long long)lost, pl(lost, "line", "lines"),
+		    dcf_log_error() ? dcf_log_error() : "by the workers");
+	rate_text(rate, sizeof(rate), c->retired, secs);
+	snprintf(line, len,
+	    "dcf '%s': %llu %s: %llu completed, %llu quarantined, %llu not run; "
+	    "%llu node %s, %llu %s, %llu %s reclaimed, %llu lock %s; %.2f s, %s tasks/s%s",
+	    s->o->name, (unsigned long long)s->cfg->tasks, pl(s->cfg->tasks, "task", "tasks"),
+	    (unsigned long long)c->retired, (unsigned long long)c->quarantined,
+	    (unsigned long long)(s->cfg->tasks - c->retired - c->quarantined),
+	    (unsigned long long)c->failures, pl(c->failures, "failure", "failures"),
+	    (unsigned long long)c->restarts, pl(c->restarts, "restart", "restarts"),
+	    (unsigned long long)c->reclaimed, pl(c->reclaimed, "task", "tasks"),
+	    (unsigned long long)c->repairs, pl(c->repairs, "repair", "repairs"), secs, rate, tail);
+}
 
-		n = snprintf(note, sizeof(note),
-		    "dcf-supervisor: %llu log lines could not be written (%s): the log is "
-		    "incomplete; the counts above are the books'\n",
-		    (unsigned long long)lost, dcf_log_error() ? dcf_log_error() : "by the workers");
-		if (n > 0 && s->err_fd >= 0)
-			(void)dcf_write_within(s->err_fd, note, (size_t)n, 0);
+/* Is fd the same open file as stdout's? (then the summary is not logged twice) */
+static int
+same_file(int a, int b)
+{
+	struct stat sa, sb;
+
+	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	    sa.st_ino == sb.st_ino;
+}
+
+/* The summary: to standard output, and into the log when the log is elsewhere. */
+static void
+summary(struct sup *s)
+{
+	uint64_t lost;
+	char line[512];
+	size_t n;
+
+	summary_text(s, line, sizeof(line));
+	if (!same_file(dcf_log_fd(), 1))
+		dcf_log(DCF_INFO, "%s", line);
+	if (s->tty)
+		progress_put(s, "\r\033[K", 4);
+	(void)dcf_log_drain((int)s->cfg->hang_timeout_ms);
+	/* Say what was lost to the log after the log had its last chance. */
+	summary_text(s, line, sizeof(line) - 1);
+	n = strlen(line);
+	line[n++] = '\n';
+	(void)dcf_write_within(s->out_fd, line, n, (int)s->cfg->hang_timeout_ms);
+	lost = dcf_log_lost() + __atomic_load_n(&s->sg.hdr->log_lost, __ATOMIC_RELAXED);
+	if (lost > 0 && s->err_fd >= 0) {
+		char note[256];
+		int k = snprintf(note, sizeof(note),
+		    "dcf-supervisor: %llu log %s could not be written (%s): the log is "
+		    "incomplete; the counts in the summary are the books'\n",
+		    (unsigned long long)lost, pl(lost, "line", "lines"),
+		    dcf_log_error() ? dcf_log_error() : "by the workers");
+
+		if (k > 0)
+			(void)dcf_write_within(s->err_fd, note, (size_t)k, 0);
 	}
 }
 
@@ -1037,6 +1101,22 @@ setup_fds(struct sup *s)
 	return s->sfd == -1 || s->efd == -1 || s->tfd == -1 ? -1 : 0;
 }
 
+static void
+announce_end(struct sup *s)
+{
+	const struct dcf_counters *c = &s->sg.hdr->cnt;
+
+	if (c->quarantined > 0)
+		dcf_log(DCF_INFO,
+		    "Every task has ended: %llu completed, %llu quarantined; stopping the workers",
+		    (unsigned long long)c->retired, (unsigned long long)c->quarantined);
+	else if (s->cfg->tasks == 1)
+		dcf_log(DCF_INFO, "The task completed; stopping the workers");
+	else
+		dcf_log(DCF_INFO, "All %llu tasks completed; stopping the workers",
+		    (unsigned long long)s->cfg->tasks);
+}
+
 static int
 finished(struct sup *s)
 {
@@ -1122,8 +1202,7 @@ loop(struct sup *s)
 		worked = drain(s, 0, 0) > 0;
 		dcf_log_flush();
 		if (!s->stopping && !s->resetting && finished(s)) {
-			dcf_log(DCF_INFO, "All %llu tasks done; stopping the workers",
-			    (unsigned long long)s->cfg->tasks);
+			announce_end(s);
 			begin_stop(s, -1);
 		}
 		if (!s->stopping && all_failed(s)) {
@@ -1235,9 +1314,10 @@ run_system(struct sup *s)
 
 	setproctitle("-dcf-supervisor %s", s->o->name);
 	s->t0 = dcf_now_ns();
-	dcf_log(DCF_INFO,
-	    "dcf '%s' starting: %u networks x %u nodes, %llu tasks, seed %llu (pid %d)", s->o->name,
-	    s->cfg->nets, s->cfg->nodes_per_net, (unsigned long long)s->cfg->tasks,
+	dcf_log(DCF_INFO, "dcf '%s' starting: %u %s x %u %s, %llu %s, seed %llu (pid %d)",
+	    s->o->name, s->cfg->nets, pl(s->cfg->nets, "network", "networks"),
+	    s->cfg->nodes_per_net, pl(s->cfg->nodes_per_net, "node", "nodes"),
+	    (unsigned long long)s->cfg->tasks, pl(s->cfg->tasks, "task", "tasks"),
 	    (unsigned long long)s->cfg->seed, (int)s->self);
 	for (uint32_t n = 0; n < s->nnodes && !s->resetting; n++)
 		fork_node(s, n, 0);
@@ -1247,9 +1327,6 @@ run_system(struct sup *s)
 	/* Every completion in the books gets its line, whatever the log's state. */
 	while (drain(s, 0, 1) > 0)
 		;
-	if (s->tty)
-		dcf_log_raw("\r\033[K", 4);
-	(void)dcf_log_drain((int)s->cfg->hang_timeout_ms);
 	summary(s);
 	if (s->stopping > 0)
 		rc = 128 + s->stopping;
@@ -1276,8 +1353,13 @@ supervisor_run(struct sup_opts *o)
 	rc = open_outputs(&s, o, &logfd);
 	if (rc != 0)
 		return rc;
-	s.tty = isatty(logfd) && o->level <= DCF_INFO;
-	dcf_log_init(logfd, o->level, s.tty);
+	/* A progress line on the terminal whenever stderr is one: through the log
+	 * when the log is that terminal, beside it when the log goes elsewhere. */
+	s.progress_fd = isatty(logfd)    ? PROGRESS_IN_LOG
+	    : s.err_fd >= 0 && isatty(2) ? s.err_fd
+	                                 : -1;
+	s.tty = s.progress_fd != -1;
+	dcf_log_init(logfd, o->level, isatty(logfd));
 	dcf_log_note_fd(s.err_fd);
 	if (o->cfg.work == DCF_WORK_CPU)
 		o->cfg.cpu_iters_per_ms = calibrate_cpu();

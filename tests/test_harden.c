@@ -521,7 +521,7 @@ test_fork_failure_counts_toward_intensity(void **state)
 	assert_int_equal(hcount(&r, "cannot fork Network-0 Node-1: Resource temporarily"), 2);
 	assert_int_equal(hcount(&r, "Network-0 Node-1 failed more than 2 times in 60 s"), 1);
 	/* One process died; no restart happened. */
-	assert_non_null(strstr(r.out, " 1 node failures, 0 restarts,"));
+	assert_non_null(strstr(r.out, " 1 node failure, 0 restarts,"));
 	assert_clean(&r);
 	hrelease(&r);
 }
