@@ -309,6 +309,8 @@ node_down(struct sup *s, uint32_t n, uint64_t now, uint64_t min_wait_ms)
 
 /* --- forking ----------------------------------------------------------- */
 
+static void uncatch_fatal(void);
+
 static void
 worker_child(struct sup *s, uint32_t n)
 {
@@ -327,6 +329,7 @@ worker_child(struct sup *s, uint32_t n)
 		close(s->out_fd);
 	if (s->err_fd > 2)
 		close(s->err_fd);
+	uncatch_fatal();
 	worker_main(&w);
 }
 
@@ -1043,8 +1046,9 @@ catch_fatal(struct sup *s)
 		sigaction(fatal_sigs[i], &sa, NULL);
 }
 
-void
-worker_reset_signals(void)
+/* In a forked worker: our cleanup is not the worker's to run. */
+static void
+uncatch_fatal(void)
 {
 	for (size_t i = 0; i < sizeof(fatal_sigs) / sizeof(fatal_sigs[0]); i++)
 		signal(fatal_sigs[i], SIG_DFL);

@@ -16,9 +16,10 @@
 #include "dcf/inject.h"
 #include "dcf/lock.h"
 #include "dcf/ring.h"
+#include "dcf/turn.h"
 #include "dcf/util.h"
 #include "dcf/wait.h"
-#include "supervisor.h"
+#include "worker.h"
 
 /*
  * Chaos: a POSIX timer that delivers SIGKILL itself, after an exponential
@@ -133,22 +134,100 @@ log_claim(const struct worker_ctx *w, const struct dcf_claim *cl)
 	    nd->net, nd->idx);
 }
 
+#ifdef DCF_INJECT_ENABLE
+/* Test hooks, from the environment (injection build only). */
+struct worker_hooks {
+	uint64_t iter;
+	uint64_t corrupt_at;   /* DCF_CORRUPT: damage beyond repair, die holding the lock */
+	uint64_t corrupt_q_at; /* DCF_CORRUPT_QUEUE: a queue field naming another ring */
+	uint64_t scribble_at;  /* DCF_SCRIBBLE_GEN: our generation changed, then die busy */
+	uint64_t poison;       /* DCF_POISON: the task that kills its worker */
+	uint32_t net;
+};
+
+static uint64_t
+env_u64(const char *name, uint64_t none)
+{
+	const char *v = getenv(name);
+
+	return v != NULL ? strtoull(v, NULL, 10) : none;
+}
+
+static void
+hooks_init(struct worker_hooks *k, const struct worker_ctx *w)
+{
+	/* DCF_INJECT_NODE=n: only node n's first process arms the injection point. */
+	const char *only = getenv("DCF_INJECT_NODE");
+	const char *crash = getenv("DCF_CRASH_NODE");
+
+	if (only == NULL || (strtoul(only, NULL, 10) == w->node && w->gen == 1))
+		dcf_inject_from_env();
+	if (crash != NULL && strtoul(crash, NULL, 10) == w->node)
+		raise(SIGKILL); /* a node that dies whenever it starts */
+	memset(k, 0, sizeof(*k));
+	k->corrupt_at = env_u64("DCF_CORRUPT", 0);
+	k->corrupt_q_at = env_u64("DCF_CORRUPT_QUEUE", 0);
+	k->scribble_at = env_u64("DCF_SCRIBBLE_GEN", 0);
+	k->poison = env_u64("DCF_POISON", UINT64_MAX);
+	k->net = w->sg->nodes[w->node].net;
+}
+
+/* Under the lock, at the start of every turn. */
+static void
+hooks_locked(struct dcf_seg *sg, void *arg)
+{
+	struct worker_hooks *k = arg;
+
+	if (++k->iter == k->corrupt_at && sg->hdr->cnt.resets == 0) {
+		sg->rings[DCF_RING_FREE].tail += 3 * sg->hdr->ring_cap;
+		raise(SIGKILL);
+	}
+	if (k->corrupt_q_at != 0 && k->iter >= k->corrupt_q_at && sg->hdr->cnt.resets == 0) {
+		uint32_t ring = DCF_RING_RECOVERY, slot;
+
+		if (dcf_ring_depth(&sg->rings[ring]) == 0)
+			ring = DCF_RING_NET0 + k->net;
+		if (dcf_ring_peek(sg, ring, 0, &slot) == 0) {
+			sg->tasks[slot].queue =
+			    ring == DCF_RING_RECOVERY ? DCF_RING_NET0 + k->net : DCF_RING_RECOVERY;
+			k->corrupt_q_at = 0;
+		}
+	}
+}
+
+/* After a claim, before the task runs. */
+static void
+hooks_claimed(struct worker_hooks *k, const struct worker_ctx *w, const struct dcf_claim *cl)
+{
+	struct dcf_seg *sg = w->sg;
+
+	if (cl->id == k->poison)
+		raise(SIGKILL);
+	if (k->scribble_at != 0 && k->iter >= k->scribble_at && w->gen == 1 &&
+	    sg->hdr->cnt.resets == 0 && dcf_lock(sg) == 0) {
+		sg->nodes[w->node].gen += 100;
+		dcf_unlock(sg);
+		raise(SIGKILL);
+	}
+}
+#endif
+
 void
 worker_main(const struct worker_ctx *w)
 {
 	struct dcf_seg *sg = w->sg;
 	struct dcf_node *nd = &sg->nodes[w->node];
-	struct dcf_claim cl;
+	struct dcf_turn t;
 	sigset_t all;
-	uint64_t result = 0;
-	int have = 0;
 	pid_t me = getpid();
+#ifdef DCF_INJECT_ENABLE
+	struct worker_hooks hooks;
+#endif
 
 	/* Die with the supervisor; the check closes the race with its death before prctl. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != w->parent)
 		_exit(DCF_EXIT_SETUP);
-	worker_reset_signals();
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	/* Ctrl-C, Ctrl-\ and a hangup reach the whole process group: stopping is
@@ -169,121 +248,39 @@ worker_main(const struct worker_ctx *w)
 	dcf_log_lost_counter(&sg->hdr->log_lost);
 	dcf_log_wait_hook(log_wait_beat, (void *)w,
 	    (int)(sg->cfg.hang_timeout_ms / 4 ? sg->cfg.hang_timeout_ms / 4 : 1));
+	memset(&t, 0, sizeof(t));
+	t.node = w->node;
+	t.gen = w->gen;
+	t.pid = me;
 #ifdef DCF_INJECT_ENABLE
-	/* DCF_INJECT_NODE=n: only node n's first process arms the injection point. */
-	const char *env_inj_node = getenv("DCF_INJECT_NODE");
-
-	if (env_inj_node == NULL || (strtoul(env_inj_node, NULL, 10) == w->node && w->gen == 1))
-		dcf_inject_from_env();
+	hooks_init(&hooks, w);
+	t.locked_hook = hooks_locked;
+	t.hook_arg = &hooks;
 #endif
 	arm_chaos(w);
-#ifdef DCF_INJECT_ENABLE
-	/* Test hooks: a node that dies whenever it starts, a task that kills its worker. */
-	const char *env_crash = getenv("DCF_CRASH_NODE"), *env_poison = getenv("DCF_POISON");
-	const char *env_corrupt = getenv("DCF_CORRUPT");
-	const char *env_corrupt_q = getenv("DCF_CORRUPT_QUEUE");
-	const char *env_scribble = getenv("DCF_SCRIBBLE_GEN");
-
-	if (env_crash != NULL && strtoul(env_crash, NULL, 10) == w->node)
-		raise(SIGKILL);
-	uint64_t poison = env_poison != NULL ? strtoull(env_poison, NULL, 10) : UINT64_MAX;
-	/* Damage the books beyond what the journal can repair, once per run, and die holding the lock. */
-	uint64_t corrupt_at = env_corrupt != NULL ? strtoull(env_corrupt, NULL, 10) : 0;
-	uint64_t iter = 0;
-	/* A queued task whose queue field names another ring, with the lock kept
-	 * consistent: the claim refuses it (EUCLEAN) and we exit for a reset. */
-	uint64_t corrupt_q_at = env_corrupt_q != NULL ? strtoull(env_corrupt_q, NULL, 10) : 0;
-	/* Scribble on our node's generation, consistently locked, then die busy: the
-	 * supervisor's record of the death is refused (ESTALE) and must be heard. */
-	uint64_t scribble_at = env_scribble != NULL ? strtoull(env_scribble, NULL, 10) : 0;
-#endif
 
 	/* The PID is a label: the supervisor stores it after fork, we store it before
 	 * saying we are ready, so nobody ever sees an idle node without one. */
 	__atomic_store_n(&nd->pid, (int32_t)me, __ATOMIC_RELAXED);
-	if (dcf_lock(sg) == -1)
-		_exit(DCF_EXIT_RESET);
-	if (dcf_node_ready_locked(sg, w->node, w->gen, dcf_now_ns()) == -1) {
-		dcf_unlock(sg);
-		_exit(DCF_EXIT_STALE);
-	}
-	dcf_unlock(sg);
-
+	if (dcf_turn_ready(sg, &t) == -1)
+		_exit(errno == ESTALE ? DCF_EXIT_STALE : DCF_EXIT_RESET);
 	for (;;) {
-		uint32_t word;
-		int wake_sup = 0, r;
+		int next = dcf_turn(sg, &t);
 
-		if (dcf_lock(sg) == -1)
-			_exit(DCF_EXIT_RESET);
-#ifdef DCF_INJECT_ENABLE
-		if (++iter == corrupt_at && sg->hdr->cnt.resets == 0) {
-			sg->rings[DCF_RING_FREE].tail += 3 * sg->hdr->ring_cap;
-			raise(SIGKILL);
-		}
-		if (iter >= corrupt_q_at && corrupt_q_at != 0 && sg->hdr->cnt.resets == 0) {
-			uint32_t ring = DCF_RING_RECOVERY, slot;
-
-			if (dcf_ring_depth(&sg->rings[ring]) == 0)
-				ring = DCF_RING_NET0 + nd->net;
-			if (dcf_ring_peek(sg, ring, 0, &slot) == 0) {
-				sg->tasks[slot].queue = ring == DCF_RING_RECOVERY
-				    ? DCF_RING_NET0 + nd->net
-				    : DCF_RING_RECOVERY;
-				corrupt_q_at = 0;
-			}
-		}
-#endif
-		DCF_INJECT(DCF_OP_CLAIM, DCF_STEP_LOCKED);
-		if (have &&
-		    dcf_complete_locked(sg, w->node, w->gen, cl.slot, cl.id, result, &wake_sup) ==
-		        -1) {
-			dcf_unlock(sg);
-			_exit(DCF_EXIT_STALE);
-		}
-		have = 0;
-		dcf_sleep_end_locked(sg, w->node);
-		r = dcf_claim_locked(sg, w->node, w->gen, me, dcf_now_ns(), &cl);
-		if (r == 0) {
-			dcf_unlock(sg);
-			DCF_INJECT(DCF_OP_CLAIM, DCF_STEP_UNLOCKED);
-			if (wake_sup)
-				notify_supervisor(w);
-			if (cl.chain)
-				dcf_books_wake_ring(sg,
-				    cl.from_recovery ? DCF_RING_RECOVERY : DCF_RING_NET0 + nd->net);
-			log_claim(w, &cl);
-#ifdef DCF_INJECT_ENABLE
-			if (cl.id == poison)
-				raise(SIGKILL);
-			if (scribble_at != 0 && iter >= scribble_at && w->gen == 1 &&
-			    sg->hdr->cnt.resets == 0 && dcf_lock(sg) == 0) {
-				nd->gen += 100;
-				dcf_unlock(sg);
-				raise(SIGKILL);
-			}
-#endif
-			result = run_task(w, &cl);
-			have = 1;
+		if (next == -1)
+			_exit(errno == ESTALE ? DCF_EXIT_STALE : DCF_EXIT_RESET);
+		if (t.wake_sup)
+			notify_supervisor(w);
+		if (next == DCF_NEXT_EXIT)
+			_exit(DCF_EXIT_OK);
+		if (next == DCF_NEXT_SLEEP) {
+			dcf_futex_wait(t.wake, t.word, NULL);
 			continue;
 		}
-		if (errno == ESHUTDOWN) {
-			dcf_unlock(sg);
-			if (wake_sup)
-				notify_supervisor(w);
-			_exit(DCF_EXIT_OK);
-		}
-		if (errno != ENOENT) {
-			dcf_unlock(sg);
-			_exit(errno == ESTALE ? DCF_EXIT_STALE : DCF_EXIT_RESET);
-		}
-		/* Nothing to do: sleep in the kernel until work comes for us. */
-		if (dcf_sleep_begin_locked(sg, w->node, &word) == -1) {
-			dcf_unlock(sg);
-			_exit(DCF_EXIT_RESET);
-		}
-		dcf_unlock(sg);
-		if (wake_sup)
-			notify_supervisor(w);
-		dcf_futex_wait(&sg->nets[nd->net].wake, word, NULL);
+		log_claim(w, &t.cl);
+#ifdef DCF_INJECT_ENABLE
+		hooks_claimed(&hooks, w, &t.cl);
+#endif
+		t.result = run_task(w, &t.cl);
 	}
 }

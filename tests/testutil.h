@@ -44,6 +44,7 @@
 #include <cmocka.h>
 
 #include "dcf/books.h"
+#include "dcf/turn.h"
 #include "dcf/inject.h"
 #include "dcf/layout.h"
 #include "dcf/lock.h"
@@ -806,7 +807,7 @@ tu_ledger_verify(struct dcf_seg *sg, struct tu_ledger *L, int strict, char *err,
 }
 
 /*
- * A worker process: the loop the real worker runs, with crash points armed.
+ * A worker process: the real worker's turns (turn.h), with crash points armed.
  * Completes its last task and claims the next in one critical section,
  * sleeps on its network's wake word when there is nothing, exits 0 when the
  * system stops. arm_count 0: no crash point.
@@ -819,109 +820,84 @@ struct tu_worker {
 	unsigned long arm_count;
 };
 
-static int
-tu_worker_lock(struct dcf_seg *sg, struct tu_ledger *L)
-{
-	unsigned long before = tu_repairs_here;
+/* Under the lock at every turn: count a repair this worker just made. */
+struct tu_repair_count {
+	struct tu_ledger *L;
+	unsigned long seen;
+};
 
-	if (dcf_lock(sg) == -1)
-		return -1;
-	if (tu_repairs_here != before)
-		tu_stat_add(L, TU_ST_REPAIRS, 1);
-	return 0;
+static void
+tu_count_repairs(struct dcf_seg *sg, void *arg)
+{
+	struct tu_repair_count *rc = arg;
+
+	(void)sg;
+	if (tu_repairs_here != rc->seen)
+		tu_stat_add(rc->L, TU_ST_REPAIRS, tu_repairs_here - rc->seen);
+	rc->seen = tu_repairs_here;
 }
 
 TU_FN int
 tu_worker_main(const struct tu_worker *w)
 {
+	struct tu_repair_count rc = {w->L, 0};
 	struct dcf_seg *sg = w->sg;
 	struct tu_ledger *L = w->L;
 	const struct dcf_config *cfg = &sg->hdr->cfg;
-	uint32_t net = sg->nodes[w->node].net, word;
-	struct dcf_claim cl;
-	int have = 0, slept = 0;
+	struct dcf_turn t;
+	int slept = 0;
 
 	dcf_seg_close_fd(sg);
 	if (w->arm_count > 0)
 		dcf_inject_arm(w->arm_op, w->arm_step, w->arm_count);
-	if (tu_worker_lock(sg, L) == -1)
-		return TU_EX_NOTREC;
-	if (dcf_node_ready_locked(sg, w->node, w->gen, dcf_now_ns()) == -1) {
-		dcf_unlock(sg);
-		return TU_EX_STALE;
-	}
-	dcf_unlock(sg);
+	memset(&t, 0, sizeof(t));
+	t.node = w->node;
+	t.gen = w->gen;
+	t.pid = getpid();
+	t.locked_hook = tu_count_repairs;
+	t.hook_arg = &rc;
+	rc.seen = tu_repairs_here;
+	if (dcf_turn_ready(sg, &t) == -1)
+		return errno == ESTALE ? TU_EX_STALE : TU_EX_NOTREC;
+	/* The real worker's turn (turn.h); the ledger records what each did. */
 	for (;;) {
-		int wake_sup = 0, r;
+		int next = dcf_turn(sg, &t);
 
-		if (tu_worker_lock(sg, L) == -1)
-			return TU_EX_NOTREC;
-		dcf_sleep_end_locked(sg, w->node);
-		if (have) {
-			if (dcf_complete_locked(sg, w->node, w->gen, cl.slot, cl.id,
-			        tu_result(cl.id), &wake_sup) == -1) {
-				dcf_unlock(sg);
-				tu_child_fail(__FILE__, __LINE__, "complete id %llu: %s",
-				    (unsigned long long)cl.id, strerror(errno));
-			}
-			tu_mark(L->completed, cl.id);
-			tu_stat_add(L, TU_ST_COMPLETES, 1);
-			have = 0;
+		if (next == -1) {
+			if (errno == ESTALE)
+				return TU_EX_STALE;
+			if (errno == ENOTRECOVERABLE)
+				return TU_EX_NOTREC;
+			tu_child_fail(__FILE__, __LINE__, "turn: %s", strerror(errno));
 		}
-		r = dcf_claim_locked(sg, w->node, w->gen, getpid(), dcf_now_ns(), &cl);
-		if (r == 0) {
-			dcf_unlock(sg);
-			if (wake_sup) {
-				DCF_INJECT(DCF_OP_COMPLETE, DCF_STEP_UNLOCKED);
-				tu_wake_sup(L);
-			}
-			if (cl.chain) {
-				DCF_INJECT(DCF_OP_CLAIM, DCF_STEP_UNLOCKED);
-				tu_stat_add(L, TU_ST_CHAINS, 1);
-				dcf_books_wake_ring(sg,
-				    cl.from_recovery ? DCF_RING_RECOVERY : DCF_RING_NET0 + net);
-			}
-			TU_CHILD_CHECK(cl.id < L->ntasks && cl.arg_ms == dcf_task_ms(cfg, cl.id) &&
-			        cl.kind == cfg->work,
-			    "claimed a task that is not what was dispatched: "
-			    "id %llu, %u ms, kind %u",
-			    (unsigned long long)cl.id, cl.arg_ms, cl.kind);
-			tu_mark(L->executed, cl.id);
-			tu_stat_add(L, TU_ST_CLAIMS, 1);
-			if (slept)
-				tu_stat_add(L, TU_ST_WOKE_TO_WORK, 1);
-			have = 1;
-			slept = 0;
+		if (t.completed) {
+			tu_mark(L->completed, t.done_id);
+			tu_stat_add(L, TU_ST_COMPLETES, 1);
+		}
+		if (t.wake_sup)
+			tu_wake_sup(L);
+		if (next == DCF_NEXT_EXIT)
+			return TU_EX_OK;
+		if (next == DCF_NEXT_SLEEP) {
+			tu_stat_add(L, TU_ST_SLEEPS, 1);
+			/* No timeout: a lost wake-up hangs the test, and its deadline says so. */
+			dcf_futex_wait(t.wake, t.word, NULL);
+			slept = 1;
 			continue;
 		}
-		if (errno == ESHUTDOWN) {
-			dcf_unlock(sg);
-			if (wake_sup)
-				tu_wake_sup(L);
-			return TU_EX_OK;
-		}
-		if (errno != ENOENT) {
-			int e = errno;
-
-			dcf_unlock(sg);
-			if (e == ESTALE)
-				return TU_EX_STALE;
-			tu_child_fail(__FILE__, __LINE__, "claim: %s", strerror(e));
-		}
-		if (dcf_sleep_begin_locked(sg, w->node, &word) == -1) {
-			dcf_unlock(sg);
-			tu_child_fail(__FILE__, __LINE__, "sleep_begin: %s", strerror(errno));
-		}
-		dcf_unlock(sg);
-		if (wake_sup) {
-			DCF_INJECT(DCF_OP_COMPLETE, DCF_STEP_UNLOCKED);
-			tu_wake_sup(L);
-		}
-		DCF_INJECT(DCF_OP_SLEEP, DCF_STEP_UNLOCKED);
-		tu_stat_add(L, TU_ST_SLEEPS, 1);
-		/* No timeout: a lost wake-up hangs the test, and its deadline says so. */
-		dcf_futex_wait(&sg->nets[net].wake, word, NULL);
-		slept = 1;
+		if (t.cl.chain)
+			tu_stat_add(L, TU_ST_CHAINS, 1);
+		TU_CHILD_CHECK(t.cl.id < L->ntasks && t.cl.arg_ms == dcf_task_ms(cfg, t.cl.id) &&
+		        t.cl.kind == cfg->work,
+		    "claimed a task that is not what was dispatched: "
+		    "id %llu, %u ms, kind %u",
+		    (unsigned long long)t.cl.id, t.cl.arg_ms, t.cl.kind);
+		tu_mark(L->executed, t.cl.id);
+		tu_stat_add(L, TU_ST_CLAIMS, 1);
+		if (slept)
+			tu_stat_add(L, TU_ST_WOKE_TO_WORK, 1);
+		slept = 0;
+		t.result = tu_result(t.cl.id);
 	}
 }
 

@@ -18,7 +18,7 @@ FUZZ_CFLAGS  := -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude -Isrc -Itests/fuzz \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_LIB_OBJ := $(LIB_SRC:src/lib/%.c=build/fuzz/lib/%.o)
 FUZZ_OPT_SRC := tests/fuzz/fuzz_options.c src/options.c src/status_options.c
-FUZZ_HDRS    := $(wildcard include/dcf/*.h) tests/fuzz/fuzz.h src/supervisor.h src/status.h
+FUZZ_HDRS    := $(wildcard include/dcf/*.h) tests/fuzz/fuzz.h src/supervisor.h src/worker.h src/status.h
 
 .PHONY: fuzz fuzz-deps fuzz-seeds
 
@@ -52,6 +52,6 @@ fuzz-seeds: build/fuzz/gen_segment
 # The replay test links the programs' option parsers and includes the targets.
 build/tests/test_fuzz_replay: tests/test_fuzz_replay.c tests/fuzz/fuzz_options.c \
     tests/fuzz/fuzz_segment.c tests/fuzz/fuzz.h src/options.c src/status_options.c \
-    src/supervisor.h src/status.h build/libdcf-inj.a | build/tests
+    src/supervisor.h src/worker.h src/status.h build/libdcf-inj.a | build/tests
 	$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 -Isrc -Itests/fuzz $(LDFLAGS) -o $@ $< \
 	    src/options.c src/status_options.c build/libdcf-inj.a $(CMOCKA_LIBS) $(LIBS)

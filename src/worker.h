@@ -1,0 +1,34 @@
+/*
+ * worker.h - one worker node, forked by the supervisor: what it is given
+ * and how it ends. The worker knows nothing of the supervisor but this.
+ */
+#ifndef DCF_WORKER_H
+#define DCF_WORKER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "dcf/log.h"
+#include "dcf/seg.h"
+
+/* Worker exit codes the supervisor reads. */
+#define DCF_EXIT_OK    0
+#define DCF_EXIT_RESET 3 /* books beyond repair: supervisor must reset */
+#define DCF_EXIT_STALE 4 /* the node slot is not ours any more */
+#define DCF_EXIT_SETUP 5 /* could not start */
+
+/* What a forked worker needs, all inherited through fork. */
+struct worker_ctx {
+	struct dcf_seg *sg;
+	uint32_t node;
+	uint32_t gen;
+	pid_t parent;
+	int notify_fd; /* eventfd: wakes the supervisor */
+	int tty;
+	enum dcf_level level;
+};
+
+/* Claim, run, complete, sleep, until the system stops. Never returns. */
+void worker_main(const struct worker_ctx *w) __attribute__((noreturn));
+
+#endif
