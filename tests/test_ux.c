@@ -155,8 +155,12 @@ test_progress_on_terminal_with_log_elsewhere(void **state)
 		k = read(master, buf, sizeof(buf));
 		if (k <= 0) /* EIO once the last writer closed the terminal */
 			break;
-		seen = realloc(seen, len + (size_t)k + 1);
-		assert_non_null(seen);
+		{
+			char *grown = realloc(seen, len + (size_t)k + 1);
+
+			assert_non_null(grown);
+			seen = grown;
+		}
 		memcpy(seen + len, buf, (size_t)k);
 		len += (size_t)k;
 		seen[len] = '\0';
