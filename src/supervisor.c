@@ -70,6 +70,18 @@ struct sup_node {
 	uint64_t *crashes;   /* ring of recent crash times, max_restarts + 1 */
 	uint32_t ncrash;
 	int hang_killed;
+	/* The last run whose start the log has told: (generation, task id). */
+	uint32_t told_gen;
+	uint64_t told_id;
+};
+
+/* What the log says of a round of the books, in the order it happened. */
+enum ev_kind { EV_START, EV_DONE, EV_WRONG };
+struct sup_event {
+	uint8_t kind;
+	uint8_t from_recovery;
+	uint32_t node;
+	uint64_t id;
 };
 
 struct sup {
@@ -92,16 +104,20 @@ struct sup {
 	uint64_t bad_results;
 	int failed_run; /* unrecoverable: exit 1 */
 	pid_t self;
-	int out_fd;        /* our own non-blocking description of stdout */
-	int err_fd;        /* and of stderr, when the log goes elsewhere; or -1 */
-	int resetting;     /* a full reset waits for its killed workers */
-	int stop_req;      /* a stop signal not yet acted on */
-	int progress_req;  /* SIGUSR1: log a progress line */
-	uint64_t epoch_ns; /* no hang clock runs before this: set on SIGCONT and
+	int out_fd;           /* our own non-blocking description of stdout */
+	int err_fd;           /* and of stderr, when the log goes elsewhere; or -1 */
+	int resetting;        /* a full reset waits for its killed workers */
+	int stop_req;         /* a stop signal not yet acted on */
+	int progress_req;     /* SIGUSR1: log a progress line */
+	uint64_t epoch_ns;    /* no hang clock runs before this: set on SIGCONT and
 	                    * after everyone waited behind a stuck lock holder */
-	pid_t lock_named;  /* a foreign lock holder already named in the log */
-	uint64_t *ids;     /* task ids to log once the lock is released */
-	char shm_path[64]; /* /dev/shm/dcf-NAME, for the fatal-signal cleanup */
+	pid_t lock_named;     /* a foreign lock holder already named in the log */
+	uint64_t *ids;        /* task ids to log once the lock is released */
+	struct sup_event *ev; /* a round's events, logged once the lock is released */
+	uint32_t nev, nev_max;
+	uint64_t claims_seen; /* cnt.claims at the last look for new starts */
+	size_t log_reserve;   /* log queue kept free for a forced round (a death's) */
+	char shm_path[64];    /* /dev/shm/dcf-NAME, for the fatal-signal cleanup */
 };
 
 static const char *
@@ -441,59 +457,155 @@ wake_rings(struct sup *s, uint8_t *woke)
 }
 
 /*
- * Retire completed tasks (logging each once) and refill. The log is the
- * book of record: a task is retired only when its line fits in the log
- * queue, so a stalled log holds completions DONE in the books, where they
- * are safe, instead of losing their lines. force: retire regardless (the
- * end of the run: what does not fit is counted lost). Returns tasks retired.
+ * Room in the log queue for a normal round, with the reserve left over:
+ * a forced round (every task in the books at once, before a death is
+ * booked) always fits, so only a flood of deaths with a stalled log can
+ * lose a line.
  */
 static int
-drain(struct sup *s, int may_sleep, int force)
+log_room_for_round(const struct sup *s)
 {
-	struct dcf_done done[RETIRE_BATCH];
+	return dcf_log_room((size_t)RETIRE_BATCH * 2 * RETIRE_LINE + s->log_reserve);
+}
+
+/*
+ * Starts are told by the supervisor, as completions are, so the log reads
+ * in causal order for every node: a node's completion, then its next
+ * start. A run is told once: when a look at the nodes finds it running,
+ * or, if it ended first, just before its completion or its reclaim.
+ */
+static void
+tell_start(struct sup *s, uint32_t n, uint32_t gen, uint64_t id, int from_recovery)
+{
+	struct sup_node *sn = &s->nodes[n];
+	struct sup_event *e;
+
+	if (sn->told_gen == gen && sn->told_id == id && gen != 0)
+		return;
+	sn->told_gen = gen;
+	sn->told_id = id;
+	if (s->nev >= s->nev_max)
+		return;
+	e = &s->ev[s->nev++];
+	e->kind = EV_START;
+	e->from_recovery = (uint8_t)from_recovery;
+	e->node = n;
+	e->id = id;
+}
+
+/* Under the lock: the runs started since the last look. */
+static void
+look_for_starts_locked(struct sup *s)
+{
+	uint64_t claims = s->sg.hdr->cnt.claims;
+
+	if (claims == s->claims_seen)
+		return;
+	s->claims_seen = claims;
+	for (uint32_t n = 0; n < s->nnodes; n++) {
+		const struct dcf_node *nd = shm_node(s, n);
+
+		if (nd->state == DCF_NODE_BUSY && nd->gen == s->nodes[n].gen && s->nodes[n].pid > 0)
+			tell_start(s, n, nd->gen, nd->task_id, nd->from_recovery != 0);
+	}
+}
+
+/* Under the lock: retire up to max completed tasks into the round's events. */
+static int
+retire_locked(struct sup *s, int max, int tell)
+{
+	struct dcf_done d;
+	int n = 0;
+
+	while (n < max && dcf_retire_locked(&s->sg, &d) == 0) {
+		struct sup_event *e;
+
+		n++;
+		if (!tell || d.node >= s->nnodes)
+			continue;
+		tell_start(s, d.node, d.gen, d.id, (int)d.from_recovery);
+		if (s->nev >= s->nev_max)
+			continue;
+		e = &s->ev[s->nev++];
+		e->kind = d.kind == DCF_WORK_CPU && d.result != dcf_task_cpu_expect(s->cfg, d.id)
+		    ? EV_WRONG
+		    : EV_DONE;
+		e->node = d.node;
+		e->id = d.id;
+	}
+	return n;
+}
+
+/* After unlocking: the round's lines, in order. */
+static void
+log_events(struct sup *s)
+{
+	for (uint32_t i = 0; i < s->nev; i++) {
+		const struct sup_event *e = &s->ev[i];
+		uint32_t net = s->nodes[e->node].net, idx = s->nodes[e->node].idx;
+
+		if (e->kind == EV_START) {
+			if (e->from_recovery)
+				dcf_log(DCF_INFO,
+				    "Network-%u Node-%u picked up Task-%llu from the queue.", net,
+				    idx, (unsigned long long)e->id);
+			dcf_log(DCF_INFO, "Task-%llu started by Network-%u Node-%u",
+			    (unsigned long long)e->id, net, idx);
+		} else if (e->kind == EV_WRONG) {
+			s->bad_results++;
+			dcf_log(DCF_ERROR,
+			    "Task-%llu completed by Network-%u Node-%u with a wrong result",
+			    (unsigned long long)e->id, net, idx);
+		} else {
+			dcf_log(DCF_INFO, "Task-%llu completed by Network-%u Node-%u",
+			    (unsigned long long)e->id, net, idx);
+		}
+	}
+	s->nev = 0;
+}
+
+/*
+ * One round of the books: retire completed tasks, tell new starts, refill
+ * the queues, and (want_wake) ask the workers to wake us when more happens.
+ * The log is the book of record: a task is retired only when its lines fit
+ * in the log queue, so a stalled log holds completions DONE in the books,
+ * where they are safe, instead of losing their lines. force: retire every
+ * one regardless (the end, or before a death is booked: what does not fit
+ * is counted lost). Returns the tasks retired.
+ */
+static int
+book_round(struct sup *s, int want_wake, int force)
+{
 	uint8_t woke[DCF_RING_NET0 + DCF_MAX_NETS];
-	int n = 0, logged = dcf_log_enabled(DCF_INFO) || s->cfg->work == DCF_WORK_CPU;
-	int batch = RETIRE_BATCH;
+	int tell = dcf_log_enabled(DCF_INFO) || s->cfg->work == DCF_WORK_CPU;
+	int max = RETIRE_BATCH, n;
 	uint32_t nids = 0;
 
 	if (s->resetting)
 		return 0;
-	if (logged && !force && !dcf_log_room((size_t)RETIRE_BATCH * RETIRE_LINE))
-		batch = 0; /* the log is behind: keep completions in the books for now */
+	if (force)
+		max = INT32_MAX;
+	else if (tell && !log_room_for_round(s))
+		max = 0; /* the log is behind: keep completions in the books for now */
 	memset(woke, 0, sizeof(woke));
 	if (sup_lock(s) == -1)
 		return 0;
-	while (n < batch && dcf_retire_locked(&s->sg, &done[n]) == 0)
-		n++;
+	n = retire_locked(s, max, tell);
+	/* Only with every completion retired: a node's next start after its last completion. */
+	if (tell && dcf_log_enabled(DCF_INFO) && dcf_ring_depth(&s->sg.rings[DCF_RING_DONE]) == 0)
+		look_for_starts_locked(s);
 	refill_locked(s, woke, &nids);
-	if (n == 0 && may_sleep)
-		__atomic_store_n(&s->sg.hdr->sup_waiting, 1, __ATOMIC_RELAXED);
+	if (n == 0 && want_wake)
+		__atomic_store_n(&s->sg.hdr->sup_waiting,
+		    DCF_SUP_WAKE_DONE | (dcf_log_enabled(DCF_INFO) ? DCF_SUP_WAKE_CLAIM : 0),
+		    __ATOMIC_RELAXED);
 	dcf_unlock(&s->sg);
 	wake_rings(s, woke);
 	for (uint32_t i = 0; i < nids; i++)
 		dcf_log(DCF_WARNING,
 		    "Task-%llu queued on the global queue: Network-%u has no live node",
 		    (unsigned long long)s->ids[i], (uint32_t)(s->ids[i] % s->cfg->nets));
-	if (!logged)
-		return n; /* nothing to say or check per task */
-	for (int i = 0; i < n; i++) {
-		struct dcf_done *d = &done[i];
-		uint32_t net = 0, idx = 0;
-
-		if (d->node < s->nnodes) {
-			net = s->nodes[d->node].net;
-			idx = s->nodes[d->node].idx;
-		}
-		if (d->kind == DCF_WORK_CPU && d->result != dcf_task_cpu_expect(s->cfg, d->id)) {
-			s->bad_results++;
-			dcf_log(DCF_ERROR,
-			    "Task-%llu completed by Network-%u Node-%u with a wrong result",
-			    (unsigned long long)d->id, net, idx);
-			continue;
-		}
-		dcf_log(DCF_INFO, "Task-%llu completed by Network-%u Node-%u",
-		    (unsigned long long)d->id, net, idx);
-	}
+	log_events(s);
 	return n;
 }
 
@@ -566,6 +678,8 @@ node_exited(struct sup *s, uint32_t n, int status)
 	int clean = WIFEXITED(status) && WEXITSTATUS(status) == DCF_EXIT_OK;
 	int wants_reset = WIFEXITED(status) && WEXITSTATUS(status) == DCF_EXIT_RESET;
 
+	/* What it completed is told before its death, in the order it happened. */
+	book_round(s, 0, 1);
 	sn->pid = 0;
 	s->alive[sn->net]--;
 	if (s->resetting || sup_lock(s) == -1) {
@@ -588,10 +702,18 @@ node_exited(struct sup *s, uint32_t n, int status)
 		    (int)pid);
 		return;
 	}
+	if (dcf_log_enabled(DCF_INFO)) {
+		/* The run it dies in, told before its death if no look found it. */
+		const struct dcf_node *nd = shm_node(s, n);
+
+		if (nd->state == DCF_NODE_BUSY && nd->gen == sn->gen)
+			tell_start(s, n, nd->gen, nd->task_id, nd->from_recovery != 0);
+	}
 	if (dcf_node_died_locked(&s->sg, n, sn->gen, s->cfg->max_attempts, now, &rc) == -1) {
 		int e = errno;
 
 		dcf_unlock(&s->sg);
+		log_events(s);
 		dcf_log(DCF_ERROR, "books: recording the death of Network-%u Node-%u (pid %d): %s",
 		    sn->net, sn->idx, (int)pid, strerror(e));
 		sn->st = s->stopping ? SN_STOPPED : SN_DOWN;
@@ -600,6 +722,7 @@ node_exited(struct sup *s, uint32_t n, int status)
 		return;
 	}
 	dcf_unlock(&s->sg);
+	log_events(s);
 	log_death(s, n, pid, status, &rc);
 	/* It may have died between pushing work and waking anyone. */
 	dcf_books_wake_all(&s->sg);
@@ -936,6 +1059,68 @@ all_failed(struct sup *s)
 	return 1;
 }
 
+/* Wait for the log to take more: 0 to go on; -1 on the deadline or a stop signal. */
+static int
+wait_log(struct sup *s, uint64_t until)
+{
+	struct pollfd pfd[2] = {{.fd = dcf_log_fd(), .events = POLLOUT},
+	    {.fd = s->sfd, .events = POLLIN}};
+	int ms = -1, sigs = s->sigs;
+
+	if (until != 0) {
+		uint64_t now = dcf_now_ns();
+
+		if (now >= until)
+			return -1;
+		ms = (int)((until - now) / MS) + 1;
+	}
+	if (poll(pfd, 2, ms) == -1 && errno != EINTR)
+		return -1;
+	if (pfd[1].revents & POLLIN) {
+		take_signals(s);
+		if (s->sigs != sigs || s->stop_req != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * The run is over; only the log is left to write: every completion still
+ * in the books, then the summary. A run that ended by itself waits for the
+ * log as long as it takes (a reader paging through it is not an error); a
+ * run stopped by a signal waits at most the grace period; a further stop
+ * signal ends the wait at once. What is not written then is counted lost.
+ * The supervisor waits in poll on the log and its signals, nothing else.
+ */
+static void
+final_flush(struct sup *s, const char *summary_line)
+{
+	uint64_t until = s->stopping > 0 ? dcf_now_ns() + (uint64_t)s->cfg->grace_ms * MS : 0;
+	const struct dcf_counters *c = &s->sg.hdr->cnt;
+	int gave_up = 0;
+
+	for (;;) {
+		while (c->completed > c->retired && book_round(s, 0, 0) > 0)
+			;
+		if (dcf_log_flush() == 0 && c->completed <= c->retired)
+			break;
+		if (wait_log(s, until) == -1) {
+			gave_up = 1;
+			break;
+		}
+	}
+	while (book_round(s, 0, 1) > 0)
+		;
+	if (summary_line != NULL)
+		dcf_log(DCF_INFO, "%s", summary_line);
+	if (s->tty)
+		progress_put(s, "\r\033[K", 4);
+	while (!gave_up && dcf_log_flush() == 1)
+		if (wait_log(s, until) == -1)
+			break;
+	(void)dcf_log_drain(0);
+}
+
 static void
 summary_text(struct sup *s, char *line, size_t len)
 {
@@ -972,22 +1157,24 @@ same_file(int a, int b)
 	    sa.st_ino == sb.st_ino;
 }
 
-/* The summary: to standard output, and into the log when the log is elsewhere. */
+/*
+ * The end: the log's last lines (the summary among them when the log is
+ * not standard output's file), then the summary on standard output, with
+ * what the log lost counted in it.
+ */
 static void
-summary(struct sup *s)
+finish_output(struct sup *s)
 {
 	uint64_t lost;
 	char line[512];
 	size_t n;
 
+	/* The books are final once every completion is retired: the summary's counts. */
+	while (book_round(s, 0, 0) > 0)
+		;
 	summary_text(s, line, sizeof(line));
-	if (!same_file(dcf_log_fd(), 1))
-		dcf_log(DCF_INFO, "%s", line);
-	if (s->tty)
-		progress_put(s, "\r\033[K", 4);
-	(void)dcf_log_drain((int)s->cfg->hang_timeout_ms);
-	/* Say what was lost to the log after the log had its last chance. */
-	summary_text(s, line, sizeof(line) - 1);
+	final_flush(s, same_file(dcf_log_fd(), 1) ? NULL : line);
+	summary_text(s, line, sizeof(line) - 1); /* now with what was lost */
 	n = strlen(line);
 	line[n++] = '\n';
 	(void)dcf_write_within(s->out_fd, line, n, (int)s->cfg->hang_timeout_ms);
@@ -1203,7 +1390,7 @@ loop(struct sup *s)
 	for (;;) {
 		int worked, idle = 0;
 
-		worked = drain(s, 0, 0) > 0;
+		worked = book_round(s, 0, 0) > 0;
 		dcf_log_flush();
 		if (!s->stopping && !s->resetting && finished(s)) {
 			announce_end(s);
@@ -1218,10 +1405,9 @@ loop(struct sup *s)
 			finish_reset(s);
 		if (s->stopping && !s->resetting && live_children(s) == 0)
 			break;
-		if (!worked || !dcf_log_room((size_t)RETIRE_BATCH * RETIRE_LINE)) {
+		if (!worked || !log_room_for_round(s)) {
 			/* Nothing retired: ask for a wake-up, then look once more. */
-			if (drain(s, 1, 0) == 0 ||
-			    !dcf_log_room((size_t)RETIRE_BATCH * RETIRE_LINE)) {
+			if (book_round(s, 1, 0) == 0 || !log_room_for_round(s)) {
 				dcf_log_flush();
 				wait_events(s);
 				idle = 1;
@@ -1267,7 +1453,10 @@ alloc_tables(struct sup *s)
 	s->nodes = sup_calloc(s->nnodes, sizeof(*s->nodes));
 	s->alive = sup_calloc(s->cfg->nets, sizeof(*s->alive));
 	s->ids = sup_calloc(s->cfg->task_slots, sizeof(*s->ids));
-	if (s->nodes == NULL || s->alive == NULL || s->ids == NULL)
+	/* A round tells at most a start and a completion per task slot, and a start per node. */
+	s->nev_max = 2 * s->cfg->task_slots + s->nnodes;
+	s->ev = sup_calloc(s->nev_max, sizeof(*s->ev));
+	if (s->nodes == NULL || s->alive == NULL || s->ids == NULL || s->ev == NULL)
 		return -1;
 	for (uint32_t n = 0; n < s->nnodes; n++) {
 		s->nodes[n].crashes = sup_calloc(s->cfg->max_restarts + 1, sizeof(uint64_t));
@@ -1277,7 +1466,8 @@ alloc_tables(struct sup *s)
 		s->nodes[n].net = n / s->cfg->nodes_per_net;
 		s->nodes[n].idx = n % s->cfg->nodes_per_net;
 	}
-	if (alloc_fails() || dcf_log_queue(LOG_QUEUE_CAP) == -1)
+	s->log_reserve = (size_t)s->cfg->task_slots * 2 * RETIRE_LINE + 65536;
+	if (alloc_fails() || dcf_log_queue(LOG_QUEUE_CAP + s->log_reserve) == -1)
 		return -1;
 	return 0;
 }
@@ -1291,6 +1481,7 @@ free_tables(struct sup *s)
 	free(s->nodes);
 	free(s->alive);
 	free(s->ids);
+	free(s->ev);
 	dcf_log_queue_free();
 }
 
@@ -1328,10 +1519,7 @@ run_system(struct sup *s)
 	s->next_hang_check = dcf_now_ns() + hang_ns(s) / 2;
 	s->next_progress = dcf_now_ns() + 500 * MS;
 	loop(s);
-	/* Every completion in the books gets its line, whatever the log's state. */
-	while (drain(s, 0, 1) > 0)
-		;
-	summary(s);
+	finish_output(s);
 	if (s->stopping > 0)
 		rc = 128 + s->stopping;
 	else

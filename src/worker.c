@@ -120,20 +120,6 @@ notify_supervisor(const struct worker_ctx *w)
 		;
 }
 
-static void
-log_claim(const struct worker_ctx *w, const struct dcf_claim *cl)
-{
-	const struct dcf_node *nd = &w->sg->nodes[w->node];
-
-	if (!dcf_log_enabled(DCF_INFO))
-		return;
-	if (cl->from_recovery)
-		dcf_log(DCF_INFO, "Network-%u Node-%u picked up Task-%llu from the queue.", nd->net,
-		    nd->idx, (unsigned long long)cl->id);
-	dcf_log(DCF_INFO, "Task-%llu started by Network-%u Node-%u", (unsigned long long)cl->id,
-	    nd->net, nd->idx);
-}
-
 #ifdef DCF_INJECT_ENABLE
 /* Test hooks, from the environment (injection build only). */
 struct worker_hooks {
@@ -277,7 +263,6 @@ worker_main(const struct worker_ctx *w)
 			dcf_futex_wait(t.wake, t.word, NULL);
 			continue;
 		}
-		log_claim(w, &t.cl);
 #ifdef DCF_INJECT_ENABLE
 		hooks_claimed(&hooks, w, &t.cl);
 #endif

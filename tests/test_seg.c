@@ -338,9 +338,9 @@ test_attach(void **state)
 	assert_true(mapped_as(ro.base, "r--s"));
 	assert_int_equal(ro.hdr->off_tasks, sg.hdr->off_tasks);
 	/* One segment, three views of it. */
-	rw.hdr->cnt.bad_results = 4242;
-	assert_int_equal(sg.hdr->cnt.bad_results, 4242);
-	assert_int_equal(ro.hdr->cnt.bad_results, 4242);
+	rw.hdr->cnt.claims = 4242;
+	assert_int_equal(sg.hdr->cnt.claims, 4242);
+	assert_int_equal(ro.hdr->cnt.claims, 4242);
 	sg.tasks[3].id = 99;
 	assert_int_equal(ro.tasks[3].id, 99);
 	/* One lock, whichever mapping it is taken through. */

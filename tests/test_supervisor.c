@@ -61,6 +61,14 @@ check_books(const struct run *r, uint64_t tasks, uint64_t *quarantined_out)
 		    (unsigned long long)b.duplicated, (unsigned long long)b.wrong);
 	assert_int_equal(b.duplicated, 0);
 	assert_int_equal(b.wrong, 0);
+	{
+		char first[256];
+		int bad = run_audit_order(r->log, first, sizeof(first));
+
+		if (bad != 0)
+			fail_msg("%d lines out of causal order for their node, the first:\n%s", bad,
+			    first);
+	}
 	if (quarantined_out)
 		*quarantined_out = b.quarantined;
 }

@@ -339,6 +339,15 @@ one_run(struct chaos *c, double deadline)
 	c->reclaims += (uint64_t)run_count(r.log, " reclaimed from ");
 	c->restarts += (uint64_t)run_count(r.log, " has recovered.");
 	check_hang_kills(c, &r, ever, never);
+	{
+		char first[256];
+		int bad = run_audit_order(r.log, first, sizeof(first));
+
+		if (bad != 0)
+			anomaly(c,
+			    "run %s: %d lines out of causal order for their node, the first: %s",
+			    r.name, bad, first);
+	}
 	for (int i = 0; i < nstopped; i++) {
 		char pat[48];
 

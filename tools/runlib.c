@@ -160,6 +160,96 @@ run_audit(const char *log, uint64_t tasks, struct run_books *b)
 	free(done);
 }
 
+/* A node's open run, by (network, node): a small open-addressed table. */
+#define ORDER_SLOTS 16384
+
+struct order_ent {
+	uint32_t key;  /* (net << 16 | idx) + 1; 0: empty */
+	uint64_t open; /* the task it runs, + 1; 0: none */
+};
+
+static struct order_ent *
+order_find(struct order_ent *t, uint32_t net, uint32_t idx)
+{
+	uint32_t key = ((net << 16) | idx) + 1, h = (key * 2654435761u) % ORDER_SLOTS;
+
+	while (t[h].key != 0 && t[h].key != key)
+		h = (h + 1) % ORDER_SLOTS;
+	t[h].key = key;
+	return &t[h];
+}
+
+/* "Network-N Node-M" at p: 0 and the two numbers, or -1. */
+static int
+parse_node(const char *p, uint32_t *net, uint32_t *idx)
+{
+	char *end;
+
+	if (strncmp(p, "Network-", 8) != 0)
+		return -1;
+	*net = (uint32_t)strtoul(p + 8, &end, 10);
+	if (strncmp(end, " Node-", 6) != 0)
+		return -1;
+	*idx = (uint32_t)strtoul(end + 6, &end, 10);
+	return 0;
+}
+
+int
+run_audit_order(const char *log, char *first, size_t len)
+{
+	struct order_ent *t = calloc(ORDER_SLOTS, sizeof(*t));
+	const char *line = log;
+	int bad = 0;
+
+	if (t == NULL)
+		return -1;
+	if (first != NULL && len > 0)
+		first[0] = '\0';
+	for (; line != NULL && *line != '\0';
+	     line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+		const char *p = strstr(line, " - ");
+		const char *eol = strchr(line, '\n');
+		unsigned long long id = 0;
+		uint32_t net, idx;
+		struct order_ent *e;
+		char *end;
+		int kind = 0; /* 1 start, 2 completion, 3 failure */
+
+		if (p == NULL || (eol != NULL && p > eol) || (p = strstr(p + 3, " - ")) == NULL ||
+		    (eol != NULL && p > eol))
+			continue;
+		p += 3;
+		if (strncmp(p, "books rebuilt", 13) == 0) { /* every worker was killed */
+			for (size_t i = 0; i < ORDER_SLOTS; i++)
+				t[i].open = 0;
+			continue;
+		}
+		if (strncmp(p, "Task-", 5) == 0) {
+			id = strtoull(p + 5, &end, 10);
+			if (strncmp(end, " started by ", 12) == 0)
+				kind = 1, p = end + 12;
+			else if (strncmp(end, " completed by ", 14) == 0)
+				kind = 2, p = end + 14;
+		} else if (parse_node(p, &net, &idx) == 0) {
+			const char *f = strstr(p, " has failed.");
+
+			if (f != NULL && (eol == NULL || f < eol))
+				kind = 3;
+		}
+		if (kind == 0 || (kind != 3 && parse_node(p, &net, &idx) == -1))
+			continue;
+		e = order_find(t, net, idx);
+		if ((kind == 1 && e->open != 0) || (kind == 2 && e->open != id + 1)) {
+			if (bad++ == 0 && first != NULL)
+				snprintf(first, len, "%.*s",
+				    eol ? (int)(eol - line) : (int)strlen(line), line);
+		}
+		e->open = kind == 1 ? id + 1 : 0;
+	}
+	free(t);
+	return bad;
+}
+
 int
 run_count(const char *log, const char *what)
 {

@@ -44,6 +44,12 @@ struct run_books {
 	uint64_t wrong;      /* ids not ending exactly once (completed or quarantined) */
 };
 void run_audit(const char *log, uint64_t tasks, struct run_books *b);
+/*
+ * Causal order per node: a node's runs one at a time, each start followed
+ * by its completion by that node or the node's failure before its next
+ * start. Returns the lines out of order (the first in first), -1 on ENOMEM.
+ */
+int run_audit_order(const char *log, char *first, size_t len);
 /* Occurrences of what in log. */
 int run_count(const char *log, const char *what);
 /* Is pid a live child of parent? (/proc; for signalling only our own.) */

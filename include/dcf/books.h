@@ -44,13 +44,16 @@ struct dcf_claim {
 	uint32_t attempts;
 	uint64_t id;
 	int from_recovery;
-	int chain; /* more work and sleepers: wake one after unlocking */
+	int chain;    /* more work and sleepers: wake one after unlocking */
+	int wake_sup; /* the supervisor sleeps and wants to hear of claims */
 };
 
 /* A completed task the supervisor retired, for its log line and check. */
 struct dcf_done {
 	uint64_t id;
 	uint32_t node;
+	uint32_t gen; /* the generation of the node's process that ran it */
+	uint32_t from_recovery;
 	uint32_t kind;
 	uint32_t arg_ms;
 	uint64_t result;

@@ -61,6 +61,9 @@ enum dcf_task_state {
 	DCF_TASK_NSTATES
 };
 
+/* Task flags. */
+#define DCF_TASK_F_RECOVERY 1u /* the current run was picked up from the recovery ring */
+
 enum dcf_node_state {
 	DCF_NODE_EMPTY = 0,    /* slot not in use */
 	DCF_NODE_STARTING = 1, /* forked, not yet attached */
@@ -73,6 +76,10 @@ enum dcf_node_state {
 };
 
 enum dcf_work { DCF_WORK_SLEEP = 0, DCF_WORK_CPU = 1, DCF_WORK_NONE = 2 };
+
+/* What a sleeping supervisor wants to hear of (hdr->sup_waiting). */
+#define DCF_SUP_WAKE_DONE  1u /* a completion */
+#define DCF_SUP_WAKE_CLAIM 2u /* a claim too: it logs every start */
 
 enum dcf_sys_state {
 	DCF_SYS_RUNNING = 0,
@@ -111,7 +118,7 @@ struct dcf_counters {
 	uint64_t to_recovery; /* dispatched to the recovery ring for want of a node */
 	uint64_t failures;    /* node deaths */
 	uint64_t restarts;
-	uint64_t bad_results;
+	uint64_t claims;  /* runs started: every claim, reclaimed ones again */
 	uint64_t repairs; /* EOWNERDEAD repairs done */
 	uint64_t resets;  /* full resets done */
 };
@@ -151,17 +158,17 @@ struct dcf_net {
 };
 
 struct dcf_task {
-	uint64_t id;         /* task id, < cfg.tasks */
-	uint32_t state;      /* enum dcf_task_state */
-	uint32_t queue;      /* ring id while QUEUED */
-	uint32_t owner_node; /* node slot while RUNNING or DONE */
-	uint32_t owner_gen;  /* that node's generation */
-	int32_t owner_pid;   /* a label for people, never an identity */
-	uint32_t attempts;   /* runs that ended with the worker dead */
-	uint32_t kind;       /* enum dcf_work */
-	uint32_t prio;       /* reserved for priorities; 0 today */
-	uint32_t arg_ms;     /* duration */
-	uint32_t flags;
+	uint64_t id;          /* task id, < cfg.tasks */
+	uint32_t state;       /* enum dcf_task_state */
+	uint32_t queue;       /* ring id while QUEUED */
+	uint32_t owner_node;  /* node slot while RUNNING or DONE */
+	uint32_t owner_gen;   /* that node's generation */
+	int32_t owner_pid;    /* a label for people, never an identity */
+	uint32_t attempts;    /* runs that ended with the worker dead */
+	uint32_t kind;        /* enum dcf_work */
+	uint32_t prio;        /* reserved for priorities; 0 today */
+	uint32_t arg_ms;      /* duration */
+	uint32_t flags;       /* DCF_TASK_F_* of its current run */
 	uint64_t result;      /* cpu work: the value the supervisor checks */
 	uint64_t t_queued_ns; /* CLOCK_MONOTONIC */
 	uint64_t t_started_ns;
@@ -208,7 +215,7 @@ struct dcf_hdr {
 	uint32_t ring_cap;
 	/* lock-free */
 	uint32_t sys_state;   /* enum dcf_sys_state; written under the lock */
-	uint32_t sup_waiting; /* supervisor asleep, wants a wake on completion */
+	uint32_t sup_waiting; /* supervisor asleep: DCF_SUP_WAKE_* it wants a wake for */
 	uint64_t seq;         /* seqlock: odd while a transaction applies */
 	uint64_t log_lost;    /* workers' log lines that could not be written (atomic add) */
 	struct dcf_counters cnt;

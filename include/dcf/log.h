@@ -71,8 +71,8 @@ int dcf_log_flush(void);
 void dcf_log_raw(const char *s, size_t n);
 /*
  * Flush everything, waiting for the destination as long as it takes some
- * bytes at least every idle_ms; what is left then is counted as lost.
- * Returns the bytes given up on.
+ * bytes at least every idle_ms (0: not at all); what is left then is
+ * counted as lost. Returns the bytes given up on.
  */
 size_t dcf_log_drain(int idle_ms);
 

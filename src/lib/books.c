@@ -212,7 +212,14 @@ dcf_claim_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t pid, uin
 	dcf_tx_put64(&tx, &nd->task_id, t->id);
 	dcf_tx_put64(&tx, &nd->busy_since_ns, now);
 	dcf_tx_put32(&tx, &nd->from_recovery, ring == DCF_RING_RECOVERY);
+	dcf_tx_put32(&tx, &t->flags, ring == DCF_RING_RECOVERY ? DCF_TASK_F_RECOVERY : 0);
 	dcf_tx_put64(&tx, &h->cnt.running, h->cnt.running + 1);
+	dcf_tx_put64(&tx, &h->cnt.claims, h->cnt.claims + 1);
+	out->wake_sup = 0;
+	if (h->sup_waiting & DCF_SUP_WAKE_CLAIM) {
+		dcf_tx_put32(&tx, &h->sup_waiting, 0);
+		out->wake_sup = 1;
+	}
 	dcf_tx_commit(&tx);
 	__atomic_store_n(&nd->heartbeat_ns, now, __ATOMIC_RELAXED);
 	out->slot = s;
@@ -295,6 +302,8 @@ dcf_retire_locked(struct dcf_seg *sg, struct dcf_done *out)
 	}
 	out->id = t->id;
 	out->node = t->owner_node;
+	out->gen = t->owner_gen;
+	out->from_recovery = (t->flags & DCF_TASK_F_RECOVERY) != 0;
 	out->kind = t->kind;
 	out->arg_ms = t->arg_ms;
 	out->result = t->result;

@@ -407,7 +407,7 @@ dcf_log_drain(int idle_ms)
 {
 	size_t left;
 
-	while (dcf_log_flush() == 1) {
+	while (dcf_log_flush() == 1 && idle_ms > 0) {
 		struct pollfd pfd = {.fd = log_fd, .events = POLLOUT};
 		int r = poll(&pfd, 1, idle_ms);
 

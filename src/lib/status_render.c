@@ -374,11 +374,11 @@ json_tasks(FILE *f, const struct dcf_snap *s, const struct dcf_render_opt *o)
 	fprintf(f, "  \"recovery_queue_depth\": %u,\n", s->recovery_depth);
 	fprintf(f,
 	    "  \"counters\": {\"dispatched\": %llu, \"retired\": %llu, \"to_recovery\": %llu, "
-	    "\"failures\": %llu, \"restarts\": %llu, \"bad_results\": %llu, \"repairs\": %llu, "
+	    "\"failures\": %llu, \"restarts\": %llu, \"claims\": %llu, \"repairs\": %llu, "
 	    "\"resets\": %llu},\n",
 	    (unsigned long long)c->next_id, (unsigned long long)c->retired,
 	    (unsigned long long)c->to_recovery, (unsigned long long)c->failures,
-	    (unsigned long long)c->restarts, (unsigned long long)c->bad_results,
+	    (unsigned long long)c->restarts, (unsigned long long)c->claims,
 	    (unsigned long long)c->repairs, (unsigned long long)c->resets);
 	fprintf(f, "  \"invalid_values\": %u,\n", s->anomalies);
 }

@@ -39,6 +39,7 @@ turn_locked(struct dcf_seg *sg, struct dcf_turn *t)
 	dcf_sleep_end_locked(sg, t->node);
 	if (dcf_claim_locked(sg, t->node, t->gen, t->pid, dcf_now_ns(), &t->cl) == 0) {
 		t->have = 1;
+		t->wake_sup |= t->cl.wake_sup;
 		return DCF_NEXT_RUN;
 	}
 	if (errno == ESHUTDOWN)
