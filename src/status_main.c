@@ -4,8 +4,8 @@
  * It maps the segment O_RDONLY/PROT_READ and copies it with a seqlock retry
  * (snapshot.h), so it can neither disturb the system nor be blocked by it,
  * whoever holds the lock or died holding it. Exit status: 0 ok; 1 no such
- * system, or a segment it cannot read, or one whose counts do not add up;
- * 2 bad usage.
+ * system, or a segment it cannot read, or one whose counts do not add up, or
+ * a supervisor whose liveness it cannot tell (/proc unreadable); 2 bad usage.
  *
  * --watch on a terminal redraws in place on the alternate screen; stdin in
  * non-canonical mode gives 'q' at once. The terminal is given back on every
@@ -177,7 +177,11 @@ view(const struct dcf_seg *sg, struct dcf_snap *s, const struct status_opts *o,
 		snprintf(msg, msglen, "'%s': %s", o->name, why);
 		return VIEW_BAD;
 	}
-	if (!dcf_seg_supervisor_alive(&s->hdr))
+	r = dcf_seg_supervisor_alive(&s->hdr);
+	if (r == -1)
+		die(1, "cannot tell whether dcf system '%s' is running: /proc/%d/stat: %s", o->name,
+		    (int)s->hdr.sup_pid, strerror(errno));
+	if (r == 0)
 		return VIEW_GONE;
 	r = o->json ? dcf_render_json(f, s, ro) : dcf_render_text(f, s, ro);
 	if (r == -1)

@@ -665,7 +665,13 @@ slurp(int fd, char **buf, size_t *len)
 	return 1;
 }
 
-/* Start argv with stdin /dev/null and pipes for stdout and stderr. */
+/* When not 0: an alarm, in seconds, for what spawn starts (a hang fails the test). */
+static unsigned spawn_alarm_s;
+
+/*
+ * Start argv with stdin /dev/null, pipes for stdout and stderr, and no other
+ * descriptor open.
+ */
 static pid_t
 spawn(const char *const *argv, const char *env, int *outfd, int *errfd)
 {
@@ -681,6 +687,9 @@ spawn(const char *const *argv, const char *env, int *outfd, int *errfd)
 		dup2(null, 0);
 		dup2(po[1], 1);
 		dup2(pe[1], 2);
+		close_range(3, ~0U, 0);
+		if (spawn_alarm_s > 0)
+			alarm(spawn_alarm_s * (st_valgrind() ? 10u : 1u)); /* kept across exec */
 		unsetenv("NO_COLOR");
 		if (env != NULL)
 			putenv((char *)env);
@@ -720,23 +729,14 @@ drain(struct out *r, int outfd, int errfd, const char *until)
 	}
 }
 
-/* Run dcf-status with the given arguments (NULL-terminated) to its end. */
+/* Run argv to its end. */
 static void
-run_env(struct out *r, const char *env, ...)
+run_argv(struct out *r, const char *const *argv, const char *env)
 {
-	const char *argv[24];
-	int n = 0, outfd, errfd;
-	const char *a;
-	va_list ap;
+	int outfd, errfd;
 	pid_t pid;
 
 	memset(r, 0, sizeof(*r));
-	argv[n++] = STATUS;
-	va_start(ap, env);
-	while ((a = va_arg(ap, const char *)) != NULL && n < 23)
-		argv[n++] = a;
-	va_end(ap);
-	argv[n] = NULL;
 	pid = spawn(argv, env, &outfd, &errfd);
 	drain(r, outfd, errfd, NULL);
 	close(outfd);
@@ -746,6 +746,24 @@ run_env(struct out *r, const char *env, ...)
 		r->o = strdup("");
 	if (r->e == NULL)
 		r->e = strdup("");
+}
+
+/* Run dcf-status with the given arguments (NULL-terminated) to its end. */
+static void
+run_env(struct out *r, const char *env, ...)
+{
+	const char *argv[24];
+	const char *a;
+	va_list ap;
+	int n = 0;
+
+	argv[n++] = STATUS;
+	va_start(ap, env);
+	while ((a = va_arg(ap, const char *)) != NULL && n < 23)
+		argv[n++] = a;
+	va_end(ap);
+	argv[n] = NULL;
+	run_argv(r, argv, env);
 }
 
 #define run(r, ...) run_env((r), NULL, __VA_ARGS__, (const char *)NULL)
@@ -1230,6 +1248,52 @@ test_dead_supervisor(void **state)
 	assert_false(dcf_seg_supervisor_alive(&snap->hdr));
 	dcf_seg_detach(&sg);
 	st_unlink_ours();
+}
+
+/* dcf-status run by a shell that first sets `ulimit -n limit`. */
+static void
+run_nofile(struct out *r, const char *limit, const char *name)
+{
+	const char *argv[] = {"/bin/sh", "-c", "ulimit -n \"$1\" && exec \"$0\" --name \"$2\"",
+	    STATUS, limit, name, NULL};
+
+	run_argv(r, argv, NULL);
+}
+
+/*
+ * Too few descriptors to read /proc/PID/stat: dcf-status cannot tell whether
+ * the supervisor (this process) runs, and says so, rather than "no system".
+ *
+ * dcf-status starts with descriptors 0-2 only (spawn closes the rest). With
+ * `ulimit -n 4` the loader opens each library as 3 and closes it, the
+ * segment is opened as 3 and stays open, and /proc/PID/stat would be 4:
+ * EMFILE. With 5 it is read, and the status shown. The limit is set by a
+ * shell exec'd in between, not by setrlimit in the child: under valgrind
+ * the child's setrlimit(RLIMIT_NOFILE) is emulated and never reaches the
+ * kernel, so it would not survive the exec.
+ */
+static void
+test_proc_unreadable(void **state)
+{
+	char want[160];
+	struct dcf_seg sg;
+	struct out r;
+
+	(void)state;
+	new_state(&sg, "nofile");
+	run_nofile(&r, "4", sg.hdr->name);
+	assert_exit(&r, 1);
+	snprintf(want, sizeof(want),
+	    "dcf-status: cannot tell whether dcf system '%s' is running: /proc/%d/stat: %s\n",
+	    sg.hdr->name, (int)getpid(), strerror(EMFILE));
+	assert_string_equal(r.e, want);
+	assert_int_equal(r.on, 0);
+	out_free(&r);
+	run_nofile(&r, "5", sg.hdr->name);
+	assert_exit(&r, 0);
+	assert_has(r.o, "tasks: 20 total");
+	out_free(&r);
+	dcf_seg_destroy(&sg);
 }
 
 /* ---- tests: segments that must be refused ---------------------------- */
@@ -1988,6 +2052,7 @@ main(void)
 	    T(test_binary_json_python),
 	    T(test_no_system),
 	    T(test_dead_supervisor),
+	    T(test_proc_unreadable),
 	    T(test_foreign_version),
 	    T(test_other_owner),
 	    T(test_corrupt_header),
