@@ -1973,6 +1973,63 @@ test_watch_tty(void **state)
 	dcf_seg_destroy(&sg);
 }
 
+/*
+ * The segment is truncated under a watching dcf-status (a same-user
+ * ftruncate): its next copy touches pages that are gone. It must say so and
+ * exit 1, not die of SIGBUS; on a terminal, after giving the terminal back.
+ */
+static void
+test_watch_truncated(void **state)
+{
+	const char *argv[] = {STATUS, "--name", NULL, "--watch", "0.1", "--json", NULL};
+	char name[DCF_NAME_MAX + 1], want[128];
+	struct termios before, after;
+	struct dcf_seg sg;
+	char *buf = NULL;
+	size_t len = 0;
+	int outfd, errfd, master;
+	struct out r;
+	pid_t pid;
+
+	(void)state;
+	new_state(&sg, "trunc");
+	strlcpy(name, sg.hdr->name, sizeof(name)); /* the mapping goes with the truncate */
+	argv[2] = name;
+	snprintf(want, sizeof(want),
+	    "dcf-status: dcf system '%s': its segment was truncated under us", name);
+	memset(&r, 0, sizeof(r));
+	pid = spawn(argv, NULL, &outfd, &errfd);
+	drain(&r, outfd, errfd, "\n}\n"); /* mapped, and one frame copied */
+	assert_int_equal(ftruncate(sg.fd, 0), 0);
+	drain(&r, outfd, errfd, NULL);
+	close(outfd);
+	close(errfd);
+	r.st = st_waitpid(pid);
+	assert_exit(&r, 1);
+	assert_one_line(&r);
+	assert_has(r.e, want);
+	out_free(&r);
+
+	dcf_seg_destroy(&sg);
+
+	/* Again on a terminal: the message comes after the terminal is given back. */
+	new_state(&sg, "trunc");
+	strlcpy(name, sg.hdr->name, sizeof(name));
+	pid = spawn_tty(name, NULL, &master, &before);
+	tty_read(master, &buf, &len, "\033[J"); /* one whole frame */
+	assert_int_equal(ftruncate(sg.fd, 0), 0);
+	tty_read(master, &buf, &len, NULL);
+	st_assert_exit(st_waitpid(pid), 1);
+	assert_int_equal(tcgetattr(master, &after), 0);
+	assert_int_equal(after.c_lflag, before.c_lflag);
+	assert_memory_equal(after.c_cc, before.c_cc, sizeof(before.c_cc));
+	assert_non_null(strstr(buf, TTY_BYE));
+	assert_non_null(strstr(strstr(buf, TTY_BYE), "its segment was truncated under us"));
+	free(buf);
+	close(master);
+	dcf_seg_destroy(&sg);
+}
+
 /* ---- tests: options -------------------------------------------------- */
 
 static void
@@ -2066,6 +2123,7 @@ main(void)
 	    T(test_watch_plain),
 	    T(test_watch_system_gone),
 	    T(test_watch_tty),
+	    T(test_watch_truncated),
 	    T(test_usage),
 	};
 
