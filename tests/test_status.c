@@ -15,6 +15,7 @@
  * and reaps) is this file's own: it was written before tests/testutil.h was
  * in the tree, and can move onto it.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -177,8 +178,9 @@ st_unlink_ours(void)
 	snprintf(prefix, sizeof(prefix), "dcf-t%d-", (int)st_main_pid);
 	while ((de = readdir(d)) != NULL)
 		if (strncmp(de->d_name, prefix, strlen(prefix)) == 0) {
-			snprintf(path, sizeof(path), "/%s", de->d_name);
-			shm_unlink(path);
+			snprintf(path, sizeof(path), "/dev/shm/%s", de->d_name);
+			if (unlink(path) == -1 && errno == EISDIR)
+				rmdir(path); /* planted by test_planted */
 		}
 	closedir(d);
 }
@@ -1369,6 +1371,88 @@ test_other_owner(void **state)
 	dcf_seg_destroy(&sg);
 }
 
+/* lstat of what is at path, and a link's target: enough to see a change. */
+static void
+look(const char *path, struct stat *st, char *target, size_t len)
+{
+	memset(target, 0, len);
+	assert_int_equal(lstat(path, st), 0);
+	if (S_ISLNK(st->st_mode))
+		assert_true(readlink(path, target, len - 1) > 0);
+}
+
+/*
+ * Things that are not segments under the name: a FIFO (opening it for
+ * reading used to block forever), a symbolic link to a live segment and a
+ * dangling one, a directory, and another user's file (as root). dcf-status
+ * returns at once (an alarm turns a hang into a failure) with exit 1 and one
+ * printable line naming what is there, and leaves it as it was.
+ */
+static void
+test_planted(void **state)
+{
+	static const char *const what[] = {"is a FIFO", "is a symbolic link", "is a symbolic link",
+	    "is a directory", "belongs to uid 4242"};
+	char target[64];
+	struct dcf_seg live;
+
+	(void)state;
+	new_state(&live, "live");
+	snprintf(target, sizeof(target), "/dev/shm%s", live.shm_name);
+	spawn_alarm_s = 10;
+	for (int kind = 0; kind < 5; kind++) {
+		char name[DCF_NAME_MAX + 1], path[64], was_to[128], now_to[128];
+		struct stat was, now;
+		struct out r;
+		int fd;
+
+		if (kind == 4 && geteuid() != 0)
+			continue; /* only root can give a file away */
+		st_name(name, sizeof(name), "plant");
+		snprintf(path, sizeof(path), "/dev/shm/dcf-%s", name);
+		if (kind == 0)
+			assert_int_equal(mkfifo(path, 0600), 0);
+		else if (kind == 1)
+			assert_int_equal(symlink(target, path), 0);
+		else if (kind == 2)
+			assert_int_equal(symlink("/dev/shm/dcf-no-such-target", path), 0);
+		else if (kind == 3)
+			assert_int_equal(mkdir(path, 0700), 0);
+		if (kind == 4) {
+			fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+			assert_true(fd >= 0);
+			assert_int_equal(fchown(fd, 4242, (gid_t)-1), 0);
+			close(fd);
+		}
+		look(path, &was, was_to, sizeof(was_to));
+		run(&r, "--name", name);
+		assert_exit(&r, 1);
+		assert_one_line(&r);
+		assert_has(r.e, path);
+		assert_has(r.e, what[kind]);
+		for (size_t i = 0; i + 1 < r.en; i++)
+			if (!isprint((unsigned char)r.e[i]))
+				fail_msg("garbage at %zu: %s", i, r.e);
+		assert_int_equal(r.on, 0);
+		out_free(&r);
+		look(path, &now, now_to, sizeof(now_to));
+		assert_int_equal(now.st_ino, was.st_ino);
+		assert_int_equal(now.st_mode, was.st_mode);
+		assert_int_equal(now.st_uid, was.st_uid);
+		assert_int_equal(now.st_size, was.st_size);
+		assert_int_equal(now.st_mtim.tv_nsec, was.st_mtim.tv_nsec);
+		assert_int_equal(now.st_ctim.tv_nsec, was.st_ctim.tv_nsec);
+		assert_string_equal(now_to, was_to);
+		if (kind == 3)
+			assert_int_equal(rmdir(path), 0);
+		else
+			assert_int_equal(unlink(path), 0);
+	}
+	spawn_alarm_s = 0;
+	assert_int_equal(live.hdr->cnt.completed, 2); /* the live one, untouched */
+	dcf_seg_destroy(&live);
+}
+
 static void
 test_corrupt_header(void **state)
 {
@@ -2112,6 +2196,7 @@ main(void)
 	    T(test_proc_unreadable),
 	    T(test_foreign_version),
 	    T(test_other_owner),
+	    T(test_planted),
 	    T(test_corrupt_header),
 	    T(test_out_of_range_nodes),
 	    T(test_inconsistent),
