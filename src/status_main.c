@@ -4,8 +4,8 @@
  * It maps the segment O_RDONLY/PROT_READ and copies it with a seqlock retry
  * (snapshot.h), so it can neither disturb the system nor be blocked by it,
  * whoever holds the lock or died holding it. Exit status: 0 ok; 1 no such
- * system, or a segment it cannot read, or one whose counts do not add up;
- * 2 bad usage.
+ * system, or a segment it cannot read, or one whose counts do not add up, or
+ * a supervisor whose liveness it cannot tell (/proc unreadable); 2 bad usage.
  *
  * --watch on a terminal redraws in place on the alternate screen; stdin in
  * non-canonical mode gives 'q' at once. The terminal is given back on every
@@ -13,17 +13,20 @@
  * exit), SIGINT/SIGTERM/SIGHUP (flags, acted on by the main loop), and
  * SIGTSTP (given back before stopping, taken again after SIGCONT). Those
  * signals are blocked except inside ppoll(), so none arrives between a check
- * of the flags and the wait.
+ * of the flags and the wait. A segment truncated under us (SIGBUS while
+ * reading it) is a fatal error like the others.
  */
 #include <err.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -150,16 +153,84 @@ use_color(void)
 	return isatty(STDOUT_FILENO) && (nc == NULL || nc[0] == '\0');
 }
 
+/*
+ * A same-user ftruncate of the segment turns every read of the mapping past
+ * its new end into SIGBUS. The reads of the mapping (attach's check of the
+ * header, the snapshot's copy) run with bus_armed set, and the handler jumps
+ * out of them to say so; nothing else reads the mapping. A SIGBUS anywhere
+ * else is a bug: the default action.
+ */
+static sigjmp_buf bus_jmp;
+static volatile sig_atomic_t bus_armed;
+
+static void
+on_sigbus(int sig)
+{
+	if (bus_armed) {
+		bus_armed = 0;
+		siglongjmp(bus_jmp, 1);
+	}
+	signal(sig, SIG_DFL); /* the faulting read runs again, and kills us */
+}
+
+static void
+bus_catch(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigbus;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGBUS, &sa, NULL) == -1)
+		err(1, "sigaction");
+}
+
+/* Jumped out of a read of the mapping (sg: NULL while attaching). */
+static void __attribute__((noreturn)) die_truncated(const char *name, const struct dcf_seg *sg)
+{
+	struct stat st;
+
+	if (sg != NULL && sg->fd != -1 && fstat(sg->fd, &st) == 0)
+		die(1,
+		    "dcf system '%s': its segment was truncated under us (%zu bytes mapped, %lld "
+		    "left): some process resized /dev/shm/dcf-%s",
+		    name, sg->size, (long long)st.st_size, name);
+	die(1,
+	    "dcf system '%s': its segment was truncated under us: some process resized "
+	    "/dev/shm/dcf-%s",
+	    name, name);
+}
+
 static void
 attach_or_die(struct dcf_seg *sg, const char *name)
 {
 	char msg[DCF_ERRLEN];
+	int r;
 
-	if (dcf_seg_attach(sg, name, 1, msg, sizeof(msg)) == 0)
+	if (sigsetjmp(bus_jmp, 1) != 0)
+		die_truncated(name, NULL);
+	bus_armed = 1;
+	r = dcf_seg_attach(sg, name, 1, msg, sizeof(msg));
+	bus_armed = 0;
+	if (r == 0)
 		return;
 	if (errno == ENOENT)
 		die(1, "no dcf system named '%s' is running", name);
 	die(1, "%s", msg);
+}
+
+/* dcf_snap_take, or die if the segment shrinks under the copy. */
+static int
+take(const struct dcf_seg *sg, struct dcf_snap *s, const char *name, char *why, size_t len)
+{
+	int r;
+
+	if (sigsetjmp(bus_jmp, 1) != 0)
+		die_truncated(name, sg);
+	bus_armed = 1;
+	r = dcf_snap_take(s, sg->base, sg->size, getuid(), DCF_SNAP_TRIES, why, len);
+	bus_armed = 0;
+	return r;
 }
 
 /* One snapshot rendered to f; on VIEW_BAD a message for stderr in msg. */
@@ -171,13 +242,15 @@ view(const struct dcf_seg *sg, struct dcf_snap *s, const struct status_opts *o,
 	int r;
 
 	msg[0] = '\0';
-	if (dcf_snap_take(s, sg->base, sg->size, getuid(), DCF_SNAP_TRIES, why, sizeof(why)) ==
-	        -1 &&
-	    !s->hdr_ok) {
+	if (take(sg, s, o->name, why, sizeof(why)) == -1 && !s->hdr_ok) {
 		snprintf(msg, msglen, "'%s': %s", o->name, why);
 		return VIEW_BAD;
 	}
-	if (!dcf_seg_supervisor_alive(&s->hdr))
+	r = dcf_seg_supervisor_alive(&s->hdr);
+	if (r == -1)
+		die(1, "cannot tell whether dcf system '%s' is running: /proc/%d/stat: %s", o->name,
+		    (int)s->hdr.sup_pid, strerror(errno));
+	if (r == 0)
 		return VIEW_GONE;
 	r = o->json ? dcf_render_json(f, s, ro) : dcf_render_text(f, s, ro);
 	if (r == -1)
@@ -419,6 +492,7 @@ main(int argc, char **argv)
 	s = dcf_snap_new();
 	if (s == NULL)
 		err(1, "allocating a snapshot");
+	bus_catch();
 	rc = o.watch ? watch(&o, s) : once(&o, s);
 	dcf_snap_free(s);
 	return rc;

@@ -15,6 +15,7 @@
  * and reaps) is this file's own: it was written before tests/testutil.h was
  * in the tree, and can move onto it.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -177,8 +178,9 @@ st_unlink_ours(void)
 	snprintf(prefix, sizeof(prefix), "dcf-t%d-", (int)st_main_pid);
 	while ((de = readdir(d)) != NULL)
 		if (strncmp(de->d_name, prefix, strlen(prefix)) == 0) {
-			snprintf(path, sizeof(path), "/%s", de->d_name);
-			shm_unlink(path);
+			snprintf(path, sizeof(path), "/dev/shm/%s", de->d_name);
+			if (unlink(path) == -1 && errno == EISDIR)
+				rmdir(path); /* planted by test_planted */
 		}
 	closedir(d);
 }
@@ -665,7 +667,13 @@ slurp(int fd, char **buf, size_t *len)
 	return 1;
 }
 
-/* Start argv with stdin /dev/null and pipes for stdout and stderr. */
+/* When not 0: an alarm, in seconds, for what spawn starts (a hang fails the test). */
+static unsigned spawn_alarm_s;
+
+/*
+ * Start argv with stdin /dev/null, pipes for stdout and stderr, and no other
+ * descriptor open.
+ */
 static pid_t
 spawn(const char *const *argv, const char *env, int *outfd, int *errfd)
 {
@@ -681,6 +689,9 @@ spawn(const char *const *argv, const char *env, int *outfd, int *errfd)
 		dup2(null, 0);
 		dup2(po[1], 1);
 		dup2(pe[1], 2);
+		close_range(3, ~0U, 0);
+		if (spawn_alarm_s > 0)
+			alarm(spawn_alarm_s * (st_valgrind() ? 10u : 1u)); /* kept across exec */
 		unsetenv("NO_COLOR");
 		if (env != NULL)
 			putenv((char *)env);
@@ -720,23 +731,14 @@ drain(struct out *r, int outfd, int errfd, const char *until)
 	}
 }
 
-/* Run dcf-status with the given arguments (NULL-terminated) to its end. */
+/* Run argv to its end. */
 static void
-run_env(struct out *r, const char *env, ...)
+run_argv(struct out *r, const char *const *argv, const char *env)
 {
-	const char *argv[24];
-	int n = 0, outfd, errfd;
-	const char *a;
-	va_list ap;
+	int outfd, errfd;
 	pid_t pid;
 
 	memset(r, 0, sizeof(*r));
-	argv[n++] = STATUS;
-	va_start(ap, env);
-	while ((a = va_arg(ap, const char *)) != NULL && n < 23)
-		argv[n++] = a;
-	va_end(ap);
-	argv[n] = NULL;
 	pid = spawn(argv, env, &outfd, &errfd);
 	drain(r, outfd, errfd, NULL);
 	close(outfd);
@@ -746,6 +748,24 @@ run_env(struct out *r, const char *env, ...)
 		r->o = strdup("");
 	if (r->e == NULL)
 		r->e = strdup("");
+}
+
+/* Run dcf-status with the given arguments (NULL-terminated) to its end. */
+static void
+run_env(struct out *r, const char *env, ...)
+{
+	const char *argv[24];
+	const char *a;
+	va_list ap;
+	int n = 0;
+
+	argv[n++] = STATUS;
+	va_start(ap, env);
+	while ((a = va_arg(ap, const char *)) != NULL && n < 23)
+		argv[n++] = a;
+	va_end(ap);
+	argv[n] = NULL;
+	run_argv(r, argv, env);
 }
 
 #define run(r, ...) run_env((r), NULL, __VA_ARGS__, (const char *)NULL)
@@ -1232,6 +1252,53 @@ test_dead_supervisor(void **state)
 	st_unlink_ours();
 }
 
+/* dcf-status run by a shell that first sets `ulimit -n limit`. */
+static void
+run_nofile(struct out *r, const char *limit, const char *name)
+{
+	const char *argv[] = {"/bin/sh", "-c", "ulimit -n \"$1\" && exec \"$0\" --name \"$2\"",
+	    STATUS, limit, name, NULL};
+
+	/* In a sanitizer build, LeakSanitizer needs descriptors of its own at exit. */
+	run_argv(r, argv, "ASAN_OPTIONS=detect_leaks=0");
+}
+
+/*
+ * Too few descriptors to read /proc/PID/stat: dcf-status cannot tell whether
+ * the supervisor (this process) runs, and says so, rather than "no system".
+ *
+ * dcf-status starts with descriptors 0-2 only (spawn closes the rest). With
+ * `ulimit -n 4` the loader opens each library as 3 and closes it, the
+ * segment is opened as 3 and stays open, and /proc/PID/stat would be 4:
+ * EMFILE. With 5 it is read, and the status shown. The limit is set by a
+ * shell exec'd in between, not by setrlimit in the child: under valgrind
+ * the child's setrlimit(RLIMIT_NOFILE) is emulated and never reaches the
+ * kernel, so it would not survive the exec.
+ */
+static void
+test_proc_unreadable(void **state)
+{
+	char want[160];
+	struct dcf_seg sg;
+	struct out r;
+
+	(void)state;
+	new_state(&sg, "nofile");
+	run_nofile(&r, "4", sg.hdr->name);
+	assert_exit(&r, 1);
+	snprintf(want, sizeof(want),
+	    "dcf-status: cannot tell whether dcf system '%s' is running: /proc/%d/stat: %s\n",
+	    sg.hdr->name, (int)getpid(), strerror(EMFILE));
+	assert_string_equal(r.e, want);
+	assert_int_equal(r.on, 0);
+	out_free(&r);
+	run_nofile(&r, "5", sg.hdr->name);
+	assert_exit(&r, 0);
+	assert_has(r.o, "tasks: 20 total");
+	out_free(&r);
+	dcf_seg_destroy(&sg);
+}
+
 /* ---- tests: segments that must be refused ---------------------------- */
 
 static void
@@ -1303,6 +1370,88 @@ test_other_owner(void **state)
 		out_free(&r);
 	}
 	dcf_seg_destroy(&sg);
+}
+
+/* lstat of what is at path, and a link's target: enough to see a change. */
+static void
+look(const char *path, struct stat *st, char *target, size_t len)
+{
+	memset(target, 0, len);
+	assert_int_equal(lstat(path, st), 0);
+	if (S_ISLNK(st->st_mode))
+		assert_true(readlink(path, target, len - 1) > 0);
+}
+
+/*
+ * Things that are not segments under the name: a FIFO (opening it for
+ * reading used to block forever), a symbolic link to a live segment and a
+ * dangling one, a directory, and another user's file (as root). dcf-status
+ * returns at once (an alarm turns a hang into a failure) with exit 1 and one
+ * printable line naming what is there, and leaves it as it was.
+ */
+static void
+test_planted(void **state)
+{
+	static const char *const what[] = {"is a FIFO", "is a symbolic link", "is a symbolic link",
+	    "is a directory", "belongs to uid 4242"};
+	char target[64];
+	struct dcf_seg live;
+
+	(void)state;
+	new_state(&live, "live");
+	snprintf(target, sizeof(target), "/dev/shm%s", live.shm_name);
+	spawn_alarm_s = 10;
+	for (int kind = 0; kind < 5; kind++) {
+		char name[DCF_NAME_MAX + 1], path[64], was_to[128], now_to[128];
+		struct stat was, now;
+		struct out r;
+		int fd;
+
+		if (kind == 4 && geteuid() != 0)
+			continue; /* only root can give a file away */
+		st_name(name, sizeof(name), "plant");
+		snprintf(path, sizeof(path), "/dev/shm/dcf-%s", name);
+		if (kind == 0)
+			assert_int_equal(mkfifo(path, 0600), 0);
+		else if (kind == 1)
+			assert_int_equal(symlink(target, path), 0);
+		else if (kind == 2)
+			assert_int_equal(symlink("/dev/shm/dcf-no-such-target", path), 0);
+		else if (kind == 3)
+			assert_int_equal(mkdir(path, 0700), 0);
+		if (kind == 4) {
+			fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+			assert_true(fd >= 0);
+			assert_int_equal(fchown(fd, 4242, (gid_t)-1), 0);
+			close(fd);
+		}
+		look(path, &was, was_to, sizeof(was_to));
+		run(&r, "--name", name);
+		assert_exit(&r, 1);
+		assert_one_line(&r);
+		assert_has(r.e, path);
+		assert_has(r.e, what[kind]);
+		for (size_t i = 0; i + 1 < r.en; i++)
+			if (!isprint((unsigned char)r.e[i]))
+				fail_msg("garbage at %zu: %s", i, r.e);
+		assert_int_equal(r.on, 0);
+		out_free(&r);
+		look(path, &now, now_to, sizeof(now_to));
+		assert_int_equal(now.st_ino, was.st_ino);
+		assert_int_equal(now.st_mode, was.st_mode);
+		assert_int_equal(now.st_uid, was.st_uid);
+		assert_int_equal(now.st_size, was.st_size);
+		assert_int_equal(now.st_mtim.tv_nsec, was.st_mtim.tv_nsec);
+		assert_int_equal(now.st_ctim.tv_nsec, was.st_ctim.tv_nsec);
+		assert_string_equal(now_to, was_to);
+		if (kind == 3)
+			assert_int_equal(rmdir(path), 0);
+		else
+			assert_int_equal(unlink(path), 0);
+	}
+	spawn_alarm_s = 0;
+	assert_int_equal(live.hdr->cnt.completed, 2); /* the live one, untouched */
+	dcf_seg_destroy(&live);
 }
 
 static void
@@ -1909,6 +2058,63 @@ test_watch_tty(void **state)
 	dcf_seg_destroy(&sg);
 }
 
+/*
+ * The segment is truncated under a watching dcf-status (a same-user
+ * ftruncate): its next copy touches pages that are gone. It must say so and
+ * exit 1, not die of SIGBUS; on a terminal, after giving the terminal back.
+ */
+static void
+test_watch_truncated(void **state)
+{
+	const char *argv[] = {STATUS, "--name", NULL, "--watch", "0.1", "--json", NULL};
+	char name[DCF_NAME_MAX + 1], want[128];
+	struct termios before, after;
+	struct dcf_seg sg;
+	char *buf = NULL;
+	size_t len = 0;
+	int outfd, errfd, master;
+	struct out r;
+	pid_t pid;
+
+	(void)state;
+	new_state(&sg, "trunc");
+	strlcpy(name, sg.hdr->name, sizeof(name)); /* the mapping goes with the truncate */
+	argv[2] = name;
+	snprintf(want, sizeof(want),
+	    "dcf-status: dcf system '%s': its segment was truncated under us", name);
+	memset(&r, 0, sizeof(r));
+	pid = spawn(argv, NULL, &outfd, &errfd);
+	drain(&r, outfd, errfd, "\n}\n"); /* mapped, and one frame copied */
+	assert_int_equal(ftruncate(sg.fd, 0), 0);
+	drain(&r, outfd, errfd, NULL);
+	close(outfd);
+	close(errfd);
+	r.st = st_waitpid(pid);
+	assert_exit(&r, 1);
+	assert_one_line(&r);
+	assert_has(r.e, want);
+	out_free(&r);
+
+	dcf_seg_destroy(&sg);
+
+	/* Again on a terminal: the message comes after the terminal is given back. */
+	new_state(&sg, "trunc");
+	strlcpy(name, sg.hdr->name, sizeof(name));
+	pid = spawn_tty(name, NULL, &master, &before);
+	tty_read(master, &buf, &len, "\033[J"); /* one whole frame */
+	assert_int_equal(ftruncate(sg.fd, 0), 0);
+	tty_read(master, &buf, &len, NULL);
+	st_assert_exit(st_waitpid(pid), 1);
+	assert_int_equal(tcgetattr(master, &after), 0);
+	assert_int_equal(after.c_lflag, before.c_lflag);
+	assert_memory_equal(after.c_cc, before.c_cc, sizeof(before.c_cc));
+	assert_non_null(strstr(buf, TTY_BYE));
+	assert_non_null(strstr(strstr(buf, TTY_BYE), "its segment was truncated under us"));
+	free(buf);
+	close(master);
+	dcf_seg_destroy(&sg);
+}
+
 /* ---- tests: options -------------------------------------------------- */
 
 static void
@@ -1988,8 +2194,10 @@ main(void)
 	    T(test_binary_json_python),
 	    T(test_no_system),
 	    T(test_dead_supervisor),
+	    T(test_proc_unreadable),
 	    T(test_foreign_version),
 	    T(test_other_owner),
+	    T(test_planted),
 	    T(test_corrupt_header),
 	    T(test_out_of_range_nodes),
 	    T(test_inconsistent),
@@ -2001,6 +2209,7 @@ main(void)
 	    T(test_watch_plain),
 	    T(test_watch_system_gone),
 	    T(test_watch_tty),
+	    T(test_watch_truncated),
 	    T(test_usage),
 	};
 

@@ -1,11 +1,18 @@
 /*
  * seg.h - create, attach to and validate the shared segment (layout.h).
  *
- * The creating supervisor holds an exclusive flock(2) on the segment's open
- * file description for its whole life: the kernel drops it when the
- * supervisor dies, however it dies, so "is the old system still running?" is
- * answered by the kernel and cannot be fooled by a reused PID. Workers get
- * the mapping through fork and close their copy of the descriptor.
+ * The segment is the file /dev/shm/dcf-NAME (what shm_open("/dcf-NAME")
+ * opens). The creating supervisor holds an exclusive flock(2) on its open
+ * file description for its whole life, taken before the name exists: the
+ * kernel drops it when the supervisor dies, however it dies, so "is the old
+ * system still running?" is answered by the kernel and cannot be fooled by a
+ * reused PID. Workers get the mapping through fork and close their copy of
+ * the descriptor.
+ *
+ * Only a regular file owned by the caller's uid is ever opened as a segment.
+ * Anything else under the name (a FIFO, a symbolic link, a directory,
+ * another user's file) is refused with a message naming it, and is never
+ * followed, blocked on, changed or removed.
  */
 #ifndef DCF_SEG_H
 #define DCF_SEG_H
@@ -55,20 +62,26 @@ int dcf_config_check(const struct dcf_config *cfg, char *err, size_t errlen);
 int dcf_plan(const struct dcf_config *cfg, struct dcf_plan *p);
 
 /*
- * Create the segment of `name` for cfg, initialise it and lock it. A stale
- * segment of that name (its supervisor is gone) is removed first and
- * *took_over set to the dead supervisor's PID (0 when there was none).
- * Errors, with a message in err: EBUSY (a live system has that name),
- * EACCES (owned by another user), EINVAL (bad name or config), or errno of
- * the failing call.
+ * Create the segment of `name` for cfg, with all its memory reserved,
+ * initialised and locked before it gets the name: nobody ever sees a
+ * half-made segment, and one that fails or dies half-way leaves nothing.
+ * Exactly one of any number of concurrent creators of a name succeeds. A
+ * stale segment of that name (its supervisor is gone) is removed and
+ * *took_over set to the dead supervisor's PID (-1 if it names none; 0 when
+ * nothing was removed). Errors, with a one-line message in err: EBUSY (a
+ * live system has the name, or another is starting under it), EACCES
+ * (another user's file has the name), EPROTO (something that is not a
+ * segment has it), ENOSPC (/dev/shm cannot hold the segment), EINVAL (bad
+ * name or config), EFBIG (config too big), or errno of the failing call.
  */
 int dcf_seg_create(struct dcf_seg *sg, const char *name, const struct dcf_config *cfg,
     pid_t *took_over, char *err, size_t errlen);
 
 /*
  * Attach to a running system's segment. readonly: O_RDONLY and PROT_READ.
- * Errors: ENOENT (no such system), EACCES (another user's), EPROTO (another
- * layout or build), EINVAL (corrupt header), with a message in err.
+ * Never blocks. Errors: ENOENT (no such system), EACCES (another user's),
+ * EPROTO (another layout or build, or not a segment at all), EINVAL (corrupt
+ * header), with a message in err.
  */
 int dcf_seg_attach(struct dcf_seg *sg, const char *name, int readonly, char *err, size_t errlen);
 
@@ -86,10 +99,18 @@ void dcf_seg_bind(struct dcf_seg *sg, void *base, size_t size);
 void dcf_seg_close_fd(struct dcf_seg *sg);
 /* Unmap and close. Never call while holding the lock. */
 void dcf_seg_detach(struct dcf_seg *sg);
-/* Remove the name (creator only), then detach. */
+/*
+ * Remove the name (creator only) if it still refers to this segment, then
+ * detach. With the descriptor already closed, whatever has the name goes.
+ */
 void dcf_seg_destroy(struct dcf_seg *sg);
 
-/* True if the supervisor recorded in hdr is alive (PID and start time match). */
+/*
+ * Is the supervisor recorded in hdr alive (its PID runs, with the start
+ * time recorded)? 1 alive, 0 dead, -1 cannot tell: /proc/PID/stat could not
+ * be read for another reason than the process being gone (errno says why,
+ * e.g. EMFILE). Callers must not take -1 for dead.
+ */
 int dcf_seg_supervisor_alive(const struct dcf_hdr *h);
 
 #endif

@@ -44,7 +44,11 @@ int dcf_parse_range(const char *s, uint64_t min, uint64_t max, uint64_t *lo, uin
 /* A probability in [0, 1], as parts per million. */
 int dcf_parse_prob_ppm(const char *s, uint64_t *ppm);
 
-/* Start time of a process, in clock ticks since boot (/proc/PID/stat field 22). */
+/*
+ * Start time of a process, in clock ticks since boot (/proc/PID/stat field
+ * 22). -1 with errno ENOENT or ESRCH if there is no such process; any other
+ * errno (EMFILE, EACCES, EINVAL for unreadable contents) says nothing about it.
+ */
 int dcf_proc_start(pid_t pid, uint64_t *ticks);
 
 /* The deterministic cpu work: `iters` steps of a 64-bit LCG from `x`. */

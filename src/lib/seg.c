@@ -135,19 +135,53 @@ dcf_seg_bind(struct dcf_seg *sg, void *base, size_t size)
 	sg->off_nets = h->off_nets;
 }
 
+/*
+ * Where the names live: glibc's shm_open(3) opens SHM_DIR + name. We open
+ * the entries ourselves, for the flags shm_open does not let us choose
+ * (O_TMPFILE, O_NOFOLLOW, O_NONBLOCK).
+ */
+#define SHM_DIR "/dev/shm"
+
 static void
+seg_path(const struct dcf_seg *sg, char *path, size_t len)
+{
+	snprintf(path, len, SHM_DIR "%s", sg->shm_name);
+}
+
+/* close() on an error path: keeps errno. */
+static void
+close_quiet(int fd)
+{
+	int e = errno;
+
+	close(fd);
+	errno = e;
+}
+
+static int
+same_inode(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+static int
 seg_init(struct dcf_seg *sg, const char *name, const struct dcf_config *cfg,
-    const struct dcf_plan *p)
+    const struct dcf_plan *p, char *err, size_t errlen)
 {
 	struct dcf_hdr *h = sg->hdr;
-	uint64_t start = 0;
+	uint64_t start;
 
-	/* ftruncate gave us zeroes; fill in everything but the magic. */
+	/* Our start time makes our PID an identity (dcf_seg_supervisor_alive). */
+	if (dcf_proc_start(getpid(), &start) == -1) {
+		int e = errno;
+
+		DCF_BAD(e, "reading our start time from /proc/self/stat: %s", strerror(e));
+	}
+	/* posix_fallocate gave us zeroes; fill in everything but the magic. */
 	h->format = dcf_layout_format();
 	h->size = p->size;
 	h->uid = (uint32_t)getuid();
 	h->sup_pid = (int32_t)getpid();
-	(void)dcf_proc_start(getpid(), &start);
 	h->sup_start = start;
 	h->created_ns = dcf_wall_ns();
 	h->created_mono_ns = dcf_now_ns();
@@ -184,119 +218,283 @@ seg_init(struct dcf_seg *sg, const char *name, const struct dcf_config *cfg,
 		}
 	}
 	__atomic_store_n(&h->magic, DCF_MAGIC, __ATOMIC_RELEASE);
+	return 0;
 }
 
-/* An existing segment: is its creator alive? flock answers. */
-static int
-seg_try_stale(const char *shm_name, pid_t *old_pid, char *err, size_t errlen)
+/* What a file that is not regular is, for a message. */
+static const char *
+seg_kind(mode_t m)
 {
-	struct stat st;
-	int fd;
+	if (S_ISFIFO(m))
+		return "a FIFO";
+	if (S_ISLNK(m))
+		return "a symbolic link";
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISSOCK(m))
+		return "a socket";
+	if (S_ISCHR(m) || S_ISBLK(m))
+		return "a device";
+	return "of an unknown type";
+}
 
-	*old_pid = 0;
-	fd = shm_open(shm_name, O_RDWR | O_CLOEXEC, 0);
+/*
+ * Only a regular file of ours can be our segment. Anything else under the
+ * name (planted, or left by someone else) is reported and left exactly as it
+ * is: never followed, never removed, by root neither.
+ */
+static int
+seg_check_stat(const char *path, const struct stat *st, char *err, size_t errlen)
+{
+	if (!S_ISREG(st->st_mode))
+		DCF_BAD(EPROTO, "%s is %s, not a dcf segment: remove it if it is not yours", path,
+		    seg_kind(st->st_mode));
+	if (st->st_uid != getuid())
+		DCF_BAD(EACCES, "%s belongs to uid %u, not to you (uid %u): leaving it alone", path,
+		    (unsigned)st->st_uid, (unsigned)getuid());
+	return 0;
+}
+
+/*
+ * Open what is under the name, without following a link or blocking (a FIFO
+ * opened for reading waits for a writer), and require a regular file of
+ * ours; its fstat in *st. A look with lstat first spares opening anything
+ * else at all (opening a FIFO wakes its writers, a device may act on it);
+ * the fstat of what was opened is what counts. ENOENT: nothing there.
+ */
+static int
+seg_open_name(const char *path, int flags, struct stat *st, char *err, size_t errlen)
+{
+	int fd, e;
+
+	if (lstat(path, st) == 0 && seg_check_stat(path, st, err, errlen) == -1)
+		return -1;
+	fd = open(path, flags | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd == -1) {
+		e = errno;
+		/* Replaced since we looked? Say by what. */
+		if (e != ENOENT && lstat(path, st) == 0 &&
+		    seg_check_stat(path, st, err, errlen) == -1)
+			return -1;
+		DCF_BAD(e, "opening %s: %s", path, strerror(e));
+	}
+	if (fstat(fd, st) == -1) {
+		e = errno;
+		close(fd);
+		DCF_BAD(e, "fstat %s: %s", path, strerror(e));
+	}
+	if (seg_check_stat(path, st, err, errlen) == -1) {
+		close_quiet(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * The segment under the name is locked: its supervisor runs, or another
+ * starter holds it while taking over from a dead one. EBUSY, saying which.
+ */
+static int
+seg_busy(int fd, const char *path, char *err, size_t errlen)
+{
+	struct dcf_hdr h;
+
+	memset(&h, 0, sizeof(h));
+	if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) || h.magic != DCF_MAGIC ||
+	    h.sup_pid <= 0)
+		DCF_BAD(EBUSY, "already running: another process holds %s locked", path);
+	if (dcf_seg_supervisor_alive(&h) == 0)
+		DCF_BAD(EBUSY,
+		    "already running: another supervisor is taking over from pid %d, which is dead",
+		    (int)h.sup_pid);
+	DCF_BAD(EBUSY, "already running, pid %d", (int)h.sup_pid);
+}
+
+/*
+ * The name is taken. If its creator is dead (nobody holds its flock) and the
+ * name still refers to the inode we locked, remove it: 1, and the dead
+ * supervisor's PID in *old (0 if it names none). 0: the name changed under
+ * us, try again. -1 and a message: a live system has it (EBUSY), or it is
+ * not ours to remove.
+ */
+static int
+seg_remove_stale(const char *path, pid_t *old, char *err, size_t errlen)
+{
+	struct stat held, named;
+	struct dcf_hdr h;
+	int fd, e;
+
+	*old = 0;
+	fd = seg_open_name(path, O_RDONLY, &held, err, errlen);
 	if (fd == -1)
-		return errno == ENOENT ? 0 : -1; /* vanished: just retry */
-	if (fstat(fd, &st) == -1) {
-		int e = errno;
-
-		snprintf(err, errlen, "fstat %s: %s", shm_name, strerror(e));
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	if (st.st_uid != getuid()) {
-		snprintf(err, errlen, "segment %s belongs to uid %u; not taking it over", shm_name,
-		    (unsigned)st.st_uid);
-		close(fd);
-		errno = EACCES;
-		return -1;
-	}
-	if ((size_t)st.st_size >= sizeof(struct dcf_hdr)) {
-		struct dcf_hdr h;
-
-		if (pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h))
-			*old_pid = h.sup_pid;
-	}
+		return errno == ENOENT ? 0 : -1;
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
-		snprintf(err, errlen, "already running, pid %d", (int)*old_pid);
-		close(fd);
-		errno = EBUSY;
+		e = errno;
+		if (e == EWOULDBLOCK) {
+			(void)seg_busy(fd, path, err, errlen);
+		} else {
+			snprintf(err, errlen, "locking %s: %s", path, strerror(e));
+			errno = e;
+		}
+		close_quiet(fd);
 		return -1;
 	}
-	/* Nobody holds it: the old supervisor is gone. Remove the name. */
-	shm_unlink(shm_name);
+	if (lstat(path, &named) == -1 || !same_inode(&held, &named)) {
+		close(fd);
+		return 0;
+	}
+	if (pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) && h.magic == DCF_MAGIC)
+		*old = h.sup_pid;
+	if (unlink(path) == -1 && errno != ENOENT) {
+		e = errno;
+		close(fd);
+		DCF_BAD(e, "removing the stale %s: %s", path, strerror(e));
+	}
 	close(fd);
 	return 1;
 }
 
-int
-dcf_seg_create(struct dcf_seg *sg, const char *name, const struct dcf_config *cfg, pid_t *took_over,
-    char *err, size_t errlen)
+/*
+ * Reserve every page now. tmpfs sizes a file sparsely, and touching a page
+ * it cannot back is a SIGBUS, mid-run; posix_fallocate fails here instead,
+ * cleanly. It returns the error (errno is not set).
+ */
+static int
+seg_reserve(const struct dcf_seg *sg, int fd, uint64_t size, char *err, size_t errlen)
 {
-	struct dcf_plan p;
+	int e;
+
+	do
+		e = posix_fallocate(fd, 0, (off_t)size);
+	while (e == EINTR);
+	if (e == 0)
+		return 0;
+	DCF_BAD(e, "cannot reserve %.1f MiB in " SHM_DIR " for segment %s: %s%s",
+	    (double)size / (1 << 20), sg->shm_name, strerror(e),
+	    e == ENOSPC ? "; free space in " SHM_DIR " or ask for fewer networks or nodes" : "");
+}
+
+/*
+ * A new segment with no name yet: an O_TMPFILE in SHM_DIR, locked, reserved,
+ * mapped and initialised. On failure nothing is left, since a file with no
+ * name goes with its last descriptor; sg->fd and sg->base are set once
+ * mapped, for the caller to detach.
+ */
+static int
+seg_make(struct dcf_seg *sg, const char *name, const struct dcf_config *cfg,
+    const struct dcf_plan *p, char *err, size_t errlen)
+{
+	const char *what;
 	void *base;
-	int fd = -1, tries;
+	int fd, e;
 
-	memset(sg, 0, sizeof(*sg));
-	sg->fd = -1;
-	*took_over = 0;
-	if (dcf_name_check(name, err, errlen) == -1 || dcf_config_check(cfg, err, errlen) == -1)
-		return -1;
-	if (dcf_plan(cfg, &p) == -1) {
-		snprintf(err, errlen, "configuration needs a segment over 4 GiB");
-		return -1;
-	}
-	snprintf(sg->shm_name, sizeof(sg->shm_name), "/dcf-%s", name);
-	for (tries = 0; tries < 3; tries++) {
-		pid_t old;
-		int r;
-
-		fd = shm_open(sg->shm_name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd != -1)
-			break;
-		if (errno != EEXIST) {
-			snprintf(err, errlen, "shm_open %s: %s", sg->shm_name, strerror(errno));
-			return -1;
-		}
-		r = seg_try_stale(sg->shm_name, &old, err, errlen);
-		if (r == -1)
-			return -1;
-		if (r == 1)
-			*took_over = old > 0 ? old : -1;
-	}
+	fd = open(SHM_DIR, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd == -1) {
-		snprintf(err, errlen, "could not create %s: it keeps reappearing", sg->shm_name);
-		errno = EBUSY;
-		return -1;
+		e = errno;
+		DCF_BAD(e, "cannot create a segment in " SHM_DIR ": %s", strerror(e));
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
-		/* Someone opened our fresh segment and locked it first. */
-		snprintf(err, errlen, "another supervisor is starting as '%s'", name);
-		close(fd);
-		errno = EBUSY;
-		return -1;
-	}
-	if (ftruncate(fd, (off_t)p.size) == -1)
+	/* Nobody else can open a file with no name: nobody can lock it first. */
+	what = "locking";
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1)
 		goto fail;
-	base = mmap(NULL, p.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	what = "setting the mode of"; /* 0600, whatever the umask */
+	if (fchmod(fd, 0600) == -1)
+		goto fail;
+	if (seg_reserve(sg, fd, p->size, err, errlen) == -1) {
+		close_quiet(fd);
+		return -1;
+	}
+	what = "mapping";
+	base = mmap(NULL, p->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (base == MAP_FAILED)
 		goto fail;
 	sg->fd = fd;
 	sg->base = base;
 	sg->hdr = base;
-	sg->size = p.size;
-	seg_init(sg, name, cfg, &p);
-	return 0;
+	sg->size = p->size;
+	return seg_init(sg, name, cfg, p, err, errlen);
 fail:
-	snprintf(err, errlen, "creating %s: %s", sg->shm_name, strerror(errno));
-	{
-		int e = errno;
+	e = errno;
+	close(fd);
+	DCF_BAD(e, "%s a new segment for %s: %s", what, sg->shm_name, strerror(e));
+}
 
-		shm_unlink(sg->shm_name);
-		close(fd);
-		errno = e;
+/* Give the unnamed file fd the name path; EEXIST, atomically, if it is taken. */
+static int
+seg_publish(int fd, const char *path)
+{
+	char self[32];
+
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	return linkat(AT_FDCWD, self, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
+}
+
+/*
+ * Creation is race-free by construction. The segment is made with no name
+ * (O_TMPFILE), locked, reserved and initialised, and only then given its
+ * name by linkat(2), which fails with EEXIST, atomically, when the name is
+ * taken. So no process ever sees a half-made segment under the name; a
+ * starter that dies at any instruction leaves nothing under any name; and
+ * the flock that means "my supervisor is alive" is held before the name
+ * exists. (shm_open(O_CREAT|O_EXCL) and then flock left a window in which a
+ * second starter found an empty, unlocked segment, called it stale, removed
+ * it, and both ran.)
+ *
+ * A taken name whose flock is free is a dead supervisor's. Between our open
+ * and our flock another starter may have removed that inode and published
+ * its own, so we remove the name only if it still refers to the inode we
+ * hold locked. That check cannot go stale before the unlink: only a holder
+ * of an inode's flock ever unlinks its name (here, or its creator in
+ * dcf_seg_destroy), and linkat never replaces a name, so while we hold the
+ * lock of the inode the name refers to, nobody else can change what it
+ * refers to.
+ */
+int
+dcf_seg_create(struct dcf_seg *sg, const char *name, const struct dcf_config *cfg, pid_t *took_over,
+    char *err, size_t errlen)
+{
+	char path[sizeof(SHM_DIR) + sizeof(sg->shm_name)];
+	struct dcf_plan p;
+	int e;
+
+	memset(sg, 0, sizeof(*sg));
+	sg->fd = -1;
+	*took_over = 0;
+	if (errlen > 0)
+		err[0] = '\0';
+	if (dcf_name_check(name, err, errlen) == -1 || dcf_config_check(cfg, err, errlen) == -1)
+		return -1;
+	if (dcf_plan(cfg, &p) == -1)
+		DCF_BAD(EFBIG, "configuration needs a segment over 4 GiB");
+	snprintf(sg->shm_name, sizeof(sg->shm_name), "/dcf-%s", name);
+	seg_path(sg, path, sizeof(path));
+	if (seg_make(sg, name, cfg, &p, err, errlen) == -1)
+		goto fail;
+	for (int tries = 0; tries < 4; tries++) {
+		pid_t old;
+		int r;
+
+		if (seg_publish(sg->fd, path) == 0)
+			return 0;
+		if (errno != EEXIST) {
+			e = errno;
+			snprintf(err, errlen, "naming the new segment %s: %s%s", path, strerror(e),
+			    e == ENOENT ? " (is /proc mounted?)" : "");
+			errno = e;
+			goto fail;
+		}
+		r = seg_remove_stale(path, &old, err, errlen);
+		if (r == -1)
+			goto fail;
+		if (r == 1)
+			*took_over = old > 0 ? old : -1;
 	}
+	snprintf(err, errlen, "could not create %s: it keeps reappearing", path);
+	errno = EBUSY;
+fail:
+	e = errno;
+	dcf_seg_detach(sg);
+	errno = e;
 	return -1;
 }
 
@@ -339,31 +537,28 @@ dcf_seg_validate(const void *img, size_t size, uid_t uid, char *err, size_t errl
 int
 dcf_seg_attach(struct dcf_seg *sg, const char *name, int readonly, char *err, size_t errlen)
 {
+	char path[sizeof(SHM_DIR) + sizeof(sg->shm_name)];
 	struct stat st;
 	void *base;
 	int fd;
 
 	memset(sg, 0, sizeof(*sg));
 	sg->fd = -1;
+	if (errlen > 0)
+		err[0] = '\0';
 	if (dcf_name_check(name, err, errlen) == -1)
 		return -1;
 	snprintf(sg->shm_name, sizeof(sg->shm_name), "/dcf-%s", name);
-	fd = shm_open(sg->shm_name, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0);
+	seg_path(sg, path, sizeof(path));
+	fd = seg_open_name(path, readonly ? O_RDONLY : O_RDWR, &st, err, errlen);
 	if (fd == -1) {
 		if (errno == ENOENT)
 			DCF_BAD(ENOENT, "no dcf system named '%s' is running", name);
-		if (errno == EACCES)
-			DCF_BAD(EACCES, "dcf system '%s' belongs to another user", name);
-		DCF_BAD(errno, "shm_open %s: %s", sg->shm_name, strerror(errno));
+		return -1;
 	}
-	if (fstat(fd, &st) == -1 || st.st_size <= 0) {
+	if (st.st_size <= 0) {
 		close(fd);
 		DCF_BAD(ENOENT, "no dcf system named '%s' is running (empty segment)", name);
-	}
-	if (st.st_uid != getuid()) {
-		close(fd);
-		DCF_BAD(EACCES, "dcf system '%s' belongs to uid %u, not to you", name,
-		    (unsigned)st.st_uid);
 	}
 	base = mmap(NULL, (size_t)st.st_size, readonly ? PROT_READ : PROT_READ | PROT_WRITE,
 	    MAP_SHARED, fd, 0);
@@ -371,7 +566,7 @@ dcf_seg_attach(struct dcf_seg *sg, const char *name, int readonly, char *err, si
 		int e = errno;
 
 		close(fd);
-		DCF_BAD(e, "mmap %s: %s", sg->shm_name, strerror(e));
+		DCF_BAD(e, "mmap %s: %s", path, strerror(e));
 	}
 	if (dcf_seg_validate(base, (size_t)st.st_size, getuid(), err, errlen) == -1) {
 		int e = errno;
@@ -408,7 +603,19 @@ dcf_seg_detach(struct dcf_seg *sg)
 void
 dcf_seg_destroy(struct dcf_seg *sg)
 {
-	shm_unlink(sg->shm_name);
+	char path[sizeof(SHM_DIR) + sizeof(sg->shm_name)];
+	struct stat mine, named;
+
+	/*
+	 * Remove the name only while it is ours: if it was removed behind our
+	 * back (RemoveIPC) and another system has it now, that one lives on.
+	 */
+	seg_path(sg, path, sizeof(path));
+	if (sg->shm_name[0] != '\0' &&
+	    (sg->fd == -1 ||
+	        (fstat(sg->fd, &mine) == 0 && lstat(path, &named) == 0 &&
+	            same_inode(&mine, &named))))
+		unlink(path);
 	dcf_seg_detach(sg);
 }
 
@@ -420,6 +627,6 @@ dcf_seg_supervisor_alive(const struct dcf_hdr *h)
 	if (h->sup_pid <= 0)
 		return 0;
 	if (dcf_proc_start((pid_t)h->sup_pid, &start) == -1)
-		return 0;
+		return errno == ENOENT || errno == ESRCH ? 0 : -1;
 	return start == h->sup_start;
 }

@@ -1,10 +1,12 @@
 /* util.c - clocks, the seeded generator, number parsing, /proc lookups. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "dcf/util.h"
 
@@ -145,17 +147,23 @@ int
 dcf_proc_start(pid_t pid, uint64_t *ticks)
 {
 	char path[64], buf[1024];
-	FILE *f;
-	size_t n;
+	ssize_t n;
 	char *p;
-	int field;
+	int fd, field;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "re");
-	if (f == NULL)
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
 		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
+	n = read(fd, buf, sizeof(buf) - 1); /* ESRCH if it is reaped since the open */
+	if (n == -1) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	close(fd);
 	buf[n] = '\0';
 	/* The command name may hold spaces and parentheses: start after the last ')'. */
 	p = strrchr(buf, ')');
