@@ -118,6 +118,8 @@ struct sup {
 	uint64_t claims_seen; /* cnt.claims at the last look for new starts */
 	size_t log_reserve;   /* log queue kept free for a forced round (a death's) */
 	char shm_path[64];    /* /dev/shm/dcf-NAME, for the fatal-signal cleanup */
+	dev_t shm_dev;        /* and the inode we created there: only that is removed */
+	ino_t shm_ino;
 };
 
 static const char *
@@ -1206,12 +1208,16 @@ on_fatal(int sig)
 	const char *msg = sig == SIGBUS ? bus : other;
 	size_t len = sig == SIGBUS ? sizeof(bus) - 1 : sizeof(other) - 1;
 	struct sup *s = fatal_sup;
+	struct stat st;
 
 	if (s != NULL && getpid() == s->self) {
 		for (uint32_t n = 0; n < s->nnodes; n++)
 			if (s->nodes[n].pid > 0)
 				kill(s->nodes[n].pid, SIGKILL);
-		unlink(s->shm_path);
+		/* Only while the name is still ours (seg.h: who may unlink it). */
+		if (stat(s->shm_path, &st) == 0 && st.st_dev == s->shm_dev &&
+		    st.st_ino == s->shm_ino)
+			unlink(s->shm_path);
 		(void)!write(2, msg, len);
 	}
 	signal(sig, SIG_DFL);
@@ -1574,6 +1580,14 @@ supervisor_run(struct sup_opts *o)
 		return 1;
 	}
 	snprintf(s.shm_path, sizeof(s.shm_path), "/dev/shm%s", s.sg.shm_name);
+	{
+		struct stat st;
+
+		if (fstat(s.sg.fd, &st) == 0) {
+			s.shm_dev = st.st_dev;
+			s.shm_ino = st.st_ino;
+		}
+	}
 	catch_fatal(&s);
 	dcf_log_lost_counter(NULL);
 	if (old != 0)
