@@ -55,7 +55,15 @@ struct dcf_plan {
 	uint32_t nrings, ring_cap;
 };
 
-/* 0 if name is a valid instance name; else -1 and a message in err. */
+/*
+ * An instance name: [A-Za-z0-9_][A-Za-z0-9_.-]*, 1 to 32 bytes (it names
+ * /dev/shm/dcf-NAME, and later a socket and a store: no '/', no leading
+ * '.' or '-' that a shell or a file name would take for something else).
+ */
+#define DCF_NAME_RULE                                                                   \
+	"an instance name is 1 to 32 of the characters A-Z a-z 0-9 _ . - and starts with " \
+	"a letter, a digit or _"
+/* 0 if name is a valid instance name; else -1 and, in err, the rule and what broke it. */
 int dcf_name_check(const char *name, char *err, size_t errlen);
 /* Sanity of a configuration (counts and ranges); -1 and a message if not. */
 int dcf_config_check(const struct dcf_config *cfg, char *err, size_t errlen);

@@ -37,27 +37,17 @@ dcf_name_check(const char *name, char *err, size_t errlen)
 {
 	size_t n = strlen(name);
 
-	if (n == 0 || n > DCF_NAME_MAX) {
-		snprintf(err, errlen, "instance name must be 1 to %d characters", DCF_NAME_MAX);
-		errno = EINVAL;
-		return -1;
-	}
-	if (strcmp(name, ".") == 0 || strstr(name, "..") != NULL) {
-		snprintf(err, errlen, "instance name '%s' must not contain '..'", name);
-		errno = EINVAL;
-		return -1;
-	}
+	if (n == 0 || n > DCF_NAME_MAX)
+		DCF_BAD(EINVAL, "%s; this one has %zu bytes", DCF_NAME_RULE, n);
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)name[i];
+		int ok = isascii(c) && (isalnum(c) || c == '_' || (i > 0 && (c == '.' || c == '-')));
 
-		if (!isalnum(c) && c != '-' && c != '_' && c != '.') {
-			snprintf(err, errlen,
-			    "instance name may hold only letters, digits, '-', '_' and '.' (not "
-			    "'%c')",
-			    isprint(c) ? c : '?');
-			errno = EINVAL;
-			return -1;
-		}
+		if (ok)
+			continue;
+		if (isascii(c) && isprint(c))
+			DCF_BAD(EINVAL, "%s; not '%c'%s", DCF_NAME_RULE, c, i == 0 ? " first" : "");
+		DCF_BAD(EINVAL, "%s; not byte \\x%02x", DCF_NAME_RULE, c);
 	}
 	return 0;
 }
