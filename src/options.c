@@ -106,16 +106,6 @@ range(const char *opt, const char *val, uint64_t lo, uint64_t hi, uint32_t *a, u
 	return bad(opt, val, want);
 }
 
-static uint32_t
-pow2_at_least(uint64_t v)
-{
-	uint32_t p = 1;
-
-	while (p < v && p < DCF_MAX_TASK_SLOTS)
-		p <<= 1;
-	return p;
-}
-
 int
 sup_parse_options(int argc, char **argv, struct sup_opts *o)
 {
@@ -125,20 +115,7 @@ sup_parse_options(int argc, char **argv, struct sup_opts *o)
 	int ch;
 
 	memset(o, 0, sizeof(*o));
-	c->nets = 3;
-	c->nodes_per_net = 50;
-	c->tasks = 1000;
-	c->task_ms_min = 1000;
-	c->task_ms_max = 8000;
-	c->work = DCF_WORK_SLEEP;
-	c->fail_rate_ppm = 10000;
-	c->downtime_ms_min = 1000;
-	c->downtime_ms_max = 4000;
-	c->max_attempts = 3;
-	c->max_restarts = 5;
-	c->restart_window_s = 30;
-	c->hang_timeout_ms = 5000;
-	c->grace_ms = 5000;
+	dcf_config_default(c);
 	o->level = DCF_INFO;
 	strlcpy(o->name, "dcf", sizeof(o->name));
 	opterr = 0;
@@ -277,13 +254,6 @@ sup_parse_options(int argc, char **argv, struct sup_opts *o)
 	}
 	if (!o->seed_given)
 		c->seed = dcf_mix64((uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32));
-	c->max_nodes = c->nets * c->nodes_per_net;
-	/* Enough slots that every node has work queued behind it, never more than the run needs. */
-	v = (uint64_t)c->max_nodes * 4;
-	if (v < 1024)
-		v = 1024;
-	if (v > c->tasks)
-		v = c->tasks < 2 ? 2 : c->tasks;
-	c->task_slots = pow2_at_least(v);
+	dcf_config_size(c);
 	return 0;
 }

@@ -812,7 +812,7 @@ assert_one_line(const struct out *r)
 static void
 small_config(struct dcf_config *c)
 {
-	memset(c, 0, sizeof(*c));
+	dcf_config_default(c);
 	c->nets = 2;
 	c->nodes_per_net = 3;
 	c->max_nodes = 6;
@@ -822,13 +822,11 @@ small_config(struct dcf_config *c)
 	c->task_ms_max = 20;
 	c->downtime_ms_min = 1;
 	c->downtime_ms_max = 2;
-	c->work = DCF_WORK_SLEEP;
 	c->max_attempts = 2;
-	c->max_restarts = 5;
+	c->fail_rate_ppm = 0;
 	c->restart_window_s = 10;
 	c->hang_timeout_ms = 1000;
 	c->grace_ms = 100;
-	c->seed = 42;
 	c->cpu_iters_per_ms = 10;
 }
 

@@ -166,6 +166,7 @@ run_audit(const char *log, uint64_t tasks, struct run_books *b)
 struct order_ent {
 	uint32_t key;  /* (net << 16 | idx) + 1; 0: empty */
 	uint64_t open; /* the task it runs, + 1; 0: none */
+	int loose;     /* a reset since: that run may have completed or been taken back */
 };
 
 static struct order_ent *
@@ -219,9 +220,10 @@ run_audit_order(const char *log, char *first, size_t len)
 		    (eol != NULL && p > eol))
 			continue;
 		p += 3;
-		if (strncmp(p, "books rebuilt", 13) == 0) { /* every worker was killed */
+		if (strncmp(p, "books rebuilt", 13) == 0) {
+			/* Every worker was killed: its run was done (and completes now) or is taken back. */
 			for (size_t i = 0; i < ORDER_SLOTS; i++)
-				t[i].open = 0;
+				t[i].loose = t[i].open != 0;
 			continue;
 		}
 		if (strncmp(p, "Task-", 5) == 0) {
@@ -239,6 +241,9 @@ run_audit_order(const char *log, char *first, size_t len)
 		if (kind == 0 || (kind != 3 && parse_node(p, &net, &idx) == -1))
 			continue;
 		e = order_find(t, net, idx);
+		if (kind == 1 && e->loose)
+			e->open = 0;
+		e->loose = 0;
 		if ((kind == 1 && e->open != 0) || (kind == 2 && e->open != id + 1)) {
 			if (bad++ == 0 && first != NULL)
 				snprintf(first, len, "%.*s",

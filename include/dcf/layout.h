@@ -75,6 +75,13 @@ enum dcf_node_state {
 	DCF_NODE_NSTATES
 };
 
+/* A node with a live process: STARTING, IDLE or BUSY (the one definition). */
+static inline int
+dcf_node_alive(uint32_t state)
+{
+	return state == DCF_NODE_STARTING || state == DCF_NODE_IDLE || state == DCF_NODE_BUSY;
+}
+
 enum dcf_work { DCF_WORK_SLEEP = 0, DCF_WORK_CPU = 1, DCF_WORK_NONE = 2 };
 
 /* What a sleeping supervisor wants to hear of (hdr->sup_waiting). */

@@ -44,7 +44,6 @@
 
 #include "dcf/seg.h"
 
-int dcf_lock_init(pthread_mutex_t *m);
 /* 0 with the lock held; -1 with errno ENOTRECOVERABLE (books need a reset). */
 int dcf_lock(struct dcf_seg *sg);
 /* As dcf_lock, or -1 with errno EBUSY. */

@@ -60,11 +60,15 @@ struct dcf_plan {
  * /dev/shm/dcf-NAME, and later a socket and a store: no '/', no leading
  * '.' or '-' that a shell or a file name would take for something else).
  */
-#define DCF_NAME_RULE                                                                   \
+#define DCF_NAME_RULE \
 	"an instance name is 1 to 32 of the characters A-Z a-z 0-9 _ . - and starts with " \
 	"a letter, a digit or _"
 /* 0 if name is a valid instance name; else -1 and, in err, the rule and what broke it. */
 int dcf_name_check(const char *name, char *err, size_t errlen);
+/* The one default configuration: the demo's (3 x 50 nodes, 1000 tasks), sized. */
+void dcf_config_default(struct dcf_config *cfg);
+/* Size the tables for cfg's shape and tasks: max_nodes and task_slots. */
+void dcf_config_size(struct dcf_config *cfg);
 /* Sanity of a configuration (counts and ranges); -1 and a message if not. */
 int dcf_config_check(const struct dcf_config *cfg, char *err, size_t errlen);
 int dcf_plan(const struct dcf_config *cfg, struct dcf_plan *p);

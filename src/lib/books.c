@@ -315,12 +315,6 @@ dcf_retire_locked(struct dcf_seg *sg, struct dcf_done *out)
 	return 0;
 }
 
-static int
-node_alive_state(uint32_t st)
-{
-	return st == DCF_NODE_STARTING || st == DCF_NODE_IDLE || st == DCF_NODE_BUSY;
-}
-
 int
 dcf_node_died_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint32_t max_attempts,
     uint64_t now, struct dcf_reclaim *out)
@@ -373,7 +367,7 @@ dcf_node_died_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint32_t m
 	}
 	if (nd->sleeping)
 		dcf_tx_put32(&tx, &net->sleepers, net->sleepers - 1);
-	if (node_alive_state(nd->state))
+	if (dcf_node_alive(nd->state))
 		dcf_tx_put32(&tx, &net->alive, net->alive - 1);
 	dcf_tx_put32(&tx, &nd->sleeping, 0);
 	dcf_tx_put32(&tx, &nd->task_slot, DCF_NONE);
@@ -478,7 +472,7 @@ dcf_node_start_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t pid
 	net = &sg->nets[nd->net];
 	__atomic_store_n(&nd->heartbeat_ns, now, __ATOMIC_RELAXED);
 	dcf_tx_begin(&tx, sg, DCF_OP_NODE);
-	if (!node_alive_state(nd->state))
+	if (!dcf_node_alive(nd->state))
 		dcf_tx_put32(&tx, &net->alive, net->alive + 1);
 	dcf_tx_put32(&tx, &nd->state, DCF_NODE_STARTING);
 	dcf_tx_put32(&tx, &nd->gen, gen);
@@ -510,7 +504,7 @@ dcf_node_start_failed_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, in
 	nd = &sg->nodes[node];
 	net = &sg->nets[nd->net];
 	dcf_tx_begin(&tx, sg, DCF_OP_NODE);
-	if (node_alive_state(nd->state))
+	if (dcf_node_alive(nd->state))
 		dcf_tx_put32(&tx, &net->alive, net->alive - 1);
 	dcf_tx_put32(&tx, &nd->state, DCF_NODE_DOWN);
 	dcf_tx_put32(&tx, (uint32_t *)&nd->pid, 0);
@@ -550,14 +544,14 @@ dcf_node_set_state_locked(struct dcf_seg *sg, uint32_t node, uint32_t state)
 	struct dcf_tx tx;
 
 	if (node >= sg->cfg.max_nodes || sg->nodes[node].net >= sg->cfg.nets ||
-	    node_alive_state(state)) {
+	    dcf_node_alive(state)) {
 		errno = EINVAL;
 		return -1;
 	}
 	nd = &sg->nodes[node];
 	net = &sg->nets[nd->net];
 	dcf_tx_begin(&tx, sg, DCF_OP_NODE);
-	if (node_alive_state(nd->state))
+	if (dcf_node_alive(nd->state))
 		dcf_tx_put32(&tx, &net->alive, net->alive - 1);
 	if (nd->sleeping) {
 		dcf_tx_put32(&tx, &net->sleepers, net->sleepers - 1);

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "dcf/books.h"
-#include "dcf/lock.h"
+#include "dcf/mutex.h"
 #include "dcf/ring.h"
 #include "dcf/tx.h"
 
@@ -95,8 +95,7 @@ dcf_books_check_locked(struct dcf_seg *sg, char *err, size_t errlen)
 				FAIL("node %u points at slot %u it does not own", n, nd->task_slot);
 		}
 		sleepers[nd->net] += nd->sleeping != 0;
-		alive[nd->net] += nd->state == DCF_NODE_STARTING || nd->state == DCF_NODE_IDLE ||
-		    nd->state == DCF_NODE_BUSY;
+		alive[nd->net] += dcf_node_alive(nd->state);
 	}
 	for (uint32_t i = 0; i < c->nets; i++) {
 		if (sg->nets[i].sleepers != sleepers[i])
@@ -171,18 +170,21 @@ dcf_books_reset(struct dcf_seg *sg, uint32_t max_attempts, char *err, size_t err
 	struct dcf_hdr *h = sg->hdr;
 	const struct dcf_config *c = &sg->cfg;
 	struct qent *q = calloc(c->task_slots, sizeof(*q));
-	uint32_t nq = 0;
+	struct qent *d = calloc(c->task_slots, sizeof(*d));
+	uint32_t nq = 0, nd_ = 0;
 	uint64_t queued = 0;
 	int reclaimed = 0;
 
-	if (q == NULL) {
+	if (q == NULL || d == NULL) {
+		free(q);
+		free(d);
 		snprintf(err, errlen, "out of memory");
 		errno = ENOMEM;
 		return -1;
 	}
 	/* Every worker is dead: nobody else can hold or wait on the lock. */
 	memset(&h->lock, 0, sizeof(h->lock));
-	dcf_lock_init(&h->lock);
+	dcf_mutex_init(&h->lock);
 	h->wal.n = 0;
 	if (h->seq & 1)
 		h->seq++;
@@ -196,8 +198,7 @@ dcf_books_reset(struct dcf_seg *sg, uint32_t max_attempts, char *err, size_t err
 		nd->task_slot = DCF_NONE;
 		nd->sleeping = 0;
 		/* Its worker is dead (see above): I5 wants alive == 0, so it is down. */
-		if (nd->state == DCF_NODE_STARTING || nd->state == DCF_NODE_IDLE ||
-		    nd->state == DCF_NODE_BUSY)
+		if (dcf_node_alive(nd->state))
 			nd->state = DCF_NODE_DOWN;
 	}
 	for (uint32_t i = 0; i < c->nets; i++) {
@@ -212,7 +213,9 @@ dcf_books_reset(struct dcf_seg *sg, uint32_t max_attempts, char *err, size_t err
 			push_raw(sg, DCF_RING_FREE, s);
 			break;
 		case DCF_TASK_DONE:
-			push_raw(sg, DCF_RING_DONE, s);
+			/* In the order they ran: a node's completions stay in its order. */
+			d[nd_].t = t->t_started_ns;
+			d[nd_++].slot = s;
 			break;
 		case DCF_TASK_RUNNING:
 			reclaimed++;
@@ -235,6 +238,10 @@ dcf_books_reset(struct dcf_seg *sg, uint32_t max_attempts, char *err, size_t err
 		}
 	}
 	/* Back in the order they were queued in. */
+	qsort(d, nd_, sizeof(*d), qent_cmp);
+	for (uint32_t i = 0; i < nd_; i++)
+		push_raw(sg, DCF_RING_DONE, d[i].slot);
+	free(d);
 	qsort(q, nq, sizeof(*q), qent_cmp);
 	for (uint32_t i = 0; i < nq; i++)
 		push_raw(sg, sg->tasks[q[i].slot].queue, q[i].slot);

@@ -1,29 +1,10 @@
 /* lock.c - the robust lock, and recovery when its holder died. */
 #include <errno.h>
-#include <linux/futex.h>
 #include <time.h>
 
 #include "dcf/books.h"
 #include "dcf/lock.h"
-
-int
-dcf_lock_init(pthread_mutex_t *m)
-{
-	pthread_mutexattr_t a;
-	int r;
-
-	pthread_mutexattr_init(&a);
-	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
-	r = pthread_mutex_init(m, &a);
-	pthread_mutexattr_destroy(&a);
-	if (r != 0) {
-		errno = r;
-		return -1;
-	}
-	return 0;
-}
+#include "dcf/mutex.h"
 
 /* We own the lock after its holder died. */
 static int
@@ -100,10 +81,7 @@ dcf_lock_until(struct dcf_seg *sg, uint64_t deadline_ns)
 pid_t
 dcf_lock_holder(const struct dcf_seg *sg)
 {
-	/* glibc keeps a robust mutex's futex word in __data.__lock. */
-	int w = __atomic_load_n(&sg->hdr->lock.__data.__lock, __ATOMIC_RELAXED);
-
-	return (pid_t)((unsigned)w & FUTEX_TID_MASK);
+	return dcf_mutex_holder(&sg->hdr->lock);
 }
 
 void

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "dcf/lock.h"
+#include "dcf/mutex.h"
 #include "dcf/seg.h"
 #include "dcf/util.h"
 
@@ -41,7 +41,8 @@ dcf_name_check(const char *name, char *err, size_t errlen)
 		DCF_BAD(EINVAL, "%s; this one has %zu bytes", DCF_NAME_RULE, n);
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)name[i];
-		int ok = isascii(c) && (isalnum(c) || c == '_' || (i > 0 && (c == '.' || c == '-')));
+		int ok =
+		    isascii(c) && (isalnum(c) || c == '_' || (i > 0 && (c == '.' || c == '-')));
 
 		if (ok)
 			continue;
@@ -50,6 +51,45 @@ dcf_name_check(const char *name, char *err, size_t errlen)
 		DCF_BAD(EINVAL, "%s; not byte \\x%02x", DCF_NAME_RULE, c);
 	}
 	return 0;
+}
+
+void
+dcf_config_size(struct dcf_config *c)
+{
+	/* Enough slots that every node has work queued behind it, never more than the run needs. */
+	uint64_t v = (uint64_t)c->nets * c->nodes_per_net * 4, p = 2;
+
+	c->max_nodes = c->nets * c->nodes_per_net;
+	if (v < 1024)
+		v = 1024;
+	if (v > c->tasks)
+		v = c->tasks < 2 ? 2 : c->tasks;
+	while (p < v && p < DCF_MAX_TASK_SLOTS)
+		p <<= 1;
+	c->task_slots = (uint32_t)p;
+}
+
+void
+dcf_config_default(struct dcf_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->nets = 3;
+	c->nodes_per_net = 50;
+	c->tasks = 1000;
+	c->task_ms_min = 1000;
+	c->task_ms_max = 8000;
+	c->work = DCF_WORK_SLEEP;
+	c->fail_rate_ppm = 10000;
+	c->downtime_ms_min = 1000;
+	c->downtime_ms_max = 4000;
+	c->max_attempts = 3;
+	c->max_restarts = 5;
+	c->restart_window_s = 30;
+	c->hang_timeout_ms = 5000;
+	c->grace_ms = 5000;
+	c->seed = 42;
+	c->cpu_iters_per_ms = 1;
+	dcf_config_size(c);
 }
 
 int
@@ -185,7 +225,7 @@ seg_init(struct dcf_seg *sg, const char *name, const struct dcf_config *cfg,
 	h->nrings = p->nrings;
 	h->ring_cap = p->ring_cap;
 	dcf_seg_bind(sg, sg->base, p->size);
-	dcf_lock_init(&h->lock);
+	dcf_mutex_init(&h->lock);
 	for (uint32_t i = 0; i < cfg->nets; i++)
 		sg->nets[i].id = i;
 	for (uint32_t r = 0; r < p->nrings; r++) {

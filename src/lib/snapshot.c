@@ -233,12 +233,6 @@ snap_count(struct dcf_snap *s)
 	return 0;
 }
 
-static int
-alive_state(uint32_t st)
-{
-	return st == DCF_NODE_STARTING || st == DCF_NODE_IDLE || st == DCF_NODE_BUSY;
-}
-
 int
 dcf_snap_node(const struct dcf_snap *s, uint32_t n, struct dcf_snap_node *v)
 {
@@ -257,7 +251,7 @@ dcf_snap_node(const struct dcf_snap *s, uint32_t n, struct dcf_snap_node *v)
 	v->id_ok = nd->net < c->nets && nd->idx < c->nodes_per_net &&
 	    (n >= fixed || (nd->net == n / c->nodes_per_net && nd->idx == n % c->nodes_per_net));
 	v->state = nd->state < DCF_NODE_NSTATES ? nd->state : DCF_NODE_NSTATES;
-	alive = alive_state(v->state);
+	alive = dcf_node_alive(v->state);
 	v->has_pid = alive && nd->pid > 0;
 	v->pid = v->has_pid ? nd->pid : 0;
 	v->has_task =
@@ -297,7 +291,7 @@ snap_nodes(struct dcf_snap *s)
 		sn = &s->net[v.net];
 		sn->nodes++;
 		sn->by_state[v.state]++;
-		sn->alive += alive_state(v.state);
+		sn->alive += dcf_node_alive(v.state);
 	}
 	for (uint32_t i = 0; i < h->cfg.nets; i++) {
 		s->net[i].queue_depth = ring_depth(s, DCF_RING_NET0 + i);

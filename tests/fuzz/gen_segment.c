@@ -55,7 +55,7 @@ static void
 config(struct dcf_config *c, uint32_t nets, uint32_t npn, uint32_t spare, uint32_t slots,
     uint64_t tasks)
 {
-	memset(c, 0, sizeof(*c));
+	dcf_config_default(c);
 	c->nets = nets;
 	c->nodes_per_net = npn;
 	c->max_nodes = nets * npn + spare;
@@ -65,14 +65,8 @@ config(struct dcf_config *c, uint32_t nets, uint32_t npn, uint32_t spare, uint32
 	c->task_ms_max = 90;
 	c->downtime_ms_min = 1;
 	c->downtime_ms_max = 5;
-	c->work = DCF_WORK_SLEEP;
 	c->max_attempts = 2;
-	c->max_restarts = 5;
-	c->restart_window_s = 30;
-	c->hang_timeout_ms = 5000;
 	c->grace_ms = 100;
-	c->seed = 42;
-	c->fail_rate_ppm = 10000;
 	c->cpu_iters_per_ms = 10;
 }
 

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "dcf/lock.h"
+#include "dcf/mutex.h"
 #include "dcf/util.h"
 #include "dcf/wait.h"
 
@@ -178,7 +179,7 @@ run_ring(const struct opts *o, double *secs)
 	r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (r == MAP_FAILED)
 		err(1, "mmap");
-	if (dcf_lock_init(&r->lock) == -1)
+	if (dcf_mutex_init(&r->lock) == -1)
 		err(1, "mutex init");
 	t0 = dcf_now_ns();
 	for (uint32_t i = 0; i < o->consumers; i++) {
@@ -345,7 +346,7 @@ lock_ns(uint64_t pairs)
 	m = mmap(NULL, sizeof(*m), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (m == MAP_FAILED)
 		err(1, "mmap");
-	if (dcf_lock_init(m) == -1)
+	if (dcf_mutex_init(m) == -1)
 		err(1, "mutex init");
 	for (int k = 0; k < 3; k++) {
 		uint64_t t0 = dcf_now_ns();
