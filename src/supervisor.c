@@ -339,8 +339,6 @@ worker_child(struct sup *s, uint32_t n)
 	w.gen = s->nodes[n].gen;
 	w.parent = s->self;
 	w.notify_fd = s->efd;
-	w.tty = s->progress_fd == PROGRESS_IN_LOG;
-	w.level = s->o->level;
 	close(s->sfd);
 	close(s->tfd);
 	if (s->out_fd > 2)
@@ -1129,13 +1127,13 @@ summary_text(struct sup *s, char *line, size_t len)
 	struct dcf_hdr *h = s->sg.hdr;
 	const struct dcf_counters *c = &h->cnt;
 	double secs = (double)(dcf_now_ns() - s->t0) / 1e9;
-	uint64_t lost = dcf_log_lost() + __atomic_load_n(&h->log_lost, __ATOMIC_RELAXED);
+	uint64_t lost = dcf_log_lost();
 	char tail[160] = "", rate[32];
 
 	if (lost > 0)
 		snprintf(tail, sizeof(tail), "; %llu log %s could not be written (%s)",
 		    (unsigned long long)lost, pl(lost, "line", "lines"),
-		    dcf_log_error() ? dcf_log_error() : "by the workers");
+		    dcf_log_error() ? dcf_log_error() : "?");
 	rate_text(rate, sizeof(rate), c->retired, secs);
 	snprintf(line, len,
 	    "dcf '%s': %llu %s: %llu completed, %llu quarantined, %llu not run; "
@@ -1180,14 +1178,14 @@ finish_output(struct sup *s)
 	n = strlen(line);
 	line[n++] = '\n';
 	(void)dcf_write_within(s->out_fd, line, n, (int)s->cfg->hang_timeout_ms);
-	lost = dcf_log_lost() + __atomic_load_n(&s->sg.hdr->log_lost, __ATOMIC_RELAXED);
+	lost = dcf_log_lost();
 	if (lost > 0 && s->err_fd >= 0) {
 		char note[256];
 		int k = snprintf(note, sizeof(note),
 		    "dcf-supervisor: %llu log %s could not be written (%s): the log is "
 		    "incomplete; the counts in the summary are the books'\n",
 		    (unsigned long long)lost, pl(lost, "line", "lines"),
-		    dcf_log_error() ? dcf_log_error() : "by the workers");
+		    dcf_log_error() ? dcf_log_error() : "?");
 
 		if (k > 0)
 			(void)dcf_write_within(s->err_fd, note, (size_t)k, 0);
@@ -1530,7 +1528,7 @@ run_system(struct sup *s)
 		rc = 128 + s->stopping;
 	else
 		rc = s->failed_run || s->sg.hdr->cnt.quarantined > 0 || s->bad_results > 0 ? 1 : 0;
-	if (rc == 0 && dcf_log_lost() + s->sg.hdr->log_lost > 0)
+	if (rc == 0 && dcf_log_lost() > 0)
 		rc = 1;
 	return rc;
 }
@@ -1589,13 +1587,15 @@ supervisor_run(struct sup_opts *o)
 		}
 	}
 	catch_fatal(&s);
-	dcf_log_lost_counter(NULL);
 	if (old != 0)
 		dcf_log(DCF_WARNING, "took over the stale segment of a dead supervisor (pid %d)",
 		    (int)old);
 	/* s.cfg stays our own copy: a worker scribbling on the segment cannot change it. */
 	dcf_rng_seed(&s.rng, s.cfg->seed ^ 0x5eed);
 	rc = run_system(&s);
+	/* For a watcher still mapping the segment: how the run ended. */
+	__atomic_store_n(&s.sg.hdr->end_code, (uint32_t)rc, __ATOMIC_RELAXED);
+	__atomic_store_n(&s.sg.hdr->sys_state, DCF_SYS_ENDED, __ATOMIC_RELEASE);
 	fatal_sup = NULL;
 	dcf_seg_destroy(&s.sg);
 	free_tables(&s);

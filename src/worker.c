@@ -106,12 +106,6 @@ run_task(const struct worker_ctx *w, const struct dcf_claim *cl)
 }
 
 static void
-log_wait_beat(void *arg)
-{
-	heartbeat(arg);
-}
-
-static void
 notify_supervisor(const struct worker_ctx *w)
 {
 	uint64_t one = 1;
@@ -226,14 +220,8 @@ worker_main(const struct worker_ctx *w)
 	dcf_seg_close_fd(sg);
 	setproctitle("-dcf-worker Network-%u Node-%u", nd->net, nd->idx);
 	prctl(PR_SET_NAME, "dcf-worker");
-	dcf_log_init(dcf_log_fd(), w->level, w->tty);
-	/* The supervisor's log queue is its own: ours writes directly, and while the
-	 * destination is full, waiting on it is progress, not a hang. */
+	/* The supervisor writes every line of the log: its queue is not ours. */
 	dcf_log_queue_free();
-	dcf_log_note_fd(-1);
-	dcf_log_lost_counter(&sg->hdr->log_lost);
-	dcf_log_wait_hook(log_wait_beat, (void *)w,
-	    (int)(sg->cfg.hang_timeout_ms / 4 ? sg->cfg.hang_timeout_ms / 4 : 1));
 	memset(&t, 0, sizeof(t));
 	t.node = w->node;
 	t.gen = w->gen;

@@ -24,8 +24,6 @@ struct worker_ctx {
 	uint32_t gen;
 	pid_t parent;
 	int notify_fd; /* eventfd: wakes the supervisor */
-	int tty;
-	enum dcf_level level;
 };
 
 /* Claim, run, complete, sleep, until the system stops. Never returns. */

@@ -36,7 +36,7 @@
 #include <stdint.h>
 
 #define DCF_MAGIC          0x31306d6873666364ULL /* "dcfshm01" */
-#define DCF_LAYOUT_VERSION 2u
+#define DCF_LAYOUT_VERSION 3u
 #define DCF_NAME_MAX       32 /* instance name, without NUL */
 #define DCF_NONE           UINT32_MAX
 
@@ -91,7 +91,8 @@ enum dcf_work { DCF_WORK_SLEEP = 0, DCF_WORK_CPU = 1, DCF_WORK_NONE = 2 };
 enum dcf_sys_state {
 	DCF_SYS_RUNNING = 0,
 	DCF_SYS_STOPPING = 1, /* no new claims; workers exit when idle */
-	DCF_SYS_RESET = 2     /* full reset in progress: workers exit */
+	DCF_SYS_RESET = 2,    /* full reset in progress: workers exit */
+	DCF_SYS_ENDED = 3     /* the supervisor is done; end_code is its exit status */
 };
 
 /* The run's configuration, fixed at creation. */
@@ -158,7 +159,6 @@ struct dcf_net {
 	uint32_t wake;
 	uint32_t sleepers;
 	uint32_t alive; /* nodes STARTING, IDLE or BUSY; supervisor-owned */
-	uint32_t id;
 	uint64_t completed;
 	uint64_t run_avg_ns; /* moving average of its tasks' run time; 0: none yet */
 	uint64_t pad[4];
@@ -223,8 +223,8 @@ struct dcf_hdr {
 	/* lock-free */
 	uint32_t sys_state;   /* enum dcf_sys_state; written under the lock */
 	uint32_t sup_waiting; /* supervisor asleep: DCF_SUP_WAKE_* it wants a wake for */
+	uint32_t end_code;    /* DCF_SYS_ENDED: the supervisor's exit status */
 	uint64_t seq;         /* seqlock: odd while a transaction applies */
-	uint64_t log_lost;    /* workers' log lines that could not be written (atomic add) */
 	struct dcf_counters cnt;
 	pthread_mutex_t lock __attribute__((aligned(64)));
 	struct dcf_wal wal __attribute__((aligned(64)));
@@ -232,10 +232,9 @@ struct dcf_hdr {
 
 /* Ring control block; slots live in the ring-slot region at slots_off. */
 struct dcf_ring {
-	uint32_t head; /* free-running; next to pop */
-	uint32_t tail; /* free-running; next to push */
-	uint32_t mask; /* capacity - 1, capacity a power of two */
-	uint32_t id;
+	uint32_t head;      /* free-running; next to pop */
+	uint32_t tail;      /* free-running; next to push */
+	uint32_t mask;      /* capacity - 1, capacity a power of two */
 	uint64_t slots_off; /* from the segment base */
 	uint64_t pad[6];
 };

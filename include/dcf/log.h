@@ -14,9 +14,9 @@
  *    caller applies back-pressure with dcf_log_room() (the supervisor
  *    retires completed tasks only while their lines fit), so a stalled
  *    reader delays completions, which stay recorded in the books;
- *  - direct mode (workers): one write per line; while the destination is
- *    full the writer waits in poll(2) in slices, calling a hook between them
- *    (a worker beats its heartbeat there: waiting on the log is not a hang).
+ *  - direct mode (before a queue is set up): one write per line, waiting at
+ *    most a second for room. Workers never log: the supervisor writes every
+ *    line, so the log reads in causal order for every node.
  *
  * A line that cannot be written (EIO, ENOSPC, EPIPE, EFBIG, or the queue's
  * hard limit) is lost: it is counted (dcf_log_lost), the first error is
@@ -76,10 +76,6 @@ void dcf_log_raw(const char *s, size_t n);
  */
 size_t dcf_log_drain(int idle_ms);
 
-/* Direct mode: call hook(arg) every slice_ms while the destination is full. */
-void dcf_log_wait_hook(void (*hook)(void *), void *arg, int slice_ms);
-/* Also count lost lines in *shared (atomically): a worker's, in the segment. */
-void dcf_log_lost_counter(uint64_t *shared);
 /* Where to say, once, that lines are being lost (-1: nowhere). */
 void dcf_log_note_fd(int fd);
 

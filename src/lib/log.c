@@ -25,11 +25,7 @@ static int note_fd = -1;
 static char *q_buf;
 static size_t q_cap, q_start, q_end;
 
-/* Direct mode's wait, and what was lost. */
-static void (*wait_hook)(void *);
-static void *wait_arg;
-static int wait_slice_ms = 100;
-static uint64_t *lost_shared;
+/* What was lost. */
 static uint64_t lost;
 static char first_error[128];
 
@@ -147,20 +143,6 @@ dcf_log_note_fd(int fd)
 	note_fd = fd;
 }
 
-void
-dcf_log_wait_hook(void (*hook)(void *), void *arg, int slice_ms)
-{
-	wait_hook = hook;
-	wait_arg = arg;
-	wait_slice_ms = slice_ms > 0 ? slice_ms : 1;
-}
-
-void
-dcf_log_lost_counter(uint64_t *shared)
-{
-	lost_shared = shared;
-}
-
 uint64_t
 dcf_log_lost(void)
 {
@@ -179,8 +161,6 @@ count_lost(uint64_t lines, int e)
 	if (lines == 0)
 		return;
 	lost += lines;
-	if (lost_shared != NULL)
-		__atomic_add_fetch(lost_shared, lines, __ATOMIC_RELAXED);
 	if (first_error[0] == '\0') {
 		char note[192];
 		int n;
@@ -242,32 +222,12 @@ count_lines(const char *p, size_t n)
 	return k;
 }
 
-/* Direct mode: the whole line, waiting for room in slices, beating the hook. */
+/* Direct mode (no queue yet): the whole line, waiting at most a second for room. */
 static void
 write_direct(const char *line, size_t n)
 {
-	for (;;) {
-		ssize_t r = write_once(log_fd, log_sock, line, n);
-		struct pollfd pfd = {.fd = log_fd, .events = POLLOUT};
-
-		if (r == (ssize_t)n)
-			return;
-		if (r > 0) { /* a file near its limit: the rest may fit later */
-			line += r;
-			n -= (size_t)r;
-			continue;
-		}
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			(void)poll(&pfd, 1, wait_slice_ms);
-			if (wait_hook != NULL)
-				wait_hook(wait_arg);
-			continue;
-		}
-		count_lost(1, r == 0 ? EIO : errno);
-		return;
-	}
+	if (dcf_write_within(log_fd, line, n, 1000) == -1)
+		count_lost(1, errno);
 }
 
 static void

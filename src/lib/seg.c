@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -15,20 +16,114 @@
 
 #define ALIGN64(x) (((x) + 63u) & ~(uint64_t)63u)
 
+/* Fold a value into the format word. */
+#define FOLD(f, v) ((f) = (f)*1000003u + (uint64_t)(v))
+/* A field's offset: a reordered or resized field changes the word. */
+#define FIELD(f, type, member) FOLD(f, offsetof(struct type, member))
+
 uint64_t
 dcf_layout_format(void)
 {
-	/* The version and the size of every shared type: a differently built
-	 * program disagrees here and refuses to attach. */
+	/* The version, the size of every shared type and the offset of every
+	 * field: a differently built program disagrees here and refuses to attach. */
 	uint64_t f = DCF_LAYOUT_VERSION;
 
-	f = f * 1000003u + sizeof(struct dcf_hdr);
-	f = f * 1000003u + sizeof(struct dcf_task);
-	f = f * 1000003u + sizeof(struct dcf_node);
-	f = f * 1000003u + sizeof(struct dcf_ring);
-	f = f * 1000003u + sizeof(struct dcf_net);
-	f = f * 1000003u + sizeof(pthread_mutex_t);
-	f = f * 1000003u + DCF_WAL_MAX;
+	FOLD(f, sizeof(struct dcf_hdr));
+	FOLD(f, sizeof(struct dcf_task));
+	FOLD(f, sizeof(struct dcf_node));
+	FOLD(f, sizeof(struct dcf_ring));
+	FOLD(f, sizeof(struct dcf_net));
+	FOLD(f, sizeof(struct dcf_config));
+	FOLD(f, sizeof(struct dcf_counters));
+	FOLD(f, sizeof(pthread_mutex_t));
+	FOLD(f, DCF_WAL_MAX);
+	FIELD(f, dcf_hdr, format);
+	FIELD(f, dcf_hdr, size);
+	FIELD(f, dcf_hdr, uid);
+	FIELD(f, dcf_hdr, sup_pid);
+	FIELD(f, dcf_hdr, sup_start);
+	FIELD(f, dcf_hdr, created_ns);
+	FIELD(f, dcf_hdr, created_mono_ns);
+	FIELD(f, dcf_hdr, name);
+	FIELD(f, dcf_hdr, cfg);
+	FIELD(f, dcf_hdr, off_nets);
+	FIELD(f, dcf_hdr, off_rings);
+	FIELD(f, dcf_hdr, off_ring_slots);
+	FIELD(f, dcf_hdr, off_tasks);
+	FIELD(f, dcf_hdr, off_nodes);
+	FIELD(f, dcf_hdr, nrings);
+	FIELD(f, dcf_hdr, ring_cap);
+	FIELD(f, dcf_hdr, sys_state);
+	FIELD(f, dcf_hdr, sup_waiting);
+	FIELD(f, dcf_hdr, end_code);
+	FIELD(f, dcf_hdr, seq);
+	FIELD(f, dcf_hdr, cnt);
+	FIELD(f, dcf_hdr, lock);
+	FIELD(f, dcf_hdr, wal);
+	FIELD(f, dcf_config, nets);
+	FIELD(f, dcf_config, nodes_per_net);
+	FIELD(f, dcf_config, max_nodes);
+	FIELD(f, dcf_config, task_slots);
+	FIELD(f, dcf_config, tasks);
+	FIELD(f, dcf_config, task_ms_min);
+	FIELD(f, dcf_config, downtime_ms_min);
+	FIELD(f, dcf_config, work);
+	FIELD(f, dcf_config, max_attempts);
+	FIELD(f, dcf_config, max_restarts);
+	FIELD(f, dcf_config, restart_window_s);
+	FIELD(f, dcf_config, hang_timeout_ms);
+	FIELD(f, dcf_config, grace_ms);
+	FIELD(f, dcf_config, seed);
+	FIELD(f, dcf_config, fail_rate_ppm);
+	FIELD(f, dcf_config, cpu_iters_per_ms);
+	FIELD(f, dcf_counters, running);
+	FIELD(f, dcf_counters, completed);
+	FIELD(f, dcf_counters, quarantined);
+	FIELD(f, dcf_counters, reclaimed);
+	FIELD(f, dcf_counters, retired);
+	FIELD(f, dcf_counters, to_recovery);
+	FIELD(f, dcf_counters, failures);
+	FIELD(f, dcf_counters, restarts);
+	FIELD(f, dcf_counters, claims);
+	FIELD(f, dcf_counters, repairs);
+	FIELD(f, dcf_counters, resets);
+	FIELD(f, dcf_wal, n);
+	FIELD(f, dcf_wal, e);
+	FIELD(f, dcf_net, wake);
+	FIELD(f, dcf_net, sleepers);
+	FIELD(f, dcf_net, alive);
+	FIELD(f, dcf_net, completed);
+	FIELD(f, dcf_net, run_avg_ns);
+	FIELD(f, dcf_ring, head);
+	FIELD(f, dcf_ring, tail);
+	FIELD(f, dcf_ring, mask);
+	FIELD(f, dcf_ring, slots_off);
+	FIELD(f, dcf_task, state);
+	FIELD(f, dcf_task, queue);
+	FIELD(f, dcf_task, owner_node);
+	FIELD(f, dcf_task, owner_gen);
+	FIELD(f, dcf_task, owner_pid);
+	FIELD(f, dcf_task, attempts);
+	FIELD(f, dcf_task, kind);
+	FIELD(f, dcf_task, prio);
+	FIELD(f, dcf_task, arg_ms);
+	FIELD(f, dcf_task, flags);
+	FIELD(f, dcf_task, result);
+	FIELD(f, dcf_task, t_queued_ns);
+	FIELD(f, dcf_task, t_started_ns);
+	FIELD(f, dcf_node, idx);
+	FIELD(f, dcf_node, state);
+	FIELD(f, dcf_node, gen);
+	FIELD(f, dcf_node, pid);
+	FIELD(f, dcf_node, task_slot);
+	FIELD(f, dcf_node, task_id);
+	FIELD(f, dcf_node, sleeping);
+	FIELD(f, dcf_node, from_recovery);
+	FIELD(f, dcf_node, completed);
+	FIELD(f, dcf_node, failures);
+	FIELD(f, dcf_node, restarts);
+	FIELD(f, dcf_node, busy_since_ns);
+	FIELD(f, dcf_node, heartbeat_ns);
 	return ((uint64_t)DCF_LAYOUT_VERSION << 48) | (f & 0xffffffffffffULL);
 }
 
@@ -226,10 +321,7 @@ seg_init(struct dcf_seg *sg, const char *name, const struct dcf_config *cfg,
 	h->ring_cap = p->ring_cap;
 	dcf_seg_bind(sg, sg->base, p->size);
 	dcf_mutex_init(&h->lock);
-	for (uint32_t i = 0; i < cfg->nets; i++)
-		sg->nets[i].id = i;
 	for (uint32_t r = 0; r < p->nrings; r++) {
-		sg->rings[r].id = r;
 		sg->rings[r].mask = p->ring_cap - 1;
 		sg->rings[r].slots_off =
 		    p->off_ring_slots + (uint64_t)r * p->ring_cap * sizeof(uint32_t);

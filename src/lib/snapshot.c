@@ -40,7 +40,7 @@ dcf_snap_state_name(uint32_t st)
 const char *
 dcf_snap_sys_name(uint32_t st)
 {
-	static const char *const names[] = {"running", "stopping", "reset"};
+	static const char *const names[] = {"running", "stopping", "reset", "ended"};
 
 	return st < sizeof(names) / sizeof(names[0]) ? names[st] : "invalid";
 }
@@ -297,7 +297,7 @@ snap_nodes(struct dcf_snap *s)
 		s->net[i].queue_depth = ring_depth(s, DCF_RING_NET0 + i);
 		s->net[i].completed = s->nets[i].completed;
 	}
-	s->anomalies += h->sys_state > DCF_SYS_RESET;
+	s->anomalies += h->sys_state > DCF_SYS_ENDED;
 	s->anomalies += h->created_mono_ns > s->taken_ns;
 }
 
