@@ -24,6 +24,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -1506,6 +1507,39 @@ close_fds(struct sup *s, int logfd)
 		close(logfd);
 }
 
+/*
+ * On a terminal, say how to watch the run: the dcf-status beside this
+ * program, as the user can type it from here ("./dcf-status" after make).
+ */
+static void
+tell_how_to_watch(struct sup *s)
+{
+	char exe[PATH_MAX], cwd[PATH_MAX], cmd[PATH_MAX + 16], *slash;
+	ssize_t n;
+	size_t dl;
+
+	if (!isatty(2) || !dcf_log_enabled(DCF_INFO))
+		return;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (slash == NULL)
+		return;
+	dl = (size_t)(slash - exe);
+	snprintf(cmd, sizeof(cmd), "%.*s/dcf-status", (int)dl, exe);
+	if (access(cmd, X_OK) != 0)
+		snprintf(cmd, sizeof(cmd), "dcf-status"); /* installed: on PATH */
+	else if (getcwd(cwd, sizeof(cwd)) != NULL && strlen(cwd) == dl &&
+	    strncmp(cwd, exe, dl) == 0)
+		snprintf(cmd, sizeof(cmd), "./dcf-status");
+	dcf_log(DCF_INFO,
+	    "watch it from another terminal: %s%s%s --watch (add --nodes for the workers)", cmd,
+	    strcmp(s->o->name, "dcf") == 0 ? "" : " --name ",
+	    strcmp(s->o->name, "dcf") == 0 ? "" : s->o->name);
+}
+
 static int
 run_system(struct sup *s)
 {
@@ -1518,6 +1552,7 @@ run_system(struct sup *s)
 	    s->cfg->nodes_per_net, pl(s->cfg->nodes_per_net, "node", "nodes"),
 	    (unsigned long long)s->cfg->tasks, pl(s->cfg->tasks, "task", "tasks"),
 	    (unsigned long long)s->cfg->seed, (int)s->self);
+	tell_how_to_watch(s);
 	for (uint32_t n = 0; n < s->nnodes && !s->resetting; n++)
 		fork_node(s, n, 0);
 	s->next_hang_check = dcf_now_ns() + hang_ns(s) / 2;

@@ -168,6 +168,15 @@ test_progress_on_terminal_with_log_elsewhere(void **state)
 	while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
 		;
 	close(master);
+	{
+		/* On a terminal the run says how to watch it, as typed from here. */
+		char *log = slurp(path), want[160];
+
+		snprintf(want, sizeof(want),
+		    "watch it from another terminal: ./dcf-status --name %s --watch", name);
+		assert_has(log, want);
+		free(log);
+	}
 	unlink(path);
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 0);
