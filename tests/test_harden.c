@@ -280,32 +280,6 @@ assert_clean(const struct hrun *r)
 	assert_false(run_shm_exists(r->name));
 }
 
-/* Wait (bounded) until pid's state in /proc is c; 1 if it got there. */
-static int
-wait_state(pid_t pid, char c, double secs)
-{
-	uint64_t deadline = dcf_now_ns() + (uint64_t)(secs * 1e9);
-
-	while (dcf_now_ns() < deadline) {
-		char path[64], buf[512], *p;
-		FILE *f;
-		size_t n;
-
-		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-		f = fopen(path, "re");
-		if (f == NULL)
-			return 0;
-		n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		buf[n] = '\0';
-		p = strrchr(buf, ')');
-		if (p != NULL && p[1] == ' ' && p[2] == c)
-			return 1;
-		(void)poll(NULL, 0, 2);
-	}
-	return 0;
-}
-
 /* ---- 1. a worker stopped while it holds the books' lock ---------------- */
 
 static void
@@ -525,7 +499,7 @@ test_ctrl_z_then_fg(void **state)
 		assert_true(hwait_for(&r, "completed by", 20));
 		/* The terminal's Ctrl-Z: SIGTSTP to the whole job. */
 		assert_int_equal(kill(-r.pid, SIGTSTP), 0);
-		assert_true(wait_state(r.pid, 'T', 10));
+		assert_true(run_wait_state(r.pid, 'T', 10));
 		/* Stopped for well over the hang timeout: the experiment's input, not a wait. */
 		(void)poll(NULL, 0, 1500);
 		assert_int_equal(kill(-r.pid, SIGCONT), 0);

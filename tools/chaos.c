@@ -169,31 +169,6 @@ is_stopped(const pid_t *stopped, int n, pid_t pid)
 	return 0;
 }
 
-/* Wait (bounded) until pid is stopped ('T' in /proc); 1 if it is. */
-static int
-wait_stopped(pid_t pid)
-{
-	uint64_t deadline = dcf_now_ns() + 2 * DCF_NSEC;
-
-	while (dcf_now_ns() < deadline) {
-		char path[64], buf[512], *p;
-		FILE *f;
-		size_t n;
-
-		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-		if ((f = fopen(path, "re")) == NULL)
-			return 0;
-		n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		buf[n] = '\0';
-		p = strrchr(buf, ')');
-		if (p != NULL && p[1] == ' ' && p[2] == 'T')
-			return 1;
-		(void)usleep(1000);
-	}
-	return 0;
-}
-
 /* SIGSTOP the worker holding the books' lock, if one does; its pid or 0. */
 static pid_t
 stop_lock_holder(struct chaos *c, struct dcf_seg *sg, pid_t sup)
@@ -204,7 +179,7 @@ stop_lock_holder(struct chaos *c, struct dcf_seg *sg, pid_t sup)
 		if (h <= 0 || h == sup || !run_child_of(h, sup) || kill(h, SIGSTOP) == -1)
 			continue;
 		/* Count it only if it stopped with the lock still in its hands. */
-		if (wait_stopped(h) && dcf_lock_holder(sg) == h)
+		if (run_wait_state(h, 'T', 2) && dcf_lock_holder(sg) == h)
 			c->lock_stops++;
 		return h;
 	}
@@ -217,7 +192,7 @@ ctrl_z(struct chaos *c, pid_t sup)
 {
 	if (kill(-sup, SIGTSTP) == -1)
 		return;
-	if (!wait_stopped(sup))
+	if (!run_wait_state(sup, 'T', 2))
 		anomaly(c, "supervisor %d did not stop on SIGTSTP", (int)sup);
 	(void)usleep(450000); /* the hang timeout is 300 ms */
 	kill(-sup, SIGCONT);

@@ -265,29 +265,57 @@ run_count(const char *log, const char *what)
 	return k;
 }
 
-int
-run_child_of(pid_t pid, pid_t parent)
+/* State letter and parent of pid from /proc/PID/stat; 0, or -1 if gone. */
+static int
+proc_stat(pid_t pid, char *state, pid_t *ppid)
 {
 	char path[64], buf[512], *p;
 	size_t n;
-	int ppid = -1;
 	FILE *f;
 
 	if (pid <= 0)
-		return 0;
+		return -1;
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	f = fopen(path, "re");
 	if (f == NULL)
-		return 0;
+		return -1;
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = '\0';
+	/* The command may hold spaces and parentheses: ") S PPID ..." after the last ')'. */
 	p = strrchr(buf, ')');
-	if (p == NULL || p[1] == '\0' || p[2] == 'Z')
-		return 0;
-	/* ") S PPID ...": state, then the parent's pid. */
-	ppid = (int)strtol(p + 4, NULL, 10);
-	return ppid == parent;
+	if (p == NULL || p[1] == '\0' || p[2] == '\0')
+		return -1;
+	*state = p[2];
+	*ppid = (pid_t)strtol(p + 4, NULL, 10);
+	return 0;
+}
+
+int
+run_child_of(pid_t pid, pid_t parent)
+{
+	pid_t ppid;
+	char st;
+
+	return proc_stat(pid, &st, &ppid) == 0 && st != 'Z' && ppid == parent;
+}
+
+int
+run_wait_state(pid_t pid, char state, double secs)
+{
+	uint64_t deadline = dcf_now_ns() + (uint64_t)(secs * 1e9);
+
+	while (dcf_now_ns() < deadline) {
+		pid_t ppid;
+		char st;
+
+		if (proc_stat(pid, &st, &ppid) == -1)
+			return 0;
+		if (st == state)
+			return 1;
+		(void)poll(NULL, 0, 1);
+	}
+	return 0;
 }
 
 int

@@ -54,6 +54,8 @@ int run_audit_order(const char *log, char *first, size_t len);
 int run_count(const char *log, const char *what);
 /* Is pid a live child of parent? (/proc; for signalling only our own.) */
 int run_child_of(pid_t pid, pid_t parent);
+/* Wait (bounded) until pid's state in /proc is state ('T': stopped); 1 if it got there. */
+int run_wait_state(pid_t pid, char state, double secs);
 /*
  * Reap every child we have (as a subreaper: the orphans of a killed
  * supervisor), waiting on SIGCHLD itself, for at most timeout_s from

@@ -315,6 +315,22 @@ dcf_retire_locked(struct dcf_seg *sg, struct dcf_done *out)
 	return 0;
 }
 
+/* Node slot `node` as generation gen: EINVAL (no such node) or ESTALE (another gen). */
+static struct dcf_node *
+node_as(struct dcf_seg *sg, uint32_t node, uint32_t gen)
+{
+	if (node >= sg->cfg.max_nodes || sg->nodes[node].net >= sg->cfg.nets) {
+		errno = EINVAL;
+		return NULL;
+	}
+	/* A later generation runs there now: changing it would orphan its task. */
+	if (sg->nodes[node].gen != gen) {
+		errno = ESTALE;
+		return NULL;
+	}
+	return &sg->nodes[node];
+}
+
 int
 dcf_node_died_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint32_t max_attempts,
     uint64_t now, struct dcf_reclaim *out)
@@ -327,16 +343,8 @@ dcf_node_died_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint32_t m
 
 	DCF_INJECT(DCF_OP_RECLAIM, DCF_STEP_LOCKED);
 	memset(out, 0, sizeof(*out));
-	if (node >= sg->cfg.max_nodes || sg->nodes[node].net >= sg->cfg.nets) {
-		errno = EINVAL;
+	if ((nd = node_as(sg, node, gen)) == NULL)
 		return -1;
-	}
-	/* A later generation runs there now: marking it down would orphan its task. */
-	if (sg->nodes[node].gen != gen) {
-		errno = ESTALE;
-		return -1;
-	}
-	nd = &sg->nodes[node];
 	net = &sg->nets[nd->net];
 	dcf_tx_begin(&tx, sg, DCF_OP_RECLAIM);
 	s = nd->task_slot;
@@ -493,15 +501,8 @@ dcf_node_start_failed_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, in
 	struct dcf_net *net;
 	struct dcf_tx tx;
 
-	if (node >= sg->cfg.max_nodes || sg->nodes[node].net >= sg->cfg.nets) {
-		errno = EINVAL;
+	if ((nd = node_as(sg, node, gen)) == NULL)
 		return -1;
-	}
-	if (sg->nodes[node].gen != gen) {
-		errno = ESTALE;
-		return -1;
-	}
-	nd = &sg->nodes[node];
 	net = &sg->nets[nd->net];
 	dcf_tx_begin(&tx, sg, DCF_OP_NODE);
 	if (dcf_node_alive(nd->state))

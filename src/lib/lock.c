@@ -24,18 +24,22 @@ lock_recover(struct dcf_seg *sg)
 	return 0;
 }
 
-int
-dcf_lock(struct dcf_seg *sg)
+/* What a pthread locking call returned, as dcf_lock returns it. */
+static int
+lock_result(struct dcf_seg *sg, int r)
 {
-	int r;
-
-	r = pthread_mutex_lock(&sg->hdr->lock);
 	if (r == 0)
 		return 0;
 	if (r == EOWNERDEAD)
 		return lock_recover(sg);
 	errno = r;
 	return -1;
+}
+
+int
+dcf_lock(struct dcf_seg *sg)
+{
+	return lock_result(sg, pthread_mutex_lock(&sg->hdr->lock));
 }
 
 /*
@@ -70,12 +74,7 @@ dcf_lock_until(struct dcf_seg *sg, uint64_t deadline_ns)
 	do
 		r = pthread_mutex_clocklock(&sg->hdr->lock, CLOCK_MONOTONIC, &ts);
 	while (r == EINTR);
-	if (r == 0)
-		return 0;
-	if (r == EOWNERDEAD)
-		return lock_recover(sg);
-	errno = r;
-	return -1;
+	return lock_result(sg, r);
 }
 
 pid_t
