@@ -347,6 +347,8 @@ worker_child(struct sup *s, uint32_t n)
 	if (s->err_fd > 2)
 		close(s->err_fd);
 	uncatch_fatal();
+	if (dcf_log_fd() > 2)
+		close(dcf_log_fd()); /* the supervisor writes every line */
 	worker_main(&w);
 }
 
@@ -839,6 +841,17 @@ static void
 check_hangs(struct sup *s, uint64_t now)
 {
 	uint64_t limit = hang_ns(s);
+
+	/*
+	 * Workers blocked behind a stuck lock holder make no progress, but they
+	 * are not hung: take the lock first (killing a holder stuck for
+	 * --hang-timeout), which moves the hang epoch past a long wait.
+	 */
+	if (sup_lock(s) == 0) {
+		dcf_unlock(&s->sg);
+		if (s->epoch_ns > now)
+			now = dcf_now_ns(); /* it waited: judge from after the wait */
+	}
 
 	for (uint32_t n = 0; n < s->nnodes; n++) {
 		struct sup_node *sn = &s->nodes[n];
@@ -1443,7 +1456,6 @@ open_outputs(struct sup *s, struct sup_opts *o, int *logfd)
 		fprintf(stderr, "dcf-supervisor: standard error: %s\n", strerror(errno));
 		return 1;
 	}
-	fcntl(*logfd, F_SETFD, 0); /* workers write to it too */
 	s->out_fd = dcf_log_private(1);
 	if (s->out_fd == -1)
 		s->out_fd = 1;

@@ -192,7 +192,8 @@ ctrl_z(struct chaos *c, pid_t sup)
 {
 	if (kill(-sup, SIGTSTP) == -1)
 		return;
-	if (!run_wait_state(sup, 'T', 2))
+	/* One that is exiting cannot stop; one that lives must. */
+	if (!run_wait_state(sup, 'T', 5) && run_child_of(sup, getpid()))
 		anomaly(c, "supervisor %d did not stop on SIGTSTP", (int)sup);
 	(void)usleep(450000); /* the hang timeout is 300 ms */
 	kill(-sup, SIGCONT);
@@ -241,6 +242,8 @@ one_run(struct chaos *c, double deadline)
 	struct run_books b;
 	char err[DCF_ERRLEN];
 	uint64_t tick = 0;
+
+	uint64_t anomalies_before = c->anomalies;
 
 	memset(&r, 0, sizeof(r));
 	r.own_group = 1; /* a job of its own, for Ctrl-Z */
@@ -334,6 +337,17 @@ one_run(struct chaos *c, double deadline)
 		anomaly(c, "/dev/shm/dcf-%s left behind", r.name);
 	if (waitpid(-1, NULL, WNOHANG) == 0)
 		anomaly(c, "processes left behind after run %s", r.name);
+	/* DCF_CHAOS_KEEP=DIR: keep the log of every run that showed an anomaly. */
+	if (c->anomalies != anomalies_before && getenv("DCF_CHAOS_KEEP") != NULL) {
+		char path[256];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/%s.log", getenv("DCF_CHAOS_KEEP"), r.name);
+		if ((f = fopen(path, "we")) != NULL) {
+			fputs(r.log ? r.log : "", f);
+			fclose(f);
+		}
+	}
 	run_release(&r);
 }
 
