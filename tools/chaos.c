@@ -178,8 +178,11 @@ stop_lock_holder(struct chaos *c, struct dcf_seg *sg, pid_t sup)
 
 		if (h <= 0 || h == sup || !run_child_of(h, sup) || kill(h, SIGSTOP) == -1)
 			continue;
-		/* Count it only if it stopped with the lock still in its hands. */
-		if (run_wait_state(h, 'T', 2) && dcf_lock_holder(sg) == h)
+		/* Ours to see replaced only if it stopped (one exiting never does);
+		 * counted as a lock stop only with the lock still in its hands. */
+		if (!run_wait_state(h, 'T', 2))
+			return 0;
+		if (dcf_lock_holder(sg) == h)
 			c->lock_stops++;
 		return h;
 	}
@@ -278,8 +281,9 @@ one_run(struct chaos *c, double deadline)
 		}
 		if (tick % 50 == 25 && nstopped < 256) {
 			pid = pick_worker(c, &sg, r.pid);
+			/* Counted only once it is stopped: one exiting at the end never stops. */
 			if (pid > 0 && !is_stopped(stopped, nstopped, pid) && never < 256 &&
-			    kill(pid, SIGSTOP) == 0) {
+			    kill(pid, SIGSTOP) == 0 && run_wait_state(pid, 'T', 2)) {
 				stopped[nstopped++] = ever[never++] = pid;
 				c->stops++;
 			}
