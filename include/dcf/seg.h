@@ -103,6 +103,11 @@ int dcf_seg_attach(struct dcf_seg *sg, const char *name, int readonly, char *err
  * attach and a message.
  */
 int dcf_seg_validate(const void *img, size_t size, uid_t uid, char *err, size_t errlen);
+/*
+ * The same checks on a header already copied out of a segment of `size`
+ * bytes (the snapshot checks its own copy, which is what it then reads).
+ */
+int dcf_seg_check_hdr(const struct dcf_hdr *h, size_t size, uid_t uid, char *err, size_t errlen);
 
 /* Point the handle's region pointers into a validated mapping. */
 void dcf_seg_bind(struct dcf_seg *sg, void *base, size_t size);

@@ -621,39 +621,48 @@ fail:
 }
 
 int
+dcf_seg_check_hdr(const struct dcf_hdr *h, size_t size, uid_t uid, char *err, size_t errlen)
+{
+	char why[DCF_ERRLEN];
+	struct dcf_plan p;
+
+	if (h->magic != DCF_MAGIC)
+		DCF_BAD(EPROTO, "not a dcf segment (bad magic)");
+	if ((h->format >> 48) != DCF_LAYOUT_VERSION)
+		DCF_BAD(EPROTO, "segment has layout version %u, this program reads version %u",
+		    (unsigned)(h->format >> 48), DCF_LAYOUT_VERSION);
+	if (h->format != dcf_layout_format())
+		DCF_BAD(EPROTO,
+		    "segment was made by a differently built dcf (format %#llx, expected %#llx)",
+		    (unsigned long long)h->format, (unsigned long long)dcf_layout_format());
+	if (h->uid != (uint32_t)uid)
+		DCF_BAD(EACCES, "segment belongs to uid %u, not to you (uid %u)", h->uid,
+		    (unsigned)uid);
+	if (h->size != size)
+		DCF_BAD(EINVAL, "corrupt header: size %llu but the segment is %zu bytes",
+		    (unsigned long long)h->size, size);
+	if (dcf_config_check(&h->cfg, why, sizeof(why)) == -1)
+		DCF_BAD(EINVAL, "corrupt header: bad configuration (%s)", why);
+	if (dcf_plan(&h->cfg, &p) == -1 || p.size != h->size || p.off_nets != h->off_nets ||
+	    p.off_rings != h->off_rings || p.off_ring_slots != h->off_ring_slots ||
+	    p.off_tasks != h->off_tasks || p.off_nodes != h->off_nodes || p.nrings != h->nrings ||
+	    p.ring_cap != h->ring_cap)
+		DCF_BAD(EINVAL, "corrupt header: region offsets do not match the configuration");
+	if (memchr(h->name, '\0', sizeof(h->name)) == NULL)
+		DCF_BAD(EINVAL, "corrupt header: unterminated name");
+	return 0;
+}
+
+int
 dcf_seg_validate(const void *img, size_t size, uid_t uid, char *err, size_t errlen)
 {
 	struct dcf_hdr h;
-	struct dcf_plan p;
 
 	if (size < sizeof(struct dcf_hdr))
 		DCF_BAD(EINVAL, "segment too small (%zu bytes) to hold a header", size);
+	/* A private copy: what is checked is what the caller then reads, not the live image. */
 	memcpy(&h, img, sizeof(h));
-	if (h.magic != DCF_MAGIC)
-		DCF_BAD(EPROTO, "not a dcf segment (bad magic)");
-	if ((h.format >> 48) != DCF_LAYOUT_VERSION)
-		DCF_BAD(EPROTO, "segment has layout version %u, this program reads version %u",
-		    (unsigned)(h.format >> 48), DCF_LAYOUT_VERSION);
-	if (h.format != dcf_layout_format())
-		DCF_BAD(EPROTO,
-		    "segment was made by a differently built dcf (format %#llx, expected %#llx)",
-		    (unsigned long long)h.format, (unsigned long long)dcf_layout_format());
-	if (h.uid != (uint32_t)uid)
-		DCF_BAD(EACCES, "segment belongs to uid %u, not to you (uid %u)", h.uid,
-		    (unsigned)uid);
-	if (h.size != size)
-		DCF_BAD(EINVAL, "corrupt header: size %llu but the segment is %zu bytes",
-		    (unsigned long long)h.size, size);
-	if (dcf_config_check(&h.cfg, err, errlen) == -1)
-		DCF_BAD(EINVAL, "corrupt header: bad configuration");
-	if (dcf_plan(&h.cfg, &p) == -1 || p.size != h.size || p.off_nets != h.off_nets ||
-	    p.off_rings != h.off_rings || p.off_ring_slots != h.off_ring_slots ||
-	    p.off_tasks != h.off_tasks || p.off_nodes != h.off_nodes || p.nrings != h.nrings ||
-	    p.ring_cap != h.ring_cap)
-		DCF_BAD(EINVAL, "corrupt header: region offsets do not match the configuration");
-	if (memchr(h.name, '\0', sizeof(h.name)) == NULL)
-		DCF_BAD(EINVAL, "corrupt header: unterminated name");
-	return 0;
+	return dcf_seg_check_hdr(&h, size, uid, err, errlen);
 }
 
 int
