@@ -706,40 +706,60 @@ test_no_system(void **state)
 	out_free(&r);
 }
 
-/* A segment left by a supervisor that died: not a running system. */
+/*
+ * A segment left as a SIGKILLed supervisor leaves it: made by a child that
+ * exits without removing it. The child's PID (dead) in *pid.
+ */
 static void
-test_dead_supervisor(void **state)
+make_stale(char *name, size_t len, const char *tag, pid_t *pid)
 {
-	char name[DCF_NAME_MAX + 1], want[128], err[DCF_ERRLEN];
+	char err[DCF_ERRLEN];
 	struct dcf_config c;
+
+	small_config(&c);
+	tu_name(name, len, tag);
+	*pid = tu_fork();
+	if (*pid == 0) {
+		struct dcf_seg sg;
+		pid_t took;
+
+		if (dcf_seg_create(&sg, name, &c, &took, err, sizeof(err)) == -1)
+			_exit(TU_EX_FAIL);
+		_exit(TU_EX_OK); /* the descriptor closes, the flock goes, the name stays */
+	}
+	tu_assert_exit(tu_waitpid(*pid), TU_EX_OK);
+	assert_true(run_shm_exists(name));
+}
+
+/*
+ * A segment whose supervisor died: said to be stale, with who made it and
+ * when (exit 1, nothing on stdout).
+ */
+static void
+test_stale_segment(void **state)
+{
+	char name[DCF_NAME_MAX + 1], want[512], err[DCF_ERRLEN], when[64];
 	struct dcf_seg sg;
 	struct out r;
 	pid_t pid;
 
 	(void)state;
-	small_config(&c);
-	tu_name(name, sizeof(name), "dead");
-	pid = tu_fork();
-	if (pid == 0) {
-		pid_t took;
-
-		if (dcf_seg_create(&sg, name, &c, &took, err, sizeof(err)) == -1)
-			_exit(TU_EX_FAIL);
-		_exit(TU_EX_OK); /* leaves the segment behind, as a SIGKILL would */
-	}
-	tu_assert_exit(tu_waitpid(pid), TU_EX_OK);
-	run(&r, "--name", name, "--json");
-	assert_exit(&r, 1);
-	snprintf(want, sizeof(want), "dcf-status: no dcf system named '%s' is running\n", name);
-	assert_string_equal(r.e, want);
-	assert_int_equal(r.on, 0);
-	out_free(&r);
+	make_stale(name, sizeof(name), "dead", &pid);
 	/* The image itself is fine; only its supervisor is gone. */
 	assert_int_equal(dcf_seg_attach(&sg, name, 1, err, sizeof(err)), 0);
 	assert_int_equal(take(&sg, 1, err), 0);
 	assert_false(dcf_seg_supervisor_alive(&snap->hdr));
+	dcf_render_when(when, sizeof(when), sg.hdr->created_ns);
 	dcf_seg_detach(&sg);
-	tu_unlink_ours();
+	snprintf(want, sizeof(want),
+	    "dcf-status: dcf system '%s': the supervisor died (pid %d); its segment "
+	    "/dev/shm/dcf-%s, made by uid %u at %s, is stale\n",
+	    name, (int)pid, name, (unsigned)getuid(), when);
+	run(&r, "--name", name, "--json");
+	assert_exit(&r, 1);
+	assert_string_equal(r.e, want);
+	assert_int_equal(r.on, 0);
+	out_free(&r);
 }
 
 /* dcf-status run by a shell that first sets `ulimit -n limit`. */
@@ -1425,7 +1445,7 @@ test_watch_system_gone(void **state)
 	argv[2] = sg.hdr->name;
 	memset(&r, 0, sizeof(r));
 	pid = spawn(argv, NULL, &outfd, &errfd);
-	drain(&r, outfd, errfd, "\n}\n");
+	drain(&r, outfd, errfd, "}\n"); /* one JSON line */
 	dead = tu_fork();
 	if (dead == 0)
 		_exit(0);
@@ -1436,49 +1456,79 @@ test_watch_system_gone(void **state)
 	close(errfd);
 	r.st = tu_waitpid(pid);
 	assert_exit(&r, 1);
-	snprintf(want, sizeof(want), "dcf-status: no dcf system named '%s' is running\n",
-	    sg.hdr->name);
-	assert_string_equal(r.e, want);
+	assert_one_line(&r);
+	snprintf(want, sizeof(want), "dcf-status: dcf system '%s': the supervisor died (pid %d)",
+	    sg.hdr->name, (int)dead);
+	assert_has(r.e, want);
 	out_free(&r);
 	dcf_seg_destroy(&sg);
 }
 
-/* Start dcf-status --watch on a new pseudo-terminal; the master in *master. */
+/* A pseudo-terminal for dcf-status: its size, and whether stdin is on it too. */
+struct tty {
+	unsigned short rows, cols;
+	int no_keys; /* stdin /dev/null: a terminal to draw on, none to read keys from */
+	const char *env;
+	int master;
+	struct termios before;
+};
+
+/* Start dcf-status args... (NULL-terminated) on a new pseudo-terminal. */
 static pid_t
-spawn_tty(const char *name, const char *env, int *master, struct termios *before)
+spawn_tty_argv(struct tty *t, const char *const *args)
 {
-	struct winsize ws = {.ws_row = 40, .ws_col = 100};
+	struct winsize ws = {.ws_row = t->rows ? t->rows : 40, .ws_col = t->cols ? t->cols : 100};
+	const char *argv[16] = {STATUS};
 	char path[64];
-	int slave;
+	int slave, n = 1;
 	pid_t pid;
 
+	for (int i = 0; args[i] != NULL && n < 15; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
 	/* By hand rather than openpty(3), whose TIOCGPTPEER valgrind does not know. */
-	*master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-	assert_true(*master >= 0);
-	assert_int_equal(grantpt(*master), 0);
-	assert_int_equal(unlockpt(*master), 0);
-	assert_int_equal(ptsname_r(*master, path, sizeof(path)), 0);
+	t->master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	assert_true(t->master >= 0);
+	assert_int_equal(grantpt(t->master), 0);
+	assert_int_equal(unlockpt(t->master), 0);
+	assert_int_equal(ptsname_r(t->master, path, sizeof(path)), 0);
 	slave = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
 	assert_true(slave >= 0);
 	assert_int_equal(ioctl(slave, TIOCSWINSZ, &ws), 0);
-	assert_int_equal(tcgetattr(slave, before), 0);
+	assert_int_equal(tcgetattr(slave, &t->before), 0);
 	pid = tu_fork();
 	if (pid == 0) {
 		setsid();
 		if (ioctl(slave, TIOCSCTTY, 0) == -1)
 			_exit(126);
-		dup2(slave, 0);
+		if (t->no_keys)
+			dup2(open("/dev/null", O_RDONLY | O_CLOEXEC), 0);
+		else
+			dup2(slave, 0);
 		dup2(slave, 1);
 		dup2(slave, 2);
 		close(slave);
-		close(*master);
+		close(t->master);
 		unsetenv("NO_COLOR");
-		if (env != NULL)
-			putenv((char *)env);
-		execl(STATUS, STATUS, "--name", name, "--watch", "0.1", (char *)NULL);
+		if (t->env != NULL)
+			putenv((char *)t->env);
+		execv(STATUS, (char *const *)argv);
 		_exit(127);
 	}
 	close(slave);
+	return pid;
+}
+
+/* Start dcf-status --watch on a new 40x100 pseudo-terminal; the master in *master. */
+static pid_t
+spawn_tty(const char *name, const char *env, int *master, struct termios *before)
+{
+	const char *args[] = {"--name", name, "--watch", "0.1", NULL};
+	struct tty t = {.env = env};
+	pid_t pid = spawn_tty_argv(&t, args);
+
+	*master = t.master;
+	*before = t.before;
 	return pid;
 }
 
@@ -1578,7 +1628,7 @@ test_watch_truncated(void **state)
 	    "dcf-status: dcf system '%s': its segment was truncated under us", name);
 	memset(&r, 0, sizeof(r));
 	pid = spawn(argv, NULL, &outfd, &errfd);
-	drain(&r, outfd, errfd, "\n}\n"); /* mapped, and one frame copied */
+	drain(&r, outfd, errfd, "}\n"); /* mapped, and one frame copied */
 	assert_int_equal(ftruncate(sg.fd, 0), 0);
 	drain(&r, outfd, errfd, NULL);
 	close(outfd);
@@ -1606,6 +1656,545 @@ test_watch_truncated(void **state)
 	assert_non_null(strstr(strstr(buf, TTY_BYE), "its segment was truncated under us"));
 	free(buf);
 	close(master);
+	dcf_seg_destroy(&sg);
+}
+
+/* The supervisor ends the run as dcf-supervisor does: its exit status, then ENDED (release). */
+static void
+end_run(struct dcf_seg *sg, uint32_t code)
+{
+	__atomic_store_n(&sg->hdr->end_code, code, __ATOMIC_RELAXED);
+	__atomic_store_n(&sg->hdr->sys_state, DCF_SYS_ENDED, __ATOMIC_RELEASE);
+}
+
+/* stdout is JSON Lines: every line one whole object, no blank line. Their count; the last. */
+static int
+json_lines(const char *out, struct run_jv **last)
+{
+	int n = 0;
+
+	*last = NULL;
+	for (const char *p = out; *p != '\0'; n++) {
+		const char *nl = strchr(p, '\n');
+		char *line;
+
+		if (nl == NULL)
+			fail_msg("JSON line %d has no newline:\n%s", n, p);
+		line = strndup(p, (size_t)(nl - p));
+		assert_non_null(line);
+		run_json_free(*last);
+		*last = run_json_parse(line);
+		if (*last == NULL || (*last)->t != RJ_OBJ)
+			fail_msg("line %d is not one JSON object:\n%s", n, line);
+		free(line);
+		p = nl + 1;
+	}
+	return n;
+}
+
+/* A whole run, watched off a terminal: once it ends, its last frame says how; exit 0. */
+static void
+test_watch_ended_plain(void **state)
+{
+	const char *argv[] = {STATUS, "--name", NULL, "--watch", "0.1", NULL, NULL};
+	struct run_jv *last;
+	struct dcf_seg sg;
+	struct out r;
+	int outfd, errfd, n;
+	pid_t pid;
+
+	(void)state;
+	for (int json = 0; json < 2; json++) {
+		new_state(&sg, "end");
+		argv[2] = sg.hdr->name;
+		argv[5] = json ? "--json" : NULL;
+		memset(&r, 0, sizeof(r));
+		pid = spawn(argv, NULL, &outfd, &errfd);
+		drain(&r, outfd, errfd, json ? "}\n" : "\nnet nodes"); /* one frame */
+		end_run(&sg, 1);
+		drain(&r, outfd, errfd, NULL);
+		close(outfd);
+		close(errfd);
+		r.st = tu_waitpid(pid);
+		if (r.e == NULL)
+			r.e = strdup("");
+		assert_exit(&r, 0);
+		assert_string_equal(r.e, "");
+		if (!json) {
+			const char *lastf =
+			    strstr(r.o, "\n\ndcf '"); /* frames: a blank line apart */
+
+			assert_non_null(lastf);
+			while (strstr(lastf + 1, "\n\ndcf '") != NULL)
+				lastf = strstr(lastf + 1, "\n\ndcf '");
+			assert_has(lastf, ", ended\n");
+			assert_has(lastf, "tasks: 20 total");
+			/* The last line: the known state has one task quarantined. */
+			assert_true(strlen(r.o) > 50);
+			assert_string_equal(r.o + strlen(r.o) -
+			        strlen("\nthe run ended: exit status 1, 1 "
+			               "task quarantined\n"),
+			    "\nthe run ended: exit status 1, 1 task quarantined\n");
+		} else {
+			n = json_lines(r.o, &last);
+			assert_true(n >= 2);
+			assert_string_equal(jstrval(last, "state"), "ended");
+			assert_int_equal(ju(last, "exit_status"), 1);
+			assert_int_equal(ju(run_json_get(last, "tasks"), "quarantined"), 1);
+			run_json_free(last);
+		}
+		out_free(&r);
+		dcf_seg_destroy(&sg);
+	}
+}
+
+/* An ended run that is still there (the supervisor between ENDED and unlink): exit 0. */
+static void
+test_once_ended(void **state)
+{
+	struct run_jv *d;
+	struct dcf_seg sg;
+	struct out r;
+
+	(void)state;
+	new_state(&sg, "ended");
+	end_run(&sg, 143);
+	run(&r, "--name", sg.hdr->name);
+	assert_exit(&r, 0);
+	assert_has(r.o, ", ended\n");
+	assert_has(r.o, "\nthe run ended: exit status 143, stopped by SIGTERM\n");
+	out_free(&r);
+	run(&r, "--name", sg.hdr->name, "--json");
+	assert_exit(&r, 0);
+	d = run_json_parse(r.o);
+	assert_non_null(d);
+	assert_string_equal(jstrval(d, "state"), "ended");
+	assert_int_equal(ju(d, "exit_status"), 143);
+	run_json_free(d);
+	out_free(&r);
+	dcf_seg_destroy(&sg);
+	/* A live run's document says so: no exit status yet. */
+	new_state(&sg, "ended");
+	run(&r, "--name", sg.hdr->name, "--json");
+	assert_exit(&r, 0);
+	d = run_json_parse(r.o);
+	assert_non_null(d);
+	assert_true(jis(d, "exit_status", RJ_NULL));
+	run_json_free(d);
+	out_free(&r);
+	dcf_seg_destroy(&sg);
+}
+
+/* ---- the terminal, as a screen ----------------------------------------- */
+
+#define SCREEN_ROWS 64
+
+/*
+ * The last whole frame in buf from `from` on (cursor home ... clear to the
+ * end): its rows as visible text, escape sequences dropped. The row count.
+ */
+static int
+screen(const char *buf, size_t from, char rows[SCREEN_ROWS][512])
+{
+	const char *home = NULL, *end, *p;
+	int n = 0;
+	size_t k = 0;
+
+	for (p = buf + from; (p = strstr(p, "\033[H")) != NULL; p++)
+		if (strstr(p, "\033[J") != NULL)
+			home = p;
+	assert_non_null(home);
+	end = strstr(home, "\033[J");
+	rows[0][0] = '\0';
+	for (p = home + 3; p < end; p++) {
+		if (*p == '\033') {
+			while (
+			    p < end && !(*p >= 0x40 && *p <= 0x7e && *p != '[' && p[-1] != '\033'))
+				p++;
+			continue;
+		}
+		if (*p == '\n' || *p == '\r') {
+			if (*p == '\n' && ++n < SCREEN_ROWS) {
+				k = 0;
+				rows[n][0] = '\0';
+			}
+			continue;
+		}
+		if (n < SCREEN_ROWS && k + 1 < 512) {
+			rows[n][k++] = *p;
+			rows[n][k] = '\0';
+		}
+	}
+	return n + 1;
+}
+
+/* Read the terminal until `until` shows up after offset from. */
+static void
+tty_read_after(int master, char **buf, size_t *len, size_t from, const char *until)
+{
+	uint64_t deadline = tu_deadline(20000);
+
+	for (;;) {
+		struct pollfd p = {master, POLLIN, 0};
+		struct timespec ts;
+
+		if (*buf != NULL && *len >= from && strstr(*buf + from, until) != NULL)
+			return;
+		if (!tu_time_left(deadline, &ts))
+			fail_msg("terminal output never showed '%s'", until);
+		if (ppoll(&p, 1, &ts, NULL) > 0 && !slurp(master, buf, len))
+			fail_msg("terminal closed before '%s'", until);
+	}
+}
+
+/* Quit with q and check the terminal came back as it was. */
+static void
+tty_quit(struct tty *t, pid_t pid, char **buf, size_t *len)
+{
+	struct termios after;
+
+	assert_int_equal(write(t->master, "q", 1), 1);
+	tty_read(t->master, buf, len, NULL);
+	tu_assert_exit(tu_waitpid(pid), 0);
+	assert_int_equal(tcgetattr(t->master, &after), 0);
+	assert_int_equal(after.c_lflag, t->before.c_lflag);
+	close(t->master);
+}
+
+static int
+is_clock(const char *p)
+{
+	return strlen(p) == 8 && isdigit((unsigned char)p[0]) && isdigit((unsigned char)p[1]) &&
+	    p[2] == ':' && isdigit((unsigned char)p[3]) && isdigit((unsigned char)p[4]) &&
+	    p[5] == ':' && isdigit((unsigned char)p[6]) && isdigit((unsigned char)p[7]);
+}
+
+/*
+ * At any width: the clock whole at the end of the first row, no row into
+ * the last column (where the next clear-to-end would erase a character),
+ * and sentences broken between words, never inside one.
+ */
+static void
+test_watch_tty_narrow(void **state)
+{
+	static const unsigned short widths[] = {100, 80, 60, 40, 30, 24};
+	static const char *const words[] = {"tasks:", "total", "pending", "queued", "running",
+	    "completed", "quarantined", "reclaimed,", "recovery", "config:", "networks", "nodes,",
+	    "seed", "attempts", "restarts", "downtime", "timeout", "crashes/s"};
+	/* Where a line holds them, whole items too. */
+	static const char *const items[] = {"20 total", "= 8 pending", "+ 8 queued", "+ 1 running",
+	    "+ 2 completed", "+ 1 quarantined", "1 reclaimed,", "recovery queue 1,",
+	    "2 networks x 3 nodes,", "seed 42"};
+	char rows[SCREEN_ROWS][512];
+	struct dcf_seg sg;
+
+	(void)state;
+	new_state(&sg, "narrow");
+	for (size_t w = 0; w < sizeof(widths) / sizeof(widths[0]); w++) {
+		const char *args[] = {"--name", sg.hdr->name, "--watch", "0.1", NULL};
+		struct tty t = {.rows = 50, .cols = widths[w], .env = "NO_COLOR=1"};
+		char *buf = NULL, all[SCREEN_ROWS * 512] = "";
+		size_t len = 0;
+		pid_t pid = spawn_tty_argv(&t, args);
+		int n;
+
+		tty_read(t.master, &buf, &len, "\033[J");
+		n = screen(buf, 0, rows);
+		assert_true(strlen(rows[0]) >= 8);
+		if (!is_clock(rows[0] + strlen(rows[0]) - 8))
+			fail_msg("width %u: no whole clock ending '%s'", widths[w], rows[0]);
+		for (int i = 0; i < n; i++) {
+			if (strlen(rows[i]) > (size_t)widths[w] - 1)
+				fail_msg("width %u: row %d has %zu columns: '%s'", widths[w], i,
+				    strlen(rows[i]), rows[i]);
+			strcat(all, rows[i]);
+			strcat(all, "\n");
+		}
+		for (size_t k = 0; k < sizeof(words) / sizeof(words[0]); k++)
+			if (strstr(all, words[k]) == NULL)
+				fail_msg("width %u: '%s' broken or missing in:\n%s", widths[w],
+				    words[k], all);
+		for (size_t k = 0; widths[w] >= 40 && k < sizeof(items) / sizeof(items[0]); k++)
+			if (strstr(all, items[k]) == NULL)
+				fail_msg("width %u: '%s' broken or missing in:\n%s", widths[w],
+				    items[k], all);
+		tty_quit(&t, pid, &buf, &len);
+		free(buf);
+	}
+	dcf_seg_destroy(&sg);
+}
+
+/* The frame's footer on the screen: its row, or NULL. */
+static const char *
+footer(char rows[SCREEN_ROWS][512], int n, const char *what)
+{
+	for (int i = 0; i < n; i++)
+		if (strstr(rows[i], what) != NULL)
+			return rows[i];
+	return NULL;
+}
+
+/* The first node row on the screen: "net node" of it, or -1. */
+static int
+first_node(char rows[SCREEN_ROWS][512], int n, unsigned *net, unsigned *node)
+{
+	for (int i = 0; i + 1 < n; i++)
+		if (strncmp(rows[i], "net node ", 9) == 0)
+			return sscanf(rows[i + 1], "%u %u", net, node) == 2 ? 0 : -1;
+	return -1;
+}
+
+/* 50 nodes, all idle. */
+static void
+many_nodes(struct dcf_seg *sg)
+{
+	struct dcf_config c;
+
+	small_config(&c);
+	c.nodes_per_net = 25;
+	c.max_nodes = 50;
+	tu_seg_create(sg, "many", &c);
+	tu_lock(sg);
+	for (uint32_t n = 0; n < 50; n++) {
+		assert_int_equal(dcf_node_start_locked(sg, n, 1, 1000 + (pid_t)n, 0, 1), 0);
+		assert_int_equal(dcf_node_ready_locked(sg, n, 1, 1), 0);
+	}
+	dcf_unlock(sg);
+}
+
+/*
+ * --nodes on a screen too small for the table: its heading stays, the rows
+ * scroll under it with j/k, G/g (and the arrows), and the last row says
+ * which are shown. With no keys to read, it says how many are not.
+ */
+static void
+test_watch_tty_scroll(void **state)
+{
+	char rows[SCREEN_ROWS][512];
+	struct dcf_seg sg;
+	unsigned net, node;
+	const char *f;
+	int n;
+
+	(void)state;
+	many_nodes(&sg);
+	{
+		const char *args[] = {"--name", sg.hdr->name, "--watch", "0.1", "--nodes", NULL};
+		struct tty t = {.rows = 30, .cols = 100, .env = "NO_COLOR=1"};
+		char *buf = NULL;
+		size_t len = 0, mark;
+		pid_t pid = spawn_tty_argv(&t, args);
+
+		tty_read(t.master, &buf, &len, "\033[J");
+		n = screen(buf, 0, rows);
+		assert_int_equal(n, 30);
+		f = footer(rows, n, "nodes 1-");
+		if (f == NULL || strstr(f, " of 50") == NULL || strstr(f, "j/k") == NULL)
+			fail_msg("no footer in the first frame");
+		assert_int_equal(first_node(rows, n, &net, &node), 0);
+		assert_true(net == 0 && node == 0);
+		/* To the end: the last node shows, the heading is still there. */
+		mark = len;
+		assert_int_equal(write(t.master, "G", 1), 1);
+		tty_read_after(t.master, &buf, &len, mark, "-50 of 50");
+		n = screen(buf, mark, rows);
+		assert_non_null(footer(rows, n, "-50 of 50"));
+		assert_non_null(footer(rows, n, "  1   24 "));
+		assert_int_equal(first_node(rows, n, &net, &node), 0);
+		assert_true(net != 0 || node != 0);
+		/* One up with the arrow key. */
+		mark = len;
+		assert_int_equal(write(t.master, "\033[A", 3), 3);
+		tty_read_after(t.master, &buf, &len, mark, "-49 of 50");
+		/* Back to the top. */
+		mark = len;
+		assert_int_equal(write(t.master, "g", 1), 1);
+		tty_read_after(t.master, &buf, &len, mark, "nodes 1-");
+		n = screen(buf, mark, rows);
+		assert_int_equal(first_node(rows, n, &net, &node), 0);
+		assert_true(net == 0 && node == 0);
+		tty_quit(&t, pid, &buf, &len);
+		free(buf);
+	}
+	{
+		const char *args[] = {"--name", sg.hdr->name, "--watch", "0.1", "--nodes",
+		    "--count", "1", NULL};
+		struct tty t = {.rows = 30, .cols = 100, .no_keys = 1, .env = "NO_COLOR=1"};
+		char *buf = NULL;
+		size_t len = 0;
+		pid_t pid = spawn_tty_argv(&t, args);
+
+		tty_read(t.master, &buf, &len, NULL);
+		tu_assert_exit(tu_waitpid(pid), 0);
+		n = screen(buf, 0, rows);
+		f = footer(rows, n, " more nodes");
+		assert_non_null(f);
+		assert_null(strstr(f, "j/k"));
+		free(buf);
+		close(t.master);
+	}
+	dcf_seg_destroy(&sg);
+}
+
+/* The run ends, or its supervisor dies, under a terminal watch: the last frame stays. */
+static void
+test_watch_tty_end(void **state)
+{
+	for (int died = 0; died < 2; died++) {
+		const char *args[] = {"--name", NULL, "--watch", "0.1", NULL};
+		struct tty t = {.rows = 40, .cols = 100};
+		struct termios after;
+		struct dcf_seg sg;
+		char *buf = NULL, want[96];
+		const char *tail;
+		size_t len = 0;
+		pid_t pid, dead;
+
+		(void)state;
+		new_state(&sg, "tend");
+		args[1] = sg.hdr->name;
+		pid = spawn_tty_argv(&t, args);
+		tty_read(t.master, &buf, &len, "\033[J"); /* one whole frame */
+		if (died) {
+			dead = tu_fork();
+			if (dead == 0)
+				_exit(0);
+			tu_waitpid(dead);
+			sg.hdr->sup_pid = dead;
+		} else {
+			end_run(&sg, 0);
+		}
+		tty_read(t.master, &buf, &len, NULL);
+		tu_assert_exit(tu_waitpid(pid), died ? 1 : 0);
+		assert_int_equal(tcgetattr(t.master, &after), 0);
+		assert_int_equal(after.c_lflag, t.before.c_lflag);
+		/* After the alternate screen is left: the last state, on the main screen. */
+		tail = strstr(buf, TTY_BYE);
+		assert_non_null(tail);
+		assert_has(tail, "tasks: 20 total");
+		assert_has(tail, "\nnet 1   "); /* the grid, as on the screen */
+		if (died) {
+			snprintf(want, sizeof(want), "the supervisor died (pid %d)", (int)dead);
+			assert_has(tail, want);
+		} else {
+			assert_has(tail, ", ended");
+			assert_has(tail, "the run ended: exit status 0, every task completed");
+		}
+		free(buf);
+		close(t.master);
+		dcf_seg_destroy(&sg);
+	}
+}
+
+/* ---- tests: fitting text to a terminal, in process ------------------- */
+
+static char *
+fitted(const char *text, unsigned cols)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+
+	assert_non_null(m);
+	assert_int_equal(dcf_render_fitted(m, text, strlen(text), cols), 0);
+	assert_int_equal(fclose(m), 0);
+	return buf;
+}
+
+static char *
+framed(const char *text, struct dcf_frame *fr)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+
+	assert_non_null(m);
+	assert_int_equal(dcf_render_frame(m, text, strlen(text), fr), 0);
+	assert_int_equal(fclose(m), 0);
+	return buf;
+}
+
+/*
+ * A line too long is cut at cols - 1 columns, at the end of a word if that
+ * keeps half the room, with its colour reset; escape sequences take no
+ * column. A frame pins its first lines and scrolls the rest.
+ */
+static void
+test_render_fit(void **state)
+{
+	char rows[SCREEN_ROWS][512], *buf;
+	struct dcf_frame fr = {.rows = 6, .cols = 40, .pin = 2, .noun = "line"};
+	int n;
+
+	(void)state;
+	buf = fitted("alpha beta gamma\n\033[32mgreen words here\033[0m\nabcdefghijklmnop\nshort\n",
+	    12);
+	assert_string_equal(buf, "alpha beta\n\033[32mgreen words\033[0m\nabcdefghijk\nshort\n");
+	free(buf);
+	/* A table: a column that does not fit goes whole. */
+	buf = fitted("net nodes alive  busy\n  0     3     3     1\n", 19);
+	assert_string_equal(buf, "net nodes alive\n  0     3     3\n");
+	free(buf);
+
+	buf = framed("T\nH\nl2\nl3\nl4\nl5\nl6\nl7\nl8\nl9\n", &fr);
+	n = screen(buf, 0, rows);
+	assert_int_equal(n, 6);
+	assert_string_equal(rows[0], "T");
+	assert_string_equal(rows[1], "H");
+	assert_string_equal(rows[2], "l2");
+	assert_string_equal(rows[4], "l4");
+	assert_string_equal(rows[5], "+5 more lines");
+	assert_int_equal(fr.page, 3);
+	assert_int_equal(fr.max_top, 5);
+	free(buf);
+	fr.top = 100;
+	fr.keys = 1;
+	buf = framed("T\nH\nl2\nl3\nl4\nl5\nl6\nl7\nl8\nl9\n", &fr);
+	n = screen(buf, 0, rows);
+	assert_int_equal(fr.top, 5);
+	assert_string_equal(rows[1], "H");
+	assert_string_equal(rows[2], "l7");
+	assert_string_equal(rows[4], "l9");
+	assert_has(rows[5], "lines 6-8 of 8");
+	free(buf);
+	/* Everything fits: no footer, nothing scrolls. */
+	fr.rows = 20;
+	fr.top = 3;
+	buf = framed("T\nH\nl2\n", &fr);
+	n = screen(buf, 0, rows);
+	assert_int_equal(n, 4); /* the cursor below the last line; the rest cleared */
+	assert_int_equal(fr.top, 0);
+	assert_string_equal(rows[2], "l2");
+	assert_string_equal(rows[3], "");
+	free(buf);
+}
+
+/* Text for a width: sentences broken between their items, never inside one. */
+static void
+test_render_wrap(void **state)
+{
+	struct dcf_render_opt o = {.width = 30};
+	struct dcf_seg sg;
+	char err[DCF_ERRLEN], *buf, *table;
+
+	(void)state;
+	new_state(&sg, "wrap");
+	assert_int_equal(take(&sg, 1, err), 0);
+	buf = render(0, &o);
+	table = strstr(buf, "\nnet nodes");
+	assert_non_null(table);
+	*table = '\0'; /* tables are not wrapped: the frame cuts their columns */
+	for (char *line = buf; line != NULL && *line != '\0';) {
+		char *nl = strchr(line, '\n');
+		size_t k = nl != NULL ? (size_t)(nl - line) : strlen(line);
+
+		if (k > 29)
+			fail_msg("a line of %zu columns at width 30: '%.*s'", k, (int)k, line);
+		line = nl != NULL ? nl + 1 : NULL;
+	}
+	assert_has(buf, "\n       + 1 quarantined\n");
+	assert_has(buf, "tasks: 20 total = 8 pending\n");
+	free(buf);
 	dcf_seg_destroy(&sg);
 }
 
@@ -1687,7 +2276,7 @@ main(void)
 	    T(test_binary_json),
 	    T(test_binary_json_python),
 	    T(test_no_system),
-	    T(test_dead_supervisor),
+	    T(test_stale_segment),
 	    T(test_proc_unreadable),
 	    T(test_foreign_version),
 	    T(test_other_owner),
@@ -1704,6 +2293,13 @@ main(void)
 	    T(test_watch_system_gone),
 	    T(test_watch_tty),
 	    T(test_watch_truncated),
+	    T(test_watch_ended_plain),
+	    T(test_once_ended),
+	    T(test_watch_tty_narrow),
+	    T(test_watch_tty_scroll),
+	    T(test_watch_tty_end),
+	    T(test_render_fit),
+	    T(test_render_wrap),
 	    T(test_usage),
 	};
 
