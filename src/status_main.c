@@ -7,6 +7,7 @@
  * ended while watched; 1 no such system, a stale segment (its supervisor
  * died), a segment it cannot read, one whose counts do not add up, or a
  * supervisor whose liveness it cannot tell (/proc unreadable); 2 bad usage.
+ * --list and --remove-stale look at every dcf name in /dev/shm (seg.h).
  *
  * --watch follows one run. When its supervisor ends the run it stores its
  * exit status and DCF_SYS_ENDED in the header before removing the name; our
@@ -247,8 +248,8 @@ static void __attribute__((noreturn)) die_stale(const char *name, const struct d
 	dcf_render_when(when, sizeof(when), h->created_ns);
 	die(1,
 	    "dcf system '%s': the supervisor died (pid %d); its segment /dev/shm/dcf-%s, made "
-	    "by uid %u at %s, is stale",
-	    name, (int)h->sup_pid, name, h->uid, when);
+	    "by uid %u at %s, is stale: remove it with 'dcf-status --remove-stale %s'",
+	    name, (int)h->sup_pid, name, h->uid, when, name);
 }
 
 /* Has the supervisor ended the run? Acquire: its exit status was stored before. */
@@ -347,6 +348,44 @@ once(const struct status_opts *o, struct dcf_snap *s)
 		die(1, "writing the status: %s", strerror(errno));
 	if (msg[0] != '\0')
 		die(1, "%s", msg);
+	return 0;
+}
+
+/* Every dcf name in /dev/shm: what it is, whose, since when. */
+static int
+list(const struct status_opts *o)
+{
+	struct dcf_seg_info *v;
+	char err[DCF_ERRLEN];
+	size_t n;
+	int r;
+
+	if (dcf_seg_list(&v, &n, err, sizeof(err)) == -1)
+		die(1, "%s", err);
+	r = o->json ? dcf_render_list_json(stdout, v, n) : dcf_render_list_text(stdout, v, n);
+	free(v);
+	if (r == -1)
+		die(1, "writing the list: %s", strerror(errno));
+	return 0;
+}
+
+static int
+remove_stale(const struct status_opts *o)
+{
+	char err[DCF_ERRLEN];
+	pid_t old;
+
+	if (dcf_seg_remove_stale(o->remove, &old, err, sizeof(err)) == -1)
+		die(1, "%s", err);
+	if (old > 0)
+		printf("removed /dev/shm/dcf-%s, the stale segment of dcf system '%s' (its "
+		       "supervisor, pid %d, is dead)\n",
+		    o->remove, o->remove, (int)old);
+	else
+		printf("removed /dev/shm/dcf-%s, the stale segment of dcf system '%s'\n", o->remove,
+		    o->remove);
+	if (fflush(stdout) == EOF)
+		die(1, "writing: %s", strerror(errno));
 	return 0;
 }
 
@@ -741,6 +780,10 @@ main(int argc, char **argv)
 	case 1:
 		return 0;
 	}
+	if (o.list)
+		return list(&o);
+	if (o.remove != NULL)
+		return remove_stale(&o);
 	s = dcf_snap_new();
 	if (s == NULL)
 		err(1, "allocating a snapshot");

@@ -732,8 +732,9 @@ make_stale(char *name, size_t len, const char *tag, pid_t *pid)
 }
 
 /*
- * A segment whose supervisor died: said to be stale, with who made it and
- * when (exit 1, nothing on stdout).
+ * A segment whose supervisor died: said to be stale, with who made it,
+ * when, and how to remove it (exit 1, nothing on stdout); then removed by
+ * --remove-stale, after which the name is simply not running.
  */
 static void
 test_stale_segment(void **state)
@@ -753,12 +754,33 @@ test_stale_segment(void **state)
 	dcf_seg_detach(&sg);
 	snprintf(want, sizeof(want),
 	    "dcf-status: dcf system '%s': the supervisor died (pid %d); its segment "
-	    "/dev/shm/dcf-%s, made by uid %u at %s, is stale\n",
-	    name, (int)pid, name, (unsigned)getuid(), when);
+	    "/dev/shm/dcf-%s, made by uid %u at %s, is stale: remove it with 'dcf-status "
+	    "--remove-stale %s'\n",
+	    name, (int)pid, name, (unsigned)getuid(), when, name);
 	run(&r, "--name", name, "--json");
 	assert_exit(&r, 1);
 	assert_string_equal(r.e, want);
 	assert_int_equal(r.on, 0);
+	out_free(&r);
+	run(&r, "--remove-stale", name);
+	assert_exit(&r, 0);
+	snprintf(want, sizeof(want),
+	    "removed /dev/shm/dcf-%s, the stale segment of dcf system '%s' (its supervisor, pid "
+	    "%d, is dead)\n",
+	    name, name, (int)pid);
+	assert_string_equal(r.o, want);
+	assert_int_equal(r.en, 0);
+	out_free(&r);
+	assert_false(run_shm_exists(name));
+	run(&r, "--remove-stale", name);
+	assert_exit(&r, 1);
+	snprintf(want, sizeof(want), "dcf-status: no segment named /dev/shm/dcf-%s\n", name);
+	assert_string_equal(r.e, want);
+	out_free(&r);
+	run(&r, "--name", name);
+	assert_exit(&r, 1);
+	snprintf(want, sizeof(want), "dcf-status: no dcf system named '%s' is running\n", name);
+	assert_string_equal(r.e, want);
 	out_free(&r);
 }
 
@@ -2198,6 +2220,237 @@ test_render_wrap(void **state)
 	dcf_seg_destroy(&sg);
 }
 
+/* ---- tests: every instance, and removing a stale one ------------------ */
+
+/* What a planted object is, for test_list and test_remove_refused. */
+enum plant { P_FIFO, P_JUNK, P_DIR, P_LINK, P_FOREIGN, P_NKINDS };
+
+static void
+plant(enum plant kind, char *name, size_t len, const char *target)
+{
+	char path[96];
+	int fd;
+
+	tu_name(name, len, "plant");
+	snprintf(path, sizeof(path), "/dev/shm/dcf-%s", name);
+	switch (kind) {
+	case P_FIFO:
+		assert_int_equal(mkfifo(path, 0600), 0);
+		break;
+	case P_JUNK:
+	case P_FOREIGN:
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, "not a segment\n", 14), 14);
+		if (kind == P_FOREIGN)
+			assert_int_equal(fchown(fd, 4242, (gid_t)-1), 0);
+		close(fd);
+		break;
+	case P_DIR:
+		assert_int_equal(mkdir(path, 0700), 0);
+		break;
+	default:
+		assert_int_equal(symlink(target, path), 0);
+		break;
+	}
+}
+
+/* The line of --list for name: its state column. */
+static void
+list_state(const char *out, const char *name, char st[32])
+{
+	char pat[64];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\n%s ", name);
+	p = strstr(out, pat);
+	if (p == NULL)
+		fail_msg("'%s' not listed:\n%s", name, out);
+	assert_int_equal(sscanf(p + 1, "%*s %31s", st), 1);
+}
+
+static const struct run_jv *
+list_entry(const struct run_jv *d, const char *name)
+{
+	const struct run_jv *all = run_json_get(d, "instances");
+
+	for (size_t i = 0; all != NULL && i < all->n; i++)
+		if (strcmp(jstrval(jat(all, i), "name"), name) == 0)
+			return jat(all, i);
+	fail_msg("'%s' not in the JSON list", name);
+	return NULL;
+}
+
+/*
+ * --list: a live run, an ended one, a stale one, one of another layout, and
+ * things planted under dcf- names, each as what it is; nothing changed.
+ */
+static void
+test_list(void **state)
+{
+	static const char *const want[P_NKINDS] = {"not-dcf", "not-dcf", "not-dcf", "not-dcf",
+	    "foreign"};
+	char stale[DCF_NAME_MAX + 1], old[DCF_NAME_MAX + 1], planted[P_NKINDS][DCF_NAME_MAX + 1];
+	char st[32], target[64];
+	struct dcf_seg live, ended;
+	const struct run_jv *e;
+	struct run_jv *d;
+	uint64_t format;
+	struct out r;
+	pid_t dead, old_pid;
+	int fd;
+
+	(void)state;
+	new_state(&live, "live");
+	new_state(&ended, "ended");
+	end_run(&ended, 1);
+	make_stale(stale, sizeof(stale), "stale", &dead);
+	/* A stale segment of another layout version, left by an older dcf. */
+	make_stale(old, sizeof(old), "old", &old_pid);
+	snprintf(target, sizeof(target), "/dev/shm/dcf-%s", old);
+	fd = open(target, O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &format, sizeof(format), offsetof(struct dcf_hdr, format)), 8);
+	format += 1ULL << 48;
+	assert_int_equal(pwrite(fd, &format, sizeof(format), offsetof(struct dcf_hdr, format)), 8);
+	close(fd);
+	snprintf(target, sizeof(target), "/dev/shm%s", live.shm_name);
+	for (int k = 0; k < P_NKINDS; k++)
+		if (k != P_FOREIGN || geteuid() == 0)
+			plant((enum plant)k, planted[k], sizeof(planted[k]), target);
+
+	run(&r, "--list");
+	assert_exit(&r, 0);
+	assert_int_equal(r.en, 0);
+	assert_has(r.o, "NAME ");
+	list_state(r.o, live.hdr->name, st);
+	assert_string_equal(st, "running");
+	list_state(r.o, ended.hdr->name, st);
+	assert_string_equal(st, "ended");
+	list_state(r.o, stale, st);
+	assert_string_equal(st, "stale");
+	snprintf(target, sizeof(target), "dcf-status --remove-stale %s\n", stale);
+	assert_has(r.o, target);
+	list_state(r.o, old, st);
+	assert_string_equal(st, "unreadable");
+	for (int k = 0; k < P_NKINDS; k++) {
+		if (k == P_FOREIGN && geteuid() != 0)
+			continue;
+		list_state(r.o, planted[k], st);
+		assert_string_equal(st, want[k]);
+	}
+	out_free(&r);
+
+	run(&r, "--list", "--json");
+	assert_exit(&r, 0);
+	d = run_json_parse(r.o);
+	if (d == NULL)
+		fail_msg("not JSON:\n%s", r.o);
+	assert_int_equal(ju(d, "schema"), DCF_STATUS_SCHEMA);
+	e = list_entry(d, live.hdr->name);
+	assert_string_equal(jstrval(e, "state"), "running");
+	assert_int_equal(ju(e, "supervisor_pid"), (uint64_t)getpid());
+	assert_int_equal(ju(e, "uid"), getuid());
+	assert_int_equal(ju(e, "size_bytes"), live.size);
+	assert_true(jis(e, "created_unix_s", RJ_NUM));
+	assert_true(jis(e, "detail", RJ_NULL));
+	e = list_entry(d, ended.hdr->name);
+	assert_string_equal(jstrval(e, "state"), "ended");
+	assert_int_equal(ju(e, "exit_status"), 1);
+	e = list_entry(d, stale);
+	assert_string_equal(jstrval(e, "state"), "stale");
+	assert_int_equal(ju(e, "supervisor_pid"), (uint64_t)dead);
+	e = list_entry(d, old);
+	assert_string_equal(jstrval(e, "state"), "unreadable");
+	assert_has(jstrval(e, "detail"), "layout version");
+	e = list_entry(d, planted[P_FIFO]);
+	assert_string_equal(jstrval(e, "state"), "not-dcf");
+	assert_string_equal(jstrval(e, "detail"), "a FIFO");
+	assert_true(jis(e, "supervisor_pid", RJ_NULL));
+	run_json_free(d);
+	out_free(&r);
+
+	/* Looking changed nothing: the live run is as it was, the rest still there. */
+	assert_int_equal(live.hdr->cnt.completed, 2);
+	assert_true(run_shm_exists(stale));
+	for (int k = 0; k < P_NKINDS; k++) {
+		struct stat sb;
+		char path[256];
+
+		if (k == P_FOREIGN && geteuid() != 0)
+			continue;
+		snprintf(path, sizeof(path), "/dev/shm/dcf-%s", planted[k]);
+		assert_int_equal(lstat(path, &sb), 0);
+	}
+	/* An older dcf's stale segment is ours to remove: its flock says it is dead. */
+	run(&r, "--remove-stale", old);
+	assert_exit(&r, 0);
+	out_free(&r);
+	assert_false(run_shm_exists(old));
+	dcf_seg_destroy(&ended);
+	dcf_seg_destroy(&live);
+	tu_unlink_ours();
+}
+
+/*
+ * --remove-stale refuses a live system (its supervisor holds the flock) and
+ * anything that is not a dcf segment of ours: exit 1, one line, and the
+ * object exactly as it was. A link to a live segment is not followed.
+ */
+static void
+test_remove_refused(void **state)
+{
+	char planted[P_NKINDS][DCF_NAME_MAX + 1], target[64], want[160], err[DCF_ERRLEN];
+	static const char *const why[P_NKINDS] = {"is a FIFO", "not a dcf segment",
+	    "is a directory", "is a symbolic link", "belongs to uid 4242"};
+	struct dcf_seg live;
+	struct stat was, now;
+	struct out r;
+	pid_t old;
+
+	(void)state;
+	new_state(&live, "live");
+	snprintf(target, sizeof(target), "/dev/shm%s", live.shm_name);
+	assert_int_equal(lstat(target, &was), 0);
+	run(&r, "--remove-stale", live.hdr->name);
+	assert_exit(&r, 1);
+	assert_one_line(&r);
+	snprintf(want, sizeof(want), "dcf-status: not removing %s: already running, pid %d\n",
+	    target, (int)getpid());
+	assert_string_equal(r.e, want);
+	out_free(&r);
+	assert_int_equal(dcf_seg_remove_stale(live.hdr->name, &old, err, sizeof(err)), -1);
+	assert_int_equal(errno, EBUSY);
+	assert_int_equal(lstat(target, &now), 0);
+	assert_int_equal(now.st_ino, was.st_ino);
+	spawn_alarm_s = 10; /* a FIFO opened for reading would block: a hang fails */
+	for (int k = 0; k < P_NKINDS; k++) {
+		char path[256], was_to[128], now_to[128];
+
+		if (k == P_FOREIGN && geteuid() != 0)
+			continue;
+		plant((enum plant)k, planted[k], sizeof(planted[k]), target);
+		snprintf(path, sizeof(path), "/dev/shm/dcf-%s", planted[k]);
+		look(path, &was, was_to, sizeof(was_to));
+		run(&r, "--remove-stale", planted[k]);
+		assert_exit(&r, 1);
+		assert_one_line(&r);
+		assert_has(r.e, path);
+		assert_has(r.e, why[k]);
+		out_free(&r);
+		look(path, &now, now_to, sizeof(now_to));
+		assert_int_equal(now.st_ino, was.st_ino);
+		assert_int_equal(now.st_mode, was.st_mode);
+		assert_int_equal(now.st_size, was.st_size);
+		assert_string_equal(now_to, was_to);
+	}
+	spawn_alarm_s = 0;
+	assert_true(run_shm_exists(live.hdr->name));
+	assert_int_equal(live.hdr->cnt.completed, 2);
+	dcf_seg_destroy(&live);
+	tu_unlink_ours();
+}
+
 /* ---- tests: options -------------------------------------------------- */
 
 static void
@@ -2215,6 +2468,13 @@ test_usage(void **state)
 	    {"--watch", "--count", "0"},
 	    {"--watch", "--count", "x"},
 	    {"extra"},
+	    {"--list", "--name", "x"},
+	    {"-l", "--watch"},
+	    {"--list", "-v"},
+	    {"--remove-stale"},
+	    {"--remove-stale", "a/b"},
+	    {"--remove-stale", "x", "--json"},
+	    {"--remove-stale", "x", "--list"},
 	};
 	struct out r;
 
@@ -2300,6 +2560,8 @@ main(void)
 	    T(test_watch_tty_end),
 	    T(test_render_fit),
 	    T(test_render_wrap),
+	    T(test_list),
+	    T(test_remove_refused),
 	    T(test_usage),
 	};
 

@@ -1,6 +1,7 @@
 /*
  * status_render.h - dcf-status's output formats for a snapshot (snapshot.h):
- * text, one row per node, JSON, the node grid, and the terminal frame.
+ * text, one row per node, JSON, the node grid, the terminal frame, and the
+ * list of every instance on the machine (seg.h).
  *
  * Every renderer writes only values dcf_snap_take or dcf_snap_node checked;
  * a value it could not check is written as "?" (text) or null (JSON), never
@@ -86,6 +87,11 @@ int dcf_render_fitted(FILE *f, const char *text, size_t len, unsigned cols);
 
 /* A wall-clock time (ns since the Epoch) as local "YYYY-MM-DD HH:MM:SS ZONE", or "?". */
 void dcf_render_when(char *buf, size_t len, uint64_t wall_ns);
+/* An instance's state in --list: "running", ..., "ended", "stale", "not-dcf"... */
+const char *dcf_render_seg_state(const struct dcf_seg_info *in);
+/* Every instance (dcf_seg_list) as a table, or as one JSON document. 0 or -1 (EIO). */
+int dcf_render_list_text(FILE *f, const struct dcf_seg_info *v, size_t n);
+int dcf_render_list_json(FILE *f, const struct dcf_seg_info *v, size_t n);
 
 /* A duration for people: "0.4s", "12s", "3m04s", "2h05m", "3d04h". */
 void dcf_render_dur(char *buf, size_t len, uint64_t ns);

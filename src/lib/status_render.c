@@ -889,3 +889,118 @@ dcf_render_when(char *buf, size_t len, uint64_t wall_ns)
 	    strftime(buf, len, "%Y-%m-%d %H:%M:%S %Z", &tm) == 0)
 		snprintf(buf, len, "?");
 }
+
+const char *
+dcf_render_seg_state(const struct dcf_seg_info *in)
+{
+	switch (in->kind) {
+	case DCF_SEG_LIVE:
+		return dcf_snap_sys_name(in->sys_state);
+	case DCF_SEG_ENDED:
+		return "ended";
+	case DCF_SEG_STALE:
+		return "stale";
+	case DCF_SEG_UNKNOWN:
+		return "unknown";
+	case DCF_SEG_FOREIGN:
+		return "foreign";
+	case DCF_SEG_UNREADABLE:
+		return "unreadable";
+	default:
+		return "not-dcf";
+	}
+}
+
+static void
+list_note(char *buf, size_t len, const struct dcf_seg_info *in)
+{
+	char name[4 * sizeof(in->name)];
+
+	vis(name, sizeof(name), in->name, 0);
+	if (in->kind == DCF_SEG_STALE)
+		snprintf(buf, len, "its supervisor is dead: dcf-status --remove-stale %s", name);
+	else if (in->kind == DCF_SEG_ENDED)
+		snprintf(buf, len, "exit status %u", in->end_code);
+	else if (in->kind == DCF_SEG_LIVE)
+		buf[0] = '\0';
+	else
+		vis(buf, len, in->why, 1);
+}
+
+int
+dcf_render_list_text(FILE *f, const struct dcf_seg_info *v, size_t n)
+{
+	int w = 4;
+
+	if (n == 0) {
+		fprintf(f, "no dcf instances in /dev/shm\n");
+		return finish(f);
+	}
+	for (size_t i = 0; i < n; i++) {
+		char name[4 * sizeof(v[i].name)];
+
+		vis(name, sizeof(name), v[i].name, 0);
+		if ((int)strlen(name) > w)
+			w = (int)strlen(name);
+	}
+	fprintf(f, "%-*s %-10s %8s %6s %-27s %10s  %s\n", w, "NAME", "STATE", "PID", "UID",
+	    "CREATED", "SIZE", "NOTE");
+	for (size_t i = 0; i < n; i++) {
+		const struct dcf_seg_info *in = &v[i];
+		char name[4 * sizeof(in->name)], pid[16] = "-", uid[16] = "-", when[64] = "-",
+		                                 size[32], note[4 * sizeof(in->name) + 64];
+
+		vis(name, sizeof(name), in->name, 0);
+		if (in->has_hdr) {
+			snprintf(pid, sizeof(pid), "%d", (int)in->sup_pid);
+			dcf_render_when(when, sizeof(when), in->created_ns);
+		}
+		if (in->has_hdr || in->kind == DCF_SEG_FOREIGN)
+			snprintf(uid, sizeof(uid), "%u", in->uid);
+		if (in->size >= (1u << 20))
+			snprintf(size, sizeof(size), "%.1f MiB", (double)in->size / (1 << 20));
+		else
+			snprintf(size, sizeof(size), "%llu B", (unsigned long long)in->size);
+		list_note(note, sizeof(note), in);
+		fprintf(f, "%-*s %-10s %8s %6s %-27s %10s  %s\n", w, name, dcf_render_seg_state(in),
+		    pid, uid, when, size, note);
+	}
+	return finish(f);
+}
+
+int
+dcf_render_list_json(FILE *f, const struct dcf_seg_info *v, size_t n)
+{
+	fprintf(f, "{\n  \"schema\": %d,\n  \"instances\": [", DCF_STATUS_SCHEMA);
+	for (size_t i = 0; i < n; i++) {
+		const struct dcf_seg_info *in = &v[i];
+
+		fprintf(f, "%s\n    {\"name\": ", i > 0 ? "," : "");
+		json_str(f, in->name);
+		fprintf(f, ", \"state\": \"%s\", ", dcf_render_seg_state(in));
+		if (in->has_hdr)
+			fprintf(f,
+			    "\"supervisor_pid\": %d, \"uid\": %u, \"created_unix_s\": %.3f, ",
+			    (int)in->sup_pid, in->uid, secs(in->created_ns));
+		else if (in->kind == DCF_SEG_FOREIGN)
+			fprintf(f,
+			    "\"supervisor_pid\": null, \"uid\": %u, \"created_unix_s\": null, ",
+			    in->uid);
+		else
+			fprintf(f,
+			    "\"supervisor_pid\": null, \"uid\": null, \"created_unix_s\": null, ");
+		fprintf(f, "\"size_bytes\": %llu, ", (unsigned long long)in->size);
+		if (in->kind == DCF_SEG_ENDED)
+			fprintf(f, "\"exit_status\": %u, ", in->end_code);
+		else
+			fprintf(f, "\"exit_status\": null, ");
+		fprintf(f, "\"detail\": ");
+		if (in->kind >= DCF_SEG_UNKNOWN)
+			json_str(f, in->why);
+		else
+			fprintf(f, "null");
+		fputc('}', f);
+	}
+	fprintf(f, "%s]\n}\n", n > 0 ? "\n  " : "");
+	return finish(f);
+}
