@@ -295,16 +295,22 @@ look(const struct dcf_seg *sg, struct dcf_snap *s, const char *name, struct dcf_
 
 	msg[0] = '\0';
 	ro->ended = run_ended(sg, name, &ro->end_code);
-	if (take(sg, s, name, why, sizeof(why)) == -1 && !s->hdr_ok) {
-		snprintf(msg, msglen, "'%s': %s", name, why);
-		return LOOK_BAD;
-	}
-	if (!ro->ended) {
+	for (;;) {
+		if (take(sg, s, name, why, sizeof(why)) == -1 && !s->hdr_ok) {
+			snprintf(msg, msglen, "'%s': %s", name, why);
+			return LOOK_BAD;
+		}
+		if (ro->ended)
+			break;
 		r = dcf_seg_supervisor_alive(&s->hdr);
 		if (r == -1)
 			die(1, "cannot tell whether dcf system '%s' is running: /proc/%d/stat: %s",
 			    name, (int)s->hdr.sup_pid, strerror(errno));
-		if (r == 0)
+		if (r == 1)
+			break;
+		/* Gone: dead, or it ended the run and exited since we looked. Then look again. */
+		ro->ended = run_ended(sg, name, &ro->end_code);
+		if (!ro->ended)
 			return LOOK_DIED;
 	}
 	if (!s->consistent)
