@@ -592,16 +592,6 @@ title(FILE *m, const struct status_opts *o, unsigned cols)
 		fprintf(m, "%s\n\n", when);
 }
 
-static unsigned
-count_lines(const char *buf, size_t len)
-{
-	unsigned n = 0;
-
-	for (size_t i = 0; i < len; i++)
-		n += buf[i] == '\n';
-	return n;
-}
-
 /*
  * Take and render one frame into w->buf. On a terminal: the title, then
  * the summary; with --nodes the node table follows, and everything above
@@ -635,8 +625,8 @@ frame(struct watch *w, char *msg, size_t msglen)
 		if (w->tty && o->nodes && !o->json && w->s->consistent) {
 			if (fflush(m) == EOF)
 				die(1, "open_memstream: %s", strerror(errno));
-			w->fr.pin =
-			    count_lines(buf, len) + 2; /* and the table's blank line and heading */
+			/* Pinned: all so far, and the table's blank line and heading. */
+			w->fr.pin = dcf_render_lines(buf, len) + 2;
 			w->fr.noun = "node";
 			if (dcf_render_nodes(m, w->s, &w->ro) == -1)
 				die(1, "writing the status: %s", strerror(errno));

@@ -406,18 +406,39 @@ take(struct dcf_seg *sg, unsigned tries, char *err)
 	return dcf_snap_take(snap, sg->base, sg->size, getuid(), tries, err, DCF_ERRLEN);
 }
 
+/* Output into memory: mem_open gives the stream, mem_close the text (malloc'd). */
+struct mem {
+	char *buf;
+	size_t len;
+	FILE *f;
+};
+
+static FILE *
+mem_open(struct mem *m)
+{
+	m->buf = NULL;
+	m->len = 0;
+	m->f = open_memstream(&m->buf, &m->len);
+	assert_non_null(m->f);
+	return m->f;
+}
+
+static char *
+mem_close(struct mem *m)
+{
+	assert_int_equal(fclose(m->f), 0);
+	return m->buf;
+}
+
 /* Render with o into a malloc'd string. */
 static char *
 render(int json, const struct dcf_render_opt *o)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&buf, &len);
+	struct mem m;
+	FILE *f = mem_open(&m);
 
-	assert_non_null(m);
-	assert_int_equal(json ? dcf_render_json(m, snap, o) : dcf_render_text(m, snap, o), 0);
-	assert_int_equal(fclose(m), 0);
-	return buf;
+	assert_int_equal(json ? dcf_render_json(f, snap, o) : dcf_render_text(f, snap, o), 0);
+	return mem_close(&m);
 }
 
 /* ---- tests: the known state ------------------------------------------ */
@@ -1869,6 +1890,14 @@ tty_read_after(int master, char **buf, size_t *len, size_t from, const char *unt
 	}
 }
 
+/* Read until a whole frame that shows `what` has come after offset from. */
+static void
+tty_frame_with(int master, char **buf, size_t *len, size_t from, const char *what)
+{
+	tty_read_after(master, buf, len, from, what);
+	tty_read_after(master, buf, len, (size_t)(strstr(*buf + from, what) - *buf), "\033[J");
+}
+
 /* Quit with q and check the terminal came back as it was. */
 static void
 tty_quit(struct tty *t, pid_t pid, char **buf, size_t *len)
@@ -2018,7 +2047,7 @@ test_watch_tty_scroll(void **state)
 		/* To the end: the last node shows, the heading is still there. */
 		mark = len;
 		assert_int_equal(write(t.master, "G", 1), 1);
-		tty_read_after(t.master, &buf, &len, mark, "-50 of 50");
+		tty_frame_with(t.master, &buf, &len, mark, "-50 of 50");
 		n = screen(buf, mark, rows);
 		assert_non_null(footer(rows, n, "-50 of 50"));
 		assert_non_null(footer(rows, n, "  1   24 "));
@@ -2031,7 +2060,7 @@ test_watch_tty_scroll(void **state)
 		/* Back to the top. */
 		mark = len;
 		assert_int_equal(write(t.master, "g", 1), 1);
-		tty_read_after(t.master, &buf, &len, mark, "nodes 1-");
+		tty_frame_with(t.master, &buf, &len, mark, "nodes 1-");
 		n = screen(buf, mark, rows);
 		assert_int_equal(first_node(rows, n, &net, &node), 0);
 		assert_true(net == 0 && node == 0);
@@ -2113,27 +2142,19 @@ test_watch_tty_end(void **state)
 static char *
 fitted(const char *text, unsigned cols)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&buf, &len);
+	struct mem m;
 
-	assert_non_null(m);
-	assert_int_equal(dcf_render_fitted(m, text, strlen(text), cols), 0);
-	assert_int_equal(fclose(m), 0);
-	return buf;
+	assert_int_equal(dcf_render_fitted(mem_open(&m), text, strlen(text), cols), 0);
+	return mem_close(&m);
 }
 
 static char *
 framed(const char *text, struct dcf_frame *fr)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&buf, &len);
+	struct mem m;
 
-	assert_non_null(m);
-	assert_int_equal(dcf_render_frame(m, text, strlen(text), fr), 0);
-	assert_int_equal(fclose(m), 0);
-	return buf;
+	assert_int_equal(dcf_render_frame(mem_open(&m), text, strlen(text), fr), 0);
+	return mem_close(&m);
 }
 
 /*

@@ -82,6 +82,8 @@ struct dcf_frame {
  * to its end, then the rest of the screen cleared. 0 or -1 with errno.
  */
 int dcf_render_frame(FILE *f, const char *text, size_t len, struct dcf_frame *fr);
+/* The lines of text[0..len) as a frame counts them (a last one needs no newline). */
+unsigned dcf_render_lines(const char *text, size_t len);
 /* Every line of text[0..len), fitted as dcf_render_frame fits them: for the main screen. */
 int dcf_render_fitted(FILE *f, const char *text, size_t len, unsigned cols);
 

@@ -776,12 +776,10 @@ static int
 split_lines(const char *text, size_t len, const char ***start, size_t **n, unsigned *lines)
 {
 	const char *p = text, *end = text + len;
-	unsigned k = 0, max = 1;
+	unsigned k = 0, max = dcf_render_lines(text, len);
 
-	for (size_t i = 0; i < len; i++)
-		max += text[i] == '\n';
-	*start = malloc(max * sizeof(**start));
-	*n = malloc(max * sizeof(**n));
+	*start = malloc((max + 1) * sizeof(**start));
+	*n = malloc((max + 1) * sizeof(**n));
 	if (*start == NULL || *n == NULL) {
 		free((void *)*start);
 		free(*n);
@@ -797,6 +795,19 @@ split_lines(const char *text, size_t len, const char ***start, size_t **n, unsig
 	}
 	*lines = k;
 	return 0;
+}
+
+unsigned
+dcf_render_lines(const char *text, size_t len)
+{
+	unsigned n = 0;
+
+	for (const char *p = text, *end = text + len; p < end; n++) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+		p = nl != NULL ? nl + 1 : end;
+	}
+	return n;
 }
 
 int
