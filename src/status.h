@@ -13,7 +13,9 @@ struct status_opts {
 	int json;
 	int watch;
 	unsigned interval_ms;
-	uint64_t count; /* snapshots to show in watch mode; 0: until quit */
+	uint64_t count;     /* snapshots to show in watch mode; 0: until quit */
+	int list;           /* --list: every instance on the machine */
+	const char *remove; /* --remove-stale NAME, or NULL */
 };
 
 /*

@@ -8,22 +8,29 @@
 #include "dcf/util.h"
 #include "status.h"
 
+enum { OPT_REMOVE = 256 }; /* long options without a letter */
+
 static void
 usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: dcf-status [-n NAME] [-v] [-j] [-w [SECONDS] [-c N]]\n"
+	    "       dcf-status -l [-j]\n"
+	    "       dcf-status --remove-stale NAME\n"
 	    "Show the state of a running dcf system (read-only, takes no lock).\n"
 	    "  -n, --name NAME        the instance to look at (default: dcf)\n"
 	    "  -v, --nodes            one row per node\n"
 	    "  -j, --json             one JSON document (fields in dcf-status(1))\n"
-	    "  -w, --watch [SECONDS]  refresh every SECONDS (default 1; 0.1 to 3600);\n"
-	    "                         q or Ctrl-C quits\n"
+	    "  -w, --watch [SECONDS]  refresh every SECONDS (default 1; 0.1 to 3600)\n"
+	    "                         until the run ends; q or Ctrl-C quits, j/k and\n"
+	    "                         space/b scroll; off a terminal, JSON Lines\n"
 	    "  -c, --count N          with --watch: stop after N snapshots\n"
+	    "  -l, --list             every instance on this machine: live, ended, stale\n"
+	    "      --remove-stale NAME  remove NAME's segment if its supervisor is dead\n"
 	    "  -h, --help             this help\n"
 	    "  -V, --version          the version\n"
-	    "Exit status: 0 ok; 1 no such system, or an unreadable or inconsistent\n"
-	    "segment; 2 bad usage.\n");
+	    "Exit status: 0 ok, or the watched run ended; 1 not running, a stale segment,\n"
+	    "an unreadable or inconsistent segment, or nothing removed; 2 bad usage.\n");
 }
 
 static int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ...)
@@ -70,16 +77,17 @@ status_parse_options(int argc, char **argv, struct status_opts *o)
 	static const struct option longopts[] = {{"name", required_argument, NULL, 'n'},
 	    {"nodes", no_argument, NULL, 'v'}, {"json", no_argument, NULL, 'j'},
 	    {"watch", optional_argument, NULL, 'w'}, {"count", required_argument, NULL, 'c'},
+	    {"list", no_argument, NULL, 'l'}, {"remove-stale", required_argument, NULL, OPT_REMOVE},
 	    {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0}};
 	char msg[DCF_ERRLEN];
-	int ch;
+	int ch, named = 0;
 
 	memset(o, 0, sizeof(*o));
 	o->name = "dcf";
 	o->interval_ms = 1000;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+:n:vjw::c:hV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+:n:vjw::c:lhV", longopts, NULL)) != -1) {
 		const char *arg = optarg;
 
 		switch (ch) {
@@ -87,6 +95,7 @@ status_parse_options(int argc, char **argv, struct status_opts *o)
 			if (dcf_name_check(optarg, msg, sizeof(msg)) == -1)
 				return usage_error("%s", msg);
 			o->name = optarg;
+			named = 1;
 			break;
 		case 'v':
 			o->nodes = 1;
@@ -111,6 +120,14 @@ status_parse_options(int argc, char **argv, struct status_opts *o)
 				                   "'%s'",
 				    optarg);
 			break;
+		case 'l':
+			o->list = 1;
+			break;
+		case OPT_REMOVE:
+			if (dcf_name_check(optarg, msg, sizeof(msg)) == -1)
+				return usage_error("%s", msg);
+			o->remove = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 1;
@@ -121,7 +138,8 @@ status_parse_options(int argc, char **argv, struct status_opts *o)
 			return usage_error("option '%s' needs an argument", argv[optind - 1]);
 		default:
 			/* As in dcf-supervisor: a letter of ours in optopt means a long option. */
-			if (optopt != 0 && strchr("nvjwchV", optopt) == NULL)
+			if (optopt != 0 && optopt < OPT_REMOVE &&
+			    strchr("nvjwclhV", optopt) == NULL)
 				return usage_error("unknown option '-%c'", optopt);
 			return usage_error("unknown option '%s'", argv[optind - 1]);
 		}
@@ -130,5 +148,9 @@ status_parse_options(int argc, char **argv, struct status_opts *o)
 		return usage_error("unexpected argument '%s'", argv[optind]);
 	if (o->count > 0 && !o->watch)
 		return usage_error("--count goes with --watch");
+	if (o->list && (named || o->nodes || o->watch || o->remove != NULL))
+		return usage_error("--list goes alone, or with --json");
+	if (o->remove != NULL && (named || o->nodes || o->json || o->watch))
+		return usage_error("--remove-stale NAME goes alone");
 	return 0;
 }

@@ -4,16 +4,15 @@
  * A known state is built in a real segment with the books' own operations
  * (this process is its "supervisor", so the system counts as running), then
  * read back three ways: dcf_snap_take in process, the real ./dcf-status
- * binary's text, and its JSON parsed by a strict parser below (and once by
- * python3's). Then the ways a segment can be wrong: no system, a dead
+ * binary's text, and its JSON parsed by the tests' strict reader (runlib)
+ * and once by python3's. Then the ways a segment can be wrong: no system, a dead
  * supervisor, another layout, another owner, a corrupt header, out-of-range
  * node values, counts that do not add up, a holder killed mid-transaction,
  * and every byte of an image flipped. Watch mode runs on a pipe (--count)
  * and on a pseudo-terminal, which must be given back as it was.
  *
- * The plumbing (names, segments and children that teardown always removes
- * and reaps) is this file's own: it was written before tests/testutil.h was
- * in the tree, and can move onto it.
+ * Names, segments and children come from tests/testutil.h, whose teardown
+ * removes and reaps whatever a test left.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -38,558 +37,57 @@
 
 #include <cmocka.h>
 
-#include "dcf/books.h"
-#include "dcf/inject.h"
-#include "dcf/lock.h"
-#include "dcf/seg.h"
 #include "dcf/snapshot.h"
 #include "dcf/status_render.h"
-#include "dcf/util.h"
+
+#include "../tools/runlib.h"
+#include "testutil.h"
 
 #define STATUS  "./dcf-status"
 #define TTY_BYE "\033[?7h\033[?25h\033[?1049l" /* the last bytes on the terminal */
 
 static struct dcf_snap *snap; /* one for the whole suite: about 1 MiB */
 
-/* ---- plumbing: names, segments and children that are always cleaned up ---- */
-
-/* Exit statuses of test children. */
-enum { ST_EX_OK = 0, ST_EX_FAIL = 70, ST_EX_NOTREC = 71, ST_EX_NOTREACHED = 73 };
-
-#define ST_MAX_KIDS 16
-
-static pid_t st_main_pid;
-static pid_t st_kids[ST_MAX_KIDS];
-static int st_nkids;
-static unsigned st_name_seq;
-
-static int
-st_valgrind(void)
-{
-	return getenv("DCF_TEST_VALGRIND") != NULL;
-}
-
-/* A bound for waits on events, in ms: generous, longer under valgrind. */
-static uint64_t
-st_deadline(uint64_t ms)
-{
-	return dcf_now_ns() + ms * (st_valgrind() ? 20u : 1u) * 1000000ULL;
-}
-
-static int
-st_time_left(uint64_t deadline, struct timespec *ts)
-{
-	uint64_t now = dcf_now_ns();
-
-	if (now >= deadline)
-		return 0;
-	ts->tv_sec = (time_t)((deadline - now) / DCF_NSEC);
-	ts->tv_nsec = (long)((deadline - now) % DCF_NSEC);
-	return 1;
-}
-
-/* fork(); the parent remembers the child, so teardown can always reap it. */
-static pid_t
-st_fork(void)
-{
-	static const int sigs[] = {SIGFPE, SIGILL, SIGSEGV, SIGBUS, SIGSYS, SIGABRT};
-	sigset_t none;
-	pid_t pid;
-
-	assert_true(st_nkids < ST_MAX_KIDS);
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	assert_true(pid != -1);
-	if (pid > 0) {
-		st_kids[st_nkids++] = pid;
-		return pid;
-	}
-	/* cmocka's handlers would longjmp into the parent's test runner. */
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		signal(sigs[i], SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	return 0;
-}
-
-/* Reap one child (blocking): its wait status. */
-static int
-st_waitpid(pid_t pid)
-{
-	int st = 0;
-	pid_t r;
-
-	while ((r = waitpid(pid, &st, 0)) == -1 && errno == EINTR)
-		;
-	assert_int_equal(r, pid);
-	for (int i = 0; i < st_nkids; i++)
-		if (st_kids[i] == pid)
-			st_kids[i] = st_kids[--st_nkids];
-	return st;
-}
-
-static const char *
-st_status_str(int st)
-{
-	static char buf[64];
-
-	if (WIFEXITED(st))
-		snprintf(buf, sizeof(buf), "exit status %d", WEXITSTATUS(st));
-	else if (WIFSIGNALED(st))
-		snprintf(buf, sizeof(buf), "killed by signal %d", WTERMSIG(st));
-	else
-		snprintf(buf, sizeof(buf), "wait status %#x", st);
-	return buf;
-}
-
-#define st_assert_exit(st, code) \
-	do { \
-		int st_ = (st); \
-		if (!WIFEXITED(st_) || WEXITSTATUS(st_) != (code)) \
-			fail_msg("child: %s, expected exit status %d", st_status_str(st_), \
-			    (code)); \
-	} while (0)
-#define st_assert_killed(st) \
-	do { \
-		int st_ = (st); \
-		if (!WIFSIGNALED(st_) || WTERMSIG(st_) != SIGKILL) \
-			fail_msg("child: %s, expected SIGKILL", st_status_str(st_)); \
-	} while (0)
-
-/* Instance names are "t<pid>-<tag><n>": /dev/shm holds "dcf-t<pid>-...". */
-static void
-st_name(char *buf, size_t len, const char *tag)
-{
-	snprintf(buf, len, "t%d-%s%u", (int)st_main_pid, tag, st_name_seq++);
-	assert_true(strlen(buf) <= DCF_NAME_MAX);
-}
-
-/* Unlink every /dev/shm entry this test process named. */
-static void
-st_unlink_ours(void)
-{
-	char prefix[32], path[300];
-	struct dirent *de;
-	DIR *d = opendir("/dev/shm");
-
-	if (d == NULL)
-		return;
-	snprintf(prefix, sizeof(prefix), "dcf-t%d-", (int)st_main_pid);
-	while ((de = readdir(d)) != NULL)
-		if (strncmp(de->d_name, prefix, strlen(prefix)) == 0) {
-			snprintf(path, sizeof(path), "/dev/shm/%s", de->d_name);
-			if (unlink(path) == -1 && errno == EISDIR)
-				rmdir(path); /* planted by test_planted */
-		}
-	closedir(d);
-}
-
-static void
-st_seg_create(struct dcf_seg *sg, const char *tag, const struct dcf_config *c)
-{
-	char name[DCF_NAME_MAX + 1], err[DCF_ERRLEN];
-	pid_t took = 0;
-
-	st_name(name, sizeof(name), tag);
-	if (dcf_seg_create(sg, name, c, &took, err, sizeof(err)) == -1)
-		fail_msg("dcf_seg_create %s: %s", name, err);
-	assert_int_equal(took, 0);
-}
-
-static void
-st_lock(struct dcf_seg *sg)
-{
-	if (dcf_lock(sg) == -1)
-		fail_msg("dcf_lock: %s", strerror(errno));
-}
-
-/* With the lock held: the books' invariants must hold. */
-#define st_assert_books(sg) \
-	do { \
-		char e_[DCF_ERRLEN]; \
-		if (dcf_books_check_locked((sg), e_, sizeof(e_)) == -1) \
-			fail_msg("books inconsistent: %s", e_); \
-	} while (0)
-
-static int
-st_setup(void **state)
-{
-	(void)state;
-	st_nkids = 0;
-	return 0;
-}
-
-/* After every test, failed or not: no child and no segment outlives it. */
-static int
-st_teardown(void **state)
-{
-	(void)state;
-	if (getpid() != st_main_pid)
-		_exit(ST_EX_FAIL);
-	while (st_nkids > 0) {
-		pid_t pid = st_kids[--st_nkids];
-
-		kill(pid, SIGKILL);
-		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
-			;
-	}
-	st_unlink_ours();
-	return 0;
-}
-
-/* ---- a strict JSON parser: enough to read dcf-status's documents back ---- */
-
-enum jt { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
-
-struct jv {
-	enum jt t;
-	int b;
-	double num;
-	int is_uint; /* a whole, non-negative number that fits 64 bits */
-	uint64_t u;
-	char *s;
-	size_t n;
-	char **k;      /* object keys */
-	struct jv **v; /* array items, object values */
-};
-
-struct jp {
-	const char *p;
-	int depth;
-};
-
-static void
-jfree(struct jv *v)
-{
-	if (v == NULL)
-		return;
-	for (size_t i = 0; i < v->n; i++) {
-		if (v->k != NULL)
-			free(v->k[i]);
-		jfree(v->v[i]);
-	}
-	free(v->k);
-	free(v->v);
-	free(v->s);
-	free(v);
-}
-
-static void
-jws(struct jp *jp)
-{
-	while (*jp->p == ' ' || *jp->p == '\t' || *jp->p == '\n' || *jp->p == '\r')
-		jp->p++;
-}
-
-static int
-jhex(const char *p, unsigned *code)
-{
-	*code = 0;
-	for (int i = 0; i < 4; i++) {
-		char c = p[i];
-
-		*code <<= 4;
-		if (c >= '0' && c <= '9')
-			*code |= (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			*code |= (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			*code |= (unsigned)(c - 'A' + 10);
-		else
-			return -1;
-	}
-	return 0;
-}
-
-/* A string at jp->p ('"'); \u00XX decodes to that byte. NULL if malformed. */
-static char *
-jstr(struct jp *jp)
-{
-	size_t cap = 16, n = 0;
-	char *s = malloc(cap);
-
-	assert_non_null(s);
-	jp->p++;
-	for (;;) {
-		unsigned char c = (unsigned char)*jp->p++;
-		unsigned code;
-
-		if (c == '"')
-			break;
-		if (c < 0x20 || c >= 0x80) /* NUL too: the text ended */
-			goto bad;
-		if (c == '\\') {
-			c = (unsigned char)*jp->p++;
-			switch (c) {
-			case '"':
-			case '\\':
-			case '/':
-				break;
-			case 'b':
-				c = '\b';
-				break;
-			case 'f':
-				c = '\f';
-				break;
-			case 'n':
-				c = '\n';
-				break;
-			case 'r':
-				c = '\r';
-				break;
-			case 't':
-				c = '\t';
-				break;
-			case 'u':
-				if (jhex(jp->p, &code) == -1 || code == 0)
-					goto bad;
-				jp->p += 4;
-				c = code < 0x100 ? (unsigned char)code : '?';
-				break;
-			default:
-				goto bad;
-			}
-		}
-		if (n + 2 > cap) {
-			char *bigger;
-
-			cap *= 2;
-			bigger = realloc(s, cap);
-			assert_non_null(bigger);
-			s = bigger;
-		}
-		s[n++] = (char)c;
-	}
-	s[n] = '\0';
-	return s;
-bad:
-	free(s);
-	return NULL;
-}
-
-static int
-jdigits(struct jp *jp)
-{
-	const char *p0 = jp->p;
-
-	while (*jp->p >= '0' && *jp->p <= '9')
-		jp->p++;
-	return jp->p > p0;
-}
-
-static int
-jnum(struct jp *jp, struct jv *v)
-{
-	const char *p0 = jp->p;
-	int whole = 1;
-
-	if (*jp->p == '-')
-		jp->p++;
-	if (*jp->p == '0')
-		jp->p++;
-	else if (!jdigits(jp))
-		return -1;
-	if (*jp->p == '.') {
-		jp->p++;
-		if (!jdigits(jp))
-			return -1;
-		whole = 0;
-	}
-	if (*jp->p == 'e' || *jp->p == 'E') {
-		jp->p++;
-		if (*jp->p == '+' || *jp->p == '-')
-			jp->p++;
-		if (!jdigits(jp))
-			return -1;
-		whole = 0;
-	}
-	v->num = strtod(p0, NULL);
-	if (whole && *p0 != '-') {
-		errno = 0;
-		v->u = strtoull(p0, NULL, 10);
-		v->is_uint = errno == 0;
-	}
-	return 0;
-}
-
-static struct jv *jparse_value(struct jp *jp);
-
-static void
-jadd(struct jv *v, char *key, struct jv *item)
-{
-	v->v = realloc(v->v, (v->n + 1) * sizeof(*v->v));
-	assert_non_null(v->v);
-	if (v->t == J_OBJ) {
-		v->k = realloc(v->k, (v->n + 1) * sizeof(*v->k));
-		assert_non_null(v->k);
-		v->k[v->n] = key;
-	}
-	v->v[v->n++] = item;
-}
-
-/* The members of an object or the items of an array, jp->p past the opener. */
-static int
-jmembers(struct jp *jp, struct jv *v, char close)
-{
-	jws(jp);
-	if (*jp->p == close) {
-		jp->p++;
-		return 0;
-	}
-	for (;;) {
-		char *key = NULL;
-		struct jv *item;
-
-		jws(jp);
-		if (v->t == J_OBJ) {
-			if (*jp->p != '"' || (key = jstr(jp)) == NULL)
-				return -1;
-			jws(jp);
-			if (*jp->p++ != ':') {
-				free(key);
-				return -1;
-			}
-		}
-		item = jparse_value(jp);
-		if (item == NULL) {
-			free(key);
-			return -1;
-		}
-		jadd(v, key, item);
-		jws(jp);
-		if (*jp->p == ',') {
-			jp->p++;
-			continue;
-		}
-		if (*jp->p++ != close)
-			return -1;
-		return 0;
-	}
-}
-
-static struct jv *
-jparse_value(struct jp *jp)
-{
-	struct jv *v = calloc(1, sizeof(*v));
-	int ok = -1;
-
-	assert_non_null(v);
-	jws(jp);
-	if (++jp->depth > 32)
-		goto out;
-	switch (*jp->p) {
-	case '{':
-	case '[':
-		v->t = *jp->p == '{' ? J_OBJ : J_ARR;
-		jp->p++;
-		ok = jmembers(jp, v, v->t == J_OBJ ? '}' : ']');
-		break;
-	case '"':
-		v->t = J_STR;
-		ok = (v->s = jstr(jp)) != NULL ? 0 : -1;
-		break;
-	case 't':
-	case 'f':
-	case 'n':
-		v->t = *jp->p == 'n' ? J_NULL : J_BOOL;
-		v->b = *jp->p == 't';
-		ok = strncmp(jp->p, "true", 4) == 0 || strncmp(jp->p, "null", 4) == 0 ? 0
-		    : strncmp(jp->p, "false", 5) == 0                                 ? 1
-		                                                                      : -1;
-		if (ok >= 0) {
-			jp->p += 4 + (size_t)ok;
-			ok = 0;
-		}
-		break;
-	default:
-		v->t = J_NUM;
-		ok = jnum(jp, v);
-		break;
-	}
-out:
-	jp->depth--;
-	if (ok == -1) {
-		jfree(v);
-		return NULL;
-	}
-	return v;
-}
-
-/* One document from *text on; *text moves past it. NULL if it is not JSON. */
-static struct jv *
-jparse_next(const char **text)
-{
-	struct jp jp = {*text, 0};
-	struct jv *v = jparse_value(&jp);
-
-	if (v != NULL) {
-		jws(&jp);
-		*text = jp.p;
-	}
-	return v;
-}
-
-/* The whole text is one document. */
-static struct jv *
-jparse(const char *text)
-{
-	struct jv *v = jparse_next(&text);
-
-	if (v != NULL && *text != '\0') {
-		jfree(v);
-		return NULL;
-	}
-	return v;
-}
-
-static const struct jv *
-jget(const struct jv *o, const char *key)
-{
-	if (o == NULL || o->t != J_OBJ)
-		return NULL;
-	for (size_t i = 0; i < o->n; i++)
-		if (strcmp(o->k[i], key) == 0)
-			return o->v[i];
-	return NULL;
-}
+/* ---- reading JSON back: the tests' one reader (runlib), with assertions ---- */
 
 /* Item i of an array, which must be there. */
-static const struct jv *
-jat(const struct jv *a, size_t i)
+static const struct run_jv *
+jat(const struct run_jv *a, size_t i)
 {
-	if (a == NULL || a->t != J_ARR || i >= a->n) {
+	const struct run_jv *v = run_json_at(a, i);
+
+	if (v == NULL) {
 		fail_msg("JSON array item %zu missing", i);
 		abort(); /* not reached: for the compiler */
 	}
-	return a->v[i];
+	return v;
 }
 
 /* A member that must be a whole number. */
 static uint64_t
-ju(const struct jv *o, const char *key)
+ju(const struct run_jv *o, const char *key)
 {
-	const struct jv *v = jget(o, key);
+	const struct run_jv *v = run_json_get(o, key);
 
-	if (v == NULL || v->t != J_NUM || !v->is_uint)
+	if (v == NULL || v->t != RJ_NUM || !v->is_uint)
 		fail_msg("JSON field '%s' missing or not a whole number", key);
 	return v->u;
 }
 
 static int
-jis(const struct jv *o, const char *key, enum jt t)
+jis(const struct run_jv *o, const char *key, enum run_jt t)
 {
-	const struct jv *v = jget(o, key);
+	const struct run_jv *v = run_json_get(o, key);
 
 	return v != NULL && v->t == t;
 }
 
 static const char *
-jstrval(const struct jv *o, const char *key)
+jstrval(const struct run_jv *o, const char *key)
 {
-	const struct jv *v = jget(o, key);
+	const struct run_jv *v = run_json_get(o, key);
 
-	if (v == NULL || v->t != J_STR)
+	if (v == NULL || v->t != RJ_STR)
 		fail_msg("JSON field '%s' missing or not a string", key);
 	return v->s;
 }
@@ -614,19 +112,20 @@ test_json_parser(void **state)
 	    "1e",
 	    "{a:1}",
 	};
-	struct jv *v;
+	struct run_jv *v;
 
 	(void)state;
-	v = jparse(" {\"a\": [1, -2.5e3, true, false, null, \"x\\\"\\u0041\"], \"b\": {}} ");
+	v = run_json_parse(
+	    " {\"a\": [1, -2.5e3, true, false, null, \"x\\\"\\u0041\"], \"b\": {}} ");
 	assert_non_null(v);
-	assert_int_equal(jat(jget(v, "a"), 0)->u, 1);
-	assert_true(jat(jget(v, "a"), 1)->num == -2500.0);
-	assert_false(jat(jget(v, "a"), 1)->is_uint);
-	assert_string_equal(jat(jget(v, "a"), 5)->s, "x\"A");
-	assert_true(jis(v, "b", J_OBJ));
-	jfree(v);
+	assert_int_equal(jat(run_json_get(v, "a"), 0)->u, 1);
+	assert_true(jat(run_json_get(v, "a"), 1)->num == -2500.0);
+	assert_false(jat(run_json_get(v, "a"), 1)->is_uint);
+	assert_string_equal(jat(run_json_get(v, "a"), 5)->s, "x\"A");
+	assert_true(jis(v, "b", RJ_OBJ));
+	run_json_free(v);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		v = jparse(bad[i]);
+		v = run_json_parse(bad[i]);
 		if (v != NULL)
 			fail_msg("parsed invalid JSON '%s'", bad[i]);
 	}
@@ -682,7 +181,7 @@ spawn(const char *const *argv, const char *env, int *outfd, int *errfd)
 
 	assert_int_equal(pipe2(po, O_CLOEXEC), 0);
 	assert_int_equal(pipe2(pe, O_CLOEXEC), 0);
-	pid = st_fork();
+	pid = tu_fork();
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDONLY);
 
@@ -691,7 +190,7 @@ spawn(const char *const *argv, const char *env, int *outfd, int *errfd)
 		dup2(pe[1], 2);
 		close_range(3, ~0U, 0);
 		if (spawn_alarm_s > 0)
-			alarm(spawn_alarm_s * (st_valgrind() ? 10u : 1u)); /* kept across exec */
+			alarm(spawn_alarm_s * (tu_valgrind() ? 10u : 1u)); /* kept across exec */
 		unsetenv("NO_COLOR");
 		if (env != NULL)
 			putenv((char *)env);
@@ -709,7 +208,7 @@ spawn(const char *const *argv, const char *env, int *outfd, int *errfd)
 static void
 drain(struct out *r, int outfd, int errfd, const char *until)
 {
-	uint64_t deadline = st_deadline(20000);
+	uint64_t deadline = tu_deadline(20000);
 	int open_out = 1, open_err = 1;
 
 	while (open_out || open_err) {
@@ -718,7 +217,7 @@ drain(struct out *r, int outfd, int errfd, const char *until)
 
 		if (until != NULL && r->o != NULL && strstr(r->o, until) != NULL)
 			return;
-		if (!st_time_left(deadline, &ts))
+		if (!tu_time_left(deadline, &ts))
 			fail_msg("dcf-status did not finish; stdout so far:\n%s", r->o ? r->o : "");
 		p[0].fd = open_out ? outfd : -1;
 		p[1].fd = open_err ? errfd : -1;
@@ -743,7 +242,7 @@ run_argv(struct out *r, const char *const *argv, const char *env)
 	drain(r, outfd, errfd, NULL);
 	close(outfd);
 	close(errfd);
-	r->st = st_waitpid(pid);
+	r->st = tu_waitpid(pid);
 	if (r->o == NULL)
 		r->o = strdup("");
 	if (r->e == NULL)
@@ -775,7 +274,7 @@ assert_exit(const struct out *r, int code)
 {
 	if (!WIFEXITED(r->st) || WEXITSTATUS(r->st) != code)
 		fail_msg("dcf-status: %s, expected exit %d\nstdout:\n%s\nstderr:\n%s",
-		    st_status_str(r->st), code, r->o, r->e);
+		    tu_status_str(r->st), code, r->o, r->e);
 }
 
 static void
@@ -812,22 +311,15 @@ assert_one_line(const struct out *r)
 static void
 small_config(struct dcf_config *c)
 {
-	dcf_config_default(c);
-	c->nets = 2;
+	tu_config(c);
 	c->nodes_per_net = 3;
 	c->max_nodes = 6;
 	c->task_slots = 16;
 	c->tasks = 20;
 	c->task_ms_min = 10;
 	c->task_ms_max = 20;
-	c->downtime_ms_min = 1;
-	c->downtime_ms_max = 2;
+	c->work = DCF_WORK_SLEEP;
 	c->max_attempts = 2;
-	c->fail_rate_ppm = 0;
-	c->restart_window_s = 10;
-	c->hang_timeout_ms = 1000;
-	c->grace_ms = 100;
-	c->cpu_iters_per_ms = 10;
 }
 
 static void
@@ -852,7 +344,7 @@ build_state(struct dcf_seg *sg)
 	struct dcf_claim cl[6];
 	struct dcf_reclaim rc;
 
-	st_lock(sg);
+	tu_lock(sg);
 	for (uint32_t n = 0; n < 6; n++)
 		assert_int_equal(dcf_node_start_locked(sg, n, 1, 1000 + (pid_t)n, 0, now), 0);
 	for (int i = 0; i < 12; i++)
@@ -877,7 +369,7 @@ build_state(struct dcf_seg *sg)
 	assert_int_equal(dcf_node_set_state_locked(sg, 4, DCF_NODE_FAILED), 0);
 	assert_int_equal(dcf_node_ready_locked(sg, 2, 1, now), 0);
 	assert_int_equal(dcf_node_ready_locked(sg, 5, 1, now), 0);
-	st_assert_books(sg);
+	tu_assert_books(sg);
 	dcf_unlock(sg);
 }
 
@@ -887,7 +379,7 @@ new_state(struct dcf_seg *sg, const char *tag)
 	struct dcf_config c;
 
 	small_config(&c);
-	st_seg_create(sg, tag, &c);
+	tu_seg_create(sg, tag, &c);
 	build_state(sg);
 }
 
@@ -914,18 +406,39 @@ take(struct dcf_seg *sg, unsigned tries, char *err)
 	return dcf_snap_take(snap, sg->base, sg->size, getuid(), tries, err, DCF_ERRLEN);
 }
 
+/* Output into memory: mem_open gives the stream, mem_close the text (malloc'd). */
+struct mem {
+	char *buf;
+	size_t len;
+	FILE *f;
+};
+
+static FILE *
+mem_open(struct mem *m)
+{
+	m->buf = NULL;
+	m->len = 0;
+	m->f = open_memstream(&m->buf, &m->len);
+	assert_non_null(m->f);
+	return m->f;
+}
+
+static char *
+mem_close(struct mem *m)
+{
+	assert_int_equal(fclose(m->f), 0);
+	return m->buf;
+}
+
 /* Render with o into a malloc'd string. */
 static char *
 render(int json, const struct dcf_render_opt *o)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&buf, &len);
+	struct mem m;
+	FILE *f = mem_open(&m);
 
-	assert_non_null(m);
-	assert_int_equal(json ? dcf_render_json(m, snap, o) : dcf_render_text(m, snap, o), 0);
-	assert_int_equal(fclose(m), 0);
-	return buf;
+	assert_int_equal(json ? dcf_render_json(f, snap, o) : dcf_render_text(f, snap, o), 0);
+	return mem_close(&m);
 }
 
 /* ---- tests: the known state ------------------------------------------ */
@@ -1060,7 +573,7 @@ test_binary_text(void **state)
 }
 
 static void
-check_json_known(const struct jv *d, const char *name, uint64_t completed, uint64_t running)
+check_json_known(const struct run_jv *d, const char *name, uint64_t completed, uint64_t running)
 {
 	static const struct {
 		const char *state;
@@ -1074,19 +587,19 @@ check_json_known(const struct jv *d, const char *name, uint64_t completed, uint6
 	    {"failed", -1, 0, 0, 0, 0},
 	    {"idle", -1, 0, 0, 0, 1005},
 	};
-	const struct jv *t = jget(d, "tasks"), *nets = jget(d, "networks"),
-	                *nodes = jget(d, "nodes");
+	const struct run_jv *t = run_json_get(d, "tasks"), *nets = run_json_get(d, "networks"),
+	                    *nodes = run_json_get(d, "nodes");
 
 	assert_non_null(d);
 	assert_int_equal(ju(d, "schema"), DCF_STATUS_SCHEMA);
 	assert_string_equal(jstrval(d, "name"), name);
-	assert_true(jis(d, "consistent", J_BOOL) && jget(d, "consistent")->b);
+	assert_true(jis(d, "consistent", RJ_BOOL) && run_json_get(d, "consistent")->b);
 	assert_int_equal(ju(d, "supervisor_pid"), (uint64_t)getpid());
 	assert_string_equal(jstrval(d, "state"), "running");
-	assert_true(jis(d, "uptime_s", J_NUM) && jget(d, "uptime_s")->num >= 0);
-	assert_int_equal(ju(jget(d, "config"), "nets"), 2);
-	assert_int_equal(ju(jget(d, "config"), "nodes_per_net"), 3);
-	assert_string_equal(jstrval(jget(d, "config"), "work"), "sleep");
+	assert_true(jis(d, "uptime_s", RJ_NUM) && run_json_get(d, "uptime_s")->num >= 0);
+	assert_int_equal(ju(run_json_get(d, "config"), "nets"), 2);
+	assert_int_equal(ju(run_json_get(d, "config"), "nodes_per_net"), 3);
+	assert_string_equal(jstrval(run_json_get(d, "config"), "work"), "sleep");
 	assert_int_equal(ju(t, "total"), 20);
 	assert_int_equal(ju(t, "pending"), 8);
 	assert_int_equal(ju(t, "queued"), 8);
@@ -1098,10 +611,10 @@ check_json_known(const struct jv *d, const char *name, uint64_t completed, uint6
 	        ju(t, "completed") + ju(t, "quarantined"),
 	    ju(t, "total"));
 	assert_int_equal(ju(d, "recovery_queue_depth"), 1);
-	assert_int_equal(ju(jget(d, "counters"), "dispatched"), 12);
+	assert_int_equal(ju(run_json_get(d, "counters"), "dispatched"), 12);
 	assert_int_equal(ju(d, "invalid_values"), 0);
-	assert_true(jis(d, "rate_per_s", J_NUM));
-	assert_true(nets != NULL && nets->t == J_ARR && nets->n == 2);
+	assert_true(jis(d, "rate_per_s", RJ_NUM));
+	assert_true(nets != NULL && nets->t == RJ_ARR && nets->n == 2);
 	assert_int_equal(ju(jat(nets, 0), "id"), 0);
 	assert_int_equal(ju(jat(nets, 0), "nodes_alive"), 3);
 	assert_int_equal(ju(jat(nets, 0), "nodes_busy"), running);
@@ -1111,9 +624,9 @@ check_json_known(const struct jv *d, const char *name, uint64_t completed, uint6
 	assert_int_equal(ju(jat(nets, 1), "nodes_down"), 1);
 	assert_int_equal(ju(jat(nets, 1), "nodes_failed"), 1);
 	assert_int_equal(ju(jat(nets, 1), "queue_depth"), 3);
-	assert_true(nodes != NULL && nodes->t == J_ARR && nodes->n == 6);
+	assert_true(nodes != NULL && nodes->t == RJ_ARR && nodes->n == 6);
 	for (size_t n = 0; n < 6; n++) {
-		const struct jv *v = jat(nodes, n);
+		const struct run_jv *v = jat(nodes, n);
 		int busy = n == 0 && running == 1;
 
 		assert_int_equal(ju(v, "slot"), n);
@@ -1123,18 +636,18 @@ check_json_known(const struct jv *d, const char *name, uint64_t completed, uint6
 		if (want[n].pid != 0)
 			assert_int_equal(ju(v, "pid"), want[n].pid);
 		else
-			assert_true(jis(v, "pid", J_NULL));
+			assert_true(jis(v, "pid", RJ_NULL));
 		if (busy) {
 			assert_int_equal(ju(v, "task"), 3);
-			assert_true(jis(v, "task_running_s", J_NUM));
+			assert_true(jis(v, "task_running_s", RJ_NUM));
 		} else {
-			assert_true(jis(v, "task", J_NULL));
-			assert_true(jis(v, "task_running_s", J_NULL));
+			assert_true(jis(v, "task", RJ_NULL));
+			assert_true(jis(v, "task_running_s", RJ_NULL));
 		}
 		assert_int_equal(ju(v, "completed"), want[n].done + (n == 0 && !busy));
 		assert_int_equal(ju(v, "failures"), want[n].fail);
 		assert_int_equal(ju(v, "restarts"), want[n].restart);
-		assert_true(jis(v, "heartbeat_age_s", J_NUM));
+		assert_true(jis(v, "heartbeat_age_s", RJ_NUM));
 	}
 }
 
@@ -1143,17 +656,17 @@ test_binary_json(void **state)
 {
 	struct dcf_seg sg;
 	struct out r;
-	struct jv *d;
+	struct run_jv *d;
 
 	(void)state;
 	new_state(&sg, "json");
 	run(&r, "--name", sg.hdr->name, "--json");
 	assert_exit(&r, 0);
-	d = jparse(r.o);
+	d = run_json_parse(r.o);
 	if (d == NULL)
 		fail_msg("not JSON:\n%s", r.o);
 	check_json_known(d, sg.hdr->name, 2, 1);
-	jfree(d);
+	run_json_free(d);
 	out_free(&r);
 	dcf_seg_destroy(&sg);
 }
@@ -1201,7 +714,7 @@ test_no_system(void **state)
 	struct out r;
 
 	(void)state;
-	st_name(name, sizeof(name), "none");
+	tu_name(name, sizeof(name), "none");
 	run(&r, "--name", name);
 	assert_exit(&r, 1);
 	snprintf(want, sizeof(want), "dcf-status: no dcf system named '%s' is running\n", name);
@@ -1214,40 +727,82 @@ test_no_system(void **state)
 	out_free(&r);
 }
 
-/* A segment left by a supervisor that died: not a running system. */
+/*
+ * A segment left as a SIGKILLed supervisor leaves it: made by a child that
+ * exits without removing it. The child's PID (dead) in *pid.
+ */
 static void
-test_dead_supervisor(void **state)
+make_stale(char *name, size_t len, const char *tag, pid_t *pid)
 {
-	char name[DCF_NAME_MAX + 1], want[128], err[DCF_ERRLEN];
+	char err[DCF_ERRLEN];
 	struct dcf_config c;
+
+	small_config(&c);
+	tu_name(name, len, tag);
+	*pid = tu_fork();
+	if (*pid == 0) {
+		struct dcf_seg sg;
+		pid_t took;
+
+		if (dcf_seg_create(&sg, name, &c, &took, err, sizeof(err)) == -1)
+			_exit(TU_EX_FAIL);
+		_exit(TU_EX_OK); /* the descriptor closes, the flock goes, the name stays */
+	}
+	tu_assert_exit(tu_waitpid(*pid), TU_EX_OK);
+	assert_true(run_shm_exists(name));
+}
+
+/*
+ * A segment whose supervisor died: said to be stale, with who made it,
+ * when, and how to remove it (exit 1, nothing on stdout); then removed by
+ * --remove-stale, after which the name is simply not running.
+ */
+static void
+test_stale_segment(void **state)
+{
+	char name[DCF_NAME_MAX + 1], want[512], err[DCF_ERRLEN], when[64];
 	struct dcf_seg sg;
 	struct out r;
 	pid_t pid;
 
 	(void)state;
-	small_config(&c);
-	st_name(name, sizeof(name), "dead");
-	pid = st_fork();
-	if (pid == 0) {
-		pid_t took;
-
-		if (dcf_seg_create(&sg, name, &c, &took, err, sizeof(err)) == -1)
-			_exit(ST_EX_FAIL);
-		_exit(ST_EX_OK); /* leaves the segment behind, as a SIGKILL would */
-	}
-	st_assert_exit(st_waitpid(pid), ST_EX_OK);
-	run(&r, "--name", name, "--json");
-	assert_exit(&r, 1);
-	snprintf(want, sizeof(want), "dcf-status: no dcf system named '%s' is running\n", name);
-	assert_string_equal(r.e, want);
-	assert_int_equal(r.on, 0);
-	out_free(&r);
+	make_stale(name, sizeof(name), "dead", &pid);
 	/* The image itself is fine; only its supervisor is gone. */
 	assert_int_equal(dcf_seg_attach(&sg, name, 1, err, sizeof(err)), 0);
 	assert_int_equal(take(&sg, 1, err), 0);
 	assert_false(dcf_seg_supervisor_alive(&snap->hdr));
+	dcf_render_when(when, sizeof(when), sg.hdr->created_ns);
 	dcf_seg_detach(&sg);
-	st_unlink_ours();
+	snprintf(want, sizeof(want),
+	    "dcf-status: dcf system '%s': the supervisor died (pid %d); its segment "
+	    "/dev/shm/dcf-%s, made by uid %u at %s, is stale: remove it with 'dcf-status "
+	    "--remove-stale %s'\n",
+	    name, (int)pid, name, (unsigned)getuid(), when, name);
+	run(&r, "--name", name, "--json");
+	assert_exit(&r, 1);
+	assert_string_equal(r.e, want);
+	assert_int_equal(r.on, 0);
+	out_free(&r);
+	run(&r, "--remove-stale", name);
+	assert_exit(&r, 0);
+	snprintf(want, sizeof(want),
+	    "removed /dev/shm/dcf-%s, the stale segment of dcf system '%s' (its supervisor, pid "
+	    "%d, is dead)\n",
+	    name, name, (int)pid);
+	assert_string_equal(r.o, want);
+	assert_int_equal(r.en, 0);
+	out_free(&r);
+	assert_false(run_shm_exists(name));
+	run(&r, "--remove-stale", name);
+	assert_exit(&r, 1);
+	snprintf(want, sizeof(want), "dcf-status: no segment named /dev/shm/dcf-%s\n", name);
+	assert_string_equal(r.e, want);
+	out_free(&r);
+	run(&r, "--name", name);
+	assert_exit(&r, 1);
+	snprintf(want, sizeof(want), "dcf-status: no dcf system named '%s' is running\n", name);
+	assert_string_equal(r.e, want);
+	out_free(&r);
 }
 
 /* dcf-status run by a shell that first sets `ulimit -n limit`. */
@@ -1411,7 +966,7 @@ test_planted(void **state)
 
 		if (kind == 4 && geteuid() != 0)
 			continue; /* only root can give a file away */
-		st_name(name, sizeof(name), "plant");
+		tu_name(name, sizeof(name), "plant");
 		snprintf(path, sizeof(path), "/dev/shm/dcf-%s", name);
 		if (kind == 0)
 			assert_int_equal(mkfifo(path, 0600), 0);
@@ -1496,7 +1051,7 @@ test_out_of_range_nodes(void **state)
 	struct dcf_snap_node v;
 	char err[DCF_ERRLEN];
 	struct out r;
-	struct jv *d;
+	struct run_jv *d;
 
 	(void)state;
 	new_state(&sg, "oor");
@@ -1524,14 +1079,14 @@ test_out_of_range_nodes(void **state)
 	out_free(&r);
 	run(&r, "--name", sg.hdr->name, "--json");
 	assert_exit(&r, 1);
-	d = jparse(r.o);
+	d = run_json_parse(r.o);
 	assert_non_null(d);
 	assert_int_equal(ju(d, "invalid_values"), 3);
-	assert_string_equal(jstrval(jat(jget(d, "nodes"), 2), "state"), "invalid");
-	assert_true(jis(jat(jget(d, "nodes"), 5), "network", J_NULL));
-	assert_true(jis(jat(jget(d, "nodes"), 5), "node", J_NULL));
-	assert_true(jis(jat(jget(d, "nodes"), 0), "task", J_NULL));
-	jfree(d);
+	assert_string_equal(jstrval(jat(run_json_get(d, "nodes"), 2), "state"), "invalid");
+	assert_true(jis(jat(run_json_get(d, "nodes"), 5), "network", RJ_NULL));
+	assert_true(jis(jat(run_json_get(d, "nodes"), 5), "node", RJ_NULL));
+	assert_true(jis(jat(run_json_get(d, "nodes"), 0), "task", RJ_NULL));
+	run_json_free(d);
 	out_free(&r);
 	dcf_seg_destroy(&sg);
 }
@@ -1543,7 +1098,7 @@ test_inconsistent(void **state)
 	struct dcf_seg sg;
 	char err[DCF_ERRLEN];
 	struct out r;
-	struct jv *d;
+	struct run_jv *d;
 
 	(void)state;
 	new_state(&sg, "inc");
@@ -1558,13 +1113,13 @@ test_inconsistent(void **state)
 	run(&r, "--name", sg.hdr->name, "--json");
 	assert_exit(&r, 1);
 	assert_one_line(&r);
-	d = jparse(r.o);
+	d = run_json_parse(r.o);
 	assert_non_null(d);
-	assert_true(jis(d, "consistent", J_BOOL) && !jget(d, "consistent")->b);
-	assert_null(jget(d, "tasks"));
-	assert_null(jget(d, "nodes"));
+	assert_true(jis(d, "consistent", RJ_BOOL) && !run_json_get(d, "consistent")->b);
+	assert_null(run_json_get(d, "tasks"));
+	assert_null(run_json_get(d, "nodes"));
 	assert_has(jstrval(d, "error"), "dispatched 12");
-	jfree(d);
+	run_json_free(d);
 	out_free(&r);
 	sg.hdr->cnt.completed--;
 	/* Mid-transaction for ever, with no journal to finish it from. */
@@ -1603,25 +1158,25 @@ test_holder_killed_mid_transaction(void **state)
 	uint32_t slot;
 	uint64_t id;
 	struct out r;
-	struct jv *d;
+	struct run_jv *d;
 	pid_t pid;
 
 	(void)state;
 	new_state(&sg, "kill");
 	slot = sg.nodes[0].task_slot;
 	id = sg.nodes[0].task_id;
-	pid = st_fork();
+	pid = tu_fork();
 	if (pid == 0) {
 		int wake;
 
 		/* Entry 4 of a completion is the running counter: applied, completed not yet. */
 		dcf_inject_arm(DCF_OP_COMPLETE, DCF_STEP_APPLY(4), 1);
 		if (dcf_lock(&sg) == -1)
-			_exit(ST_EX_NOTREC);
+			_exit(TU_EX_NOTREC);
 		(void)!dcf_complete_locked(&sg, 0, 1, slot, id, 0, &wake);
-		_exit(ST_EX_NOTREACHED);
+		_exit(TU_EX_NOTREACHED);
 	}
-	st_assert_killed(st_waitpid(pid));
+	tu_assert_killed(tu_waitpid(pid));
 	assert_true(sg.hdr->seq & 1);
 	assert_true(sg.hdr->wal.n > 4);
 	assert_int_equal(sg.hdr->cnt.running, 0);
@@ -1636,15 +1191,15 @@ test_holder_killed_mid_transaction(void **state)
 
 	run(&r, "--name", sg.hdr->name, "--json");
 	assert_exit(&r, 0);
-	d = jparse(r.o);
+	d = run_json_parse(r.o);
 	assert_non_null(d);
 	check_json_known(d, sg.hdr->name, 3, 0);
-	jfree(d);
+	run_json_free(d);
 	out_free(&r);
 
 	/* The repair agrees with what the snapshot showed. */
-	st_lock(&sg);
-	st_assert_books(&sg);
+	tu_lock(&sg);
+	tu_assert_books(&sg);
 	assert_int_equal(sg.hdr->cnt.completed, snap->completed);
 	assert_int_equal(sg.hdr->cnt.running, snap->running);
 	assert_int_equal(sg.nets[0].completed, snap->nets[0].completed);
@@ -1674,7 +1229,7 @@ fuzz_one(const unsigned char *img, size_t size, unsigned *docs)
 {
 	struct dcf_render_opt o = {.nodes = 1, .grid = 1, .color = 1, .width = 30};
 	char err[DCF_ERRLEN], *buf;
-	struct jv *d;
+	struct run_jv *d;
 	int r;
 
 	err[0] = '\0';
@@ -1695,18 +1250,18 @@ fuzz_one(const unsigned char *img, size_t size, unsigned *docs)
 	assert_clean_text(buf, o.color);
 	free(buf);
 	buf = render(1, &o);
-	d = jparse(buf);
+	d = run_json_parse(buf);
 	if (d == NULL)
 		fail_msg("invalid JSON from a fuzzed image:\n%s", buf);
-	assert_int_equal(jget(d, "consistent")->b, r == 0);
+	assert_int_equal(run_json_get(d, "consistent")->b, r == 0);
 	if (r == 0) {
-		const struct jv *t = jget(d, "tasks");
+		const struct run_jv *t = run_json_get(d, "tasks");
 
 		assert_int_equal(ju(t, "pending") + ju(t, "queued") + ju(t, "running") +
 		        ju(t, "completed") + ju(t, "quarantined"),
 		    ju(t, "total"));
 	}
-	jfree(d);
+	run_json_free(d);
 	free(buf);
 	(*docs)++;
 }
@@ -1726,7 +1281,7 @@ static void
 test_fuzz_every_byte(void **state)
 {
 	static const unsigned char flips[] = {0xff, 0x01, 0x80};
-	unsigned nflips = st_valgrind() ? 2 : 3, docs = 0;
+	unsigned nflips = tu_valgrind() ? 2 : 3, docs = 0;
 	unsigned char *img[2];
 	struct dcf_seg sg;
 	pid_t pid;
@@ -1734,18 +1289,18 @@ test_fuzz_every_byte(void **state)
 	(void)state;
 	new_state(&sg, "fuzz");
 	img[0] = image_of(&sg);
-	pid = st_fork();
+	pid = tu_fork();
 	if (pid == 0) {
 		int wake;
 
 		dcf_inject_arm(DCF_OP_COMPLETE, DCF_STEP_APPLY(4), 1);
 		if (dcf_lock(&sg) == -1)
-			_exit(ST_EX_NOTREC);
+			_exit(TU_EX_NOTREC);
 		(void)!dcf_complete_locked(&sg, 0, 1, sg.nodes[0].task_slot, sg.nodes[0].task_id, 0,
 		    &wake);
-		_exit(ST_EX_NOTREACHED);
+		_exit(TU_EX_NOTREACHED);
 	}
-	st_assert_killed(st_waitpid(pid));
+	tu_assert_killed(tu_waitpid(pid));
 	img[1] = image_of(&sg);
 	for (int k = 0; k < 2; k++) {
 		fuzz_one(img[k], sg.size, &docs);
@@ -1769,7 +1324,7 @@ test_fuzz_every_byte(void **state)
 static void
 test_fuzz_random(void **state)
 {
-	unsigned rounds = st_valgrind() ? 1500 : 20000, docs = 0;
+	unsigned rounds = tu_valgrind() ? 1500 : 20000, docs = 0;
 	size_t lo = offsetof(struct dcf_hdr, sys_state);
 	struct dcf_rng rng;
 	unsigned char *img, *clean;
@@ -1813,7 +1368,7 @@ test_render_escapes(void **state)
 	unsigned char *img;
 	struct dcf_seg sg;
 	char err[DCF_ERRLEN], *buf, dur[32];
-	struct jv *d;
+	struct run_jv *d;
 
 	(void)state;
 	new_state(&sg, "esc");
@@ -1821,10 +1376,10 @@ test_render_escapes(void **state)
 	memcpy(((struct dcf_hdr *)(void *)img)->name, nasty, sizeof(nasty));
 	assert_int_equal(dcf_snap_take(snap, img, sg.size, getuid(), 1, err, sizeof(err)), 0);
 	buf = render(1, &o);
-	d = jparse(buf);
+	d = run_json_parse(buf);
 	assert_non_null(d);
 	assert_string_equal(jstrval(d, "name"), "a\"b\\c\x01\x1b[31m\xff");
-	jfree(d);
+	run_json_free(d);
 	free(buf);
 	buf = render(0, &o);
 	assert_clean_text(buf, 0);
@@ -1857,8 +1412,8 @@ test_render_grid(void **state)
 	small_config(&c);
 	c.nodes_per_net = 25;
 	c.max_nodes = 50;
-	st_seg_create(&sg, "grid", &c);
-	st_lock(&sg);
+	tu_seg_create(&sg, "grid", &c);
+	tu_lock(&sg);
 	for (uint32_t n = 0; n < 30; n++)
 		assert_int_equal(dcf_node_start_locked(&sg, n, 1, 1000 + (pid_t)n, 0, 1), 0);
 	for (uint32_t n = 0; n < 25; n++)
@@ -1886,7 +1441,7 @@ test_watch_plain(void **state)
 	struct dcf_seg sg;
 	struct out r;
 	const char *p;
-	struct jv *d;
+	struct run_jv *d;
 	int n = 0;
 
 	(void)state;
@@ -1905,12 +1460,12 @@ test_watch_plain(void **state)
 	assert_exit(&r, 0);
 	p = r.o;
 	for (n = 0; *p != '\0'; n++) {
-		d = jparse_next(&p);
+		d = run_json_next(&p);
 		if (d == NULL)
 			fail_msg("document %d is not JSON:\n%s", n, r.o);
 		check_json_known(d, sg.hdr->name, 2, 1);
-		assert_true(jget(d, "rate_since_start")->b == (n == 0));
-		jfree(d);
+		assert_true(run_json_get(d, "rate_since_start")->b == (n == 0));
+		run_json_free(d);
 	}
 	assert_int_equal(n, 3);
 	out_free(&r);
@@ -1933,60 +1488,90 @@ test_watch_system_gone(void **state)
 	argv[2] = sg.hdr->name;
 	memset(&r, 0, sizeof(r));
 	pid = spawn(argv, NULL, &outfd, &errfd);
-	drain(&r, outfd, errfd, "\n}\n");
-	dead = st_fork();
+	drain(&r, outfd, errfd, "}\n"); /* one JSON line */
+	dead = tu_fork();
 	if (dead == 0)
 		_exit(0);
-	st_waitpid(dead);
+	tu_waitpid(dead);
 	sg.hdr->sup_pid = dead;
 	drain(&r, outfd, errfd, NULL);
 	close(outfd);
 	close(errfd);
-	r.st = st_waitpid(pid);
+	r.st = tu_waitpid(pid);
 	assert_exit(&r, 1);
-	snprintf(want, sizeof(want), "dcf-status: no dcf system named '%s' is running\n",
-	    sg.hdr->name);
-	assert_string_equal(r.e, want);
+	assert_one_line(&r);
+	snprintf(want, sizeof(want), "dcf-status: dcf system '%s': the supervisor died (pid %d)",
+	    sg.hdr->name, (int)dead);
+	assert_has(r.e, want);
 	out_free(&r);
 	dcf_seg_destroy(&sg);
 }
 
-/* Start dcf-status --watch on a new pseudo-terminal; the master in *master. */
+/* A pseudo-terminal for dcf-status: its size, and whether stdin is on it too. */
+struct tty {
+	unsigned short rows, cols;
+	int no_keys; /* stdin /dev/null: a terminal to draw on, none to read keys from */
+	const char *env;
+	int master;
+	struct termios before;
+};
+
+/* Start dcf-status args... (NULL-terminated) on a new pseudo-terminal. */
 static pid_t
-spawn_tty(const char *name, const char *env, int *master, struct termios *before)
+spawn_tty_argv(struct tty *t, const char *const *args)
 {
-	struct winsize ws = {.ws_row = 40, .ws_col = 100};
+	struct winsize ws = {.ws_row = t->rows ? t->rows : 40, .ws_col = t->cols ? t->cols : 100};
+	const char *argv[16] = {STATUS};
 	char path[64];
-	int slave;
+	int slave, n = 1;
 	pid_t pid;
 
+	for (int i = 0; args[i] != NULL && n < 15; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
 	/* By hand rather than openpty(3), whose TIOCGPTPEER valgrind does not know. */
-	*master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-	assert_true(*master >= 0);
-	assert_int_equal(grantpt(*master), 0);
-	assert_int_equal(unlockpt(*master), 0);
-	assert_int_equal(ptsname_r(*master, path, sizeof(path)), 0);
+	t->master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	assert_true(t->master >= 0);
+	assert_int_equal(grantpt(t->master), 0);
+	assert_int_equal(unlockpt(t->master), 0);
+	assert_int_equal(ptsname_r(t->master, path, sizeof(path)), 0);
 	slave = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
 	assert_true(slave >= 0);
 	assert_int_equal(ioctl(slave, TIOCSWINSZ, &ws), 0);
-	assert_int_equal(tcgetattr(slave, before), 0);
-	pid = st_fork();
+	assert_int_equal(tcgetattr(slave, &t->before), 0);
+	pid = tu_fork();
 	if (pid == 0) {
 		setsid();
 		if (ioctl(slave, TIOCSCTTY, 0) == -1)
 			_exit(126);
-		dup2(slave, 0);
+		if (t->no_keys)
+			dup2(open("/dev/null", O_RDONLY | O_CLOEXEC), 0);
+		else
+			dup2(slave, 0);
 		dup2(slave, 1);
 		dup2(slave, 2);
 		close(slave);
-		close(*master);
+		close(t->master);
 		unsetenv("NO_COLOR");
-		if (env != NULL)
-			putenv((char *)env);
-		execl(STATUS, STATUS, "--name", name, "--watch", "0.1", (char *)NULL);
+		if (t->env != NULL)
+			putenv((char *)t->env);
+		execv(STATUS, (char *const *)argv);
 		_exit(127);
 	}
 	close(slave);
+	return pid;
+}
+
+/* Start dcf-status --watch on a new 40x100 pseudo-terminal; the master in *master. */
+static pid_t
+spawn_tty(const char *name, const char *env, int *master, struct termios *before)
+{
+	const char *args[] = {"--name", name, "--watch", "0.1", NULL};
+	struct tty t = {.env = env};
+	pid_t pid = spawn_tty_argv(&t, args);
+
+	*master = t.master;
+	*before = t.before;
 	return pid;
 }
 
@@ -1994,7 +1579,7 @@ spawn_tty(const char *name, const char *env, int *master, struct termios *before
 static void
 tty_read(int master, char **buf, size_t *len, const char *until)
 {
-	uint64_t deadline = st_deadline(20000);
+	uint64_t deadline = tu_deadline(20000);
 
 	for (;;) {
 		struct pollfd p = {master, POLLIN, 0};
@@ -2002,7 +1587,7 @@ tty_read(int master, char **buf, size_t *len, const char *until)
 
 		if (until != NULL && *buf != NULL && strstr(*buf, until) != NULL)
 			return;
-		if (!st_time_left(deadline, &ts))
+		if (!tu_time_left(deadline, &ts))
 			fail_msg("terminal output never showed '%s'", until ? until : "(EOF)");
 		if (ppoll(&p, 1, &ts, NULL) > 0 && !slurp(master, buf, len))
 			return; /* EIO: every slave descriptor is closed */
@@ -2032,7 +1617,7 @@ tty_session(const char *name, const char *env, int how)
 	else
 		assert_int_equal(kill(pid, SIGTERM), 0);
 	tty_read(master, &buf, &len, NULL);
-	st_assert_exit(st_waitpid(pid), 0);
+	tu_assert_exit(tu_waitpid(pid), 0);
 	assert_int_equal(tcgetattr(master, &after), 0);
 	assert_int_equal(after.c_lflag, before.c_lflag);
 	assert_memory_equal(after.c_cc, before.c_cc, sizeof(before.c_cc));
@@ -2086,12 +1671,12 @@ test_watch_truncated(void **state)
 	    "dcf-status: dcf system '%s': its segment was truncated under us", name);
 	memset(&r, 0, sizeof(r));
 	pid = spawn(argv, NULL, &outfd, &errfd);
-	drain(&r, outfd, errfd, "\n}\n"); /* mapped, and one frame copied */
+	drain(&r, outfd, errfd, "}\n"); /* mapped, and one frame copied */
 	assert_int_equal(ftruncate(sg.fd, 0), 0);
 	drain(&r, outfd, errfd, NULL);
 	close(outfd);
 	close(errfd);
-	r.st = st_waitpid(pid);
+	r.st = tu_waitpid(pid);
 	assert_exit(&r, 1);
 	assert_one_line(&r);
 	assert_has(r.e, want);
@@ -2106,7 +1691,7 @@ test_watch_truncated(void **state)
 	tty_read(master, &buf, &len, "\033[J"); /* one whole frame */
 	assert_int_equal(ftruncate(sg.fd, 0), 0);
 	tty_read(master, &buf, &len, NULL);
-	st_assert_exit(st_waitpid(pid), 1);
+	tu_assert_exit(tu_waitpid(pid), 1);
 	assert_int_equal(tcgetattr(master, &after), 0);
 	assert_int_equal(after.c_lflag, before.c_lflag);
 	assert_memory_equal(after.c_cc, before.c_cc, sizeof(before.c_cc));
@@ -2115,6 +1700,776 @@ test_watch_truncated(void **state)
 	free(buf);
 	close(master);
 	dcf_seg_destroy(&sg);
+}
+
+/* The supervisor ends the run as dcf-supervisor does: its exit status, then ENDED (release). */
+static void
+end_run(struct dcf_seg *sg, uint32_t code)
+{
+	__atomic_store_n(&sg->hdr->end_code, code, __ATOMIC_RELAXED);
+	__atomic_store_n(&sg->hdr->sys_state, DCF_SYS_ENDED, __ATOMIC_RELEASE);
+}
+
+/* stdout is JSON Lines: every line one whole object, no blank line. Their count; the last. */
+static int
+json_lines(const char *out, struct run_jv **last)
+{
+	int n = 0;
+
+	*last = NULL;
+	for (const char *p = out; *p != '\0'; n++) {
+		const char *nl = strchr(p, '\n');
+		char *line;
+
+		if (nl == NULL)
+			fail_msg("JSON line %d has no newline:\n%s", n, p);
+		line = strndup(p, (size_t)(nl - p));
+		assert_non_null(line);
+		run_json_free(*last);
+		*last = run_json_parse(line);
+		if (*last == NULL || (*last)->t != RJ_OBJ)
+			fail_msg("line %d is not one JSON object:\n%s", n, line);
+		free(line);
+		p = nl + 1;
+	}
+	return n;
+}
+
+/* A whole run, watched off a terminal: once it ends, its last frame says how; exit 0. */
+static void
+test_watch_ended_plain(void **state)
+{
+	const char *argv[] = {STATUS, "--name", NULL, "--watch", "0.1", NULL, NULL};
+	struct run_jv *last;
+	struct dcf_seg sg;
+	struct out r;
+	int outfd, errfd, n;
+	pid_t pid;
+
+	(void)state;
+	for (int json = 0; json < 2; json++) {
+		new_state(&sg, "end");
+		argv[2] = sg.hdr->name;
+		argv[5] = json ? "--json" : NULL;
+		memset(&r, 0, sizeof(r));
+		pid = spawn(argv, NULL, &outfd, &errfd);
+		drain(&r, outfd, errfd, json ? "}\n" : "\nnet nodes"); /* one frame */
+		end_run(&sg, 1);
+		drain(&r, outfd, errfd, NULL);
+		close(outfd);
+		close(errfd);
+		r.st = tu_waitpid(pid);
+		if (r.e == NULL)
+			r.e = strdup("");
+		assert_exit(&r, 0);
+		assert_string_equal(r.e, "");
+		if (!json) {
+			const char *lastf =
+			    strstr(r.o, "\n\ndcf '"); /* frames: a blank line apart */
+
+			assert_non_null(lastf);
+			while (strstr(lastf + 1, "\n\ndcf '") != NULL)
+				lastf = strstr(lastf + 1, "\n\ndcf '");
+			assert_has(lastf, ", ended\n");
+			assert_has(lastf, "tasks: 20 total");
+			/* The last line: the known state has one task quarantined. */
+			assert_true(strlen(r.o) > 50);
+			assert_string_equal(r.o + strlen(r.o) -
+			        strlen("\nthe run ended: exit status 1, 1 "
+			               "task quarantined\n"),
+			    "\nthe run ended: exit status 1, 1 task quarantined\n");
+		} else {
+			n = json_lines(r.o, &last);
+			assert_true(n >= 2);
+			assert_string_equal(jstrval(last, "state"), "ended");
+			assert_int_equal(ju(last, "exit_status"), 1);
+			assert_int_equal(ju(run_json_get(last, "tasks"), "quarantined"), 1);
+			run_json_free(last);
+		}
+		out_free(&r);
+		dcf_seg_destroy(&sg);
+	}
+}
+
+/* An ended run that is still there (the supervisor between ENDED and unlink): exit 0. */
+static void
+test_once_ended(void **state)
+{
+	struct run_jv *d;
+	struct dcf_seg sg;
+	struct out r;
+
+	(void)state;
+	new_state(&sg, "ended");
+	end_run(&sg, 143);
+	run(&r, "--name", sg.hdr->name);
+	assert_exit(&r, 0);
+	assert_has(r.o, ", ended\n");
+	assert_has(r.o, "\nthe run ended: exit status 143, stopped by SIGTERM\n");
+	out_free(&r);
+	run(&r, "--name", sg.hdr->name, "--json");
+	assert_exit(&r, 0);
+	d = run_json_parse(r.o);
+	assert_non_null(d);
+	assert_string_equal(jstrval(d, "state"), "ended");
+	assert_int_equal(ju(d, "exit_status"), 143);
+	run_json_free(d);
+	out_free(&r);
+	dcf_seg_destroy(&sg);
+	/* A live run's document says so: no exit status yet. */
+	new_state(&sg, "ended");
+	run(&r, "--name", sg.hdr->name, "--json");
+	assert_exit(&r, 0);
+	d = run_json_parse(r.o);
+	assert_non_null(d);
+	assert_true(jis(d, "exit_status", RJ_NULL));
+	run_json_free(d);
+	out_free(&r);
+	dcf_seg_destroy(&sg);
+}
+
+/* ---- the terminal, as a screen ----------------------------------------- */
+
+#define SCREEN_ROWS 64
+
+/*
+ * The last whole frame in buf from `from` on (cursor home ... clear to the
+ * end): its rows as visible text, escape sequences dropped. The row count.
+ */
+static int
+screen(const char *buf, size_t from, char rows[SCREEN_ROWS][512])
+{
+	const char *home = NULL, *end, *p;
+	int n = 0;
+	size_t k = 0;
+
+	for (p = buf + from; (p = strstr(p, "\033[H")) != NULL; p++)
+		if (strstr(p, "\033[J") != NULL)
+			home = p;
+	assert_non_null(home);
+	end = strstr(home, "\033[J");
+	rows[0][0] = '\0';
+	for (p = home + 3; p < end; p++) {
+		if (*p == '\033') {
+			while (
+			    p < end && !(*p >= 0x40 && *p <= 0x7e && *p != '[' && p[-1] != '\033'))
+				p++;
+			continue;
+		}
+		if (*p == '\n' || *p == '\r') {
+			if (*p == '\n' && ++n < SCREEN_ROWS) {
+				k = 0;
+				rows[n][0] = '\0';
+			}
+			continue;
+		}
+		if (n < SCREEN_ROWS && k + 1 < 512) {
+			rows[n][k++] = *p;
+			rows[n][k] = '\0';
+		}
+	}
+	return n + 1;
+}
+
+/* Read the terminal until `until` shows up after offset from. */
+static void
+tty_read_after(int master, char **buf, size_t *len, size_t from, const char *until)
+{
+	uint64_t deadline = tu_deadline(20000);
+
+	for (;;) {
+		struct pollfd p = {master, POLLIN, 0};
+		struct timespec ts;
+
+		if (*buf != NULL && *len >= from && strstr(*buf + from, until) != NULL)
+			return;
+		if (!tu_time_left(deadline, &ts))
+			fail_msg("terminal output never showed '%s'", until);
+		if (ppoll(&p, 1, &ts, NULL) > 0 && !slurp(master, buf, len))
+			fail_msg("terminal closed before '%s'", until);
+	}
+}
+
+/* Read until a whole frame that shows `what` has come after offset from. */
+static void
+tty_frame_with(int master, char **buf, size_t *len, size_t from, const char *what)
+{
+	tty_read_after(master, buf, len, from, what);
+	tty_read_after(master, buf, len, (size_t)(strstr(*buf + from, what) - *buf), "\033[J");
+}
+
+/* Quit with q and check the terminal came back as it was. */
+static void
+tty_quit(struct tty *t, pid_t pid, char **buf, size_t *len)
+{
+	struct termios after;
+
+	assert_int_equal(write(t->master, "q", 1), 1);
+	tty_read(t->master, buf, len, NULL);
+	tu_assert_exit(tu_waitpid(pid), 0);
+	assert_int_equal(tcgetattr(t->master, &after), 0);
+	assert_int_equal(after.c_lflag, t->before.c_lflag);
+	close(t->master);
+}
+
+static int
+is_clock(const char *p)
+{
+	return strlen(p) == 8 && isdigit((unsigned char)p[0]) && isdigit((unsigned char)p[1]) &&
+	    p[2] == ':' && isdigit((unsigned char)p[3]) && isdigit((unsigned char)p[4]) &&
+	    p[5] == ':' && isdigit((unsigned char)p[6]) && isdigit((unsigned char)p[7]);
+}
+
+/*
+ * At any width: the clock whole at the end of the first row, no row into
+ * the last column (where the next clear-to-end would erase a character),
+ * and sentences broken between words, never inside one.
+ */
+static void
+test_watch_tty_narrow(void **state)
+{
+	static const unsigned short widths[] = {100, 80, 60, 40, 30, 24};
+	static const char *const words[] = {"tasks:", "total", "pending", "queued", "running",
+	    "completed", "quarantined", "reclaimed,", "recovery", "config:", "networks", "nodes,",
+	    "seed", "attempts", "restarts", "downtime", "timeout", "crashes/s"};
+	/* Where a line holds them, whole items too. */
+	static const char *const items[] = {"20 total", "= 8 pending", "+ 8 queued", "+ 1 running",
+	    "+ 2 completed", "+ 1 quarantined", "1 reclaimed,", "recovery queue 1,",
+	    "2 networks x 3 nodes,", "seed 42"};
+	char rows[SCREEN_ROWS][512];
+	struct dcf_seg sg;
+
+	(void)state;
+	new_state(&sg, "narrow");
+	for (size_t w = 0; w < sizeof(widths) / sizeof(widths[0]); w++) {
+		const char *args[] = {"--name", sg.hdr->name, "--watch", "0.1", NULL};
+		struct tty t = {.rows = 50, .cols = widths[w], .env = "NO_COLOR=1"};
+		char *buf = NULL, all[SCREEN_ROWS * 512] = "";
+		size_t len = 0;
+		pid_t pid = spawn_tty_argv(&t, args);
+		int n;
+
+		tty_read(t.master, &buf, &len, "\033[J");
+		n = screen(buf, 0, rows);
+		assert_true(strlen(rows[0]) >= 8);
+		if (!is_clock(rows[0] + strlen(rows[0]) - 8))
+			fail_msg("width %u: no whole clock ending '%s'", widths[w], rows[0]);
+		for (int i = 0; i < n; i++) {
+			if (strlen(rows[i]) > (size_t)widths[w] - 1)
+				fail_msg("width %u: row %d has %zu columns: '%s'", widths[w], i,
+				    strlen(rows[i]), rows[i]);
+			strcat(all, rows[i]);
+			strcat(all, "\n");
+		}
+		for (size_t k = 0; k < sizeof(words) / sizeof(words[0]); k++)
+			if (strstr(all, words[k]) == NULL)
+				fail_msg("width %u: '%s' broken or missing in:\n%s", widths[w],
+				    words[k], all);
+		for (size_t k = 0; widths[w] >= 40 && k < sizeof(items) / sizeof(items[0]); k++)
+			if (strstr(all, items[k]) == NULL)
+				fail_msg("width %u: '%s' broken or missing in:\n%s", widths[w],
+				    items[k], all);
+		tty_quit(&t, pid, &buf, &len);
+		free(buf);
+	}
+	dcf_seg_destroy(&sg);
+}
+
+/* The frame's footer on the screen: its row, or NULL. */
+static const char *
+footer(char rows[SCREEN_ROWS][512], int n, const char *what)
+{
+	for (int i = 0; i < n; i++)
+		if (strstr(rows[i], what) != NULL)
+			return rows[i];
+	return NULL;
+}
+
+/* The first node row on the screen: "net node" of it, or -1. */
+static int
+first_node(char rows[SCREEN_ROWS][512], int n, unsigned *net, unsigned *node)
+{
+	for (int i = 0; i + 1 < n; i++)
+		if (strncmp(rows[i], "net node ", 9) == 0)
+			return sscanf(rows[i + 1], "%u %u", net, node) == 2 ? 0 : -1;
+	return -1;
+}
+
+/* 50 nodes, all idle. */
+static void
+many_nodes(struct dcf_seg *sg)
+{
+	struct dcf_config c;
+
+	small_config(&c);
+	c.nodes_per_net = 25;
+	c.max_nodes = 50;
+	tu_seg_create(sg, "many", &c);
+	tu_lock(sg);
+	for (uint32_t n = 0; n < 50; n++) {
+		assert_int_equal(dcf_node_start_locked(sg, n, 1, 1000 + (pid_t)n, 0, 1), 0);
+		assert_int_equal(dcf_node_ready_locked(sg, n, 1, 1), 0);
+	}
+	dcf_unlock(sg);
+}
+
+/*
+ * --nodes on a screen too small for the table: its heading stays, the rows
+ * scroll under it with j/k, G/g (and the arrows), and the last row says
+ * which are shown. With no keys to read, it says how many are not.
+ */
+static void
+test_watch_tty_scroll(void **state)
+{
+	char rows[SCREEN_ROWS][512];
+	struct dcf_seg sg;
+	unsigned net, node;
+	const char *f;
+	int n;
+
+	(void)state;
+	many_nodes(&sg);
+	{
+		const char *args[] = {"--name", sg.hdr->name, "--watch", "0.1", "--nodes", NULL};
+		struct tty t = {.rows = 30, .cols = 100, .env = "NO_COLOR=1"};
+		char *buf = NULL;
+		size_t len = 0, mark;
+		pid_t pid = spawn_tty_argv(&t, args);
+
+		tty_read(t.master, &buf, &len, "\033[J");
+		n = screen(buf, 0, rows);
+		assert_int_equal(n, 30);
+		f = footer(rows, n, "nodes 1-");
+		if (f == NULL || strstr(f, " of 50") == NULL || strstr(f, "j/k") == NULL)
+			fail_msg("no footer in the first frame");
+		assert_int_equal(first_node(rows, n, &net, &node), 0);
+		assert_true(net == 0 && node == 0);
+		/* To the end: the last node shows, the heading is still there. */
+		mark = len;
+		assert_int_equal(write(t.master, "G", 1), 1);
+		tty_frame_with(t.master, &buf, &len, mark, "-50 of 50");
+		n = screen(buf, mark, rows);
+		assert_non_null(footer(rows, n, "-50 of 50"));
+		assert_non_null(footer(rows, n, "  1   24 "));
+		assert_int_equal(first_node(rows, n, &net, &node), 0);
+		assert_true(net != 0 || node != 0);
+		/* One up with the arrow key. */
+		mark = len;
+		assert_int_equal(write(t.master, "\033[A", 3), 3);
+		tty_read_after(t.master, &buf, &len, mark, "-49 of 50");
+		/* Back to the top. */
+		mark = len;
+		assert_int_equal(write(t.master, "g", 1), 1);
+		tty_frame_with(t.master, &buf, &len, mark, "nodes 1-");
+		n = screen(buf, mark, rows);
+		assert_int_equal(first_node(rows, n, &net, &node), 0);
+		assert_true(net == 0 && node == 0);
+		tty_quit(&t, pid, &buf, &len);
+		free(buf);
+	}
+	{
+		const char *args[] = {"--name", sg.hdr->name, "--watch", "0.1", "--nodes",
+		    "--count", "1", NULL};
+		struct tty t = {.rows = 30, .cols = 100, .no_keys = 1, .env = "NO_COLOR=1"};
+		char *buf = NULL;
+		size_t len = 0;
+		pid_t pid = spawn_tty_argv(&t, args);
+
+		tty_read(t.master, &buf, &len, NULL);
+		tu_assert_exit(tu_waitpid(pid), 0);
+		n = screen(buf, 0, rows);
+		f = footer(rows, n, " more nodes");
+		assert_non_null(f);
+		assert_null(strstr(f, "j/k"));
+		free(buf);
+		close(t.master);
+	}
+	dcf_seg_destroy(&sg);
+}
+
+/* The run ends, or its supervisor dies, under a terminal watch: the last frame stays. */
+static void
+test_watch_tty_end(void **state)
+{
+	for (int died = 0; died < 2; died++) {
+		const char *args[] = {"--name", NULL, "--watch", "0.1", NULL};
+		struct tty t = {.rows = 40, .cols = 100};
+		struct termios after;
+		struct dcf_seg sg;
+		char *buf = NULL, want[96];
+		const char *tail;
+		size_t len = 0;
+		pid_t pid, dead;
+
+		(void)state;
+		new_state(&sg, "tend");
+		args[1] = sg.hdr->name;
+		pid = spawn_tty_argv(&t, args);
+		tty_read(t.master, &buf, &len, "\033[J"); /* one whole frame */
+		if (died) {
+			dead = tu_fork();
+			if (dead == 0)
+				_exit(0);
+			tu_waitpid(dead);
+			sg.hdr->sup_pid = dead;
+		} else {
+			end_run(&sg, 0);
+		}
+		tty_read(t.master, &buf, &len, NULL);
+		tu_assert_exit(tu_waitpid(pid), died ? 1 : 0);
+		assert_int_equal(tcgetattr(t.master, &after), 0);
+		assert_int_equal(after.c_lflag, t.before.c_lflag);
+		/* After the alternate screen is left: the last state, on the main screen. */
+		tail = strstr(buf, TTY_BYE);
+		assert_non_null(tail);
+		assert_has(tail, "tasks: 20 total");
+		assert_has(tail, "\nnet 1   "); /* the grid, as on the screen */
+		if (died) {
+			snprintf(want, sizeof(want), "the supervisor died (pid %d)", (int)dead);
+			assert_has(tail, want);
+		} else {
+			assert_has(tail, ", ended");
+			assert_has(tail, "the run ended: exit status 0, every task completed");
+		}
+		free(buf);
+		close(t.master);
+		dcf_seg_destroy(&sg);
+	}
+}
+
+/* ---- tests: fitting text to a terminal, in process ------------------- */
+
+static char *
+fitted(const char *text, unsigned cols)
+{
+	struct mem m;
+
+	assert_int_equal(dcf_render_fitted(mem_open(&m), text, strlen(text), cols), 0);
+	return mem_close(&m);
+}
+
+static char *
+framed(const char *text, struct dcf_frame *fr)
+{
+	struct mem m;
+
+	assert_int_equal(dcf_render_frame(mem_open(&m), text, strlen(text), fr), 0);
+	return mem_close(&m);
+}
+
+/*
+ * A line too long is cut at cols - 1 columns, at the end of a word if that
+ * keeps half the room, with its colour reset; escape sequences take no
+ * column. A frame pins its first lines and scrolls the rest.
+ */
+static void
+test_render_fit(void **state)
+{
+	char rows[SCREEN_ROWS][512], *buf;
+	struct dcf_frame fr = {.rows = 6, .cols = 40, .pin = 2, .noun = "line"};
+	int n;
+
+	(void)state;
+	buf = fitted("alpha beta gamma\n\033[32mgreen words here\033[0m\nabcdefghijklmnop\nshort\n",
+	    12);
+	assert_string_equal(buf, "alpha beta\n\033[32mgreen words\033[0m\nabcdefghijk\nshort\n");
+	free(buf);
+	/* A table: a column that does not fit goes whole. */
+	buf = fitted("net nodes alive  busy\n  0     3     3     1\n", 19);
+	assert_string_equal(buf, "net nodes alive\n  0     3     3\n");
+	free(buf);
+
+	buf = framed("T\nH\nl2\nl3\nl4\nl5\nl6\nl7\nl8\nl9\n", &fr);
+	n = screen(buf, 0, rows);
+	assert_int_equal(n, 6);
+	assert_string_equal(rows[0], "T");
+	assert_string_equal(rows[1], "H");
+	assert_string_equal(rows[2], "l2");
+	assert_string_equal(rows[4], "l4");
+	assert_string_equal(rows[5], "+5 more lines");
+	assert_int_equal(fr.page, 3);
+	assert_int_equal(fr.max_top, 5);
+	free(buf);
+	fr.top = 100;
+	fr.keys = 1;
+	buf = framed("T\nH\nl2\nl3\nl4\nl5\nl6\nl7\nl8\nl9\n", &fr);
+	n = screen(buf, 0, rows);
+	assert_int_equal(fr.top, 5);
+	assert_string_equal(rows[1], "H");
+	assert_string_equal(rows[2], "l7");
+	assert_string_equal(rows[4], "l9");
+	assert_has(rows[5], "lines 6-8 of 8");
+	free(buf);
+	/* Everything fits: no footer, nothing scrolls. */
+	fr.rows = 20;
+	fr.top = 3;
+	buf = framed("T\nH\nl2\n", &fr);
+	n = screen(buf, 0, rows);
+	assert_int_equal(n, 4); /* the cursor below the last line; the rest cleared */
+	assert_int_equal(fr.top, 0);
+	assert_string_equal(rows[2], "l2");
+	assert_string_equal(rows[3], "");
+	free(buf);
+}
+
+/* Text for a width: sentences broken between their items, never inside one. */
+static void
+test_render_wrap(void **state)
+{
+	struct dcf_render_opt o = {.width = 30};
+	struct dcf_seg sg;
+	char err[DCF_ERRLEN], *buf, *table;
+
+	(void)state;
+	new_state(&sg, "wrap");
+	assert_int_equal(take(&sg, 1, err), 0);
+	buf = render(0, &o);
+	table = strstr(buf, "\nnet nodes");
+	assert_non_null(table);
+	*table = '\0'; /* tables are not wrapped: the frame cuts their columns */
+	for (char *line = buf; line != NULL && *line != '\0';) {
+		char *nl = strchr(line, '\n');
+		size_t k = nl != NULL ? (size_t)(nl - line) : strlen(line);
+
+		if (k > 29)
+			fail_msg("a line of %zu columns at width 30: '%.*s'", k, (int)k, line);
+		line = nl != NULL ? nl + 1 : NULL;
+	}
+	assert_has(buf, "\n       + 1 quarantined\n");
+	assert_has(buf, "tasks: 20 total = 8 pending\n");
+	free(buf);
+	dcf_seg_destroy(&sg);
+}
+
+/* ---- tests: every instance, and removing a stale one ------------------ */
+
+/* What a planted object is, for test_list and test_remove_refused. */
+enum plant { P_FIFO, P_JUNK, P_DIR, P_LINK, P_FOREIGN, P_NKINDS };
+
+static void
+plant(enum plant kind, char *name, size_t len, const char *target)
+{
+	char path[96];
+	int fd;
+
+	tu_name(name, len, "plant");
+	snprintf(path, sizeof(path), "/dev/shm/dcf-%s", name);
+	switch (kind) {
+	case P_FIFO:
+		assert_int_equal(mkfifo(path, 0600), 0);
+		break;
+	case P_JUNK:
+	case P_FOREIGN:
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, "not a segment\n", 14), 14);
+		if (kind == P_FOREIGN)
+			assert_int_equal(fchown(fd, 4242, (gid_t)-1), 0);
+		close(fd);
+		break;
+	case P_DIR:
+		assert_int_equal(mkdir(path, 0700), 0);
+		break;
+	default:
+		assert_int_equal(symlink(target, path), 0);
+		break;
+	}
+}
+
+/* The line of --list for name: its state column. */
+static void
+list_state(const char *out, const char *name, char st[32])
+{
+	char pat[64];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\n%s ", name);
+	p = strstr(out, pat);
+	if (p == NULL)
+		fail_msg("'%s' not listed:\n%s", name, out);
+	assert_int_equal(sscanf(p + 1, "%*s %31s", st), 1);
+}
+
+static const struct run_jv *
+list_entry(const struct run_jv *d, const char *name)
+{
+	const struct run_jv *all = run_json_get(d, "instances");
+
+	for (size_t i = 0; all != NULL && i < all->n; i++)
+		if (strcmp(jstrval(jat(all, i), "name"), name) == 0)
+			return jat(all, i);
+	fail_msg("'%s' not in the JSON list", name);
+	return NULL;
+}
+
+/*
+ * --list: a live run, an ended one, a stale one, one of another layout, and
+ * things planted under dcf- names, each as what it is; nothing changed.
+ */
+static void
+test_list(void **state)
+{
+	static const char *const want[P_NKINDS] = {"not-dcf", "not-dcf", "not-dcf", "not-dcf",
+	    "foreign"};
+	char stale[DCF_NAME_MAX + 1], old[DCF_NAME_MAX + 1], planted[P_NKINDS][DCF_NAME_MAX + 1];
+	char st[32], target[64];
+	struct dcf_seg live, ended;
+	const struct run_jv *e;
+	struct run_jv *d;
+	uint64_t format;
+	struct out r;
+	pid_t dead, old_pid;
+	int fd;
+
+	(void)state;
+	new_state(&live, "live");
+	new_state(&ended, "ended");
+	end_run(&ended, 1);
+	make_stale(stale, sizeof(stale), "stale", &dead);
+	/* A stale segment of another layout version, left by an older dcf. */
+	make_stale(old, sizeof(old), "old", &old_pid);
+	snprintf(target, sizeof(target), "/dev/shm/dcf-%s", old);
+	fd = open(target, O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &format, sizeof(format), offsetof(struct dcf_hdr, format)), 8);
+	format += 1ULL << 48;
+	assert_int_equal(pwrite(fd, &format, sizeof(format), offsetof(struct dcf_hdr, format)), 8);
+	close(fd);
+	snprintf(target, sizeof(target), "/dev/shm%s", live.shm_name);
+	for (int k = 0; k < P_NKINDS; k++)
+		if (k != P_FOREIGN || geteuid() == 0)
+			plant((enum plant)k, planted[k], sizeof(planted[k]), target);
+
+	run(&r, "--list");
+	assert_exit(&r, 0);
+	assert_int_equal(r.en, 0);
+	assert_has(r.o, "NAME ");
+	list_state(r.o, live.hdr->name, st);
+	assert_string_equal(st, "running");
+	list_state(r.o, ended.hdr->name, st);
+	assert_string_equal(st, "ended");
+	list_state(r.o, stale, st);
+	assert_string_equal(st, "stale");
+	snprintf(target, sizeof(target), "dcf-status --remove-stale %s\n", stale);
+	assert_has(r.o, target);
+	list_state(r.o, old, st);
+	assert_string_equal(st, "unreadable");
+	for (int k = 0; k < P_NKINDS; k++) {
+		if (k == P_FOREIGN && geteuid() != 0)
+			continue;
+		list_state(r.o, planted[k], st);
+		assert_string_equal(st, want[k]);
+	}
+	out_free(&r);
+
+	run(&r, "--list", "--json");
+	assert_exit(&r, 0);
+	d = run_json_parse(r.o);
+	if (d == NULL)
+		fail_msg("not JSON:\n%s", r.o);
+	assert_int_equal(ju(d, "schema"), DCF_STATUS_SCHEMA);
+	e = list_entry(d, live.hdr->name);
+	assert_string_equal(jstrval(e, "state"), "running");
+	assert_int_equal(ju(e, "supervisor_pid"), (uint64_t)getpid());
+	assert_int_equal(ju(e, "uid"), getuid());
+	assert_int_equal(ju(e, "size_bytes"), live.size);
+	assert_true(jis(e, "created_unix_s", RJ_NUM));
+	assert_true(jis(e, "detail", RJ_NULL));
+	e = list_entry(d, ended.hdr->name);
+	assert_string_equal(jstrval(e, "state"), "ended");
+	assert_int_equal(ju(e, "exit_status"), 1);
+	e = list_entry(d, stale);
+	assert_string_equal(jstrval(e, "state"), "stale");
+	assert_int_equal(ju(e, "supervisor_pid"), (uint64_t)dead);
+	e = list_entry(d, old);
+	assert_string_equal(jstrval(e, "state"), "unreadable");
+	assert_has(jstrval(e, "detail"), "layout version");
+	e = list_entry(d, planted[P_FIFO]);
+	assert_string_equal(jstrval(e, "state"), "not-dcf");
+	assert_string_equal(jstrval(e, "detail"), "a FIFO");
+	assert_true(jis(e, "supervisor_pid", RJ_NULL));
+	run_json_free(d);
+	out_free(&r);
+
+	/* Looking changed nothing: the live run is as it was, the rest still there. */
+	assert_int_equal(live.hdr->cnt.completed, 2);
+	assert_true(run_shm_exists(stale));
+	for (int k = 0; k < P_NKINDS; k++) {
+		struct stat sb;
+		char path[256];
+
+		if (k == P_FOREIGN && geteuid() != 0)
+			continue;
+		snprintf(path, sizeof(path), "/dev/shm/dcf-%s", planted[k]);
+		assert_int_equal(lstat(path, &sb), 0);
+	}
+	/* An older dcf's stale segment is ours to remove: its flock says it is dead. */
+	run(&r, "--remove-stale", old);
+	assert_exit(&r, 0);
+	out_free(&r);
+	assert_false(run_shm_exists(old));
+	dcf_seg_destroy(&ended);
+	dcf_seg_destroy(&live);
+	tu_unlink_ours();
+}
+
+/*
+ * --remove-stale refuses a live system (its supervisor holds the flock) and
+ * anything that is not a dcf segment of ours: exit 1, one line, and the
+ * object exactly as it was. A link to a live segment is not followed.
+ */
+static void
+test_remove_refused(void **state)
+{
+	char planted[P_NKINDS][DCF_NAME_MAX + 1], target[64], want[160], err[DCF_ERRLEN];
+	static const char *const why[P_NKINDS] = {"is a FIFO", "not a dcf segment",
+	    "is a directory", "is a symbolic link", "belongs to uid 4242"};
+	struct dcf_seg live;
+	struct stat was, now;
+	struct out r;
+	pid_t old;
+
+	(void)state;
+	new_state(&live, "live");
+	snprintf(target, sizeof(target), "/dev/shm%s", live.shm_name);
+	assert_int_equal(lstat(target, &was), 0);
+	run(&r, "--remove-stale", live.hdr->name);
+	assert_exit(&r, 1);
+	assert_one_line(&r);
+	snprintf(want, sizeof(want), "dcf-status: not removing %s: already running, pid %d\n",
+	    target, (int)getpid());
+	assert_string_equal(r.e, want);
+	out_free(&r);
+	assert_int_equal(dcf_seg_remove_stale(live.hdr->name, &old, err, sizeof(err)), -1);
+	assert_int_equal(errno, EBUSY);
+	assert_int_equal(lstat(target, &now), 0);
+	assert_int_equal(now.st_ino, was.st_ino);
+	spawn_alarm_s = 10; /* a FIFO opened for reading would block: a hang fails */
+	for (int k = 0; k < P_NKINDS; k++) {
+		char path[256], was_to[128], now_to[128];
+
+		if (k == P_FOREIGN && geteuid() != 0)
+			continue;
+		plant((enum plant)k, planted[k], sizeof(planted[k]), target);
+		snprintf(path, sizeof(path), "/dev/shm/dcf-%s", planted[k]);
+		look(path, &was, was_to, sizeof(was_to));
+		run(&r, "--remove-stale", planted[k]);
+		assert_exit(&r, 1);
+		assert_one_line(&r);
+		assert_has(r.e, path);
+		assert_has(r.e, why[k]);
+		out_free(&r);
+		look(path, &now, now_to, sizeof(now_to));
+		assert_int_equal(now.st_ino, was.st_ino);
+		assert_int_equal(now.st_mode, was.st_mode);
+		assert_int_equal(now.st_size, was.st_size);
+		assert_string_equal(now_to, was_to);
+	}
+	spawn_alarm_s = 0;
+	assert_true(run_shm_exists(live.hdr->name));
+	assert_int_equal(live.hdr->cnt.completed, 2);
+	dcf_seg_destroy(&live);
+	tu_unlink_ours();
 }
 
 /* ---- tests: options -------------------------------------------------- */
@@ -2134,6 +2489,13 @@ test_usage(void **state)
 	    {"--watch", "--count", "0"},
 	    {"--watch", "--count", "x"},
 	    {"extra"},
+	    {"--list", "--name", "x"},
+	    {"-l", "--watch"},
+	    {"--list", "-v"},
+	    {"--remove-stale"},
+	    {"--remove-stale", "a/b"},
+	    {"--remove-stale", "x", "--json"},
+	    {"--remove-stale", "x", "--list"},
 	};
 	struct out r;
 
@@ -2162,7 +2524,7 @@ static int
 suite_setup(void **state)
 {
 	(void)state;
-	st_main_pid = getpid();
+	tu_main_pid = getpid();
 	snap = dcf_snap_new();
 	if (snap == NULL)
 		return -1;
@@ -2179,11 +2541,11 @@ suite_teardown(void **state)
 {
 	(void)state;
 	dcf_snap_free(snap);
-	st_unlink_ours();
+	tu_unlink_ours();
 	return 0;
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, st_setup, st_teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, tu_setup, tu_teardown)
 
 int
 main(void)
@@ -2195,7 +2557,7 @@ main(void)
 	    T(test_binary_json),
 	    T(test_binary_json_python),
 	    T(test_no_system),
-	    T(test_dead_supervisor),
+	    T(test_stale_segment),
 	    T(test_proc_unreadable),
 	    T(test_foreign_version),
 	    T(test_other_owner),
@@ -2212,6 +2574,15 @@ main(void)
 	    T(test_watch_system_gone),
 	    T(test_watch_tty),
 	    T(test_watch_truncated),
+	    T(test_watch_ended_plain),
+	    T(test_once_ended),
+	    T(test_watch_tty_narrow),
+	    T(test_watch_tty_scroll),
+	    T(test_watch_tty_end),
+	    T(test_render_fit),
+	    T(test_render_wrap),
+	    T(test_list),
+	    T(test_remove_refused),
 	    T(test_usage),
 	};
 

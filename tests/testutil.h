@@ -312,7 +312,7 @@ tu_name(char *buf, size_t len, const char *tag)
 	assert_true(strlen(buf) <= DCF_NAME_MAX);
 }
 
-/* Unlink every /dev/shm entry this test process named; how many. */
+/* Remove every /dev/shm entry this test process named; how many. */
 TU_FN int
 tu_unlink_ours(void)
 {
@@ -328,8 +328,9 @@ tu_unlink_ours(void)
 	while ((de = readdir(d)) != NULL) {
 		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
 			continue;
-		snprintf(path, sizeof(path), "/%s", de->d_name);
-		if (shm_unlink(path) == 0)
+		snprintf(path, sizeof(path), "/dev/shm/%s", de->d_name);
+		/* A directory only if a test planted one under a segment's name. */
+		if (unlink(path) == 0 || (errno == EISDIR && rmdir(path) == 0))
 			n++;
 	}
 	closedir(d);

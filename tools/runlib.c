@@ -1,5 +1,6 @@
 /* runlib.c - start, feed, reap and audit a real supervisor run. */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -363,133 +364,327 @@ run_shm_exists(const char *name)
 	return stat(path, &st) == 0;
 }
 
-/* --- a strict, tiny JSON validator ------------------------------------ */
+/* --- the tests' one JSON reader: strict, into a tree -------------------- */
 
-static const char *json_value(const char *s, int depth);
+#define JSON_MAX_DEPTH 64
 
-static const char *
-ws(const char *s)
+struct jp {
+	const char *p;
+	int depth;
+};
+
+void
+run_json_free(struct run_jv *v)
 {
-	while (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r')
-		s++;
-	return s;
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < v->n; i++) {
+		if (v->k != NULL)
+			free(v->k[i]);
+		run_json_free(v->v[i]);
+	}
+	free(v->k);
+	free(v->v);
+	free(v->s);
+	free(v);
 }
 
-static const char *
-json_string(const char *s)
+static void
+jws(struct jp *jp)
 {
-	if (*s++ != '"')
+	while (*jp->p == ' ' || *jp->p == '\t' || *jp->p == '\n' || *jp->p == '\r')
+		jp->p++;
+}
+
+static int
+jhex(const char *p, unsigned *code)
+{
+	*code = 0;
+	for (int i = 0; i < 4; i++) {
+		char c = p[i];
+
+		*code <<= 4;
+		if (c >= '0' && c <= '9')
+			*code |= (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			*code |= (unsigned)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			*code |= (unsigned)(c - 'A' + 10);
+		else
+			return -1;
+	}
+	return 0;
+}
+
+/* One escape after the backslash at jp->p: the byte it stands for, or -1. */
+static int
+jescape(struct jp *jp)
+{
+	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+	const char *e = *jp->p != '\0' ? strchr(from, *jp->p) : NULL;
+	unsigned code;
+
+	if (e != NULL) {
+		jp->p++;
+		return (unsigned char)to[e - from];
+	}
+	if (*jp->p++ != 'u' || jhex(jp->p, &code) == -1 || code == 0)
+		return -1;
+	jp->p += 4;
+	return code < 0x100 ? (int)code : '?'; /* \u00XX is byte XX: what dcf writes */
+}
+
+/* A string at jp->p ('"'), malloc'd. NULL if malformed or out of memory. */
+static char *
+jstr(struct jp *jp)
+{
+	size_t cap = 16, n = 0;
+	char *s = malloc(cap);
+
+	if (s == NULL)
 		return NULL;
-	while (*s != '"') {
-		if ((unsigned char)*s < 0x20)
-			return NULL;
-		if (*s == '\\') {
-			s++;
-			if (*s == 'u') {
-				for (int i = 1; i <= 4; i++)
-					if (!strchr("0123456789abcdefABCDEF", s[i]) || s[i] == '\0')
-						return NULL;
-				s += 4;
-			} else if (!strchr("\"\\/bfnrt", *s) || *s == '\0') {
-				return NULL;
+	jp->p++;
+	for (;;) {
+		int c = (unsigned char)*jp->p++;
+
+		if (c == '"')
+			break;
+		if (c < 0x20 || c >= 0x80) /* NUL too: the text ended */
+			goto bad;
+		if (c == '\\' && (c = jescape(jp)) == -1)
+			goto bad;
+		if (n + 2 > cap) {
+			char *bigger = realloc(s, cap * 2);
+
+			if (bigger == NULL)
+				goto bad;
+			s = bigger;
+			cap *= 2;
+		}
+		s[n++] = (char)c;
+	}
+	s[n] = '\0';
+	return s;
+bad:
+	free(s);
+	return NULL;
+}
+
+static int
+jdigits(struct jp *jp)
+{
+	const char *p0 = jp->p;
+
+	while (*jp->p >= '0' && *jp->p <= '9')
+		jp->p++;
+	return jp->p > p0;
+}
+
+static int
+jnum(struct jp *jp, struct run_jv *v)
+{
+	const char *p0 = jp->p;
+	int whole = 1;
+
+	if (*jp->p == '-')
+		jp->p++;
+	if (*jp->p == '0')
+		jp->p++;
+	else if (!jdigits(jp))
+		return -1;
+	if (*jp->p == '.') {
+		jp->p++;
+		if (!jdigits(jp))
+			return -1;
+		whole = 0;
+	}
+	if (*jp->p == 'e' || *jp->p == 'E') {
+		jp->p++;
+		if (*jp->p == '+' || *jp->p == '-')
+			jp->p++;
+		if (!jdigits(jp))
+			return -1;
+		whole = 0;
+	}
+	v->num = strtod(p0, NULL);
+	if (whole && *p0 != '-') {
+		errno = 0;
+		v->u = strtoull(p0, NULL, 10);
+		v->is_uint = errno == 0;
+	}
+	return 0;
+}
+
+static struct run_jv *jvalue(struct jp *jp);
+
+static int
+jadd(struct run_jv *v, char *key, struct run_jv *item)
+{
+	struct run_jv **vs = realloc(v->v, (v->n + 1) * sizeof(struct run_jv *));
+	char **ks;
+
+	if (vs == NULL)
+		return -1;
+	v->v = vs;
+	if (v->t == RJ_OBJ) {
+		ks = realloc(v->k, (v->n + 1) * sizeof(*v->k));
+		if (ks == NULL)
+			return -1;
+		v->k = ks;
+		v->k[v->n] = key;
+	}
+	v->v[v->n++] = item;
+	return 0;
+}
+
+/* The members of an object or the items of an array, jp->p past the opener. */
+static int
+jmembers(struct jp *jp, struct run_jv *v, char close)
+{
+	jws(jp);
+	if (*jp->p == close) {
+		jp->p++;
+		return 0;
+	}
+	for (;;) {
+		char *key = NULL;
+		struct run_jv *item;
+
+		jws(jp);
+		if (v->t == RJ_OBJ) {
+			if (*jp->p != '"' || (key = jstr(jp)) == NULL)
+				return -1;
+			jws(jp);
+			if (*jp->p++ != ':') {
+				free(key);
+				return -1;
 			}
 		}
-		s++;
-	}
-	return s + 1;
-}
-
-static const char *
-json_number(const char *s)
-{
-	const char *start;
-
-	if (*s == '-')
-		s++;
-	start = s;
-	if (*s == '0')
-		s++;
-	else
-		while (*s >= '0' && *s <= '9')
-			s++;
-	if (s == start)
-		return NULL;
-	if (*s == '.') {
-		start = ++s;
-		while (*s >= '0' && *s <= '9')
-			s++;
-		if (s == start)
-			return NULL;
-	}
-	if (*s == 'e' || *s == 'E') {
-		s++;
-		if (*s == '+' || *s == '-')
-			s++;
-		start = s;
-		while (*s >= '0' && *s <= '9')
-			s++;
-		if (s == start)
-			return NULL;
-	}
-	return s;
-}
-
-static const char *
-json_container(const char *s, int depth, char close, int object)
-{
-	s = ws(s + 1);
-	if (*s == close)
-		return s + 1;
-	for (;;) {
-		if (object) {
-			s = json_string(ws(s));
-			if (s == NULL)
-				return NULL;
-			s = ws(s);
-			if (*s++ != ':')
-				return NULL;
+		item = jvalue(jp);
+		if (item == NULL || jadd(v, key, item) == -1) {
+			free(key);
+			run_json_free(item);
+			return -1;
 		}
-		s = json_value(s, depth + 1);
-		if (s == NULL)
-			return NULL;
-		s = ws(s);
-		if (*s == close)
-			return s + 1;
-		if (*s++ != ',')
-			return NULL;
+		jws(jp);
+		if (*jp->p == ',') {
+			jp->p++;
+			continue;
+		}
+		return *jp->p++ == close ? 0 : -1;
 	}
 }
 
-static const char *
-json_value(const char *s, int depth)
+/* true, false or null at jp->p. */
+static int
+jword(struct jp *jp, struct run_jv *v)
 {
-	if (depth > 64)
+	static const struct {
+		const char *w;
+		enum run_jt t;
+		int b;
+	} words[] = {{"true", RJ_BOOL, 1}, {"false", RJ_BOOL, 0}, {"null", RJ_NULL, 0}};
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strncmp(jp->p, words[i].w, strlen(words[i].w)) == 0) {
+			jp->p += strlen(words[i].w);
+			v->t = words[i].t;
+			v->b = words[i].b;
+			return 0;
+		}
+	return -1;
+}
+
+static struct run_jv *
+jvalue(struct jp *jp)
+{
+	struct run_jv *v = calloc(1, sizeof(*v));
+	int ok = -1;
+
+	if (v == NULL)
 		return NULL;
-	s = ws(s);
-	switch (*s) {
+	jws(jp);
+	if (++jp->depth > JSON_MAX_DEPTH)
+		goto out;
+	switch (*jp->p) {
 	case '{':
-		return json_container(s, depth, '}', 1);
 	case '[':
-		return json_container(s, depth, ']', 0);
+		v->t = *jp->p == '{' ? RJ_OBJ : RJ_ARR;
+		jp->p++;
+		ok = jmembers(jp, v, v->t == RJ_OBJ ? '}' : ']');
+		break;
 	case '"':
-		return json_string(s);
+		v->t = RJ_STR;
+		ok = (v->s = jstr(jp)) != NULL ? 0 : -1;
+		break;
 	case 't':
-		return strncmp(s, "true", 4) == 0 ? s + 4 : NULL;
 	case 'f':
-		return strncmp(s, "false", 5) == 0 ? s + 5 : NULL;
 	case 'n':
-		return strncmp(s, "null", 4) == 0 ? s + 4 : NULL;
+		ok = jword(jp, v);
+		break;
 	default:
-		return json_number(s);
+		v->t = RJ_NUM;
+		ok = jnum(jp, v);
+		break;
 	}
+out:
+	jp->depth--;
+	if (ok == -1) {
+		run_json_free(v);
+		return NULL;
+	}
+	return v;
+}
+
+struct run_jv *
+run_json_next(const char **text)
+{
+	struct jp jp = {*text, 0};
+	struct run_jv *v = jvalue(&jp);
+
+	if (v != NULL) {
+		jws(&jp);
+		*text = jp.p;
+	}
+	return v;
+}
+
+struct run_jv *
+run_json_parse(const char *text)
+{
+	struct run_jv *v = run_json_next(&text);
+
+	if (v != NULL && *text != '\0') {
+		run_json_free(v);
+		return NULL;
+	}
+	return v;
+}
+
+const struct run_jv *
+run_json_get(const struct run_jv *o, const char *key)
+{
+	if (o == NULL || o->t != RJ_OBJ)
+		return NULL;
+	for (size_t i = 0; i < o->n; i++)
+		if (strcmp(o->k[i], key) == 0)
+			return o->v[i];
+	return NULL;
+}
+
+const struct run_jv *
+run_json_at(const struct run_jv *a, size_t i)
+{
+	return a != NULL && a->t == RJ_ARR && i < a->n ? a->v[i] : NULL;
 }
 
 int
 run_json_valid(const char *s)
 {
-	const char *e = json_value(s, 0);
+	struct run_jv *v = run_json_parse(s);
 
-	return e != NULL && *ws(e) == '\0';
+	run_json_free(v);
+	return v != NULL;
 }
 
 long long
@@ -497,13 +692,17 @@ run_json_num(const char *s, const char *key)
 {
 	char pat[80];
 	const char *p;
+	struct run_jv *v;
+	long long n = -1;
 
 	snprintf(pat, sizeof(pat), "\"%s\":", key);
 	p = strstr(s, pat);
 	if (p == NULL)
 		return -1;
-	p = ws(p + strlen(pat));
-	if (*p < '0' || *p > '9')
-		return -1;
-	return strtoll(p, NULL, 10);
+	p += strlen(pat);
+	v = run_json_next(&p);
+	if (v != NULL && v->t == RJ_NUM && v->is_uint && v->u <= (uint64_t)LLONG_MAX)
+		n = (long long)v->u;
+	run_json_free(v);
+	return n;
 }

@@ -65,9 +65,35 @@ int run_wait_state(pid_t pid, char state, double secs);
 int run_reap_all(uint64_t since_ns, double timeout_s, int *reaped);
 /* Does /dev/shm/dcf-NAME exist? */
 int run_shm_exists(const char *name);
-/* Minimal strict JSON check of a whole document: 1 valid, 0 not. */
+/*
+ * The tests' one JSON reader: strict (RFC 8259, \u00XX read back as the
+ * byte XX, as dcf writes bytes outside ASCII), into a tree.
+ */
+enum run_jt { RJ_NULL, RJ_BOOL, RJ_NUM, RJ_STR, RJ_ARR, RJ_OBJ };
+
+struct run_jv {
+	enum run_jt t;
+	int b;       /* RJ_BOOL */
+	double num;  /* RJ_NUM */
+	int is_uint; /* a whole, non-negative number that fits 64 bits: in u */
+	uint64_t u;
+	char *s;           /* RJ_STR */
+	size_t n;          /* items or members */
+	char **k;          /* object keys */
+	struct run_jv **v; /* array items, object values */
+};
+
+/* The whole text is one document: its tree, or NULL if it is not JSON (or ENOMEM). */
+struct run_jv *run_json_parse(const char *text);
+/* One document from *text on (JSON Lines, concatenated documents); *text moves past it. */
+struct run_jv *run_json_next(const char **text);
+void run_json_free(struct run_jv *v);
+/* An object's member, an array's item: NULL if there is none (or o is not one). */
+const struct run_jv *run_json_get(const struct run_jv *o, const char *key);
+const struct run_jv *run_json_at(const struct run_jv *a, size_t i);
+/* Is s one whole JSON document? 1 valid, 0 not. */
 int run_json_valid(const char *s);
-/* The number after "key": in s (first match after from), or -1. */
+/* The whole number after the first "key": in s (which need not be a whole document), or -1. */
 long long run_json_num(const char *s, const char *key);
 
 #endif

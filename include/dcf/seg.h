@@ -103,6 +103,11 @@ int dcf_seg_attach(struct dcf_seg *sg, const char *name, int readonly, char *err
  * attach and a message.
  */
 int dcf_seg_validate(const void *img, size_t size, uid_t uid, char *err, size_t errlen);
+/*
+ * The same checks on a header already copied out of a segment of `size`
+ * bytes (the snapshot checks its own copy, which is what it then reads).
+ */
+int dcf_seg_check_hdr(const struct dcf_hdr *h, size_t size, uid_t uid, char *err, size_t errlen);
 
 /* Point the handle's region pointers into a validated mapping. */
 void dcf_seg_bind(struct dcf_seg *sg, void *base, size_t size);
@@ -116,6 +121,61 @@ void dcf_seg_detach(struct dcf_seg *sg);
  * detach. With the descriptor already closed, whatever has the name goes.
  */
 void dcf_seg_destroy(struct dcf_seg *sg);
+
+/*
+ * What is under a name in /dev/shm, looked at without blocking, following a
+ * link, opening anything but a regular file of ours, or taking any lock.
+ */
+enum dcf_seg_kind {
+	DCF_SEG_LIVE,        /* a segment whose supervisor runs */
+	DCF_SEG_ENDED,       /* its supervisor has ended the run and is removing it */
+	DCF_SEG_STALE,       /* its supervisor is dead: dcf_seg_remove_stale removes it */
+	DCF_SEG_UNKNOWN,     /* whether its supervisor runs cannot be told (/proc) */
+	DCF_SEG_FOREIGN,     /* another user's file: not ours to read */
+	DCF_SEG_UNREADABLE,  /* a dcf segment this build cannot read (another layout, corrupt) */
+	DCF_SEG_NOT_SEGMENT, /* not a dcf segment at all (a FIFO, a link, other bytes) */
+};
+
+struct dcf_seg_info {
+	char name[256]; /* what follows "dcf-" in the file name, as it is */
+	enum dcf_seg_kind kind;
+	/* From the header: LIVE, ENDED, STALE, UNKNOWN (and UNREADABLE where it could be read). */
+	int has_hdr;
+	pid_t sup_pid;
+	uint32_t uid;         /* the owner: the file's, or the header's */
+	uint32_t sys_state;   /* enum dcf_sys_state */
+	uint32_t end_code;    /* ENDED: the supervisor's exit status */
+	uint64_t created_ns;  /* CLOCK_REALTIME */
+	uint64_t size;        /* bytes */
+	char why[DCF_ERRLEN]; /* FOREIGN, UNREADABLE, NOT_SEGMENT, UNKNOWN: what it is, or why */
+};
+
+/*
+ * Look at what /dev/shm/dcf-NAME is (any NAME, even one dcf_name_check
+ * refuses): 0 and *info filled, or -1 if nothing has the name.
+ */
+int dcf_seg_probe(const char *name, struct dcf_seg_info *info);
+
+/*
+ * Every entry of /dev/shm whose name starts with "dcf-", probed, sorted by
+ * name: a malloc'd array of *n (free it), NULL with *n 0 when there are none.
+ * -1 with errno and a message if /dev/shm cannot be read.
+ */
+int dcf_seg_list(struct dcf_seg_info **list, size_t *n, char *err, size_t errlen);
+
+/*
+ * Remove the segment of `name` if it is stale, by the rule the takeover in
+ * dcf_seg_create follows: open it O_NONBLOCK|O_NOFOLLOW as a regular file
+ * of ours, take its flock without waiting (held by every live supervisor,
+ * released by the kernel when it dies, however it dies), check that the
+ * name still refers to the inode locked, and only then unlink it. Unlike the
+ * takeover it also requires the dcf magic: a file of ours under the name
+ * that is not a segment is left alone. 0: removed, *old the dead
+ * supervisor's PID (0 if it names none). -1 with a message: ENOENT (nothing
+ * has the name), EBUSY (a live supervisor, or one starting, holds it),
+ * EPROTO (not a dcf segment), EACCES (another user's), EINVAL (bad name).
+ */
+int dcf_seg_remove_stale(const char *name, pid_t *old, char *err, size_t errlen);
 
 /*
  * Is the supervisor recorded in hdr alive (its PID runs, with the start

@@ -12,7 +12,8 @@
  *
  * The image is untrusted: it may be a live segment another process writes,
  * or arbitrary bytes (tests feed it corrupted images). The header copy is
- * checked as dcf_seg_validate checks a segment; every other value is checked
+ * checked by dcf_seg_check_hdr, as attach checks a segment, and a journal
+ * entry by dcf_wal_entry_ok, as replay does; every other value is checked
  * before use, and nothing is ever read outside [img, img + size).
  *
  * A consistent snapshot satisfies, by books.h I4,

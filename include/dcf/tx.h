@@ -72,6 +72,15 @@ dcf_tx_put64(struct dcf_tx *tx, uint64_t *field, uint64_t v)
 }
 
 /*
+ * The one rule for a journal entry, for replay and for readers that apply a
+ * journal to a copy (snapshot.c): a 4- or 8-byte aligned store inside a
+ * segment of `size` bytes, landing on the header's lock-free state or
+ * counters (never on seq, which says a record is being applied) or anywhere
+ * from the first region (off_nets) on. 1 if e may be applied, else 0.
+ */
+int dcf_wal_entry_ok(const struct dcf_wal_ent *e, uint64_t size, uint64_t off_nets);
+
+/*
  * Re-apply a published record left by a dead holder. 1 if one was applied,
  * 0 if there was none, -1 if the record is malformed (an entry out of
  * bounds): then nothing is applied and the books need a full reset.

@@ -1,9 +1,11 @@
 /* seg.c - the shared segment's life: plan, create, take over, attach, check. */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
@@ -435,12 +437,14 @@ seg_busy(int fd, const char *path, char *err, size_t errlen)
 /*
  * The name is taken. If its creator is dead (nobody holds its flock) and the
  * name still refers to the inode we locked, remove it: 1, and the dead
- * supervisor's PID in *old (0 if it names none). 0: the name changed under
- * us, try again. -1 and a message: a live system has it (EBUSY), or it is
- * not ours to remove.
+ * supervisor's PID in *old (0 if it names none). 0: nothing has the name, or
+ * it changed under us: try again. -1 and a message: a live system has it
+ * (EBUSY), or it is not ours to remove. segments_only: a file of ours
+ * without the dcf magic is not removed either (EPROTO); the takeover, which
+ * needs the name, removes any unlocked file of ours under it.
  */
 static int
-seg_remove_stale(const char *path, pid_t *old, char *err, size_t errlen)
+seg_remove_stale(const char *path, pid_t *old, int segments_only, char *err, size_t errlen)
 {
 	struct stat held, named;
 	struct dcf_hdr h;
@@ -465,8 +469,12 @@ seg_remove_stale(const char *path, pid_t *old, char *err, size_t errlen)
 		close(fd);
 		return 0;
 	}
-	if (pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) && h.magic == DCF_MAGIC)
+	if (pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) && h.magic == DCF_MAGIC) {
 		*old = h.sup_pid;
+	} else if (segments_only) {
+		close(fd);
+		DCF_BAD(EPROTO, "%s is not a dcf segment (no dcf header): leaving it alone", path);
+	}
 	if (unlink(path) == -1 && errno != ENOENT) {
 		e = errno;
 		close(fd);
@@ -605,7 +613,7 @@ dcf_seg_create(struct dcf_seg *sg, const char *name, const struct dcf_config *cf
 			errno = e;
 			goto fail;
 		}
-		r = seg_remove_stale(path, &old, err, errlen);
+		r = seg_remove_stale(path, &old, 0, err, errlen);
 		if (r == -1)
 			goto fail;
 		if (r == 1)
@@ -621,39 +629,48 @@ fail:
 }
 
 int
+dcf_seg_check_hdr(const struct dcf_hdr *h, size_t size, uid_t uid, char *err, size_t errlen)
+{
+	char why[DCF_ERRLEN];
+	struct dcf_plan p;
+
+	if (h->magic != DCF_MAGIC)
+		DCF_BAD(EPROTO, "not a dcf segment (bad magic)");
+	if ((h->format >> 48) != DCF_LAYOUT_VERSION)
+		DCF_BAD(EPROTO, "segment has layout version %u, this program reads version %u",
+		    (unsigned)(h->format >> 48), DCF_LAYOUT_VERSION);
+	if (h->format != dcf_layout_format())
+		DCF_BAD(EPROTO,
+		    "segment was made by a differently built dcf (format %#llx, expected %#llx)",
+		    (unsigned long long)h->format, (unsigned long long)dcf_layout_format());
+	if (h->uid != (uint32_t)uid)
+		DCF_BAD(EACCES, "segment belongs to uid %u, not to you (uid %u)", h->uid,
+		    (unsigned)uid);
+	if (h->size != size)
+		DCF_BAD(EINVAL, "corrupt header: size %llu but the segment is %zu bytes",
+		    (unsigned long long)h->size, size);
+	if (dcf_config_check(&h->cfg, why, sizeof(why)) == -1)
+		DCF_BAD(EINVAL, "corrupt header: bad configuration (%s)", why);
+	if (dcf_plan(&h->cfg, &p) == -1 || p.size != h->size || p.off_nets != h->off_nets ||
+	    p.off_rings != h->off_rings || p.off_ring_slots != h->off_ring_slots ||
+	    p.off_tasks != h->off_tasks || p.off_nodes != h->off_nodes || p.nrings != h->nrings ||
+	    p.ring_cap != h->ring_cap)
+		DCF_BAD(EINVAL, "corrupt header: region offsets do not match the configuration");
+	if (memchr(h->name, '\0', sizeof(h->name)) == NULL)
+		DCF_BAD(EINVAL, "corrupt header: unterminated name");
+	return 0;
+}
+
+int
 dcf_seg_validate(const void *img, size_t size, uid_t uid, char *err, size_t errlen)
 {
 	struct dcf_hdr h;
-	struct dcf_plan p;
 
 	if (size < sizeof(struct dcf_hdr))
 		DCF_BAD(EINVAL, "segment too small (%zu bytes) to hold a header", size);
+	/* A private copy: what is checked is what the caller then reads, not the live image. */
 	memcpy(&h, img, sizeof(h));
-	if (h.magic != DCF_MAGIC)
-		DCF_BAD(EPROTO, "not a dcf segment (bad magic)");
-	if ((h.format >> 48) != DCF_LAYOUT_VERSION)
-		DCF_BAD(EPROTO, "segment has layout version %u, this program reads version %u",
-		    (unsigned)(h.format >> 48), DCF_LAYOUT_VERSION);
-	if (h.format != dcf_layout_format())
-		DCF_BAD(EPROTO,
-		    "segment was made by a differently built dcf (format %#llx, expected %#llx)",
-		    (unsigned long long)h.format, (unsigned long long)dcf_layout_format());
-	if (h.uid != (uint32_t)uid)
-		DCF_BAD(EACCES, "segment belongs to uid %u, not to you (uid %u)", h.uid,
-		    (unsigned)uid);
-	if (h.size != size)
-		DCF_BAD(EINVAL, "corrupt header: size %llu but the segment is %zu bytes",
-		    (unsigned long long)h.size, size);
-	if (dcf_config_check(&h.cfg, err, errlen) == -1)
-		DCF_BAD(EINVAL, "corrupt header: bad configuration");
-	if (dcf_plan(&h.cfg, &p) == -1 || p.size != h.size || p.off_nets != h.off_nets ||
-	    p.off_rings != h.off_rings || p.off_ring_slots != h.off_ring_slots ||
-	    p.off_tasks != h.off_tasks || p.off_nodes != h.off_nodes || p.nrings != h.nrings ||
-	    p.ring_cap != h.ring_cap)
-		DCF_BAD(EINVAL, "corrupt header: region offsets do not match the configuration");
-	if (memchr(h.name, '\0', sizeof(h.name)) == NULL)
-		DCF_BAD(EINVAL, "corrupt header: unterminated name");
-	return 0;
+	return dcf_seg_check_hdr(&h, size, uid, err, errlen);
 }
 
 int
@@ -739,6 +756,164 @@ dcf_seg_destroy(struct dcf_seg *sg)
 	            same_inode(&mine, &named))))
 		unlink(path);
 	dcf_seg_detach(sg);
+}
+
+int
+dcf_seg_remove_stale(const char *name, pid_t *old, char *err, size_t errlen)
+{
+	char path[sizeof(SHM_DIR) + DCF_NAME_MAX + 8], why[DCF_ERRLEN];
+	struct stat st;
+
+	*old = 0;
+	if (dcf_name_check(name, err, errlen) == -1)
+		return -1;
+	snprintf(path, sizeof(path), SHM_DIR "/dcf-%s", name);
+	for (int tries = 0; tries < 4; tries++) {
+		int r = seg_remove_stale(path, old, 1, why, sizeof(why));
+
+		if (r == 1)
+			return 0;
+		if (r == -1 && errno == EBUSY)
+			DCF_BAD(EBUSY, "not removing %s: %s", path, why);
+		if (r == -1) {
+			snprintf(err, errlen, "%s", why);
+			return -1;
+		}
+		if (lstat(path, &st) == -1 && errno == ENOENT)
+			DCF_BAD(ENOENT, "no segment named %s", path);
+	}
+	DCF_BAD(EBUSY, "not removing %s: it keeps changing under us", path);
+}
+
+/* The header of an open segment file, read (never mapped) and checked into *in. */
+static void
+seg_probe_hdr(int fd, const struct stat *st, struct dcf_seg_info *in)
+{
+	struct dcf_hdr h;
+	ssize_t k = pread(fd, &h, sizeof(h), 0);
+	int alive;
+
+	in->kind = DCF_SEG_NOT_SEGMENT;
+	if (k != (ssize_t)sizeof(h)) {
+		snprintf(in->why, sizeof(in->why),
+		    "a file of %lld bytes, too small for a dcf header", (long long)st->st_size);
+		return;
+	}
+	if (h.magic != DCF_MAGIC) {
+		snprintf(in->why, sizeof(in->why), "a file without the dcf magic");
+		return;
+	}
+	in->kind = DCF_SEG_UNREADABLE;
+	if ((h.format >> 48) != DCF_LAYOUT_VERSION) {
+		snprintf(in->why, sizeof(in->why),
+		    "a segment of layout version %u (this dcf reads %u)",
+		    (unsigned)(h.format >> 48), DCF_LAYOUT_VERSION);
+		return;
+	}
+	if (dcf_seg_check_hdr(&h, (size_t)st->st_size, getuid(), in->why, sizeof(in->why)) == -1)
+		return;
+	in->has_hdr = 1;
+	in->sup_pid = h.sup_pid;
+	in->uid = h.uid;
+	in->sys_state = h.sys_state;
+	in->end_code = h.end_code;
+	in->created_ns = h.created_ns;
+	alive = dcf_seg_supervisor_alive(&h);
+	if (alive == -1) {
+		in->kind = DCF_SEG_UNKNOWN;
+		snprintf(in->why, sizeof(in->why), "/proc/%d/stat: %s", (int)h.sup_pid,
+		    strerror(errno));
+	} else if (alive == 0) {
+		in->kind = DCF_SEG_STALE;
+	} else {
+		in->kind = h.sys_state == DCF_SYS_ENDED ? DCF_SEG_ENDED : DCF_SEG_LIVE;
+	}
+}
+
+int
+dcf_seg_probe(const char *name, struct dcf_seg_info *in)
+{
+	char path[sizeof(SHM_DIR) + sizeof(in->name) + 8];
+	struct stat st;
+	int fd;
+
+	memset(in, 0, sizeof(*in));
+	snprintf(in->name, sizeof(in->name), "%s", name);
+	snprintf(path, sizeof(path), SHM_DIR "/dcf-%s", name);
+	if (lstat(path, &st) == -1)
+		return -1;
+	in->uid = (uint32_t)st.st_uid;
+	in->size = (uint64_t)st.st_size;
+	in->kind = DCF_SEG_NOT_SEGMENT;
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(in->why, sizeof(in->why), "%s", seg_kind(st.st_mode));
+		return 0;
+	}
+	if (st.st_uid != getuid()) {
+		in->kind = DCF_SEG_FOREIGN;
+		snprintf(in->why, sizeof(in->why), "a file of uid %u", (unsigned)st.st_uid);
+		return 0;
+	}
+	fd = seg_open_name(path, O_RDONLY, &st, in->why, sizeof(in->why));
+	if (fd == -1 && errno == EACCES)
+		in->kind = DCF_SEG_FOREIGN; /* replaced since the lstat: say by what */
+	if (fd == -1)
+		return errno == ENOENT ? -1 : 0;
+	in->size = (uint64_t)st.st_size;
+	seg_probe_hdr(fd, &st, in);
+	close(fd);
+	return 0;
+}
+
+static int
+info_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct dcf_seg_info *)a)->name,
+	    ((const struct dcf_seg_info *)b)->name);
+}
+
+int
+dcf_seg_list(struct dcf_seg_info **list, size_t *n, char *err, size_t errlen)
+{
+	struct dcf_seg_info *v = NULL;
+	size_t cap = 0;
+	struct dirent *de;
+	DIR *d = opendir(SHM_DIR);
+	int e;
+
+	*list = NULL;
+	*n = 0;
+	if (d == NULL) {
+		e = errno;
+		DCF_BAD(e, "reading " SHM_DIR ": %s", strerror(e));
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, "dcf-", 4) != 0)
+			continue;
+		if (*n == cap) {
+			struct dcf_seg_info *bigger;
+
+			cap = cap ? cap * 2 : 8;
+			bigger = realloc(v, cap * sizeof(*v));
+			if (bigger == NULL) {
+				free(v);
+				closedir(d);
+				DCF_BAD(ENOMEM, "listing " SHM_DIR ": out of memory");
+			}
+			v = bigger;
+		}
+		if (dcf_seg_probe(de->d_name + 4, &v[*n]) == 0)
+			(*n)++;
+	}
+	closedir(d);
+	if (*n > 1)
+		qsort(v, *n, sizeof(*v), info_cmp);
+	if (*n == 0) {
+		free(v);
+		v = NULL;
+	}
+	*list = v;
+	return 0;
 }
 
 int

@@ -8,6 +8,7 @@
 
 #include "dcf/seg.h"
 #include "dcf/snapshot.h"
+#include "dcf/tx.h"
 #include "dcf/util.h"
 
 #define WHY(...) \
@@ -54,44 +55,6 @@ dcf_snap_work_name(uint32_t w)
 }
 
 /*
- * dcf_seg_validate's checks, on our private copy of the header: the image
- * may have changed since it was validated at attach, and what we use is
- * what we copied.
- */
-static int
-hdr_check(const struct dcf_hdr *h, size_t size, uid_t uid, char *err, size_t errlen)
-{
-	struct dcf_plan p;
-	char why[DCF_ERRLEN];
-
-	if (h->magic != DCF_MAGIC)
-		DCF_BAD(EPROTO, "not a dcf segment (bad magic)");
-	if ((h->format >> 48) != DCF_LAYOUT_VERSION)
-		DCF_BAD(EPROTO, "segment has layout version %u, this program reads version %u",
-		    (unsigned)(h->format >> 48), DCF_LAYOUT_VERSION);
-	if (h->format != dcf_layout_format())
-		DCF_BAD(EPROTO,
-		    "segment was made by a differently built dcf (format %#llx, expected %#llx)",
-		    (unsigned long long)h->format, (unsigned long long)dcf_layout_format());
-	if (h->uid != (uint32_t)uid)
-		DCF_BAD(EACCES, "segment belongs to uid %u, not to you (uid %u)", h->uid,
-		    (unsigned)uid);
-	if (h->size != size)
-		DCF_BAD(EINVAL, "corrupt header: size %llu but the segment is %zu bytes",
-		    (unsigned long long)h->size, size);
-	if (dcf_config_check(&h->cfg, why, sizeof(why)) == -1)
-		DCF_BAD(EINVAL, "corrupt header: bad configuration (%s)", why);
-	if (dcf_plan(&h->cfg, &p) == -1 || p.size != h->size || p.off_nets != h->off_nets ||
-	    p.off_rings != h->off_rings || p.off_ring_slots != h->off_ring_slots ||
-	    p.off_tasks != h->off_tasks || p.off_nodes != h->off_nodes || p.nrings != h->nrings ||
-	    p.ring_cap != h->ring_cap)
-		DCF_BAD(EINVAL, "corrupt header: region offsets do not match the configuration");
-	if (memchr(h->name, '\0', sizeof(h->name)) == NULL)
-		DCF_BAD(EINVAL, "corrupt header: unterminated name");
-	return 0;
-}
-
-/*
  * One copy between two reads of the seq word. 0: a clean copy taken while
  * the word stayed at *seq; 1: torn; -1: the header is unreadable. The region
  * sizes come from the checked copy, so every memcpy stays inside the image.
@@ -106,7 +69,7 @@ snap_copy(struct dcf_snap *s, const unsigned char *img, size_t size, uid_t uid, 
 
 	*seq = __atomic_load_n(&live->seq, __ATOMIC_ACQUIRE);
 	memcpy(&s->hdr, img, sizeof(s->hdr));
-	if (hdr_check(h, size, uid, err, errlen) == -1)
+	if (dcf_seg_check_hdr(h, size, uid, err, errlen) == -1)
 		return -1;
 	memcpy(s->nets, img + h->off_nets, (size_t)h->cfg.nets * sizeof(s->nets[0]));
 	memcpy(s->rings, img + h->off_rings, (size_t)h->nrings * sizeof(s->rings[0]));
@@ -119,17 +82,13 @@ snap_copy(struct dcf_snap *s, const unsigned char *img, size_t size, uid_t uid, 
 /*
  * Where journal entry e lands in the copy: *dst, or NULL for a store to the
  * ring slots or task table, which we do not copy. -1 for an entry no journal
- * may hold (the rules of tx.c's replay: a counter or flag of the header other
- * than seq, or anything past the header, inside the segment).
+ * may hold (dcf_wal_entry_ok, the rule replay follows).
  */
 static int
 replay_target(struct dcf_snap *s, const struct dcf_wal_ent *e, size_t size, unsigned char **dst)
 {
 	const struct dcf_hdr *h = &s->hdr;
-	const uint64_t lo = offsetof(struct dcf_hdr, sys_state);
-	const uint64_t hi = offsetof(struct dcf_hdr, cnt) + sizeof(struct dcf_counters);
-	const uint64_t sq = offsetof(struct dcf_hdr, seq);
-	uint64_t off = e->off, end = off + e->width;
+	const uint64_t off = e->off, end = off + e->width;
 	const struct {
 		uint64_t off, len;
 		void *copy;
@@ -140,16 +99,12 @@ replay_target(struct dcf_snap *s, const struct dcf_wal_ent *e, size_t size, unsi
 	};
 
 	*dst = NULL;
-	if ((e->width != 4 && e->width != 8) || off % e->width != 0 || end > size)
+	if (!dcf_wal_entry_ok(e, size, h->off_nets))
 		return -1;
-	if (off >= lo && end <= hi) {
-		if (off < sq + sizeof(h->seq) && end > sq)
-			return -1;
+	if (off < h->off_nets) { /* the header's state and counters: in our copy of it */
 		*dst = (unsigned char *)&s->hdr + off;
 		return 0;
 	}
-	if (off < h->off_nets)
-		return -1;
 	for (size_t i = 0; i < sizeof(reg) / sizeof(reg[0]); i++)
 		if (off >= reg[i].off && end <= reg[i].off + reg[i].len) {
 			*dst = (unsigned char *)reg[i].copy + (off - reg[i].off);

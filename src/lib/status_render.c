@@ -1,13 +1,19 @@
 /* status_render.c - dcf-status's text, node rows, grid, JSON and terminal frame. */
 #include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dcf/status_render.h"
 #include "dcf/util.h"
 
 #define SGR_RESET   "\033[0m"
 #define GRID_PREFIX 8 /* "net 255 " */
+
+static int finish(FILE *f);
 
 /* Indexed by enum dcf_node_state; DCF_NODE_NSTATES is "invalid". */
 static const char *const state_sgr[DCF_NODE_NSTATES + 1] = {
@@ -45,23 +51,127 @@ secs(uint64_t ns)
 	return (double)ns / 1e9;
 }
 
+/* "1 node", "2 nodes": n and the word agreeing with it. */
+static const char *
+plural(uint64_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
 /*
- * The name as text without a control byte (a byte outside printable ASCII
- * becomes \ooo, as vis(1) writes it): dst holds 4 * DCF_NAME_MAX + 1.
+ * Prose for a width: items joined by one space, a line broken only between
+ * items, continuation lines indented. width 0: one line, as long as it is.
+ * A line never reaches the last column (a terminal that does not wrap
+ * would let the next clear-to-end erase that column's character).
+ */
+struct prose {
+	FILE *f;
+	unsigned width, indent, col;
+	unsigned sep; /* spaces between items */
+	int fresh;    /* at the start of a line: the next item gets no space */
+};
+
+static void
+prose_begin(struct prose *p, FILE *f, const struct dcf_render_opt *o, unsigned indent)
+{
+	p->f = f;
+	p->width = o->width;
+	p->indent = indent;
+	p->col = 0;
+	p->sep = 1;
+	p->fresh = 1;
+}
+
+/* An item that takes n columns (its escape sequences take none). */
+static void
+prose_put(struct prose *p, const char *item, unsigned n)
+{
+	if (!p->fresh && p->width > 0 && p->col + p->sep + n > p->width - 1) {
+		fprintf(p->f, "\n%*s", (int)p->indent, "");
+		p->col = p->indent;
+	} else if (!p->fresh) {
+		fprintf(p->f, "%*s", (int)p->sep, "");
+		p->col += p->sep;
+	}
+	fputs(item, p->f);
+	p->col += n;
+	p->fresh = 0;
+}
+
+/* Each word of text an item: a sentence that may break anywhere between words. */
+static void
+prose_words(struct prose *p, const char *text)
+{
+	char word[DCF_SNAP_WHYLEN + 32];
+
+	while (*text != '\0') {
+		size_t n = strcspn(text, " ");
+
+		if (n > 0) {
+			snprintf(word, sizeof(word), "%.*s", (int)n, text);
+			prose_put(p, word, (unsigned)strlen(word));
+		}
+		text += n;
+		text += strspn(text, " ");
+	}
+}
+
+static void __attribute__((format(printf, 2, 3))) prose_item(struct prose *p, const char *fmt, ...)
+{
+	char item[DCF_SNAP_WHYLEN + 32];
+	va_list ap;
+	int k;
+
+	va_start(ap, fmt);
+	k = vsnprintf(item, sizeof(item), fmt, ap);
+	va_end(ap);
+	/* An item wider than a whole line breaks between its words after all. */
+	if (p->width > 0 && k > 0 && p->indent + (unsigned)k > p->width - 1 &&
+	    strchr(item, ' ') != NULL)
+		prose_words(p, item);
+	else
+		prose_put(p, item, (unsigned)strlen(item));
+}
+
+/* Start a new line of the same paragraph, at the indent. */
+static void
+prose_break(struct prose *p)
+{
+	fprintf(p->f, "\n%*s", (int)p->indent, "");
+	p->col = p->indent;
+	p->fresh = 1;
+}
+
+static void
+prose_end(struct prose *p)
+{
+	fputc('\n', p->f);
+	p->col = 0;
+}
+
+/*
+ * Bytes from the segment or a directory, as text without control bytes (\ooo, as vis(1)
+ * writes them); a space too in a name, which must stay one column's word.
  */
 static void
-name_vis(char *dst, const struct dcf_snap *s)
+vis(char *dst, size_t len, const char *src, int space_ok)
 {
-	const unsigned char *p = (const unsigned char *)s->hdr.name;
 	size_t o = 0;
 
-	for (; *p != '\0' && p < (const unsigned char *)s->hdr.name + DCF_NAME_MAX; p++) {
-		if (*p > 0x20 && *p < 0x7f && *p != '\\')
+	for (const unsigned char *p = (const unsigned char *)src; *p != '\0' && o + 5 < len; p++) {
+		if ((*p > 0x20 || (space_ok && *p == ' ')) && *p < 0x7f && *p != '\\')
 			dst[o++] = (char)*p;
 		else
 			o += (size_t)snprintf(dst + o, 5, "\\%03o", *p);
 	}
 	dst[o] = '\0';
+}
+
+/* The system's state; "ended" once the caller saw the supervisor say so. */
+static const char *
+sys_name(const struct dcf_snap *s, const struct dcf_render_opt *o)
+{
+	return o->ended ? dcf_snap_sys_name(DCF_SYS_ENDED) : dcf_snap_sys_name(s->hdr.sys_state);
 }
 
 static int
@@ -96,30 +206,44 @@ rate(const struct dcf_snap *s, const struct dcf_render_opt *o, double *per_s, ui
 }
 
 static void
-text_head(FILE *f, const struct dcf_snap *s)
+text_head(FILE *f, const struct dcf_snap *s, const struct dcf_render_opt *o)
 {
 	const struct dcf_hdr *h = &s->hdr;
 	const struct dcf_config *c = &h->cfg;
-	char name[4 * DCF_NAME_MAX + 1], up[32] = "?", pid[16] = "?";
+	char name[4 * DCF_NAME_MAX + 8], up[32] = "?", pid[16] = "?";
+	struct prose p;
 	uint64_t ns;
 
-	name_vis(name, s);
+	vis(name, sizeof(name), h->name, 0);
 	if (uptime(s, &ns))
 		dcf_render_dur(up, sizeof(up), ns);
 	if (h->sup_pid > 0)
 		snprintf(pid, sizeof(pid), "%d", (int)h->sup_pid);
-	fprintf(f, "dcf '%s': supervisor pid %s, up %s, %s\n", name, pid, up,
-	    dcf_snap_sys_name(h->sys_state));
-	fprintf(f, "config: %u networks x %u nodes, %llu tasks of %u-%u ms (%s work), seed %llu\n",
-	    c->nets, c->nodes_per_net, (unsigned long long)c->tasks, c->task_ms_min, c->task_ms_max,
-	    dcf_snap_work_name(c->work), (unsigned long long)c->seed);
-	fprintf(f,
-	    "        up to %u attempts a task, %u restarts per %u s a node, "
-	    "downtime %u-%u ms\n",
-	    c->max_attempts, c->max_restarts, c->restart_window_s, c->downtime_ms_min,
-	    c->downtime_ms_max);
-	fprintf(f, "        hang timeout %u ms, grace %u ms, %g crashes/s a node\n",
-	    c->hang_timeout_ms, c->grace_ms, (double)c->fail_rate_ppm / 1e6);
+	prose_begin(&p, f, o, 4);
+	prose_item(&p, "dcf '%s':", name);
+	prose_item(&p, "supervisor pid %s,", pid);
+	prose_item(&p, "up %s,", up);
+	prose_item(&p, "%s", sys_name(s, o));
+	prose_end(&p);
+	prose_begin(&p, f, o, 8);
+	prose_item(&p, "config:");
+	prose_item(&p, "%u %s x %u %s,", c->nets, plural(c->nets, "network", "networks"),
+	    c->nodes_per_net, plural(c->nodes_per_net, "node", "nodes"));
+	prose_item(&p, "%llu %s of %u-%u ms", (unsigned long long)c->tasks,
+	    plural(c->tasks, "task", "tasks"), c->task_ms_min, c->task_ms_max);
+	prose_item(&p, "(%s work),", dcf_snap_work_name(c->work));
+	prose_item(&p, "seed %llu", (unsigned long long)c->seed);
+	prose_break(&p);
+	prose_item(&p, "up to %u %s a task,", c->max_attempts,
+	    plural(c->max_attempts, "attempt", "attempts"));
+	prose_item(&p, "%u %s per %u s a node,", c->max_restarts,
+	    plural(c->max_restarts, "restart", "restarts"), c->restart_window_s);
+	prose_item(&p, "downtime %u-%u ms", c->downtime_ms_min, c->downtime_ms_max);
+	prose_break(&p);
+	prose_item(&p, "hang timeout %u ms,", c->hang_timeout_ms);
+	prose_item(&p, "grace %u ms,", c->grace_ms);
+	prose_item(&p, "%g crashes/s a node", (double)c->fail_rate_ppm / 1e6);
+	prose_end(&p);
 }
 
 static void
@@ -129,25 +253,29 @@ text_tasks(FILE *f, const struct dcf_snap *s, const struct dcf_render_opt *o)
 	double per_s;
 	uint64_t span_ns;
 	int since_start;
+	struct prose p;
 
-	fprintf(f,
-	    "tasks: %llu total = %llu pending + %llu queued + %llu running + "
-	    "%llu completed + %llu quarantined\n",
-	    (unsigned long long)s->total, (unsigned long long)s->pending,
-	    (unsigned long long)s->queued, (unsigned long long)s->running,
-	    (unsigned long long)s->completed, (unsigned long long)s->quarantined);
-	fprintf(f, "       %llu reclaimed, recovery queue %u, ", (unsigned long long)s->reclaimed,
-	    s->recovery_depth);
+	prose_begin(&p, f, o, 7);
+	prose_item(&p, "tasks: %llu total", (unsigned long long)s->total);
+	prose_item(&p, "= %llu pending", (unsigned long long)s->pending);
+	prose_item(&p, "+ %llu queued", (unsigned long long)s->queued);
+	prose_item(&p, "+ %llu running", (unsigned long long)s->running);
+	prose_item(&p, "+ %llu completed", (unsigned long long)s->completed);
+	prose_item(&p, "+ %llu quarantined", (unsigned long long)s->quarantined);
+	prose_break(&p);
+	prose_item(&p, "%llu reclaimed,", (unsigned long long)s->reclaimed);
+	prose_item(&p, "recovery queue %u,", s->recovery_depth);
 	if (!rate(s, o, &per_s, &span_ns, &since_start)) {
-		fprintf(f, "rate unknown\n");
-		return;
+		prose_item(&p, "rate unknown");
+	} else if (since_start) {
+		prose_item(&p, "%.2f completed/s", per_s);
+		prose_item(&p, "since start");
+	} else {
+		dcf_render_dur(span, sizeof(span), span_ns);
+		prose_item(&p, "%.2f completed/s", per_s);
+		prose_item(&p, "over the last %s", span);
 	}
-	if (since_start) {
-		fprintf(f, "%.2f completed/s since start\n", per_s);
-		return;
-	}
-	dcf_render_dur(span, sizeof(span), span_ns);
-	fprintf(f, "%.2f completed/s over the last %s\n", per_s, span);
+	prose_end(&p);
 }
 
 static void
@@ -189,17 +317,22 @@ text_node_row(FILE *f, const struct dcf_snap_node *v, int color)
 	    (unsigned long long)v->restarts, hb);
 }
 
-static void
-text_nodes(FILE *f, const struct dcf_snap *s, int color)
+int
+dcf_render_nodes(FILE *f, const struct dcf_snap *s, const struct dcf_render_opt *o)
 {
 	struct dcf_snap_node v;
 
+	if (!s->hdr_ok) {
+		errno = EINVAL;
+		return -1;
+	}
 	fprintf(f,
 	    "\nnet node      pid state        task running completed failures restarts "
 	    "heartbeat\n");
 	for (uint32_t n = 0; n < s->hdr.cfg.max_nodes; n++)
 		if (dcf_snap_node(s, n, &v) == 0)
-			text_node_row(f, &v, color);
+			text_node_row(f, &v, o->color);
+	return finish(f);
 }
 
 /* A cell; the colour changes only when the state does (*sgr: the colour in force). */
@@ -232,19 +365,24 @@ text_grid(FILE *f, const struct dcf_snap *s, const struct dcf_render_opt *o)
 	unsigned per_row = width > GRID_PREFIX + 10 ? width - GRID_PREFIX - 1 : 10;
 	const char *sgr = "";
 	struct dcf_snap_node v;
+	struct prose p;
 
 	memset(cell, DCF_NODE_EMPTY, (size_t)c->nets * c->nodes_per_net);
 	for (uint32_t n = 0; n < c->max_nodes; n++)
 		if (dcf_snap_node(s, n, &v) == 0 && v.id_ok)
 			cell[v.net * c->nodes_per_net + v.idx] = (uint8_t)v.state;
 	fprintf(f, "\n");
+	prose_begin(&p, f, o, 0);
+	p.sep = 2;
 	for (uint32_t st = DCF_NODE_STARTING; st <= DCF_NODE_NSTATES; st++) {
-		grid_cell(f, st, o->color, &sgr);
-		if (sgr[0] != '\0')
-			fputs(SGR_RESET, f);
-		sgr = "";
-		fprintf(f, " %s%s", dcf_snap_state_name(st), st < DCF_NODE_NSTATES ? "  " : "\n");
+		char item[48];
+		const char *on = o->color ? state_sgr[st] : "";
+
+		snprintf(item, sizeof(item), "%s%c%s %s", on, state_glyph[st],
+		    on[0] != '\0' ? SGR_RESET : "", dcf_snap_state_name(st));
+		prose_put(&p, item, 2 + (unsigned)strlen(dcf_snap_state_name(st)));
 	}
+	prose_end(&p);
 	for (uint32_t i = 0; i < c->nets; i++) {
 		fprintf(f, "net %-3u ", i);
 		for (uint32_t k = 0; k < c->nodes_per_net; k++) {
@@ -268,27 +406,71 @@ finish(FILE *f)
 	return 0;
 }
 
+/* How a run that ended went, from its supervisor's exit status (dcf-supervisor(1)). */
+void
+dcf_render_end(char *buf, size_t len, const struct dcf_snap *s, uint32_t code)
+{
+	static const char *const sig[] =
+	    {[1] = "SIGHUP", [2] = "SIGINT", [3] = "SIGQUIT", [15] = "SIGTERM"};
+	uint32_t n = code > 128 ? code - 128 : 0;
+
+	if (code == 0)
+		snprintf(buf, len, "exit status 0, every task completed");
+	else if (code == 1 && s->consistent && s->quarantined > 0)
+		snprintf(buf, len, "exit status 1, %llu %s quarantined",
+		    (unsigned long long)s->quarantined, plural(s->quarantined, "task", "tasks"));
+	else if (code == 1)
+		snprintf(buf, len, "exit status 1, not every task completed (its log says why)");
+	else if (n > 0 && n < sizeof(sig) / sizeof(sig[0]) && sig[n] != NULL)
+		snprintf(buf, len, "exit status %u, stopped by %s", code, sig[n]);
+	else
+		snprintf(buf, len, "exit status %u", code);
+}
+
 int
 dcf_render_text(FILE *f, const struct dcf_snap *s, const struct dcf_render_opt *o)
 {
+	struct prose p;
+
 	if (!s->hdr_ok) {
 		errno = EINVAL;
 		return -1;
 	}
-	text_head(f, s);
+	text_head(f, s, o);
 	if (!s->consistent) {
-		fprintf(f, "books: no consistent snapshot (%s)\n", s->why);
-		return finish(f);
+		char why[DCF_SNAP_WHYLEN + 2];
+
+		snprintf(why, sizeof(why), "(%s)", s->why);
+		prose_begin(&p, f, o, 7);
+		prose_words(&p, "books: no consistent snapshot");
+		prose_words(&p, why);
+		prose_end(&p);
+	} else {
+		text_tasks(f, s, o);
+		text_nets(f, s);
+		if (o->grid)
+			text_grid(f, s, o);
+		if (o->nodes)
+			dcf_render_nodes(f, s, o);
+		if (s->anomalies > 0) {
+			fputc('\n', f);
+			prose_begin(&p, f, o, 0);
+			prose_item(&p, "%u out-of-range %s", s->anomalies,
+			    plural(s->anomalies, "value", "values"));
+			prose_words(&p, "in the segment, shown as '?' or 'invalid'");
+			prose_end(&p);
+		}
 	}
-	text_tasks(f, s, o);
-	text_nets(f, s);
-	if (o->grid)
-		text_grid(f, s, o);
-	if (o->nodes)
-		text_nodes(f, s, o->color);
-	if (s->anomalies > 0)
-		fprintf(f, "\n%u out-of-range values in the segment, shown as '?' or 'invalid'\n",
-		    s->anomalies);
+	if (o->ended) {
+		char how[128];
+
+		dcf_render_end(how, sizeof(how), s, o->end_code);
+		fputc('\n', f);
+		prose_begin(&p, f, o, 0);
+		prose_words(&p, "the run ended:");
+		prose_words(&p, how);
+		prose_end(&p);
+	}
 	return finish(f);
 }
 
@@ -309,7 +491,7 @@ json_str(FILE *f, const char *str)
 }
 
 static void
-json_head(FILE *f, const struct dcf_snap *s)
+json_head(FILE *f, const struct dcf_snap *s, const struct dcf_render_opt *o)
 {
 	const struct dcf_hdr *h = &s->hdr;
 	uint64_t ns;
@@ -321,7 +503,11 @@ json_head(FILE *f, const struct dcf_snap *s)
 		fprintf(f, "  \"supervisor_pid\": %d,\n", (int)h->sup_pid);
 	else
 		fprintf(f, "  \"supervisor_pid\": null,\n");
-	fprintf(f, "  \"state\": \"%s\",\n", dcf_snap_sys_name(h->sys_state));
+	fprintf(f, "  \"state\": \"%s\",\n", sys_name(s, o));
+	if (o->ended)
+		fprintf(f, "  \"exit_status\": %u,\n", o->end_code);
+	else
+		fprintf(f, "  \"exit_status\": null,\n");
 	fprintf(f, "  \"created_unix_s\": %.3f,\n", secs(h->created_ns));
 	if (uptime(s, &ns))
 		fprintf(f, "  \"uptime_s\": %.3f,\n", secs(ns));
@@ -451,14 +637,14 @@ json_nodes(FILE *f, const struct dcf_snap *s)
 	fprintf(f, "\n  ]\n");
 }
 
-int
-dcf_render_json(FILE *f, const struct dcf_snap *s, const struct dcf_render_opt *o)
+static int
+json_doc(FILE *f, const struct dcf_snap *s, const struct dcf_render_opt *o)
 {
 	if (!s->hdr_ok) {
 		errno = EINVAL;
 		return -1;
 	}
-	json_head(f, s);
+	json_head(f, s, o);
 	json_config(f, &s->hdr.cfg);
 	if (!s->consistent) {
 		fprintf(f, ",\n  \"error\": ");
@@ -474,23 +660,358 @@ dcf_render_json(FILE *f, const struct dcf_snap *s, const struct dcf_render_opt *
 	return finish(f);
 }
 
+/*
+ * The document on one line (JSON Lines): every newline and the indent after
+ * it become one space, or nothing next to a bracket. Safe because json_str
+ * escapes every control byte, so no raw newline is ever inside a string.
+ */
+static int
+json_one_line(FILE *f, const struct dcf_snap *s, const struct dcf_render_opt *o)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	int r;
+
+	if (m == NULL)
+		return -1;
+	r = json_doc(m, s, o);
+	if (fclose(m) == EOF)
+		r = -1;
+	for (size_t i = 0; r == 0 && i < len; i++) {
+		size_t j = i + 1;
+
+		if (buf[i] != '\n') {
+			fputc(buf[i], f);
+			continue;
+		}
+		while (j < len && buf[j] == ' ')
+			j++;
+		/* "a,\n  b" reads "a, b"; nothing inside brackets' edges. */
+		if (i > 0 && buf[i - 1] != '{' && buf[i - 1] != '[' && j < len && buf[j] != '}' &&
+		    buf[j] != ']')
+			fputc(' ', f);
+		i = j - 1;
+	}
+	free(buf);
+	if (r == -1)
+		return -1;
+	fputc('\n', f);
+	return finish(f);
+}
+
 int
-dcf_render_frame(FILE *f, const char *text, size_t len, unsigned rows)
+dcf_render_json(FILE *f, const struct dcf_snap *s, const struct dcf_render_opt *o)
+{
+	return o->one_line ? json_one_line(f, s, o) : json_doc(f, s, o);
+}
+
+/*
+ * Where a line of text must end to take at most `room` columns: its length
+ * if it fits; else the end of its last whole word that fits (a table loses
+ * whole columns, a sentence whole words), or a hard cut if that would leave
+ * less than half the room. Escape sequences take no column. *open: an SGR
+ * colour is in force at the cut, to be reset.
+ */
+static size_t
+fit_len(const char *p, size_t n, unsigned room, int *open)
+{
+	size_t i = 0, word_end = 0, cut = 0;
+	unsigned col = 0, word_col = 0;
+	int sgr = 0, sgr_word = 0, sgr_cut = 0;
+
+	while (i < n) {
+		if (p[i] == '\033' && i + 1 < n && p[i + 1] == '[') {
+			size_t j = i + 2;
+
+			while (j < n && !(p[j] >= 0x40 && p[j] <= 0x7e))
+				j++;
+			if (j < n && p[j] == 'm')
+				sgr = !(j == i + 2 || (j == i + 3 && p[i + 2] == '0'));
+			i = j < n ? j + 1 : n;
+			continue;
+		}
+		if (col == room) {
+			cut = i;
+			sgr_cut = sgr;
+			break;
+		}
+		if (p[i] == ' ' && i > 0 && p[i - 1] != ' ') {
+			word_end = i;
+			word_col = col;
+			sgr_word = sgr;
+		}
+		col++;
+		i++;
+	}
+	if (i >= n) {
+		*open = 0;
+		return n;
+	}
+	/* Cut mid-word? Back to the end of the last word, if that keeps half the room. */
+	if (p[cut] != ' ' && p[cut - 1] != ' ' && word_end > 0 && word_col * 2 >= room) {
+		cut = word_end;
+		sgr_cut = sgr_word;
+	}
+	while (cut > 0 && p[cut - 1] == ' ')
+		cut--;
+	*open = sgr_cut;
+	return cut;
+}
+
+/* One line of text, fitted to cols - 1 columns (never the last one). */
+static void
+put_fitted(FILE *f, const char *p, size_t n, unsigned cols)
+{
+	int open;
+	size_t k = fit_len(p, n, cols > 1 ? cols - 1 : 1, &open);
+
+	fwrite(p, 1, k, f);
+	if (open)
+		fputs(SGR_RESET, f);
+}
+
+/* The lines of text: starts and lengths (without the newline); malloc'd, -1 on ENOMEM. */
+static int
+split_lines(const char *text, size_t len, const char ***start, size_t **n, unsigned *lines)
+{
+	const char *p = text, *end = text + len;
+	unsigned k = 0, max = dcf_render_lines(text, len);
+
+	*start = malloc((max + 1) * sizeof(**start));
+	*n = malloc((max + 1) * sizeof(**n));
+	if (*start == NULL || *n == NULL) {
+		free((void *)*start);
+		free(*n);
+		return -1;
+	}
+	while (p < end && k < max) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t l = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
+
+		(*start)[k] = p;
+		(*n)[k++] = l;
+		p += l + (nl != NULL);
+	}
+	*lines = k;
+	return 0;
+}
+
+unsigned
+dcf_render_lines(const char *text, size_t len)
+{
+	unsigned n = 0;
+
+	for (const char *p = text, *end = text + len; p < end; n++) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+		p = nl != NULL ? nl + 1 : end;
+	}
+	return n;
+}
+
+int
+dcf_render_fitted(FILE *f, const char *text, size_t len, unsigned cols)
 {
 	const char *p = text, *end = text + len;
 
-	fputs("\033[H", f);
-	for (unsigned row = 0; p < end && row < rows; row++) {
+	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t n = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
+		size_t l = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
 
-		fwrite(p, 1, n, f);
+		put_fitted(f, p, l, cols);
+		fputc('\n', f);
+		p += l + (nl != NULL);
+	}
+	return finish(f);
+}
+
+/* The last row when the scrolled part does not fit: where we are, and how to move. */
+static void
+frame_footer(FILE *f, const struct dcf_frame *fr, unsigned body, unsigned cols)
+{
+	char line[160];
+	const char *noun = fr->noun != NULL ? fr->noun : "line";
+	unsigned more = body - fr->top - fr->page;
+
+	if (fr->keys)
+		snprintf(line, sizeof(line),
+		    "\033[7m%ss %u-%u of %u\033[0m  j/k, space/b, g/G to scroll", noun, fr->top + 1,
+		    fr->top + fr->page, body);
+	else
+		snprintf(line, sizeof(line), "\033[7m+%u more %s%s\033[0m", more, noun,
+		    more == 1 ? "" : "s");
+	put_fitted(f, line, strlen(line), cols);
+}
+
+int
+dcf_render_frame(FILE *f, const char *text, size_t len, struct dcf_frame *fr)
+{
+	unsigned rows = fr->rows > 0 ? fr->rows : 1, lines, pin = fr->pin, body, row = 0;
+	const char **start;
+	size_t *n;
+	int footer = 0;
+
+	if (split_lines(text, len, &start, &n, &lines) == -1)
+		return -1;
+	if (pin > lines)
+		pin = lines;
+	/* No room for one scrolled line and the footer below what is pinned: pin the title only. */
+	if (lines > rows && pin + 2 > rows) {
+		pin = rows >= 3 ? 1 : 0;
+		fr->noun = "line";
+	}
+	body = lines - pin;
+	fr->page = body;
+	if (lines > rows) {
+		footer = 1;
+		fr->page = rows - pin - 1;
+	}
+	fr->max_top = body - fr->page;
+	if (fr->top > fr->max_top)
+		fr->top = fr->max_top;
+	fputs("\033[H", f);
+	for (unsigned i = 0; i < pin + fr->page; i++) {
+		unsigned k = i < pin ? i : i + fr->top;
+
+		put_fitted(f, start[k], n[k], fr->cols);
 		fputs("\033[K", f);
-		p += n + (nl != NULL);
 		/* No newline after the last row: it would scroll the screen. */
-		if (p < end && row + 1 < rows)
+		if (++row < rows)
 			fputc('\n', f);
 	}
+	if (footer) {
+		frame_footer(f, fr, body, fr->cols);
+		fputs("\033[K", f);
+	}
 	fputs("\033[J", f);
+	free((void *)start);
+	free(n);
+	return finish(f);
+}
+
+void
+dcf_render_when(char *buf, size_t len, uint64_t wall_ns)
+{
+	time_t t = (time_t)(wall_ns / DCF_NSEC);
+	struct tm tm;
+
+	if (wall_ns == 0 || localtime_r(&t, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%d %H:%M:%S %Z", &tm) == 0)
+		snprintf(buf, len, "?");
+}
+
+const char *
+dcf_render_seg_state(const struct dcf_seg_info *in)
+{
+	switch (in->kind) {
+	case DCF_SEG_LIVE:
+		return dcf_snap_sys_name(in->sys_state);
+	case DCF_SEG_ENDED:
+		return "ended";
+	case DCF_SEG_STALE:
+		return "stale";
+	case DCF_SEG_UNKNOWN:
+		return "unknown";
+	case DCF_SEG_FOREIGN:
+		return "foreign";
+	case DCF_SEG_UNREADABLE:
+		return "unreadable";
+	default:
+		return "not-dcf";
+	}
+}
+
+static void
+list_note(char *buf, size_t len, const struct dcf_seg_info *in)
+{
+	char name[4 * sizeof(in->name)];
+
+	vis(name, sizeof(name), in->name, 0);
+	if (in->kind == DCF_SEG_STALE)
+		snprintf(buf, len, "its supervisor is dead: dcf-status --remove-stale %s", name);
+	else if (in->kind == DCF_SEG_ENDED)
+		snprintf(buf, len, "exit status %u", in->end_code);
+	else if (in->kind == DCF_SEG_LIVE)
+		buf[0] = '\0';
+	else
+		vis(buf, len, in->why, 1);
+}
+
+int
+dcf_render_list_text(FILE *f, const struct dcf_seg_info *v, size_t n)
+{
+	int w = 4;
+
+	if (n == 0) {
+		fprintf(f, "no dcf instances in /dev/shm\n");
+		return finish(f);
+	}
+	for (size_t i = 0; i < n; i++) {
+		char name[4 * sizeof(v[i].name)];
+
+		vis(name, sizeof(name), v[i].name, 0);
+		if ((int)strlen(name) > w)
+			w = (int)strlen(name);
+	}
+	fprintf(f, "%-*s %-10s %8s %6s %-27s %10s  %s\n", w, "NAME", "STATE", "PID", "UID",
+	    "CREATED", "SIZE", "NOTE");
+	for (size_t i = 0; i < n; i++) {
+		const struct dcf_seg_info *in = &v[i];
+		char name[4 * sizeof(in->name)], pid[16] = "-", uid[16] = "-", when[64] = "-",
+		                                 size[32], note[4 * sizeof(in->name) + 64];
+
+		vis(name, sizeof(name), in->name, 0);
+		if (in->has_hdr) {
+			snprintf(pid, sizeof(pid), "%d", (int)in->sup_pid);
+			dcf_render_when(when, sizeof(when), in->created_ns);
+		}
+		if (in->has_hdr || in->kind == DCF_SEG_FOREIGN)
+			snprintf(uid, sizeof(uid), "%u", in->uid);
+		if (in->size >= (1u << 20))
+			snprintf(size, sizeof(size), "%.1f MiB", (double)in->size / (1 << 20));
+		else
+			snprintf(size, sizeof(size), "%llu B", (unsigned long long)in->size);
+		list_note(note, sizeof(note), in);
+		fprintf(f, "%-*s %-10s %8s %6s %-27s %10s  %s\n", w, name, dcf_render_seg_state(in),
+		    pid, uid, when, size, note);
+	}
+	return finish(f);
+}
+
+int
+dcf_render_list_json(FILE *f, const struct dcf_seg_info *v, size_t n)
+{
+	fprintf(f, "{\n  \"schema\": %d,\n  \"instances\": [", DCF_STATUS_SCHEMA);
+	for (size_t i = 0; i < n; i++) {
+		const struct dcf_seg_info *in = &v[i];
+
+		fprintf(f, "%s\n    {\"name\": ", i > 0 ? "," : "");
+		json_str(f, in->name);
+		fprintf(f, ", \"state\": \"%s\", ", dcf_render_seg_state(in));
+		if (in->has_hdr)
+			fprintf(f,
+			    "\"supervisor_pid\": %d, \"uid\": %u, \"created_unix_s\": %.3f, ",
+			    (int)in->sup_pid, in->uid, secs(in->created_ns));
+		else if (in->kind == DCF_SEG_FOREIGN)
+			fprintf(f,
+			    "\"supervisor_pid\": null, \"uid\": %u, \"created_unix_s\": null, ",
+			    in->uid);
+		else
+			fprintf(f,
+			    "\"supervisor_pid\": null, \"uid\": null, \"created_unix_s\": null, ");
+		fprintf(f, "\"size_bytes\": %llu, ", (unsigned long long)in->size);
+		if (in->kind == DCF_SEG_ENDED)
+			fprintf(f, "\"exit_status\": %u, ", in->end_code);
+		else
+			fprintf(f, "\"exit_status\": null, ");
+		fprintf(f, "\"detail\": ");
+		if (in->kind >= DCF_SEG_UNKNOWN)
+			json_str(f, in->why);
+		else
+			fprintf(f, "null");
+		fputc('}', f);
+	}
+	fprintf(f, "%s]\n}\n", n > 0 ? "\n  " : "");
 	return finish(f);
 }

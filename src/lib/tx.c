@@ -59,23 +59,19 @@ dcf_tx_commit(struct dcf_tx *tx)
 	DCF_INJECT((int)tx->op, DCF_STEP_CLEARED);
 }
 
-/* A store may land on the counters or the flags, or anywhere past the header. */
-static int
-wal_entry_ok(const struct dcf_seg *sg, const struct dcf_wal_ent *e)
+int
+dcf_wal_entry_ok(const struct dcf_wal_ent *e, uint64_t size, uint64_t off_nets)
 {
-	uint64_t lo_cnt = offsetof(struct dcf_hdr, sys_state);
-	uint64_t hi_cnt = offsetof(struct dcf_hdr, cnt) + sizeof(struct dcf_counters);
-	uint64_t end = (uint64_t)e->off + e->width;
+	const uint64_t lo = offsetof(struct dcf_hdr, sys_state);
+	const uint64_t hi = offsetof(struct dcf_hdr, cnt) + sizeof(struct dcf_counters);
+	const uint64_t seq_lo = offsetof(struct dcf_hdr, seq), seq_hi = seq_lo + sizeof(uint64_t);
+	const uint64_t off = e->off, end = off + e->width;
 
-	if (e->width != 4 && e->width != 8)
+	if ((e->width != 4 && e->width != 8) || off % e->width != 0 || end > size)
 		return 0;
-	if (e->off % e->width != 0 || end > sg->size)
-		return 0;
-	uint64_t seq_lo = offsetof(struct dcf_hdr, seq), seq_hi = seq_lo + sizeof(uint64_t);
-
-	if (e->off >= lo_cnt && end <= hi_cnt && (end <= seq_lo || e->off >= seq_hi))
-		return 1;
-	return e->off >= sg->off_nets;
+	if (off >= lo && end <= hi)
+		return end <= seq_lo || off >= seq_hi;
+	return off >= off_nets;
 }
 
 int
@@ -92,7 +88,7 @@ dcf_wal_redo_locked(struct dcf_seg *sg)
 	if (n > DCF_WAL_MAX)
 		return -1;
 	for (uint32_t i = 0; i < n; i++)
-		if (!wal_entry_ok(sg, &h->wal.e[i]))
+		if (!dcf_wal_entry_ok(&h->wal.e[i], sg->size, sg->off_nets))
 			return -1;
 	if (!(h->seq & 1))
 		__atomic_store_n(&h->seq, h->seq + 1, __ATOMIC_RELEASE);

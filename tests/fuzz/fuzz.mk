@@ -32,8 +32,8 @@ build/fuzz/lib/%.o: src/lib/%.c $(wildcard include/dcf/*.h) | fuzz-deps build/fu
 	$(QCC)$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
 build/fuzz/fuzz_options: $(FUZZ_OPT_SRC) $(FUZZ_HDRS) $(FUZZ_LIB_OBJ)
 	$(QLD)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_OPT_SRC) $(FUZZ_LIB_OBJ) $(BSD_LIBS) -lrt -lpthread -lm
-build/fuzz/fuzz_segment: tests/fuzz/fuzz_segment.c $(FUZZ_HDRS) $(FUZZ_LIB_OBJ)
-	$(QLD)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_OBJ) $(BSD_LIBS) -lrt -lpthread -lm
+build/fuzz/fuzz_segment: tests/fuzz/fuzz_segment.c tools/runlib.c tools/runlib.h $(FUZZ_HDRS) $(FUZZ_LIB_OBJ)
+	$(QLD)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< tools/runlib.c $(FUZZ_LIB_OBJ) $(BSD_LIBS) -lrt -lpthread -lm
 
 # The seed generator: the normal compiler, and the library with crash points.
 build/fuzz/gen_segment: tests/fuzz/gen_segment.c build/libdcf-inj.a | build/fuzz/lib
@@ -52,6 +52,7 @@ fuzz-seeds: build/fuzz/gen_segment
 # The replay test links the programs' option parsers and includes the targets.
 build/tests/test_fuzz_replay: tests/test_fuzz_replay.c tests/fuzz/fuzz_options.c \
     tests/fuzz/fuzz_segment.c tests/fuzz/fuzz.h src/options.c src/status_options.c \
-    src/supervisor.h src/worker.h src/status.h build/libdcf-inj.a | build/tests
+    tools/runlib.c tools/runlib.h src/supervisor.h src/worker.h src/status.h \
+    build/libdcf-inj.a | build/tests
 	$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 -Isrc -Itests/fuzz $(LDFLAGS) -o $@ $< \
-	    src/options.c src/status_options.c build/libdcf-inj.a $(CMOCKA_LIBS) $(LIBS)
+	    src/options.c src/status_options.c tools/runlib.c build/libdcf-inj.a $(CMOCKA_LIBS) $(LIBS)

@@ -14,7 +14,8 @@
  *    the image, and fails with the same errno when it does not;
  *  - a snapshot taken as consistent adds up, in the struct and in its JSON:
  *    pending + queued + running + completed + quarantined == total;
- *  - the JSON is valid and says "consistent" as the snapshot does; the text
+ *  - the JSON is valid (read back by the tests' reader, runlib) and says
+ *    "consistent" as the snapshot does, on one line when asked; the text
  *    holds no control byte but newlines (and ESC when coloured);
  *  - the per-network counts and every node view stay in their ranges;
  *  - the renderers refuse a snapshot without a header (EINVAL).
@@ -32,6 +33,8 @@
 #include "dcf/snapshot.h"
 #include "dcf/status_render.h"
 #include "fuzz.h"
+
+#include "../../tools/runlib.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -70,48 +73,34 @@ fs_check_text(const char *t, size_t len, int color)
 	}
 }
 
-/* The number after "key": inside [obj, end), or -1. */
-static int
-fs_json_u64(const char *obj, const char *end, const char *key, uint64_t *v)
-{
-	char pat[48];
-	const char *p;
-	char *e;
-	size_t n = (size_t)snprintf(pat, sizeof(pat), "\"%s\": ", key);
-
-	p = strstr(obj, pat);
-	if (p == NULL || p + n >= end || p[n] < '0' || p[n] > '9')
-		return -1;
-	errno = 0;
-	*v = strtoull(p + n, &e, 10);
-	return errno == 0 && e < end ? 0 : -1;
-}
-
+/* The JSON is one valid document (the tests' one reader) and agrees with the snapshot. */
 static void
-fs_check_json(const struct dcf_snap *s, const char *j, size_t len)
+fs_check_json(const struct dcf_snap *s, const char *j)
 {
 	static const char *const keys[] = {"pending", "queued", "running", "completed",
 	    "quarantined"};
-	const char *obj, *end;
-	uint64_t total, v, sum = 0;
+	struct run_jv *d = run_json_parse(j);
+	const struct run_jv *c, *t, *v;
+	uint64_t sum = 0;
 
-	FS_CHECK(fz_json_valid(j, len) == 0);
-	FS_CHECK(
-	    strstr(j, s->consistent ? "\"consistent\": true," : "\"consistent\": false,") != NULL);
+	FS_CHECK(d != NULL && d->t == RJ_OBJ);
+	c = run_json_get(d, "consistent");
+	t = run_json_get(d, "tasks");
+	FS_CHECK(c != NULL && c->t == RJ_BOOL && c->b == (s->consistent != 0));
 	if (!s->consistent) {
-		FS_CHECK(strstr(j, "\"tasks\": {") == NULL);
+		FS_CHECK(t == NULL);
+		run_json_free(d);
 		return;
 	}
-	obj = strstr(j, "\"tasks\": {");
-	FS_CHECK(obj != NULL);
-	end = strchr(obj, '}');
-	FS_CHECK(end != NULL);
-	FS_CHECK(fs_json_u64(obj, end, "total", &total) == 0);
+	FS_CHECK(t != NULL && t->t == RJ_OBJ);
 	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
-		FS_CHECK(fs_json_u64(obj, end, keys[k], &v) == 0);
-		FS_CHECK(!__builtin_add_overflow(sum, v, &sum));
+		v = run_json_get(t, keys[k]);
+		FS_CHECK(v != NULL && v->is_uint);
+		FS_CHECK(!__builtin_add_overflow(sum, v->u, &sum));
 	}
-	FS_CHECK(sum == total);
+	v = run_json_get(t, "total");
+	FS_CHECK(v != NULL && v->is_uint && v->u == sum);
+	run_json_free(d);
 }
 
 /* The derived counts and the node views of a snapshot that read its header. */
@@ -174,13 +163,22 @@ fs_render(const struct dcf_snap *s, const struct dcf_render_opt *o, int json, un
 	}
 	FS_CHECK(r == 0);
 	if (json) {
-		fs_check_json(s, buf, len);
+		fs_check_json(s, buf);
+		FS_CHECK(!o->one_line || (memchr(buf, '\n', len) == buf + len - 1));
 	} else {
+		struct dcf_frame fr = {.rows = rows,
+		    .cols = o->width,
+		    .pin = o->width % 7,
+		    .keys = o->color,
+		    .top = o->width / 2};
+
 		fs_check_text(buf, len, o->color);
-		/* The watch mode's frame, on a terminal of `rows` lines. */
+		/* The watch mode's frame, on a terminal of `rows` lines; the last frame, whole. */
 		m = open_memstream(&frame, &flen);
 		FS_CHECK(m != NULL);
-		FS_CHECK(dcf_render_frame(m, buf, len, rows) == 0);
+		FS_CHECK(dcf_render_frame(m, buf, len, &fr) == 0);
+		FS_CHECK(fr.top <= fr.max_top);
+		FS_CHECK(dcf_render_fitted(m, buf, len, o->width) == 0);
 		FS_CHECK(fclose(m) == 0);
 		free(frame);
 	}
@@ -240,6 +238,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		opt.color = (pad[0] >> 2) & 1;
 		opt.have_prev = (pad[0] >> 3) & 1;
 		opt.width = pad[1];
+		opt.one_line = (pad[0] >> 4) & 1;
+		opt.ended = (pad[0] >> 5) & 1;
+		opt.end_code = pad[5];
 		opt.prev_completed = s->completed >> (pad[2] & 63);
 		opt.prev_ns = s->taken_ns - ((uint64_t)pad[3] << (pad[4] & 31));
 	}
