@@ -4,24 +4,21 @@
 
 #include <stdint.h>
 
-#define STATUS_WATCH_MIN_MS 100
-#define STATUS_WATCH_MAX_MS 3600000u /* an hour */
-
 struct status_opts {
 	const char *name; /* points into argv, or a literal */
 	int nodes;
 	int json;
 	int watch;
-	unsigned interval_ms;
-	uint64_t count;     /* snapshots to show in watch mode; 0: until quit */
-	int list;           /* --list: every instance on the machine */
-	const char *remove; /* --remove-stale NAME, or NULL */
+	unsigned interval_ms; /* --watch's bounds are the option table's (opts.c) */
+	uint64_t count;       /* snapshots to show in watch mode; 0: until quit */
+	int list;             /* --list: every instance on the machine */
+	const char *remove;   /* --remove-stale NAME, or NULL */
 };
 
 /*
  * 0 ok; 1 printed help or version (exit 0); -1 printed a usage error
- * (exit 2). Apart from what it prints, it only reads argv and the getopt
- * globals, so it can be called again (with optind = 0).
+ * (exit 2). Apart from what it prints, it only reads argv (the option
+ * table's parser, opts.h, keeps no global state), so it can be called again.
  */
 int status_parse_options(int argc, char **argv, struct status_opts *o);
 

@@ -1071,7 +1071,7 @@ test_out_of_range_nodes(void **state)
 	assert_int_equal(snap->net[0].nodes, 2);
 	assert_int_equal(snap->net[1].nodes, 2);
 
-	run(&r, "--name", sg.hdr->name, "-v");
+	run(&r, "--name", sg.hdr->name, "--nodes");
 	assert_exit(&r, 1);
 	assert_has(r.o, " invalid ");
 	assert_has(r.e, "3 out-of-range values");
@@ -2474,38 +2474,56 @@ test_remove_refused(void **state)
 
 /* ---- tests: options -------------------------------------------------- */
 
+/*
+ * Every usage error is one line, "dcf-status: WHAT; try 'dcf-status --help'",
+ * with the value quoted once and escaped, exit 2, nothing on stdout. The
+ * table's own checks are in test_opts.
+ */
 static void
 test_usage(void **state)
 {
-	static const char *const bad[][4] = {
-	    {"--bogus"},
-	    {"-x"},
-	    {"--name"},
-	    {"--name", "a/b"},
-	    {"--watch", "0"},
-	    {"--watch=abc"},
-	    {"-w", "99999"},
-	    {"--count", "2"},
-	    {"--watch", "--count", "0"},
-	    {"--watch", "--count", "x"},
-	    {"extra"},
-	    {"--list", "--name", "x"},
-	    {"-l", "--watch"},
-	    {"--list", "-v"},
-	    {"--remove-stale"},
-	    {"--remove-stale", "a/b"},
-	    {"--remove-stale", "x", "--json"},
-	    {"--remove-stale", "x", "--list"},
+	static const char *const bad[][5] = {
+	    /* what the line must hold, then the arguments */
+	    {"unknown option '--bogus'", "--bogus"},
+	    {"unknown option '-x'", "-x"},
+	    {"unknown option '-v'", "-v"}, /* --nodes has no letter now */
+	    {"unknown option '-N' (-N is --nodes N in dcf-supervisor)", "-N"},
+	    {"unknown option '--networks' (an option of dcf-supervisor)", "--networks", "3"},
+	    {"--name needs a value: ", "--name"},
+	    {"--name 'a/b': an instance name is ", "--name", "a/b"},
+	    {"--name 'a\\nb': ", "--name", "a\nb"},
+	    {"--name 'h\\xe9': ", "-n", "h\xe9"},
+	    {"--watch '0': expected seconds from 0.1 to 3600", "--watch", "0"},
+	    {"--watch 'abc': ", "--watch=abc"},
+	    {"--watch '99999': ", "-w", "99999"},
+	    {"--count goes with --watch", "--count", "2"},
+	    {"--count '0': expected a whole number from 1 to ", "--watch", "--count", "0"},
+	    {"--count 'x': ", "--watch", "--count", "x"},
+	    {"--json '1': takes no value", "--json=1"},
+	    {"ambiguous option '--n' (--name, --nodes)", "--n", "x"},
+	    {"unexpected argument 'extra'", "extra"},
+	    {"--list goes alone, or with --json", "--list", "--name", "x"},
+	    {"--list goes alone, or with --json", "-l", "--watch"},
+	    {"--list goes alone, or with --json", "--list", "--nodes"},
+	    {"--remove-stale needs a value: ", "--remove-stale"},
+	    {"--remove-stale 'a/b': an instance name is ", "--remove-stale", "a/b"},
+	    {"--remove-stale NAME goes alone", "--remove-stale", "x", "--json"},
+	    {"--list goes alone, or with --json", "--remove-stale", "x", "--list"},
 	};
 	struct out r;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		run(&r, bad[i][0], bad[i][1], bad[i][2], bad[i][3]);
+		char want[256];
+
+		run(&r, bad[i][1], bad[i][2], bad[i][3], bad[i][4]);
 		assert_exit(&r, 2);
 		assert_one_line(&r);
-		assert_has(r.e, "dcf-status: ");
-		assert_has(r.e, "try 'dcf-status --help'");
+		snprintf(want, sizeof(want), "dcf-status: %s", bad[i][0]);
+		assert_has(r.e, want);
+		assert_non_null(strstr(r.e, "; try 'dcf-status --help'\n"));
+		assert_string_equal(strstr(r.e, "; try 'dcf-status --help'\n"),
+		    "; try 'dcf-status --help'\n");
 		assert_int_equal(r.on, 0);
 		out_free(&r);
 	}
@@ -2513,6 +2531,7 @@ test_usage(void **state)
 	assert_exit(&r, 0);
 	assert_has(r.o, "usage: dcf-status");
 	assert_has(r.o, "--watch [SECONDS]");
+	assert_has(r.o, "-n, --name NAME");
 	out_free(&r);
 	run(&r, "-V");
 	assert_exit(&r, 0);

@@ -444,52 +444,76 @@ test_double_sigint(void **state)
 	stop_with(SIGINT, 1, 130);
 }
 
+/*
+ * Every usage error: exit 2, one line "dcf-supervisor: WHAT; try
+ * 'dcf-supervisor --help'" with the value quoted once and escaped, and no
+ * segment. The table's own checks are in test_opts.
+ */
 static void
 test_bad_options(void **state)
 {
-	static const char *const bad[][4] = {
-	    {"--tasks", "0", NULL},
-	    {"--tasks", "abc", NULL},
-	    {"--networks", "-1", NULL},
-	    {"--task-ms", "10-5", NULL},
-	    {"--task-ms", "5-", NULL},
-	    {"--work", "gpu", NULL},
-	    {"--fail-rate", "1.5", NULL},
-	    {"--fail-rate", "x", NULL},
-	    {"--name", "../x", NULL},
-	    {"--name", "a/b", NULL},
-	    {"--name", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL},
-	    {"--log-level", "loud", NULL},
-	    {"--bogus", NULL},
-	    {"--nodes", NULL},
-	    {"extra", NULL},
-	    {"--networks", "100", "--nodes", "100"},
-	    {"--downtime", "1-2-3", NULL},
-	    {"--max-attempts", "0", NULL},
-	    {"--log", "/nonexistent/dir/x.log", NULL},
+	static const char *const bad[][5] = {
+	    /* what the line must hold, then the arguments */
+	    {"--tasks '0': expected a whole number from 1 to ", "--tasks", "0"},
+	    {"--tasks 'abc': ", "--tasks", "abc"},
+	    {"--tasks '5x': ", "-t5x"},
+	    {"--networks '-1': expected a whole number from 1 to 256", "--networks", "-1"},
+	    {"--networks '0': ", "--net=0"},
+	    {"--task-ms '10-5': expected N or MIN-MAX", "--task-ms", "10-5"},
+	    {"--task-ms '5-': ", "--task-ms", "5-"},
+	    {"--work 'gpu': expected sleep, cpu or none", "--work", "gpu"},
+	    {"--fail-rate '1.5': expected a probability from 0 to 1", "--fail-rate", "1.5"},
+	    {"--fail-rate 'x': ", "--fail-rate", "x"},
+	    {"--name '../x': an instance name is ", "--name", "../x"},
+	    {"--name 'a/b': ", "-n", "a/b"},
+	    {"--name 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa': ", "--name",
+	        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"},
+	    {"--name 'a\\nb': ", "--name", "a\nb"},
+	    {"--name 'x\\xff\\x1b[2J': ", "--name", "x\xff\033[2J"},
+	    {"--log-level 'loud': expected debug, info, warning or error", "--log-level", "loud"},
+	    {"unknown option '--bogus'", "--bogus"},
+	    {"unknown option '-v'", "-v"},
+	    {"unknown option '-j' (-j is --json in dcf-status)", "-j"},
+	    {"--nodes needs a value: a whole number from 1 to 8192", "--nodes"},
+	    {"--quiet '1': takes no value", "--quiet=1"},
+	    {"ambiguous option '--n' (--name, --networks, --nodes)", "--n", "3"},
+	    {"unexpected argument 'extra'", "extra"},
+	    {"--networks x --nodes is 10000, at most 8192", "--networks", "100", "--nodes", "100"},
+	    {"--downtime '1-2-3': ", "--downtime", "1-2-3"},
+	    {"--max-attempts '0': ", "--max-attempts", "0"},
+	    {"--log '/nonexistent/dir/x.log': its directory does not exist", "--log",
+	        "/nonexistent/dir/x.log"},
+	    {"--log '/': is a directory", "--log", "/"},
 	};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		const char *args[8];
+		const char *tail;
+		char want[256];
 		struct run r;
 		int k = 0, lines = 0;
 
-		for (int j = 0; j < 4 && bad[i][j]; j++)
+		for (int j = 1; j < 5 && bad[i][j]; j++)
 			args[k++] = bad[i][j];
 		args[k] = NULL;
 		start(&r, SUP, "bad", args, NULL);
 		finish(&r);
 		assert_true(WIFEXITED(r.status));
 		if (WEXITSTATUS(r.status) != 2)
-			fprintf(stderr, "case %zu (%s): exit %d\n", i, bad[i][0],
+			fprintf(stderr, "case %zu (%s): exit %d\n", i, bad[i][1],
 			    WEXITSTATUS(r.status));
 		assert_int_equal(WEXITSTATUS(r.status), 2);
 		assert_non_null(r.log);
 		for (const char *p = r.log; *p; p++)
 			lines += *p == '\n';
 		assert_int_equal(lines, 1);
-		assert_non_null(strstr(r.log, "dcf-supervisor: "));
+		snprintf(want, sizeof(want), "dcf-supervisor: %s", bad[i][0]);
+		if (strstr(r.log, want) == NULL)
+			fail_msg("case %zu: expected '%s' in: %s", i, want, r.log);
+		tail = strstr(r.log, "; try 'dcf-supervisor --help'");
+		assert_non_null(tail);
+		assert_string_equal(tail, "; try 'dcf-supervisor --help'\n");
 		assert_false(run_shm_exists(r.name));
 		run_release(&r);
 	}
