@@ -1,6 +1,5 @@
-/* status_render.c - dcf-status's text, node rows, grid, JSON and terminal frame. */
+/* status_render.c - dcf-status's text, node rows, grid, JSON, terminal frame and list. */
 #include <errno.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,8 +149,9 @@ prose_end(struct prose *p)
 }
 
 /*
- * Bytes from the segment or a directory, as text without control bytes (\ooo, as vis(1)
- * writes them); a space too in a name, which must stay one column's word.
+ * Bytes from the segment or a directory as text without control bytes (a
+ * byte outside printable ASCII as \ooo, as vis(1) writes it); in a name a
+ * space too, so that the name stays one word of a table's row.
  */
 static void
 vis(char *dst, size_t len, const char *src, int space_ok)
