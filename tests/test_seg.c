@@ -233,7 +233,7 @@ test_plan(void **state)
 
 	tu_config(&c);
 	assert_int_equal(dcf_plan(&c, &p), 0);
-	assert_int_equal(p.nrings, DCF_RING_NET0 + c.nets);
+	assert_int_equal(p.nrings, DCF_RING_NET0 + c.nets + 1); /* and the delay ring */
 	assert_int_equal(p.ring_cap, c.task_slots);
 	assert_true(p.off_nets >= sizeof(struct dcf_hdr));
 	assert_true(p.off_rings >= p.off_nets + c.nets * sizeof(struct dcf_net));

@@ -7,7 +7,9 @@
  * operation once the next locker has replayed the journal.
  *
  * Task life: FREE -dispatch-> QUEUED -claim-> RUNNING -complete-> DONE
- * -retire-> FREE. A node's death sends its RUNNING task back to QUEUED on
+ * -retire-> FREE, or for a command that failed with retries left DONE
+ * -retry-> QUEUED (on its network's ring, or the delay ring while it waits
+ * out --retry-delay). A node's death sends its RUNNING task back to QUEUED on
  * the recovery ring with attempts + 1, or, at max_attempts, to FREE as
  * quarantined. Only the supervisor dispatches, retires and reclaims.
  *
@@ -18,9 +20,10 @@
  *  I2 a RUNNING slot's owner node is BUSY, has the owner's generation and
  *     points back at the slot; a node points only at a slot it owns;
  *  I3 cnt.running == number of RUNNING slots;
- *  I4 cnt.next_id == QUEUED + RUNNING + cnt.completed + cnt.quarantined
- *     (every dispatched task is queued, running, completed or quarantined:
- *     none is lost), and completed counts DONE slots too;
+ *  I4 cnt.next_id == QUEUED + RUNNING + cnt.completed + cnt.quarantined +
+ *     cnt.skipped (every dispatched task is queued, running, completed or
+ *     quarantined, and every id not dispatched was skipped: none is lost),
+ *     and completed counts DONE slots too;
  *  I5 each network's sleepers == its nodes with sleeping set, and its alive
  *     == its nodes that are STARTING, IDLE or BUSY.
  */
@@ -42,6 +45,8 @@ struct dcf_claim {
 	uint32_t kind;
 	uint32_t arg_ms;
 	uint32_t attempts;
+	uint32_t runs; /* this run's number, from 1 */
+	uint32_t tries;
 	uint64_t id;
 	int from_recovery;
 	int chain;    /* more work and sleepers: wake one after unlocking */
@@ -51,6 +56,11 @@ struct dcf_claim {
 /* A completed task the supervisor retired, for its log line and check. */
 struct dcf_done {
 	uint64_t id;
+	uint32_t slot; /* free now, its payload intact until the supervisor's next dispatch */
+	uint32_t runs;
+	uint32_t tries;
+	uint32_t attempts;
+	struct dcf_outcome out;
 	uint32_t node;
 	uint32_t gen; /* the generation of the node's process that ran it */
 	uint32_t from_recovery;
@@ -65,6 +75,8 @@ struct dcf_reclaim {
 	int quarantined;
 	uint64_t id;
 	uint32_t attempts;
+	uint32_t slot; /* quarantined: free now, its payload intact as for dcf_done */
+	uint32_t runs; /* the number of the run that died */
 };
 
 /* Duration of task id under cfg: deterministic in (seed, id). */
@@ -79,6 +91,31 @@ uint64_t dcf_task_cpu_expect(const struct dcf_config *cfg, uint64_t id);
  * EUCLEAN (corrupt ring).
  */
 DCF_MUST_CHECK int dcf_dispatch_locked(struct dcf_seg *sg, uint32_t ring, uint64_t now);
+/*
+ * The same for a command: its payload_len bytes are already in the payload
+ * of the free ring's head slot (dcf_free_slot), written by the supervisor,
+ * the free ring's only user. EMSGSIZE if it is longer than a slot's.
+ */
+DCF_MUST_CHECK int dcf_dispatch_cmd_locked(struct dcf_seg *sg, uint32_t ring, uint64_t now,
+    uint32_t payload_len);
+/* Supervisor: the slot that the i-th dispatch from now will fill, or -1 ENOSPC. */
+DCF_MUST_CHECK int dcf_free_slot(struct dcf_seg *sg, uint32_t i, uint32_t *slot);
+/* Supervisor: ids next_id .. next_id + n - 1 will never run (--resume found them run). */
+DCF_MUST_CHECK int dcf_skip_locked(struct dcf_seg *sg, uint64_t n);
+
+/* Task slot s's payload, cfg.payload_max bytes. */
+static inline unsigned char *
+dcf_payload(const struct dcf_seg *sg, uint32_t s)
+{
+	return sg->payload + (size_t)s * sg->cfg.payload_max;
+}
+
+/* The ring of retries waiting out their delay. */
+static inline uint32_t
+dcf_delay_ring(const struct dcf_seg *sg)
+{
+	return DCF_RING_NET0 + sg->cfg.nets;
+}
 
 /*
  * Worker (node, gen): take the recovery ring's head, else its network's.
@@ -98,6 +135,15 @@ DCF_MUST_CHECK int dcf_complete_locked(struct dcf_seg *sg, uint32_t node, uint32
 
 /* Supervisor: pop one DONE slot, free it, say what it was. -1 ENOENT if none. */
 DCF_MUST_CHECK int dcf_retire_locked(struct dcf_seg *sg, struct dcf_done *out);
+/* Supervisor: the next DONE slot's task, without taking it; NULL if none. */
+const struct dcf_task *dcf_done_head_locked(struct dcf_seg *sg);
+/*
+ * Supervisor: pop one DONE slot and queue its task again on ring (a
+ * network's, the recovery ring or the delay ring), one more try counted.
+ * out says what the run that failed was.
+ */
+DCF_MUST_CHECK int dcf_retry_locked(struct dcf_seg *sg, uint32_t ring, uint64_t now,
+    struct dcf_done *out);
 
 /*
  * Supervisor, after reaping node's process of generation gen: mark the node
@@ -109,6 +155,9 @@ DCF_MUST_CHECK int dcf_node_died_locked(struct dcf_seg *sg, uint32_t node, uint3
 
 /* Supervisor: move the head of network net's ring to the recovery ring. */
 DCF_MUST_CHECK int dcf_move_locked(struct dcf_seg *sg, uint32_t net, uint64_t now, uint64_t *id);
+/* Supervisor: move the head of ring from (queued, not free or done) to ring to. */
+DCF_MUST_CHECK int dcf_move_ring_locked(struct dcf_seg *sg, uint32_t from, uint32_t to,
+    uint64_t now, uint64_t *id);
 
 /* Worker: about to sleep on its network's wake word; *word_val to wait on. */
 DCF_MUST_CHECK int dcf_sleep_begin_locked(struct dcf_seg *sg, uint32_t node, uint32_t *word_val);

@@ -14,6 +14,7 @@
  *   uint32_t          [rings*cap]  ring slots: task-slot indices
  *   struct dcf_task   [task_slots] the task table (recycled slots)
  *   struct dcf_node   [max_nodes]  the node-status table
+ *   char [task_slots * payload_max]  command tasks: each slot's command
  *
  * LOCK ORDER: there is one lock, hdr->lock (a robust, process-shared,
  * error-checking mutex). It guards every ring, every task slot, the
@@ -36,7 +37,7 @@
 #include <stdint.h>
 
 #define DCF_MAGIC          0x31306d6873666364ULL /* "dcfshm01" */
-#define DCF_LAYOUT_VERSION 3u
+#define DCF_LAYOUT_VERSION 4u
 #define DCF_NAME_MAX       32 /* instance name, without NUL */
 #define DCF_NONE           UINT32_MAX
 
@@ -44,6 +45,7 @@
 #define DCF_MAX_NODES      8192
 #define DCF_MAX_TASK_SLOTS (1u << 20)
 #define DCF_WAL_MAX        24 /* stores in one transaction */
+#define DCF_PAYLOAD_MAX    (1u << 20) /* bytes of one command, at most */
 
 /* Fixed rings; network n's ring is DCF_RING_NET0 + n. */
 enum dcf_ring_id {
@@ -51,6 +53,8 @@ enum dcf_ring_id {
 	DCF_RING_DONE = 1,     /* completed, not yet logged and retired */
 	DCF_RING_RECOVERY = 2, /* reclaimed tasks, and tasks no network took */
 	DCF_RING_NET0 = 3
+	/* After the networks' rings, ring DCF_RING_NET0 + nets holds retries
+	 * waiting out --retry-delay (dcf_delay_ring): queued, never claimed. */
 };
 
 enum dcf_task_state {
@@ -82,7 +86,26 @@ dcf_node_alive(uint32_t state)
 	return state == DCF_NODE_STARTING || state == DCF_NODE_IDLE || state == DCF_NODE_BUSY;
 }
 
-enum dcf_work { DCF_WORK_SLEEP = 0, DCF_WORK_CPU = 1, DCF_WORK_NONE = 2 };
+/* What a task is: synthetic work (the demo), or the user's command. */
+enum dcf_work { DCF_WORK_SLEEP = 0, DCF_WORK_CPU = 1, DCF_WORK_NONE = 2, DCF_WORK_CMD = 3 };
+
+/* cfg.tasks of a run fed by a stream: the total is known when the input ends. */
+#define DCF_TASKS_STREAM UINT64_MAX
+
+/* A worker waiting in the kernel for its command stores this heartbeat:
+ * the command's run time is --timeout's business, not the hang watchdog's. */
+#define DCF_BEAT_IN_CMD UINT64_MAX
+
+/* How a command's run ended (struct dcf_outcome.how). */
+enum dcf_how {
+	DCF_HOW_NONE = 0,     /* synthetic work: it completed */
+	DCF_HOW_OK = 1,       /* exit status 0 */
+	DCF_HOW_EXIT = 2,     /* a non-zero exit status */
+	DCF_HOW_SIGNAL = 3,   /* killed by a signal */
+	DCF_HOW_TIMEOUT = 4,  /* ran past --timeout and was killed */
+	DCF_HOW_NOEXEC = 5,   /* could not be executed: 127 not found, 126 not runnable */
+	DCF_HOW_NSTATES
+};
 
 /* What a sleeping supervisor wants to hear of (hdr->sup_waiting). */
 #define DCF_SUP_WAKE_DONE  1u /* a completion */
@@ -113,6 +136,13 @@ struct dcf_config {
 	uint64_t seed;
 	uint64_t fail_rate_ppm; /* crashes per node per 10^6 s */
 	uint64_t cpu_iters_per_ms;
+	/* Command tasks (work DCF_WORK_CMD). */
+	uint32_t payload_max;    /* bytes of command per task slot; 0 for synthetic work */
+	uint32_t retries;        /* reruns of a command that failed or timed out */
+	uint32_t retry_delay_ms; /* before each rerun */
+	uint32_t timeout_ms;     /* a run's time limit; 0: none */
+	uint32_t kill_after_ms;  /* after the timeout's SIGTERM, SIGKILL this much later */
+	uint32_t pad_cfg;
 };
 
 /* Global counters, changed only by transactions. */
@@ -129,6 +159,12 @@ struct dcf_counters {
 	uint64_t claims;  /* runs started: every claim, reclaimed ones again */
 	uint64_t repairs; /* EOWNERDEAD repairs done */
 	uint64_t resets;  /* full resets done */
+	/* Ended for good, counted at retire (synthetic work counts as succeeded). */
+	uint64_t succeeded;
+	uint64_t failed;    /* a non-zero exit, a signal, or not executable, after its retries */
+	uint64_t timed_out; /* after its retries */
+	uint64_t retried;   /* reruns queued */
+	uint64_t skipped;   /* ids never dispatched: input --resume found already run */
 };
 
 struct dcf_wal_ent {
@@ -164,8 +200,27 @@ struct dcf_net {
 	uint64_t pad[4];
 };
 
+/*
+ * How a command's run ended. Written by the worker that owns the RUNNING
+ * slot, outside the lock and before the completion that publishes it (the
+ * owner is the only writer: a slot is reclaimed only after its owner is
+ * reaped); read by the supervisor once the slot is DONE.
+ */
+struct dcf_outcome {
+	uint32_t how; /* enum dcf_how */
+	int32_t exit_code;
+	uint32_t term_sig;
+	uint32_t exec_errno;
+	uint64_t start_wall_ns; /* CLOCK_REALTIME */
+	uint64_t run_ns;
+	uint64_t cpu_us;    /* the whole process tree's */
+	uint64_t maxrss_kb; /* the largest of its processes' */
+	uint64_t out_bytes; /* spooled standard output and error */
+	uint64_t err_bytes;
+};
+
 struct dcf_task {
-	uint64_t id;          /* task id, < cfg.tasks */
+	uint64_t id;          /* task id, < cfg.tasks; a command's sequence number is id + 1 */
 	uint32_t state;       /* enum dcf_task_state */
 	uint32_t queue;       /* ring id while QUEUED */
 	uint32_t owner_node;  /* node slot while RUNNING or DONE */
@@ -179,6 +234,11 @@ struct dcf_task {
 	uint64_t result;      /* cpu work: the value the supervisor checks */
 	uint64_t t_queued_ns; /* CLOCK_MONOTONIC */
 	uint64_t t_started_ns;
+	uint32_t payload_len; /* command tasks: bytes of the slot's payload */
+	uint32_t runs;        /* claims: the number of the current (or last) run */
+	uint32_t tries;       /* runs that failed or timed out and were retried */
+	uint32_t pad_task;
+	struct dcf_outcome out;
 };
 
 /*
@@ -217,13 +277,15 @@ struct dcf_hdr {
 	char pad0[7];
 	struct dcf_config cfg;
 	/* Region offsets and counts. */
-	uint64_t off_nets, off_rings, off_ring_slots, off_tasks, off_nodes;
+	uint64_t off_nets, off_rings, off_ring_slots, off_tasks, off_nodes, off_payload;
 	uint32_t nrings;
 	uint32_t ring_cap;
 	/* lock-free */
 	uint32_t sys_state;   /* enum dcf_sys_state; written under the lock */
 	uint32_t sup_waiting; /* supervisor asleep: DCF_SUP_WAKE_* it wants a wake for */
 	uint32_t end_code;    /* DCF_SYS_ENDED: the supervisor's exit status */
+	uint32_t pad_hdr;
+	uint64_t total;       /* tasks in the run; DCF_TASKS_STREAM until a stream ends */
 	uint64_t seq;         /* seqlock: odd while a transaction applies */
 	struct dcf_counters cnt;
 	pthread_mutex_t lock __attribute__((aligned(64)));

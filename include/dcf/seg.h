@@ -38,6 +38,7 @@ struct dcf_seg {
 	uint32_t *ring_slots;
 	struct dcf_task *tasks;
 	struct dcf_node *nodes;
+	unsigned char *payload; /* task slot s's command at s * cfg.payload_max */
 	/*
 	 * Private copies of the geometry, taken when the header was created or
 	 * validated. Library code bounds every index by these, never by the
@@ -51,7 +52,7 @@ struct dcf_seg {
 
 /* Where each region goes for a configuration. */
 struct dcf_plan {
-	uint64_t off_nets, off_rings, off_ring_slots, off_tasks, off_nodes, size;
+	uint64_t off_nets, off_rings, off_ring_slots, off_tasks, off_nodes, off_payload, size;
 	uint32_t nrings, ring_cap;
 };
 

@@ -38,7 +38,7 @@ dcf_task_cpu_expect(const struct dcf_config *c, uint64_t id)
 static int
 is_net_ring(const struct dcf_seg *sg, uint32_t ring)
 {
-	return ring >= DCF_RING_NET0 && ring < sg->nrings;
+	return ring >= DCF_RING_NET0 && ring < DCF_RING_NET0 + sg->cfg.nets;
 }
 
 /* Tell sleepers of ring that work came (under the lock: a hint, see wait.h). */
@@ -49,6 +49,8 @@ bump_ring(struct dcf_seg *sg, uint32_t ring)
 		__atomic_add_fetch(&sg->nets[ring - DCF_RING_NET0].wake, 1, __ATOMIC_RELEASE);
 		return;
 	}
+	if (ring == dcf_delay_ring(sg))
+		return; /* nobody claims from it */
 	for (uint32_t n = 0; n < sg->cfg.nets; n++)
 		__atomic_add_fetch(&sg->nets[n].wake, 1, __ATOMIC_RELEASE);
 }
@@ -113,8 +115,8 @@ dcf_books_wake_all(struct dcf_seg *sg)
 	}
 }
 
-int
-dcf_dispatch_locked(struct dcf_seg *sg, uint32_t ring, uint64_t now)
+static int
+dispatch(struct dcf_seg *sg, uint32_t ring, uint64_t now, uint32_t payload_len)
 {
 	struct dcf_hdr *h = sg->hdr;
 	struct dcf_task *t;
@@ -131,6 +133,10 @@ dcf_dispatch_locked(struct dcf_seg *sg, uint32_t ring, uint64_t now)
 		errno = EINVAL;
 		return -1;
 	}
+	if (payload_len > sg->cfg.payload_max) {
+		errno = EMSGSIZE;
+		return -1;
+	}
 	dcf_tx_begin(&tx, sg, DCF_OP_DISPATCH);
 	if (dcf_ring_pop_tx(&tx, DCF_RING_FREE, &s) == -1)
 		return errno == ENOENT ? (errno = ENOSPC, -1) : -1;
@@ -143,7 +149,7 @@ dcf_dispatch_locked(struct dcf_seg *sg, uint32_t ring, uint64_t now)
 	t->id = id;
 	t->kind = sg->cfg.work;
 	t->prio = 0;
-	t->arg_ms = dcf_task_ms(&sg->cfg, id);
+	t->arg_ms = sg->cfg.work == DCF_WORK_CMD ? 0 : dcf_task_ms(&sg->cfg, id);
 	t->attempts = 0;
 	t->result = 0;
 	t->owner_node = DCF_NONE;
@@ -151,6 +157,10 @@ dcf_dispatch_locked(struct dcf_seg *sg, uint32_t ring, uint64_t now)
 	t->owner_pid = 0;
 	t->t_queued_ns = now;
 	t->t_started_ns = 0;
+	t->payload_len = payload_len;
+	t->runs = 0;
+	t->tries = 0;
+	memset(&t->out, 0, sizeof(t->out));
 	dcf_tx_put32(&tx, &t->queue, ring);
 	dcf_tx_put32(&tx, &t->state, DCF_TASK_QUEUED);
 	if (dcf_ring_push_tx(&tx, ring, s) == -1)
@@ -160,6 +170,45 @@ dcf_dispatch_locked(struct dcf_seg *sg, uint32_t ring, uint64_t now)
 		dcf_tx_put64(&tx, &h->cnt.to_recovery, h->cnt.to_recovery + 1);
 	dcf_tx_commit(&tx);
 	bump_ring(sg, ring);
+	return 0;
+}
+
+int
+dcf_dispatch_locked(struct dcf_seg *sg, uint32_t ring, uint64_t now)
+{
+	return dispatch(sg, ring, now, 0);
+}
+
+int
+dcf_dispatch_cmd_locked(struct dcf_seg *sg, uint32_t ring, uint64_t now, uint32_t payload_len)
+{
+	return dispatch(sg, ring, now, payload_len);
+}
+
+int
+dcf_free_slot(struct dcf_seg *sg, uint32_t i, uint32_t *slot)
+{
+	if (dcf_ring_peek(sg, DCF_RING_FREE, i, slot) == -1 || *slot >= sg->cfg.task_slots) {
+		errno = ENOSPC;
+		return -1;
+	}
+	return 0;
+}
+
+int
+dcf_skip_locked(struct dcf_seg *sg, uint64_t n)
+{
+	struct dcf_hdr *h = sg->hdr;
+	struct dcf_tx tx;
+
+	if (n > sg->cfg.tasks || h->cnt.next_id > sg->cfg.tasks - n) {
+		errno = ENODATA;
+		return -1;
+	}
+	dcf_tx_begin(&tx, sg, DCF_OP_DISPATCH);
+	dcf_tx_put64(&tx, &h->cnt.next_id, h->cnt.next_id + n);
+	dcf_tx_put64(&tx, &h->cnt.skipped, h->cnt.skipped + n);
+	dcf_tx_commit(&tx);
 	return 0;
 }
 
@@ -207,6 +256,7 @@ dcf_claim_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t pid, uin
 	dcf_tx_put32(&tx, &t->owner_gen, gen);
 	dcf_tx_put32(&tx, (uint32_t *)&t->owner_pid, (uint32_t)pid);
 	dcf_tx_put64(&tx, &t->t_started_ns, now);
+	dcf_tx_put32(&tx, &t->runs, t->runs + 1);
 	dcf_tx_put32(&tx, &nd->state, DCF_NODE_BUSY);
 	dcf_tx_put32(&tx, &nd->task_slot, s);
 	dcf_tx_put64(&tx, &nd->task_id, t->id);
@@ -227,6 +277,8 @@ dcf_claim_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t pid, uin
 	out->kind = t->kind;
 	out->arg_ms = t->arg_ms;
 	out->attempts = t->attempts;
+	out->runs = t->runs;
+	out->tries = t->tries;
 	out->from_recovery = ring == DCF_RING_RECOVERY;
 	out->chain = want_wake(sg, nd->net, dcf_ring_depth(&sg->rings[ring]));
 	return 0;
@@ -283,12 +335,41 @@ dcf_complete_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint32_t sl
 	return 0;
 }
 
+/* What a DONE slot's task was, for the supervisor's books and log. */
+static void
+tell_done(const struct dcf_task *t, uint32_t s, struct dcf_done *out)
+{
+	out->id = t->id;
+	out->slot = s;
+	out->runs = t->runs;
+	out->tries = t->tries;
+	out->attempts = t->attempts;
+	out->out = t->out;
+	out->node = t->owner_node;
+	out->gen = t->owner_gen;
+	out->from_recovery = (t->flags & DCF_TASK_F_RECOVERY) != 0;
+	out->kind = t->kind;
+	out->arg_ms = t->arg_ms;
+	out->result = t->result;
+}
+
+const struct dcf_task *
+dcf_done_head_locked(struct dcf_seg *sg)
+{
+	uint32_t s;
+
+	if (dcf_ring_peek(sg, DCF_RING_DONE, 0, &s) == -1 || s >= sg->cfg.task_slots)
+		return NULL;
+	return &sg->tasks[s];
+}
+
 int
 dcf_retire_locked(struct dcf_seg *sg, struct dcf_done *out)
 {
 	struct dcf_hdr *h = sg->hdr;
 	struct dcf_task *t;
 	struct dcf_tx tx;
+	uint64_t *ended;
 	uint32_t s;
 
 	DCF_INJECT(DCF_OP_RETIRE, DCF_STEP_LOCKED);
@@ -300,18 +381,61 @@ dcf_retire_locked(struct dcf_seg *sg, struct dcf_done *out)
 		errno = EUCLEAN;
 		return -1;
 	}
-	out->id = t->id;
-	out->node = t->owner_node;
-	out->gen = t->owner_gen;
-	out->from_recovery = (t->flags & DCF_TASK_F_RECOVERY) != 0;
-	out->kind = t->kind;
-	out->arg_ms = t->arg_ms;
-	out->result = t->result;
+	tell_done(t, s, out);
+	switch (t->out.how) {
+	case DCF_HOW_NONE:
+	case DCF_HOW_OK:
+		ended = &h->cnt.succeeded;
+		break;
+	case DCF_HOW_TIMEOUT:
+		ended = &h->cnt.timed_out;
+		break;
+	default:
+		ended = &h->cnt.failed;
+		break;
+	}
 	dcf_tx_put32(&tx, &t->state, DCF_TASK_FREE);
 	if (dcf_ring_push_tx(&tx, DCF_RING_FREE, s) == -1)
 		return -1;
 	dcf_tx_put64(&tx, &h->cnt.retired, h->cnt.retired + 1);
+	dcf_tx_put64(&tx, ended, *ended + 1);
 	dcf_tx_commit(&tx);
+	return 0;
+}
+
+int
+dcf_retry_locked(struct dcf_seg *sg, uint32_t ring, uint64_t now, struct dcf_done *out)
+{
+	struct dcf_hdr *h = sg->hdr;
+	struct dcf_task *t;
+	struct dcf_tx tx;
+	uint32_t s;
+
+	DCF_INJECT(DCF_OP_RETIRE, DCF_STEP_LOCKED);
+	if (ring < DCF_RING_RECOVERY || ring >= sg->nrings) {
+		errno = EINVAL;
+		return -1;
+	}
+	dcf_tx_begin(&tx, sg, DCF_OP_RETIRE);
+	if (dcf_ring_pop_tx(&tx, DCF_RING_DONE, &s) == -1)
+		return -1;
+	t = &sg->tasks[s];
+	if (t->state != DCF_TASK_DONE) {
+		errno = EUCLEAN;
+		return -1;
+	}
+	tell_done(t, s, out);
+	dcf_tx_put32(&tx, &t->state, DCF_TASK_QUEUED);
+	dcf_tx_put32(&tx, &t->queue, ring);
+	dcf_tx_put32(&tx, &t->tries, t->tries + 1);
+	dcf_tx_put64(&tx, &t->t_queued_ns, now);
+	if (dcf_ring_push_tx(&tx, ring, s) == -1)
+		return -1;
+	/* No longer completed: queued again (I4). */
+	dcf_tx_put64(&tx, &h->cnt.completed, h->cnt.completed - 1);
+	dcf_tx_put64(&tx, &h->cnt.retried, h->cnt.retried + 1);
+	dcf_tx_commit(&tx);
+	bump_ring(sg, ring);
 	return 0;
 }
 
@@ -356,6 +480,8 @@ dcf_node_died_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint32_t m
 		out->had_task = 1;
 		out->id = t->id;
 		out->attempts = attempts;
+		out->slot = s;
+		out->runs = t->runs;
 		dcf_tx_put32(&tx, &t->attempts, attempts);
 		dcf_tx_put64(&tx, &h->cnt.running, h->cnt.running - 1);
 		if (attempts >= max_attempts) {
@@ -389,34 +515,46 @@ dcf_node_died_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint32_t m
 }
 
 int
-dcf_move_locked(struct dcf_seg *sg, uint32_t net, uint64_t now, uint64_t *id)
+dcf_move_ring_locked(struct dcf_seg *sg, uint32_t from, uint32_t to, uint64_t now, uint64_t *id)
 {
 	struct dcf_tx tx;
 	struct dcf_task *t;
-	uint32_t s, ring = DCF_RING_NET0 + net;
+	uint32_t s;
 
 	DCF_INJECT(DCF_OP_MOVE, DCF_STEP_LOCKED);
-	if (net >= sg->cfg.nets) {
+	if (from < DCF_RING_RECOVERY || from >= sg->nrings || to < DCF_RING_RECOVERY ||
+	    to >= sg->nrings || from == to) {
 		errno = EINVAL;
 		return -1;
 	}
 	dcf_tx_begin(&tx, sg, DCF_OP_MOVE);
-	if (dcf_ring_pop_tx(&tx, ring, &s) == -1)
+	if (dcf_ring_pop_tx(&tx, from, &s) == -1)
 		return -1;
 	t = &sg->tasks[s];
-	if (t->state != DCF_TASK_QUEUED || t->queue != ring) {
+	if (t->state != DCF_TASK_QUEUED || t->queue != from) {
 		errno = EUCLEAN;
 		return -1;
 	}
 	*id = t->id;
-	dcf_tx_put32(&tx, &t->queue, DCF_RING_RECOVERY);
+	dcf_tx_put32(&tx, &t->queue, to);
 	dcf_tx_put64(&tx, &t->t_queued_ns, now);
-	if (dcf_ring_push_tx(&tx, DCF_RING_RECOVERY, s) == -1)
+	if (dcf_ring_push_tx(&tx, to, s) == -1)
 		return -1;
-	dcf_tx_put64(&tx, &sg->hdr->cnt.to_recovery, sg->hdr->cnt.to_recovery + 1);
+	if (to == DCF_RING_RECOVERY)
+		dcf_tx_put64(&tx, &sg->hdr->cnt.to_recovery, sg->hdr->cnt.to_recovery + 1);
 	dcf_tx_commit(&tx);
-	bump_ring(sg, DCF_RING_RECOVERY);
+	bump_ring(sg, to);
 	return 0;
+}
+
+int
+dcf_move_locked(struct dcf_seg *sg, uint32_t net, uint64_t now, uint64_t *id)
+{
+	if (net >= sg->cfg.nets) {
+		errno = EINVAL;
+		return -1;
+	}
+	return dcf_move_ring_locked(sg, DCF_RING_NET0 + net, DCF_RING_RECOVERY, now, id);
 }
 
 int

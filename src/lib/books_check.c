@@ -109,7 +109,8 @@ dcf_books_check_locked(struct dcf_seg *sg, char *err, size_t errlen)
 	if (h->cnt.running != running)
 		FAIL("running counter %llu, %llu slots running", (unsigned long long)h->cnt.running,
 		    (unsigned long long)running);
-	if (h->cnt.next_id != queued + running + h->cnt.completed + h->cnt.quarantined)
+	if (h->cnt.next_id !=
+	    queued + running + h->cnt.completed + h->cnt.quarantined + h->cnt.skipped)
 		FAIL("dispatched %llu != queued %llu + running %llu + completed %llu + quarantined "
 		     "%llu",
 		    (unsigned long long)h->cnt.next_id, (unsigned long long)queued,
@@ -249,7 +250,7 @@ dcf_books_reset(struct dcf_seg *sg, uint32_t max_attempts, char *err, size_t err
 	free(q);
 	h->cnt.running = 0;
 	h->cnt.resets++;
-	if (h->cnt.next_id != queued + h->cnt.completed + h->cnt.quarantined) {
+	if (h->cnt.next_id != queued + h->cnt.completed + h->cnt.quarantined + h->cnt.skipped) {
 		snprintf(err, errlen,
 		    "after reset: dispatched %llu but %llu queued, %llu completed, "
 		    "%llu quarantined",

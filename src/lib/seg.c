@@ -53,6 +53,8 @@ dcf_layout_format(void)
 	FIELD(f, dcf_hdr, off_ring_slots);
 	FIELD(f, dcf_hdr, off_tasks);
 	FIELD(f, dcf_hdr, off_nodes);
+	FIELD(f, dcf_hdr, off_payload);
+	FIELD(f, dcf_hdr, total);
 	FIELD(f, dcf_hdr, nrings);
 	FIELD(f, dcf_hdr, ring_cap);
 	FIELD(f, dcf_hdr, sys_state);
@@ -78,12 +80,16 @@ dcf_layout_format(void)
 	FIELD(f, dcf_config, seed);
 	FIELD(f, dcf_config, fail_rate_ppm);
 	FIELD(f, dcf_config, cpu_iters_per_ms);
+	FIELD(f, dcf_config, payload_max);
+	FIELD(f, dcf_config, timeout_ms);
 	FIELD(f, dcf_counters, running);
 	FIELD(f, dcf_counters, completed);
 	FIELD(f, dcf_counters, quarantined);
 	FIELD(f, dcf_counters, reclaimed);
 	FIELD(f, dcf_counters, retired);
 	FIELD(f, dcf_counters, to_recovery);
+	FIELD(f, dcf_counters, succeeded);
+	FIELD(f, dcf_counters, skipped);
 	FIELD(f, dcf_counters, failures);
 	FIELD(f, dcf_counters, restarts);
 	FIELD(f, dcf_counters, claims);
@@ -110,6 +116,9 @@ dcf_layout_format(void)
 	FIELD(f, dcf_task, prio);
 	FIELD(f, dcf_task, arg_ms);
 	FIELD(f, dcf_task, flags);
+	FIELD(f, dcf_task, payload_len);
+	FIELD(f, dcf_task, runs);
+	FIELD(f, dcf_task, out);
 	FIELD(f, dcf_task, result);
 	FIELD(f, dcf_task, t_queued_ns);
 	FIELD(f, dcf_task, t_started_ns);
@@ -155,10 +164,13 @@ dcf_config_size(struct dcf_config *c)
 {
 	/* Enough slots that every node has work queued behind it, never more than the run needs. */
 	uint64_t v = (uint64_t)c->nets * c->nodes_per_net * 4, p = 2;
+	/* Commands carry a payload per slot: fewer slots, each still a node's
+	 * worth of work queued behind it. */
+	uint64_t floor = c->payload_max > 0 ? 64 : 1024;
 
 	c->max_nodes = c->nets * c->nodes_per_net;
-	if (v < 1024)
-		v = 1024;
+	if (v < floor)
+		v = floor;
 	if (v > c->tasks)
 		v = c->tasks < 2 ? 2 : c->tasks;
 	while (p < v && p < DCF_MAX_TASK_SLOTS)
@@ -205,8 +217,10 @@ dcf_config_check(const struct dcf_config *c, char *err, size_t errlen)
 		what = "task slots must be a power of two up to 2^20";
 	else if (c->task_ms_min > c->task_ms_max || c->downtime_ms_min > c->downtime_ms_max)
 		what = "a range's minimum exceeds its maximum";
-	else if (c->work > DCF_WORK_NONE)
+	else if (c->work > DCF_WORK_CMD)
 		what = "unknown work kind";
+	else if ((c->work == DCF_WORK_CMD) != (c->payload_max > 0) || c->payload_max > DCF_PAYLOAD_MAX)
+		what = "commands need a payload size of 1 byte to 1 MiB, other work none";
 	else if (c->max_attempts < 1)
 		what = "max attempts must be at least 1";
 	if (what != NULL) {
@@ -222,7 +236,7 @@ dcf_plan(const struct dcf_config *c, struct dcf_plan *p)
 {
 	uint64_t off;
 
-	p->nrings = DCF_RING_NET0 + c->nets;
+	p->nrings = DCF_RING_NET0 + c->nets + 1; /* the last: retries waiting out their delay */
 	p->ring_cap = c->task_slots; /* every slot fits in any one ring */
 	off = ALIGN64(sizeof(struct dcf_hdr));
 	p->off_nets = off;
@@ -235,6 +249,8 @@ dcf_plan(const struct dcf_config *c, struct dcf_plan *p)
 	off = ALIGN64(off + (uint64_t)c->task_slots * sizeof(struct dcf_task));
 	p->off_nodes = off;
 	off = ALIGN64(off + (uint64_t)c->max_nodes * sizeof(struct dcf_node));
+	p->off_payload = off;
+	off = ALIGN64(off + (uint64_t)c->task_slots * c->payload_max);
 	p->size = off;
 	if (p->size >= UINT32_MAX) { /* journal offsets are 32-bit */
 		errno = EFBIG;
@@ -256,6 +272,7 @@ dcf_seg_bind(struct dcf_seg *sg, void *base, size_t size)
 	sg->ring_slots = (uint32_t *)(void *)(sg->base + h->off_ring_slots);
 	sg->tasks = (struct dcf_task *)(void *)(sg->base + h->off_tasks);
 	sg->nodes = (struct dcf_node *)(void *)(sg->base + h->off_nodes);
+	sg->payload = sg->base + h->off_payload;
 	sg->cfg = h->cfg;
 	sg->nrings = h->nrings;
 	sg->ring_cap = h->ring_cap;
@@ -319,6 +336,8 @@ seg_init(struct dcf_seg *sg, const char *name, const struct dcf_config *cfg,
 	h->off_ring_slots = p->off_ring_slots;
 	h->off_tasks = p->off_tasks;
 	h->off_nodes = p->off_nodes;
+	h->off_payload = p->off_payload;
+	h->total = cfg->tasks;
 	h->nrings = p->nrings;
 	h->ring_cap = p->ring_cap;
 	dcf_seg_bind(sg, sg->base, p->size);
@@ -653,7 +672,7 @@ dcf_seg_check_hdr(const struct dcf_hdr *h, size_t size, uid_t uid, char *err, si
 		DCF_BAD(EINVAL, "corrupt header: bad configuration (%s)", why);
 	if (dcf_plan(&h->cfg, &p) == -1 || p.size != h->size || p.off_nets != h->off_nets ||
 	    p.off_rings != h->off_rings || p.off_ring_slots != h->off_ring_slots ||
-	    p.off_tasks != h->off_tasks || p.off_nodes != h->off_nodes || p.nrings != h->nrings ||
+	    p.off_tasks != h->off_tasks || p.off_nodes != h->off_nodes || p.off_payload != h->off_payload || p.nrings != h->nrings ||
 	    p.ring_cap != h->ring_cap)
 		DCF_BAD(EINVAL, "corrupt header: region offsets do not match the configuration");
 	if (memchr(h->name, '\0', sizeof(h->name)) == NULL)
