@@ -122,11 +122,22 @@ group_cg(void **state)
 	return 0;
 }
 
+/* Remove the cgroups this run made, emptied first, even after a failed test. */
 static int
 group_end(void **state)
 {
+	char sub[PATH_MAX + 8];
+
 	(void)state;
-	if (cg.want && cg.usable && rmdir(cg.dir) == -1)
+	if (!cg.want || !cg.usable)
+		return 0;
+	if (dcf_cg_kill(cg.dir, 10 * DCF_NSEC) == -1)
+		fprintf(stderr, "test_exec: emptying %s: %s\n", cg.dir, strerror(errno));
+	snprintf(sub, sizeof(sub), "%s/k", cg.dir);
+	rmdir(sub);
+	snprintf(sub, sizeof(sub), "%s/task", cg.dir);
+	rmdir(sub);
+	if (rmdir(cg.dir) == -1)
 		fprintf(stderr, "test_exec: rmdir %s: %s\n", cg.dir, strerror(errno));
 	return 0;
 }
@@ -342,6 +353,29 @@ assert_tree_gone(struct fix *f, int min)
 	fclose(fp);
 	if (n < min)
 		fail_msg("the task recorded %d processes, expected %d", n, min);
+}
+
+/* Parent and group of pid, from /proc/PID/stat. 0, or -1. */
+static int
+proc_ids_of(pid_t pid, pid_t *ppid, pid_t *pgid)
+{
+	char path[64], buf[512], *p;
+	FILE *fp;
+	size_t n;
+	int a, b;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fp = fopen(path, "re")) == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (p == NULL || sscanf(p + 1, " %*c %d %d", &a, &b) != 2)
+		return -1;
+	*ppid = a;
+	*pgid = b;
+	return 0;
 }
 
 /* Does this kernel (and valgrind, if under it) have pidfds? */
@@ -776,6 +810,96 @@ test_kill_now(void **state)
 	assert_tree_gone(f, 3);
 }
 
+/* ---- a worker that dies ------------------------------------------------ */
+
+/* The first two "PID START" lines of the pids file: the PIDs. */
+static void
+read_two_pids(struct fix *f, pid_t *a, pid_t *b)
+{
+	FILE *fp = fopen(f->pids, "re");
+	long x = 0, y = 0;
+	unsigned long long s1, s2;
+
+	if (fp == NULL) {
+		fail_msg("%s: %s", f->pids, strerror(errno));
+		return;
+	}
+	if (fscanf(fp, "%ld %llu %ld %llu", &x, &s1, &y, &s2) != 4)
+		x = y = 0;
+	fclose(fp);
+	assert_true(x > 0 && y > 0);
+	*a = (pid_t)x;
+	*b = (pid_t)y;
+}
+
+/*
+ * A worker is SIGKILLed in the middle of a task. Its main process dies with
+ * it (parent-death signal) and comes to us, the subreaper, to be reaped. A
+ * setsid grandchild has no such signal and lives on, ours now too: what a
+ * supervisor must clean up before it hands the task out again. With a
+ * cgroup, dcf_cg_kill on the worker's directory does it; without, killing
+ * every orphan that came back (dcf_exec_kill_now, as the subreaper).
+ */
+static void
+test_worker_dies(void **state)
+{
+	struct fix *f = fix_of(state);
+	char script[1024], buf[8];
+	const char *argv[] = {"sh", "-c", script, "sh", f->pids, NULL};
+	pid_t w, main_pid = 0, gc = 0, ppid, pgid;
+	size_t got = 0;
+	int p[2], st;
+
+	snprintf(script, sizeof(script),
+	    "P=$1; " REC "rec $$; "
+	    "setsid sh -c '" REC_SELF "exec sleep 100' sh \"$P\" & "
+	    "while [ \"$(wc -l < \"$P\")\" -lt 2 ]; do :; done; "
+	    "echo ready; wait");
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	w = tu_fork();
+	if (w == 0) {
+		struct dcf_exec x;
+		struct dcf_exec_req rq;
+		struct dcf_exec_res rs;
+		char err[256];
+
+		close(p[0]);
+		TU_CHILD_CHECK(dcf_exec_init(&x, cg.want ? cg.dir : NULL, err, sizeof(err)) == 0,
+		    "dcf_exec_init: %s", err);
+		memset(&rq, 0, sizeof(rq));
+		rq.argv = (char *const *)argv;
+		rq.out_fd = p[1];
+		rq.err_fd = -1;
+		dcf_exec_run(&x, &rq, &rs);
+		_exit(TU_EX_FAIL); /* it is killed before the task ends */
+	}
+	close(p[1]);
+	while (got < 6) {
+		ssize_t n = read(p[0], buf + got, 6 - got);
+
+		if (n <= 0)
+			fail_msg("the worker's task never got ready");
+		got += (size_t)n;
+	}
+	close(p[0]);
+	assert_memory_equal(buf, "ready\n", 6);
+	assert_int_equal(kill(w, SIGKILL), 0);
+	tu_assert_killed(tu_waitpid(w));
+	read_two_pids(f, &main_pid, &gc);
+	assert_int_equal(waitpid(main_pid, &st, 0), main_pid);
+	tu_assert_killed(st);
+	assert_int_equal(proc_ids_of(gc, &ppid, &pgid), 0);
+	assert_int_equal(ppid, getpid());
+	if (f->x.cg_on) {
+		assert_int_equal(dcf_cg_kill(cg.dir, 10 * DCF_NSEC), 0);
+		assert_int_equal(waitpid(gc, &st, 0), gc);
+		tu_assert_killed(st);
+	} else {
+		dcf_exec_kill_now(&f->x);
+	}
+	assert_tree_gone(f, 2);
+}
+
 /* ---- cgroups ------------------------------------------------------------- */
 
 /* A child of ours that joins the cgroup dir and waits; back once it is in. */
@@ -980,6 +1104,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_leftovers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_accounting, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_kill_now, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_worker_dies, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cg_leftovers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cg_self_dir, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cg_fallback, setup, teardown),

@@ -116,18 +116,20 @@ struct dcf_exec_res {
 	int exit_code;
 	int term_sig;   /* SIGNALED, TIMEDOUT: the signal that ended the main process */
 	int exec_errno; /* NOEXEC: why */
-	uint64_t start_wall_ns, end_wall_ns; /* CLOCK_REALTIME, for the joblog */
-	uint64_t run_ns;                     /* CLOCK_MONOTONIC, spawn to the main's end */
+	/* CLOCK_REALTIME, for the joblog: just before the spawn; once the main is reaped. */
+	uint64_t start_wall_ns, end_wall_ns;
+	uint64_t run_ns;    /* CLOCK_MONOTONIC, from the spawn to the main's end */
 	uint64_t cpu_us;    /* user + system CPU of every process of the tree reaped */
 	uint64_t maxrss_kb; /* the largest peak RSS among them */
 };
 
 /*
  * Set up x for the calling process, which becomes a child subreaper.
- * cg_dir: a cgroup v2 directory this worker may use (it creates and reuses
- * DIR/task, and first kills whatever a dead predecessor left in it), or
- * NULL. 0, or -1 with errno and a message in err (no subreaper, no
- * /dev/null, SIGCHLD ignored, no memory); cgroup trouble is never an error.
+ * cg_dir: a cgroup v2 directory of this worker's own (it creates and reuses
+ * DIR/task, and first kills whatever a dead predecessor left in it; two
+ * workers sharing one would kill each other's tasks), or NULL. 0, or -1
+ * with errno and a message in err (no subreaper, no /dev/null, SIGCHLD
+ * ignored, no memory); cgroup trouble is never an error.
  */
 int dcf_exec_init(struct dcf_exec *x, const char *cg_dir, char *err, size_t errlen);
 
