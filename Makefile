@@ -46,13 +46,13 @@ build/libdcf-inj.a: $(INJ_OBJ)
 build/lib build/inj build/tests:
 	@mkdir -p $@
 
-SUP_SRC := src/supervisor_main.c src/supervisor.c src/worker.c src/options.c src/opts.c
-dcf-supervisor: $(SUP_SRC) src/supervisor.h src/worker.h src/opts.h build/libdcf.a
+SUP_SRC := src/supervisor_main.c src/supervisor.c src/sup_cmd.c src/worker.c src/options.c src/opts.c
+dcf-supervisor: $(SUP_SRC) src/supervisor.h src/sup_cmd.h src/worker.h src/opts.h build/libdcf.a
 	$(QLD)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(SUP_SRC) build/libdcf.a $(LIBS)
 STATUS_SRC := src/status_main.c src/status_options.c src/opts.c
 dcf-status: $(STATUS_SRC) src/status.h src/opts.h build/libdcf.a
 	$(QLD)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(STATUS_SRC) build/libdcf.a $(LIBS)
-build/inj/dcf-supervisor: $(SUP_SRC) src/supervisor.h src/worker.h src/opts.h build/libdcf-inj.a
+build/inj/dcf-supervisor: $(SUP_SRC) src/supervisor.h src/sup_cmd.h src/worker.h src/opts.h build/libdcf-inj.a
 	$(QLD)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $(SUP_SRC) build/libdcf-inj.a $(LIBS)
 
 build/tests/%: tests/%.c $(wildcard tests/*.h) tools/runlib.c tools/runlib.h build/libdcf-inj.a | build/tests

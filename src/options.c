@@ -67,15 +67,91 @@ store(const struct opt_parser *p, struct sup_opts *o, enum opt_id id, const stru
 		break;
 	case OPT_LOG_LEVEL:
 		o->level = (enum dcf_level)v->u; /* the words are in the enum's order */
+		o->level_given = 1;
 		break;
 	case OPT_QUIET:
 		o->level = DCF_WARNING;
+		o->level_given = 1;
+		break;
+	case OPT_ARG_FILE:
+		o->arg_file = v->s;
+		break;
+	case OPT_COMMANDS:
+		o->commands_path = v->s;
+		break;
+	case OPT_RETRIES:
+		c->retries = (uint32_t)v->u;
+		break;
+	case OPT_RETRY_DELAY:
+		c->retry_delay_ms = (uint32_t)v->u;
+		break;
+	case OPT_TIMEOUT:
+		c->timeout_ms = (uint32_t)v->u;
+		break;
+	case OPT_KILL_AFTER:
+		c->kill_after_ms = (uint32_t)v->u;
+		break;
+	case OPT_JOBLOG:
+		o->joblog_path = v->s;
+		break;
+	case OPT_RESUME:
+		o->resume = SUP_RESUME_ALL;
+		break;
+	case OPT_RESUME_FAILED:
+		o->resume = SUP_RESUME_FAILED;
+		break;
+	case OPT_RESULTS:
+		o->results_dir = v->s;
 		break;
 	default:
 		return opt_usage_error(p, "--%s is in the table but not stored (a bug)",
 		    opt_table[id].name);
 	}
 	return OPT_FOUND;
+}
+
+/* The options that only the demo's synthetic tasks, or only commands, take. */
+static const enum opt_id demo_only[] = {OPT_TASKS, OPT_TASK_MS, OPT_WORK};
+static const enum opt_id cmd_only[] = {OPT_ARG_FILE, OPT_RETRIES, OPT_RETRY_DELAY, OPT_TIMEOUT,
+    OPT_KILL_AFTER, OPT_JOBLOG, OPT_RESUME, OPT_RESUME_FAILED, OPT_RESULTS};
+
+static int
+given_in(const uint8_t *given, const enum opt_id *ids, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (given[ids[i]])
+			return (int)ids[i];
+	return -1;
+}
+
+/*
+ * Command mode's defaults suit real work: one network of a node per CPU,
+ * no injected crashes, a crashed node back at once, the input streamed.
+ * Any option given explicitly still wins.
+ */
+static void
+command_defaults(struct sup_opts *o, const uint8_t *given)
+{
+	struct dcf_config *c = &o->cfg;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	c->work = DCF_WORK_CMD;
+	c->tasks = DCF_TASKS_STREAM;
+	c->payload_max = SUP_CMD_MAX;
+	if (!given[OPT_NETWORKS])
+		c->nets = 1;
+	if (!given[OPT_NODES])
+		c->nodes_per_net =
+		    ncpu > 0 ? (uint32_t)(ncpu < DCF_MAX_NODES ? ncpu : DCF_MAX_NODES) : 1;
+	if (!given[OPT_FAIL_RATE])
+		c->fail_rate_ppm = 0;
+	if (!given[OPT_DOWNTIME])
+		c->downtime_ms_min = c->downtime_ms_max = 0;
+	if (!given[OPT_KILL_AFTER])
+		c->kill_after_ms = 5000;
+	/* Standard error is the user's: failures and the summary there, not every start. */
+	if (!o->level_given && o->log_path == NULL)
+		o->level = DCF_WARNING;
 }
 
 int
@@ -86,19 +162,64 @@ sup_parse_options(int argc, char **argv, struct sup_opts *o)
 	struct opt_val v;
 	enum opt_id id;
 	enum opt_next r;
+	uint8_t given[OPT_NENTRIES];
+	int bad;
 
 	memset(o, 0, sizeof(*o));
+	memset(given, 0, sizeof(given));
 	dcf_config_default(c);
 	o->level = DCF_INFO;
 	strlcpy(o->name, "dcf", sizeof(o->name));
 	opt_begin(&p, OPT_P_SUPERVISOR, argc, argv);
-	while ((r = opt_next(&p, &id, &v)) == OPT_FOUND)
+	while ((r = opt_next(&p, &id, &v)) == OPT_FOUND) {
+		given[id] = 1;
 		if (store(&p, o, id, &v) == OPT_ERROR)
 			return -1;
+	}
 	if (r == OPT_EXIT)
 		return 1;
-	if (r == OPT_ERROR || opt_no_operands(&p) == OPT_ERROR)
+	if (r == OPT_ERROR)
 		return -1;
+	/* What is left is the command: executed directly, one task per input line. */
+	o->cmd_argv = argv + p.ind;
+	o->cmd_argc = argc - p.ind;
+	if (o->cmd_argc > 0 && o->commands_path != NULL) {
+		opt_usage_error(&p, "give a command or --commands FILE, not both");
+		return -1;
+	}
+	if (!sup_cmd_mode(o) &&
+	    (bad = given_in(given, cmd_only, sizeof(cmd_only) / sizeof(cmd_only[0]))) >= 0) {
+		opt_usage_error(&p,
+		    "--%s is for commands: give one after the options (-- COMMAND [ARG...]) or "
+		    "--commands FILE",
+		    opt_table[bad].name);
+		return -1;
+	}
+	if (sup_cmd_mode(o) &&
+	    (bad = given_in(given, demo_only, sizeof(demo_only) / sizeof(demo_only[0]))) >= 0) {
+		opt_usage_error(&p,
+		    "--%s is for the demo's synthetic tasks; a command runs one task per input "
+		    "line",
+		    opt_table[bad].name);
+		return -1;
+	}
+	if (o->commands_path != NULL && o->arg_file != NULL) {
+		opt_usage_error(&p,
+		    "--arg-file is for a command's arguments; --commands reads its own file");
+		return -1;
+	}
+	if (o->resume != SUP_RESUME_NONE && o->joblog_path == NULL) {
+		opt_usage_error(&p, "--%s reads the joblog: give --joblog FILE too",
+		    o->resume == SUP_RESUME_ALL ? "resume" : "resume-failed");
+		return -1;
+	}
+	if (given[OPT_KILL_AFTER] && !given[OPT_TIMEOUT]) {
+		opt_usage_error(&p,
+		    "--kill-after follows a --timeout: give --timeout DURATION too");
+		return -1;
+	}
+	if (sup_cmd_mode(o))
+		command_defaults(o, given);
 	if ((uint64_t)c->nets * c->nodes_per_net > DCF_MAX_NODES) {
 		opt_usage_error(&p, "--networks x --nodes is %llu, at most %d",
 		    (unsigned long long)c->nets * c->nodes_per_net, DCF_MAX_NODES);

@@ -56,6 +56,26 @@ const struct opt opt_table[OPT_NENTRIES] = {
         "debug | info | warning | error (default info)"},
     [OPT_QUIET] = {"quiet", 'q', OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, SUP,
         "warnings and errors only"},
+    [OPT_ARG_FILE] = {"arg-file", 'a', REQ, OPT_K_INFILE, "FILE", 0, 0, NULL, SUP,
+        "read the input lines from FILE, not standard input"},
+    [OPT_COMMANDS] = {"commands", 0, REQ, OPT_K_INFILE, "FILE", 0, 0, NULL, SUP,
+        "run each line of FILE (- for standard input) with /bin/sh -c"},
+    [OPT_RETRIES] = {"retries", 'r', REQ, OPT_K_UINT, "N", 0, 1000000, NULL, SUP,
+        "rerun a command that failed or timed out N times (default 0)"},
+    [OPT_RETRY_DELAY] = {"retry-delay", 0, REQ, OPT_K_DURATION, "DURATION", 0, 86400000, NULL, SUP,
+        "wait before each rerun (default 0; 500ms, 2s, 1m, 1h)"},
+    [OPT_TIMEOUT] = {"timeout", 0, REQ, OPT_K_DURATION, "DURATION", 1, 4000000000ULL, NULL, SUP,
+        "end a run longer than DURATION: SIGTERM to its tree"},
+    [OPT_KILL_AFTER] = {"kill-after", 0, REQ, OPT_K_DURATION, "DURATION", 0, 4000000000ULL, NULL,
+        SUP, "then SIGKILL, this much later (default 5s)"},
+    [OPT_JOBLOG] = {"joblog", 0, REQ, OPT_K_FILE, "FILE", 0, 0, NULL, SUP,
+        "a line per finished task, GNU parallel's format and more"},
+    [OPT_RESUME] = {"resume", 0, OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, SUP,
+        "skip input whose command the joblog has as run"},
+    [OPT_RESUME_FAILED] = {"resume-failed", 0, OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, SUP,
+        "skip those that succeeded; rerun those that failed"},
+    [OPT_RESULTS] = {"results", 0, REQ, OPT_K_DIR, "DIR", 0, 0, NULL, SUP,
+        "keep each task's stdout, stderr and meta in DIR/SEQ/"},
     [OPT_NODE_ROWS] = {"nodes", 0, OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, STA,
         "one row per node"},
     [OPT_JSON] = {"json", 'j', OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, STA,
@@ -85,20 +105,19 @@ const struct opt_plan opt_planned[] = {
     {'b', "batch", "dcf-submit: tasks from standard input"},
     {'p', "priority", "dcf-submit, dcf-ctl"},
     {'d', "delay", "dcf-submit"},
-    {'a', "after", "dcf-submit: dependencies"},
-    {'r', "retries", "dcf-submit"},
+    {0, "after", "dcf-submit: dependencies; -a is --arg-file"},
     {0, "wait", "dcf-submit: -w is --watch"},
-    {0, "timeout", "dcf-submit: -t is --tasks"},
+    {0, "timeout", "dcf-supervisor, dcf-submit: -t is --tasks"},
     {0, "network", "dcf-submit: -n is --name, and -N --nodes"},
-    {0, "commands", "dcf-submit, dcf-supervisor: -c is --count"},
+    {0, "commands", "dcf-submit: -c is --count"},
     {0, "tasks", "dcf-status's task list: -t is dcf-supervisor's --tasks N"},
     {0, "listen", "dcf-web: -l is left for dcf-status --list"},
 };
 const size_t opt_nplanned = sizeof(opt_planned) / sizeof(opt_planned[0]);
 
 const struct opt_program opt_programs[] = {
-    {OPT_P_SUPERVISOR, "dcf-supervisor", "[options]",
-        "Run networks of worker processes over shared memory; recover from real crashes."},
+    {OPT_P_SUPERVISOR, "dcf-supervisor", "[options] [-- COMMAND [ARG...] | --commands FILE]",
+        "Run commands (or the demo) in worker processes that survive real crashes."},
     {OPT_P_STATUS, "dcf-status", "[options]",
         "Show the state of a running dcf system (read-only, takes no lock)."},
 };
@@ -256,6 +275,18 @@ want(const struct opt *o, char *buf, size_t len)
 	case OPT_K_FILE:
 		snprintf(buf, len, "a file name");
 		return;
+	case OPT_K_INFILE:
+		snprintf(buf, len, "a file to read, or -");
+		return;
+	case OPT_K_DIR:
+		snprintf(buf, len, "a directory");
+		return;
+	case OPT_K_DURATION:
+		seconds_text(a, sizeof(a), o->min);
+		seconds_text(b, sizeof(b), o->max);
+		snprintf(buf, len,
+		    "a duration from %s to %s seconds (N, N.N, or with ms, s, m, h, d)", a, b);
+		return;
 	case OPT_K_FLAG:
 		break;
 	}
@@ -285,6 +316,103 @@ parse_seconds(const char *s, uint64_t min, uint64_t max, uint64_t *ms)
 	if (whole < min || whole > max)
 		return -1;
 	*ms = whole;
+	return 0;
+}
+
+/*
+ * A duration: a decimal number of seconds, or one with a unit (ms, s, m,
+ * h, d): "1.5", "500ms", "2m". To the millisecond, in [min, max] ms.
+ */
+static int
+parse_duration(const char *s, uint64_t min, uint64_t max, uint64_t *ms)
+{
+	static const struct {
+		const char *unit;
+		uint64_t ms;
+	} units[] = {{"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000},
+	    {"d", 86400000}};
+	uint64_t whole = 0, frac = 0, scale = 1000000, mult = 0;
+	const char *p = s;
+
+	if (*p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++)
+		if ((whole = whole * 10 + (uint64_t)(*p - '0')) > UINT32_MAX * 1000ULL)
+			return -1;
+	if (*p == '.') {
+		if (p[1] < '0' || p[1] > '9')
+			return -1;
+		for (p++; *p >= '0' && *p <= '9'; p++) {
+			scale /= 10; /* millionths of the unit; digits past them ignored */
+			frac += (uint64_t)(*p - '0') * scale;
+		}
+	}
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (strcmp(p, units[i].unit) == 0)
+			mult = units[i].ms;
+	if (mult == 0 || whole > max / mult + 1)
+		return -1;
+	whole = whole * mult + frac * mult / 1000000;
+	if (whole < min || whole > max)
+		return -1;
+	*ms = whole;
+	return 0;
+}
+
+/* A file to read now: it exists and is no directory ("-": standard input). */
+static int
+infile_check(const char *path, char *why, size_t len)
+{
+	struct stat st;
+
+	if (strcmp(path, "-") == 0)
+		return 0;
+	if (*path == '\0' || stat(path, &st) == -1) {
+		snprintf(why, len, "%s", *path == '\0' ? "expected a file name" : strerror(errno));
+		return -1;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		snprintf(why, len, "is a directory; give a file");
+		return -1;
+	}
+	return 0;
+}
+
+/* A directory that is there, or can be made in one that is. */
+static int
+dir_check(const char *path, char *why, size_t len)
+{
+	char parent[PATH_MAX];
+	struct stat st;
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(parent)) {
+		snprintf(why, len, "%s", n == 0 ? "expected a directory" : strerror(ENAMETOOLONG));
+		return -1;
+	}
+	if (stat(path, &st) == 0) {
+		if (!S_ISDIR(st.st_mode)) {
+			snprintf(why, len, "is not a directory");
+			return -1;
+		}
+		return 0;
+	}
+	if (errno != ENOENT) {
+		snprintf(why, len, "%s", strerror(errno));
+		return -1;
+	}
+	memcpy(parent, path, n + 1);
+	while (n > 1 && parent[n - 1] == '/')
+		parent[--n] = '\0';
+	while (n > 0 && parent[n - 1] != '/')
+		n--;
+	if (n == 0)
+		return 0; /* in the current directory */
+	parent[n] = '\0';
+	if (stat(parent, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		snprintf(why, len, "its parent directory does not exist");
+		return -1;
+	}
 	return 0;
 }
 
@@ -368,6 +496,14 @@ parse_value(const struct opt *o, const char *s, struct opt_val *v, char *why, si
 		break;
 	case OPT_K_FILE:
 		return file_check(s, why, len);
+	case OPT_K_INFILE:
+		return infile_check(s, why, len);
+	case OPT_K_DIR:
+		return dir_check(s, why, len);
+	case OPT_K_DURATION:
+		if (parse_duration(s, o->min, o->max, &v->u) == 0)
+			return 0;
+		break;
 	case OPT_K_FLAG:
 		snprintf(why, len, "takes no value");
 		return -1;

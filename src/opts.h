@@ -60,15 +60,19 @@ enum opt_arg { OPT_ARG_NONE, OPT_ARG_REQUIRED, OPT_ARG_OPTIONAL };
 
 /* How a value is parsed and bounded; what it gives in struct opt_val. */
 enum opt_kind {
-	OPT_K_FLAG,    /* no value */
-	OPT_K_UINT,    /* a whole decimal in [min, max]: u */
-	OPT_K_RANGE,   /* "A" or "A-B", A <= B, each in [min, max]: lo, hi */
-	OPT_K_PROB,    /* a decimal probability from 0 to 1: u, in parts per million */
-	OPT_K_SECONDS, /* seconds, "N" or "N.DDD", in [min, max] milliseconds: u, in ms */
-	OPT_K_NAME,    /* an instance name (dcf_name_check): s */
-	OPT_K_WORD,    /* one of words: u, its index */
-	OPT_K_FILE,    /* a file to write: not a directory or a block device, in a
+	OPT_K_FLAG,     /* no value */
+	OPT_K_UINT,     /* a whole decimal in [min, max]: u */
+	OPT_K_RANGE,    /* "A" or "A-B", A <= B, each in [min, max]: lo, hi */
+	OPT_K_PROB,     /* a decimal probability from 0 to 1: u, in parts per million */
+	OPT_K_SECONDS,  /* seconds, "N" or "N.DDD", in [min, max] milliseconds: u, in ms */
+	OPT_K_NAME,     /* an instance name (dcf_name_check): s */
+	OPT_K_WORD,     /* one of words: u, its index */
+	OPT_K_FILE,     /* a file to write: not a directory or a block device, in a
 	                  directory that exists (nothing is created here): s */
+	OPT_K_INFILE,   /* a file to read that exists and is not a directory, or "-": s */
+	OPT_K_DIR,      /* a directory, or one to create in a directory that exists: s */
+	OPT_K_DURATION, /* "N" seconds, decimals allowed, or with a unit: ms, s, m, h, d;
+	                   in [min, max] milliseconds: u, in ms */
 };
 
 /* The entries; opt_table[id] is entry id. */
@@ -90,6 +94,16 @@ enum opt_id {
 	OPT_LOG,
 	OPT_LOG_LEVEL,
 	OPT_QUIET,
+	OPT_ARG_FILE,
+	OPT_COMMANDS,
+	OPT_RETRIES,
+	OPT_RETRY_DELAY,
+	OPT_TIMEOUT,
+	OPT_KILL_AFTER,
+	OPT_JOBLOG,
+	OPT_RESUME,
+	OPT_RESUME_FAILED,
+	OPT_RESULTS,
 	OPT_NODE_ROWS,
 	OPT_JSON,
 	OPT_WATCH,

@@ -24,6 +24,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
@@ -41,10 +42,12 @@
 #include <unistd.h>
 
 #include "dcf/books.h"
+#include "dcf/exec.h"
 #include "dcf/inject.h"
 #include "dcf/lock.h"
 #include "dcf/ring.h"
 #include "dcf/util.h"
+#include "sup_cmd.h"
 #include "supervisor.h"
 
 #define MS           1000000ULL
@@ -71,18 +74,23 @@ struct sup_node {
 	uint64_t *crashes;   /* ring of recent crash times, max_restarts + 1 */
 	uint32_t ncrash;
 	int hang_killed;
+	/* Reaped, its death not booked yet: its task's tree is still being killed. */
+	int dying;
+	pid_t dead_pid;
+	int dead_status;
 	/* The last run whose start the log has told: (generation, task id). */
 	uint32_t told_gen;
 	uint64_t told_id;
 };
 
 /* What the log says of a round of the books, in the order it happened. */
-enum ev_kind { EV_START, EV_DONE, EV_WRONG };
+enum ev_kind { EV_START, EV_DONE, EV_WRONG, EV_RETRY };
 struct sup_event {
 	uint8_t kind;
 	uint8_t from_recovery;
 	uint32_t node;
 	uint64_t id;
+	struct dcf_done d; /* command mode: how the run ended */
 };
 
 struct sup {
@@ -118,8 +126,15 @@ struct sup {
 	uint32_t nev, nev_max;
 	uint64_t claims_seen; /* cnt.claims at the last look for new starts */
 	size_t log_reserve;   /* log queue kept free for a forced round (a death's) */
-	char shm_path[64];    /* /dev/shm/dcf-NAME, for the fatal-signal cleanup */
-	dev_t shm_dev;        /* and the inode we created there: only that is removed */
+	/* Command mode. */
+	int cmd_mode;
+	struct sup_cmd *cmd;
+	struct cmd_batch batch; /* read from the input, not yet dispatched */
+	int input_eof;          /* the input ended (every line is in the books or skipped) */
+	uint32_t ndying;        /* nodes dying: reaped, waiting for their task trees to go */
+	char cg[PATH_MAX - 32]; /* our cgroup v2 directory for the workers' tasks, or "" */
+	char shm_path[64];      /* /dev/shm/dcf-NAME, for the fatal-signal cleanup */
+	dev_t shm_dev;          /* and the inode we created there: only that is removed */
 	ino_t shm_ino;
 };
 
@@ -185,6 +200,13 @@ static const char *
 pl(uint64_t n, const char *one, const char *many)
 {
 	return n == 1 ? one : many;
+}
+
+/* A task's number in the log: a command's is its sequence number, {#}, from 1. */
+static unsigned long long
+tid(const struct sup *s, uint64_t id)
+{
+	return (unsigned long long)id + (s->cmd_mode ? 1 : 0);
 }
 
 /* A rate with the digits that mean something: 0.45, 12.5, 2130. */
@@ -340,6 +362,10 @@ worker_child(struct sup *s, uint32_t n)
 	w.gen = s->nodes[n].gen;
 	w.parent = s->self;
 	w.notify_fd = s->efd;
+	w.spool_fd = s->cmd_mode ? cmd_spool_fd(s->cmd) : -1;
+	w.cg_dir[0] = '\0';
+	if (s->cg[0] != '\0')
+		snprintf(w.cg_dir, sizeof(w.cg_dir), "%s/n%u", s->cg, n);
 	close(s->sfd);
 	close(s->tfd);
 	if (s->out_fd > 2)
@@ -513,6 +539,24 @@ look_for_starts_locked(struct sup *s)
 	}
 }
 
+/* A command's run failed, or timed out, with retries left: where it goes again. */
+static uint32_t
+retry_ring(struct sup *s, uint64_t id)
+{
+	uint32_t net = (uint32_t)(id % s->cfg->nets);
+
+	if (s->cfg->retry_delay_ms > 0)
+		return dcf_delay_ring(&s->sg);
+	return s->alive[net] > 0 ? DCF_RING_NET0 + net : DCF_RING_RECOVERY;
+}
+
+static int
+wants_retry(const struct sup *s, const struct dcf_task *t)
+{
+	return t->out.how != DCF_HOW_NONE && t->out.how != DCF_HOW_OK &&
+	    t->tries < s->cfg->retries && !s->stopping;
+}
+
 /* Under the lock: retire up to max completed tasks into the round's events. */
 static int
 retire_locked(struct sup *s, int max, int tell)
@@ -520,23 +564,91 @@ retire_locked(struct sup *s, int max, int tell)
 	struct dcf_done d;
 	int n = 0;
 
-	while (n < max && dcf_retire_locked(&s->sg, &d) == 0) {
+	for (;;) {
+		const struct dcf_task *t;
 		struct sup_event *e;
+		int retry = 0, r;
 
+		if (n >= max || (t = dcf_done_head_locked(&s->sg)) == NULL)
+			break;
+		if (s->cmd_mode && wants_retry(s, t)) {
+			retry = 1;
+			r = dcf_retry_locked(&s->sg, retry_ring(s, t->id), dcf_now_ns(), &d);
+		} else {
+			r = dcf_retire_locked(&s->sg, &d);
+		}
+		if (r == -1)
+			break;
 		n++;
-		if (!tell || d.node >= s->nnodes)
+		if ((!tell && !s->cmd_mode) || d.node >= s->nnodes)
 			continue;
 		tell_start(s, d.node, d.gen, d.id, (int)d.from_recovery);
 		if (s->nev >= s->nev_max)
 			continue;
 		e = &s->ev[s->nev++];
-		e->kind = d.kind == DCF_WORK_CPU && d.result != dcf_task_cpu_expect(s->cfg, d.id)
+		e->kind = retry ? EV_RETRY
+		    : d.kind == DCF_WORK_CPU && d.result != dcf_task_cpu_expect(s->cfg, d.id)
 		    ? EV_WRONG
 		    : EV_DONE;
 		e->node = d.node;
 		e->id = d.id;
+		e->d = d;
 	}
 	return n;
+}
+
+/* What ended a command's run, for the log: "exit status 3", "killed by SIGKILL". */
+static void
+run_end_text(const struct dcf_outcome *o, char *buf, size_t len)
+{
+	switch (o->how) {
+	case DCF_HOW_EXIT:
+		snprintf(buf, len, "exit status %d", o->exit_code);
+		break;
+	case DCF_HOW_SIGNAL:
+		snprintf(buf, len, "killed by SIG%s", sig_name((int)o->term_sig));
+		break;
+	case DCF_HOW_TIMEOUT:
+		snprintf(buf, len, "timed out after %.3f s, ended by SIG%s",
+		    (double)o->run_ns / 1e9, sig_name((int)o->term_sig));
+		break;
+	case DCF_HOW_NOEXEC:
+		snprintf(buf, len, "%s: %s (exit status %d)",
+		    o->exit_code == 127 ? "command not found" : "cannot execute",
+		    strerror((int)o->exec_errno), o->exit_code);
+		break;
+	default:
+		snprintf(buf, len, "exit status 0");
+		break;
+	}
+}
+
+/* A command's run that ended: its log line, and its way out (cmd_finished). */
+static void
+log_cmd_end(struct sup *s, const struct sup_event *e, uint32_t net, uint32_t idx)
+{
+	const struct dcf_done *d = &e->d;
+	char how[192];
+
+	run_end_text(&d->out, how, sizeof(how));
+	if (e->kind == EV_RETRY) {
+		cmd_drop_run(s->cmd, d->id, d->runs);
+		dcf_log(DCF_WARNING,
+		    "Task-%llu failed on Network-%u Node-%u (%s): retry %u of %u%s", tid(s, e->id),
+		    net, idx, how, d->tries + 1, s->cfg->retries,
+		    s->cfg->retry_delay_ms ? " after the retry delay" : "");
+		return;
+	}
+	if (d->out.how == DCF_HOW_OK)
+		dcf_log(DCF_INFO, "Task-%llu completed by Network-%u Node-%u", tid(s, e->id), net,
+		    idx);
+	else if (d->out.how == DCF_HOW_TIMEOUT)
+		dcf_log(DCF_ERROR, "Task-%llu timed out on Network-%u Node-%u (%s)%s",
+		    tid(s, e->id), net, idx, how, d->tries ? " on its last try" : "");
+	else
+		dcf_log(DCF_ERROR, "Task-%llu failed on Network-%u Node-%u (%s)%s", tid(s, e->id),
+		    net, idx, how, d->tries ? " on its last try" : "");
+	cmd_finished(s->cmd, &s->sg, d, net, idx, 0);
 }
 
 /* After unlocking: the round's lines, in order. */
@@ -551,17 +663,19 @@ log_events(struct sup *s)
 			if (e->from_recovery)
 				dcf_log(DCF_INFO,
 				    "Network-%u Node-%u picked up Task-%llu from the queue.", net,
-				    idx, (unsigned long long)e->id);
-			dcf_log(DCF_INFO, "Task-%llu started by Network-%u Node-%u",
-			    (unsigned long long)e->id, net, idx);
+				    idx, tid(s, e->id));
+			dcf_log(DCF_INFO, "Task-%llu started by Network-%u Node-%u", tid(s, e->id),
+			    net, idx);
+		} else if (s->cmd_mode) {
+			log_cmd_end(s, e, net, idx);
 		} else if (e->kind == EV_WRONG) {
 			s->bad_results++;
 			dcf_log(DCF_ERROR,
 			    "Task-%llu completed by Network-%u Node-%u with a wrong result",
-			    (unsigned long long)e->id, net, idx);
+			    tid(s, e->id), net, idx);
 		} else {
 			dcf_log(DCF_INFO, "Task-%llu completed by Network-%u Node-%u",
-			    (unsigned long long)e->id, net, idx);
+			    tid(s, e->id), net, idx);
 		}
 	}
 	s->nev = 0;
@@ -576,10 +690,130 @@ log_events(struct sup *s)
  * one regardless (the end, or before a death is booked: what does not fit
  * is counted lost). Returns the tasks retired.
  */
+/* The network ring a task goes to: its own, or the global queue when it has no live node. */
+static uint32_t
+home_ring(struct sup *s, uint64_t id)
+{
+	uint32_t net = (uint32_t)(id % s->cfg->nets);
+
+	return s->alive[net] > 0 ? DCF_RING_NET0 + net : DCF_RING_RECOVERY;
+}
+
+/* When the delay ring's head is due, or UINT64_MAX (the ring is ours alone: no lock). */
+static uint64_t
+retry_due_at(struct sup *s)
+{
+	uint32_t slot;
+
+	if (dcf_ring_peek(&s->sg, dcf_delay_ring(&s->sg), 0, &slot) == -1 ||
+	    slot >= s->cfg->task_slots)
+		return UINT64_MAX;
+	return s->sg.tasks[slot].t_queued_ns + (uint64_t)s->cfg->retry_delay_ms * MS;
+}
+
+/*
+ * Command mode's refill, outside the first lock: read as many input lines
+ * as there are free slots (I/O, so never under the lock), then dispatch
+ * them, and the retries whose delay is over, under it.
+ */
+static void
+refill_cmd(struct sup *s)
+{
+	uint8_t woke[DCF_RING_NET0 + DCF_MAX_NETS + 1];
+	struct cmd_batch *b = &s->batch;
+	uint32_t k = 0, nids = 0;
+	uint64_t now = dcf_now_ns(), id;
+	int eof = s->input_eof, err = 0;
+
+	if (s->stopping || s->resetting)
+		return;
+	if (!s->input_eof) {
+		uint32_t free_slots = dcf_ring_depth(&s->sg.rings[DCF_RING_FREE]);
+
+		if (free_slots > b->n)
+			(void)cmd_fill(s->cmd, free_slots - b->n, b, &eof);
+	}
+	if (b->n == 0 && b->skip_after == 0 && eof == s->input_eof && retry_due_at(s) > now)
+		return;
+	memset(woke, 0, sizeof(woke));
+	if (sup_lock(s) == -1)
+		return;
+	for (; k < b->n; k++) {
+		const struct cmd_item *it = &b->items[k];
+		uint32_t ring;
+
+		if (it->skip_before > 0 && dcf_skip_locked(&s->sg, it->skip_before) == -1) {
+			err = errno;
+			break;
+		}
+		b->items[k].skip_before = 0;
+		id = s->sg.hdr->cnt.next_id;
+		ring = home_ring(s, id);
+		if (dcf_dispatch_cmd_locked(&s->sg, ring, now, b->buf + it->off, it->len) == -1) {
+			err = errno;
+			break;
+		}
+		woke[ring] = 1;
+		if (ring == DCF_RING_RECOVERY && nids < s->cfg->task_slots)
+			s->ids[nids++] = id;
+	}
+	if (k == b->n && b->skip_after > 0) {
+		if (dcf_skip_locked(&s->sg, b->skip_after) == -1)
+			err = errno;
+		else
+			b->skip_after = 0;
+	}
+	for (;;) {
+		uint32_t slot, ring;
+
+		if (retry_due_at(s) > now ||
+		    dcf_ring_peek(&s->sg, dcf_delay_ring(&s->sg), 0, &slot) == -1)
+			break;
+		ring = home_ring(s, s->sg.tasks[slot].id);
+		if (dcf_move_ring_locked(&s->sg, dcf_delay_ring(&s->sg), ring, now, &id) == -1)
+			break;
+		woke[ring] = 1;
+	}
+	if (k == b->n && b->skip_after == 0 && eof && !s->input_eof) {
+		s->input_eof = 1;
+		__atomic_store_n(&s->sg.hdr->total, s->sg.hdr->cnt.next_id, __ATOMIC_RELEASE);
+	}
+	dcf_unlock(&s->sg);
+	wake_rings(s, woke);
+	if (k == b->n) {
+		uint64_t skip = b->skip_after;
+
+		cmd_batch_reset(b);
+		b->skip_after = skip;
+	} else {
+		memmove(b->items, b->items + k, (b->n - k) * sizeof(*b->items));
+		b->n -= k;
+	}
+	if (err == EUCLEAN)
+		request_reset(s, "dispatch found a corrupt queue");
+	else if (err != 0)
+		dcf_log(DCF_ERROR, "books: dispatching a command: %s", strerror(err));
+	for (uint32_t i = 0; i < nids; i++)
+		dcf_log(DCF_WARNING,
+		    "Task-%llu queued on the global queue: Network-%u has no live node",
+		    tid(s, s->ids[i]), (uint32_t)(s->ids[i] % s->cfg->nets));
+}
+
+/*
+ * One round of the books: retire completed tasks, tell new starts, refill
+ * the queues, and (want_wake) ask the workers to wake us when more happens.
+ * The log is the book of record: a task is retired only when its lines fit
+ * in the log queue, so a stalled log holds completions DONE in the books,
+ * where they are safe, instead of losing their lines. force: retire every
+ * one regardless (the end, or before a death is booked: what does not fit
+ * is counted lost). Commands also wait for room in the finish queue
+ * (sup_cmd.h), always: a finished task is never dropped. Returns the tasks
+ * retired.
+ */
 static int
 book_round(struct sup *s, int want_wake, int force)
 {
-	uint8_t woke[DCF_RING_NET0 + DCF_MAX_NETS];
+	uint8_t woke[DCF_RING_NET0 + DCF_MAX_NETS + 1];
 	int tell = dcf_log_enabled(DCF_INFO) || s->cfg->work == DCF_WORK_CPU;
 	int max = RETIRE_BATCH, n;
 	uint32_t nids = 0;
@@ -590,6 +824,12 @@ book_round(struct sup *s, int want_wake, int force)
 		max = INT32_MAX;
 	else if (tell && !log_room_for_round(s))
 		max = 0; /* the log is behind: keep completions in the books for now */
+	if (s->cmd_mode) {
+		int room = cmd_room(s->cmd);
+
+		if (max > room)
+			max = room;
+	}
 	memset(woke, 0, sizeof(woke));
 	if (sup_lock(s) == -1)
 		return 0;
@@ -597,7 +837,8 @@ book_round(struct sup *s, int want_wake, int force)
 	/* Only with every completion retired: a node's next start after its last completion. */
 	if (tell && dcf_log_enabled(DCF_INFO) && dcf_ring_depth(&s->sg.rings[DCF_RING_DONE]) == 0)
 		look_for_starts_locked(s);
-	refill_locked(s, woke, &nids);
+	if (!s->cmd_mode)
+		refill_locked(s, woke, &nids);
 	if (n == 0 && want_wake)
 		__atomic_store_n(&s->sg.hdr->sup_waiting,
 		    DCF_SUP_WAKE_DONE | (dcf_log_enabled(DCF_INFO) ? DCF_SUP_WAKE_CLAIM : 0),
@@ -607,8 +848,11 @@ book_round(struct sup *s, int want_wake, int force)
 	for (uint32_t i = 0; i < nids; i++)
 		dcf_log(DCF_WARNING,
 		    "Task-%llu queued on the global queue: Network-%u has no live node",
-		    (unsigned long long)s->ids[i], (uint32_t)(s->ids[i] % s->cfg->nets));
+		    tid(s, s->ids[i]), (uint32_t)(s->ids[i] % s->cfg->nets));
+	/* Finished commands read their slots' payloads here, before any refill. */
 	log_events(s);
+	if (s->cmd_mode)
+		refill_cmd(s);
 	return n;
 }
 
@@ -641,7 +885,7 @@ evacuate(struct sup *s, uint32_t net)
 	for (uint32_t i = 0; i < k; i++)
 		dcf_log(DCF_WARNING,
 		    "Task-%llu moved to the global queue: Network-%u has no live node",
-		    (unsigned long long)s->ids[i], net);
+		    tid(s, s->ids[i]), net);
 }
 
 static void
@@ -665,26 +909,23 @@ log_death(struct sup *s, uint32_t n, pid_t pid, int status, const struct dcf_rec
 	    (int)pid, how, sn->hang_killed ? ", no progress" : "");
 	if (rc->had_task && rc->quarantined)
 		dcf_log(DCF_ERROR, "Task-%llu quarantined: it was running in %u crashed workers",
-		    (unsigned long long)rc->id, rc->attempts);
+		    tid(s, rc->id), rc->attempts);
 	else if (rc->had_task)
 		dcf_log(DCF_WARNING, "Task-%llu reclaimed from Network-%u Node-%u (pid %d)",
-		    (unsigned long long)rc->id, sn->net, sn->idx, (int)pid);
+		    tid(s, rc->id), sn->net, sn->idx, (int)pid);
 }
 
 static void
-node_exited(struct sup *s, uint32_t n, int status)
+node_exited(struct sup *s, uint32_t n, pid_t pid, int status)
 {
 	struct sup_node *sn = &s->nodes[n];
 	struct dcf_reclaim rc;
 	uint64_t now = dcf_now_ns();
-	pid_t pid = sn->pid;
 	int clean = WIFEXITED(status) && WEXITSTATUS(status) == DCF_EXIT_OK;
 	int wants_reset = WIFEXITED(status) && WEXITSTATUS(status) == DCF_EXIT_RESET;
 
 	/* What it completed is told before its death, in the order it happened. */
 	book_round(s, 0, 1);
-	sn->pid = 0;
-	s->alive[sn->net]--;
 	if (s->resetting || sup_lock(s) == -1) {
 		/* Killed for the reset (or the books need one): the rebuild takes its task. */
 		sn->st = s->stopping ? SN_STOPPED : SN_DOWN;
@@ -727,6 +968,20 @@ node_exited(struct sup *s, uint32_t n, int status)
 	dcf_unlock(&s->sg);
 	log_events(s);
 	log_death(s, n, pid, status, &rc);
+	if (s->cmd_mode && rc.had_task) {
+		/* That run's output is discarded: a task's output appears once. */
+		cmd_drop_run(s->cmd, rc.id, rc.runs);
+		if (rc.quarantined) {
+			struct dcf_done d;
+
+			memset(&d, 0, sizeof(d));
+			d.id = rc.id;
+			d.slot = rc.slot;
+			d.runs = rc.runs;
+			d.attempts = rc.attempts;
+			cmd_finished(s->cmd, &s->sg, &d, sn->net, sn->idx, 1);
+		}
+	}
 	/* It may have died between pushing work and waking anyone. */
 	dcf_books_wake_all(&s->sg);
 	if (wants_reset) {
@@ -741,6 +996,140 @@ node_exited(struct sup *s, uint32_t n, int status)
 		evacuate(s, sn->net);
 }
 
+/*
+ * Command mode's cgroups (cgroup v2, where this machine lets us make them):
+ * CG/n<node>/task holds the task of node n's worker (exec.h), so a dead
+ * worker's task tree is killed by one write that nothing in it escapes.
+ * Without them the tree is killed by the orphan sweep below alone.
+ */
+static void
+cg_setup(struct sup *s)
+{
+	char base[PATH_MAX - 128];
+
+	if (dcf_cg_self_dir(base, sizeof(base)) == -1) {
+		dcf_log(DCF_DEBUG, "no cgroup v2 here (%s): task trees are process groups",
+		    strerror(errno));
+		return;
+	}
+	snprintf(s->cg, sizeof(s->cg), "%s/dcf-%s.%d", base, s->o->name, (int)s->self);
+	if (mkdir(s->cg, 0755) == -1) {
+		dcf_log(DCF_DEBUG, "cannot make the cgroup %s (%s): task trees are process groups",
+		    s->cg, strerror(errno));
+		s->cg[0] = '\0';
+		return;
+	}
+	for (uint32_t n = 0; n < s->nnodes; n++) {
+		char dir[PATH_MAX];
+
+		snprintf(dir, sizeof(dir), "%s/n%u", s->cg, n);
+		if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
+			dcf_log(DCF_DEBUG,
+			    "cannot make the cgroup %s (%s): task trees are process groups", dir,
+			    strerror(errno));
+			break;
+		}
+	}
+	dcf_log(DCF_DEBUG, "each task runs in a cgroup under %s", s->cg);
+}
+
+/* A dead worker's task cgroup: everything in it killed, now (cgroup.kill). */
+static void
+cg_kill_node(struct sup *s, uint32_t n)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (s->cg[0] == '\0')
+		return;
+	snprintf(path, sizeof(path), "%s/n%u/task/cgroup.kill", s->cg, n);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		(void)!write(fd, "1", 1);
+		close(fd);
+	}
+}
+
+/* At the end, with every process gone: the cgroups removed, leaves first. */
+static void
+cg_remove(struct sup *s)
+{
+	char path[PATH_MAX];
+
+	if (s->cg[0] == '\0')
+		return;
+	for (uint32_t n = 0; n < s->nnodes; n++) {
+		snprintf(path, sizeof(path), "%s/n%u/task", s->cg, n);
+		rmdir(path);
+		snprintf(path, sizeof(path), "%s/n%u", s->cg, n);
+		rmdir(path);
+	}
+	if (rmdir(s->cg) == -1 && errno != ENOENT)
+		dcf_log(DCF_WARNING, "cannot remove the cgroup %s: %s", s->cg, strerror(errno));
+	s->cg[0] = '\0';
+}
+
+/*
+ * Our children that are not workers: what is left of the task trees of
+ * dead workers, reparented to us (we are a child subreaper). Each gets
+ * SIGKILL (an unreaped child: the PID is still ours); returns how many.
+ */
+static int
+kill_orphans(struct sup *s)
+{
+	char path[64], buf[4096];
+	uint64_t pid = 0;
+	int fd, k = 0, in_num = 0;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)s->self);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return 0;
+	while ((n = read(fd, buf, sizeof(buf))) > 0 || (n == -1 && errno == EINTR)) {
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] >= '0' && buf[i] <= '9') {
+				pid = pid * 10 + (uint64_t)(buf[i] - '0');
+				in_num = 1;
+				continue;
+			}
+			if (in_num && pid > 0 && pid <= INT_MAX && find_node(s, (pid_t)pid) < 0) {
+				kill((pid_t)pid, SIGKILL);
+				k++;
+			}
+			pid = 0;
+			in_num = 0;
+		}
+	}
+	if (in_num && pid > 0 && pid <= INT_MAX && find_node(s, (pid_t)pid) < 0) {
+		kill((pid_t)pid, SIGKILL);
+		k++;
+	}
+	close(fd);
+	return k;
+}
+
+/*
+ * Book the deaths of reaped workers once nothing of their tasks' trees is
+ * left: a task is queued again only when no process of its last run can
+ * still be running, so two runs of one task never overlap.
+ */
+static void
+settle_deaths(struct sup *s)
+{
+	if (s->ndying == 0 || kill_orphans(s) > 0)
+		return;
+	for (uint32_t n = 0; n < s->nnodes && s->ndying > 0; n++) {
+		struct sup_node *sn = &s->nodes[n];
+
+		if (!sn->dying)
+			continue;
+		sn->dying = 0;
+		s->ndying--;
+		node_exited(s, n, sn->dead_pid, sn->dead_status);
+	}
+}
+
 static void
 reap(struct sup *s)
 {
@@ -749,10 +1138,10 @@ reap(struct sup *s)
 		pid_t pid = waitpid(-1, &status, WNOHANG | WUNTRACED | WCONTINUED);
 
 		if (pid <= 0)
-			return;
+			break;
 		n = find_node(s, pid);
 		if (n < 0)
-			continue;
+			continue; /* an orphan of a task: reaped */
 		if (WIFSTOPPED(status)) {
 			s->nodes[n].stopped_at = dcf_now_ns();
 			dcf_log(DCF_WARNING,
@@ -766,8 +1155,16 @@ reap(struct sup *s)
 			s->nodes[n].stopped_at = 0;
 			continue;
 		}
-		node_exited(s, (uint32_t)n, status);
+		/* Dead: its PID is not ours any more, and its network has one node less. */
+		cg_kill_node(s, (uint32_t)n);
+		s->nodes[n].pid = 0;
+		s->alive[s->nodes[n].net]--;
+		s->nodes[n].dying = 1;
+		s->nodes[n].dead_pid = pid;
+		s->nodes[n].dead_status = status;
+		s->ndying++;
 	}
+	settle_deaths(s);
 }
 
 /* --- full reset -------------------------------------------------------- */
@@ -894,6 +1291,13 @@ restart_due(struct sup *s, uint64_t now)
 	}
 }
 
+/* Tasks in the run: a stream's are known when its input has ended. */
+static uint64_t
+total_tasks(struct sup *s)
+{
+	return s->cmd_mode ? __atomic_load_n(&s->sg.hdr->total, __ATOMIC_ACQUIRE) : s->cfg->tasks;
+}
+
 static void
 progress_text(struct sup *s, char *line, size_t len)
 {
@@ -906,8 +1310,15 @@ progress_text(struct sup *s, char *line, size_t len)
 	for (uint32_t n = 0; n < s->nnodes; n++)
 		down += s->nodes[n].st != SN_RUN;
 	rate_text(rate, sizeof(rate), h->cnt.retired, secs);
-	snprintf(line, len, "%llu/%llu done, %s tasks/s, %u %s down", (unsigned long long)done,
-	    (unsigned long long)s->cfg->tasks, rate, down, pl(down, "node", "nodes"));
+	if (total_tasks(s) == DCF_TASKS_STREAM)
+		snprintf(line, len, "%llu done, %llu running, %s tasks/s, %u %s down",
+		    (unsigned long long)done, (unsigned long long)h->cnt.running, rate, down,
+		    pl(down, "node", "nodes"));
+	else
+		snprintf(line, len, "%llu/%llu done, %s tasks/s, %u %s down",
+		    (unsigned long long)done,
+		    (unsigned long long)(total_tasks(s) - (s->cmd_mode ? h->cnt.skipped : 0)), rate,
+		    down, pl(down, "node", "nodes"));
 }
 
 /* The terminal's progress line: through the log when the log is that terminal. */
@@ -946,6 +1357,8 @@ set_timer(struct sup *s, uint64_t now)
 	}
 	if (s->next_hang_check < next)
 		next = s->next_hang_check;
+	if (s->cmd_mode && !s->stopping && !s->resetting && retry_due_at(s) < next)
+		next = retry_due_at(s);
 	if (s->stopping && s->grace_at && s->grace_at < next)
 		next = s->grace_at;
 	if (s->tty && s->next_progress < next)
@@ -1073,13 +1486,29 @@ all_failed(struct sup *s)
 	return 1;
 }
 
+/* Move outputs along: finished commands' first (they may hold the log), then the log. */
+static void
+flush_out(struct sup *s)
+{
+	if (s->cmd_mode)
+		cmd_pump(s->cmd);
+	if (!s->cmd_mode || !cmd_holds_log(s->cmd))
+		dcf_log_flush();
+}
+
 /* Wait for the log to take more: 0 to go on; -1 on the deadline or a stop signal. */
 static int
 wait_log(struct sup *s, uint64_t until)
 {
-	struct pollfd pfd[2] = {{.fd = dcf_log_fd(), .events = POLLOUT},
-	    {.fd = s->sfd, .events = POLLIN}};
+	struct pollfd pfd[5] = {{.fd = s->sfd, .events = POLLIN},
+	    {.fd = dcf_log_fd(), .events = POLLOUT}};
+	nfds_t nfd = 1;
 	int ms = -1, sigs = s->sigs;
+
+	if (dcf_log_queued() > 0 && !(s->cmd_mode && cmd_holds_log(s->cmd)))
+		nfd = 2;
+	if (s->cmd_mode)
+		nfd += (nfds_t)cmd_poll(s->cmd, 0, pfd + nfd);
 
 	if (until != 0) {
 		uint64_t now = dcf_now_ns();
@@ -1088,9 +1517,9 @@ wait_log(struct sup *s, uint64_t until)
 			return -1;
 		ms = (int)((until - now) / MS) + 1;
 	}
-	if (poll(pfd, 2, ms) == -1 && errno != EINTR)
+	if (poll(pfd, nfd, ms) == -1 && errno != EINTR)
 		return -1;
-	if (pfd[1].revents & POLLIN) {
+	if (pfd[0].revents & POLLIN) {
 		take_signals(s);
 		if (s->sigs != sigs || s->stop_req != 0)
 			return -1;
@@ -1114,9 +1543,13 @@ final_flush(struct sup *s, const char *summary_line)
 	int gave_up = 0;
 
 	for (;;) {
+		int more;
+
 		while (c->completed > c->retired && book_round(s, 0, 0) > 0)
 			;
-		if (dcf_log_flush() == 0 && c->completed <= c->retired)
+		flush_out(s);
+		more = dcf_log_queued() > 0 || (s->cmd_mode && !cmd_idle(s->cmd));
+		if (!more && c->completed <= c->retired)
 			break;
 		if (wait_log(s, until) == -1) {
 			gave_up = 1;
@@ -1135,6 +1568,43 @@ final_flush(struct sup *s, const char *summary_line)
 	(void)dcf_log_drain(0);
 }
 
+/* Command mode's summary: each outcome counted. */
+static void
+cmd_summary_text(struct sup *s, char *line, size_t len, const char *tail)
+{
+	const struct dcf_counters *c = &s->sg.hdr->cnt;
+	double secs = (double)(dcf_now_ns() - s->t0) / 1e9;
+	uint64_t total = total_tasks(s), ran;
+	struct cmd_stats st;
+	char rate[32], extra[192] = "";
+	size_t n = 0;
+
+	cmd_stats(s->cmd, &st);
+	if (total == DCF_TASKS_STREAM)
+		total = c->next_id;
+	ran = total - c->skipped;
+	if (st.resumed > 0)
+		n += (size_t)snprintf(extra + n, sizeof(extra) - n, ", %llu skipped (--resume)",
+		    (unsigned long long)st.resumed);
+	if (st.rejected > 0)
+		n += (size_t)snprintf(extra + n, sizeof(extra) - n, ", %llu bad input %s",
+		    (unsigned long long)st.rejected, pl(st.rejected, "line", "lines"));
+	if (c->succeeded + c->failed + c->timed_out + c->quarantined < ran)
+		snprintf(extra + n, sizeof(extra) - n, ", %llu not run",
+		    (unsigned long long)(ran - c->succeeded - c->failed - c->timed_out -
+		        c->quarantined));
+	rate_text(rate, sizeof(rate), c->retired, secs);
+	snprintf(line, len,
+	    "dcf '%s': %llu %s: %llu succeeded, %llu failed, %llu timed out, %llu quarantined%s; "
+	    "%llu %s; %llu node %s, %llu %s reclaimed; %.2f s, %s tasks/s%s",
+	    s->o->name, (unsigned long long)ran, pl(ran, "task", "tasks"),
+	    (unsigned long long)c->succeeded, (unsigned long long)c->failed,
+	    (unsigned long long)c->timed_out, (unsigned long long)c->quarantined, extra,
+	    (unsigned long long)c->retried, pl(c->retried, "retry", "retries"),
+	    (unsigned long long)c->failures, pl(c->failures, "failure", "failures"),
+	    (unsigned long long)c->reclaimed, pl(c->reclaimed, "task", "tasks"), secs, rate, tail);
+}
+
 static void
 summary_text(struct sup *s, char *line, size_t len)
 {
@@ -1148,6 +1618,10 @@ summary_text(struct sup *s, char *line, size_t len)
 		snprintf(tail, sizeof(tail), "; %llu log %s could not be written (%s)",
 		    (unsigned long long)lost, pl(lost, "line", "lines"),
 		    dcf_log_error() ? dcf_log_error() : "?");
+	if (s->cmd_mode) {
+		cmd_summary_text(s, line, len, tail);
+		return;
+	}
 	rate_text(rate, sizeof(rate), c->retired, secs);
 	snprintf(line, len,
 	    "dcf '%s': %llu %s: %llu completed, %llu quarantined, %llu not run; "
@@ -1179,6 +1653,7 @@ same_file(int a, int b)
 static void
 finish_output(struct sup *s)
 {
+	int summary_fd;
 	uint64_t lost;
 	char line[512];
 	size_t n;
@@ -1187,11 +1662,18 @@ finish_output(struct sup *s)
 	while (book_round(s, 0, 0) > 0)
 		;
 	summary_text(s, line, sizeof(line));
-	final_flush(s, same_file(dcf_log_fd(), 1) ? NULL : line);
+	/* Commands: standard output is the tasks' alone; the summary goes to stderr. */
+	summary_fd = s->out_fd;
+	if (s->cmd_mode)
+		summary_fd = dcf_log_enabled(DCF_INFO) && s->err_fd < 0 ? -1
+		    : s->err_fd >= 0                                    ? s->err_fd
+		                                                        : dcf_log_fd();
+	final_flush(s, summary_fd >= 0 && same_file(dcf_log_fd(), summary_fd) ? NULL : line);
 	summary_text(s, line, sizeof(line) - 1); /* now with what was lost */
 	n = strlen(line);
 	line[n++] = '\n';
-	(void)dcf_write_within(s->out_fd, line, n, (int)s->cfg->hang_timeout_ms);
+	if (summary_fd >= 0)
+		(void)dcf_write_within(summary_fd, line, n, (int)s->cfg->hang_timeout_ms);
 	lost = dcf_log_lost();
 	if (lost > 0 && s->err_fd >= 0) {
 		char note[256];
@@ -1315,6 +1797,14 @@ announce_end(struct sup *s)
 {
 	const struct dcf_counters *c = &s->sg.hdr->cnt;
 
+	if (s->cmd_mode) {
+		dcf_log(DCF_INFO,
+		    "Every task has ended: %llu succeeded, %llu failed, %llu timed out, %llu "
+		    "quarantined; stopping the workers",
+		    (unsigned long long)c->succeeded, (unsigned long long)c->failed,
+		    (unsigned long long)c->timed_out, (unsigned long long)c->quarantined);
+		return;
+	}
 	if (c->quarantined > 0)
 		dcf_log(DCF_INFO,
 		    "Every task has ended: %llu completed, %llu quarantined; stopping the workers",
@@ -1331,13 +1821,23 @@ finished(struct sup *s)
 {
 	struct dcf_hdr *h = s->sg.hdr;
 
-	return h->cnt.retired + h->cnt.quarantined >= s->cfg->tasks;
+	if (s->cmd_mode && !s->input_eof)
+		return 0;
+	return h->cnt.retired + h->cnt.quarantined + h->cnt.skipped >= total_tasks(s);
+}
+
+/* Would the input be read now if it had lines? (free slots, not stopping) */
+static int
+wants_input(struct sup *s)
+{
+	return s->cmd_mode && !s->input_eof && !s->stopping && !s->resetting &&
+	    dcf_ring_depth(&s->sg.rings[DCF_RING_FREE]) > s->batch.n;
 }
 
 static void
 wait_events(struct sup *s)
 {
-	struct pollfd pfd[4];
+	struct pollfd pfd[8];
 	nfds_t nfd = 3;
 
 	set_timer(s, dcf_now_ns());
@@ -1345,11 +1845,12 @@ wait_events(struct sup *s)
 	pfd[1].fd = s->efd;
 	pfd[2].fd = s->tfd;
 	pfd[0].events = pfd[1].events = pfd[2].events = POLLIN;
-	if (dcf_log_queued() > 0) {
-		pfd[3].fd = dcf_log_fd();
-		pfd[3].events = POLLOUT;
-		nfd = 4;
+	if (dcf_log_queued() > 0 && !(s->cmd_mode && cmd_holds_log(s->cmd))) {
+		pfd[nfd].fd = dcf_log_fd();
+		pfd[nfd++].events = POLLOUT;
 	}
+	if (s->cmd_mode)
+		nfd += (nfds_t)cmd_poll(s->cmd, wants_input(s), pfd + nfd);
 	if (poll(pfd, nfd, -1) == -1)
 		return;
 	if (pfd[1].revents & POLLIN) {
@@ -1409,7 +1910,7 @@ loop(struct sup *s)
 		int worked, idle = 0;
 
 		worked = book_round(s, 0, 0) > 0;
-		dcf_log_flush();
+		flush_out(s);
 		if (!s->stopping && !s->resetting && finished(s)) {
 			announce_end(s);
 			begin_stop(s, -1);
@@ -1419,14 +1920,15 @@ loop(struct sup *s)
 			s->failed_run = 1;
 			begin_stop(s, -1);
 		}
-		if (s->resetting && live_children(s) == 0)
+		if (s->resetting && live_children(s) == 0 && s->ndying == 0 && kill_orphans(s) == 0)
 			finish_reset(s);
-		if (s->stopping && !s->resetting && live_children(s) == 0)
+		if (s->stopping && !s->resetting && live_children(s) == 0 && s->ndying == 0 &&
+		    kill_orphans(s) == 0)
 			break;
 		if (!worked || !log_room_for_round(s)) {
 			/* Nothing retired: ask for a wake-up, then look once more. */
 			if (book_round(s, 1, 0) == 0 || !log_room_for_round(s)) {
-				dcf_log_flush();
+				flush_out(s);
 				wait_events(s);
 				idle = 1;
 			}
@@ -1559,11 +2061,18 @@ run_system(struct sup *s)
 
 	setproctitle("-dcf-supervisor %s", s->o->name);
 	s->t0 = dcf_now_ns();
-	dcf_log(DCF_INFO, "dcf '%s' starting: %u %s x %u %s, %llu %s, seed %llu (pid %d)",
-	    s->o->name, s->cfg->nets, pl(s->cfg->nets, "network", "networks"),
-	    s->cfg->nodes_per_net, pl(s->cfg->nodes_per_net, "node", "nodes"),
-	    (unsigned long long)s->cfg->tasks, pl(s->cfg->tasks, "task", "tasks"),
-	    (unsigned long long)s->cfg->seed, (int)s->self);
+	if (s->cmd_mode)
+		dcf_log(DCF_INFO,
+		    "dcf '%s' starting: %u %s x %u %s, a task per input line, seed %llu (pid %d)",
+		    s->o->name, s->cfg->nets, pl(s->cfg->nets, "network", "networks"),
+		    s->cfg->nodes_per_net, pl(s->cfg->nodes_per_net, "node", "nodes"),
+		    (unsigned long long)s->cfg->seed, (int)s->self);
+	else
+		dcf_log(DCF_INFO, "dcf '%s' starting: %u %s x %u %s, %llu %s, seed %llu (pid %d)",
+		    s->o->name, s->cfg->nets, pl(s->cfg->nets, "network", "networks"),
+		    s->cfg->nodes_per_net, pl(s->cfg->nodes_per_net, "node", "nodes"),
+		    (unsigned long long)s->cfg->tasks, pl(s->cfg->tasks, "task", "tasks"),
+		    (unsigned long long)s->cfg->seed, (int)s->self);
 	tell_how_to_watch(s);
 	for (uint32_t n = 0; n < s->nnodes && !s->resetting; n++)
 		fork_node(s, n, 0);
@@ -1577,6 +2086,16 @@ run_system(struct sup *s)
 		rc = s->failed_run || s->sg.hdr->cnt.quarantined > 0 || s->bad_results > 0 ? 1 : 0;
 	if (rc == 0 && dcf_log_lost() > 0)
 		rc = 1;
+	if (rc == 0 && s->cmd_mode) {
+		const struct dcf_counters *c = &s->sg.hdr->cnt;
+		struct cmd_stats st;
+
+		/* 0 only when every task succeeded, and every record of it was kept. */
+		cmd_stats(s->cmd, &st);
+		if (c->failed + c->timed_out > 0 || st.rejected > 0 || st.out_lost > 0 ||
+		    st.joblog_lost > 0 || !s->input_eof)
+			rc = 1;
+	}
 	return rc;
 }
 
@@ -1618,8 +2137,23 @@ supervisor_run(struct sup_opts *o)
 		close_fds(&s, logfd);
 		return 1;
 	}
+	s.cmd_mode = sup_cmd_mode(o);
+	if (s.cmd_mode &&
+	    cmd_open(&s.cmd, o, s.cfg, s.out_fd, s.err_fd >= 0 ? s.err_fd : logfd, err,
+	        sizeof(err)) == -1) {
+		fprintf(stderr, "dcf-supervisor: %s\n", err);
+		free_tables(&s);
+		close_fds(&s, logfd);
+		return 1;
+	}
+	/* What a dead worker's task leaves behind comes back to us, to be killed. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	if (s.cmd_mode)
+		cg_setup(&s);
 	if (dcf_seg_create(&s.sg, o->name, &o->cfg, &old, err, sizeof(err)) == -1) {
 		fprintf(stderr, "dcf-supervisor: cannot start '%s': %s\n", o->name, err);
+		cg_remove(&s);
+		cmd_close(s.cmd);
 		free_tables(&s);
 		close_fds(&s, logfd);
 		return 1;
@@ -1645,6 +2179,9 @@ supervisor_run(struct sup_opts *o)
 	__atomic_store_n(&s.sg.hdr->sys_state, DCF_SYS_ENDED, __ATOMIC_RELEASE);
 	fatal_sup = NULL;
 	dcf_seg_destroy(&s.sg);
+	cg_remove(&s);
+	cmd_close(s.cmd);
+	cmd_batch_free(&s.batch);
 	free_tables(&s);
 	close_fds(&s, logfd);
 	return rc;

@@ -3,16 +3,22 @@
  * work. Forked by the supervisor; holds only the mapping it inherited.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "dcf/books.h"
+#include "dcf/cmd.h"
+#include "dcf/exec.h"
 #include "dcf/inject.h"
 #include "dcf/lock.h"
 #include "dcf/ring.h"
@@ -60,6 +66,8 @@ heartbeat(const struct worker_ctx *w)
 	__atomic_store_n(&w->sg->nodes[w->node].heartbeat_ns, dcf_now_ns(), __ATOMIC_RELAXED);
 }
 
+static void run_cmd(const struct worker_ctx *w, const struct dcf_claim *cl);
+
 /* Run one task; returns its result (cpu work) or 0. */
 static uint64_t
 run_task(const struct worker_ctx *w, const struct dcf_claim *cl)
@@ -87,6 +95,10 @@ run_task(const struct worker_ctx *w, const struct dcf_claim *cl)
 		}
 		return 0;
 	}
+	if (cl->kind == DCF_WORK_CMD) {
+		run_cmd(w, cl);
+		return 0;
+	}
 	if (cl->kind == DCF_WORK_CPU) {
 		uint64_t left = dcf_task_cpu_iters(c, cl->id);
 		uint64_t step = c->cpu_iters_per_ms * beat, x = c->seed + cl->id;
@@ -103,6 +115,180 @@ run_task(const struct worker_ctx *w, const struct dcf_claim *cl)
 		return x;
 	}
 	return 0;
+}
+
+/* --- command tasks ------------------------------------------------------ */
+
+/* The environment variables a task gets, besides the worker's own. */
+enum { ENV_TASK_ID, ENV_NETWORK, ENV_NODE, ENV_ATTEMPT, ENV_NAME, ENV_N };
+static const char *const env_names[ENV_N] = {"DCF_TASK_ID", "DCF_NETWORK", "DCF_NODE",
+    "DCF_ATTEMPT", "DCF_NAME"};
+
+/* What a worker keeps to run commands: set up once, used for every task. */
+struct cmd_worker {
+	struct dcf_exec x;
+	char *payload; /* the claimed task's command, copied out of the segment */
+	char **argv;
+	size_t argv_max;
+	char **envp;
+	char env_val[ENV_N][64 + DCF_NAME_MAX];
+	int out_fd, err_fd; /* this node's spool files */
+	char out_name[32], err_name[32];
+};
+
+static struct cmd_worker cw;
+static int cw_ready;
+
+/* The worker's parent died: nothing of its task may outlive it. */
+static void
+on_parent_death(int sig)
+{
+	(void)sig;
+	if (cw_ready)
+		dcf_exec_kill_now(&cw.x);
+	_exit(DCF_EXIT_SETUP);
+}
+
+static int
+spool_open(const struct worker_ctx *w, const char *name)
+{
+	return openat(w->spool_fd, name,
+	    O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+}
+
+static void
+cmd_setup(const struct worker_ctx *w)
+{
+	const struct dcf_config *c = &w->sg->cfg;
+	char err[DCF_ERRLEN];
+	extern char **environ;
+	size_t n = 0, k = 0;
+	struct sigaction sa;
+
+	snprintf(cw.out_name, sizeof(cw.out_name), "n%u.out", w->node);
+	snprintf(cw.err_name, sizeof(cw.err_name), "n%u.err", w->node);
+	cw.out_fd = spool_open(w, cw.out_name);
+	cw.err_fd = spool_open(w, cw.err_name);
+	cw.payload = malloc((size_t)c->payload_max + 1);
+	cw.argv_max = c->payload_max / 2 + 2;
+	cw.argv = calloc(cw.argv_max, sizeof(*cw.argv));
+	while (environ != NULL && environ[n] != NULL)
+		n++;
+	cw.envp = calloc(n + ENV_N + 1, sizeof(*cw.envp));
+	if (cw.out_fd == -1 || cw.err_fd == -1 || cw.payload == NULL || cw.argv == NULL ||
+	    cw.envp == NULL ||
+	    dcf_exec_init(&cw.x, w->cg_dir[0] ? w->cg_dir : NULL, err, sizeof(err)) == -1)
+		_exit(DCF_EXIT_SETUP);
+	for (size_t i = 0; i < n; i++) {
+		int ours = 0;
+
+		for (int e = 0; e < ENV_N; e++) {
+			size_t l = strlen(env_names[e]);
+
+			ours |= strncmp(environ[i], env_names[e], l) == 0 && environ[i][l] == '=';
+		}
+		if (!ours)
+			cw.envp[k++] = environ[i];
+	}
+	for (int e = 0; e < ENV_N; e++)
+		cw.envp[k++] = cw.env_val[e];
+	cw.envp[k] = NULL;
+	/* The supervisor's death reaches us as SIGUSR2, to end our task's tree first. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_parent_death;
+	sigfillset(&sa.sa_mask);
+	sigaction(SIGUSR2, &sa, NULL);
+	cw_ready = 1;
+	prctl(PR_SET_PDEATHSIG, SIGUSR2);
+	if (getppid() != w->parent)
+		on_parent_death(SIGUSR2);
+}
+
+/*
+ * After the run: a spool file that got output is handed to the supervisor
+ * under the run's name, and a fresh one opened; an empty one is kept.
+ */
+static uint64_t
+spool_hand_over(const struct worker_ctx *w, int *fd, const char *name, uint64_t id, uint32_t run,
+    const char *what)
+{
+	struct stat st;
+	char to[64];
+
+	if (fstat(*fd, &st) == -1 || st.st_size == 0)
+		return 0;
+	snprintf(to, sizeof(to), "%" PRIu64 ".%u.%s", id, run, what);
+	if (renameat(w->spool_fd, name, w->spool_fd, to) == -1)
+		_exit(DCF_EXIT_SETUP); /* the run's output would be lost: let it run again */
+	close(*fd);
+	if ((*fd = spool_open(w, name)) == -1)
+		_exit(DCF_EXIT_SETUP);
+	return (uint64_t)st.st_size;
+}
+
+static void
+run_cmd(const struct worker_ctx *w, const struct dcf_claim *cl)
+{
+	struct dcf_seg *sg = w->sg;
+	struct dcf_task *t = &sg->tasks[cl->slot];
+	struct dcf_node *nd = &sg->nodes[w->node];
+	struct dcf_exec_req rq;
+	struct dcf_exec_res rs;
+	struct dcf_outcome o;
+	uint32_t len = t->payload_len;
+
+	memset(&o, 0, sizeof(o));
+	if (len > sg->cfg.payload_max)
+		len = 0;
+	memcpy(cw.payload, dcf_payload(sg, cl->slot), len);
+	cw.payload[len] = '\0';
+	snprintf(cw.env_val[ENV_TASK_ID], sizeof(cw.env_val[0]), "DCF_TASK_ID=%" PRIu64,
+	    cl->id + 1);
+	snprintf(cw.env_val[ENV_NETWORK], sizeof(cw.env_val[0]), "DCF_NETWORK=%u", nd->net);
+	snprintf(cw.env_val[ENV_NODE], sizeof(cw.env_val[0]), "DCF_NODE=%u", nd->idx);
+	snprintf(cw.env_val[ENV_ATTEMPT], sizeof(cw.env_val[0]), "DCF_ATTEMPT=%u", cl->runs);
+	snprintf(cw.env_val[ENV_NAME], sizeof(cw.env_val[0]), "DCF_NAME=%s", sg->hdr->name);
+	if (len == 0 || dcf_cmd_argv(cw.payload, len, cw.argv, cw.argv_max) <= 0) {
+		/* Nothing we could run: the books' payload is damaged. */
+		o.how = DCF_HOW_NOEXEC;
+		o.exit_code = 126;
+		o.exec_errno = EINVAL;
+		o.start_wall_ns = dcf_wall_ns();
+		t->out = o;
+		return;
+	}
+	memset(&rq, 0, sizeof(rq));
+	rq.argv = cw.argv;
+	rq.envp = cw.envp;
+	rq.out_fd = cw.out_fd;
+	rq.err_fd = cw.err_fd;
+	rq.timeout_ns = (uint64_t)sg->cfg.timeout_ms * 1000000ULL;
+	rq.kill_after_ns = (uint64_t)sg->cfg.kill_after_ms * 1000000ULL;
+	/* Waiting in the kernel for the command: --timeout watches it, not the watchdog. */
+	__atomic_store_n(&nd->heartbeat_ns, DCF_BEAT_IN_CMD, __ATOMIC_RELAXED);
+	if (dcf_exec_run(&cw.x, &rq, &rs) == -1) {
+		o.how = DCF_HOW_NOEXEC;
+		o.exit_code = 126;
+		o.exec_errno = (uint32_t)errno;
+		o.start_wall_ns = dcf_wall_ns();
+	} else {
+		o.how = rs.how == DCF_EXEC_EXITED ? (rs.exit_code == 0 ? DCF_HOW_OK : DCF_HOW_EXIT)
+		    : rs.how == DCF_EXEC_SIGNALED ? DCF_HOW_SIGNAL
+		    : rs.how == DCF_EXEC_TIMEDOUT ? DCF_HOW_TIMEOUT
+		                                  : DCF_HOW_NOEXEC;
+		o.exit_code = rs.exit_code;
+		o.term_sig = (uint32_t)rs.term_sig;
+		o.exec_errno = (uint32_t)rs.exec_errno;
+		o.start_wall_ns = rs.start_wall_ns;
+		o.run_ns = rs.run_ns;
+		o.cpu_us = rs.cpu_us;
+		o.maxrss_kb = rs.maxrss_kb;
+	}
+	heartbeat(w);
+	o.out_bytes = spool_hand_over(w, &cw.out_fd, cw.out_name, cl->id, cl->runs, "out");
+	o.err_bytes = spool_hand_over(w, &cw.err_fd, cw.err_name, cl->id, cl->runs, "err");
+	/* Ours alone while RUNNING: published by the completion that follows. */
+	t->out = o;
 }
 
 static void
@@ -222,6 +408,8 @@ worker_main(const struct worker_ctx *w)
 	prctl(PR_SET_NAME, "dcf-worker");
 	/* The supervisor writes every line of the log: its queue is not ours. */
 	dcf_log_queue_free();
+	if (sg->cfg.work == DCF_WORK_CMD)
+		cmd_setup(w);
 	memset(&t, 0, sizeof(t));
 	t.node = w->node;
 	t.gen = w->gen;

@@ -23,7 +23,9 @@ struct worker_ctx {
 	uint32_t node;
 	uint32_t gen;
 	pid_t parent;
-	int notify_fd; /* eventfd: wakes the supervisor */
+	int notify_fd;     /* eventfd: wakes the supervisor */
+	int spool_fd;      /* command mode: the spool directory (sup_cmd.h), else -1 */
+	char cg_dir[4096]; /* command mode: this node's cgroup v2 directory, or "" */
 };
 
 /* Claim, run, complete, sleep, until the system stops. Never returns. */

@@ -196,11 +196,35 @@ sample(const struct opt *o, char *buf, size_t len)
 	case OPT_K_WORD:
 		return o->words[0];
 	case OPT_K_FILE:
+	case OPT_K_INFILE:
 		return "/dev/null";
+	case OPT_K_DIR:
+		return "/tmp";
+	case OPT_K_DURATION:
+		return "1.5s";
 	case OPT_K_FLAG:
 		break;
 	}
 	return NULL;
+}
+
+/* What an entry needs beside it to be taken alone (NULL-terminated, at most 3). */
+static void
+companions(int i, const char **w)
+{
+	w[0] = w[1] = w[2] = w[3] = NULL;
+	if (i == OPT_COUNT) {
+		w[0] = "--watch";
+		return;
+	}
+	if (i < OPT_ARG_FILE || i > OPT_RESULTS || i == OPT_COMMANDS)
+		return; /* not a command's */
+	if (i == OPT_KILL_AFTER)
+		w[0] = "--timeout=1";
+	else if (i == OPT_RESUME || i == OPT_RESUME_FAILED)
+		w[0] = "--joblog=/dev/null";
+	w[w[0] != NULL] = "--";
+	w[1 + (w[0] != NULL && w[1] != NULL)] = "true";
 }
 
 /* Every entry a program takes, in each form, is taken and stored without a word. */
@@ -214,7 +238,7 @@ test_every_entry_is_taken(void **state)
 		for (int i = 0; i < OPT_NENTRIES; i++) {
 			const struct opt *o = &opt_table[i];
 			char num[32], eq[96], name[64], cluster[96];
-			const char *val, *out, *w;
+			const char *val, *out, *w[4];
 
 			if (!(o->progs & prog) || i == OPT_HELP || i == OPT_VERSION)
 				continue;
@@ -224,16 +248,19 @@ test_every_entry_is_taken(void **state)
 			    val ? val : "");
 			snprintf(name, sizeof(name), "--%s", o->name);
 			snprintf(cluster, sizeof(cluster), "-%c%s", o->letter, val ? val : "");
-			w = i == OPT_COUNT ? "--watch" : NULL;
-			if (parse(prog, &out, (const char *const[]){eq, w, NULL}) != 0)
+			companions(i, w);
+			if (parse(prog, &out, (const char *const[]){eq, w[0], w[1], w[2], NULL}) !=
+			    0)
 				fail_msg("%s %s: %s", opt_programs[p].name, eq, out);
 			assert_string_equal(out, "");
 			if (o->arg == OPT_ARG_REQUIRED &&
-			    parse(prog, &out, (const char *const[]){name, val, w, NULL}) != 0)
+			    parse(prog, &out,
+			        (const char *const[]){name, val, w[0], w[1], w[2], NULL}) != 0)
 				fail_msg("%s %s %s: %s", opt_programs[p].name, name, val, out);
 			assert_string_equal(out, "");
 			if (o->letter != 0 &&
-			    parse(prog, &out, (const char *const[]){cluster, w, NULL}) != 0)
+			    parse(prog, &out,
+			        (const char *const[]){cluster, w[0], w[1], w[2], NULL}) != 0)
 				fail_msg("%s %s: %s", opt_programs[p].name, cluster, out);
 			assert_string_equal(out, "");
 		}
@@ -278,7 +305,7 @@ test_errors(void **state)
 {
 	static const struct {
 		enum opt_prog prog;
-		const char *args[4];
+		const char *args[6];
 		const char *line;
 	} cases[] = {
 	    {OPT_P_SUPERVISOR, {"--name", "a\nb", NULL},
@@ -301,8 +328,24 @@ test_errors(void **state)
 	    {OPT_P_SUPERVISOR, {"--watch", NULL},
 	        "dcf-supervisor: unknown option '--watch' (an option of dcf-status); try "
 	        "'dcf-supervisor --help'\n"},
-	    {OPT_P_SUPERVISOR, {"--", "x", NULL},
-	        "dcf-supervisor: unexpected argument 'x'; try 'dcf-supervisor --help'\n"},
+	    {OPT_P_SUPERVISOR, {"--commands", "/dev/null", "--", "x", NULL},
+	        "dcf-supervisor: give a command or --commands FILE, not both; try "
+	        "'dcf-supervisor --help'\n"},
+	    {OPT_P_SUPERVISOR, {"--timeout", "5", NULL},
+	        "dcf-supervisor: --timeout is for commands: give one after the options (-- "
+	        "COMMAND [ARG...]) or --commands FILE; try 'dcf-supervisor --help'\n"},
+	    {OPT_P_SUPERVISOR, {"--tasks", "5", "--", "true", NULL},
+	        "dcf-supervisor: --tasks is for the demo's synthetic tasks; a command runs one "
+	        "task per input line; try 'dcf-supervisor --help'\n"},
+	    {OPT_P_SUPERVISOR, {"--resume", "--", "true", NULL},
+	        "dcf-supervisor: --resume reads the joblog: give --joblog FILE too; try "
+	        "'dcf-supervisor --help'\n"},
+	    {OPT_P_SUPERVISOR, {"--timeout", "5x", "--", "true", NULL},
+	        "dcf-supervisor: --timeout '5x': expected a duration from 0.001 to 4000000 seconds "
+	        "(N, N.N, or with ms, s, m, h, d); try 'dcf-supervisor --help'\n"},
+	    {OPT_P_SUPERVISOR, {"-a", "/nonexistent/in", "--", "true", NULL},
+	        "dcf-supervisor: --arg-file '/nonexistent/in': No such file or directory; try "
+	        "'dcf-supervisor --help'\n"},
 	};
 
 	(void)state;

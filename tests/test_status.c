@@ -689,9 +689,10 @@ test_binary_json_python(void **state)
 	    "import json, sys\n"
 	    "d = json.load(sys.stdin)\n"
 	    "t = d[\"tasks\"]\n"
+	    "assert t.pop(\"streaming\") is False\n"
 	    "assert all(type(v) is int for v in t.values())\n"
 	    "assert t[\"pending\"] + t[\"queued\"] + t[\"running\"] + t[\"completed\"]"
-	    " + t[\"quarantined\"] == t[\"total\"] == 20\n"
+	    " + t[\"quarantined\"] + t[\"skipped\"] == t[\"total\"] == 20\n"
 	    "assert d[\"consistent\"] is True and type(d[\"uptime_s\"]) is float\n"
 	    "assert [n[\"task\"] for n in d[\"nodes\"]] == [3, None, None, None, None, None]\n"
 	    "print(\"OK\")'",
@@ -1237,7 +1238,7 @@ fuzz_one(const unsigned char *img, size_t size, unsigned *docs)
 	if (r == 0) {
 		assert_true(snap->consistent && snap->hdr_ok);
 		assert_int_equal(snap->pending + snap->queued + snap->running + snap->completed +
-		        snap->quarantined,
+		        snap->quarantined + snap->skipped,
 		    snap->total);
 	} else {
 		assert_false(snap->consistent);
@@ -1258,7 +1259,7 @@ fuzz_one(const unsigned char *img, size_t size, unsigned *docs)
 		const struct run_jv *t = run_json_get(d, "tasks");
 
 		assert_int_equal(ju(t, "pending") + ju(t, "queued") + ju(t, "running") +
-		        ju(t, "completed") + ju(t, "quarantined"),
+		        ju(t, "completed") + ju(t, "quarantined") + ju(t, "skipped"),
 		    ju(t, "total"));
 	}
 	run_json_free(d);

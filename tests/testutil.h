@@ -25,6 +25,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -205,6 +206,41 @@ tu_waitpid(pid_t pid)
 	assert_int_equal(r, pid);
 	tu_forget(pid);
 	return st;
+}
+
+/* Is pid a child tu_fork made and nobody reaped yet? */
+TU_FN int
+tu_is_registered(pid_t pid)
+{
+	for (int i = 0; i < tu_nkids; i++)
+		if (tu_kids[i] == pid)
+			return 1;
+	return 0;
+}
+
+/*
+ * Reap pid, waiting for its exit (a pidfd, no polling) at most secs: a
+ * hang fails the test, the child killed first (by PID: it is our unreaped
+ * child). Its wait status.
+ */
+TU_FN int
+tu_waitpid_within(pid_t pid, double secs)
+{
+	int pfd = (int)syscall(SYS_pidfd_open, pid, 0), r;
+	struct pollfd p;
+
+	assert_true(pfd >= 0);
+	p.fd = pfd;
+	p.events = POLLIN;
+	while ((r = poll(&p, 1, (int)(secs * 1000))) == -1 && errno == EINTR)
+		;
+	close(pfd);
+	if (r == 0) {
+		kill(pid, SIGKILL);
+		tu_waitpid(pid);
+		fail_msg("pid %d still running after %.0f s", (int)pid, secs);
+	}
+	return tu_waitpid(pid);
 }
 
 /* Reap any child that has ended, without blocking: its pid, or 0. */

@@ -92,14 +92,12 @@ uint64_t dcf_task_cpu_expect(const struct dcf_config *cfg, uint64_t id);
  */
 DCF_MUST_CHECK int dcf_dispatch_locked(struct dcf_seg *sg, uint32_t ring, uint64_t now);
 /*
- * The same for a command: its payload_len bytes are already in the payload
- * of the free ring's head slot (dcf_free_slot), written by the supervisor,
- * the free ring's only user. EMSGSIZE if it is longer than a slot's.
+ * The same for a command: payload_len bytes of payload copied into the
+ * slot (the lock is held for a memcpy, never for I/O). EMSGSIZE if it is
+ * longer than a slot's.
  */
 DCF_MUST_CHECK int dcf_dispatch_cmd_locked(struct dcf_seg *sg, uint32_t ring, uint64_t now,
-    uint32_t payload_len);
-/* Supervisor: the slot that the i-th dispatch from now will fill, or -1 ENOSPC. */
-DCF_MUST_CHECK int dcf_free_slot(struct dcf_seg *sg, uint32_t i, uint32_t *slot);
+    const void *payload, uint32_t payload_len);
 /* Supervisor: ids next_id .. next_id + n - 1 will never run (--resume found them run). */
 DCF_MUST_CHECK int dcf_skip_locked(struct dcf_seg *sg, uint64_t n);
 

@@ -44,7 +44,7 @@
 #define DCF_MAX_NETS       256
 #define DCF_MAX_NODES      8192
 #define DCF_MAX_TASK_SLOTS (1u << 20)
-#define DCF_WAL_MAX        24 /* stores in one transaction */
+#define DCF_WAL_MAX        24         /* stores in one transaction */
 #define DCF_PAYLOAD_MAX    (1u << 20) /* bytes of one command, at most */
 
 /* Fixed rings; network n's ring is DCF_RING_NET0 + n. */
@@ -98,12 +98,12 @@ enum dcf_work { DCF_WORK_SLEEP = 0, DCF_WORK_CPU = 1, DCF_WORK_NONE = 2, DCF_WOR
 
 /* How a command's run ended (struct dcf_outcome.how). */
 enum dcf_how {
-	DCF_HOW_NONE = 0,     /* synthetic work: it completed */
-	DCF_HOW_OK = 1,       /* exit status 0 */
-	DCF_HOW_EXIT = 2,     /* a non-zero exit status */
-	DCF_HOW_SIGNAL = 3,   /* killed by a signal */
-	DCF_HOW_TIMEOUT = 4,  /* ran past --timeout and was killed */
-	DCF_HOW_NOEXEC = 5,   /* could not be executed: 127 not found, 126 not runnable */
+	DCF_HOW_NONE = 0,    /* synthetic work: it completed */
+	DCF_HOW_OK = 1,      /* exit status 0 */
+	DCF_HOW_EXIT = 2,    /* a non-zero exit status */
+	DCF_HOW_SIGNAL = 3,  /* killed by a signal */
+	DCF_HOW_TIMEOUT = 4, /* ran past --timeout and was killed */
+	DCF_HOW_NOEXEC = 5,  /* could not be executed: 127 not found, 126 not runnable */
 	DCF_HOW_NSTATES
 };
 
@@ -285,8 +285,8 @@ struct dcf_hdr {
 	uint32_t sup_waiting; /* supervisor asleep: DCF_SUP_WAKE_* it wants a wake for */
 	uint32_t end_code;    /* DCF_SYS_ENDED: the supervisor's exit status */
 	uint32_t pad_hdr;
-	uint64_t total;       /* tasks in the run; DCF_TASKS_STREAM until a stream ends */
-	uint64_t seq;         /* seqlock: odd while a transaction applies */
+	uint64_t total; /* tasks in the run; DCF_TASKS_STREAM until a stream ends */
+	uint64_t seq;   /* seqlock: odd while a transaction applies */
 	struct dcf_counters cnt;
 	pthread_mutex_t lock __attribute__((aligned(64)));
 	struct dcf_wal wal __attribute__((aligned(64)));

@@ -46,6 +46,8 @@ int dcf_log_open(const char *path, int *fd_out, char *err, size_t errlen);
  * the shell's keeps its flags), else a duplicate. -1 on failure.
  */
 int dcf_log_private(int fd);
+/* The same for any access mode (oflags: O_RDONLY, or O_WRONLY | O_APPEND). */
+int dcf_fd_private(int fd, int oflags);
 
 /* fd: where lines go; tty: clear a status line before each log line. */
 void dcf_log_init(int fd, enum dcf_level min, int tty);

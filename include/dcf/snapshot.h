@@ -17,8 +17,9 @@
  * before use, and nothing is ever read outside [img, img + size).
  *
  * A consistent snapshot satisfies, by books.h I4,
- *   pending + queued + running + completed + quarantined == total
- * where pending = cfg.tasks - cnt.next_id and queued is the sum of the
+ *   pending + queued + running + completed + quarantined + skipped == total
+ * (+ skipped, the ids --resume skipped) where pending = total - cnt.next_id
+ * (0 for a stream whose input is still open) and queued is the sum of the
  * depths of the recovery ring and the network rings. A snapshot that does
  * not add up is never reported as consistent.
  */
@@ -33,7 +34,7 @@
 
 #define DCF_SNAP_TRIES  1000 /* torn reads tolerated by dcf-status */
 #define DCF_SNAP_WHYLEN 160
-#define DCF_MAX_RINGS   (DCF_RING_NET0 + DCF_MAX_NETS)
+#define DCF_MAX_RINGS   (DCF_RING_NET0 + DCF_MAX_NETS + 1) /* and the delay ring */
 
 /* Per network, counted from the node table of the copy. */
 struct dcf_snap_net {
@@ -73,6 +74,8 @@ struct dcf_snap {
 
 	/* Derived; meaningful when consistent. */
 	uint64_t total, pending, queued, running, completed, quarantined, reclaimed;
+	uint64_t skipped; /* ids never run: --resume found them run, or bad input */
+	int streaming;    /* the input has not ended: total is the tasks so far */
 	uint32_t recovery_depth;
 	struct dcf_snap_net net[DCF_MAX_NETS];
 
@@ -105,6 +108,6 @@ int dcf_snap_node(const struct dcf_snap *s, uint32_t n, struct dcf_snap_node *v)
 /* "starting", "idle", ..., or "invalid" for an out-of-range state; "empty" for EMPTY. */
 const char *dcf_snap_state_name(uint32_t state);
 const char *dcf_snap_sys_name(uint32_t sys_state); /* "running", ... or "invalid" */
-const char *dcf_snap_work_name(uint32_t work);     /* "sleep", "cpu", "none" or "invalid" */
+const char *dcf_snap_work_name(uint32_t work); /* "sleep", "cpu", "none", "command" or "invalid" */
 
 #endif

@@ -116,7 +116,7 @@ dcf_books_wake_all(struct dcf_seg *sg)
 }
 
 static int
-dispatch(struct dcf_seg *sg, uint32_t ring, uint64_t now, uint32_t payload_len)
+dispatch(struct dcf_seg *sg, uint32_t ring, uint64_t now, const void *payload, uint32_t payload_len)
 {
 	struct dcf_hdr *h = sg->hdr;
 	struct dcf_task *t;
@@ -157,6 +157,8 @@ dispatch(struct dcf_seg *sg, uint32_t ring, uint64_t now, uint32_t payload_len)
 	t->owner_pid = 0;
 	t->t_queued_ns = now;
 	t->t_started_ns = 0;
+	if (payload_len > 0)
+		memcpy(dcf_payload(sg, s), payload, payload_len);
 	t->payload_len = payload_len;
 	t->runs = 0;
 	t->tries = 0;
@@ -176,23 +178,14 @@ dispatch(struct dcf_seg *sg, uint32_t ring, uint64_t now, uint32_t payload_len)
 int
 dcf_dispatch_locked(struct dcf_seg *sg, uint32_t ring, uint64_t now)
 {
-	return dispatch(sg, ring, now, 0);
+	return dispatch(sg, ring, now, NULL, 0);
 }
 
 int
-dcf_dispatch_cmd_locked(struct dcf_seg *sg, uint32_t ring, uint64_t now, uint32_t payload_len)
+dcf_dispatch_cmd_locked(struct dcf_seg *sg, uint32_t ring, uint64_t now, const void *payload,
+    uint32_t payload_len)
 {
-	return dispatch(sg, ring, now, payload_len);
-}
-
-int
-dcf_free_slot(struct dcf_seg *sg, uint32_t i, uint32_t *slot)
-{
-	if (dcf_ring_peek(sg, DCF_RING_FREE, i, slot) == -1 || *slot >= sg->cfg.task_slots) {
-		errno = ENOSPC;
-		return -1;
-	}
-	return 0;
+	return dispatch(sg, ring, now, payload, payload_len);
 }
 
 int

@@ -799,6 +799,20 @@ child(const struct dcf_exec *x, const struct dcf_exec_req *rq, pid_t parent)
 	for (int s = 1; s < NSIG; s++)
 		if (sigaction(s, NULL, &cur) == 0 && cur.sa_handler != SIG_DFL)
 			sigaction(s, &dfl, NULL);
+	/*
+	 * glibc keeps the signals below SIGRTMIN (its own, 32 and 33) from
+	 * sigaction, but an ignored one is inherited all the same (seen: a
+	 * session that ignores both): reset them with the system call. All
+	 * zeros is SIG_DFL with no flags and an empty mask in the kernel's
+	 * struct on every architecture.
+	 */
+	for (int s = 32; s < SIGRTMIN; s++) {
+		unsigned long kact[4] = {0, 0, 0, 0}, kcur[4] = {0, 0, 0, 0};
+
+		if (syscall(SYS_rt_sigaction, s, NULL, kcur, sizeof(unsigned long)) == 0 &&
+		    kcur[0] != (unsigned long)SIG_DFL)
+			(void)syscall(SYS_rt_sigaction, s, kact, NULL, sizeof(unsigned long));
+	}
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	execvpe(rq->argv[0], rq->argv, rq->envp != NULL ? rq->envp : environ);

@@ -118,7 +118,7 @@ dcf_log_open(const char *path, int *fd_out, char *err, size_t errlen)
 }
 
 int
-dcf_log_private(int fd)
+dcf_fd_private(int fd, int oflags)
 {
 	struct stat st;
 	char path[64];
@@ -129,12 +129,18 @@ dcf_log_private(int fd)
 	if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
 		/* A new open file description: O_NONBLOCK on it is ours alone. */
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		nfd = open(path, O_WRONLY | O_APPEND | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		nfd = open(path, oflags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 		if (nfd != -1)
 			return nfd;
 	}
 	/* A file (O_NONBLOCK means nothing there) or a socket (sent MSG_DONTWAIT). */
 	return fcntl(fd, F_DUPFD_CLOEXEC, 3);
+}
+
+int
+dcf_log_private(int fd)
+{
+	return dcf_fd_private(fd, O_WRONLY | O_APPEND);
 }
 
 void

@@ -219,7 +219,8 @@ dcf_config_check(const struct dcf_config *c, char *err, size_t errlen)
 		what = "a range's minimum exceeds its maximum";
 	else if (c->work > DCF_WORK_CMD)
 		what = "unknown work kind";
-	else if ((c->work == DCF_WORK_CMD) != (c->payload_max > 0) || c->payload_max > DCF_PAYLOAD_MAX)
+	else if ((c->work == DCF_WORK_CMD) != (c->payload_max > 0) ||
+	    c->payload_max > DCF_PAYLOAD_MAX)
 		what = "commands need a payload size of 1 byte to 1 MiB, other work none";
 	else if (c->max_attempts < 1)
 		what = "max attempts must be at least 1";
@@ -237,7 +238,7 @@ dcf_plan(const struct dcf_config *c, struct dcf_plan *p)
 	uint64_t off;
 
 	p->nrings = DCF_RING_NET0 + c->nets + 1; /* the last: retries waiting out their delay */
-	p->ring_cap = c->task_slots; /* every slot fits in any one ring */
+	p->ring_cap = c->task_slots;             /* every slot fits in any one ring */
 	off = ALIGN64(sizeof(struct dcf_hdr));
 	p->off_nets = off;
 	off = ALIGN64(off + (uint64_t)c->nets * sizeof(struct dcf_net));
@@ -672,8 +673,8 @@ dcf_seg_check_hdr(const struct dcf_hdr *h, size_t size, uid_t uid, char *err, si
 		DCF_BAD(EINVAL, "corrupt header: bad configuration (%s)", why);
 	if (dcf_plan(&h->cfg, &p) == -1 || p.size != h->size || p.off_nets != h->off_nets ||
 	    p.off_rings != h->off_rings || p.off_ring_slots != h->off_ring_slots ||
-	    p.off_tasks != h->off_tasks || p.off_nodes != h->off_nodes || p.off_payload != h->off_payload || p.nrings != h->nrings ||
-	    p.ring_cap != h->ring_cap)
+	    p.off_tasks != h->off_tasks || p.off_nodes != h->off_nodes ||
+	    p.off_payload != h->off_payload || p.nrings != h->nrings || p.ring_cap != h->ring_cap)
 		DCF_BAD(EINVAL, "corrupt header: region offsets do not match the configuration");
 	if (memchr(h->name, '\0', sizeof(h->name)) == NULL)
 		DCF_BAD(EINVAL, "corrupt header: unterminated name");

@@ -49,7 +49,7 @@ dcf_snap_sys_name(uint32_t st)
 const char *
 dcf_snap_work_name(uint32_t w)
 {
-	static const char *const names[] = {"sleep", "cpu", "none"};
+	static const char *const names[] = {"sleep", "cpu", "none", "command"};
 
 	return w < sizeof(names) / sizeof(names[0]) ? names[w] : "invalid";
 }
@@ -165,22 +165,27 @@ snap_count(struct dcf_snap *s)
 			WHY("ring %u holds %u tasks, over its capacity %u", r, d, h->ring_cap);
 		s->queued += d;
 	}
-	if (c->next_id > h->cfg.tasks)
+	if (c->next_id > h->cfg.tasks ||
+	    (h->total != DCF_TASKS_STREAM && (h->total > h->cfg.tasks || c->next_id > h->total)))
 		WHY("%llu tasks dispatched of %llu", (unsigned long long)c->next_id,
-		    (unsigned long long)h->cfg.tasks);
+		    (unsigned long long)(h->total == DCF_TASKS_STREAM ? h->cfg.tasks : h->total));
 	/* I4 by subtraction, so that no sum of untrusted values can wrap. */
 	rest = c->next_id;
 	if (s->queued > rest || c->running > rest - s->queued ||
 	    c->completed > rest - s->queued - c->running ||
-	    c->quarantined != rest - s->queued - c->running - c->completed)
+	    c->quarantined > rest - s->queued - c->running - c->completed ||
+	    c->skipped != rest - s->queued - c->running - c->completed - c->quarantined)
 		WHY("dispatched %llu != queued %llu + running %llu + completed %llu + quarantined "
 		    "%llu",
 		    (unsigned long long)c->next_id, (unsigned long long)s->queued,
 		    (unsigned long long)c->running, (unsigned long long)c->completed,
 		    (unsigned long long)c->quarantined);
-	s->total = h->cfg.tasks;
-	s->pending = h->cfg.tasks - c->next_id;
+	/* A stream's total is known when its input has ended: until then, so far. */
+	s->streaming = h->total == DCF_TASKS_STREAM;
+	s->total = s->streaming ? c->next_id : h->total;
+	s->pending = s->total >= c->next_id ? s->total - c->next_id : 0;
 	s->running = c->running;
+	s->skipped = c->skipped;
 	s->completed = c->completed;
 	s->quarantined = c->quarantined;
 	s->reclaimed = c->reclaimed;

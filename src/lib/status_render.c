@@ -256,7 +256,11 @@ text_tasks(FILE *f, const struct dcf_snap *s, const struct dcf_render_opt *o)
 	struct prose p;
 
 	prose_begin(&p, f, o, 7);
-	prose_item(&p, "tasks: %llu total", (unsigned long long)s->total);
+	if (s->streaming)
+		prose_item(&p, "tasks: %llu so far (the input is open)",
+		    (unsigned long long)s->total);
+	else
+		prose_item(&p, "tasks: %llu total", (unsigned long long)s->total);
 	prose_item(&p, "= %llu pending", (unsigned long long)s->pending);
 	prose_item(&p, "+ %llu queued", (unsigned long long)s->queued);
 	prose_item(&p, "+ %llu running", (unsigned long long)s->running);
@@ -541,12 +545,14 @@ json_tasks(FILE *f, const struct dcf_snap *s, const struct dcf_render_opt *o)
 	int since_start;
 
 	fprintf(f,
-	    "  \"tasks\": {\"total\": %llu, \"pending\": %llu, \"queued\": %llu, "
-	    "\"running\": %llu, \"completed\": %llu, \"quarantined\": %llu, \"reclaimed\": "
-	    "%llu},\n",
-	    (unsigned long long)s->total, (unsigned long long)s->pending,
-	    (unsigned long long)s->queued, (unsigned long long)s->running,
-	    (unsigned long long)s->completed, (unsigned long long)s->quarantined,
+	    "  \"tasks\": {\"streaming\": %s, \"total\": %llu, \"pending\": %llu, \"queued\": "
+	    "%llu, "
+	    "\"running\": %llu, \"completed\": %llu, \"quarantined\": %llu, \"skipped\": %llu, "
+	    "\"reclaimed\": %llu},\n",
+	    s->streaming ? "true" : "false", (unsigned long long)s->total,
+	    (unsigned long long)s->pending, (unsigned long long)s->queued,
+	    (unsigned long long)s->running, (unsigned long long)s->completed,
+	    (unsigned long long)s->quarantined, (unsigned long long)s->skipped,
 	    (unsigned long long)s->reclaimed);
 	if (rate(s, o, &per_s, &span_ns, &since_start))
 		fprintf(f,

@@ -328,8 +328,10 @@ fo_usage_msg(enum opt_prog prog, const char *out, int argc, char **argv)
 {
 	static const char *const quoting[] = {"unknown option '", "ambiguous option '",
 	    "unexpected argument '"};
-	static const char *const plain[] = {"--count goes with --watch",
-	    "--networks x --nodes is "};
+	static const char *const plain[] = {"--count goes with --watch", "--networks x --nodes is ",
+	    "give a command or --commands FILE, not both", "--kill-after follows a --timeout",
+	    "--arg-file is for a command's arguments", "--resume reads the joblog",
+	    "--resume-failed reads the joblog"};
 	const char *name = opt_program(prog)->name, *msg, *q;
 	char head[64], tail[64], buf[FZ_OUTLEN];
 	size_t len = strlen(out), hl, tl, n;
@@ -359,6 +361,8 @@ fo_usage_msg(enum opt_prog prog, const char *out, int argc, char **argv)
 	n = strcspn(msg + 2, " ");
 	FO_CHECK(fo_entry(prog, msg + 2, n) != NULL);
 	q = msg + 2 + n;
+	if (strncmp(q, " is for the demo's", 18) == 0 || strncmp(q, " is for commands", 16) == 0)
+		return; /* an option of the other mode */
 	if (strncmp(q, " needs a value: ", 16) == 0) {
 		FO_CHECK(fo_entry(prog, msg + 2, n)->arg == OPT_ARG_REQUIRED);
 		return;

@@ -1,0 +1,105 @@
+/*
+ * sup_cmd.h - dcf-supervisor's command mode: the input it streams into the
+ * books, and what it does with each finished task (its output, its results
+ * directory, its joblog line).
+ *
+ * The supervisor owns the lock and the loop; this part never locks and
+ * never blocks: the input is read while it is ready, outputs are copied
+ * while their destinations take them, and the caller polls the descriptors
+ * cmd_poll names. A task's end goes through three steps, in order:
+ *   retired (the books forget it) -> its output copied, in one piece, to
+ *   our stdout and stderr -> its results kept and its joblog line written.
+ * The finish queue between them is bounded (cmd_room): while it is full
+ * the supervisor retires nothing, so a stalled reader of our standard
+ * output holds completions in the books, where they are safe.
+ *
+ * Spool files: a worker writes its task's stdout and stderr to its node's
+ * files in the spool directory, and when the run has written anything it
+ * renames them to "ID.RUN.out" / "ID.RUN.err" before reporting the run
+ * (RUN counts the task's runs from 1). The supervisor deletes the files of
+ * a run that died or is retried, and copies (then deletes, or moves into
+ * --results) those of a task's last run.
+ */
+#ifndef DCF_SUP_CMD_H
+#define DCF_SUP_CMD_H
+
+#include <poll.h>
+#include <stdint.h>
+
+#include "dcf/books.h"
+#include "dcf/seg.h"
+#include "supervisor.h"
+
+struct sup_cmd;
+
+/* What cmd_fill read: dispatch these, in order, each after its skips. */
+struct cmd_item {
+	uint64_t skip_before; /* ids to skip first (input --resume found run) */
+	size_t off;           /* the payload, in cmd_batch.buf */
+	uint32_t len;
+};
+struct cmd_batch {
+	struct cmd_item *items;
+	uint32_t n, cap;
+	uint64_t skip_after; /* ids to skip after the last item */
+	unsigned char *buf;
+	size_t used, size;
+};
+
+/*
+ * Everything command mode needs, checked and opened before the segment is
+ * created: the input, the joblog (read for --resume first), the results
+ * and spool directories. -1 with a one-line message; nothing is left.
+ */
+int cmd_open(struct sup_cmd **out, const struct sup_opts *o, const struct dcf_config *cfg,
+    int out_fd, int err_fd, char *err, size_t errlen);
+/* Close it all; remove the spool directory (and what is left in it). */
+void cmd_close(struct sup_cmd *c);
+/* The spool directory, for the workers (opened O_PATH; inherited by fork). */
+int cmd_spool_fd(const struct sup_cmd *c);
+
+/*
+ * Read up to want lines (not blocking) into the batch; 0, or -1 when
+ * reading failed (said in the log: the input ends there). Sets *eof when
+ * the input has ended: every line read is in this batch or an earlier one.
+ */
+int cmd_fill(struct sup_cmd *c, uint32_t want, struct cmd_batch *b, int *eof);
+/* The batch was dispatched: empty it. */
+void cmd_batch_reset(struct cmd_batch *b);
+void cmd_batch_free(struct cmd_batch *b);
+
+/*
+ * A task's last run ended (d: what the retire said) or it was
+ * quarantined (d->out.how == DCF_HOW_NONE and quarantined set): queue its
+ * output, results and joblog line. Reads the slot's payload: call before
+ * the slot can be dispatched again.
+ */
+void cmd_finished(struct sup_cmd *c, const struct dcf_seg *sg, const struct dcf_done *d,
+    uint32_t net, uint32_t node, int quarantined);
+/* A run that will not count (its worker died, or it is retried): drop its files. */
+void cmd_drop_run(struct sup_cmd *c, uint64_t id, uint32_t run);
+/*
+ * How many tasks may be retired now: the finish queue's room, less a
+ * reserve of a task slot's worth for quarantines, which cannot wait.
+ */
+int cmd_room(const struct sup_cmd *c);
+/* Move finished tasks along as far as the destinations take them now. */
+void cmd_pump(struct sup_cmd *c);
+/* Nothing left to copy or write. */
+int cmd_idle(const struct sup_cmd *c);
+/* Which descriptors to poll, and for what (at most 3); returns how many. */
+int cmd_poll(const struct sup_cmd *c, int want_input, struct pollfd *pfd);
+/* The stderr copy is to the log's descriptor and under way: hold the log. */
+int cmd_holds_log(const struct sup_cmd *c);
+
+/* For the summary. */
+struct cmd_stats {
+	uint64_t lines;       /* input lines read */
+	uint64_t resumed;     /* skipped: --resume found them run */
+	uint64_t rejected;    /* could not become a task (too long, a NUL byte) */
+	uint64_t out_lost;    /* tasks whose output could not be copied */
+	uint64_t joblog_lost; /* joblog lines that could not be written */
+};
+void cmd_stats(const struct sup_cmd *c, struct cmd_stats *st);
+
+#endif
