@@ -4,13 +4,15 @@
 #   tools/install-deps.sh          what `make`, `make run` and `make check` need
 #   tools/install-deps.sh lint     and cppcheck, clang-tidy, clang-format
 #   tools/install-deps.sh fuzz     and clang with its libFuzzer/sanitizer runtime
+#   tools/install-deps.sh bench    and GNU parallel and task-spooler, for `make bench`
 set -eu
 need="gcc make pkg-config libbsd-dev libcmocka-dev valgrind python3"
 for group in "$@"; do
 	case $group in
 	lint) need="$need cppcheck clang-tidy clang-format" ;;
 	fuzz) need="$need clang libclang-rt-dev" ;;
-	*) echo "install-deps: unknown group '$group' (lint, fuzz)" >&2; exit 2 ;;
+	bench) need="$need parallel task-spooler" ;;
+	*) echo "install-deps: unknown group '$group' (lint, fuzz, bench)" >&2; exit 2 ;;
 	esac
 done
 missing=""

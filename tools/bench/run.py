@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""run.py - `make bench`: every comparison of issue #6 side by side, then
-docs/BENCHMARKS.md and its plots.
+"""run.py - `make bench`: every comparison of issues #6 and #11 side by side,
+then docs/BENCHMARKS.md and its plots.
 
 Each section runs its contenders in rounds: every round runs each contender
 once, in an order rotated by one from the round before, so that drift in a
@@ -9,21 +9,30 @@ with their spread (min-max); ratios are taken inside each round (paired) and
 their median quoted.
 
 Environment: BENCH_RUNS (rounds, default 5), BENCH_SCALE (multiplies the task
-counts, default 1; for trying the script out, not for figures).
+counts and the stream's time, default 1; for trying the script out, not for
+figures), BENCH_SECTIONS (a comma-separated subset of the sections below, for
+trying some out; the report of a subset goes to build/bench/, never docs/).
 
 Hygiene: this process is a child subreaper and reaps every orphan; every dcf
 instance it starts is named bench-<pid>-..., and whatever such segment a
 killed run leaves in /dev/shm is removed (only names of processes we started).
+The other runners of commands get private temporary directories (TMPDIR,
+HOME, task-spooler's socket), removed afterwards with whatever they left.
 """
 import ctypes
+import fcntl
 import glob
 import json
 import os
 import platform
 import re
 import shlex
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -37,6 +46,8 @@ SUP = "./dcf-supervisor"
 RING = "build/bench/ring"
 FLOOR = "build/bench/floor"
 DCFB = "build/bench/dcfbench"
+SPAWN = "build/bench/spawn"
+STATUS = "./dcf-status"
 POOL = ["python3", "tools/bench/pool.py"]
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
@@ -44,6 +55,9 @@ T0 = time.monotonic()
 SPAWNED = []            # pids whose bench-<pid>-* segments are ours to clean
 BACKGROUND = {}         # section -> (busy %, steal %, load) while we were idle
 QUIET_PCT, QUIET_WAIT_S = 25.0, 10.0
+SECTIONS = ("overhead", "many", "recovery", "idle", "startup", "long", "cpu", "commands",
+            "stream", "profile")
+ONLY = [x for x in os.environ.get("BENCH_SECTIONS", "").split(",") if x]
 
 
 def n(x):
@@ -313,6 +327,378 @@ def section_cpu():
     return rounds("7 real work", [dcf, pool], RUNS)
 
 
+# --- 8: commands (issue #11) ---------------------------------------------------
+
+def our_children():
+    """Every live child of ours: as a subreaper we adopt what contenders orphan."""
+    kids = set()
+    for f in glob.glob("/proc/%d/task/*/children" % os.getpid()):
+        try:
+            with open(f) as fh:
+                kids |= {int(x) for x in fh.read().split()}
+        except OSError:
+            pass
+    return kids
+
+
+def comm(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return "?"
+
+
+def end_strays():
+    """End what a contender left running (a daemon, say): only our own children,
+    by their PIDs, which cannot be reused before we reap them. Their names."""
+    left = our_children()
+    names = sorted(comm(p) for p in left)
+    for sig, grace in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 5.0)):
+        for p in left:
+            try:
+                os.kill(p, sig)
+            except ProcessLookupError:
+                pass
+        end = time.monotonic() + grace
+        while left and time.monotonic() < end:
+            for p in list(left):
+                try:
+                    if os.waitpid(p, os.WNOHANG)[0] == p:
+                        left.discard(p)
+                except ChildProcessError:
+                    left.discard(p)
+            time.sleep(0.01)
+    reap_orphans()
+    return names
+
+
+def spawn_timed(argv, stdin, out, err, env):
+    """argv with stdin from a file, timed from outside until it exits; orphans
+    it leaves to us are reaped on the way. Its exit code and rusage (itself
+    and the children it reaped)."""
+    acts = [(os.POSIX_SPAWN_OPEN, 0, stdin, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
+            (os.POSIX_SPAWN_OPEN, 2, err, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)]
+    t0 = time.perf_counter()
+    pid = os.posix_spawnp(argv[0], argv, env, file_actions=acts)
+    SPAWNED.append(pid)
+    while True:
+        p, status, ru = os.wait4(-1, 0)
+        if p == pid:
+            break
+    secs = time.perf_counter() - t0
+    reap_orphans()
+    clean_shm()
+    return secs, os.waitstatus_to_exitcode(status), ru
+
+
+def tail(path, k=300):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()[-k:].strip()
+    except OSError:
+        return ""
+
+
+class CmdBench:
+    """The section's private directory: the input lines, each contender's
+    TMPDIR and HOME. Removed, with whatever a contender left in it, at the end."""
+
+    def __init__(self, lines, few):
+        self.dir = tempfile.mkdtemp(prefix="dcf-bench-cmd-")
+        self.lines, self.few = lines, few
+        self.input = os.path.join(self.dir, "lines")
+        self.input_few = os.path.join(self.dir, "lines-few")
+        with open(self.input, "w") as f:
+            f.write("".join("%d\n" % i for i in range(1, lines + 1)))
+        with open(self.input_few, "w") as f:
+            f.write("".join("%d\n" % i for i in range(1, few + 1)))
+
+    def env(self, **kw):
+        """A private TMPDIR and HOME (GNU parallel keeps state in ~/.parallel)."""
+        e = dict(os.environ, TMPDIR=self.dir, HOME=os.path.join(self.dir, "home"))
+        e.update(kw)
+        os.makedirs(e["HOME"], exist_ok=True)
+        return e
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def left(self):
+        """Anything but ours in the directory: a spool or socket left behind."""
+        ours = {"lines", "lines-few", "home", "out", "err", "joblog", "tsp.sock"}
+        return sorted(x for x in os.listdir(self.dir) if x not in ours)
+
+    def remove(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def cmd_result(secs, code, ru, lines, **kw):
+    r = {"secs": secs, "tasks": lines, "cpu": ru.ru_utime + ru.ru_stime, "user": ru.ru_utime,
+         "sys": ru.ru_stime, "exit": code}
+    r.update(kw)
+    return r
+
+
+CMD_SUMMARY = re.compile(r"(\d+) tasks?: (\d+) succeeded, (\d+) failed")
+
+
+def run_dcf_cmd(b, extra):
+    """`dcf-supervisor --nodes 2 -- true` over the input, as a user runs it
+    (default log level; tasks' output to stdout, the summary to stderr)."""
+    jl = b.path("joblog")
+    if os.path.exists(jl):
+        os.unlink(jl)
+    argv = [SUP, "--name", dcf_name(), "--networks", "1", "--nodes", "2"] + \
+        [jl if x == "JOBLOG" else x for x in extra] + ["--", "true"]
+    secs, code, ru = spawn_timed(argv, b.input, b.path("out"), b.path("err"), b.env())
+    with open(b.path("err"), errors="replace") as f:
+        errtext = f.read()
+    found = CMD_SUMMARY.findall(errtext)
+    if code != 0 or not found:
+        raise Failed("%s: exit %d (%s)" % (cmd(argv), code, errtext.strip()[-300:]))
+    total, ok, _ = (int(x) for x in found[-1])
+    if total != b.lines or ok != b.lines:
+        raise Failed("%s: %d of %d lines succeeded: %s" % (cmd(argv), ok, b.lines, found[-1]))
+    r = cmd_result(secs, code, ru, b.lines, summary=errtext.strip().splitlines()[-1],
+                   log_bytes=len(errtext), left=b.left())
+    if "JOBLOG" in extra:
+        with open(jl, "rb") as f:
+            r["joblog_lines"] = sum(1 for _ in f) - 1    # less its header
+        if r["joblog_lines"] != b.lines:
+            raise Failed("%s: the joblog has %d lines for %d tasks" % (
+                cmd(argv), r["joblog_lines"], b.lines))
+    return r
+
+
+def run_plain(b, argv, few=False, env=None):
+    """A runner that reads its lines from stdin and must exit 0: xargs, GNU
+    parallel, the spawn floor."""
+    lines = b.few if few else b.lines
+    secs, code, ru = spawn_timed(argv, b.input_few if few else b.input, b.path("out"),
+                                 b.path("err"), env or b.env())
+    if code != 0:
+        raise Failed("%s: exit %d: %s" % (shlex.join(argv), code, tail(b.path("err"))))
+    return cmd_result(secs, code, ru, lines, left=b.left(), strays=end_strays())
+
+
+TSP_SCRIPT = "tsp -S 2 && xargs -n1 tsp -n true && tsp -n -N 2 true && tsp -w"
+
+
+def run_tsp(b):
+    """task-spooler on a private socket: a server started by the first client,
+    2 slots, one client per command (its design: a queued job waits as a
+    process), a last job that needs both slots free (so runs after every
+    other has ended), and `tsp -w` for it. Then the server is killed."""
+    env = b.env(TS_SOCKET=b.path("tsp.sock"), TS_MAXFINISHED=str(b.few + 10))
+    secs, code, ru = spawn_timed(["sh", "-c", TSP_SCRIPT], b.input_few, b.path("out"),
+                                 b.path("err"), env)
+    try:
+        if code != 0:
+            raise Failed("tsp: exit %d: %s" % (code, tail(b.path("err"))))
+        listing = subprocess.run(["tsp", "-l"], env=env, capture_output=True, text=True,
+                                 timeout=60).stdout
+        ok = sum(1 for ln in listing.splitlines()[1:]
+                 if ln.split()[1:2] == ["finished"] and ln.split()[3:4] == ["0"])
+        if ok != b.few + 1:
+            raise Failed("tsp: %d of %d jobs finished with 0" % (ok, b.few + 1))
+    finally:
+        subprocess.run(["tsp", "-K"], env=env, capture_output=True, timeout=60)
+        time.sleep(0.2)
+        reap_orphans()
+        strays = end_strays()
+        if os.path.exists(b.path("tsp.sock")):
+            os.unlink(b.path("tsp.sock"))
+    return cmd_result(secs, code, ru, b.few, left=b.left(), strays=strays)
+
+
+def have(prog):
+    return shutil.which(prog) is not None
+
+
+def section_commands():
+    N = n(20000)
+    few = max(1, N // 4)
+    b = CmdBench(N, few)
+    cs = []
+    for key, label, fn, argv in (
+            ("dcf", "dcf --nodes 2 -- true", lambda: run_dcf_cmd(b, []),
+             [SUP, "--name", "bench-PID-N", "--networks", "1", "--nodes", "2", "--", "true"]),
+            ("dcf_joblog", "dcf --nodes 2 --joblog FILE -- true",
+             lambda: run_dcf_cmd(b, ["--joblog", "JOBLOG"]),
+             [SUP, "--name", "bench-PID-N", "--networks", "1", "--nodes", "2", "--joblog",
+              "TMP/joblog", "--", "true"]),
+            ("xargs", "xargs -P2 -n1 true", lambda: run_plain(b, ["xargs", "-P2", "-n1", "true"]),
+             ["xargs", "-P2", "-n1", "true"]),
+            ("floor", "bare posix_spawn, 2 at once", lambda: run_plain(b, [SPAWN, "2", "true"]),
+             [SPAWN, "2", "true"])):
+        c = Contender(key, label, fn, argv)
+        c.tasks = N
+        cs.append(c)
+    missing = []
+    if have("parallel"):
+        c = Contender("parallel", "GNU parallel -j2 true",
+                      lambda: run_plain(b, ["parallel", "-j2", "true"], few=True),
+                      ["env", "HOME=TMP/home", "TMPDIR=TMP", "parallel", "-j2", "true"])
+        c.tasks = few
+        cs.append(c)
+    else:
+        missing.append("parallel")
+    if have("tsp"):
+        c = Contender("tsp", "task-spooler, 2 slots", lambda: run_tsp(b),
+                      ["env", "TS_SOCKET=TMP/tsp.sock", "TS_MAXFINISHED=%d" % (few + 10),
+                       "TMPDIR=TMP", "sh", "-c", TSP_SCRIPT])
+        c.tasks = few
+        cs.append(c)
+    else:
+        missing.append("tsp")
+    syn = ["--networks", "1", "--nodes", "2", "--tasks", str(N), "--work", "none",
+           "--fail-rate", "0", "--log", "/dev/null"]
+    c = Contender("synthetic", "dcf synthetic, --work none", lambda: run_dcf(syn),
+                  [SUP, "--name", "bench-PID-N"] + syn)
+    c.tasks = N
+    cs.append(c)
+    try:
+        res = rounds("8 commands", cs, max(3, RUNS - 2))
+    finally:
+        b.remove()
+        end_strays()
+    for m in missing:
+        res["missing_" + m] = Contender("missing_" + m, m, None, [])
+        res["missing_" + m].err = "not installed (tools/install-deps.sh bench)"
+        res["missing_" + m].tasks = 0
+    return res
+
+
+# --- 9: a stream of input lines -------------------------------------------------
+
+STREAM_LINES = 10000000
+
+
+def status_json(name):
+    try:
+        out = subprocess.run([STATUS, "--name", name, "--json"], capture_output=True,
+                             text=True, timeout=10).stdout
+        return json.loads(out)
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None
+
+
+def proc_kib(pid, fname, keys):
+    """Fields of /proc/PID/{status,smaps_rollup} in KiB; {} once it is gone."""
+    out = {}
+    try:
+        with open("/proc/%d/%s" % (pid, fname)) as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if k in keys:
+                    out[k] = int(v.split()[0])
+    except (OSError, ValueError, IndexError):
+        return {}
+    return out
+
+
+def ppid_of(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return -1
+
+
+def feed(fd, stop, fed):
+    """Write the lines of `seq 10000000` into the pipe until stop is set; then
+    close it, which is the supervisor's end of input."""
+    i = 1
+    try:
+        while i <= STREAM_LINES and not stop.is_set():
+            k = min(i + 1000, STREAM_LINES + 1)
+            data = "".join("%d\n" % j for j in range(i, k)).encode()
+            while data:
+                data = data[os.write(fd, data):]
+            fed[0] = k - 1
+            i = k
+    except OSError:             # the supervisor died: its exit status says so
+        pass
+    finally:
+        os.close(fd)
+
+
+def run_stream(budget_s):
+    tmp = tempfile.mkdtemp(prefix="dcf-bench-stream-")
+    name = dcf_name()
+    argv = [SUP, "--name", name, "--networks", "1", "--nodes", "2", "--", "true"]
+    r, w = os.pipe()
+    pipe_bytes = fcntl.fcntl(w, 1032)          # F_GETPIPE_SZ
+    err = os.path.join(tmp, "err")
+    stop, fed, p, slots = threading.Event(), [0], None, 0
+    try:
+        with open(os.path.join(tmp, "out"), "w") as fo, open(err, "w") as fe:
+            p = subprocess.Popen(argv, stdin=r, stdout=fo, stderr=fe,
+                                 env=dict(os.environ, TMPDIR=tmp))
+        SPAWNED.append(p.pid)
+        os.close(r)
+        writer = threading.Thread(target=feed, args=(w, stop, fed), daemon=True)
+        t0 = time.monotonic()
+        writer.start()
+        samples = []
+        while p.poll() is None:
+            time.sleep(1.0)
+            t = time.monotonic() - t0
+            if t >= budget_s:
+                stop.set()
+            st = status_json(name)
+            if not st or st.get("supervisor_pid") != p.pid:
+                continue
+            done = st["tasks"]["completed"]
+            slots = st.get("config", {}).get("task_slots", 0)
+            smaps = proc_kib(p.pid, "smaps_rollup", ("Rss", "Pss"))
+            vm = proc_kib(p.pid, "status", ("VmRSS", "VmHWM"))
+            wk = [proc_kib(x["pid"], "status", ("VmRSS",)).get("VmRSS", 0)
+                  for x in st["nodes"] if x.get("pid") and ppid_of(x["pid"]) == p.pid]
+            if not smaps or not vm:
+                continue
+            samples.append({"t": t, "done": done, "fed": fed[0], "sup_rss_kib": smaps["Rss"],
+                            "sup_pss_kib": smaps["Pss"], "sup_hwm_kib": vm["VmHWM"],
+                            "workers": len(wk), "workers_rss_kib": sum(wk)})
+        writer.join(timeout=30)
+        wall = time.monotonic() - t0
+        with open(err, errors="replace") as f:
+            errtext = f.read()
+    finally:
+        stop.set()
+        if p is None:
+            os.close(r)
+            os.close(w)
+        elif p.poll() is None:
+            p.kill()
+            p.wait()
+        reap_orphans()
+        clean_shm()
+        left = sorted(x for x in os.listdir(tmp) if x not in ("out", "err"))
+        shutil.rmtree(tmp, ignore_errors=True)
+    found = CMD_SUMMARY.findall(errtext)
+    if p.returncode != 0 or not found:
+        raise Failed("%s: exit %d (%s)" % (cmd(argv), p.returncode, errtext.strip()[-300:]))
+    total, ok, _ = (int(x) for x in found[-1])
+    if total != fed[0] or ok != fed[0]:
+        raise Failed("%s: %d of %d lines succeeded" % (cmd(argv), ok, fed[0]))
+    return {"secs": wall, "tasks": fed[0], "budget_s": budget_s, "samples": samples,
+            "summary": errtext.strip().splitlines()[-1], "left": left,
+            "pipe_bytes": pipe_bytes, "task_slots": slots}
+
+
+def section_stream():
+    budget = max(10.0, 180.0 * SCALE)
+    c = Contender("stream", "seq 10000000 | dcf --nodes 2 -- true, cut at %.0f s" % budget,
+                  lambda: run_stream(budget),
+                  ["sh", "-c", "seq %d | %s --name bench-PID-N --networks 1 --nodes 2 -- true" % (
+                      STREAM_LINES, SUP)])
+    c.tasks = STREAM_LINES
+    return rounds("9 stream", [c], 1)
+
+
 # --- profiles -----------------------------------------------------------------
 
 def have_perf(event):
@@ -497,22 +883,23 @@ def main():
     subreaper()
     m = machine()
     say("machine: %s x %s, kernel %s, load %.2f" % (m["nproc"], m["cpu"], m["kernel"], m["load"][0]))
+    for x in ONLY:
+        if x not in SECTIONS:
+            sys.exit("run.py: BENCH_SECTIONS: no section %r (%s)" % (x, ", ".join(SECTIONS)))
     res = {}
     try:
-        res["overhead"] = section_overhead()
-        res["many"] = section_many()
-        res["recovery"] = section_recovery()
-        res["idle"] = section_idle()
-        res["startup"] = section_startup()
-        res["long"] = section_long()
-        res["cpu"] = section_cpu()
-        res["profile"] = section_profile()
+        for sec in SECTIONS:
+            if not ONLY or sec in ONLY:
+                res[sec] = globals()["section_" + sec]()
     finally:
+        end_strays()
         reap_orphans()
         clean_shm()
     m["load_end"] = os.getloadavg()
     m["elapsed"] = time.monotonic() - T0
     m["runs"], m["scale"], m["background"] = RUNS, SCALE, BACKGROUND
+    m["sections"] = list(res)
+    m["partial"] = set(m["sections"]) != set(SECTIONS)
     out = {"machine": m, "profile": res.pop("profile", {})}
     for sec, cs in res.items():
         out[sec] = {k: {"label": c.label, "argv": cmd(c.argv), "res": c.res, "err": c.err,
@@ -524,8 +911,10 @@ def main():
 
 def report_from(out):
     import report  # noqa: E402  (kept apart: it only formats)
-    report.write(out, DOCS)
-    say("wrote docs/BENCHMARKS.md (%.0f s of measuring)" % out["machine"]["elapsed"])
+    where = BUILD if out["machine"].get("partial") else DOCS  # a subset never replaces the record
+    report.write(out, where)
+    say("wrote %s (%.0f s of measuring)" % (os.path.relpath(os.path.join(where, "BENCHMARKS.md"),
+                                                          ROOT), out["machine"]["elapsed"]))
 
 
 if __name__ == "__main__":
