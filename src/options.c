@@ -76,6 +76,9 @@ store(const struct opt_parser *p, struct sup_opts *o, enum opt_id id, const stru
 	case OPT_ARG_FILE:
 		o->arg_file = v->s;
 		break;
+	case OPT_NULL:
+		o->null_sep = 1;
+		break;
 	case OPT_COMMANDS:
 		o->commands_path = v->s;
 		break;
@@ -112,7 +115,7 @@ store(const struct opt_parser *p, struct sup_opts *o, enum opt_id id, const stru
 
 /* The options that only the demo's synthetic tasks, or only commands, take. */
 static const enum opt_id demo_only[] = {OPT_TASKS, OPT_TASK_MS, OPT_WORK};
-static const enum opt_id cmd_only[] = {OPT_ARG_FILE, OPT_RETRIES, OPT_RETRY_DELAY, OPT_TIMEOUT,
+static const enum opt_id cmd_only[] = {OPT_ARG_FILE, OPT_NULL, OPT_RETRIES, OPT_RETRY_DELAY, OPT_TIMEOUT,
     OPT_KILL_AFTER, OPT_JOBLOG, OPT_RESUME, OPT_RESUME_FAILED, OPT_RESULTS};
 
 static int

@@ -58,6 +58,8 @@ const struct opt opt_table[OPT_NENTRIES] = {
         "warnings and errors only"},
     [OPT_ARG_FILE] = {"arg-file", 'a', REQ, OPT_K_INFILE, "FILE", 0, 0, NULL, SUP,
         "read the input lines from FILE, not standard input"},
+    [OPT_NULL] = {"null", '0', OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, SUP,
+        "input lines end in a NUL byte (find -print0), as xargs -0"},
     [OPT_COMMANDS] = {"commands", 0, REQ, OPT_K_INFILE, "FILE", 0, 0, NULL, SUP,
         "run each line of FILE (- for standard input) with /bin/sh -c"},
     [OPT_RETRIES] = {"retries", 'r', REQ, OPT_K_UINT, "N", 0, 1000000, NULL, SUP,

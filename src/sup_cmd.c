@@ -194,7 +194,7 @@ cmd_open(struct sup_cmd **out, const struct sup_opts *o, const struct dcf_config
 	if (dcf_cmd_tmpl_unsupported(&c->tmpl, msg, sizeof(msg)))
 		dcf_log(DCF_WARNING, "%s", msg);
 	if ((c->in_fd = open_input(o, err, errlen)) == -1 ||
-	    dcf_lines_init(&c->lines, c->in_fd, LINE_MAX_BYTES, '\n') == -1 ||
+	    dcf_lines_init(&c->lines, c->in_fd, LINE_MAX_BYTES, o->null_sep ? '\0' : '\n') == -1 ||
 	    (o->joblog_path != NULL && open_joblog(c, o, err, errlen) == -1) ||
 	    open_spool(c, o, err, errlen) == -1) {
 		int e = errno;

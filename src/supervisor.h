@@ -25,6 +25,7 @@ struct sup_opts {
 	int cmd_argc;
 	const char *commands_path; /* --commands FILE ("-": standard input) */
 	const char *arg_file;      /* -a FILE, or NULL: standard input */
+	int null_sep;              /* -0: lines end in NUL */
 	const char *joblog_path;
 	const char *results_dir;
 	enum sup_resume resume;

@@ -328,6 +328,42 @@ test_odd_bytes(void **state)
 	crun_done(&c);
 }
 
+/* -0: NUL-separated input, so a line may hold a newline (find -print0). */
+static void
+test_null_separated(void **state)
+{
+	static const char input[] = "one\0two\nlines\0three";
+	struct crun c;
+	int in;
+	pid_t pid;
+	char p[160];
+	(void)state;
+
+	crun_init(&c, "nul");
+	cpath(&c, "in");
+	spill(c.path, input, sizeof(input) - 1);
+	pid = tu_fork();
+	if (pid == 0) {
+		in = open(c.path, O_RDONLY);
+		dup2(in, 0);
+		snprintf(p, sizeof(p), "%s/out", c.dir);
+		dup2(open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644), 1);
+		snprintf(p, sizeof(p), "%s/err", c.dir);
+		dup2(open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644), 2);
+		execl(SUP, SUP, "--name", c.name, "--nodes", "1", "-0", "--", "printf", "<%s>",
+		    NULL);
+		_exit(127);
+	}
+	c.status = tu_waitpid_within(pid, 60.0);
+	cpath(&c, "out");
+	c.out = slurp(c.path, NULL);
+	cpath(&c, "err");
+	c.err = slurp(c.path, NULL);
+	assert_int_equal(exit_code(&c), 0);
+	assert_string_equal(c.out, "<one><two\nlines><three>");
+	crun_done(&c);
+}
+
 /* The task's environment and standard input. */
 static void
 test_environment(void **state)
@@ -671,6 +707,7 @@ main(void)
 	    cmocka_unit_test(test_outcomes),
 	    cmocka_unit_test(test_noexec),
 	    cmocka_unit_test(test_odd_bytes),
+	    cmocka_unit_test(test_null_separated),
 	    cmocka_unit_test(test_environment),
 	    cmocka_unit_test(test_grouping),
 	    cmocka_unit_test(test_retries),
