@@ -169,7 +169,7 @@ w_sleep(struct world *w, uint32_t n)
 
 /*
  * Bring the books to a plain state: every node alive, idle and awake, every
- * queued task run and completed, everything retired.
+ * queued task (delayed retries too) run and completed, everything retired.
  */
 static void
 tidy(struct world *w)
@@ -191,6 +191,10 @@ tidy(struct world *w)
 		dcf_sleep_end_locked(&w->sg, n);
 		tu_assert_books(&w->sg);
 	}
+	/* Retries waiting out a delay: due now. */
+	for (uint64_t id; dcf_move_ring_locked(&w->sg, dcf_delay_ring(&w->sg), DCF_RING_RECOVERY,
+	                      w->now, &id) == 0;)
+		tu_assert_books(&w->sg);
 	do {
 		moved = 0;
 		for (uint32_t n = 0; n < W_NODES; n++) {
@@ -261,6 +265,18 @@ prep_last_attempt(struct world *w)
 	assert_int_equal(w_claim(w, w->x), 0);
 }
 
+/* A failed run put back on the delay ring, as a retry waiting out --retry-delay. */
+static void
+prep_delayed(struct world *w)
+{
+	struct dcf_done d;
+
+	prep_done(w);
+	assert_int_equal(dcf_retry_locked(&w->sg, dcf_delay_ring(&w->sg), ++w->now, &d), 0);
+	w->L->completed[d.id]--;
+	tu_assert_books(&w->sg);
+}
+
 static void
 prep_sleeping(struct world *w)
 {
@@ -322,6 +338,31 @@ static int
 act_retire(struct world *w, struct act_out *o)
 {
 	return dcf_retire_locked(&w->sg, &o->d);
+}
+
+static int
+act_retry_net(struct world *w, struct act_out *o)
+{
+	return dcf_retry_locked(&w->sg, ring_x(w), w->now, &o->d);
+}
+
+static int
+act_retry_delay(struct world *w, struct act_out *o)
+{
+	return dcf_retry_locked(&w->sg, dcf_delay_ring(&w->sg), w->now, &o->d);
+}
+
+static int
+act_undelay(struct world *w, struct act_out *o)
+{
+	return dcf_move_ring_locked(&w->sg, dcf_delay_ring(&w->sg), ring_x(w), w->now, &o->id);
+}
+
+static int
+act_skip(struct world *w, struct act_out *o)
+{
+	(void)o;
+	return dcf_skip_locked(&w->sg, 3);
 }
 
 static int
@@ -392,6 +433,10 @@ static const struct variant {
     {"complete, supervisor waiting", DCF_OP_COMPLETE, 1, prep_busy_sup_waiting, act_complete,
         E_WAKE_SUP},
     {"retire", DCF_OP_RETIRE, 1, prep_done, act_retire, E_NONE},
+    {"retry on its network", DCF_OP_RETIRE, 1, prep_done, act_retry_net, E_NONE},
+    {"retry after a delay", DCF_OP_RETIRE, 1, prep_done, act_retry_delay, E_NONE},
+    {"retry's delay over", DCF_OP_MOVE, 1, prep_delayed, act_undelay, E_NONE},
+    {"skip ids", DCF_OP_DISPATCH, 0, prep_none, act_skip, E_NONE},
     {"reclaim a running task", DCF_OP_RECLAIM, 1, prep_busy, act_died, E_REQUEUED},
     {"quarantine at max attempts", DCF_OP_RECLAIM, 1, prep_last_attempt, act_died, E_QUARANTINED},
     {"death of a sleeping node", DCF_OP_RECLAIM, 1, prep_sleeping, act_died, E_NO_TASK},
@@ -553,6 +598,8 @@ sweep(struct world *w, const struct variant *v)
 		tu_mark(w->L->completed, ref.id);
 	else if (v->act == act_retire)
 		tu_mark(w->L->retired, ref.d.id);
+	else if (v->act == act_retry_net || v->act == act_retry_delay)
+		w->L->completed[ref.d.id]--; /* that run's completion is taken back: it runs again */
 	tu_img_free(&s0);
 	tu_img_free(&s1);
 	return n;

@@ -828,7 +828,7 @@ tu_ledger_verify(struct dcf_seg *sg, struct tu_ledger *L, int strict, char *err,
 		sum += r;
 	}
 	if (c->next_id != L->ntasks || sum != c->retired || c->retired != c->completed ||
-	    never != c->quarantined || c->running != 0) {
+	    never != c->quarantined + c->skipped || c->running != 0) {
 		snprintf(err, errlen,
 		    "ledger retired %llu, never %llu; books: dispatched %llu of %llu, "
 		    "retired %llu, completed %llu, quarantined %llu, running %llu",
