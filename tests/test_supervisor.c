@@ -476,7 +476,7 @@ test_bad_options(void **state)
 	    {"unknown option '-j' (-j is --json in dcf-status)", "-j"},
 	    {"--nodes needs a value: a whole number from 1 to 8192", "--nodes"},
 	    {"--quiet '1': takes no value", "--quiet=1"},
-	    {"ambiguous option '--n' (--name, --networks, --nodes)", "--n", "3"},
+	    {"ambiguous option '--n' (--name, --networks, --nodes, --null)", "--n", "3"},
 	    {"give a command or --commands FILE, not both", "--commands", "/dev/null", "extra"},
 	    {"--networks x --nodes is 10000, at most 8192", "--networks", "100", "--nodes", "100"},
 	    {"--downtime '1-2-3': ", "--downtime", "1-2-3"},
