@@ -115,8 +115,8 @@ store(const struct opt_parser *p, struct sup_opts *o, enum opt_id id, const stru
 
 /* The options that only the demo's synthetic tasks, or only commands, take. */
 static const enum opt_id demo_only[] = {OPT_TASKS, OPT_TASK_MS, OPT_WORK};
-static const enum opt_id cmd_only[] = {OPT_ARG_FILE, OPT_NULL, OPT_RETRIES, OPT_RETRY_DELAY, OPT_TIMEOUT,
-    OPT_KILL_AFTER, OPT_JOBLOG, OPT_RESUME, OPT_RESUME_FAILED, OPT_RESULTS};
+static const enum opt_id cmd_only[] = {OPT_ARG_FILE, OPT_NULL, OPT_RETRIES, OPT_RETRY_DELAY,
+    OPT_TIMEOUT, OPT_KILL_AFTER, OPT_JOBLOG, OPT_RESUME, OPT_RESUME_FAILED, OPT_RESULTS};
 
 static int
 given_in(const uint8_t *given, const enum opt_id *ids, size_t n)

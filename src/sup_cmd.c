@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,8 +42,11 @@ struct sup_cmd {
 	const struct dcf_config *cfg;
 	struct dcf_cmd_tmpl tmpl;
 	struct dcf_lines lines;
-	int in_fd;      /* the input; -1 once it ended */
-	int in_wait;    /* the last read wanted more: poll it */
+	int in_fd;        /* the input; -1 once it ended */
+	int in_wait;      /* the last read wanted more: poll it */
+	int in_blocking;  /* the input's description is not O_NONBLOCK (not ours) */
+	int out_blocking; /* the same for our stdout and stderr copies */
+	int err_blocking;
 	uint64_t seq;   /* input lines read: the next one's id */
 	int out_fd;     /* our standard output (non-blocking, our own) */
 	int err_fd;     /* where task stderr goes (the log's descriptor, or ours) */
@@ -165,18 +169,20 @@ open_spool(struct sup_cmd *c, const struct sup_opts *o, char *err, size_t errlen
 
 int
 cmd_open(struct sup_cmd **out, const struct sup_opts *o, const struct dcf_config *cfg, int out_fd,
-    int err_fd, char *err, size_t errlen)
+    int err_fd, int *usage, char *err, size_t errlen)
 {
 	struct sup_cmd *c = calloc(1, sizeof(*c));
 	char msg[DCF_ERRLEN];
 
 	*out = NULL;
+	*usage = 0;
 	if (c == NULL)
 		DCF_BAD(ENOMEM, "out of memory");
 	c->cfg = cfg;
 	c->in_fd = c->spool_fd = c->results_fd = c->joblog_fd = -1;
 	c->out_fd = out_fd;
 	c->err_fd = err_fd;
+	c->in_fd = -1;
 	c->err_is_log = err_fd == dcf_log_fd();
 	c->qcap = 3 * cfg->task_slots;
 	c->q = calloc(c->qcap, sizeof(*c->q));
@@ -189,13 +195,24 @@ cmd_open(struct sup_cmd **out, const struct sup_opts *o, const struct dcf_config
 	if (dcf_cmd_tmpl_init(&c->tmpl, o->cmd_argv, o->cmd_argc, o->commands_path != NULL, msg,
 	        sizeof(msg)) == -1) {
 		cmd_close(c);
+		*usage = 1;
 		DCF_BAD(EINVAL, "%s", msg);
 	}
 	if (dcf_cmd_tmpl_unsupported(&c->tmpl, msg, sizeof(msg)))
 		dcf_log(DCF_WARNING, "%s", msg);
+	/* The joblog, as --log: a file the command line names, so its trouble is usage. */
+	if (o->joblog_path != NULL && open_joblog(c, o, err, errlen) == -1) {
+		int e = errno;
+
+		*usage = e != ENOMEM && e != EIO;
+		cmd_close(c);
+		errno = e;
+		return -1;
+	}
+	c->out_blocking = (fcntl(out_fd, F_GETFL) & O_NONBLOCK) == 0;
+	c->err_blocking = (fcntl(err_fd, F_GETFL) & O_NONBLOCK) == 0;
 	if ((c->in_fd = open_input(o, err, errlen)) == -1 ||
 	    dcf_lines_init(&c->lines, c->in_fd, LINE_MAX_BYTES, o->null_sep ? '\0' : '\n') == -1 ||
-	    (o->joblog_path != NULL && open_joblog(c, o, err, errlen) == -1) ||
 	    open_spool(c, o, err, errlen) == -1) {
 		int e = errno;
 
@@ -205,6 +222,7 @@ cmd_open(struct sup_cmd **out, const struct sup_opts *o, const struct dcf_config
 		errno = e;
 		return -1;
 	}
+	c->in_blocking = (fcntl(c->in_fd, F_GETFL) & O_NONBLOCK) == 0;
 	*out = c;
 	return 0;
 }
@@ -299,6 +317,42 @@ batch_item(struct cmd_batch *b, uint64_t skip, size_t need)
 	return 0;
 }
 
+/*
+ * A FIFO opened before any writer reads as at its end; it ends only once a
+ * writer has come and gone (poll says POLLHUP then, Linux's rule).
+ */
+static int
+fifo_not_ended(struct sup_cmd *c)
+{
+	struct pollfd p = {.fd = c->in_fd, .events = POLLIN};
+	struct stat st;
+
+	if (fstat(c->in_fd, &st) == -1 || !S_ISFIFO(st.st_mode))
+		return 0;
+	if (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLIN)))
+		return 0;
+	c->lines.eof = 0; /* read again when a writer comes */
+	return 1;
+}
+
+/*
+ * Would reading the input block? Only on a descriptor we could not make our
+ * own non-blocking one (a socket, a pipe of another user): never read it
+ * unless a whole line is buffered or poll says it is ready.
+ */
+static int
+input_would_block(const struct sup_cmd *c)
+{
+	const struct dcf_lines *r = &c->lines;
+	struct pollfd p = {.fd = c->in_fd, .events = POLLIN};
+
+	if (!c->in_blocking || r->eof)
+		return 0;
+	if (r->end > r->start && memchr(r->buf + r->start, r->sep, r->end - r->start) != NULL)
+		return 0;
+	return poll(&p, 1, 0) != 1;
+}
+
 int
 cmd_fill(struct sup_cmd *c, uint32_t want, struct cmd_batch *b, int *eof)
 {
@@ -310,8 +364,14 @@ cmd_fill(struct sup_cmd *c, uint32_t want, struct cmd_batch *b, int *eof)
 	while (got < want && c->in_fd >= 0) {
 		const char *line;
 		size_t len;
-		int r = dcf_lines_next(&c->lines, &line, &len);
+		int r;
 		ssize_t need;
+
+		if (input_would_block(c)) {
+			c->in_wait = 1;
+			break;
+		}
+		r = dcf_lines_next(&c->lines, &line, &len);
 
 		if (r == -1 && errno == EAGAIN) {
 			c->in_wait = 1;
@@ -330,10 +390,16 @@ cmd_fill(struct sup_cmd *c, uint32_t want, struct cmd_batch *b, int *eof)
 			    c->seq, len, LINE_MAX_BYTES);
 			continue;
 		}
+		if (r == 0 && fifo_not_ended(c)) {
+			c->in_wait = 1; /* a FIFO no writer has opened yet: not its end */
+			break;
+		}
 		if (r <= 0) {
-			if (r == -1)
+			if (r == -1) {
 				dcf_log(DCF_ERROR, "reading the input: %s; it ends here",
 				    strerror(errno));
+				c->st.input_error = 1;
+			}
 			close(c->in_fd);
 			c->in_fd = -1;
 			*eof = 1;
@@ -343,6 +409,7 @@ cmd_fill(struct sup_cmd *c, uint32_t want, struct cmd_batch *b, int *eof)
 		c->st.lines++;
 		if (batch_item(b, skip, c->cfg->payload_max) == -1) {
 			dcf_log(DCF_ERROR, "out of memory reading the input; it ends here");
+			c->st.input_error = 1;
 			close(c->in_fd);
 			c->in_fd = -1;
 			*eof = 1;
@@ -465,27 +532,58 @@ cmd_finished(struct sup_cmd *c, const struct dcf_seg *sg, const struct dcf_done 
 	c->qlen++;
 }
 
-/* Copy the spool file of f's stage to dst; 1 done, 0 blocked, -1 failed (dst gone). */
+/*
+ * Copy the spool file of f's stage to dst: 1 done, 0 blocked (poll dst),
+ * -1 the destination failed (errno), -2 the spool file could not be read
+ * (that task's output is lost, nobody else's). A destination that is not
+ * our own non-blocking description (a socket, another user's pipe) is
+ * written only when poll says it takes PIPE_BUF bytes, and no more: it
+ * never blocks.
+ */
 static int
-copy_out(struct sup_cmd *c, struct fin *f, const char *what, uint64_t bytes, int dst, int *blocked)
+copy_out(struct sup_cmd *c, struct fin *f, const char *what, uint64_t bytes, int dst,
+    int dst_blocking, int *blocked)
 {
 	char name[64];
+	struct stat st;
 
 	if (bytes == 0)
 		return 1;
 	if (f->fd == -1) {
 		spool_name(name, sizeof(name), f->id, f->run, what);
-		f->fd = openat(c->spool_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		f->fd = openat(c->spool_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 		f->off = 0;
 		if (f->fd == -1)
-			return -1;
+			return -2;
+		if (fstat(f->fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+			close(f->fd);
+			f->fd = -1;
+			return -2;
+		}
 	}
 	for (;;) {
-		ssize_t n = pread(f->fd, c->buf, COPY_BUF, f->off), w;
+		size_t chunk = dst_blocking ? PIPE_BUF : COPY_BUF;
+		ssize_t n = pread(f->fd, c->buf, chunk, f->off), w;
 
-		if (n <= 0)
+		if (n < 0)
+			return -2;
+		if (n == 0)
 			break;
-		w = write(dst, c->buf, (size_t)n);
+		if (dst_blocking) {
+			struct pollfd p = {.fd = dst, .events = POLLOUT};
+
+			if (poll(&p, 1, 0) != 1 || !(p.revents & POLLOUT)) {
+				if (p.revents & (POLLERR | POLLHUP)) {
+					errno = EPIPE;
+					return -1;
+				}
+				*blocked = 1;
+				return 0;
+			}
+		}
+		w = send(dst, c->buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (w == -1 && errno == ENOTSOCK)
+			w = write(dst, c->buf, (size_t)n);
 		if (w == -1 && errno == EINTR)
 			continue;
 		if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -573,7 +671,7 @@ json_esc(char *out, size_t cap, const char *s, size_t len)
 
 /* DIR/SEQ/meta: one JSON object, one line. */
 static void
-write_meta(struct sup_cmd *c, const struct fin *f, const char *dir)
+write_meta(struct sup_cmd *c, struct fin *f, const char *dir)
 {
 	char path[64], *cmd;
 	size_t cap = f->cmd_len * 6 + 1;
@@ -587,6 +685,7 @@ write_meta(struct sup_cmd *c, const struct fin *f, const char *dir)
 		if (fd >= 0)
 			close(fd);
 		dcf_log(DCF_ERROR, "--results: cannot write %s: %s", path, strerror(errno));
+		c->st.kept_lost++;
 		return;
 	}
 	cmd = malloc(cap);
@@ -603,8 +702,10 @@ write_meta(struct sup_cmd *c, const struct fin *f, const char *dir)
 	    f->node, (double)f->out.cpu_us / 1e6, f->out.maxrss_kb, f->out.out_bytes,
 	    f->out.err_bytes);
 	free(cmd);
-	if (fclose(fp) != 0)
+	if (fclose(fp) != 0) {
 		dcf_log(DCF_ERROR, "--results: writing %s: %s", path, strerror(errno));
+		c->st.kept_lost++;
+	}
 }
 
 /* The run's files: into --results DIR/SEQ/ or deleted. */
@@ -621,24 +722,32 @@ keep_results(struct sup_cmd *c, struct fin *f)
 	snprintf(dir, sizeof(dir), "%" PRIu64, f->id + 1);
 	if (mkdirat(c->results_fd, dir, 0755) == -1 && errno != EEXIST) {
 		dcf_log(DCF_ERROR, "--results: cannot make %s: %s", dir, strerror(errno));
+		c->st.kept_lost++;
 		cmd_drop_run(c, f->id, f->run);
 		return;
 	}
 	for (int i = 0; i < 2; i++) {
 		uint64_t bytes = i == 0 ? f->out.out_bytes : f->out.err_bytes;
+		int fd;
 
 		spool_name(name, sizeof(name), f->id, f->run, what[i]);
 		snprintf(to, sizeof(to), "%s/%s", dir, as[i]);
-		if (bytes > 0 && !f->quarantined &&
-		    renameat(c->spool_fd, name, c->results_fd, to) == 0)
+		if (bytes > 0 && !f->quarantined) {
+			if (renameat(c->spool_fd, name, c->results_fd, to) == 0)
+				continue;
+			dcf_log(DCF_ERROR, "--results: cannot keep %s: %s", to, strerror(errno));
+			c->st.kept_lost++;
+			unlinkat(c->spool_fd, name, 0);
 			continue;
+		}
 		unlinkat(c->spool_fd, name, 0);
-		{
-			int fd = openat(c->results_fd, to,
-			    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-
-			if (fd >= 0)
-				close(fd);
+		fd = openat(c->results_fd, to,
+		    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd >= 0) {
+			close(fd);
+		} else {
+			dcf_log(DCF_ERROR, "--results: cannot make %s: %s", to, strerror(errno));
+			c->st.kept_lost++;
 		}
 	}
 	write_meta(c, f, dir);
@@ -703,12 +812,18 @@ cmd_pump(struct sup_cmd *c)
 		int r;
 
 		if (f->stage == FIN_OUT) {
-			r = c->out_dead
-			    ? 1
-			    : copy_out(c, f, "out", f->out.out_bytes, c->out_fd, &c->out_blocked);
+			r = c->out_dead ? 1
+			                : copy_out(c, f, "out", f->out.out_bytes, c->out_fd,
+			                      c->out_blocking, &c->out_blocked);
 			if (r == 0)
 				return;
-			if (r == -1) {
+			if (r == -2) {
+				dcf_log(DCF_ERROR, "Task-%" PRIu64 "'s standard output is lost: %s",
+				    f->id + 1, strerror(errno));
+				c->st.out_lost++;
+			} else if (r == -1) {
+				if (errno == EPIPE)
+					c->st.out_closed = 1;
 				dest_failed(&c->out_dead, "standard output");
 				c->st.out_lost++;
 			}
@@ -727,12 +842,16 @@ cmd_pump(struct sup_cmd *c)
 					return;
 				}
 			}
-			r = c->err_dead
-			    ? 1
-			    : copy_out(c, f, "err", f->out.err_bytes, c->err_fd, &c->err_blocked);
+			r = c->err_dead ? 1
+			                : copy_out(c, f, "err", f->out.err_bytes, c->err_fd,
+			                      c->err_blocking, &c->err_blocked);
 			if (r == 0)
 				return;
-			if (r == -1) {
+			if (r == -2) {
+				dcf_log(DCF_ERROR, "Task-%" PRIu64 "'s standard error is lost: %s",
+				    f->id + 1, strerror(errno));
+				c->st.out_lost++;
+			} else if (r == -1) {
 				dest_failed(&c->err_dead, "standard error");
 				c->st.out_lost++;
 			}
@@ -749,6 +868,12 @@ cmd_pump(struct sup_cmd *c)
 		c->qhead = (c->qhead + 1) % c->qcap;
 		c->qlen--;
 	}
+}
+
+int
+cmd_output_closed(const struct sup_cmd *c)
+{
+	return c->st.out_closed;
 }
 
 int

@@ -49,10 +49,11 @@ struct cmd_batch {
 /*
  * Everything command mode needs, checked and opened before the segment is
  * created: the input, the joblog (read for --resume first), the results
- * and spool directories. -1 with a one-line message; nothing is left.
+ * and spool directories. -1 with a one-line message; nothing is left;
+ * *usage set when the command line was at fault (exit 2, not 1).
  */
 int cmd_open(struct sup_cmd **out, const struct sup_opts *o, const struct dcf_config *cfg,
-    int out_fd, int err_fd, char *err, size_t errlen);
+    int out_fd, int err_fd, int *usage, char *err, size_t errlen);
 /* Close it all; remove the spool directory (and what is left in it). */
 void cmd_close(struct sup_cmd *c);
 /* The spool directory, for the workers (opened O_PATH; inherited by fork). */
@@ -85,6 +86,8 @@ void cmd_drop_run(struct sup_cmd *c, uint64_t id, uint32_t run);
 int cmd_room(const struct sup_cmd *c);
 /* Move finished tasks along as far as the destinations take them now. */
 void cmd_pump(struct sup_cmd *c);
+/* The reader of our standard output has gone (EPIPE): nobody wants the rest. */
+int cmd_output_closed(const struct sup_cmd *c);
 /* Nothing left to copy or write. */
 int cmd_idle(const struct sup_cmd *c);
 /* Which descriptors to poll, and for what (at most 3); returns how many. */
@@ -99,6 +102,9 @@ struct cmd_stats {
 	uint64_t rejected;    /* could not become a task (too long, a NUL byte) */
 	uint64_t out_lost;    /* tasks whose output could not be copied */
 	uint64_t joblog_lost; /* joblog lines that could not be written */
+	uint64_t kept_lost;   /* tasks whose --results could not all be kept */
+	int input_error;      /* reading the input failed: it ended early */
+	int out_closed;       /* our standard output's reader is gone (EPIPE) */
 };
 void cmd_stats(const struct sup_cmd *c, struct cmd_stats *st);
 

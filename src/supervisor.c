@@ -22,6 +22,7 @@
  * is killed and goes DOWN as it is reaped; when none is left the books are
  * rebuilt and every DOWN node restarts. Nothing forks while it lasts.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -132,6 +133,8 @@ struct sup {
 	struct cmd_batch batch; /* read from the input, not yet dispatched */
 	int input_eof;          /* the input ended (every line is in the books or skipped) */
 	uint32_t ndying;        /* nodes dying: reaped, waiting for their task trees to go */
+	pid_t inherited[64];    /* children from before our first fork, never ours to kill */
+	uint32_t ninherited;
 	char cg[PATH_MAX - 32]; /* our cgroup v2 directory for the workers' tasks, or "" */
 	char shm_path[64];      /* /dev/shm/dcf-NAME, for the fatal-signal cleanup */
 	dev_t shm_dev;          /* and the inode we created there: only that is removed */
@@ -974,11 +977,20 @@ node_exited(struct sup *s, uint32_t n, pid_t pid, int status)
 		if (rc.quarantined) {
 			struct dcf_done d;
 
+			const struct dcf_task *t = &s->sg.tasks[rc.slot];
+			const struct dcf_hdr *h = s->sg.hdr;
+
 			memset(&d, 0, sizeof(d));
 			d.id = rc.id;
 			d.slot = rc.slot;
 			d.runs = rc.runs;
 			d.attempts = rc.attempts;
+			/* Its last run, for the joblog: the wall clock of its start, and how long. */
+			if (t->t_started_ns >= h->created_mono_ns && now >= t->t_started_ns) {
+				d.out.start_wall_ns =
+				    h->created_ns + (t->t_started_ns - h->created_mono_ns);
+				d.out.run_ns = now - t->t_started_ns;
+			}
 			cmd_finished(s->cmd, &s->sg, &d, sn->net, sn->idx, 1);
 		}
 	}
@@ -1070,22 +1082,50 @@ cg_remove(struct sup *s)
 }
 
 /*
- * Our children that are not workers: what is left of the task trees of
- * dead workers, reparented to us (we are a child subreaper). Each gets
- * SIGKILL (an unreaped child: the PID is still ours); returns how many.
+ * Our children, from /proc/self/task/TID/children, or, where the kernel
+ * has no such file, from a scan of every /proc/PID/stat for its parent.
+ * fn(s, pid) for each; -1 if they could not be listed at all.
  */
 static int
-kill_orphans(struct sup *s)
+each_child(struct sup *s, void (*fn)(struct sup *, pid_t, void *), void *arg)
 {
 	char path[64], buf[4096];
 	uint64_t pid = 0;
-	int fd, k = 0, in_num = 0;
+	int fd, in_num = 0;
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)s->self);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd == -1)
+	if (fd == -1) {
+		DIR *d = opendir("/proc");
+		struct dirent *e;
+
+		if (d == NULL)
+			return -1;
+		while ((e = readdir(d)) != NULL) {
+			char stat_path[64], text[512], *rp;
+			long p = strtol(e->d_name, &rp, 10), ppid;
+			int sfd;
+			ssize_t k;
+
+			if (p <= 0 || *rp != '\0')
+				continue;
+			snprintf(stat_path, sizeof(stat_path), "/proc/%ld/stat", p);
+			if ((sfd = open(stat_path, O_RDONLY | O_CLOEXEC)) == -1)
+				continue;
+			k = read(sfd, text, sizeof(text) - 1);
+			close(sfd);
+			if (k <= 0)
+				continue;
+			text[k] = '\0';
+			/* "PID (COMM) STATE PPID ...": COMM may hold anything but ends at the last ')'. */
+			rp = strrchr(text, ')');
+			if (rp != NULL && sscanf(rp + 1, " %*c %ld", &ppid) == 1 && ppid == s->self)
+				fn(s, (pid_t)p, arg);
+		}
+		closedir(d);
 		return 0;
+	}
 	while ((n = read(fd, buf, sizeof(buf))) > 0 || (n == -1 && errno == EINTR)) {
 		for (ssize_t i = 0; i < n; i++) {
 			if (buf[i] >= '0' && buf[i] <= '9') {
@@ -1093,19 +1133,71 @@ kill_orphans(struct sup *s)
 				in_num = 1;
 				continue;
 			}
-			if (in_num && pid > 0 && pid <= INT_MAX && find_node(s, (pid_t)pid) < 0) {
-				kill((pid_t)pid, SIGKILL);
-				k++;
-			}
+			if (in_num && pid > 0 && pid <= INT_MAX)
+				fn(s, (pid_t)pid, arg);
 			pid = 0;
 			in_num = 0;
 		}
 	}
-	if (in_num && pid > 0 && pid <= INT_MAX && find_node(s, (pid_t)pid) < 0) {
-		kill((pid_t)pid, SIGKILL);
-		k++;
-	}
+	if (in_num && pid > 0 && pid <= INT_MAX)
+		fn(s, (pid_t)pid, arg);
 	close(fd);
+	return 0;
+}
+
+/* Children we had before we forked anything (a shell's process substitution, say): not ours to kill. */
+static int
+inherited(const struct sup *s, pid_t pid)
+{
+	for (uint32_t i = 0; i < s->ninherited; i++)
+		if (s->inherited[i] == pid)
+			return 1;
+	return 0;
+}
+
+static void
+note_inherited(struct sup *s, pid_t pid, void *arg)
+{
+	(void)arg;
+	if (s->ninherited < sizeof(s->inherited) / sizeof(s->inherited[0]))
+		s->inherited[s->ninherited++] = pid;
+}
+
+/* One inherited child was reaped: its PID may come back as anyone's. */
+static void
+forget_inherited(struct sup *s, pid_t pid)
+{
+	for (uint32_t i = 0; i < s->ninherited; i++)
+		if (s->inherited[i] == pid) {
+			s->inherited[i] = s->inherited[--s->ninherited];
+			return;
+		}
+}
+
+static void
+kill_orphan(struct sup *s, pid_t pid, void *arg)
+{
+	int *k = arg;
+
+	if (find_node(s, pid) >= 0 || inherited(s, pid))
+		return;
+	kill(pid, SIGKILL); /* our unreaped child: the PID is still ours */
+	(*k)++;
+}
+
+/*
+ * Our children that are neither workers nor inherited: what is left of the
+ * task trees of dead workers, reparented to us (we are a child subreaper).
+ * Each gets SIGKILL; returns how many (1 when they cannot be listed: a
+ * tree is never taken for gone unseen).
+ */
+static int
+kill_orphans(struct sup *s)
+{
+	int k = 0;
+
+	if (each_child(s, kill_orphan, &k) == -1)
+		return 1;
 	return k;
 }
 
@@ -1140,8 +1232,10 @@ reap(struct sup *s)
 		if (pid <= 0)
 			break;
 		n = find_node(s, pid);
-		if (n < 0)
-			continue; /* an orphan of a task: reaped */
+		if (n < 0) {
+			forget_inherited(s, pid); /* or an orphan of a task: reaped */
+			continue;
+		}
 		if (WIFSTOPPED(status)) {
 			s->nodes[n].stopped_at = dcf_now_ns();
 			dcf_log(DCF_WARNING,
@@ -1584,8 +1678,8 @@ cmd_summary_text(struct sup *s, char *line, size_t len, const char *tail)
 		total = c->next_id;
 	ran = total - c->skipped;
 	if (st.resumed > 0)
-		n += (size_t)snprintf(extra + n, sizeof(extra) - n, ", %llu skipped (--resume)",
-		    (unsigned long long)st.resumed);
+		n += (size_t)snprintf(extra + n, sizeof(extra) - n,
+		    ", %llu skipped (in the joblog)", (unsigned long long)st.resumed);
 	if (st.rejected > 0)
 		n += (size_t)snprintf(extra + n, sizeof(extra) - n, ", %llu bad input %s",
 		    (unsigned long long)st.rejected, pl(st.rejected, "line", "lines"));
@@ -1911,6 +2005,14 @@ loop(struct sup *s)
 
 		worked = book_round(s, 0, 0) > 0;
 		flush_out(s);
+		if (s->cmd_mode && !s->stopping && cmd_output_closed(s->cmd)) {
+			/* As `| head` ends xargs and GNU parallel: nobody reads what is left. */
+			dcf_log(DCF_WARNING,
+			    "standard output was closed by its reader: stopping; "
+			    "running tasks have %u ms to finish",
+			    s->cfg->grace_ms);
+			begin_stop(s, -1);
+		}
 		if (!s->stopping && !s->resetting && finished(s)) {
 			announce_end(s);
 			begin_stop(s, -1);
@@ -2093,7 +2195,7 @@ run_system(struct sup *s)
 		/* 0 only when every task succeeded, and every record of it was kept. */
 		cmd_stats(s->cmd, &st);
 		if (c->failed + c->timed_out > 0 || st.rejected > 0 || st.out_lost > 0 ||
-		    st.joblog_lost > 0 || !s->input_eof)
+		    st.joblog_lost > 0 || st.kept_lost > 0 || st.input_error || !s->input_eof)
 			rc = 1;
 	}
 	return rc;
@@ -2105,7 +2207,7 @@ supervisor_run(struct sup_opts *o)
 	struct sup s;
 	char err[DCF_ERRLEN];
 	pid_t old;
-	int logfd = -1, rc;
+	int logfd = -1, rc, usage = 0;
 
 	memset(&s, 0, sizeof(s));
 	s.sfd = s.efd = s.tfd = s.err_fd = -1;
@@ -2139,15 +2241,20 @@ supervisor_run(struct sup_opts *o)
 	}
 	s.cmd_mode = sup_cmd_mode(o);
 	if (s.cmd_mode &&
-	    cmd_open(&s.cmd, o, s.cfg, s.out_fd, s.err_fd >= 0 ? s.err_fd : logfd, err,
+	    cmd_open(&s.cmd, o, s.cfg, s.out_fd, s.err_fd >= 0 ? s.err_fd : logfd, &usage, err,
 	        sizeof(err)) == -1) {
-		fprintf(stderr, "dcf-supervisor: %s\n", err);
+		if (usage)
+			fprintf(stderr, "dcf-supervisor: %s; try 'dcf-supervisor --help'\n", err);
+		else
+			fprintf(stderr, "dcf-supervisor: %s\n", err);
 		free_tables(&s);
 		close_fds(&s, logfd);
-		return 1;
+		return usage ? 2 : 1;
 	}
-	/* What a dead worker's task leaves behind comes back to us, to be killed. */
+	/* What a dead worker's task leaves behind comes back to us, to be killed;
+	 * what was our child before is not. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	(void)each_child(&s, note_inherited, NULL);
 	if (s.cmd_mode)
 		cg_setup(&s);
 	if (dcf_seg_create(&s.sg, o->name, &o->cfg, &old, err, sizeof(err)) == -1) {

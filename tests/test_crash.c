@@ -832,7 +832,7 @@ wl_run(struct workload *wl, uint64_t deadline)
 
 	for (uint64_t iter = 0;; iter++) {
 		uint32_t e = __atomic_load_n(&wl->L->ev, __ATOMIC_SEQ_CST);
-		uint8_t woke[DCF_RING_NET0 + 2] = {0};
+		uint8_t woke[DCF_RING_NET0 + 2 + 1] = {0}; /* 2 networks and the delay ring */
 		int st, retired, sent = 0, stop_now = 0, idle;
 		struct timespec ts;
 		pid_t pid;

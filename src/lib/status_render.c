@@ -229,9 +229,18 @@ text_head(FILE *f, const struct dcf_snap *s, const struct dcf_render_opt *o)
 	prose_item(&p, "config:");
 	prose_item(&p, "%u %s x %u %s,", c->nets, plural(c->nets, "network", "networks"),
 	    c->nodes_per_net, plural(c->nodes_per_net, "node", "nodes"));
-	prose_item(&p, "%llu %s of %u-%u ms", (unsigned long long)c->tasks,
-	    plural(c->tasks, "task", "tasks"), c->task_ms_min, c->task_ms_max);
-	prose_item(&p, "(%s work),", dcf_snap_work_name(c->work));
+	if (c->work == DCF_WORK_CMD) {
+		prose_item(&p, "a command per input line,");
+		if (c->retries > 0)
+			prose_item(&p, "%u %s,", c->retries,
+			    plural(c->retries, "retry", "retries"));
+		if (c->timeout_ms > 0)
+			prose_item(&p, "timeout %u ms,", c->timeout_ms);
+	} else {
+		prose_item(&p, "%llu %s of %u-%u ms", (unsigned long long)c->tasks,
+		    plural(c->tasks, "task", "tasks"), c->task_ms_min, c->task_ms_max);
+		prose_item(&p, "(%s work),", dcf_snap_work_name(c->work));
+	}
 	prose_item(&p, "seed %llu", (unsigned long long)c->seed);
 	prose_break(&p);
 	prose_item(&p, "up to %u %s a task,", c->max_attempts,
@@ -266,6 +275,8 @@ text_tasks(FILE *f, const struct dcf_snap *s, const struct dcf_render_opt *o)
 	prose_item(&p, "+ %llu running", (unsigned long long)s->running);
 	prose_item(&p, "+ %llu completed", (unsigned long long)s->completed);
 	prose_item(&p, "+ %llu quarantined", (unsigned long long)s->quarantined);
+	if (s->skipped > 0)
+		prose_item(&p, "+ %llu skipped", (unsigned long long)s->skipped);
 	prose_break(&p);
 	prose_item(&p, "%llu reclaimed,", (unsigned long long)s->reclaimed);
 	prose_item(&p, "recovery queue %u,", s->recovery_depth);
@@ -528,12 +539,14 @@ json_config(FILE *f, const struct dcf_config *c)
 	    "\"downtime_ms_min\": %u, \"downtime_ms_max\": %u, \"work\": \"%s\", "
 	    "\"max_attempts\": %u, \"max_restarts\": %u, \"restart_window_s\": %u, "
 	    "\"hang_timeout_ms\": %u, \"grace_ms\": %u, \"seed\": %llu, \"fail_rate_ppm\": %llu, "
-	    "\"cpu_iters_per_ms\": %llu}",
+	    "\"cpu_iters_per_ms\": %llu, \"retries\": %u, \"retry_delay_ms\": %u, "
+	    "\"timeout_ms\": %u, \"kill_after_ms\": %u}",
 	    c->nets, c->nodes_per_net, c->max_nodes, c->task_slots, (unsigned long long)c->tasks,
 	    c->task_ms_min, c->task_ms_max, c->downtime_ms_min, c->downtime_ms_max,
 	    dcf_snap_work_name(c->work), c->max_attempts, c->max_restarts, c->restart_window_s,
 	    c->hang_timeout_ms, c->grace_ms, (unsigned long long)c->seed,
-	    (unsigned long long)c->fail_rate_ppm, (unsigned long long)c->cpu_iters_per_ms);
+	    (unsigned long long)c->fail_rate_ppm, (unsigned long long)c->cpu_iters_per_ms,
+	    c->retries, c->retry_delay_ms, c->timeout_ms, c->kill_after_ms);
 }
 
 static void
