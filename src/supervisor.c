@@ -1120,7 +1120,10 @@ each_child(struct sup *s, void (*fn)(struct sup *, pid_t, void *), void *arg)
 			text[k] = '\0';
 			/* "PID (COMM) STATE PPID ...": COMM may hold anything but ends at the last ')'. */
 			rp = strrchr(text, ')');
-			if (rp != NULL && sscanf(rp + 1, " %*c %ld", &ppid) == 1 && ppid == s->self)
+			if (rp == NULL || rp[1] != ' ' || rp[2] == '\0' || rp[3] != ' ')
+				continue;
+			ppid = strtol(rp + 4, NULL, 10);
+			if (ppid == s->self)
 				fn(s, (pid_t)p, arg);
 		}
 		closedir(d);
