@@ -599,7 +599,8 @@ sweep(struct world *w, const struct variant *v)
 	else if (v->act == act_retire)
 		tu_mark(w->L->retired, ref.d.id);
 	else if (v->act == act_retry_net || v->act == act_retry_delay)
-		w->L->completed[ref.d.id]--; /* that run's completion is taken back: it runs again */
+		w->L->completed[ref.d
+		                    .id]--; /* that run's completion is taken back: it runs again */
 	tu_img_free(&s0);
 	tu_img_free(&s1);
 	return n;
