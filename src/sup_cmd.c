@@ -136,11 +136,63 @@ open_joblog(struct sup_cmd *c, const struct sup_opts *o, char *err, size_t errle
 	return 0;
 }
 
+/* Remove a spool directory and the files in it (never following a link). */
+static void
+remove_dir_files(int parent, const char *name)
+{
+	int dfd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d;
+	struct dirent *e;
+
+	if (dfd >= 0 && (d = fdopendir(dfd)) != NULL) {
+		while ((e = readdir(d)) != NULL)
+			if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+				unlinkat(dirfd(d), e->d_name, 0);
+		closedir(d);
+	} else if (dfd >= 0) {
+		close(dfd);
+	}
+	unlinkat(parent, name, AT_REMOVEDIR);
+}
+
+/*
+ * Spool directories are named PREFIX.PID.XXXXXX: one whose supervisor is
+ * gone (SIGKILLed) holds nothing anyone will read. Removed when ours, a
+ * directory, and its PID is nobody's.
+ */
+static void
+clean_stale_spools(const char *dir, const char *prefix)
+{
+	size_t pl = strlen(prefix);
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		struct stat st;
+		char *end;
+		long pid;
+
+		if (strncmp(e->d_name, prefix, pl) != 0)
+			continue;
+		pid = strtol(e->d_name + pl, &end, 10);
+		if (*end != '.' || pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 ||
+		    errno != ESRCH)
+			continue;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISDIR(st.st_mode) && st.st_uid == getuid())
+			remove_dir_files(dirfd(d), e->d_name);
+	}
+	closedir(d);
+}
+
 /* The spool directory: a new private directory in --results DIR or $TMPDIR. */
 static int
 open_spool(struct sup_cmd *c, const struct sup_opts *o, char *err, size_t errlen)
 {
 	const char *tmp = getenv("TMPDIR");
+	char prefix[DCF_NAME_MAX + 16];
 
 	if (o->results_dir != NULL) {
 		if (mkdir(o->results_dir, 0755) == -1 && errno != EEXIST)
@@ -148,12 +200,15 @@ open_spool(struct sup_cmd *c, const struct sup_opts *o, char *err, size_t errlen
 		c->results_fd = open(o->results_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (c->results_fd == -1)
 			DCF_BAD(errno, "--results %s: %s", o->results_dir, strerror(errno));
-		snprintf(c->spool, sizeof(c->spool), "%s/.dcf-spool-XXXXXX", o->results_dir);
+		tmp = o->results_dir;
+		snprintf(prefix, sizeof(prefix), ".dcf-spool.");
 	} else {
 		if (tmp == NULL || *tmp == '\0')
 			tmp = "/tmp";
-		snprintf(c->spool, sizeof(c->spool), "%s/dcf-%s-XXXXXX", tmp, o->name);
+		snprintf(prefix, sizeof(prefix), "dcf-%s.", o->name);
 	}
+	clean_stale_spools(tmp, prefix);
+	snprintf(c->spool, sizeof(c->spool), "%s/%s%d.XXXXXX", tmp, prefix, (int)getpid());
 	if (mkdtemp(c->spool) == NULL)
 		DCF_BAD(errno, "cannot make a spool directory %s: %s", c->spool, strerror(errno));
 	c->spool_fd = open(c->spool, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -497,6 +552,32 @@ cmd_room(const struct sup_cmd *c)
 	return c->qlen + reserve >= c->qcap ? 0 : (int)(c->qcap - reserve - c->qlen);
 }
 
+/* The finish queue twice as long, its ring laid out from the head. */
+static int
+grow_queue(struct sup_cmd *c)
+{
+	uint32_t cap = c->qcap * 2;
+	struct fin *q = calloc(cap, sizeof(*q));
+
+	if (q == NULL)
+		return -1;
+	for (uint32_t i = 0; i < c->qlen; i++)
+		q[i] = c->q[(c->qhead + i) % c->qcap];
+	free(c->q);
+	c->q = q;
+	c->qcap = cap;
+	c->qhead = 0;
+	return 0;
+}
+
+void
+cmd_abandon(struct sup_cmd *c)
+{
+	/* What the end could not write: said in the summary, and the exit status. */
+	c->st.out_lost += c->qlen;
+	c->st.joblog_lost += c->joblog_fd >= 0 ? c->qlen : 0;
+}
+
 void
 cmd_finished(struct sup_cmd *c, const struct dcf_seg *sg, const struct dcf_done *d, uint32_t net,
     uint32_t node, int quarantined)
@@ -506,8 +587,17 @@ cmd_finished(struct sup_cmd *c, const struct dcf_seg *sg, const struct dcf_done 
 	struct fin *f;
 	size_t tl;
 
-	if (c->qlen == c->qcap || d->slot >= sg->cfg.task_slots)
-		return; /* cmd_room said no: the caller did not ask (a bug) */
+	if (d->slot >= sg->cfg.task_slots)
+		return;
+	if (c->qlen == c->qcap && grow_queue(c) == -1) {
+		/* Only quarantines come past cmd_room: never dropped unsaid. */
+		dcf_log(DCF_ERROR,
+		    "out of memory: Task-%" PRIu64 "'s output and joblog line are lost", d->id + 1);
+		c->st.out_lost++;
+		c->st.joblog_lost += c->joblog_fd >= 0;
+		cmd_drop_run(c, d->id, d->runs);
+		return;
+	}
 	if (plen > sg->cfg.payload_max)
 		plen = 0;
 	tl = dcf_cmd_text((const char *)dcf_payload(sg, d->slot), plen, c->text,
@@ -669,22 +759,33 @@ json_esc(char *out, size_t cap, const char *s, size_t len)
 	return n;
 }
 
-/* DIR/SEQ/meta: one JSON object, one line. */
-static void
-write_meta(struct sup_cmd *c, struct fin *f, const char *dir)
+/*
+ * A file made in the spool directory (ours, mkdtemp'd), then renamed into
+ * DIR/SEQ/: whatever was planted under that name is replaced, never
+ * opened, so a FIFO or a symlink there can neither block nor redirect us.
+ */
+static int
+spool_make(struct sup_cmd *c, const char *name)
 {
-	char path[64], *cmd;
+	return openat(c->spool_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+	    0644);
+}
+
+/* DIR/SEQ/meta: one JSON object, one line; written in the spool, renamed in. */
+static void
+write_meta(struct sup_cmd *c, struct fin *f, int dfd, const char *dir)
+{
+	char name[64], *cmd;
 	size_t cap = f->cmd_len * 6 + 1;
-	int exitval, sig, fd;
+	int exitval, sig, fd, bad;
 	FILE *fp;
 
-	snprintf(path, sizeof(path), "%s/meta", dir);
-	fd = openat(c->results_fd, path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-	    0644);
+	spool_name(name, sizeof(name), f->id, f->run, "meta");
+	fd = spool_make(c, name);
 	if (fd == -1 || (fp = fdopen(fd, "w")) == NULL) {
 		if (fd >= 0)
 			close(fd);
-		dcf_log(DCF_ERROR, "--results: cannot write %s: %s", path, strerror(errno));
+		dcf_log(DCF_ERROR, "--results: cannot write %s/meta: %s", dir, strerror(errno));
 		c->st.kept_lost++;
 		return;
 	}
@@ -702,9 +803,11 @@ write_meta(struct sup_cmd *c, struct fin *f, const char *dir)
 	    f->node, (double)f->out.cpu_us / 1e6, f->out.maxrss_kb, f->out.out_bytes,
 	    f->out.err_bytes);
 	free(cmd);
-	if (fclose(fp) != 0) {
-		dcf_log(DCF_ERROR, "--results: writing %s: %s", path, strerror(errno));
+	bad = fclose(fp) != 0;
+	if (bad || renameat(c->spool_fd, name, dfd, "meta") == -1) {
+		dcf_log(DCF_ERROR, "--results: cannot write %s/meta: %s", dir, strerror(errno));
 		c->st.kept_lost++;
+		unlinkat(c->spool_fd, name, 0);
 	}
 }
 
@@ -713,7 +816,8 @@ static void
 keep_results(struct sup_cmd *c, struct fin *f)
 {
 	static const char *const what[2] = {"out", "err"}, *const as[2] = {"stdout", "stderr"};
-	char dir[32], name[64], to[64];
+	char dir[32], name[64];
+	int dfd, fd;
 
 	if (c->results_fd < 0) {
 		cmd_drop_run(c, f->id, f->run);
@@ -726,31 +830,32 @@ keep_results(struct sup_cmd *c, struct fin *f)
 		cmd_drop_run(c, f->id, f->run);
 		return;
 	}
+	/* Never through a symlink planted as SEQ. */
+	dfd = openat(c->results_fd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd == -1) {
+		dcf_log(DCF_ERROR, "--results: %s: %s", dir, strerror(errno));
+		c->st.kept_lost++;
+		cmd_drop_run(c, f->id, f->run);
+		return;
+	}
 	for (int i = 0; i < 2; i++) {
 		uint64_t bytes = i == 0 ? f->out.out_bytes : f->out.err_bytes;
-		int fd;
 
 		spool_name(name, sizeof(name), f->id, f->run, what[i]);
-		snprintf(to, sizeof(to), "%s/%s", dir, as[i]);
-		if (bytes > 0 && !f->quarantined) {
-			if (renameat(c->spool_fd, name, c->results_fd, to) == 0)
-				continue;
-			dcf_log(DCF_ERROR, "--results: cannot keep %s: %s", to, strerror(errno));
+		if (bytes == 0 || f->quarantined) {
+			unlinkat(c->spool_fd, name, 0);
+			if ((fd = spool_make(c, name)) >= 0)
+				close(fd);
+		}
+		if (renameat(c->spool_fd, name, dfd, as[i]) == -1) {
+			dcf_log(DCF_ERROR, "--results: cannot keep %s/%s: %s", dir, as[i],
+			    strerror(errno));
 			c->st.kept_lost++;
 			unlinkat(c->spool_fd, name, 0);
-			continue;
-		}
-		unlinkat(c->spool_fd, name, 0);
-		fd = openat(c->results_fd, to,
-		    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-		if (fd >= 0) {
-			close(fd);
-		} else {
-			dcf_log(DCF_ERROR, "--results: cannot make %s: %s", to, strerror(errno));
-			c->st.kept_lost++;
 		}
 	}
-	write_meta(c, f, dir);
+	write_meta(c, f, dfd, dir);
+	close(dfd);
 }
 
 /* Its joblog line: written at once (a file: the disk is the wait). */

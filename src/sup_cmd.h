@@ -88,6 +88,8 @@ int cmd_room(const struct sup_cmd *c);
 void cmd_pump(struct sup_cmd *c);
 /* The reader of our standard output has gone (EPIPE): nobody wants the rest. */
 int cmd_output_closed(const struct sup_cmd *c);
+/* The end came with finished tasks not written out: count them lost. */
+void cmd_abandon(struct sup_cmd *c);
 /* Nothing left to copy or write. */
 int cmd_idle(const struct sup_cmd *c);
 /* Which descriptors to poll, and for what (at most 3); returns how many. */

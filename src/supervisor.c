@@ -106,8 +106,9 @@ struct sup {
 	int progress_fd; /* where: PROGRESS_IN_LOG, a terminal, or -1 */
 	struct dcf_rng rng;
 	uint64_t t0;
-	int stopping; /* 0, or the signal that asked (or -1: all done) */
-	int sigs;     /* how many INT/TERM seen */
+	int stopping;      /* 0, or the signal that asked (or -1: all done) */
+	int sigs;          /* how many INT/TERM seen */
+	int last_stop_sig; /* the last INT, TERM, HUP or QUIT, or 0 */
 	uint64_t grace_at;
 	uint64_t next_hang_check;
 	uint64_t next_progress;
@@ -1014,6 +1015,82 @@ node_exited(struct sup *s, uint32_t n, pid_t pid, int status)
  * worker's task tree is killed by one write that nothing in it escapes.
  * Without them the tree is killed by the orphan sweep below alone.
  */
+/* rmdir a dead run's cgroup tree, leaves first (empty by now). */
+static void
+cg_rmtree(const char *dir, int depth)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char sub[PATH_MAX + 256];
+
+	if (d != NULL && depth > 0) {
+		while ((e = readdir(d)) != NULL)
+			if (e->d_type == DT_DIR && e->d_name[0] != '.') {
+				snprintf(sub, sizeof(sub), "%s/%s", dir, e->d_name);
+				cg_rmtree(sub, depth - 1);
+			}
+	}
+	if (d != NULL)
+		closedir(d);
+	rmdir(dir);
+}
+
+/*
+ * A supervisor of this name that was SIGKILLed with its workers leaves its
+ * tasks' trees running in its cgroup (their parents died with it): kill
+ * them before anything of ours runs, or a resumed task would run beside
+ * its last run. Only directories named after a process that is gone.
+ */
+static void
+cg_clean_stale(struct sup *s, const char *base)
+{
+	char prefix[DCF_NAME_MAX + 8], dir[PATH_MAX + 256], file[PATH_MAX + 300];
+	size_t pl = (size_t)snprintf(prefix, sizeof(prefix), "dcf-%s.", s->o->name);
+	DIR *d = opendir(base);
+	struct dirent *e;
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		char *end;
+		long pid;
+		int fd;
+
+		if (strncmp(e->d_name, prefix, pl) != 0)
+			continue;
+		pid = strtol(e->d_name + pl, &end, 10);
+		if (*end != '\0' || pid <= 0 || pid == s->self || kill((pid_t)pid, 0) == 0 ||
+		    errno != ESRCH)
+			continue;
+		snprintf(dir, sizeof(dir), "%s/%s", base, e->d_name);
+		snprintf(file, sizeof(file), "%s/cgroup.kill", dir);
+		if ((fd = open(file, O_WRONLY | O_CLOEXEC)) >= 0) {
+			(void)!write(fd, "1", 1);
+			close(fd);
+		}
+		snprintf(file, sizeof(file), "%s/cgroup.events", dir);
+		if ((fd = open(file, O_RDONLY | O_CLOEXEC)) >= 0) {
+			/* Until "populated 0": SIGKILLed processes go at once, or in a few s. */
+			for (int i = 0; i < 50; i++) {
+				char ev[256];
+				ssize_t n = pread(fd, ev, sizeof(ev) - 1, 0);
+				struct pollfd p = {.fd = fd, .events = POLLPRI};
+
+				ev[n > 0 ? n : 0] = '\0';
+				if (strstr(ev, "populated 0") != NULL)
+					break;
+				(void)poll(&p, 1, 100);
+			}
+			close(fd);
+		}
+		cg_rmtree(dir, 2);
+		dcf_log(DCF_WARNING,
+		    "killed what a dead supervisor of this name (pid %ld) left running in %s", pid,
+		    dir);
+	}
+	closedir(d);
+}
+
 static void
 cg_setup(struct sup *s)
 {
@@ -1024,6 +1101,7 @@ cg_setup(struct sup *s)
 		    strerror(errno));
 		return;
 	}
+	cg_clean_stale(s, base);
 	snprintf(s->cg, sizeof(s->cg), "%s/dcf-%s.%d", base, s->o->name, (int)s->self);
 	if (mkdir(s->cg, 0755) == -1) {
 		dcf_log(DCF_DEBUG, "cannot make the cgroup %s (%s): task trees are process groups",
@@ -1066,18 +1144,11 @@ cg_kill_node(struct sup *s, uint32_t n)
 static void
 cg_remove(struct sup *s)
 {
-	char path[PATH_MAX];
-
 	if (s->cg[0] == '\0')
 		return;
-	for (uint32_t n = 0; n < s->nnodes; n++) {
-		snprintf(path, sizeof(path), "%s/n%u/task", s->cg, n);
-		rmdir(path);
-		snprintf(path, sizeof(path), "%s/n%u", s->cg, n);
-		rmdir(path);
-	}
-	if (rmdir(s->cg) == -1 && errno != ENOENT)
-		dcf_log(DCF_WARNING, "cannot remove the cgroup %s: %s", s->cg, strerror(errno));
+	cg_rmtree(s->cg, 2);
+	if (access(s->cg, F_OK) == 0)
+		dcf_log(DCF_WARNING, "cannot remove the cgroup %s: it is not empty", s->cg);
 	s->cg[0] = '\0';
 }
 
@@ -1517,6 +1588,7 @@ note_signal(struct sup *s, int sig)
 	case SIGINT:
 	case SIGTERM:
 	case SIGHUP:
+		s->last_stop_sig = sig;
 		if (++s->sigs == 1 && s->stopping == 0) {
 			dcf_log(DCF_WARNING, "SIG%s: stopping; running tasks have %u ms to finish",
 			    sig_name(sig), s->cfg->grace_ms);
@@ -1525,6 +1597,7 @@ note_signal(struct sup *s, int sig)
 		}
 		break;
 	case SIGQUIT:
+		s->last_stop_sig = sig;
 		break;
 	default:
 		dcf_log(DCF_WARNING,
@@ -1766,6 +1839,8 @@ finish_output(struct sup *s)
 		    : s->err_fd >= 0                                    ? s->err_fd
 		                                                        : dcf_log_fd();
 	final_flush(s, summary_fd >= 0 && same_file(dcf_log_fd(), summary_fd) ? NULL : line);
+	if (s->cmd_mode && !cmd_idle(s->cmd))
+		cmd_abandon(s->cmd);
 	summary_text(s, line, sizeof(line) - 1); /* now with what was lost */
 	n = strlen(line);
 	line[n++] = '\n';
@@ -2187,6 +2262,8 @@ run_system(struct sup *s)
 	finish_output(s);
 	if (s->stopping > 0)
 		rc = 128 + s->stopping;
+	else if (s->last_stop_sig > 0)
+		rc = 128 + s->last_stop_sig; /* the run had ended, but its end was cut short */
 	else
 		rc = s->failed_run || s->sg.hdr->cnt.quarantined > 0 || s->bad_results > 0 ? 1 : 0;
 	if (rc == 0 && dcf_log_lost() > 0)

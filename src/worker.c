@@ -153,7 +153,7 @@ static int
 spool_open(const struct worker_ctx *w, const char *name)
 {
 	return openat(w->spool_fd, name,
-	    O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+	    O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644);
 }
 
 static void
@@ -193,6 +193,18 @@ cmd_setup(const struct worker_ctx *w)
 	for (int e = 0; e < ENV_N; e++)
 		cw.envp[k++] = cw.env_val[e];
 	cw.envp[k] = NULL;
+	/* We live in our node's cgroup, above our task's: if the supervisor dies
+	 * with us stopped, the next one to take its name kills us with the rest. */
+	if (w->cg_dir[0] != '\0') {
+		char procs[sizeof(w->cg_dir) + 16];
+		int fd;
+
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", w->cg_dir);
+		if ((fd = open(procs, O_WRONLY | O_CLOEXEC)) >= 0) {
+			(void)!write(fd, "0", 1);
+			close(fd);
+		}
+	}
 	/* The supervisor's death reaches us as SIGUSR2, to end our task's tree first. */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_parent_death;
@@ -267,6 +279,10 @@ run_cmd(const struct worker_ctx *w, const struct dcf_claim *cl)
 	/* Waiting in the kernel for the command: --timeout watches it, not the watchdog. */
 	__atomic_store_n(&nd->heartbeat_ns, DCF_BEAT_IN_CMD, __ATOMIC_RELAXED);
 	if (dcf_exec_run(&cw.x, &rq, &rs) == -1) {
+		/* No process could be made (EAGAIN, ENOMEM): not the command's failure.
+		 * The node dies; its task is put back and the restart throttle applies. */
+		if (errno == EAGAIN || errno == ENOMEM)
+			_exit(DCF_EXIT_SETUP);
 		o.how = DCF_HOW_NOEXEC;
 		o.exit_code = 126;
 		o.exec_errno = (uint32_t)errno;
