@@ -4,14 +4,16 @@
 #   tools/install-deps.sh          what `make`, `make run` and `make check` need
 #   tools/install-deps.sh lint     and cppcheck, clang-tidy, clang-format
 #   tools/install-deps.sh fuzz     and clang with its libFuzzer/sanitizer runtime
-#   tools/install-deps.sh bench    and GNU parallel and task-spooler, for `make bench`
+#   tools/install-deps.sh bench    and task-spooler, for `make bench` (GNU parallel is in the first list)
 set -eu
-need="gcc make pkg-config libbsd-dev libcmocka-dev valgrind python3"
+# parallel (GNU parallel): the tests read dcf's joblog with it, the format's
+# own reader, and read its joblogs with ours.
+need="gcc make pkg-config libbsd-dev libcmocka-dev valgrind python3 parallel"
 for group in "$@"; do
 	case $group in
 	lint) need="$need cppcheck clang-tidy clang-format" ;;
 	fuzz) need="$need clang libclang-rt-dev" ;;
-	bench) need="$need parallel task-spooler" ;;
+	bench) need="$need task-spooler" ;;
 	*) echo "install-deps: unknown group '$group' (lint, fuzz, bench)" >&2; exit 2 ;;
 	esac
 done
