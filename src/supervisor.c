@@ -109,6 +109,7 @@ struct sup {
 	int stopping;      /* 0, or the signal that asked (or -1: all done) */
 	int sigs;          /* how many INT/TERM seen */
 	int last_stop_sig; /* the last INT, TERM, HUP or QUIT, or 0 */
+	int stop_killed;   /* the stop killed the workers still running (grace over, or at once) */
 	uint64_t grace_at;
 	uint64_t next_hang_check;
 	uint64_t next_progress;
@@ -909,6 +910,12 @@ log_death(struct sup *s, uint32_t n, pid_t pid, int status, const struct dcf_rec
 	char how[64];
 
 	describe_status(status, how, sizeof(how));
+	if (s->stopping && s->stop_killed && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
+		/* Our own stop, not a failure: what it was running is said, not blamed. */
+		dcf_log(DCF_WARNING, "Network-%u Node-%u stopped with its task unfinished (pid %d)",
+		    sn->net, sn->idx, (int)pid);
+		return;
+	}
 	dcf_log(DCF_ERROR, "Network-%u Node-%u has failed. (pid %d, %s%s)", sn->net, sn->idx,
 	    (int)pid, how, sn->hang_killed ? ", no progress" : "");
 	if (rc->had_task && rc->quarantined)
@@ -1610,6 +1617,7 @@ note_signal(struct sup *s, int sig)
 	if (s->stopping == 0 && s->stop_req == 0)
 		s->stop_req = sig;
 	s->grace_at = 0;
+	s->stop_killed = 1;
 	kill_all(s);
 }
 
@@ -2056,6 +2064,7 @@ on_timers(struct sup *s)
 		if (live_children(s) > 0)
 			dcf_log(DCF_WARNING, "grace period over: killing %d workers",
 			    live_children(s));
+		s->stop_killed = 1;
 		kill_all(s);
 		s->grace_at = 0;
 	}

@@ -235,9 +235,11 @@ run_audit_order(const char *log, char *first, size_t len)
 				kind = 2, p = end + 14;
 		} else if (parse_node(p, &net, &idx) == 0) {
 			const char *f = strstr(p, " has failed.");
+			const char *st = strstr(p, " stopped with its task unfinished");
 
-			if (f != NULL && (eol == NULL || f < eol))
-				kind = 3;
+			if ((f != NULL && (eol == NULL || f < eol)) ||
+			    (st != NULL && (eol == NULL || st < eol)))
+				kind = 3; /* the run ended without completing: failed, or stopped */
 		}
 		if (kind == 0 || (kind != 3 && parse_node(p, &net, &idx) == -1))
 			continue;
