@@ -128,7 +128,7 @@ void
 run_audit(const char *log, uint64_t tasks, struct run_books *b)
 {
 	uint8_t *done = calloc(tasks ? tasks : 1, 2);
-	const char *p = log;
+	const char *p = log, *log_end;
 
 	memset(b, 0, sizeof(*b));
 	if (done == NULL) {
@@ -137,7 +137,10 @@ run_audit(const char *log, uint64_t tasks, struct run_books *b)
 	}
 	if (p == NULL)
 		p = "";
-	while ((p = strstr(p, " - Task-")) != NULL) {
+	/* memmem, not strstr: the sanitizers' strstr strlen()s the whole rest of
+	 * the log on every call, which made this quadratic. */
+	log_end = p + strlen(p);
+	while ((p = memmem(p, (size_t)(log_end - p), " - Task-", 8)) != NULL) {
 		unsigned long long id;
 		char *end;
 
@@ -196,6 +199,14 @@ parse_node(const char *p, uint32_t *net, uint32_t *idx)
 	return 0;
 }
 
+/* needle in [p, eol): a search that never reads past the line (strstr would
+ * scan the whole rest of the log, quadratic under the sanitizers). */
+static const char *
+in_line(const char *p, const char *eol, const char *needle)
+{
+	return p < eol ? memmem(p, (size_t)(eol - p), needle, strlen(needle)) : NULL;
+}
+
 int
 run_audit_order(const char *log, char *first, size_t len)
 {
@@ -209,16 +220,18 @@ run_audit_order(const char *log, char *first, size_t len)
 		first[0] = '\0';
 	for (; line != NULL && *line != '\0';
 	     line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
-		const char *p = strstr(line, " - ");
 		const char *eol = strchr(line, '\n');
+		const char *p;
 		unsigned long long id = 0;
 		uint32_t net, idx;
 		struct order_ent *e;
 		char *end;
 		int kind = 0; /* 1 start, 2 completion, 3 failure */
 
-		if (p == NULL || (eol != NULL && p > eol) || (p = strstr(p + 3, " - ")) == NULL ||
-		    (eol != NULL && p > eol))
+		if (eol == NULL)
+			eol = line + strlen(line);
+		if ((p = in_line(line, eol, " - ")) == NULL ||
+		    (p = in_line(p + 3, eol, " - ")) == NULL)
 			continue;
 		p += 3;
 		if (strncmp(p, "books rebuilt", 13) == 0) {
@@ -234,11 +247,8 @@ run_audit_order(const char *log, char *first, size_t len)
 			else if (strncmp(end, " completed by ", 14) == 0)
 				kind = 2, p = end + 14;
 		} else if (parse_node(p, &net, &idx) == 0) {
-			const char *f = strstr(p, " has failed.");
-			const char *st = strstr(p, " stopped with its task unfinished");
-
-			if ((f != NULL && (eol == NULL || f < eol)) ||
-			    (st != NULL && (eol == NULL || st < eol)))
+			if (in_line(p, eol, " has failed.") != NULL ||
+			    in_line(p, eol, " stopped with its task unfinished") != NULL)
 				kind = 3; /* the run ended without completing: failed, or stopped */
 		}
 		if (kind == 0 || (kind != 3 && parse_node(p, &net, &idx) == -1))
@@ -249,8 +259,7 @@ run_audit_order(const char *log, char *first, size_t len)
 		e->loose = 0;
 		if ((kind == 1 && e->open != 0) || (kind == 2 && e->open != id + 1)) {
 			if (bad++ == 0 && first != NULL)
-				snprintf(first, len, "%.*s",
-				    eol ? (int)(eol - line) : (int)strlen(line), line);
+				snprintf(first, len, "%.*s", (int)(eol - line), line);
 		}
 		e->open = kind == 1 ? id + 1 : 0;
 	}
@@ -261,9 +270,12 @@ run_audit_order(const char *log, char *first, size_t len)
 int
 run_count(const char *log, const char *what)
 {
+	const char *end = log != NULL ? log + strlen(log) : NULL;
+	size_t wl = strlen(what);
 	int k = 0;
 
-	for (const char *p = log; p != NULL && (p = strstr(p, what)) != NULL; p++)
+	for (const char *p = log; p != NULL && (p = memmem(p, (size_t)(end - p), what, wl)) != NULL;
+	     p++)
 		k++;
 	return k;
 }
