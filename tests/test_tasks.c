@@ -130,8 +130,17 @@ crun_done(struct crun *c)
  * (NULL: /dev/null), standard output and error into files; wait for it
  * (a hang fails the test after 120 s, the supervisor killed by PID).
  */
+static void crun_n(struct crun *c, const char *input, size_t len, const char *const *args);
+
 static void
 crun(struct crun *c, const char *input, const char *const *args)
+{
+	crun_n(c, input, input ? strlen(input) : 0, args);
+}
+
+/* The same with len bytes of input, NULs and all. */
+static void
+crun_n(struct crun *c, const char *input, size_t len, const char *const *args)
 {
 	const char *argv[64];
 	int argc = 0, in;
@@ -144,7 +153,7 @@ crun(struct crun *c, const char *input, const char *const *args)
 		argv[argc++] = args[i];
 	argv[argc] = NULL;
 	cpath(c, "in");
-	spill(c->path, input ? input : "", input ? strlen(input) : 0);
+	spill(c->path, input ? input : "", len);
 	pid = tu_fork();
 	if (pid == 0) {
 		char p[128];
@@ -334,31 +343,11 @@ test_null_separated(void **state)
 {
 	static const char input[] = "one\0two\nlines\0three";
 	struct crun c;
-	int in;
-	pid_t pid;
-	char p[160];
 	(void)state;
 
 	crun_init(&c, "nul");
-	cpath(&c, "in");
-	spill(c.path, input, sizeof(input) - 1);
-	pid = tu_fork();
-	if (pid == 0) {
-		in = open(c.path, O_RDONLY);
-		dup2(in, 0);
-		snprintf(p, sizeof(p), "%s/out", c.dir);
-		dup2(open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644), 1);
-		snprintf(p, sizeof(p), "%s/err", c.dir);
-		dup2(open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644), 2);
-		execl(SUP, SUP, "--name", c.name, "--nodes", "1", "-0", "--", "printf", "<%s>",
-		    NULL);
-		_exit(127);
-	}
-	c.status = tu_waitpid_within(pid, 60.0);
-	cpath(&c, "out");
-	c.out = slurp(c.path, NULL);
-	cpath(&c, "err");
-	c.err = slurp(c.path, NULL);
+	crun_n(&c, input, sizeof(input) - 1,
+	    (const char *const[]){"--nodes", "1", "-0", "--", "printf", "<%s>", NULL});
 	assert_int_equal(exit_code(&c), 0);
 	assert_string_equal(c.out, "<one><two\nlines><three>");
 	crun_done(&c);

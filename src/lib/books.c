@@ -356,6 +356,23 @@ dcf_done_head_locked(struct dcf_seg *sg)
 	return &sg->tasks[s];
 }
 
+/* In tx: pop the DONE ring's head, check it, say what it was. NULL on error. */
+static struct dcf_task *
+pop_done(struct dcf_seg *sg, struct dcf_tx *tx, struct dcf_done *out, uint32_t *s)
+{
+	struct dcf_task *t;
+
+	if (dcf_ring_pop_tx(tx, DCF_RING_DONE, s) == -1)
+		return NULL;
+	t = &sg->tasks[*s];
+	if (t->state != DCF_TASK_DONE) {
+		errno = EUCLEAN;
+		return NULL;
+	}
+	tell_done(t, *s, out);
+	return t;
+}
+
 int
 dcf_retire_locked(struct dcf_seg *sg, struct dcf_done *out)
 {
@@ -367,14 +384,8 @@ dcf_retire_locked(struct dcf_seg *sg, struct dcf_done *out)
 
 	DCF_INJECT(DCF_OP_RETIRE, DCF_STEP_LOCKED);
 	dcf_tx_begin(&tx, sg, DCF_OP_RETIRE);
-	if (dcf_ring_pop_tx(&tx, DCF_RING_DONE, &s) == -1)
+	if ((t = pop_done(sg, &tx, out, &s)) == NULL)
 		return -1;
-	t = &sg->tasks[s];
-	if (t->state != DCF_TASK_DONE) {
-		errno = EUCLEAN;
-		return -1;
-	}
-	tell_done(t, s, out);
 	switch (t->out.how) {
 	case DCF_HOW_NONE:
 	case DCF_HOW_OK:
@@ -410,14 +421,8 @@ dcf_retry_locked(struct dcf_seg *sg, uint32_t ring, uint64_t now, struct dcf_don
 		return -1;
 	}
 	dcf_tx_begin(&tx, sg, DCF_OP_RETIRE);
-	if (dcf_ring_pop_tx(&tx, DCF_RING_DONE, &s) == -1)
+	if ((t = pop_done(sg, &tx, out, &s)) == NULL)
 		return -1;
-	t = &sg->tasks[s];
-	if (t->state != DCF_TASK_DONE) {
-		errno = EUCLEAN;
-		return -1;
-	}
-	tell_done(t, s, out);
 	dcf_tx_put32(&tx, &t->state, DCF_TASK_QUEUED);
 	dcf_tx_put32(&tx, &t->queue, ring);
 	dcf_tx_put32(&tx, &t->tries, t->tries + 1);
