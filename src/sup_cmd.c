@@ -288,26 +288,13 @@ cmd_spool_fd(const struct sup_cmd *c)
 	return c->spool_fd;
 }
 
-/* Remove the spool directory and whatever is left in it (only files of ours). */
+/* Remove the spool directory and whatever is left in it (it is ours: mkdtemp). */
 static void
 remove_spool(struct sup_cmd *c)
 {
-	DIR *d;
-	struct dirent *e;
-	int dfd;
-
 	if (c->spool[0] == '\0')
 		return;
-	dfd = open(c->spool, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dfd >= 0 && (d = fdopendir(dfd)) != NULL) {
-		while ((e = readdir(d)) != NULL)
-			if (e->d_name[0] != '.')
-				unlinkat(dirfd(d), e->d_name, 0);
-		closedir(d);
-	} else if (dfd >= 0) {
-		close(dfd);
-	}
-	rmdir(c->spool);
+	remove_dir_files(AT_FDCWD, c->spool);
 	c->spool[0] = '\0';
 }
 
