@@ -4,8 +4,13 @@ SHELL := /bin/bash
 CC      ?= cc
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
+LIBDIR  ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
 MANDIR  ?= $(PREFIX)/share/man
 VERSION := 0.1.0
+# libdcf's ABI: the soname's number changes only when dcf.h breaks a caller.
+SOMAJOR := 0
+SONAME  := libdcf.so.$(SOMAJOR)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wcast-align -Wwrite-strings -Wformat=2 -Wundef \
@@ -14,7 +19,7 @@ CFLAGS  ?= -O2 -g
 BSD_CFLAGS := $(shell pkg-config --cflags libbsd-overlay 2>/dev/null)
 BSD_LIBS   := $(shell pkg-config --libs libbsd-overlay 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
-ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude -DDCF_VERSION='"$(VERSION)"' $(BSD_CFLAGS) $(CFLAGS)
+ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude -Isrc/include -DDCF_VERSION='"$(VERSION)"' $(BSD_CFLAGS) $(CFLAGS)
 LIBS    := $(BSD_LIBS) -lrt -lpthread -lm
 
 ifneq ($(V),1)
@@ -23,6 +28,7 @@ QLD = @printf '  LD      %s\n' '$@';
 QAR = @printf '  AR      %s\n' '$@';
 endif
 
+LIB_HDR := $(wildcard src/include/dcf/*.h) include/dcf.h
 LIB_SRC := $(wildcard src/lib/*.c)
 LIB_OBJ := $(LIB_SRC:src/lib/%.c=build/lib/%.o)
 INJ_OBJ := $(LIB_SRC:src/lib/%.c=build/inj/%.o)
@@ -33,26 +39,36 @@ TESTS   := $(TEST_SRC:tests/%.c=build/tests/%)
 INJ_PROGS := build/inj/dcf-supervisor
 
 .PHONY: all clean install uninstall check test run lint deps chaos asan ubsan sanitize
-all: $(PROGS)
+all: $(PROGS) build/libdcf.so build/dcf.pc
 
-build/lib/%.o: src/lib/%.c $(wildcard include/dcf/*.h) | build/lib
-	$(QCC)$(CC) $(ALL_CFLAGS) -c -o $@ $<
-build/inj/%.o: src/lib/%.c $(wildcard include/dcf/*.h) | build/inj
+# The library's objects: position-independent, and nothing exported from
+# libdcf.so but what dcf.h declares (DCF_API).
+LIB_CFLAGS := -fPIC -fvisibility=hidden
+build/lib/%.o: src/lib/%.c $(LIB_HDR) | build/lib
+	$(QCC)$(CC) $(ALL_CFLAGS) $(LIB_CFLAGS) -c -o $@ $<
+build/inj/%.o: src/lib/%.c $(LIB_HDR) | build/inj
 	$(QCC)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 -c -o $@ $<
 build/libdcf.a: $(LIB_OBJ)
 	$(QAR)$(AR) rcs $@ $^
+build/$(SONAME).$(VERSION): $(LIB_OBJ)
+	$(QLD)$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined $(LDFLAGS) -o $@ $^ $(LIBS)
+build/libdcf.so: build/$(SONAME).$(VERSION)
+	@ln -sf $(SONAME).$(VERSION) build/$(SONAME) && ln -sf $(SONAME).$(VERSION) $@
+build/dcf.pc: tools/dcf.pc.in Makefile | build/lib
+	@sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@VERSION@|$(VERSION)|' \
+	    -e 's|@LIBS@|$(strip $(LIBS))|' $< > $@
 build/libdcf-inj.a: $(INJ_OBJ)
 	$(QAR)$(AR) rcs $@ $^
 build/lib build/inj build/tests:
 	@mkdir -p $@
 
-SUP_SRC := src/supervisor_main.c src/supervisor.c src/sup_cmd.c src/worker.c src/options.c src/opts.c
-dcf-supervisor: $(SUP_SRC) src/supervisor.h src/sup_cmd.h src/worker.h src/opts.h build/libdcf.a
+SUP_SRC := src/supervisor_main.c src/options.c src/opts.c
+dcf-supervisor: $(SUP_SRC) src/opts.h build/libdcf.a
 	$(QLD)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(SUP_SRC) build/libdcf.a $(LIBS)
 STATUS_SRC := src/status_main.c src/status_options.c src/opts.c
 dcf-status: $(STATUS_SRC) src/status.h src/opts.h build/libdcf.a
 	$(QLD)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(STATUS_SRC) build/libdcf.a $(LIBS)
-build/inj/dcf-supervisor: $(SUP_SRC) src/supervisor.h src/sup_cmd.h src/worker.h src/opts.h build/libdcf-inj.a
+build/inj/dcf-supervisor: $(SUP_SRC) src/opts.h build/libdcf-inj.a
 	$(QLD)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $(SUP_SRC) build/libdcf-inj.a $(LIBS)
 
 build/tests/%: tests/%.c $(wildcard tests/*.h) tools/runlib.c tools/runlib.h build/libdcf-inj.a | build/tests
@@ -60,7 +76,7 @@ build/tests/%: tests/%.c $(wildcard tests/*.h) tools/runlib.c tools/runlib.h bui
 
 # The option table and both programs' parsers, in process.
 OPT_SRC := src/opts.c src/options.c src/status_options.c
-build/tests/test_opts: tests/test_opts.c $(OPT_SRC) src/opts.h src/supervisor.h src/worker.h \
+build/tests/test_opts: tests/test_opts.c $(OPT_SRC) src/opts.h $(LIB_HDR) \
     src/status.h tests/fuzz/fuzz.h build/libdcf-inj.a | build/tests
 	$(QLD)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 -Isrc -Itests/fuzz $(LDFLAGS) -o $@ $< \
 	    $(OPT_SRC) build/libdcf-inj.a $(CMOCKA_LIBS) $(LIBS)
@@ -108,28 +124,40 @@ asan ubsan sanitize: deps
 # Static analysis and formatting; CI enforces it.
 LINT_DEFS := -std=gnu11 -D_GNU_SOURCE -DDCF_INJECT_ENABLE=1 -DDCF_VERSION=\"lint\"
 LINT_SRC  := $(LIB_SRC) $(wildcard src/*.c tools/*.c)
-FMT_SRC   := $(wildcard src/*.[ch] src/lib/*.c include/dcf/*.h tools/*.[ch] tests/*.[ch] tests/fuzz/*.[ch])
+FMT_SRC   := $(wildcard src/*.[ch] src/lib/*.c src/include/dcf/*.h include/*.h tools/*.[ch] tests/*.[ch] tests/fuzz/*.[ch])
 lint:
 	@tools/install-deps.sh lint
 	@echo "== cppcheck"
 	@cppcheck --quiet --enable=warning,performance,portability --inline-suppr --error-exitcode=1 \
-		--std=c11 -D_GNU_SOURCE -DDCF_INJECT_ENABLE=1 -Iinclude src tools tests
+		--std=c11 -D_GNU_SOURCE -DDCF_INJECT_ENABLE=1 -Iinclude -Isrc/include src tools tests
 	@echo "== clang-tidy"
-	@clang-tidy --quiet $(LINT_SRC) -- $(LINT_DEFS) -Iinclude $$(pkg-config --cflags libbsd-overlay) 2>&1 | \
+	@clang-tidy --quiet $(LINT_SRC) -- $(LINT_DEFS) -Iinclude -Isrc/include $$(pkg-config --cflags libbsd-overlay) 2>&1 | \
 		grep -v 'warnings generated' ; test $${PIPESTATUS[0]} -eq 0
 	@echo "== clang-format"
 	@clang-format --dry-run -Werror $(FMT_SRC)
 	@echo "lint: clean"
 
-install: $(PROGS)
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+install: $(PROGS) build/libdcf.so build/libdcf.a build/dcf.pc
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
+		$(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
 	install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)/
 	install -m 644 $(wildcard man/*.1) $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(wildcard man/*.3) $(DESTDIR)$(MANDIR)/man3/
+	install -m 644 include/dcf.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 755 build/$(SONAME).$(VERSION) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(SONAME).$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libdcf.so
+	install -m 644 build/libdcf.a $(DESTDIR)$(LIBDIR)/
+	install -m 644 build/dcf.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
 
 # Removes exactly what install put there.
 uninstall:
 	rm -f $(PROGS:%=$(DESTDIR)$(BINDIR)/%) \
-		$(patsubst man/%,$(DESTDIR)$(MANDIR)/man1/%,$(wildcard man/*.1))
+		$(patsubst man/%,$(DESTDIR)$(MANDIR)/man1/%,$(wildcard man/*.1)) \
+		$(patsubst man/%,$(DESTDIR)$(MANDIR)/man3/%,$(wildcard man/*.3)) \
+		$(DESTDIR)$(INCLUDEDIR)/dcf.h $(DESTDIR)$(LIBDIR)/$(SONAME).$(VERSION) \
+		$(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libdcf.so \
+		$(DESTDIR)$(LIBDIR)/libdcf.a $(DESTDIR)$(LIBDIR)/pkgconfig/dcf.pc
 
 clean:
 	rm -rf build $(PROGS)

@@ -6,7 +6,7 @@
 
 #include "dcf/util.h"
 #include "opts.h"
-#include "supervisor.h"
+#include "dcf/supervisor.h"
 
 static const enum dcf_work works[] = {DCF_WORK_SLEEP, DCF_WORK_CPU, DCF_WORK_NONE};
 

@@ -2,7 +2,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "supervisor.h"
+#include "dcf/supervisor.h"
 
 extern char **environ;
 

@@ -21,7 +21,7 @@
 #include "fuzz.h"
 #include "opts.h"
 #include "status.h"
-#include "supervisor.h"
+#include "dcf/supervisor.h"
 
 #define NARGS 16
 

@@ -149,7 +149,7 @@ dispatch(struct dcf_seg *sg, uint32_t ring, uint64_t now, const void *payload, u
 	t->id = id;
 	t->kind = sg->cfg.work;
 	t->prio = 0;
-	t->arg_ms = sg->cfg.work == DCF_WORK_CMD ? 0 : dcf_task_ms(&sg->cfg, id);
+	t->arg_ms = sg->cfg.work >= DCF_WORK_CMD ? 0 : dcf_task_ms(&sg->cfg, id);
 	t->attempts = 0;
 	t->result = 0;
 	t->owner_node = DCF_NONE;

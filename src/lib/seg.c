@@ -82,6 +82,7 @@ dcf_layout_format(void)
 	FIELD(f, dcf_config, cpu_iters_per_ms);
 	FIELD(f, dcf_config, payload_max);
 	FIELD(f, dcf_config, timeout_ms);
+	FIELD(f, dcf_config, out_max);
 	FIELD(f, dcf_counters, running);
 	FIELD(f, dcf_counters, completed);
 	FIELD(f, dcf_counters, quarantined);
@@ -217,11 +218,16 @@ dcf_config_check(const struct dcf_config *c, char *err, size_t errlen)
 		what = "task slots must be a power of two up to 2^20";
 	else if (c->task_ms_min > c->task_ms_max || c->downtime_ms_min > c->downtime_ms_max)
 		what = "a range's minimum exceeds its maximum";
-	else if (c->work > DCF_WORK_CMD)
+	else if (c->work > DCF_WORK_FN)
 		what = "unknown work kind";
-	else if ((c->work == DCF_WORK_CMD) != (c->payload_max > 0) ||
+	else if ((c->work == DCF_WORK_CMD || c->work == DCF_WORK_FN) != (c->payload_max > 0) ||
 	    c->payload_max > DCF_PAYLOAD_MAX)
-		what = "commands need a payload size of 1 byte to 1 MiB, other work none";
+		what = "commands and task functions need a payload of 1 byte to 2 MiB, other work "
+		       "none";
+	else if ((c->work == DCF_WORK_FN) != (c->out_max > 0) ||
+	    (c->work == DCF_WORK_FN && c->out_max >= c->payload_max))
+		what = "task functions need an output room of 1 byte to the payload's size, other "
+		       "work none";
 	else if (c->max_attempts < 1)
 		what = "max attempts must be at least 1";
 	if (what != NULL) {

@@ -49,7 +49,7 @@ dcf_snap_sys_name(uint32_t st)
 const char *
 dcf_snap_work_name(uint32_t w)
 {
-	static const char *const names[] = {"sleep", "cpu", "none", "command"};
+	static const char *const names[] = {"sleep", "cpu", "none", "command", "function"};
 
 	return w < sizeof(names) / sizeof(names[0]) ? names[w] : "invalid";
 }

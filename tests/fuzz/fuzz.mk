@@ -13,12 +13,12 @@
 FUZZ_CC      ?= clang
 FUZZ_S       ?= 60
 FUZZ_TARGETS ?= options segment
-FUZZ_CFLAGS  := -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude -Isrc -Itests/fuzz \
+FUZZ_CFLAGS  := -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude -Isrc/include -Isrc -Itests/fuzz \
                 -DDCF_VERSION='"$(VERSION)"' $(BSD_CFLAGS) -O1 -g -fno-omit-frame-pointer \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_LIB_OBJ := $(LIB_SRC:src/lib/%.c=build/fuzz/lib/%.o)
 FUZZ_OPT_SRC := tests/fuzz/fuzz_options.c src/opts.c src/options.c src/status_options.c
-FUZZ_HDRS    := $(wildcard include/dcf/*.h) tests/fuzz/fuzz.h src/supervisor.h src/worker.h src/status.h src/opts.h
+FUZZ_HDRS    := $(wildcard src/include/dcf/*.h) tests/fuzz/fuzz.h src/status.h src/opts.h
 
 .PHONY: fuzz fuzz-deps fuzz-seeds
 
@@ -28,7 +28,7 @@ fuzz-deps:
 
 build/fuzz/lib:
 	@mkdir -p $@
-build/fuzz/lib/%.o: src/lib/%.c $(wildcard include/dcf/*.h) | fuzz-deps build/fuzz/lib
+build/fuzz/lib/%.o: src/lib/%.c $(wildcard src/include/dcf/*.h) | fuzz-deps build/fuzz/lib
 	$(QCC)$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
 build/fuzz/fuzz_options: $(FUZZ_OPT_SRC) $(FUZZ_HDRS) $(FUZZ_LIB_OBJ)
 	$(QLD)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_OPT_SRC) $(FUZZ_LIB_OBJ) $(BSD_LIBS) -lrt -lpthread -lm
@@ -52,7 +52,7 @@ fuzz-seeds: build/fuzz/gen_segment
 # The replay test links the programs' option parsers and includes the targets.
 build/tests/test_fuzz_replay: tests/test_fuzz_replay.c tests/fuzz/fuzz_options.c \
     tests/fuzz/fuzz_segment.c tests/fuzz/fuzz.h src/opts.c src/options.c src/status_options.c \
-    tools/runlib.c tools/runlib.h src/supervisor.h src/worker.h src/status.h src/opts.h \
+    tools/runlib.c tools/runlib.h $(wildcard src/include/dcf/*.h) src/status.h src/opts.h \
     build/libdcf-inj.a | build/tests
 	$(QLD)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 -Isrc -Itests/fuzz $(LDFLAGS) -o $@ $< \
 	    src/opts.c src/options.c src/status_options.c tools/runlib.c build/libdcf-inj.a \

@@ -42,7 +42,7 @@
 #include "fuzz.h"
 #include "opts.h"
 #include "status.h"
-#include "supervisor.h"
+#include "dcf/supervisor.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -17,7 +17,7 @@
 #include "dcf/joblog.h"
 #include "dcf/log.h"
 #include "dcf/util.h"
-#include "sup_cmd.h"
+#include "dcf/sup_cmd.h"
 
 /* The longest input line kept: one argument's limit (MAX_ARG_STRLEN). */
 #define LINE_MAX_BYTES 131072u
@@ -330,8 +330,8 @@ cmd_close(struct sup_cmd *c)
 
 /* --- input ---------------------------------------------------------------- */
 
-static int
-batch_item(struct cmd_batch *b, uint64_t skip, size_t need)
+int
+cmd_batch_item(struct cmd_batch *b, uint64_t skip, size_t need)
 {
 	if (b->n == b->cap) {
 		uint32_t cap = b->cap ? 2 * b->cap : 64;
@@ -449,7 +449,7 @@ cmd_fill(struct sup_cmd *c, uint32_t want, struct cmd_batch *b, int *eof)
 		}
 		c->seq++;
 		c->st.lines++;
-		if (batch_item(b, skip, c->cfg->payload_max) == -1) {
+		if (cmd_batch_item(b, skip, c->cfg->payload_max) == -1) {
 			dcf_log(DCF_ERROR, "out of memory reading the input; it ends here");
 			c->st.input_error = 1;
 			close(c->in_fd);

@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum dcf_level { DCF_DEBUG = 0, DCF_INFO = 1, DCF_WARNING = 2, DCF_ERROR = 3 };
+enum dcf_level { DCF_DEBUG = 0, DCF_INFO = 1, DCF_WARNING = 2, DCF_ERROR = 3, DCF_SILENT = 4 };
 
 /* The longest line dcf_log writes, newline included. */
 #define DCF_LOG_LINE_MAX 1024

@@ -5,6 +5,7 @@
 #ifndef DCF_WORKER_H
 #define DCF_WORKER_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -26,6 +27,11 @@ struct worker_ctx {
 	int notify_fd;     /* eventfd: wakes the supervisor */
 	int spool_fd;      /* command mode: the spool directory (sup_cmd.h), else -1 */
 	char cg_dir[4096]; /* command mode: this node's cgroup v2 directory, or "" */
+	/* libdcf (supervisor.h, struct sup_embed): the program's task function.
+	 * embedded: the process is the program's, so its title is left alone. */
+	int embedded;
+	int (*fn)(const void *in, size_t in_len, void *out, size_t *out_len, void *arg);
+	void *fn_arg;
 };
 
 /* Claim, run, complete, sleep, until the system stops. Never returns. */

@@ -25,7 +25,7 @@
 #include "dcf/turn.h"
 #include "dcf/util.h"
 #include "dcf/wait.h"
-#include "worker.h"
+#include "dcf/worker.h"
 
 /*
  * Chaos: a POSIX timer that delivers SIGKILL itself, after an exponential
@@ -67,6 +67,7 @@ heartbeat(const struct worker_ctx *w)
 }
 
 static void run_cmd(const struct worker_ctx *w, const struct dcf_claim *cl);
+static void run_fn(const struct worker_ctx *w, const struct dcf_claim *cl);
 
 /* Run one task; returns its result (cpu work) or 0. */
 static uint64_t
@@ -97,6 +98,10 @@ run_task(const struct worker_ctx *w, const struct dcf_claim *cl)
 	}
 	if (cl->kind == DCF_WORK_CMD) {
 		run_cmd(w, cl);
+		return 0;
+	}
+	if (cl->kind == DCF_WORK_FN) {
+		run_fn(w, cl);
 		return 0;
 	}
 	if (cl->kind == DCF_WORK_CPU) {
@@ -307,6 +312,51 @@ run_cmd(const struct worker_ctx *w, const struct dcf_claim *cl)
 	t->out = o;
 }
 
+/* --- task functions (libdcf) ------------------------------------------- */
+
+/*
+ * Run the program's function on the slot's input, its output straight into
+ * the slot's output room: both are ours while the slot is RUNNING and ours,
+ * and nothing is published before the completion that follows. A run that
+ * dies half way leaves a half-written output nobody reads: the rerun writes
+ * it again.
+ */
+static void
+run_fn(const struct worker_ctx *w, const struct dcf_claim *cl)
+{
+	struct dcf_seg *sg = w->sg;
+	const struct dcf_config *c = &sg->hdr->cfg;
+	struct dcf_task *t = &sg->tasks[cl->slot];
+	struct dcf_node *nd = &sg->nodes[w->node];
+	uint32_t in_room = c->payload_max - c->out_max, len = t->payload_len;
+	unsigned char *in = dcf_payload(sg, cl->slot);
+	size_t out_len = c->out_max;
+	struct dcf_outcome o;
+	struct timespec wall;
+	uint64_t t0;
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	if (len > in_room)
+		len = 0; /* cannot be: dispatch checks it */
+	clock_gettime(CLOCK_REALTIME, &wall);
+	o.start_wall_ns = (uint64_t)wall.tv_sec * DCF_NSEC + (uint64_t)wall.tv_nsec;
+	t0 = dcf_now_ns();
+	/* With no task time limit, no run is taken for hung however long it takes. */
+	__atomic_store_n(&nd->heartbeat_ns, c->timeout_ms ? t0 : DCF_BEAT_IN_CMD, __ATOMIC_RELAXED);
+	rc = w->fn(in, len, in + in_room, &out_len, w->fn_arg);
+	heartbeat(w);
+	o.run_ns = dcf_now_ns() - t0;
+	if (out_len > c->out_max) {
+		o.how = DCF_HOW_OVERSIZE;
+	} else {
+		o.how = rc == 0 ? DCF_HOW_OK : DCF_HOW_EXIT;
+		o.exit_code = rc;
+		o.out_bytes = out_len;
+	}
+	t->out = o;
+}
+
 static void
 notify_supervisor(const struct worker_ctx *w)
 {
@@ -420,7 +470,8 @@ worker_main(const struct worker_ctx *w)
 	signal(SIGQUIT, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 	dcf_seg_close_fd(sg);
-	setproctitle("-dcf-worker Network-%u Node-%u", nd->net, nd->idx);
+	if (!w->embedded)
+		setproctitle("-dcf-worker Network-%u Node-%u", nd->net, nd->idx);
 	prctl(PR_SET_NAME, "dcf-worker");
 	/* The supervisor writes every line of the log: its queue is not ours. */
 	dcf_log_queue_free();

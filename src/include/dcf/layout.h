@@ -14,7 +14,8 @@
  *   uint32_t          [rings*cap]  ring slots: task-slot indices
  *   struct dcf_task   [task_slots] the task table (recycled slots)
  *   struct dcf_node   [max_nodes]  the node-status table
- *   char [task_slots * payload_max]  command tasks: each slot's command
+ *   char [task_slots * payload_max]  command tasks: each slot's command;
+ *                                  task functions: input, then output
  *
  * LOCK ORDER: there is one lock, hdr->lock (a robust, process-shared,
  * error-checking mutex). It guards every ring, every task slot, the
@@ -37,7 +38,7 @@
 #include <stdint.h>
 
 #define DCF_MAGIC          0x31306d6873666364ULL /* "dcfshm01" */
-#define DCF_LAYOUT_VERSION 4u
+#define DCF_LAYOUT_VERSION 5u
 #define DCF_NAME_MAX       32 /* instance name, without NUL */
 #define DCF_NONE           UINT32_MAX
 
@@ -45,7 +46,7 @@
 #define DCF_MAX_NODES      8192
 #define DCF_MAX_TASK_SLOTS (1u << 20)
 #define DCF_WAL_MAX        24         /* stores in one transaction */
-#define DCF_PAYLOAD_MAX    (1u << 20) /* bytes of one command, at most */
+#define DCF_PAYLOAD_MAX    (2u << 20) /* bytes of one slot's payload, at most */
 
 /* Fixed rings; network n's ring is DCF_RING_NET0 + n. */
 enum dcf_ring_id {
@@ -87,7 +88,13 @@ dcf_node_alive(uint32_t state)
 }
 
 /* What a task is: synthetic work (the demo), or the user's command. */
-enum dcf_work { DCF_WORK_SLEEP = 0, DCF_WORK_CPU = 1, DCF_WORK_NONE = 2, DCF_WORK_CMD = 3 };
+enum dcf_work {
+	DCF_WORK_SLEEP = 0,
+	DCF_WORK_CPU = 1,
+	DCF_WORK_NONE = 2,
+	DCF_WORK_CMD = 3,
+	DCF_WORK_FN = 4 /* libdcf: the embedding program's task function (dcf.h) */
+};
 
 /* cfg.tasks of a run fed by a stream: the total is known when the input ends. */
 #define DCF_TASKS_STREAM UINT64_MAX
@@ -98,12 +105,13 @@ enum dcf_work { DCF_WORK_SLEEP = 0, DCF_WORK_CPU = 1, DCF_WORK_NONE = 2, DCF_WOR
 
 /* How a command's run ended (struct dcf_outcome.how). */
 enum dcf_how {
-	DCF_HOW_NONE = 0,    /* synthetic work: it completed */
-	DCF_HOW_OK = 1,      /* exit status 0 */
-	DCF_HOW_EXIT = 2,    /* a non-zero exit status */
-	DCF_HOW_SIGNAL = 3,  /* killed by a signal */
-	DCF_HOW_TIMEOUT = 4, /* ran past --timeout and was killed */
-	DCF_HOW_NOEXEC = 5,  /* could not be executed: 127 not found, 126 not runnable */
+	DCF_HOW_NONE = 0,     /* synthetic work: it completed */
+	DCF_HOW_OK = 1,       /* exit status 0 */
+	DCF_HOW_EXIT = 2,     /* a non-zero exit status */
+	DCF_HOW_SIGNAL = 3,   /* killed by a signal */
+	DCF_HOW_TIMEOUT = 4,  /* ran past --timeout and was killed */
+	DCF_HOW_NOEXEC = 5,   /* could not be executed: 127 not found, 126 not runnable */
+	DCF_HOW_OVERSIZE = 6, /* a task function said it wrote more than out_max bytes */
 	DCF_HOW_NSTATES
 };
 
@@ -142,7 +150,9 @@ struct dcf_config {
 	uint32_t retry_delay_ms; /* before each rerun */
 	uint32_t timeout_ms;     /* a run's time limit; 0: none */
 	uint32_t kill_after_ms;  /* after the timeout's SIGTERM, SIGKILL this much later */
-	uint32_t pad_cfg;
+	/* Task functions (work DCF_WORK_FN): the last out_max bytes of a slot's
+	 * payload are its output, written by the worker that runs it. */
+	uint32_t out_max;
 };
 
 /* Global counters, changed only by transactions. */

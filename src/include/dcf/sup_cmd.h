@@ -28,7 +28,7 @@
 
 #include "dcf/books.h"
 #include "dcf/seg.h"
-#include "supervisor.h"
+#include "dcf/supervisor.h"
 
 struct sup_cmd;
 
@@ -65,6 +65,12 @@ int cmd_spool_fd(const struct sup_cmd *c);
  * the input has ended: every line read is in this batch or an earlier one.
  */
 int cmd_fill(struct sup_cmd *c, uint32_t want, struct cmd_batch *b, int *eof);
+/*
+ * Room for one more item of up to need bytes, after skip skipped ids: the
+ * item is items[n], at buf + used, of length 0 until the caller fills it
+ * and counts it (n++, used += len). -1 with errno ENOMEM.
+ */
+int cmd_batch_item(struct cmd_batch *b, uint64_t skip, size_t need);
 /* The batch was dispatched: empty it. */
 void cmd_batch_reset(struct cmd_batch *b);
 void cmd_batch_free(struct cmd_batch *b);

@@ -48,8 +48,8 @@
 #include "dcf/lock.h"
 #include "dcf/ring.h"
 #include "dcf/util.h"
-#include "sup_cmd.h"
-#include "supervisor.h"
+#include "dcf/sup_cmd.h"
+#include "dcf/supervisor.h"
 
 #define MS           1000000ULL
 #define RETIRE_BATCH 256
@@ -129,6 +129,16 @@ struct sup {
 	uint32_t nev, nev_max;
 	uint64_t claims_seen; /* cnt.claims at the last look for new starts */
 	size_t log_reserve;   /* log queue kept free for a forced round (a death's) */
+	/* libdcf's pool (supervisor.h), or NULL. */
+	const struct sup_embed *emb;
+	struct sup_embed emb_copy;
+	int emb_eof;       /* the pool stages no more inputs */
+	sigset_t emb_mask; /* the calling thread's signal mask before we blocked SIGCHLD */
+	int emb_masked;    /* and we did block it */
+	int logfd;         /* the log's descriptor, ours */
+	uint64_t look_at;  /* the loop's next look at signals, children and timers */
+	/* Tasks come with payloads from an input: command mode, or a pool. */
+	int fed;
 	/* Command mode. */
 	int cmd_mode;
 	struct sup_cmd *cmd;
@@ -369,6 +379,9 @@ worker_child(struct sup *s, uint32_t n)
 	w.notify_fd = s->efd;
 	w.spool_fd = s->cmd_mode ? cmd_spool_fd(s->cmd) : -1;
 	w.cg_dir[0] = '\0';
+	w.embedded = s->emb != NULL;
+	w.fn = s->emb != NULL ? s->emb->fn : NULL;
+	w.fn_arg = s->emb != NULL ? s->emb->fn_arg : NULL;
 	if (s->cg[0] != '\0')
 		snprintf(w.cg_dir, sizeof(w.cg_dir), "%s/n%u", s->cg, n);
 	close(s->sfd);
@@ -377,7 +390,8 @@ worker_child(struct sup *s, uint32_t n)
 		close(s->out_fd);
 	if (s->err_fd > 2)
 		close(s->err_fd);
-	uncatch_fatal();
+	if (s->emb == NULL)
+		uncatch_fatal();
 	if (dcf_log_fd() > 2)
 		close(dcf_log_fd()); /* the supervisor writes every line */
 	worker_main(&w);
@@ -585,9 +599,10 @@ retire_locked(struct sup *s, int max, int tell)
 		if (r == -1)
 			break;
 		n++;
-		if ((!tell && !s->cmd_mode) || d.node >= s->nnodes)
+		if ((!tell && !s->fed) || (d.node >= s->nnodes && s->emb == NULL))
 			continue;
-		tell_start(s, d.node, d.gen, d.id, (int)d.from_recovery);
+		if (d.node < s->nnodes && s->emb == NULL)
+			tell_start(s, d.node, d.gen, d.id, (int)d.from_recovery);
 		if (s->nev >= s->nev_max)
 			continue;
 		e = &s->ev[s->nev++];
@@ -656,14 +671,48 @@ log_cmd_end(struct sup *s, const struct sup_event *e, uint32_t net, uint32_t idx
 	cmd_finished(s->cmd, &s->sg, d, net, idx, 0);
 }
 
+/*
+ * A pool's task ended: its log line, then its result to the pool, with its
+ * output read from the slot, which no dispatch has reused yet.
+ */
+static void
+pool_ended(struct sup *s, const struct dcf_done *d, uint32_t net, uint32_t idx)
+{
+	const unsigned char *out =
+	    dcf_payload(&s->sg, d->slot) + (s->cfg->payload_max - s->cfg->out_max);
+
+	if (d->out.how == DCF_HOW_OK)
+		dcf_log(DCF_DEBUG, "Task-%llu completed by Network-%u Node-%u", tid(s, d->id), net,
+		    idx);
+	else if (d->out.how == DCF_HOW_OVERSIZE)
+		dcf_log(DCF_ERROR,
+		    "Task-%llu failed on Network-%u Node-%u: its function wrote more than %u bytes",
+		    tid(s, d->id), net, idx, s->cfg->out_max);
+	else
+		dcf_log(DCF_ERROR,
+		    "Task-%llu failed on Network-%u Node-%u: its function returned %d",
+		    tid(s, d->id), net, idx, d->out.exit_code);
+	if (d->slot >= s->cfg->task_slots || d->out.out_bytes > s->cfg->out_max)
+		out = NULL; /* a scribbled record: the result says so by its status */
+	s->emb->ended(s->emb->ctx, d, out, 0);
+}
+
 /* After unlocking: the round's lines, in order. */
 static void
 log_events(struct sup *s)
 {
 	for (uint32_t i = 0; i < s->nev; i++) {
 		const struct sup_event *e = &s->ev[i];
-		uint32_t net = s->nodes[e->node].net, idx = s->nodes[e->node].idx;
+		uint32_t net = UINT32_MAX, idx = UINT32_MAX;
 
+		if (e->node < s->nnodes) {
+			net = s->nodes[e->node].net;
+			idx = s->nodes[e->node].idx;
+		}
+		if (s->emb != NULL && e->kind != EV_START) {
+			pool_ended(s, &e->d, net, idx);
+			continue;
+		}
 		if (e->kind == EV_START) {
 			if (e->from_recovery)
 				dcf_log(DCF_INFO,
@@ -728,11 +777,11 @@ refill_cmd(struct sup *s)
 	struct cmd_batch *b = &s->batch;
 	uint32_t k = 0, nids = 0;
 	uint64_t now = dcf_now_ns(), id;
-	int eof = s->input_eof, err = 0;
+	int eof = s->emb != NULL ? s->emb_eof : s->input_eof, err = 0;
 
 	if (s->stopping || s->resetting)
 		return;
-	if (!s->input_eof) {
+	if (s->cmd_mode && !s->input_eof) {
 		uint32_t free_slots = dcf_ring_depth(&s->sg.rings[DCF_RING_FREE]);
 
 		if (free_slots > b->n)
@@ -819,7 +868,8 @@ static int
 book_round(struct sup *s, int want_wake, int force)
 {
 	uint8_t woke[DCF_RING_NET0 + DCF_MAX_NETS + 1];
-	int tell = dcf_log_enabled(DCF_INFO) || s->cfg->work == DCF_WORK_CPU;
+	/* A pool tells no starts: its log is about its workers, not every task. */
+	int tell = s->emb == NULL && (dcf_log_enabled(DCF_INFO) || s->cfg->work == DCF_WORK_CPU);
 	int max = RETIRE_BATCH, n;
 	uint32_t nids = 0;
 
@@ -842,11 +892,12 @@ book_round(struct sup *s, int want_wake, int force)
 	/* Only with every completion retired: a node's next start after its last completion. */
 	if (tell && dcf_log_enabled(DCF_INFO) && dcf_ring_depth(&s->sg.rings[DCF_RING_DONE]) == 0)
 		look_for_starts_locked(s);
-	if (!s->cmd_mode)
+	if (!s->fed)
 		refill_locked(s, woke, &nids);
 	if (n == 0 && want_wake)
 		__atomic_store_n(&s->sg.hdr->sup_waiting,
-		    DCF_SUP_WAKE_DONE | (dcf_log_enabled(DCF_INFO) ? DCF_SUP_WAKE_CLAIM : 0),
+		    DCF_SUP_WAKE_DONE |
+		        (tell && dcf_log_enabled(DCF_INFO) ? DCF_SUP_WAKE_CLAIM : 0),
 		    __ATOMIC_RELAXED);
 	dcf_unlock(&s->sg);
 	wake_rings(s, woke);
@@ -856,7 +907,7 @@ book_round(struct sup *s, int want_wake, int force)
 		    tid(s, s->ids[i]), (uint32_t)(s->ids[i] % s->cfg->nets));
 	/* Finished commands read their slots' payloads here, before any refill. */
 	log_events(s);
-	if (s->cmd_mode)
+	if (s->fed)
 		refill_cmd(s);
 	return n;
 }
@@ -1001,6 +1052,18 @@ node_exited(struct sup *s, uint32_t n, pid_t pid, int status)
 			}
 			cmd_finished(s->cmd, &s->sg, &d, sn->net, sn->idx, 1);
 		}
+	}
+	if (s->emb != NULL && rc.had_task && rc.quarantined) {
+		struct dcf_done d;
+
+		memset(&d, 0, sizeof(d));
+		d.id = rc.id;
+		d.slot = rc.slot;
+		d.runs = rc.runs;
+		d.attempts = rc.attempts;
+		d.node = n;
+		d.gen = sn->gen;
+		s->emb->ended(s->emb->ctx, &d, NULL, 1);
 	}
 	/* It may have died between pushing work and waking anyone. */
 	dcf_books_wake_all(&s->sg);
@@ -1277,6 +1340,8 @@ kill_orphans(struct sup *s)
 {
 	int k = 0;
 
+	if (s->emb != NULL)
+		return 0; /* no subreaper: what a task leaves behind is not ours to see */
 	if (each_child(s, kill_orphan, &k) == -1)
 		return 1;
 	return k;
@@ -1303,12 +1368,37 @@ settle_deaths(struct sup *s)
 	}
 }
 
+/*
+ * A pool's next reaped worker, by PID: the program's other children are not
+ * ours to reap. A worker somebody else reaped (ECHILD) is dead all the same,
+ * of a cause we cannot know: it is booked as killed.
+ */
+static pid_t
+reap_own(struct sup *s, int *status)
+{
+	for (uint32_t n = 0; n < s->nnodes; n++) {
+		pid_t pid = s->nodes[n].pid, r;
+
+		if (pid <= 0)
+			continue;
+		r = waitpid(pid, status, WNOHANG | WUNTRACED | WCONTINUED);
+		if (r == pid)
+			return pid;
+		if (r == -1 && errno == ECHILD) {
+			*status = SIGKILL; /* as wait(2) reports a death by SIGKILL */
+			return pid;
+		}
+	}
+	return 0;
+}
+
 static void
 reap(struct sup *s)
 {
 	for (;;) {
 		int status, n;
-		pid_t pid = waitpid(-1, &status, WNOHANG | WUNTRACED | WCONTINUED);
+		pid_t pid = s->emb != NULL ? reap_own(s, &status)
+		                           : waitpid(-1, &status, WNOHANG | WUNTRACED | WCONTINUED);
 
 		if (pid <= 0)
 			break;
@@ -1470,7 +1560,7 @@ restart_due(struct sup *s, uint64_t now)
 static uint64_t
 total_tasks(struct sup *s)
 {
-	return s->cmd_mode ? __atomic_load_n(&s->sg.hdr->total, __ATOMIC_ACQUIRE) : s->cfg->tasks;
+	return s->fed ? __atomic_load_n(&s->sg.hdr->total, __ATOMIC_ACQUIRE) : s->cfg->tasks;
 }
 
 static void
@@ -1957,11 +2047,39 @@ handled_signals(sigset_t *set)
 		sigaddset(set, sig);
 }
 
+/*
+ * A pool's: SIGCHLD alone, blocked in the calling thread and read from the
+ * signalfd; every other signal stays the program's. SIGCHLD ignored would
+ * reap our workers behind our back and never tell us.
+ */
+static int
+setup_fds_embedded(struct sup *s)
+{
+	struct sigaction sa;
+	sigset_t set;
+
+	if (sigaction(SIGCHLD, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN) {
+		errno = EINVAL;
+		return -1;
+	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	if (pthread_sigmask(SIG_BLOCK, &set, &s->emb_mask) != 0)
+		return -1;
+	s->emb_masked = 1;
+	s->sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); /* fork keeps it for the workers */
+	s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	return s->sfd == -1 || s->efd == -1 || s->tfd == -1 ? -1 : 0;
+}
+
 static int
 setup_fds(struct sup *s)
 {
 	sigset_t set;
 
+	if (s->emb != NULL)
+		return setup_fds_embedded(s);
 	handled_signals(&set);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
 		return -1;
@@ -1977,7 +2095,7 @@ announce_end(struct sup *s)
 {
 	const struct dcf_counters *c = &s->sg.hdr->cnt;
 
-	if (s->cmd_mode) {
+	if (s->fed) {
 		dcf_log(DCF_INFO,
 		    "Every task has ended: %llu succeeded, %llu failed, %llu timed out, %llu "
 		    "quarantined; stopping the workers",
@@ -2001,7 +2119,7 @@ finished(struct sup *s)
 {
 	struct dcf_hdr *h = s->sg.hdr;
 
-	if (s->cmd_mode && !s->input_eof)
+	if (s->fed && !s->input_eof)
 		return 0;
 	return h->cnt.retired + h->cnt.quarantined + h->cnt.skipped >= total_tasks(s);
 }
@@ -2082,54 +2200,64 @@ on_timers(struct sup *s)
  */
 #define BUSY_LOOK_NS (1 * MS)
 
+/*
+ * One pass of the loop: book a round, act on the run's end, and when there
+ * was nothing to book sleep in poll(2) (may_block) until something happens.
+ * Returns 1 once the run is over: stopping, and every worker gone.
+ */
+static int
+loop_step(struct sup *s, int may_block)
+{
+	int worked, idle = 0;
+
+	worked = book_round(s, 0, 0) > 0;
+	flush_out(s);
+	if (s->cmd_mode && !s->stopping && cmd_output_closed(s->cmd)) {
+		/* As `| head` ends xargs and GNU parallel: nobody reads what is left. */
+		dcf_log(DCF_WARNING,
+		    "standard output was closed by its reader: stopping; "
+		    "running tasks have %u ms to finish",
+		    s->cfg->grace_ms);
+		begin_stop(s, -1);
+	}
+	if (!s->stopping && !s->resetting && finished(s)) {
+		announce_end(s);
+		begin_stop(s, -1);
+	}
+	if (!s->stopping && all_failed(s)) {
+		dcf_log(DCF_ERROR, "every node has failed: stopping");
+		s->failed_run = 1;
+		begin_stop(s, -1);
+	}
+	if (s->resetting && live_children(s) == 0 && s->ndying == 0 && kill_orphans(s) == 0)
+		finish_reset(s);
+	if (s->stopping && !s->resetting && live_children(s) == 0 && s->ndying == 0 &&
+	    kill_orphans(s) == 0)
+		return 1;
+	if (!worked || !log_room_for_round(s)) {
+		/* Nothing retired: ask for a wake-up, then look once more. */
+		if (book_round(s, 1, 0) == 0 || !log_room_for_round(s)) {
+			flush_out(s);
+			if (may_block)
+				wait_events(s);
+			idle = 1;
+		}
+	}
+	if (!idle && dcf_now_ns() < s->look_at)
+		return 0;
+	s->look_at = dcf_now_ns() + BUSY_LOOK_NS;
+	take_signals(s);
+	act_on_signals(s);
+	reap(s);
+	on_timers(s);
+	return 0;
+}
+
 static void
 loop(struct sup *s)
 {
-	uint64_t look_at = 0;
-
-	for (;;) {
-		int worked, idle = 0;
-
-		worked = book_round(s, 0, 0) > 0;
-		flush_out(s);
-		if (s->cmd_mode && !s->stopping && cmd_output_closed(s->cmd)) {
-			/* As `| head` ends xargs and GNU parallel: nobody reads what is left. */
-			dcf_log(DCF_WARNING,
-			    "standard output was closed by its reader: stopping; "
-			    "running tasks have %u ms to finish",
-			    s->cfg->grace_ms);
-			begin_stop(s, -1);
-		}
-		if (!s->stopping && !s->resetting && finished(s)) {
-			announce_end(s);
-			begin_stop(s, -1);
-		}
-		if (!s->stopping && all_failed(s)) {
-			dcf_log(DCF_ERROR, "every node has failed: stopping");
-			s->failed_run = 1;
-			begin_stop(s, -1);
-		}
-		if (s->resetting && live_children(s) == 0 && s->ndying == 0 && kill_orphans(s) == 0)
-			finish_reset(s);
-		if (s->stopping && !s->resetting && live_children(s) == 0 && s->ndying == 0 &&
-		    kill_orphans(s) == 0)
-			break;
-		if (!worked || !log_room_for_round(s)) {
-			/* Nothing retired: ask for a wake-up, then look once more. */
-			if (book_round(s, 1, 0) == 0 || !log_room_for_round(s)) {
-				flush_out(s);
-				wait_events(s);
-				idle = 1;
-			}
-		}
-		if (!idle && dcf_now_ns() < look_at)
-			continue;
-		look_at = dcf_now_ns() + BUSY_LOOK_NS;
-		take_signals(s);
-		act_on_signals(s);
-		reap(s);
-		on_timers(s);
-	}
+	while (!loop_step(s, 1))
+		;
 }
 
 /* Where the log and the summary go: descriptors of our own that never block. */
@@ -2329,6 +2457,7 @@ supervisor_run(struct sup_opts *o)
 		return 1;
 	}
 	s.cmd_mode = sup_cmd_mode(o);
+	s.fed = s.cmd_mode;
 	if (s.cmd_mode &&
 	    cmd_open(&s.cmd, o, s.cfg, s.out_fd, s.err_fd >= 0 ? s.err_fd : logfd, &usage, err,
 	        sizeof(err)) == -1) {
@@ -2381,4 +2510,185 @@ supervisor_run(struct sup_opts *o)
 	free_tables(&s);
 	close_fds(&s, logfd);
 	return rc;
+}
+
+/* --- the engine, a step at a time (libdcf's pool) ----------------------- */
+
+struct sup *
+sup_open(struct sup_opts *o, const struct sup_embed *emb, char *err, size_t errlen)
+{
+	struct sup *s = calloc(1, sizeof(*s));
+	pid_t old;
+	int e;
+
+	if (s == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->sfd = s->efd = s->tfd = s->err_fd = s->out_fd = s->logfd = -1;
+	s->progress_fd = -1;
+	s->emb_copy = *emb;
+	s->emb = &s->emb_copy;
+	s->o = o;
+	s->cfg = &o->cfg;
+	s->self = getpid();
+	s->fed = 1;
+	if (emb->log_fd > 0 && (s->logfd = dcf_log_private(emb->log_fd)) == -1) {
+		e = errno;
+		snprintf(err, errlen, "the log's descriptor %d: %s", emb->log_fd, strerror(e));
+		goto fail;
+	}
+	dcf_log_init(s->logfd, s->logfd >= 0 ? o->level : DCF_SILENT, 0);
+	if (setup_fds(s) == -1) {
+		e = errno;
+		if (e == EINVAL)
+			snprintf(err, errlen,
+			    "SIGCHLD is ignored (SIG_IGN): the pool could not see its workers "
+			    "die; restore its default first");
+		else
+			snprintf(err, errlen, "setting up SIGCHLD: %s", strerror(e));
+		goto fail;
+	}
+	if (alloc_tables(s) == -1) {
+		e = ENOMEM;
+		snprintf(err, errlen, "out of memory for %u workers and %u task slots",
+		    s->cfg->nets * s->cfg->nodes_per_net, s->cfg->task_slots);
+		goto fail;
+	}
+	if (dcf_seg_create(&s->sg, o->name, &o->cfg, &old, err, errlen) == -1) {
+		e = errno;
+		goto fail;
+	}
+	if (old != 0)
+		dcf_log(DCF_WARNING, "took over the stale segment of a dead program (pid %d)",
+		    (int)old);
+	dcf_rng_seed(&s->rng, s->cfg->seed ^ 0x5eed);
+	s->t0 = dcf_now_ns();
+	dcf_log(DCF_INFO, "dcf pool '%s' starting: %u %s x %u %s (pid %d)", o->name, s->cfg->nets,
+	    pl(s->cfg->nets, "network", "networks"), s->cfg->nodes_per_net,
+	    pl(s->cfg->nodes_per_net, "node", "nodes"), (int)s->self);
+	for (uint32_t n = 0; n < s->nnodes && !s->resetting; n++)
+		fork_node(s, n, 0);
+	s->next_hang_check = dcf_now_ns() + hang_ns(s) / 2;
+	return s;
+fail:
+	free_tables(s);
+	close_fds(s, s->logfd);
+	if (s->emb_masked)
+		pthread_sigmask(SIG_SETMASK, &s->emb_mask, NULL);
+	free(s);
+	errno = e;
+	return NULL;
+}
+
+int
+sup_stage(struct sup *s, const void *in, uint32_t len)
+{
+	struct cmd_batch *b = &s->batch;
+
+	if (alloc_fails() || cmd_batch_item(b, 0, len) == -1) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (len > 0)
+		memcpy(b->buf + b->used, in, len);
+	b->items[b->n].len = len;
+	b->used += len;
+	b->n++;
+	return 0;
+}
+
+uint32_t
+sup_staged(const struct sup *s)
+{
+	return s->batch.n;
+}
+
+uint32_t
+sup_room(const struct sup *s)
+{
+	uint32_t free_slots = dcf_ring_depth(&s->sg.rings[DCF_RING_FREE]);
+
+	return free_slots > s->batch.n ? free_slots - s->batch.n : 0;
+}
+
+uint32_t
+sup_queued(const struct sup *s)
+{
+	uint32_t q = 0;
+
+	for (uint32_t r = DCF_RING_RECOVERY; r < DCF_RING_NET0 + s->cfg->nets; r++)
+		q += dcf_ring_depth(&s->sg.rings[r]);
+	return q;
+}
+
+void
+sup_flush(struct sup *s)
+{
+	if (s->batch.n > 0)
+		refill_cmd(s);
+}
+
+void
+sup_end_input(struct sup *s)
+{
+	s->emb_eof = 1;
+}
+
+int
+sup_step(struct sup *s, int may_block)
+{
+	return loop_step(s, may_block);
+}
+
+void
+sup_kill(struct sup *s)
+{
+	if (!s->stopping)
+		begin_stop(s, -1);
+	s->grace_at = 0;
+	s->stop_killed = 1;
+	kill_all(s);
+}
+
+int
+sup_failed(const struct sup *s)
+{
+	return s->failed_run;
+}
+
+void
+sup_counts(const struct sup *s, struct dcf_counters *c, uint32_t *alive)
+{
+	uint32_t a = 0;
+
+	*c = s->sg.hdr->cnt; /* a hint: read without the lock */
+	for (uint32_t n = 0; n < s->cfg->nets; n++)
+		a += s->alive[n];
+	*alive = a;
+}
+
+void
+sup_close(struct sup *s)
+{
+	/* Every worker killed and reaped, by PID: nothing of ours outlives the pool. */
+	kill_all(s);
+	for (uint32_t n = 0; n < s->nnodes; n++) {
+		pid_t pid = s->nodes[n].pid;
+
+		if (pid <= 0)
+			continue;
+		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+			;
+		s->nodes[n].pid = 0;
+	}
+	__atomic_store_n(&s->sg.hdr->end_code, (uint32_t)(s->failed_run ? 1 : 0), __ATOMIC_RELAXED);
+	__atomic_store_n(&s->sg.hdr->sys_state, DCF_SYS_ENDED, __ATOMIC_RELEASE);
+	dcf_seg_destroy(&s->sg);
+	cmd_batch_free(&s->batch);
+	free_tables(s);
+	close_fds(s, s->logfd);
+	if (s->emb_masked)
+		pthread_sigmask(SIG_SETMASK, &s->emb_mask, NULL);
+	free(s);
 }
