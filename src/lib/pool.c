@@ -24,12 +24,15 @@
 #include "dcf/log.h"
 #include "dcf/seg.h"
 #include "dcf/supervisor.h"
+#include "dcf/util.h"
 
 #define POOL_IN_DEFAULT    4096u
 #define POOL_OUT_DEFAULT   4096u
 #define POOL_IO_MAX        (1u << 20)
 #define POOL_QUEUE_DEFAULT 1024u
 #define POOL_ATTEMPTS_MAX  1000u
+/* A non-blocking call looks at the books at least this often. */
+#define POOL_LOOK_NS 1000000ULL
 /* Inputs staged before a batch leaves for the books, at most. */
 #define POOL_BATCH 64u
 /* Without a task time limit, the watchdog still ends a worker stopped or
@@ -66,8 +69,9 @@ struct dcf_pool {
 	size_t qhead, qtail, qcap;
 	unsigned char *buf;
 	size_t bhead, bused, bcap;
-	uint64_t lost;  /* results dropped for want of memory */
-	uint64_t given; /* on_result calls during the current dcf_wait */
+	uint64_t lost;      /* results dropped for want of memory */
+	uint64_t given;     /* on_result calls during the current dcf_wait */
+	uint64_t next_look; /* worth_a_step's clock */
 	struct dcf_pool_stats st;
 };
 
@@ -381,6 +385,26 @@ step(struct dcf_pool *p, int may_block)
 		p->ended = 1;
 }
 
+/*
+ * A non-blocking call looks at the books only when they may have something
+ * for it (a completion waits to be retired) or at least once a millisecond
+ * (a worker may have died): a program polling dcf_try_wait in a loop costs
+ * a clock read per call, not a lock.
+ */
+static int
+worth_a_step(struct dcf_pool *p)
+{
+	uint64_t now;
+
+	if (sup_done(p->s) > 0)
+		return 1;
+	now = dcf_now_ns();
+	if (now < p->next_look)
+		return 0;
+	p->next_look = now + POOL_LOOK_NS;
+	return 1;
+}
+
 static int
 submit(struct dcf_pool *p, const void *in, size_t in_len, uint64_t *id, int block)
 {
@@ -437,7 +461,8 @@ collect(struct dcf_pool *p, struct dcf_result *r, int block)
 		return fail(EINVAL, "result: not NULL, but on_result takes the results");
 	if (p->on_result == NULL && r == NULL)
 		return fail(EINVAL, "result: NULL");
-	sup_flush(p->s);
+	if (block)
+		sup_flush(p->s); /* what it waits for may be staged */
 	p->given = 0;
 	for (int steps = 0;; steps++) {
 		if (p->on_result != NULL && p->given > 0)
@@ -463,7 +488,7 @@ collect(struct dcf_pool *p, struct dcf_result *r, int block)
 			return -1;
 		if (p->st.delivered == p->st.submitted)
 			return fail(ENODATA, "every task submitted has been delivered");
-		if (!block && steps > 0)
+		if (!block && (steps > 0 || !worth_a_step(p)))
 			return fail(EAGAIN, "no result yet");
 		step(p, block);
 		sup_flush(p->s);

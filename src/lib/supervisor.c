@@ -2622,6 +2622,12 @@ sup_queued(const struct sup *s)
 	return q;
 }
 
+uint32_t
+sup_done(const struct sup *s)
+{
+	return dcf_ring_depth(&s->sg.rings[DCF_RING_DONE]);
+}
+
 void
 sup_flush(struct sup *s)
 {

@@ -82,6 +82,8 @@ uint32_t sup_staged(const struct sup *s);
 uint32_t sup_room(const struct sup *s);
 /* Tasks queued in the books and not yet claimed (a hint, read without the lock). */
 uint32_t sup_queued(const struct sup *s);
+/* Completed tasks waiting to be retired (a hint, read without the lock). */
+uint32_t sup_done(const struct sup *s);
 /* Dispatch what is staged now, if the lock is free. */
 void sup_flush(struct sup *s);
 /* No more inputs: once every staged one ran, the run ends. */
