@@ -197,6 +197,7 @@ struct dcf_pool_stats {
 	uint64_t deaths;   /* worker processes that died */
 	uint64_t restarts; /* workers forked to replace them */
 	unsigned workers;  /* alive now */
+	uint64_t resets;   /* times the books were rebuilt after a worker damaged them */
 };
 
 /* The pool's counters so far. size: sizeof(struct dcf_pool_stats). */

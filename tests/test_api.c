@@ -614,6 +614,48 @@ test_kill_storm(void **state)
 	assert_clean();
 }
 
+/*
+ * A worker damages the books beyond repair and dies holding the lock (the
+ * injection build's DCF_CORRUPT hook): the engine stops every worker,
+ * rebuilds the books from the task table and goes on. Every task still
+ * comes back once, none quarantined for the reset's kills.
+ */
+static void
+test_books_reset(void **state)
+{
+	enum { N = 600 };
+	struct dcf_pool_opts o;
+	struct dcf_pool *p;
+	struct dcf_result r;
+	struct dcf_pool_stats st;
+	static uint8_t seen[N];
+
+	(void)state;
+	memset(seen, 0, sizeof(seen));
+	setenv("DCF_CORRUPT", "40", 1);
+	opts(&o, 2);
+	o.attempts = 1; /* a reset that blamed the tasks it killed would quarantine them */
+	p = start(&o, "reset", fn_spin, (void *)(uintptr_t)100);
+	unsetenv("DCF_CORRUPT");
+	for (uint64_t x = 0; x < N; x++)
+		assert_int_equal(dcf_submit(p, &x, sizeof(x), NULL), 0);
+	assert_int_equal(dcf_pool_stop(p), 0);
+	while (dcf_wait(p, &r) == 0) {
+		assert_true(r.id < N);
+		assert_int_equal(r.status, DCF_OK);
+		seen[r.id]++;
+	}
+	assert_int_equal(errno, ENODATA);
+	for (int i = 0; i < N; i++)
+		if (seen[i] != 1)
+			fail_msg("task %d delivered %u times", i, seen[i]);
+	assert_int_equal(dcf_pool_stats(p, &st, sizeof(st)), 0);
+	assert_int_equal(st.resets, 1);
+	assert_int_equal(st.quarantined, 0);
+	dcf_pool_free(p);
+	assert_clean();
+}
+
 static void
 test_version(void **state)
 {
@@ -637,6 +679,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_one_pool_at_a_time, tu_setup, tu_teardown),
 	    cmocka_unit_test_setup_teardown(test_leaves_other_children, tu_setup, tu_teardown),
 	    cmocka_unit_test_setup_teardown(test_kill_storm, tu_setup, tu_teardown),
+	    cmocka_unit_test_setup_teardown(test_books_reset, tu_setup, tu_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -546,6 +546,7 @@ dcf_pool_stats(struct dcf_pool *p, struct dcf_pool_stats *st, size_t size)
 	s.reruns = c.reclaimed;
 	s.deaths = c.failures;
 	s.restarts = c.restarts;
+	s.resets = c.resets;
 	s.workers = alive;
 	memcpy(st, &s, size);
 	return 0;

@@ -1475,7 +1475,10 @@ finish_reset(struct sup *s)
 	uint64_t now = dcf_now_ns();
 	int r;
 
-	r = dcf_books_reset(&s->sg, s->cfg->max_attempts, err, sizeof(err));
+	/* A pool hears of a task's end only through its retire or its death: a reset must
+	 * not quarantine what nobody would report (it runs again, its attempts counted). */
+	r = dcf_books_reset(&s->sg, s->emb != NULL ? UINT32_MAX : s->cfg->max_attempts, err,
+	    sizeof(err));
 	s->resetting = 0;
 	s->epoch_ns = now;
 	for (uint32_t n = 0; n < s->nnodes; n++) {
