@@ -58,6 +58,7 @@
  *     blocked; SIGKILL is how the pool ends a hung worker.
  * What it must not do:
  *   - call any function of this header (it is in a worker, not your program);
+ *   - exec (fork, then exec in the child, is fine);
  *   - exit, _exit or abort, unless it means to crash: the task then runs
  *     again elsewhere and is quarantined after `attempts` deaths;
  *   - rely on state your program changes after dcf_pool_start: a worker sees
@@ -74,7 +75,10 @@
  *     signalfd; in a program with threads, block SIGCHLD in every thread
  *     (before creating them), and do not set SIGCHLD to SIG_IGN;
  *   - do not reap children you did not fork yourself (wait(), waitpid(-1,
- *     ...)): a worker reaped by someone else is counted as dead;
+ *     ...)): a worker reaped by someone else is counted as dead. Reap your
+ *     own by PID: while the pool runs, their SIGCHLD goes to its signalfd;
+ *   - workers inherit your open descriptors, as any fork does: open with
+ *     O_CLOEXEC what they must not keep, or close it in the task function;
  *   - one pool at a time per process.
  * When the program dies, its workers die with it (PR_SET_PDEATHSIG) and the
  * pool's tasks go with them: a pool is as durable as the program using it.
