@@ -77,8 +77,10 @@
  *   - do not reap children you did not fork yourself (wait(), waitpid(-1,
  *     ...)): a worker reaped by someone else is counted as dead. Reap your
  *     own by PID: while the pool runs, their SIGCHLD goes to its signalfd;
- *   - workers inherit your open descriptors, as any fork does: open with
- *     O_CLOEXEC what they must not keep, or close it in the task function;
+ *   - workers inherit the descriptors open at their fork, as any child
+ *     does, and hold them while they live (a pipe's reader sees no end of
+ *     file while a worker holds its write end): start the pool before you
+ *     open what the workers must not hold;
  *   - one pool at a time per process.
  * When the program dies, its workers die with it (PR_SET_PDEATHSIG) and the
  * pool's tasks go with them: a pool is as durable as the program using it.
