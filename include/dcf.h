@@ -80,7 +80,8 @@
  *   - workers inherit the descriptors open at their fork, as any child
  *     does, and hold them while they live (a pipe's reader sees no end of
  *     file while a worker holds its write end): start the pool before you
- *     open what the workers must not hold;
+ *     open what the workers must not hold, and know that a worker forked
+ *     later to replace a dead one inherits what is open then;
  *   - one pool at a time per process.
  * When the program dies, its workers die with it (PR_SET_PDEATHSIG) and the
  * pool's tasks go with them: a pool is as durable as the program using it.
