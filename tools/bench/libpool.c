@@ -17,7 +17,10 @@
  * with the CPU time of this process and its reaped workers (getrusage).
  *
  *     libpool --tasks N --workers W [--networks K] [--size B]
- *             [--collect wait|callback] [--queue Q]
+ *             [--collect wait|callback] [--queue Q] [--name NAME]
+ *
+ * The pool is named NAME (default libpool-PID): its books are
+ * /dev/shm/dcf-NAME while it runs.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -133,6 +136,7 @@ main(int argc, char **argv)
 	unsigned char *in;
 	double t0, secs;
 	char name[64];
+	const char *pname = NULL;
 
 	for (int i = 1; i < argc; i += 2) {
 		const char *a = argv[i];
@@ -147,6 +151,10 @@ main(int argc, char **argv)
 				return 2;
 			}
 			callback = strcmp(argv[i + 1], "callback") == 0;
+			continue;
+		}
+		if (strcmp(a, "--name") == 0) {
+			pname = argv[i + 1];
 			continue;
 		}
 		if (strcmp(a, "--tasks") != 0 && strcmp(a, "--workers") != 0 &&
@@ -186,7 +194,7 @@ main(int argc, char **argv)
 	}
 	dcf_pool_opts_init(&o);
 	snprintf(name, sizeof(name), "libpool-%d", (int)getpid());
-	o.name = name;
+	o.name = pname != NULL ? pname : name;
 	o.networks = (unsigned)nets;
 	o.nodes = (unsigned)(workers / nets);
 	o.max_in = size < 8 ? 8 : size;
