@@ -2,18 +2,32 @@
  * libpool.c - libdcf's pool (dcf.h) timed as Python's Pool is in pool.py:
  * from before the pool starts (its workers forked) to after it is freed,
  * N tasks through W workers in K networks, every result collected and
- * checked. A task's input is its 8-byte number padded to --size bytes; the
- * function returns the input (--size > 0: an echo, as pool.py's echo
- * returns its bytes) or nothing (--size 0: a no-op on an 8-byte input, as
- * pool.py's noop returns None). Prints one JSON object on stdout.
+ * checked. A task's input is its 8-byte number padded with zeros to --size
+ * bytes; the function returns the input (--size > 0: an echo, as pool.py's
+ * echo returns its bytes) or nothing (--size 0: a no-op on an 8-byte input,
+ * as pool.py's noop returns None). Results are collected as a user would:
+ * --collect wait submits every task with dcf_submit, takes what is ready
+ * with dcf_try_wait after each, then dcf_wait until ENODATA; --collect
+ * callback gives on_result (the results come during dcf_submit and dcf_wait).
  *
- *     libpool --tasks N --workers W [--networks K] [--size B] [--collect wait|callback]
+ * Every result is checked inside the timed part: status DCF_OK, an id never
+ * seen before (a bitmap of the ids: each delivered exactly once), and the
+ * output byte for byte (the echo: the whole input back; the no-op: nothing);
+ * then the pool's own counters must agree. Prints one JSON object on stdout,
+ * with the CPU time of this process and its reaped workers (getrusage).
+ *
+ *     libpool --tasks N --workers W [--networks K] [--size B]
+ *             [--collect wait|callback] [--queue Q] [--name NAME]
+ *
+ * The pool is named NAME (default libpool-PID): its books are
+ * /dev/shm/dcf-NAME while it runs.
  */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,27 +49,68 @@ task(const void *in, size_t in_len, void *out, size_t *out_len, void *arg)
 }
 
 struct tally {
-	uint64_t n, sum;
-	int bad;
+	uint64_t n, tasks;
+	uint64_t *seen;            /* a bit per task id */
+	const unsigned char *zero; /* out_size zero bytes: the echo's padding */
+	uint64_t bad;
+	char why[160];
 };
+
+static void
+wrong(struct tally *t, const struct dcf_result *r, const char *what)
+{
+	if (t->bad++ == 0)
+		snprintf(t->why, sizeof(t->why), "task %llu: %s (status %d, %zu bytes)",
+		    (unsigned long long)r->id, what, r->status, r->out_len);
+}
 
 static void
 take(struct tally *t, const struct dcf_result *r)
 {
 	uint64_t v = r->id;
 
-	if (r->status != DCF_OK)
-		t->bad = 1;
-	if (out_size > 0 && (r->out_len != out_size || memcmp(r->out, &v, sizeof(v)) != 0))
-		t->bad = 1;
 	t->n++;
-	t->sum += r->id;
+	if (v >= t->tasks) {
+		wrong(t, r, "no such id");
+		return;
+	}
+	if (t->seen[v / 64] & (1ULL << (v % 64)))
+		wrong(t, r, "delivered twice");
+	t->seen[v / 64] |= 1ULL << (v % 64);
+	if (r->status != DCF_OK)
+		wrong(t, r, "not DCF_OK");
+	else if (out_size == 0 && r->out_len != 0)
+		wrong(t, r, "output from a no-op");
+	else if (out_size > 0 &&
+	    (r->out_len != out_size || memcmp(r->out, &v, sizeof(v)) != 0 ||
+		memcmp((const unsigned char *)r->out + sizeof(v), t->zero, out_size - sizeof(v)) != 0))
+		wrong(t, r, "the echo differs from the input");
 }
 
 static void
 on_result(const struct dcf_result *r, void *arg)
 {
 	take(arg, r);
+}
+
+static double
+tv(struct timeval t)
+{
+	return (double)t.tv_sec + (double)t.tv_usec / 1e6;
+}
+
+static int
+num(const char *opt, const char *s, unsigned long long max, unsigned long long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || *s == '-' || *v > max) {
+		fprintf(stderr, "libpool: %s %s: want a number up to %llu\n", opt, s, max);
+		return -1;
+	}
+	return 0;
 }
 
 static double
@@ -70,50 +125,81 @@ now(void)
 int
 main(int argc, char **argv)
 {
-	uint64_t tasks = 1000000;
-	unsigned workers = 2, nets = 1;
-	size_t size = 0;
+	unsigned long long tasks = 1000000, workers = 2, nets = 1, size = 0, queue = 0, v;
 	int callback = 0;
 	struct dcf_pool_opts o;
 	struct dcf_pool *p;
 	struct dcf_result r;
 	struct dcf_pool_stats st;
+	struct rusage self, kids;
 	struct tally t;
 	unsigned char *in;
 	double t0, secs;
 	char name[64];
+	const char *pname = NULL;
 
-	for (int i = 1; i + 1 < argc; i += 2) {
-		if (strcmp(argv[i], "--tasks") == 0)
-			tasks = strtoull(argv[i + 1], NULL, 10);
-		else if (strcmp(argv[i], "--workers") == 0)
-			workers = (unsigned)strtoul(argv[i + 1], NULL, 10);
-		else if (strcmp(argv[i], "--networks") == 0)
-			nets = (unsigned)strtoul(argv[i + 1], NULL, 10);
-		else if (strcmp(argv[i], "--size") == 0)
-			size = strtoul(argv[i + 1], NULL, 10);
-		else if (strcmp(argv[i], "--collect") == 0)
-			callback = strcmp(argv[i + 1], "callback") == 0;
-		else {
-			fprintf(stderr, "libpool: unknown option %s\n", argv[i]);
+	for (int i = 1; i < argc; i += 2) {
+		const char *a = argv[i];
+
+		if (i + 1 == argc) {
+			fprintf(stderr, "libpool: %s wants a value\n", a);
 			return 2;
 		}
+		if (strcmp(a, "--collect") == 0) {
+			if (strcmp(argv[i + 1], "wait") != 0 && strcmp(argv[i + 1], "callback") != 0) {
+				fprintf(stderr, "libpool: --collect wait or callback\n");
+				return 2;
+			}
+			callback = strcmp(argv[i + 1], "callback") == 0;
+			continue;
+		}
+		if (strcmp(a, "--name") == 0) {
+			pname = argv[i + 1];
+			continue;
+		}
+		if (strcmp(a, "--tasks") != 0 && strcmp(a, "--workers") != 0 &&
+		    strcmp(a, "--networks") != 0 && strcmp(a, "--size") != 0 &&
+		    strcmp(a, "--queue") != 0) {
+			fprintf(stderr, "libpool: unknown option %s\n", a);
+			return 2;
+		}
+		if (num(a, argv[i + 1], 1ULL << 40, &v) == -1)
+			return 2;
+		if (strcmp(a, "--tasks") == 0)
+			tasks = v;
+		else if (strcmp(a, "--workers") == 0)
+			workers = v;
+		else if (strcmp(a, "--networks") == 0)
+			nets = v;
+		else if (strcmp(a, "--size") == 0)
+			size = v;
+		else
+			queue = v;
 	}
-	if (nets == 0 || workers % nets != 0 || (size > 0 && size < 8)) {
-		fprintf(stderr,
-		    "libpool: --workers must be a multiple of --networks, --size 0 or >= 8\n");
+	if (tasks == 0 || workers == 0 || nets == 0 || workers % nets != 0 ||
+	    (size > 0 && size < 8) || size > (1u << 20) || queue > (1u << 30)) {
+		fprintf(stderr, "libpool: --tasks and --workers > 0, --workers a multiple of "
+				"--networks, --size 0 or 8 to 1 MiB\n");
 		return 2;
 	}
 	out_size = size;
-	in = calloc(1, size < 8 ? 8 : size);
 	memset(&t, 0, sizeof(t));
+	t.tasks = tasks;
+	in = calloc(1, size < 8 ? 8 : size);
+	t.seen = calloc((tasks + 63) / 64, sizeof(*t.seen));
+	t.zero = calloc(1, size < 8 ? 8 : size);
+	if (in == NULL || t.seen == NULL || t.zero == NULL) {
+		fprintf(stderr, "libpool: out of memory\n");
+		return 1;
+	}
 	dcf_pool_opts_init(&o);
 	snprintf(name, sizeof(name), "libpool-%d", (int)getpid());
-	o.name = name;
-	o.networks = nets;
-	o.nodes = workers / nets;
+	o.name = pname != NULL ? pname : name;
+	o.networks = (unsigned)nets;
+	o.nodes = (unsigned)(workers / nets);
 	o.max_in = size < 8 ? 8 : size;
 	o.max_out = size < 8 ? 8 : size;
+	o.queue = (unsigned)queue;
 	if (callback) {
 		o.on_result = on_result;
 		o.result_arg = &t;
@@ -148,16 +234,29 @@ main(int argc, char **argv)
 	dcf_pool_stats(p, &st, sizeof(st));
 	dcf_pool_free(p);
 	secs = now() - t0;
-	free(in);
-	if (t.bad || t.n != tasks || t.sum != tasks * (tasks - 1) / 2) {
-		fprintf(stderr, "libpool: %llu results for %llu tasks, or a wrong one\n",
-		    (unsigned long long)t.n, (unsigned long long)tasks);
+	getrusage(RUSAGE_SELF, &self);
+	getrusage(RUSAGE_CHILDREN, &kids);
+	if (t.bad > 0) {
+		fprintf(stderr, "libpool: %llu wrong results; the first: %s\n",
+		    (unsigned long long)t.bad, t.why);
 		return 1;
 	}
-	printf("{\"kind\": \"libdcf\", \"tasks\": %llu, \"workers\": %u, \"networks\": %u, "
-	       "\"size\": %zu, "
-	       "\"collect\": \"%s\", \"secs\": %.6f, \"rate\": %.0f}\n",
-	    (unsigned long long)tasks, workers, nets, size, callback ? "callback" : "wait", secs,
-	    (double)tasks / secs);
+	if (t.n != tasks || st.submitted != tasks || st.delivered != tasks || st.ok != tasks) {
+		fprintf(stderr,
+		    "libpool: %llu results for %llu tasks (the pool: %llu submitted, %llu "
+		    "delivered, %llu ok)\n",
+		    (unsigned long long)t.n, tasks, (unsigned long long)st.submitted,
+		    (unsigned long long)st.delivered, (unsigned long long)st.ok);
+		return 1;
+	}
+	free(in);
+	free(t.seen);
+	free((void *)t.zero);
+	printf("{\"kind\": \"libdcf\", \"tasks\": %llu, \"workers\": %llu, \"networks\": %llu, "
+	       "\"size\": %llu, \"collect\": \"%s\", \"queue\": %llu, \"secs\": %.6f, "
+	       "\"rate\": %.0f, \"user\": %.3f, \"sys\": %.3f, \"reruns\": %llu}\n",
+	    tasks, workers, nets, size, callback ? "callback" : "wait", queue, secs,
+	    (double)tasks / secs, tv(self.ru_utime) + tv(kids.ru_utime),
+	    tv(self.ru_stime) + tv(kids.ru_stime), (unsigned long long)st.reruns);
 	return 0;
 }

@@ -165,6 +165,101 @@ def s_overhead(d, R, targets, figs):
         unit="TASKS/S")))
 
 
+def range_text(r, pct=False, d=2):
+    """A paired ratio: median (min-max), as x or as %."""
+    if not r:
+        return "n/a"
+    if pct:
+        return "%s %% (%s-%s)" % (num(100 * med(r), 0), num(100 * min(r), 0), num(100 * max(r), 0))
+    return "%sx (%s-%s)" % (num(med(r), d), num(min(r), d), num(max(r), d))
+
+
+def s_library(d, R, targets, figs):
+    o = R["library"]
+
+    def ok(k):
+        return k in o and bool(o[k]["res"])
+
+    def pr(a, b):
+        return paired(o[a], o[b]) if ok(a) and ok(b) else []
+
+    def target(text, r, limit, pct=False):
+        targets.append(("1b", text, range_text(r, pct), med(r) >= limit if r else None))
+    pools = [k for k in o if k.startswith("pool") and ok(k)]
+    best = max(pools, key=lambda k: med(rates(o[k]))) if pools else None
+    best_chunk = o[best]["label"].split()[-1] if best else "?"
+    r_1000, r_best = pr("lib", "pool1000"), pr("lib", best) if best else []
+    r_150, r_150x = pr("lib150_1", "lib"), pr("lib150_10", "lib")
+    r_echo = pr("echo", "pecho1000")
+    target("libdcf >= Pool(2) chunksize 1000 (%s no-op tasks, 2 workers)" %
+           "{:,}".format(o["lib"]["tasks"]), r_1000, 1.0)
+    target("goal: libdcf >= Pool(2) at its best chunksize (%s)" % best_chunk, r_best, 1.0)
+    target("libdcf 150 workers, 1 net >= 50 % of 2 workers", r_150, 0.5, pct=True)
+    target("libdcf 150 workers, 10 nets >= 50 % of 2 workers", r_150x, 0.5, pct=True)
+    target("libdcf 4 KiB >= Pool(2) 4 KiB at chunksize 1000", r_echo, 1.0)
+    T = o["lib"]["tasks"]
+    E = o["echo"]["tasks"]
+    d.p("## 1b. The library: libdcf's pool against Python's Pool")
+    d.p()
+    d.p("`build/bench/libpool` is a program built from `include/dcf.h` and `libdcf.a` alone, "
+        "timed as `tools/bench/pool.py` times Pool: from before the pool starts (its workers "
+        "forked) to after it is freed. It submits %s no-op tasks (an 8-byte input, no output) "
+        "with `dcf_submit`, taking what is ready with `dcf_try_wait` after each submission and "
+        "then `dcf_wait` until ENODATA (*dcf_wait*), or with results handed to `on_result` "
+        "(*on_result*). Every result is checked inside the timed part: DCF_OK, each id "
+        "delivered once (a bitmap), the output byte for byte. Pool(2) runs `map` over a no-op "
+        "at each chunksize, the same count. The 4 KiB rows echo %s inputs of 4,096 bytes (the "
+        "task's number, then zeros) back as outputs; Pool's echo maps over distinct bytes "
+        "objects of 4,096 bytes made before its clock starts (no chunk holds one object twice, "
+        "so each task's bytes are pickled each way) and compares every result after it. "
+        "The targets use the *dcf_wait* rows, and 150 workers are compared with 2 workers "
+        "in the same round. The last column is paired: within each round, the libdcf row "
+        "of its kind (no-op or 4 KiB, 2 workers, dcf_wait) over this row, median (min-max)." % (
+            "{:,}".format(T), "{:,}".format(E)))
+    d.p()
+    rows = []
+    for k, c in o.items():
+        ref = "echo" if k.startswith(("echo", "pecho")) else "lib"
+        if c["err"] and not c["res"]:
+            rows.append((c["label"], "{:,}".format(c["tasks"]), "failed: " + c["err"][:100], ""))
+            continue
+        r = rates(c)
+        rows.append((c["label"] + (" (best chunksize)" if k == best else ""),
+                     "{:,}".format(c["tasks"]), mm(r),
+                     "1 (the reference)" if k == ref else range_text(pr(ref, k))))
+    d.table(("contender", "tasks", "tasks/s, median (min-max)", "libdcf is (paired)"), rows)
+    cpu = []
+    for k in ("lib", "lib_cb", "lib150_1", "lib150_10", "echo", "echo_cb"):
+        if ok(k) and "user" in o[k]["res"][0]:
+            x = o[k]["res"]
+            cpu.append("%s: %s us user + %s us system" % (
+                o[k]["label"].replace("libdcf, ", ""),
+                num(1e6 * med([y["user"] for y in x]) / o[k]["tasks"], 2),
+                num(1e6 * med([y["sys"] for y in x]) / o[k]["tasks"], 2)))
+    if cpu:
+        d.p("CPU time per task of libpool and its reaped workers (getrusage, medians): %s." %
+            "; ".join(cpu))
+        d.p()
+    d.p("Paired ratios (within a round, median and range): libdcf / Pool(2) chunksize 1000 = "
+        "**%s**, with on_result **%s**; libdcf / Pool(2) at chunksize %s = **%s**; 150 workers "
+        "/ 2 workers = **%s** in 1 network, **%s** in 10 networks; 4 KiB: libdcf / Pool(2) "
+        "chunksize 1000 = **%s**, chunksize 100 = **%s**, with on_result / chunksize 1000 = "
+        "**%s**." % (range_text(r_1000), range_text(pr("lib_cb", "pool1000")), best_chunk,
+                     range_text(r_best), range_text(r_150, True), range_text(r_150x, True),
+                     range_text(r_echo), range_text(pr("echo", "pecho100")),
+                     range_text(pr("echo_cb", "pecho1000"))))
+    d.p()
+    d.p("![library](bench-library.png)")
+    d.p()
+    d.cmds([(c["label"], c["argv"]) for c in o.values()])
+    figs.append(("bench-library.png", "hbars", dict(
+        title="LIBDCF AND POOL(2): TASKS/S (LOG SCALE)",
+        rows=[(c["label"], med(rates(c)), min(rates(c)), max(rates(c)),
+               0 if k.startswith(("lib", "echo")) else 1)
+              for k, c in o.items() if c["res"]],
+        unit="TASKS/S")))
+
+
 def s_many(d, R, targets, figs):
     m = R["many"]
     d.p("## 2. Many workers")
@@ -726,8 +821,8 @@ def write(R, docs):
     P = R.get("profile", {})
     targets, figs = [], []
     body = Doc()
-    for key, f in (("overhead", s_overhead), ("many", s_many), ("recovery", s_recovery),
-                   ("idle", s_idle), ("startup", s_startup), ("long", s_long), ("cpu", s_cpu),
+    for key, f in (("overhead", s_overhead), ("library", s_library), ("many", s_many),
+                   ("recovery", s_recovery), ("idle", s_idle), ("startup", s_startup), ("long", s_long), ("cpu", s_cpu),
                    ("commands", s_commands), ("stream", s_stream)):
         if key not in R:
             continue
@@ -737,7 +832,7 @@ def write(R, docs):
             f(body, R, targets, figs)
     if "profile" in m.get("sections", ["profile"]):
         s_profile(body, P)
-    order = {"1": 0, "2": 1, "3": 2, "4": 3, "5": 4, "6": 5, "7": 6, "8": 7, "9": 8}
+    order = {"1": 0, "1b": 0.5, "2": 1, "3": 2, "4": 3, "5": 4, "6": 5, "7": 6, "8": 7, "9": 8}
     targets.sort(key=lambda t: order[t[0]])
 
     d = Doc()
@@ -761,7 +856,8 @@ def write(R, docs):
         ("kernel", m["kernel"]), ("Debian", m["debian"]), ("compiler", m["gcc"] + ", -O2 -g"),
         ("libc", m["glibc"]), ("Python", m["python"]),
         ("load average at start / end", "%.2f / %.2f (1 min)" % (m["load"][0], m["load_end"][0])),
-        ("rounds", "%d (start-up, overhead, recovery, real work), %d (many workers, commands), "
+        ("rounds", "%d (start-up, overhead, recovery, real work), %d (library, many workers, "
+         "commands), "
          "%d (long run), 1 (idle, stream)" % (
              m["runs"], max(3, m["runs"] - 2), max(1, min(3, m["runs"])))),
     ] + ([("task counts scaled by", str(m["scale"]))] if m["scale"] != 1 else []))

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """run.py - `make bench`: every comparison of issues #6 and #11 side by side,
-then docs/BENCHMARKS.md and its plots.
+and of the library (libdcf, include/dcf.h) against Python's Pool, then
+docs/BENCHMARKS.md and its plots.
 
 Each section runs its contenders in rounds: every round runs each contender
 once, in an order rotated by one from the round before, so that drift in a
@@ -47,6 +48,7 @@ RING = "build/bench/ring"
 FLOOR = "build/bench/floor"
 DCFB = "build/bench/dcfbench"
 SPAWN = "build/bench/spawn"
+LIBPOOL = "build/bench/libpool"
 STATUS = "./dcf-status"
 POOL = ["python3", "tools/bench/pool.py"]
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
@@ -55,7 +57,7 @@ T0 = time.monotonic()
 SPAWNED = []            # pids whose bench-<pid>-* segments are ours to clean
 BACKGROUND = {}         # section -> (busy %, steal %, load) while we were idle
 QUIET_PCT, QUIET_WAIT_S = 25.0, 10.0
-SECTIONS = ("overhead", "many", "recovery", "idle", "startup", "long", "cpu", "commands",
+SECTIONS = ("overhead", "library", "many", "recovery", "idle", "startup", "long", "cpu", "commands",
             "stream", "profile")
 ONLY = [x for x in os.environ.get("BENCH_SECTIONS", "").split(",") if x]
 
@@ -234,9 +236,9 @@ def ring_contender(key, label, mode, consumers, items, batch=1):
     return json_contender(key, label, argv, items)
 
 
-def pool_contender(key, label, kind, tasks, chunk, fn="noop", workers=2):
+def pool_contender(key, label, kind, tasks, chunk, fn="noop", workers=2, size=None):
     argv = POOL + [kind, fn, "--tasks", str(tasks), "--chunksize", str(chunk),
-                   "--workers", str(workers)]
+                   "--workers", str(workers)] + (["--size", str(size)] if size else [])
     return json_contender(key, label, argv, tasks)
 
 
@@ -259,6 +261,45 @@ def section_overhead():
            for k in PPE_CHUNKS]
     lock = json_contender("lock", "robust mutex lock+unlock", [RING, "--mode", "lock"], 0)
     return rounds("1 overhead", cs + [lock], RUNS)
+
+
+# --- 1b: the library ----------------------------------------------------------
+
+LIB_ECHO = 4096
+# Not 10000: tried, Pool's echo is slower there than at 1000 (5 k against
+# 13 k tasks/s at 40,000 tasks: most of its time goes to page faults and
+# copies receiving 40 MB messages).
+LIB_ECHO_CHUNKS = (100, 1000)
+
+
+def lib_contender(key, label, tasks, workers=2, nets=1, size=0, collect="wait", timeout=900):
+    """build/bench/libpool, its pool named bench-<pid>-N (its books are ours to
+    clean if it is killed)."""
+    argv = [LIBPOOL, "--tasks", str(tasks), "--workers", str(workers), "--networks", str(nets),
+            "--size", str(size), "--collect", collect]
+    c = Contender(key, label, lambda: run_json(argv + ["--name", dcf_name()], timeout),
+                  argv + ["--name", "bench-PID-N"])
+    c.tasks = tasks
+    return c
+
+
+def section_library():
+    """libdcf's pool (build/bench/libpool, from include/dcf.h and the library
+    alone) against Pool(2) on the same tasks: no-ops, and echoes of 4 KiB."""
+    T, E = n(1000000), n(200000)
+    cs = [lib_contender("lib", "libdcf, 2 workers, dcf_wait", T),
+          lib_contender("lib_cb", "libdcf, 2 workers, on_result", T, collect="callback")]
+    cs += [pool_contender("pool%d" % k, "Pool(2) chunksize %d" % k, "pool", T, k)
+           for k in POOL_CHUNKS]
+    cs += [lib_contender("lib150_1", "libdcf, 150 workers, 1 network", T, 150, 1),
+           lib_contender("lib150_10", "libdcf, 150 workers, 10 networks", T, 150, 10)]
+    cs += [lib_contender("echo", "libdcf, 2 workers, 4 KiB echo, dcf_wait", E, size=LIB_ECHO),
+           lib_contender("echo_cb", "libdcf, 2 workers, 4 KiB echo, on_result", E, size=LIB_ECHO,
+                         collect="callback")]
+    cs += [pool_contender("pecho%d" % k, "Pool(2) 4 KiB echo, chunksize %d" % k, "pool", E, k,
+                          fn="echo", size=LIB_ECHO)
+           for k in LIB_ECHO_CHUNKS]
+    return rounds("1b library", cs, max(3, RUNS - 2))
 
 
 def many_shapes(w):
