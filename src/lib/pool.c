@@ -59,7 +59,6 @@ struct dcf_pool {
 	struct sup_opts o;
 	dcf_result_fn *on_result;
 	void *result_arg;
-	uint32_t workers;
 	uint32_t batch;
 	int stopped; /* dcf_pool_stop: no more submissions */
 	int ended;   /* the engine's run is over */
@@ -324,7 +323,6 @@ dcf_pool_start(const struct dcf_pool_opts *in, dcf_task_fn *fn, void *arg)
 	p->o.level = DCF_INFO;
 	p->on_result = o.on_result;
 	p->result_arg = o.result_arg;
-	p->workers = c->max_nodes;
 	p->batch = c->task_slots / 4 < POOL_BATCH ? c->task_slots / 4 : POOL_BATCH;
 	if (p->batch == 0)
 		p->batch = 1;
@@ -433,9 +431,8 @@ submit(struct dcf_pool *p, const void *in, size_t in_len, uint64_t *id, int bloc
 		*id = p->st.submitted;
 	p->st.submitted++;
 	staged = sup_staged(p->s);
-	/* A batch leaves when full, or when the workers are short of work. */
-	if (staged >= p->batch ||
-	    ((staged == 1 || staged % 8 == 0) && sup_queued(p->s) < p->workers))
+	/* A batch leaves when full, or at once when the workers have nothing queued. */
+	if (staged >= p->batch || (staged == 1 && sup_queued(p->s) == 0))
 		sup_flush(p->s);
 	return 0;
 }

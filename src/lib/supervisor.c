@@ -135,6 +135,7 @@ struct sup {
 	int emb_eof;       /* the pool stages no more inputs */
 	sigset_t emb_mask; /* the calling thread's signal mask before we blocked SIGCHLD */
 	int emb_masked;    /* and we did block it */
+	int child_news;    /* a SIGCHLD came: a pool's workers are worth a look */
 	int logfd;         /* the log's descriptor, ours */
 	uint64_t look_at;  /* the loop's next look at signals, children and timers */
 	/* Tasks come with payloads from an input: command mode, or a pool. */
@@ -1395,6 +1396,16 @@ reap_own(struct sup *s, int *status)
 static void
 reap(struct sup *s)
 {
+	/*
+	 * A pool asks each of its workers by PID, so it asks only when a
+	 * SIGCHLD said one changed (stopped, continued or died), and at every
+	 * hang check in case someone else reaped one and took the signal's news.
+	 */
+	if (s->emb != NULL) {
+		if (!s->child_news)
+			return;
+		s->child_news = 0;
+	}
 	for (;;) {
 		int status, n;
 		pid_t pid = s->emb != NULL ? reap_own(s, &status)
@@ -1677,6 +1688,7 @@ note_signal(struct sup *s, int sig)
 {
 	switch (sig) {
 	case SIGCHLD:
+		s->child_news = 1;
 		return;
 	case SIGCONT:
 		s->epoch_ns = dcf_now_ns();
@@ -2177,6 +2189,7 @@ on_timers(struct sup *s)
 		take_signals(s);
 		now = dcf_now_ns();
 		if (!cont_pending()) {
+			s->child_news = 1;
 			check_hangs(s, now);
 			s->next_hang_check = now + hang_ns(s) / 2;
 		}
