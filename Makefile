@@ -11,6 +11,8 @@ VERSION := 0.1.0
 # libdcf's ABI: the soname's number changes only when dcf.h breaks a caller.
 SOMAJOR := 0
 SONAME  := libdcf.so.$(SOMAJOR)
+# The file itself: libdcf.so.0.1.0 (the soname's number is VERSION's first).
+LIBFILE := libdcf.so.$(VERSION)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wcast-align -Wwrite-strings -Wformat=2 -Wundef \
@@ -38,7 +40,7 @@ TESTS   := $(TEST_SRC:tests/%.c=build/tests/%)
 # Supervisor and worker built with injection points, for the integration tests.
 INJ_PROGS := build/inj/dcf-supervisor
 
-.PHONY: all clean install uninstall check test run lint deps chaos asan ubsan sanitize
+.PHONY: all clean install uninstall check test run lint deps chaos asan ubsan sanitize FORCE
 all: $(PROGS) build/libdcf.so build/dcf.pc
 
 # The library's objects: position-independent, and nothing exported from
@@ -50,11 +52,16 @@ build/inj/%.o: src/lib/%.c $(LIB_HDR) | build/inj
 	$(QCC)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 -c -o $@ $<
 build/libdcf.a: $(LIB_OBJ)
 	$(QAR)$(AR) rcs $@ $^
-build/$(SONAME).$(VERSION): $(LIB_OBJ)
+build/$(LIBFILE): $(LIB_OBJ)
 	$(QLD)$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined $(LDFLAGS) -o $@ $^ $(LIBS)
-build/libdcf.so: build/$(SONAME).$(VERSION)
-	@ln -sf $(SONAME).$(VERSION) build/$(SONAME) && ln -sf $(SONAME).$(VERSION) $@
-build/dcf.pc: tools/dcf.pc.in Makefile | build/lib
+build/libdcf.so: build/$(LIBFILE)
+	@ln -sf $(LIBFILE) build/$(SONAME) && ln -sf $(LIBFILE) $@
+# dcf.pc names the paths it is installed under: it is made again whenever
+# they differ from the last build's (`make install PREFIX=...` after `make`).
+PC_VARS := $(PREFIX)|$(LIBDIR)|$(INCLUDEDIR)|$(VERSION)|$(LIBS)
+build/dcf.pc.vars: FORCE | build/lib
+	@echo '$(PC_VARS)' | cmp -s - $@ || echo '$(PC_VARS)' > $@
+build/dcf.pc: tools/dcf.pc.in build/dcf.pc.vars Makefile | build/lib
 	@sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@VERSION@|$(VERSION)|' \
 	    -e 's|@LIBS@|$(strip $(LIBS))|' $< > $@
 build/libdcf-inj.a: $(INJ_OBJ)
@@ -141,11 +148,10 @@ install: $(PROGS) build/libdcf.so build/libdcf.a build/dcf.pc
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
 		$(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
 	install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)/
-	install -m 644 $(wildcard man/*.1) $(DESTDIR)$(MANDIR)/man1/
-	install -m 644 $(wildcard man/*.3) $(DESTDIR)$(MANDIR)/man3/
+	$(foreach s,1 3,$(if $(wildcard man/*.$s),install -m 644 $(wildcard man/*.$s) $(DESTDIR)$(MANDIR)/man$s/;))
 	install -m 644 include/dcf.h $(DESTDIR)$(INCLUDEDIR)/
-	install -m 755 build/$(SONAME).$(VERSION) $(DESTDIR)$(LIBDIR)/
-	ln -sf $(SONAME).$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	install -m 755 build/$(LIBFILE) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(LIBFILE) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libdcf.so
 	install -m 644 build/libdcf.a $(DESTDIR)$(LIBDIR)/
 	install -m 644 build/dcf.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
@@ -155,7 +161,7 @@ uninstall:
 	rm -f $(PROGS:%=$(DESTDIR)$(BINDIR)/%) \
 		$(patsubst man/%,$(DESTDIR)$(MANDIR)/man1/%,$(wildcard man/*.1)) \
 		$(patsubst man/%,$(DESTDIR)$(MANDIR)/man3/%,$(wildcard man/*.3)) \
-		$(DESTDIR)$(INCLUDEDIR)/dcf.h $(DESTDIR)$(LIBDIR)/$(SONAME).$(VERSION) \
+		$(DESTDIR)$(INCLUDEDIR)/dcf.h $(DESTDIR)$(LIBDIR)/$(LIBFILE) \
 		$(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libdcf.so \
 		$(DESTDIR)$(LIBDIR)/libdcf.a $(DESTDIR)$(LIBDIR)/pkgconfig/dcf.pc
 
