@@ -39,9 +39,15 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TESTS   := $(TEST_SRC:tests/%.c=build/tests/%)
 # Supervisor and worker built with injection points, for the integration tests.
 INJ_PROGS := build/inj/dcf-supervisor
+# Programs built on the public API alone, the model of its use (examples/):
+# linked with libdcf.a so they run from the tree.
+EXAMPLES := $(patsubst examples/%.c,build/examples/%,$(wildcard examples/*.c))
+# What the suites run besides themselves: the programs, the examples, the
+# shared library whose symbols they check, and the pieces `make install` needs.
+TEST_NEEDS := $(PROGS) $(INJ_PROGS) $(EXAMPLES) build/libdcf.so build/libdcf.a build/dcf.pc
 
 .PHONY: all clean install uninstall check test run lint deps chaos asan ubsan sanitize FORCE
-all: $(PROGS) build/libdcf.so build/dcf.pc
+all: $(PROGS) build/libdcf.so build/dcf.pc $(EXAMPLES)
 
 # The library's objects: position-independent, and nothing exported from
 # libdcf.so but what dcf.h declares (DCF_API).
@@ -66,7 +72,7 @@ build/dcf.pc: tools/dcf.pc.in build/dcf.pc.vars Makefile | build/lib
 	    -e 's|@LIBS@|$(strip $(LIBS))|' $< > $@
 build/libdcf-inj.a: $(INJ_OBJ)
 	$(QAR)$(AR) rcs $@ $^
-build/lib build/inj build/tests:
+build/lib build/inj build/tests build/examples:
 	@mkdir -p $@
 
 SUP_SRC := src/supervisor_main.c src/options.c src/opts.c
@@ -77,6 +83,12 @@ dcf-status: $(STATUS_SRC) src/status.h src/opts.h build/libdcf.a
 	$(QLD)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(STATUS_SRC) build/libdcf.a $(LIBS)
 build/inj/dcf-supervisor: $(SUP_SRC) src/opts.h build/libdcf-inj.a
 	$(QLD)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $(SUP_SRC) build/libdcf-inj.a $(LIBS)
+
+# The examples include dcf.h and nothing else of dcf's, as a user's program would.
+EX_CFLAGS := -std=gnu11 $(WARN) -Iinclude $(CFLAGS)
+EX_LIBS_dcf-hashtree := $(or $(shell pkg-config --libs libmd 2>/dev/null),-lmd)
+build/examples/%: examples/%.c include/dcf.h build/libdcf.a | build/examples
+	$(QLD)$(CC) $(EX_CFLAGS) $(LDFLAGS) -o $@ $< build/libdcf.a $(EX_LIBS_$*) $(LIBS)
 
 build/tests/%: tests/%.c $(wildcard tests/*.h) tools/runlib.c tools/runlib.h build/libdcf-inj.a | build/tests
 	$(QLD)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $< tools/runlib.c build/libdcf-inj.a $(CMOCKA_LIBS) $(LIBS)
@@ -97,12 +109,12 @@ chaos: $(PROGS) build/dcf-chaos
 	build/dcf-chaos --seconds $(CHAOS_S)
 
 # Fast loop: every suite, no valgrind.
-test: $(TESTS) $(PROGS) $(INJ_PROGS)
+test: $(TESTS) $(TEST_NEEDS)
 	@tools/run-tests.sh plain $(TESTS)
 
 # The README's test command: installs missing packages, then every suite under valgrind.
 check: deps
-	@$(MAKE) --no-print-directory $(TESTS) $(PROGS) $(INJ_PROGS) build/dcf-chaos
+	@$(MAKE) --no-print-directory $(TESTS) $(TEST_NEEDS) build/dcf-chaos
 	@tools/run-tests.sh valgrind $(TESTS) -- build/dcf-chaos --seconds 10
 
 deps:
@@ -122,7 +134,7 @@ ubsan:    SAN := undefined
 sanitize: SAN := address,undefined
 asan ubsan sanitize: deps
 	@rm -rf build/$@ && mkdir -p build/$@
-	@cp -r Makefile src include tests tools man build/$@/
+	@cp -r Makefile README.md src include tests tools man examples build/$@/
 	@echo "== $@ build (-fsanitize=$(SAN))"
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	$(MAKE) --no-print-directory -C build/$@ CC=$(SAN_CC) \
@@ -130,13 +142,13 @@ asan ubsan sanitize: deps
 
 # Static analysis and formatting; CI enforces it.
 LINT_DEFS := -std=gnu11 -D_GNU_SOURCE -DDCF_INJECT_ENABLE=1 -DDCF_VERSION=\"lint\"
-LINT_SRC  := $(LIB_SRC) $(wildcard src/*.c tools/*.c)
-FMT_SRC   := $(wildcard src/*.[ch] src/lib/*.c src/include/dcf/*.h include/*.h tools/*.[ch] tests/*.[ch] tests/fuzz/*.[ch])
+LINT_SRC  := $(LIB_SRC) $(wildcard src/*.c tools/*.c examples/*.c)
+FMT_SRC   := $(wildcard src/*.[ch] src/lib/*.c src/include/dcf/*.h include/*.h tools/*.[ch] tests/*.[ch] tests/fuzz/*.[ch] examples/*.c)
 lint:
 	@tools/install-deps.sh lint
 	@echo "== cppcheck"
 	@cppcheck --quiet --enable=warning,performance,portability --inline-suppr --error-exitcode=1 \
-		--std=c11 -D_GNU_SOURCE -DDCF_INJECT_ENABLE=1 -Iinclude -Isrc/include src tools tests
+		--std=c11 -D_GNU_SOURCE -DDCF_INJECT_ENABLE=1 -Iinclude -Isrc/include src tools tests examples
 	@echo "== clang-tidy"
 	@clang-tidy --quiet $(LINT_SRC) -- $(LINT_DEFS) -Iinclude -Isrc/include $$(pkg-config --cflags libbsd-overlay) 2>&1 | \
 		grep -v 'warnings generated' ; test $${PIPESTATUS[0]} -eq 0
