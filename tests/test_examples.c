@@ -11,7 +11,6 @@
  * would come back to it).
  */
 #include <fcntl.h>
-#include <ftw.h>
 #include <grp.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -33,40 +32,6 @@
 static char tmp[64];
 
 /* ---- files -------------------------------------------------------------- */
-
-static int
-rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)ftw;
-	return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
-
-static void
-rm_tree(const char *path)
-{
-	if (path[0] != '\0')
-		(void)nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static char *
-slurp(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	char *buf;
-	long n;
-
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n >= 0);
-	assert_int_equal(fseek(f, 0, SEEK_SET), 0);
-	buf = calloc(1, (size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	return buf;
-}
 
 static void
 write_file(const char *path, const unsigned char *data, size_t len, mode_t mode)
@@ -309,8 +274,8 @@ ex_run(const char *const *argv, unsigned kills, struct outcome *oc)
 	pid = ex_start(argv, out, err);
 	oc->kills = storm(pid, kills, tu_deadline(120000));
 	oc->status = tu_waitpid_within(pid, 1.0);
-	oc->out = slurp(out);
-	oc->err = slurp(err);
+	oc->out = tu_slurp(out);
+	oc->err = tu_slurp(err);
 	if (oc->kills < kills)
 		fail_msg("%s ended after %u kills of its workers, not %u: make its tasks slower; "
 		         "stderr:\n%s",
@@ -378,7 +343,7 @@ expected_sums(const struct tree *t)
 	pid = ex_start(argv, out, err);
 	tu_assert_exit(tu_waitpid_within(pid, 60.0), 0);
 	free(argv);
-	text = slurp(out);
+	text = tu_slurp(out);
 	total = strlen(text);
 	line = calloc(t->n + 1, sizeof(*line));
 	assert_non_null(line);
@@ -560,7 +525,7 @@ test_usage(void **state)
 		pid = ex_start(bad[i], out, err);
 		memset(&oc, 0, sizeof(oc));
 		oc.status = tu_waitpid_within(pid, 10.0);
-		oc.err = slurp(err);
+		oc.err = tu_slurp(err);
 		assert_exit(&oc, 2);
 		assert_true(strlen(oc.err) > 0);
 		outcome_free(&oc);
@@ -586,7 +551,7 @@ ex_teardown(void **state)
 	tu_teardown(state);
 	/* The workers of an example a failed test killed come back to us. */
 	(void)run_reap_all(dcf_now_ns(), 5.0, &reaped);
-	rm_tree(tmp);
+	tu_rm_tree(tmp);
 	tmp[0] = '\0';
 	as_user = 0;
 	return 0;
