@@ -154,6 +154,8 @@ lint:
 		grep -v 'warnings generated' ; test $${PIPESTATUS[0]} -eq 0
 	@echo "== clang-format"
 	@clang-format --dry-run -Werror $(FMT_SRC)
+	@echo "== man pages"
+	@out=$$(groff -man -ww -z man/*.[1-9] 2>&1); [ -z "$$out" ] || { echo "$$out"; exit 1; }
 	@echo "lint: clean"
 
 install: $(PROGS) build/libdcf.so build/libdcf.a build/dcf.pc

@@ -372,8 +372,10 @@ tu_slurp(const char *path)
 	char *buf;
 	long n;
 
-	if (f == NULL)
+	if (f == NULL) {
 		fail_msg("%s: %s", path, strerror(errno));
+		return NULL;
+	}
 	assert_int_equal(fseek(f, 0, SEEK_END), 0);
 	n = ftell(f);
 	assert_true(n >= 0);
