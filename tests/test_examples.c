@@ -23,6 +23,8 @@
 /* pi(10^7), the count of primes below ten million. */
 #define PI_1E7 "664579\n"
 
+/* The examples' last line on stderr, after "NAME". */
+#define SUMMARY ": %llu tasks, %llu reruns, %llu worker deaths, %llu quarantined"
 /* Workers killed in each storm before the example is let finish. */
 #define STORM_KILLS 30
 /* The pace of the storm: one kill, then this long for the example to exit. */
@@ -282,10 +284,7 @@ ex_run(const char *const *argv, unsigned kills, struct outcome *oc)
 		    argv[0], oc->kills, kills, oc->err);
 	sum = strstr(oc->err, ": ");
 	while (sum != NULL &&
-	    sscanf(sum,
-	        ": %llu tasks, %llu reruns, %llu worker deaths, %llu "
-	        "quarantined",
-	        &oc->tasks, &oc->reruns, &oc->deaths, &oc->quarantined) != 4)
+	    sscanf(sum, SUMMARY, &oc->tasks, &oc->reruns, &oc->deaths, &oc->quarantined) != 4)
 		sum = strstr(sum + 1, ": ");
 	if (sum == NULL)
 		fail_msg("%s: no summary line; stderr:\n%s", argv[0], oc->err);
