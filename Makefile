@@ -11,6 +11,8 @@ VERSION := 0.1.0
 # libdcf's ABI: the soname's number changes only when dcf.h breaks a caller.
 SOMAJOR := 0
 SONAME  := libdcf.so.$(SOMAJOR)
+# The file itself: libdcf.so.0.1.0 (the soname's number is VERSION's first).
+LIBFILE := libdcf.so.$(VERSION)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wcast-align -Wwrite-strings -Wformat=2 -Wundef \
@@ -37,9 +39,15 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TESTS   := $(TEST_SRC:tests/%.c=build/tests/%)
 # Supervisor and worker built with injection points, for the integration tests.
 INJ_PROGS := build/inj/dcf-supervisor
+# Programs built on the public API alone, the model of its use (examples/):
+# linked with libdcf.a so they run from the tree.
+EXAMPLES := $(patsubst examples/%.c,build/examples/%,$(wildcard examples/*.c))
+# What the suites run besides themselves: the programs, the examples, the
+# shared library whose symbols they check, and the pieces `make install` needs.
+TEST_NEEDS := $(PROGS) $(INJ_PROGS) $(EXAMPLES) build/libdcf.so build/libdcf.a build/dcf.pc
 
-.PHONY: all clean install uninstall check test run lint deps chaos asan ubsan sanitize
-all: $(PROGS) build/libdcf.so build/dcf.pc
+.PHONY: all clean install uninstall check test run lint deps chaos asan ubsan sanitize FORCE
+all: $(PROGS) build/libdcf.so build/dcf.pc $(EXAMPLES)
 
 # The library's objects: position-independent, and nothing exported from
 # libdcf.so but what dcf.h declares (DCF_API).
@@ -50,16 +58,21 @@ build/inj/%.o: src/lib/%.c $(LIB_HDR) | build/inj
 	$(QCC)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 -c -o $@ $<
 build/libdcf.a: $(LIB_OBJ)
 	$(QAR)$(AR) rcs $@ $^
-build/$(SONAME).$(VERSION): $(LIB_OBJ)
+build/$(LIBFILE): $(LIB_OBJ)
 	$(QLD)$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined $(LDFLAGS) -o $@ $^ $(LIBS)
-build/libdcf.so: build/$(SONAME).$(VERSION)
-	@ln -sf $(SONAME).$(VERSION) build/$(SONAME) && ln -sf $(SONAME).$(VERSION) $@
-build/dcf.pc: tools/dcf.pc.in Makefile | build/lib
+build/libdcf.so: build/$(LIBFILE)
+	@ln -sf $(LIBFILE) build/$(SONAME) && ln -sf $(LIBFILE) $@
+# dcf.pc names the paths it is installed under: it is made again whenever
+# they differ from the last build's (`make install PREFIX=...` after `make`).
+PC_VARS := $(PREFIX)|$(LIBDIR)|$(INCLUDEDIR)|$(VERSION)|$(LIBS)
+build/dcf.pc.vars: FORCE | build/lib
+	@echo '$(PC_VARS)' | cmp -s - $@ || echo '$(PC_VARS)' > $@
+build/dcf.pc: tools/dcf.pc.in build/dcf.pc.vars Makefile | build/lib
 	@sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@VERSION@|$(VERSION)|' \
 	    -e 's|@LIBS@|$(strip $(LIBS))|' $< > $@
 build/libdcf-inj.a: $(INJ_OBJ)
 	$(QAR)$(AR) rcs $@ $^
-build/lib build/inj build/tests:
+build/lib build/inj build/tests build/examples:
 	@mkdir -p $@
 
 SUP_SRC := src/supervisor_main.c src/options.c src/opts.c
@@ -70,6 +83,12 @@ dcf-status: $(STATUS_SRC) src/status.h src/opts.h build/libdcf.a
 	$(QLD)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(STATUS_SRC) build/libdcf.a $(LIBS)
 build/inj/dcf-supervisor: $(SUP_SRC) src/opts.h build/libdcf-inj.a
 	$(QLD)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $(SUP_SRC) build/libdcf-inj.a $(LIBS)
+
+# The examples include dcf.h and nothing else of dcf's, as a user's program would.
+EX_CFLAGS := -std=gnu11 $(WARN) -Iinclude $(CFLAGS)
+EX_LIBS_dcf-hashtree := $(or $(shell pkg-config --libs libmd 2>/dev/null),-lmd)
+build/examples/%: examples/%.c include/dcf.h build/libdcf.a | build/examples
+	$(QLD)$(CC) $(EX_CFLAGS) $(LDFLAGS) -o $@ $< build/libdcf.a $(EX_LIBS_$*) $(LIBS)
 
 build/tests/%: tests/%.c $(wildcard tests/*.h) tools/runlib.c tools/runlib.h build/libdcf-inj.a | build/tests
 	$(QLD)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $< tools/runlib.c build/libdcf-inj.a $(CMOCKA_LIBS) $(LIBS)
@@ -90,12 +109,12 @@ chaos: $(PROGS) build/dcf-chaos
 	build/dcf-chaos --seconds $(CHAOS_S)
 
 # Fast loop: every suite, no valgrind.
-test: $(TESTS) $(PROGS) $(INJ_PROGS)
+test: $(TESTS) $(TEST_NEEDS)
 	@tools/run-tests.sh plain $(TESTS)
 
 # The README's test command: installs missing packages, then every suite under valgrind.
 check: deps
-	@$(MAKE) --no-print-directory $(TESTS) $(PROGS) $(INJ_PROGS) build/dcf-chaos
+	@$(MAKE) --no-print-directory $(TESTS) $(TEST_NEEDS) build/dcf-chaos
 	@tools/run-tests.sh valgrind $(TESTS) -- build/dcf-chaos --seconds 10
 
 deps:
@@ -115,7 +134,7 @@ ubsan:    SAN := undefined
 sanitize: SAN := address,undefined
 asan ubsan sanitize: deps
 	@rm -rf build/$@ && mkdir -p build/$@
-	@cp -r Makefile src include tests tools man build/$@/
+	@cp -r Makefile README.md src include tests tools man examples build/$@/
 	@echo "== $@ build (-fsanitize=$(SAN))"
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	$(MAKE) --no-print-directory -C build/$@ CC=$(SAN_CC) \
@@ -123,29 +142,30 @@ asan ubsan sanitize: deps
 
 # Static analysis and formatting; CI enforces it.
 LINT_DEFS := -std=gnu11 -D_GNU_SOURCE -DDCF_INJECT_ENABLE=1 -DDCF_VERSION=\"lint\"
-LINT_SRC  := $(LIB_SRC) $(wildcard src/*.c tools/*.c)
-FMT_SRC   := $(wildcard src/*.[ch] src/lib/*.c src/include/dcf/*.h include/*.h tools/*.[ch] tests/*.[ch] tests/fuzz/*.[ch])
+LINT_SRC  := $(LIB_SRC) $(wildcard src/*.c tools/*.c examples/*.c)
+FMT_SRC   := $(wildcard src/*.[ch] src/lib/*.c src/include/dcf/*.h include/*.h tools/*.[ch] tests/*.[ch] tests/fuzz/*.[ch] examples/*.c)
 lint:
 	@tools/install-deps.sh lint
 	@echo "== cppcheck"
 	@cppcheck --quiet --enable=warning,performance,portability --inline-suppr --error-exitcode=1 \
-		--std=c11 -D_GNU_SOURCE -DDCF_INJECT_ENABLE=1 -Iinclude -Isrc/include src tools tests
+		--std=c11 -D_GNU_SOURCE -DDCF_INJECT_ENABLE=1 -Iinclude -Isrc/include src tools tests examples
 	@echo "== clang-tidy"
 	@clang-tidy --quiet $(LINT_SRC) -- $(LINT_DEFS) -Iinclude -Isrc/include $$(pkg-config --cflags libbsd-overlay) 2>&1 | \
 		grep -v 'warnings generated' ; test $${PIPESTATUS[0]} -eq 0
 	@echo "== clang-format"
 	@clang-format --dry-run -Werror $(FMT_SRC)
+	@echo "== man pages"
+	@out=$$(groff -man -ww -z man/*.[1-9] 2>&1); [ -z "$$out" ] || { echo "$$out"; exit 1; }
 	@echo "lint: clean"
 
 install: $(PROGS) build/libdcf.so build/libdcf.a build/dcf.pc
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
 		$(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
 	install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)/
-	install -m 644 $(wildcard man/*.1) $(DESTDIR)$(MANDIR)/man1/
-	install -m 644 $(wildcard man/*.3) $(DESTDIR)$(MANDIR)/man3/
+	$(foreach s,1 3,$(if $(wildcard man/*.$s),install -m 644 $(wildcard man/*.$s) $(DESTDIR)$(MANDIR)/man$s/;))
 	install -m 644 include/dcf.h $(DESTDIR)$(INCLUDEDIR)/
-	install -m 755 build/$(SONAME).$(VERSION) $(DESTDIR)$(LIBDIR)/
-	ln -sf $(SONAME).$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	install -m 755 build/$(LIBFILE) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(LIBFILE) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libdcf.so
 	install -m 644 build/libdcf.a $(DESTDIR)$(LIBDIR)/
 	install -m 644 build/dcf.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
@@ -155,7 +175,7 @@ uninstall:
 	rm -f $(PROGS:%=$(DESTDIR)$(BINDIR)/%) \
 		$(patsubst man/%,$(DESTDIR)$(MANDIR)/man1/%,$(wildcard man/*.1)) \
 		$(patsubst man/%,$(DESTDIR)$(MANDIR)/man3/%,$(wildcard man/*.3)) \
-		$(DESTDIR)$(INCLUDEDIR)/dcf.h $(DESTDIR)$(LIBDIR)/$(SONAME).$(VERSION) \
+		$(DESTDIR)$(INCLUDEDIR)/dcf.h $(DESTDIR)$(LIBDIR)/$(LIBFILE) \
 		$(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libdcf.so \
 		$(DESTDIR)$(LIBDIR)/libdcf.a $(DESTDIR)$(LIBDIR)/pkgconfig/dcf.pc
 

@@ -24,6 +24,7 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <ftw.h>
 #include <limits.h>
 #include <poll.h>
 #include <sched.h>
@@ -359,6 +360,47 @@ tu_shared(size_t len)
 
 	assert_true(p != MAP_FAILED);
 	return p;
+}
+
+/* ---- files ---------------------------------------------------------- */
+
+/* A whole file, NUL-terminated (the test fails if it cannot be read). */
+TU_FN char *
+tu_slurp(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *buf;
+	long n;
+
+	if (f == NULL) {
+		fail_msg("%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n >= 0);
+	assert_int_equal(fseek(f, 0, SEEK_SET), 0);
+	buf = calloc(1, (size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	return buf;
+}
+
+static int
+tu_rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)ftw;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+/* Remove a directory tree the test made (symbolic links are not followed). */
+TU_FN void
+tu_rm_tree(const char *path)
+{
+	if (path[0] != '\0')
+		(void)nftw(path, tu_rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* ---- names, configurations, segments ------------------------------- */

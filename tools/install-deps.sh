@@ -2,7 +2,7 @@
 # Install the Debian packages dcf needs, only those missing. Idempotent;
 # uses sudo when not root; says what it installs.
 #   tools/install-deps.sh          what `make`, `make run` and `make check` need
-#   tools/install-deps.sh lint     and cppcheck, clang-tidy, clang-format
+#   tools/install-deps.sh lint     and cppcheck, clang-tidy, clang-format, groff (man pages)
 #   tools/install-deps.sh fuzz     and clang with its libFuzzer/sanitizer runtime
 #   tools/install-deps.sh bench    and task-spooler, for `make bench` (GNU parallel is in the first list)
 set -eu
@@ -11,7 +11,7 @@ set -eu
 need="gcc make pkg-config libbsd-dev libcmocka-dev valgrind python3 parallel"
 for group in "$@"; do
 	case $group in
-	lint) need="$need cppcheck clang-tidy clang-format" ;;
+	lint) need="$need cppcheck clang-tidy clang-format groff-base" ;;
 	fuzz) need="$need clang libclang-rt-dev" ;;
 	bench) need="$need task-spooler" ;;
 	*) echo "install-deps: unknown group '$group' (lint, fuzz, bench)" >&2; exit 2 ;;
