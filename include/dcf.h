@@ -162,7 +162,7 @@ dcf_pool_opts_init(struct dcf_pool_opts *o)
 struct dcf_pool;
 
 /* Start a pool: create its books, fork its workers. NULL with errno EINVAL
- * (bad options), EEXIST (a pool or dcf system of that name runs), EBUSY (this
+ * (bad options, or SIGCHLD set to SIG_IGN), EEXIST (a pool or dcf system of that name runs), EBUSY (this
  * process runs a pool already), ENOMEM, or what fork or shm_open said. */
 DCF_API struct dcf_pool *dcf_pool_start(const struct dcf_pool_opts *o, dcf_task_fn *fn, void *arg);
 
