@@ -41,6 +41,7 @@
  *                it is what a rerun gets);
  *   out, *out_len  a buffer of *out_len bytes (the pool's max_out); write
  *                the result there and set *out_len to its length;
+ *                in and out are 16-byte aligned, as a result's out is;
  *   arg          the pointer given to dcf_pool_start, in the worker's copy of
  *                your memory.
  * It returns 0 for success, anything else for failure: that value comes back
@@ -116,7 +117,7 @@ struct dcf_result {
 	uint64_t id;       /* the task's id, as dcf_submit gave it */
 	int status;        /* enum dcf_status */
 	int code;          /* DCF_FAILED: the function's return value; else 0 */
-	const void *out;   /* the output: valid until your next call on the pool */
+	const void *out;   /* the output, 16-byte aligned: valid until your next call */
 	size_t out_len;    /* its length (0 unless DCF_OK or DCF_FAILED) */
 	unsigned attempts; /* workers that died running this task */
 	unsigned network;  /* where its last run ran */

@@ -23,6 +23,8 @@ fn_square(const void *in, size_t in_len, void *out, size_t *out_len, void *arg)
 	uint64_t x = 0, y;
 
 	(void)arg;
+	if ((uintptr_t)in % 16 != 0 || (uintptr_t)out % 16 != 0)
+		return 250; /* dcf.h: both 16-byte aligned */
 	if (in_len == sizeof(x))
 		memcpy(&x, in, sizeof(x));
 	else if (in_len != 0)
@@ -275,6 +277,7 @@ test_results_exactly_once(void **state)
 		assert_true(r.id < N);
 		seen[r.id]++;
 		assert_int_equal(r.out_len, sizeof(y));
+		assert_int_equal((uintptr_t)r.out % 16, 0);
 		memcpy(&y, r.out, sizeof(y));
 		assert_true(y == r.id * r.id + 1);
 		if (r.id % 7 == 3) {

@@ -31,6 +31,7 @@
 #define POOL_IO_MAX        (1u << 20)
 #define POOL_QUEUE_DEFAULT 1024u
 #define POOL_ATTEMPTS_MAX  1000u
+#define ALIGN16(n)         (((n) + 15u) & ~(size_t)15u)
 /* A non-blocking call looks at the books at least this often. */
 #define POOL_LOOK_NS 1000000ULL
 /* Inputs staged before a batch leaves for the books, at most. */
@@ -63,6 +64,7 @@ struct dcf_pool {
 	int stopped; /* dcf_pool_stop: no more submissions */
 	int ended;   /* the engine's run is over */
 	int in_call; /* inside on_result: the pool's functions refuse */
+	size_t max_in;
 	/* Results waiting for dcf_wait, and their outputs. */
 	struct held *q;
 	size_t qhead, qtail, qcap;
@@ -185,7 +187,7 @@ pool_ended(void *ctx, const struct dcf_done *d, const void *out, int quarantined
 		p->given++;
 		return;
 	}
-	if (hold_room(p, r.out_len) == -1) {
+	if (hold_room(p, ALIGN16(r.out_len)) == -1) {
 		p->lost++;
 		return;
 	}
@@ -200,7 +202,7 @@ pool_ended(void *ctx, const struct dcf_done *d, const void *out, int quarantined
 	p->q[p->qtail].len = r.out_len;
 	if (r.out_len > 0)
 		memcpy(p->buf + p->bused, r.out, r.out_len);
-	p->bused += r.out_len;
+	p->bused += ALIGN16(r.out_len); /* every output 16-byte aligned, as in the slots */
 	p->qtail++;
 }
 
@@ -318,7 +320,9 @@ dcf_pool_start(const struct dcf_pool_opts *in, dcf_task_fn *fn, void *arg)
 	c->hang_timeout_ms = o.hang_timeout_ms ? o.hang_timeout_ms : POOL_HANG_DEFAULT_MS;
 	c->timeout_ms = o.hang_timeout_ms;
 	c->grace_ms = 0;
-	c->payload_max = (uint32_t)(o.max_in + o.max_out);
+	/* Inputs and outputs start 16-byte aligned (dcf_out_off): any type fits them. */
+	c->payload_max = (uint32_t)(ALIGN16(o.max_in) + ALIGN16(o.max_out));
+	p->max_in = o.max_in;
 	c->out_max = (uint32_t)o.max_out;
 	p->o.level = DCF_INFO;
 	p->on_result = o.on_result;
@@ -414,9 +418,9 @@ submit(struct dcf_pool *p, const void *in, size_t in_len, uint64_t *id, int bloc
 		return fail(ESHUTDOWN, "submit after dcf_pool_stop");
 	if (in == NULL && in_len > 0)
 		return fail(EINVAL, "input: NULL with length %zu", in_len);
-	if (in_len > p->o.cfg.payload_max - p->o.cfg.out_max)
-		return fail(EMSGSIZE, "input of %zu bytes: the pool's max_in is %u", in_len,
-		    p->o.cfg.payload_max - p->o.cfg.out_max);
+	if (in_len > p->max_in)
+		return fail(EMSGSIZE, "input of %zu bytes: the pool's max_in is %zu", in_len,
+		    p->max_in);
 	while (sup_room(p->s) == 0) {
 		if (broken(p) == -1)
 			return -1;
@@ -477,7 +481,7 @@ collect(struct dcf_pool *p, struct dcf_result *r, int block)
 			r->network = h->network;
 			r->node = h->node;
 			r->run_ns = h->run_ns;
-			p->bhead = h->off + h->len;
+			p->bhead = h->off + ALIGN16(h->len);
 			p->st.delivered++;
 			return 0;
 		}

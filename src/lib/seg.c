@@ -225,7 +225,9 @@ dcf_config_check(const struct dcf_config *c, char *err, size_t errlen)
 		what = "commands and task functions need a payload of 1 byte to 2 MiB, other work "
 		       "none";
 	else if ((c->work == DCF_WORK_FN) != (c->out_max > 0) ||
-	    (c->work == DCF_WORK_FN && c->out_max >= c->payload_max))
+	    (c->work == DCF_WORK_FN &&
+	        ((c->payload_max & 15u) != 0 || c->out_max >= c->payload_max ||
+	            dcf_out_off(c) == 0)))
 		what = "task functions need an output room of 1 byte to the payload's size, other "
 		       "work none";
 	else if (c->max_attempts < 1)

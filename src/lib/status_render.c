@@ -238,7 +238,7 @@ text_head(FILE *f, const struct dcf_snap *s, const struct dcf_render_opt *o)
 			prose_item(&p, "timeout %u ms,", c->timeout_ms);
 	} else if (c->work == DCF_WORK_FN) {
 		prose_item(&p, "a program's task function (libdcf),");
-		prose_item(&p, "inputs up to %u bytes, outputs up to %u,", c->payload_max - c->out_max,
+		prose_item(&p, "inputs up to %u bytes, outputs up to %u,", dcf_out_off(c),
 		    c->out_max);
 		if (c->timeout_ms > 0)
 			prose_item(&p, "a task's time limit %u ms,", c->timeout_ms);

@@ -679,8 +679,7 @@ log_cmd_end(struct sup *s, const struct sup_event *e, uint32_t net, uint32_t idx
 static void
 pool_ended(struct sup *s, const struct dcf_done *d, uint32_t net, uint32_t idx)
 {
-	const unsigned char *out =
-	    dcf_payload(&s->sg, d->slot) + (s->cfg->payload_max - s->cfg->out_max);
+	const unsigned char *out = dcf_payload(&s->sg, d->slot) + dcf_out_off(s->cfg);
 
 	if (d->out.how == DCF_HOW_OK)
 		dcf_log(DCF_DEBUG, "Task-%llu completed by Network-%u Node-%u", tid(s, d->id), net,

@@ -328,7 +328,7 @@ run_fn(const struct worker_ctx *w, const struct dcf_claim *cl)
 	const struct dcf_config *c = &sg->hdr->cfg;
 	struct dcf_task *t = &sg->tasks[cl->slot];
 	struct dcf_node *nd = &sg->nodes[w->node];
-	uint32_t in_room = c->payload_max - c->out_max, len = t->payload_len;
+	uint32_t in_room = dcf_out_off(c), len = t->payload_len;
 	unsigned char *in = dcf_payload(sg, cl->slot);
 	size_t out_len = c->out_max;
 	struct dcf_outcome o;

@@ -150,10 +150,18 @@ struct dcf_config {
 	uint32_t retry_delay_ms; /* before each rerun */
 	uint32_t timeout_ms;     /* a run's time limit; 0: none */
 	uint32_t kill_after_ms;  /* after the timeout's SIGTERM, SIGKILL this much later */
-	/* Task functions (work DCF_WORK_FN): the last out_max bytes of a slot's
-	 * payload are its output, written by the worker that runs it. */
+	/* Task functions (work DCF_WORK_FN): a slot's payload is its input, then
+	 * its output of up to out_max bytes, written by the worker that runs it,
+	 * at dcf_out_off (16-byte aligned, as every slot is). */
 	uint32_t out_max;
 };
+
+/* Where a task function's output starts in its slot's payload. */
+static inline uint32_t
+dcf_out_off(const struct dcf_config *c)
+{
+	return c->payload_max - ((c->out_max + 15u) & ~15u);
+}
 
 /* Global counters, changed only by transactions. */
 struct dcf_counters {
