@@ -195,6 +195,9 @@ struct dcf_net {
 	uint32_t wake;
 	uint32_t sleepers;
 	uint32_t alive; /* nodes STARTING, IDLE or BUSY; supervisor-owned */
+	/* lock-free, a hint never journaled: sleepers a futex_wake reported
+	 * woken that have not checked in yet (books.c: want_wake). */
+	uint32_t woken;
 	uint64_t completed;
 	uint64_t run_avg_ns; /* moving average of its tasks' run time; 0: none yet */
 	uint64_t pad[4];

@@ -81,7 +81,12 @@ want_wake(struct dcf_seg *sg, uint32_t net_id, uint32_t depth)
 
 	if (sleepers == 0 || depth == 0)
 		return 0;
-	if (alive <= sleepers || avg == 0 || avg >= SHORT_TASK_NS)
+	if (alive <= sleepers)
+		return 1;
+	/* Every sleeper already has a wake on its way: another finds nobody. */
+	if (__atomic_load_n(&net->woken, __ATOMIC_RELAXED) >= sleepers)
+		return 0;
+	if (avg == 0 || avg >= SHORT_TASK_NS)
 		return 1;
 	if (width == 0) {
 		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -91,6 +96,20 @@ want_wake(struct dcf_seg *sg, uint32_t net_id, uint32_t depth)
 	return alive - sleepers < width;
 }
 
+/*
+ * Wake one sleeper of network n, counting it in woken only if the kernel
+ * says one woke: counting the intent instead strands sleepers whose wake
+ * found nobody (a sleeper between its check-in and its futex wait).
+ */
+static void
+wake_one(struct dcf_seg *sg, uint32_t n)
+{
+	int k = dcf_futex_wake(&sg->nets[n].wake, 1);
+
+	if (k > 0)
+		__atomic_add_fetch(&sg->nets[n].woken, (uint32_t)k, __ATOMIC_RELAXED);
+}
+
 void
 dcf_books_wake_ring(struct dcf_seg *sg, uint32_t ring)
 {
@@ -98,12 +117,12 @@ dcf_books_wake_ring(struct dcf_seg *sg, uint32_t ring)
 		uint32_t n = ring - DCF_RING_NET0;
 
 		if (want_wake(sg, n, dcf_ring_depth(&sg->rings[ring])))
-			dcf_futex_wake(&sg->nets[n].wake, 1);
+			wake_one(sg, n);
 		return;
 	}
 	for (uint32_t n = 0; n < sg->cfg.nets; n++)
 		if (want_wake(sg, n, dcf_ring_depth(&sg->rings[ring])))
-			dcf_futex_wake(&sg->nets[n].wake, 1);
+			wake_one(sg, n);
 }
 
 void
@@ -112,6 +131,8 @@ dcf_books_wake_all(struct dcf_seg *sg)
 	for (uint32_t n = 0; n < sg->cfg.nets; n++) {
 		__atomic_add_fetch(&sg->nets[n].wake, 1, __ATOMIC_RELEASE);
 		dcf_futex_wake(&sg->nets[n].wake, INT_MAX);
+		/* Everyone is awake or about to be: the count starts again. */
+		__atomic_store_n(&sg->nets[n].woken, 0, __ATOMIC_RELAXED);
 	}
 }
 
@@ -593,6 +614,15 @@ dcf_sleep_end_locked(struct dcf_seg *sg, uint32_t node)
 	net = &sg->nets[nd->net];
 	if (!nd->sleeping)
 		return;
+	/* One wake in flight has arrived (never below 0: a sleeper may also
+	 * come back without a counted wake, its word having changed). */
+	{
+		uint32_t w = __atomic_load_n(&net->woken, __ATOMIC_RELAXED);
+
+		while (w > 0 && !__atomic_compare_exchange_n(&net->woken, &w, w - 1, 0,
+		                    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			;
+	}
 	dcf_tx_begin(&tx, sg, DCF_OP_WAKE);
 	dcf_tx_put32(&tx, &nd->sleeping, 0);
 	dcf_tx_put32(&tx, &net->sleepers, net->sleepers - 1);
