@@ -96,7 +96,6 @@ int
 dcf_turn(struct dcf_seg *sg, struct dcf_turn *t)
 {
 	uint32_t net, back = 0;
-	uint64_t now = dcf_now_ns(); /* the turn's one clock read */
 	int next, e;
 
 	t->completed = 0;
@@ -105,7 +104,9 @@ dcf_turn(struct dcf_seg *sg, struct dcf_turn *t)
 	if (dcf_lock(sg) == -1)
 		return -1;
 	net = sg->nodes[t->node].net;
-	next = turn_locked(sg, t, now, &back);
+	/* The turn's one clock read, under the lock: the completion's run time
+	 * and the claim's start, never older than the wait for the lock. */
+	next = turn_locked(sg, t, dcf_now_ns(), &back);
 	e = errno;
 	dcf_unlock(sg);
 	if (next == -1) {
