@@ -478,7 +478,7 @@ refill_locked(struct sup *s, uint8_t *woke, uint32_t *nids)
 				request_reset(s, "dispatch found a corrupt queue");
 			return;
 		}
-		for (uint32_t i = 0; i < (uint32_t)got; i++) {
+		for (uint32_t i = 0; i < (uint32_t)got && i < n; i++) {
 			woke[rings[i]] = 1;
 			if (rings[i] == DCF_RING_RECOVERY && *nids < s->cfg->task_slots)
 				s->ids[(*nids)++] = id0 + i;
@@ -802,7 +802,7 @@ refill_cmd(struct sup *s)
 			err = errno;
 			break;
 		}
-		for (uint32_t i = 0; i < (uint32_t)got; i++) {
+		for (uint32_t i = 0; i < (uint32_t)got && i < n; i++) {
 			woke[rings[i]] = 1;
 			if (rings[i] == DCF_RING_RECOVERY && nids < s->cfg->task_slots)
 				s->ids[nids++] = id + i;
