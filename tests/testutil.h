@@ -920,6 +920,10 @@ tu_worker_main(const struct tu_worker *w)
 	t.gen = w->gen;
 	t.pid = getpid();
 	t.kmax = w->kmax;
+	/* A worker that is to die at a set task holds its batch till then, however slow
+	 * (valgrind) its tasks are: no batch is cut short. */
+	if (w->die_at != 0)
+		t.give_back_ns = UINT64_MAX;
 	t.locked_hook = tu_count_repairs;
 	t.hook_arg = &rc;
 	rc.seen = tu_repairs_here;

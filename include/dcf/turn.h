@@ -39,6 +39,9 @@ struct dcf_turn {
 	/* The largest batch to claim: 0 for DCF_BATCH_MAX (the books size
 	 * each batch, books.h), 1 for one task at a time. */
 	uint32_t kmax;
+	/* How long a batch's unstarted tasks may wait before it is cut short:
+	 * 0 for DCF_TURN_GIVE_BACK_NS. */
+	uint64_t give_back_ns;
 	/* Called under the lock before anything else, in every turn and in
 	 * dcf_turn_ready (test hooks), or NULL. */
 	void (*locked_hook)(struct dcf_seg *sg, void *arg);
@@ -70,7 +73,7 @@ int dcf_turn(struct dcf_seg *sg, struct dcf_turn *t);
 /*
  * After DCF_NEXT_RUN: the next task of the batch to run, or NULL when the
  * batch is done or cut short (its unstarted tasks waited longer than
- * DCF_TURN_GIVE_BACK_NS): turn again. Before returning a task after the
+ * give_back_ns): turn again. Before returning a task after the
  * first, it says in the node's record, without the lock, that this is the
  * task it runs now (layout.h: run_slot): what a death is charged to.
  */

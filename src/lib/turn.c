@@ -144,7 +144,7 @@ dcf_turn_next(struct dcf_seg *sg, struct dcf_turn *t)
 	if (t->next == 0)
 		return c;   /* the claim said so itself */
 	now = dcf_now_ns(); /* one clock read per task after the first */
-	if (now - t->batch_ns > DCF_TURN_GIVE_BACK_NS)
+	if (now - t->batch_ns > (t->give_back_ns != 0 ? t->give_back_ns : DCF_TURN_GIVE_BACK_NS))
 		return NULL;
 	/*
 	 * Lock-free, and ours alone while we live (layout.h): what we run
