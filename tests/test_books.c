@@ -710,23 +710,23 @@ test_checker_catches(void **state)
 			break;
 		case 10:
 			f->sg.nodes[0].task_slot = DCF_NONE;
-			want = "does not hold it";
+			want = "no chain";
 			break;
 		case 11:
 			f->sg.tasks[rslot].owner_gen = 2;
-			want = "does not hold it";
+			want = "does not own";
 			break;
 		case 12:
 			f->sg.nodes[0].state = DCF_NODE_IDLE;
-			want = "does not hold it";
+			want = "a chain of 1 slots in state 2";
 			break;
 		case 13:
 			f->sg.tasks[rslot].owner_node = 99;
-			want = "out of range";
+			want = "does not own";
 			break;
 		case 14:
 			f->sg.nodes[1].task_slot = qslot;
-			want = "does not own";
+			want = "a chain of 0 slots";
 			break;
 		case 15:
 			f->sg.nets[1].sleepers = 0;
@@ -757,8 +757,35 @@ test_checker_catches(void **state)
 			want = "out of range";
 			break;
 		case 22:
-			f->sg.nodes[1].task_slot = 8;
+			f->sg.nodes[0].task_slot = 8;
 			want = "out of range";
+			break;
+		case 23:
+			/* A chain longer than the node says it holds. */
+			f->sg.tasks[rslot].next_owned = qslot;
+			want = "longer than the 1 it holds";
+			break;
+		case 24:
+			f->sg.tasks[rslot].next_owned = rslot;
+			f->sg.nodes[0].held = 2;
+			want = "twice on a chain";
+			break;
+		case 25:
+			f->sg.nodes[0].held = 2;
+			want = "out of range";
+			break;
+		case 26:
+			/* A running slot of node 0 that its chain does not hold. */
+			f->sg.tasks[qslot].state = DCF_TASK_RUNNING;
+			f->sg.tasks[qslot].owner_node = 0;
+			f->sg.tasks[qslot].owner_gen = 1;
+			f->sg.rings[NET1].head++;
+			h->cnt.running++;
+			want = "does not hold it";
+			break;
+		case 27:
+			f->sg.nodes[0].held = DCF_BATCH_MAX + 1;
+			want = "a chain of";
 			break;
 		default:
 			goto done;
@@ -900,11 +927,341 @@ test_task_numbers(void **state)
 	}
 }
 
+/* ---- batches ---------------------------------------------------------- */
+
+static int
+claim_n(struct fix *f, uint32_t node, uint32_t k, struct dcf_claims *cs)
+{
+	return dcf_complete_claim_locked(&f->sg, node, 1, 2000 + (pid_t)node, NOW + 1, NULL, k, cs);
+}
+
+/* The first n of node's chain, finished. */
+static void
+fin_of(struct fix *f, uint32_t node, uint32_t n, struct dcf_finished *fin)
+{
+	uint32_t s = f->sg.nodes[node].task_slot;
+
+	memset(fin, 0, sizeof(*fin));
+	fin->start_ns = NOW;
+	for (; fin->n < n; fin->n++) {
+		fin->slot[fin->n] = s;
+		fin->id[fin->n] = f->sg.tasks[s].id;
+		fin->result[fin->n] = tu_result(f->sg.tasks[s].id);
+		s = f->sg.tasks[s].next_owned;
+	}
+}
+
+static void
+test_batch_dispatch_retire(void **state)
+{
+	struct fix *f = *state;
+	struct dcf_hdr *h = f->h;
+	uint32_t rings[DCF_SUP_BATCH + 1] = {NET0, NET1, DCF_RING_RECOVERY, NET0, NET1, NET1};
+	uint32_t w0 = f->sg.nets[0].wake, w1 = f->sg.nets[1].wake, n;
+	struct dcf_done d[DCF_SUP_BATCH];
+	struct dcf_claims cs;
+	struct dcf_finished fin;
+	const void *pl[1] = {"x"};
+	uint32_t len[1] = {1};
+	int wake;
+
+	REFUSED(f, dcf_dispatch_n_locked(&f->sg, rings, 0, NOW), EINVAL);
+	REFUSED(f, dcf_dispatch_n_locked(&f->sg, rings, DCF_SUP_BATCH + 1, NOW), EINVAL);
+	rings[3] = DCF_RING_DONE;
+	REFUSED(f, dcf_dispatch_n_locked(&f->sg, rings, 4, NOW), EINVAL);
+	rings[3] = NET0;
+	REFUSED(f, dcf_dispatch_cmd_n_locked(&f->sg, rings, 1, NOW, pl, len), EMSGSIZE);
+	/* Ids 0..3 in one transaction, each on its ring, in id order. */
+	assert_int_equal(dcf_dispatch_n_locked(&f->sg, rings, 4, NOW), 4);
+	tu_assert_books(&f->sg);
+	assert_int_equal(h->cnt.next_id, 4);
+	assert_int_equal(h->cnt.to_recovery, 1);
+	assert_int_equal(tu_depth(&f->sg, NET0), 2);
+	assert_int_equal(f->sg.tasks[ring_at(f, NET0, 0)].id, 0);
+	assert_int_equal(f->sg.tasks[ring_at(f, NET0, 1)].id, 3);
+	assert_int_equal(f->sg.tasks[ring_at(f, NET1, 0)].id, 1);
+	assert_int_equal(f->sg.tasks[ring_at(f, DCF_RING_RECOVERY, 0)].id, 2);
+	assert_int_equal(f->sg.tasks[ring_at(f, NET0, 1)].queue, NET0);
+	assert_int_equal(f->sg.tasks[ring_at(f, NET0, 1)].state, DCF_TASK_QUEUED);
+	/* Each network told once per ring named: its own, and recovery's. */
+	assert_int_equal(f->sg.nets[0].wake, w0 + 2);
+	assert_int_equal(f->sg.nets[1].wake, w1 + 2);
+	/* Only as many as there are free slots: 4 of 6. */
+	assert_int_equal(dcf_dispatch_n_locked(&f->sg, rings, 6, NOW), 4);
+	tu_assert_books(&f->sg);
+	assert_int_equal(h->cnt.next_id, 8);
+	REFUSED(f, dcf_dispatch_n_locked(&f->sg, rings, 2, NOW), ENOSPC);
+
+	/* Retire: up to max in one transaction, in the done ring's order. */
+	REFUSED(f, dcf_retire_n_locked(&f->sg, 4, d, &n), ENOENT);
+	OK(f, claim_n(f, 0, 3, &cs));
+	assert_int_equal(cs.n, 3);
+	fin_of(f, 0, 3, &fin);
+	OK(f, dcf_complete_claim_locked(&f->sg, 0, 1, 2000, NOW + 2, &fin, 0, &cs));
+	REFUSED(f, dcf_retire_n_locked(&f->sg, 0, d, &n), EINVAL);
+	REFUSED(f, dcf_retire_n_locked(&f->sg, DCF_SUP_BATCH + 1, d, &n), EINVAL);
+	OK(f, dcf_retire_n_locked(&f->sg, 2, d, &n));
+	assert_int_equal(n, 2);
+	assert_int_equal(d[0].id, fin.id[0]);
+	assert_int_equal(d[1].id, fin.id[1]);
+	assert_int_equal(d[1].result, tu_result(fin.id[1]));
+	assert_int_equal(h->cnt.retired, 2);
+	assert_int_equal(h->cnt.succeeded, 2);
+	assert_int_equal(tu_depth(&f->sg, DCF_RING_FREE), 2);
+	OK(f, dcf_retire_n_locked(&f->sg, DCF_SUP_BATCH, d, &n));
+	assert_int_equal(n, 1);
+	assert_int_equal(d[0].id, fin.id[2]);
+	(void)wake;
+}
+
+static void
+test_batch_claim_complete(void **state)
+{
+	struct fix *f = *state;
+	struct dcf_hdr *h = f->h;
+	struct dcf_claims cs;
+	struct dcf_finished fin;
+	struct dcf_node *nd = &f->sg.nodes[0];
+	uint32_t rings[5] = {DCF_RING_RECOVERY, NET0, NET0, NET0, NET0};
+
+	assert_int_equal(dcf_dispatch_n_locked(&f->sg, rings, 5, NOW), 5);
+	/* The batch's size: 1 until tasks are known short, then the budget, capped by the
+	 * queue's share per awake worker (5 queued, 2 awake: 3) and kmax. */
+	assert_int_equal(dcf_batch_size_locked(&f->sg, 0, 0), 1);
+	f->sg.nets[0].run_avg_ns = 100000;
+	assert_int_equal(dcf_batch_size_locked(&f->sg, 0, 0), 1);
+	f->sg.nets[0].run_avg_ns = 1000;
+	assert_int_equal(dcf_batch_size_locked(&f->sg, 0, 0), 3);
+	assert_int_equal(dcf_batch_size_locked(&f->sg, 0, 2), 2);
+	assert_int_equal(dcf_batch_size_locked(&f->sg, 0, 1), 1);
+	f->sg.nets[0].run_avg_ns = 25000;
+	assert_int_equal(dcf_batch_size_locked(&f->sg, 0, 0), 2);
+	assert_int_equal(dcf_batch_size_locked(&f->sg, 99, 0), 1);
+
+	REFUSED(f, claim_n(f, 0, DCF_BATCH_MAX + 1, &cs), EINVAL);
+	REFUSED(f, dcf_complete_claim_locked(&f->sg, 0, 2, 1, NOW, NULL, 1, &cs), ESTALE);
+	/* Three in one transaction: the recovery ring's first, chained in order. */
+	OK(f, claim_n(f, 0, 3, &cs));
+	assert_int_equal(cs.n, 3);
+	assert_true(cs.t[0].from_recovery);
+	assert_false(cs.t[1].from_recovery);
+	assert_int_equal(cs.t[0].id, 0);
+	assert_int_equal(cs.t[1].id, 1);
+	assert_int_equal(cs.t[2].id, 2);
+	assert_int_equal(nd->state, DCF_NODE_BUSY);
+	assert_int_equal(nd->held, 3);
+	assert_int_equal(nd->task_slot, cs.t[0].slot);
+	assert_int_equal(nd->run_slot, cs.t[0].slot);
+	assert_int_equal(nd->task_id, 0);
+	assert_int_equal(f->sg.tasks[cs.t[0].slot].next_owned, cs.t[1].slot);
+	assert_int_equal(f->sg.tasks[cs.t[1].slot].next_owned, cs.t[2].slot);
+	assert_int_equal(f->sg.tasks[cs.t[2].slot].next_owned, DCF_NONE);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(f->sg.tasks[cs.t[i].slot].owner_node, 0);
+		assert_int_equal(f->sg.tasks[cs.t[i].slot].runs, 1);
+		assert_int_equal(cs.t[i].runs, 1);
+	}
+	assert_int_equal(h->cnt.running, 3);
+	assert_int_equal(h->cnt.claims, 3);
+
+	/* Tasks in hand: no claim before they are reported or given back. */
+	REFUSED(f, claim_n(f, 0, 1, &cs), EBUSY);
+	fin_of(f, 0, 2, &fin);
+	REFUSED(f, dcf_complete_claim_locked(&f->sg, 0, 1, 1, NOW, &fin, 0, &cs), EINVAL);
+	fin_of(f, 0, 3, &fin);
+	fin.id[1]++;
+	REFUSED(f, dcf_complete_claim_locked(&f->sg, 0, 1, 1, NOW, &fin, 1, &cs), ESTALE);
+	fin_of(f, 0, 3, &fin);
+	fin.slot[0] = fin.slot[1];
+	REFUSED(f, dcf_complete_claim_locked(&f->sg, 0, 1, 1, NOW, &fin, 1, &cs), ESTALE);
+	fin_of(f, 0, 3, &fin);
+	REFUSED(f, dcf_complete_claim_locked(&f->sg, 1, 1, 1, NOW, &fin, 1, &cs), ESTALE);
+
+	/* All three reported and two more asked for, in one transaction: the last two. */
+	h->sup_waiting = DCF_SUP_WAKE_DONE;
+	OK(f, dcf_complete_claim_locked(&f->sg, 0, 1, 2000, NOW + 10, &fin, 4, &cs));
+	assert_int_equal(cs.n, 2);
+	assert_true(cs.wake_sup);
+	assert_int_equal(h->sup_waiting, 0);
+	assert_int_equal(cs.t[0].id, 3);
+	assert_int_equal(h->cnt.completed, 3);
+	assert_int_equal(h->cnt.running, 2);
+	assert_int_equal(nd->completed, 3);
+	assert_int_equal(f->sg.nets[0].completed, 3);
+	assert_int_equal(tu_depth(&f->sg, DCF_RING_DONE), 3);
+	assert_int_equal(ring_at(f, DCF_RING_DONE, 2), fin.slot[2]);
+	assert_int_equal(f->sg.tasks[fin.slot[2]].result, fin.result[2]);
+	assert_int_equal(nd->held, 2);
+	assert_int_equal(nd->task_id, 3);
+
+	/* Stopping: the completion still lands; nothing is claimed. */
+	h->sys_state = DCF_SYS_STOPPING;
+	fin_of(f, 0, 2, &fin);
+	OK(f, dcf_complete_claim_locked(&f->sg, 0, 1, 2000, NOW + 20, &fin, 4, &cs));
+	assert_int_equal(cs.n, 0);
+	assert_true(cs.stopping);
+	assert_int_equal(nd->state, DCF_NODE_IDLE);
+	assert_int_equal(nd->held, 0);
+	assert_int_equal(nd->task_slot, DCF_NONE);
+	assert_int_equal(h->cnt.completed, 5);
+	assert_int_equal(h->cnt.running, 0);
+	REFUSED(f, claim_n(f, 0, 4, &cs), ESHUTDOWN);
+	h->sys_state = DCF_SYS_RUNNING;
+	REFUSED(f, claim_n(f, 0, 4, &cs), ENOENT);
+}
+
+static void
+test_give_back(void **state)
+{
+	struct fix *f = *state;
+	struct dcf_hdr *h = f->h;
+	struct dcf_claims cs;
+	struct dcf_finished fin;
+	struct dcf_given g;
+	struct dcf_node *nd = &f->sg.nodes[0];
+	uint32_t rings[6] = {DCF_RING_RECOVERY, NET0, NET0, NET0, NET0, DCF_RING_RECOVERY};
+
+	assert_int_equal(dcf_dispatch_n_locked(&f->sg, rings, 5, NOW), 5);
+	OK(f, claim_n(f, 0, 4, &cs));
+	assert_int_equal(cs.n, 4);
+	fin_of(f, 0, 4, &fin);
+	REFUSED(f, dcf_give_back_locked(&f->sg, 0, 1, NOW, &fin, &g), ENOENT); /* nothing left */
+	fin_of(f, 0, 1, &fin);
+	REFUSED(f, dcf_give_back_locked(&f->sg, 0, 2, NOW, &fin, &g), ESTALE);
+	fin.id[0]++;
+	REFUSED(f, dcf_give_back_locked(&f->sg, 0, 1, NOW, &fin, &g), ESTALE);
+	/* The first finished (from recovery); ids 1..3 back at the head of network 0's ring,
+	 * in order, before id 4 that waited behind them. */
+	fin_of(f, 0, 1, &fin);
+	OK(f, dcf_give_back_locked(&f->sg, 0, 1, NOW + 5, &fin, &g));
+	assert_int_equal(g.returned, 3);
+	assert_int_equal(g.to_own, 3);
+	assert_int_equal(g.to_recovery, 0);
+	assert_int_equal(tu_depth(&f->sg, NET0), 4);
+	for (uint32_t i = 0; i < 4; i++) {
+		const struct dcf_task *t = &f->sg.tasks[ring_at(f, NET0, i)];
+
+		assert_int_equal(t->id, i + 1);
+		assert_int_equal(t->state, DCF_TASK_QUEUED);
+		assert_int_equal(t->runs, 0); /* never run: the claim is undone */
+		assert_int_equal(t->attempts, 0);
+	}
+	assert_int_equal(h->cnt.completed, 1);
+	assert_int_equal(h->cnt.running, 0);
+	assert_int_equal(tu_depth(&f->sg, DCF_RING_DONE), 1);
+	assert_int_equal(nd->state, DCF_NODE_IDLE);
+	assert_int_equal(nd->held, 0);
+	assert_int_equal(nd->task_slot, DCF_NONE);
+
+	/* None finished: a recovery task goes back to the recovery ring's head. */
+	assert_int_equal(dcf_dispatch_n_locked(&f->sg, rings + 5, 1, NOW), 1);
+	OK(f, dcf_dispatch_locked(&f->sg, DCF_RING_RECOVERY, NOW));
+	OK(f, claim_n(f, 0, 3, &cs));
+	assert_int_equal(cs.n, 3);
+	fin_of(f, 0, 0, &fin);
+	OK(f, dcf_give_back_locked(&f->sg, 0, 1, NOW + 6, &fin, &g));
+	assert_int_equal(g.to_recovery, 2);
+	assert_int_equal(g.to_own, 1);
+	assert_int_equal(f->sg.tasks[ring_at(f, DCF_RING_RECOVERY, 0)].id, 5);
+	assert_int_equal(f->sg.tasks[ring_at(f, DCF_RING_RECOVERY, 1)].id, 6);
+	assert_int_equal(f->sg.tasks[ring_at(f, NET0, 0)].id, 1);
+	assert_int_equal(h->cnt.running, 0);
+}
+
+/* A death holding a batch: one attempt, for the task it ran; the rest queued again. */
+static void
+test_death_holding_batch(void **state)
+{
+	struct fix *f = *state;
+	struct dcf_hdr *h = f->h;
+	struct dcf_claims cs;
+	struct dcf_reclaim rc;
+	uint32_t rings[4] = {NET0, NET0, NET0, NET0};
+
+	assert_int_equal(dcf_dispatch_n_locked(&f->sg, rings, 4, NOW), 4);
+	OK(f, claim_n(f, 0, 4, &cs));
+	/* The worker ran the first two and was on the third (its lock-free store). */
+	f->sg.nodes[0].run_slot = cs.t[2].slot;
+	OK(f, dcf_node_died_locked(&f->sg, 0, 1, h->cfg.max_attempts, NOW + 9, &rc));
+	assert_true(rc.had_task);
+	assert_false(rc.quarantined);
+	assert_int_equal(rc.id, 2);
+	assert_int_equal(rc.attempts, 1);
+	assert_int_equal(rc.requeued, 3);
+	assert_int_equal(h->cnt.reclaimed, 1);
+	assert_int_equal(h->cnt.running, 0);
+	assert_int_equal(tu_depth(&f->sg, DCF_RING_RECOVERY), 4);
+	for (uint32_t i = 0; i < 4; i++) {
+		const struct dcf_task *t = &f->sg.tasks[ring_at(f, DCF_RING_RECOVERY, i)];
+
+		assert_int_equal(t->id, i);
+		assert_int_equal(t->attempts, i == 2 ? 1u : 0u);
+		assert_int_equal(t->runs, i <= 2 ? 1u : 0u);
+		assert_int_equal(t->t_queued_ns, NOW + 9);
+	}
+	assert_int_equal(f->sg.nodes[0].held, 0);
+	assert_int_equal(f->sg.nodes[0].run_slot, DCF_NONE);
+
+	/* A run_slot not on the chain: the head is charged. At its last attempt it is
+	 * quarantined; the others still go back. */
+	OK(f, dcf_node_start_locked(&f->sg, 0, 2, 3000, 1, NOW));
+	OK(f, dcf_node_ready_locked(&f->sg, 0, 2, NOW));
+	OK(f, dcf_complete_claim_locked(&f->sg, 0, 2, 3000, NOW, NULL, 3, &cs));
+	assert_int_equal(cs.n, 3);
+	f->sg.tasks[cs.t[0].slot].attempts = h->cfg.max_attempts - 1;
+	f->sg.nodes[0].run_slot = 12345;
+	OK(f, dcf_node_died_locked(&f->sg, 0, 2, h->cfg.max_attempts, NOW + 10, &rc));
+	assert_true(rc.quarantined);
+	assert_int_equal(rc.id, cs.t[0].id);
+	assert_int_equal(rc.requeued, 2);
+	assert_int_equal(h->cnt.quarantined, 1);
+	assert_int_equal(h->cnt.reclaimed, 1);
+	assert_int_equal(f->sg.tasks[cs.t[0].slot].state, DCF_TASK_FREE);
+	assert_int_equal(tu_depth(&f->sg, DCF_RING_RECOVERY), 3);
+}
+
+/* The reset empties every chain; only the task each node ran is charged an attempt. */
+static void
+test_reset_chains(void **state)
+{
+	struct fix *f = *state;
+	struct dcf_hdr *h = f->h;
+	struct dcf_claims cs;
+	char err[DCF_ERRLEN];
+	uint32_t rings[3] = {NET0, NET0, NET0};
+	int r;
+
+	assert_int_equal(dcf_dispatch_n_locked(&f->sg, rings, 3, NOW), 3);
+	OK(f, claim_n(f, 0, 3, &cs));
+	f->sg.nodes[0].run_slot = cs.t[1].slot;
+	dcf_unlock(&f->sg);
+	r = dcf_books_reset(&f->sg, h->cfg.max_attempts, err, sizeof(err));
+	if (r < 0)
+		fail_msg("%s", err);
+	tu_lock(&f->sg);
+	assert_int_equal(r, 3);
+	tu_assert_books(&f->sg);
+	assert_int_equal(h->cnt.reclaimed, 1);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(f->sg.tasks[cs.t[i].slot].attempts, i == 1 ? 1u : 0u);
+		assert_int_equal(f->sg.tasks[cs.t[i].slot].state, DCF_TASK_QUEUED);
+		assert_int_equal(f->sg.tasks[cs.t[i].slot].next_owned, DCF_NONE);
+	}
+	assert_int_equal(f->sg.nodes[0].held, 0);
+	assert_int_equal(f->sg.nodes[0].task_slot, DCF_NONE);
+	assert_int_equal(f->sg.nodes[0].run_slot, DCF_NONE);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_dispatch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_batch_dispatch_retire, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_batch_claim_complete, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_give_back, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_death_holding_batch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reset_chains, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_claim, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_claim_chain, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_complete, setup, teardown),

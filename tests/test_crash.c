@@ -75,6 +75,11 @@ struct world {
 
 /* What an operation said, for the ledger and for the checks on its result. */
 struct act_out {
+	struct dcf_claims cs;
+	struct dcf_finished fin;
+	struct dcf_given g;
+	struct dcf_done dn[8];
+	uint32_t count;
 	struct dcf_claim cl;
 	struct dcf_done d;
 	struct dcf_reclaim rc;
@@ -117,18 +122,61 @@ w_claim(struct world *w, uint32_t n)
 	return 0;
 }
 
+/* The first count tasks of node n's chain (all of it: count = held), finished. */
+static void
+chain_fin(struct world *w, uint32_t n, uint32_t count, struct dcf_finished *fin)
+{
+	uint32_t s = w->sg.nodes[n].task_slot;
+
+	memset(fin, 0, sizeof(*fin));
+	fin->start_ns = w->now - 1;
+	for (; fin->n < count && s != DCF_NONE; fin->n++) {
+		fin->slot[fin->n] = s;
+		fin->id[fin->n] = w->sg.tasks[s].id;
+		fin->result[fin->n] = tu_result(w->sg.tasks[s].id);
+		s = w->sg.tasks[s].next_owned;
+	}
+}
+
+/* The i-th slot of node n's chain. */
+static uint32_t
+chain_at(struct world *w, uint32_t n, uint32_t i)
+{
+	uint32_t s = w->sg.nodes[n].task_slot;
+
+	while (i-- > 0)
+		s = w->sg.tasks[s].next_owned;
+	return s;
+}
+
 static void
 w_complete(struct world *w, uint32_t n)
 {
-	uint32_t slot = w->sg.nodes[n].task_slot;
-	uint64_t id = w->sg.tasks[slot].id;
-	int wake;
+	struct dcf_finished fin;
+	struct dcf_claims cs;
 
-	assert_int_equal(dcf_complete_locked(&w->sg, n, gen_of(w, n), slot, id, tu_result(id),
-	                     &wake),
+	chain_fin(w, n, w->sg.nodes[n].held, &fin);
+	assert_int_equal(dcf_complete_claim_locked(&w->sg, n, gen_of(w, n), 5000 + (pid_t)n,
+	                     ++w->now, &fin, 0, &cs),
 	    0);
-	tu_mark(w->L->completed, id);
+	for (uint32_t i = 0; i < fin.n; i++)
+		tu_mark(w->L->completed, fin.id[i]);
 	tu_assert_books(&w->sg);
+}
+
+/* Node n claims a batch of up to k. */
+static uint32_t
+w_claim_n(struct world *w, uint32_t n, uint32_t k)
+{
+	struct dcf_claims cs;
+
+	assert_int_equal(dcf_complete_claim_locked(&w->sg, n, gen_of(w, n), 5000 + (pid_t)n,
+	                     ++w->now, NULL, k, &cs),
+	    0);
+	for (uint32_t i = 0; i < cs.n; i++)
+		tu_mark(w->L->executed, cs.t[i].id);
+	tu_assert_books(&w->sg);
+	return cs.n;
 }
 
 static void
@@ -303,6 +351,68 @@ prep_starting(struct world *w)
 	w_start(w, w->x);
 }
 
+/* Batches: node x holds several tasks. */
+static void
+prep_batch_claim(struct world *w)
+{
+	w_dispatch(w, DCF_RING_RECOVERY);
+	w_dispatch(w, DCF_RING_RECOVERY);
+	for (int i = 0; i < 3; i++)
+		w_dispatch(w, ring_x(w));
+	w_sleep(w, w->x ^ 1); /* the other node of the network sleeps: chain */
+}
+
+static void
+prep_busy_one_more(struct world *w)
+{
+	prep_busy(w);
+	w_dispatch(w, ring_x(w));
+}
+
+static void
+prep_holding3(struct world *w)
+{
+	for (int i = 0; i < 3; i++)
+		w_dispatch(w, ring_x(w));
+	assert_int_equal(w_claim_n(w, w->x, 3), 3);
+}
+
+static void
+prep_holding3_more(struct world *w)
+{
+	prep_holding3(w);
+	w_dispatch(w, DCF_RING_RECOVERY);
+	w_dispatch(w, ring_x(w));
+	w_dispatch(w, ring_x(w));
+	w->sg.hdr->sup_waiting = DCF_SUP_WAKE_DONE;
+}
+
+/* Four held, the worker on the second (what it stores without the lock). */
+static void
+prep_holding4_running2(struct world *w)
+{
+	w_dispatch(w, DCF_RING_RECOVERY);
+	for (int i = 0; i < 3; i++)
+		w_dispatch(w, ring_x(w));
+	w_dispatch(w, ring_x(w)); /* one queued behind them */
+	assert_int_equal(w_claim_n(w, w->x, 4), 4);
+	w->sg.nodes[w->x].run_slot = chain_at(w, w->x, 1);
+}
+
+static void
+prep_holding4_last_attempt(struct world *w)
+{
+	prep_holding4_running2(w);
+	w->sg.tasks[chain_at(w, w->x, 1)].attempts = w->sg.hdr->cfg.max_attempts - 1;
+}
+
+static void
+prep_done3(struct world *w)
+{
+	prep_holding3(w);
+	w_complete(w, w->x);
+}
+
 /* The operations under test; everything they use is read from the books. */
 static int
 act_dispatch_net(struct world *w, struct act_out *o)
@@ -332,6 +442,62 @@ act_complete(struct world *w, struct act_out *o)
 	o->id = w->sg.tasks[slot].id;
 	return dcf_complete_locked(&w->sg, w->x, gen_of(w, w->x), slot, o->id, tu_result(o->id),
 	    &o->wake);
+}
+
+static int
+act_claim4(struct world *w, struct act_out *o)
+{
+	return dcf_complete_claim_locked(&w->sg, w->x, gen_of(w, w->x), 5000 + (pid_t)w->x, w->now,
+	    NULL, 4, &o->cs);
+}
+
+/* Report the whole chain, and claim up to 4 more. */
+static int
+act_turn(struct world *w, struct act_out *o)
+{
+	chain_fin(w, w->x, w->sg.nodes[w->x].held, &o->fin);
+	return dcf_complete_claim_locked(&w->sg, w->x, gen_of(w, w->x), 5000 + (pid_t)w->x, w->now,
+	    &o->fin, 4, &o->cs);
+}
+
+static int
+act_complete_all(struct world *w, struct act_out *o)
+{
+	chain_fin(w, w->x, w->sg.nodes[w->x].held, &o->fin);
+	return dcf_complete_claim_locked(&w->sg, w->x, gen_of(w, w->x), 5000 + (pid_t)w->x, w->now,
+	    &o->fin, 0, &o->cs);
+}
+
+/* The first task finished (the worker is on the second): the rest given back. */
+static int
+act_give_back(struct world *w, struct act_out *o)
+{
+	chain_fin(w, w->x, 1, &o->fin);
+	return dcf_give_back_locked(&w->sg, w->x, gen_of(w, w->x), w->now, &o->fin, &o->g);
+}
+
+static int
+act_give_back_all(struct world *w, struct act_out *o)
+{
+	chain_fin(w, w->x, 0, &o->fin);
+	return dcf_give_back_locked(&w->sg, w->x, gen_of(w, w->x), w->now, &o->fin, &o->g);
+}
+
+static int
+act_dispatch5(struct world *w, struct act_out *o)
+{
+	uint32_t rings[5] = {ring_x(w), DCF_RING_RECOVERY, ring_x(w),
+	    DCF_RING_NET0 + (w->sg.nodes[w->x].net ^ 1), ring_x(w)};
+	int r = dcf_dispatch_n_locked(&w->sg, rings, 5, w->now);
+
+	o->count = r > 0 ? (uint32_t)r : 0;
+	return r == -1 ? -1 : 0;
+}
+
+static int
+act_retire8(struct world *w, struct act_out *o)
+{
+	return dcf_retire_n_locked(&w->sg, 8, o->dn, &o->count);
 }
 
 static int
@@ -415,7 +581,25 @@ act_stop(struct world *w, struct act_out *o)
 }
 
 /* What the reference run must have said, per path. */
-enum expect { E_NONE, E_CHAIN, E_FROM_RECOVERY, E_WAKE_SUP, E_REQUEUED, E_QUARANTINED, E_NO_TASK };
+enum expect {
+	E_NONE,
+	E_CHAIN,
+	E_FROM_RECOVERY,
+	E_WAKE_SUP,
+	E_REQUEUED,
+	E_QUARANTINED,
+	E_NO_TASK,
+	E_CLAIMED4,   /* 2 from recovery, then 2 from its network, and a chain wake */
+	E_TURN,       /* 3 reported, 3 claimed (1 from recovery), the supervisor told */
+	E_COMPLETED3, /* 3 reported, none claimed */
+	E_ONE_ONE,    /* 1 reported, 1 claimed */
+	E_GAVE3,      /* 3 given back: 2 to its ring, 1 to recovery... */
+	E_GAVE4,
+	E_DISPATCHED5,
+	E_RETIRED3,
+	E_HELD4,   /* a death holding 4: one attempt, 3 requeued */
+	E_HELD4_Q, /* the same with the running one quarantined */
+};
 
 static const struct variant {
 	const char *name;
@@ -446,6 +630,20 @@ static const struct variant {
     {"node restart", DCF_OP_NODE, 1, prep_down, act_start, E_NONE},
     {"node ready", DCF_OP_NODE, 0, prep_starting, act_ready, E_NONE},
     {"node stop", DCF_OP_NODE, 0, prep_sleeping, act_stop, E_NONE},
+    {"batched claim, recovery then network", DCF_OP_CLAIM, 1, prep_batch_claim, act_claim4,
+        E_CLAIMED4},
+    {"complete one, claim one", DCF_OP_TURN, 1, prep_busy_one_more, act_turn, E_ONE_ONE},
+    {"batched complete + claim", DCF_OP_TURN, 1, prep_holding3_more, act_turn, E_TURN},
+    {"batched complete", DCF_OP_COMPLETE, 1, prep_holding3, act_complete_all, E_COMPLETED3},
+    {"give back, one finished", DCF_OP_GIVEBACK, 1, prep_holding4_running2, act_give_back, E_GAVE3},
+    {"give back, none finished", DCF_OP_GIVEBACK, 1, prep_holding4_running2, act_give_back_all,
+        E_GAVE4},
+    {"batched dispatch", DCF_OP_DISPATCH, 1, prep_none, act_dispatch5, E_DISPATCHED5},
+    {"batched retire", DCF_OP_RETIRE, 1, prep_done3, act_retire8, E_RETIRED3},
+    {"death holding 4, running the 2nd", DCF_OP_RECLAIM, 1, prep_holding4_running2, act_died,
+        E_HELD4},
+    {"death holding 4, the running one's last attempt", DCF_OP_RECLAIM, 1,
+        prep_holding4_last_attempt, act_died, E_HELD4_Q},
 };
 #define NVARIANTS (sizeof(variants) / sizeof(variants[0]))
 
@@ -474,6 +672,39 @@ check_expect(const struct variant *v, const struct act_out *o)
 		break;
 	case E_NO_TASK:
 		ok = !o->rc.had_task;
+		break;
+	case E_CLAIMED4:
+		ok = o->cs.n == 4 && o->cs.t[0].from_recovery && o->cs.t[1].from_recovery &&
+		    !o->cs.t[2].from_recovery && !o->cs.t[3].from_recovery && o->cs.chain;
+		break;
+	case E_TURN:
+		ok = o->fin.n == 3 && o->cs.n == 3 && o->cs.t[0].from_recovery && o->cs.wake_sup;
+		break;
+	case E_COMPLETED3:
+		ok = o->fin.n == 3 && o->cs.n == 0;
+		break;
+	case E_ONE_ONE:
+		ok = o->fin.n == 1 && o->cs.n == 1;
+		break;
+	case E_GAVE3:
+		ok = o->fin.n == 1 && o->g.returned == 3 && o->g.to_recovery == 0 &&
+		    o->g.to_own == 3;
+		break;
+	case E_GAVE4:
+		ok = o->g.returned == 4 && o->g.to_recovery == 1 && o->g.to_own == 3;
+		break;
+	case E_DISPATCHED5:
+		ok = o->count == 5;
+		break;
+	case E_RETIRED3:
+		ok = o->count == 3;
+		break;
+	case E_HELD4:
+		ok = o->rc.had_task && !o->rc.quarantined && o->rc.attempts == 1 &&
+		    o->rc.requeued == 3;
+		break;
+	case E_HELD4_Q:
+		ok = o->rc.had_task && o->rc.quarantined && o->rc.requeued == 3;
 		break;
 	}
 	if (!ok)
@@ -592,6 +823,14 @@ sweep(struct world *w, const struct variant *v)
 	kill_at(w, v, DCF_STEP_UNLOCKED, 1, &s0, &s1, 0); /* the books stay as after */
 
 	/* The ledger learns what the operation did, as the survivor sees it. */
+	for (uint32_t i = 0; i < ref.cs.n; i++)
+		tu_mark(w->L->executed, ref.cs.t[i].id);
+	if (v->act == act_turn || v->act == act_complete_all || v->act == act_give_back)
+		for (uint32_t i = 0; i < ref.fin.n; i++)
+			tu_mark(w->L->completed, ref.fin.id[i]);
+	if (v->act == act_retire8)
+		for (uint32_t i = 0; i < ref.count; i++)
+			tu_mark(w->L->retired, ref.dn[i].id);
 	if (v->act == act_claim)
 		tu_mark(w->L->executed, ref.cl.id);
 	else if (v->act == act_complete)
@@ -669,7 +908,7 @@ test_every_point(void **state)
 			        : DCF_RING_NET0 + (uint32_t)(w->sg.hdr->cnt.next_id % 2));
 		tidy(w);
 	}
-	assert_int_equal(w->sg.hdr->cnt.quarantined, rounds);
+	assert_int_equal(w->sg.hdr->cnt.quarantined, 2 * rounds); /* two paths quarantine */
 	if (tu_ledger_verify(&w->sg, w->L, 0, err, sizeof(err)) == -1)
 		fail_msg("%s", err);
 	dcf_unlock(&w->sg);
@@ -707,12 +946,16 @@ struct workload {
 	unsigned target, armed_spawns;
 	unsigned kills, holder_kills, restarts, had_task, quarantined, stops;
 	int stopping, alive;
+	uint32_t kmax;        /* the workers' largest batch (turn.h) */
+	uint32_t outstanding; /* tasks dispatched and not yet completed, at most */
+	uint32_t slow_every;  /* tu_worker's */
 };
 
 /*
- * Every crash point of a worker's critical sections. The numbers of stores
- * are those the every-point sweep measures: claim 13, complete 10 (11 when
- * the supervisor waits), sleep 2, wake 2, ready 1.
+ * Every crash point of a worker's critical sections, one task a batch. The
+ * numbers of stores are those the every-point sweep measures: claim 19,
+ * complete 13 (14 when the supervisor waits), complete one + claim one 24,
+ * sleep 2, wake 2, ready 1.
  */
 static void
 build_schedule(struct workload *wl)
@@ -720,8 +963,9 @@ build_schedule(struct workload *wl)
 	static const struct {
 		int op, napply, locked, unlocked;
 	} ops[] = {
-	    {DCF_OP_CLAIM, 13, 1, 1}, {DCF_OP_COMPLETE, 10, 1, 1}, {DCF_OP_SLEEP, 2, 1, 1},
-	    {DCF_OP_WAKE, 2, 1, 0}, {DCF_OP_NODE, 1, 0, 0}, /* dcf_node_ready_locked */
+	    {DCF_OP_CLAIM, 19, 1, 1}, {DCF_OP_COMPLETE, 13, 1, 1}, {DCF_OP_TURN, 24, 1, 0},
+	    {DCF_OP_SLEEP, 2, 1, 1}, {DCF_OP_WAKE, 2, 1, 0},
+	    {DCF_OP_NODE, 1, 0, 0}, /* dcf_node_ready_locked */
 	};
 
 	wl->nsched = 0;
@@ -750,7 +994,8 @@ build_schedule(struct workload *wl)
 static void
 wl_spawn(struct workload *wl, uint32_t n, int restart)
 {
-	struct tu_worker wk = {&wl->sg, wl->L, n, ++wl->gen[n], 0, 0, 0};
+	struct tu_worker wk = {&wl->sg, wl->L, n, ++wl->gen[n], 0, 0, 0, wl->kmax, wl->slow_every,
+	    0};
 
 	tu_lock(&wl->sg);
 	assert_int_equal(dcf_node_start_locked(&wl->sg, n, wk.gen, 0, restart, dcf_now_ns()), 0);
@@ -847,7 +1092,7 @@ wl_run(struct workload *wl, uint64_t deadline)
 		if (!wl->stopping) {
 			while (h->cnt.next_id < c->tasks &&
 			    h->cnt.next_id - h->cnt.completed - h->cnt.quarantined <
-			        WL_OUTSTANDING) {
+			        wl->outstanding) {
 				uint64_t id = h->cnt.next_id;
 				uint32_t ring = id % 11 == 5
 				    ? DCF_RING_RECOVERY
@@ -915,6 +1160,8 @@ test_workers_killed(void **state)
 	tu_seg_create(&wl->sg, "workers", &c);
 	h = wl->sg.hdr;
 	wl->L = tu_ledger_new(c.tasks);
+	wl->kmax = 1; /* one task a batch: the paths the schedule counts */
+	wl->outstanding = WL_OUTSTANDING;
 	build_schedule(wl);
 	wl->target = 6 * (unsigned)wl->nsched;
 	tu_sigchld_word(&wl->L->ev);
@@ -955,6 +1202,86 @@ test_workers_killed(void **state)
 	free(wl);
 }
 
+/*
+ * The same with batches: workers claim as the real one does (the books size
+ * each batch, up to DCF_BATCH_MAX), a deep queue so that batches are large,
+ * and every 211th task slow enough to cut its batch short. They are killed at
+ * points of the batched claim, the complete + claim, the lone complete and
+ * the give-back (a batch's store counts vary: not every point is reached);
+ * every id still ends retired exactly once or quarantined.
+ */
+static void
+build_batch_schedule(struct workload *wl)
+{
+	static const int ops[] = {DCF_OP_CLAIM, DCF_OP_TURN, DCF_OP_COMPLETE, DCF_OP_GIVEBACK};
+	static const int steps[] = {DCF_STEP_LOCKED, DCF_STEP_BUILT, DCF_STEP_PUBLISHED,
+	    DCF_STEP_APPLY(0), DCF_STEP_APPLY(4), DCF_STEP_APPLY(9), DCF_STEP_APPLY(17),
+	    DCF_STEP_APPLY(30), DCF_STEP_APPLY(60), DCF_STEP_APPLIED, DCF_STEP_CLEARED};
+
+	wl->nsched = 0;
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
+			wl->sched[wl->nsched].op = ops[i];
+			wl->sched[wl->nsched].step = steps[k];
+			wl->nsched++;
+		}
+}
+
+static void
+test_workers_killed_batches(void **state)
+{
+	struct dcf_config c;
+	struct workload *wl = calloc(1, sizeof(*wl));
+	struct dcf_hdr *h;
+	char err[DCF_ERRLEN];
+	uint64_t t0 = dcf_now_ns();
+	unsigned long mine = tu_repairs_here;
+	(void)state;
+
+	assert_non_null(wl);
+	tu_config(&c);
+	c.nodes_per_net = 3;
+	c.max_nodes = WL_NODES;
+	c.task_slots = 256;
+	c.tasks = 30000;
+	tu_seg_create(&wl->sg, "wbatch", &c);
+	h = wl->sg.hdr;
+	wl->L = tu_ledger_new(c.tasks);
+	wl->kmax = 0;
+	wl->outstanding = 200;
+	wl->slow_every = 211;
+	build_batch_schedule(wl);
+	wl->target = 3 * (unsigned)wl->nsched;
+	tu_sigchld_word(&wl->L->ev);
+	for (uint32_t n = 0; n < WL_NODES; n++)
+		wl_spawn(wl, n, 0);
+	wl_run(wl, tu_deadline(120000));
+	tu_sigchld_word(NULL);
+
+	tu_lock(&wl->sg);
+	tu_assert_books(&wl->sg);
+	mine = tu_repairs_here - mine;
+	assert_int_equal(h->cnt.repairs, wl->holder_kills);
+	assert_int_equal(h->cnt.repairs, wl->L->stat[TU_ST_REPAIRS] + mine);
+	assert_int_equal(h->cnt.failures, wl->kills);
+	assert_int_equal(h->cnt.quarantined, wl->quarantined);
+	/* One attempt per death with a task, whatever the batch held. */
+	assert_int_equal(h->cnt.reclaimed, wl->had_task - wl->quarantined);
+	if (tu_ledger_verify(&wl->sg, wl->L, 0, err, sizeof(err)) == -1)
+		fail_msg("%s", err);
+	dcf_unlock(&wl->sg);
+	printf("    %u kills (%u holding the lock); %llu batches of more than one, %llu cut short; "
+	       "%llu reclaimed, %llu quarantined; %.2f s\n",
+	    wl->kills, wl->holder_kills, (unsigned long long)wl->L->stat[TU_ST_BATCHES],
+	    (unsigned long long)wl->L->stat[TU_ST_GIVEBACKS], (unsigned long long)h->cnt.reclaimed,
+	    (unsigned long long)h->cnt.quarantined, (double)(dcf_now_ns() - t0) / 1e9);
+	assert_true(wl->kills > wl->nsched);
+	assert_true(wl->L->stat[TU_ST_BATCHES] > 0 && wl->L->stat[TU_ST_GIVEBACKS] > 0);
+	tu_ledger_free(wl->L);
+	dcf_seg_destroy(&wl->sg);
+	free(wl);
+}
+
 /* ==== small scenarios with real workers on one network =================== */
 
 struct bed {
@@ -989,7 +1316,7 @@ bed_new(uint32_t nodes, uint64_t tasks)
 static pid_t
 bed_worker(struct bed *b, uint32_t node, int op, int step)
 {
-	struct tu_worker wk = {&b->sg, b->L, node, ++b->gen[node], op, step, op >= 0};
+	struct tu_worker wk = {&b->sg, b->L, node, ++b->gen[node], op, step, op >= 0, 1, 0, 0};
 
 	tu_lock(&b->sg);
 	assert_int_equal(dcf_node_start_locked(&b->sg, node, wk.gen, 0, wk.gen > 1, dcf_now_ns()),
@@ -1087,6 +1414,64 @@ bed_finish(struct bed *b)
 	tu_ledger_free(b->L);
 	dcf_seg_destroy(&b->sg);
 	free(b);
+}
+
+/*
+ * A worker that dies holding a batch of 4, as it starts the second: its
+ * death counts one attempt, for the second; the first (run, not reported),
+ * the third and fourth (never started) are queued again with their attempts
+ * as they were; then every task runs to its end exactly once more.
+ */
+static void
+test_death_holding_batch(void **state)
+{
+	struct bed *b = bed_new(1, 8);
+	struct tu_worker wk = {&b->sg, b->L, 0, ++b->gen[0], 0, 0, 0, 4, 0, 2};
+	struct dcf_hdr *h = b->sg.hdr;
+	struct dcf_reclaim rc;
+	uint32_t attempts = 0, ones = 0, s;
+	int st;
+	(void)state;
+
+	tu_lock(&b->sg);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(dcf_dispatch_locked(&b->sg, DCF_RING_NET0, dcf_now_ns()), 0);
+	/* As if tasks had run for a while: they are short, and batched. */
+	b->sg.nets[0].run_avg_ns = 1000;
+	assert_int_equal(dcf_node_start_locked(&b->sg, 0, wk.gen, 0, 0, dcf_now_ns()), 0);
+	dcf_unlock(&b->sg);
+	b->pid[0] = tu_spawn_worker(&wk);
+	tu_reap_node(&b->sg, b->pid[0], 0, b->gen[0], &rc, &st);
+	tu_assert_killed(st);
+	b->pid[0] = 0;
+	assert_true(rc.had_task);
+	assert_false(rc.quarantined);
+	assert_int_equal(rc.attempts, 1);
+	assert_int_equal(rc.requeued, 3);
+	tu_lock(&b->sg);
+	assert_int_equal(h->cnt.running, 0);
+	assert_int_equal(h->cnt.reclaimed, 1);
+	assert_int_equal(tu_depth(&b->sg, DCF_RING_RECOVERY), 4);
+	assert_int_equal(tu_depth(&b->sg, DCF_RING_NET0), 4);
+	for (uint32_t i = 0; i < 4; i++) {
+		const struct dcf_task *t;
+
+		assert_int_equal(dcf_ring_peek(&b->sg, DCF_RING_RECOVERY, i, &s), 0);
+		t = &b->sg.tasks[s];
+		attempts += t->attempts;
+		ones += t->attempts == 1;
+		assert_int_equal(t->id, i); /* in the order they were held */
+		assert_int_equal(t->attempts, i == 1 ? 1u : 0u);
+		assert_int_equal(t->runs, i <= 1 ? 1u : 0u); /* the unstarted' claims undone */
+	}
+	assert_int_equal(attempts, 1);
+	assert_int_equal(ones, 1);
+	dcf_unlock(&b->sg);
+	/* A replacement, one task at a time, finishes all 8. */
+	bed_worker(b, 0, -1, 0);
+	dcf_books_wake_all(&b->sg);
+	bed_wait_completed(b, 8);
+	bed_finish(b);
 }
 
 /* A waiter killed in its futex wait does not swallow the wake-up meant for another. */
@@ -1491,7 +1876,7 @@ unrecoverable(int how)
 	/* A worker meets it too, and says so. */
 	p = tu_fork();
 	if (p == 0) {
-		struct tu_worker wk = {&b->sg, b->L, 0, 1, 0, 0, 0};
+		struct tu_worker wk = {&b->sg, b->L, 0, 1, 0, 0, 0, 1, 0, 0};
 
 		_exit(tu_worker_main(&wk));
 	}
@@ -1543,6 +1928,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_every_point, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_workers_killed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_workers_killed_batches, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_death_holding_batch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sleeper_killed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_waker_killed_before_wake, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_chain_waker_killed, setup, teardown),

@@ -131,7 +131,7 @@ flow(const struct shape *sh)
 		assert_int_equal(dcf_node_start_locked(&sg, n, 1, 0, 0, dcf_now_ns()), 0);
 	dcf_unlock(&sg);
 	for (uint32_t n = 0; n < c.max_nodes; n++) {
-		struct tu_worker w = {&sg, L, n, 1, 0, 0, 0};
+		struct tu_worker w = {&sg, L, n, 1, 0, 0, 0, 0, 0, 0};
 
 		pids[nkids++] = tu_spawn_worker(&w);
 	}

@@ -311,8 +311,8 @@ static void
 test_stop_inside_each_critical_section(void **state)
 {
 	/* Every step of the worker's transactions where the lock is held. */
-	static const char *const ops[] = {"node", "claim", "complete"};
-	static const int steps[] = {0, 1, 2, 3, 40, 41};
+	static const char *const ops[] = {"node", "claim", "turn", "complete"};
+	static const int steps[] = {0, 1, 2, 3, 1000, 1001};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
@@ -326,7 +326,7 @@ test_stop_inside_each_critical_section(void **state)
 		}
 	}
 	/* Stopped just after unlocking, busy: the plain hang watchdog's case. */
-	stop_at("claim:42:1", 0);
+	stop_at("claim:1002:1", 0);
 }
 
 /* ---- 2. a log nobody reads ---------------------------------------------- */

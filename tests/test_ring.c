@@ -386,6 +386,75 @@ test_journal_malformed(void **state)
 	tu_assert_books(&f->sg);
 }
 
+/*
+ * n entries at once, as one transaction each: push_n keeps their order,
+ * pop_n takes what there is (at most n), unpop_n puts entries back in front
+ * of the head in their order; one head or tail store plus n slot stores;
+ * all across the counters' wrap at 2^32; refused whole when they do not fit.
+ */
+static int
+ring_n(struct fix *f, int op, uint32_t *v, uint32_t n, uint32_t *got, uint32_t *stores)
+{
+	struct dcf_tx tx;
+	int r;
+
+	dcf_tx_begin(&tx, &f->sg, DCF_OP_DISPATCH);
+	r = op == 0   ? dcf_ring_push_n_tx(&tx, RING, v, n)
+	    : op == 1 ? dcf_ring_pop_n_tx(&tx, RING, v, n, got)
+	              : dcf_ring_unpop_n_tx(&tx, RING, v, n);
+	if (r == -1) {
+		assert_int_equal(tx.n, 0);
+		return -1;
+	}
+	*stores = tx.n;
+	dcf_tx_commit(&tx);
+	return 0;
+}
+
+static void
+test_ring_batches(void **state)
+{
+	struct fix *f = *state;
+	uint32_t v[8], got = 0, stores = 0, w[8];
+
+	f->r->head = f->r->tail = UINT32_MAX - 2; /* the next few cross 2^32 */
+	for (uint32_t i = 0; i < 5; i++)
+		v[i] = 3 + i;
+	assert_int_equal(ring_n(f, 0, v, 5, &got, &stores), 0);
+	assert_int_equal(stores, 6);
+	assert_int_equal(dcf_ring_depth(f->r), 5);
+	assert_int_equal(ring_n(f, 1, w, 3, &got, &stores), 0);
+	assert_int_equal(got, 3);
+	assert_int_equal(stores, 1);
+	assert_int_equal(w[0], 3);
+	assert_int_equal(w[2], 5);
+	/* Back in front, in their order: 3 4 5 6 7 again. */
+	assert_int_equal(ring_n(f, 2, w, 3, &got, &stores), 0);
+	assert_int_equal(stores, 4);
+	assert_int_equal(ring_n(f, 1, w, 8, &got, &stores), 0);
+	assert_int_equal(got, 5);
+	for (uint32_t i = 0; i < 5; i++)
+		assert_int_equal(w[i], 3 + i);
+	errno = 0;
+	assert_int_equal(ring_n(f, 1, w, 8, &got, &stores), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(ring_n(f, 0, v, 0, &got, &stores), 0); /* nothing: no store */
+	assert_int_equal(stores, 0);
+	/* Refused whole when they do not fit. */
+	f->r->tail = f->r->head + f->cap - 2;
+	errno = 0;
+	assert_int_equal(ring_n(f, 0, v, 3, &got, &stores), -1);
+	assert_int_equal(errno, ENOSPC);
+	errno = 0;
+	assert_int_equal(ring_n(f, 2, v, 3, &got, &stores), -1);
+	assert_int_equal(errno, ENOSPC);
+	f->r->tail = f->r->head + f->cap + 1;
+	errno = 0;
+	assert_int_equal(ring_n(f, 1, w, 1, &got, &stores), -1);
+	assert_int_equal(errno, EUCLEAN);
+	f->r->tail = f->r->head;
+}
+
 int
 main(void)
 {
@@ -397,6 +466,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_ring_wrap, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ring_full_across_wrap, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ring_corrupt, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ring_batches, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ring_nothing_before_commit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_journal_redo, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_journal_malformed, setup, teardown),

@@ -1170,8 +1170,8 @@ test_holder_killed_mid_transaction(void **state)
 	if (pid == 0) {
 		int wake;
 
-		/* Entry 4 of a completion is the running counter: applied, completed not yet. */
-		dcf_inject_arm(DCF_OP_COMPLETE, DCF_STEP_APPLY(4), 1);
+		/* Entry 11 of a completion is the running counter: applied, completed not yet. */
+		dcf_inject_arm(DCF_OP_COMPLETE, DCF_STEP_APPLY(11), 1);
 		if (dcf_lock(&sg) == -1)
 			_exit(TU_EX_NOTREC);
 		(void)!dcf_complete_locked(&sg, 0, 1, slot, id, 0, &wake);

@@ -167,21 +167,26 @@ test_kill_storm(void **state)
 static void
 test_kills_inside_critical_sections(void **state)
 {
-	/* Each worker claims and completes hundreds of times: these kill for sure. */
+	/* Each worker turns (completes a batch and claims the next) hundreds of times:
+	 * these kill for sure. */
 	static const struct {
 		const char *env;
 		int must_kill;
 	} specs[] = {
 	    {"DCF_INJECT=claim:0:37", 1},
-	    {"DCF_INJECT=claim:2:41", 1},
-	    {"DCF_INJECT=claim:5:29", 1},
-	    {"DCF_INJECT=claim:14:23", 1},
-	    {"DCF_INJECT=complete:1:31", 1},
-	    {"DCF_INJECT=complete:4:27", 1},
-	    {"DCF_INJECT=complete:40:19", 1},
-	    {"DCF_INJECT=complete:41:33", 1},
-	    {"DCF_INJECT=claim:42:17", 1},
-	    /* Sleeping depends on timing: these may or may not strike; the books must hold either way. */
+	    {"DCF_INJECT=turn:2:41", 1},
+	    {"DCF_INJECT=turn:5:29", 1},
+	    {"DCF_INJECT=turn:14:23", 1},
+	    {"DCF_INJECT=turn:60:7", 1}, /* inside a batch */
+	    {"DCF_INJECT=turn:1000:19", 1},
+	    {"DCF_INJECT=turn:1001:33", 1},
+	    {"DCF_INJECT=claim:1002:17", 1},
+	    /* Timing decides whether these strike: a completion that claims nothing
+	     * (complete alone: a worker's last, and when queues run dry), sleeping,
+	     * waking. The books must hold either way (test_crash hits each for sure). */
+	    {"DCF_INJECT=complete:1:2", 0},
+	    {"DCF_INJECT=complete:4:2", 0},
+	    {"DCF_INJECT=complete:1000:2", 0},
 	    {"DCF_INJECT=sleep:3:1", 0},
 	    {"DCF_INJECT=wake:2:1", 0},
 	};

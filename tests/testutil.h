@@ -783,6 +783,8 @@ enum tu_stat {
 	TU_ST_WOKE_TO_WORK,
 	TU_ST_REPAIRS,
 	TU_ST_CHAINS,
+	TU_ST_BATCHES,   /* claims of more than one task */
+	TU_ST_GIVEBACKS, /* batches cut short */
 	TU_ST_BAD,
 	TU_ST_NSTATS
 };
@@ -917,6 +919,11 @@ struct tu_worker {
 	uint32_t node, gen;
 	int arm_op, arm_step;
 	unsigned long arm_count;
+	uint32_t kmax; /* the largest batch (turn.h): 0 as the real worker, 1 one at a time */
+	/* Batched tests: every slow_every-th task (0: none) takes 2 ms, so the
+	 * batch it is in is cut short; the die_at-th task (0: none) is never
+	 * run: the worker SIGKILLs itself as it starts it. */
+	uint32_t slow_every, die_at;
 };
 
 /* Under the lock at every turn: count a repair this worker just made. */
@@ -944,6 +951,7 @@ tu_worker_main(const struct tu_worker *w)
 	struct tu_ledger *L = w->L;
 	const struct dcf_config *cfg = &sg->hdr->cfg;
 	struct dcf_turn t;
+	uint32_t ran = 0;
 	int slept = 0;
 
 	dcf_seg_close_fd(sg);
@@ -953,6 +961,11 @@ tu_worker_main(const struct tu_worker *w)
 	t.node = w->node;
 	t.gen = w->gen;
 	t.pid = getpid();
+	t.kmax = w->kmax;
+	/* A worker that is to die at a set task holds its batch till then, however slow
+	 * (valgrind) its tasks are: no batch is cut short. */
+	if (w->die_at != 0)
+		t.give_back_ns = UINT64_MAX;
 	t.locked_hook = tu_count_repairs;
 	t.hook_arg = &rc;
 	rc.seen = tu_repairs_here;
@@ -969,10 +982,12 @@ tu_worker_main(const struct tu_worker *w)
 				return TU_EX_NOTREC;
 			tu_child_fail(__FILE__, __LINE__, "turn: %s", strerror(errno));
 		}
-		if (t.completed) {
-			tu_mark(L->completed, t.done_id);
+		for (uint32_t i = 0; i < t.completed; i++) {
+			tu_mark(L->completed, t.done_id[i]);
 			tu_stat_add(L, TU_ST_COMPLETES, 1);
 		}
+		if (t.given_back > 0)
+			tu_stat_add(L, TU_ST_GIVEBACKS, 1);
 		if (t.wake_sup)
 			tu_wake_sup(L);
 		if (next == DCF_NEXT_EXIT)
@@ -986,17 +1001,31 @@ tu_worker_main(const struct tu_worker *w)
 		}
 		if (t.cl.chain)
 			tu_stat_add(L, TU_ST_CHAINS, 1);
-		TU_CHILD_CHECK(t.cl.id < L->ntasks && t.cl.arg_ms == dcf_task_ms(cfg, t.cl.id) &&
-		        t.cl.kind == cfg->work,
-		    "claimed a task that is not what was dispatched: "
-		    "id %llu, %u ms, kind %u",
-		    (unsigned long long)t.cl.id, t.cl.arg_ms, t.cl.kind);
-		tu_mark(L->executed, t.cl.id);
-		tu_stat_add(L, TU_ST_CLAIMS, 1);
+		if (t.cl.n > 1)
+			tu_stat_add(L, TU_ST_BATCHES, 1);
+
 		if (slept)
 			tu_stat_add(L, TU_ST_WOKE_TO_WORK, 1);
 		slept = 0;
-		t.result = tu_result(t.cl.id);
+		for (const struct dcf_claim *cl; (cl = dcf_turn_next(sg, &t)) != NULL;) {
+			TU_CHILD_CHECK(cl->id < L->ntasks &&
+			        cl->arg_ms == dcf_task_ms(cfg, cl->id) && cl->kind == cfg->work,
+			    "claimed a task that is not what was dispatched: "
+			    "id %llu, %u ms, kind %u",
+			    (unsigned long long)cl->id, cl->arg_ms, cl->kind);
+			if (w->die_at != 0 && ++ran == w->die_at)
+				raise(SIGKILL);
+			tu_mark(L->executed, cl->id);
+			tu_stat_add(L, TU_ST_CLAIMS, 1);
+			if (w->slow_every != 0 && cl->id % w->slow_every == 0) {
+				/* The task's own work: 2 ms, longer than a batch may wait. */
+				struct timespec ts = {0, 2000000};
+
+				while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+					;
+			}
+			dcf_turn_done(&t, tu_result(cl->id));
+		}
 	}
 }
 

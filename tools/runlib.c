@@ -226,7 +226,7 @@ run_audit_order(const char *log, char *first, size_t len)
 		uint32_t net, idx;
 		struct order_ent *e;
 		char *end;
-		int kind = 0; /* 1 start, 2 completion, 3 failure */
+		int kind = 0; /* 1 start, 2 completion (or run and not reported), 3 failure */
 
 		if (eol == NULL)
 			eol = line + strlen(line);
@@ -246,6 +246,9 @@ run_audit_order(const char *log, char *first, size_t len)
 				kind = 1, p = end + 12;
 			else if (strncmp(end, " completed by ", 14) == 0)
 				kind = 2, p = end + 14;
+			else if (strncmp(end, " ran on ", 8) == 0)
+				kind = 2,
+				p = end + 8; /* a batch's task run, not reported, died with it */
 		} else if (parse_node(p, &net, &idx) == 0) {
 			if (in_line(p, eol, " has failed.") != NULL ||
 			    in_line(p, eol, " stopped with its task unfinished") != NULL)

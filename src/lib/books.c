@@ -81,7 +81,12 @@ want_wake(struct dcf_seg *sg, uint32_t net_id, uint32_t depth)
 
 	if (sleepers == 0 || depth == 0)
 		return 0;
-	if (alive <= sleepers || avg == 0 || avg >= SHORT_TASK_NS)
+	if (alive <= sleepers)
+		return 1;
+	/* Every sleeper already has a wake on its way: another finds nobody. */
+	if (__atomic_load_n(&net->woken, __ATOMIC_RELAXED) >= sleepers)
+		return 0;
+	if (avg == 0 || avg >= SHORT_TASK_NS)
 		return 1;
 	if (width == 0) {
 		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -91,6 +96,20 @@ want_wake(struct dcf_seg *sg, uint32_t net_id, uint32_t depth)
 	return alive - sleepers < width;
 }
 
+/*
+ * Wake one sleeper of network n, counting it in woken only if the kernel
+ * says one woke: counting the intent instead strands sleepers whose wake
+ * found nobody (a sleeper between its check-in and its futex wait).
+ */
+static void
+wake_one(struct dcf_seg *sg, uint32_t n)
+{
+	int k = dcf_futex_wake(&sg->nets[n].wake, 1);
+
+	if (k > 0)
+		__atomic_add_fetch(&sg->nets[n].woken, (uint32_t)k, __ATOMIC_RELAXED);
+}
+
 void
 dcf_books_wake_ring(struct dcf_seg *sg, uint32_t ring)
 {
@@ -98,12 +117,12 @@ dcf_books_wake_ring(struct dcf_seg *sg, uint32_t ring)
 		uint32_t n = ring - DCF_RING_NET0;
 
 		if (want_wake(sg, n, dcf_ring_depth(&sg->rings[ring])))
-			dcf_futex_wake(&sg->nets[n].wake, 1);
+			wake_one(sg, n);
 		return;
 	}
 	for (uint32_t n = 0; n < sg->cfg.nets; n++)
 		if (want_wake(sg, n, dcf_ring_depth(&sg->rings[ring])))
-			dcf_futex_wake(&sg->nets[n].wake, 1);
+			wake_one(sg, n);
 }
 
 void
@@ -112,80 +131,143 @@ dcf_books_wake_all(struct dcf_seg *sg)
 	for (uint32_t n = 0; n < sg->cfg.nets; n++) {
 		__atomic_add_fetch(&sg->nets[n].wake, 1, __ATOMIC_RELEASE);
 		dcf_futex_wake(&sg->nets[n].wake, INT_MAX);
+		/* Everyone is awake or about to be: the count starts again. */
+		__atomic_store_n(&sg->nets[n].woken, 0, __ATOMIC_RELAXED);
 	}
 }
 
+/* Every bound of a transaction below, against the journal's size (layout.h). */
+_Static_assert(3 * DCF_BATCH_MAX + 8 + 9 * DCF_BATCH_MAX + 2 + 9 <= DCF_WAL_MAX,
+    "a worker's complete + claim of DCF_BATCH_MAX each must fit the journal");
+_Static_assert(4 * DCF_BATCH_MAX + 14 <= DCF_WAL_MAX, "a give-back must fit the journal");
+_Static_assert(5 * DCF_BATCH_MAX + 16 <= DCF_WAL_MAX, "a death holding a batch must fit");
+_Static_assert(4 * DCF_SUP_BATCH + 3 <= DCF_WAL_MAX, "a batched dispatch must fit the journal");
+_Static_assert(2 * DCF_SUP_BATCH + 6 <= DCF_WAL_MAX, "a batched retire must fit the journal");
+
+/*
+ * Dispatch ids next_id .. next_id + n - 1 (n at most the free slots and the
+ * ids left), id next_id + i queued on rings[i], payloads[i] copied into its
+ * slot if payloads is given: one transaction, one pop of the free ring and
+ * one push per ring named. Returns how many were dispatched.
+ */
 static int
-dispatch(struct dcf_seg *sg, uint32_t ring, uint64_t now, const void *payload, uint32_t payload_len)
+dispatch_n(struct dcf_seg *sg, const uint32_t *rings, uint32_t n, uint64_t now,
+    const void *const *payloads, const uint32_t *lens)
 {
 	struct dcf_hdr *h = sg->hdr;
-	struct dcf_task *t;
 	struct dcf_tx tx;
-	uint64_t id = h->cnt.next_id;
-	uint32_t s;
+	uint64_t id0 = h->cnt.next_id, to_recovery = 0;
+	uint32_t slots[DCF_SUP_BATCH], grp[DCF_SUP_BATCH], dist[DCF_SUP_BATCH], ndist = 0, got;
 
 	DCF_INJECT(DCF_OP_DISPATCH, DCF_STEP_LOCKED);
-	if (id >= sg->cfg.tasks) {
-		errno = ENODATA;
-		return -1;
-	}
-	if (ring == DCF_RING_FREE || ring == DCF_RING_DONE || ring >= sg->nrings) {
+	if (n == 0 || n > DCF_SUP_BATCH) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (payload_len > sg->cfg.payload_max) {
-		errno = EMSGSIZE;
+	if (id0 >= sg->cfg.tasks) {
+		errno = ENODATA;
 		return -1;
+	}
+	if (n > sg->cfg.tasks - id0)
+		n = (uint32_t)(sg->cfg.tasks - id0);
+	for (uint32_t i = 0; i < n; i++) {
+		if (rings[i] == DCF_RING_FREE || rings[i] == DCF_RING_DONE ||
+		    rings[i] >= sg->nrings) {
+			errno = EINVAL;
+			return -1;
+		}
+		if (payloads != NULL && lens[i] > sg->cfg.payload_max) {
+			errno = EMSGSIZE;
+			return -1;
+		}
 	}
 	dcf_tx_begin(&tx, sg, DCF_OP_DISPATCH);
-	if (dcf_ring_pop_tx(&tx, DCF_RING_FREE, &s) == -1)
+	if (dcf_ring_pop_n_tx(&tx, DCF_RING_FREE, slots, n, &got) == -1)
 		return errno == ENOENT ? (errno = ENOSPC, -1) : -1;
-	t = &sg->tasks[s];
-	if (t->state != DCF_TASK_FREE) {
-		errno = EUCLEAN;
-		return -1;
+	n = got;
+	for (uint32_t i = 0; i < n; i++) {
+		struct dcf_task *t = &sg->tasks[slots[i]];
+		uint64_t id = id0 + i;
+		uint32_t len = payloads != NULL ? lens[i] : 0;
+
+		if (t->state != DCF_TASK_FREE) {
+			errno = EUCLEAN;
+			return -1;
+		}
+		/* The slot is free: its fields and payload may be written before the commit. */
+		t->id = id;
+		t->kind = sg->cfg.work;
+		t->prio = 0;
+		t->arg_ms = sg->cfg.work >= DCF_WORK_CMD ? 0 : dcf_task_ms(&sg->cfg, id);
+		t->attempts = 0;
+		t->result = 0;
+		t->owner_node = DCF_NONE;
+		t->owner_gen = 0;
+		t->owner_pid = 0;
+		t->t_queued_ns = now;
+		t->t_started_ns = 0;
+		if (len > 0)
+			memcpy(dcf_payload(sg, slots[i]), payloads[i], len);
+		t->payload_len = len;
+		t->runs = 0;
+		t->tries = 0;
+		t->next_owned = DCF_NONE;
+		memset(&t->out, 0, sizeof(t->out));
+		dcf_tx_put32(&tx, &t->queue, rings[i]);
+		dcf_tx_put32(&tx, &t->state, DCF_TASK_QUEUED);
+		to_recovery += rings[i] == DCF_RING_RECOVERY;
+		if (ndist == 0 || dist[ndist - 1] != rings[i]) {
+			uint32_t d = 0;
+
+			while (d < ndist && dist[d] != rings[i])
+				d++;
+			if (d == ndist)
+				dist[ndist++] = rings[i];
+		}
 	}
-	/* The slot is free: its payload may be written before the commit. */
-	t->id = id;
-	t->kind = sg->cfg.work;
-	t->prio = 0;
-	t->arg_ms = sg->cfg.work >= DCF_WORK_CMD ? 0 : dcf_task_ms(&sg->cfg, id);
-	t->attempts = 0;
-	t->result = 0;
-	t->owner_node = DCF_NONE;
-	t->owner_gen = 0;
-	t->owner_pid = 0;
-	t->t_queued_ns = now;
-	t->t_started_ns = 0;
-	if (payload_len > 0)
-		memcpy(dcf_payload(sg, s), payload, payload_len);
-	t->payload_len = payload_len;
-	t->runs = 0;
-	t->tries = 0;
-	memset(&t->out, 0, sizeof(t->out));
-	dcf_tx_put32(&tx, &t->queue, ring);
-	dcf_tx_put32(&tx, &t->state, DCF_TASK_QUEUED);
-	if (dcf_ring_push_tx(&tx, ring, s) == -1)
-		return -1;
-	dcf_tx_put64(&tx, &h->cnt.next_id, id + 1);
-	if (ring == DCF_RING_RECOVERY)
-		dcf_tx_put64(&tx, &h->cnt.to_recovery, h->cnt.to_recovery + 1);
+	/* One push per ring, its slots in id order. */
+	for (uint32_t d = 0; d < ndist; d++) {
+		uint32_t k = 0;
+
+		for (uint32_t i = 0; i < n; i++)
+			if (rings[i] == dist[d])
+				grp[k++] = slots[i];
+		if (dcf_ring_push_n_tx(&tx, dist[d], grp, k) == -1)
+			return -1;
+	}
+	dcf_tx_put64(&tx, &h->cnt.next_id, id0 + n);
+	if (to_recovery > 0)
+		dcf_tx_put64(&tx, &h->cnt.to_recovery, h->cnt.to_recovery + to_recovery);
 	dcf_tx_commit(&tx);
-	bump_ring(sg, ring);
-	return 0;
+	for (uint32_t d = 0; d < ndist; d++)
+		bump_ring(sg, dist[d]);
+	return (int)n;
+}
+
+int
+dcf_dispatch_n_locked(struct dcf_seg *sg, const uint32_t *rings, uint32_t n, uint64_t now)
+{
+	return dispatch_n(sg, rings, n, now, NULL, NULL);
+}
+
+int
+dcf_dispatch_cmd_n_locked(struct dcf_seg *sg, const uint32_t *rings, uint32_t n, uint64_t now,
+    const void *const *payloads, const uint32_t *lens)
+{
+	return dispatch_n(sg, rings, n, now, payloads, lens);
 }
 
 int
 dcf_dispatch_locked(struct dcf_seg *sg, uint32_t ring, uint64_t now)
 {
-	return dispatch(sg, ring, now, NULL, 0);
+	return dispatch_n(sg, &ring, 1, now, NULL, NULL) == -1 ? -1 : 0;
 }
 
 int
 dcf_dispatch_cmd_locked(struct dcf_seg *sg, uint32_t ring, uint64_t now, const void *payload,
     uint32_t payload_len)
 {
-	return dispatch(sg, ring, now, payload, payload_len);
+	return dispatch_n(sg, &ring, 1, now, &payload, &payload_len) == -1 ? -1 : 0;
 }
 
 int
@@ -205,23 +287,193 @@ dcf_skip_locked(struct dcf_seg *sg, uint64_t n)
 	return 0;
 }
 
-int
-dcf_claim_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t pid, uint64_t now,
-    struct dcf_claim *out)
-{
-	struct dcf_hdr *h = sg->hdr;
-	struct dcf_node *nd;
-	struct dcf_task *t;
-	struct dcf_tx tx;
-	uint32_t ring, s;
+/*
+ * A batch's size: how many tasks a worker of node's network should claim at
+ * once. Batching saves a lock round trip per task, but a task claimed
+ * waits behind those before it in its worker's hand, so:
+ *  - commands, tasks not measured yet, and tasks longer than
+ *    BATCH_BUDGET_NS: one at a time (a long task must not hold short ones
+ *    hostage);
+ *  - shorter ones: about BATCH_BUDGET_NS of work, up to kmax
+ *    (DCF_BATCH_MAX at most);
+ *  - never more than the worker's share of what is queued for it, so one
+ *    worker does not take everything while others are awake.
+ * A wrong guess costs time, never a task: a batch whose tasks wait too long
+ * behind a slow one is given back (dcf_give_back_locked).
+ */
+#define BATCH_BUDGET_NS 50000ULL
 
-	DCF_INJECT(DCF_OP_CLAIM, DCF_STEP_LOCKED);
-	if (node >= sg->cfg.max_nodes || sg->nodes[node].gen != gen) {
+uint32_t
+dcf_batch_size_locked(struct dcf_seg *sg, uint32_t node, uint32_t kmax)
+{
+	const struct dcf_net *net;
+	uint64_t avg, k;
+	uint32_t depth, alive, sleepers, awake, fair;
+
+	if (kmax == 0 || kmax > DCF_BATCH_MAX)
+		kmax = DCF_BATCH_MAX;
+	if (kmax == 1 || node >= sg->cfg.max_nodes || sg->nodes[node].net >= sg->cfg.nets ||
+	    sg->cfg.work == DCF_WORK_CMD)
+		return 1;
+	net = &sg->nets[sg->nodes[node].net];
+	avg = net->run_avg_ns;
+	if (avg == 0 || avg >= BATCH_BUDGET_NS)
+		return 1;
+	k = BATCH_BUDGET_NS / avg;
+	if (k > kmax)
+		k = kmax;
+	depth = dcf_ring_depth(&sg->rings[DCF_RING_RECOVERY]) +
+	    dcf_ring_depth(&sg->rings[DCF_RING_NET0 + sg->nodes[node].net]);
+	alive = net->alive;
+	sleepers = net->sleepers;
+	awake = alive > sleepers ? alive - sleepers : 1;
+	fair = depth / awake + (depth % awake != 0);
+	if (k > fair)
+		k = fair;
+	return k > 0 ? (uint32_t)k : 1;
+}
+
+/*
+ * Check that fin lists the first fin->n slots of node's chain, in order,
+ * each RUNNING with its id and owned by (node, gen). *rest: the slot after
+ * them (DCF_NONE: the whole chain). ESTALE otherwise.
+ */
+static int
+chain_prefix(struct dcf_seg *sg, const struct dcf_node *nd, uint32_t node, uint32_t gen,
+    const struct dcf_finished *fin, uint32_t *rest)
+{
+	uint32_t s = nd->task_slot;
+
+	if (fin->n > nd->held) {
 		errno = ESTALE;
 		return -1;
 	}
-	if (__atomic_load_n(&h->sys_state, __ATOMIC_ACQUIRE) != DCF_SYS_RUNNING) {
-		errno = ESHUTDOWN;
+	for (uint32_t i = 0; i < fin->n; i++) {
+		const struct dcf_task *t;
+
+		if (s >= sg->cfg.task_slots || fin->slot[i] != s) {
+			errno = ESTALE;
+			return -1;
+		}
+		t = &sg->tasks[s];
+		if (t->state != DCF_TASK_RUNNING || t->id != fin->id[i] || t->owner_node != node ||
+		    t->owner_gen != gen) {
+			errno = ESTALE;
+			return -1;
+		}
+		s = t->next_owned;
+	}
+	*rest = s;
+	return 0;
+}
+
+/* In tx: fin's tasks DONE with their results, on the done ring; the node's and network's counts. */
+static int
+complete_tx(struct dcf_seg *sg, struct dcf_tx *tx, struct dcf_node *nd,
+    const struct dcf_finished *fin, uint64_t now)
+{
+	struct dcf_net *net = &sg->nets[nd->net];
+	uint64_t avg = net->run_avg_ns, run;
+
+	for (uint32_t i = 0; i < fin->n; i++) {
+		struct dcf_task *t = &sg->tasks[fin->slot[i]];
+
+		dcf_tx_put32(tx, &t->state, DCF_TASK_DONE);
+		dcf_tx_put64(tx, &t->result, fin->result[i]);
+	}
+	if (dcf_ring_push_n_tx(tx, DCF_RING_DONE, fin->slot, fin->n) == -1)
+		return -1;
+	dcf_tx_put64(tx, &nd->completed, nd->completed + fin->n);
+	dcf_tx_put64(tx, &net->completed, net->completed + fin->n);
+	/* The run time's moving average (1/8 weight), per task of the batch: for
+	 * want_wake and the next batch's size. */
+	run = now > fin->start_ns ? (now - fin->start_ns) / fin->n : 0;
+	avg = avg == 0 ? run + 1 : avg - avg / 8 + run / 8;
+	dcf_tx_put64(tx, &net->run_avg_ns, avg ? avg : 1);
+	return 0;
+}
+
+/*
+ * In tx: pop up to k queued tasks, the recovery ring's first, then the
+ * network's, and make them RUNNING for (node, gen), chained in that order.
+ * Returns how many (0: none queued), or -1.
+ */
+static int
+claim_tx(struct dcf_seg *sg, struct dcf_tx *tx, uint32_t node, uint32_t gen, pid_t pid,
+    uint64_t now, uint32_t k, struct dcf_claims *out)
+{
+	const uint32_t rings[2] = {DCF_RING_RECOVERY, DCF_RING_NET0 + sg->nodes[node].net};
+	uint32_t slots[DCF_BATCH_MAX], m = 0, got;
+
+	for (int r = 0; r < 2 && m < k; r++) {
+		if (dcf_ring_pop_n_tx(tx, rings[r], slots + m, k - m, &got) == -1) {
+			if (errno != ENOENT)
+				return -1;
+			continue;
+		}
+		for (uint32_t j = m; j < m + got; j++) {
+			const struct dcf_task *t = &sg->tasks[slots[j]];
+
+			if (t->state != DCF_TASK_QUEUED || t->queue != rings[r]) {
+				errno = EUCLEAN;
+				return -1;
+			}
+			out->t[j].from_recovery = r == 0;
+		}
+		m += got;
+	}
+	for (uint32_t j = 0; j < m; j++) {
+		struct dcf_task *t = &sg->tasks[slots[j]];
+		struct dcf_claim *c = &out->t[j];
+
+		dcf_tx_put32(tx, &t->state, DCF_TASK_RUNNING);
+		dcf_tx_put32(tx, &t->queue, DCF_NONE);
+		dcf_tx_put32(tx, &t->owner_node, node);
+		dcf_tx_put32(tx, &t->owner_gen, gen);
+		dcf_tx_put32(tx, (uint32_t *)&t->owner_pid, (uint32_t)pid);
+		dcf_tx_put64(tx, &t->t_started_ns, now);
+		dcf_tx_put32(tx, &t->runs, t->runs + 1);
+		dcf_tx_put32(tx, &t->flags, c->from_recovery ? DCF_TASK_F_RECOVERY : 0);
+		dcf_tx_put32(tx, &t->next_owned, j + 1 < m ? slots[j + 1] : DCF_NONE);
+		c->slot = slots[j];
+		c->id = t->id;
+		c->kind = t->kind;
+		c->arg_ms = t->arg_ms;
+		c->attempts = t->attempts;
+		c->runs = t->runs + 1;
+		c->tries = t->tries;
+		c->chain = 0;
+		c->wake_sup = 0;
+	}
+	return (int)m;
+}
+
+int
+dcf_complete_claim_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t pid, uint64_t now,
+    const struct dcf_finished *fin, uint32_t k, struct dcf_claims *out)
+{
+	static const struct dcf_finished none = {0};
+	struct dcf_hdr *h = sg->hdr;
+	struct dcf_node *nd;
+	struct dcf_tx tx;
+	uint32_t n, rest = DCF_NONE, m = 0, wake_for;
+	int op, r;
+
+	if (fin == NULL)
+		fin = &none;
+	n = fin->n;
+	op = n > 0 ? (k > 0 ? DCF_OP_TURN : DCF_OP_COMPLETE) : DCF_OP_CLAIM;
+	/* Lock held, nothing written: about to complete, and to claim or turn. */
+	if (n > 0)
+		DCF_INJECT(DCF_OP_COMPLETE, DCF_STEP_LOCKED);
+	if (k > 0)
+		DCF_INJECT(op, DCF_STEP_LOCKED);
+	out->n = 0;
+	out->chain = 0;
+	out->wake_sup = 0;
+	out->stopping = 0;
+	if (node >= sg->cfg.max_nodes || sg->nodes[node].gen != gen) {
+		errno = ESTALE;
 		return -1;
 	}
 	nd = &sg->nodes[node];
@@ -229,51 +481,177 @@ dcf_claim_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t pid, uin
 		errno = EUCLEAN;
 		return -1;
 	}
-	dcf_tx_begin(&tx, sg, DCF_OP_CLAIM);
-	ring = DCF_RING_RECOVERY;
-	if (dcf_ring_pop_tx(&tx, ring, &s) == -1) {
-		if (errno != ENOENT)
-			return -1;
-		ring = DCF_RING_NET0 + nd->net;
-		if (dcf_ring_pop_tx(&tx, ring, &s) == -1)
-			return -1;
-	}
-	t = &sg->tasks[s];
-	if (t->state != DCF_TASK_QUEUED || t->queue != ring) {
-		errno = EUCLEAN;
+	if (n > DCF_BATCH_MAX || k > DCF_BATCH_MAX) {
+		errno = EINVAL;
 		return -1;
 	}
-	dcf_tx_put32(&tx, &t->state, DCF_TASK_RUNNING);
-	dcf_tx_put32(&tx, &t->queue, DCF_NONE);
-	dcf_tx_put32(&tx, &t->owner_node, node);
-	dcf_tx_put32(&tx, &t->owner_gen, gen);
-	dcf_tx_put32(&tx, (uint32_t *)&t->owner_pid, (uint32_t)pid);
-	dcf_tx_put64(&tx, &t->t_started_ns, now);
-	dcf_tx_put32(&tx, &t->runs, t->runs + 1);
-	dcf_tx_put32(&tx, &nd->state, DCF_NODE_BUSY);
-	dcf_tx_put32(&tx, &nd->task_slot, s);
-	dcf_tx_put64(&tx, &nd->task_id, t->id);
-	dcf_tx_put64(&tx, &nd->busy_since_ns, now);
-	dcf_tx_put32(&tx, &nd->from_recovery, ring == DCF_RING_RECOVERY);
-	dcf_tx_put32(&tx, &t->flags, ring == DCF_RING_RECOVERY ? DCF_TASK_F_RECOVERY : 0);
-	dcf_tx_put64(&tx, &h->cnt.running, h->cnt.running + 1);
-	dcf_tx_put64(&tx, &h->cnt.claims, h->cnt.claims + 1);
-	out->wake_sup = 0;
-	if (h->sup_waiting & DCF_SUP_WAKE_CLAIM) {
+	if (chain_prefix(sg, nd, node, gen, fin, &rest) == -1)
+		return -1;
+	/* Tasks held and not reported finished are given back, never dropped. */
+	if (rest != DCF_NONE && (n > 0 || k > 0)) {
+		errno = n > 0 ? EINVAL : EBUSY;
+		return -1;
+	}
+	if (__atomic_load_n(&h->sys_state, __ATOMIC_ACQUIRE) != DCF_SYS_RUNNING) {
+		out->stopping = 1;
+		if (n == 0) {
+			errno = ESHUTDOWN;
+			return -1;
+		}
+		k = 0;
+	}
+	dcf_tx_begin(&tx, sg, (uint32_t)op);
+	if (k > 0) {
+		if ((r = claim_tx(sg, &tx, node, gen, pid, now, k, out)) == -1)
+			return -1;
+		m = (uint32_t)r;
+	}
+	if (n == 0 && m == 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (n > 0 && complete_tx(sg, &tx, nd, fin, now) == -1)
+		return -1;
+	if (m > 0) {
+		const struct dcf_claim *c0 = &out->t[0];
+
+		/* Not stored when they stay as they are: BUSY, busy again. */
+		if (n == 0)
+			dcf_tx_put32(&tx, &nd->state, DCF_NODE_BUSY);
+		dcf_tx_put32(&tx, &nd->task_slot, c0->slot);
+		dcf_tx_put32(&tx, &nd->run_slot, c0->slot);
+		dcf_tx_put64(&tx, &nd->task_id, c0->id);
+		dcf_tx_put64(&tx, &nd->busy_since_ns, now);
+		dcf_tx_put32(&tx, &nd->from_recovery, (uint32_t)c0->from_recovery);
+		dcf_tx_put64(&tx, &h->cnt.claims, h->cnt.claims + m);
+	} else {
+		dcf_tx_put32(&tx, &nd->state, DCF_NODE_IDLE);
+		dcf_tx_put32(&tx, &nd->task_slot, DCF_NONE);
+		dcf_tx_put32(&tx, &nd->run_slot, DCF_NONE);
+	}
+	if (m != n) {
+		dcf_tx_put32(&tx, &nd->held, m);
+		dcf_tx_put64(&tx, &h->cnt.running, h->cnt.running + m - n);
+	}
+	if (n > 0)
+		dcf_tx_put64(&tx, &h->cnt.completed, h->cnt.completed + n);
+	/* A sleeping supervisor wants completions, and claims too when it logs starts. */
+	wake_for =
+	    (n > 0 ? DCF_SUP_WAKE_DONE | DCF_SUP_WAKE_CLAIM : 0) | (m > 0 ? DCF_SUP_WAKE_CLAIM : 0);
+	if (h->sup_waiting & wake_for) {
 		dcf_tx_put32(&tx, &h->sup_waiting, 0);
 		out->wake_sup = 1;
 	}
+	tx.op = (uint32_t)(n > 0 && m > 0 ? DCF_OP_TURN : n > 0 ? DCF_OP_COMPLETE : DCF_OP_CLAIM);
 	dcf_tx_commit(&tx);
 	__atomic_store_n(&nd->heartbeat_ns, now, __ATOMIC_RELAXED);
-	out->slot = s;
-	out->id = t->id;
-	out->kind = t->kind;
-	out->arg_ms = t->arg_ms;
-	out->attempts = t->attempts;
-	out->runs = t->runs;
-	out->tries = t->tries;
-	out->from_recovery = ring == DCF_RING_RECOVERY;
-	out->chain = want_wake(sg, nd->net, dcf_ring_depth(&sg->rings[ring]));
+	out->n = m;
+	if (m > 0)
+		out->chain = want_wake(sg, nd->net,
+		    dcf_ring_depth(
+		        &sg->rings[out->t[m - 1].from_recovery ? DCF_RING_RECOVERY
+		                                               : DCF_RING_NET0 + nd->net]));
+	return 0;
+}
+
+int
+dcf_give_back_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint64_t now,
+    const struct dcf_finished *fin, struct dcf_given *out)
+{
+	struct dcf_hdr *h = sg->hdr;
+	struct dcf_node *nd;
+	struct dcf_tx tx;
+	uint32_t rec[DCF_BATCH_MAX], own[DCF_BATCH_MAX], nrec = 0, nown = 0, s, r;
+	uint32_t ring_own;
+
+	DCF_INJECT(DCF_OP_GIVEBACK, DCF_STEP_LOCKED);
+	memset(out, 0, sizeof(*out));
+	if (node >= sg->cfg.max_nodes || sg->nodes[node].gen != gen) {
+		errno = ESTALE;
+		return -1;
+	}
+	nd = &sg->nodes[node];
+	if (nd->net >= sg->cfg.nets || fin->n > DCF_BATCH_MAX) {
+		errno = fin->n > DCF_BATCH_MAX ? EINVAL : EUCLEAN;
+		return -1;
+	}
+	ring_own = DCF_RING_NET0 + nd->net;
+	if (chain_prefix(sg, nd, node, gen, fin, &s) == -1)
+		return -1;
+	/* The rest of the chain, never started: back where each came from. */
+	for (r = 0; s != DCF_NONE; r++) {
+		const struct dcf_task *t;
+
+		if (s >= sg->cfg.task_slots || fin->n + r >= nd->held) {
+			errno = EUCLEAN;
+			return -1;
+		}
+		t = &sg->tasks[s];
+		if (t->state != DCF_TASK_RUNNING || t->owner_node != node || t->owner_gen != gen) {
+			errno = EUCLEAN;
+			return -1;
+		}
+		if (t->flags & DCF_TASK_F_RECOVERY)
+			rec[nrec++] = s;
+		else
+			own[nown++] = s;
+		s = t->next_owned;
+	}
+	if (r == 0) {
+		errno = ENOENT; /* nothing to give back: a plain completion */
+		return -1;
+	}
+	dcf_tx_begin(&tx, sg, DCF_OP_GIVEBACK);
+	if (fin->n > 0 && complete_tx(sg, &tx, nd, fin, now) == -1)
+		return -1;
+	for (uint32_t i = 0; i < nrec + nown; i++) {
+		uint32_t slot = i < nrec ? rec[i] : own[i - nrec];
+		struct dcf_task *t = &sg->tasks[slot];
+
+		dcf_tx_put32(&tx, &t->state, DCF_TASK_QUEUED);
+		dcf_tx_put32(&tx, &t->queue, i < nrec ? DCF_RING_RECOVERY : ring_own);
+		/* It never ran: this claim was not a run. */
+		if (t->runs > 0)
+			dcf_tx_put32(&tx, &t->runs, t->runs - 1);
+	}
+	/* In front of what was queued behind them: they were first in line. */
+	if (dcf_ring_unpop_n_tx(&tx, DCF_RING_RECOVERY, rec, nrec) == -1 ||
+	    dcf_ring_unpop_n_tx(&tx, ring_own, own, nown) == -1)
+		return -1;
+	dcf_tx_put32(&tx, &nd->state, DCF_NODE_IDLE);
+	dcf_tx_put32(&tx, &nd->task_slot, DCF_NONE);
+	dcf_tx_put32(&tx, &nd->run_slot, DCF_NONE);
+	dcf_tx_put32(&tx, &nd->held, 0);
+	dcf_tx_put64(&tx, &h->cnt.running, h->cnt.running - fin->n - r);
+	if (fin->n > 0) {
+		dcf_tx_put64(&tx, &h->cnt.completed, h->cnt.completed + fin->n);
+		if (h->sup_waiting) {
+			dcf_tx_put32(&tx, &h->sup_waiting, 0);
+			out->wake_sup = 1;
+		}
+	}
+	dcf_tx_commit(&tx);
+	if (nrec > 0)
+		bump_ring(sg, DCF_RING_RECOVERY);
+	if (nown > 0)
+		bump_ring(sg, ring_own);
+	out->returned = r;
+	out->to_recovery = nrec;
+	out->to_own = nown;
+	return 0;
+}
+
+int
+dcf_claim_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t pid, uint64_t now,
+    struct dcf_claim *out)
+{
+	struct dcf_claims cs;
+
+	if (dcf_complete_claim_locked(sg, node, gen, pid, now, NULL, 1, &cs) == -1)
+		return -1;
+	*out = cs.t[0];
+	out->chain = cs.chain;
+	out->wake_sup = cs.wake_sup;
 	return 0;
 }
 
@@ -281,50 +659,23 @@ int
 dcf_complete_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint32_t slot, uint64_t id,
     uint64_t result, int *wake_sup)
 {
-	struct dcf_hdr *h = sg->hdr;
-	struct dcf_node *nd;
-	struct dcf_task *t;
-	struct dcf_tx tx;
+	struct dcf_finished fin;
+	struct dcf_claims cs;
 
-	DCF_INJECT(DCF_OP_COMPLETE, DCF_STEP_LOCKED);
 	*wake_sup = 0;
 	if (node >= sg->cfg.max_nodes || slot >= sg->cfg.task_slots) {
+		DCF_INJECT(DCF_OP_COMPLETE, DCF_STEP_LOCKED);
 		errno = EINVAL;
 		return -1;
 	}
-	nd = &sg->nodes[node];
-	t = &sg->tasks[slot];
-	if (t->state != DCF_TASK_RUNNING || t->id != id || t->owner_node != node ||
-	    t->owner_gen != gen || nd->gen != gen || nd->net >= sg->cfg.nets) {
-		errno = ESTALE;
+	fin.n = 1;
+	fin.slot[0] = slot;
+	fin.id[0] = id;
+	fin.result[0] = result;
+	fin.start_ns = sg->tasks[slot].t_started_ns;
+	if (dcf_complete_claim_locked(sg, node, gen, 0, dcf_now_ns(), &fin, 0, &cs) == -1)
 		return -1;
-	}
-	dcf_tx_begin(&tx, sg, DCF_OP_COMPLETE);
-	dcf_tx_put32(&tx, &t->state, DCF_TASK_DONE);
-	dcf_tx_put64(&tx, &t->result, result);
-	if (dcf_ring_push_tx(&tx, DCF_RING_DONE, slot) == -1)
-		return -1;
-	dcf_tx_put64(&tx, &h->cnt.running, h->cnt.running - 1);
-	dcf_tx_put64(&tx, &h->cnt.completed, h->cnt.completed + 1);
-	dcf_tx_put32(&tx, &nd->state, DCF_NODE_IDLE);
-	dcf_tx_put32(&tx, &nd->task_slot, DCF_NONE);
-	dcf_tx_put64(&tx, &nd->completed, nd->completed + 1);
-	dcf_tx_put64(&tx, &sg->nets[nd->net].completed, sg->nets[nd->net].completed + 1);
-	{
-		/* The run time's moving average (1/8 weight), for want_wake. */
-		struct dcf_net *net = &sg->nets[nd->net];
-		uint64_t now = dcf_now_ns(),
-		         run = now > t->t_started_ns ? now - t->t_started_ns : 0;
-		uint64_t avg = net->run_avg_ns;
-
-		avg = avg == 0 ? run + 1 : avg - avg / 8 + run / 8;
-		dcf_tx_put64(&tx, &net->run_avg_ns, avg ? avg : 1);
-	}
-	if (h->sup_waiting) {
-		dcf_tx_put32(&tx, &h->sup_waiting, 0);
-		*wake_sup = 1;
-	}
-	dcf_tx_commit(&tx);
+	*wake_sup = cs.wake_sup;
 	return 0;
 }
 
@@ -347,13 +698,19 @@ tell_done(const struct dcf_task *t, uint32_t s, struct dcf_done *out)
 }
 
 const struct dcf_task *
-dcf_done_head_locked(struct dcf_seg *sg)
+dcf_done_peek_locked(struct dcf_seg *sg, uint32_t i)
 {
 	uint32_t s;
 
-	if (dcf_ring_peek(sg, DCF_RING_DONE, 0, &s) == -1 || s >= sg->cfg.task_slots)
+	if (dcf_ring_peek(sg, DCF_RING_DONE, i, &s) == -1 || s >= sg->cfg.task_slots)
 		return NULL;
 	return &sg->tasks[s];
+}
+
+const struct dcf_task *
+dcf_done_head_locked(struct dcf_seg *sg)
+{
+	return dcf_done_peek_locked(sg, 0);
 }
 
 /* In tx: pop the DONE ring's head, check it, say what it was. NULL on error. */
@@ -374,37 +731,64 @@ pop_done(struct dcf_seg *sg, struct dcf_tx *tx, struct dcf_done *out, uint32_t *
 }
 
 int
-dcf_retire_locked(struct dcf_seg *sg, struct dcf_done *out)
+dcf_retire_n_locked(struct dcf_seg *sg, uint32_t max, struct dcf_done *out, uint32_t *n)
 {
 	struct dcf_hdr *h = sg->hdr;
-	struct dcf_task *t;
 	struct dcf_tx tx;
-	uint64_t *ended;
-	uint32_t s;
+	uint32_t slots[DCF_SUP_BATCH], got;
+	uint64_t ok = 0, timed_out = 0, failed = 0;
 
 	DCF_INJECT(DCF_OP_RETIRE, DCF_STEP_LOCKED);
-	dcf_tx_begin(&tx, sg, DCF_OP_RETIRE);
-	if ((t = pop_done(sg, &tx, out, &s)) == NULL)
+	*n = 0;
+	if (max == 0 || max > DCF_SUP_BATCH) {
+		errno = EINVAL;
 		return -1;
-	switch (t->out.how) {
-	case DCF_HOW_NONE:
-	case DCF_HOW_OK:
-		ended = &h->cnt.succeeded;
-		break;
-	case DCF_HOW_TIMEOUT:
-		ended = &h->cnt.timed_out;
-		break;
-	default:
-		ended = &h->cnt.failed;
-		break;
 	}
-	dcf_tx_put32(&tx, &t->state, DCF_TASK_FREE);
-	if (dcf_ring_push_tx(&tx, DCF_RING_FREE, s) == -1)
+	dcf_tx_begin(&tx, sg, DCF_OP_RETIRE);
+	if (dcf_ring_pop_n_tx(&tx, DCF_RING_DONE, slots, max, &got) == -1)
 		return -1;
-	dcf_tx_put64(&tx, &h->cnt.retired, h->cnt.retired + 1);
-	dcf_tx_put64(&tx, ended, *ended + 1);
+	for (uint32_t i = 0; i < got; i++) {
+		struct dcf_task *t = &sg->tasks[slots[i]];
+
+		if (t->state != DCF_TASK_DONE) {
+			errno = EUCLEAN;
+			return -1;
+		}
+		tell_done(t, slots[i], &out[i]);
+		switch (t->out.how) {
+		case DCF_HOW_NONE:
+		case DCF_HOW_OK:
+			ok++;
+			break;
+		case DCF_HOW_TIMEOUT:
+			timed_out++;
+			break;
+		default:
+			failed++;
+			break;
+		}
+		dcf_tx_put32(&tx, &t->state, DCF_TASK_FREE);
+	}
+	if (dcf_ring_push_n_tx(&tx, DCF_RING_FREE, slots, got) == -1)
+		return -1;
+	dcf_tx_put64(&tx, &h->cnt.retired, h->cnt.retired + got);
+	if (ok > 0)
+		dcf_tx_put64(&tx, &h->cnt.succeeded, h->cnt.succeeded + ok);
+	if (timed_out > 0)
+		dcf_tx_put64(&tx, &h->cnt.timed_out, h->cnt.timed_out + timed_out);
+	if (failed > 0)
+		dcf_tx_put64(&tx, &h->cnt.failed, h->cnt.failed + failed);
 	dcf_tx_commit(&tx);
+	*n = got;
 	return 0;
+}
+
+int
+dcf_retire_locked(struct dcf_seg *sg, struct dcf_done *out)
+{
+	uint32_t n;
+
+	return dcf_retire_n_locked(sg, 1, out, &n);
 }
 
 int
@@ -453,6 +837,28 @@ node_as(struct dcf_seg *sg, uint32_t node, uint32_t gen)
 	return &sg->nodes[node];
 }
 
+/*
+ * The tasks node's chain holds, in order, each RUNNING and owned by (node,
+ * gen); a chain that breaks off is cut there (the rest is not its). Returns
+ * how many.
+ */
+static uint32_t
+chain_of(struct dcf_seg *sg, const struct dcf_node *nd, uint32_t node, uint32_t gen,
+    uint32_t *chain)
+{
+	uint32_t s = nd->task_slot, n = 0;
+
+	while (n < DCF_BATCH_MAX && s < sg->cfg.task_slots) {
+		const struct dcf_task *t = &sg->tasks[s];
+
+		if (t->state != DCF_TASK_RUNNING || t->owner_node != node || t->owner_gen != gen)
+			break;
+		chain[n++] = s;
+		s = t->next_owned;
+	}
+	return n;
+}
+
 int
 dcf_node_died_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint32_t max_attempts,
     uint64_t now, struct dcf_reclaim *out)
@@ -461,53 +867,81 @@ dcf_node_died_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint32_t m
 	struct dcf_node *nd;
 	struct dcf_net *net;
 	struct dcf_tx tx;
-	uint32_t s;
+	uint32_t chain[DCF_BATCH_MAX], back[DCF_BATCH_MAX], nc, nback = 0, ri = 0, run;
 
 	DCF_INJECT(DCF_OP_RECLAIM, DCF_STEP_LOCKED);
 	memset(out, 0, sizeof(*out));
 	if ((nd = node_as(sg, node, gen)) == NULL)
 		return -1;
 	net = &sg->nets[nd->net];
+	nc = chain_of(sg, nd, node, gen, chain);
+	/*
+	 * Which of its tasks was running: the worker moves run_slot along its
+	 * chain without the lock, storing it before it starts each task, and
+	 * is its only writer while alive; we are called after reaping it, so
+	 * its last store is what we read, and no later one can come. A kill
+	 * between finishing task i and storing i + 1 charges i, one that
+	 * finished (as a worker that dies before its completion's commit is
+	 * charged today); a kill after the store and before i + 1 starts
+	 * charges i + 1 (as a worker that dies right after its claim): one
+	 * attempt charged for one death, never two, never none. A value not
+	 * on the chain (the stores are aligned words: it cannot be torn, but
+	 * the books may be damaged) charges the head.
+	 */
+	run = __atomic_load_n(&nd->run_slot, __ATOMIC_ACQUIRE);
+	for (uint32_t i = 0; i < nc; i++)
+		if (chain[i] == run)
+			ri = i;
 	dcf_tx_begin(&tx, sg, DCF_OP_RECLAIM);
-	s = nd->task_slot;
-	if (s < sg->cfg.task_slots && sg->tasks[s].state == DCF_TASK_RUNNING &&
-	    sg->tasks[s].owner_node == node && sg->tasks[s].owner_gen == gen) {
-		struct dcf_task *t = &sg->tasks[s];
-		uint32_t attempts = t->attempts + 1;
+	for (uint32_t i = 0; i < nc; i++) {
+		struct dcf_task *t = &sg->tasks[chain[i]];
 
-		out->had_task = 1;
-		out->id = t->id;
-		out->attempts = attempts;
-		out->slot = s;
-		out->runs = t->runs;
-		dcf_tx_put32(&tx, &t->attempts, attempts);
-		dcf_tx_put64(&tx, &h->cnt.running, h->cnt.running - 1);
-		if (attempts >= max_attempts) {
-			out->quarantined = 1;
-			dcf_tx_put32(&tx, &t->state, DCF_TASK_FREE);
-			if (dcf_ring_push_tx(&tx, DCF_RING_FREE, s) == -1)
-				return -1;
-			dcf_tx_put64(&tx, &h->cnt.quarantined, h->cnt.quarantined + 1);
-		} else {
-			dcf_tx_put32(&tx, &t->state, DCF_TASK_QUEUED);
-			dcf_tx_put32(&tx, &t->queue, DCF_RING_RECOVERY);
-			dcf_tx_put64(&tx, &t->t_queued_ns, now);
-			if (dcf_ring_push_tx(&tx, DCF_RING_RECOVERY, s) == -1)
-				return -1;
+		if (i == ri) {
+			uint32_t attempts = t->attempts + 1;
+
+			out->had_task = 1;
+			out->id = t->id;
+			out->attempts = attempts;
+			out->slot = chain[i];
+			out->runs = t->runs;
+			dcf_tx_put32(&tx, &t->attempts, attempts);
+			if (attempts >= max_attempts) {
+				out->quarantined = 1;
+				dcf_tx_put32(&tx, &t->state, DCF_TASK_FREE);
+				if (dcf_ring_push_tx(&tx, DCF_RING_FREE, chain[i]) == -1)
+					return -1;
+				dcf_tx_put64(&tx, &h->cnt.quarantined, h->cnt.quarantined + 1);
+				continue;
+			}
 			dcf_tx_put64(&tx, &h->cnt.reclaimed, h->cnt.reclaimed + 1);
+		} else if (i > ri && t->runs > 0) {
+			/* Held, never started: that claim was not a run. Those before
+			 * the running one ran and were not reported: they run again. */
+			dcf_tx_put32(&tx, &t->runs, t->runs - 1);
 		}
+		dcf_tx_put32(&tx, &t->state, DCF_TASK_QUEUED);
+		dcf_tx_put32(&tx, &t->queue, DCF_RING_RECOVERY);
+		dcf_tx_put64(&tx, &t->t_queued_ns, now);
+		back[nback++] = chain[i];
 	}
+	if (dcf_ring_push_n_tx(&tx, DCF_RING_RECOVERY, back, nback) == -1)
+		return -1;
+	out->requeued = nc > 0 ? nc - 1 : 0;
+	if (nc > 0)
+		dcf_tx_put64(&tx, &h->cnt.running, h->cnt.running - nc);
 	if (nd->sleeping)
 		dcf_tx_put32(&tx, &net->sleepers, net->sleepers - 1);
 	if (dcf_node_alive(nd->state))
 		dcf_tx_put32(&tx, &net->alive, net->alive - 1);
 	dcf_tx_put32(&tx, &nd->sleeping, 0);
 	dcf_tx_put32(&tx, &nd->task_slot, DCF_NONE);
+	dcf_tx_put32(&tx, &nd->run_slot, DCF_NONE);
+	dcf_tx_put32(&tx, &nd->held, 0);
 	dcf_tx_put32(&tx, &nd->state, DCF_NODE_DOWN);
 	dcf_tx_put64(&tx, &nd->failures, nd->failures + 1);
 	dcf_tx_put64(&tx, &h->cnt.failures, h->cnt.failures + 1);
 	dcf_tx_commit(&tx);
-	if (out->had_task && !out->quarantined)
+	if (nback > 0)
 		bump_ring(sg, DCF_RING_RECOVERY);
 	return 0;
 }
@@ -593,6 +1027,16 @@ dcf_sleep_end_locked(struct dcf_seg *sg, uint32_t node)
 	net = &sg->nets[nd->net];
 	if (!nd->sleeping)
 		return;
+	/* One wake in flight has arrived (never below 0: a sleeper may also
+	 * come back without a counted wake, its word having changed). */
+	{
+		uint32_t w = __atomic_load_n(&net->woken, __ATOMIC_RELAXED);
+
+		while (w > 0 &&
+		    !__atomic_compare_exchange_n(&net->woken, &w, w - 1, 0, __ATOMIC_RELAXED,
+		        __ATOMIC_RELAXED))
+			;
+	}
 	dcf_tx_begin(&tx, sg, DCF_OP_WAKE);
 	dcf_tx_put32(&tx, &nd->sleeping, 0);
 	dcf_tx_put32(&tx, &net->sleepers, net->sleepers - 1);
@@ -622,6 +1066,7 @@ dcf_node_start_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t pid
 	dcf_tx_put32(&tx, &nd->gen, gen);
 	dcf_tx_put32(&tx, (uint32_t *)&nd->pid, (uint32_t)pid);
 	dcf_tx_put32(&tx, &nd->task_slot, DCF_NONE);
+	dcf_tx_put32(&tx, &nd->run_slot, DCF_NONE);
 	if (restart) {
 		dcf_tx_put64(&tx, &nd->restarts, nd->restarts + 1);
 		dcf_tx_put64(&tx, &sg->hdr->cnt.restarts, sg->hdr->cnt.restarts + 1);

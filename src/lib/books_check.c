@@ -21,11 +21,12 @@ dcf_books_check_locked(struct dcf_seg *sg, char *err, size_t errlen)
 	struct dcf_hdr *h = sg->hdr;
 	const struct dcf_config *c = &sg->cfg;
 	uint8_t *seen = calloc(c->task_slots, 1);
+	uint8_t *chained = calloc(c->task_slots, 1);
 	uint32_t *sleepers = calloc(c->nets, sizeof(uint32_t));
 	uint32_t *alive = calloc(c->nets, sizeof(uint32_t));
 	uint64_t queued = 0, running = 0;
 
-	if (seen == NULL || sleepers == NULL || alive == NULL)
+	if (seen == NULL || chained == NULL || sleepers == NULL || alive == NULL)
 		FAIL("out of memory");
 	/* I1, from the rings' side. */
 	for (uint32_t r = 0; r < sg->nrings; r++) {
@@ -54,6 +55,37 @@ dcf_books_check_locked(struct dcf_seg *sg, char *err, size_t errlen)
 		if (want == DCF_TASK_QUEUED)
 			queued += depth;
 	}
+	/* I2 from the nodes' side: each chain, its slots RUNNING and the node's. */
+	for (uint32_t n = 0; n < c->max_nodes; n++) {
+		struct dcf_node *nd = &sg->nodes[n];
+		uint32_t s = nd->task_slot, k = 0;
+
+		if (nd->state == DCF_NODE_EMPTY)
+			continue;
+		if (s == DCF_NONE) {
+			if (nd->held != 0 || nd->state == DCF_NODE_BUSY)
+				FAIL("node %u: no chain, but %u held, state %u", n, nd->held,
+				    nd->state);
+			continue;
+		}
+		if (nd->state != DCF_NODE_BUSY || nd->held == 0 || nd->held > DCF_BATCH_MAX)
+			FAIL("node %u: a chain of %u slots in state %u", n, nd->held, nd->state);
+		for (; k < nd->held; k++) {
+			struct dcf_task *t;
+
+			if (s >= c->task_slots)
+				FAIL("node %u: chain slot out of range", n);
+			t = &sg->tasks[s];
+			if (t->state != DCF_TASK_RUNNING || t->owner_node != n ||
+			    t->owner_gen != nd->gen)
+				FAIL("node %u points at slot %u it does not own", n, s);
+			if (chained[s]++)
+				FAIL("slot %u is twice on a chain", s);
+			s = t->next_owned;
+		}
+		if (s != DCF_NONE)
+			FAIL("node %u: its chain is longer than the %u it holds", n, nd->held);
+	}
 	/* I1 from the slots' side, and I2 from the tasks' side. */
 	for (uint32_t s = 0; s < c->task_slots; s++) {
 		struct dcf_task *t = &sg->tasks[s];
@@ -68,15 +100,11 @@ dcf_books_check_locked(struct dcf_seg *sg, char *err, size_t errlen)
 		running++;
 		if (t->owner_node >= c->max_nodes)
 			FAIL("slot %u: owner node %u out of range", s, t->owner_node);
-		{
-			struct dcf_node *nd = &sg->nodes[t->owner_node];
-
-			if (nd->task_slot != s || nd->gen != t->owner_gen ||
-			    nd->state != DCF_NODE_BUSY)
-				FAIL("slot %u: owner node %u does not hold it", s, t->owner_node);
-		}
+		/* Chains hold only their owner's RUNNING slots: on one, on its owner's. */
+		if (!chained[s])
+			FAIL("slot %u: owner node %u does not hold it", s, t->owner_node);
 	}
-	/* I2 from the nodes' side, and I5. */
+	/* I5. */
 	for (uint32_t n = 0; n < c->max_nodes; n++) {
 		struct dcf_node *nd = &sg->nodes[n];
 
@@ -84,16 +112,6 @@ dcf_books_check_locked(struct dcf_seg *sg, char *err, size_t errlen)
 			continue;
 		if (nd->net >= c->nets || nd->state >= DCF_NODE_NSTATES)
 			FAIL("node %u: bad network or state", n);
-		if (nd->task_slot != DCF_NONE) {
-			struct dcf_task *t;
-
-			if (nd->task_slot >= c->task_slots)
-				FAIL("node %u: task slot out of range", n);
-			t = &sg->tasks[nd->task_slot];
-			if (t->state != DCF_TASK_RUNNING || t->owner_node != n ||
-			    t->owner_gen != nd->gen)
-				FAIL("node %u points at slot %u it does not own", n, nd->task_slot);
-		}
 		sleepers[nd->net] += nd->sleeping != 0;
 		alive[nd->net] += dcf_node_alive(nd->state);
 	}
@@ -120,11 +138,13 @@ dcf_books_check_locked(struct dcf_seg *sg, char *err, size_t errlen)
 		FAIL("dispatched %llu tasks of %llu", (unsigned long long)h->cnt.next_id,
 		    (unsigned long long)c->tasks);
 	free(seen);
+	free(chained);
 	free(sleepers);
 	free(alive);
 	return 0;
 fail:
 	free(seen);
+	free(chained);
 	free(sleepers);
 	free(alive);
 	errno = EUCLEAN;
@@ -165,6 +185,31 @@ push_raw(struct dcf_seg *sg, uint32_t ring, uint32_t s)
 	r->tail++;
 }
 
+/*
+ * Was RUNNING slot s the one its owner was running? The owner's run_slot
+ * says (books.h); when it names no slot the owner holds, its chain's head
+ * was (the chain itself may be what is damaged: only the owner fields and
+ * the two node words are read).
+ */
+static int
+ran_it(struct dcf_seg *sg, uint32_t s)
+{
+	const struct dcf_task *t = &sg->tasks[s];
+	const struct dcf_node *nd;
+	uint32_t run;
+
+	if (t->owner_node >= sg->cfg.max_nodes)
+		return 1;
+	nd = &sg->nodes[t->owner_node];
+	run = nd->run_slot;
+	if (nd->gen != t->owner_gen)
+		return 1;
+	if (run < sg->cfg.task_slots && sg->tasks[run].state == DCF_TASK_RUNNING &&
+	    sg->tasks[run].owner_node == t->owner_node && sg->tasks[run].owner_gen == nd->gen)
+		return run == s;
+	return nd->task_slot == s || nd->task_slot >= sg->cfg.task_slots;
+}
+
 int
 dcf_books_reset(struct dcf_seg *sg, uint32_t max_attempts, char *err, size_t errlen)
 {
@@ -172,13 +217,15 @@ dcf_books_reset(struct dcf_seg *sg, uint32_t max_attempts, char *err, size_t err
 	const struct dcf_config *c = &sg->cfg;
 	struct qent *q = calloc(c->task_slots, sizeof(*q));
 	struct qent *d = calloc(c->task_slots, sizeof(*d));
+	uint8_t *ran = calloc(c->task_slots, 1);
 	uint32_t nq = 0, nd_ = 0;
 	uint64_t queued = 0;
 	int reclaimed = 0;
 
-	if (q == NULL || d == NULL) {
+	if (q == NULL || d == NULL || ran == NULL) {
 		free(q);
 		free(d);
+		free(ran);
 		snprintf(err, errlen, "out of memory");
 		errno = ENOMEM;
 		return -1;
@@ -196,7 +243,7 @@ dcf_books_reset(struct dcf_seg *sg, uint32_t max_attempts, char *err, size_t err
 	for (uint32_t n = 0; n < c->max_nodes; n++) {
 		struct dcf_node *nd = &sg->nodes[n];
 
-		nd->task_slot = DCF_NONE;
+		/* Chains are emptied below, once their running tasks are known. */
 		nd->sleeping = 0;
 		/* Its worker is dead (see above): I5 wants alive == 0, so it is down. */
 		if (dcf_node_alive(nd->state))
@@ -206,6 +253,9 @@ dcf_books_reset(struct dcf_seg *sg, uint32_t max_attempts, char *err, size_t err
 		sg->nets[i].sleepers = 0;
 		sg->nets[i].alive = 0;
 	}
+	/* Before any slot changes: which running tasks were being run. */
+	for (uint32_t s = 0; s < c->task_slots; s++)
+		ran[s] = sg->tasks[s].state == DCF_TASK_RUNNING && ran_it(sg, s);
 	for (uint32_t s = 0; s < c->task_slots; s++) {
 		struct dcf_task *t = &sg->tasks[s];
 
@@ -220,14 +270,19 @@ dcf_books_reset(struct dcf_seg *sg, uint32_t max_attempts, char *err, size_t err
 			break;
 		case DCF_TASK_RUNNING:
 			reclaimed++;
+			t->next_owned = DCF_NONE;
+			/* Held, not the one its node ran (books.h): no attempt. */
+			if (!ran[s])
+				goto requeue;
 			if (++t->attempts >= max_attempts) {
 				t->state = DCF_TASK_FREE;
 				h->cnt.quarantined++;
 				push_raw(sg, DCF_RING_FREE, s);
 				break;
 			}
-			t->queue = DCF_RING_RECOVERY;
 			h->cnt.reclaimed++;
+		requeue:
+			t->queue = DCF_RING_RECOVERY;
 			/* FALLTHROUGH */
 		default: /* QUEUED, or a state we cannot read: run it again */
 			t->state = DCF_TASK_QUEUED;
@@ -238,6 +293,12 @@ dcf_books_reset(struct dcf_seg *sg, uint32_t max_attempts, char *err, size_t err
 			break;
 		}
 	}
+	for (uint32_t n = 0; n < c->max_nodes; n++) {
+		sg->nodes[n].task_slot = DCF_NONE;
+		sg->nodes[n].run_slot = DCF_NONE;
+		sg->nodes[n].held = 0;
+	}
+	free(ran);
 	/* Back in the order they were queued in. */
 	qsort(d, nd_, sizeof(*d), qent_cmp);
 	for (uint32_t i = 0; i < nd_; i++)

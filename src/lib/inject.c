@@ -6,7 +6,7 @@
 #include "dcf/inject.h"
 
 static const char *const op_names[DCF_OP_COUNT] = {"dispatch", "claim", "complete", "retire",
-    "reclaim", "move", "sleep", "wake", "node"};
+    "reclaim", "move", "sleep", "wake", "node", "turn", "giveback"};
 
 const char *
 dcf_op_name(int op)

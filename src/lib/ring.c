@@ -56,6 +56,85 @@ dcf_ring_pop_tx(struct dcf_tx *tx, uint32_t ring, uint32_t *v)
 }
 
 int
+dcf_ring_push_n_tx(struct dcf_tx *tx, uint32_t ring, const uint32_t *v, uint32_t n)
+{
+	struct dcf_seg *sg = tx->sg;
+	struct dcf_ring *r = &sg->rings[ring];
+	uint32_t cap = sg->ring_cap, t = r->tail, *slots = dcf_ring_slots(sg, ring);
+	uint32_t depth = t - r->head;
+
+	if (depth > cap) {
+		errno = EUCLEAN;
+		return -1;
+	}
+	if (n > cap - depth) {
+		errno = ENOSPC;
+		return -1;
+	}
+	if (n == 0)
+		return 0;
+	for (uint32_t i = 0; i < n; i++)
+		dcf_tx_put32(tx, &slots[(t + i) & (cap - 1)], v[i]);
+	dcf_tx_put32(tx, &r->tail, t + n);
+	return 0;
+}
+
+int
+dcf_ring_pop_n_tx(struct dcf_tx *tx, uint32_t ring, uint32_t *v, uint32_t n, uint32_t *got)
+{
+	struct dcf_seg *sg = tx->sg;
+	struct dcf_ring *r = &sg->rings[ring];
+	uint32_t cap = sg->ring_cap, h = r->head, *slots = dcf_ring_slots(sg, ring);
+	uint32_t depth = r->tail - h;
+
+	*got = 0;
+	if (depth > cap) {
+		errno = EUCLEAN;
+		return -1;
+	}
+	if (depth == 0 || n == 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (n > depth)
+		n = depth;
+	for (uint32_t i = 0; i < n; i++) {
+		v[i] = slots[(h + i) & (cap - 1)];
+		if (v[i] >= sg->cfg.task_slots) {
+			errno = EUCLEAN;
+			return -1;
+		}
+	}
+	dcf_tx_put32(tx, &r->head, h + n);
+	*got = n;
+	return 0;
+}
+
+int
+dcf_ring_unpop_n_tx(struct dcf_tx *tx, uint32_t ring, const uint32_t *v, uint32_t n)
+{
+	struct dcf_seg *sg = tx->sg;
+	struct dcf_ring *r = &sg->rings[ring];
+	uint32_t cap = sg->ring_cap, h = r->head, *slots = dcf_ring_slots(sg, ring);
+	uint32_t depth = r->tail - h;
+
+	if (depth > cap) {
+		errno = EUCLEAN;
+		return -1;
+	}
+	if (n > cap - depth) {
+		errno = ENOSPC;
+		return -1;
+	}
+	if (n == 0)
+		return 0;
+	for (uint32_t i = 0; i < n; i++)
+		dcf_tx_put32(tx, &slots[(h - n + i) & (cap - 1)], v[i]);
+	dcf_tx_put32(tx, &r->head, h - n);
+	return 0;
+}
+
+int
 dcf_ring_peek(struct dcf_seg *sg, uint32_t ring, uint32_t i, uint32_t *v)
 {
 	struct dcf_ring *r = &sg->rings[ring];

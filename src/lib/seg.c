@@ -123,6 +123,7 @@ dcf_layout_format(void)
 	FIELD(f, dcf_task, result);
 	FIELD(f, dcf_task, t_queued_ns);
 	FIELD(f, dcf_task, t_started_ns);
+	FIELD(f, dcf_task, next_owned);
 	FIELD(f, dcf_node, idx);
 	FIELD(f, dcf_node, state);
 	FIELD(f, dcf_node, gen);
@@ -136,6 +137,9 @@ dcf_layout_format(void)
 	FIELD(f, dcf_node, restarts);
 	FIELD(f, dcf_node, busy_since_ns);
 	FIELD(f, dcf_node, heartbeat_ns);
+	FIELD(f, dcf_node, held);
+	FIELD(f, dcf_node, run_slot);
+	FIELD(f, dcf_net, woken);
 	return ((uint64_t)DCF_LAYOUT_VERSION << 48) | (f & 0xffffffffffffULL);
 }
 
@@ -364,6 +368,7 @@ seg_init(struct dcf_seg *sg, const char *name, const struct dcf_config *cfg,
 		struct dcf_node *nd = &sg->nodes[n];
 
 		nd->task_slot = DCF_NONE;
+		nd->run_slot = DCF_NONE;
 		if (n < cfg->nets * cfg->nodes_per_net) {
 			nd->net = n / cfg->nodes_per_net;
 			nd->idx = n % cfg->nodes_per_net;

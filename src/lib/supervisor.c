@@ -82,10 +82,11 @@ struct sup_node {
 	/* The last run whose start the log has told: (generation, task id). */
 	uint32_t told_gen;
 	uint64_t told_id;
+	int start_open; /* that start told, its end not yet: a batch's next waits for it */
 };
 
 /* What the log says of a round of the books, in the order it happened. */
-enum ev_kind { EV_START, EV_DONE, EV_WRONG, EV_RETRY };
+enum ev_kind { EV_START, EV_DONE, EV_WRONG, EV_RETRY, EV_UNREPORTED };
 struct sup_event {
 	uint8_t kind;
 	uint8_t from_recovery;
@@ -477,21 +478,26 @@ refill_locked(struct sup *s, uint8_t *woke, uint32_t *nids)
 	if (s->stopping || s->resetting)
 		return;
 	for (;;) {
-		uint64_t id = s->sg.hdr->cnt.next_id;
-		uint32_t net, ring;
+		uint64_t id0 = s->sg.hdr->cnt.next_id;
+		uint32_t rings[DCF_SUP_BATCH], n = 0;
+		int got;
 
-		if (id >= s->cfg->tasks)
-			return;
-		net = (uint32_t)(id % s->cfg->nets);
-		ring = s->alive[net] > 0 ? DCF_RING_NET0 + net : DCF_RING_RECOVERY;
-		if (dcf_dispatch_locked(&s->sg, ring, now) == -1) {
-			if (errno == EUCLEAN)
+		/* A batch of ids, each to its network's ring: one transaction. */
+		while (n < DCF_SUP_BATCH && id0 + n < s->cfg->tasks) {
+			uint32_t net = (uint32_t)((id0 + n) % s->cfg->nets);
+
+			rings[n++] = s->alive[net] > 0 ? DCF_RING_NET0 + net : DCF_RING_RECOVERY;
+		}
+		if (n == 0 || (got = dcf_dispatch_n_locked(&s->sg, rings, n, now)) == -1) {
+			if (n > 0 && errno == EUCLEAN)
 				request_reset(s, "dispatch found a corrupt queue");
 			return;
 		}
-		woke[ring] = 1;
-		if (ring == DCF_RING_RECOVERY && *nids < s->cfg->task_slots)
-			s->ids[(*nids)++] = id;
+		for (uint32_t i = 0; i < (uint32_t)got && i < n; i++) {
+			woke[rings[i]] = 1;
+			if (rings[i] == DCF_RING_RECOVERY && *nids < s->cfg->task_slots)
+				s->ids[(*nids)++] = id0 + i;
+		}
 	}
 }
 
@@ -536,6 +542,7 @@ tell_start(struct sup *s, uint32_t n, uint32_t gen, uint64_t id, int from_recove
 	if (s->nev >= s->nev_max)
 		return;
 	e = &s->ev[s->nev++];
+	sn->start_open = 1;
 	e->kind = EV_START;
 	e->from_recovery = (uint8_t)from_recovery;
 	e->node = n;
@@ -554,8 +561,14 @@ look_for_starts_locked(struct sup *s)
 	for (uint32_t n = 0; n < s->nnodes; n++) {
 		const struct dcf_node *nd = shm_node(s, n);
 
-		if (nd->state == DCF_NODE_BUSY && nd->gen == s->nodes[n].gen && s->nodes[n].pid > 0)
-			tell_start(s, n, nd->gen, nd->task_id, nd->from_recovery != 0);
+		/* The head of its batch: the others are told as they are retired, each
+		 * after the completion before it (task_id moves along without the lock). */
+		if (nd->state == DCF_NODE_BUSY && nd->gen == s->nodes[n].gen &&
+		    s->nodes[n].pid > 0 && nd->task_slot < s->cfg->task_slots) {
+			const struct dcf_task *t = &s->sg.tasks[nd->task_slot];
+
+			tell_start(s, n, nd->gen, t->id, (t->flags & DCF_TASK_F_RECOVERY) != 0);
+		}
 	}
 }
 
@@ -577,43 +590,61 @@ wants_retry(const struct sup *s, const struct dcf_task *t)
 	    t->tries < s->cfg->retries && !s->stopping;
 }
 
-/* Under the lock: retire up to max completed tasks into the round's events. */
+/* A retired (or retried) task into the round's events. */
+static void
+retire_event(struct sup *s, const struct dcf_done *d, int retry, int tell)
+{
+	struct sup_event *e;
+
+	/* A pool's every end is an event: its result goes to the pool from there. */
+	if ((!tell && !s->fed) || (d->node >= s->nnodes && s->emb == NULL))
+		return;
+	if (s->emb == NULL)
+		tell_start(s, d->node, d->gen, d->id, (int)d->from_recovery);
+	if (s->nev >= s->nev_max)
+		return;
+	e = &s->ev[s->nev++];
+	if (d->node < s->nnodes)
+		s->nodes[d->node].start_open = 0;
+	e->kind = retry                                                                  ? EV_RETRY
+	    : d->kind == DCF_WORK_CPU && d->result != dcf_task_cpu_expect(s->cfg, d->id) ? EV_WRONG
+	                                                                                 : EV_DONE;
+	e->node = d->node;
+	e->id = d->id;
+	e->d = *d;
+}
+
+/*
+ * Under the lock: retire up to max completed tasks into the round's events.
+ * The run of them at the done ring's head that want no retry goes in one
+ * transaction; each retry in one of its own, as it decides where it goes.
+ */
 static int
 retire_locked(struct sup *s, int max, int tell)
 {
-	struct dcf_done d;
+	static struct dcf_done d[DCF_SUP_BATCH];
 	int n = 0;
 
-	for (;;) {
+	while (n < max) {
 		const struct dcf_task *t;
-		struct sup_event *e;
-		int retry = 0, r;
+		uint32_t k = 0, got;
 
-		if (n >= max || (t = dcf_done_head_locked(&s->sg)) == NULL)
-			break;
-		if (s->cmd_mode && wants_retry(s, t)) {
-			retry = 1;
-			r = dcf_retry_locked(&s->sg, retry_ring(s, t->id), dcf_now_ns(), &d);
+		while (k < DCF_SUP_BATCH && (int)k < max - n &&
+		    (t = dcf_done_peek_locked(&s->sg, k)) != NULL &&
+		    !(s->cmd_mode && wants_retry(s, t)))
+			k++;
+		if (k > 0) {
+			if (dcf_retire_n_locked(&s->sg, k, d, &got) == -1)
+				break;
 		} else {
-			r = dcf_retire_locked(&s->sg, &d);
+			if ((t = dcf_done_head_locked(&s->sg)) == NULL ||
+			    dcf_retry_locked(&s->sg, retry_ring(s, t->id), dcf_now_ns(), d) == -1)
+				break;
+			got = 1;
 		}
-		if (r == -1)
-			break;
-		n++;
-		if ((!tell && !s->fed) || (d.node >= s->nnodes && s->emb == NULL))
-			continue;
-		if (d.node < s->nnodes && s->emb == NULL)
-			tell_start(s, d.node, d.gen, d.id, (int)d.from_recovery);
-		if (s->nev >= s->nev_max)
-			continue;
-		e = &s->ev[s->nev++];
-		e->kind = retry ? EV_RETRY
-		    : d.kind == DCF_WORK_CPU && d.result != dcf_task_cpu_expect(s->cfg, d.id)
-		    ? EV_WRONG
-		    : EV_DONE;
-		e->node = d.node;
-		e->id = d.id;
-		e->d = d;
+		n += (int)got;
+		for (uint32_t i = 0; i < got; i++)
+			retire_event(s, &d[i], k == 0, tell);
 	}
 	return n;
 }
@@ -709,11 +740,15 @@ log_events(struct sup *s)
 			net = s->nodes[e->node].net;
 			idx = s->nodes[e->node].idx;
 		}
-		if (s->emb != NULL && e->kind != EV_START) {
+		if (s->emb != NULL && e->kind != EV_START && e->kind != EV_UNREPORTED) {
 			pool_ended(s, &e->d, net, idx);
 			continue;
 		}
-		if (e->kind == EV_START) {
+		if (e->kind == EV_UNREPORTED) {
+			dcf_log(DCF_INFO,
+			    "Task-%llu ran on Network-%u Node-%u, not yet reported: it runs again",
+			    tid(s, e->id), net, idx);
+		} else if (e->kind == EV_START) {
 			if (e->from_recovery)
 				dcf_log(DCF_INFO,
 				    "Network-%u Node-%u picked up Task-%llu from the queue.", net,
@@ -792,24 +827,38 @@ refill_cmd(struct sup *s)
 	memset(woke, 0, sizeof(woke));
 	if (sup_lock(s) == -1)
 		return;
-	for (; k < b->n; k++) {
-		const struct cmd_item *it = &b->items[k];
-		uint32_t ring;
+	while (k < b->n) {
+		const void *pl[DCF_SUP_BATCH];
+		uint32_t rings[DCF_SUP_BATCH], lens[DCF_SUP_BATCH], n = 0;
+		int got;
 
-		if (it->skip_before > 0 && dcf_skip_locked(&s->sg, it->skip_before) == -1) {
+		if (b->items[k].skip_before > 0 &&
+		    dcf_skip_locked(&s->sg, b->items[k].skip_before) == -1) {
 			err = errno;
 			break;
 		}
 		b->items[k].skip_before = 0;
+		/* A batch of lines, up to the next that skips ids: one transaction. */
 		id = s->sg.hdr->cnt.next_id;
-		ring = home_ring(s, id);
-		if (dcf_dispatch_cmd_locked(&s->sg, ring, now, b->buf + it->off, it->len) == -1) {
+		while (n < DCF_SUP_BATCH && k + n < b->n &&
+		    (n == 0 || b->items[k + n].skip_before == 0)) {
+			const struct cmd_item *it = &b->items[k + n];
+
+			pl[n] = b->buf + it->off;
+			lens[n] = it->len;
+			rings[n] = home_ring(s, id + n);
+			n++;
+		}
+		if ((got = dcf_dispatch_cmd_n_locked(&s->sg, rings, n, now, pl, lens)) == -1) {
 			err = errno;
 			break;
 		}
-		woke[ring] = 1;
-		if (ring == DCF_RING_RECOVERY && nids < s->cfg->task_slots)
-			s->ids[nids++] = id;
+		for (uint32_t i = 0; i < (uint32_t)got && i < n; i++) {
+			woke[rings[i]] = 1;
+			if (rings[i] == DCF_RING_RECOVERY && nids < s->cfg->task_slots)
+				s->ids[nids++] = id + i;
+		}
+		k += (uint32_t)got;
 	}
 	if (k == b->n && b->skip_after > 0) {
 		if (dcf_skip_locked(&s->sg, b->skip_after) == -1)
@@ -975,6 +1024,11 @@ log_death(struct sup *s, uint32_t n, pid_t pid, int status, const struct dcf_rec
 	else if (rc->had_task)
 		dcf_log(DCF_WARNING, "Task-%llu reclaimed from Network-%u Node-%u (pid %d)",
 		    tid(s, rc->id), sn->net, sn->idx, (int)pid);
+	if (rc->requeued > 0)
+		dcf_log(DCF_INFO,
+		    "%u more tasks Network-%u Node-%u held, not started or not yet reported, "
+		    "queued again",
+		    rc->requeued, sn->net, sn->idx);
 }
 
 static void
@@ -1012,9 +1066,21 @@ node_exited(struct sup *s, uint32_t n, pid_t pid, int status)
 		/* The run it dies in, told before its death if no look found it. */
 		const struct dcf_node *nd = shm_node(s, n);
 
+		/* An earlier task of its batch told started, not told ended, was run
+		 * and not reported: said so (it is queued again), before the start of
+		 * the one it dies in. */
+		if (nd->state == DCF_NODE_BUSY && nd->gen == sn->gen && sn->start_open &&
+		    sn->told_gen == nd->gen && sn->told_id != nd->task_id && s->nev < s->nev_max) {
+			struct sup_event *e = &s->ev[s->nev++];
+
+			e->kind = EV_UNREPORTED;
+			e->node = n;
+			e->id = sn->told_id;
+		}
 		if (nd->state == DCF_NODE_BUSY && nd->gen == sn->gen)
 			tell_start(s, n, nd->gen, nd->task_id, nd->from_recovery != 0);
 	}
+	sn->start_open = 0;
 	if (dcf_node_died_locked(&s->sg, n, sn->gen, s->cfg->max_attempts, now, &rc) == -1) {
 		int e = errno;
 

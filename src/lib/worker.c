@@ -506,9 +506,11 @@ worker_main(const struct worker_ctx *w)
 			dcf_futex_wait(t.wake, t.word, NULL);
 			continue;
 		}
+		for (const struct dcf_claim *cl; (cl = dcf_turn_next(sg, &t)) != NULL;) {
 #ifdef DCF_INJECT_ENABLE
-		hooks_claimed(&hooks, w, &t.cl);
+			hooks_claimed(&hooks, w, cl);
 #endif
-		t.result = run_task(w, &t.cl);
+			dcf_turn_done(&t, run_task(w, cl));
+		}
 	}
 }

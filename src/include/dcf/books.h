@@ -9,16 +9,30 @@
  * Task life: FREE -dispatch-> QUEUED -claim-> RUNNING -complete-> DONE
  * -retire-> FREE, or for a command that failed with retries left DONE
  * -retry-> QUEUED (on its network's ring, or the delay ring while it waits
- * out --retry-delay). A node's death sends its RUNNING task back to QUEUED on
- * the recovery ring with attempts + 1, or, at max_attempts, to FREE as
- * quarantined. Only the supervisor dispatches, retires and reclaims.
+ * out --retry-delay). Only the supervisor dispatches, retires and reclaims.
+ *
+ * Batches, recovery per task. A worker claims up to DCF_BATCH_MAX queued
+ * tasks in one transaction (dcf_batch_size_locked says how many); each is
+ * RUNNING under its own id and owner (node, gen), and the node holds them
+ * as a chain (layout.h: task_slot, next_owned, held) in the order it runs
+ * them. It completes those it finished in one transaction, with its next
+ * claim (dcf_complete_claim_locked), or gives back those it has not started
+ * (dcf_give_back_locked). A node's death puts back ALL the tasks it owned,
+ * on the recovery ring, and counts an attempt only for the one it was
+ * running (node.run_slot): that one goes to FREE as quarantined at
+ * max_attempts. Those it finished and had not completed simply run again:
+ * their results were never published, so none is ever delivered twice. The
+ * supervisor dispatches and retires up to DCF_SUP_BATCH in one transaction.
  *
  * INVARIANTS (between transactions; dcf_books_check_locked tests them all):
  *  I1 every task slot is in exactly one place: FREE slots in the free ring,
  *     DONE slots in the done ring, QUEUED slots in the ring named by their
  *     queue field, RUNNING slots in no ring;
- *  I2 a RUNNING slot's owner node is BUSY, has the owner's generation and
- *     points back at the slot; a node points only at a slot it owns;
+ *  I2 every RUNNING slot is on its owner's chain: the owner node is BUSY,
+ *     has the owner's generation, and its chain (task_slot, then each
+ *     slot's next_owned, `held` of them, ending in DCF_NONE) holds exactly
+ *     the RUNNING slots owned by that (node, gen); a node with no chain has
+ *     task_slot DCF_NONE and held 0, and is not BUSY;
  *  I3 cnt.running == number of RUNNING slots;
  *  I4 cnt.next_id == QUEUED + RUNNING + cnt.completed + cnt.quarantined +
  *     cnt.skipped (every dispatched task is queued, running, completed or
@@ -39,7 +53,7 @@
 /* Every result of an operation on the books must be looked at. */
 #define DCF_MUST_CHECK __attribute__((warn_unused_result))
 
-/* What a worker got from a claim. */
+/* What a worker got from a claim: one task. */
 struct dcf_claim {
 	uint32_t slot;
 	uint32_t kind;
@@ -51,6 +65,32 @@ struct dcf_claim {
 	int from_recovery;
 	int chain;    /* more work and sleepers: wake one after unlocking */
 	int wake_sup; /* the supervisor sleeps and wants to hear of claims */
+};
+
+/* What a worker got from a batched claim: its new chain, in the order to run it. */
+struct dcf_claims {
+	uint32_t n;   /* tasks claimed: t[0..n-1] */
+	int chain;    /* more work and sleepers: wake one after unlocking */
+	int wake_sup; /* the supervisor sleeps and wants to hear of it */
+	int stopping; /* the system stops: nothing was claimed */
+	struct dcf_claim t[DCF_BATCH_MAX];
+};
+
+/* What a worker reports finished: the first n tasks of its chain, in order. */
+struct dcf_finished {
+	uint32_t n;
+	uint64_t start_ns; /* when the first of them started: the run-time average's */
+	uint32_t slot[DCF_BATCH_MAX];
+	uint64_t id[DCF_BATCH_MAX];
+	uint64_t result[DCF_BATCH_MAX];
+};
+
+/* What a give-back did. */
+struct dcf_given {
+	uint32_t returned;    /* tasks put back, never started */
+	uint32_t to_recovery; /* of them, back at the recovery ring's head */
+	uint32_t to_own;      /* and back at the head of the node's network's ring */
+	int wake_sup;
 };
 
 /* A completed task the supervisor retired, for its log line and check. */
@@ -75,8 +115,9 @@ struct dcf_reclaim {
 	int quarantined;
 	uint64_t id;
 	uint32_t attempts;
-	uint32_t slot; /* quarantined: free now, its payload intact as for dcf_done */
-	uint32_t runs; /* the number of the run that died */
+	uint32_t slot;     /* quarantined: free now, its payload intact as for dcf_done */
+	uint32_t runs;     /* the number of the run that died */
+	uint32_t requeued; /* the other tasks it held, put back without an attempt */
 };
 
 /* Duration of task id under cfg: deterministic in (seed, id). */
@@ -98,6 +139,16 @@ DCF_MUST_CHECK int dcf_dispatch_locked(struct dcf_seg *sg, uint32_t ring, uint64
  */
 DCF_MUST_CHECK int dcf_dispatch_cmd_locked(struct dcf_seg *sg, uint32_t ring, uint64_t now,
     const void *payload, uint32_t payload_len);
+/*
+ * The same for up to DCF_SUP_BATCH tasks in one transaction: id next_id + i
+ * queued on rings[i] (with payloads[i], lens[i] bytes, for commands), as
+ * many as there are free slots and ids left. Returns how many (>= 1), or
+ * -1 with errno as above.
+ */
+DCF_MUST_CHECK int dcf_dispatch_n_locked(struct dcf_seg *sg, const uint32_t *rings, uint32_t n,
+    uint64_t now);
+DCF_MUST_CHECK int dcf_dispatch_cmd_n_locked(struct dcf_seg *sg, const uint32_t *rings, uint32_t n,
+    uint64_t now, const void *const *payloads, const uint32_t *lens);
 /* Supervisor: ids next_id .. next_id + n - 1 will never run (--resume found them run). */
 DCF_MUST_CHECK int dcf_skip_locked(struct dcf_seg *sg, uint64_t n);
 
@@ -116,9 +167,33 @@ dcf_delay_ring(const struct dcf_seg *sg)
 }
 
 /*
- * Worker (node, gen): take the recovery ring's head, else its network's.
- * -1 with errno ENOENT (nothing), ESHUTDOWN (system stopping), ESTALE (the
- * node is not ours), EUCLEAN.
+ * Worker (node, gen), one transaction: report fin's tasks (the node's whole
+ * chain, NULL or n 0 for none) completed with their results, and claim up
+ * to k queued tasks (0: none), the recovery ring's first, then its
+ * network's, as its new chain. 0 with out->n claimed (0 if nothing was
+ * queued, or the system stops: out->stopping, and fin was still
+ * completed); -1 with errno ENOENT (nothing reported and nothing to claim),
+ * ESHUTDOWN (nothing reported, system stopping), ESTALE (the node, or a
+ * task of fin, is not ours: nothing changed), EINVAL (fin is not the whole
+ * chain: give the rest back), EBUSY (a claim with tasks in hand), EUCLEAN.
+ */
+DCF_MUST_CHECK int dcf_complete_claim_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen,
+    pid_t pid, uint64_t now, const struct dcf_finished *fin, uint32_t k, struct dcf_claims *out);
+/* The batch size for node's next claim, at most kmax (0: DCF_BATCH_MAX); see books.c. */
+uint32_t dcf_batch_size_locked(struct dcf_seg *sg, uint32_t node, uint32_t kmax);
+/*
+ * Worker, one transaction: report fin's tasks (a prefix of its chain, maybe
+ * empty) completed, and give back the rest of its chain, never started,
+ * each to the head of the ring it was claimed from, in order, so others
+ * take them next. ENOENT if there is no rest; errors as above.
+ */
+DCF_MUST_CHECK int dcf_give_back_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen,
+    uint64_t now, const struct dcf_finished *fin, struct dcf_given *out);
+
+/*
+ * Worker (node, gen), one task: take the recovery ring's head, else its
+ * network's. -1 with errno ENOENT (nothing), ESHUTDOWN (system stopping),
+ * ESTALE (the node is not ours), EBUSY (it holds tasks), EUCLEAN.
  */
 DCF_MUST_CHECK int dcf_claim_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t pid,
     uint64_t now, struct dcf_claim *out);
@@ -133,8 +208,13 @@ DCF_MUST_CHECK int dcf_complete_locked(struct dcf_seg *sg, uint32_t node, uint32
 
 /* Supervisor: pop one DONE slot, free it, say what it was. -1 ENOENT if none. */
 DCF_MUST_CHECK int dcf_retire_locked(struct dcf_seg *sg, struct dcf_done *out);
+/* The same for up to max (<= DCF_SUP_BATCH) in one transaction: out[0..*n-1]. */
+DCF_MUST_CHECK int dcf_retire_n_locked(struct dcf_seg *sg, uint32_t max, struct dcf_done *out,
+    uint32_t *n);
 /* Supervisor: the next DONE slot's task, without taking it; NULL if none. */
 const struct dcf_task *dcf_done_head_locked(struct dcf_seg *sg);
+/* The i-th DONE slot's task from the head; NULL if there are not that many. */
+const struct dcf_task *dcf_done_peek_locked(struct dcf_seg *sg, uint32_t i);
 /*
  * Supervisor: pop one DONE slot and queue its task again on ring (a
  * network's, the recovery ring or the delay ring), one more try counted.
@@ -145,7 +225,8 @@ DCF_MUST_CHECK int dcf_retry_locked(struct dcf_seg *sg, uint32_t ring, uint64_t 
 
 /*
  * Supervisor, after reaping node's process of generation gen: mark the node
- * DOWN and put back the task it owned. -1 with errno EINVAL (no such node)
+ * DOWN and put back every task it owned (see above: one attempt, for the
+ * one it ran). -1 with errno EINVAL (no such node)
  * or ESTALE (gen is no longer the node's: nothing changed).
  */
 DCF_MUST_CHECK int dcf_node_died_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen,

@@ -20,6 +20,8 @@ enum dcf_op {
 	DCF_OP_SLEEP,
 	DCF_OP_WAKE,
 	DCF_OP_NODE,
+	DCF_OP_TURN,     /* a worker's complete and claim in one transaction */
+	DCF_OP_GIVEBACK, /* a worker gives back the tasks it has not started */
 	DCF_OP_COUNT
 };
 
@@ -27,10 +29,10 @@ enum dcf_op {
 #define DCF_STEP_LOCKED    0         /* lock held, nothing written */
 #define DCF_STEP_BUILT     1         /* journal written, not published */
 #define DCF_STEP_PUBLISHED 2         /* journal published, nothing applied */
-#define DCF_STEP_APPLY(k)  (3 + (k)) /* entry k applied */
-#define DCF_STEP_APPLIED   40        /* all applied, journal not cleared */
-#define DCF_STEP_CLEARED   41        /* journal cleared, lock still held */
-#define DCF_STEP_UNLOCKED  42        /* lock released, wake-up not yet sent */
+#define DCF_STEP_APPLY(k)  (3 + (k)) /* entry k applied (k < DCF_WAL_MAX) */
+#define DCF_STEP_APPLIED   1000      /* all applied, journal not cleared */
+#define DCF_STEP_CLEARED   1001      /* journal cleared, lock still held */
+#define DCF_STEP_UNLOCKED  1002      /* lock released, wake-up not yet sent */
 #define DCF_STEP_ANY       (-1)
 #define DCF_OP_ANY         (-1)
 

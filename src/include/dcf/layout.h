@@ -45,8 +45,17 @@
 #define DCF_MAX_NETS       256
 #define DCF_MAX_NODES      8192
 #define DCF_MAX_TASK_SLOTS (1u << 20)
-#define DCF_WAL_MAX        24         /* stores in one transaction */
-#define DCF_PAYLOAD_MAX    (2u << 20) /* bytes of one slot's payload, at most */
+/*
+ * Batches. A worker claims up to DCF_BATCH_MAX tasks in one transaction and
+ * completes them in one (books.h); the supervisor dispatches and retires up
+ * to DCF_SUP_BATCH per transaction. The journal holds the largest of them:
+ * a worker's complete + claim of DCF_BATCH_MAX each, 12 stores a task and
+ * fewer than 48 more (books.c checks every bound at compile time).
+ */
+#define DCF_BATCH_MAX   32
+#define DCF_SUP_BATCH   64
+#define DCF_WAL_MAX     (12 * DCF_BATCH_MAX + 48) /* stores in one transaction */
+#define DCF_PAYLOAD_MAX (2u << 20)                /* bytes of one slot's payload, at most */
 
 /* Fixed rings; network n's ring is DCF_RING_NET0 + n. */
 enum dcf_ring_id {
@@ -213,6 +222,9 @@ struct dcf_net {
 	uint32_t wake;
 	uint32_t sleepers;
 	uint32_t alive; /* nodes STARTING, IDLE or BUSY; supervisor-owned */
+	/* lock-free, a hint never journaled: sleepers a futex_wake reported
+	 * woken that have not checked in yet (books.c: want_wake). */
+	uint32_t woken;
 	uint64_t completed;
 	uint64_t run_avg_ns; /* moving average of its tasks' run time; 0: none yet */
 	uint64_t pad[4];
@@ -255,7 +267,7 @@ struct dcf_task {
 	uint32_t payload_len; /* command tasks: bytes of the slot's payload */
 	uint32_t runs;        /* claims: the number of the current (or last) run */
 	uint32_t tries;       /* runs that failed or timed out and were retried */
-	uint32_t pad_task;
+	uint32_t next_owned;  /* RUNNING: the next slot of its owner's chain, or DCF_NONE */
 	struct dcf_outcome out;
 };
 
@@ -270,7 +282,15 @@ struct dcf_node {
 	uint32_t state; /* enum dcf_node_state */
 	uint32_t gen;
 	int32_t pid;
-	uint32_t task_slot; /* DCF_NONE when idle */
+	/*
+	 * The tasks it owns: a chain of `held` RUNNING slots, task_slot its head
+	 * (DCF_NONE when idle), each slot's next_owned the next, in the order
+	 * the worker runs them. run_slot is the one it runs now: set to the head
+	 * by the claim, then moved along the chain by the worker alone, without
+	 * the lock (lock-free), as are task_id, from_recovery and busy_since_ns,
+	 * which describe the task it runs now.
+	 */
+	uint32_t task_slot;
 	uint64_t task_id;
 	uint32_t sleeping;      /* counted in its network's sleepers */
 	uint32_t from_recovery; /* current task came from the recovery ring */
@@ -279,7 +299,9 @@ struct dcf_node {
 	uint64_t restarts;
 	uint64_t busy_since_ns;
 	uint64_t heartbeat_ns; /* lock-free: the worker's last sign of progress */
-	uint64_t pad[3];
+	uint32_t held;         /* slots on its chain */
+	uint32_t run_slot;     /* lock-free (see above): DCF_NONE when idle */
+	uint64_t pad[2];
 };
 
 struct dcf_hdr {

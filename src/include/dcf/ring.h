@@ -31,6 +31,17 @@ uint32_t *dcf_ring_slots(struct dcf_seg *sg, uint32_t ring);
 int dcf_ring_push_tx(struct dcf_tx *tx, uint32_t ring, uint32_t v);
 /* Record a pop of the head into *v; -1 with ENOENT if empty, EUCLEAN if corrupt. */
 int dcf_ring_pop_tx(struct dcf_tx *tx, uint32_t ring, uint32_t *v);
+/*
+ * The same for n entries at once (a batch): one tail or head store and n
+ * slot stores. push_n: v[0] first in, ENOSPC if fewer than n places.
+ * pop_n: up to n from the head into v (*got of them, at least 1), ENOENT
+ * if empty. unpop_n: put v[0..n-1] back in front of the head, v[0] to be
+ * popped first: entries taken off this ring and never run, given back
+ * ahead of what was queued behind them.
+ */
+int dcf_ring_push_n_tx(struct dcf_tx *tx, uint32_t ring, const uint32_t *v, uint32_t n);
+int dcf_ring_pop_n_tx(struct dcf_tx *tx, uint32_t ring, uint32_t *v, uint32_t n, uint32_t *got);
+int dcf_ring_unpop_n_tx(struct dcf_tx *tx, uint32_t ring, const uint32_t *v, uint32_t n);
 /* The value at position i from the head, without popping; -1 if out of range. */
 int dcf_ring_peek(struct dcf_seg *sg, uint32_t ring, uint32_t i, uint32_t *v);
 
