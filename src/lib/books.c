@@ -535,9 +535,19 @@ dcf_complete_claim_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t
 	}
 	if (n > 0)
 		dcf_tx_put64(&tx, &h->cnt.completed, h->cnt.completed + n);
-	/* A sleeping supervisor wants completions, and claims too when it logs starts. */
-	wake_for =
-	    (n > 0 ? DCF_SUP_WAKE_DONE | DCF_SUP_WAKE_CLAIM : 0) | (m > 0 ? DCF_SUP_WAKE_CLAIM : 0);
+	/*
+	 * A sleeping supervisor wants completions, and claims too when it logs
+	 * starts. For short tasks it asks for a batch of completions
+	 * (sup_wake_done) rather than each: it hears when the done ring holds
+	 * that many, or when this worker found nothing more to claim (the queue
+	 * is dry: it must refill, and whoever waits for the last results gets
+	 * them), so a wake-up is never put off past the work in hand.
+	 */
+	wake_for = n > 0 || m > 0 ? DCF_SUP_WAKE_CLAIM : 0;
+	if (n > 0 &&
+	    (m == 0 || h->sup_wake_done <= 1 ||
+	        dcf_ring_depth(&sg->rings[DCF_RING_DONE]) + n >= h->sup_wake_done))
+		wake_for |= DCF_SUP_WAKE_DONE;
 	if (h->sup_waiting & wake_for) {
 		dcf_tx_put32(&tx, &h->sup_waiting, 0);
 		out->wake_sup = 1;

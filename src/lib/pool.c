@@ -35,7 +35,7 @@
 /* A non-blocking call looks at the books at least this often. */
 #define POOL_LOOK_NS 1000000ULL
 /* Inputs staged before a batch leaves for the books, at most. */
-#define POOL_BATCH 64u
+#define POOL_BATCH 256u
 /* Without a task time limit, the watchdog still ends a worker stopped or
  * holding the books' lock this long (lock.h). */
 #define POOL_HANG_DEFAULT_MS 10000u

@@ -59,6 +59,7 @@ dcf_layout_format(void)
 	FIELD(f, dcf_hdr, ring_cap);
 	FIELD(f, dcf_hdr, sys_state);
 	FIELD(f, dcf_hdr, sup_waiting);
+	FIELD(f, dcf_hdr, sup_wake_done);
 	FIELD(f, dcf_hdr, end_code);
 	FIELD(f, dcf_hdr, seq);
 	FIELD(f, dcf_hdr, cnt);

@@ -913,6 +913,29 @@ refill_cmd(struct sup *s)
  * (sup_cmd.h), always: a finished task is never dropped. Returns the tasks
  * retired.
  */
+/*
+ * Under the lock: how many completions a sleep waits for (layout.h,
+ * sup_wake_done). Tasks shorter than a wake-up are worth a batch, up to a
+ * transaction's worth: at most DCF_SUP_BATCH of them, a few milliseconds.
+ * Anything longer wakes at each completion, as a user watching expects.
+ */
+#define WAKE_BATCH_TASK_NS 50000ULL
+static uint32_t
+wake_batch_locked(struct sup *s)
+{
+	uint32_t k = DCF_SUP_BATCH;
+
+	for (uint32_t i = 0; i < s->cfg->nets; i++) {
+		uint64_t avg = s->sg.nets[i].run_avg_ns;
+
+		if (avg == 0 || avg > WAKE_BATCH_TASK_NS)
+			return 1;
+	}
+	if (k > s->cfg->task_slots / 4)
+		k = s->cfg->task_slots / 4;
+	return k > 1 ? k : 1;
+}
+
 static int
 book_round(struct sup *s, int want_wake, int force)
 {
@@ -943,11 +966,13 @@ book_round(struct sup *s, int want_wake, int force)
 		look_for_starts_locked(s);
 	if (!s->fed)
 		refill_locked(s, woke, &nids);
-	if (n == 0 && want_wake)
+	if (n == 0 && want_wake) {
+		__atomic_store_n(&s->sg.hdr->sup_wake_done, wake_batch_locked(s), __ATOMIC_RELAXED);
 		__atomic_store_n(&s->sg.hdr->sup_waiting,
 		    DCF_SUP_WAKE_DONE |
 		        (tell && dcf_log_enabled(DCF_INFO) ? DCF_SUP_WAKE_CLAIM : 0),
 		    __ATOMIC_RELAXED);
+	}
 	dcf_unlock(&s->sg);
 	wake_rings(s, woke);
 	for (uint32_t i = 0; i < nids; i++)

@@ -324,7 +324,9 @@ struct dcf_hdr {
 	uint32_t sys_state;   /* enum dcf_sys_state; written under the lock */
 	uint32_t sup_waiting; /* supervisor asleep: DCF_SUP_WAKE_* it wants a wake for */
 	uint32_t end_code;    /* DCF_SYS_ENDED: the supervisor's exit status */
-	uint32_t pad_hdr;
+	/* With sup_waiting DCF_SUP_WAKE_DONE: wake it once the done ring holds this
+	 * many, or a worker finds nothing more to claim (0 or 1: at the first). */
+	uint32_t sup_wake_done;
 	uint64_t total; /* tasks in the run; DCF_TASKS_STREAM until a stream ends */
 	uint64_t seq;   /* seqlock: odd while a transaction applies */
 	struct dcf_counters cnt;
