@@ -93,31 +93,6 @@ opts(struct dcf_pool_opts *o, unsigned nodes)
 	o->nodes = nodes;
 }
 
-/* Our children now: the pool's workers (and any other child of the test). */
-static int
-children(pid_t *out, int max)
-{
-	char path[64], buf[4096];
-	ssize_t n;
-	int fd, k = 0;
-	long v = 0;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	assert_true(fd >= 0);
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	for (ssize_t i = 0; i < n && k < max; i++) {
-		if (buf[i] >= '0' && buf[i] <= '9') {
-			v = v * 10 + (buf[i] - '0');
-		} else if (v > 0) {
-			out[k++] = (pid_t)v;
-			v = 0;
-		}
-	}
-	return k;
-}
-
 static int
 in(const pid_t *set, int n, pid_t pid)
 {
@@ -622,7 +597,7 @@ test_kill_storm(void **state)
 			assert_true(y == want);
 		}
 		if (++got % 50 == 0 && got < N - 100) {
-			int k = children(kids, 64);
+			int k = tu_children_of(getpid(), kids, 64);
 			pid_t victim = k > 0 ? kids[rand_r(&seed) % k] : 0;
 
 			/* A worker killed before, dying or dead and not reaped yet, is not killed twice. */

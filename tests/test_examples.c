@@ -197,31 +197,6 @@ in_task(pid_t c, pid_t pid)
 	return nr == SYS_clock_nanosleep;
 }
 
-/* pid's children now, from /proc/PID/task/PID/children. */
-static int
-children_of(pid_t pid, pid_t *out, int max)
-{
-	char path[64], buf[4096];
-	ssize_t n;
-	int fd, k = 0;
-	long v = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	for (ssize_t i = 0; i < n && k < max; i++) {
-		if (buf[i] >= '0' && buf[i] <= '9') {
-			v = v * 10 + (buf[i] - '0');
-		} else if (v > 0) {
-			out[k++] = (pid_t)v;
-			v = 0;
-		}
-	}
-	return k;
-}
-
 /*
  * Until pid exits: every STORM_GAP_MS, SIGKILL one of its children that is
  * running a task, until kills of them. How many were killed.
@@ -236,7 +211,7 @@ storm(pid_t pid, unsigned kills, uint64_t deadline)
 	for (;;) {
 		uint64_t gap = dcf_now_ns() + STORM_GAP_MS * 1000000ULL;
 		pid_t kids[64];
-		int nk = n < kills ? children_of(pid, kids, 64) : 0;
+		int nk = n < kills ? tu_children_of(pid, kids, 64) : 0;
 
 		/* Enough: the example may finish. */
 		if (n >= kills)

@@ -24,6 +24,7 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
 #include <poll.h>
@@ -401,6 +402,31 @@ tu_rm_tree(const char *path)
 {
 	if (path[0] != '\0')
 		(void)nftw(path, tu_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* pid's children now, from /proc/PID/task/PID/children. */
+TU_FN int
+tu_children_of(pid_t pid, pid_t *out, int max)
+{
+	char path[64], buf[4096];
+	ssize_t n;
+	int fd, k = 0;
+	long v = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	for (ssize_t i = 0; i < n && k < max; i++) {
+		if (buf[i] >= '0' && buf[i] <= '9') {
+			v = v * 10 + (buf[i] - '0');
+		} else if (v > 0) {
+			out[k++] = (pid_t)v;
+			v = 0;
+		}
+	}
+	return k;
 }
 
 /* ---- names, configurations, segments ------------------------------- */
