@@ -141,6 +141,15 @@ assert_error(int want_errno, const char *want_text)
 		fail_msg("dcf_error() is '%s', want it to mention '%s'", dcf_error(), want_text);
 }
 
+/* Every task of n delivered exactly once: seen[id] counts its results. */
+static void
+assert_each_once(const uint8_t *seen, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (seen[i] != 1)
+			fail_msg("task %d delivered %u times", i, seen[i]);
+}
+
 /* ---- tests -------------------------------------------------------------- */
 
 static void
@@ -271,9 +280,7 @@ test_results_exactly_once(void **state)
 	/* And again: still nothing, not a hang. */
 	assert_int_equal(dcf_wait(p, &r), -1);
 	assert_int_equal(errno, ENODATA);
-	for (int i = 0; i < N; i++)
-		if (seen[i] != 1)
-			fail_msg("task %d delivered %u times", i, seen[i]);
+	assert_each_once(seen, N);
 	assert_int_equal(dcf_pool_stats(p, &st, sizeof(st)), 0);
 	assert_int_equal(st.submitted, N);
 	assert_int_equal(st.delivered, N);
@@ -459,8 +466,7 @@ test_callback(void **state)
 	assert_int_equal(errno, ENODATA);
 	assert_int_equal(c.n, 1000);
 	assert_int_equal(c.reentered, 1000);
-	for (int i = 0; i < 1000; i++)
-		assert_int_equal(c.seen[i], 1);
+	assert_each_once(c.seen, 1000);
 	dcf_pool_free(c.p);
 	assert_clean();
 }
@@ -608,9 +614,7 @@ test_kill_storm(void **state)
 	}
 	assert_int_equal(dcf_wait(p, &r), -1);
 	assert_int_equal(errno, ENODATA);
-	for (int i = 0; i < N; i++)
-		if (seen[i] != 1)
-			fail_msg("task %d delivered %u times", i, seen[i]);
+	assert_each_once(seen, N);
 	assert_int_equal(dcf_pool_stats(p, &st, sizeof(st)), 0);
 	/* Each kill is a death; the last few may not be booked yet when the results are in. */
 	kills = nkilled;
@@ -658,9 +662,7 @@ test_books_reset(void **state)
 		seen[r.id]++;
 	}
 	assert_int_equal(errno, ENODATA);
-	for (int i = 0; i < N; i++)
-		if (seen[i] != 1)
-			fail_msg("task %d delivered %u times", i, seen[i]);
+	assert_each_once(seen, N);
 	assert_int_equal(dcf_pool_stats(p, &st, sizeof(st)), 0);
 	assert_int_equal(st.resets, 1);
 	assert_int_equal(st.quarantined, 0);

@@ -9,49 +9,35 @@ dcf_ring_slots(struct dcf_seg *sg, uint32_t ring)
 	return sg->ring_slots + (uint64_t)ring * sg->ring_cap;
 }
 
+/* One entry: the n-entry forms with n = 1 (the same checks, the same stores). */
 int
 dcf_ring_push_tx(struct dcf_tx *tx, uint32_t ring, uint32_t v)
 {
-	struct dcf_seg *sg = tx->sg;
-	struct dcf_ring *r = &sg->rings[ring];
-	uint32_t cap = sg->ring_cap, t = r->tail;
-	uint32_t depth = t - r->head;
-
-	if (depth > cap) {
-		errno = EUCLEAN;
-		return -1;
-	}
-	if (depth == cap) {
-		errno = ENOSPC;
-		return -1;
-	}
-	dcf_tx_put32(tx, &dcf_ring_slots(sg, ring)[t & (cap - 1)], v);
-	dcf_tx_put32(tx, &r->tail, t + 1);
-	return 0;
+	return dcf_ring_push_n_tx(tx, ring, &v, 1);
 }
 
 int
 dcf_ring_pop_tx(struct dcf_tx *tx, uint32_t ring, uint32_t *v)
 {
-	struct dcf_seg *sg = tx->sg;
-	struct dcf_ring *r = &sg->rings[ring];
-	uint32_t cap = sg->ring_cap, h = r->head;
-	uint32_t depth = r->tail - h;
+	uint32_t got;
 
-	if (depth == 0) {
-		errno = ENOENT;
-		return -1;
-	}
-	if (depth > cap) {
+	return dcf_ring_pop_n_tx(tx, ring, v, 1, &got);
+}
+
+/* Room for n more entries in ring r: 0, or -1 with EUCLEAN (a corrupt depth) or ENOSPC. */
+static int
+ring_room(const struct dcf_seg *sg, const struct dcf_ring *r, uint32_t n)
+{
+	uint32_t depth = r->tail - r->head;
+
+	if (depth > sg->ring_cap) {
 		errno = EUCLEAN;
 		return -1;
 	}
-	*v = dcf_ring_slots(sg, ring)[h & (cap - 1)];
-	if (*v >= sg->cfg.task_slots) {
-		errno = EUCLEAN;
+	if (n > sg->ring_cap - depth) {
+		errno = ENOSPC;
 		return -1;
 	}
-	dcf_tx_put32(tx, &r->head, h + 1);
 	return 0;
 }
 
@@ -61,16 +47,9 @@ dcf_ring_push_n_tx(struct dcf_tx *tx, uint32_t ring, const uint32_t *v, uint32_t
 	struct dcf_seg *sg = tx->sg;
 	struct dcf_ring *r = &sg->rings[ring];
 	uint32_t cap = sg->ring_cap, t = r->tail, *slots = dcf_ring_slots(sg, ring);
-	uint32_t depth = t - r->head;
 
-	if (depth > cap) {
-		errno = EUCLEAN;
+	if (ring_room(sg, r, n) == -1)
 		return -1;
-	}
-	if (n > cap - depth) {
-		errno = ENOSPC;
-		return -1;
-	}
 	if (n == 0)
 		return 0;
 	for (uint32_t i = 0; i < n; i++)
@@ -116,16 +95,9 @@ dcf_ring_unpop_n_tx(struct dcf_tx *tx, uint32_t ring, const uint32_t *v, uint32_
 	struct dcf_seg *sg = tx->sg;
 	struct dcf_ring *r = &sg->rings[ring];
 	uint32_t cap = sg->ring_cap, h = r->head, *slots = dcf_ring_slots(sg, ring);
-	uint32_t depth = r->tail - h;
 
-	if (depth > cap) {
-		errno = EUCLEAN;
+	if (ring_room(sg, r, n) == -1)
 		return -1;
-	}
-	if (n > cap - depth) {
-		errno = ENOSPC;
-		return -1;
-	}
 	if (n == 0)
 		return 0;
 	for (uint32_t i = 0; i < n; i++)
