@@ -43,7 +43,8 @@
 /* The smallest options a caller may pass: the first version's. */
 #define POOL_OPTS_V1 (offsetof(struct dcf_pool_opts, log_fd) + sizeof(int))
 
-static __thread char last_error[256];
+static __thread char last_buf[256];
+static __thread const char *last_error = "";
 /* One pool per process: the log and the workers' signals are process-wide. */
 static int pool_running;
 
@@ -83,9 +84,16 @@ fail(int e, const char *fmt, ...)
 {
 	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(last_error, sizeof(last_error), fmt, ap);
-	va_end(ap);
+	/* A message without arguments is a literal: kept as it is, since the
+	 * hot path's EAGAIN must not pay for a formatting. */
+	if (strchr(fmt, '%') == NULL) {
+		last_error = fmt;
+	} else {
+		va_start(ap, fmt);
+		vsnprintf(last_buf, sizeof(last_buf), fmt, ap);
+		va_end(ap);
+		last_error = last_buf;
+	}
 	errno = e;
 	return -1;
 }
