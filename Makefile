@@ -21,6 +21,7 @@ CFLAGS  ?= -O2 -g
 BSD_CFLAGS := $(shell pkg-config --cflags libbsd-overlay 2>/dev/null)
 BSD_LIBS   := $(shell pkg-config --libs libbsd-overlay 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+SQLITE_LIBS := $(or $(shell pkg-config --libs sqlite3 2>/dev/null),-lsqlite3)
 ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude -Isrc/include -DDCF_VERSION='"$(VERSION)"' $(BSD_CFLAGS) $(CFLAGS)
 LIBS    := $(BSD_LIBS) -lrt -lpthread -lm
 
@@ -34,6 +35,10 @@ LIB_HDR := $(wildcard src/include/dcf/*.h) include/dcf.h
 LIB_SRC := $(wildcard src/lib/*.c)
 LIB_OBJ := $(LIB_SRC:src/lib/%.c=build/lib/%.o)
 INJ_OBJ := $(LIB_SRC:src/lib/%.c=build/inj/%.o)
+# The store's backends (store.h): linked into the programs, never into libdcf.
+STORE_SRC := $(wildcard src/store/*.c)
+STORE_OBJ := $(STORE_SRC:src/store/%.c=build/store/%.o)
+STORE_LIBS := build/libdcfstore.a $(SQLITE_LIBS)
 PROGS   := dcf-supervisor dcf-status
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS   := $(TEST_SRC:tests/%.c=build/tests/%)
@@ -72,17 +77,25 @@ build/dcf.pc: tools/dcf.pc.in build/dcf.pc.vars Makefile | build/lib
 	    -e 's|@LIBS@|$(strip $(LIBS))|' $< > $@
 build/libdcf-inj.a: $(INJ_OBJ)
 	$(QAR)$(AR) rcs $@ $^
-build/lib build/inj build/tests build/examples:
+build/store/%.o: src/store/%.c $(LIB_HDR) | build/store
+	$(QCC)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+build/libdcfstore.a: $(STORE_OBJ)
+	$(QAR)$(AR) rcs $@ $^
+build/inj-store/%.o: src/store/%.c $(LIB_HDR) | build/inj-store
+	$(QCC)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 -c -o $@ $<
+build/libdcfstore-inj.a: $(STORE_SRC:src/store/%.c=build/inj-store/%.o)
+	$(QAR)$(AR) rcs $@ $^
+build/lib build/inj build/tests build/examples build/store build/inj-store:
 	@mkdir -p $@
 
 SUP_SRC := src/supervisor_main.c src/options.c src/opts.c
-dcf-supervisor: $(SUP_SRC) src/opts.h build/libdcf.a
-	$(QLD)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(SUP_SRC) build/libdcf.a $(LIBS)
+dcf-supervisor: $(SUP_SRC) src/opts.h build/libdcf.a build/libdcfstore.a
+	$(QLD)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(SUP_SRC) $(STORE_LIBS) build/libdcf.a $(LIBS)
 STATUS_SRC := src/status_main.c src/status_options.c src/opts.c
-dcf-status: $(STATUS_SRC) src/status.h src/opts.h build/libdcf.a
-	$(QLD)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(STATUS_SRC) build/libdcf.a $(LIBS)
-build/inj/dcf-supervisor: $(SUP_SRC) src/opts.h build/libdcf-inj.a
-	$(QLD)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $(SUP_SRC) build/libdcf-inj.a $(LIBS)
+dcf-status: $(STATUS_SRC) src/status.h src/opts.h build/libdcf.a build/libdcfstore.a
+	$(QLD)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(STATUS_SRC) $(STORE_LIBS) build/libdcf.a $(LIBS)
+build/inj/dcf-supervisor: $(SUP_SRC) src/opts.h build/libdcf-inj.a build/libdcfstore-inj.a
+	$(QLD)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $(SUP_SRC) build/libdcfstore-inj.a $(SQLITE_LIBS) build/libdcf-inj.a $(LIBS)
 
 # The examples include dcf.h and nothing else of dcf's, as a user's program would.
 EX_CFLAGS := -std=gnu11 $(WARN) -Iinclude $(CFLAGS)
@@ -90,15 +103,15 @@ EX_LIBS_dcf-hashtree := $(or $(shell pkg-config --libs libmd 2>/dev/null),-lmd)
 build/examples/%: examples/%.c include/dcf.h build/libdcf.a | build/examples
 	$(QLD)$(CC) $(EX_CFLAGS) $(LDFLAGS) -o $@ $< build/libdcf.a $(EX_LIBS_$*) $(LIBS)
 
-build/tests/%: tests/%.c $(wildcard tests/*.h) tools/runlib.c tools/runlib.h build/libdcf-inj.a | build/tests
-	$(QLD)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $< tools/runlib.c build/libdcf-inj.a $(CMOCKA_LIBS) $(LIBS)
+build/tests/%: tests/%.c $(wildcard tests/*.h) tools/runlib.c tools/runlib.h build/libdcf-inj.a build/libdcfstore.a | build/tests
+	$(QLD)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $< tools/runlib.c $(STORE_LIBS) build/libdcf-inj.a $(CMOCKA_LIBS) $(LIBS)
 
 # The option table and both programs' parsers, in process.
 OPT_SRC := src/opts.c src/options.c src/status_options.c
 build/tests/test_opts: tests/test_opts.c $(OPT_SRC) src/opts.h $(LIB_HDR) \
-    src/status.h tests/fuzz/fuzz.h build/libdcf-inj.a | build/tests
+    src/status.h tests/fuzz/fuzz.h build/libdcf-inj.a build/libdcfstore.a | build/tests
 	$(QLD)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 -Isrc -Itests/fuzz $(LDFLAGS) -o $@ $< \
-	    $(OPT_SRC) build/libdcf-inj.a $(CMOCKA_LIBS) $(LIBS)
+	    $(OPT_SRC) $(STORE_LIBS) build/libdcf-inj.a $(CMOCKA_LIBS) $(LIBS)
 
 build/dcf-chaos: tools/chaos.c tools/runlib.c tools/runlib.h build/libdcf.a
 	$(QLD)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tools/chaos.c tools/runlib.c build/libdcf.a $(LIBS)
@@ -142,8 +155,8 @@ asan ubsan sanitize: deps
 
 # Static analysis and formatting; CI enforces it.
 LINT_DEFS := -std=gnu11 -D_GNU_SOURCE -DDCF_INJECT_ENABLE=1 -DDCF_VERSION=\"lint\"
-LINT_SRC  := $(LIB_SRC) $(wildcard src/*.c tools/*.c examples/*.c)
-FMT_SRC   := $(wildcard src/*.[ch] src/lib/*.c src/include/dcf/*.h include/*.h tools/*.[ch] tests/*.[ch] tests/fuzz/*.[ch] examples/*.c)
+LINT_SRC  := $(LIB_SRC) $(STORE_SRC) $(wildcard src/*.c tools/*.c examples/*.c)
+FMT_SRC   := $(wildcard src/*.[ch] src/lib/*.c src/store/*.c src/include/dcf/*.h include/*.h tools/*.[ch] tests/*.[ch] tests/fuzz/*.[ch] examples/*.c)
 lint:
 	@tools/install-deps.sh lint
 	@echo "== cppcheck"

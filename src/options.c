@@ -106,6 +106,9 @@ store(const struct opt_parser *p, struct sup_opts *o, enum opt_id id, const stru
 	case OPT_RESULTS:
 		o->results_dir = v->s;
 		break;
+	case OPT_STORE:
+		o->store_path = v->s;
+		break;
 	default:
 		return opt_usage_error(p, "--%s is in the table but not stored (a bug)",
 		    opt_table[id].name);
@@ -116,7 +119,7 @@ store(const struct opt_parser *p, struct sup_opts *o, enum opt_id id, const stru
 /* The options that only the demo's synthetic tasks, or only commands, take. */
 static const enum opt_id demo_only[] = {OPT_TASKS, OPT_TASK_MS, OPT_WORK};
 static const enum opt_id cmd_only[] = {OPT_ARG_FILE, OPT_NULL, OPT_RETRIES, OPT_RETRY_DELAY,
-    OPT_TIMEOUT, OPT_KILL_AFTER, OPT_JOBLOG, OPT_RESUME, OPT_RESUME_FAILED, OPT_RESULTS};
+    OPT_TIMEOUT, OPT_KILL_AFTER, OPT_JOBLOG, OPT_RESUME, OPT_RESUME_FAILED, OPT_RESULTS, OPT_STORE};
 
 static int
 given_in(const uint8_t *given, const enum opt_id *ids, size_t n)
@@ -213,6 +216,12 @@ sup_parse_options(int argc, char **argv, struct sup_opts *o)
 	}
 	if (o->resume != SUP_RESUME_NONE && o->joblog_path == NULL) {
 		opt_usage_error(&p, "--%s reads the joblog: give --joblog FILE too",
+		    o->resume == SUP_RESUME_ALL ? "resume" : "resume-failed");
+		return -1;
+	}
+	if (o->resume != SUP_RESUME_NONE && o->store_path != NULL) {
+		opt_usage_error(&p,
+		    "--%s reads the joblog, --store resumes by itself: give one of them",
 		    o->resume == SUP_RESUME_ALL ? "resume" : "resume-failed");
 		return -1;
 	}

@@ -78,6 +78,9 @@ const struct opt opt_table[OPT_NENTRIES] = {
         "skip those that succeeded; rerun those that failed"},
     [OPT_RESULTS] = {"results", 0, REQ, OPT_K_DIR, "DIR", 0, 0, NULL, SUP,
         "keep each task's stdout, stderr and meta in DIR/SEQ/"},
+    [OPT_STORE] = {"store", 's', REQ, OPT_K_FILE, "FILE", 0, 0, NULL, SUP,
+        "record every task in FILE (SQLite); a run killed midway\nresumes where it stood when "
+        "started again with it"},
     [OPT_NODE_ROWS] = {"nodes", 0, OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, STA,
         "one row per node"},
     [OPT_JSON] = {"json", 'j', OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, STA,
@@ -102,7 +105,6 @@ const struct opt opt_table[OPT_NENTRIES] = {
  * and the options that must not take the letter their name suggests.
  */
 const struct opt_plan opt_planned[] = {
-    {'s', "store", "dcf-supervisor, dcf-status, dcf-web: the store"},
     {'k', "key", "dcf-submit: idempotent submission"},
     {'b', "batch", "dcf-submit: tasks from standard input"},
     {'p', "priority", "dcf-submit, dcf-ctl"},

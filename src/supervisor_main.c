@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "dcf/store.h"
 #include "dcf/supervisor.h"
 
 extern char **environ;
@@ -22,5 +23,6 @@ main(int argc, char **argv)
 	r = sup_parse_options(argc, argv, &o);
 	if (r != 0)
 		return r > 0 ? 0 : 2;
+	o.store_open = dcf_store_open;
 	return supervisor_run(&o);
 }

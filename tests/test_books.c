@@ -970,7 +970,7 @@ test_batch_dispatch_retire(void **state)
 	rings[3] = DCF_RING_DONE;
 	REFUSED(f, dcf_dispatch_n_locked(&f->sg, rings, 4, NOW), EINVAL);
 	rings[3] = NET0;
-	REFUSED(f, dcf_dispatch_cmd_n_locked(&f->sg, rings, 1, NOW, pl, len), EMSGSIZE);
+	REFUSED(f, dcf_dispatch_cmd_n_locked(&f->sg, rings, 1, NOW, pl, len, NULL), EMSGSIZE);
 	/* Ids 0..3 in one transaction, each on its ring, in id order. */
 	assert_int_equal(dcf_dispatch_n_locked(&f->sg, rings, 4, NOW), 4);
 	tu_assert_books(&f->sg);

@@ -32,6 +32,9 @@
 #define LLVMFuzzerTestOneInput fuzz_segment_one
 #include "fuzz/fuzz_segment.c" /* NOLINT(bugprone-suspicious-include) */
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_proto_one
+#include "fuzz/fuzz_proto.c" /* NOLINT(bugprone-suspicious-include) */
+#undef LLVMFuzzerTestOneInput
 
 #define FUZZ_DIR "tests/fuzz"
 
@@ -188,12 +191,16 @@ main(void)
 	    {"options", "regressions", fuzz_options_one, 0},
 	    {"segment", "corpus", fuzz_segment_as_me, 1},
 	    {"segment", "regressions", fuzz_segment_as_me, 0},
+	    {"proto", "corpus", fuzz_proto_one, 1},
+	    {"proto", "regressions", fuzz_proto_one, 0},
 	};
 	const struct CMUnitTest tests[] = {
 	    {"options corpus", test_replay, NULL, teardown, (void *)&runs[0]},
 	    {"options regressions", test_replay, NULL, teardown, (void *)&runs[1]},
 	    {"segment corpus", test_replay, NULL, teardown, (void *)&runs[2]},
 	    {"segment regressions", test_replay, NULL, teardown, (void *)&runs[3]},
+	    {"proto corpus", test_replay, NULL, teardown, (void *)&runs[4]},
+	    {"proto regressions", test_replay, NULL, teardown, (void *)&runs[5]},
 	};
 
 	signal(SIGABRT, on_abort);

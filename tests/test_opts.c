@@ -217,7 +217,7 @@ companions(int i, const char **w)
 		w[0] = "--watch";
 		return;
 	}
-	if (i < OPT_ARG_FILE || i > OPT_RESULTS || i == OPT_COMMANDS)
+	if (i < OPT_ARG_FILE || i > OPT_STORE || i == OPT_COMMANDS)
 		return; /* not a command's */
 	if (i == OPT_KILL_AFTER)
 		w[0] = "--timeout=1";

@@ -3,7 +3,9 @@
  * dcf-supervisor: every outcome, replacement strings and odd bytes, output
  * grouping, the joblog read back, retries, resume, timeouts that kill a
  * whole tree, and a kill storm of workers after which every task succeeded
- * exactly once, no two runs of a task overlapped and no process is left.
+ * exactly once, no two runs of a task overlapped and no process is left;
+ * --store: a batch resumed where it stood, and the supervisor itself killed
+ * at every step of its commits, run after run, until the batch is done.
  *
  * This process is a child subreaper: a task process that escaped dcf would
  * become our child, and each test fails if one is left (then kills it, by
@@ -15,6 +17,7 @@
 #include <sys/signalfd.h>
 
 #include "dcf/joblog.h"
+#include "dcf/store.h"
 #include "../tools/runlib.h"
 #include "testutil.h"
 
@@ -699,6 +702,237 @@ test_kill_storm(void **state)
 	crun_done(&c);
 }
 
+/* --- --store ------------------------------------------------------------- */
+
+/* A store's tasks: state[id] = its state + 1 (0: not there); how many there are. */
+struct states {
+	uint32_t *state;
+	uint32_t max, n;
+};
+
+static int
+note_state(void *arg, const struct dcf_store_task *t)
+{
+	struct states *s = arg;
+
+	s->n++;
+	if (t->id < s->max)
+		s->state[t->id] = t->state + 1;
+	return 0;
+}
+
+static uint32_t
+store_states(const char *path, uint32_t *state, uint32_t max)
+{
+	struct dcf_store_open_opts o = {.where = path, .readonly = 1};
+	struct states s = {.state = state, .max = max};
+	struct dcf_store *st;
+	char err[256];
+
+	memset(state, 0, max * sizeof(*state));
+	if ((st = dcf_store_open(&o, err, sizeof(err))) == NULL)
+		fail_msg("%s", err);
+	if (dcf_store_list(st, -1, 0, 1u << 30, note_state, &s, err, sizeof(err)) == -1)
+		fail_msg("%s", err);
+	dcf_store_close(st);
+	return s.n;
+}
+
+/*
+ * A batch with --store resumes where it stood: what finished is skipped,
+ * what failed stays failed, lines past the end run; another input's
+ * lines are refused; --store with --resume is a usage error that
+ * creates nothing.
+ */
+static void
+test_store_resume(void **state)
+{
+	struct crun c;
+	char st[128];
+	uint32_t states[8];
+	(void)state;
+
+	crun_init(&c, "sres");
+	snprintf(st, sizeof(st), "%s/s.db", c.dir);
+	crun(&c, "echo a\nexit 5\necho b\n",
+	    (const char *const[]){"--store", st, "--commands", "-", NULL});
+	assert_int_equal(exit_code(&c), 1);
+	assert_int_equal(store_states(st, states, 8), 3);
+	assert_int_equal(states[1], DCF_SS_DONE + 1);
+	assert_int_equal(states[2], DCF_SS_FAILED + 1);
+	assert_int_equal(states[3], DCF_SS_DONE + 1);
+	free(c.out);
+	free(c.err);
+	/* The same lines and one more: only the new one runs. */
+	crun(&c, "echo a\nexit 5\necho b\necho c\n",
+	    (const char *const[]){"--store", st, "--commands", "-", NULL});
+	assert_int_equal(exit_code(&c), 0);
+	assert_string_equal(c.out, "c\n");
+	assert_non_null(strstr(c.err, "3 skipped (in the store)"));
+	assert_int_equal(store_states(st, states, 8), 4);
+	assert_int_equal(states[4], DCF_SS_DONE + 1);
+	free(c.out);
+	free(c.err);
+	/* Another input: refused at its first different line, nothing run. */
+	crun(&c, "echo a\necho x\n", (const char *const[]){"--store", st, "--commands", "-", NULL});
+	assert_int_equal(exit_code(&c), 1);
+	assert_string_equal(c.out, "");
+	assert_non_null(strstr(c.err, "input line 2 is not the command the store ran as task 2"));
+	assert_int_equal(store_states(st, states, 8), 4);
+	free(c.out);
+	free(c.err);
+	/* A store and a joblog resume: one or the other. */
+	snprintf(c.path, sizeof(c.path), "%s/new.db", c.dir);
+	crun(&c, "echo a\n",
+	    (const char *const[]){"--store", c.path, "--joblog", st, "--resume", "--commands", "-",
+	        NULL});
+	assert_int_equal(exit_code(&c), 2);
+	assert_non_null(strstr(c.err, "--resume reads the joblog, --store resumes by itself"));
+	snprintf(c.path, sizeof(c.path), "%s/new.db", c.dir);
+	assert_int_equal(access(c.path, F_OK), -1);
+	/* Not a store: refused, left as it was. */
+	crun(&c, "echo a\n", (const char *const[]){"--store", c.dir, "--commands", "-", NULL});
+	assert_int_equal(exit_code(&c), 2);
+	cpath(&c, "in");
+	{
+		char in[128];
+
+		snprintf(in, sizeof(in), "%s", c.path);
+		crun(&c, "echo a\n", (const char *const[]){"--store", in, "--commands", "-", NULL});
+		assert_int_equal(exit_code(&c), 1);
+		assert_non_null(strstr(c.err, "is corrupt"));
+	}
+	crun_done(&c);
+}
+
+/*
+ * The supervisor SIGKILLed at each step of its commits (a batch taken,
+ * its rows written but not committed, committed but not yet told), at the
+ * 1st to 4th commit of a run, run after run on the same store, then a run
+ * to the end. Each task appends "start ID INC RUN" and "end ID INC RUN"
+ * (INC: the run of the supervisor). Afterwards every task is done in the
+ * store exactly once; no task that the store had as finished when a run
+ * began started in that run; no line of a task's run comes after another
+ * run of it started (the killed runs' trees were gone first); nothing is
+ * left behind.
+ */
+#define SC_TASKS 40
+#define SC_RUNS  24
+
+static void
+test_store_crash(void **state)
+{
+	struct crun c;
+	char st[128], marks[128], script[128], *text;
+	static uint32_t done_at[SC_RUNS + 2][SC_TASKS + 1];
+	uint32_t states[SC_TASKS + 1], ends[SC_TASKS + 1];
+	uint64_t last[SC_TASKS + 1];
+	int kills = 0;
+	(void)state;
+
+	crun_init(&c, "scrash");
+	snprintf(st, sizeof(st), "%s/s.db", c.dir);
+	snprintf(marks, sizeof(marks), "%s/marks", c.dir);
+	snprintf(script, sizeof(script), "%s/script", c.dir);
+	{
+		char body[512];
+		int n = snprintf(body, sizeof(body),
+		    "i=$DCF_TASK_ID; m=%s\n"
+		    "echo \"start $i $INC $DCF_ATTEMPT\" >> $m\n"
+		    "k=0; while [ $k -lt $((i %% 7 * 20)) ]; do k=$((k+1)); done\n"
+		    "echo \"end $i $INC $DCF_ATTEMPT\" >> $m\n",
+		    marks);
+
+		spill(script, body, (size_t)n);
+	}
+	{
+		char in[SC_TASKS * 4];
+		size_t n = 0;
+
+		for (int i = 1; i <= SC_TASKS; i++)
+			n += (size_t)sprintf(in + n, "%d\n", i);
+		cpath(&c, "in");
+		spill(c.path, in, n);
+	}
+	memset(done_at, 0, sizeof(done_at));
+	for (int inc = 1; inc <= SC_RUNS + 1; inc++) {
+		pid_t pid;
+		int status;
+
+		if (access(st, F_OK) == 0) {
+			(void)store_states(st, states, SC_TASKS + 1);
+			for (int i = 1; i <= SC_TASKS; i++)
+				done_at[inc][i] = states[i] == DCF_SS_DONE + 1;
+		}
+		pid = tu_fork();
+		if (pid == 0) {
+			char p[128], v[64];
+			const char *bin = inc <= SC_RUNS ? "./build/inj/dcf-supervisor" : SUP;
+
+			snprintf(v, sizeof(v), "%d", inc);
+			setenv("INC", v, 1);
+			/* Steps 0, 1, 2 in turn; the 1st to 4th commit of the run. */
+			snprintf(v, sizeof(v), "store:%d:%d", inc % 3, 1 + inc / 3 % 4);
+			if (inc <= SC_RUNS)
+				setenv("DCF_INJECT_SUP", v, 1);
+			snprintf(p, sizeof(p), "%s/in", c.dir);
+			dup2(open(p, O_RDONLY), 0);
+			dup2(open("/dev/null", O_WRONLY), 1);
+			snprintf(p, sizeof(p), "%s/err", c.dir);
+			dup2(open(p, O_WRONLY | O_CREAT | O_APPEND, 0644), 2);
+			execl(bin, bin, "--name", c.name, "--nodes", "4", "-q", "--store", st, "--",
+			    "sh", script, NULL);
+			_exit(127);
+		}
+		status = tu_waitpid_within(pid, 120.0);
+		if (inc <= SC_RUNS && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+			kills++;
+		else if (inc <= SC_RUNS)
+			assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		c.status = status;
+		/* The killed run's workers come to us (a subreaper): reaped, never waited for. */
+		while (waitpid(-1, &status, WNOHANG) > 0)
+			;
+	}
+	assert_int_equal(exit_code(&c), 0);
+	assert_true(kills >= SC_RUNS / 2);
+	assert_int_equal(store_states(st, states, SC_TASKS + 1), SC_TASKS);
+	for (int i = 1; i <= SC_TASKS; i++)
+		assert_int_equal(states[i], DCF_SS_DONE + 1);
+	memset(ends, 0, sizeof(ends));
+	memset(last, 0, sizeof(last));
+	text = slurp(marks, NULL);
+	for (char *q = text; *q != '\0';) {
+		char what[8];
+		unsigned id, inc, run;
+		uint64_t key;
+
+		assert_int_equal(sscanf(q, "%7s %u %u %u", what, &id, &inc, &run), 4);
+		assert_true(id >= 1 && id <= SC_TASKS && inc >= 1 && inc <= SC_RUNS + 1);
+		key = (uint64_t)inc << 32 | run;
+		if (strcmp(what, "start") == 0) {
+			if (done_at[inc][id])
+				fail_msg("task %u started in run %u, finished in the store before "
+				         "it",
+				    id, inc);
+			assert_true(key > last[id]);
+			last[id] = key;
+		} else {
+			if (key != last[id])
+				fail_msg("task %u: the end of run %u.%u after run %u.%u started",
+				    id, inc, run, (unsigned)(last[id] >> 32), (unsigned)last[id]);
+			ends[id]++;
+		}
+		q = strchr(q, '\n');
+		assert_non_null(q);
+		q++;
+	}
+	free(text);
+	for (int i = 1; i <= SC_TASKS; i++)
+		assert_true(ends[i] >= 1);
+	crun_done(&c);
+}
+
 int
 main(void)
 {
@@ -713,6 +947,8 @@ main(void)
 	    cmocka_unit_test(test_timeout_tree),
 	    cmocka_unit_test(test_resume),
 	    cmocka_unit_test(test_kill_storm),
+	    cmocka_unit_test(test_store_resume),
+	    cmocka_unit_test(test_store_crash),
 	};
 
 	prctl(PR_SET_CHILD_SUBREAPER, 1);

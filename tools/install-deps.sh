@@ -8,7 +8,7 @@
 set -eu
 # parallel (GNU parallel): the tests read dcf's joblog with it, the format's
 # own reader, and read its joblogs with ours.
-need="gcc make pkg-config libbsd-dev libcmocka-dev valgrind python3 parallel"
+need="gcc make pkg-config libbsd-dev libcmocka-dev libsqlite3-dev valgrind python3 parallel"
 for group in "$@"; do
 	case $group in
 	lint) need="$need cppcheck clang-tidy clang-format groff-base" ;;

@@ -152,7 +152,7 @@ _Static_assert(2 * DCF_SUP_BATCH + 6 <= DCF_WAL_MAX, "a batched retire must fit 
  */
 static int
 dispatch_n(struct dcf_seg *sg, const uint32_t *rings, uint32_t n, uint64_t now,
-    const void *const *payloads, const uint32_t *lens)
+    const void *const *payloads, const uint32_t *lens, const struct dcf_prior *prior)
 {
 	struct dcf_hdr *h = sg->hdr;
 	struct dcf_tx tx;
@@ -199,7 +199,7 @@ dispatch_n(struct dcf_seg *sg, const uint32_t *rings, uint32_t n, uint64_t now,
 		t->kind = sg->cfg.work;
 		t->prio = 0;
 		t->arg_ms = sg->cfg.work >= DCF_WORK_CMD ? 0 : dcf_task_ms(&sg->cfg, id);
-		t->attempts = 0;
+		t->attempts = prior != NULL ? prior[i].attempts : 0;
 		t->result = 0;
 		t->owner_node = DCF_NONE;
 		t->owner_gen = 0;
@@ -209,8 +209,8 @@ dispatch_n(struct dcf_seg *sg, const uint32_t *rings, uint32_t n, uint64_t now,
 		if (len > 0)
 			memcpy(dcf_payload(sg, slots[i]), payloads[i], len);
 		t->payload_len = len;
-		t->runs = 0;
-		t->tries = 0;
+		t->runs = prior != NULL ? prior[i].runs : 0;
+		t->tries = prior != NULL ? prior[i].tries : 0;
 		t->next_owned = DCF_NONE;
 		memset(&t->out, 0, sizeof(t->out));
 		dcf_tx_put32(&tx, &t->queue, rings[i]);
@@ -247,27 +247,27 @@ dispatch_n(struct dcf_seg *sg, const uint32_t *rings, uint32_t n, uint64_t now,
 int
 dcf_dispatch_n_locked(struct dcf_seg *sg, const uint32_t *rings, uint32_t n, uint64_t now)
 {
-	return dispatch_n(sg, rings, n, now, NULL, NULL);
+	return dispatch_n(sg, rings, n, now, NULL, NULL, NULL);
 }
 
 int
 dcf_dispatch_cmd_n_locked(struct dcf_seg *sg, const uint32_t *rings, uint32_t n, uint64_t now,
-    const void *const *payloads, const uint32_t *lens)
+    const void *const *payloads, const uint32_t *lens, const struct dcf_prior *prior)
 {
-	return dispatch_n(sg, rings, n, now, payloads, lens);
+	return dispatch_n(sg, rings, n, now, payloads, lens, prior);
 }
 
 int
 dcf_dispatch_locked(struct dcf_seg *sg, uint32_t ring, uint64_t now)
 {
-	return dispatch_n(sg, &ring, 1, now, NULL, NULL) == -1 ? -1 : 0;
+	return dispatch_n(sg, &ring, 1, now, NULL, NULL, NULL) == -1 ? -1 : 0;
 }
 
 int
 dcf_dispatch_cmd_locked(struct dcf_seg *sg, uint32_t ring, uint64_t now, const void *payload,
     uint32_t payload_len)
 {
-	return dispatch_n(sg, &ring, 1, now, &payload, &payload_len) == -1 ? -1 : 0;
+	return dispatch_n(sg, &ring, 1, now, &payload, &payload_len, NULL) == -1 ? -1 : 0;
 }
 
 int

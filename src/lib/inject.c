@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dcf/inject.h"
 
@@ -11,6 +12,8 @@ static const char *const op_names[DCF_OP_COUNT] = {"dispatch", "claim", "complet
 const char *
 dcf_op_name(int op)
 {
+	if (op == DCF_OP_STORE)
+		return "store";
 	return op >= 0 && op < DCF_OP_COUNT ? op_names[op] : "?";
 }
 
@@ -42,14 +45,20 @@ dcf_inject_hit(int op, int step)
 		return;
 	if (armed_step != DCF_STEP_ANY && armed_step != step)
 		return;
-	if (--armed_count == 0)
-		raise(armed_sig);
+	if (__atomic_sub_fetch(&armed_count, 1, __ATOMIC_RELAXED) == 0)
+		kill(getpid(), armed_sig); /* the process, whichever thread got here */
 }
 
 int
 dcf_inject_from_env(void)
 {
-	const char *s = getenv("DCF_INJECT");
+	return dcf_inject_from_var("DCF_INJECT");
+}
+
+int
+dcf_inject_from_var(const char *var)
+{
+	const char *s = getenv(var);
 	const char *c1, *c2;
 	char opname[32], *end;
 	long step;
@@ -79,6 +88,10 @@ dcf_inject_from_env(void)
 			dcf_inject_arm(i, (int)step, count);
 			return 1;
 		}
+	}
+	if (strcmp(opname, "store") == 0) {
+		dcf_inject_arm(DCF_OP_STORE, (int)step, count);
+		return 1;
 	}
 	if (strcmp(opname, "any") == 0) {
 		dcf_inject_arm(DCF_OP_ANY, (int)step, count);

@@ -29,6 +29,7 @@ enum fin_stage { FIN_OUT, FIN_ERR, FIN_KEEP, FIN_DONE };
 struct fin {
 	uint64_t id;
 	uint32_t run, attempts, net, node;
+	uint32_t deaths, tries; /* for the store */
 	int quarantined;
 	struct dcf_outcome out;
 	char *cmd; /* the command as text, for the joblog and meta */
@@ -57,6 +58,10 @@ struct sup_cmd {
 	int joblog_fd;  /* or -1 */
 	struct dcf_resume resume;
 	int resuming;
+	/* --store: what it holds of this input, by id (= line number), and where cmd_fill is. */
+	struct prior *prior;
+	size_t nprior, prior_at;
+	struct dcf_storeq *storeq;
 	struct fin *q; /* the finish queue, a ring */
 	uint32_t qcap, qhead, qlen;
 	int out_blocked, err_blocked; /* waiting for POLLOUT */
@@ -64,6 +69,14 @@ struct sup_cmd {
 	char *buf;                    /* copies and joblog lines */
 	char *text;                   /* a command's text */
 	struct cmd_stats st;
+};
+
+/* A task the store holds: its command's hash, to know the line is the same one. */
+struct prior {
+	uint64_t id;
+	uint64_t h[2];
+	uint32_t state;
+	struct dcf_prior p;
 };
 
 /* --- opening ------------------------------------------------------------ */
@@ -322,10 +335,106 @@ cmd_close(struct sup_cmd *c)
 	dcf_lines_free(&c->lines);
 	if (c->resuming)
 		dcf_resume_free(&c->resume);
+	free(c->prior);
 	free(c->q);
 	free(c->buf);
 	free(c->text);
 	free(c);
+}
+
+/* --- the store ------------------------------------------------------------ */
+
+struct prior_load {
+	struct sup_cmd *c;
+	size_t cap;
+	uint64_t last;
+	int nomem;
+};
+
+static int
+prior_add(void *arg, const struct dcf_store_task *t)
+{
+	struct prior_load *l = arg;
+	struct sup_cmd *c = l->c;
+	struct prior *p;
+
+	l->last = t->id;
+	if (c->nprior == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 1024;
+		struct prior *np = realloc(c->prior, cap * sizeof(*np));
+
+		if (np == NULL) {
+			l->nomem = 1;
+			return 1;
+		}
+		c->prior = np;
+		l->cap = cap;
+	}
+	p = &c->prior[c->nprior++];
+	p->id = t->id;
+	dcf_joblog_hash(t->cmd, t->cmd_len, p->h);
+	p->state = t->state;
+	p->p.attempts = t->attempts;
+	p->p.tries = t->tries;
+	p->p.runs = t->runs;
+	/* A run the last supervisor took down with it counts as an attempt, but
+	 * always leaves one more run: the supervisor's end is not the task's fault. */
+	if (t->state == DCF_SS_RUNNING)
+		p->p.attempts++;
+	if (c->cfg->max_attempts > 0 && p->p.attempts >= c->cfg->max_attempts)
+		p->p.attempts = c->cfg->max_attempts - 1;
+	return 0;
+}
+
+int
+cmd_use_store(struct sup_cmd *c, struct dcf_store *st, char *err, size_t errlen)
+{
+	struct prior_load l = {.c = c};
+	size_t before;
+
+	do {
+		before = c->nprior;
+		if (dcf_store_list(st, -1, l.last, 65536, prior_add, &l, err, errlen) == -1)
+			return -1;
+		if (l.nomem)
+			DCF_BAD(ENOMEM, "%s: out of memory reading its %zu tasks", st->where,
+			    c->nprior);
+	} while (c->nprior > before);
+	return 0;
+}
+
+void
+cmd_set_storeq(struct sup_cmd *c, struct dcf_storeq *q)
+{
+	c->storeq = q;
+}
+
+/*
+ * The store's word on line seq, payload p: 1 skip it (finished), 0 run it
+ * (it->stored and it->prior set if the store has it), -1 it is not the
+ * command the store has as that task.
+ */
+static int
+prior_check(struct sup_cmd *c, uint64_t seq, const void *p, size_t len, struct cmd_item *it)
+{
+	const struct prior *pr;
+	uint64_t h[2];
+
+	it->stored = 0;
+	memset(&it->prior, 0, sizeof(it->prior));
+	while (c->prior_at < c->nprior && c->prior[c->prior_at].id < seq)
+		c->prior_at++;
+	if (c->prior_at == c->nprior || c->prior[c->prior_at].id != seq)
+		return 0;
+	pr = &c->prior[c->prior_at];
+	dcf_joblog_hash(p, len, h);
+	if (h[0] != pr->h[0] || h[1] != pr->h[1])
+		return -1;
+	if (dcf_store_state_final(pr->state))
+		return 1;
+	it->stored = 1;
+	it->prior = pr->p;
+	return 0;
 }
 
 /* --- input ---------------------------------------------------------------- */
@@ -356,6 +465,8 @@ cmd_batch_item(struct cmd_batch *b, uint64_t skip, size_t need)
 	b->items[b->n].skip_before = skip;
 	b->items[b->n].off = b->used;
 	b->items[b->n].len = 0;
+	b->items[b->n].stored = 0;
+	memset(&b->items[b->n].prior, 0, sizeof(b->items[b->n].prior));
 	return 0;
 }
 
@@ -476,6 +587,30 @@ cmd_fill(struct sup_cmd *c, uint32_t want, struct cmd_batch *b, int *eof)
 				    c->seq, need, c->cfg->payload_max);
 			continue;
 		}
+		if (c->prior != NULL) {
+			struct cmd_item *it = &b->items[b->n];
+			int pc = prior_check(c, c->seq, b->buf + b->used, (size_t)need, it);
+
+			if (pc == 1) {
+				c->st.resumed++;
+				skip++;
+				continue;
+			}
+			if (pc == -1) {
+				dcf_log(DCF_ERROR,
+				    "input line %" PRIu64
+				    " is not the command the store ran as task %" PRIu64
+				    ": the store holds another input's tasks; name another --store "
+				    "(the input ends here)",
+				    c->seq, c->seq);
+				c->st.input_error = 1;
+				close(c->in_fd);
+				c->in_fd = -1;
+				*eof = 1;
+				break;
+			}
+			c->st.rerun += it->stored;
+		}
 		if (c->resuming) {
 			size_t tl = dcf_cmd_text((char *)b->buf + b->used, (size_t)need, c->text,
 			    (size_t)c->cfg->payload_max * 4 + 64);
@@ -595,6 +730,8 @@ cmd_finished(struct sup_cmd *c, const struct dcf_seg *sg, const struct dcf_done 
 	f->id = d->id;
 	f->run = d->runs;
 	f->attempts = d->runs;
+	f->deaths = d->attempts;
+	f->tries = d->tries;
 	f->net = net;
 	f->node = node;
 	f->quarantined = quarantined;
@@ -895,6 +1032,33 @@ dest_failed(int *dead, const char *which)
 	*dead = 1;
 }
 
+/* --store: the task is finished, its output out: that is what a restart will find. */
+static void
+store_ended(struct sup_cmd *c, const struct fin *f)
+{
+	struct dcf_store_task t;
+
+	if (c->storeq == NULL)
+		return;
+	memset(&t, 0, sizeof(t));
+	t.id = f->id + 1;
+	t.state = f->quarantined       ? DCF_SS_QUARANTINED
+	    : f->out.how == DCF_HOW_OK ? DCF_SS_DONE
+	                               : DCF_SS_FAILED;
+	t.attempts = f->deaths;
+	t.tries = f->tries;
+	t.runs = f->run;
+	t.ended_ns = dcf_wall_ns();
+	t.net = f->net;
+	t.node = f->node;
+	t.out = f->out;
+	if (dcf_storeq_upd(c->storeq, DCF_SU_ENDED, &t, 0) == -1)
+		dcf_log(DCF_ERROR,
+		    "Task-%" PRIu64 ": recording its end: out of memory; it runs "
+		    "again after a restart",
+		    f->id + 1);
+}
+
 void
 cmd_pump(struct sup_cmd *c)
 {
@@ -955,6 +1119,7 @@ cmd_pump(struct sup_cmd *c)
 		}
 		keep_results(c, f);
 		joblog_write(c, f);
+		store_ended(c, f);
 		free(f->cmd);
 		f->cmd = NULL;
 		c->qhead = (c->qhead + 1) % c->qcap;

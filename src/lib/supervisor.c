@@ -48,6 +48,8 @@
 #include "dcf/lock.h"
 #include "dcf/ring.h"
 #include "dcf/util.h"
+#include "dcf/store.h"
+#include "dcf/storeq.h"
 #include "dcf/sup_cmd.h"
 #include "dcf/supervisor.h"
 
@@ -91,6 +93,7 @@ struct sup_event {
 	uint8_t kind;
 	uint8_t from_recovery;
 	uint32_t node;
+	uint32_t runs; /* EV_START: the run's number */
 	uint64_t id;
 	struct dcf_done d; /* command mode: how the run ended */
 };
@@ -146,8 +149,12 @@ struct sup {
 	struct sup_cmd *cmd;
 	struct cmd_batch batch; /* read from the input, not yet dispatched */
 	int input_eof;          /* the input ended (every line is in the books or skipped) */
-	uint32_t ndying;        /* nodes dying: reaped, waiting for their task trees to go */
-	pid_t inherited[64];    /* children from before our first fork, never ours to kill */
+	/* --store: the store, and its committer (storeq.h), or NULL. */
+	struct dcf_store *store;
+	struct dcf_storeq *storeq;
+	int store_failing;   /* a commit failed; said once until one succeeds */
+	uint32_t ndying;     /* nodes dying: reaped, waiting for their task trees to go */
+	pid_t inherited[64]; /* children from before our first fork, never ours to kill */
 	uint32_t ninherited;
 	char cg[PATH_MAX - 32]; /* our cgroup v2 directory for the workers' tasks, or "" */
 	char shm_path[64];      /* /dev/shm/dcf-NAME, for the fatal-signal cleanup */
@@ -530,7 +537,7 @@ log_room_for_round(const struct sup *s)
  * or, if it ended first, just before its completion or its reclaim.
  */
 static void
-tell_start(struct sup *s, uint32_t n, uint32_t gen, uint64_t id, int from_recovery)
+tell_start(struct sup *s, uint32_t n, uint32_t gen, uint64_t id, uint32_t runs, int from_recovery)
 {
 	struct sup_node *sn = &s->nodes[n];
 	struct sup_event *e;
@@ -546,6 +553,7 @@ tell_start(struct sup *s, uint32_t n, uint32_t gen, uint64_t id, int from_recove
 	e->kind = EV_START;
 	e->from_recovery = (uint8_t)from_recovery;
 	e->node = n;
+	e->runs = runs;
 	e->id = id;
 }
 
@@ -567,9 +575,39 @@ look_for_starts_locked(struct sup *s)
 		    s->nodes[n].pid > 0 && nd->task_slot < s->cfg->task_slots) {
 			const struct dcf_task *t = &s->sg.tasks[nd->task_slot];
 
-			tell_start(s, n, nd->gen, t->id, (t->flags & DCF_TASK_F_RECOVERY) != 0);
+			tell_start(s, n, nd->gen, t->id, t->runs,
+			    (t->flags & DCF_TASK_F_RECOVERY) != 0);
 		}
 	}
+}
+
+/*
+ * --store: a run's start, or its task queued again (a death, a retry),
+ * staged for the next commit. Books id -> store id: the line number, id + 1.
+ * Nothing waits for it: a batch's input is its own record, and what the
+ * store does not have yet only runs again after a restart.
+ */
+static void
+store_upd(struct sup *s, uint32_t kind, uint64_t id, uint32_t runs, uint32_t attempts,
+    uint32_t tries, const struct sup_node *sn)
+{
+	struct dcf_store_task t;
+
+	if (s->storeq == NULL)
+		return;
+	memset(&t, 0, sizeof(t));
+	t.id = id + 1;
+	t.runs = runs;
+	t.attempts = attempts;
+	t.tries = tries;
+	if (kind == DCF_SU_STARTED)
+		t.started_ns = dcf_wall_ns();
+	if (sn != NULL) {
+		t.net = sn->net;
+		t.node = sn->idx;
+	}
+	if (dcf_storeq_upd(s->storeq, kind, &t, 0) == -1)
+		dcf_log(DCF_ERROR, "Task-%llu: recording it: out of memory", tid(s, id));
 }
 
 /* A command's run failed, or timed out, with retries left: where it goes again. */
@@ -600,7 +638,7 @@ retire_event(struct sup *s, const struct dcf_done *d, int retry, int tell)
 	if ((!tell && !s->fed) || (d->node >= s->nnodes && s->emb == NULL))
 		return;
 	if (s->emb == NULL)
-		tell_start(s, d->node, d->gen, d->id, (int)d->from_recovery);
+		tell_start(s, d->node, d->gen, d->id, d->runs, (int)d->from_recovery);
 	if (s->nev >= s->nev_max)
 		return;
 	e = &s->ev[s->nev++];
@@ -685,6 +723,8 @@ log_cmd_end(struct sup *s, const struct sup_event *e, uint32_t net, uint32_t idx
 	run_end_text(&d->out, how, sizeof(how));
 	if (e->kind == EV_RETRY) {
 		cmd_drop_run(s->cmd, d->id, d->runs);
+		store_upd(s, DCF_SU_REQUEUED, d->id, d->runs, d->attempts, d->tries + 1,
+		    d->node < s->nnodes ? &s->nodes[d->node] : NULL);
 		dcf_log(DCF_WARNING,
 		    "Task-%llu failed on Network-%u Node-%u (%s): retry %u of %u%s", tid(s, e->id),
 		    net, idx, how, d->tries + 1, s->cfg->retries,
@@ -749,6 +789,8 @@ log_events(struct sup *s)
 			    "Task-%llu ran on Network-%u Node-%u, not yet reported: it runs again",
 			    tid(s, e->id), net, idx);
 		} else if (e->kind == EV_START) {
+			store_upd(s, DCF_SU_STARTED, e->id, e->runs, 0, 0,
+			    e->node < s->nnodes ? &s->nodes[e->node] : NULL);
 			if (e->from_recovery)
 				dcf_log(DCF_INFO,
 				    "Network-%u Node-%u picked up Task-%llu from the queue.", net,
@@ -800,6 +842,33 @@ retry_due_at(struct sup *s)
 	return s->sg.tasks[slot].t_queued_ns + (uint64_t)s->cfg->retry_delay_ms * MS;
 }
 
+/* --store: the first n items, dispatched, go into it if they are new to it. */
+static void
+store_add(struct sup *s, const struct cmd_batch *b, uint32_t n)
+{
+	uint64_t wall = dcf_wall_ns();
+
+	if (s->storeq == NULL)
+		return;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct cmd_item *it = &b->items[i];
+		struct dcf_store_task t;
+
+		if (it->stored)
+			continue;
+		memset(&t, 0, sizeof(t));
+		t.id = it->id + 1;
+		t.cmd = b->buf + it->off;
+		t.cmd_len = it->len;
+		t.timeout_ms = s->cfg->timeout_ms;
+		t.retries = s->cfg->retries;
+		t.submitted_ns = wall;
+		if (dcf_storeq_add(s->storeq, &t, 0) == -1)
+			dcf_log(DCF_ERROR, "Task-%llu: recording it: out of memory",
+			    tid(s, it->id));
+	}
+}
+
 /*
  * Command mode's refill, outside the first lock: read as many input lines
  * as there are free slots (I/O, so never under the lock), then dispatch
@@ -830,6 +899,7 @@ refill_cmd(struct sup *s)
 	while (k < b->n) {
 		const void *pl[DCF_SUP_BATCH];
 		uint32_t rings[DCF_SUP_BATCH], lens[DCF_SUP_BATCH], n = 0;
+		struct dcf_prior prior[DCF_SUP_BATCH];
 		int got;
 
 		if (b->items[k].skip_before > 0 &&
@@ -847,12 +917,16 @@ refill_cmd(struct sup *s)
 			pl[n] = b->buf + it->off;
 			lens[n] = it->len;
 			rings[n] = home_ring(s, id + n);
+			prior[n] = it->prior;
 			n++;
 		}
-		if ((got = dcf_dispatch_cmd_n_locked(&s->sg, rings, n, now, pl, lens)) == -1) {
+		if ((got = dcf_dispatch_cmd_n_locked(&s->sg, rings, n, now, pl, lens,
+		         s->storeq != NULL ? prior : NULL)) == -1) {
 			err = errno;
 			break;
 		}
+		for (uint32_t i = 0; i < (uint32_t)got && i < n; i++)
+			b->items[k + i].id = id + i;
 		for (uint32_t i = 0; i < (uint32_t)got && i < n; i++) {
 			woke[rings[i]] = 1;
 			if (rings[i] == DCF_RING_RECOVERY && nids < s->cfg->task_slots)
@@ -883,6 +957,7 @@ refill_cmd(struct sup *s)
 	}
 	dcf_unlock(&s->sg);
 	wake_rings(s, woke);
+	store_add(s, b, k);
 	if (k == b->n) {
 		uint64_t skip = b->skip_after;
 
@@ -941,7 +1016,9 @@ book_round(struct sup *s, int want_wake, int force)
 {
 	uint8_t woke[DCF_RING_NET0 + DCF_MAX_NETS + 1];
 	/* A pool tells no starts: its log is about its workers, not every task. */
-	int tell = s->emb == NULL && (dcf_log_enabled(DCF_INFO) || s->cfg->work == DCF_WORK_CPU);
+	int tell = s->emb == NULL &&
+	    (dcf_log_enabled(DCF_INFO) || s->cfg->work == DCF_WORK_CPU || s->storeq != NULL);
+	int starts = tell && (dcf_log_enabled(DCF_INFO) || s->storeq != NULL);
 	int max = RETIRE_BATCH, n;
 	uint32_t nids = 0;
 
@@ -962,16 +1039,14 @@ book_round(struct sup *s, int want_wake, int force)
 		return 0;
 	n = retire_locked(s, max, tell);
 	/* Only with every completion retired: a node's next start after its last completion. */
-	if (tell && dcf_log_enabled(DCF_INFO) && dcf_ring_depth(&s->sg.rings[DCF_RING_DONE]) == 0)
+	if (starts && dcf_ring_depth(&s->sg.rings[DCF_RING_DONE]) == 0)
 		look_for_starts_locked(s);
 	if (!s->fed)
 		refill_locked(s, woke, &nids);
 	if (n == 0 && want_wake) {
 		__atomic_store_n(&s->sg.hdr->sup_wake_done, wake_batch_locked(s), __ATOMIC_RELAXED);
 		__atomic_store_n(&s->sg.hdr->sup_waiting,
-		    DCF_SUP_WAKE_DONE |
-		        (tell && dcf_log_enabled(DCF_INFO) ? DCF_SUP_WAKE_CLAIM : 0),
-		    __ATOMIC_RELAXED);
+		    DCF_SUP_WAKE_DONE | (starts ? DCF_SUP_WAKE_CLAIM : 0), __ATOMIC_RELAXED);
 	}
 	dcf_unlock(&s->sg);
 	wake_rings(s, woke);
@@ -1087,7 +1162,7 @@ node_exited(struct sup *s, uint32_t n, pid_t pid, int status)
 		    (int)pid);
 		return;
 	}
-	if (dcf_log_enabled(DCF_INFO)) {
+	if (dcf_log_enabled(DCF_INFO) || s->storeq != NULL) {
 		/* The run it dies in, told before its death if no look found it. */
 		const struct dcf_node *nd = shm_node(s, n);
 
@@ -1103,7 +1178,9 @@ node_exited(struct sup *s, uint32_t n, pid_t pid, int status)
 			e->id = sn->told_id;
 		}
 		if (nd->state == DCF_NODE_BUSY && nd->gen == sn->gen)
-			tell_start(s, n, nd->gen, nd->task_id, nd->from_recovery != 0);
+			tell_start(s, n, nd->gen, nd->task_id,
+			    nd->run_slot < s->cfg->task_slots ? s->sg.tasks[nd->run_slot].runs : 0,
+			    nd->from_recovery != 0);
 	}
 	sn->start_open = 0;
 	if (dcf_node_died_locked(&s->sg, n, sn->gen, s->cfg->max_attempts, now, &rc) == -1) {
@@ -1124,6 +1201,8 @@ node_exited(struct sup *s, uint32_t n, pid_t pid, int status)
 	if (s->cmd_mode && rc.had_task) {
 		/* That run's output is discarded: a task's output appears once. */
 		cmd_drop_run(s->cmd, rc.id, rc.runs);
+		if (!rc.quarantined)
+			store_upd(s, DCF_SU_REQUEUED, rc.id, rc.runs, rc.attempts, 0, sn);
 		if (rc.quarantined) {
 			struct dcf_done d;
 
@@ -1957,8 +2036,11 @@ cmd_summary_text(struct sup *s, char *line, size_t len, const char *tail)
 		total = c->next_id;
 	ran = total - c->skipped;
 	if (st.resumed > 0)
+		n += (size_t)snprintf(extra + n, sizeof(extra) - n, ", %llu skipped (in the %s)",
+		    (unsigned long long)st.resumed, s->o->store_path != NULL ? "store" : "joblog");
+	if (st.rerun > 0)
 		n += (size_t)snprintf(extra + n, sizeof(extra) - n,
-		    ", %llu skipped (in the joblog)", (unsigned long long)st.resumed);
+		    ", %llu unfinished in the store", (unsigned long long)st.rerun);
 	if (st.rejected > 0)
 		n += (size_t)snprintf(extra + n, sizeof(extra) - n, ", %llu bad input %s",
 		    (unsigned long long)st.rejected, pl(st.rejected, "line", "lines"));
@@ -2252,6 +2334,10 @@ wait_events(struct sup *s)
 		pfd[nfd].fd = dcf_log_fd();
 		pfd[nfd++].events = POLLOUT;
 	}
+	if (s->storeq != NULL) {
+		pfd[nfd].fd = dcf_storeq_fd(s->storeq);
+		pfd[nfd++].events = POLLIN;
+	}
 	if (s->cmd_mode)
 		nfd += (nfds_t)cmd_poll(s->cmd, wants_input(s), pfd + nfd);
 	if (poll(pfd, nfd, -1) == -1)
@@ -2296,6 +2382,51 @@ on_timers(struct sup *s)
 		progress_line(s);
 		s->next_progress = now + 500 * MS;
 	}
+}
+
+/* --store: what the committer says. A batch waits for nothing, so only its trouble. */
+static void
+store_news(struct sup *s)
+{
+	char err[DCF_ERRLEN];
+	int failed;
+
+	if (s->storeq == NULL)
+		return;
+	if (dcf_storeq_collect(s->storeq, NULL, NULL, &failed, err, sizeof(err)) > 0 &&
+	    s->store_failing) {
+		s->store_failing = 0;
+		dcf_log(DCF_WARNING, "store: recording again");
+	}
+	if (failed && !s->store_failing) {
+		s->store_failing = 1;
+		dcf_log(DCF_ERROR,
+		    "store: %s; retrying (finished tasks are recorded once it "
+		    "succeeds)",
+		    err);
+	}
+}
+
+/* --store: the last commits, then the store closed. 0, or 1 if records were lost. */
+static int
+store_close(struct sup *s)
+{
+	char err[DCF_ERRLEN];
+	size_t lost = 0;
+	int rc = 0;
+
+	if (s->storeq != NULL &&
+	    dcf_storeq_stop(s->storeq, 3, NULL, NULL, &lost, err, sizeof(err)) == -1) {
+		dcf_log(DCF_ERROR,
+		    "store: %s: %zu %s not recorded; their tasks run again when this store is "
+		    "used again",
+		    err, lost, pl(lost, "change", "changes"));
+		rc = 1;
+	}
+	s->storeq = NULL;
+	dcf_store_close(s->store);
+	s->store = NULL;
+	return rc;
 }
 
 /*
@@ -2356,6 +2487,7 @@ loop_step(struct sup *s, int may_block)
 	act_on_signals(s);
 	reap(s);
 	on_timers(s);
+	store_news(s);
 	return 0;
 }
 
@@ -2524,6 +2656,40 @@ run_system(struct sup *s)
 	return rc;
 }
 
+/* The run could not start: a store it made for it goes again, as if never made. */
+static void
+drop_new_store(struct sup *s, const struct sup_opts *o)
+{
+	int created = s->store != NULL && s->store->created;
+
+	dcf_store_close(s->store);
+	s->store = NULL;
+	if (created && o->store_path != NULL)
+		(void)unlink(o->store_path);
+}
+
+/* --store FILE: a batch's store, opened (made if new) and read before anything runs. */
+static int
+open_store(struct sup *s, struct sup_opts *o, char *err, size_t errlen)
+{
+	struct dcf_store_open_opts so = {
+	    .where = o->store_path,
+	    .create = 1,
+	    .mode = DCF_STORE_BATCH,
+	    .instance = o->name,
+	};
+
+	if (o->store_open == NULL)
+		DCF_BAD(ENOTSUP, "--store: this program has no store backend");
+	if ((s->store = o->store_open(&so, err, errlen)) == NULL)
+		return -1;
+	if (cmd_use_store(s->cmd, s->store, err, errlen) == -1) {
+		drop_new_store(s, o);
+		return -1;
+	}
+	return 0;
+}
+
 int
 supervisor_run(struct sup_opts *o)
 {
@@ -2575,6 +2741,13 @@ supervisor_run(struct sup_opts *o)
 		close_fds(&s, logfd);
 		return usage ? 2 : 1;
 	}
+	if (s.cmd_mode && o->store_path != NULL && open_store(&s, o, err, sizeof(err)) == -1) {
+		fprintf(stderr, "dcf-supervisor: %s\n", err);
+		cmd_close(s.cmd);
+		free_tables(&s);
+		close_fds(&s, logfd);
+		return 1;
+	}
 	/* What a dead worker's task leaves behind comes back to us, to be killed;
 	 * what was our child before is not. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -2584,6 +2757,7 @@ supervisor_run(struct sup_opts *o)
 	if (dcf_seg_create(&s.sg, o->name, &o->cfg, &old, err, sizeof(err)) == -1) {
 		fprintf(stderr, "dcf-supervisor: cannot start '%s': %s\n", o->name, err);
 		cg_remove(&s);
+		drop_new_store(&s, o);
 		cmd_close(s.cmd);
 		free_tables(&s);
 		close_fds(&s, logfd);
@@ -2604,7 +2778,26 @@ supervisor_run(struct sup_opts *o)
 		    (int)old);
 	/* s.cfg stays our own copy: a worker scribbling on the segment cannot change it. */
 	dcf_rng_seed(&s.rng, s.cfg->seed ^ 0x5eed);
+	if (s.store != NULL) {
+#ifdef DCF_INJECT_ENABLE
+		(void)dcf_inject_from_var("DCF_INJECT_SUP"); /* a crash point of its committer */
+#endif
+		if ((s.storeq = dcf_storeq_start(s.store, err, sizeof(err))) == NULL) {
+			fprintf(stderr, "dcf-supervisor: %s\n", err);
+			fatal_sup = NULL;
+			dcf_seg_destroy(&s.sg);
+			cg_remove(&s);
+			drop_new_store(&s, o);
+			cmd_close(s.cmd);
+			free_tables(&s);
+			close_fds(&s, logfd);
+			return 1;
+		}
+		cmd_set_storeq(s.cmd, s.storeq);
+	}
 	rc = run_system(&s);
+	if (store_close(&s) != 0 && rc == 0)
+		rc = 1;
 	/* For a watcher still mapping the segment: how the run ended. */
 	__atomic_store_n(&s.sg.hdr->end_code, (uint32_t)rc, __ATOMIC_RELAXED);
 	__atomic_store_n(&s.sg.hdr->sys_state, DCF_SYS_ENDED, __ATOMIC_RELEASE);

@@ -12,7 +12,7 @@
 # with $(CC) and no libFuzzer.
 FUZZ_CC      ?= clang
 FUZZ_S       ?= 60
-FUZZ_TARGETS ?= options segment
+FUZZ_TARGETS ?= options segment proto
 FUZZ_CFLAGS  := -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude -Isrc/include -Isrc -Itests/fuzz \
                 -DDCF_VERSION='"$(VERSION)"' $(BSD_CFLAGS) -O1 -g -fno-omit-frame-pointer \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
@@ -35,6 +35,9 @@ build/fuzz/fuzz_options: $(FUZZ_OPT_SRC) $(FUZZ_HDRS) $(FUZZ_LIB_OBJ)
 build/fuzz/fuzz_segment: tests/fuzz/fuzz_segment.c tools/runlib.c tools/runlib.h $(FUZZ_HDRS) $(FUZZ_LIB_OBJ)
 	$(QLD)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< tools/runlib.c $(FUZZ_LIB_OBJ) $(BSD_LIBS) -lrt -lpthread -lm
 
+build/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c $(FUZZ_HDRS) $(FUZZ_LIB_OBJ)
+	$(QLD)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_OBJ) $(BSD_LIBS) -lrt -lpthread -lm
+
 # The seed generator: the normal compiler, and the library with crash points.
 build/fuzz/gen_segment: tests/fuzz/gen_segment.c build/libdcf-inj.a | build/fuzz/lib
 	$(QLD)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $< build/libdcf-inj.a $(LIBS)
@@ -51,7 +54,7 @@ fuzz-seeds: build/fuzz/gen_segment
 
 # The replay test links the programs' option parsers and includes the targets.
 build/tests/test_fuzz_replay: tests/test_fuzz_replay.c tests/fuzz/fuzz_options.c \
-    tests/fuzz/fuzz_segment.c tests/fuzz/fuzz.h src/opts.c src/options.c src/status_options.c \
+    tests/fuzz/fuzz_segment.c tests/fuzz/fuzz_proto.c tests/fuzz/fuzz.h src/opts.c src/options.c src/status_options.c \
     tools/runlib.c tools/runlib.h $(wildcard src/include/dcf/*.h) src/status.h src/opts.h \
     build/libdcf-inj.a | build/tests
 	$(QLD)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 -Isrc -Itests/fuzz $(LDFLAGS) -o $@ $< \

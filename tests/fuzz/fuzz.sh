@@ -24,6 +24,7 @@ run() {
 	case $t in
 	options) opts+=(-max_len=1024 -dict=tests/fuzz/options.dict) ;;
 	segment) opts+=(-max_len=16384 -len_control=0) ;;
+	proto) opts+=(-max_len=8192) ;;
 	esac
 	log=$work/fuzz.log
 	before=$(find "$work/corpus" -type f | wc -l)

@@ -147,8 +147,15 @@ DCF_MUST_CHECK int dcf_dispatch_cmd_locked(struct dcf_seg *sg, uint32_t ring, ui
  */
 DCF_MUST_CHECK int dcf_dispatch_n_locked(struct dcf_seg *sg, const uint32_t *rings, uint32_t n,
     uint64_t now);
+/*
+ * What a task brings from an earlier incarnation (a store): its counters go
+ * on from there. prior NULL: none (all 0).
+ */
+struct dcf_prior {
+	uint32_t attempts, tries, runs;
+};
 DCF_MUST_CHECK int dcf_dispatch_cmd_n_locked(struct dcf_seg *sg, const uint32_t *rings, uint32_t n,
-    uint64_t now, const void *const *payloads, const uint32_t *lens);
+    uint64_t now, const void *const *payloads, const uint32_t *lens, const struct dcf_prior *prior);
 /* Supervisor: ids next_id .. next_id + n - 1 will never run (--resume found them run). */
 DCF_MUST_CHECK int dcf_skip_locked(struct dcf_seg *sg, uint64_t n);
 

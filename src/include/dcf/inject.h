@@ -22,7 +22,9 @@ enum dcf_op {
 	DCF_OP_NODE,
 	DCF_OP_TURN,     /* a worker's complete and claim in one transaction */
 	DCF_OP_GIVEBACK, /* a worker gives back the tasks it has not started */
-	DCF_OP_COUNT
+	DCF_OP_COUNT,    /* the books' operations end here */
+	/* Not the books': the supervisor's committer, writing to its store (storeq.h). */
+	DCF_OP_STORE = 64
 };
 
 /* Steps inside one operation. */
@@ -33,13 +35,17 @@ enum dcf_op {
 #define DCF_STEP_APPLIED   1000      /* all applied, journal not cleared */
 #define DCF_STEP_CLEARED   1001      /* journal cleared, lock still held */
 #define DCF_STEP_UNLOCKED  1002      /* lock released, wake-up not yet sent */
-#define DCF_STEP_ANY       (-1)
-#define DCF_OP_ANY         (-1)
+/* DCF_OP_STORE's steps, one commit's life. */
+#define DCF_STEP_STORE_TAKEN     0 /* a batch taken, nothing of it written */
+#define DCF_STEP_STORE_WRITTEN   1 /* its rows written, the transaction not committed */
+#define DCF_STEP_STORE_COMMITTED 2 /* committed, nobody told yet */
+#define DCF_STEP_ANY             (-1)
+#define DCF_OP_ANY               (-1)
 
 const char *dcf_op_name(int op);
 
 #ifdef DCF_INJECT_ENABLE
-/* Die at the count-th hit (count >= 1) of (op, step); DCF_*_ANY matches all. */
+/* Die at the count-th hit (count >= 1) of (op, step); DCF_*_ANY matches all. Any thread. */
 void dcf_inject_arm(int op, int step, unsigned long count);
 void dcf_inject_disarm(void);
 void dcf_inject_hit(int op, int step);
@@ -48,6 +54,8 @@ void dcf_inject_hit(int op, int step);
  * with DCF_INJECT_ACTION=stop the process SIGSTOPs itself instead of dying.
  */
 int dcf_inject_from_env(void);
+/* The same from another variable: DCF_INJECT_SUP arms the supervisor itself. */
+int dcf_inject_from_var(const char *var);
 #define DCF_INJECT(op, step) dcf_inject_hit((op), (step))
 #else
 #define DCF_INJECT(op, step) ((void)0)

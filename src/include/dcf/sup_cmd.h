@@ -28,6 +28,8 @@
 
 #include "dcf/books.h"
 #include "dcf/seg.h"
+#include "dcf/store.h"
+#include "dcf/storeq.h"
 #include "dcf/supervisor.h"
 
 struct sup_cmd;
@@ -37,6 +39,9 @@ struct cmd_item {
 	uint64_t skip_before; /* ids to skip first (input --resume found run) */
 	size_t off;           /* the payload, in cmd_batch.buf */
 	uint32_t len;
+	uint64_t id;            /* the books' id, once dispatched */
+	uint32_t stored;        /* --store has it (unfinished): not added again */
+	struct dcf_prior prior; /* and its counters so far */
 };
 struct cmd_batch {
 	struct cmd_item *items;
@@ -54,6 +59,15 @@ struct cmd_batch {
  */
 int cmd_open(struct sup_cmd **out, const struct sup_opts *o, const struct dcf_config *cfg,
     int out_fd, int err_fd, int *usage, char *err, size_t errlen);
+/*
+ * --store: read what the store holds of this input, so that cmd_fill skips
+ * every line whose task finished and runs again, counters carried, every
+ * one that did not. Each line must be the command its task was, or the
+ * input ends there (a store is one input's). -1 with err.
+ */
+int cmd_use_store(struct sup_cmd *c, struct dcf_store *st, char *err, size_t errlen);
+/* Finished tasks are recorded through q, once their output is out (cmd_pump). */
+void cmd_set_storeq(struct sup_cmd *c, struct dcf_storeq *q);
 /* Close it all; remove the spool directory (and what is left in it). */
 void cmd_close(struct sup_cmd *c);
 /* The spool directory, for the workers (opened O_PATH; inherited by fork). */
@@ -106,7 +120,8 @@ int cmd_holds_log(const struct sup_cmd *c);
 /* For the summary. */
 struct cmd_stats {
 	uint64_t lines;       /* input lines read */
-	uint64_t resumed;     /* skipped: --resume found them run */
+	uint64_t resumed;     /* skipped: --resume (or --store) found them run */
+	uint64_t rerun;       /* --store had them unfinished: they run again */
 	uint64_t rejected;    /* could not become a task (too long, a NUL byte) */
 	uint64_t out_lost;    /* tasks whose output could not be copied */
 	uint64_t joblog_lost; /* joblog lines that could not be written */

@@ -16,6 +16,7 @@
 #include "dcf/layout.h"
 #include "dcf/log.h"
 #include "dcf/seg.h"
+#include "dcf/store.h"
 #include "dcf/worker.h"
 
 /* --resume, --resume-failed */
@@ -37,6 +38,10 @@ struct sup_opts {
 	const char *joblog_path;
 	const char *results_dir;
 	enum sup_resume resume;
+	const char *store_path; /* --store FILE */
+	/* How to open it: dcf_store_open, which the program links (store.h). */
+	struct dcf_store *(
+	    *store_open)(const struct dcf_store_open_opts *o, char *err, size_t errlen);
 };
 
 /* Command mode: the bytes of one task's command, at most (one argument's

@@ -1,0 +1,117 @@
+/*
+ * proto.h - what dcf-submit and a serving dcf-supervisor say to each other
+ * over their Unix socket: small, versioned, length-prefixed, bounded, and
+ * parsed in one place (dcf_proto_parse), which a fuzz target drives.
+ *
+ * A frame, every integer little-endian:
+ *   u32 len      bytes after this field (header rest and body), at most
+ *                DCF_PROTO_MAX - 4
+ *   u16 version  DCF_PROTO_VERSION; another is answered with ERROR
+ *                DCF_PE_VERSION and the connection closed
+ *   u16 type     enum dcf_msg_type
+ *   u32 tag      the client's number for the request, echoed in its replies
+ *   body         as the type says, exactly filling len
+ *
+ * Requests (client to supervisor):
+ *   SUBMIT  u32 flags, u32 timeout_ms, u32 retries, u32 key_len,
+ *           u32 cwd_len, u32 cmd_len, then key, cwd, cmd bytes.
+ *           cmd is an argv, items each ending in NUL (cmd.h), the first
+ *           not empty; cwd absolute, without NUL; key without NUL, at most
+ *           DCF_KEY_MAX bytes (0: no key).
+ *   WAIT    u64 id: reply RESULT once the task is finished (at once if it is).
+ * Replies:
+ *   ACK     u64 id, u32 flags (DCF_ACK_EXISTED: the key's task, not a new one),
+ *           sent only once the task is committed to the store.
+ *   RESULT  u64 id, u32 state (store.h), u32 how, i32 exit_code,
+ *           u32 term_sig, u32 exec_errno, u32 attempts, u64 run_ns.
+ *   ERROR   u32 code (enum dcf_proto_err), u32 text_len, text: one line.
+ * Replies to one connection's SUBMITs come in the order sent; a RESULT
+ * comes when its task ends; the tag says which request a reply is for.
+ * After an ERROR for a malformed frame the supervisor closes the
+ * connection (a stream cannot be trusted past a bad length); other errors
+ * (no such task, the store failing) leave it open.
+ *
+ * Pure: no I/O, no allocation.
+ */
+#ifndef DCF_PROTO_H
+#define DCF_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DCF_PROTO_VERSION 1u
+#define DCF_PROTO_HDR     12u
+#define DCF_PROTO_MAX     262144u /* a whole frame, length field included: 256 KiB */
+#define DCF_KEY_MAX       512u
+#define DCF_CWD_MAX       4096u
+#define DCF_ACK_EXISTED   1u
+
+enum dcf_msg_type {
+	DCF_MSG_SUBMIT = 1,
+	DCF_MSG_WAIT = 2,
+	DCF_MSG_ACK = 100,
+	DCF_MSG_RESULT = 101,
+	DCF_MSG_ERROR = 102,
+};
+
+enum dcf_proto_err {
+	DCF_PE_BADMSG = 1,   /* malformed: the connection is closed */
+	DCF_PE_VERSION = 2,  /* another protocol version: closed */
+	DCF_PE_TOOBIG = 3,   /* longer than DCF_PROTO_MAX: closed */
+	DCF_PE_NOTFOUND = 4, /* no such task (never, or pruned) */
+	DCF_PE_STORE = 5,    /* the store failed: nothing was recorded */
+	DCF_PE_STOPPING = 6, /* the supervisor is stopping: nothing was recorded */
+	DCF_PE_DENIED = 7,   /* another user: closed */
+	DCF_PE_BADCMD = 8,   /* the command is not one dcf can run */
+};
+
+struct dcf_msg {
+	uint16_t type;
+	uint32_t tag;
+	union {
+		struct {
+			uint32_t flags, timeout_ms, retries;
+			const char *key; /* not NUL-terminated: key_len bytes */
+			const char *cwd; /* cwd_len bytes */
+			const char *cmd; /* cmd_len bytes, the last a NUL */
+			uint32_t key_len, cwd_len, cmd_len;
+		} submit;
+		struct {
+			uint64_t id;
+		} wait;
+		struct {
+			uint64_t id;
+			uint32_t flags;
+		} ack;
+		struct {
+			uint64_t id;
+			uint32_t state, how;
+			int32_t exit_code;
+			uint32_t term_sig, exec_errno, attempts;
+			uint64_t run_ns;
+		} result;
+		struct {
+			uint32_t code;
+			const char *text;
+			uint32_t text_len;
+		} error;
+	} u;
+};
+
+/*
+ * One frame from buf[0..len):
+ *   1  parsed into m (its pointers into buf), *used its bytes;
+ *   0  not whole yet: read more (at most DCF_PROTO_MAX in all);
+ *  -1  malformed: *code (enum dcf_proto_err) and a one-line reason in err.
+ * cmd_max bounds a SUBMIT's command.
+ */
+int dcf_proto_parse(const void *buf, size_t len, uint32_t cmd_max, struct dcf_msg *m, size_t *used,
+    uint32_t *code, char *err, size_t errlen);
+
+/* The frame for m in buf: its size, or 0 if it does not fit in cap (or in DCF_PROTO_MAX). */
+size_t dcf_proto_build(void *buf, size_t cap, const struct dcf_msg *m);
+
+/* A name for a code, for messages: "bad message", "no such task", ... */
+const char *dcf_proto_err_name(uint32_t code);
+
+#endif

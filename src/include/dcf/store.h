@@ -1,0 +1,222 @@
+/*
+ * store.h - the durable record of every task: what was accepted, how each
+ * run went, how it ended. One writer (the supervisor, from one thread),
+ * any number of read-only readers (dcf-status).
+ *
+ * The interface is narrow on purpose: a table of operations behind an
+ * opaque handle, so that the engine (libdcf) knows nothing of the backend.
+ * SQLite is the one today (store_sqlite.c: a file, WAL, synchronous=FULL);
+ * a PostgreSQL one for several hosts takes the same table. Only
+ * dcf_store_open, which picks the backend, is outside libdcf: programs link
+ * the backends, the library does not.
+ *
+ * Writes come in batches (struct dcf_store_batch), one transaction each,
+ * durable when commit returns 0: the caller gathers what arrives while the
+ * previous commit syncs and acknowledges each item after its commit (group
+ * commit). Every call reports through `char *err, size_t errlen`: -1 with
+ * errno and one line saying what was wrong.
+ */
+#ifndef DCF_STORE_H
+#define DCF_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dcf/layout.h"
+
+/*
+ * A task's state in the store. Only these three are unfinished; the
+ * others are final and never change again (a finished task never runs
+ * again, whatever happens to the supervisor).
+ */
+enum dcf_store_state {
+	DCF_SS_QUEUED = 0,      /* accepted, waiting for a run (or for another after a retry) */
+	DCF_SS_RUNNING = 1,     /* a run started and has not been booked as ended */
+	DCF_SS_DONE = 2,        /* its last run exited with status 0 */
+	DCF_SS_FAILED = 3,      /* its last run failed (exit status, signal, timeout, no exec) */
+	DCF_SS_QUARANTINED = 4, /* the processes running it died too often: not run again */
+	DCF_SS_NSTATES
+};
+/* "queued", "running", "done", "failed", "quarantined"; NULL if out of range. */
+const char *dcf_store_state_name(uint32_t state);
+/* The state of that name, or -1. */
+int dcf_store_state_parse(const char *name);
+
+static inline int
+dcf_store_state_final(uint32_t state)
+{
+	return state >= DCF_SS_DONE && state < DCF_SS_NSTATES;
+}
+
+/* What a store holds: the tasks of a service, or a batch's input lines. */
+enum dcf_store_mode {
+	DCF_STORE_SERVICE = 1, /* ids are submissions, in the order accepted */
+	DCF_STORE_BATCH = 2,   /* ids are input line numbers ({#}), from 1 */
+};
+
+/*
+ * One task as stored. The pointers (key, cmd, cwd) are the caller's when
+ * it writes and the store's when it reads: valid until the callback
+ * returns.
+ */
+struct dcf_store_task {
+	uint64_t id; /* from 1 */
+	uint32_t state;
+	int32_t prio;           /* reserved for priorities: 0 */
+	uint32_t timeout_ms;    /* 0: none */
+	uint32_t retries;       /* failed runs retried at most this often */
+	uint32_t attempts;      /* runs that ended with their worker, or the supervisor, dead */
+	uint32_t tries;         /* runs that failed and were retried */
+	uint32_t runs;          /* runs started */
+	uint64_t submitted_ns;  /* CLOCK_REALTIME, as every time here */
+	uint64_t started_ns;    /* the last run's start; 0 before the first */
+	uint64_t ended_ns;      /* final states: when it was booked */
+	int32_t pid;            /* the last run's command (its process group), 0 if none */
+	uint64_t pid_start;     /* its start time in clock ticks since boot (dcf_proc_start) */
+	uint32_t net, node;     /* where the last run ran */
+	struct dcf_outcome out; /* the last run's outcome (final states) */
+	const char *key;        /* NUL-terminated, or NULL: no key */
+	const void *cmd;        /* the payload: argv items, each ending in NUL (cmd.h) */
+	uint32_t cmd_len;
+	const char *cwd; /* NUL-terminated, or NULL: the supervisor's */
+};
+
+/*
+ * A change to an existing task: its state and counters, and, as the kind
+ * says, its last run's identity (started) or outcome (ended).
+ */
+enum dcf_store_upd_kind {
+	DCF_SU_STARTED = 1, /* state RUNNING; runs (never lowered), started_ns, pid, pid_start,
+	                     * net, node */
+	DCF_SU_REQUEUED,    /* state QUEUED again: attempts and tries (a death, a retry) */
+	DCF_SU_ENDED,       /* a final state: attempts, tries, ended_ns, out */
+};
+struct dcf_store_upd {
+	uint32_t kind;
+	struct dcf_store_task t; /* id and the fields the kind names */
+};
+
+/*
+ * One transaction: the new tasks first, then the changes, in order. A new
+ * task whose key is already stored (or earlier in the batch) is not added:
+ * its dup_of says the task that has it, and the caller answers with that
+ * id. A change to a task that is not stored is an error (EINVAL); a change
+ * to a finished task changes nothing (a task finishes once).
+ */
+struct dcf_store_new {
+	struct dcf_store_task t; /* id given by the caller: above every id stored */
+	uint64_t dup_of;         /* out: 0 if added, else the id that holds the key */
+};
+struct dcf_store_batch {
+	struct dcf_store_new *add;
+	uint32_t nadd;
+	const struct dcf_store_upd *upd;
+	uint32_t nupd;
+};
+
+/* Called for each task read; return non-zero to stop there. */
+typedef int (*dcf_store_each_fn)(void *arg, const struct dcf_store_task *t);
+
+/* What dcf_store_count says of a store. */
+struct dcf_store_counts {
+	uint64_t by_state[DCF_SS_NSTATES];
+	uint64_t max_id; /* the highest id ever given (0: none), pruned ones included */
+};
+
+struct dcf_store;
+struct dcf_store_ops {
+	int (*commit)(struct dcf_store *st, struct dcf_store_batch *b, char *err, size_t errlen);
+	/*
+	 * The unfinished tasks with id > after, in id order, at most max:
+	 * what a restart runs again, read a window at a time.
+	 */
+	int (*unfinished)(struct dcf_store *st, uint64_t after, uint32_t max, dcf_store_each_fn fn,
+	    void *arg, char *err, size_t errlen);
+	/* Tasks with id > after, in id order, at most max; state < 0: any state. */
+	int (*list)(struct dcf_store *st, int state, uint64_t after, uint32_t max,
+	    dcf_store_each_fn fn, void *arg, char *err, size_t errlen);
+	/* One task: 1 found (fn called), 0 no such task. */
+	int (*get)(struct dcf_store *st, uint64_t id, dcf_store_each_fn fn, void *arg, char *err,
+	    size_t errlen);
+	int (*count)(struct dcf_store *st, struct dcf_store_counts *c, char *err, size_t errlen);
+	/*
+	 * Retention: delete finished tasks beyond the newest keep_count of them
+	 * (UINT64_MAX: no limit by count) and those finished before
+	 * ended_before (0: no limit by age), at most max in one call, calling
+	 * fn for each before it goes (its output files are the caller's to
+	 * remove). Returns how many were deleted.
+	 */
+	int64_t (*prune)(struct dcf_store *st, uint64_t keep_count, uint64_t ended_before,
+	    uint32_t max, dcf_store_each_fn fn, void *arg, char *err, size_t errlen);
+	void (*close)(struct dcf_store *st);
+};
+
+/* Every backend's handle begins with this. */
+struct dcf_store {
+	const struct dcf_store_ops *ops;
+	enum dcf_store_mode mode;
+	int readonly;
+	int created;     /* this open made it: a run that fails at its start may remove it */
+	char where[256]; /* the path or URL, for messages */
+};
+
+/* How to open. */
+struct dcf_store_open_opts {
+	const char *where;        /* a path (SQLite), later a postgresql:// URL */
+	int readonly;             /* a reader: never creates nor changes anything */
+	int create;               /* a writer may create it when it does not exist */
+	enum dcf_store_mode mode; /* a writer: what it must hold (a new one: what it will) */
+	const char *instance;     /* recorded at creation, and shown */
+};
+
+/*
+ * Open a store (the backend's by its name's form), refusing with a clear
+ * message and without changing anything a file that is not a dcf store,
+ * is corrupt, has a newer schema, holds the other mode, is not the
+ * caller's own, or (writer) has a writer already. Lives outside libdcf
+ * (src/store/): NULL with errno and err.
+ */
+struct dcf_store *dcf_store_open(const struct dcf_store_open_opts *o, char *err, size_t errlen);
+
+static inline int
+dcf_store_commit(struct dcf_store *st, struct dcf_store_batch *b, char *err, size_t errlen)
+{
+	return st->ops->commit(st, b, err, errlen);
+}
+static inline int
+dcf_store_unfinished(struct dcf_store *st, uint64_t after, uint32_t max, dcf_store_each_fn fn,
+    void *arg, char *err, size_t errlen)
+{
+	return st->ops->unfinished(st, after, max, fn, arg, err, errlen);
+}
+static inline int
+dcf_store_list(struct dcf_store *st, int state, uint64_t after, uint32_t max, dcf_store_each_fn fn,
+    void *arg, char *err, size_t errlen)
+{
+	return st->ops->list(st, state, after, max, fn, arg, err, errlen);
+}
+static inline int
+dcf_store_get(struct dcf_store *st, uint64_t id, dcf_store_each_fn fn, void *arg, char *err,
+    size_t errlen)
+{
+	return st->ops->get(st, id, fn, arg, err, errlen);
+}
+static inline int
+dcf_store_count(struct dcf_store *st, struct dcf_store_counts *c, char *err, size_t errlen)
+{
+	return st->ops->count(st, c, err, errlen);
+}
+static inline int64_t
+dcf_store_prune(struct dcf_store *st, uint64_t keep_count, uint64_t ended_before, uint32_t max,
+    dcf_store_each_fn fn, void *arg, char *err, size_t errlen)
+{
+	return st->ops->prune(st, keep_count, ended_before, max, fn, arg, err, errlen);
+}
+static inline void
+dcf_store_close(struct dcf_store *st)
+{
+	if (st != NULL)
+		st->ops->close(st);
+}
+
+#endif

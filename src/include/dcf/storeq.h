@@ -1,0 +1,69 @@
+/*
+ * storeq.h - group commit: the supervisor's writes to its store (store.h),
+ * made by a thread of their own so that the loop never waits for a disk.
+ *
+ * The loop stages new tasks and changes (dcf_storeq_add, _upd), each with
+ * a cookie of its choosing; they are copied, so nothing the loop owns is
+ * read later. The committer thread takes everything staged at once into
+ * one transaction; what is staged while that commit syncs goes into the
+ * next. When a commit returns, its items' results (cookie, the id that
+ * holds a key) wait for the loop, which is woken through an eventfd and
+ * collects them with dcf_storeq_collect: that is the moment each item is
+ * durable, and the only moment the loop may say so to anyone.
+ *
+ * A commit that fails (a full disk) is retried, whole and in order, after
+ * a growing pause, until it goes through or the queue is closed; the loop
+ * hears of each failure once (its message) and may hold new work back
+ * meanwhile (dcf_storeq_backlog).
+ *
+ * Threads: the loop's thread calls everything here but the committer's own
+ * loop; the store is the committer's alone from dcf_storeq_start to
+ * dcf_storeq_stop. A process forked meanwhile must not call any of it.
+ */
+#ifndef DCF_STOREQ_H
+#define DCF_STOREQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dcf/store.h"
+
+struct dcf_storeq;
+
+/* What a committed item gives back. */
+struct dcf_storeq_res {
+	uint64_t cookie;
+	uint64_t id;     /* the item's task id */
+	uint64_t dup_of; /* a new task whose key was taken: the id that holds it */
+	uint32_t is_add;
+};
+
+/* Start the committer on st (not closed here). NULL with errno and err. */
+struct dcf_storeq *dcf_storeq_start(struct dcf_store *st, char *err, size_t errlen);
+/* Poll it for POLLIN: results (or a failure's message) are waiting. */
+int dcf_storeq_fd(const struct dcf_storeq *q);
+/* Stage a new task (t's strings and command copied). -1 with errno ENOMEM. */
+int dcf_storeq_add(struct dcf_storeq *q, const struct dcf_store_task *t, uint64_t cookie);
+/* Stage a change (its t's strings are not read). -1 with errno ENOMEM. */
+int dcf_storeq_upd(struct dcf_storeq *q, uint32_t kind, const struct dcf_store_task *t,
+    uint64_t cookie);
+/*
+ * Take what the committer finished: fn for each committed item, in the
+ * order staged; *failed and err set (once per failure) when a commit
+ * failed and waits to be retried. Returns the items given to fn.
+ */
+size_t dcf_storeq_collect(struct dcf_storeq *q, void (*fn)(void *, const struct dcf_storeq_res *),
+    void *arg, int *failed, char *err, size_t errlen);
+/* Items staged or being committed, not yet collected. */
+size_t dcf_storeq_backlog(const struct dcf_storeq *q);
+/*
+ * Commit what is staged and end the thread: waits for the last commit,
+ * giving up on one that still fails after tries attempts (then returns -1
+ * with the count of items lost in *lost). The results of the last commits
+ * are collected here (fn as above, may be NULL).
+ */
+int dcf_storeq_stop(struct dcf_storeq *q, unsigned tries,
+    void (*fn)(void *, const struct dcf_storeq_res *), void *arg, size_t *lost, char *err,
+    size_t errlen);
+
+#endif

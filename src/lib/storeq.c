@@ -1,0 +1,443 @@
+/*
+ * storeq.c - group commit to the store from a thread of its own (storeq.h).
+ *
+ * Three kinds of batch, each owned by one side at a time:
+ *   stage      the loop appends to it, under mu;
+ *   cur        the committer's, outside mu, from the swap to its commit;
+ *   done list  committed, waiting for the loop's collect (under mu).
+ * A batch's strings live in its arena and are found by offset, so the
+ * arena may grow while the loop appends; the committer turns offsets into
+ * pointers once the batch is its own.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dcf/inject.h"
+#include "dcf/storeq.h"
+
+#define NO_OFF       SIZE_MAX
+#define RETRY_MIN_NS 10000000ULL   /* 10 ms, doubling */
+#define RETRY_MAX_NS 1000000000ULL /* to 1 s */
+
+struct qmeta {
+	uint64_t cookie;
+	size_t key, cmd, cwd; /* arena offsets, or NO_OFF */
+};
+
+struct qbatch {
+	struct dcf_store_new *add;
+	struct qmeta *addm;
+	uint32_t nadd, cadd;
+	struct dcf_store_upd *upd;
+	uint64_t *updc;
+	uint32_t nupd, cupd;
+	char *arena;
+	size_t used, cap;
+	struct qbatch *next; /* on the done list */
+};
+
+struct dcf_storeq {
+	struct dcf_store *st;
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct qbatch *stage, *spare;
+	struct qbatch *done, **done_tail;
+	int efd;
+	int stopping;
+	unsigned stop_tries;
+	size_t backlog; /* items staged or committing, not yet collected */
+	size_t lost;
+	int fail_new; /* a failure the loop has not heard of */
+	char fail_msg[512];
+};
+
+static void
+batch_free(struct qbatch *b)
+{
+	if (b == NULL)
+		return;
+	free(b->add);
+	free(b->addm);
+	free(b->upd);
+	free(b->updc);
+	free(b->arena);
+	free(b);
+}
+
+static void
+batch_reset(struct qbatch *b)
+{
+	b->nadd = b->nupd = 0;
+	b->used = 0;
+	b->next = NULL;
+}
+
+static size_t
+batch_items(const struct qbatch *b)
+{
+	return (size_t)b->nadd + b->nupd;
+}
+
+/* Grow *p (n elements of size each, capacity *cap) to hold one more. */
+static int
+grow(void **p, uint32_t n, uint32_t *cap, size_t size)
+{
+	uint32_t c;
+	void *np;
+
+	if (n < *cap)
+		return 0;
+	c = *cap ? *cap * 2 : 64;
+	if ((np = realloc(*p, (size_t)c * size)) == NULL)
+		return -1;
+	*p = np;
+	*cap = c;
+	return 0;
+}
+
+/* Copy len bytes (a NUL added) into the arena; the offset, or NO_OFF when s is NULL. */
+static int
+put(struct qbatch *b, const void *s, size_t len, size_t *off)
+{
+	if (s == NULL) {
+		*off = NO_OFF;
+		return 0;
+	}
+	if (b->cap - b->used < len + 1) {
+		size_t c = b->cap ? b->cap : 4096;
+		char *np;
+
+		while (c - b->used < len + 1)
+			c *= 2;
+		if ((np = realloc(b->arena, c)) == NULL)
+			return -1;
+		b->arena = np;
+		b->cap = c;
+	}
+	memcpy(b->arena + b->used, s, len);
+	b->arena[b->used + len] = '\0';
+	*off = b->used;
+	b->used += len + 1;
+	return 0;
+}
+
+static struct qbatch *
+stage_locked(struct dcf_storeq *q)
+{
+	if (q->stage == NULL) {
+		q->stage = q->spare != NULL ? q->spare : calloc(1, sizeof(struct qbatch));
+		q->spare = NULL;
+	}
+	return q->stage;
+}
+
+int
+dcf_storeq_add(struct dcf_storeq *q, const struct dcf_store_task *t, uint64_t cookie)
+{
+	struct qbatch *b;
+	struct qmeta m = {.cookie = cookie};
+	size_t used;
+	int r = -1;
+
+	pthread_mutex_lock(&q->mu);
+	if ((b = stage_locked(q)) == NULL)
+		goto out;
+	used = b->used;
+	if (grow((void **)&b->add, b->nadd, &b->cadd, sizeof(*b->add)) == -1)
+		goto out;
+	/* addm has room whenever add had: the same count, grown to the same capacity. */
+	{
+		uint32_t c = b->cadd;
+		struct qmeta *nm = realloc(b->addm, (size_t)c * sizeof(*nm));
+
+		if (nm == NULL)
+			goto out;
+		b->addm = nm;
+	}
+	if (put(b, t->key, t->key != NULL ? strlen(t->key) : 0, &m.key) == -1 ||
+	    put(b, t->cmd, t->cmd_len, &m.cmd) == -1 ||
+	    put(b, t->cwd, t->cwd != NULL ? strlen(t->cwd) : 0, &m.cwd) == -1) {
+		b->used = used;
+		goto out;
+	}
+	memset(&b->add[b->nadd], 0, sizeof(b->add[0]));
+	b->add[b->nadd].t = *t;
+	b->addm[b->nadd++] = m;
+	q->backlog++;
+	pthread_cond_signal(&q->cv);
+	r = 0;
+out:
+	pthread_mutex_unlock(&q->mu);
+	if (r == -1)
+		errno = ENOMEM;
+	return r;
+}
+
+int
+dcf_storeq_upd(struct dcf_storeq *q, uint32_t kind, const struct dcf_store_task *t, uint64_t cookie)
+{
+	struct qbatch *b;
+	int r = -1;
+
+	pthread_mutex_lock(&q->mu);
+	if ((b = stage_locked(q)) == NULL ||
+	    grow((void **)&b->upd, b->nupd, &b->cupd, sizeof(*b->upd)) == -1)
+		goto out;
+	{
+		uint64_t *nc = realloc(b->updc, (size_t)b->cupd * sizeof(*nc));
+
+		if (nc == NULL)
+			goto out;
+		b->updc = nc;
+	}
+	b->upd[b->nupd].kind = kind;
+	b->upd[b->nupd].t = *t;
+	b->upd[b->nupd].t.key = NULL;
+	b->upd[b->nupd].t.cmd = NULL;
+	b->upd[b->nupd].t.cwd = NULL;
+	b->updc[b->nupd++] = cookie;
+	q->backlog++;
+	pthread_cond_signal(&q->cv);
+	r = 0;
+out:
+	pthread_mutex_unlock(&q->mu);
+	if (r == -1)
+		errno = ENOMEM;
+	return r;
+}
+
+static void
+wake_loop(struct dcf_storeq *q)
+{
+	uint64_t one = 1;
+
+	(void)!write(q->efd, &one, sizeof(one));
+}
+
+/* The batch's offsets as pointers: it is the committer's now, its arena fixed. */
+static void
+resolve(struct qbatch *b)
+{
+	for (uint32_t i = 0; i < b->nadd; i++) {
+		struct dcf_store_task *t = &b->add[i].t;
+		const struct qmeta *m = &b->addm[i];
+
+		t->key = m->key == NO_OFF ? NULL : b->arena + m->key;
+		t->cmd = m->cmd == NO_OFF ? "" : b->arena + m->cmd;
+		t->cwd = m->cwd == NO_OFF ? NULL : b->arena + m->cwd;
+	}
+}
+
+/* Sleep ns unless stop comes first (mu held). */
+static void
+pause_locked(struct dcf_storeq *q, uint64_t ns)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += (time_t)(ns / 1000000000ULL);
+	ts.tv_nsec += (long)(ns % 1000000000ULL);
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	while (!q->stopping)
+		if (pthread_cond_timedwait(&q->cv, &q->mu, &ts) == ETIMEDOUT)
+			break;
+}
+
+static void *
+committer(void *arg)
+{
+	struct dcf_storeq *q = arg;
+	char err[512];
+
+	pthread_mutex_lock(&q->mu);
+	for (;;) {
+		struct qbatch *cur;
+		struct dcf_store_batch sb;
+		uint64_t wait_ns = RETRY_MIN_NS;
+		unsigned tries = 0;
+
+		while ((q->stage == NULL || batch_items(q->stage) == 0) && !q->stopping)
+			pthread_cond_wait(&q->cv, &q->mu);
+		if (q->stage == NULL || batch_items(q->stage) == 0)
+			break;
+		cur = q->stage;
+		q->stage = NULL;
+		pthread_mutex_unlock(&q->mu);
+		resolve(cur);
+		DCF_INJECT(DCF_OP_STORE, DCF_STEP_STORE_TAKEN);
+		sb = (struct dcf_store_batch){.add = cur->add,
+		    .nadd = cur->nadd,
+		    .upd = cur->upd,
+		    .nupd = cur->nupd};
+		while (dcf_store_commit(q->st, &sb, err, sizeof(err)) == -1) {
+			pthread_mutex_lock(&q->mu);
+			tries++;
+			snprintf(q->fail_msg, sizeof(q->fail_msg), "%s", err);
+			q->fail_new = 1;
+			wake_loop(q);
+			if (q->stopping && tries >= q->stop_tries) {
+				q->lost += batch_items(cur);
+				q->backlog -= batch_items(cur);
+				batch_free(cur);
+				cur = NULL;
+				pthread_mutex_unlock(&q->mu);
+				break;
+			}
+			pause_locked(q, wait_ns);
+			pthread_mutex_unlock(&q->mu);
+			wait_ns = wait_ns * 2 > RETRY_MAX_NS ? RETRY_MAX_NS : wait_ns * 2;
+		}
+		if (cur != NULL)
+			DCF_INJECT(DCF_OP_STORE, DCF_STEP_STORE_COMMITTED);
+		pthread_mutex_lock(&q->mu);
+		if (cur != NULL) {
+			*q->done_tail = cur;
+			q->done_tail = &cur->next;
+			wake_loop(q);
+		}
+	}
+	pthread_mutex_unlock(&q->mu);
+	return NULL;
+}
+
+struct dcf_storeq *
+dcf_storeq_start(struct dcf_store *st, char *err, size_t errlen)
+{
+	struct dcf_storeq *q = calloc(1, sizeof(*q));
+	pthread_condattr_t ca;
+	int e;
+
+	if (q == NULL) {
+		snprintf(err, errlen, "the store's committer: out of memory");
+		return NULL;
+	}
+	q->st = st;
+	q->done_tail = &q->done;
+	if ((q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
+		e = errno;
+		snprintf(err, errlen, "the store's committer: eventfd: %s", strerror(e));
+		free(q);
+		errno = e;
+		return NULL;
+	}
+	pthread_mutex_init(&q->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&q->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if ((e = pthread_create(&q->th, NULL, committer, q)) != 0) {
+		snprintf(err, errlen, "the store's committer: starting its thread: %s",
+		    strerror(e));
+		pthread_cond_destroy(&q->cv);
+		pthread_mutex_destroy(&q->mu);
+		close(q->efd);
+		free(q);
+		errno = e;
+		return NULL;
+	}
+	return q;
+}
+
+int
+dcf_storeq_fd(const struct dcf_storeq *q)
+{
+	return q->efd;
+}
+
+size_t
+dcf_storeq_backlog(const struct dcf_storeq *q)
+{
+	struct dcf_storeq *m = (struct dcf_storeq *)q;
+	size_t n;
+
+	pthread_mutex_lock(&m->mu);
+	n = q->backlog;
+	pthread_mutex_unlock(&m->mu);
+	return n;
+}
+
+size_t
+dcf_storeq_collect(struct dcf_storeq *q, void (*fn)(void *, const struct dcf_storeq_res *),
+    void *arg, int *failed, char *err, size_t errlen)
+{
+	struct qbatch *list, *b;
+	uint64_t v;
+	size_t n = 0;
+
+	(void)!read(q->efd, &v, sizeof(v));
+	pthread_mutex_lock(&q->mu);
+	list = q->done;
+	q->done = NULL;
+	q->done_tail = &q->done;
+	*failed = q->fail_new;
+	if (q->fail_new && err != NULL)
+		snprintf(err, errlen, "%s", q->fail_msg);
+	q->fail_new = 0;
+	pthread_mutex_unlock(&q->mu);
+	while ((b = list) != NULL) {
+		list = b->next;
+		for (uint32_t i = 0; i < b->nadd && fn != NULL; i++) {
+			struct dcf_storeq_res r = {.cookie = b->addm[i].cookie,
+			    .id = b->add[i].t.id,
+			    .dup_of = b->add[i].dup_of,
+			    .is_add = 1};
+
+			fn(arg, &r);
+		}
+		for (uint32_t i = 0; i < b->nupd && fn != NULL; i++) {
+			struct dcf_storeq_res r = {.cookie = b->updc[i], .id = b->upd[i].t.id};
+
+			fn(arg, &r);
+		}
+		n += batch_items(b);
+		pthread_mutex_lock(&q->mu);
+		q->backlog -= batch_items(b);
+		batch_reset(b);
+		if (q->spare == NULL) {
+			q->spare = b;
+			b = NULL;
+		}
+		pthread_mutex_unlock(&q->mu);
+		batch_free(b);
+	}
+	return n;
+}
+
+int
+dcf_storeq_stop(struct dcf_storeq *q, unsigned tries,
+    void (*fn)(void *, const struct dcf_storeq_res *), void *arg, size_t *lost, char *err,
+    size_t errlen)
+{
+	int failed;
+
+	pthread_mutex_lock(&q->mu);
+	q->stopping = 1;
+	q->stop_tries = tries > 0 ? tries : 1;
+	pthread_cond_broadcast(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+	pthread_join(q->th, NULL);
+	err[0] = '\0';
+	(void)dcf_storeq_collect(q, fn, arg, &failed, err, errlen);
+	*lost = q->lost;
+	batch_free(q->stage);
+	batch_free(q->spare);
+	close(q->efd);
+	pthread_cond_destroy(&q->cv);
+	pthread_mutex_destroy(&q->mu);
+	free(q);
+	if (*lost > 0) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,700 @@
+/*
+ * test_store.c - the durable store (store.h) on its SQLite backend: tasks
+ * round-tripped byte for byte, keys that make a submission idempotent, a
+ * finished task that stays finished, a batch that fails as a whole, the
+ * unfinished read back in windows, retention by count and by age with ids
+ * never given twice, readers beside the writer, a full disk, and every
+ * file it must refuse (not a store, not SQLite, a newer schema, the other
+ * mode, corrupt, a symbolic link, another user's, in use), each left
+ * exactly as it was.
+ */
+#include <ftw.h>
+#include <sqlite3.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include "testutil.h"
+#include "dcf/store.h"
+
+struct fix {
+	char dir[64];
+	char path[128];
+	char err[512];
+};
+
+static int
+setup(void **state)
+{
+	struct fix *f = calloc(1, sizeof(*f));
+
+	tu_setup(state);
+	if (f == NULL)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/dcf-store-XXXXXX");
+	if (mkdtemp(f->dir) == NULL) {
+		free(f);
+		return -1;
+	}
+	snprintf(f->path, sizeof(f->path), "%s/s.db", f->dir);
+	*state = f;
+	return 0;
+}
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+static int
+teardown(void **state)
+{
+	struct fix *f = *state;
+	int r = tu_teardown(state);
+
+	if (f != NULL) {
+		if (nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS) == -1)
+			r = -1;
+		free(f);
+	}
+	return r;
+}
+
+static struct dcf_store *
+open_w(struct fix *f, enum dcf_store_mode mode, int create)
+{
+	struct dcf_store_open_opts o = {.where = f->path,
+	    .create = create,
+	    .mode = mode,
+	    .instance = "t"};
+
+	f->err[0] = '\0';
+	return dcf_store_open(&o, f->err, sizeof(f->err));
+}
+
+static struct dcf_store *
+open_r(struct fix *f)
+{
+	struct dcf_store_open_opts o = {.where = f->path, .readonly = 1};
+
+	f->err[0] = '\0';
+	return dcf_store_open(&o, f->err, sizeof(f->err));
+}
+
+/* A new task: id, key or NULL, a command of argv items. */
+static void
+new_task(struct dcf_store_new *a, uint64_t id, const char *key, const char *cmd, uint32_t len)
+{
+	memset(a, 0, sizeof(*a));
+	a->t.id = id;
+	a->t.key = key;
+	a->t.cmd = cmd;
+	a->t.cmd_len = len;
+	a->t.timeout_ms = 1500;
+	a->t.retries = 2;
+	a->t.submitted_ns = 1000 + id;
+	a->t.cwd = "/some/where";
+}
+
+static int
+add_n(struct fix *f, struct dcf_store *st, uint64_t first, uint32_t n)
+{
+	struct dcf_store_new *a = calloc(n, sizeof(*a));
+	struct dcf_store_batch b = {.add = a, .nadd = n};
+	int r;
+
+	assert_non_null(a);
+	for (uint32_t i = 0; i < n; i++)
+		new_task(&a[i], first + i, NULL, "true\0", 5);
+	r = dcf_store_commit(st, &b, f->err, sizeof(f->err));
+	free(a);
+	return r;
+}
+
+static int
+end_one(struct fix *f, struct dcf_store *st, uint64_t id, uint32_t state, uint64_t ended)
+{
+	struct dcf_store_upd u = {.kind = DCF_SU_ENDED};
+	struct dcf_store_batch b = {.upd = &u, .nupd = 1};
+
+	u.t.id = id;
+	u.t.state = state;
+	u.t.ended_ns = ended;
+	u.t.runs = 1;
+	u.t.out.how = state == DCF_SS_DONE ? DCF_HOW_OK : DCF_HOW_EXIT;
+	u.t.out.exit_code = state == DCF_SS_DONE ? 0 : 3;
+	return dcf_store_commit(st, &b, f->err, sizeof(f->err));
+}
+
+/* Collects what a read gives. */
+struct seen {
+	uint64_t ids[64];
+	uint32_t states[64];
+	uint32_t n;
+	struct dcf_store_task last;
+	char cmd[64];
+	char key[64];
+	char cwd[64];
+};
+
+static int
+collect(void *arg, const struct dcf_store_task *t)
+{
+	struct seen *s = arg;
+
+	if (s->n < 64) {
+		s->ids[s->n] = t->id;
+		s->states[s->n] = t->state;
+	}
+	s->n++;
+	s->last = *t;
+	memset(s->cmd, 0, sizeof(s->cmd));
+	memcpy(s->cmd, t->cmd, t->cmd_len < sizeof(s->cmd) ? t->cmd_len : sizeof(s->cmd));
+	snprintf(s->key, sizeof(s->key), "%s", t->key != NULL ? t->key : "(null)");
+	snprintf(s->cwd, sizeof(s->cwd), "%s", t->cwd != NULL ? t->cwd : "(null)");
+	s->last.key = NULL;
+	s->last.cmd = NULL;
+	s->last.cwd = NULL;
+	return 0;
+}
+
+/* The file's bytes, to see that a refusal changed nothing. */
+static size_t
+slurp(const char *path, unsigned char *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	n = read(fd, buf, cap);
+	close(fd);
+	assert_true(n >= 0);
+	return (size_t)n;
+}
+
+static void
+test_roundtrip(void **state)
+{
+	struct fix *f = *state;
+	struct dcf_store *st = open_w(f, DCF_STORE_SERVICE, 1);
+	static const char cmd[] = "printf\0%s\\n\0a b\0\xff\x01\0";
+	struct dcf_store_new a[2];
+	struct dcf_store_upd u[2];
+	struct dcf_store_batch b = {.add = a, .nadd = 2};
+	struct dcf_store_counts c;
+	struct seen s = {0};
+
+	assert_non_null(st);
+	new_task(&a[0], 1, "job-1", cmd, sizeof(cmd) - 1);
+	new_task(&a[1], 2, NULL, "true\0", 5);
+	a[1].t.cwd = NULL;
+	assert_int_equal(dcf_store_commit(st, &b, f->err, sizeof(f->err)), 0);
+	assert_int_equal(a[0].dup_of, 0);
+	assert_int_equal(a[1].dup_of, 0);
+	/* Task 1 starts and ends; task 2 starts, its worker dies, it is queued again. */
+	memset(u, 0, sizeof(u));
+	u[0].kind = DCF_SU_STARTED;
+	u[0].t.id = 1;
+	u[0].t.runs = 1;
+	u[0].t.started_ns = 5000;
+	u[0].t.pid = 4242;
+	u[0].t.pid_start = 777;
+	u[0].t.net = 2;
+	u[0].t.node = 9;
+	u[1].kind = DCF_SU_STARTED;
+	u[1].t.id = 2;
+	u[1].t.runs = 1;
+	b = (struct dcf_store_batch){.upd = u, .nupd = 2};
+	assert_int_equal(dcf_store_commit(st, &b, f->err, sizeof(f->err)), 0);
+	memset(u, 0, sizeof(u));
+	u[0].kind = DCF_SU_ENDED;
+	u[0].t.id = 1;
+	u[0].t.state = DCF_SS_FAILED;
+	u[0].t.attempts = 1;
+	u[0].t.tries = 2;
+	u[0].t.runs = 4;
+	u[0].t.ended_ns = 9000;
+	u[0].t.out = (struct dcf_outcome){.how = DCF_HOW_SIGNAL,
+	    .exit_code = -1,
+	    .term_sig = 9,
+	    .exec_errno = 0,
+	    .start_wall_ns = 6000,
+	    .run_ns = 123456789,
+	    .cpu_us = 55,
+	    .maxrss_kb = 2048,
+	    .out_bytes = 10,
+	    .err_bytes = 20};
+	u[1].kind = DCF_SU_REQUEUED;
+	u[1].t.id = 2;
+	u[1].t.attempts = 1;
+	b = (struct dcf_store_batch){.upd = u, .nupd = 2};
+	assert_int_equal(dcf_store_commit(st, &b, f->err, sizeof(f->err)), 0);
+	dcf_store_close(st);
+
+	/* Read back by a reader, after the writer is gone. */
+	assert_non_null(st = open_r(f));
+	assert_int_equal(st->mode, DCF_STORE_SERVICE);
+	assert_int_equal(dcf_store_get(st, 1, collect, &s, f->err, sizeof(f->err)), 1);
+	assert_int_equal(s.last.state, DCF_SS_FAILED);
+	assert_int_equal(s.last.cmd_len, sizeof(cmd) - 1);
+	assert_memory_equal(s.cmd, cmd, sizeof(cmd) - 1);
+	assert_string_equal(s.key, "job-1");
+	assert_string_equal(s.cwd, "/some/where");
+	assert_int_equal(s.last.timeout_ms, 1500);
+	assert_int_equal(s.last.retries, 2);
+	assert_int_equal(s.last.attempts, 1);
+	assert_int_equal(s.last.tries, 2);
+	assert_int_equal(s.last.runs, 4);
+	assert_int_equal(s.last.submitted_ns, 1001);
+	assert_int_equal(s.last.started_ns, 5000);
+	assert_int_equal(s.last.ended_ns, 9000);
+	assert_int_equal(s.last.pid, 0); /* no process once it ended */
+	assert_int_equal(s.last.pid_start, 777);
+	assert_int_equal(s.last.net, 2);
+	assert_int_equal(s.last.node, 9);
+	assert_int_equal(s.last.out.how, DCF_HOW_SIGNAL);
+	assert_int_equal(s.last.out.exit_code, -1);
+	assert_int_equal(s.last.out.term_sig, 9);
+	assert_int_equal(s.last.out.start_wall_ns, 6000);
+	assert_int_equal(s.last.out.run_ns, 123456789);
+	assert_int_equal(s.last.out.cpu_us, 55);
+	assert_int_equal(s.last.out.maxrss_kb, 2048);
+	assert_int_equal(s.last.out.out_bytes, 10);
+	assert_int_equal(s.last.out.err_bytes, 20);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(dcf_store_get(st, 2, collect, &s, f->err, sizeof(f->err)), 1);
+	assert_int_equal(s.last.state, DCF_SS_QUEUED);
+	assert_int_equal(s.last.attempts, 1);
+	assert_string_equal(s.key, "(null)");
+	assert_string_equal(s.cwd, "(null)");
+	assert_int_equal(dcf_store_get(st, 3, collect, &s, f->err, sizeof(f->err)), 0);
+	assert_int_equal(dcf_store_count(st, &c, f->err, sizeof(f->err)), 0);
+	assert_int_equal(c.by_state[DCF_SS_FAILED], 1);
+	assert_int_equal(c.by_state[DCF_SS_QUEUED], 1);
+	assert_int_equal(c.max_id, 2);
+	/* A reader writes nothing. */
+	assert_int_equal(add_n(f, st, 3, 1), -1);
+	assert_int_equal(errno, EROFS);
+	dcf_store_close(st);
+}
+
+static void
+test_keys(void **state)
+{
+	struct fix *f = *state;
+	struct dcf_store *st = open_w(f, DCF_STORE_SERVICE, 1);
+	struct dcf_store_new a[3];
+	struct dcf_store_batch b = {.add = a, .nadd = 3};
+	struct dcf_store_counts c;
+
+	assert_non_null(st);
+	/* In one batch: the second "k" is the first's. */
+	new_task(&a[0], 1, "k", "a\0", 2);
+	new_task(&a[1], 2, "k", "b\0", 2);
+	new_task(&a[2], 3, "other", "c\0", 2);
+	assert_int_equal(dcf_store_commit(st, &b, f->err, sizeof(f->err)), 0);
+	assert_int_equal(a[0].dup_of, 0);
+	assert_int_equal(a[1].dup_of, 1);
+	assert_int_equal(a[2].dup_of, 0);
+	/* In a later batch, and after a reopen. */
+	dcf_store_close(st);
+	assert_non_null(st = open_w(f, DCF_STORE_SERVICE, 0));
+	new_task(&a[0], 4, "other", "d\0", 2);
+	b.nadd = 1;
+	assert_int_equal(dcf_store_commit(st, &b, f->err, sizeof(f->err)), 0);
+	assert_int_equal(a[0].dup_of, 3);
+	assert_int_equal(dcf_store_count(st, &c, f->err, sizeof(f->err)), 0);
+	assert_int_equal(c.by_state[DCF_SS_QUEUED], 2);
+	/* An id given twice is an error, not a duplicate. */
+	new_task(&a[0], 3, NULL, "e\0", 2);
+	assert_int_equal(dcf_store_commit(st, &b, f->err, sizeof(f->err)), -1);
+	assert_int_equal(errno, EEXIST);
+	dcf_store_close(st);
+}
+
+static void
+test_final_and_atomic(void **state)
+{
+	struct fix *f = *state;
+	struct dcf_store *st = open_w(f, DCF_STORE_BATCH, 1);
+	struct dcf_store_new a[2];
+	struct dcf_store_upd u[2];
+	struct dcf_store_batch b;
+	struct seen s = {0};
+
+	assert_non_null(st);
+	assert_int_equal(add_n(f, st, 1, 2), 0);
+	assert_int_equal(end_one(f, st, 1, DCF_SS_DONE, 50), 0);
+	/* A finished task finishes once: a later end or requeue changes nothing. */
+	assert_int_equal(end_one(f, st, 1, DCF_SS_FAILED, 60), 0);
+	memset(u, 0, sizeof(u));
+	u[0].kind = DCF_SU_REQUEUED;
+	u[0].t.id = 1;
+	u[0].t.attempts = 5;
+	b = (struct dcf_store_batch){.upd = u, .nupd = 1};
+	assert_int_equal(dcf_store_commit(st, &b, f->err, sizeof(f->err)), 0);
+	assert_int_equal(dcf_store_get(st, 1, collect, &s, f->err, sizeof(f->err)), 1);
+	assert_int_equal(s.last.state, DCF_SS_DONE);
+	assert_int_equal(s.last.ended_ns, 50);
+	assert_int_equal(s.last.attempts, 0);
+	/* A batch with one bad change fails whole: its new tasks are not there. */
+	new_task(&a[0], 3, "x", "a\0", 2);
+	new_task(&a[1], 4, NULL, "b\0", 2);
+	u[0].kind = DCF_SU_ENDED;
+	u[0].t.id = 2;
+	u[0].t.state = DCF_SS_DONE;
+	u[1].kind = DCF_SU_STARTED;
+	u[1].t.id = 99;
+	b = (struct dcf_store_batch){.add = a, .nadd = 2, .upd = u, .nupd = 2};
+	assert_int_equal(dcf_store_commit(st, &b, f->err, sizeof(f->err)), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_non_null(strstr(f->err, "task 99 is not stored"));
+	assert_int_equal(dcf_store_get(st, 3, collect, &s, f->err, sizeof(f->err)), 0);
+	assert_int_equal(dcf_store_get(st, 2, collect, &s, f->err, sizeof(f->err)), 1);
+	assert_int_equal(s.last.state, DCF_SS_QUEUED);
+	/* An end must name a final state. */
+	u[0].t.state = DCF_SS_RUNNING;
+	b = (struct dcf_store_batch){.upd = u, .nupd = 1};
+	assert_int_equal(dcf_store_commit(st, &b, f->err, sizeof(f->err)), -1);
+	assert_int_equal(errno, EINVAL);
+	/* And the batch after a failed one goes through: id 3 is free again. */
+	b = (struct dcf_store_batch){.add = a, .nadd = 1};
+	assert_int_equal(dcf_store_commit(st, &b, f->err, sizeof(f->err)), 0);
+	assert_int_equal(a[0].dup_of, 0);
+	dcf_store_close(st);
+}
+
+static void
+test_unfinished_windows(void **state)
+{
+	struct fix *f = *state;
+	struct dcf_store *st = open_w(f, DCF_STORE_SERVICE, 1);
+	struct seen s = {0};
+	uint64_t after = 0, total = 0;
+
+	assert_non_null(st);
+	assert_int_equal(add_n(f, st, 1, 40), 0);
+	for (uint64_t id = 1; id <= 40; id += 3)
+		assert_int_equal(end_one(f, st, id, DCF_SS_DONE, id), 0);
+	/* Windows of 5, in id order, the finished ones never among them. */
+	for (;;) {
+		memset(&s, 0, sizeof(s));
+		assert_int_equal(dcf_store_unfinished(st, after, 5, collect, &s, f->err,
+		                     sizeof(f->err)),
+		    0);
+		if (s.n == 0)
+			break;
+		assert_true(s.n <= 5);
+		for (uint32_t i = 0; i < s.n; i++) {
+			assert_true(s.ids[i] > after);
+			assert_true((s.ids[i] - 1) % 3 != 0);
+			after = s.ids[i];
+		}
+		total += s.n;
+	}
+	assert_int_equal(total, 40 - 14);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(dcf_store_list(st, DCF_SS_DONE, 0, 100, collect, &s, f->err,
+	                     sizeof(f->err)),
+	    0);
+	assert_int_equal(s.n, 14);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(dcf_store_list(st, DCF_SS_QUEUED, 0, 100, collect, &s, f->err,
+	                     sizeof(f->err)),
+	    0);
+	assert_int_equal(s.n, 26);
+	assert_int_equal(s.states[25], DCF_SS_QUEUED);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(dcf_store_list(st, -1, 35, 100, collect, &s, f->err, sizeof(f->err)), 0);
+	assert_int_equal(s.n, 5);
+	assert_int_equal(s.ids[0], 36);
+	dcf_store_close(st);
+}
+
+static int
+count_cb(void *arg, const struct dcf_store_task *t)
+{
+	struct seen *s = arg;
+
+	assert_true(dcf_store_state_final(t->state));
+	return collect(arg, t) + (s->n > 1000);
+}
+
+static void
+test_prune(void **state)
+{
+	struct fix *f = *state;
+	struct dcf_store *st = open_w(f, DCF_STORE_SERVICE, 1);
+	struct dcf_store_counts c;
+	struct seen s = {0};
+
+	assert_non_null(st);
+	assert_int_equal(add_n(f, st, 1, 12), 0);
+	/* Ten finished, ended at 100..1000 in reverse id order; 11 and 12 unfinished. */
+	for (uint64_t id = 1; id <= 10; id++)
+		assert_int_equal(end_one(f, st, id, id % 2 ? DCF_SS_DONE : DCF_SS_FAILED,
+		                     (11 - id) * 100),
+		    0);
+	/* Keep the newest 6 by end time: ids 10..7 (oldest ends) go, at most 3 a call. */
+	assert_int_equal(dcf_store_prune(st, 6, 0, 3, count_cb, &s, f->err, sizeof(f->err)), 3);
+	assert_int_equal(s.ids[0], 10);
+	assert_int_equal(s.ids[1], 9);
+	assert_int_equal(s.ids[2], 8);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(dcf_store_prune(st, 6, 0, 3, count_cb, &s, f->err, sizeof(f->err)), 1);
+	assert_int_equal(s.ids[0], 7);
+	assert_int_equal(dcf_store_prune(st, 6, 0, 3, NULL, NULL, f->err, sizeof(f->err)), 0);
+	/* By age: ended before 801 -> ids 6, 5, 4, 3 (ended 500..800). */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(dcf_store_prune(st, UINT64_MAX, 801, 100, count_cb, &s, f->err,
+	                     sizeof(f->err)),
+	    4);
+	assert_int_equal(s.ids[0], 6);
+	assert_int_equal(s.ids[3], 3);
+	/* Everything finished: the unfinished stay, and ids are never given again. */
+	assert_int_equal(dcf_store_prune(st, 0, 0, 100, NULL, NULL, f->err, sizeof(f->err)), 2);
+	assert_int_equal(dcf_store_count(st, &c, f->err, sizeof(f->err)), 0);
+	assert_int_equal(c.by_state[DCF_SS_QUEUED], 2);
+	assert_int_equal(c.by_state[DCF_SS_DONE] + c.by_state[DCF_SS_FAILED], 0);
+	assert_int_equal(c.max_id, 12);
+	assert_int_equal(end_one(f, st, 12, DCF_SS_DONE, 5), 0);
+	assert_int_equal(dcf_store_prune(st, 0, 0, 100, NULL, NULL, f->err, sizeof(f->err)), 1);
+	dcf_store_close(st);
+	assert_non_null(st = open_w(f, DCF_STORE_SERVICE, 0));
+	assert_int_equal(dcf_store_count(st, &c, f->err, sizeof(f->err)), 0);
+	assert_int_equal(c.max_id, 12);
+	dcf_store_close(st);
+}
+
+static void
+test_reader_beside_writer(void **state)
+{
+	struct fix *f = *state;
+	struct dcf_store *w = open_w(f, DCF_STORE_SERVICE, 1), *r, *w2;
+	struct dcf_store_counts c;
+
+	assert_non_null(w);
+	assert_int_equal(add_n(f, w, 1, 3), 0);
+	assert_non_null(r = open_r(f));
+	assert_int_equal(dcf_store_count(r, &c, f->err, sizeof(f->err)), 0);
+	assert_int_equal(c.by_state[DCF_SS_QUEUED], 3);
+	assert_int_equal(add_n(f, w, 4, 2), 0);
+	assert_int_equal(dcf_store_count(r, &c, f->err, sizeof(f->err)), 0);
+	assert_int_equal(c.by_state[DCF_SS_QUEUED], 5);
+	/* A second writer is refused while the first is open. */
+	assert_null(w2 = open_w(f, DCF_STORE_SERVICE, 0));
+	assert_int_equal(errno, EBUSY);
+	assert_non_null(strstr(f->err, "in use by another supervisor"));
+	dcf_store_close(r);
+	dcf_store_close(w);
+	assert_non_null(w = open_w(f, DCF_STORE_SERVICE, 0));
+	dcf_store_close(w);
+}
+
+/* The open is refused, errno e, err holding what; the file's bytes unchanged. */
+static void
+refused(struct fix *f, enum dcf_store_mode mode, int e, const char *what)
+{
+	static unsigned char before[1 << 16], after[1 << 16];
+	size_t nb = 0, na = 0;
+	struct stat sb;
+	int exists = lstat(f->path, &sb) == 0;
+
+	if (exists && S_ISREG(sb.st_mode))
+		nb = slurp(f->path, before, sizeof(before));
+	assert_null(open_w(f, mode, 1));
+	if (errno != e || strstr(f->err, what) == NULL)
+		fail_msg("errno %d (want %d), message \"%s\" (want \"%s\")", errno, e, f->err,
+		    what);
+	assert_null(strchr(f->err, '\n'));
+	if (exists && S_ISREG(sb.st_mode)) {
+		na = slurp(f->path, after, sizeof(after));
+		assert_int_equal(na, nb);
+		assert_memory_equal(after, before, na);
+	}
+	assert_int_equal(lstat(f->path, &sb) == 0, exists);
+}
+
+static void
+raw_sql(const char *path, const char *sql)
+{
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+static void
+write_file(const char *path, const char *text, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, len), (ssize_t)len);
+	close(fd);
+}
+
+static void
+test_refusals(void **state)
+{
+	struct fix *f = *state;
+	struct dcf_store *st;
+	char target[sizeof(f->path)];
+	int fd;
+
+	/* Not SQLite at all. */
+	{
+		static const char text[] =
+		    "hello, I am a text file, long enough to hold a header.\n"
+		    "......................................................\n";
+
+		write_file(f->path, text, sizeof(text) - 1);
+	}
+	refused(f, DCF_STORE_SERVICE, EUCLEAN, "corrupt");
+	unlink(f->path);
+	/* SQLite, not ours. */
+	raw_sql(f->path, "CREATE TABLE t(x); INSERT INTO t VALUES (1);");
+	refused(f, DCF_STORE_SERVICE, EINVAL, "not a dcf store");
+	unlink(f->path);
+	/* Ours, from a newer dcf. */
+	assert_non_null(st = open_w(f, DCF_STORE_SERVICE, 1));
+	dcf_store_close(st);
+	raw_sql(f->path, "PRAGMA user_version = 2;");
+	refused(f, DCF_STORE_SERVICE, EPROTO, "newer than this dcf reads");
+	raw_sql(f->path, "PRAGMA user_version = 1;");
+	/* The other mode. */
+	refused(f, DCF_STORE_BATCH, EINVAL, "holds a service's tasks, not a batch's");
+	/* Corrupt: a page of the task table overwritten. */
+	assert_non_null(st = open_w(f, DCF_STORE_SERVICE, 0));
+	assert_int_equal(add_n(f, st, 1, 500), 0);
+	dcf_store_close(st);
+	raw_sql(f->path, "PRAGMA wal_checkpoint(TRUNCATE);");
+	assert_true((fd = open(f->path, O_WRONLY)) >= 0);
+	{
+		char junk[4096];
+
+		memset(junk, 0x5a, sizeof(junk));
+		assert_int_equal(pwrite(fd, junk, sizeof(junk), 3 * 4096), (ssize_t)sizeof(junk));
+	}
+	close(fd);
+	refused(f, DCF_STORE_SERVICE, EUCLEAN, "corrupt");
+	unlink(f->path);
+	/* A symbolic link, even to a good store. */
+	snprintf(target, sizeof(target), "%.64s/real.db", f->dir);
+	{
+		char keep[sizeof(f->path)];
+
+		memcpy(keep, f->path, sizeof(keep));
+		snprintf(f->path, sizeof(f->path), "%s", target);
+		assert_non_null(st = open_w(f, DCF_STORE_SERVICE, 1));
+		dcf_store_close(st);
+		memcpy(f->path, keep, sizeof(keep));
+	}
+	assert_int_equal(symlink(target, f->path), 0);
+	refused(f, DCF_STORE_SERVICE, EINVAL, "symbolic link");
+	unlink(f->path);
+	/* A planted -wal beside it. */
+	assert_non_null(st = open_w(f, DCF_STORE_SERVICE, 1));
+	dcf_store_close(st);
+	snprintf(target, sizeof(target), "%.100s-wal", f->path);
+	assert_int_equal(symlink("/etc/passwd", target), 0);
+	refused(f, DCF_STORE_SERVICE, EINVAL, "-wal is not a regular file");
+	unlink(target);
+	/* Another user's (root can give it away). */
+	if (geteuid() == 0) {
+		assert_int_equal(chown(f->path, 65534, 65534), 0);
+		refused(f, DCF_STORE_SERVICE, EPERM, "belongs to uid 65534");
+		assert_int_equal(chown(f->path, 0, 0), 0);
+	}
+	/* A reader, or a writer told not to create, finds nothing to open. */
+	unlink(f->path);
+	assert_null(open_r(f));
+	assert_int_equal(errno, ENOENT);
+	assert_null(open_w(f, DCF_STORE_SERVICE, 0));
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(access(f->path, F_OK), -1);
+	/* Not built yet. */
+	snprintf(f->path, sizeof(f->path), "postgresql://localhost/dcf");
+	refused(f, DCF_STORE_SERVICE, EPROTONOSUPPORT, "not built yet");
+}
+
+/*
+ * A full disk (a file size limit, so the writes fail for real): the commit
+ * fails whole, nothing of it is there, the store stays sound, and the same
+ * batch goes through once there is room.
+ */
+static void
+test_disk_full(void **state)
+{
+	struct fix *f = *state;
+	struct dcf_store *st = open_w(f, DCF_STORE_SERVICE, 1);
+	struct rlimit old, lim;
+	struct dcf_store_counts c;
+	struct stat sb;
+	static char big[8192];
+	struct dcf_store_new a[64];
+	struct dcf_store_batch b = {.add = a, .nadd = 64};
+
+	assert_non_null(st);
+	assert_int_equal(add_n(f, st, 1, 10), 0);
+	memset(big, 'x', sizeof(big) - 1);
+	for (int i = 0; i < 64; i++)
+		new_task(&a[i], 11 + (uint64_t)i, NULL, big, sizeof(big));
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	{
+		char wal[160];
+
+		snprintf(wal, sizeof(wal), "%s-wal", f->path);
+		assert_int_equal(stat(wal, &sb), 0);
+	}
+	lim = old;
+	lim.rlim_cur = (rlim_t)sb.st_size + 64 * 1024; /* room for a few pages, not 512 KiB */
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	assert_int_equal(dcf_store_commit(st, &b, f->err, sizeof(f->err)), -1);
+	assert_true(errno == ENOSPC || errno == EIO);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	assert_int_equal(dcf_store_count(st, &c, f->err, sizeof(f->err)), 0);
+	assert_int_equal(c.by_state[DCF_SS_QUEUED], 10);
+	assert_int_equal(c.max_id, 10);
+	assert_int_equal(dcf_store_commit(st, &b, f->err, sizeof(f->err)), 0);
+	dcf_store_close(st);
+	assert_non_null(st = open_w(f, DCF_STORE_SERVICE, 0)); /* quick_check passes */
+	assert_int_equal(dcf_store_count(st, &c, f->err, sizeof(f->err)), 0);
+	assert_int_equal(c.by_state[DCF_SS_QUEUED], 74);
+	dcf_store_close(st);
+}
+
+static void
+test_state_names(void **state)
+{
+	(void)state;
+	for (uint32_t i = 0; i < DCF_SS_NSTATES; i++)
+		assert_int_equal(dcf_store_state_parse(dcf_store_state_name(i)), (int)i);
+	assert_null(dcf_store_state_name(DCF_SS_NSTATES));
+	assert_int_equal(dcf_store_state_parse("done "), -1);
+	assert_false(dcf_store_state_final(DCF_SS_RUNNING));
+	assert_true(dcf_store_state_final(DCF_SS_QUARANTINED));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_final_and_atomic, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unfinished_windows, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reader_beside_writer, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_state_names, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
