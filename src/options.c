@@ -109,6 +109,9 @@ store(const struct opt_parser *p, struct sup_opts *o, enum opt_id id, const stru
 	case OPT_STORE:
 		o->store_path = v->s;
 		break;
+	case OPT_SERVE:
+		o->serve = 1;
+		break;
 	default:
 		return opt_usage_error(p, "--%s is in the table but not stored (a bug)",
 		    opt_table[id].name);
@@ -120,6 +123,9 @@ store(const struct opt_parser *p, struct sup_opts *o, enum opt_id id, const stru
 static const enum opt_id demo_only[] = {OPT_TASKS, OPT_TASK_MS, OPT_WORK};
 static const enum opt_id cmd_only[] = {OPT_ARG_FILE, OPT_NULL, OPT_RETRIES, OPT_RETRY_DELAY,
     OPT_TIMEOUT, OPT_KILL_AFTER, OPT_JOBLOG, OPT_RESUME, OPT_RESUME_FAILED, OPT_RESULTS, OPT_STORE};
+
+/* The options of an input, which --serve does not have. */
+static const enum opt_id serve_not[] = {OPT_ARG_FILE, OPT_NULL, OPT_RESUME, OPT_RESUME_FAILED};
 
 static int
 given_in(const uint8_t *given, const enum opt_id *ids, size_t n)
@@ -191,6 +197,20 @@ sup_parse_options(int argc, char **argv, struct sup_opts *o)
 	o->cmd_argc = argc - p.ind;
 	if (o->cmd_argc > 0 && o->commands_path != NULL) {
 		opt_usage_error(&p, "give a command or --commands FILE, not both");
+		return -1;
+	}
+	if (o->serve && (o->cmd_argc > 0 || o->commands_path != NULL)) {
+		opt_usage_error(&p,
+		    "--serve runs what dcf-submit sends: give no command and no "
+		    "--commands");
+		return -1;
+	}
+	if (o->serve &&
+	    (bad = given_in(given, serve_not, sizeof(serve_not) / sizeof(serve_not[0]))) >= 0) {
+		opt_usage_error(&p,
+		    "--%s reads an input; --serve has none (dcf-submit --batch reads "
+		    "one)",
+		    opt_table[bad].name);
 		return -1;
 	}
 	if (!sup_cmd_mode(o) &&

@@ -14,10 +14,14 @@
 static const char *const work_words[] = {"sleep", "cpu", "none", NULL};
 /* In enum dcf_level's order. */
 static const char *const level_words[] = {"debug", "info", "warning", "error", NULL};
+/* In enum dcf_store_state's order. */
+static const char *const state_words[] = {"queued", "running", "done", "failed", "quarantined",
+    NULL};
 
 #define ALL OPT_P_ALL
 #define SUP OPT_P_SUPERVISOR
 #define STA OPT_P_STATUS
+#define SUB OPT_P_SUBMIT
 #define REQ OPT_ARG_REQUIRED
 
 /* In the order --help lists them. */
@@ -58,16 +62,16 @@ const struct opt opt_table[OPT_NENTRIES] = {
         "warnings and errors only"},
     [OPT_ARG_FILE] = {"arg-file", 'a', REQ, OPT_K_INFILE, "FILE", 0, 0, NULL, SUP,
         "read the input lines from FILE, not standard input"},
-    [OPT_NULL] = {"null", '0', OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, SUP,
+    [OPT_NULL] = {"null", '0', OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, SUP | SUB,
         "input lines end in a NUL byte (find -print0), as xargs -0"},
     [OPT_COMMANDS] = {"commands", 0, REQ, OPT_K_INFILE, "FILE", 0, 0, NULL, SUP,
         "run each line of FILE (- for standard input) with /bin/sh -c"},
-    [OPT_RETRIES] = {"retries", 'r', REQ, OPT_K_UINT, "N", 0, 1000000, NULL, SUP,
+    [OPT_RETRIES] = {"retries", 'r', REQ, OPT_K_UINT, "N", 0, 1000000, NULL, SUP | SUB,
         "rerun a command that failed or timed out N times (default 0)"},
     [OPT_RETRY_DELAY] = {"retry-delay", 0, REQ, OPT_K_DURATION, "DURATION", 0, 86400000, NULL, SUP,
         "wait before each rerun (default 0; 500ms, 2s, 1m, 1h)"},
-    [OPT_TIMEOUT] = {"timeout", 0, REQ, OPT_K_DURATION, "DURATION", 1, 4000000000ULL, NULL, SUP,
-        "end a run longer than DURATION: SIGTERM to its tree"},
+    [OPT_TIMEOUT] = {"timeout", 0, REQ, OPT_K_DURATION, "DURATION", 1, 4000000000ULL, NULL,
+        SUP | SUB, "end a run longer than DURATION: SIGTERM to its tree"},
     [OPT_KILL_AFTER] = {"kill-after", 0, REQ, OPT_K_DURATION, "DURATION", 0, 4000000000ULL, NULL,
         SUP, "then SIGKILL, this much later (default 5s)"},
     [OPT_JOBLOG] = {"joblog", 0, REQ, OPT_K_FILE, "FILE", 0, 0, NULL, SUP,
@@ -78,9 +82,32 @@ const struct opt opt_table[OPT_NENTRIES] = {
         "skip those that succeeded; rerun those that failed"},
     [OPT_RESULTS] = {"results", 0, REQ, OPT_K_DIR, "DIR", 0, 0, NULL, SUP,
         "keep each task's stdout, stderr and meta in DIR/SEQ/"},
-    [OPT_STORE] = {"store", 's', REQ, OPT_K_FILE, "FILE", 0, 0, NULL, SUP,
+    [OPT_STORE] = {"store", 's', REQ, OPT_K_FILE, "FILE", 0, 0, NULL, SUP | STA,
         "record every task in FILE (SQLite); a run killed midway\nresumes where it stood when "
         "started again with it"},
+    [OPT_SERVE] = {"serve", 0, OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, SUP,
+        "run until stopped, running what dcf-submit sends;\nevery task durable in the store "
+        "(default:\n$XDG_STATE_HOME/dcf/NAME.db)"},
+    [OPT_KEY] = {"key", 'k', REQ, OPT_K_TEXT, "KEY", 1, 400, NULL, SUB,
+        "submit once: the task that has KEY already is the answer\n(--batch: KEY-LINE for each "
+        "line)"},
+    [OPT_WAIT] = {"wait", 0, OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, SUB,
+        "then wait for its end, and exit with its status"},
+    [OPT_BATCH] = {"batch", 'b', OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, SUB,
+        "a task per line of standard input ({} in the command is\nthe line, as "
+        "dcf-supervisor's); an id per line out"},
+    [OPT_LINES_ARE_COMMANDS] = {"commands", 0, OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, SUB,
+        "with --batch: each line is a command for /bin/sh -c"},
+    [OPT_TASK_LIST] = {"tasks", 0, OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, STA,
+        "a service's tasks, from its store (--store FILE, or\nNAME's default)"},
+    [OPT_TASK] = {"task", 0, REQ, OPT_K_UINT, "ID", 1, INT64_MAX, NULL, STA,
+        "one task: command, outcome, runs, times, output"},
+    [OPT_STATE] = {"state", 0, REQ, OPT_K_WORD, "STATE", 0, 0, state_words, STA,
+        "with --tasks: those in STATE only"},
+    [OPT_STDOUT] = {"stdout", 0, REQ, OPT_K_UINT, "ID", 1, INT64_MAX, NULL, STA,
+        "print a finished task's standard output"},
+    [OPT_STDERR] = {"stderr", 0, REQ, OPT_K_UINT, "ID", 1, INT64_MAX, NULL, STA,
+        "print a finished task's standard error"},
     [OPT_NODE_ROWS] = {"nodes", 0, OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, STA,
         "one row per node"},
     [OPT_JSON] = {"json", 'j', OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, STA,
@@ -105,16 +132,11 @@ const struct opt opt_table[OPT_NENTRIES] = {
  * and the options that must not take the letter their name suggests.
  */
 const struct opt_plan opt_planned[] = {
-    {'k', "key", "dcf-submit: idempotent submission"},
-    {'b', "batch", "dcf-submit: tasks from standard input"},
     {'p', "priority", "dcf-submit, dcf-ctl"},
     {'d', "delay", "dcf-submit"},
     {0, "after", "dcf-submit: dependencies; -a is --arg-file"},
-    {0, "wait", "dcf-submit: -w is --watch"},
     {0, "timeout", "dcf-supervisor, dcf-submit: -t is --tasks"},
     {0, "network", "dcf-submit: -n is --name, and -N --nodes"},
-    {0, "commands", "dcf-submit: -c is --count"},
-    {0, "tasks", "dcf-status's task list: -t is dcf-supervisor's --tasks N"},
     {0, "listen", "dcf-web: -l is left for dcf-status --list"},
 };
 const size_t opt_nplanned = sizeof(opt_planned) / sizeof(opt_planned[0]);
@@ -124,6 +146,8 @@ const struct opt_program opt_programs[] = {
         "Run commands (or the demo) in worker processes that survive real crashes."},
     {OPT_P_STATUS, "dcf-status", "[options]",
         "Show the state of a running dcf system (read-only, takes no lock)."},
+    {OPT_P_SUBMIT, "dcf-submit", "[options] -- COMMAND [ARG...]",
+        "Give a task to a dcf-supervisor --serve; print its id once it is on disk."},
 };
 const size_t opt_nprograms = sizeof(opt_programs) / sizeof(opt_programs[0]);
 
@@ -290,6 +314,10 @@ want(const struct opt *o, char *buf, size_t len)
 		seconds_text(b, sizeof(b), o->max);
 		snprintf(buf, len,
 		    "a duration from %s to %s seconds (N, N.N, or with ms, s, m, h, d)", a, b);
+		return;
+	case OPT_K_TEXT:
+		snprintf(buf, len, "%llu to %llu bytes of text, no control characters",
+		    (unsigned long long)o->min, (unsigned long long)o->max);
 		return;
 	case OPT_K_FLAG:
 		break;
@@ -508,6 +536,16 @@ parse_value(const struct opt *o, const char *s, struct opt_val *v, char *why, si
 		if (parse_duration(s, o->min, o->max, &v->u) == 0)
 			return 0;
 		break;
+	case OPT_K_TEXT: {
+		size_t n = strlen(s);
+		int ok = n >= o->min && n <= o->max;
+
+		for (size_t i = 0; ok && i < n; i++)
+			ok = (unsigned char)s[i] >= 0x20 && s[i] != 0x7f;
+		if (ok)
+			return 0;
+		break;
+	}
 	case OPT_K_FLAG:
 		snprintf(why, len, "takes no value");
 		return -1;

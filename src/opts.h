@@ -53,8 +53,9 @@
 enum opt_prog {
 	OPT_P_SUPERVISOR = 1u << 0,
 	OPT_P_STATUS = 1u << 1,
+	OPT_P_SUBMIT = 1u << 2,
 };
-#define OPT_P_ALL (OPT_P_SUPERVISOR | OPT_P_STATUS)
+#define OPT_P_ALL (OPT_P_SUPERVISOR | OPT_P_STATUS | OPT_P_SUBMIT)
 
 enum opt_arg { OPT_ARG_NONE, OPT_ARG_REQUIRED, OPT_ARG_OPTIONAL };
 
@@ -73,6 +74,7 @@ enum opt_kind {
 	OPT_K_DIR,      /* a directory, or one to create in a directory that exists: s */
 	OPT_K_DURATION, /* "N" seconds, decimals allowed, or with a unit: ms, s, m, h, d;
 	                   in [min, max] milliseconds: u, in ms */
+	OPT_K_TEXT,     /* min to max bytes of printable text, no control byte: s */
 };
 
 /* The entries; opt_table[id] is entry id. */
@@ -106,6 +108,16 @@ enum opt_id {
 	OPT_RESUME_FAILED,
 	OPT_RESULTS,
 	OPT_STORE,
+	OPT_SERVE,
+	OPT_KEY,
+	OPT_WAIT,
+	OPT_BATCH,
+	OPT_LINES_ARE_COMMANDS,
+	OPT_TASK_LIST,
+	OPT_TASK,
+	OPT_STATE,
+	OPT_STDOUT,
+	OPT_STDERR,
 	OPT_NODE_ROWS,
 	OPT_JSON,
 	OPT_WATCH,

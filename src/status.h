@@ -13,6 +13,13 @@ struct status_opts {
 	uint64_t count;       /* snapshots to show in watch mode; 0: until quit */
 	int list;             /* --list: every instance on the machine */
 	const char *remove;   /* --remove-stale NAME, or NULL */
+	/* A service's tasks, from its store. */
+	const char *store; /* --store FILE, or NULL: NAME's default */
+	int tasks;         /* --tasks */
+	int state;         /* --state, or -1 */
+	uint64_t task;     /* --task ID, or 0 */
+	uint64_t out_id;   /* --stdout ID or --stderr ID, or 0 */
+	int out_err;       /* it was --stderr */
 };
 
 /*
@@ -21,5 +28,8 @@ struct status_opts {
  * table's parser, opts.h, keeps no global state), so it can be called again.
  */
 int status_parse_options(int argc, char **argv, struct status_opts *o);
+
+/* --tasks, --task, --stdout, --stderr: from the store (status_tasks.c); the exit status. */
+int status_store(struct status_opts *o);
 
 #endif

@@ -15,6 +15,7 @@ status_parse_options(int argc, char **argv, struct status_opts *o)
 
 	memset(o, 0, sizeof(*o));
 	o->name = "dcf";
+	o->state = -1;
 	o->interval_ms = 1000;
 	opt_begin(&p, OPT_P_STATUS, argc, argv);
 	while ((r = opt_next(&p, &id, &v)) == OPT_FOUND) {
@@ -43,6 +44,23 @@ status_parse_options(int argc, char **argv, struct status_opts *o)
 		case OPT_REMOVE_STALE:
 			o->remove = v.s;
 			break;
+		case OPT_STORE:
+			o->store = v.s;
+			break;
+		case OPT_TASK_LIST:
+			o->tasks = 1;
+			break;
+		case OPT_TASK:
+			o->task = v.u;
+			break;
+		case OPT_STATE:
+			o->state = (int)v.u; /* the words are in the states' order */
+			break;
+		case OPT_STDOUT:
+		case OPT_STDERR:
+			o->out_id = v.u;
+			o->out_err = id == OPT_STDERR;
+			break;
 		default:
 			opt_usage_error(&p, "--%s is in the table but not stored (a bug)",
 			    opt_table[id].name);
@@ -63,6 +81,29 @@ status_parse_options(int argc, char **argv, struct status_opts *o)
 	}
 	if (o->remove != NULL && (named || o->nodes || o->json || o->watch)) {
 		opt_usage_error(&p, "--remove-stale NAME goes alone");
+		return -1;
+	}
+	if ((o->tasks != 0) + (o->task != 0) + (o->out_id != 0) > 1) {
+		opt_usage_error(&p, "give one of --tasks, --task, --stdout and --stderr");
+		return -1;
+	}
+	if ((o->tasks || o->task || o->out_id) && (o->nodes || o->watch || o->list || o->remove)) {
+		opt_usage_error(&p,
+		    "--tasks, --task, --stdout and --stderr read the store: not with "
+		    "--nodes, --watch, --list or --remove-stale");
+		return -1;
+	}
+	if (o->state >= 0 && !o->tasks) {
+		opt_usage_error(&p, "--state goes with --tasks");
+		return -1;
+	}
+	if (o->store != NULL && !o->tasks && !o->task && !o->out_id) {
+		opt_usage_error(&p, "--store goes with --tasks, --task, --stdout or --stderr");
+		return -1;
+	}
+	if (o->out_id != 0 && o->json) {
+		opt_usage_error(&p, "--%s prints the output as it is: not with --json",
+		    o->out_err ? "stderr" : "stdout");
 		return -1;
 	}
 	return 0;

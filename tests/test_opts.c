@@ -21,12 +21,14 @@
 #include "fuzz.h"
 #include "opts.h"
 #include "status.h"
+#include "submit.h"
 #include "dcf/supervisor.h"
 
 #define NARGS 16
 
 static struct sup_opts so;
 static struct status_opts to;
+static struct submit_opts bo;
 static char *argv[NARGS + 2];
 
 /*
@@ -47,6 +49,8 @@ parse(enum opt_prog prog, const char **out, const char *const *args)
 	fz_capture();
 	if (prog == OPT_P_SUPERVISOR)
 		r = sup_parse_options(argc, argv, &so);
+	else if (prog == OPT_P_SUBMIT)
+		r = submit_parse_options(argc, argv, &bo);
 	else
 		r = status_parse_options(argc, argv, &to);
 	*out = fz_release(NULL);
@@ -200,6 +204,8 @@ sample(const struct opt *o, char *buf, size_t len)
 		return "/dev/null";
 	case OPT_K_DIR:
 		return "/tmp";
+	case OPT_K_TEXT:
+		return "k-1";
 	case OPT_K_DURATION:
 		return "1.5s";
 	case OPT_K_FLAG:
@@ -210,11 +216,29 @@ sample(const struct opt *o, char *buf, size_t len)
 
 /* What an entry needs beside it to be taken alone (NULL-terminated, at most 3). */
 static void
-companions(int i, const char **w)
+companions(enum opt_prog prog, int i, const char **w)
 {
 	w[0] = w[1] = w[2] = w[3] = NULL;
+	if (prog == OPT_P_SUBMIT) {
+		/* dcf-submit: a command always; --commands and -0 with --batch. */
+		if (i == OPT_LINES_ARE_COMMANDS) {
+			w[0] = "--batch";
+			return;
+		}
+		int k = i == OPT_NULL;
+
+		if (k)
+			w[0] = "--batch";
+		w[k] = "--";
+		w[k + 1] = "true";
+		return;
+	}
 	if (i == OPT_COUNT) {
 		w[0] = "--watch";
+		return;
+	}
+	if (prog == OPT_P_STATUS && (i == OPT_STATE || i == OPT_STORE)) {
+		w[0] = "--tasks";
 		return;
 	}
 	if (i < OPT_ARG_FILE || i > OPT_STORE || i == OPT_COMMANDS)
@@ -248,7 +272,7 @@ test_every_entry_is_taken(void **state)
 			    val ? val : "");
 			snprintf(name, sizeof(name), "--%s", o->name);
 			snprintf(cluster, sizeof(cluster), "-%c%s", o->letter, val ? val : "");
-			companions(i, w);
+			companions(prog, i, w);
 			if (parse(prog, &out, (const char *const[]){eq, w[0], w[1], w[2], NULL}) !=
 			    0)
 				fail_msg("%s %s: %s", opt_programs[p].name, eq, out);

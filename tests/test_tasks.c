@@ -790,6 +790,8 @@ test_store_resume(void **state)
 	assert_non_null(strstr(c.err, "--resume reads the joblog, --store resumes by itself"));
 	snprintf(c.path, sizeof(c.path), "%s/new.db", c.dir);
 	assert_int_equal(access(c.path, F_OK), -1);
+	free(c.out);
+	free(c.err);
 	/* Not a store: refused, left as it was. */
 	crun(&c, "echo a\n", (const char *const[]){"--store", c.dir, "--commands", "-", NULL});
 	assert_int_equal(exit_code(&c), 2);
@@ -798,6 +800,8 @@ test_store_resume(void **state)
 		char in[128];
 
 		snprintf(in, sizeof(in), "%s", c.path);
+		free(c.out);
+		free(c.err);
 		crun(&c, "echo a\n", (const char *const[]){"--store", in, "--commands", "-", NULL});
 		assert_int_equal(exit_code(&c), 1);
 		assert_non_null(strstr(c.err, "is corrupt"));

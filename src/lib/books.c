@@ -211,6 +211,11 @@ dispatch_n(struct dcf_seg *sg, const uint32_t *rings, uint32_t n, uint64_t now,
 		t->payload_len = len;
 		t->runs = prior != NULL ? prior[i].runs : 0;
 		t->tries = prior != NULL ? prior[i].tries : 0;
+		t->timeout_ms = prior != NULL ? prior[i].timeout_ms : 0;
+		t->retries = prior != NULL ? prior[i].retries : sg->cfg.retries;
+		t->argv_len = prior != NULL && prior[i].argv_len > 0 && prior[i].argv_len <= len
+		    ? prior[i].argv_len
+		    : len;
 		t->next_owned = DCF_NONE;
 		memset(&t->out, 0, sizeof(t->out));
 		dcf_tx_put32(&tx, &t->queue, rings[i]);
@@ -697,6 +702,7 @@ tell_done(const struct dcf_task *t, uint32_t s, struct dcf_done *out)
 	out->slot = s;
 	out->runs = t->runs;
 	out->tries = t->tries;
+	out->retries = t->retries;
 	out->attempts = t->attempts;
 	out->out = t->out;
 	out->node = t->owner_node;

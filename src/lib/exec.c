@@ -42,6 +42,7 @@
 struct dcf_exec_report {
 	volatile int exec_err; /* errno of the failed exec, or of the step before it */
 	volatile int cg_err;   /* errno of joining the task cgroup: it ran outside */
+	volatile int in_cwd;   /* exec_err is of entering its working directory */
 };
 
 /* What reaping found: the tree's CPU and peak memory, the main's status. */
@@ -813,6 +814,11 @@ child(const struct dcf_exec *x, const struct dcf_exec_req *rq, pid_t parent)
 		    kcur[0] != (unsigned long)SIG_DFL)
 			(void)syscall(SYS_rt_sigaction, s, kact, NULL, sizeof(unsigned long));
 	}
+	/* A working directory that cannot be entered: the task cannot start (126). */
+	if (rq->cwd != NULL && chdir(rq->cwd) == -1) {
+		x->rep->in_cwd = 1;
+		child_fail(x->rep, errno);
+	}
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	execvpe(rq->argv[0], rq->argv, rq->envp != NULL ? rq->envp : environ);
@@ -981,7 +987,7 @@ dcf_exec_run(struct dcf_exec *x, const struct dcf_exec_req *rq, struct dcf_exec_
 	 * may reap or kill behind our back but inside ppoll (wait_main). */
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
-	x->rep->exec_err = x->rep->cg_err = 0;
+	x->rep->exec_err = x->rep->cg_err = x->rep->in_cwd = 0;
 	x->kn_reaped = x->kn_status = 0;
 	x->kn_cpu_us = x->kn_maxrss_kb = 0;
 	rs->start_wall_ns = dcf_wall_ns();
@@ -1016,6 +1022,8 @@ dcf_exec_run(struct dcf_exec *x, const struct dcf_exec_req *rq, struct dcf_exec_
 	rs->cpu_us = t.cpu_us + x->kn_cpu_us;
 	rs->maxrss_kb = t.maxrss_kb > x->kn_maxrss_kb ? t.maxrss_kb : x->kn_maxrss_kb;
 	fill_res(rs, st, x->rep->exec_err, timedout);
+	if (x->rep->exec_err != 0 && x->rep->in_cwd)
+		rs->exit_code = 126; /* found or not, the command could not be run there */
 	if (x->rep->cg_err != 0 && x->cg_on)
 		cg_off(x, "cgroup: a task could not join %s: %s", x->cg_task,
 		    strerror(x->rep->cg_err));

@@ -125,6 +125,9 @@ dcf_layout_format(void)
 	FIELD(f, dcf_task, t_queued_ns);
 	FIELD(f, dcf_task, t_started_ns);
 	FIELD(f, dcf_task, next_owned);
+	FIELD(f, dcf_task, timeout_ms);
+	FIELD(f, dcf_task, retries);
+	FIELD(f, dcf_task, argv_len);
 	FIELD(f, dcf_node, idx);
 	FIELD(f, dcf_node, state);
 	FIELD(f, dcf_node, gen);

@@ -6,7 +6,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "dcf/cmd.h"
 #include "dcf/status_render.h"
+#include "dcf/store.h"
 #include "dcf/util.h"
 
 #define SGR_RESET   "\033[0m"
@@ -1039,4 +1041,185 @@ dcf_render_list_json(FILE *f, const struct dcf_seg_info *v, size_t n)
 	}
 	fprintf(f, "%s]\n}\n", n > 0 ? "\n  " : "");
 	return finish(f);
+}
+
+/* --- a service's tasks ----------------------------------------------------- */
+
+void
+dcf_render_task_end(char *buf, size_t len, const struct dcf_store_task *t)
+{
+	if (!dcf_store_state_final(t->state)) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	if (t->state == DCF_SS_QUARANTINED) {
+		snprintf(buf, len, "quarantined");
+		return;
+	}
+	switch (t->out.how) {
+	case DCF_HOW_OK:
+	case DCF_HOW_EXIT:
+		snprintf(buf, len, "exit %d", t->out.exit_code);
+		break;
+	case DCF_HOW_SIGNAL:
+		snprintf(buf, len, "signal %u", t->out.term_sig);
+		break;
+	case DCF_HOW_TIMEOUT:
+		snprintf(buf, len, "timed out");
+		break;
+	case DCF_HOW_NOEXEC:
+		snprintf(buf, len, "%s (%d)", t->out.exit_code == 127 ? "not found" : "cannot run",
+		    t->out.exit_code);
+		break;
+	default:
+		snprintf(buf, len, "?");
+		break;
+	}
+}
+
+/* The command as a shell user would type it, printable. */
+static void
+task_cmd(char *buf, size_t len, const struct dcf_store_task *t)
+{
+	size_t n = dcf_cmd_text(t->cmd, t->cmd_len, buf, len);
+
+	if (n >= len && len > 4)
+		memcpy(buf + len - 4, "...", 4);
+	for (char *p = buf; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}
+
+void
+dcf_render_task_head(FILE *f)
+{
+	fprintf(f, "%8s  %-11s  %4s  %-12s  %8s  %s\n", "ID", "STATE", "RUNS", "END", "TIME",
+	    "COMMAND");
+}
+
+void
+dcf_render_task_row(FILE *f, const struct dcf_store_task *t)
+{
+	char end[32], dur[32], cmd[256];
+	const char *st = dcf_store_state_name(t->state);
+
+	dcf_render_task_end(end, sizeof(end), t);
+	if (dcf_store_state_final(t->state) && t->state != DCF_SS_QUARANTINED)
+		dcf_render_dur(dur, sizeof(dur), t->out.run_ns);
+	else
+		snprintf(dur, sizeof(dur), "-");
+	task_cmd(cmd, sizeof(cmd), t);
+	fprintf(f, "%8llu  %-11s  %4u  %-12s  %8s  %s\n", (unsigned long long)t->id,
+	    st != NULL ? st : "?", t->runs, end, dur, cmd);
+}
+
+void
+dcf_render_task(FILE *f, const struct dcf_store_task *t, const char *outdir)
+{
+	char buf[4096], when[64];
+	const char *st = dcf_store_state_name(t->state);
+
+	task_cmd(buf, sizeof(buf), t);
+	fprintf(f, "task %llu: %s\n", (unsigned long long)t->id, st != NULL ? st : "?");
+	fprintf(f, "  command    %s\n", buf);
+	if (t->cwd != NULL)
+		fprintf(f, "  directory  %s\n", t->cwd);
+	if (t->key != NULL)
+		fprintf(f, "  key        %s\n", t->key);
+	dcf_render_when(when, sizeof(when), t->submitted_ns);
+	fprintf(f, "  submitted  %s\n", when);
+	if (t->runs > 0) {
+		dcf_render_when(when, sizeof(when), t->started_ns);
+		fprintf(f, "  started    %s (run %u, on Network-%u Node-%u)\n", when, t->runs,
+		    t->net, t->node);
+	}
+	fprintf(f, "  runs       %u (%u retried after failing, %u lost with their worker)\n",
+	    t->runs, t->tries, t->attempts);
+	if (t->timeout_ms > 0 || t->retries > 0)
+		fprintf(f, "  limits     timeout %u ms, %u retries\n", t->timeout_ms, t->retries);
+	if (dcf_store_state_final(t->state)) {
+		char end[32], dur[32];
+
+		dcf_render_task_end(end, sizeof(end), t);
+		dcf_render_dur(dur, sizeof(dur), t->out.run_ns);
+		dcf_render_when(when, sizeof(when), t->ended_ns);
+		fprintf(f, "  ended      %s: %s after %s, cpu %.3f s, max rss %llu KiB\n", when,
+		    end, dur, (double)t->out.cpu_us / 1e6, (unsigned long long)t->out.maxrss_kb);
+		if (outdir != NULL)
+			fprintf(f,
+			    "  output     %s/%llu/stdout (%llu bytes), stderr (%llu bytes)\n",
+			    outdir, (unsigned long long)t->id, (unsigned long long)t->out.out_bytes,
+			    (unsigned long long)t->out.err_bytes);
+	}
+}
+
+/* A JSON string of len bytes: every byte outside printable ASCII as \u00XX. */
+static void
+json_bytes(FILE *f, const char *s, size_t len)
+{
+	fputc('"', f);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20 || ch >= 0x7f)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+void
+dcf_render_task_json(FILE *f, const struct dcf_store_task *t, const char *outdir)
+{
+	char end[32];
+	const char *st = dcf_store_state_name(t->state);
+	size_t off = 0;
+
+	fprintf(f, "{\"id\": %llu, \"state\": \"%s\", \"argv\": [", (unsigned long long)t->id,
+	    st != NULL ? st : "?");
+	/* The argv, item by item (each ended by a NUL). */
+	while (off < t->cmd_len) {
+		const char *item = (const char *)t->cmd + off;
+		size_t n = strnlen(item, t->cmd_len - off);
+
+		if (off > 0)
+			fputs(", ", f);
+		json_bytes(f, item, n);
+		off += n + 1;
+	}
+	fputs("], \"cwd\": ", f);
+	if (t->cwd != NULL)
+		json_bytes(f, t->cwd, strlen(t->cwd));
+	else
+		fputs("null", f);
+	fputs(", \"key\": ", f);
+	if (t->key != NULL)
+		json_bytes(f, t->key, strlen(t->key));
+	else
+		fputs("null", f);
+	dcf_render_task_end(end, sizeof(end), t);
+	fprintf(f,
+	    ", \"runs\": %u, \"tries\": %u, \"attempts\": %u, \"timeout_ms\": %u, "
+	    "\"retries\": %u, \"submitted_ns\": %llu, \"started_ns\": %llu, \"ended_ns\": %llu, "
+	    "\"end\": \"%s\", \"exit_code\": %d, \"signal\": %u, \"run_ns\": %llu, "
+	    "\"cpu_us\": %llu, \"maxrss_kb\": %llu, \"stdout_bytes\": %llu, "
+	    "\"stderr_bytes\": %llu, \"output\": ",
+	    t->runs, t->tries, t->attempts, t->timeout_ms, t->retries,
+	    (unsigned long long)t->submitted_ns, (unsigned long long)t->started_ns,
+	    (unsigned long long)t->ended_ns, end, t->out.exit_code, t->out.term_sig,
+	    (unsigned long long)t->out.run_ns, (unsigned long long)t->out.cpu_us,
+	    (unsigned long long)t->out.maxrss_kb, (unsigned long long)t->out.out_bytes,
+	    (unsigned long long)t->out.err_bytes);
+	if (outdir != NULL && dcf_store_state_final(t->state)) {
+		char dir[4200];
+		int n = snprintf(dir, sizeof(dir), "%s/%llu", outdir, (unsigned long long)t->id);
+
+		json_bytes(f, dir, n > 0 && (size_t)n < sizeof(dir) ? (size_t)n : 0);
+	} else {
+		fputs("null", f);
+	}
+	fputc('}', f);
 }

@@ -260,13 +260,16 @@ cmd_open(struct sup_cmd **out, const struct sup_opts *o, const struct dcf_config
 		cmd_close(c);
 		DCF_BAD(ENOMEM, "out of memory");
 	}
-	if (dcf_cmd_tmpl_init(&c->tmpl, o->cmd_argv, o->cmd_argc, o->commands_path != NULL, msg,
-	        sizeof(msg)) == -1) {
+	if (o->serve) {
+		/* Each task brings its whole command; its output is kept, not copied to us. */
+		c->out_dead = c->err_dead = 1;
+	} else if (dcf_cmd_tmpl_init(&c->tmpl, o->cmd_argv, o->cmd_argc, o->commands_path != NULL,
+	               msg, sizeof(msg)) == -1) {
 		cmd_close(c);
 		*usage = 1;
 		DCF_BAD(EINVAL, "%s", msg);
 	}
-	if (dcf_cmd_tmpl_unsupported(&c->tmpl, msg, sizeof(msg)))
+	if (!o->serve && dcf_cmd_tmpl_unsupported(&c->tmpl, msg, sizeof(msg)))
 		dcf_log(DCF_WARNING, "%s", msg);
 	/* The joblog, as --log: a file the command line names, so its trouble is usage. */
 	if (o->joblog_path != NULL && open_joblog(c, o, err, errlen) == -1) {
@@ -279,6 +282,17 @@ cmd_open(struct sup_cmd **out, const struct sup_opts *o, const struct dcf_config
 	}
 	c->out_blocking = (fcntl(out_fd, F_GETFL) & O_NONBLOCK) == 0;
 	c->err_blocking = (fcntl(err_fd, F_GETFL) & O_NONBLOCK) == 0;
+	if (o->serve) {
+		if (open_spool(c, o, err, errlen) == -1) {
+			int e = errno;
+
+			cmd_close(c);
+			errno = e;
+			return -1;
+		}
+		*out = c;
+		return 0;
+	}
 	if ((c->in_fd = open_input(o, err, errlen)) == -1 ||
 	    dcf_lines_init(&c->lines, c->in_fd, LINE_MAX_BYTES, o->null_sep ? '\0' : '\n') == -1 ||
 	    open_spool(c, o, err, errlen) == -1) {
@@ -421,7 +435,6 @@ prior_check(struct sup_cmd *c, uint64_t seq, const void *p, size_t len, struct c
 	uint64_t h[2];
 
 	it->stored = 0;
-	memset(&it->prior, 0, sizeof(it->prior));
 	while (c->prior_at < c->nprior && c->prior[c->prior_at].id < seq)
 		c->prior_at++;
 	if (c->prior_at == c->nprior || c->prior[c->prior_at].id != seq)
@@ -433,7 +446,9 @@ prior_check(struct sup_cmd *c, uint64_t seq, const void *p, size_t len, struct c
 	if (dcf_store_state_final(pr->state))
 		return 1;
 	it->stored = 1;
-	it->prior = pr->p;
+	it->prior.attempts = pr->p.attempts;
+	it->prior.tries = pr->p.tries;
+	it->prior.runs = pr->p.runs;
 	return 0;
 }
 
@@ -587,6 +602,8 @@ cmd_fill(struct sup_cmd *c, uint32_t want, struct cmd_batch *b, int *eof)
 				    c->seq, need, c->cfg->payload_max);
 			continue;
 		}
+		b->items[b->n].prior.retries = c->cfg->retries;
+		b->items[b->n].prior.argv_len = (uint32_t)need;
 		if (c->prior != NULL) {
 			struct cmd_item *it = &b->items[b->n];
 			int pc = prior_check(c, c->seq, b->buf + b->used, (size_t)need, it);
@@ -1052,7 +1069,7 @@ store_ended(struct sup_cmd *c, const struct fin *f)
 	t.net = f->net;
 	t.node = f->node;
 	t.out = f->out;
-	if (dcf_storeq_upd(c->storeq, DCF_SU_ENDED, &t, 0) == -1)
+	if (dcf_storeq_upd(c->storeq, DCF_SU_ENDED, &t, DCF_STOREQ_ENDED | t.id) == -1)
 		dcf_log(DCF_ERROR,
 		    "Task-%" PRIu64 ": recording its end: out of memory; it runs "
 		    "again after a restart",

@@ -52,6 +52,7 @@
 #include "dcf/storeq.h"
 #include "dcf/sup_cmd.h"
 #include "dcf/supervisor.h"
+#include "dcf/svc.h"
 
 #define MS           1000000ULL
 #define RETIRE_BATCH 256
@@ -152,9 +153,12 @@ struct sup {
 	/* --store: the store, and its committer (storeq.h), or NULL. */
 	struct dcf_store *store;
 	struct dcf_storeq *storeq;
-	int store_failing;   /* a commit failed; said once until one succeeds */
-	uint32_t ndying;     /* nodes dying: reaped, waiting for their task trees to go */
-	pid_t inherited[64]; /* children from before our first fork, never ours to kill */
+	int store_failing;             /* a commit failed; said once until one succeeds */
+	struct svc *svc;               /* --serve */
+	char store_buf[PATH_MAX - 64]; /* --serve's default store */
+	char results_buf[PATH_MAX];    /* and where its tasks' output is kept */
+	uint32_t ndying;               /* nodes dying: reaped, waiting for their task trees to go */
+	pid_t inherited[64];           /* children from before our first fork, never ours to kill */
 	uint32_t ninherited;
 	char cg[PATH_MAX - 32]; /* our cgroup v2 directory for the workers' tasks, or "" */
 	char shm_path[64];      /* /dev/shm/dcf-NAME, for the fatal-signal cleanup */
@@ -376,6 +380,40 @@ node_down(struct sup *s, uint32_t n, uint64_t now, uint64_t min_wait_ms)
 
 static void uncatch_fatal(void);
 
+/*
+ * In a worker of dcf-supervisor: every descriptor but what it needs is
+ * closed. What it would otherwise keep outlives the supervisor: the
+ * store's lock (a restart would find the store in use), the service's
+ * socket (a restart would find it answered), the clients' connections
+ * (they would not see the end). A pool's workers keep what the program
+ * opened: its task function may want it.
+ */
+static void
+close_unneeded_fds(const struct sup *s)
+{
+	unsigned keep[4], nk = 0, from = 3;
+
+	keep[nk++] = (unsigned)s->efd;
+	if (s->sg.fd >= 0)
+		keep[nk++] = (unsigned)s->sg.fd;
+	if (s->cmd_mode && cmd_spool_fd(s->cmd) >= 0)
+		keep[nk++] = (unsigned)cmd_spool_fd(s->cmd);
+	for (unsigned i = 1; i < nk; i++)
+		for (unsigned j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+			unsigned t = keep[j];
+
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
+	for (unsigned i = 0; i < nk; i++) {
+		if (keep[i] > from)
+			(void)close_range(from, keep[i] - 1, 0);
+		if (keep[i] + 1 > from)
+			from = keep[i] + 1;
+	}
+	(void)close_range(from, ~0U, 0);
+}
+
 static void
 worker_child(struct sup *s, uint32_t n)
 {
@@ -403,6 +441,8 @@ worker_child(struct sup *s, uint32_t n)
 		uncatch_fatal();
 	if (dcf_log_fd() > 2)
 		close(dcf_log_fd()); /* the supervisor writes every line */
+	if (s->emb == NULL)
+		close_unneeded_fds(s);
 	worker_main(&w);
 }
 
@@ -624,8 +664,8 @@ retry_ring(struct sup *s, uint64_t id)
 static int
 wants_retry(const struct sup *s, const struct dcf_task *t)
 {
-	return t->out.how != DCF_HOW_NONE && t->out.how != DCF_HOW_OK &&
-	    t->tries < s->cfg->retries && !s->stopping;
+	return t->out.how != DCF_HOW_NONE && t->out.how != DCF_HOW_OK && t->tries < t->retries &&
+	    !s->stopping;
 }
 
 /* A retired (or retried) task into the round's events. */
@@ -658,7 +698,7 @@ retire_event(struct sup *s, const struct dcf_done *d, int retry, int tell)
  * transaction; each retry in one of its own, as it decides where it goes.
  */
 static int
-retire_locked(struct sup *s, int max, int tell)
+retire_locked(struct sup *s, int max, int tell, uint8_t *woke)
 {
 	static struct dcf_done d[DCF_SUP_BATCH];
 	int n = 0;
@@ -675,9 +715,15 @@ retire_locked(struct sup *s, int max, int tell)
 			if (dcf_retire_n_locked(&s->sg, k, d, &got) == -1)
 				break;
 		} else {
-			if ((t = dcf_done_head_locked(&s->sg)) == NULL ||
-			    dcf_retry_locked(&s->sg, retry_ring(s, t->id), dcf_now_ns(), d) == -1)
+			uint32_t ring;
+
+			if ((t = dcf_done_head_locked(&s->sg)) == NULL)
 				break;
+			ring = retry_ring(s, t->id);
+			if (dcf_retry_locked(&s->sg, ring, dcf_now_ns(), d) == -1)
+				break;
+			woke[ring] =
+			    1; /* its workers may all be asleep: nothing else may wake them */
 			got = 1;
 		}
 		n += (int)got;
@@ -727,7 +773,7 @@ log_cmd_end(struct sup *s, const struct sup_event *e, uint32_t net, uint32_t idx
 		    d->node < s->nnodes ? &s->nodes[d->node] : NULL);
 		dcf_log(DCF_WARNING,
 		    "Task-%llu failed on Network-%u Node-%u (%s): retry %u of %u%s", tid(s, e->id),
-		    net, idx, how, d->tries + 1, s->cfg->retries,
+		    net, idx, how, d->tries + 1, d->retries,
 		    s->cfg->retry_delay_ms ? " after the retry delay" : "");
 		return;
 	}
@@ -885,7 +931,12 @@ refill_cmd(struct sup *s)
 
 	if (s->stopping || s->resetting)
 		return;
-	if (s->cmd_mode && !s->input_eof) {
+	if (s->svc != NULL) {
+		uint32_t free_slots = dcf_ring_depth(&s->sg.rings[DCF_RING_FREE]);
+
+		if (free_slots > b->n)
+			svc_fill(s->svc, free_slots - b->n, b);
+	} else if (s->cmd_mode && !s->input_eof) {
 		uint32_t free_slots = dcf_ring_depth(&s->sg.rings[DCF_RING_FREE]);
 
 		if (free_slots > b->n)
@@ -921,7 +972,7 @@ refill_cmd(struct sup *s)
 			n++;
 		}
 		if ((got = dcf_dispatch_cmd_n_locked(&s->sg, rings, n, now, pl, lens,
-		         s->storeq != NULL ? prior : NULL)) == -1) {
+		         s->emb == NULL ? prior : NULL)) == -1) {
 			err = errno;
 			break;
 		}
@@ -1037,7 +1088,7 @@ book_round(struct sup *s, int want_wake, int force)
 	memset(woke, 0, sizeof(woke));
 	if (sup_lock(s) == -1)
 		return 0;
-	n = retire_locked(s, max, tell);
+	n = retire_locked(s, max, tell, woke);
 	/* Only with every completion retired: a node's next start after its last completion. */
 	if (starts && dcf_ring_depth(&s->sg.rings[DCF_RING_DONE]) == 0)
 		look_for_starts_locked(s);
@@ -1827,6 +1878,8 @@ static void
 begin_stop(struct sup *s, int why)
 {
 	s->stopping = why;
+	if (s->svc != NULL)
+		svc_stop(s->svc); /* no new connection; what was staged still gets its answer */
 	if (sup_lock(s) == 0) {
 		__atomic_store_n(&s->sg.hdr->sys_state, DCF_SYS_STOPPING, __ATOMIC_RELEASE);
 		dcf_unlock(&s->sg);
@@ -2322,7 +2375,7 @@ wants_input(struct sup *s)
 static void
 wait_events(struct sup *s)
 {
-	struct pollfd pfd[8];
+	struct pollfd pfd[8 + 1 + SVC_MAX_CONN];
 	nfds_t nfd = 3;
 
 	set_timer(s, dcf_now_ns());
@@ -2340,6 +2393,8 @@ wait_events(struct sup *s)
 	}
 	if (s->cmd_mode)
 		nfd += (nfds_t)cmd_poll(s->cmd, wants_input(s), pfd + nfd);
+	if (s->svc != NULL)
+		nfd += (nfds_t)svc_poll(s->svc, pfd + nfd, 1 + SVC_MAX_CONN);
 	if (poll(pfd, nfd, -1) == -1)
 		return;
 	if (pfd[1].revents & POLLIN) {
@@ -2393,7 +2448,8 @@ store_news(struct sup *s)
 
 	if (s->storeq == NULL)
 		return;
-	if (dcf_storeq_collect(s->storeq, NULL, NULL, &failed, err, sizeof(err)) > 0 &&
+	if (dcf_storeq_collect(s->storeq, s->svc != NULL ? svc_committed : NULL, s->svc, &failed,
+	        err, sizeof(err)) > 0 &&
 	    s->store_failing) {
 		s->store_failing = 0;
 		dcf_log(DCF_WARNING, "store: recording again");
@@ -2416,7 +2472,8 @@ store_close(struct sup *s)
 	int rc = 0;
 
 	if (s->storeq != NULL &&
-	    dcf_storeq_stop(s->storeq, 3, NULL, NULL, &lost, err, sizeof(err)) == -1) {
+	    dcf_storeq_stop(s->storeq, 3, s->svc != NULL ? svc_committed : NULL, s->svc, &lost, err,
+	        sizeof(err)) == -1) {
 		dcf_log(DCF_ERROR,
 		    "store: %s: %zu %s not recorded; their tasks run again when this store is "
 		    "used again",
@@ -2424,6 +2481,8 @@ store_close(struct sup *s)
 		rc = 1;
 	}
 	s->storeq = NULL;
+	svc_close(s->svc); /* the answers of the last commits written, as far as they go */
+	s->svc = NULL;
 	dcf_store_close(s->store);
 	s->store = NULL;
 	return rc;
@@ -2488,6 +2547,8 @@ loop_step(struct sup *s, int may_block)
 	reap(s);
 	on_timers(s);
 	store_news(s);
+	if (s->svc != NULL)
+		svc_io(s->svc);
 	return 0;
 }
 
@@ -2641,9 +2702,11 @@ run_system(struct sup *s)
 		rc = 128 + s->last_stop_sig; /* the run had ended, but its end was cut short */
 	else
 		rc = s->failed_run || s->sg.hdr->cnt.quarantined > 0 || s->bad_results > 0 ? 1 : 0;
+	if (s->o->serve && s->stopping > 0 && s->stopping != SIGQUIT && !s->failed_run)
+		rc = 0; /* a service stopped as asked: its tasks' outcomes are in the store */
 	if (rc == 0 && dcf_log_lost() > 0)
 		rc = 1;
-	if (rc == 0 && s->cmd_mode) {
+	if (rc == 0 && s->cmd_mode && !s->o->serve) {
 		const struct dcf_counters *c = &s->sg.hdr->cnt;
 		struct cmd_stats st;
 
@@ -2656,12 +2719,37 @@ run_system(struct sup *s)
 	return rc;
 }
 
+/*
+ * --serve: the store (by default under $XDG_STATE_HOME/dcf/, made private)
+ * and, beside it, the directory its tasks' output is kept in (FILE.out/ID/).
+ */
+static int
+serve_paths(struct sup *s, struct sup_opts *o, char *err, size_t errlen)
+{
+	if (o->store_path == NULL) {
+		if (svc_paths(o->name, NULL, 0, s->store_buf, sizeof(s->store_buf), err, errlen) ==
+		        -1 ||
+		    svc_private_dir(s->store_buf, 1, err, errlen) == -1)
+			return -1;
+		o->store_path = s->store_buf;
+	}
+	if (o->results_dir == NULL) {
+		snprintf(s->results_buf, sizeof(s->results_buf), "%s.out", o->store_path);
+		if (mkdir(s->results_buf, 0700) == -1 && errno != EEXIST)
+			DCF_BAD(errno, "cannot make %.200s: %s", s->results_buf, strerror(errno));
+		o->results_dir = s->results_buf;
+	}
+	return 0;
+}
+
 /* The run could not start: a store it made for it goes again, as if never made. */
 static void
 drop_new_store(struct sup *s, const struct sup_opts *o)
 {
 	int created = s->store != NULL && s->store->created;
 
+	svc_close(s->svc);
+	s->svc = NULL;
 	dcf_store_close(s->store);
 	s->store = NULL;
 	if (created && o->store_path != NULL)
@@ -2675,17 +2763,29 @@ open_store(struct sup *s, struct sup_opts *o, char *err, size_t errlen)
 	struct dcf_store_open_opts so = {
 	    .where = o->store_path,
 	    .create = 1,
-	    .mode = DCF_STORE_BATCH,
+	    .mode = o->serve ? DCF_STORE_SERVICE : DCF_STORE_BATCH,
 	    .instance = o->name,
 	};
+	struct svc_start st;
 
 	if (o->store_open == NULL)
 		DCF_BAD(ENOTSUP, "--store: this program has no store backend");
 	if ((s->store = o->store_open(&so, err, errlen)) == NULL)
 		return -1;
-	if (cmd_use_store(s->cmd, s->store, err, errlen) == -1) {
+	if (!o->serve && cmd_use_store(s->cmd, s->store, err, errlen) == -1) {
 		drop_new_store(s, o);
 		return -1;
+	}
+	if (o->serve) {
+		if (svc_open(&s->svc, o, s->cfg, &st, err, errlen) == -1) {
+			drop_new_store(s, o);
+			return -1;
+		}
+		dcf_log(DCF_WARNING,
+		    "serving '%s': store %s, %llu %s unfinished (%llu were running), next id %llu",
+		    o->name, o->store_path, (unsigned long long)st.unfinished,
+		    pl(st.unfinished, "task", "tasks"), (unsigned long long)st.rerun,
+		    (unsigned long long)st.next_id);
 	}
 	return 0;
 }
@@ -2730,6 +2830,12 @@ supervisor_run(struct sup_opts *o)
 	}
 	s.cmd_mode = sup_cmd_mode(o);
 	s.fed = s.cmd_mode;
+	if (o->serve && serve_paths(&s, o, err, sizeof(err)) == -1) {
+		fprintf(stderr, "dcf-supervisor: %s\n", err);
+		free_tables(&s);
+		close_fds(&s, logfd);
+		return 1;
+	}
 	if (s.cmd_mode &&
 	    cmd_open(&s.cmd, o, s.cfg, s.out_fd, s.err_fd >= 0 ? s.err_fd : logfd, &usage, err,
 	        sizeof(err)) == -1) {
@@ -2794,6 +2900,8 @@ supervisor_run(struct sup_opts *o)
 			return 1;
 		}
 		cmd_set_storeq(s.cmd, s.storeq);
+		if (s.svc != NULL)
+			svc_set_storeq(s.svc, s.storeq);
 	}
 	rc = run_system(&s);
 	if (store_close(&s) != 0 && rc == 0)

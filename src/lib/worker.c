@@ -252,7 +252,8 @@ run_cmd(const struct worker_ctx *w, const struct dcf_claim *cl)
 	struct dcf_exec_req rq;
 	struct dcf_exec_res rs;
 	struct dcf_outcome o;
-	uint32_t len = t->payload_len;
+	uint32_t len = t->payload_len, alen;
+	const char *cwd = NULL;
 
 	memset(&o, 0, sizeof(o));
 	if (len > sg->cfg.payload_max)
@@ -265,7 +266,11 @@ run_cmd(const struct worker_ctx *w, const struct dcf_claim *cl)
 	snprintf(cw.env_val[ENV_NODE], sizeof(cw.env_val[0]), "DCF_NODE=%u", nd->idx);
 	snprintf(cw.env_val[ENV_ATTEMPT], sizeof(cw.env_val[0]), "DCF_ATTEMPT=%u", cl->runs);
 	snprintf(cw.env_val[ENV_NAME], sizeof(cw.env_val[0]), "DCF_NAME=%s", sg->hdr->name);
-	if (len == 0 || dcf_cmd_argv(cw.payload, len, cw.argv, cw.argv_max) <= 0) {
+	/* The argv, then (a submitted task's) its working directory. */
+	alen = t->argv_len > 0 && t->argv_len <= len ? t->argv_len : len;
+	if (alen < len && cw.payload[len - 1] == '\0')
+		cwd = cw.payload + alen;
+	if (len == 0 || dcf_cmd_argv(cw.payload, alen, cw.argv, cw.argv_max) <= 0) {
 		/* Nothing we could run: the books' payload is damaged. */
 		o.how = DCF_HOW_NOEXEC;
 		o.exit_code = 126;
@@ -279,7 +284,8 @@ run_cmd(const struct worker_ctx *w, const struct dcf_claim *cl)
 	rq.envp = cw.envp;
 	rq.out_fd = cw.out_fd;
 	rq.err_fd = cw.err_fd;
-	rq.timeout_ns = (uint64_t)sg->cfg.timeout_ms * 1000000ULL;
+	rq.timeout_ns = (uint64_t)(t->timeout_ms ? t->timeout_ms : sg->cfg.timeout_ms) * 1000000ULL;
+	rq.cwd = cwd;
 	rq.kill_after_ns = (uint64_t)sg->cfg.kill_after_ms * 1000000ULL;
 	/* Waiting in the kernel for the command: --timeout watches it, not the watchdog. */
 	__atomic_store_n(&nd->heartbeat_ns, DCF_BEAT_IN_CMD, __ATOMIC_RELAXED);

@@ -17,8 +17,9 @@ FUZZ_CFLAGS  := -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude -Isrc/include -Isrc -
                 -DDCF_VERSION='"$(VERSION)"' $(BSD_CFLAGS) -O1 -g -fno-omit-frame-pointer \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_LIB_OBJ := $(LIB_SRC:src/lib/%.c=build/fuzz/lib/%.o)
-FUZZ_OPT_SRC := tests/fuzz/fuzz_options.c src/opts.c src/options.c src/status_options.c
-FUZZ_HDRS    := $(wildcard src/include/dcf/*.h) tests/fuzz/fuzz.h src/status.h src/opts.h
+FUZZ_OPT_SRC := tests/fuzz/fuzz_options.c src/opts.c src/options.c src/status_options.c \
+                src/submit_options.c
+FUZZ_HDRS    := $(wildcard src/include/dcf/*.h) tests/fuzz/fuzz.h src/status.h src/opts.h src/submit.h
 
 .PHONY: fuzz fuzz-deps fuzz-seeds
 
@@ -55,8 +56,10 @@ fuzz-seeds: build/fuzz/gen_segment
 # The replay test links the programs' option parsers and includes the targets.
 build/tests/test_fuzz_replay: tests/test_fuzz_replay.c tests/fuzz/fuzz_options.c \
     tests/fuzz/fuzz_segment.c tests/fuzz/fuzz_proto.c tests/fuzz/fuzz.h src/opts.c src/options.c src/status_options.c \
+    src/submit_options.c src/submit.h \
     tools/runlib.c tools/runlib.h $(wildcard src/include/dcf/*.h) src/status.h src/opts.h \
     build/libdcf-inj.a | build/tests
 	$(QLD)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 -Isrc -Itests/fuzz $(LDFLAGS) -o $@ $< \
-	    src/opts.c src/options.c src/status_options.c tools/runlib.c build/libdcf-inj.a \
+	    src/opts.c src/options.c src/status_options.c src/submit_options.c tools/runlib.c \
+	    build/libdcf-inj.a \
 	    $(CMOCKA_LIBS) $(LIBS)

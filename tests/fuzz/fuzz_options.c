@@ -42,6 +42,7 @@
 #include "fuzz.h"
 #include "opts.h"
 #include "status.h"
+#include "submit.h"
 #include "dcf/supervisor.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -331,7 +332,9 @@ fo_usage_msg(enum opt_prog prog, const char *out, int argc, char **argv)
 	static const char *const plain[] = {"--count goes with --watch", "--networks x --nodes is ",
 	    "give a command or --commands FILE, not both", "--kill-after follows a --timeout",
 	    "--arg-file is for a command's arguments", "--resume reads the joblog",
-	    "--resume-failed reads the joblog"};
+	    "--resume-failed reads the joblog", "--serve runs what dcf-submit sends",
+	    "give the command after the options", "with --commands each line is the command",
+	    "the command's name is empty"};
 	const char *name = opt_program(prog)->name, *msg, *q;
 	char head[64], tail[64], buf[FZ_OUTLEN];
 	size_t len = strlen(out), hl, tl, n;
@@ -361,7 +364,9 @@ fo_usage_msg(enum opt_prog prog, const char *out, int argc, char **argv)
 	n = strcspn(msg + 2, " ");
 	FO_CHECK(fo_entry(prog, msg + 2, n) != NULL);
 	q = msg + 2 + n;
-	if (strncmp(q, " is for the demo's", 18) == 0 || strncmp(q, " is for commands", 16) == 0)
+	if (strncmp(q, " is for the demo's", 18) == 0 || strncmp(q, " is for commands", 16) == 0 ||
+	    strncmp(q, " is for --batch", 15) == 0 ||
+	    strncmp(q, " reads an input; --serve", 24) == 0)
 		return; /* an option of the other mode */
 	if (strncmp(q, " needs a value: ", 16) == 0) {
 		FO_CHECK(fo_entry(prog, msg + 2, n)->arg == OPT_ARG_REQUIRED);
@@ -584,10 +589,38 @@ fo_status(int argc, char **argv)
 	FO_CHECK(o.count == 0 || o.watch);
 }
 
+static void
+fo_submit(int argc, char **argv)
+{
+	struct submit_opts o;
+	const char *out;
+	int r;
+
+	fz_capture();
+	r = submit_parse_options(argc, argv, &o);
+	out = fz_release(NULL);
+	FO_CHECK(r == -1 || r == 0 || r == 1);
+	if (r == -1) {
+		fo_usage_msg(OPT_P_SUBMIT, out, argc, argv);
+		return;
+	}
+	if (r == 1) {
+		FO_CHECK(strncmp(out, "usage: dcf-submit ", 18) == 0 ||
+		    strcmp(out, "dcf-submit " DCF_VERSION "\n") == 0);
+		return;
+	}
+	FO_CHECK(out[0] == '\0');
+	/* A command to run, or each line one; the options of --batch only with it. */
+	FO_CHECK(o.commands ? o.batch && o.cmd_argc == 0 : o.cmd_argc > 0 && o.cmd_argv[0][0]);
+	FO_CHECK(o.batch || !o.null_sep);
+	FO_CHECK(o.key == NULL || (strlen(o.key) >= 1 && strlen(o.key) <= 400));
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static char prog_sup[] = "dcf-supervisor", prog_status[] = "dcf-status";
+	static char prog_sup[] = "dcf-supervisor", prog_status[] = "dcf-status",
+	            prog_submit[] = "dcf-submit";
 	char *buf, **args, **argv;
 	int argc = 1;
 
@@ -614,6 +647,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(argv, args, ((size_t)argc + 1) * sizeof(*argv));
 	argv[0] = prog_status;
 	fo_status(argc, argv);
+	memcpy(argv, args, ((size_t)argc + 1) * sizeof(*argv));
+	argv[0] = prog_submit;
+	fo_submit(argc, argv);
 
 	free(argv);
 	free(args);

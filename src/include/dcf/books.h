@@ -99,6 +99,7 @@ struct dcf_done {
 	uint32_t slot; /* free now, its payload intact until the supervisor's next dispatch */
 	uint32_t runs;
 	uint32_t tries;
+	uint32_t retries; /* its limit */
 	uint32_t attempts;
 	struct dcf_outcome out;
 	uint32_t node;
@@ -148,11 +149,15 @@ DCF_MUST_CHECK int dcf_dispatch_cmd_locked(struct dcf_seg *sg, uint32_t ring, ui
 DCF_MUST_CHECK int dcf_dispatch_n_locked(struct dcf_seg *sg, const uint32_t *rings, uint32_t n,
     uint64_t now);
 /*
- * What a task brings from an earlier incarnation (a store): its counters go
- * on from there. prior NULL: none (all 0).
+ * What a command task brings: its counters from an earlier incarnation (a
+ * store) go on from there; its own timeout (0: cfg's), retries, and the
+ * length of its argv in the payload (what follows is its working
+ * directory, NUL-terminated). prior NULL: counters 0, cfg's timeout and
+ * retries, the whole payload an argv.
  */
 struct dcf_prior {
 	uint32_t attempts, tries, runs;
+	uint32_t timeout_ms, retries, argv_len; /* argv_len 0: the whole payload */
 };
 DCF_MUST_CHECK int dcf_dispatch_cmd_n_locked(struct dcf_seg *sg, const uint32_t *rings, uint32_t n,
     uint64_t now, const void *const *payloads, const uint32_t *lens, const struct dcf_prior *prior);

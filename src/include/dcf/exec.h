@@ -99,6 +99,7 @@ struct dcf_exec_req {
 	char *const *envp; /* the task's environment; NULL: the worker's */
 	int out_fd;        /* its standard output and error; -1: the worker's own */
 	int err_fd;
+	const char *cwd;        /* its working directory, or NULL: the worker's */
 	uint64_t timeout_ns;    /* 0: none */
 	uint64_t kill_after_ns; /* SIGKILL this long after the timeout's SIGTERM (0: at once) */
 };

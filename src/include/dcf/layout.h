@@ -270,6 +270,11 @@ struct dcf_task {
 	uint32_t runs;        /* claims: the number of the current (or last) run */
 	uint32_t tries;       /* runs that failed or timed out and were retried */
 	uint32_t next_owned;  /* RUNNING: the next slot of its owner's chain, or DCF_NONE */
+	/* Command tasks: what each brings (dcf-submit gives them per task). */
+	uint32_t timeout_ms; /* 0: cfg.timeout_ms */
+	uint32_t retries;    /* failed runs rerun at most this often */
+	uint32_t argv_len;   /* the payload's argv; any bytes after it: its working directory */
+	uint32_t pad_;
 	struct dcf_outcome out;
 };
 

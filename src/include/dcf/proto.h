@@ -45,6 +45,8 @@
 #define DCF_KEY_MAX       512u
 #define DCF_CWD_MAX       4096u
 #define DCF_ACK_EXISTED   1u
+/* A SUBMIT's retries: the supervisor's own --retries. (timeout_ms 0: its --timeout.) */
+#define DCF_RETRIES_DEFAULT UINT32_MAX
 
 enum dcf_msg_type {
 	DCF_MSG_SUBMIT = 1,

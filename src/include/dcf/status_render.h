@@ -98,4 +98,17 @@ int dcf_render_list_json(FILE *f, const struct dcf_seg_info *v, size_t n);
 /* A duration for people: "0.4s", "12s", "3m04s", "2h05m", "3d04h". */
 void dcf_render_dur(char *buf, size_t len, uint64_t ns);
 
+/*
+ * A service's tasks, as its store has them (store.h): a table (a header,
+ * then a row each), one task in full (outdir: where its output is kept,
+ * or NULL), or JSON (an object each; the caller makes the array).
+ */
+struct dcf_store_task;
+void dcf_render_task_head(FILE *f);
+void dcf_render_task_row(FILE *f, const struct dcf_store_task *t);
+void dcf_render_task(FILE *f, const struct dcf_store_task *t, const char *outdir);
+void dcf_render_task_json(FILE *f, const struct dcf_store_task *t, const char *outdir);
+/* How a finished task ended, in a few words: "exit 0", "SIGKILL", "timed out"... */
+void dcf_render_task_end(char *buf, size_t len, const struct dcf_store_task *t);
+
 #endif

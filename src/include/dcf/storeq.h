@@ -30,6 +30,9 @@
 
 struct dcf_storeq;
 
+/* The cookie of a task's recorded end (DCF_SU_ENDED): this bit | its id. */
+#define DCF_STOREQ_ENDED (1ULL << 63)
+
 /* What a committed item gives back. */
 struct dcf_storeq_res {
 	uint64_t cookie;

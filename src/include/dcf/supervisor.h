@@ -39,6 +39,7 @@ struct sup_opts {
 	const char *results_dir;
 	enum sup_resume resume;
 	const char *store_path; /* --store FILE */
+	int serve;              /* --serve: tasks from dcf-submit (svc.h), until stopped */
 	/* How to open it: dcf_store_open, which the program links (store.h). */
 	struct dcf_store *(
 	    *store_open)(const struct dcf_store_open_opts *o, char *err, size_t errlen);
@@ -51,7 +52,7 @@ struct sup_opts {
 static inline int
 sup_cmd_mode(const struct sup_opts *o)
 {
-	return o->cmd_argc > 0 || o->commands_path != NULL;
+	return o->cmd_argc > 0 || o->commands_path != NULL || o->serve;
 }
 
 /*

@@ -1,0 +1,95 @@
+/*
+ * svc.h - service mode (dcf-supervisor --serve): the Unix socket that
+ * dcf-submit talks to (proto.h), the submissions on their way to the store,
+ * the committed tasks waiting for a slot, and the clients waiting for an
+ * outcome.
+ *
+ * A submission becomes a task in three steps, in order:
+ *   staged (an id given, the add in the committer's next batch) ->
+ *   committed (the store has it: its ACK is sent, and only now) ->
+ *   ready (in memory, in id order, until the supervisor dispatches it).
+ * Ids are given in order and committed in order, so the ready queue is in
+ * id order and a task's books id is its id - 1 (svc_fill says what to
+ * skip): the log's Task-N, $DCF_TASK_ID and the store agree.
+ *
+ * Memory is bounded: at most SVC_WINDOW tasks are ready in memory; past
+ * that, committed tasks stay in the store alone (spilled) and are read back
+ * in id order as the queue drains, as they are at a restart.
+ *
+ * Nothing here blocks: the socket and every connection are non-blocking,
+ * and the supervisor polls what svc_poll names. The store is read (a
+ * restart's window, a WAIT for a finished task) through a read-only handle
+ * of its own; it is written only through the committer (storeq.h).
+ */
+#ifndef DCF_SVC_H
+#define DCF_SVC_H
+
+#include <poll.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dcf/store.h"
+#include "dcf/storeq.h"
+#include "dcf/sup_cmd.h"
+#include "dcf/supervisor.h"
+
+#define SVC_WINDOW   8192u /* ready tasks held in memory at most */
+#define SVC_MAX_CONN 256u  /* connections at once; more wait in the listen queue */
+
+/* What svc_open reports of a restart. */
+struct svc_start {
+	uint64_t unfinished; /* tasks the store had unfinished */
+	uint64_t rerun;      /* of which were running when the last supervisor died */
+	uint64_t next_id;    /* the id the next submission gets */
+};
+
+struct svc;
+
+/*
+ * The socket's and the store's default paths for instance name:
+ * $XDG_RUNTIME_DIR/dcf/NAME.sock (or /run/dcf/ for root), and
+ * $XDG_STATE_HOME/dcf/NAME.db (or ~/.local/state/dcf/, /var/lib/dcf/ for
+ * root). Either may be NULL. -1 with err when there is nowhere to put them.
+ */
+int svc_paths(const char *name, char *sock, size_t socklen, char *store, size_t storelen, char *err,
+    size_t errlen);
+/*
+ * Make the directory of path private (0700, ours; made if missing, with
+ * its parents when make_parents), refusing one that is not a directory, not
+ * ours, or open to others. -1 with err.
+ */
+int svc_private_dir(const char *path, int make_parents, char *err, size_t errlen);
+
+/*
+ * Bind the socket (a stale one of a dead supervisor of this name is
+ * replaced; a live one refused) and read the store: its next id and its
+ * first window of unfinished tasks. -1 with err; nothing left behind.
+ */
+int svc_open(struct svc **out, const struct sup_opts *o, const struct dcf_config *cfg,
+    struct svc_start *st, char *err, size_t errlen);
+/*
+ * From now on stage through q; the tasks a dead supervisor had running are
+ * recorded as queued again, their attempt counted.
+ */
+void svc_set_storeq(struct svc *v, struct dcf_storeq *q);
+/* The descriptors to poll (at most 1 + SVC_MAX_CONN), in pfd; how many. */
+int svc_poll(struct svc *v, struct pollfd *pfd, int max);
+/* Accept, read and answer what can be now; never blocks. */
+void svc_io(struct svc *v);
+/* The committer's word on one item (storeq collect's callback). */
+void svc_committed(void *v, const struct dcf_storeq_res *r);
+/*
+ * Up to want ready tasks into b, in id order, each with its skip and what
+ * it brings (cmd_item.prior); stored is set (the store has them).
+ */
+void svc_fill(struct svc *v, uint32_t want, struct cmd_batch *b);
+/* Ready tasks in memory and in the store, not yet handed to svc_fill. */
+uint64_t svc_waiting(const struct svc *v);
+/* Stopping: no new connection or submission; what is staged still gets its answer. */
+void svc_stop(struct svc *v);
+/* Replies not yet written. */
+int svc_unsent(const struct svc *v);
+/* Close everything and remove the socket. */
+void svc_close(struct svc *v);
+
+#endif

@@ -1,0 +1,897 @@
+/* svc.c - service mode: the socket, the submissions, the ready queue (svc.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "dcf/log.h"
+#include "dcf/proto.h"
+#include "dcf/svc.h"
+#include "dcf/util.h"
+
+#define OUT_HIGH (1u << 20) /* a client that reads no replies: stop reading its requests */
+
+/* A task on its way: staged (pending) or committed and waiting for a slot (ready). */
+struct vtask {
+	uint64_t id;
+	uint64_t cookie;        /* pending: whose ACK */
+	unsigned char *payload; /* argv, then the working directory and its NUL */
+	uint32_t len, argv_len;
+	struct dcf_prior prior;
+};
+
+/* A FIFO of tasks, a ring that doubles. */
+struct vq {
+	struct vtask *t;
+	uint32_t cap, head, n;
+};
+
+struct conn {
+	int fd;
+	uint16_t gen;
+	unsigned char *in;
+	size_t in_len;
+	unsigned char *out;
+	size_t out_len, out_off, out_cap;
+	uint32_t owed; /* answers still to come: ACKs of staged submissions, RESULTs waited for */
+	int eof;       /* the client has said all it will: closed once nothing is owed */
+	int bad;       /* a malformed request: closed once its error is written */
+};
+
+struct waiter {
+	uint64_t id;
+	uint64_t who; /* slot << 32 | tag, with the slot's generation above */
+};
+
+struct svc {
+	const struct sup_opts *o;
+	const struct dcf_config *cfg;
+	struct dcf_store *rd; /* read-only */
+	struct dcf_storeq *q;
+	int lfd;
+	char sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	dev_t sock_dev;
+	ino_t sock_ino;
+	struct conn conns[SVC_MAX_CONN];
+	uint32_t nconn;
+	struct vq pending, ready;
+	uint64_t next_id;       /* the next submission's */
+	uint64_t loaded_to;     /* every unfinished task up to here is in memory or dispatched */
+	int spilled;            /* committed tasks past loaded_to are in the store alone */
+	uint64_t last_put;      /* the id of the last task handed to svc_fill's caller */
+	uint64_t store_waiting; /* unfinished tasks past loaded_to, as last counted */
+	struct waiter *w;
+	uint32_t nw, wcap;
+	int stopping;
+	/* What the first window found dead supervisors running: requeued once q is set. */
+	struct dcf_store_task *rerun;
+	uint32_t nrerun;
+	unsigned char frame[DCF_PROTO_MAX];
+};
+
+/* --- paths -------------------------------------------------------------- */
+
+int
+svc_private_dir(const char *path, int make_parents, char *err, size_t errlen)
+{
+	char dir[PATH_MAX];
+	struct stat sb;
+	char *slash;
+
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+		DCF_BAD(ENAMETOOLONG, "%s: the name is too long", path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		return 0;
+	*slash = '\0';
+	if (dir[0] == '\0')
+		return 0;
+	if (make_parents) {
+		for (char *p = dir + 1; *p != '\0'; p++) {
+			if (*p != '/')
+				continue;
+			*p = '\0';
+			if (mkdir(dir, 0755) == -1 && errno != EEXIST)
+				DCF_BAD(errno, "cannot make %s: %s", dir, strerror(errno));
+			*p = '/';
+		}
+	}
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+		DCF_BAD(errno, "cannot make %s: %s", dir, strerror(errno));
+	if (lstat(dir, &sb) == -1)
+		DCF_BAD(errno, "%s: %s", dir, strerror(errno));
+	if (!S_ISDIR(sb.st_mode))
+		DCF_BAD(ENOTDIR, "%s is not a directory (a symbolic link?): remove it", dir);
+	if (sb.st_uid != geteuid())
+		DCF_BAD(EPERM, "%s belongs to uid %u, not to you: refusing to use it", dir,
+		    (unsigned)sb.st_uid);
+	if ((sb.st_mode & 077) != 0)
+		DCF_BAD(EPERM, "%s is open to others (mode %04o): chmod 700 it, or remove it", dir,
+		    (unsigned)(sb.st_mode & 07777));
+	return 0;
+}
+
+int
+svc_paths(const char *name, char *sock, size_t socklen, char *store, size_t storelen, char *err,
+    size_t errlen)
+{
+	const char *run = getenv("XDG_RUNTIME_DIR"), *state = getenv("XDG_STATE_HOME");
+	const char *home = getenv("HOME");
+	int root = geteuid() == 0;
+
+	if (sock != NULL) {
+		if (run != NULL && run[0] == '/')
+			snprintf(sock, socklen, "%s/dcf/%s.sock", run, name);
+		else if (root)
+			snprintf(sock, socklen, "/run/dcf/%s.sock", name);
+		else
+			DCF_BAD(ENOENT,
+			    "XDG_RUNTIME_DIR is not set: set it to a private directory "
+			    "(for the socket)");
+		if (strlen(sock) + 1 >= socklen ||
+		    strlen(sock) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+			DCF_BAD(ENAMETOOLONG, "the socket's path is too long: %s", sock);
+	}
+	if (store != NULL) {
+		if (state != NULL && state[0] == '/')
+			snprintf(store, storelen, "%s/dcf/%s.db", state, name);
+		else if (root)
+			snprintf(store, storelen, "/var/lib/dcf/%s.db", name);
+		else if (home != NULL && home[0] == '/')
+			snprintf(store, storelen, "%s/.local/state/dcf/%s.db", home, name);
+		else
+			DCF_BAD(ENOENT,
+			    "neither XDG_STATE_HOME nor HOME is set: give --store FILE");
+		if (strlen(store) + 1 >= storelen)
+			DCF_BAD(ENAMETOOLONG, "the store's path is too long: %s", store);
+	}
+	return 0;
+}
+
+/* --- queues --------------------------------------------------------------- */
+
+static int
+vq_push(struct vq *q, const struct vtask *t)
+{
+	if (q->n == q->cap) {
+		uint32_t cap = q->cap ? q->cap * 2 : 256;
+		struct vtask *nt = malloc(cap * sizeof(*nt));
+
+		if (nt == NULL)
+			return -1;
+		for (uint32_t i = 0; i < q->n; i++)
+			nt[i] = q->t[(q->head + i) % q->cap];
+		free(q->t);
+		q->t = nt;
+		q->cap = cap;
+		q->head = 0;
+	}
+	q->t[(q->head + q->n) % q->cap] = *t;
+	q->n++;
+	return 0;
+}
+
+static struct vtask *
+vq_front(struct vq *q)
+{
+	return q->n > 0 ? &q->t[q->head] : NULL;
+}
+
+static void
+vq_pop(struct vq *q)
+{
+	q->head = (q->head + 1) % q->cap;
+	q->n--;
+}
+
+/* Take back the last push. */
+static void
+vq_unpush(struct vq *q)
+{
+	q->n--;
+}
+
+static void
+vq_free(struct vq *q)
+{
+	for (uint32_t i = 0; i < q->n; i++)
+		free(q->t[(q->head + i) % q->cap].payload);
+	free(q->t);
+	memset(q, 0, sizeof(*q));
+}
+
+/* --- replies --------------------------------------------------------------- */
+
+static uint64_t
+who_of(const struct svc *v, const struct conn *c, uint32_t tag)
+{
+	return (uint64_t)c->gen << 48 | (uint64_t)(c - v->conns) << 32 | tag;
+}
+
+/* The connection a cookie names, if it is still the same one. */
+static struct conn *
+conn_of(struct svc *v, uint64_t who)
+{
+	uint32_t slot = (uint32_t)(who >> 32) & 0xffff;
+	struct conn *c;
+
+	if (slot >= SVC_MAX_CONN)
+		return NULL;
+	c = &v->conns[slot];
+	return c->fd >= 0 && c->gen == (uint16_t)(who >> 48) ? c : NULL;
+}
+
+static void
+send_msg(struct svc *v, struct conn *c, const struct dcf_msg *m)
+{
+	size_t n = dcf_proto_build(v->frame, sizeof(v->frame), m);
+
+	if (n == 0 || c->bad)
+		return;
+	if (c->out_cap - c->out_len < n) {
+		size_t cap = c->out_cap ? c->out_cap : 4096;
+		unsigned char *nb;
+
+		if (c->out_off > 0) {
+			memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+			c->out_len -= c->out_off;
+			c->out_off = 0;
+		}
+		while (cap - c->out_len < n)
+			cap *= 2;
+		if (cap != c->out_cap) {
+			if ((nb = realloc(c->out, cap)) == NULL) {
+				c->bad = 1; /* no room to answer: the client sees the end */
+				return;
+			}
+			c->out = nb;
+			c->out_cap = cap;
+		}
+	}
+	memcpy(c->out + c->out_len, v->frame, n);
+	c->out_len += n;
+}
+
+static void
+send_error(struct svc *v, struct conn *c, uint32_t tag, uint32_t code, const char *text)
+{
+	struct dcf_msg m = {.type = DCF_MSG_ERROR, .tag = tag};
+
+	m.u.error.code = code;
+	m.u.error.text = text;
+	m.u.error.text_len = (uint32_t)strlen(text);
+	send_msg(v, c, &m);
+}
+
+static int
+result_of(void *arg, const struct dcf_store_task *t)
+{
+	struct dcf_msg *m = arg;
+
+	m->u.result.id = t->id;
+	m->u.result.state = t->state;
+	m->u.result.how = t->out.how;
+	m->u.result.exit_code = t->out.exit_code;
+	m->u.result.term_sig = t->out.term_sig;
+	m->u.result.exec_errno = t->out.exec_errno;
+	m->u.result.attempts = t->attempts;
+	m->u.result.run_ns = t->out.run_ns;
+	return 0;
+}
+
+/* Task id as the store has it: 1 found (m filled), 0 not, -1 the store failed. */
+static int
+read_result(struct svc *v, uint64_t id, struct dcf_msg *m)
+{
+	char err[DCF_ERRLEN];
+	int r = dcf_store_get(v->rd, id, result_of, m, err, sizeof(err));
+
+	if (r == -1)
+		dcf_log(DCF_ERROR, "store: %s", err);
+	return r;
+}
+
+/* --- requests -------------------------------------------------------------- */
+
+static void
+on_submit(struct svc *v, struct conn *c, const struct dcf_msg *m)
+{
+	struct dcf_store_task t;
+	struct vtask vt;
+	char key[DCF_KEY_MAX + 1], cwd[DCF_CWD_MAX + 1];
+	uint32_t len = m->u.submit.cmd_len + m->u.submit.cwd_len + 1;
+
+	if (v->stopping) {
+		send_error(v, c, m->tag, DCF_PE_STOPPING,
+		    "the supervisor is stopping: nothing was recorded; submit again once it is "
+		    "back");
+		return;
+	}
+	if (len > v->cfg->payload_max) {
+		send_error(v, c, m->tag, DCF_PE_BADCMD, "the command is too long for a task");
+		return;
+	}
+	memset(&vt, 0, sizeof(vt));
+	if ((vt.payload = malloc(len)) == NULL) {
+		send_error(v, c, m->tag, DCF_PE_STORE, "out of memory: nothing was recorded");
+		return;
+	}
+	memcpy(vt.payload, m->u.submit.cmd, m->u.submit.cmd_len);
+	memcpy(vt.payload + m->u.submit.cmd_len, m->u.submit.cwd, m->u.submit.cwd_len);
+	vt.payload[len - 1] = '\0';
+	vt.len = len;
+	vt.argv_len = m->u.submit.cmd_len;
+	vt.id = v->next_id;
+	vt.cookie = who_of(v, c, m->tag);
+	vt.prior.timeout_ms = m->u.submit.timeout_ms;
+	vt.prior.retries =
+	    m->u.submit.retries == DCF_RETRIES_DEFAULT ? v->cfg->retries : m->u.submit.retries;
+	vt.prior.argv_len = vt.argv_len;
+	memcpy(key, m->u.submit.key, m->u.submit.key_len);
+	key[m->u.submit.key_len] = '\0';
+	memcpy(cwd, m->u.submit.cwd, m->u.submit.cwd_len);
+	cwd[m->u.submit.cwd_len] = '\0';
+	memset(&t, 0, sizeof(t));
+	t.id = vt.id;
+	t.key = m->u.submit.key_len > 0 ? key : NULL;
+	t.cmd = m->u.submit.cmd;
+	t.cmd_len = m->u.submit.cmd_len;
+	t.cwd = cwd;
+	t.timeout_ms = vt.prior.timeout_ms;
+	t.retries = vt.prior.retries;
+	t.submitted_ns = dcf_wall_ns();
+	if (vq_push(&v->pending, &vt) == -1) {
+		free(vt.payload);
+		send_error(v, c, m->tag, DCF_PE_STORE, "out of memory: nothing was recorded");
+		return;
+	}
+	if (dcf_storeq_add(v->q, &t, vt.cookie) == -1) {
+		vq_unpush(&v->pending);
+		free(vt.payload);
+		send_error(v, c, m->tag, DCF_PE_STORE, "out of memory: nothing was recorded");
+		return;
+	}
+	c->owed++;
+	v->next_id++;
+}
+
+static void
+on_wait(struct svc *v, struct conn *c, const struct dcf_msg *m)
+{
+	struct dcf_msg r = {.type = DCF_MSG_RESULT, .tag = m->tag};
+	int found;
+
+	if (m->u.wait.id == 0 || m->u.wait.id >= v->next_id ||
+	    (found = read_result(v, m->u.wait.id, &r)) == 0) {
+		send_error(v, c, m->tag, DCF_PE_NOTFOUND,
+		    "no such task (never submitted, or pruned)");
+		return;
+	}
+	if (found == -1) {
+		send_error(v, c, m->tag, DCF_PE_STORE, "the store could not be read");
+		return;
+	}
+	if (dcf_store_state_final(r.u.result.state)) {
+		send_msg(v, c, &r);
+		return;
+	}
+	if (v->nw == v->wcap) {
+		uint32_t cap = v->wcap ? v->wcap * 2 : 64;
+		struct waiter *nw = realloc(v->w, cap * sizeof(*nw));
+
+		if (nw == NULL) {
+			send_error(v, c, m->tag, DCF_PE_STORE, "out of memory");
+			return;
+		}
+		v->w = nw;
+		v->wcap = cap;
+	}
+	v->w[v->nw].id = m->u.wait.id;
+	v->w[v->nw++].who = who_of(v, c, m->tag);
+	c->owed++;
+}
+
+/* Every whole frame in c's buffer, answered; a malformed one closes it. */
+static void
+on_frames(struct svc *v, struct conn *c)
+{
+	size_t off = 0;
+
+	while (!c->bad && c->out_len - c->out_off < OUT_HIGH) {
+		struct dcf_msg m;
+		size_t used;
+		uint32_t code;
+		char err[256];
+		int r = dcf_proto_parse(c->in + off, c->in_len - off, v->cfg->payload_max, &m,
+		    &used, &code, err, sizeof(err));
+
+		if (r == 0)
+			break;
+		if (r == -1 && code == DCF_PE_BADCMD) {
+			/* A whole, well-formed frame whose command cannot run: said, and on. */
+			const unsigned char *p = c->in + off;
+
+			send_error(v, c, m.tag, code, err);
+			off += 4 +
+			    ((size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 |
+			        (size_t)p[3] << 24);
+			continue;
+		}
+		if (r == -1) {
+			send_error(v, c, m.tag, code, err);
+			c->bad = 1;
+			break;
+		}
+		off += used;
+		if (m.type == DCF_MSG_SUBMIT)
+			on_submit(v, c, &m);
+		else if (m.type == DCF_MSG_WAIT)
+			on_wait(v, c, &m);
+		else {
+			send_error(v, c, m.tag, DCF_PE_BADMSG, "not a request");
+			c->bad = 1;
+		}
+	}
+	if (off > 0) {
+		memmove(c->in, c->in + off, c->in_len - off);
+		c->in_len -= off;
+	}
+}
+
+/* --- connections ------------------------------------------------------------ */
+
+static void
+conn_close(struct svc *v, struct conn *c)
+{
+	close(c->fd);
+	c->fd = -1;
+	c->gen++;
+	free(c->in);
+	free(c->out);
+	c->in = c->out = NULL;
+	c->in_len = c->out_len = c->out_off = c->out_cap = 0;
+	c->owed = 0;
+	c->eof = c->bad = 0;
+	v->nconn--;
+}
+
+static void
+accept_all(struct svc *v)
+{
+	while (v->lfd >= 0 && v->nconn < SVC_MAX_CONN) {
+		struct ucred cr;
+		socklen_t crl = sizeof(cr);
+		struct conn *c = NULL;
+		int fd = accept4(v->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd == -1)
+			return;
+		for (uint32_t i = 0; i < SVC_MAX_CONN; i++)
+			if (v->conns[i].fd < 0) {
+				c = &v->conns[i];
+				break;
+			}
+		if (c == NULL) { /* cannot be: nconn counts the slots in use */
+			close(fd);
+			return;
+		}
+		c->fd = fd;
+		c->in = malloc(DCF_PROTO_MAX);
+		v->nconn++;
+		if (c->in == NULL) {
+			conn_close(v, c);
+			continue;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crl) == -1 ||
+		    cr.uid != geteuid()) {
+			send_error(v, c, 0, DCF_PE_DENIED,
+			    "permission denied: this supervisor serves its own user only");
+			c->bad = 1;
+			dcf_log(DCF_WARNING, "refused a connection from uid %u (pid %d)",
+			    (unsigned)cr.uid, (int)cr.pid);
+		}
+	}
+}
+
+/* Write what is queued; 0 while the connection lives. */
+static int
+conn_write(struct conn *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+
+		if (n > 0) {
+			c->out_off += (size_t)n;
+			continue;
+		}
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		return -1;
+	}
+	c->out_off = c->out_len = 0;
+	return 0;
+}
+
+/* Read what has come; 0 while the connection lives. */
+static int
+conn_read(struct svc *v, struct conn *c)
+{
+	while (
+	    !c->bad && !c->eof && c->in_len < DCF_PROTO_MAX && c->out_len - c->out_off < OUT_HIGH) {
+		ssize_t n = recv(c->fd, c->in + c->in_len, DCF_PROTO_MAX - c->in_len, 0);
+
+		if (n > 0) {
+			c->in_len += (size_t)n;
+			on_frames(v, c);
+			continue;
+		}
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		if (n == 0) {
+			c->eof = 1; /* said all it will: what it is owed still goes */
+			return 0;
+		}
+		return -1;
+	}
+	return 0;
+}
+
+void
+svc_io(struct svc *v)
+{
+	accept_all(v);
+	for (uint32_t i = 0; i < SVC_MAX_CONN; i++) {
+		struct conn *c = &v->conns[i];
+
+		if (c->fd < 0)
+			continue;
+		if (conn_read(v, c) == -1 || conn_write(c) == -1) {
+			conn_close(v, c);
+			continue;
+		}
+		if (c->out_off == c->out_len && (c->bad || (c->eof && c->owed == 0)))
+			conn_close(v, c);
+	}
+}
+
+int
+svc_poll(struct svc *v, struct pollfd *pfd, int max)
+{
+	int n = 0;
+
+	if (v->lfd >= 0 && v->nconn < SVC_MAX_CONN && n < max) {
+		pfd[n].fd = v->lfd;
+		pfd[n++].events = POLLIN;
+	}
+	for (uint32_t i = 0; i < SVC_MAX_CONN && n < max; i++) {
+		struct conn *c = &v->conns[i];
+
+		if (c->fd < 0)
+			continue;
+		pfd[n].fd = c->fd;
+		pfd[n].events = (short)((c->out_off < c->out_len ? POLLOUT : 0) |
+		    (!c->bad && !c->eof && c->out_len - c->out_off < OUT_HIGH ? POLLIN : 0));
+		n++;
+	}
+	return n;
+}
+
+int
+svc_unsent(const struct svc *v)
+{
+	for (uint32_t i = 0; i < SVC_MAX_CONN; i++)
+		if (v->conns[i].fd >= 0 && v->conns[i].out_off < v->conns[i].out_len)
+			return 1;
+	return 0;
+}
+
+/* --- the store's word ---------------------------------------------------------- */
+
+static void
+tell_waiters(struct svc *v, uint64_t id)
+{
+	struct dcf_msg r = {.type = DCF_MSG_RESULT};
+	int have = 0;
+
+	for (uint32_t i = 0; i < v->nw;) {
+		struct conn *c;
+
+		if (v->w[i].id != id) {
+			i++;
+			continue;
+		}
+		if ((c = conn_of(v, v->w[i].who)) != NULL) {
+			if (!have && read_result(v, id, &r) != 1)
+				break;
+			have = 1;
+			r.tag = (uint32_t)v->w[i].who;
+			send_msg(v, c, &r);
+			c->owed--;
+		}
+		v->w[i] = v->w[--v->nw];
+	}
+}
+
+void
+svc_committed(void *arg, const struct dcf_storeq_res *r)
+{
+	struct svc *v = arg;
+	struct vtask *vt;
+	struct conn *c;
+
+	if (!r->is_add) {
+		if (r->cookie & DCF_STOREQ_ENDED)
+			tell_waiters(v, r->cookie & ~DCF_STOREQ_ENDED);
+		return;
+	}
+	if ((vt = vq_front(&v->pending)) == NULL || vt->id != r->id)
+		return; /* not ours (cannot be: adds are only staged here) */
+	vq_pop(&v->pending);
+	if ((c = conn_of(v, vt->cookie)) != NULL) {
+		struct dcf_msg m = {.type = DCF_MSG_ACK, .tag = (uint32_t)vt->cookie};
+
+		m.u.ack.id = r->dup_of != 0 ? r->dup_of : r->id;
+		m.u.ack.flags = r->dup_of != 0 ? DCF_ACK_EXISTED : 0;
+		send_msg(v, c, &m);
+		c->owed--;
+	}
+	if (r->dup_of != 0 || v->spilled || v->ready.n >= SVC_WINDOW ||
+	    vq_push(&v->ready, vt) == -1) {
+		free(vt->payload);
+		if (r->dup_of == 0) {
+			v->spilled = 1; /* in the store: read back in order */
+			v->store_waiting++;
+		}
+		return;
+	}
+	v->loaded_to = r->id;
+}
+
+/* --- the ready queue ------------------------------------------------------------ */
+
+struct load {
+	struct svc *v;
+	uint32_t got;
+};
+
+static int
+load_one(void *arg, const struct dcf_store_task *t)
+{
+	struct load *l = arg;
+	struct svc *v = l->v;
+	struct vtask vt;
+	size_t cwd_len = t->cwd != NULL ? strlen(t->cwd) : 0;
+
+	memset(&vt, 0, sizeof(vt));
+	vt.id = t->id;
+	vt.len = t->cmd_len + (uint32_t)cwd_len + (cwd_len > 0);
+	vt.argv_len = t->cmd_len;
+	if (vt.len == 0 || vt.len > v->cfg->payload_max || (vt.payload = malloc(vt.len)) == NULL)
+		return 1;
+	memcpy(vt.payload, t->cmd, t->cmd_len);
+	if (cwd_len > 0)
+		memcpy(vt.payload + t->cmd_len, t->cwd, cwd_len + 1);
+	vt.prior.attempts = t->attempts;
+	vt.prior.tries = t->tries;
+	vt.prior.runs = t->runs;
+	vt.prior.timeout_ms = t->timeout_ms;
+	vt.prior.retries = t->retries;
+	vt.prior.argv_len = vt.argv_len;
+	/* A run a dead supervisor took with it: an attempt, but one more run always. */
+	if (t->state == DCF_SS_RUNNING) {
+		vt.prior.attempts++;
+		if (v->cfg->max_attempts > 0 && vt.prior.attempts >= v->cfg->max_attempts)
+			vt.prior.attempts = v->cfg->max_attempts - 1;
+		if (v->nrerun < SVC_WINDOW) {
+			struct dcf_store_task *r = &v->rerun[v->nrerun++];
+
+			memset(r, 0, sizeof(*r));
+			r->id = t->id;
+			r->attempts = vt.prior.attempts;
+			r->tries = t->tries;
+			/* Once the committer runs (a later window): recorded at once. */
+			if (v->q != NULL) {
+				(void)dcf_storeq_upd(v->q, DCF_SU_REQUEUED, r, 0);
+				v->nrerun--;
+			}
+		}
+	}
+	if (vq_push(&v->ready, &vt) == -1) {
+		free(vt.payload);
+		return 1;
+	}
+	v->loaded_to = t->id;
+	l->got++;
+	return 0;
+}
+
+/* The next window from the store, once the queue has drained to half of one. */
+static void
+load_window(struct svc *v)
+{
+	struct load l = {.v = v};
+	char err[DCF_ERRLEN];
+	uint32_t want;
+
+	if (!v->spilled || v->ready.n >= SVC_WINDOW / 2)
+		return;
+	want = SVC_WINDOW - v->ready.n;
+	if (dcf_store_unfinished(v->rd, v->loaded_to, want, load_one, &l, err, sizeof(err)) == -1) {
+		dcf_log(DCF_ERROR, "store: reading the queued tasks: %s", err);
+		return;
+	}
+	v->store_waiting = v->store_waiting > l.got ? v->store_waiting - l.got : 0;
+	/* All read, and nothing on its way that would be missed: memory holds it all again. */
+	if (l.got < want && v->pending.n == 0) {
+		v->spilled = 0;
+		v->store_waiting = 0;
+	}
+}
+
+void
+svc_fill(struct svc *v, uint32_t want, struct cmd_batch *b)
+{
+	load_window(v);
+	while (want > 0 && v->ready.n > 0) {
+		struct vtask *vt = vq_front(&v->ready);
+		struct cmd_item *it;
+		uint64_t skip = vt->id - 1 - v->last_put;
+
+		if (cmd_batch_item(b, skip, vt->len) == -1)
+			break;
+		it = &b->items[b->n];
+		memcpy(b->buf + b->used, vt->payload, vt->len);
+		it->len = vt->len;
+		it->stored = 1;
+		it->prior = vt->prior;
+		b->used += vt->len;
+		b->n++;
+		v->last_put = vt->id;
+		free(vt->payload);
+		vq_pop(&v->ready);
+		want--;
+	}
+	load_window(v);
+}
+
+uint64_t
+svc_waiting(const struct svc *v)
+{
+	return v->ready.n + v->store_waiting;
+}
+
+/* --- opening and closing ---------------------------------------------------------- */
+
+static int
+bind_socket(struct svc *v, char *err, size_t errlen)
+{
+	struct sockaddr_un sa;
+	struct stat sb;
+	int fd;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", v->sock);
+	if (svc_private_dir(v->sock, 0, err, errlen) == -1)
+		return -1;
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1)
+		DCF_BAD(errno, "socket: %s", strerror(errno));
+	if (lstat(v->sock, &sb) == 0) {
+		/* A live supervisor answers; a dead one's socket refuses: it is replaced. */
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int live = probe >= 0 && S_ISSOCK(sb.st_mode) &&
+		    connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+
+		if (probe >= 0)
+			close(probe);
+		if (live || !S_ISSOCK(sb.st_mode)) {
+			close(fd);
+			DCF_BAD(EADDRINUSE,
+			    "%s %s: stop that supervisor, or give --name another name", v->sock,
+			    live ? "is in use" : "exists and is not a socket");
+		}
+		(void)unlink(v->sock);
+	}
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1 || listen(fd, 128) == -1) {
+		int e = errno;
+
+		close(fd);
+		DCF_BAD(e, "%s: %s", v->sock, strerror(e));
+	}
+	if (lstat(v->sock, &sb) == 0) {
+		v->sock_dev = sb.st_dev;
+		v->sock_ino = sb.st_ino;
+	}
+	v->lfd = fd;
+	return 0;
+}
+
+int
+svc_open(struct svc **out, const struct sup_opts *o, const struct dcf_config *cfg,
+    struct svc_start *st, char *err, size_t errlen)
+{
+	struct dcf_store_open_opts so = {.where = o->store_path, .readonly = 1};
+	struct svc *v = calloc(1, sizeof(*v));
+	struct dcf_store_counts cnt;
+
+	*out = NULL;
+	memset(st, 0, sizeof(*st));
+	if (v == NULL || (v->rerun = calloc(SVC_WINDOW, sizeof(*v->rerun))) == NULL) {
+		free(v);
+		DCF_BAD(ENOMEM, "out of memory");
+	}
+	v->o = o;
+	v->cfg = cfg;
+	v->lfd = -1;
+	for (uint32_t i = 0; i < SVC_MAX_CONN; i++)
+		v->conns[i].fd = -1;
+	if (svc_paths(o->name, v->sock, sizeof(v->sock), NULL, 0, err, errlen) == -1)
+		goto fail;
+	if ((v->rd = o->store_open(&so, err, errlen)) == NULL ||
+	    dcf_store_count(v->rd, &cnt, err, errlen) == -1)
+		goto fail;
+	v->next_id = cnt.max_id + 1;
+	st->unfinished = cnt.by_state[DCF_SS_QUEUED] + cnt.by_state[DCF_SS_RUNNING];
+	st->next_id = v->next_id;
+	v->spilled = 1;
+	v->store_waiting = st->unfinished;
+	load_window(v);
+	st->rerun = cnt.by_state[DCF_SS_RUNNING];
+	if (bind_socket(v, err, errlen) == -1)
+		goto fail;
+	*out = v;
+	return 0;
+fail:
+	svc_close(v);
+	return -1;
+}
+
+void
+svc_set_storeq(struct svc *v, struct dcf_storeq *q)
+{
+	v->q = q;
+	/* Queued again, each with its attempt counted: if we die too, it is counted twice. */
+	for (uint32_t i = 0; i < v->nrerun; i++)
+		(void)dcf_storeq_upd(q, DCF_SU_REQUEUED, &v->rerun[i], 0);
+	v->nrerun = 0;
+}
+
+void
+svc_stop(struct svc *v)
+{
+	struct stat sb;
+
+	v->stopping = 1;
+	if (v->lfd < 0)
+		return;
+	close(v->lfd);
+	v->lfd = -1;
+	/* Only the socket we made: another may have replaced it since. */
+	if (lstat(v->sock, &sb) == 0 && sb.st_dev == v->sock_dev && sb.st_ino == v->sock_ino)
+		(void)unlink(v->sock);
+}
+
+void
+svc_close(struct svc *v)
+{
+	if (v == NULL)
+		return;
+	svc_stop(v);
+	for (uint32_t i = 0; i < SVC_MAX_CONN; i++)
+		if (v->conns[i].fd >= 0) {
+			(void)conn_write(&v->conns[i]);
+			conn_close(v, &v->conns[i]);
+		}
+	vq_free(&v->pending);
+	vq_free(&v->ready);
+	free(v->w);
+	free(v->rerun);
+	dcf_store_close(v->rd);
+	free(v);
+}

@@ -1,0 +1,23 @@
+/* submit.h - dcf-submit's options (submit_options.c) and what runs them (submit_main.c). */
+#ifndef DCF_SUBMIT_H
+#define DCF_SUBMIT_H
+
+#include <stdint.h>
+
+struct submit_opts {
+	const char *name;
+	uint32_t timeout_ms; /* 0: the supervisor's --timeout */
+	uint32_t retries;    /* DCF_RETRIES_DEFAULT: the supervisor's --retries */
+	const char *key;     /* or NULL */
+	int wait;
+	int batch;
+	int commands; /* --batch: the lines are shell commands */
+	int null_sep; /* --batch: lines end in NUL */
+	char **cmd_argv;
+	int cmd_argc;
+};
+
+/* 0 ok; 1 printed help or version (exit 0); -1 printed a usage error (exit 2). */
+int submit_parse_options(int argc, char **argv, struct submit_opts *o);
+
+#endif

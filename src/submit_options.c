@@ -1,0 +1,76 @@
+/* submit_options.c - dcf-submit's command line: its entries of the option table (opts.h). */
+#include <string.h>
+
+#include "dcf/proto.h"
+#include "opts.h"
+#include "submit.h"
+
+int
+submit_parse_options(int argc, char **argv, struct submit_opts *o)
+{
+	struct opt_parser p;
+	struct opt_val v;
+	enum opt_id id;
+	enum opt_next r;
+
+	memset(o, 0, sizeof(*o));
+	o->name = "dcf";
+	o->retries = DCF_RETRIES_DEFAULT;
+	opt_begin(&p, OPT_P_SUBMIT, argc, argv);
+	while ((r = opt_next(&p, &id, &v)) == OPT_FOUND) {
+		switch (id) {
+		case OPT_NAME:
+			o->name = v.s;
+			break;
+		case OPT_TIMEOUT:
+			o->timeout_ms = (uint32_t)v.u;
+			break;
+		case OPT_RETRIES:
+			o->retries = (uint32_t)v.u;
+			break;
+		case OPT_KEY:
+			o->key = v.s;
+			break;
+		case OPT_WAIT:
+			o->wait = 1;
+			break;
+		case OPT_BATCH:
+			o->batch = 1;
+			break;
+		case OPT_LINES_ARE_COMMANDS:
+			o->commands = 1;
+			break;
+		case OPT_NULL:
+			o->null_sep = 1;
+			break;
+		default:
+			opt_usage_error(&p, "--%s is in the table but not stored (a bug)",
+			    opt_table[id].name);
+			return -1;
+		}
+	}
+	if (r == OPT_EXIT)
+		return 1;
+	if (r == OPT_ERROR)
+		return -1;
+	o->cmd_argv = argv + p.ind;
+	o->cmd_argc = argc - p.ind;
+	if ((o->commands || o->null_sep) && !o->batch) {
+		opt_usage_error(&p, "--%s is for --batch", o->commands ? "commands" : "null");
+		return -1;
+	}
+	if (o->commands && o->cmd_argc > 0) {
+		opt_usage_error(&p, "with --commands each line is the command: give none after --");
+		return -1;
+	}
+	if (!o->commands && o->cmd_argc == 0) {
+		opt_usage_error(&p, "give the command after the options: -- COMMAND [ARG...]%s",
+		    o->batch ? " (or --commands)" : "");
+		return -1;
+	}
+	if (o->cmd_argc > 0 && o->cmd_argv[0][0] == '\0') {
+		opt_usage_error(&p, "the command's name is empty");
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,1012 @@
+/*
+ * test_service.c - service mode through the real programs: dcf-supervisor
+ * --serve and dcf-submit. Usage errors; an id printed only once the store
+ * has the task; --wait's exit statuses; keys that make a submission
+ * idempotent (a submitter killed before it read its answer retries
+ * safely); --batch in order; the submitter's working directory; output
+ * read back; malformed requests and another user refused with nothing
+ * changed; a graceful stop that keeps the queue; and the crash test: the
+ * supervisor SIGKILLed over and over (at random moments of a stream of
+ * submissions and at each step of its commits) while tasks append start
+ * and end marks, restarted each time, after which every acknowledged task
+ * finished exactly once in the store, no two runs of a task overlapped, no
+ * process is left and the store's integrity check passes.
+ *
+ * This process is a child subreaper: a killed supervisor's workers come to
+ * it and are reaped; a task process left at the end fails the test.
+ */
+#include <fcntl.h>
+#include <ftw.h>
+#include <sqlite3.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "testutil.h"
+#include "dcf/proto.h"
+#include "dcf/store.h"
+#include "dcf/svc.h"
+
+struct sfix {
+	char dir[64];
+	char store[160];
+	char name[40];
+	char sup_bin[PATH_MAX], sub_bin[PATH_MAX], sta_bin[PATH_MAX];
+	pid_t sup;
+	int log_fd; /* the supervisor's stderr */
+	char log[65536];
+	size_t log_len;
+};
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+static int
+setup(void **state)
+{
+	struct sfix *f = calloc(1, sizeof(*f));
+	char p[160];
+
+	tu_setup(state);
+	if (f == NULL)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/dcf-svc-XXXXXX");
+	if (mkdtemp(f->dir) == NULL) {
+		free(f);
+		return -1;
+	}
+	snprintf(p, sizeof(p), "%s/run", f->dir);
+	mkdir(p, 0700);
+	setenv("XDG_RUNTIME_DIR", p, 1);
+	snprintf(p, sizeof(p), "%s/state", f->dir);
+	mkdir(p, 0700);
+	setenv("XDG_STATE_HOME", p, 1);
+	snprintf(f->store, sizeof(f->store), "%s/s.db", f->dir);
+	tu_name(f->name, sizeof(f->name), "svc");
+	if (realpath("./dcf-supervisor", f->sup_bin) == NULL ||
+	    realpath("./dcf-submit", f->sub_bin) == NULL ||
+	    realpath("./dcf-status", f->sta_bin) == NULL) {
+		rmdir(p);
+		snprintf(p, sizeof(p), "%s/run", f->dir);
+		rmdir(p);
+		rmdir(f->dir);
+		free(f);
+		return -1;
+	}
+	f->sup = 0;
+	f->log_fd = -1;
+	*state = f;
+	return 0;
+}
+
+/* Children that are not ours to keep: reaped; a live one is killed and counted. */
+static int
+leftovers(void)
+{
+	char path[64], buf[32];
+	FILE *fp;
+	int n = 0, st;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+		;
+	snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
+	if ((fp = fopen(path, "r")) == NULL)
+		return 0;
+	while (fscanf(fp, "%31s", buf) == 1) {
+		pid = (pid_t)atoi(buf);
+		if (pid > 0 && !tu_is_registered(pid)) {
+			fprintf(stderr, "left behind: pid %d\n", (int)pid);
+			kill(pid, SIGKILL);
+			n++;
+		}
+	}
+	fclose(fp);
+	while (n > 0 && waitpid(-1, &st, 0) > 0)
+		;
+	return n;
+}
+
+static int
+teardown(void **state)
+{
+	struct sfix *f = *state;
+	int r;
+
+	if (f != NULL && f->log_fd >= 0)
+		close(f->log_fd);
+	r = tu_teardown(state);
+	if (f != NULL) {
+		nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		free(f);
+	}
+	return r;
+}
+
+/* Read the supervisor's log until it holds what: 0; -1 if it ended first (fails after secs). */
+static int
+log_wait(struct sfix *f, const char *what, double secs)
+{
+	uint64_t deadline = tu_deadline((uint64_t)(secs * 1000));
+
+	while (f->log_len == 0 || strstr(f->log, what) == NULL) {
+		struct pollfd p = {.fd = f->log_fd, .events = POLLIN};
+		ssize_t n;
+
+		if (dcf_now_ns() > deadline)
+			fail_msg("the supervisor's log has no \"%s\": %s", what, f->log);
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		n = read(f->log_fd, f->log + f->log_len, sizeof(f->log) - 1 - f->log_len);
+		if (n <= 0)
+			return -1;
+		f->log_len += (size_t)n;
+		f->log[f->log_len] = '\0';
+	}
+	return 0;
+}
+
+/*
+ * Start dcf-supervisor --serve (bin: which build), wait until it serves: 0,
+ * or -1 if it ended first (may_die: a crash point may end it; else a failure).
+ */
+static int
+sup_start_maybe(struct sfix *f, const char *bin, const char *const *extra, int may_die)
+{
+	const char *argv[32];
+	int n = 0, p[2];
+
+	argv[n++] = bin;
+	argv[n++] = "--serve";
+	argv[n++] = "--name";
+	argv[n++] = f->name;
+	argv[n++] = "--store";
+	argv[n++] = f->store;
+	for (int i = 0; extra != NULL && extra[i] != NULL; i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	f->sup = tu_fork();
+	if (f->sup == 0) {
+		dup2(p[1], 2);
+		dup2(open("/dev/null", O_WRONLY), 1);
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	close(p[1]);
+	if (f->log_fd >= 0)
+		close(f->log_fd);
+	f->log_fd = p[0];
+	f->log_len = 0;
+	f->log[0] = '\0';
+	if (log_wait(f, "serving '", 30) == 0)
+		return 0;
+	if (!may_die)
+		fail_msg("the supervisor ended before it served: %s", f->log);
+	return -1;
+}
+
+static void
+sup_start(struct sfix *f, const char *bin, const char *env, const char *const *extra)
+{
+	assert_null(env);
+	(void)sup_start_maybe(f, bin, extra, 0);
+}
+
+static int
+sup_stop(struct sfix *f, int sig)
+{
+	int st;
+
+	kill(f->sup, sig);
+	st = tu_waitpid_within(f->sup, 60);
+	f->sup = 0;
+	return st;
+}
+
+/* Run bin --name NAME ARGS with input on stdin, in dir (NULL: ours); its status and stdout. */
+static int
+run_bin(struct sfix *f, const char *bin, const char *dir, const char *input, char *out,
+    size_t outlen, const char *const *args)
+{
+	const char *argv[32];
+	char in[128], o[128];
+	int n = 0, st, fd;
+	pid_t pid;
+
+	argv[n++] = bin;
+	argv[n++] = "--name";
+	argv[n++] = f->name;
+	for (int i = 0; args[i] != NULL; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	snprintf(in, sizeof(in), "%s/sub.in", f->dir);
+	snprintf(o, sizeof(o), "%s/sub.out", f->dir);
+	fd = open(in, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	if (input != NULL)
+		assert_int_equal(write(fd, input, strlen(input)), (ssize_t)strlen(input));
+	close(fd);
+	pid = tu_fork();
+	if (pid == 0) {
+		char e[128];
+
+		snprintf(e, sizeof(e), "%s/sub.err", f->dir);
+		dup2(open(in, O_RDONLY), 0);
+		dup2(open(o, O_WRONLY | O_CREAT | O_TRUNC, 0600), 1);
+		dup2(open(e, O_WRONLY | O_CREAT | O_TRUNC, 0600), 2);
+		if (dir != NULL && chdir(dir) == -1)
+			_exit(99);
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	st = tu_waitpid_within(pid, 120);
+	if (out != NULL) {
+		ssize_t k;
+
+		fd = open(o, O_RDONLY);
+		k = read(fd, out, outlen - 1);
+		out[k > 0 ? k : 0] = '\0';
+		close(fd);
+	}
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int
+submit(struct sfix *f, const char *dir, const char *input, char *out, size_t outlen,
+    const char *const *args)
+{
+	return run_bin(f, f->sub_bin, dir, input, out, outlen, args);
+}
+
+static char *
+sub_err(struct sfix *f)
+{
+	static char buf[4096];
+	char p[128];
+	int fd;
+	ssize_t k;
+
+	snprintf(p, sizeof(p), "%s/sub.err", f->dir);
+	fd = open(p, O_RDONLY);
+	k = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : 0;
+	buf[k > 0 ? k : 0] = '\0';
+	if (fd >= 0)
+		close(fd);
+	return buf;
+}
+
+/* The store, read-only: how many tasks, and one's state (0 none, else state + 1). */
+static int
+got_state(void *arg, const struct dcf_store_task *t)
+{
+	*(uint32_t *)arg = t->state + 1;
+	return 0;
+}
+
+static uint32_t
+state_of(struct sfix *f, uint64_t id)
+{
+	struct dcf_store_open_opts o = {.where = f->store, .readonly = 1};
+	char err[256];
+	struct dcf_store *st = dcf_store_open(&o, err, sizeof(err));
+	uint32_t s = 0;
+
+	if (st == NULL)
+		fail_msg("%s", err);
+	assert_true(dcf_store_get(st, id, got_state, &s, err, sizeof(err)) >= 0);
+	dcf_store_close(st);
+	return s;
+}
+
+static uint64_t
+count_all(struct sfix *f, struct dcf_store_counts *c)
+{
+	struct dcf_store_open_opts o = {.where = f->store, .readonly = 1};
+	char err[256];
+	struct dcf_store *st = dcf_store_open(&o, err, sizeof(err));
+	uint64_t n = 0;
+
+	if (st == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(dcf_store_count(st, c, err, sizeof(err)), 0);
+	for (int i = 0; i < DCF_SS_NSTATES; i++)
+		n += c->by_state[i];
+	dcf_store_close(st);
+	return n;
+}
+
+/* done[id] = 1 for every task the store has done (ids below max). */
+struct done_set {
+	uint8_t *done;
+	uint64_t max;
+};
+
+static int
+note_done(void *arg, const struct dcf_store_task *t)
+{
+	struct done_set *d = arg;
+
+	if (t->id < d->max && t->state == DCF_SS_DONE)
+		d->done[t->id] = 1;
+	return 0;
+}
+
+static void
+done_ids(struct sfix *f, uint8_t *done, uint64_t max)
+{
+	struct dcf_store_open_opts o = {.where = f->store, .readonly = 1};
+	struct done_set d = {.done = done, .max = max};
+	char err[256];
+	struct dcf_store *st;
+
+	memset(done, 0, max);
+	if (access(f->store, F_OK) != 0)
+		return;
+	if ((st = dcf_store_open(&o, err, sizeof(err))) == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(dcf_store_list(st, DCF_SS_DONE, 0, 1u << 30, note_done, &d, err,
+	                     sizeof(err)),
+	    0);
+	dcf_store_close(st);
+}
+
+/* --- tests ------------------------------------------------------------------ */
+
+static void
+test_usage(void **state)
+{
+	struct sfix *f = *state;
+	char out[256];
+	int st;
+	pid_t pid;
+
+	/* No supervisor: a runtime error that says what to do. */
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--", "true", NULL}),
+	    1);
+	assert_non_null(strstr(sub_err(f), "no supervisor serves"));
+	assert_string_equal(out, "");
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out), (const char *const[]){NULL}), 2);
+	assert_non_null(strstr(sub_err(f), "give the command"));
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--commands", "--", "x", NULL}),
+	    2);
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--key", "a\tb", "--", "x", NULL}),
+	    2);
+	/* --serve takes no command and no input. */
+	pid = tu_fork();
+	if (pid == 0) {
+		dup2(open("/dev/null", O_WRONLY), 2);
+		execl(f->sup_bin, f->sup_bin, "--serve", "--store", f->store, "--", "true", NULL);
+		_exit(127);
+	}
+	st = tu_waitpid_within(pid, 30);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+	assert_int_equal(access(f->store, F_OK), -1);
+	assert_int_equal(leftovers(), 0);
+}
+
+static void
+test_submit(void **state)
+{
+	struct sfix *f = *state;
+	char out[4096], p[256], id1[32];
+	struct dcf_store_counts c;
+
+	sup_start(f, f->sup_bin, NULL, (const char *const[]){"-N", "2", NULL});
+	/* An id printed means the store has the task. */
+	assert_int_equal(submit(f, f->dir, NULL, out, sizeof(out),
+	                     (const char *const[]){"--", "sh", "-c", "echo out $DCF_TASK_ID; pwd",
+	                         NULL}),
+	    0);
+	snprintf(id1, sizeof(id1), "%.30s", out);
+	assert_string_equal(id1, "1\n");
+	assert_true(state_of(f, 1) != 0);
+	/* --wait: each way of ending, as an exit status. */
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--wait", "--", "sh", "-c", "exit 3", NULL}),
+	    3);
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--wait", "--", "sh", "-c", "kill -9 $$", NULL}),
+	    137);
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--wait", "--timeout", "0.2s", "--", "sleep",
+	                         "30", NULL}),
+	    124);
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--wait", "--", "/nonexistent/cmd", NULL}),
+	    127);
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--wait", "--retries", "2", "--", "sh", "-c",
+	                         "[ $DCF_ATTEMPT -ge 3 ]", NULL}),
+	    0);
+	/* A key: the second submission is answered with the first's id, nothing new. */
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--key", "nightly", "--", "true", NULL}),
+	    0);
+	snprintf(p, sizeof(p), "%.200s", out);
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--key", "nightly", "--", "false", NULL}),
+	    0);
+	assert_string_equal(out, p);
+	/* Its output, kept by id beside the store; run in the submitter's directory. */
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--wait", "--", "true", NULL}),
+	    0);
+	snprintf(p, sizeof(p), "%s.out/1/stdout", f->store);
+	{
+		char want[256], got[256] = "";
+		int fd = open(p, O_RDONLY);
+		ssize_t k;
+
+		assert_true(fd >= 0);
+		k = read(fd, got, sizeof(got) - 1);
+		got[k > 0 ? k : 0] = '\0';
+		close(fd);
+		snprintf(want, sizeof(want), "out 1\n%s\n", f->dir);
+		assert_string_equal(got, want);
+	}
+	/* Read back: the list, one task, its output, a state's tasks. */
+	assert_int_equal(run_bin(f, f->sta_bin, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--tasks", "--store", f->store, NULL}),
+	    0);
+	assert_non_null(strstr(out, "       1  done"));
+	assert_non_null(strstr(out, "       2  failed       "));
+	assert_non_null(strstr(out, "exit 3"));
+	assert_non_null(strstr(out, "timed out"));
+	assert_int_equal(run_bin(f, f->sta_bin, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--tasks", "--state", "failed", "--store",
+	                         f->store, NULL}),
+	    0);
+	assert_null(strstr(out, "done"));
+	assert_non_null(strstr(out, "signal 9"));
+	assert_int_equal(run_bin(f, f->sta_bin, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--task", "1", "--store", f->store, NULL}),
+	    0);
+	assert_non_null(strstr(out, "task 1: done"));
+	assert_non_null(strstr(out, "command    sh -c 'echo out $DCF_TASK_ID; pwd'"));
+	assert_non_null(strstr(out, "/1/stdout"));
+	assert_int_equal(run_bin(f, f->sta_bin, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--stdout", "1", "--store", f->store, NULL}),
+	    0);
+	assert_non_null(strstr(out, "out 1\n"));
+	assert_int_equal(run_bin(f, f->sta_bin, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--task", "999", "--store", f->store, NULL}),
+	    1);
+	assert_int_equal(run_bin(f, f->sta_bin, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--state", "done", NULL}),
+	    2);
+	assert_int_equal(sup_stop(f, SIGTERM), 0);
+	assert_int_equal(count_all(f, &c), 8);
+	assert_int_equal(c.by_state[DCF_SS_DONE], 4);
+	assert_int_equal(c.by_state[DCF_SS_FAILED], 4);
+	assert_int_equal(leftovers(), 0);
+}
+
+static void
+test_batch(void **state)
+{
+	struct sfix *f = *state;
+	static char in[8192], out[16384];
+	struct dcf_store_counts c;
+	size_t n = 0;
+	uint64_t last = 0, k = 0;
+
+	sup_start(f, f->sup_bin, NULL, (const char *const[]){"-N", "3", NULL});
+	for (int i = 1; i <= 500; i++)
+		n += (size_t)snprintf(in + n, sizeof(in) - n, "%d\n", i);
+	assert_int_equal(submit(f, NULL, in, out, sizeof(out),
+	                     (const char *const[]){"--batch", "--wait", "--", "test", "{}", "-gt",
+	                         "0", NULL}),
+	    0);
+	for (char *q = out; *q != '\0'; k++) {
+		uint64_t id = strtoull(q, &q, 10);
+
+		assert_true(id > last);
+		last = id;
+		assert_int_equal(*q, '\n');
+		q++;
+	}
+	assert_int_equal(k, 500);
+	/* --commands, and a line that fails: the batch says so. */
+	assert_int_equal(submit(f, NULL, "true\nexit 4\n", out, sizeof(out),
+	                     (const char *const[]){"--batch", "--commands", "--wait", NULL}),
+	    1);
+	assert_int_equal(sup_stop(f, SIGTERM), 0);
+	assert_int_equal(count_all(f, &c), 502);
+	assert_int_equal(c.by_state[DCF_SS_DONE], 501);
+	assert_int_equal(leftovers(), 0);
+}
+
+/* A raw connection to the socket. */
+static int
+raw_connect(struct sfix *f)
+{
+	struct sockaddr_un sa;
+	char err[128];
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	assert_int_equal(svc_paths(f->name, sa.sun_path, sizeof(sa.sun_path), NULL, 0, err,
+	                     sizeof(err)),
+	    0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/* The same, or -1 if nobody listens (a supervisor that died at a crash point). */
+static int
+raw_connect_maybe(struct sfix *f)
+{
+	struct sockaddr_un sa;
+	char err[128];
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	assert_int_equal(svc_paths(f->name, sa.sun_path, sizeof(sa.sun_path), NULL, 0, err,
+	                     sizeof(err)),
+	    0);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static char *
+slurp_file(const char *path)
+{
+	struct stat sb;
+	int fd = open(path, O_RDONLY);
+	char *buf;
+	size_t off = 0;
+
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &sb), 0);
+	buf = malloc((size_t)sb.st_size + 1);
+	assert_non_null(buf);
+	while (off < (size_t)sb.st_size) {
+		ssize_t k = read(fd, buf + off, (size_t)sb.st_size - off);
+
+		assert_true(k > 0);
+		off += (size_t)k;
+	}
+	buf[off] = '\0';
+	close(fd);
+	return buf;
+}
+
+/* Everything the supervisor says until it closes; the first message parsed into m. */
+static void
+read_reply_and_eof(int fd, struct dcf_msg *m, unsigned char *buf, size_t cap)
+{
+	size_t len = 0, used;
+	uint32_t code;
+	char err[128];
+	ssize_t k;
+
+	while ((k = read(fd, buf + len, cap - len)) > 0)
+		len += (size_t)k;
+	assert_int_equal(dcf_proto_parse(buf, len, 4096, m, &used, &code, err, sizeof(err)), 1);
+}
+
+static void
+test_refusals(void **state)
+{
+	struct sfix *f = *state;
+	static unsigned char buf[DCF_PROTO_MAX];
+	struct dcf_store_counts c;
+	struct dcf_msg m;
+	int fd;
+
+	sup_start(f, f->sup_bin, NULL, (const char *const[]){"-N", "1", NULL});
+	/* Another protocol version: an error, then the end; nothing recorded. */
+	fd = raw_connect(f);
+	{
+		unsigned char bad[12] = {8, 0, 0, 0, 9, 0, 1, 0, 7, 0, 0, 0};
+
+		assert_int_equal(write(fd, bad, sizeof(bad)), (ssize_t)sizeof(bad));
+	}
+	read_reply_and_eof(fd, &m, buf, sizeof(buf));
+	close(fd);
+	assert_int_equal(m.type, DCF_MSG_ERROR);
+	assert_int_equal(m.u.error.code, DCF_PE_VERSION);
+	/* Lengths that lie. */
+	fd = raw_connect(f);
+	{
+		struct dcf_msg s = {.type = DCF_MSG_SUBMIT, .tag = 5};
+		size_t n;
+
+		s.u.submit.cwd = "/";
+		s.u.submit.cwd_len = 1;
+		s.u.submit.cmd = "true";
+		s.u.submit.cmd_len = 5;
+		n = dcf_proto_build(buf, sizeof(buf), &s);
+		buf[24] = 3; /* key_len */
+		assert_int_equal(write(fd, buf, n), (ssize_t)n);
+	}
+	read_reply_and_eof(fd, &m, buf, sizeof(buf));
+	close(fd);
+	assert_int_equal(m.type, DCF_MSG_ERROR);
+	assert_int_equal(m.u.error.code, DCF_PE_BADMSG);
+	/* A submitter killed halfway through its request: nothing. */
+	fd = raw_connect(f);
+	{
+		struct dcf_msg s = {.type = DCF_MSG_SUBMIT, .tag = 6};
+		size_t n;
+
+		s.u.submit.key = "half";
+		s.u.submit.key_len = 4;
+		s.u.submit.cwd = "/";
+		s.u.submit.cwd_len = 1;
+		s.u.submit.cmd = "true";
+		s.u.submit.cmd_len = 5;
+		n = dcf_proto_build(buf, sizeof(buf), &s);
+		assert_int_equal(write(fd, buf, n - 3), (ssize_t)(n - 3));
+	}
+	close(fd);
+	/* And one killed after its whole request, before its answer: the task is
+	 * there once, and a retry with its key finds it. */
+	fd = raw_connect(f);
+	{
+		struct dcf_msg s = {.type = DCF_MSG_SUBMIT, .tag = 7};
+		size_t n;
+
+		s.u.submit.key = "whole";
+		s.u.submit.key_len = 5;
+		s.u.submit.cwd = "/";
+		s.u.submit.cwd_len = 1;
+		s.u.submit.cmd = "true";
+		s.u.submit.cmd_len = 5;
+		n = dcf_proto_build(buf, sizeof(buf), &s);
+		assert_int_equal(write(fd, buf, n), (ssize_t)n);
+	}
+	close(fd);
+	{
+		char out[64], out2[64];
+
+		assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+		                     (const char *const[]){"--key", "whole", "--wait", "--", "true",
+		                         NULL}),
+		    0);
+		assert_int_equal(submit(f, NULL, NULL, out2, sizeof(out2),
+		                     (const char *const[]){"--key", "half", "--", "true", NULL}),
+		    0);
+		/* "whole" was task 1; "half" never was (ids of duplicates are not given again). */
+		assert_string_equal(out, "1\n");
+		assert_true(strtoull(out2, NULL, 10) > 1);
+	}
+	/* Another user: refused by its credentials (root can be another user). */
+	if (geteuid() == 0) {
+		char d[160];
+		pid_t pid;
+		int st;
+
+		chmod(f->dir, 0711);
+		snprintf(d, sizeof(d), "%s/run/dcf", f->dir);
+		chmod(d, 0711);
+		snprintf(d, sizeof(d), "%s/run", f->dir);
+		chmod(d, 0711);
+		snprintf(d, sizeof(d), "%s/run/dcf/%s.sock", f->dir, f->name);
+		chmod(d, 0777);
+		pid = tu_fork();
+		if (pid == 0) {
+			if (setgid(65534) == -1 || setuid(65534) == -1)
+				_exit(70);
+			fd = raw_connect(f);
+			read_reply_and_eof(fd, &m, buf, sizeof(buf));
+			_exit(m.type == DCF_MSG_ERROR && m.u.error.code == DCF_PE_DENIED ? 0 : 71);
+		}
+		st = tu_waitpid_within(pid, 30);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	assert_int_equal(sup_stop(f, SIGTERM), 0);
+	assert_int_equal(count_all(f, &c), 2);
+	assert_int_equal(leftovers(), 0);
+}
+
+/* A graceful stop keeps what is queued for the next start. */
+static void
+test_stop_keeps_queue(void **state)
+{
+	struct sfix *f = *state;
+	char out[64], marks[160], cmd[256];
+	struct dcf_store_counts c;
+
+	snprintf(marks, sizeof(marks), "%s/marks", f->dir);
+	snprintf(cmd, sizeof(cmd), "echo $DCF_TASK_ID >> %s; sleep 0.3", marks);
+	sup_start(f, f->sup_bin, NULL, (const char *const[]){"-N", "1", NULL});
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+		                     (const char *const[]){"--", "sh", "-c", cmd, NULL}),
+		    0);
+	assert_int_equal(sup_stop(f, SIGTERM), 0);
+	assert_true(count_all(f, &c) == 4);
+	assert_true(c.by_state[DCF_SS_QUEUED] >= 2);
+	sup_start(f, f->sup_bin, NULL, (const char *const[]){"-N", "1", NULL});
+	assert_non_null(
+	    strstr(f->log, "4 tasks unfinished") == NULL ? strstr(f->log, "unfinished") : f->log);
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--wait", "--", "true", NULL}),
+	    0);
+	assert_string_equal(out, "5\n");
+	assert_int_equal(sup_stop(f, SIGTERM), 0);
+	assert_int_equal(count_all(f, &c), 5);
+	assert_int_equal(c.by_state[DCF_SS_DONE], 5);
+	assert_int_equal(leftovers(), 0);
+}
+
+/*
+ * The crash test. CRASH_RUNS runs of the supervisor on one store; in each,
+ * a client submits tasks with keys "k<N>" (the ones not yet acknowledged,
+ * then new ones) while the tasks run; the run is SIGKILLed after a random
+ * number of acknowledgements, or (every third run, the build with crash
+ * points) inside its committer: batch taken, rows written, or committed
+ * but not told. A last run finishes everything.
+ */
+#define CRASH_RUNS 100
+#define CRASH_KEYS 400
+
+struct crash {
+	uint64_t id_of[CRASH_KEYS + 1]; /* acknowledged: the task's id */
+};
+
+/* One request on fd; the answer's id (0 if the connection ended first). */
+static uint64_t
+raw_submit(int fd, uint32_t key, const char *script, const char *marks)
+{
+	static unsigned char buf[8192];
+	char k[32], cmd[512];
+	struct dcf_msg m = {.type = DCF_MSG_SUBMIT, .tag = key};
+	size_t n, len = 0, used;
+	uint32_t code;
+	char err[128];
+	int clen;
+
+	snprintf(k, sizeof(k), "k%u", key);
+	clen = snprintf(cmd, sizeof(cmd), "sh%c%s%c%s%c", 0, script, 0, marks, 0);
+	m.u.submit.key = k;
+	m.u.submit.key_len = (uint32_t)strlen(k);
+	m.u.submit.cwd = "/";
+	m.u.submit.cwd_len = 1;
+	m.u.submit.cmd = cmd;
+	m.u.submit.cmd_len = (uint32_t)clen;
+	m.u.submit.retries = DCF_RETRIES_DEFAULT;
+	n = dcf_proto_build(buf, sizeof(buf), &m);
+	if (send(fd, buf, n, MSG_NOSIGNAL) != (ssize_t)n)
+		return 0;
+	for (;;) {
+		ssize_t r;
+		int p = dcf_proto_parse(buf, len, 4096, &m, &used, &code, err, sizeof(err));
+
+		if (p == 1)
+			break;
+		assert_int_equal(p, 0);
+		r = read(fd, buf + len, sizeof(buf) - len);
+		if (r <= 0)
+			return 0;
+		len += (size_t)r;
+	}
+	assert_int_equal(m.type, DCF_MSG_ACK);
+	return m.u.ack.id;
+}
+
+/* WAIT for id on fd: the task's state, or -1 if the connection ended. */
+static int
+raw_wait(int fd, uint64_t id)
+{
+	static unsigned char buf[4096];
+	struct dcf_msg m = {.type = DCF_MSG_WAIT, .tag = 1};
+	size_t n, len = 0, used;
+	uint32_t code;
+	char err[128];
+
+	m.u.wait.id = id;
+	n = dcf_proto_build(buf, sizeof(buf), &m);
+	if (send(fd, buf, n, MSG_NOSIGNAL) != (ssize_t)n)
+		return -1;
+	for (;;) {
+		ssize_t r;
+		int p = dcf_proto_parse(buf, len, 4096, &m, &used, &code, err, sizeof(err));
+
+		if (p == 1)
+			break;
+		assert_int_equal(p, 0);
+		if ((r = read(fd, buf + len, sizeof(buf) - len)) <= 0)
+			return -1;
+		len += (size_t)r;
+	}
+	if (m.type != DCF_MSG_RESULT || m.u.result.id != id)
+		fail_msg("task %llu: not its result (type %u)", (unsigned long long)id, m.type);
+	return (int)m.u.result.state;
+}
+
+static void
+integrity_ok(const char *path)
+{
+	sqlite3 *db;
+	sqlite3_stmt *q;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &q, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(q, 0), "ok");
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+}
+
+static void
+test_supervisor_crash(void **state)
+{
+	struct sfix *f = *state;
+	struct crash *cr = calloc(1, sizeof(*cr));
+	char marks[160], script[160], inj[PATH_MAX], *text;
+	uint64_t *last = calloc(CRASH_KEYS * 8 + 2, sizeof(uint64_t));
+	uint32_t *ends = calloc(CRASH_KEYS * 8 + 2, sizeof(uint32_t)), *owner;
+	struct dcf_store_counts c;
+	struct dcf_rng rng;
+	uint64_t max_id = 0;
+	int kills = 0;
+	/* done_at[run][id]: the store had task id done when run began. */
+	static uint8_t done_at[CRASH_RUNS + 2][CRASH_KEYS * 8 + 2];
+
+	assert_non_null(cr);
+	assert_non_null(last);
+	assert_non_null(ends);
+	assert_non_null(realpath("./build/inj/dcf-supervisor", inj));
+	dcf_rng_seed(&rng, 12345);
+	snprintf(marks, sizeof(marks), "%s/marks", f->dir);
+	snprintf(script, sizeof(script), "%s/task.sh", f->dir);
+	{
+		static const char body[] =
+		    "echo \"start $DCF_TASK_ID $INC $DCF_ATTEMPT\" >> \"$1\"\n"
+		    "k=0; while [ $k -lt $((DCF_TASK_ID % 5 * 30)) ]; do k=$((k+1)); done\n"
+		    "echo \"end $DCF_TASK_ID $INC $DCF_ATTEMPT\" >> \"$1\"\n";
+		int fd = open(script, O_WRONLY | O_CREAT | O_TRUNC, 0700);
+
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, body, sizeof(body) - 1), (ssize_t)(sizeof(body) - 1));
+		close(fd);
+	}
+	for (int run = 1; run <= CRASH_RUNS + 1; run++) {
+		int last_run = run == CRASH_RUNS + 1, injected = run % 3 == 0 && !last_run;
+		uint32_t acks = 0, stop_at = 1 + (uint32_t)dcf_rng_range(&rng, 0, 9);
+		char inc[32], point[32];
+		int fd, st;
+
+		snprintf(inc, sizeof(inc), "%d", run);
+		setenv("INC", inc, 1);
+		done_ids(f, done_at[run], sizeof(done_at[run]));
+		if (injected) {
+			/* Each step of a commit in turn, at its 1st to 3rd commit. */
+			snprintf(point, sizeof(point), "store:%d:%d", run / 3 % 3, 1 + run / 9 % 3);
+			setenv("DCF_INJECT_SUP", point, 1);
+		}
+		st = sup_start_maybe(f, injected ? inj : f->sup_bin,
+		    (const char *const[]){"-N", "3", NULL}, injected);
+		unsetenv("DCF_INJECT_SUP");
+		fd = st == 0 ? raw_connect_maybe(f) : -1;
+		/* The keys not acknowledged yet, then new ones, until the kill. */
+		for (uint32_t k = 1; fd >= 0 && k <= CRASH_KEYS; k++) {
+			uint64_t id;
+
+			if (cr->id_of[k] != 0)
+				continue;
+			if ((id = raw_submit(fd, k, script, marks)) == 0)
+				break; /* it died under us (a crash point) */
+			cr->id_of[k] = id;
+			acks++;
+			if (!last_run && !injected && acks >= stop_at)
+				break;
+			if (!last_run && acks >= 12)
+				break;
+		}
+		if (last_run) {
+			/* Every acknowledged task to its end. */
+			for (uint32_t k = 1; k <= CRASH_KEYS; k++) {
+				assert_true(cr->id_of[k] != 0);
+				assert_int_equal(raw_wait(fd, cr->id_of[k]), DCF_SS_DONE);
+			}
+			close(fd);
+			assert_int_equal(sup_stop(f, SIGTERM), 0);
+			break;
+		}
+		if (fd >= 0)
+			close(fd);
+		if (kill(f->sup, SIGKILL) == 0)
+			kills++;
+		(void)tu_waitpid_within(f->sup, 60);
+		f->sup = 0;
+		/* Its workers come to us: reaped, never waited for. */
+		while (waitpid(-1, &st, WNOHANG) > 0)
+			;
+	}
+	assert_true(kills >= CRASH_RUNS / 2);
+	/* One task per key, each done, and no id given to two keys. */
+	assert_int_equal(count_all(f, &c), CRASH_KEYS);
+	assert_int_equal(c.by_state[DCF_SS_DONE], CRASH_KEYS);
+	owner = calloc(c.max_id + 1, sizeof(*owner));
+	assert_non_null(owner);
+	for (uint32_t k = 1; k <= CRASH_KEYS; k++) {
+		assert_true(cr->id_of[k] <= c.max_id);
+		if (owner[cr->id_of[k]] != 0)
+			fail_msg("keys %u and %u have one task", owner[cr->id_of[k]], k);
+		owner[cr->id_of[k]] = k;
+		if (cr->id_of[k] > max_id)
+			max_id = cr->id_of[k];
+	}
+	free(owner);
+	assert_true(max_id < CRASH_KEYS * 8);
+	/* In the order the appends happened: a run's marks never after a later run started. */
+	text = slurp_file(marks);
+	for (char *q = text; *q != '\0';) {
+		char what[8];
+		unsigned id, inc, run;
+		uint64_t key;
+
+		assert_int_equal(sscanf(q, "%7s %u %u %u", what, &id, &inc, &run), 4);
+		assert_true(id >= 1 && id < CRASH_KEYS * 8);
+		key = (uint64_t)inc << 32 | run;
+		if (strcmp(what, "start") == 0) {
+			if (done_at[inc][id])
+				fail_msg("task %u ran in run %u of the supervisor, done in the "
+				         "store before",
+				    id, inc);
+			if (key <= last[id])
+				fail_msg("task %u: run %u.%u started after run %u.%u", id, inc, run,
+				    (unsigned)(last[id] >> 32), (unsigned)last[id]);
+			last[id] = key;
+		} else {
+			if (key != last[id])
+				fail_msg("task %u: the end of run %u.%u after run %u.%u started",
+				    id, inc, run, (unsigned)(last[id] >> 32), (unsigned)last[id]);
+			ends[id]++;
+		}
+		q = strchr(q, '\n');
+		assert_non_null(q);
+		q++;
+	}
+	free(text);
+	{
+		uint32_t again = 0;
+
+		for (uint32_t k = 1; k <= CRASH_KEYS; k++) {
+			assert_true(ends[cr->id_of[k]] >= 1);
+			again += ends[cr->id_of[k]] > 1;
+		}
+		/* Run again to its end only when a kill fell between its end and the commit of it. */
+		print_message("%d kills; %u of %u tasks ran to their end more than once\n", kills,
+		    again, CRASH_KEYS);
+		assert_true(again <= (uint32_t)kills * 3);
+	}
+	integrity_ok(f->store);
+	assert_int_equal(leftovers(), 0);
+	free(last);
+	free(ends);
+	free(cr);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_usage, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_submit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stop_keeps_queue, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_supervisor_crash, setup, teardown),
+	};
+
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
