@@ -112,6 +112,12 @@ store(const struct opt_parser *p, struct sup_opts *o, enum opt_id id, const stru
 	case OPT_SERVE:
 		o->serve = 1;
 		break;
+	case OPT_KEEP:
+		if (v->lo)
+			o->keep_age_ms = v->u;
+		else
+			o->keep_count = v->u;
+		break;
 	default:
 		return opt_usage_error(p, "--%s is in the table but not stored (a bug)",
 		    opt_table[id].name);
@@ -205,6 +211,12 @@ sup_parse_options(int argc, char **argv, struct sup_opts *o)
 		    "--commands");
 		return -1;
 	}
+	if (given[OPT_KEEP] && !o->serve) {
+		opt_usage_error(&p, "--keep is for --serve: a batch's store keeps every task");
+		return -1;
+	}
+	if (o->serve && !given[OPT_KEEP])
+		o->keep_count = 100000;
 	if (o->serve &&
 	    (bad = given_in(given, serve_not, sizeof(serve_not) / sizeof(serve_not[0]))) >= 0) {
 		opt_usage_error(&p,

@@ -98,6 +98,9 @@ const struct opt opt_table[OPT_NENTRIES] = {
         "dcf-supervisor's); an id per line out"},
     [OPT_LINES_ARE_COMMANDS] = {"commands", 0, OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, SUB,
         "with --batch: each line is a command for /bin/sh -c"},
+    [OPT_KEEP] = {"keep", 0, REQ, OPT_K_KEEP, "N|AGE", 1, 1ULL << 40, NULL, SUP,
+        "--serve: keep the newest N finished tasks (default\n100000), or those that ended "
+        "within AGE (30d);\nolder ones and their output are deleted"},
     [OPT_TASK_LIST] = {"tasks", 0, OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, STA,
         "a service's tasks, from its store (--store FILE, or\nNAME's default)"},
     [OPT_TASK] = {"task", 0, REQ, OPT_K_UINT, "ID", 1, INT64_MAX, NULL, STA,
@@ -319,6 +322,11 @@ want(const struct opt *o, char *buf, size_t len)
 		snprintf(buf, len, "%llu to %llu bytes of text, no control characters",
 		    (unsigned long long)o->min, (unsigned long long)o->max);
 		return;
+	case OPT_K_KEEP:
+		snprintf(buf, len,
+		    "a count from %llu to %llu, or an age with its unit (30d, 12h, 90m)",
+		    (unsigned long long)o->min, (unsigned long long)o->max);
+		return;
 	case OPT_K_FLAG:
 		break;
 	}
@@ -536,6 +544,16 @@ parse_value(const struct opt *o, const char *s, struct opt_val *v, char *why, si
 		if (parse_duration(s, o->min, o->max, &v->u) == 0)
 			return 0;
 		break;
+	case OPT_K_KEEP: {
+		size_t digits = strspn(s, "0123456789");
+
+		v->lo = s[digits] != '\0';
+		if (!v->lo && dcf_parse_u64(s, o->min, o->max, &v->u) == 0)
+			return 0;
+		if (v->lo && digits > 0 && parse_duration(s, 1, 315360000000ULL, &v->u) == 0)
+			return 0;
+		break;
+	}
 	case OPT_K_TEXT: {
 		size_t n = strlen(s);
 		int ok = n >= o->min && n <= o->max;

@@ -75,6 +75,8 @@ enum opt_kind {
 	OPT_K_DURATION, /* "N" seconds, decimals allowed, or with a unit: ms, s, m, h, d;
 	                   in [min, max] milliseconds: u, in ms */
 	OPT_K_TEXT,     /* min to max bytes of printable text, no control byte: s */
+	OPT_K_KEEP,     /* a count N (1 to max): u, lo 0; or a DURATION with its unit
+	                   (ms, s, m, h, d; at most 10 years): u in ms, lo 1 */
 };
 
 /* The entries; opt_table[id] is entry id. */
@@ -118,6 +120,7 @@ enum opt_id {
 	OPT_STATE,
 	OPT_STDOUT,
 	OPT_STDERR,
+	OPT_KEEP,
 	OPT_NODE_ROWS,
 	OPT_JSON,
 	OPT_WATCH,

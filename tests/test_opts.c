@@ -204,6 +204,8 @@ sample(const struct opt *o, char *buf, size_t len)
 		return "/dev/null";
 	case OPT_K_DIR:
 		return "/tmp";
+	case OPT_K_KEEP:
+		return "5";
 	case OPT_K_TEXT:
 		return "k-1";
 	case OPT_K_DURATION:
@@ -235,6 +237,10 @@ companions(enum opt_prog prog, int i, const char **w)
 	}
 	if (i == OPT_COUNT) {
 		w[0] = "--watch";
+		return;
+	}
+	if (i == OPT_KEEP) {
+		w[0] = "--serve";
 		return;
 	}
 	if (prog == OPT_P_STATUS && (i == OPT_STATE || i == OPT_STORE)) {

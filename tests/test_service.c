@@ -23,6 +23,7 @@
 #include <sys/un.h>
 
 #include "testutil.h"
+#include "../tools/runlib.h"
 #include "dcf/proto.h"
 #include "dcf/store.h"
 #include "dcf/svc.h"
@@ -714,6 +715,122 @@ test_refusals(void **state)
 	assert_int_equal(leftovers(), 0);
 }
 
+/* The pid the store has for task id's run while it runs (bounded wait; 0 if none). */
+static int
+got_pid(void *arg, const struct dcf_store_task *t)
+{
+	if (t->state == DCF_SS_RUNNING)
+		*(pid_t *)arg = t->pid;
+	return 0;
+}
+
+static pid_t
+running_pid(struct sfix *f, uint64_t id)
+{
+	struct dcf_store_open_opts o = {.where = f->store, .readonly = 1};
+	uint64_t deadline = tu_deadline(30000);
+	char err[256];
+	pid_t pid = 0;
+
+	while (pid == 0 && dcf_now_ns() < deadline) {
+		struct dcf_store *st = dcf_store_open(&o, err, sizeof(err));
+		struct timespec ts = {0, 2000000};
+
+		if (st == NULL)
+			fail_msg("%s", err);
+		assert_true(dcf_store_get(st, id, got_pid, &pid, err, sizeof(err)) >= 0);
+		dcf_store_close(st);
+		if (pid == 0)
+			nanosleep(&ts, NULL); /* the commit of its start is on its way */
+	}
+	return pid;
+}
+
+/*
+ * A worker stopped when its supervisor was killed never hears of the death
+ * (its parent-death signal waits): the next supervisor finds it by the pid
+ * and start time its store has for the run, kills it and waits for it
+ * before the task runs again.
+ */
+static void
+test_stopped_worker(void **state)
+{
+	struct sfix *f = *state;
+	char out[256], marks[160], cmd[512], *text;
+	pid_t w;
+	int st;
+
+	snprintf(marks, sizeof(marks), "%s/marks", f->dir);
+	snprintf(cmd, sizeof(cmd),
+	    "echo start $DCF_ATTEMPT >> %s; [ $DCF_ATTEMPT -gt 1 ] || sleep 60; "
+	    "echo end $DCF_ATTEMPT >> %s",
+	    marks, marks);
+	sup_start(f, f->sup_bin, NULL, (const char *const[]){"-N", "1", NULL});
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--", "sh", "-c", cmd, NULL}),
+	    0);
+	assert_string_equal(out, "1\n");
+	assert_true((w = running_pid(f, 1)) > 0);
+	assert_int_equal(kill(w, SIGSTOP), 0);
+	assert_true(run_wait_state(w, 'T', 30));
+	(void)sup_stop(f, SIGKILL);
+	/* Ours now (a subreaper), and alive, stopped. */
+	assert_int_equal(kill(w, 0), 0);
+	sup_start(f, f->sup_bin, NULL, (const char *const[]){"-N", "1", NULL});
+	assert_int_equal(waitpid(w, &st, 0), w);
+	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--wait", "--", "true", NULL}),
+	    0);
+	/* Its second run: after the first was gone, which never ended. */
+	while (state_of(f, 1) != DCF_SS_DONE + 1)
+		assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+		                     (const char *const[]){"--wait", "--", "true", NULL}),
+		    0);
+	assert_int_equal(log_wait(f, "killed pid", 30), 0);
+	assert_int_equal(sup_stop(f, SIGTERM), 0);
+	text = slurp_file(marks);
+	assert_string_equal(text, "start 1\nstart 2\nend 2\n");
+	free(text);
+	assert_int_equal(leftovers(), 0);
+}
+
+/* --keep N: the store holds the newest N finished tasks, and their output only. */
+static void
+test_retention(void **state)
+{
+	struct sfix *f = *state;
+	char out[256], p[256];
+	struct dcf_store_counts c;
+
+	sup_start(f, f->sup_bin, NULL, (const char *const[]){"-N", "2", "--keep", "3", NULL});
+	for (int i = 1; i <= 10; i++)
+		assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+		                     (const char *const[]){"--wait", "--", "echo", "kept", NULL}),
+		    0);
+	assert_string_equal(out, "10\n");
+	/* Task 10's end commits before retention looks at it: at most the last 3 are there. */
+	assert_int_equal(run_bin(f, f->sta_bin, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--task", "1", "--store", f->store, NULL}),
+	    1);
+	assert_int_equal(sup_stop(f, SIGTERM), 0);
+	assert_true(count_all(f, &c) <= 3);
+	assert_int_equal(c.max_id, 10);
+	assert_int_equal(state_of(f, 10), DCF_SS_DONE + 1);
+	for (int id = 1; id <= 10; id++) {
+		snprintf(p, sizeof(p), "%s.out/%d", f->store, id);
+		assert_int_equal(access(p, F_OK) == 0, state_of(f, (uint64_t)id) != 0);
+	}
+	/* A new start gives ids after every one ever given. */
+	sup_start(f, f->sup_bin, NULL, (const char *const[]){"-N", "1", "--keep", "3", NULL});
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--", "true", NULL}),
+	    0);
+	assert_string_equal(out, "11\n");
+	assert_int_equal(sup_stop(f, SIGTERM), 0);
+	assert_int_equal(leftovers(), 0);
+}
+
 /* A graceful stop keeps what is queued for the next start. */
 static void
 test_stop_keeps_queue(void **state)
@@ -1004,6 +1121,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stop_keeps_queue, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stopped_worker, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_supervisor_crash, setup, teardown),
 	};
 

@@ -20,6 +20,7 @@
 
 #include "dcf/inject.h"
 #include "dcf/storeq.h"
+#include "dcf/util.h"
 
 #define NO_OFF       SIZE_MAX
 #define RETRY_MIN_NS 10000000ULL   /* 10 ms, doubling */
@@ -56,6 +57,14 @@ struct dcf_storeq {
 	size_t lost;
 	int fail_new; /* a failure the loop has not heard of */
 	char fail_msg[512];
+	/* Retention (set under mu, read by the committer under mu). */
+	uint64_t keep_count, keep_age_ms;
+	void (*gone)(void *, uint64_t);
+	void *gone_arg;
+	/* The committer's own. */
+	int64_t finished; /* finished tasks in the store, as counted (-1: not yet) */
+	uint64_t age_next_ns;
+	uint64_t pruned;
 };
 
 static void
@@ -253,11 +262,100 @@ pause_locked(struct dcf_storeq *q, uint64_t ns)
 			break;
 }
 
+struct gone_ctx {
+	void (*gone)(void *, uint64_t);
+	void *arg;
+};
+
+static int
+on_pruned(void *arg, const struct dcf_store_task *t)
+{
+	struct gone_ctx *g = arg;
+
+	if (g->gone != NULL)
+		g->gone(g->arg, t->id);
+	return 0;
+}
+
+/* Count what a batch finished. */
+static uint64_t
+batch_ended(const struct qbatch *b)
+{
+	uint64_t n = 0;
+
+	for (uint32_t i = 0; i < b->nupd; i++)
+		n += b->upd[i].kind == DCF_SU_ENDED;
+	return n;
+}
+
+/*
+ * Retention, after a commit (mu not held: the store is the committer's).
+ * A failure is said once, as a commit's, and tried again after the next.
+ */
+static void
+retain(struct dcf_storeq *q, uint64_t ended)
+{
+	struct gone_ctx g;
+	uint64_t keep, age_ms, now;
+	char err[512];
+	int64_t n;
+
+	pthread_mutex_lock(&q->mu);
+	keep = q->keep_count;
+	age_ms = q->keep_age_ms;
+	g.gone = q->gone;
+	g.arg = q->gone_arg;
+	pthread_mutex_unlock(&q->mu);
+	if (keep == 0 && age_ms == 0)
+		return;
+	if (q->finished < 0) {
+		struct dcf_store_counts c;
+
+		if (dcf_store_count(q->st, &c, err, sizeof(err)) == -1)
+			goto fail;
+		q->finished = (int64_t)(c.by_state[DCF_SS_DONE] + c.by_state[DCF_SS_FAILED] +
+		    c.by_state[DCF_SS_QUARANTINED]);
+	} else {
+		q->finished += (int64_t)ended;
+	}
+	if (keep > 0 && (uint64_t)q->finished > keep + keep / 10) {
+		do {
+			if ((n = dcf_store_prune(q->st, keep, 0, 10000, on_pruned, &g, err,
+			         sizeof(err))) == -1)
+				goto fail;
+			q->finished -= n;
+			__atomic_add_fetch(&q->pruned, (uint64_t)n, __ATOMIC_RELAXED);
+		} while (n == 10000);
+	}
+	now = dcf_wall_ns();
+	if (age_ms > 0 && now >= q->age_next_ns) {
+		uint64_t every = age_ms / 10 < 60000 ? age_ms / 10 : 60000;
+
+		do {
+			n = dcf_store_prune(q->st, UINT64_MAX, now - age_ms * 1000000ULL, 10000,
+			    on_pruned, &g, err, sizeof(err));
+			if (n == -1)
+				goto fail;
+			q->finished -= n;
+			__atomic_add_fetch(&q->pruned, (uint64_t)n, __ATOMIC_RELAXED);
+		} while (n == 10000);
+		q->age_next_ns = now + (every > 0 ? every : 1) * 1000000ULL;
+	}
+	return;
+fail:
+	pthread_mutex_lock(&q->mu);
+	snprintf(q->fail_msg, sizeof(q->fail_msg), "retention: %.480s", err);
+	q->fail_new = 1;
+	wake_loop(q);
+	pthread_mutex_unlock(&q->mu);
+}
+
 static void *
 committer(void *arg)
 {
 	struct dcf_storeq *q = arg;
 	char err[512];
+	uint64_t ended;
 
 	pthread_mutex_lock(&q->mu);
 	for (;;) {
@@ -297,14 +395,20 @@ committer(void *arg)
 			pthread_mutex_unlock(&q->mu);
 			wait_ns = wait_ns * 2 > RETRY_MAX_NS ? RETRY_MAX_NS : wait_ns * 2;
 		}
-		if (cur != NULL)
-			DCF_INJECT(DCF_OP_STORE, DCF_STEP_STORE_COMMITTED);
-		pthread_mutex_lock(&q->mu);
-		if (cur != NULL) {
-			*q->done_tail = cur;
-			q->done_tail = &cur->next;
-			wake_loop(q);
+		if (cur == NULL) {
+			pthread_mutex_lock(&q->mu);
+			continue;
 		}
+		DCF_INJECT(DCF_OP_STORE, DCF_STEP_STORE_COMMITTED);
+		ended = batch_ended(cur);
+		pthread_mutex_lock(&q->mu);
+		*q->done_tail = cur; /* the loop's from now on */
+		q->done_tail = &cur->next;
+		wake_loop(q);
+		pthread_mutex_unlock(&q->mu);
+		/* Retention after the answers are out: a prune delays nobody's. */
+		retain(q, ended);
+		pthread_mutex_lock(&q->mu);
 	}
 	pthread_mutex_unlock(&q->mu);
 	return NULL;
@@ -323,6 +427,7 @@ dcf_storeq_start(struct dcf_store *st, char *err, size_t errlen)
 	}
 	q->st = st;
 	q->done_tail = &q->done;
+	q->finished = -1;
 	if ((q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
 		e = errno;
 		snprintf(err, errlen, "the store's committer: eventfd: %s", strerror(e));
@@ -346,6 +451,24 @@ dcf_storeq_start(struct dcf_store *st, char *err, size_t errlen)
 		return NULL;
 	}
 	return q;
+}
+
+void
+dcf_storeq_set_retention(struct dcf_storeq *q, uint64_t keep_count, uint64_t keep_age_ms,
+    void (*gone)(void *arg, uint64_t id), void *arg)
+{
+	pthread_mutex_lock(&q->mu);
+	q->keep_count = keep_count;
+	q->keep_age_ms = keep_age_ms;
+	q->gone = gone;
+	q->gone_arg = arg;
+	pthread_mutex_unlock(&q->mu);
+}
+
+uint64_t
+dcf_storeq_pruned(const struct dcf_storeq *q)
+{
+	return __atomic_load_n(&q->pruned, __ATOMIC_RELAXED);
 }
 
 int

@@ -645,6 +645,10 @@ store_upd(struct sup *s, uint32_t kind, uint64_t id, uint32_t runs, uint32_t att
 	if (sn != NULL) {
 		t.net = sn->net;
 		t.node = sn->idx;
+		/* A service's runs: the worker's identity, for a restart to make sure it is gone. */
+		if (kind == DCF_SU_STARTED && s->svc != NULL && sn->pid > 0 &&
+		    dcf_proc_start(sn->pid, &t.pid_start) == 0)
+			t.pid = sn->pid;
 	}
 	if (dcf_storeq_upd(s->storeq, kind, &t, 0) == -1)
 		dcf_log(DCF_ERROR, "Task-%llu: recording it: out of memory", tid(s, id));
@@ -2720,6 +2724,27 @@ run_system(struct sup *s)
 }
 
 /*
+ * --serve's retention let task id go: its output too (DIR/ID/). In the
+ * committer's thread: system calls only.
+ */
+static void
+drop_output(void *arg, uint64_t id)
+{
+	static const char *const files[] = {"stdout", "stderr", "meta"};
+	const char *dir = arg;
+	char path[PATH_MAX];
+
+	if (dir == NULL)
+		return;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%llu/%s", dir, (unsigned long long)id, files[i]);
+		(void)unlink(path);
+	}
+	snprintf(path, sizeof(path), "%s/%llu", dir, (unsigned long long)id);
+	(void)rmdir(path);
+}
+
+/*
  * --serve: the store (by default under $XDG_STATE_HOME/dcf/, made private)
  * and, beside it, the directory its tasks' output is kept in (FILE.out/ID/).
  */
@@ -2900,8 +2925,11 @@ supervisor_run(struct sup_opts *o)
 			return 1;
 		}
 		cmd_set_storeq(s.cmd, s.storeq);
-		if (s.svc != NULL)
+		if (s.svc != NULL) {
 			svc_set_storeq(s.svc, s.storeq);
+			dcf_storeq_set_retention(s.storeq, o->keep_count, o->keep_age_ms,
+			    drop_output, (void *)o->results_dir);
+		}
 	}
 	rc = run_system(&s);
 	if (store_close(&s) != 0 && rc == 0)

@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -655,6 +657,36 @@ svc_committed(void *arg, const struct dcf_storeq_res *r)
 
 /* --- the ready queue ------------------------------------------------------------ */
 
+/*
+ * A dead supervisor's worker that still runs (one that was stopped when
+ * its supervisor died never heard of it): killed, and waited for, before
+ * its task runs again. Its identity is the pid and start time the store
+ * has for the run; a pid now someone else's is left alone.
+ */
+static void
+kill_old_worker(const struct dcf_store_task *r)
+{
+	uint64_t ticks;
+	struct pollfd p;
+	int fd;
+
+	if (r->pid <= 0 || dcf_proc_start(r->pid, &ticks) == -1 || ticks != r->pid_start)
+		return;
+	if ((fd = pidfd_open(r->pid, 0)) == -1)
+		return;
+	/* Asked again through the pidfd: the pid cannot have been reused since. */
+	if (dcf_proc_start(r->pid, &ticks) == 0 && ticks == r->pid_start &&
+	    pidfd_send_signal(fd, SIGKILL, NULL, 0) == 0) {
+		p.fd = fd;
+		p.events = POLLIN;
+		(void)poll(&p, 1, 5000); /* a SIGKILLed process goes at once, or in seconds */
+		dcf_log(DCF_WARNING,
+		    "killed pid %d, a worker of the dead supervisor still running task %llu",
+		    (int)r->pid, (unsigned long long)r->id);
+	}
+	close(fd);
+}
+
 struct load {
 	struct svc *v;
 	uint32_t got;
@@ -695,6 +727,9 @@ load_one(void *arg, const struct dcf_store_task *t)
 			r->id = t->id;
 			r->attempts = vt.prior.attempts;
 			r->tries = t->tries;
+			r->pid = t->pid;
+			r->pid_start = t->pid_start;
+			kill_old_worker(r);
 			/* Once the committer runs (a later window): recorded at once. */
 			if (v->q != NULL) {
 				(void)dcf_storeq_upd(v->q, DCF_SU_REQUEUED, r, 0);

@@ -1,7 +1,7 @@
 /*
  * store_sqlite.c - the store (store.h) in one SQLite file: WAL, so readers
  * never wait for the writer nor it for them; synchronous=FULL, so a commit
- * that returned is on disk; one writer, which holds an flock(2) on the file
+ * that returned is on disk; one writer, which holds a lock on the file
  * for as long as it is open (SQLite's own locks are per transaction).
  *
  * Schema 1:
@@ -18,11 +18,11 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -143,7 +143,10 @@ struct st_sqlite {
 	struct dcf_store base;
 	sqlite3 *db;
 	sqlite3_stmt *q[Q_NSTMT];
-	int lock_fd; /* the writer's flock; closed only after the database */
+	int lock_fd;    /* the writer's lock; closed only after the database */
+	int registered; /* in this process's table of writers (writer_lock) */
+	dev_t dev;
+	ino_t ino;
 	int created; /* the file is ours from this open (O_EXCL) */
 	uint64_t max_id;
 };
@@ -616,6 +619,8 @@ out:
 	return -1;
 }
 
+static void writer_unregister(struct st_sqlite *s);
+
 static void
 sq_close(struct dcf_store *st)
 {
@@ -628,6 +633,7 @@ sq_close(struct dcf_store *st)
 		(void)sqlite3_close_v2(s->db);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
+	writer_unregister(s);
 	free(s);
 }
 
@@ -819,18 +825,79 @@ check_files(const char *path, int *exists, char *err, size_t errlen)
 	return 0;
 }
 
-/* The writer's claim: an flock on the file, held until the store is closed. */
+/*
+ * The writer's claim on a store, held until it is closed: a POSIX record
+ * lock on one byte far past anything SQLite locks (its locks lie around
+ * 1 GiB), which the kernel drops when the process ends and which, unlike
+ * flock(2), a forked child does not inherit (a worker forked at the moment
+ * the supervisor was killed would hold the store for a while). Record
+ * locks do not exclude the process that holds them, so this process's
+ * writers are also in a table of its own.
+ */
+#define WRITER_LOCK_OFF (1LL << 40)
+
+static pthread_mutex_t writers_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	dev_t dev;
+	ino_t ino;
+} writers[16];
+static unsigned nwriters;
+
+static int
+writer_register(struct st_sqlite *s)
+{
+	int r = -1;
+
+	pthread_mutex_lock(&writers_mu);
+	for (unsigned i = 0; i < nwriters; i++)
+		if (writers[i].dev == s->dev && writers[i].ino == s->ino)
+			goto out;
+	if (nwriters < sizeof(writers) / sizeof(writers[0])) {
+		writers[nwriters].dev = s->dev;
+		writers[nwriters++].ino = s->ino;
+		s->registered = 1;
+		r = 0;
+	}
+out:
+	pthread_mutex_unlock(&writers_mu);
+	return r;
+}
+
+static void
+writer_unregister(struct st_sqlite *s)
+{
+	if (!s->registered)
+		return;
+	pthread_mutex_lock(&writers_mu);
+	for (unsigned i = 0; i < nwriters; i++)
+		if (writers[i].dev == s->dev && writers[i].ino == s->ino) {
+			writers[i] = writers[--nwriters];
+			break;
+		}
+	pthread_mutex_unlock(&writers_mu);
+	s->registered = 0;
+}
+
 static int
 take_writer_lock(struct st_sqlite *s, const char *path, int exists, char *err, size_t errlen)
 {
 	int flags = O_RDWR | O_NOFOLLOW | O_CLOEXEC | (exists ? 0 : O_CREAT | O_EXCL);
+	struct flock fl = {.l_type = F_WRLCK,
+	    .l_whence = SEEK_SET,
+	    .l_start = WRITER_LOCK_OFF,
+	    .l_len = 1};
+	struct stat sb;
 
 	if ((s->lock_fd = open(path, flags, 0600)) == -1)
 		DCF_BAD(errno, "%s: %s", path, strerror(errno));
 	s->created = !exists;
 	s->base.created = s->created;
-	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) == -1) {
-		if (errno == EWOULDBLOCK)
+	if (fstat(s->lock_fd, &sb) == -1)
+		DCF_BAD(errno, "%s: %s", path, strerror(errno));
+	s->dev = sb.st_dev;
+	s->ino = sb.st_ino;
+	if (writer_register(s) == -1 || fcntl(s->lock_fd, F_SETLK, &fl) == -1) {
+		if (!s->registered || errno == EAGAIN || errno == EACCES)
 			DCF_BAD(EBUSY,
 			    "%s is in use by another supervisor: stop it, or name another store",
 			    path);

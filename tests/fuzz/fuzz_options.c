@@ -365,7 +365,7 @@ fo_usage_msg(enum opt_prog prog, const char *out, int argc, char **argv)
 	FO_CHECK(fo_entry(prog, msg + 2, n) != NULL);
 	q = msg + 2 + n;
 	if (strncmp(q, " is for the demo's", 18) == 0 || strncmp(q, " is for commands", 16) == 0 ||
-	    strncmp(q, " is for --batch", 15) == 0 ||
+	    strncmp(q, " is for --batch", 15) == 0 || strncmp(q, " is for --serve", 15) == 0 ||
 	    strncmp(q, " reads an input; --serve", 24) == 0)
 		return; /* an option of the other mode */
 	if (strncmp(q, " needs a value: ", 16) == 0) {

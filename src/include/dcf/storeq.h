@@ -57,6 +57,18 @@ int dcf_storeq_upd(struct dcf_storeq *q, uint32_t kind, const struct dcf_store_t
  */
 size_t dcf_storeq_collect(struct dcf_storeq *q, void (*fn)(void *, const struct dcf_storeq_res *),
     void *arg, int *failed, char *err, size_t errlen);
+/*
+ * Retention: after commits that finished tasks, the committer deletes the
+ * finished tasks beyond the newest keep_count (0: no limit by count, and
+ * it lets 10 % more gather first) and those that ended more than
+ * keep_age_ms ago (0: no limit by age; looked at every tenth of it, at
+ * least once a minute), calling gone(arg, id) for each first, in its own
+ * thread (the caller's output files go there).
+ */
+void dcf_storeq_set_retention(struct dcf_storeq *q, uint64_t keep_count, uint64_t keep_age_ms,
+    void (*gone)(void *arg, uint64_t id), void *arg);
+/* Tasks deleted by retention so far. */
+uint64_t dcf_storeq_pruned(const struct dcf_storeq *q);
 /* Items staged or being committed, not yet collected. */
 size_t dcf_storeq_backlog(const struct dcf_storeq *q);
 /*
