@@ -284,7 +284,7 @@ batch(struct client *c, const struct submit_opts *o, const char *cwd)
 	static char cmd[DCF_PROTO_MAX], key[DCF_KEY_MAX + 1];
 	struct dcf_cmd_tmpl tmpl;
 	struct dcf_lines lines;
-	char err[256];
+	char err[256], bad[256] = "";
 	uint64_t sent = 0, acked = 0, lineno = 0, *ids = NULL;
 	size_t nids = 0, cap = 0;
 	int eof = 0, rc = 0;
@@ -307,20 +307,26 @@ batch(struct client *c, const struct submit_opts *o, const char *cwd)
 				break;
 			}
 			lineno++;
+			/* A line that cannot be a task: the input ends before it, what was
+			 * sent still gets its answers and its ids printed. */
 			if (r == -1 && errno == E2BIG)
-				die("input line %" PRIu64
-				    " is longer than 131072 bytes: nothing after "
-				    "line %" PRIu64 " was submitted",
-				    lineno, lineno - 1);
-			if (r == -1)
-				die("reading standard input: %s", strerror(errno));
-			need = dcf_cmd_build(&tmpl, line, len, lineno, cmd, sizeof(cmd));
-			if (need < 0 || (size_t)need > sizeof(cmd) - DCF_CWD_MAX - 64)
-				die("input line %" PRIu64 " %s: nothing after line %" PRIu64
-				    " was submitted",
-				    lineno,
-				    need < 0 ? "holds a NUL byte" : "makes too long a command",
-				    lineno - 1);
+				snprintf(bad, sizeof(bad),
+				    "input line %" PRIu64 " is longer than 131072 "
+				    "bytes",
+				    lineno);
+			else if (r == -1)
+				snprintf(bad, sizeof(bad),
+				    "reading standard input after line %" PRIu64 ": %s", lineno - 1,
+				    strerror(errno));
+			need =
+			    r == 1 ? dcf_cmd_build(&tmpl, line, len, lineno, cmd, sizeof(cmd)) : 0;
+			if (r == 1 && (need < 0 || (size_t)need > sizeof(cmd) - DCF_CWD_MAX - 64))
+				snprintf(bad, sizeof(bad), "input line %" PRIu64 " %s", lineno,
+				    need < 0 ? "holds a NUL byte" : "makes too long a command");
+			if (bad[0] != '\0') {
+				eof = 1;
+				break;
+			}
 			if (o->key != NULL)
 				snprintf(key, sizeof(key), "%s-%" PRIu64, o->key, lineno);
 			submit_msg(&m, o, (uint32_t)lineno, o->key != NULL ? key : NULL, cwd, cmd,
@@ -337,14 +343,17 @@ batch(struct client *c, const struct submit_opts *o, const char *cwd)
 			continue;
 		fflush(stdout);
 		next_reply(c, &m);
+		acked++;
 		if (m.type == DCF_MSG_ERROR) {
+			/* Refused, that line alone: said, and on with the others. */
 			fflush(stdout);
-			die("input line %u refused: %.*s (the lines before it were submitted)",
-			    m.tag, (int)m.u.error.text_len, m.u.error.text);
+			fprintf(stderr, "%s: input line %u refused: %.*s\n", prog, m.tag,
+			    (int)m.u.error.text_len, m.u.error.text);
+			rc = 1;
+			continue;
 		}
 		if (m.type != DCF_MSG_ACK)
 			die("an answer that is not an acknowledgement");
-		acked++;
 		printf("%" PRIu64 "\n", m.u.ack.id);
 		if (o->wait) {
 			if (nids == cap) {
@@ -365,6 +374,11 @@ batch(struct client *c, const struct submit_opts *o, const char *cwd)
 			rc = 1;
 	free(ids);
 	dcf_lines_free(&lines);
+	if (bad[0] != '\0') {
+		fprintf(stderr, "%s: %s: it and the lines after it were not submitted\n", prog,
+		    bad);
+		rc = 1;
+	}
 	return rc;
 }
 

@@ -383,8 +383,10 @@ test_quarantine(void **state)
 	assert_int_equal(dcf_pool_stats(p, &st, sizeof(st)), 0);
 	assert_int_equal(st.quarantined, 1);
 	assert_int_equal(st.deaths, 3);
-	assert_int_equal(st.reruns, 2);  /* two reclaims, then the quarantine */
-	assert_int_equal(st.workers, 2); /* replaced */
+	assert_int_equal(st.reruns, 2); /* two reclaims, then the quarantine */
+	/* Replaced, but the last death's replacement is forked by a later step, and
+	 * nothing steps once every result is out: one or both may be alive now. */
+	assert_true(st.workers >= 1 && st.workers <= 2);
 	dcf_pool_free(p);
 	assert_clean();
 }

@@ -40,14 +40,6 @@ struct sfix {
 };
 
 static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
-
-static int
 setup(void **state)
 {
 	struct sfix *f = calloc(1, sizeof(*f));
@@ -85,34 +77,6 @@ setup(void **state)
 	return 0;
 }
 
-/* Children that are not ours to keep: reaped; a live one is killed and counted. */
-static int
-leftovers(void)
-{
-	char path[64], buf[32];
-	FILE *fp;
-	int n = 0, st;
-	pid_t pid;
-
-	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
-		;
-	snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
-	if ((fp = fopen(path, "r")) == NULL)
-		return 0;
-	while (fscanf(fp, "%31s", buf) == 1) {
-		pid = (pid_t)atoi(buf);
-		if (pid > 0 && !tu_is_registered(pid)) {
-			fprintf(stderr, "left behind: pid %d\n", (int)pid);
-			kill(pid, SIGKILL);
-			n++;
-		}
-	}
-	fclose(fp);
-	while (n > 0 && waitpid(-1, &st, 0) > 0)
-		;
-	return n;
-}
-
 static int
 teardown(void **state)
 {
@@ -123,7 +87,7 @@ teardown(void **state)
 		close(f->log_fd);
 	r = tu_teardown(state);
 	if (f != NULL) {
-		nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		tu_rm_tree(f->dir);
 		free(f);
 	}
 	return r;
@@ -391,7 +355,7 @@ test_usage(void **state)
 	st = tu_waitpid_within(pid, 30);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 2);
 	assert_int_equal(access(f->store, F_OK), -1);
-	assert_int_equal(leftovers(), 0);
+	assert_int_equal(tu_leftovers(), 0);
 }
 
 static void
@@ -488,7 +452,7 @@ test_submit(void **state)
 	assert_int_equal(count_all(f, &c), 8);
 	assert_int_equal(c.by_state[DCF_SS_DONE], 4);
 	assert_int_equal(c.by_state[DCF_SS_FAILED], 4);
-	assert_int_equal(leftovers(), 0);
+	assert_int_equal(tu_leftovers(), 0);
 }
 
 static void
@@ -516,34 +480,34 @@ test_batch(void **state)
 		q++;
 	}
 	assert_int_equal(k, 500);
+	/* A line the supervisor refuses (too long a command for a task): said, the others go. */
+	{
+		static char big[80000 + 16];
+		size_t at = (size_t)snprintf(big, sizeof(big), "a\n");
+
+		memset(big + at, 'x', 80000);
+		at += 80000;
+		memcpy(big + at, "\nb\n", 4);
+		assert_int_equal(submit(f, NULL, big, out, sizeof(out),
+		                     (const char *const[]){"--batch", "--", "echo", "{}", "{}",
+		                         NULL}),
+		    1);
+		assert_non_null(strstr(sub_err(f), "input line 2 refused"));
+		/* A refusal takes no id. */
+		assert_int_equal(strtoull(out, NULL, 10) + 1,
+		    strtoull(strchr(out, '\n') + 1, NULL, 10));
+	}
 	/* --commands, and a line that fails: the batch says so. */
 	assert_int_equal(submit(f, NULL, "true\nexit 4\n", out, sizeof(out),
 	                     (const char *const[]){"--batch", "--commands", "--wait", NULL}),
 	    1);
 	assert_int_equal(sup_stop(f, SIGTERM), 0);
-	assert_int_equal(count_all(f, &c), 502);
-	assert_int_equal(c.by_state[DCF_SS_DONE], 501);
-	assert_int_equal(leftovers(), 0);
+	assert_int_equal(count_all(f, &c), 504);
+	assert_int_equal(c.by_state[DCF_SS_DONE], 503);
+	assert_int_equal(tu_leftovers(), 0);
 }
 
-/* A raw connection to the socket. */
-static int
-raw_connect(struct sfix *f)
-{
-	struct sockaddr_un sa;
-	char err[128];
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	assert_int_equal(svc_paths(f->name, sa.sun_path, sizeof(sa.sun_path), NULL, 0, err,
-	                     sizeof(err)),
-	    0);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	return fd;
-}
-
-/* The same, or -1 if nobody listens (a supervisor that died at a crash point). */
+/* A raw connection to the socket, or -1 if nobody listens (a supervisor that died at a crash point). */
 static int
 raw_connect_maybe(struct sfix *f)
 {
@@ -560,6 +524,15 @@ raw_connect_maybe(struct sfix *f)
 		close(fd);
 		return -1;
 	}
+	return fd;
+}
+
+static int
+raw_connect(struct sfix *f)
+{
+	int fd = raw_connect_maybe(f);
+
+	assert_true(fd >= 0);
 	return fd;
 }
 
@@ -712,7 +685,7 @@ test_refusals(void **state)
 	}
 	assert_int_equal(sup_stop(f, SIGTERM), 0);
 	assert_int_equal(count_all(f, &c), 2);
-	assert_int_equal(leftovers(), 0);
+	assert_int_equal(tu_leftovers(), 0);
 }
 
 /* The pid the store has for task id's run while it runs (bounded wait; 0 if none). */
@@ -792,7 +765,7 @@ test_stopped_worker(void **state)
 	text = slurp_file(marks);
 	assert_string_equal(text, "start 1\nstart 2\nend 2\n");
 	free(text);
-	assert_int_equal(leftovers(), 0);
+	assert_int_equal(tu_leftovers(), 0);
 }
 
 /* --keep N: the store holds the newest N finished tasks, and their output only. */
@@ -828,7 +801,7 @@ test_retention(void **state)
 	    0);
 	assert_string_equal(out, "11\n");
 	assert_int_equal(sup_stop(f, SIGTERM), 0);
-	assert_int_equal(leftovers(), 0);
+	assert_int_equal(tu_leftovers(), 0);
 }
 
 /* A graceful stop keeps what is queued for the next start. */
@@ -836,22 +809,29 @@ static void
 test_stop_keeps_queue(void **state)
 {
 	struct sfix *f = *state;
-	char out[64], marks[160], cmd[256];
+	char out[64], go[160], cmd[256];
 	struct dcf_store_counts c;
+	int fd;
 
-	snprintf(marks, sizeof(marks), "%s/marks", f->dir);
-	snprintf(cmd, sizeof(cmd), "echo $DCF_TASK_ID >> %s; sleep 0.3", marks);
-	sup_start(f, f->sup_bin, NULL, (const char *const[]){"-N", "1", NULL});
+	/* Every run waits (up to a minute) for the file go: none can end before the stop. */
+	snprintf(go, sizeof(go), "%s/go", f->dir);
+	snprintf(cmd, sizeof(cmd),
+	    "k=0; while [ ! -e %s ] && [ $k -lt 600 ]; do sleep 0.1; k=$((k+1)); done", go);
+	sup_start(f, f->sup_bin, NULL, (const char *const[]){"-N", "1", "--grace-ms", "100", NULL});
 	for (int i = 0; i < 4; i++)
 		assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
 		                     (const char *const[]){"--", "sh", "-c", cmd, NULL}),
 		    0);
 	assert_int_equal(sup_stop(f, SIGTERM), 0);
-	assert_true(count_all(f, &c) == 4);
-	assert_true(c.by_state[DCF_SS_QUEUED] >= 2);
+	/* The one running was ended by the stop, the others never started: all four wait. */
+	assert_int_equal(count_all(f, &c), 4);
+	assert_int_equal(c.by_state[DCF_SS_QUEUED] + c.by_state[DCF_SS_RUNNING], 4);
+	fd = open(go, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	close(fd);
 	sup_start(f, f->sup_bin, NULL, (const char *const[]){"-N", "1", NULL});
-	assert_non_null(
-	    strstr(f->log, "4 tasks unfinished") == NULL ? strstr(f->log, "unfinished") : f->log);
+	assert_non_null(strstr(f->log, "4 tasks unfinished"));
+	/* Run in id order, after the four: when the fifth is done, so are they. */
 	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
 	                     (const char *const[]){"--wait", "--", "true", NULL}),
 	    0);
@@ -859,7 +839,7 @@ test_stop_keeps_queue(void **state)
 	assert_int_equal(sup_stop(f, SIGTERM), 0);
 	assert_int_equal(count_all(f, &c), 5);
 	assert_int_equal(c.by_state[DCF_SS_DONE], 5);
-	assert_int_equal(leftovers(), 0);
+	assert_int_equal(tu_leftovers(), 0);
 }
 
 /*
@@ -1106,7 +1086,7 @@ test_supervisor_crash(void **state)
 		assert_true(again <= (uint32_t)kills * 3);
 	}
 	integrity_ok(f->store);
-	assert_int_equal(leftovers(), 0);
+	assert_int_equal(tu_leftovers(), 0);
 	free(last);
 	free(ends);
 	free(cr);

@@ -47,14 +47,6 @@ setup(void **state)
 }
 
 static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
-
-static int
 teardown(void **state)
 {
 	struct fix *f = *state;
@@ -62,8 +54,7 @@ teardown(void **state)
 
 	if (f != NULL) {
 		dcf_store_close(f->st);
-		if (nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS) == -1)
-			r = -1;
+		tu_rm_tree(f->dir);
 		free(f);
 	}
 	return r;

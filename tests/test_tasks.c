@@ -86,41 +86,12 @@ crun_init(struct crun *c, const char *tag)
 	run_name(c->name, sizeof(c->name), tag);
 }
 
-/* Children we did not start as supervisors: task processes that escaped. Kills them. */
-static int
-leftovers(void)
-{
-	int n = 0, status;
-	pid_t pid;
-	char path[64], buf[4096];
-	FILE *f;
-
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-		;
-	snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
-	f = fopen(path, "r");
-	if (f == NULL)
-		return 0;
-	while (fscanf(f, "%4095s", buf) == 1) {
-		pid = (pid_t)atoi(buf);
-		if (pid > 0 && !tu_is_registered(pid)) {
-			fprintf(stderr, "left behind: pid %d\n", (int)pid);
-			kill(pid, SIGKILL); /* our child: the PID is ours */
-			n++;
-		}
-	}
-	fclose(f);
-	while (n > 0 && waitpid(-1, &status, 0) > 0)
-		;
-	return n;
-}
-
 static void
 crun_done(struct crun *c)
 {
 	char cmd[160];
 
-	assert_int_equal(leftovers(), 0);
+	assert_int_equal(tu_leftovers(), 0);
 	assert_false(run_shm_exists(c->name));
 	free(c->out);
 	free(c->err);

@@ -429,6 +429,31 @@ tu_children_of(pid_t pid, pid_t *out, int max)
 	return k;
 }
 
+/*
+ * In a test that is a child subreaper: reap the children that have ended,
+ * and kill (by PID: they are ours) and count the live ones it did not
+ * start itself (tu_fork): processes that escaped what they belonged to.
+ */
+TU_FN int
+tu_leftovers(void)
+{
+	pid_t kids[256], pid;
+	int n = 0, k, st;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+		;
+	k = tu_children_of(getpid(), kids, 256);
+	for (int i = 0; i < k; i++)
+		if (!tu_is_registered(kids[i])) {
+			fprintf(stderr, "left behind: pid %d\n", (int)kids[i]);
+			kill(kids[i], SIGKILL);
+			n++;
+		}
+	while (n > 0 && waitpid(-1, &st, 0) > 0)
+		;
+	return n;
+}
+
 /* ---- names, configurations, segments ------------------------------- */
 
 TU_FN void

@@ -65,6 +65,7 @@ struct dcf_storeq {
 	int64_t finished; /* finished tasks in the store, as counted (-1: not yet) */
 	uint64_t age_next_ns;
 	uint64_t pruned;
+	struct gone_ctx *gctx; /* what a prune deleted, for gone(): made at the first prune */
 };
 
 static void
@@ -94,12 +95,15 @@ batch_items(const struct qbatch *b)
 	return (size_t)b->nadd + b->nupd;
 }
 
-/* Grow *p (n elements of size each, capacity *cap) to hold one more. */
+/*
+ * Room for one more in two arrays kept side by side (n elements each, of
+ * sizes size and side_size, capacity *cap): both grown together, or neither.
+ */
 static int
-grow(void **p, uint32_t n, uint32_t *cap, size_t size)
+grow_pair(void **p, void **side, uint32_t n, uint32_t *cap, size_t size, size_t side_size)
 {
 	uint32_t c;
-	void *np;
+	void *np, *ns;
 
 	if (n < *cap)
 		return 0;
@@ -107,6 +111,9 @@ grow(void **p, uint32_t n, uint32_t *cap, size_t size)
 	if ((np = realloc(*p, (size_t)c * size)) == NULL)
 		return -1;
 	*p = np;
+	if ((ns = realloc(*side, (size_t)c * side_size)) == NULL)
+		return -1; /* *p is larger, *cap unchanged: a later call grows *side again */
+	*side = ns;
 	*cap = c;
 	return 0;
 }
@@ -159,17 +166,9 @@ dcf_storeq_add(struct dcf_storeq *q, const struct dcf_store_task *t, uint64_t co
 	if ((b = stage_locked(q)) == NULL)
 		goto out;
 	used = b->used;
-	if (grow((void **)&b->add, b->nadd, &b->cadd, sizeof(*b->add)) == -1)
+	if (grow_pair((void **)&b->add, (void **)&b->addm, b->nadd, &b->cadd, sizeof(*b->add),
+	        sizeof(*b->addm)) == -1)
 		goto out;
-	/* addm has room whenever add had: the same count, grown to the same capacity. */
-	{
-		uint32_t c = b->cadd;
-		struct qmeta *nm = realloc(b->addm, (size_t)c * sizeof(*nm));
-
-		if (nm == NULL)
-			goto out;
-		b->addm = nm;
-	}
 	if (put(b, t->key, t->key != NULL ? strlen(t->key) : 0, &m.key) == -1 ||
 	    put(b, t->cmd, t->cmd_len, &m.cmd) == -1 ||
 	    put(b, t->cwd, t->cwd != NULL ? strlen(t->cwd) : 0, &m.cwd) == -1) {
@@ -197,15 +196,9 @@ dcf_storeq_upd(struct dcf_storeq *q, uint32_t kind, const struct dcf_store_task 
 
 	pthread_mutex_lock(&q->mu);
 	if ((b = stage_locked(q)) == NULL ||
-	    grow((void **)&b->upd, b->nupd, &b->cupd, sizeof(*b->upd)) == -1)
+	    grow_pair((void **)&b->upd, (void **)&b->updc, b->nupd, &b->cupd, sizeof(*b->upd),
+	        sizeof(*b->updc)) == -1)
 		goto out;
-	{
-		uint64_t *nc = realloc(b->updc, (size_t)b->cupd * sizeof(*nc));
-
-		if (nc == NULL)
-			goto out;
-		b->updc = nc;
-	}
 	b->upd[b->nupd].kind = kind;
 	b->upd[b->nupd].t = *t;
 	b->upd[b->nupd].t.key = NULL;
@@ -262,9 +255,14 @@ pause_locked(struct dcf_storeq *q, uint64_t ns)
 			break;
 }
 
+#define PRUNE_MAX 10000 /* tasks deleted in one transaction */
+
+/* What a prune deleted: told to gone() once its transaction has committed. */
 struct gone_ctx {
 	void (*gone)(void *, uint64_t);
 	void *arg;
+	uint64_t ids[PRUNE_MAX];
+	uint32_t n;
 };
 
 static int
@@ -272,9 +270,27 @@ on_pruned(void *arg, const struct dcf_store_task *t)
 {
 	struct gone_ctx *g = arg;
 
-	if (g->gone != NULL)
-		g->gone(g->arg, t->id);
+	if (g->n < PRUNE_MAX)
+		g->ids[g->n++] = t->id;
 	return 0;
+}
+
+/* One prune; then, its rows gone for good, their files. Deleted, or -1. */
+static int64_t
+prune_once(struct dcf_storeq *q, struct gone_ctx *g, uint64_t keep, uint64_t before, char *err,
+    size_t errlen)
+{
+	int64_t n;
+
+	g->n = 0;
+	n = dcf_store_prune(q->st, keep, before, PRUNE_MAX, on_pruned, g, err, errlen);
+	for (uint32_t i = 0; n > 0 && g->gone != NULL && i < g->n; i++)
+		g->gone(g->arg, g->ids[i]);
+	if (n > 0) {
+		q->finished -= n;
+		__atomic_add_fetch(&q->pruned, (uint64_t)n, __ATOMIC_RELAXED);
+	}
+	return n;
 }
 
 /* Count what a batch finished. */
@@ -295,7 +311,7 @@ batch_ended(const struct qbatch *b)
 static void
 retain(struct dcf_storeq *q, uint64_t ended)
 {
-	struct gone_ctx g;
+	struct gone_ctx *gp;
 	uint64_t keep, age_ms, now;
 	char err[512];
 	int64_t n;
@@ -303,11 +319,23 @@ retain(struct dcf_storeq *q, uint64_t ended)
 	pthread_mutex_lock(&q->mu);
 	keep = q->keep_count;
 	age_ms = q->keep_age_ms;
-	g.gone = q->gone;
-	g.arg = q->gone_arg;
+	gp = q->gctx;
+	if (gp != NULL) {
+		gp->gone = q->gone;
+		gp->arg = q->gone_arg;
+	}
 	pthread_mutex_unlock(&q->mu);
 	if (keep == 0 && age_ms == 0)
 		return;
+	if (gp == NULL) {
+		if ((gp = calloc(1, sizeof(*gp))) == NULL)
+			return; /* tried again after the next commit */
+		pthread_mutex_lock(&q->mu);
+		q->gctx = gp;
+		gp->gone = q->gone;
+		gp->arg = q->gone_arg;
+		pthread_mutex_unlock(&q->mu);
+	}
 	if (q->finished < 0) {
 		struct dcf_store_counts c;
 
@@ -320,25 +348,19 @@ retain(struct dcf_storeq *q, uint64_t ended)
 	}
 	if (keep > 0 && (uint64_t)q->finished > keep + keep / 10) {
 		do {
-			if ((n = dcf_store_prune(q->st, keep, 0, 10000, on_pruned, &g, err,
-			         sizeof(err))) == -1)
+			if ((n = prune_once(q, gp, keep, 0, err, sizeof(err))) == -1)
 				goto fail;
-			q->finished -= n;
-			__atomic_add_fetch(&q->pruned, (uint64_t)n, __ATOMIC_RELAXED);
-		} while (n == 10000);
+		} while (n == PRUNE_MAX);
 	}
 	now = dcf_wall_ns();
 	if (age_ms > 0 && now >= q->age_next_ns) {
 		uint64_t every = age_ms / 10 < 60000 ? age_ms / 10 : 60000;
 
 		do {
-			n = dcf_store_prune(q->st, UINT64_MAX, now - age_ms * 1000000ULL, 10000,
-			    on_pruned, &g, err, sizeof(err));
-			if (n == -1)
+			if ((n = prune_once(q, gp, UINT64_MAX, now - age_ms * 1000000ULL, err,
+			         sizeof(err))) == -1)
 				goto fail;
-			q->finished -= n;
-			__atomic_add_fetch(&q->pruned, (uint64_t)n, __ATOMIC_RELAXED);
-		} while (n == 10000);
+		} while (n == PRUNE_MAX);
 		q->age_next_ns = now + (every > 0 ? every : 1) * 1000000ULL;
 	}
 	return;
@@ -554,6 +576,7 @@ dcf_storeq_stop(struct dcf_storeq *q, unsigned tries,
 	*lost = q->lost;
 	batch_free(q->stage);
 	batch_free(q->spare);
+	free(q->gctx);
 	close(q->efd);
 	pthread_cond_destroy(&q->cv);
 	pthread_mutex_destroy(&q->mu);

@@ -2887,12 +2887,7 @@ supervisor_run(struct sup_opts *o)
 		cg_setup(&s);
 	if (dcf_seg_create(&s.sg, o->name, &o->cfg, &old, err, sizeof(err)) == -1) {
 		fprintf(stderr, "dcf-supervisor: cannot start '%s': %s\n", o->name, err);
-		cg_remove(&s);
-		drop_new_store(&s, o);
-		cmd_close(s.cmd);
-		free_tables(&s);
-		close_fds(&s, logfd);
-		return 1;
+		goto fail_start;
 	}
 	snprintf(s.shm_path, sizeof(s.shm_path), "/dev/shm%s", s.sg.shm_name);
 	{
@@ -2917,12 +2912,7 @@ supervisor_run(struct sup_opts *o)
 			fprintf(stderr, "dcf-supervisor: %s\n", err);
 			fatal_sup = NULL;
 			dcf_seg_destroy(&s.sg);
-			cg_remove(&s);
-			drop_new_store(&s, o);
-			cmd_close(s.cmd);
-			free_tables(&s);
-			close_fds(&s, logfd);
-			return 1;
+			goto fail_start;
 		}
 		cmd_set_storeq(s.cmd, s.storeq);
 		if (s.svc != NULL) {
@@ -2945,6 +2935,14 @@ supervisor_run(struct sup_opts *o)
 	free_tables(&s);
 	close_fds(&s, logfd);
 	return rc;
+fail_start:
+	/* Nothing ran: what this start made goes again (a store it created too). */
+	cg_remove(&s);
+	drop_new_store(&s, o);
+	cmd_close(s.cmd);
+	free_tables(&s);
+	close_fds(&s, logfd);
+	return 1;
 }
 
 /* --- the engine, a step at a time (libdcf's pool) ----------------------- */

@@ -1,4 +1,5 @@
 /* svc.c - service mode: the socket, the submissions, the ready queue (svc.h). */
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -22,8 +23,9 @@
 
 /* A task on its way: staged (pending) or committed and waiting for a slot (ready). */
 struct vtask {
-	uint64_t id;
-	uint64_t cookie;        /* pending: whose ACK */
+	uint64_t id;     /* 0: a refusal, answered in its turn after the ACKs staged before it */
+	uint32_t code;   /* a refusal's */
+	uint64_t cookie; /* pending: whose ACK */
 	unsigned char *payload; /* argv, then the working directory and its NUL */
 	uint32_t len, argv_len;
 	struct dcf_prior prior;
@@ -37,7 +39,7 @@ struct vq {
 
 struct conn {
 	int fd;
-	uint16_t gen;
+	uint32_t gen; /* 24 bits of it in a cookie */
 	unsigned char *in;
 	size_t in_len;
 	unsigned char *out;
@@ -64,11 +66,10 @@ struct svc {
 	struct conn conns[SVC_MAX_CONN];
 	uint32_t nconn;
 	struct vq pending, ready;
-	uint64_t next_id;       /* the next submission's */
-	uint64_t loaded_to;     /* every unfinished task up to here is in memory or dispatched */
-	int spilled;            /* committed tasks past loaded_to are in the store alone */
-	uint64_t last_put;      /* the id of the last task handed to svc_fill's caller */
-	uint64_t store_waiting; /* unfinished tasks past loaded_to, as last counted */
+	uint64_t next_id;   /* the next submission's */
+	uint64_t loaded_to; /* every unfinished task up to here is in memory or dispatched */
+	int spilled;        /* committed tasks past loaded_to are in the store alone */
+	uint64_t last_put;  /* the id of the last task handed to svc_fill's caller */
 	struct waiter *w;
 	uint32_t nw, wcap;
 	int stopping;
@@ -213,20 +214,20 @@ vq_free(struct vq *q)
 static uint64_t
 who_of(const struct svc *v, const struct conn *c, uint32_t tag)
 {
-	return (uint64_t)c->gen << 48 | (uint64_t)(c - v->conns) << 32 | tag;
+	return (uint64_t)(c->gen & 0xffffff) << 40 | (uint64_t)(c - v->conns) << 32 | tag;
 }
 
 /* The connection a cookie names, if it is still the same one. */
 static struct conn *
 conn_of(struct svc *v, uint64_t who)
 {
-	uint32_t slot = (uint32_t)(who >> 32) & 0xffff;
+	uint32_t slot = (uint32_t)(who >> 32) & 0xff;
 	struct conn *c;
 
 	if (slot >= SVC_MAX_CONN)
 		return NULL;
 	c = &v->conns[slot];
-	return c->fd >= 0 && c->gen == (uint16_t)(who >> 48) ? c : NULL;
+	return c->fd >= 0 && (c->gen & 0xffffff) == (uint32_t)(who >> 40) ? c : NULL;
 }
 
 static void
@@ -271,6 +272,38 @@ send_error(struct svc *v, struct conn *c, uint32_t tag, uint32_t code, const cha
 	send_msg(v, c, &m);
 }
 
+/*
+ * A submission refused: answered in its turn, after the ACKs of what was
+ * staged before it (replies to SUBMITs go in the order sent).
+ */
+static void
+refuse(struct svc *v, struct conn *c, uint32_t tag, uint32_t code, const char *text)
+{
+	struct vtask vt;
+
+	if (v->pending.n == 0) {
+		send_error(v, c, tag, code, text);
+		return;
+	}
+	memset(&vt, 0, sizeof(vt));
+	vt.cookie = who_of(v, c, tag);
+	vt.code = code;
+	if ((vt.payload = (unsigned char *)strdup(text)) == NULL ||
+	    vq_push(&v->pending, &vt) == -1) {
+		free(vt.payload);
+		c->bad = 1; /* cannot keep the order: the client sees the end */
+		return;
+	}
+	c->owed++;
+}
+
+static void
+owed_one(struct conn *c)
+{
+	if (c->owed > 0)
+		c->owed--;
+}
+
 static int
 result_of(void *arg, const struct dcf_store_task *t)
 {
@@ -310,18 +343,18 @@ on_submit(struct svc *v, struct conn *c, const struct dcf_msg *m)
 	uint32_t len = m->u.submit.cmd_len + m->u.submit.cwd_len + 1;
 
 	if (v->stopping) {
-		send_error(v, c, m->tag, DCF_PE_STOPPING,
+		refuse(v, c, m->tag, DCF_PE_STOPPING,
 		    "the supervisor is stopping: nothing was recorded; submit again once it is "
 		    "back");
 		return;
 	}
 	if (len > v->cfg->payload_max) {
-		send_error(v, c, m->tag, DCF_PE_BADCMD, "the command is too long for a task");
+		refuse(v, c, m->tag, DCF_PE_BADCMD, "the command is too long for a task");
 		return;
 	}
 	memset(&vt, 0, sizeof(vt));
 	if ((vt.payload = malloc(len)) == NULL) {
-		send_error(v, c, m->tag, DCF_PE_STORE, "out of memory: nothing was recorded");
+		refuse(v, c, m->tag, DCF_PE_STORE, "out of memory: nothing was recorded");
 		return;
 	}
 	memcpy(vt.payload, m->u.submit.cmd, m->u.submit.cmd_len);
@@ -350,13 +383,13 @@ on_submit(struct svc *v, struct conn *c, const struct dcf_msg *m)
 	t.submitted_ns = dcf_wall_ns();
 	if (vq_push(&v->pending, &vt) == -1) {
 		free(vt.payload);
-		send_error(v, c, m->tag, DCF_PE_STORE, "out of memory: nothing was recorded");
+		refuse(v, c, m->tag, DCF_PE_STORE, "out of memory: nothing was recorded");
 		return;
 	}
 	if (dcf_storeq_add(v->q, &t, vt.cookie) == -1) {
 		vq_unpush(&v->pending);
 		free(vt.payload);
-		send_error(v, c, m->tag, DCF_PE_STORE, "out of memory: nothing was recorded");
+		refuse(v, c, m->tag, DCF_PE_STORE, "out of memory: nothing was recorded");
 		return;
 	}
 	c->owed++;
@@ -415,14 +448,14 @@ on_frames(struct svc *v, struct conn *c)
 
 		if (r == 0)
 			break;
-		if (r == -1 && code == DCF_PE_BADCMD) {
+		if (r == -1 && code == DCF_PE_BADCMD && c->in_len - off >= 4) {
 			/* A whole, well-formed frame whose command cannot run: said, and on. */
-			const unsigned char *p = c->in + off;
+			uint32_t flen;
 
-			send_error(v, c, m.tag, code, err);
-			off += 4 +
-			    ((size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 |
-			        (size_t)p[3] << 24);
+			memcpy(&flen, c->in + off,
+			    sizeof(flen)); /* little-endian, as proto.h says */
+			refuse(v, c, m.tag, code, err);
+			off += 4 + (size_t)le32toh(flen);
 			continue;
 		}
 		if (r == -1) {
@@ -451,6 +484,13 @@ on_frames(struct svc *v, struct conn *c)
 static void
 conn_close(struct svc *v, struct conn *c)
 {
+	/* Its waiters go with it: a later connection in this slot is someone else. */
+	for (uint32_t i = 0; i < v->nw;) {
+		if (conn_of(v, v->w[i].who) == c)
+			v->w[i] = v->w[--v->nw];
+		else
+			i++;
+	}
 	close(c->fd);
 	c->fd = -1;
 	c->gen++;
@@ -467,7 +507,7 @@ static void
 accept_all(struct svc *v)
 {
 	while (v->lfd >= 0 && v->nconn < SVC_MAX_CONN) {
-		struct ucred cr;
+		struct ucred cr = {.pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1};
 		socklen_t crl = sizeof(cr);
 		struct conn *c = NULL;
 		int fd = accept4(v->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -553,6 +593,9 @@ svc_io(struct svc *v)
 
 		if (c->fd < 0)
 			continue;
+		/* Requests held back while its replies piled up: on with them. */
+		if (c->in_len > 0 && !c->bad && c->out_len - c->out_off < OUT_HIGH)
+			on_frames(v, c);
 		if (conn_read(v, c) == -1 || conn_write(c) == -1) {
 			conn_close(v, c);
 			continue;
@@ -574,7 +617,9 @@ svc_poll(struct svc *v, struct pollfd *pfd, int max)
 	for (uint32_t i = 0; i < SVC_MAX_CONN && n < max; i++) {
 		struct conn *c = &v->conns[i];
 
-		if (c->fd < 0)
+		/* Half-closed (or gone) and nothing to send: poll would say POLLHUP at once,
+		 * for ever. Its answers come through the committer's eventfd. */
+		if (c->fd < 0 || (c->eof && c->out_off == c->out_len))
 			continue;
 		pfd[n].fd = c->fd;
 		pfd[n].events = (short)((c->out_off < c->out_len ? POLLOUT : 0) |
@@ -582,15 +627,6 @@ svc_poll(struct svc *v, struct pollfd *pfd, int max)
 		n++;
 	}
 	return n;
-}
-
-int
-svc_unsent(const struct svc *v)
-{
-	for (uint32_t i = 0; i < SVC_MAX_CONN; i++)
-		if (v->conns[i].fd >= 0 && v->conns[i].out_off < v->conns[i].out_len)
-			return 1;
-	return 0;
 }
 
 /* --- the store's word ---------------------------------------------------------- */
@@ -610,11 +646,17 @@ tell_waiters(struct svc *v, uint64_t id)
 		}
 		if ((c = conn_of(v, v->w[i].who)) != NULL) {
 			if (!have && read_result(v, id, &r) != 1)
-				break;
-			have = 1;
-			r.tag = (uint32_t)v->w[i].who;
-			send_msg(v, c, &r);
-			c->owed--;
+				have = -1; /* pruned already, or the store failed */
+			if (have == 0)
+				have = 1;
+			if (have == 1) {
+				r.tag = (uint32_t)v->w[i].who;
+				send_msg(v, c, &r);
+			} else {
+				send_error(v, c, (uint32_t)v->w[i].who, DCF_PE_NOTFOUND,
+				    "the task ended, but its record is gone (pruned by --keep)");
+			}
+			owed_one(c);
 		}
 		v->w[i] = v->w[--v->nw];
 	}
@@ -624,7 +666,7 @@ void
 svc_committed(void *arg, const struct dcf_storeq_res *r)
 {
 	struct svc *v = arg;
-	struct vtask *vt;
+	struct vtask vt, *rf;
 	struct conn *c;
 
 	if (!r->is_add) {
@@ -632,24 +674,32 @@ svc_committed(void *arg, const struct dcf_storeq_res *r)
 			tell_waiters(v, r->cookie & ~DCF_STOREQ_ENDED);
 		return;
 	}
-	if ((vt = vq_front(&v->pending)) == NULL || vt->id != r->id)
+	if (vq_front(&v->pending) == NULL || vq_front(&v->pending)->id != r->id)
 		return; /* not ours (cannot be: adds are only staged here) */
+	vt = *vq_front(&v->pending);
 	vq_pop(&v->pending);
-	if ((c = conn_of(v, vt->cookie)) != NULL) {
-		struct dcf_msg m = {.type = DCF_MSG_ACK, .tag = (uint32_t)vt->cookie};
+	if ((c = conn_of(v, vt.cookie)) != NULL) {
+		struct dcf_msg m = {.type = DCF_MSG_ACK, .tag = (uint32_t)vt.cookie};
 
 		m.u.ack.id = r->dup_of != 0 ? r->dup_of : r->id;
 		m.u.ack.flags = r->dup_of != 0 ? DCF_ACK_EXISTED : 0;
 		send_msg(v, c, &m);
-		c->owed--;
+		owed_one(c);
+	}
+	/* The refusals that came after it, in their turn. */
+	while ((rf = vq_front(&v->pending)) != NULL && rf->id == 0) {
+		if ((c = conn_of(v, rf->cookie)) != NULL) {
+			send_error(v, c, (uint32_t)rf->cookie, rf->code, (const char *)rf->payload);
+			owed_one(c);
+		}
+		free(rf->payload);
+		vq_pop(&v->pending);
 	}
 	if (r->dup_of != 0 || v->spilled || v->ready.n >= SVC_WINDOW ||
-	    vq_push(&v->ready, vt) == -1) {
-		free(vt->payload);
-		if (r->dup_of == 0) {
+	    vq_push(&v->ready, &vt) == -1) {
+		free(vt.payload);
+		if (r->dup_of == 0)
 			v->spilled = 1; /* in the store: read back in order */
-			v->store_waiting++;
-		}
 		return;
 	}
 	v->loaded_to = r->id;
@@ -690,6 +740,7 @@ kill_old_worker(const struct dcf_store_task *r)
 struct load {
 	struct svc *v;
 	uint32_t got;
+	int stopped; /* out of memory: the rest stays in the store, for the next window */
 };
 
 static int
@@ -704,8 +755,19 @@ load_one(void *arg, const struct dcf_store_task *t)
 	vt.id = t->id;
 	vt.len = t->cmd_len + (uint32_t)cwd_len + (cwd_len > 0);
 	vt.argv_len = t->cmd_len;
-	if (vt.len == 0 || vt.len > v->cfg->payload_max || (vt.payload = malloc(vt.len)) == NULL)
+	if (vt.len == 0 || vt.len > v->cfg->payload_max) {
+		/* Cannot be a task here (a smaller slot than when it was submitted): said, passed. */
+		dcf_log(DCF_ERROR,
+		    "Task-%llu: its command (%u bytes) does not fit in a task slot (%u): not run",
+		    (unsigned long long)t->id, vt.len, v->cfg->payload_max);
+		v->loaded_to = t->id;
+		l->got++;
+		return 0;
+	}
+	if ((vt.payload = malloc(vt.len)) == NULL) {
+		l->stopped = 1;
 		return 1;
+	}
 	memcpy(vt.payload, t->cmd, t->cmd_len);
 	if (cwd_len > 0)
 		memcpy(vt.payload + t->cmd_len, t->cwd, cwd_len + 1);
@@ -739,6 +801,7 @@ load_one(void *arg, const struct dcf_store_task *t)
 	}
 	if (vq_push(&v->ready, &vt) == -1) {
 		free(vt.payload);
+		l->stopped = 1;
 		return 1;
 	}
 	v->loaded_to = t->id;
@@ -761,12 +824,9 @@ load_window(struct svc *v)
 		dcf_log(DCF_ERROR, "store: reading the queued tasks: %s", err);
 		return;
 	}
-	v->store_waiting = v->store_waiting > l.got ? v->store_waiting - l.got : 0;
 	/* All read, and nothing on its way that would be missed: memory holds it all again. */
-	if (l.got < want && v->pending.n == 0) {
+	if (l.got < want && !l.stopped && v->pending.n == 0)
 		v->spilled = 0;
-		v->store_waiting = 0;
-	}
 }
 
 void
@@ -793,12 +853,6 @@ svc_fill(struct svc *v, uint32_t want, struct cmd_batch *b)
 		want--;
 	}
 	load_window(v);
-}
-
-uint64_t
-svc_waiting(const struct svc *v)
-{
-	return v->ready.n + v->store_waiting;
 }
 
 /* --- opening and closing ---------------------------------------------------------- */
@@ -875,7 +929,6 @@ svc_open(struct svc **out, const struct sup_opts *o, const struct dcf_config *cf
 	st->unfinished = cnt.by_state[DCF_SS_QUEUED] + cnt.by_state[DCF_SS_RUNNING];
 	st->next_id = v->next_id;
 	v->spilled = 1;
-	v->store_waiting = st->unfinished;
 	load_window(v);
 	st->rerun = cnt.by_state[DCF_SS_RUNNING];
 	if (bind_socket(v, err, errlen) == -1)

@@ -71,8 +71,8 @@ struct dcf_store_task {
 	uint64_t submitted_ns;  /* CLOCK_REALTIME, as every time here */
 	uint64_t started_ns;    /* the last run's start; 0 before the first */
 	uint64_t ended_ns;      /* final states: when it was booked */
-	int32_t pid;            /* the last run's command (its process group), 0 if none */
-	uint64_t pid_start;     /* its start time in clock ticks since boot (dcf_proc_start) */
+	int32_t pid;            /* the worker that runs its last run (a service), 0 if none */
+	uint64_t pid_start;     /* that worker's start time in clock ticks since boot */
 	uint32_t net, node;     /* where the last run ran */
 	struct dcf_outcome out; /* the last run's outcome (final states) */
 	const char *key;        /* NUL-terminated, or NULL: no key */

@@ -83,12 +83,8 @@ void svc_committed(void *v, const struct dcf_storeq_res *r);
  * it brings (cmd_item.prior); stored is set (the store has them).
  */
 void svc_fill(struct svc *v, uint32_t want, struct cmd_batch *b);
-/* Ready tasks in memory and in the store, not yet handed to svc_fill. */
-uint64_t svc_waiting(const struct svc *v);
 /* Stopping: no new connection or submission; what is staged still gets its answer. */
 void svc_stop(struct svc *v);
-/* Replies not yet written. */
-int svc_unsent(const struct svc *v);
 /* Close everything and remove the socket. */
 void svc_close(struct svc *v);
 
