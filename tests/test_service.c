@@ -573,6 +573,24 @@ read_reply_and_eof(int fd, struct dcf_msg *m, unsigned char *buf, size_t cap)
 	assert_int_equal(dcf_proto_parse(buf, len, 4096, m, &used, &code, err, sizeof(err)), 1);
 }
 
+/* A SUBMIT of `true` in /, with key (or none), built into buf: its size. */
+static size_t
+true_frame(unsigned char *buf, size_t cap, uint32_t tag, const char *key)
+{
+	struct dcf_msg s = {.type = DCF_MSG_SUBMIT, .tag = tag};
+	size_t n;
+
+	s.u.submit.key = key;
+	s.u.submit.key_len = key != NULL ? (uint32_t)strlen(key) : 0;
+	s.u.submit.cwd = "/";
+	s.u.submit.cwd_len = 1;
+	s.u.submit.cmd = "true";
+	s.u.submit.cmd_len = 5;
+	n = dcf_proto_build(buf, cap, &s);
+	assert_true(n > 0);
+	return n;
+}
+
 static void
 test_refusals(void **state)
 {
@@ -597,14 +615,8 @@ test_refusals(void **state)
 	/* Lengths that lie. */
 	fd = raw_connect(f);
 	{
-		struct dcf_msg s = {.type = DCF_MSG_SUBMIT, .tag = 5};
-		size_t n;
+		size_t n = true_frame(buf, sizeof(buf), 5, NULL);
 
-		s.u.submit.cwd = "/";
-		s.u.submit.cwd_len = 1;
-		s.u.submit.cmd = "true";
-		s.u.submit.cmd_len = 5;
-		n = dcf_proto_build(buf, sizeof(buf), &s);
 		buf[24] = 3; /* key_len */
 		assert_int_equal(write(fd, buf, n), (ssize_t)n);
 	}
@@ -615,16 +627,8 @@ test_refusals(void **state)
 	/* A submitter killed halfway through its request: nothing. */
 	fd = raw_connect(f);
 	{
-		struct dcf_msg s = {.type = DCF_MSG_SUBMIT, .tag = 6};
-		size_t n;
+		size_t n = true_frame(buf, sizeof(buf), 6, "half");
 
-		s.u.submit.key = "half";
-		s.u.submit.key_len = 4;
-		s.u.submit.cwd = "/";
-		s.u.submit.cwd_len = 1;
-		s.u.submit.cmd = "true";
-		s.u.submit.cmd_len = 5;
-		n = dcf_proto_build(buf, sizeof(buf), &s);
 		assert_int_equal(write(fd, buf, n - 3), (ssize_t)(n - 3));
 	}
 	close(fd);
@@ -632,16 +636,8 @@ test_refusals(void **state)
 	 * there once, and a retry with its key finds it. */
 	fd = raw_connect(f);
 	{
-		struct dcf_msg s = {.type = DCF_MSG_SUBMIT, .tag = 7};
-		size_t n;
+		size_t n = true_frame(buf, sizeof(buf), 7, "whole");
 
-		s.u.submit.key = "whole";
-		s.u.submit.key_len = 5;
-		s.u.submit.cwd = "/";
-		s.u.submit.cwd_len = 1;
-		s.u.submit.cmd = "true";
-		s.u.submit.cmd_len = 5;
-		n = dcf_proto_build(buf, sizeof(buf), &s);
 		assert_int_equal(write(fd, buf, n), (ssize_t)n);
 	}
 	close(fd);
