@@ -112,6 +112,9 @@ store(const struct opt_parser *p, struct sup_opts *o, enum opt_id id, const stru
 	case OPT_SERVE:
 		o->serve = 1;
 		break;
+	case OPT_NO_CGROUPS:
+		o->no_cgroups = 1;
+		break;
 	case OPT_KEEP:
 		if (v->lo)
 			o->keep_age_ms = v->u;
@@ -128,7 +131,8 @@ store(const struct opt_parser *p, struct sup_opts *o, enum opt_id id, const stru
 /* The options that only the demo's synthetic tasks, or only commands, take. */
 static const enum opt_id demo_only[] = {OPT_TASKS, OPT_TASK_MS, OPT_WORK};
 static const enum opt_id cmd_only[] = {OPT_ARG_FILE, OPT_NULL, OPT_RETRIES, OPT_RETRY_DELAY,
-    OPT_TIMEOUT, OPT_KILL_AFTER, OPT_JOBLOG, OPT_RESUME, OPT_RESUME_FAILED, OPT_RESULTS, OPT_STORE};
+    OPT_TIMEOUT, OPT_KILL_AFTER, OPT_JOBLOG, OPT_RESUME, OPT_RESUME_FAILED, OPT_RESULTS, OPT_STORE,
+    OPT_NO_CGROUPS};
 
 /* The options of an input, which --serve does not have. */
 static const enum opt_id serve_not[] = {OPT_ARG_FILE, OPT_NULL, OPT_RESUME, OPT_RESUME_FAILED};

@@ -101,6 +101,9 @@ const struct opt opt_table[OPT_NENTRIES] = {
     [OPT_KEEP] = {"keep", 0, REQ, OPT_K_KEEP, "N|AGE", 1, 1ULL << 40, NULL, SUP,
         "--serve: keep the newest N finished tasks (default\n100000), or those that ended "
         "within AGE (30d);\nolder ones and their output are deleted"},
+    [OPT_NO_CGROUPS] = {"no-cgroups", 0, OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, SUP,
+        "a task's tree in its process group only, not a cgroup\n(when something else manages "
+        "ours)"},
     [OPT_TASK_LIST] = {"tasks", 0, OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, STA,
         "a service's tasks, from its store (--store FILE, or\nNAME's default)"},
     [OPT_TASK] = {"task", 0, REQ, OPT_K_UINT, "ID", 1, INT64_MAX, NULL, STA,

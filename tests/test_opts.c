@@ -247,7 +247,7 @@ companions(enum opt_prog prog, int i, const char **w)
 		w[0] = "--tasks";
 		return;
 	}
-	if (i < OPT_ARG_FILE || i > OPT_STORE || i == OPT_COMMANDS)
+	if ((i < OPT_ARG_FILE || i > OPT_STORE || i == OPT_COMMANDS) && i != OPT_NO_CGROUPS)
 		return; /* not a command's */
 	if (i == OPT_KILL_AFTER)
 		w[0] = "--timeout=1";

@@ -536,6 +536,21 @@ raw_connect(struct sfix *f)
 	return fd;
 }
 
+/* What one writer writes into the FIFO at path, up to its close. */
+static void
+fifo_line(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY);
+	size_t off = 0;
+	ssize_t k;
+
+	assert_true(fd >= 0);
+	while (off < size - 1 && (k = read(fd, buf + off, size - 1 - off)) > 0)
+		off += (size_t)k;
+	buf[off] = '\0';
+	close(fd);
+}
+
 static char *
 slurp_file(const char *path)
 {
@@ -722,32 +737,48 @@ running_pid(struct sfix *f, uint64_t id)
  * before the task runs again.
  */
 static void
-test_stopped_worker(void **state)
+stopped_worker(struct sfix *f, const char *const *sup_args)
 {
-	struct sfix *f = *state;
-	char out[256], marks[160], cmd[512], *text;
+	char out[256], marks[160], ready[160], cmd[768], line[64], *text;
 	pid_t w;
-	int st;
+	int st, left[2];
 
 	snprintf(marks, sizeof(marks), "%s/marks", f->dir);
+	snprintf(ready, sizeof(ready), "%s/ready", f->dir);
+	assert_int_equal(mkfifo(ready, 0600), 0);
+	/*
+	 * The first run leaves two processes besides its shell: one in its
+	 * group, one in a session of its own. It names them through the FIFO
+	 * once both exist.
+	 */
 	snprintf(cmd, sizeof(cmd),
-	    "echo start $DCF_ATTEMPT >> %s; [ $DCF_ATTEMPT -gt 1 ] || sleep 60; "
+	    "echo start $DCF_ATTEMPT >> %s; if [ $DCF_ATTEMPT = 1 ]; then "
+	    "sleep 60 & a=$!; setsid sleep 60 & echo $a $! > %s; wait; fi; "
 	    "echo end $DCF_ATTEMPT >> %s",
-	    marks, marks);
-	sup_start(f, f->sup_bin, NULL, (const char *const[]){"-N", "1", NULL});
+	    marks, ready, marks);
+	sup_start(f, f->sup_bin, NULL, sup_args);
 	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
 	                     (const char *const[]){"--", "sh", "-c", cmd, NULL}),
 	    0);
 	assert_string_equal(out, "1\n");
+	fifo_line(ready, line, sizeof(line));
+	assert_int_equal(sscanf(line, "%d %d", &left[0], &left[1]), 2);
 	assert_true((w = running_pid(f, 1)) > 0);
 	assert_int_equal(kill(w, SIGSTOP), 0);
 	assert_true(run_wait_state(w, 'T', 30));
 	(void)sup_stop(f, SIGKILL);
-	/* Ours now (a subreaper), and alive, stopped. */
+	/* Ours now (a subreaper), and alive, stopped, with its task's tree. */
 	assert_int_equal(kill(w, 0), 0);
-	sup_start(f, f->sup_bin, NULL, (const char *const[]){"-N", "1", NULL});
+	assert_int_equal(kill(left[0], 0), 0);
+	assert_int_equal(kill(left[1], 0), 0);
+	sup_start(f, f->sup_bin, NULL, sup_args);
 	assert_int_equal(waitpid(w, &st, 0), w);
 	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	/* Killed before it was: orphaned to us when it went, as zombies. */
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(waitpid(left[i], &st, WNOHANG), left[i]);
+		assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	}
 	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
 	                     (const char *const[]){"--wait", "--", "true", NULL}),
 	    0);
@@ -762,6 +793,19 @@ test_stopped_worker(void **state)
 	assert_string_equal(text, "start 1\nstart 2\nend 2\n");
 	free(text);
 	assert_int_equal(tu_leftovers(), 0);
+}
+
+static void
+test_stopped_worker(void **state)
+{
+	stopped_worker(*state, (const char *const[]){"-N", "1", NULL});
+}
+
+/* The same without cgroups: the tree is found by walking down from the worker. */
+static void
+test_stopped_worker_pgroups(void **state)
+{
+	stopped_worker(*state, (const char *const[]){"-N", "1", "--no-cgroups", NULL});
 }
 
 /* --keep N: the store holds the newest N finished tasks, and their output only. */
@@ -1099,6 +1143,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_stop_keeps_queue, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stopped_worker, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stopped_worker_pgroups, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_supervisor_crash, setup, teardown),
 	};
 

@@ -499,6 +499,27 @@ kill_child_sig(pid_t c, void *arg)
 	kill(g == c ? -c : c, a->sig);
 }
 
+/*
+ * Every descendant of root (0: ourselves, whose PID is self; else pinned by
+ * root_fd), breadth first: w grows behind i as each process's children are
+ * added.
+ */
+static void
+walk_tree(struct walk *w, pid_t root, pid_t self, int root_fd, pid_t group)
+{
+	w->n = 0;
+	w->group = group;
+	w->parent = root;
+	w->parent_fd = root_fd;
+	if (each_child(root, walk_add, w) == -1)
+		each_child_scan(root != 0 ? root : self, walk_add, w);
+	for (int i = 0; i < w->n; i++) {
+		w->parent = w->pid[i];
+		w->parent_fd = w->fd[i];
+		each_child(w->pid[i], walk_add, w);
+	}
+}
+
 static void
 signal_walk(pid_t self, pid_t group, int sig)
 {
@@ -513,18 +534,7 @@ signal_walk(pid_t self, pid_t group, int sig)
 			each_child_scan(self, kill_child_sig, &a);
 		return;
 	}
-	w->n = 0;
-	w->group = group;
-	w->parent = 0;
-	w->parent_fd = -1;
-	if (each_child(0, walk_add, w) == -1)
-		each_child_scan(self, walk_add, w);
-	/* Breadth first: w grows behind i as each process's children are added. */
-	for (int i = 0; i < w->n; i++) {
-		w->parent = w->pid[i];
-		w->parent_fd = w->fd[i];
-		each_child(w->pid[i], walk_add, w);
-	}
+	walk_tree(w, 0, self, -1, group);
 	for (int i = 0; i < w->n; i++) {
 		if (!w->in_group[i]) {
 			pidfd_signal(w->fd[i], sig);
@@ -534,6 +544,32 @@ signal_walk(pid_t self, pid_t group, int sig)
 		close(w->fd[i]);
 	}
 	free(w);
+}
+
+int
+dcf_exec_kill_tree(pid_t root, int root_fd)
+{
+	struct walk *w;
+	int killed = 0;
+
+	if (no_pidfd || (w = malloc(sizeof(*w))) == NULL)
+		return -1;
+	/*
+	 * Twice: a process of the tree that forked between the first walk and
+	 * its SIGKILL left a child the second walk finds (the first pass's own
+	 * are zombies by then, unreaped while root lives, and signalled again
+	 * harmlessly).
+	 */
+	for (int pass = 0; pass < 2; pass++) {
+		walk_tree(w, root, 0, root_fd, -1);
+		for (int i = 0; i < w->n; i++) {
+			if (pidfd_signal(w->fd[i], SIGKILL) == 0 && pass == 0)
+				killed++;
+			close(w->fd[i]);
+		}
+	}
+	free(w);
+	return killed;
 }
 
 /* The deadline's signal to the whole tree; the main process is not reaped. */

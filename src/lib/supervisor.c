@@ -1397,6 +1397,10 @@ cg_setup(struct sup *s)
 		return;
 	}
 	cg_clean_stale(s, base);
+	if (s->o->no_cgroups) {
+		dcf_log(DCF_DEBUG, "--no-cgroups: task trees are process groups");
+		return;
+	}
 	snprintf(s->cg, sizeof(s->cg), "%s/dcf-%s.%d", base, s->o->name, (int)s->self);
 	if (mkdir(s->cg, 0755) == -1) {
 		dcf_log(DCF_DEBUG, "cannot make the cgroup %s (%s): task trees are process groups",

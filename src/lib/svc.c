@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "dcf/exec.h"
 #include "dcf/log.h"
 #include "dcf/proto.h"
 #include "dcf/svc.h"
@@ -724,15 +725,25 @@ kill_old_worker(const struct dcf_store_task *r)
 		return;
 	if ((fd = pidfd_open(r->pid, 0)) == -1)
 		return;
-	/* Asked again through the pidfd: the pid cannot have been reused since. */
-	if (dcf_proc_start(r->pid, &ticks) == 0 && ticks == r->pid_start &&
-	    pidfd_send_signal(fd, SIGKILL, NULL, 0) == 0) {
-		p.fd = fd;
-		p.events = POLLIN;
-		(void)poll(&p, 1, 5000); /* a SIGKILLed process goes at once, or in seconds */
-		dcf_log(DCF_WARNING,
-		    "killed pid %d, a worker of the dead supervisor still running task %llu",
-		    (int)r->pid, (unsigned long long)r->id);
+	/*
+	 * Asked again through the pidfd: the pid cannot have been reused since.
+	 * Its task's tree first, every process under it (it is their subreaper:
+	 * none left it), so that none is orphaned away before it is found.
+	 */
+	if (dcf_proc_start(r->pid, &ticks) == 0 && ticks == r->pid_start) {
+		int tree = dcf_exec_kill_tree(r->pid, fd);
+
+		if (pidfd_send_signal(fd, SIGKILL, NULL, 0) == 0) {
+			p.fd = fd;
+			p.events = POLLIN;
+			(void)poll(&p, 1,
+			    5000); /* a SIGKILLed process goes at once, or in seconds */
+			dcf_log(DCF_WARNING,
+			    "killed pid %d, a worker of the dead supervisor still running task "
+			    "%llu, and %d process%s of its task",
+			    (int)r->pid, (unsigned long long)r->id, tree > 0 ? tree : 0,
+			    tree == 1 ? "" : "es");
+		}
 	}
 	close(fd);
 }

@@ -176,4 +176,15 @@ int dcf_cg_self_dir(char *buf, size_t len);
  */
 int dcf_cg_kill(const char *dir, uint64_t timeout_ns);
 
+/*
+ * SIGKILL every descendant of root, a process that is not the caller's and
+ * that root_fd (its pidfd) pins, each pinned in turn by a pidfd of its own
+ * while it is seen to be the child of a pinned one: a dead supervisor's
+ * worker, whose task tree was left behind. Root itself is not signalled;
+ * kill it after, so that its tree cannot be reparented away first (a stopped
+ * root is best: nothing of the tree is reaped meanwhile). The count
+ * signalled, or -1 without pidfds.
+ */
+int dcf_exec_kill_tree(pid_t root, int root_fd);
+
 #endif

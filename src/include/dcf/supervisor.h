@@ -42,6 +42,7 @@ struct sup_opts {
 	int serve;              /* --serve: tasks from dcf-submit (svc.h), until stopped */
 	uint64_t keep_count;    /* --keep N: finished tasks kept (0: no limit by count) */
 	uint64_t keep_age_ms;   /* --keep AGE (0: no limit by age) */
+	int no_cgroups;         /* --no-cgroups: task trees are process groups only */
 	/* How to open it: dcf_store_open, which the program links (store.h). */
 	struct dcf_store *(
 	    *store_open)(const struct dcf_store_open_opts *o, char *err, size_t errlen);
