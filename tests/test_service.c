@@ -981,6 +981,56 @@ integrity_ok(const char *path)
 	sqlite3_close(db);
 }
 
+/*
+ * Something else writes the store under a running service: the row its
+ * next task would get is taken. That commit can never succeed, so it is not
+ * retried for ever, leaving every later submitter without an answer: the
+ * service says why and stops (exit 1), having acknowledged nothing it did
+ * not commit. The next start gives ids after the planted one.
+ */
+static void
+test_store_tampered(void **state)
+{
+	struct sfix *f = *state;
+	char out[256];
+	sqlite3 *db;
+
+	sup_start(f, f->sup_bin, NULL, (const char *const[]){"-N", "1", NULL});
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--wait", "--", "true", NULL}),
+	    0);
+	assert_string_equal(out, "1\n");
+	assert_int_equal(sqlite3_open_v2(f->store, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 10000);
+	assert_int_equal(sqlite3_exec(db,
+	                     "CREATE TEMP TABLE t AS SELECT * FROM task WHERE id = 1;"
+	                     "UPDATE t SET id = 2, key = NULL;"
+	                     "INSERT INTO task SELECT * FROM t;",
+	                     NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--", "true", NULL}),
+	    1);
+	assert_string_equal(out, "");
+	assert_non_null(strstr(sub_err(f), "dcf-submit: "));
+	assert_int_equal(log_wait(f, "stopping: nothing more can be recorded", 30), 0);
+	assert_non_null(strstr(f->log, "task 2 is stored already"));
+	{
+		int st = sup_stop(f, 0);
+
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	}
+	integrity_ok(f->store);
+	sup_start(f, f->sup_bin, NULL, (const char *const[]){"-N", "1", NULL});
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--wait", "--", "true", NULL}),
+	    0);
+	assert_string_equal(out, "3\n");
+	assert_int_equal(sup_stop(f, SIGTERM), 0);
+	assert_int_equal(tu_leftovers(), 0);
+}
+
 static void
 test_supervisor_crash(void **state)
 {
@@ -1144,6 +1194,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stopped_worker, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stopped_worker_pgroups, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_store_tampered, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_supervisor_crash, setup, teardown),
 	};
 

@@ -56,6 +56,7 @@ struct dcf_storeq {
 	size_t backlog; /* items staged or committing, not yet collected */
 	size_t lost;
 	int fail_new; /* a failure the loop has not heard of */
+	int fatal;    /* a commit that can never succeed: nothing more is committed */
 	char fail_msg[512];
 	/* Retention (set under mu, read by the committer under mu). */
 	uint64_t keep_count, keep_age_ms;
@@ -386,10 +387,16 @@ committer(void *arg)
 		uint64_t wait_ns = RETRY_MIN_NS;
 		unsigned tries = 0;
 
-		while ((q->stage == NULL || batch_items(q->stage) == 0) && !q->stopping)
+		while ((q->stage == NULL || batch_items(q->stage) == 0 || q->fatal) && !q->stopping)
 			pthread_cond_wait(&q->cv, &q->mu);
 		if (q->stage == NULL || batch_items(q->stage) == 0)
 			break;
+		if (q->fatal) {
+			/* Never after the batch that failed: a change without its task. */
+			q->lost += batch_items(q->stage);
+			q->backlog -= batch_items(q->stage);
+			break;
+		}
 		cur = q->stage;
 		q->stage = NULL;
 		pthread_mutex_unlock(&q->mu);
@@ -400,12 +407,22 @@ committer(void *arg)
 		    .upd = cur->upd,
 		    .nupd = cur->nupd};
 		while (dcf_store_commit(q->st, &sb, err, sizeof(err)) == -1) {
+			/*
+			 * A corrupt store, or a row that is there already (something
+			 * else writes the store): the same commit fails again however
+			 * often it is tried, so it is not, and the loop is told to stop.
+			 */
+			int e = errno, never = e == EUCLEAN || e == EEXIST || e == EINVAL;
+
 			pthread_mutex_lock(&q->mu);
 			tries++;
 			snprintf(q->fail_msg, sizeof(q->fail_msg), "%s", err);
 			q->fail_new = 1;
+			q->fatal |= never;
 			wake_loop(q);
-			if (q->stopping && tries >= q->stop_tries) {
+			while (q->fatal && !q->stopping)
+				pthread_cond_wait(&q->cv, &q->mu);
+			if (q->fatal || (q->stopping && tries >= q->stop_tries)) {
 				q->lost += batch_items(cur);
 				q->backlog -= batch_items(cur);
 				batch_free(cur);
@@ -524,7 +541,7 @@ dcf_storeq_collect(struct dcf_storeq *q, void (*fn)(void *, const struct dcf_sto
 	list = q->done;
 	q->done = NULL;
 	q->done_tail = &q->done;
-	*failed = q->fail_new;
+	*failed = q->fail_new ? 1 + q->fatal : 0;
 	if (q->fail_new && err != NULL)
 		snprintf(err, errlen, "%s", q->fail_msg);
 	q->fail_new = 0;

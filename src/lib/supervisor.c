@@ -2462,7 +2462,15 @@ store_news(struct sup *s)
 		s->store_failing = 0;
 		dcf_log(DCF_WARNING, "store: recording again");
 	}
-	if (failed && !s->store_failing) {
+	if (failed == 2) {
+		dcf_log(DCF_ERROR,
+		    "store: %s; stopping: nothing more can be recorded (what was not is not "
+		    "acknowledged, and runs again at the next start)",
+		    err);
+		s->failed_run = 1;
+		if (!s->stopping)
+			begin_stop(s, -1);
+	} else if (failed && !s->store_failing) {
 		s->store_failing = 1;
 		dcf_log(DCF_ERROR,
 		    "store: %s; retrying (finished tasks are recorded once it "

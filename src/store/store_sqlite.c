@@ -91,7 +91,9 @@ static const char *const sql_text[Q_NSTMT] = {
                     "ORDER BY id LIMIT ?2",
     [Q_GET] = "SELECT " COLS " FROM task WHERE id = ?1",
     [Q_COUNT] = "SELECT state, count(*) FROM task GROUP BY state",
-    [Q_MAX_ID_GET] = "SELECT CAST(v AS INTEGER) FROM meta WHERE k = 'max_id'",
+    /* The highest of both: a row someone else put in does not get its id given again. */
+    [Q_MAX_ID_GET] = "SELECT max(CAST(v AS INTEGER), (SELECT ifnull(max(id), 0) FROM task)) "
+                     "FROM meta WHERE k = 'max_id'",
     [Q_MAX_ID_SET] = "UPDATE meta SET v = ?1 WHERE k = 'max_id' AND CAST(v AS INTEGER) < ?1",
     /* The newest finished task not kept by count: it and every older one go. */
     [Q_KEEP_EDGE] = "SELECT ended_ns, id FROM task WHERE state >= 2 "
@@ -971,8 +973,7 @@ sqlite_open(const struct dcf_store_open_opts *o, char *err, size_t errlen)
 	}
 	if (prepare_all(s, err, errlen) == -1)
 		goto fail;
-	if (query_int(s, "SELECT CAST(v AS INTEGER) FROM meta WHERE k = 'max_id'", &max_id, err,
-	        errlen) == -1)
+	if (query_int(s, sql_text[Q_MAX_ID_GET], &max_id, err, errlen) == -1)
 		goto fail;
 	s->max_id = max_id > 0 ? (uint64_t)max_id : 0;
 	return &s->base;

@@ -53,7 +53,9 @@ int dcf_storeq_upd(struct dcf_storeq *q, uint32_t kind, const struct dcf_store_t
 /*
  * Take what the committer finished: fn for each committed item, in the
  * order staged; *failed and err set (once per failure) when a commit
- * failed and waits to be retried. Returns the items given to fn.
+ * failed: 1 if it waits to be retried, 2 if it can never succeed (a corrupt
+ * store, a row there already), when nothing more is committed and the
+ * caller should stop. Returns the items given to fn.
  */
 size_t dcf_storeq_collect(struct dcf_storeq *q, void (*fn)(void *, const struct dcf_storeq_res *),
     void *arg, int *failed, char *err, size_t errlen);
