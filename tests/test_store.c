@@ -264,7 +264,19 @@ test_roundtrip(void **state)
 	assert_int_equal(dcf_store_count(st, &c, f->err, sizeof(f->err)), 0);
 	assert_int_equal(c.by_state[DCF_SS_FAILED], 1);
 	assert_int_equal(c.by_state[DCF_SS_QUEUED], 1);
+	assert_int_equal(c.finished, 1);
 	assert_int_equal(c.max_id, 2);
+	/* Each part alone, the rest 0. */
+	assert_int_equal(dcf_store_count_some(st, &c, DCF_COUNT_UNFINISHED, f->err, sizeof(f->err)),
+	    0);
+	assert_true(c.by_state[DCF_SS_QUEUED] == 1 && c.by_state[DCF_SS_FAILED] == 0 &&
+	    c.finished == 0 && c.max_id == 0);
+	assert_int_equal(dcf_store_count_some(st, &c, DCF_COUNT_FINISHED, f->err, sizeof(f->err)),
+	    0);
+	assert_true(c.by_state[DCF_SS_QUEUED] == 0 && c.by_state[DCF_SS_FAILED] == 0 &&
+	    c.finished == 1 && c.max_id == 0);
+	assert_int_equal(dcf_store_count_some(st, &c, DCF_COUNT_MAX_ID, f->err, sizeof(f->err)), 0);
+	assert_true(c.by_state[DCF_SS_QUEUED] == 0 && c.finished == 0 && c.max_id == 2);
 	/* A reader writes nothing. */
 	assert_int_equal(add_n(f, st, 3, 1), -1);
 	assert_int_equal(errno, EROFS);

@@ -4,7 +4,9 @@
 #   tools/install-deps.sh          what `make`, `make run` and `make check` need
 #   tools/install-deps.sh lint     and cppcheck, clang-tidy, clang-format, groff (man pages)
 #   tools/install-deps.sh fuzz     and clang with its libFuzzer/sanitizer runtime
-#   tools/install-deps.sh bench    and task-spooler, for `make bench` (GNU parallel is in the first list)
+#   tools/install-deps.sh bench    and task-spooler and beanstalkd, for `make bench` (GNU parallel
+#                                  is in the first list; the bench runs its own beanstalkd on a
+#                                  private socket, and the package's service is not needed)
 set -eu
 # parallel (GNU parallel): the tests read dcf's joblog with it, the format's
 # own reader, and read its joblogs with ours.
@@ -13,7 +15,7 @@ for group in "$@"; do
 	case $group in
 	lint) need="$need cppcheck clang-tidy clang-format groff-base" ;;
 	fuzz) need="$need clang libclang-rt-dev" ;;
-	bench) need="$need task-spooler" ;;
+	bench) need="$need task-spooler beanstalkd" ;;
 	*) echo "install-deps: unknown group '$group' (lint, fuzz, bench)" >&2; exit 2 ;;
 	esac
 done

@@ -288,7 +288,8 @@ prune_once(struct dcf_storeq *q, struct gone_ctx *g, uint64_t keep, uint64_t bef
 	for (uint32_t i = 0; n > 0 && g->gone != NULL && i < g->n; i++)
 		g->gone(g->arg, g->ids[i]);
 	if (n > 0) {
-		q->finished -= n;
+		if (q->finished >= 0)
+			q->finished -= n;
 		__atomic_add_fetch(&q->pruned, (uint64_t)n, __ATOMIC_RELAXED);
 	}
 	return n;
@@ -337,17 +338,25 @@ retain(struct dcf_storeq *q, uint64_t ended)
 		gp->arg = q->gone_arg;
 		pthread_mutex_unlock(&q->mu);
 	}
-	if (q->finished < 0) {
+	if (q->finished >= 0) {
+		q->finished += (int64_t)ended;
+	} else if (keep > 0) {
 		struct dcf_store_counts c;
 
-		if (dcf_store_count(q->st, &c, err, sizeof(err)) == -1)
+		/*
+		 * Counted once, and only when it may matter: there are no more
+		 * tasks than ids, and the highest id costs nothing to read.
+		 */
+		if (dcf_store_count_some(q->st, &c, DCF_COUNT_MAX_ID, err, sizeof(err)) == -1)
 			goto fail;
-		q->finished = (int64_t)(c.by_state[DCF_SS_DONE] + c.by_state[DCF_SS_FAILED] +
-		    c.by_state[DCF_SS_QUARANTINED]);
-	} else {
-		q->finished += (int64_t)ended;
+		if (c.max_id > keep + keep / 10) {
+			if (dcf_store_count_some(q->st, &c, DCF_COUNT_FINISHED, err, sizeof(err)) ==
+			    -1)
+				goto fail;
+			q->finished = (int64_t)c.finished;
+		}
 	}
-	if (keep > 0 && (uint64_t)q->finished > keep + keep / 10) {
+	if (keep > 0 && q->finished >= 0 && (uint64_t)q->finished > keep + keep / 10) {
 		do {
 			if ((n = prune_once(q, gp, keep, 0, err, sizeof(err))) == -1)
 				goto fail;

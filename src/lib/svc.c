@@ -934,7 +934,8 @@ svc_open(struct svc **out, const struct sup_opts *o, const struct dcf_config *cf
 	if (svc_paths(o->name, v->sock, sizeof(v->sock), NULL, 0, err, errlen) == -1)
 		goto fail;
 	if ((v->rd = o->store_open(&so, err, errlen)) == NULL ||
-	    dcf_store_count(v->rd, &cnt, err, errlen) == -1)
+	    dcf_store_count_some(v->rd, &cnt, DCF_COUNT_MAX_ID | DCF_COUNT_UNFINISHED, err,
+	        errlen) == -1)
 		goto fail;
 	v->next_id = cnt.max_id + 1;
 	st->unfinished = cnt.by_state[DCF_SS_QUEUED] + cnt.by_state[DCF_SS_RUNNING];

@@ -49,6 +49,8 @@ enum st_stmt {
 	Q_LIST_OPEN,
 	Q_GET,
 	Q_COUNT,
+	Q_COUNT_UNFINISHED,
+	Q_COUNT_FINISHED,
 	Q_MAX_ID_GET,
 	Q_MAX_ID_SET,
 	Q_KEEP_EDGE,
@@ -91,6 +93,9 @@ static const char *const sql_text[Q_NSTMT] = {
                     "ORDER BY id LIMIT ?2",
     [Q_GET] = "SELECT " COLS " FROM task WHERE id = ?1",
     [Q_COUNT] = "SELECT state, count(*) FROM task GROUP BY state",
+    /* Through the partial indexes: the rows of the few, the length of the many. */
+    [Q_COUNT_UNFINISHED] = "SELECT state, count(*) FROM task WHERE state < 2 GROUP BY state",
+    [Q_COUNT_FINISHED] = "SELECT 2, count(*) FROM task WHERE state >= 2",
     /* The highest of both: a row someone else put in does not get its id given again. */
     [Q_MAX_ID_GET] = "SELECT max(CAST(v AS INTEGER), (SELECT ifnull(max(id), 0) FROM task)) "
                      "FROM meta WHERE k = 'max_id'",
@@ -521,22 +526,38 @@ sq_get(struct dcf_store *st, uint64_t id, dcf_store_each_fn fn, void *arg, char 
 }
 
 static int
-sq_count(struct dcf_store *st, struct dcf_store_counts *c, char *err, size_t errlen)
+sq_count(struct dcf_store *st, struct dcf_store_counts *c, unsigned what, char *err, size_t errlen)
 {
 	struct st_sqlite *s = (struct st_sqlite *)st;
-	sqlite3_stmt *q = s->q[Q_COUNT];
-	int rc;
+	int ks[2], nk = 0, rc;
+	sqlite3_stmt *q;
 
 	memset(c, 0, sizeof(*c));
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		uint32_t state = u32col(q, 0);
-
-		if (state < DCF_SS_NSTATES)
-			c->by_state[state] = u64col(q, 1);
+	if ((what & DCF_COUNT_ALL) == DCF_COUNT_ALL) {
+		ks[nk++] = Q_COUNT;
+	} else {
+		if (what & DCF_COUNT_UNFINISHED)
+			ks[nk++] = Q_COUNT_UNFINISHED;
+		if (what & DCF_COUNT_FINISHED)
+			ks[nk++] = Q_COUNT_FINISHED;
 	}
-	sqlite3_reset(q);
-	if (rc != SQLITE_DONE)
-		return sq_fail(s, rc, "counting tasks", err, errlen);
+	for (int k = 0; k < nk; k++) {
+		q = s->q[ks[k]];
+		while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+			uint32_t state = u32col(q, 0);
+			uint64_t v = u64col(q, 1);
+
+			if (state >= DCF_SS_DONE)
+				c->finished += v;
+			if (state < DCF_SS_NSTATES && ks[k] != Q_COUNT_FINISHED)
+				c->by_state[state] = v;
+		}
+		sqlite3_reset(q);
+		if (rc != SQLITE_DONE)
+			return sq_fail(s, rc, "counting tasks", err, errlen);
+	}
+	if (!(what & DCF_COUNT_MAX_ID))
+		return 0;
 	q = s->q[Q_MAX_ID_GET];
 	if ((rc = sqlite3_step(q)) == SQLITE_ROW)
 		c->max_id = u64col(q, 0);

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""run.py - `make bench`: every comparison of issues #6 and #11 side by side,
+"""run.py - `make bench`: every comparison of issues #6, #11 and #13 side by side,
 and of the library (libdcf, include/dcf.h) against Python's Pool, then
 docs/BENCHMARKS.md and its plots.
 
@@ -49,6 +49,8 @@ FLOOR = "build/bench/floor"
 DCFB = "build/bench/dcfbench"
 SPAWN = "build/bench/spawn"
 LIBPOOL = "build/bench/libpool"
+SVCB = "build/bench/svcbench"
+SUB = "./dcf-submit"
 STATUS = "./dcf-status"
 POOL = ["python3", "tools/bench/pool.py"]
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
@@ -58,7 +60,7 @@ SPAWNED = []            # pids whose bench-<pid>-* segments are ours to clean
 BACKGROUND = {}         # section -> (busy %, steal %, load) while we were idle
 QUIET_PCT, QUIET_WAIT_S = 25.0, 10.0
 SECTIONS = ("overhead", "library", "many", "recovery", "idle", "startup", "long", "cpu", "commands",
-            "stream", "profile")
+            "stream", "service", "profile")
 ONLY = [x for x in os.environ.get("BENCH_SECTIONS", "").split(",") if x]
 
 
@@ -877,6 +879,268 @@ def section_profile():
     except (OSError, subprocess.SubprocessError) as e:
         say("callgrind failed: %s" % e)
     return prof
+
+
+# --- 10: service mode: submissions, durable ------------------------------------
+
+SVC_BATCH = 100000      # dcf-submit --batch, and beanstalkd puts
+SVC_STORED = 1000000    # finished tasks already in the store, for the flat-rate row
+SVC_QUEUED = 100000     # queued tasks a restart begins with
+SVC_LAT = 200           # single submissions, one process each
+
+
+class SvcBench:
+    """The section's private directory: input lines, template stores and
+    binlogs, each round's store, sockets. Removed at the end."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="dcf-bench-svc-")
+        self.env = dict(os.environ, XDG_RUNTIME_DIR=self.path("run"),
+                        XDG_STATE_HOME=self.path("state"))
+        os.makedirs(self.path("run"), mode=0o700)
+        os.makedirs(self.path("state"), mode=0o700)
+        self.lines = self.path("lines")
+        with open(self.lines, "w") as f:
+            f.write("".join("%d\n" % i for i in range(1, n(SVC_BATCH) + 1)))
+        self.fifo = self.path("first")
+        os.mkfifo(self.fifo)
+        self.procs = []
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def fill(self, store, count, state, argv):
+        run_json([SVCB, "fill", store, str(count), state] + argv, timeout=900)
+
+    def bean_fill(self, wal, count):
+        os.makedirs(wal)
+        p = self.bean(wal)
+        run_json([SVCB, "put", self.path("bs.sock"), str(count)], timeout=900)
+        self.stop(p, signal.SIGKILL)
+
+    def serve(self, store, extra=()):
+        """dcf-supervisor --serve on store, one worker, until its log says it serves."""
+        name = dcf_name()
+        log = self.path("sup.log")
+        argv = [SUP, "--serve", "--name", name, "--store", store, "--networks", "1", "--nodes",
+                "1", "--grace-ms", "0"] + list(extra)
+        with open(log, "w") as lf:
+            p = subprocess.Popen(argv, env=self.env, stdout=subprocess.DEVNULL, stderr=lf)
+        SPAWNED.append(p.pid)
+        self.procs.append(p)
+        p.name = name
+        p.argv = argv
+        return p
+
+    def wait_serving(self, p):
+        # The driver, not the product: its log file is looked at every 2 ms.
+        end = time.monotonic() + 60
+        while "serving '" not in tail(self.path("sup.log"), 100000):
+            if p.poll() is not None or time.monotonic() > end:
+                raise Failed("%s: did not serve: %s" % (shlex.join(p.argv),
+                                                        tail(self.path("sup.log"))))
+            time.sleep(0.002)
+
+    def serve_blocked(self, store, extra=()):
+        """A service whose one worker runs an hour's sleep: what is submitted
+        next waits in the queue, so the submissions are measured alone."""
+        p = self.serve(store, extra)
+        self.wait_serving(p)
+        self.submit(p, ["--", "sleep", "3600"])
+        return p
+
+    def submit(self, p, args, stdin=os.devnull, expect_lines=1):
+        out, err = self.path("sub.out"), self.path("sub.err")
+        secs, code, ru = spawn_timed([SUB, "--name", p.name] + args, stdin, out, err, self.env)
+        if code != 0:
+            raise Failed("dcf-submit %s: exit %d: %s" % (shlex.join(args), code, tail(err)))
+        with open(out) as f:
+            got = f.read().split()
+        if len(got) != expect_lines or not all(x.isdigit() for x in got):
+            raise Failed("dcf-submit %s: %d ids for %d submissions" % (shlex.join(args),
+                                                                       len(got), expect_lines))
+        return secs
+
+    def bean(self, wal, extra=()):
+        sock = self.path("bs.sock")
+        argv = ["beanstalkd", "-l", "unix:" + sock, "-b", wal] + list(extra)
+        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        SPAWNED.append(p.pid)
+        self.procs.append(p)
+        p.argv = argv
+        return p
+
+    def stop(self, p, sig=signal.SIGTERM):
+        p.send_signal(sig)
+        try:
+            p.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        self.procs.remove(p)
+        if sig == signal.SIGTERM and p.returncode not in (0, -signal.SIGTERM):
+            raise Failed("%s: exit %d on SIGTERM: %s" % (shlex.join(p.argv), p.returncode,
+                                                         tail(self.path("sup.log"))))
+
+    def remove(self):
+        for p in list(self.procs):
+            self.stop(p, signal.SIGKILL)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def svc_copy(src, dst):
+    for x in (dst, dst + "-wal", dst + "-shm"):
+        if os.path.exists(x):
+            os.unlink(x)
+    shutil.rmtree(dst + ".out", ignore_errors=True)
+    if src is not None:
+        shutil.copyfile(src, dst)
+
+
+def svc_batch_dcf(b, template, extra=(), stored=0):
+    store = b.path("r.db")
+    svc_copy(template, store)
+    p = b.serve_blocked(store, extra)
+    try:
+        secs = b.submit(p, ["--batch", "--", "true", "{}"], b.lines, n(SVC_BATCH))
+    finally:
+        b.stop(p)
+    return {"secs": secs, "tasks": n(SVC_BATCH), "stored": stored}
+
+
+def svc_batch_bean(b, extra=()):
+    wal = b.path("bsr")
+    shutil.rmtree(wal, ignore_errors=True)
+    os.makedirs(wal)
+    p = b.bean(wal, extra)
+    try:
+        r = run_json([SVCB, "put", b.path("bs.sock"), str(n(SVC_BATCH))], timeout=900)
+    finally:
+        b.stop(p)
+    return r
+
+
+def svc_lat_dcf(b):
+    store = b.path("r.db")
+    svc_copy(None, store)
+    p = b.serve_blocked(store)
+    try:
+        lat = [b.submit(p, ["--", "true"]) for _ in range(n(SVC_LAT))]
+    finally:
+        b.stop(p)
+    return {"lat": lat, "secs": sum(lat), "tasks": len(lat)}
+
+
+def svc_lat_bean(b, extra=()):
+    wal = b.path("bsr")
+    shutil.rmtree(wal, ignore_errors=True)
+    os.makedirs(wal)
+    p = b.bean(wal, extra)
+    lat = []
+    try:
+        run_json([SVCB, "put", b.path("bs.sock"), "1"])     # it listens
+        for _ in range(n(SVC_LAT)):
+            secs, code, _ = spawn_timed([SVCB, "put", b.path("bs.sock"), "1"], os.devnull,
+                                        b.path("put.out"), b.path("put.err"), os.environ)
+            if code != 0:
+                raise Failed("svcbench put: exit %d: %s" % (code, tail(b.path("put.err"))))
+            lat.append(secs)
+    finally:
+        b.stop(p)
+    return {"lat": lat, "secs": sum(lat), "tasks": len(lat)}
+
+
+def svc_restart_dcf(b, template):
+    """From the start of dcf-supervisor on a store of SVC_QUEUED queued tasks
+    until its first task runs (it writes into a FIFO we wait on)."""
+    import select
+    store = b.path("r.db")
+    svc_copy(template, store)
+    r = os.open(b.fifo, os.O_RDONLY | os.O_NONBLOCK)
+    w = os.open(b.fifo, os.O_WRONLY)       # ours: no end of file meanwhile
+    try:
+        t0 = time.perf_counter()
+        p = b.serve(store)
+        try:
+            if not select.select([r], [], [], 60)[0]:
+                raise Failed("no task ran within 60 s: %s" % tail(b.path("sup.log")))
+            secs = time.perf_counter() - t0
+        finally:
+            b.stop(p)
+    finally:
+        os.close(r)
+        os.close(w)
+    return {"secs": secs, "tasks": n(SVC_QUEUED)}
+
+
+def svc_restart_bean(b, template):
+    wal = b.path("bsr")
+    shutil.rmtree(wal, ignore_errors=True)
+    shutil.copytree(template, wal)
+    t0 = time.perf_counter()
+    p = b.bean(wal)
+    try:
+        run_json([SVCB, "first", b.path("bs.sock")], timeout=120)
+        secs = time.perf_counter() - t0
+    finally:
+        b.stop(p)
+    return {"secs": secs, "tasks": n(SVC_QUEUED)}
+
+
+def section_service():
+    b = SvcBench()
+    cs, missing = [], True
+    try:
+        full = b.path("full.db")
+        queued = b.path("queued.db")
+        b.fill(full, n(SVC_STORED), "done", ["true"])
+        b.fill(queued, n(SVC_QUEUED), "queued", ["sh", "-c", "echo > " + shlex.quote(b.fifo)])
+        sub_batch = [SUB, "--name", "bench-PID-N", "--batch", "--", "true", "{}"]
+        serve = [SUP, "--serve", "--name", "bench-PID-N", "--store", "TMP/r.db", "--networks",
+                 "1", "--nodes", "1", "--grace-ms", "0"]
+        for key, label, fn, argv in (
+                ("dcf_batch", "dcf-submit --batch, empty store", lambda: svc_batch_dcf(b, None),
+                 sub_batch),
+                ("dcf_batch_full", "dcf-submit --batch, %s tasks stored" %
+                 "{:,}".format(n(SVC_STORED)),
+                 lambda: svc_batch_dcf(b, full, ["--keep", str(2 * n(SVC_STORED))], n(SVC_STORED)),
+                 sub_batch + ["(service: --keep %d)" % (2 * n(SVC_STORED))]),
+                ("dcf_lat", "one dcf-submit", lambda: svc_lat_dcf(b),
+                 [SUB, "--name", "bench-PID-N", "--", "true"]),
+                ("dcf_restart", "dcf-supervisor --serve, %s queued" %
+                 "{:,}".format(n(SVC_QUEUED)), lambda: svc_restart_dcf(b, queued), serve)):
+            c = Contender(key, label, fn, argv)
+            c.tasks = n(SVC_BATCH)
+            cs.append(c)
+        missing = not have("beanstalkd")
+        if not missing:
+            tmpl = b.path("bs-queued")
+            b.bean_fill(tmpl, n(SVC_QUEUED))
+            put = [SVCB, "put", "TMP/bs.sock", str(n(SVC_BATCH))]
+            for key, label, fn, argv in (
+                    ("bean_batch", "beanstalkd -b (fsync every 50 ms)",
+                     lambda: svc_batch_bean(b), put),
+                    ("bean_batch_f0", "beanstalkd -b -f0 (fsync always)",
+                     lambda: svc_batch_bean(b, ["-f0"]), put + ["(server: -f0)"]),
+                    ("bean_lat", "one put, beanstalkd -b", lambda: svc_lat_bean(b),
+                     [SVCB, "put", "TMP/bs.sock", "1"]),
+                    ("bean_lat_f0", "one put, beanstalkd -b -f0", lambda: svc_lat_bean(b, ["-f0"]),
+                     [SVCB, "put", "TMP/bs.sock", "1", "(server: -f0)"]),
+                    ("bean_restart", "beanstalkd -b, %s jobs in its binlog" %
+                     "{:,}".format(n(SVC_QUEUED)), lambda: svc_restart_bean(b, tmpl),
+                     ["beanstalkd", "-l", "unix:TMP/bs.sock", "-b", "TMP/bsr"])):
+                c = Contender(key, label, fn, argv)
+                c.tasks = n(SVC_BATCH)
+                cs.append(c)
+        res = rounds("10 service", cs, max(3, RUNS - 2))
+    finally:
+        b.remove()
+        end_strays()
+    if missing:
+        res["missing_beanstalkd"] = Contender("missing_beanstalkd", "beanstalkd", None, [])
+        res["missing_beanstalkd"].err = "not installed (tools/install-deps.sh bench)"
+        res["missing_beanstalkd"].tasks = 0
+    return res
 
 
 # --- the machine -------------------------------------------------------------

@@ -120,7 +120,21 @@ typedef int (*dcf_store_each_fn)(void *arg, const struct dcf_store_task *t);
 /* What dcf_store_count says of a store. */
 struct dcf_store_counts {
 	uint64_t by_state[DCF_SS_NSTATES];
-	uint64_t max_id; /* the highest id ever given (0: none), pruned ones included */
+	uint64_t finished; /* the three final states together */
+	uint64_t max_id;   /* the highest id ever given (0: none), pruned ones included */
+};
+
+/*
+ * What to count (dcf_store_count_some): what is not asked for is 0. The
+ * highest id costs nothing; the unfinished cost a read of each (few, in a
+ * store that keeps up); the finished total an index's length; only ALL
+ * reads every task, for the split between the final states.
+ */
+enum {
+	DCF_COUNT_MAX_ID = 1,
+	DCF_COUNT_UNFINISHED = 2, /* by_state[QUEUED], [RUNNING] */
+	DCF_COUNT_FINISHED = 4,   /* finished */
+	DCF_COUNT_ALL = 15,       /* and by_state[] of each final state */
 };
 
 struct dcf_store;
@@ -138,7 +152,9 @@ struct dcf_store_ops {
 	/* One task: 1 found (fn called), 0 no such task. */
 	int (*get)(struct dcf_store *st, uint64_t id, dcf_store_each_fn fn, void *arg, char *err,
 	    size_t errlen);
-	int (*count)(struct dcf_store *st, struct dcf_store_counts *c, char *err, size_t errlen);
+	/* what: DCF_COUNT_* */
+	int (*count)(struct dcf_store *st, struct dcf_store_counts *c, unsigned what, char *err,
+	    size_t errlen);
 	/*
 	 * Retention: delete finished tasks beyond the newest keep_count of them
 	 * (UINT64_MAX: no limit by count) and those finished before
@@ -204,7 +220,14 @@ dcf_store_get(struct dcf_store *st, uint64_t id, dcf_store_each_fn fn, void *arg
 static inline int
 dcf_store_count(struct dcf_store *st, struct dcf_store_counts *c, char *err, size_t errlen)
 {
-	return st->ops->count(st, c, err, errlen);
+	return st->ops->count(st, c, DCF_COUNT_ALL, err, errlen);
+}
+
+static inline int
+dcf_store_count_some(struct dcf_store *st, struct dcf_store_counts *c, unsigned what, char *err,
+    size_t errlen)
+{
+	return st->ops->count(st, c, what, err, errlen);
 }
 static inline int64_t
 dcf_store_prune(struct dcf_store *st, uint64_t keep_count, uint64_t ended_before, uint32_t max,
