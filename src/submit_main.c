@@ -399,7 +399,11 @@ main(int argc, char **argv)
 		return r > 0 ? 0 : 2;
 	if (getcwd(cwd, sizeof(cwd)) == NULL)
 		die("the current directory: %s", strerror(errno));
-	memset(&c, 0, sizeof(c));
+	/* Not memset: the frame buffer is touched only as far as a frame goes (256 KiB of
+	 * page faults were a third of a submission's time). */
+	c.fd = -1;
+	c.in = c.out = NULL;
+	c.in_len = c.out_len = c.out_cap = 0;
 	connect_to(&c, o.name);
 	r = o.batch ? batch(&c, &o, cwd) : one(&c, &o, cwd);
 	if (fflush(stdout) == EOF)

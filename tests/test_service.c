@@ -1036,8 +1036,7 @@ test_supervisor_crash(void **state)
 {
 	struct sfix *f = *state;
 	struct crash *cr = calloc(1, sizeof(*cr));
-	char marks[160], script[160], inj[PATH_MAX], *text;
-	uint64_t *last = calloc(CRASH_KEYS * 8 + 2, sizeof(uint64_t));
+	char marks[160], script[160], inj[PATH_MAX];
 	uint32_t *ends = calloc(CRASH_KEYS * 8 + 2, sizeof(uint32_t)), *owner;
 	struct dcf_store_counts c;
 	struct dcf_rng rng;
@@ -1047,7 +1046,6 @@ test_supervisor_crash(void **state)
 	static uint8_t done_at[CRASH_RUNS + 2][CRASH_KEYS * 8 + 2];
 
 	assert_non_null(cr);
-	assert_non_null(last);
 	assert_non_null(ends);
 	assert_non_null(realpath("./build/inj/dcf-supervisor", inj));
 	dcf_rng_seed(&rng, 12345);
@@ -1134,35 +1132,8 @@ test_supervisor_crash(void **state)
 	free(owner);
 	assert_true(max_id < CRASH_KEYS * 8);
 	/* In the order the appends happened: a run's marks never after a later run started. */
-	text = slurp_file(marks);
-	for (char *q = text; *q != '\0';) {
-		char what[8];
-		unsigned id, inc, run;
-		uint64_t key;
-
-		assert_int_equal(sscanf(q, "%7s %u %u %u", what, &id, &inc, &run), 4);
-		assert_true(id >= 1 && id < CRASH_KEYS * 8);
-		key = (uint64_t)inc << 32 | run;
-		if (strcmp(what, "start") == 0) {
-			if (done_at[inc][id])
-				fail_msg("task %u ran in run %u of the supervisor, done in the "
-				         "store before",
-				    id, inc);
-			if (key <= last[id])
-				fail_msg("task %u: run %u.%u started after run %u.%u", id, inc, run,
-				    (unsigned)(last[id] >> 32), (unsigned)last[id]);
-			last[id] = key;
-		} else {
-			if (key != last[id])
-				fail_msg("task %u: the end of run %u.%u after run %u.%u started",
-				    id, inc, run, (unsigned)(last[id] >> 32), (unsigned)last[id]);
-			ends[id]++;
-		}
-		q = strchr(q, '\n');
-		assert_non_null(q);
-		q++;
-	}
-	free(text);
+	tu_check_marks(slurp_file(marks), CRASH_KEYS * 8 + 2, CRASH_RUNS + 1, &done_at[0][0],
+	    sizeof(done_at[0]), ends);
 	{
 		uint32_t again = 0;
 
@@ -1177,7 +1148,6 @@ test_supervisor_crash(void **state)
 	}
 	integrity_ok(f->store);
 	assert_int_equal(tu_leftovers(), 0);
-	free(last);
 	free(ends);
 	free(cr);
 }

@@ -798,10 +798,9 @@ static void
 test_store_crash(void **state)
 {
 	struct crun c;
-	char st[128], marks[128], script[128], *text;
-	static uint32_t done_at[SC_RUNS + 2][SC_TASKS + 1];
+	char st[128], marks[128], script[128];
+	static uint8_t done_at[SC_RUNS + 2][SC_TASKS + 1];
 	uint32_t states[SC_TASKS + 1], ends[SC_TASKS + 1];
-	uint64_t last[SC_TASKS + 1];
 	int kills = 0;
 	(void)state;
 
@@ -875,34 +874,8 @@ test_store_crash(void **state)
 	for (int i = 1; i <= SC_TASKS; i++)
 		assert_int_equal(states[i], DCF_SS_DONE + 1);
 	memset(ends, 0, sizeof(ends));
-	memset(last, 0, sizeof(last));
-	text = slurp(marks, NULL);
-	for (char *q = text; *q != '\0';) {
-		char what[8];
-		unsigned id, inc, run;
-		uint64_t key;
-
-		assert_int_equal(sscanf(q, "%7s %u %u %u", what, &id, &inc, &run), 4);
-		assert_true(id >= 1 && id <= SC_TASKS && inc >= 1 && inc <= SC_RUNS + 1);
-		key = (uint64_t)inc << 32 | run;
-		if (strcmp(what, "start") == 0) {
-			if (done_at[inc][id])
-				fail_msg("task %u started in run %u, finished in the store before "
-				         "it",
-				    id, inc);
-			assert_true(key > last[id]);
-			last[id] = key;
-		} else {
-			if (key != last[id])
-				fail_msg("task %u: the end of run %u.%u after run %u.%u started",
-				    id, inc, run, (unsigned)(last[id] >> 32), (unsigned)last[id]);
-			ends[id]++;
-		}
-		q = strchr(q, '\n');
-		assert_non_null(q);
-		q++;
-	}
-	free(text);
+	tu_check_marks(slurp(marks, NULL), SC_TASKS + 1, SC_RUNS + 1, &done_at[0][0], SC_TASKS + 1,
+	    ends);
 	for (int i = 1; i <= SC_TASKS; i++)
 		assert_true(ends[i] >= 1);
 	crun_done(&c);

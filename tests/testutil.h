@@ -454,6 +454,54 @@ tu_leftovers(void)
 	return n;
 }
 
+/*
+ * A crash test's marks: every run of task ID in incarnation INC of the
+ * supervisor (the run's attempt RUN) appends "start ID INC RUN" when it
+ * begins and "end ID INC RUN" when it is through. Checked: every ID is
+ * below nids and every INC at most max_inc; no task starts in an
+ * incarnation that began with it done in the store (done_at[INC * stride +
+ * ID]); a task's runs never overlap (starts only grow, each end is its last
+ * start's). ends[ID] counts each task's ends. Frees text.
+ */
+TU_FN void
+tu_check_marks(char *text, uint32_t nids, uint32_t max_inc, const uint8_t *done_at, size_t stride,
+    uint32_t *ends)
+{
+	uint64_t *last = calloc(nids, sizeof(*last));
+
+	assert_non_null(last);
+	for (char *q = text; *q != '\0';) {
+		char what[8];
+		unsigned id, inc, run;
+		uint64_t key;
+
+		assert_int_equal(sscanf(q, "%7s %u %u %u", what, &id, &inc, &run), 4);
+		assert_true(id >= 1 && id < nids && inc >= 1 && inc <= max_inc);
+		key = (uint64_t)inc << 32 | run;
+		if (strcmp(what, "start") == 0) {
+			if (done_at[(size_t)inc * stride + id])
+				fail_msg("task %u started in incarnation %u, done in the store "
+				         "before "
+				         "it",
+				    id, inc);
+			if (key <= last[id])
+				fail_msg("task %u: run %u.%u started after run %u.%u", id, inc, run,
+				    (unsigned)(last[id] >> 32), (unsigned)last[id]);
+			last[id] = key;
+		} else {
+			if (key != last[id])
+				fail_msg("task %u: the end of run %u.%u after run %u.%u started",
+				    id, inc, run, (unsigned)(last[id] >> 32), (unsigned)last[id]);
+			ends[id]++;
+		}
+		q = strchr(q, '\n');
+		assert_non_null(q);
+		q++;
+	}
+	free(last);
+	free(text);
+}
+
 /* ---- names, configurations, segments ------------------------------- */
 
 TU_FN void

@@ -155,65 +155,64 @@ stage_locked(struct dcf_storeq *q)
 	return q->stage;
 }
 
+/* The end of a staging, under mu: the committer told of one more item, or ENOMEM. */
+static int
+staged(struct dcf_storeq *q, int ok)
+{
+	if (ok) {
+		q->backlog++;
+		pthread_cond_signal(&q->cv);
+	}
+	pthread_mutex_unlock(&q->mu);
+	if (!ok) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
 int
 dcf_storeq_add(struct dcf_storeq *q, const struct dcf_store_task *t, uint64_t cookie)
 {
 	struct qbatch *b;
 	struct qmeta m = {.cookie = cookie};
 	size_t used;
-	int r = -1;
 
 	pthread_mutex_lock(&q->mu);
-	if ((b = stage_locked(q)) == NULL)
-		goto out;
-	used = b->used;
-	if (grow_pair((void **)&b->add, (void **)&b->addm, b->nadd, &b->cadd, sizeof(*b->add),
+	if ((b = stage_locked(q)) == NULL ||
+	    grow_pair((void **)&b->add, (void **)&b->addm, b->nadd, &b->cadd, sizeof(*b->add),
 	        sizeof(*b->addm)) == -1)
-		goto out;
+		return staged(q, 0);
+	used = b->used;
 	if (put(b, t->key, t->key != NULL ? strlen(t->key) : 0, &m.key) == -1 ||
 	    put(b, t->cmd, t->cmd_len, &m.cmd) == -1 ||
 	    put(b, t->cwd, t->cwd != NULL ? strlen(t->cwd) : 0, &m.cwd) == -1) {
 		b->used = used;
-		goto out;
+		return staged(q, 0);
 	}
 	memset(&b->add[b->nadd], 0, sizeof(b->add[0]));
 	b->add[b->nadd].t = *t;
 	b->addm[b->nadd++] = m;
-	q->backlog++;
-	pthread_cond_signal(&q->cv);
-	r = 0;
-out:
-	pthread_mutex_unlock(&q->mu);
-	if (r == -1)
-		errno = ENOMEM;
-	return r;
+	return staged(q, 1);
 }
 
 int
 dcf_storeq_upd(struct dcf_storeq *q, uint32_t kind, const struct dcf_store_task *t, uint64_t cookie)
 {
 	struct qbatch *b;
-	int r = -1;
 
 	pthread_mutex_lock(&q->mu);
 	if ((b = stage_locked(q)) == NULL ||
 	    grow_pair((void **)&b->upd, (void **)&b->updc, b->nupd, &b->cupd, sizeof(*b->upd),
 	        sizeof(*b->updc)) == -1)
-		goto out;
+		return staged(q, 0);
 	b->upd[b->nupd].kind = kind;
 	b->upd[b->nupd].t = *t;
 	b->upd[b->nupd].t.key = NULL;
 	b->upd[b->nupd].t.cmd = NULL;
 	b->upd[b->nupd].t.cwd = NULL;
 	b->updc[b->nupd++] = cookie;
-	q->backlog++;
-	pthread_cond_signal(&q->cv);
-	r = 0;
-out:
-	pthread_mutex_unlock(&q->mu);
-	if (r == -1)
-		errno = ENOMEM;
-	return r;
+	return staged(q, 1);
 }
 
 static void
