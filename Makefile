@@ -39,7 +39,7 @@ INJ_OBJ := $(LIB_SRC:src/lib/%.c=build/inj/%.o)
 STORE_SRC := $(wildcard src/store/*.c)
 STORE_OBJ := $(STORE_SRC:src/store/%.c=build/store/%.o)
 STORE_LIBS := build/libdcfstore.a $(SQLITE_LIBS)
-PROGS   := dcf-supervisor dcf-status dcf-submit
+PROGS   := dcf-supervisor dcf-status dcf-submit dcf-ctl
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS   := $(TEST_SRC:tests/%.c=build/tests/%)
 # Supervisor and worker built with injection points, for the integration tests.
@@ -94,9 +94,12 @@ dcf-supervisor: $(SUP_SRC) src/opts.h build/libdcf.a build/libdcfstore.a
 STATUS_SRC := src/status_main.c src/status_options.c src/status_tasks.c src/opts.c
 dcf-status: $(STATUS_SRC) src/status.h src/opts.h build/libdcf.a build/libdcfstore.a
 	$(QLD)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(STATUS_SRC) $(STORE_LIBS) build/libdcf.a $(LIBS)
-SUBMIT_SRC := src/submit_main.c src/submit_options.c src/opts.c
-dcf-submit: $(SUBMIT_SRC) src/submit.h src/opts.h build/libdcf.a
+SUBMIT_SRC := src/submit_main.c src/submit_options.c src/client.c src/opts.c
+dcf-submit: $(SUBMIT_SRC) src/submit.h src/client.h src/opts.h build/libdcf.a
 	$(QLD)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(SUBMIT_SRC) build/libdcf.a $(LIBS)
+CTL_SRC := src/ctl_main.c src/ctl_options.c src/client.c src/opts.c
+dcf-ctl: $(CTL_SRC) src/ctl.h src/client.h src/opts.h build/libdcf.a
+	$(QLD)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(CTL_SRC) build/libdcf.a $(LIBS)
 build/inj/dcf-supervisor: $(SUP_SRC) src/opts.h build/libdcf-inj.a build/libdcfstore-inj.a
 	$(QLD)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $(SUP_SRC) build/libdcfstore-inj.a $(SQLITE_LIBS) build/libdcf-inj.a $(LIBS)
 
@@ -110,9 +113,9 @@ build/tests/%: tests/%.c $(wildcard tests/*.h) tools/runlib.c tools/runlib.h bui
 	$(QLD)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $< tools/runlib.c $(STORE_LIBS) build/libdcf-inj.a $(CMOCKA_LIBS) $(LIBS)
 
 # The option table and both programs' parsers, in process.
-OPT_SRC := src/opts.c src/options.c src/status_options.c src/submit_options.c
+OPT_SRC := src/opts.c src/options.c src/status_options.c src/submit_options.c src/ctl_options.c
 build/tests/test_opts: tests/test_opts.c $(OPT_SRC) src/opts.h $(LIB_HDR) \
-    src/status.h src/submit.h tests/fuzz/fuzz.h build/libdcf-inj.a build/libdcfstore.a | build/tests
+    src/status.h src/submit.h src/ctl.h tests/fuzz/fuzz.h build/libdcf-inj.a build/libdcfstore.a | build/tests
 	$(QLD)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 -Isrc -Itests/fuzz $(LDFLAGS) -o $@ $< \
 	    $(OPT_SRC) $(STORE_LIBS) build/libdcf-inj.a $(CMOCKA_LIBS) $(LIBS)
 

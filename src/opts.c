@@ -154,6 +154,9 @@ const struct opt_program opt_programs[] = {
         "Show the state of a running dcf system (read-only, takes no lock)."},
     {OPT_P_SUBMIT, "dcf-submit", "[options] -- COMMAND [ARG...]",
         "Give a task to a dcf-supervisor --serve; print its id once it is on disk."},
+    {OPT_P_CTL, "dcf-ctl", "[options] pause [NETWORK] | resume [NETWORK] | drain",
+        "Control a running dcf-supervisor --serve: pause or resume a network (or all), or\n"
+        "drain it (no new submissions; it exits 0 once every task has ended)."},
 };
 const size_t opt_nprograms = sizeof(opt_programs) / sizeof(opt_programs[0]);
 

@@ -28,161 +28,15 @@
 #include "dcf/supervisor.h"
 #include "dcf/svc.h"
 #include "dcf/util.h"
+#include "client.h"
 #include "submit.h"
 
 #define WINDOW 4096 /* submissions in flight */
 
-static const char *prog = "dcf-submit";
-
-struct client {
-	int fd;
-	unsigned char *in, *out;
-	size_t in_len, out_len, out_cap;
-	unsigned char frame[DCF_PROTO_MAX];
-};
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void
-die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fflush(stdout);
-	fprintf(stderr, "%s: ", prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-static void
-connect_to(struct client *c, const char *name)
-{
-	struct sockaddr_un sa;
-	char sock[sizeof(sa.sun_path)], err[256];
-
-	if (svc_paths(name, sock, sizeof(sock), NULL, 0, err, sizeof(err)) == -1)
-		die("%s", err);
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
-	if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		die("socket: %s", strerror(errno));
-	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
-		if (errno == ENOENT || errno == ECONNREFUSED)
-			die("no supervisor serves '%s' (%s): start one with dcf-supervisor --serve "
-			    "--name %s",
-			    name, sock, name);
-		die("%s: %s", sock, strerror(errno));
-	}
-	c->in = malloc(DCF_PROTO_MAX);
-	if (c->in == NULL)
-		die("out of memory");
-}
-
-/* Queue one request. */
-static void
-put(struct client *c, const struct dcf_msg *m)
-{
-	size_t n = dcf_proto_build(c->frame, sizeof(c->frame), m);
-
-	if (n == 0)
-		die("a request too long to send (at most %u bytes)", DCF_PROTO_MAX);
-	if (c->out_cap - c->out_len < n) {
-		size_t cap = c->out_cap ? c->out_cap : 65536;
-
-		while (cap - c->out_len < n)
-			cap *= 2;
-		if ((c->out = realloc(c->out, cap)) == NULL)
-			die("out of memory");
-		c->out_cap = cap;
-	}
-	memcpy(c->out + c->out_len, c->frame, n);
-	c->out_len += n;
-}
-
-/* Write what is queued (blocking while want_all, else as much as goes now). */
-static void
-flush_out(struct client *c, int want_all)
-{
-	size_t off = 0;
-
-	if (c->out == NULL)
-		return;
-	while (off < c->out_len) {
-		ssize_t n = send(c->fd, c->out + off, c->out_len - off,
-		    MSG_NOSIGNAL | (want_all ? 0 : MSG_DONTWAIT));
-
-		if (n > 0) {
-			off += (size_t)n;
-			continue;
-		}
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == EAGAIN && !want_all)
-			break;
-		die("the supervisor has gone: %s", strerror(errno));
-	}
-	if (off > 0) {
-		memmove(c->out, c->out + off, c->out_len - off);
-		c->out_len -= off;
-	}
-}
-
-/*
- * The next reply, read as it comes (blocking). Its pointers are c's until
- * the next call.
- */
-static void
-next_reply(struct client *c, struct dcf_msg *m)
-{
-	static size_t used;
-
-	if (used > 0) {
-		memmove(c->in, c->in + used, c->in_len - used);
-		c->in_len -= used;
-		used = 0;
-	}
-	for (;;) {
-		uint32_t code;
-		char err[256];
-		int r = dcf_proto_parse(c->in, c->in_len, DCF_PROTO_MAX, m, &used, &code, err,
-		    sizeof(err));
-		ssize_t n;
-
-		if (r == 1)
-			return;
-		if (r == -1)
-			die("a reply that is not dcf's protocol: %s", err);
-		/* Requests still to send go as the socket takes them, while replies come. */
-		while (c->out_len > 0) {
-			struct pollfd p = {.fd = c->fd, .events = POLLIN | POLLOUT};
-
-			if (poll(&p, 1, -1) == -1 && errno != EINTR)
-				die("poll: %s", strerror(errno));
-			if (p.revents & POLLOUT)
-				flush_out(c, 0);
-			if (p.revents & (POLLIN | POLLHUP | POLLERR))
-				break;
-		}
-		n = recv(c->fd, c->in + c->in_len, DCF_PROTO_MAX - c->in_len, 0);
-		if (n > 0)
-			c->in_len += (size_t)n;
-		else if (n == 0)
-			die("the supervisor closed the connection (stopped?): what was not "
-			    "acknowledged "
-			    "was not submitted");
-		else if (errno != EINTR)
-			die("reading from the supervisor: %s", strerror(errno));
-	}
-}
-
 static void
 refused(const struct dcf_msg *m)
 {
-	die("refused: %.*s", (int)m->u.error.text_len, m->u.error.text);
+	client_die("refused: %.*s", (int)m->u.error.text_len, m->u.error.text);
 }
 
 /* A task's end as an exit status (the header's table). */
@@ -234,13 +88,13 @@ wait_for(struct client *c, uint64_t id, uint32_t tag)
 	struct dcf_msg m = {.type = DCF_MSG_WAIT, .tag = tag};
 
 	m.u.wait.id = id;
-	put(c, &m);
-	flush_out(c, 1);
-	next_reply(c, &m);
+	client_put(c, &m);
+	client_flush(c, 1);
+	client_next(c, &m);
 	if (m.type == DCF_MSG_ERROR)
 		refused(&m);
 	if (m.type != DCF_MSG_RESULT || m.u.result.id != id)
-		die("an answer that is not the result of task %" PRIu64, id);
+		client_die("an answer that is not the result of task %" PRIu64, id);
 	return status_of(&m);
 }
 
@@ -255,18 +109,18 @@ one(struct client *c, const struct submit_opts *o, const char *cwd)
 		size_t l = strlen(o->cmd_argv[i]) + 1;
 
 		if (n + l > sizeof(cmd))
-			die("the command is longer than %zu bytes", sizeof(cmd));
+			client_die("the command is longer than %zu bytes", sizeof(cmd));
 		memcpy(cmd + n, o->cmd_argv[i], l);
 		n += l;
 	}
 	submit_msg(&m, o, 1, o->key, cwd, cmd, (uint32_t)n);
-	put(c, &m);
-	flush_out(c, 1);
-	next_reply(c, &m);
+	client_put(c, &m);
+	client_flush(c, 1);
+	client_next(c, &m);
 	if (m.type == DCF_MSG_ERROR)
 		refused(&m);
 	if (m.type != DCF_MSG_ACK)
-		die("an answer that is not an acknowledgement");
+		client_die("an answer that is not an acknowledgement");
 	printf("%" PRIu64 "\n", m.u.ack.id);
 	if (!o->wait)
 		return 0;
@@ -290,9 +144,9 @@ batch(struct client *c, const struct submit_opts *o, const char *cwd)
 	int eof = 0, rc = 0;
 
 	if (dcf_cmd_tmpl_init(&tmpl, o->cmd_argv, o->cmd_argc, o->commands, err, sizeof(err)) == -1)
-		die("%s", err);
+		client_die("%s", err);
 	if (dcf_lines_init(&lines, 0, 131072, o->null_sep ? '\0' : '\n') == -1)
-		die("out of memory");
+		client_die("out of memory");
 	while (!eof || acked < sent) {
 		struct dcf_msg m;
 
@@ -331,29 +185,29 @@ batch(struct client *c, const struct submit_opts *o, const char *cwd)
 				snprintf(key, sizeof(key), "%s-%" PRIu64, o->key, lineno);
 			submit_msg(&m, o, (uint32_t)lineno, o->key != NULL ? key : NULL, cwd, cmd,
 			    (uint32_t)need);
-			put(c, &m);
+			client_put(c, &m);
 			sent++;
 			if (c->out_len >= 65536)
-				flush_out(c, 0);
+				client_flush(c, 0);
 		}
 		if (acked == sent)
 			break;
-		flush_out(c, 0);
+		client_flush(c, 0);
 		if (c->out_len > 0 && sent - acked < WINDOW && !eof)
 			continue;
 		fflush(stdout);
-		next_reply(c, &m);
+		client_next(c, &m);
 		acked++;
 		if (m.type == DCF_MSG_ERROR) {
 			/* Refused, that line alone: said, and on with the others. */
 			fflush(stdout);
-			fprintf(stderr, "%s: input line %u refused: %.*s\n", prog, m.tag,
+			fprintf(stderr, "%s: input line %u refused: %.*s\n", client_prog, m.tag,
 			    (int)m.u.error.text_len, m.u.error.text);
 			rc = 1;
 			continue;
 		}
 		if (m.type != DCF_MSG_ACK)
-			die("an answer that is not an acknowledgement");
+			client_die("an answer that is not an acknowledgement");
 		printf("%" PRIu64 "\n", m.u.ack.id);
 		if (o->wait) {
 			if (nids == cap) {
@@ -361,13 +215,13 @@ batch(struct client *c, const struct submit_opts *o, const char *cwd)
 
 				cap = cap ? cap * 2 : 1024;
 				if ((n = realloc(ids, cap * sizeof(*ids))) == NULL)
-					die("out of memory");
+					client_die("out of memory");
 				ids = n;
 			}
 			ids[nids++] = m.u.ack.id;
 		}
 	}
-	flush_out(c, 1);
+	client_flush(c, 1);
 	fflush(stdout);
 	for (size_t i = 0; i < nids; i++)
 		if (wait_for(c, ids[i], (uint32_t)i) != 0)
@@ -375,8 +229,8 @@ batch(struct client *c, const struct submit_opts *o, const char *cwd)
 	free(ids);
 	dcf_lines_free(&lines);
 	if (bad[0] != '\0') {
-		fprintf(stderr, "%s: %s: it and the lines after it were not submitted\n", prog,
-		    bad);
+		fprintf(stderr, "%s: %s: it and the lines after it were not submitted\n",
+		    client_prog, bad);
 		rc = 1;
 	}
 	return rc;
@@ -390,6 +244,7 @@ main(int argc, char **argv)
 	char cwd[DCF_CWD_MAX];
 	int r;
 
+	client_prog = "dcf-submit";
 	for (int fd = 0; fd <= 2; fd++)
 		if (fcntl(fd, F_GETFD) == -1 &&
 		    open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) == -1)
@@ -398,16 +253,11 @@ main(int argc, char **argv)
 	if (r != 0)
 		return r > 0 ? 0 : 2;
 	if (getcwd(cwd, sizeof(cwd)) == NULL)
-		die("the current directory: %s", strerror(errno));
-	/* Not memset: the frame buffer is touched only as far as a frame goes (256 KiB of
-	 * page faults were a third of a submission's time). */
-	c.fd = -1;
-	c.in = c.out = NULL;
-	c.in_len = c.out_len = c.out_cap = 0;
-	connect_to(&c, o.name);
+		client_die("the current directory: %s", strerror(errno));
+	client_connect(&c, o.name, "what was not acknowledged was not submitted");
 	r = o.batch ? batch(&c, &o, cwd) : one(&c, &o, cwd);
 	if (fflush(stdout) == EOF)
-		die("writing the ids: %s", strerror(errno));
+		client_die("writing the ids: %s", strerror(errno));
 	close(c.fd);
 	free(c.in);
 	free(c.out);

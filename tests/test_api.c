@@ -618,10 +618,15 @@ test_kill_storm(void **state)
 	assert_int_equal(errno, ENODATA);
 	assert_each_once(seen, N);
 	assert_int_equal(dcf_pool_stats(p, &st, sizeof(st)), 0);
-	/* Each kill is a death; the last few may not be booked yet when the results are in. */
+	/*
+	 * Each kill is a death; the last may not be booked yet when the results
+	 * are in, but at most one a node: a node gets its next worker only once
+	 * the last one's death is booked (4 nodes; under valgrind on a loaded
+	 * machine all 4 were seen pending).
+	 */
 	kills = nkilled;
 	assert_true(kills >= 40);
-	assert_true(st.deaths <= kills && st.deaths + 3 >= kills);
+	assert_true(st.deaths <= kills && st.deaths + 4 >= kills);
 	assert_true(st.reruns > 0);
 	assert_int_equal(st.quarantined, 0);
 	assert_int_equal(st.delivered, N);

@@ -21,6 +21,7 @@
 #include "fuzz.h"
 #include "opts.h"
 #include "status.h"
+#include "ctl.h"
 #include "submit.h"
 #include "dcf/supervisor.h"
 
@@ -29,6 +30,7 @@
 static struct sup_opts so;
 static struct status_opts to;
 static struct submit_opts bo;
+static struct ctl_opts co;
 static char *argv[NARGS + 2];
 
 /*
@@ -51,6 +53,8 @@ parse(enum opt_prog prog, const char **out, const char *const *args)
 		r = sup_parse_options(argc, argv, &so);
 	else if (prog == OPT_P_SUBMIT)
 		r = submit_parse_options(argc, argv, &bo);
+	else if (prog == OPT_P_CTL)
+		r = ctl_parse_options(argc, argv, &co);
 	else
 		r = status_parse_options(argc, argv, &to);
 	*out = fz_release(NULL);
@@ -221,6 +225,10 @@ static void
 companions(enum opt_prog prog, int i, const char **w)
 {
 	w[0] = w[1] = w[2] = w[3] = NULL;
+	if (prog == OPT_P_CTL) {
+		w[0] = "drain"; /* dcf-ctl: a command always */
+		return;
+	}
 	if (prog == OPT_P_SUBMIT) {
 		/* dcf-submit: a command always; --commands and -0 with --batch. */
 		if (i == OPT_LINES_ARE_COMMANDS) {
@@ -376,6 +384,22 @@ test_errors(void **state)
 	    {OPT_P_SUPERVISOR, {"-a", "/nonexistent/in", "--", "true", NULL},
 	        "dcf-supervisor: --arg-file '/nonexistent/in': No such file or directory; try "
 	        "'dcf-supervisor --help'\n"},
+	    {OPT_P_CTL, {"--name", "x", NULL},
+	        "dcf-ctl: give a command: pause [NETWORK], resume [NETWORK] or drain; try "
+	        "'dcf-ctl --help'\n"},
+	    {OPT_P_CTL, {"stop\n", NULL},
+	        "dcf-ctl: no command 'stop\\n': pause [NETWORK], resume [NETWORK] or drain; try "
+	        "'dcf-ctl --help'\n"},
+	    {OPT_P_CTL, {"pause", "-1", NULL},
+	        "dcf-ctl: pause '-1': a network is a number from 0 to 255; try 'dcf-ctl --help'\n"},
+	    {OPT_P_CTL, {"resume", "1", "2", NULL},
+	        "dcf-ctl: resume takes one network at most: '2' is one too many; try 'dcf-ctl "
+	        "--help'\n"},
+	    {OPT_P_CTL, {"drain", "0", NULL},
+	        "dcf-ctl: drain takes nothing: '0' is one too many; try 'dcf-ctl --help'\n"},
+	    {OPT_P_CTL, {"--tasks", "drain", NULL},
+	        "dcf-ctl: unknown option '--tasks' (an option of dcf-supervisor); try "
+	        "'dcf-ctl --help'\n"},
 	};
 
 	(void)state;

@@ -40,7 +40,7 @@ parse(size_t n, struct dcf_msg *m, size_t *used, uint32_t *code, char *err)
 static void
 test_roundtrip(void **state)
 {
-	struct dcf_msg in[5], out;
+	struct dcf_msg in[7], out;
 	size_t n, used;
 	uint32_t code;
 	char err[256];
@@ -71,7 +71,18 @@ test_roundtrip(void **state)
 	in[4].u.error.code = DCF_PE_NOTFOUND;
 	in[4].u.error.text = "no such task: 9";
 	in[4].u.error.text_len = 15;
-	for (int i = 0; i < 5; i++) {
+	memset(&in[5], 0, sizeof(in[5]));
+	in[5].type = DCF_MSG_CTL;
+	in[5].tag = 8;
+	in[5].u.ctl.op = DCF_CTL_PAUSE;
+	in[5].u.ctl.net = 3;
+	in[5].u.ctl.id = 1ULL << 50;
+	in[5].u.ctl.value = -5;
+	memset(&in[6], 0, sizeof(in[6]));
+	in[6].type = DCF_MSG_OK;
+	in[6].u.error.text = "Network-3 paused";
+	in[6].u.error.text_len = 16;
+	for (int i = 0; i < 7; i++) {
 		n = dcf_proto_build(buf, sizeof(buf), &in[i]);
 		assert_true(n >= DCF_PROTO_HDR);
 		/* A byte at a time: not whole until the last one. */
@@ -82,8 +93,19 @@ test_roundtrip(void **state)
 		assert_int_equal(out.type, in[i].type);
 		assert_int_equal(out.tag, in[i].tag);
 	}
-	/* The last one parsed is the error; each kind's fields, checked on a fresh parse. */
+	/* The last one parsed is the OK; each kind's fields, checked on a fresh parse. */
+	assert_int_equal(out.u.error.text_len, 16);
+	assert_memory_equal(out.u.error.text, "Network-3 paused", 16);
+	n = dcf_proto_build(buf, sizeof(buf), &in[4]);
+	assert_int_equal(parse(n, &out, &used, &code, err), 1);
+	assert_int_equal(out.u.error.code, DCF_PE_NOTFOUND);
 	assert_memory_equal(out.u.error.text, "no such task: 9", 15);
+	n = dcf_proto_build(buf, sizeof(buf), &in[5]);
+	assert_int_equal(parse(n, &out, &used, &code, err), 1);
+	assert_int_equal(out.u.ctl.op, DCF_CTL_PAUSE);
+	assert_int_equal(out.u.ctl.net, 3);
+	assert_int_equal(out.u.ctl.id, 1ULL << 50);
+	assert_int_equal(out.u.ctl.value, -5);
 	n = dcf_proto_build(buf, sizeof(buf), &in[0]);
 	assert_int_equal(parse(n, &out, &used, &code, err), 1);
 	assert_int_equal(out.u.submit.flags, 1);

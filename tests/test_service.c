@@ -32,7 +32,7 @@ struct sfix {
 	char dir[64];
 	char store[160];
 	char name[40];
-	char sup_bin[PATH_MAX], sub_bin[PATH_MAX], sta_bin[PATH_MAX];
+	char sup_bin[PATH_MAX], sub_bin[PATH_MAX], sta_bin[PATH_MAX], ctl_bin[PATH_MAX];
 	pid_t sup;
 	int log_fd; /* the supervisor's stderr */
 	char log[65536];
@@ -63,7 +63,8 @@ setup(void **state)
 	tu_name(f->name, sizeof(f->name), "svc");
 	if (realpath("./dcf-supervisor", f->sup_bin) == NULL ||
 	    realpath("./dcf-submit", f->sub_bin) == NULL ||
-	    realpath("./dcf-status", f->sta_bin) == NULL) {
+	    realpath("./dcf-status", f->sta_bin) == NULL ||
+	    realpath("./dcf-ctl", f->ctl_bin) == NULL) {
 		rmdir(p);
 		snprintf(p, sizeof(p), "%s/run", f->dir);
 		rmdir(p);
@@ -730,6 +731,29 @@ running_pid(struct sfix *f, uint64_t id)
 	return pid;
 }
 
+static int
+got_net(void *arg, const struct dcf_store_task *t)
+{
+	*(uint32_t *)arg = t->net;
+	return 0;
+}
+
+/* The network the store says task id's last run ran on. */
+static uint32_t
+net_of(struct sfix *f, uint64_t id)
+{
+	struct dcf_store_open_opts o = {.where = f->store, .readonly = 1};
+	struct dcf_store *st;
+	char err[256];
+	uint32_t net = UINT32_MAX;
+
+	if ((st = dcf_store_open(&o, err, sizeof(err))) == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(dcf_store_get(st, id, got_net, &net, err, sizeof(err)), 1);
+	dcf_store_close(st);
+	return net;
+}
+
 /*
  * A worker stopped when its supervisor was killed never hears of the death
  * (its parent-death signal waits): the next supervisor finds it by the pid
@@ -1031,6 +1055,192 @@ test_store_tampered(void **state)
 	assert_int_equal(tu_leftovers(), 0);
 }
 
+/* dcf-ctl ARGS: its status, its stdout in out, its stderr in sub_err(f). */
+static int
+ctl(struct sfix *f, char *out, size_t outlen, const char *const *args)
+{
+	return run_bin(f, f->ctl_bin, NULL, NULL, out, outlen, args);
+}
+
+/* Network net's line of dcf-status --json, in line. */
+static void
+net_json(struct sfix *f, uint32_t net, char *line, size_t len)
+{
+	static char out[65536];
+	char head[32];
+	const char *p, *e;
+
+	assert_int_equal(run_bin(f, f->sta_bin, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--json", NULL}),
+	    0);
+	snprintf(head, sizeof(head), "{\"id\": %u,", net);
+	assert_non_null(p = strstr(out, head));
+	assert_non_null(e = strchr(p, '\n'));
+	snprintf(line, len, "%.*s", (int)(e - p), p);
+}
+
+/*
+ * dcf-ctl's bad input: one line, exit 2 (usage, or a network the service
+ * does not have), and nothing changed; no service: exit 1.
+ */
+static void
+test_ctl_errors(void **state)
+{
+	struct sfix *f = *state;
+	char out[256], line[512];
+
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"pause", NULL}), 1);
+	assert_non_null(strstr(sub_err(f), "no supervisor serves"));
+	sup_start(f, f->sup_bin, NULL, (const char *const[]){"--networks", "2", "-N", "1", NULL});
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"pause", "2", NULL}), 2);
+	assert_string_equal(out, "");
+	assert_string_equal(sub_err(f),
+	    "dcf-ctl: pause: no network 2: this system has 2 (0 to 1)\n");
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"pause", "x", NULL}), 2);
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"halt", NULL}), 2);
+	assert_int_equal(strchr(sub_err(f), '\n') - sub_err(f) + 1, (long)strlen(sub_err(f)));
+	/* A controller that dies halfway through its request: nothing. */
+	{
+		unsigned char buf[64];
+		struct dcf_msg m = {.type = DCF_MSG_CTL, .tag = 1};
+		size_t n;
+		int fd = raw_connect(f);
+
+		m.u.ctl.op = DCF_CTL_PAUSE;
+		m.u.ctl.net = DCF_CTL_ALL;
+		n = dcf_proto_build(buf, sizeof(buf), &m);
+		assert_int_equal(send(fd, buf, n - 1, MSG_NOSIGNAL), (ssize_t)(n - 1));
+		close(fd);
+	}
+	for (uint32_t n = 0; n < 2; n++) {
+		net_json(f, n, line, sizeof(line));
+		assert_non_null(strstr(line, "\"paused\": false"));
+	}
+	/* And it still runs what it is given (a round trip after the half request). */
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--wait", "--", "true", NULL}),
+	    0);
+	for (uint32_t n = 0; n < 2; n++) {
+		net_json(f, n, line, sizeof(line));
+		assert_non_null(strstr(line, "\"paused\": false"));
+	}
+	assert_int_equal(sup_stop(f, SIGTERM), 0);
+	assert_int_equal(tu_leftovers(), 0);
+}
+
+/*
+ * pause NETWORK: its worker finishes the task it runs and takes nothing
+ * more, though a task waits in its queue; new tasks go to the networks that
+ * run. resume: the waiting task runs. Two networks of one node: task ids 1,
+ * 3, ... are network 0's, 2, 4, ... network 1's.
+ */
+static void
+test_pause_resume(void **state)
+{
+	struct sfix *f = *state;
+	char out[256], fifo[160], cmd[256], line[512];
+	int fd, wfd;
+
+	snprintf(fifo, sizeof(fifo), "%s/go", f->dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	snprintf(cmd, sizeof(cmd), "read x < %s", fifo);
+	sup_start(f, f->sup_bin, NULL, (const char *const[]){"--networks", "2", "-N", "1", NULL});
+	/* 1 holds network 0's node until we write; 3 waits behind it. */
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--", "sh", "-c", cmd, NULL}),
+	    0);
+	assert_string_equal(out, "1\n");
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--wait", "--", "true", NULL}),
+	    0);
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--", "true", NULL}),
+	    0);
+	assert_string_equal(out, "3\n");
+	assert_true(running_pid(f, 1) > 0);
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"pause", "0", NULL}), 0);
+	assert_string_equal(out, "Network-0 paused\n");
+	assert_int_equal(log_wait(f, "Network-0 paused by dcf-ctl", 30), 0);
+	/* Task 1 goes on to its end. Its worker's completion and its next claim are one
+	 * transaction: once 1 is done, the claim that did not take 3 is made. */
+	fd = raw_connect(f);
+	assert_true((wfd = open(fifo, O_WRONLY)) >= 0);
+	assert_int_equal(write(wfd, "go\n", 3), 3);
+	close(wfd);
+	assert_int_equal(raw_wait(fd, 1), DCF_SS_DONE);
+	net_json(f, 0, line, sizeof(line));
+	assert_non_null(strstr(line, "\"queue_depth\": 1,"));
+	assert_non_null(strstr(line, "\"paused\": true"));
+	assert_int_equal(state_of(f, 3), DCF_SS_QUEUED + 1);
+	/* New work goes where nodes take it: 4 and 5 (whose turn was network 0's) run on 1. */
+	for (int i = 4; i <= 5; i++) {
+		assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+		                     (const char *const[]){"--wait", "--", "true", NULL}),
+		    0);
+		assert_int_equal(net_of(f, (uint64_t)i), 1);
+	}
+	assert_int_equal(state_of(f, 3), DCF_SS_QUEUED + 1);
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"resume", NULL}), 0);
+	assert_string_equal(out, "every network resumed\n");
+	assert_int_equal(raw_wait(fd, 3), DCF_SS_DONE);
+	assert_int_equal(net_of(f, 3), 0);
+	close(fd);
+	net_json(f, 0, line, sizeof(line));
+	assert_non_null(strstr(line, "\"paused\": false"));
+	assert_int_equal(sup_stop(f, SIGTERM), 0);
+	assert_int_equal(tu_leftovers(), 0);
+}
+
+/*
+ * drain: new submissions are refused at once; what was taken runs to its
+ * end, and then the service exits 0 by itself, its store holding every
+ * task done.
+ */
+static void
+test_drain(void **state)
+{
+	struct sfix *f = *state;
+	char out[256], fifo[160], cmd[256];
+	int wfd, st;
+
+	snprintf(fifo, sizeof(fifo), "%s/go", f->dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	snprintf(cmd, sizeof(cmd), "read x < %s", fifo);
+	sup_start(f, f->sup_bin, NULL, (const char *const[]){"-N", "1", NULL});
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--", "sh", "-c", cmd, NULL}),
+	    0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+		                     (const char *const[]){"--", "true", NULL}),
+		    0);
+	assert_string_equal(out, "4\n");
+	assert_true(running_pid(f, 1) > 0);
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"drain", NULL}), 0);
+	assert_non_null(strstr(out, "draining"));
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--", "true", NULL}),
+	    1);
+	assert_string_equal(out, "");
+	assert_non_null(strstr(sub_err(f), "the service is draining"));
+	assert_int_equal(run_bin(f, f->sta_bin, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--json", NULL}),
+	    0);
+	assert_non_null(strstr(out, "\"state\": \"draining\""));
+	/* Asked again: said, and nothing more. */
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"drain", NULL}), 0);
+	assert_string_equal(out, "draining already\n");
+	assert_true((wfd = open(fifo, O_WRONLY)) >= 0);
+	assert_int_equal(write(wfd, "go\n", 3), 3);
+	close(wfd);
+	assert_int_equal(log_wait(f, "drained: every task has ended", 30), 0);
+	st = sup_stop(f, 0); /* no signal: it ends by itself */
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	for (uint64_t id = 1; id <= 4; id++)
+		assert_int_equal(state_of(f, id), DCF_SS_DONE + 1);
+	assert_int_equal(tu_leftovers(), 0);
+}
+
 static void
 test_supervisor_crash(void **state)
 {
@@ -1165,6 +1375,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_stopped_worker, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stopped_worker_pgroups, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_store_tampered, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ctl_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pause_resume, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_drain, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_supervisor_crash, setup, teardown),
 	};
 

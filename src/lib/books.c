@@ -125,15 +125,51 @@ dcf_books_wake_ring(struct dcf_seg *sg, uint32_t ring)
 			wake_one(sg, n);
 }
 
+/* Every sleeper of network n. */
+static void
+wake_net_all(struct dcf_seg *sg, uint32_t n)
+{
+	__atomic_add_fetch(&sg->nets[n].wake, 1, __ATOMIC_RELEASE);
+	dcf_futex_wake(&sg->nets[n].wake, INT_MAX);
+	/* Everyone is awake or about to be: the count starts again. */
+	__atomic_store_n(&sg->nets[n].woken, 0, __ATOMIC_RELAXED);
+}
+
 void
 dcf_books_wake_all(struct dcf_seg *sg)
 {
-	for (uint32_t n = 0; n < sg->cfg.nets; n++) {
-		__atomic_add_fetch(&sg->nets[n].wake, 1, __ATOMIC_RELEASE);
-		dcf_futex_wake(&sg->nets[n].wake, INT_MAX);
-		/* Everyone is awake or about to be: the count starts again. */
-		__atomic_store_n(&sg->nets[n].woken, 0, __ATOMIC_RELAXED);
+	for (uint32_t n = 0; n < sg->cfg.nets; n++)
+		wake_net_all(sg, n);
+}
+
+int
+dcf_set_paused_locked(struct dcf_seg *sg, uint32_t net, uint32_t paused)
+{
+	struct dcf_tx tx;
+	uint32_t lo = net == DCF_NONE ? 0 : net, hi = net == DCF_NONE ? sg->cfg.nets : net + 1;
+
+	if (net != DCF_NONE && net >= sg->cfg.nets) {
+		errno = EINVAL;
+		return -1;
 	}
+	dcf_tx_begin(&tx, sg, DCF_OP_NODE);
+	for (uint32_t n = lo; n < hi; n++)
+		dcf_tx_put32(&tx, &sg->nets[n].paused, paused ? 1 : 0);
+	dcf_tx_commit(&tx);
+	/* Resumed: its sleepers look again (a pause needs no wake: they find nothing). */
+	for (uint32_t n = lo; n < hi && !paused; n++)
+		wake_net_all(sg, n);
+	return 0;
+}
+
+void
+dcf_set_draining_locked(struct dcf_seg *sg)
+{
+	struct dcf_tx tx;
+
+	dcf_tx_begin(&tx, sg, DCF_OP_NODE);
+	dcf_tx_put32(&tx, &sg->hdr->draining, 1);
+	dcf_tx_commit(&tx);
 }
 
 /* Every bound of a transaction below, against the journal's size (layout.h). */
@@ -410,6 +446,9 @@ claim_tx(struct dcf_seg *sg, struct dcf_tx *tx, uint32_t node, uint32_t gen, pid
 	const uint32_t rings[2] = {DCF_RING_RECOVERY, DCF_RING_NET0 + sg->nodes[node].net};
 	uint32_t slots[DCF_BATCH_MAX], m = 0, got;
 
+	/* A paused network's workers take nothing, as if nothing were queued. */
+	if (sg->nets[sg->nodes[node].net].paused)
+		return 0;
 	for (int r = 0; r < 2 && m < k; r++) {
 		if (dcf_ring_pop_n_tx(tx, rings[r], slots + m, k - m, &got) == -1) {
 			if (errno != ENOENT)

@@ -122,6 +122,8 @@ dcf_books_check_locked(struct dcf_seg *sg, char *err, size_t errlen)
 		if (sg->nets[i].alive != alive[i])
 			FAIL("network %u: %u alive counted, %u alive", i, sg->nets[i].alive,
 			    alive[i]);
+		if (sg->nets[i].paused > 1)
+			FAIL("network %u: paused is %u, not 0 or 1", i, sg->nets[i].paused);
 	}
 	/* I3, I4. */
 	if (h->cnt.running != running)

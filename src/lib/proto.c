@@ -131,6 +131,12 @@ dcf_proto_parse(const void *buf, size_t len, uint32_t cmd_max, struct dcf_msg *m
 	case DCF_MSG_WAIT:
 		m->u.wait.id = get64(&r);
 		break;
+	case DCF_MSG_CTL:
+		m->u.ctl.op = get32(&r);
+		m->u.ctl.net = get32(&r);
+		m->u.ctl.id = get64(&r);
+		m->u.ctl.value = (int64_t)get64(&r);
+		break;
 	case DCF_MSG_ACK:
 		m->u.ack.id = get64(&r);
 		m->u.ack.flags = get32(&r);
@@ -146,10 +152,12 @@ dcf_proto_parse(const void *buf, size_t len, uint32_t cmd_max, struct dcf_msg *m
 		m->u.result.run_ns = get64(&r);
 		break;
 	case DCF_MSG_ERROR:
-		m->u.error.code = get32(&r);
+	case DCF_MSG_OK:
+		if (m->type == DCF_MSG_ERROR)
+			m->u.error.code = get32(&r);
 		m->u.error.text_len = get32(&r);
 		if (!r.bad && m->u.error.text_len != r.left)
-			BAD(DCF_PE_BADMSG, "an error's text length does not fill its frame");
+			BAD(DCF_PE_BADMSG, "a reply's text length does not fill its frame");
 		m->u.error.text = get_bytes(&r, m->u.error.text_len);
 		break;
 	default:
@@ -221,6 +229,12 @@ dcf_proto_build(void *buf, size_t cap, const struct dcf_msg *m)
 	case DCF_MSG_WAIT:
 		put64(&w, m->u.wait.id);
 		break;
+	case DCF_MSG_CTL:
+		put32(&w, m->u.ctl.op);
+		put32(&w, m->u.ctl.net);
+		put64(&w, m->u.ctl.id);
+		put64(&w, (uint64_t)m->u.ctl.value);
+		break;
 	case DCF_MSG_ACK:
 		put64(&w, m->u.ack.id);
 		put32(&w, m->u.ack.flags);
@@ -236,7 +250,9 @@ dcf_proto_build(void *buf, size_t cap, const struct dcf_msg *m)
 		put64(&w, m->u.result.run_ns);
 		break;
 	case DCF_MSG_ERROR:
-		put32(&w, m->u.error.code);
+	case DCF_MSG_OK:
+		if (m->type == DCF_MSG_ERROR)
+			put32(&w, m->u.error.code);
 		put32(&w, m->u.error.text_len);
 		put_bytes(&w, m->u.error.text, m->u.error.text_len);
 		break;
@@ -263,6 +279,8 @@ static const char *const err_names[] = {
     [DCF_PE_STOPPING] = "the supervisor is stopping",
     [DCF_PE_DENIED] = "permission denied",
     [DCF_PE_BADCMD] = "bad command",
+    [DCF_PE_BADCTL] = "bad control request",
+    [DCF_PE_DRAINING] = "the service is draining",
 };
 
 const char *

@@ -61,6 +61,7 @@ dcf_layout_format(void)
 	FIELD(f, dcf_hdr, sup_waiting);
 	FIELD(f, dcf_hdr, sup_wake_done);
 	FIELD(f, dcf_hdr, end_code);
+	FIELD(f, dcf_hdr, draining);
 	FIELD(f, dcf_hdr, seq);
 	FIELD(f, dcf_hdr, cnt);
 	FIELD(f, dcf_hdr, lock);
@@ -104,6 +105,7 @@ dcf_layout_format(void)
 	FIELD(f, dcf_net, alive);
 	FIELD(f, dcf_net, completed);
 	FIELD(f, dcf_net, run_avg_ns);
+	FIELD(f, dcf_net, paused);
 	FIELD(f, dcf_ring, head);
 	FIELD(f, dcf_ring, tail);
 	FIELD(f, dcf_ring, mask);

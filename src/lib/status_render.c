@@ -173,7 +173,12 @@ vis(char *dst, size_t len, const char *src, int space_ok)
 static const char *
 sys_name(const struct dcf_snap *s, const struct dcf_render_opt *o)
 {
-	return o->ended ? dcf_snap_sys_name(DCF_SYS_ENDED) : dcf_snap_sys_name(s->hdr.sys_state);
+	if (o->ended)
+		return dcf_snap_sys_name(DCF_SYS_ENDED);
+	/* dcf-ctl drain: running, and taking nothing new. */
+	if (s->hdr.sys_state == DCF_SYS_RUNNING && s->hdr.draining)
+		return "draining";
+	return dcf_snap_sys_name(s->hdr.sys_state);
 }
 
 static int
@@ -308,11 +313,11 @@ text_nets(FILE *f, const struct dcf_snap *s)
 	for (uint32_t i = 0; i < s->hdr.cfg.nets; i++) {
 		const struct dcf_snap_net *n = &s->net[i];
 
-		fprintf(f, "%3u %5u %5u %5u %5u %5u %5u %6u %7u %6u %9llu\n", i, n->nodes, n->alive,
-		    n->by_state[DCF_NODE_BUSY], n->by_state[DCF_NODE_IDLE],
+		fprintf(f, "%3u %5u %5u %5u %5u %5u %5u %6u %7u %6u %9llu%s\n", i, n->nodes,
+		    n->alive, n->by_state[DCF_NODE_BUSY], n->by_state[DCF_NODE_IDLE],
 		    n->by_state[DCF_NODE_STARTING], n->by_state[DCF_NODE_DOWN],
 		    n->by_state[DCF_NODE_FAILED], n->by_state[DCF_NODE_STOPPED], n->queue_depth,
-		    (unsigned long long)n->completed);
+		    (unsigned long long)n->completed, s->nets[i].paused ? "  paused" : "");
 	}
 }
 
@@ -607,12 +612,12 @@ json_nets(FILE *f, const struct dcf_snap *s)
 		    "%s\n    {\"id\": %u, \"nodes\": %u, \"nodes_alive\": %u, \"nodes_busy\": %u, "
 		    "\"nodes_idle\": %u, \"nodes_starting\": %u, \"nodes_down\": %u, "
 		    "\"nodes_failed\": %u, \"nodes_stopped\": %u, \"queue_depth\": %u, "
-		    "\"completed\": %llu}",
+		    "\"completed\": %llu, \"paused\": %s}",
 		    i > 0 ? "," : "", i, n->nodes, n->alive, n->by_state[DCF_NODE_BUSY],
 		    n->by_state[DCF_NODE_IDLE], n->by_state[DCF_NODE_STARTING],
 		    n->by_state[DCF_NODE_DOWN], n->by_state[DCF_NODE_FAILED],
-		    n->by_state[DCF_NODE_STOPPED], n->queue_depth,
-		    (unsigned long long)n->completed);
+		    n->by_state[DCF_NODE_STOPPED], n->queue_depth, (unsigned long long)n->completed,
+		    s->nets[i].paused ? "true" : "false");
 	}
 	fprintf(f, "\n  ],\n");
 }

@@ -155,6 +155,10 @@ struct sup {
 	struct dcf_storeq *storeq;
 	int store_failing;             /* a commit failed; said once until one succeeds */
 	struct svc *svc;               /* --serve */
+	int draining;                  /* dcf-ctl drain: stop once every task has ended */
+	int drained;                   /* and it did: exit 0 */
+	uint32_t npaused;              /* networks paused by dcf-ctl */
+	uint8_t paused[DCF_MAX_NETS];  /* which (the segment's nets[].paused, as we set it) */
 	char store_buf[PATH_MAX - 64]; /* --serve's default store */
 	char results_buf[PATH_MAX];    /* and where its tasks' output is kept */
 	uint32_t ndying;               /* nodes dying: reaped, waiting for their task trees to go */
@@ -877,6 +881,13 @@ home_ring(struct sup *s, uint64_t id)
 {
 	uint32_t net = (uint32_t)(id % s->cfg->nets);
 
+	/* A paused network's turn goes to the next that runs, if one does. */
+	for (uint32_t i = 1; s->paused[net] && i < s->cfg->nets; i++) {
+		uint32_t n = (net + i) % s->cfg->nets;
+
+		if (!s->paused[n] && s->alive[n] > 0)
+			return DCF_RING_NET0 + n;
+	}
 	return s->alive[net] > 0 ? DCF_RING_NET0 + net : DCF_RING_RECOVERY;
 }
 
@@ -2504,6 +2515,100 @@ store_close(struct sup *s)
 	return rc;
 }
 
+/* --- dcf-ctl ---------------------------------------------------------------- */
+
+static int
+ctl_pause(struct sup *s, uint32_t net, int pause, char *text, size_t len)
+{
+	const char *what = pause ? "paused" : "resumed";
+	char where[32];
+	int r;
+
+	if (net != DCF_CTL_ALL && net >= s->cfg->nets) {
+		snprintf(text, len, "no network %u: this system has %u (0 to %u)", net,
+		    s->cfg->nets, s->cfg->nets - 1);
+		return -1;
+	}
+	if (sup_lock(s) == -1) {
+		snprintf(text, len, "the books are being repaired: nothing was changed; try again");
+		return -1;
+	}
+	r = dcf_set_paused_locked(&s->sg, net == DCF_CTL_ALL ? DCF_NONE : net, (uint32_t)pause);
+	dcf_unlock(&s->sg);
+	if (r == -1) {
+		snprintf(text, len, "the books refused: %s; nothing was changed", strerror(errno));
+		return -1;
+	}
+	s->npaused = 0;
+	for (uint32_t n = 0; n < s->cfg->nets; n++) {
+		if (net == DCF_CTL_ALL || n == net)
+			s->paused[n] = (uint8_t)pause;
+		s->npaused += s->paused[n];
+	}
+	if (net == DCF_CTL_ALL)
+		snprintf(where, sizeof(where), "every network");
+	else
+		snprintf(where, sizeof(where), "Network-%u", net);
+	snprintf(text, len, "%s %s", where, what);
+	dcf_log(DCF_WARNING, "%s %s by dcf-ctl: %s", where, what,
+	    pause ? "its nodes start no new task; running ones go on"
+	          : "its nodes take tasks again");
+	return 0;
+}
+
+static int
+ctl_drain(struct sup *s, char *text, size_t len)
+{
+	if (s->draining) {
+		snprintf(text, len, "draining already");
+		return 0;
+	}
+	if (sup_lock(s) == -1) {
+		snprintf(text, len, "the books are being repaired: nothing was changed; try again");
+		return -1;
+	}
+	dcf_set_draining_locked(&s->sg);
+	dcf_unlock(&s->sg);
+	s->draining = 1;
+	svc_drain(s->svc);
+	snprintf(text, len, "draining: no new submissions; it stops once every task has ended");
+	dcf_log(DCF_WARNING,
+	    "draining (dcf-ctl): no new submissions; stopping once every task has ended");
+	return 0;
+}
+
+/* What dcf-ctl asks, through the service's socket (svc.h). */
+static int
+sup_ctl(void *arg, const struct dcf_msg *m, char *text, size_t len)
+{
+	struct sup *s = arg;
+
+	if (s->stopping) {
+		snprintf(text, len, "the supervisor is stopping: nothing was changed");
+		return -1;
+	}
+	switch (m->u.ctl.op) {
+	case DCF_CTL_PAUSE:
+	case DCF_CTL_RESUME:
+		return ctl_pause(s, m->u.ctl.net, m->u.ctl.op == DCF_CTL_PAUSE, text, len);
+	case DCF_CTL_DRAIN:
+		return ctl_drain(s, text, len);
+	default:
+		snprintf(text, len,
+		    "no control request %u here (a newer dcf-ctl?): nothing was changed",
+		    m->u.ctl.op);
+		return -1;
+	}
+}
+
+/* dcf-ctl drain, done: nothing staged, waiting in memory or the store, or in a slot. */
+static int
+drained(struct sup *s)
+{
+	return s->draining && svc_idle(s->svc) && s->batch.n == 0 &&
+	    dcf_ring_depth(&s->sg.rings[DCF_RING_FREE]) == s->cfg->task_slots;
+}
+
 /*
  * While tasks keep completing the loop does not sleep, and looks at its
  * signals, children and timers once a millisecond rather than at every
@@ -2534,6 +2639,11 @@ loop_step(struct sup *s, int may_block)
 	}
 	if (!s->stopping && !s->resetting && finished(s)) {
 		announce_end(s);
+		begin_stop(s, -1);
+	}
+	if (!s->stopping && !s->resetting && drained(s)) {
+		dcf_log(DCF_WARNING, "drained: every task has ended; stopping");
+		s->drained = 1;
 		begin_stop(s, -1);
 	}
 	if (!s->stopping && all_failed(s)) {
@@ -2718,7 +2828,8 @@ run_system(struct sup *s)
 		rc = 128 + s->last_stop_sig; /* the run had ended, but its end was cut short */
 	else
 		rc = s->failed_run || s->sg.hdr->cnt.quarantined > 0 || s->bad_results > 0 ? 1 : 0;
-	if (s->o->serve && s->stopping > 0 && s->stopping != SIGQUIT && !s->failed_run)
+	if (s->o->serve && (s->stopping > 0 || s->drained) && s->stopping != SIGQUIT &&
+	    !s->failed_run)
 		rc = 0; /* a service stopped as asked: its tasks' outcomes are in the store */
 	if (rc == 0 && dcf_log_lost() > 0)
 		rc = 1;
@@ -2818,6 +2929,7 @@ open_store(struct sup *s, struct sup_opts *o, char *err, size_t errlen)
 			drop_new_store(s, o);
 			return -1;
 		}
+		svc_set_ctl(s->svc, sup_ctl, s);
 		dcf_log(DCF_WARNING,
 		    "serving '%s': store %s, %llu %s unfinished (%llu were running), next id %llu",
 		    o->name, o->store_path, (unsigned long long)st.unfinished,

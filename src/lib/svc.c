@@ -74,6 +74,9 @@ struct svc {
 	struct waiter *w;
 	uint32_t nw, wcap;
 	int stopping;
+	int draining; /* dcf-ctl drain: submissions refused */
+	svc_ctl_fn ctl;
+	void *ctl_arg;
 	/* What the first window found dead supervisors running: requeued once q is set. */
 	struct dcf_store_task *rerun;
 	uint32_t nrerun;
@@ -349,6 +352,12 @@ on_submit(struct svc *v, struct conn *c, const struct dcf_msg *m)
 		    "back");
 		return;
 	}
+	if (v->draining) {
+		refuse(v, c, m->tag, DCF_PE_DRAINING,
+		    "the service is draining (dcf-ctl drain): nothing was recorded; submit again "
+		    "once it is started again");
+		return;
+	}
 	if (len > v->cfg->payload_max) {
 		refuse(v, c, m->tag, DCF_PE_BADCMD, "the command is too long for a task");
 		return;
@@ -435,6 +444,22 @@ on_wait(struct svc *v, struct conn *c, const struct dcf_msg *m)
 
 /* Every whole frame in c's buffer, answered; a malformed one closes it. */
 static void
+on_ctl(struct svc *v, struct conn *c, const struct dcf_msg *m)
+{
+	struct dcf_msg r = {.type = DCF_MSG_OK, .tag = m->tag};
+	char text[512];
+
+	if (v->ctl == NULL || v->ctl(v->ctl_arg, m, text, sizeof(text)) == -1) {
+		send_error(v, c, m->tag, DCF_PE_BADCTL,
+		    v->ctl == NULL ? "this supervisor takes no control requests" : text);
+		return;
+	}
+	r.u.error.text = text;
+	r.u.error.text_len = (uint32_t)strlen(text);
+	send_msg(v, c, &r);
+}
+
+static void
 on_frames(struct svc *v, struct conn *c)
 {
 	size_t off = 0;
@@ -469,6 +494,8 @@ on_frames(struct svc *v, struct conn *c)
 			on_submit(v, c, &m);
 		else if (m.type == DCF_MSG_WAIT)
 			on_wait(v, c, &m);
+		else if (m.type == DCF_MSG_CTL)
+			on_ctl(v, c, &m);
 		else {
 			send_error(v, c, m.tag, DCF_PE_BADMSG, "not a request");
 			c->bad = 1;
@@ -960,6 +987,25 @@ svc_set_storeq(struct svc *v, struct dcf_storeq *q)
 	for (uint32_t i = 0; i < v->nrerun; i++)
 		(void)dcf_storeq_upd(q, DCF_SU_REQUEUED, &v->rerun[i], 0);
 	v->nrerun = 0;
+}
+
+void
+svc_set_ctl(struct svc *v, svc_ctl_fn fn, void *arg)
+{
+	v->ctl = fn;
+	v->ctl_arg = arg;
+}
+
+void
+svc_drain(struct svc *v)
+{
+	v->draining = 1;
+}
+
+int
+svc_idle(const struct svc *v)
+{
+	return v->pending.n == 0 && v->ready.n == 0 && !v->spilled;
 }
 
 void

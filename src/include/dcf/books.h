@@ -163,6 +163,14 @@ DCF_MUST_CHECK int dcf_dispatch_cmd_n_locked(struct dcf_seg *sg, const uint32_t 
     uint64_t now, const void *const *payloads, const uint32_t *lens, const struct dcf_prior *prior);
 /* Supervisor: ids next_id .. next_id + n - 1 will never run (--resume found them run). */
 DCF_MUST_CHECK int dcf_skip_locked(struct dcf_seg *sg, uint64_t n);
+/*
+ * Supervisor (dcf-ctl): network net's workers claim nothing while paused
+ * (DCF_NONE: every network); running tasks go on. A resume wakes its
+ * sleepers. -1 with EINVAL for no such network.
+ */
+DCF_MUST_CHECK int dcf_set_paused_locked(struct dcf_seg *sg, uint32_t net, uint32_t paused);
+/* Supervisor (dcf-ctl drain): the system takes nothing new, for dcf-status to say. */
+void dcf_set_draining_locked(struct dcf_seg *sg);
 
 /* Task slot s's payload, cfg.payload_max bytes. */
 static inline unsigned char *

@@ -38,7 +38,7 @@
 #include <stdint.h>
 
 #define DCF_MAGIC          0x31306d6873666364ULL /* "dcfshm01" */
-#define DCF_LAYOUT_VERSION 6u
+#define DCF_LAYOUT_VERSION 7u
 #define DCF_NAME_MAX       32 /* instance name, without NUL */
 #define DCF_NONE           UINT32_MAX
 
@@ -229,7 +229,10 @@ struct dcf_net {
 	uint32_t woken;
 	uint64_t completed;
 	uint64_t run_avg_ns; /* moving average of its tasks' run time; 0: none yet */
-	uint64_t pad[4];
+	/* dcf-ctl pause: its workers claim nothing (running tasks go on); by transactions. */
+	uint32_t paused;
+	uint32_t pad32;
+	uint64_t pad[3];
 };
 
 /*
@@ -334,6 +337,10 @@ struct dcf_hdr {
 	/* With sup_waiting DCF_SUP_WAKE_DONE: wake it once the done ring holds this
 	 * many, or a worker finds nothing more to claim (0 or 1: at the first). */
 	uint32_t sup_wake_done;
+	/* dcf-ctl drain: no new submissions; the supervisor ends once all is done. By
+	 * transactions, for dcf-status. */
+	uint32_t draining;
+	uint32_t pad1;
 	uint64_t total; /* tasks in the run; DCF_TASKS_STREAM until a stream ends */
 	uint64_t seq;   /* seqlock: odd while a transaction applies */
 	struct dcf_counters cnt;

@@ -19,12 +19,16 @@
  *           not empty; cwd absolute, without NUL; key without NUL, at most
  *           DCF_KEY_MAX bytes (0: no key).
  *   WAIT    u64 id: reply RESULT once the task is finished (at once if it is).
+ *   CTL     u32 op (enum dcf_ctl_op), u32 net (DCF_CTL_ALL: every network),
+ *           u64 id, i64 value (what op needs of them; 0 otherwise): reply OK
+ *           once done, or ERROR (DCF_PE_BADCTL: nothing was changed).
  * Replies:
  *   ACK     u64 id, u32 flags (DCF_ACK_EXISTED: the key's task, not a new one),
  *           sent only once the task is committed to the store.
  *   RESULT  u64 id, u32 state (store.h), u32 how, i32 exit_code,
  *           u32 term_sig, u32 exec_errno, u32 attempts, u64 run_ns.
  *   ERROR   u32 code (enum dcf_proto_err), u32 text_len, text: one line.
+ *   OK      u32 text_len, text: one line saying what a CTL did.
  * Replies to one connection's SUBMITs come in the order sent; a RESULT
  * comes when its task ends; the tag says which request a reply is for.
  * After an ERROR for a malformed frame the supervisor closes the
@@ -51,20 +55,32 @@
 enum dcf_msg_type {
 	DCF_MSG_SUBMIT = 1,
 	DCF_MSG_WAIT = 2,
+	DCF_MSG_CTL = 3,
 	DCF_MSG_ACK = 100,
 	DCF_MSG_RESULT = 101,
 	DCF_MSG_ERROR = 102,
+	DCF_MSG_OK = 103,
 };
 
+/* What a CTL asks (dcf-ctl's commands). */
+enum dcf_ctl_op {
+	DCF_CTL_PAUSE = 1,  /* net: its workers start nothing new */
+	DCF_CTL_RESUME = 2, /* net: they do again */
+	DCF_CTL_DRAIN = 3,  /* no new submissions; end once everything has */
+};
+#define DCF_CTL_ALL UINT32_MAX /* a CTL's net: every network */
+
 enum dcf_proto_err {
-	DCF_PE_BADMSG = 1,   /* malformed: the connection is closed */
-	DCF_PE_VERSION = 2,  /* another protocol version: closed */
-	DCF_PE_TOOBIG = 3,   /* longer than DCF_PROTO_MAX: closed */
-	DCF_PE_NOTFOUND = 4, /* no such task (never, or pruned) */
-	DCF_PE_STORE = 5,    /* the store failed: nothing was recorded */
-	DCF_PE_STOPPING = 6, /* the supervisor is stopping: nothing was recorded */
-	DCF_PE_DENIED = 7,   /* another user: closed */
-	DCF_PE_BADCMD = 8,   /* the command is not one dcf can run */
+	DCF_PE_BADMSG = 1,    /* malformed: the connection is closed */
+	DCF_PE_VERSION = 2,   /* another protocol version: closed */
+	DCF_PE_TOOBIG = 3,    /* longer than DCF_PROTO_MAX: closed */
+	DCF_PE_NOTFOUND = 4,  /* no such task (never, or pruned) */
+	DCF_PE_STORE = 5,     /* the store failed: nothing was recorded */
+	DCF_PE_STOPPING = 6,  /* the supervisor is stopping: nothing was recorded */
+	DCF_PE_DENIED = 7,    /* another user: closed */
+	DCF_PE_BADCMD = 8,    /* the command is not one dcf can run */
+	DCF_PE_BADCTL = 9,    /* a control request that cannot be: nothing was changed */
+	DCF_PE_DRAINING = 10, /* the service is draining: nothing was recorded */
 };
 
 struct dcf_msg {
@@ -93,10 +109,15 @@ struct dcf_msg {
 			uint64_t run_ns;
 		} result;
 		struct {
+			uint32_t op, net;
+			uint64_t id;
+			int64_t value;
+		} ctl;
+		struct {
 			uint32_t code;
 			const char *text;
 			uint32_t text_len;
-		} error;
+		} error; /* and OK's text */
 	} u;
 };
 

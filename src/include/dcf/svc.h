@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dcf/proto.h"
 #include "dcf/store.h"
 #include "dcf/storeq.h"
 #include "dcf/sup_cmd.h"
@@ -72,6 +73,16 @@ int svc_open(struct svc **out, const struct sup_opts *o, const struct dcf_config
  * recorded as queued again, their attempt counted.
  */
 void svc_set_storeq(struct svc *v, struct dcf_storeq *q);
+/*
+ * dcf-ctl's requests (proto.h, CTL) are carried out by fn: 0 with a line
+ * saying what it did in text, or -1 with one saying why nothing was done.
+ */
+typedef int (*svc_ctl_fn)(void *arg, const struct dcf_msg *m, char *text, size_t textlen);
+void svc_set_ctl(struct svc *v, svc_ctl_fn fn, void *arg);
+/* From now on every submission is refused (DCF_PE_DRAINING); waits are answered. */
+void svc_drain(struct svc *v);
+/* Nothing staged, committed and waiting, or left in the store to run: 1. */
+int svc_idle(const struct svc *v);
 /* The descriptors to poll (at most 1 + SVC_MAX_CONN), in pfd; how many. */
 int svc_poll(struct svc *v, struct pollfd *pfd, int max);
 /* Accept, read and answer what can be now; never blocks. */

@@ -1,0 +1,88 @@
+/* ctl_options.c - dcf-ctl's command line: its entries of the option table (opts.h), then its command. */
+#include <string.h>
+
+#include "ctl.h"
+#include "dcf/layout.h"
+#include "dcf/proto.h"
+#include "dcf/util.h"
+#include "opts.h"
+
+/* The commands, and whether each takes a network after its name. */
+static const struct {
+	const char *name;
+	uint32_t op;
+	int takes_net;
+} commands[] = {
+    {"pause", DCF_CTL_PAUSE, 1},
+    {"resume", DCF_CTL_RESUME, 1},
+    {"drain", DCF_CTL_DRAIN, 0},
+};
+
+int
+ctl_parse_options(int argc, char **argv, struct ctl_opts *o)
+{
+	struct opt_parser p;
+	struct opt_val v;
+	enum opt_id id;
+	enum opt_next r;
+	int i, k, left;
+
+	memset(o, 0, sizeof(*o));
+	o->name = "dcf";
+	o->net = DCF_CTL_ALL;
+	opt_begin(&p, OPT_P_CTL, argc, argv);
+	while ((r = opt_next(&p, &id, &v)) == OPT_FOUND) {
+		switch (id) {
+		case OPT_NAME:
+			o->name = v.s;
+			break;
+		default:
+			opt_usage_error(&p, "--%s is in the table but not stored (a bug)",
+			    opt_table[id].name);
+			return -1;
+		}
+	}
+	if (r == OPT_EXIT)
+		return 1;
+	if (r == OPT_ERROR)
+		return -1;
+	if (p.ind >= argc) {
+		opt_usage_error(&p, "give a command: pause [NETWORK], resume [NETWORK] or drain");
+		return -1;
+	}
+	o->command = argv[p.ind];
+	for (k = 0; k < (int)(sizeof(commands) / sizeof(commands[0])); k++)
+		if (strcmp(o->command, commands[k].name) == 0)
+			break;
+	if (k == (int)(sizeof(commands) / sizeof(commands[0]))) {
+		char q[OPT_QUOTE_LEN];
+
+		opt_quote(q, sizeof(q), o->command);
+		opt_usage_error(&p, "no command %s: pause [NETWORK], resume [NETWORK] or drain", q);
+		return -1;
+	}
+	o->op = commands[k].op;
+	i = p.ind + 1;
+	left = argc - i;
+	if (left > commands[k].takes_net) {
+		char q[OPT_QUOTE_LEN];
+
+		opt_quote(q, sizeof(q), argv[i + commands[k].takes_net]);
+		opt_usage_error(&p, "%s takes %s: %s is one too many", o->command,
+		    commands[k].takes_net ? "one network at most" : "nothing", q);
+		return -1;
+	}
+	if (left == 1) {
+		uint64_t n;
+		char q[OPT_QUOTE_LEN];
+
+		if (dcf_parse_u64(argv[i], 0, DCF_MAX_NETS - 1, &n) == -1) {
+			opt_quote(q, sizeof(q), argv[i]);
+			opt_usage_error(&p, "%s %s: a network is a number from 0 to %u", o->command,
+			    q, DCF_MAX_NETS - 1);
+			return -1;
+		}
+		o->net = (uint32_t)n;
+	}
+	return 0;
+}
