@@ -37,10 +37,10 @@ main(int argc, char **argv)
 	if ((c = malloc(sizeof(*c))) == NULL)
 		client_die("out of memory");
 	client_connect(c, o.name,
-	    "it may or may not have done it: its log says (pause, resume and drain can be asked "
-	    "again)");
+	    "it may or may not have done it: its log says (every command can be asked again)");
 	m.u.ctl.op = o.op;
 	m.u.ctl.net = o.net;
+	m.u.ctl.id = o.id;
 	client_put(c, &m);
 	client_flush(c, 1);
 	client_next(c, &m);

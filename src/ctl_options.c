@@ -7,15 +7,19 @@
 #include "dcf/util.h"
 #include "opts.h"
 
-/* The commands, and whether each takes a network after its name. */
+#define COMMANDS "pause [NETWORK], resume [NETWORK], drain or cancel ID"
+
+/* The commands, and what each takes after its name. */
+enum operand { NOTHING, NETWORK, TASK };
 static const struct {
 	const char *name;
 	uint32_t op;
-	int takes_net;
+	enum operand takes;
 } commands[] = {
-    {"pause", DCF_CTL_PAUSE, 1},
-    {"resume", DCF_CTL_RESUME, 1},
-    {"drain", DCF_CTL_DRAIN, 0},
+    {"pause", DCF_CTL_PAUSE, NETWORK},
+    {"resume", DCF_CTL_RESUME, NETWORK},
+    {"drain", DCF_CTL_DRAIN, NOTHING},
+    {"cancel", DCF_CTL_CANCEL, TASK},
 };
 
 int
@@ -25,7 +29,7 @@ ctl_parse_options(int argc, char **argv, struct ctl_opts *o)
 	struct opt_val v;
 	enum opt_id id;
 	enum opt_next r;
-	int i, k, left;
+	int i, k, left, max;
 
 	memset(o, 0, sizeof(*o));
 	o->name = "dcf";
@@ -47,7 +51,7 @@ ctl_parse_options(int argc, char **argv, struct ctl_opts *o)
 	if (r == OPT_ERROR)
 		return -1;
 	if (p.ind >= argc) {
-		opt_usage_error(&p, "give a command: pause [NETWORK], resume [NETWORK] or drain");
+		opt_usage_error(&p, "give a command: " COMMANDS);
 		return -1;
 	}
 	o->command = argv[p.ind];
@@ -58,19 +62,39 @@ ctl_parse_options(int argc, char **argv, struct ctl_opts *o)
 		char q[OPT_QUOTE_LEN];
 
 		opt_quote(q, sizeof(q), o->command);
-		opt_usage_error(&p, "no command %s: pause [NETWORK], resume [NETWORK] or drain", q);
+		opt_usage_error(&p, "no command %s: " COMMANDS, q);
 		return -1;
 	}
 	o->op = commands[k].op;
 	i = p.ind + 1;
 	left = argc - i;
-	if (left > commands[k].takes_net) {
+	max = commands[k].takes == NOTHING ? 0 : 1;
+	if (left > max) {
 		char q[OPT_QUOTE_LEN];
 
-		opt_quote(q, sizeof(q), argv[i + commands[k].takes_net]);
+		opt_quote(q, sizeof(q), argv[i + max]);
 		opt_usage_error(&p, "%s takes %s: %s is one too many", o->command,
-		    commands[k].takes_net ? "one network at most" : "nothing", q);
+		    commands[k].takes == NETWORK    ? "one network at most"
+		        : commands[k].takes == TASK ? "one task id"
+		                                    : "nothing",
+		    q);
 		return -1;
+	}
+	if (commands[k].takes == TASK) {
+		char q[OPT_QUOTE_LEN];
+
+		if (left == 0) {
+			opt_usage_error(&p, "%s needs the task's id (dcf-submit printed it)",
+			    o->command);
+			return -1;
+		}
+		if (dcf_parse_u64(argv[i], 1, INT64_MAX, &o->id) == -1) {
+			opt_quote(q, sizeof(q), argv[i]);
+			opt_usage_error(&p, "%s %s: a task id is a whole number from 1", o->command,
+			    q);
+			return -1;
+		}
+		return 0;
 	}
 	if (left == 1) {
 		uint64_t n;

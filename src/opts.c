@@ -16,7 +16,7 @@ static const char *const work_words[] = {"sleep", "cpu", "none", NULL};
 static const char *const level_words[] = {"debug", "info", "warning", "error", NULL};
 /* In enum dcf_store_state's order. */
 static const char *const state_words[] = {"queued", "running", "done", "failed", "quarantined",
-    NULL};
+    "cancelled", NULL};
 
 #define ALL OPT_P_ALL
 #define SUP OPT_P_SUPERVISOR
@@ -154,9 +154,10 @@ const struct opt_program opt_programs[] = {
         "Show the state of a running dcf system (read-only, takes no lock)."},
     {OPT_P_SUBMIT, "dcf-submit", "[options] -- COMMAND [ARG...]",
         "Give a task to a dcf-supervisor --serve; print its id once it is on disk."},
-    {OPT_P_CTL, "dcf-ctl", "[options] pause [NETWORK] | resume [NETWORK] | drain",
-        "Control a running dcf-supervisor --serve: pause or resume a network (or all), or\n"
-        "drain it (no new submissions; it exits 0 once every task has ended)."},
+    {OPT_P_CTL, "dcf-ctl", "[options] pause [NETWORK] | resume [NETWORK] | drain | cancel ID",
+        "Control a running dcf-supervisor --serve: pause or resume a network (or all),\n"
+        "drain it (no new submissions; it exits 0 once every task has ended), or cancel\n"
+        "a task that has not started."},
 };
 const size_t opt_nprograms = sizeof(opt_programs) / sizeof(opt_programs[0]);
 

@@ -95,6 +95,10 @@ wait_for(struct client *c, uint64_t id, uint32_t tag)
 		refused(&m);
 	if (m.type != DCF_MSG_RESULT || m.u.result.id != id)
 		client_die("an answer that is not the result of task %" PRIu64, id);
+	if (m.u.result.state == DCF_SS_CANCELLED)
+		fprintf(stderr,
+		    "%s: task %" PRIu64 " was cancelled (dcf-ctl cancel): it never ran\n",
+		    client_prog, id);
 	return status_of(&m);
 }
 

@@ -385,16 +385,23 @@ test_errors(void **state)
 	        "dcf-supervisor: --arg-file '/nonexistent/in': No such file or directory; try "
 	        "'dcf-supervisor --help'\n"},
 	    {OPT_P_CTL, {"--name", "x", NULL},
-	        "dcf-ctl: give a command: pause [NETWORK], resume [NETWORK] or drain; try "
-	        "'dcf-ctl --help'\n"},
+	        "dcf-ctl: give a command: pause [NETWORK], resume [NETWORK], drain or cancel "
+	        "ID; try 'dcf-ctl --help'\n"},
 	    {OPT_P_CTL, {"stop\n", NULL},
-	        "dcf-ctl: no command 'stop\\n': pause [NETWORK], resume [NETWORK] or drain; try "
-	        "'dcf-ctl --help'\n"},
+	        "dcf-ctl: no command 'stop\\n': pause [NETWORK], resume [NETWORK], drain or "
+	        "cancel ID; try 'dcf-ctl --help'\n"},
 	    {OPT_P_CTL, {"pause", "-1", NULL},
 	        "dcf-ctl: pause '-1': a network is a number from 0 to 255; try 'dcf-ctl --help'\n"},
 	    {OPT_P_CTL, {"resume", "1", "2", NULL},
 	        "dcf-ctl: resume takes one network at most: '2' is one too many; try 'dcf-ctl "
 	        "--help'\n"},
+	    {OPT_P_CTL, {"cancel", NULL},
+	        "dcf-ctl: cancel needs the task's id (dcf-submit printed it); try 'dcf-ctl "
+	        "--help'\n"},
+	    {OPT_P_CTL, {"cancel", "0", NULL},
+	        "dcf-ctl: cancel '0': a task id is a whole number from 1; try 'dcf-ctl --help'\n"},
+	    {OPT_P_CTL, {"cancel", "3", "4", NULL},
+	        "dcf-ctl: cancel takes one task id: '4' is one too many; try 'dcf-ctl --help'\n"},
 	    {OPT_P_CTL, {"drain", "0", NULL},
 	        "dcf-ctl: drain takes nothing: '0' is one too many; try 'dcf-ctl --help'\n"},
 	    {OPT_P_CTL, {"--tasks", "drain", NULL},

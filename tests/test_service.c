@@ -798,7 +798,10 @@ stopped_worker(struct sfix *f, const char *const *sup_args)
 	sup_start(f, f->sup_bin, NULL, sup_args);
 	assert_int_equal(waitpid(w, &st, 0), w);
 	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
-	/* Killed before it was: orphaned to us when it went, as zombies. */
+	/*
+	 * Killed, and gone, before it was: orphaned to us as zombies when it
+	 * went (the restart waits for each to exit before it kills the worker).
+	 */
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(waitpid(left[i], &st, WNOHANG), left[i]);
 		assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
@@ -1158,6 +1161,9 @@ test_pause_resume(void **state)
 	    0);
 	assert_string_equal(out, "3\n");
 	assert_true(running_pid(f, 1) > 0);
+	/* A running task cannot be cancelled: too late, and nothing changes. */
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"cancel", "1", NULL}), 2);
+	assert_non_null(strstr(sub_err(f), "too late"));
 	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"pause", "0", NULL}), 0);
 	assert_string_equal(out, "Network-0 paused\n");
 	assert_int_equal(log_wait(f, "Network-0 paused by dcf-ctl", 30), 0);
@@ -1238,6 +1244,84 @@ test_drain(void **state)
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	for (uint64_t id = 1; id <= 4; id++)
 		assert_int_equal(state_of(f, id), DCF_SS_DONE + 1);
+	assert_int_equal(tu_leftovers(), 0);
+}
+
+/*
+ * cancel: a task waiting in each of the three places a service keeps one
+ * (a slot of the books, the queue in memory, the store alone: past the
+ * 8,192 in memory) ends CANCELLED without a run, committed before the
+ * answer, and the tasks after them run as themselves (the ids after a
+ * dropped one still match their tasks). Everything is submitted while
+ * paused; the first RUN_TO run, the rest stay queued in the store.
+ */
+enum { CANCEL_N = SVC_WINDOW + 200, RUN_TO = 200 };
+static void
+test_cancel(void **state)
+{
+	struct sfix *f = *state;
+	static uint8_t done[CANCEL_N + 2];
+	static const uint64_t gone[] = {3, 100, CANCEL_N - 10};
+	char out[256], p[256], want[64], *text, *lines;
+	size_t len = 0;
+	int fd;
+
+	sup_start(f, f->sup_bin, NULL, (const char *const[]){"-N", "2", NULL});
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"pause", NULL}), 0);
+	assert_non_null(lines = malloc((size_t)CANCEL_N * 8 + 1));
+	for (int i = 1; i <= CANCEL_N; i++)
+		len += (size_t)sprintf(lines + len, "%d\n", i);
+	assert_int_equal(submit(f, NULL, lines, NULL, 0,
+	                     (const char *const[]){"--batch", "--", "echo", "{}", NULL}),
+	    0);
+	free(lines);
+	for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++) {
+		snprintf(p, sizeof(p), "%llu", (unsigned long long)gone[i]);
+		snprintf(want, sizeof(want), "task %llu cancelled\n", (unsigned long long)gone[i]);
+		assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"cancel", p, NULL}),
+		    0);
+		assert_string_equal(out, want);
+		/* Committed before it was said. */
+		assert_int_equal(state_of(f, gone[i]), DCF_SS_CANCELLED + 1);
+		/* Asked again: nothing more. */
+		assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"cancel", p, NULL}),
+		    2);
+		assert_non_null(strstr(sub_err(f), "cancelled"));
+	}
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"cancel", "99999", NULL}),
+	    2);
+	assert_string_equal(sub_err(f), "dcf-ctl: cancel: no task 99999\n");
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"resume", NULL}), 0);
+	fd = raw_connect(f);
+	for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++)
+		assert_int_equal(raw_wait(fd, gone[i]), DCF_SS_CANCELLED);
+	assert_int_equal(raw_wait(fd, RUN_TO), DCF_SS_DONE);
+	close(fd);
+	assert_int_equal(log_wait(f, "Task-3 cancelled (dcf-ctl): ended by Network-0", 30), 0);
+	assert_int_equal(sup_stop(f, SIGTERM), 0);
+	done_ids(f, done, sizeof(done));
+	for (uint64_t id = 1; id <= CANCEL_N; id++) {
+		int cancelled = id == gone[0] || id == gone[1] || id == gone[2];
+
+		if (cancelled ? done[id] : id <= RUN_TO && !done[id])
+			fail_msg("task %llu: %s", (unsigned long long)id,
+			    cancelled ? "ran, cancelled" : "not done");
+	}
+	assert_int_equal(state_of(f, gone[2]), DCF_SS_CANCELLED + 1);
+	for (size_t i = 0; i < 2; i++) {
+		struct stat sb;
+
+		/* Nothing ran: no output (none kept, or an empty file where a node ended it). */
+		snprintf(p, sizeof(p), "%s.out/%llu/stdout", f->store, (unsigned long long)gone[i]);
+		assert_true(stat(p, &sb) == -1 || sb.st_size == 0);
+		/* The next one is itself. */
+		snprintf(p, sizeof(p), "%s.out/%llu/stdout", f->store,
+		    (unsigned long long)gone[i] + 1);
+		text = slurp_file(p);
+		snprintf(want, sizeof(want), "%llu\n", (unsigned long long)gone[i] + 1);
+		assert_string_equal(text, want);
+		free(text);
+	}
 	assert_int_equal(tu_leftovers(), 0);
 }
 
@@ -1378,6 +1462,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_ctl_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pause_resume, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_drain, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_supervisor_crash, setup, teardown),
 	};
 

@@ -178,7 +178,7 @@ _Static_assert(3 * DCF_BATCH_MAX + 8 + 9 * DCF_BATCH_MAX + 2 + 9 <= DCF_WAL_MAX,
 _Static_assert(4 * DCF_BATCH_MAX + 14 <= DCF_WAL_MAX, "a give-back must fit the journal");
 _Static_assert(5 * DCF_BATCH_MAX + 16 <= DCF_WAL_MAX, "a death holding a batch must fit");
 _Static_assert(4 * DCF_SUP_BATCH + 3 <= DCF_WAL_MAX, "a batched dispatch must fit the journal");
-_Static_assert(2 * DCF_SUP_BATCH + 6 <= DCF_WAL_MAX, "a batched retire must fit the journal");
+_Static_assert(2 * DCF_SUP_BATCH + 7 <= DCF_WAL_MAX, "a batched retire must fit the journal");
 
 /*
  * Dispatch ids next_id .. next_id + n - 1 (n at most the free slots and the
@@ -253,6 +253,7 @@ dispatch_n(struct dcf_seg *sg, const uint32_t *rings, uint32_t n, uint64_t now,
 		    ? prior[i].argv_len
 		    : len;
 		t->next_owned = DCF_NONE;
+		t->flags = 0; /* a cancel was the slot's last task's */
 		memset(&t->out, 0, sizeof(t->out));
 		dcf_tx_put32(&tx, &t->queue, rings[i]);
 		dcf_tx_put32(&tx, &t->state, DCF_TASK_QUEUED);
@@ -477,7 +478,9 @@ claim_tx(struct dcf_seg *sg, struct dcf_tx *tx, uint32_t node, uint32_t gen, pid
 		dcf_tx_put32(tx, (uint32_t *)&t->owner_pid, (uint32_t)pid);
 		dcf_tx_put64(tx, &t->t_started_ns, now);
 		dcf_tx_put32(tx, &t->runs, t->runs + 1);
-		dcf_tx_put32(tx, &t->flags, c->from_recovery ? DCF_TASK_F_RECOVERY : 0);
+		dcf_tx_put32(tx, &t->flags,
+		    (t->flags & DCF_TASK_F_CANCELLED) |
+		        (c->from_recovery ? DCF_TASK_F_RECOVERY : 0));
 		dcf_tx_put32(tx, &t->next_owned, j + 1 < m ? slots[j + 1] : DCF_NONE);
 		c->slot = slots[j];
 		c->id = t->id;
@@ -752,6 +755,33 @@ tell_done(const struct dcf_task *t, uint32_t s, struct dcf_done *out)
 	out->result = t->result;
 }
 
+int
+dcf_cancel_locked(struct dcf_seg *sg, uint64_t id, struct dcf_done *out)
+{
+	for (uint32_t s = 0; s < sg->cfg.task_slots; s++) {
+		struct dcf_task *t = &sg->tasks[s];
+		struct dcf_tx tx;
+
+		if (t->state == DCF_TASK_FREE || t->id != id)
+			continue;
+		if (t->state != DCF_TASK_QUEUED) {
+			errno = t->state == DCF_TASK_RUNNING ? EBUSY : EALREADY;
+			return -1;
+		}
+		if (t->flags & DCF_TASK_F_CANCELLED) {
+			errno = ECANCELED;
+			return -1;
+		}
+		dcf_tx_begin(&tx, sg, DCF_OP_NODE);
+		dcf_tx_put32(&tx, &t->flags, t->flags | DCF_TASK_F_CANCELLED);
+		dcf_tx_commit(&tx);
+		tell_done(t, s, out);
+		return 0;
+	}
+	errno = ENOENT;
+	return -1;
+}
+
 const struct dcf_task *
 dcf_done_peek_locked(struct dcf_seg *sg, uint32_t i)
 {
@@ -791,7 +821,7 @@ dcf_retire_n_locked(struct dcf_seg *sg, uint32_t max, struct dcf_done *out, uint
 	struct dcf_hdr *h = sg->hdr;
 	struct dcf_tx tx;
 	uint32_t slots[DCF_SUP_BATCH], got;
-	uint64_t ok = 0, timed_out = 0, failed = 0;
+	uint64_t ok = 0, timed_out = 0, failed = 0, cancelled = 0;
 
 	DCF_INJECT(DCF_OP_RETIRE, DCF_STEP_LOCKED);
 	*n = 0;
@@ -818,6 +848,9 @@ dcf_retire_n_locked(struct dcf_seg *sg, uint32_t max, struct dcf_done *out, uint
 		case DCF_HOW_TIMEOUT:
 			timed_out++;
 			break;
+		case DCF_HOW_CANCELLED:
+			cancelled++;
+			break;
 		default:
 			failed++;
 			break;
@@ -833,6 +866,8 @@ dcf_retire_n_locked(struct dcf_seg *sg, uint32_t max, struct dcf_done *out, uint
 		dcf_tx_put64(&tx, &h->cnt.timed_out, h->cnt.timed_out + timed_out);
 	if (failed > 0)
 		dcf_tx_put64(&tx, &h->cnt.failed, h->cnt.failed + failed);
+	if (cancelled > 0)
+		dcf_tx_put64(&tx, &h->cnt.cancelled, h->cnt.cancelled + cancelled);
 	dcf_tx_commit(&tx);
 	*n = got;
 	return 0;

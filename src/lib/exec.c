@@ -558,13 +558,22 @@ dcf_exec_kill_tree(pid_t root, int root_fd)
 	 * Twice: a process of the tree that forked between the first walk and
 	 * its SIGKILL left a child the second walk finds (the first pass's own
 	 * are zombies by then, unreaped while root lives, and signalled again
-	 * harmlessly).
+	 * harmlessly). Each pass waits until what it killed has exited (a pidfd
+	 * is readable then), a few seconds at most: killed means gone.
 	 */
 	for (int pass = 0; pass < 2; pass++) {
+		uint64_t until = dcf_now_ns() + 5000000000ULL;
+
 		walk_tree(w, root, 0, root_fd, -1);
-		for (int i = 0; i < w->n; i++) {
+		for (int i = 0; i < w->n; i++)
 			if (pidfd_signal(w->fd[i], SIGKILL) == 0 && pass == 0)
 				killed++;
+		for (int i = 0; i < w->n; i++) {
+			struct pollfd p = {.fd = w->fd[i], .events = POLLIN};
+			uint64_t now = dcf_now_ns();
+
+			if (now < until)
+				(void)poll(&p, 1, (int)((until - now) / 1000000 + 1));
 			close(w->fd[i]);
 		}
 	}

@@ -98,6 +98,7 @@ dcf_layout_format(void)
 	FIELD(f, dcf_counters, claims);
 	FIELD(f, dcf_counters, repairs);
 	FIELD(f, dcf_counters, resets);
+	FIELD(f, dcf_counters, cancelled);
 	FIELD(f, dcf_wal, n);
 	FIELD(f, dcf_wal, e);
 	FIELD(f, dcf_net, wake);
@@ -474,6 +475,39 @@ seg_busy(int fd, const char *path, char *err, size_t errlen)
 }
 
 /*
+ * The lock of a segment whose supervisor is dead is held: by a worker it
+ * forked a moment before it died (the child holds the inherited descriptor
+ * until it closes it or exits, microseconds later), or by another starter
+ * taking over. Asked again at growing intervals, 1 ms to half a second (1 s
+ * in all), while the header still names a dead supervisor: 0 once it is
+ * ours; -1 with EWOULDBLOCK if it stays held, or another errno.
+ */
+static int
+flock_dead_owner(int fd)
+{
+	long wait_ns = 1000000;
+
+	for (;;) {
+		struct dcf_hdr h;
+		struct timespec ts;
+
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK || wait_ns > 512000000L)
+			return -1;
+		if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) || h.magic != DCF_MAGIC ||
+		    h.sup_pid <= 0 || dcf_seg_supervisor_alive(&h) != 0) {
+			errno = EWOULDBLOCK;
+			return -1;
+		}
+		ts.tv_sec = wait_ns / 1000000000L;
+		ts.tv_nsec = wait_ns % 1000000000L;
+		nanosleep(&ts, NULL);
+		wait_ns *= 2;
+	}
+}
+
+/*
  * The name is taken. If its creator is dead (nobody holds its flock) and the
  * name still refers to the inode we locked, remove it: 1, and the dead
  * supervisor's PID in *old (0 if it names none). 0: nothing has the name, or
@@ -493,7 +527,7 @@ seg_remove_stale(const char *path, pid_t *old, int segments_only, char *err, siz
 	fd = seg_open_name(path, O_RDONLY, &held, err, errlen);
 	if (fd == -1)
 		return errno == ENOENT ? 0 : -1;
-	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+	if (flock_dead_owner(fd) == -1) {
 		e = errno;
 		if (e == EWOULDBLOCK) {
 			(void)seg_busy(fd, path, err, errlen);

@@ -1057,8 +1057,8 @@ dcf_render_task_end(char *buf, size_t len, const struct dcf_store_task *t)
 		snprintf(buf, len, "-");
 		return;
 	}
-	if (t->state == DCF_SS_QUARANTINED) {
-		snprintf(buf, len, "quarantined");
+	if (t->state == DCF_SS_QUARANTINED || t->state == DCF_SS_CANCELLED) {
+		snprintf(buf, len, "%s", dcf_store_state_name(t->state));
 		return;
 	}
 	switch (t->out.how) {
@@ -1109,7 +1109,8 @@ dcf_render_task_row(FILE *f, const struct dcf_store_task *t)
 	const char *st = dcf_store_state_name(t->state);
 
 	dcf_render_task_end(end, sizeof(end), t);
-	if (dcf_store_state_final(t->state) && t->state != DCF_SS_QUARANTINED)
+	if (dcf_store_state_final(t->state) && t->state != DCF_SS_QUARANTINED &&
+	    t->state != DCF_SS_CANCELLED)
 		dcf_render_dur(dur, sizeof(dur), t->out.run_ns);
 	else
 		snprintf(dur, sizeof(dur), "-");

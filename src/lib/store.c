@@ -9,6 +9,7 @@ static const char *const state_names[DCF_SS_NSTATES] = {
     "done",
     "failed",
     "quarantined",
+    "cancelled",
 };
 
 const char *

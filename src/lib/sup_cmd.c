@@ -842,6 +842,8 @@ outcome_word(const struct fin *f)
 		return "succeeded";
 	case DCF_HOW_TIMEOUT:
 		return "timed out";
+	case DCF_HOW_CANCELLED:
+		return "cancelled";
 	default:
 		return "failed";
 	}
@@ -1059,9 +1061,10 @@ store_ended(struct sup_cmd *c, const struct fin *f)
 		return;
 	memset(&t, 0, sizeof(t));
 	t.id = f->id + 1;
-	t.state = f->quarantined       ? DCF_SS_QUARANTINED
-	    : f->out.how == DCF_HOW_OK ? DCF_SS_DONE
-	                               : DCF_SS_FAILED;
+	t.state = f->quarantined              ? DCF_SS_QUARANTINED
+	    : f->out.how == DCF_HOW_OK        ? DCF_SS_DONE
+	    : f->out.how == DCF_HOW_CANCELLED ? DCF_SS_CANCELLED
+	                                      : DCF_SS_FAILED;
 	t.attempts = f->deaths;
 	t.tries = f->tries;
 	t.runs = f->run;

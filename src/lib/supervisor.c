@@ -672,8 +672,8 @@ retry_ring(struct sup *s, uint64_t id)
 static int
 wants_retry(const struct sup *s, const struct dcf_task *t)
 {
-	return t->out.how != DCF_HOW_NONE && t->out.how != DCF_HOW_OK && t->tries < t->retries &&
-	    !s->stopping;
+	return t->out.how != DCF_HOW_NONE && t->out.how != DCF_HOW_OK &&
+	    t->out.how != DCF_HOW_CANCELLED && t->tries < t->retries && !s->stopping;
 }
 
 /* A retired (or retried) task into the round's events. */
@@ -761,6 +761,9 @@ run_end_text(const struct dcf_outcome *o, char *buf, size_t len)
 		    o->exit_code == 127 ? "command not found" : "cannot execute",
 		    strerror((int)o->exec_errno), o->exit_code);
 		break;
+	case DCF_HOW_CANCELLED:
+		snprintf(buf, len, "cancelled before it ran");
+		break;
 	default:
 		snprintf(buf, len, "exit status 0");
 		break;
@@ -788,6 +791,11 @@ log_cmd_end(struct sup *s, const struct sup_event *e, uint32_t net, uint32_t idx
 	if (d->out.how == DCF_HOW_OK)
 		dcf_log(DCF_INFO, "Task-%llu completed by Network-%u Node-%u", tid(s, e->id), net,
 		    idx);
+	else if (d->out.how == DCF_HOW_CANCELLED)
+		dcf_log(DCF_WARNING,
+		    "Task-%llu cancelled (dcf-ctl): ended by Network-%u Node-%u "
+		    "without a run",
+		    tid(s, e->id), net, idx);
 	else if (d->out.how == DCF_HOW_TIMEOUT)
 		dcf_log(DCF_ERROR, "Task-%llu timed out on Network-%u Node-%u (%s)%s",
 		    tid(s, e->id), net, idx, how, d->tries ? " on its last try" : "");
@@ -2116,10 +2124,13 @@ cmd_summary_text(struct sup *s, char *line, size_t len, const char *tail)
 	if (st.rejected > 0)
 		n += (size_t)snprintf(extra + n, sizeof(extra) - n, ", %llu bad input %s",
 		    (unsigned long long)st.rejected, pl(st.rejected, "line", "lines"));
-	if (c->succeeded + c->failed + c->timed_out + c->quarantined < ran)
+	if (c->cancelled > 0)
+		n += (size_t)snprintf(extra + n, sizeof(extra) - n, ", %llu cancelled",
+		    (unsigned long long)c->cancelled);
+	if (c->succeeded + c->failed + c->timed_out + c->quarantined + c->cancelled < ran)
 		snprintf(extra + n, sizeof(extra) - n, ", %llu not run",
 		    (unsigned long long)(ran - c->succeeded - c->failed - c->timed_out -
-		        c->quarantined));
+		        c->quarantined - c->cancelled));
 	rate_text(rate, sizeof(rate), c->retired, secs);
 	snprintf(line, len,
 	    "dcf '%s': %llu %s: %llu succeeded, %llu failed, %llu timed out, %llu quarantined%s; "
@@ -2577,9 +2588,85 @@ ctl_drain(struct sup *s, char *text, size_t len)
 	return 0;
 }
 
+/*
+ * A task that has not started: never run. Where it waits decides how:
+ * svc's memory or the store alone (svc drops it), or a slot of the books
+ * (marked: the node that claims it ends it without a run). Either way its
+ * end, CANCELLED, is committed before the answer (*after).
+ */
+static int
+ctl_cancel(struct sup *s, uint64_t id, char *text, size_t len, uint64_t *after)
+{
+	struct dcf_store_task t;
+	enum svc_where w = svc_cancel(s->svc, id, &t);
+	unsigned long long n = (unsigned long long)id;
+
+	switch (w) {
+	case SVC_NOTASK:
+		snprintf(text, len, "no task %llu", n);
+		return -1;
+	case SVC_PENDING:
+		snprintf(text, len,
+		    "task %llu is not committed yet: nothing was changed; ask again", n);
+		return -1;
+	case SVC_FAILED:
+		snprintf(text, len,
+		    "the store could not be read: nothing was changed (see the log)");
+		return -1;
+	case SVC_ENDED:
+		snprintf(text, len, "task %llu has ended (%s): nothing was changed", n,
+		    t.state < DCF_SS_NSTATES ? dcf_store_state_name(t.state) : "cancelled");
+		return -1;
+	case SVC_HANDED: {
+		struct dcf_done d;
+		int r, e;
+
+		if (sup_lock(s) == -1) {
+			snprintf(text, len,
+			    "the books are being repaired: nothing was changed; try again");
+			return -1;
+		}
+		r = dcf_cancel_locked(&s->sg, id - 1, &d);
+		e = errno;
+		dcf_unlock(&s->sg);
+		if (r == -1) {
+			snprintf(text, len,
+			    e == EBUSY ? "task %llu runs (or a node has taken it): it is too late "
+			                 "to cancel it"
+			        : e == ECANCELED ? "task %llu is cancelled already"
+			                         : "task %llu has ended: nothing was changed",
+			    n);
+			return -1;
+		}
+		t.attempts = d.attempts;
+		t.tries = d.tries;
+		t.runs = d.runs;
+		break;
+	}
+	case SVC_DROPPED:
+		break;
+	}
+	t.state = DCF_SS_CANCELLED;
+	t.ended_ns = dcf_wall_ns();
+	memset(&t.out, 0, sizeof(t.out));
+	t.out.how = DCF_HOW_CANCELLED;
+	if (dcf_storeq_upd(s->storeq, DCF_SU_ENDED, &t, DCF_STOREQ_ENDED | id) == -1) {
+		snprintf(text, len,
+		    "task %llu cancelled, but not recorded (out of memory): a restart runs it", n);
+		dcf_log(DCF_ERROR,
+		    "Task-%llu cancelled by dcf-ctl, but not recorded: out of memory", n);
+		return 0;
+	}
+	dcf_log(DCF_WARNING, "Task-%llu cancelled by dcf-ctl%s", n,
+	    w == SVC_HANDED ? ": the node that takes it ends it without a run" : "");
+	snprintf(text, len, "task %llu cancelled", n);
+	*after = id;
+	return 1;
+}
+
 /* What dcf-ctl asks, through the service's socket (svc.h). */
 static int
-sup_ctl(void *arg, const struct dcf_msg *m, char *text, size_t len)
+sup_ctl(void *arg, const struct dcf_msg *m, char *text, size_t len, uint64_t *after)
 {
 	struct sup *s = arg;
 
@@ -2593,6 +2680,8 @@ sup_ctl(void *arg, const struct dcf_msg *m, char *text, size_t len)
 		return ctl_pause(s, m->u.ctl.net, m->u.ctl.op == DCF_CTL_PAUSE, text, len);
 	case DCF_CTL_DRAIN:
 		return ctl_drain(s, text, len);
+	case DCF_CTL_CANCEL:
+		return ctl_cancel(s, m->u.ctl.id, text, len, after);
 	default:
 		snprintf(text, len,
 		    "no control request %u here (a newer dcf-ctl?): nothing was changed",

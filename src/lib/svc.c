@@ -30,6 +30,7 @@ struct vtask {
 	unsigned char *payload; /* argv, then the working directory and its NUL */
 	uint32_t len, argv_len;
 	struct dcf_prior prior;
+	int cancelled; /* ready: dcf-ctl cancel; dropped, never run, when it reaches the front */
 };
 
 /* A FIFO of tasks, a ring that doubles. */
@@ -77,6 +78,15 @@ struct svc {
 	int draining; /* dcf-ctl drain: submissions refused */
 	svc_ctl_fn ctl;
 	void *ctl_arg;
+	/* Cancelled while in the store alone: not read in when the window passes them. */
+	uint64_t *skip;
+	uint32_t nskip, skipcap;
+	/* CTL answers owed once a task's end is committed (cancel). */
+	struct later {
+		uint64_t id, who;
+		char text[160];
+	} * later;
+	uint32_t nlater, latercap;
 	/* What the first window found dead supervisors running: requeued once q is set. */
 	struct dcf_store_task *rerun;
 	uint32_t nrerun;
@@ -442,23 +452,48 @@ on_wait(struct svc *v, struct conn *c, const struct dcf_msg *m)
 	c->owed++;
 }
 
-/* Every whole frame in c's buffer, answered; a malformed one closes it. */
+/* A control request, carried out by the supervisor (svc_set_ctl). */
 static void
 on_ctl(struct svc *v, struct conn *c, const struct dcf_msg *m)
 {
-	struct dcf_msg r = {.type = DCF_MSG_OK, .tag = m->tag};
+	struct dcf_msg ok = {.type = DCF_MSG_OK, .tag = m->tag};
 	char text[512];
+	uint64_t after = 0;
+	int r = v->ctl == NULL ? -1 : v->ctl(v->ctl_arg, m, text, sizeof(text), &after);
 
-	if (v->ctl == NULL || v->ctl(v->ctl_arg, m, text, sizeof(text)) == -1) {
+	if (r == -1) {
 		send_error(v, c, m->tag, DCF_PE_BADCTL,
 		    v->ctl == NULL ? "this supervisor takes no control requests" : text);
 		return;
 	}
-	r.u.error.text = text;
-	r.u.error.text_len = (uint32_t)strlen(text);
-	send_msg(v, c, &r);
+	if (r == 1) {
+		/* Answered once task `after`'s end is committed (tell_waiters). */
+		struct later *l;
+
+		if (v->nlater == v->latercap) {
+			uint32_t cap = v->latercap ? v->latercap * 2 : 8;
+
+			if ((l = realloc(v->later, cap * sizeof(*l))) == NULL) {
+				send_error(v, c, m->tag, DCF_PE_STORE,
+				    "out of memory: done, but its record is on its way; see the "
+				    "log");
+				return;
+			}
+			v->later = l;
+			v->latercap = cap;
+		}
+		l = &v->later[v->nlater++];
+		l->id = after;
+		l->who = who_of(v, c, m->tag);
+		snprintf(l->text, sizeof(l->text), "%s", text);
+		return;
+	}
+	ok.u.error.text = text;
+	ok.u.error.text_len = (uint32_t)strlen(text);
+	send_msg(v, c, &ok);
 }
 
+/* Every whole frame in c's buffer, answered; a malformed one closes it. */
 static void
 on_frames(struct svc *v, struct conn *c)
 {
@@ -665,6 +700,23 @@ tell_waiters(struct svc *v, uint64_t id)
 	struct dcf_msg r = {.type = DCF_MSG_RESULT};
 	int have = 0;
 
+	for (uint32_t i = 0; i < v->nlater;) {
+		struct dcf_msg ok = {.type = DCF_MSG_OK};
+		struct conn *c;
+
+		if (v->later[i].id != id) {
+			i++;
+			continue;
+		}
+		if ((c = conn_of(v, v->later[i].who)) != NULL) {
+			ok.tag = (uint32_t)v->later[i].who;
+			ok.u.error.text = v->later[i].text;
+			ok.u.error.text_len = (uint32_t)strlen(v->later[i].text);
+			send_msg(v, c, &ok);
+		}
+		v->later[i] = v->later[--v->nlater];
+	}
+
 	for (uint32_t i = 0; i < v->nw;) {
 		struct conn *c;
 
@@ -789,6 +841,14 @@ load_one(void *arg, const struct dcf_store_task *t)
 	struct vtask vt;
 	size_t cwd_len = t->cwd != NULL ? strlen(t->cwd) : 0;
 
+	for (uint32_t i = 0; i < v->nskip; i++)
+		if (v->skip[i] == t->id) {
+			/* Cancelled while it was here alone: its end is on its way to the store. */
+			v->skip[i] = v->skip[--v->nskip];
+			v->loaded_to = t->id;
+			l->got++;
+			return 0;
+		}
 	memset(&vt, 0, sizeof(vt));
 	vt.id = t->id;
 	vt.len = t->cmd_len + (uint32_t)cwd_len + (cwd_len > 0);
@@ -876,6 +936,12 @@ svc_fill(struct svc *v, uint32_t want, struct cmd_batch *b)
 		struct cmd_item *it;
 		uint64_t skip = vt->id - 1 - v->last_put;
 
+		if (vt->cancelled) {
+			/* Never dispatched: its id is one the books skip, as a duplicate's. */
+			free(vt->payload);
+			vq_pop(&v->ready);
+			continue;
+		}
 		if (cmd_batch_item(b, skip, vt->len) == -1)
 			break;
 		it = &b->items[b->n];
@@ -996,6 +1062,73 @@ svc_set_ctl(struct svc *v, svc_ctl_fn fn, void *arg)
 	v->ctl_arg = arg;
 }
 
+static int
+counts_of(void *arg, const struct dcf_store_task *t)
+{
+	struct dcf_store_task *c = arg;
+
+	c->state = t->state;
+	c->attempts = t->attempts;
+	c->tries = t->tries;
+	c->runs = t->runs;
+	return 0;
+}
+
+enum svc_where
+svc_cancel(struct svc *v, uint64_t id, struct dcf_store_task *t)
+{
+	char err[DCF_ERRLEN];
+	int r;
+
+	memset(t, 0, sizeof(*t));
+	t->id = id;
+	t->state = DCF_SS_NSTATES;
+	if (id == 0 || id >= v->next_id)
+		return SVC_NOTASK;
+	for (uint32_t i = 0; i < v->pending.n; i++)
+		if (v->pending.t[(v->pending.head + i) % v->pending.cap].id == id)
+			return SVC_PENDING;
+	if (id <= v->last_put)
+		return SVC_HANDED;
+	for (uint32_t i = 0; i < v->ready.n; i++) {
+		struct vtask *vt = &v->ready.t[(v->ready.head + i) % v->ready.cap];
+
+		if (vt->id == id) {
+			if (vt->cancelled)
+				return SVC_ENDED;
+			vt->cancelled = 1;
+			t->state = DCF_SS_QUEUED;
+			t->attempts = vt->prior.attempts;
+			t->tries = vt->prior.tries;
+			t->runs = vt->prior.runs;
+			return SVC_DROPPED;
+		}
+	}
+	/* Not in memory: the store says (committed, so there). */
+	if ((r = dcf_store_get(v->rd, id, counts_of, t, err, sizeof(err))) == -1) {
+		dcf_log(DCF_ERROR, "store: %s", err);
+		return SVC_FAILED;
+	}
+	if (r == 0 || dcf_store_state_final(t->state))
+		return r == 0 ? SVC_NOTASK : SVC_ENDED;
+	for (uint32_t i = 0; i < v->nskip; i++)
+		if (v->skip[i] == id)
+			return SVC_ENDED;
+	if (id <= v->loaded_to)
+		return SVC_FAILED; /* unfinished, passed, and not in memory: cannot be */
+	if (v->nskip == v->skipcap) {
+		uint32_t cap = v->skipcap ? v->skipcap * 2 : 16;
+		uint64_t *s = realloc(v->skip, cap * sizeof(*s));
+
+		if (s == NULL)
+			return SVC_FAILED;
+		v->skip = s;
+		v->skipcap = cap;
+	}
+	v->skip[v->nskip++] = id;
+	return SVC_DROPPED;
+}
+
 void
 svc_drain(struct svc *v)
 {
@@ -1037,6 +1170,8 @@ svc_close(struct svc *v)
 	vq_free(&v->pending);
 	vq_free(&v->ready);
 	free(v->w);
+	free(v->skip);
+	free(v->later);
 	free(v->rerun);
 	dcf_store_close(v->rd);
 	free(v);

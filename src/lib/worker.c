@@ -256,6 +256,13 @@ run_cmd(const struct worker_ctx *w, const struct dcf_claim *cl)
 	const char *cwd = NULL;
 
 	memset(&o, 0, sizeof(o));
+	if (t->flags & DCF_TASK_F_CANCELLED) {
+		/* dcf-ctl cancel came while it waited: ended without a run. */
+		o.how = DCF_HOW_CANCELLED;
+		o.start_wall_ns = dcf_wall_ns();
+		t->out = o;
+		return;
+	}
 	if (len > sg->cfg.payload_max)
 		len = 0;
 	memcpy(cw.payload, dcf_payload(sg, cl->slot), len);

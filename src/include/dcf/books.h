@@ -169,6 +169,15 @@ DCF_MUST_CHECK int dcf_skip_locked(struct dcf_seg *sg, uint64_t n);
  * sleepers. -1 with EINVAL for no such network.
  */
 DCF_MUST_CHECK int dcf_set_paused_locked(struct dcf_seg *sg, uint32_t net, uint32_t paused);
+/*
+ * Supervisor (dcf-ctl cancel): task id, queued in a slot (a network's ring,
+ * the recovery ring, or waiting out a retry's delay), is marked so that the
+ * worker that claims it runs nothing and ends it DCF_HOW_CANCELLED. -1 with
+ * ENOENT (no slot holds it), EBUSY (it runs), EALREADY (it has ended),
+ * ECANCELED (cancelled already).
+ * out: what the slot says of it (its counts).
+ */
+DCF_MUST_CHECK int dcf_cancel_locked(struct dcf_seg *sg, uint64_t id, struct dcf_done *out);
 /* Supervisor (dcf-ctl drain): the system takes nothing new, for dcf-status to say. */
 void dcf_set_draining_locked(struct dcf_seg *sg);
 

@@ -182,8 +182,8 @@ int dcf_cg_kill(const char *dir, uint64_t timeout_ns);
  * while it is seen to be the child of a pinned one: a dead supervisor's
  * worker, whose task tree was left behind. Root itself is not signalled;
  * kill it after, so that its tree cannot be reparented away first (a stopped
- * root is best: nothing of the tree is reaped meanwhile). The count
- * signalled, or -1 without pidfds.
+ * root is best: nothing of the tree is reaped meanwhile), and waits until
+ * each has exited (5 s at most). The count signalled, or -1 without pidfds.
  */
 int dcf_exec_kill_tree(pid_t root, int root_fd);
 

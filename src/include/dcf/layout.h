@@ -78,7 +78,8 @@ enum dcf_task_state {
 };
 
 /* Task flags. */
-#define DCF_TASK_F_RECOVERY 1u /* the current run was picked up from the recovery ring */
+#define DCF_TASK_F_RECOVERY  1u /* the current run was picked up from the recovery ring */
+#define DCF_TASK_F_CANCELLED 2u /* dcf-ctl cancel: its next claim runs nothing, ends it CANCELLED */
 
 enum dcf_node_state {
 	DCF_NODE_EMPTY = 0,    /* slot not in use */
@@ -116,13 +117,14 @@ enum dcf_work {
 
 /* How a command's run ended (struct dcf_outcome.how). */
 enum dcf_how {
-	DCF_HOW_NONE = 0,     /* synthetic work: it completed */
-	DCF_HOW_OK = 1,       /* exit status 0 */
-	DCF_HOW_EXIT = 2,     /* a non-zero exit status */
-	DCF_HOW_SIGNAL = 3,   /* killed by a signal */
-	DCF_HOW_TIMEOUT = 4,  /* ran past --timeout and was killed */
-	DCF_HOW_NOEXEC = 5,   /* could not be executed: 127 not found, 126 not runnable */
-	DCF_HOW_OVERSIZE = 6, /* a task function said it wrote more than out_max bytes */
+	DCF_HOW_NONE = 0,      /* synthetic work: it completed */
+	DCF_HOW_OK = 1,        /* exit status 0 */
+	DCF_HOW_EXIT = 2,      /* a non-zero exit status */
+	DCF_HOW_SIGNAL = 3,    /* killed by a signal */
+	DCF_HOW_TIMEOUT = 4,   /* ran past --timeout and was killed */
+	DCF_HOW_NOEXEC = 5,    /* could not be executed: 127 not found, 126 not runnable */
+	DCF_HOW_OVERSIZE = 6,  /* a task function said it wrote more than out_max bytes */
+	DCF_HOW_CANCELLED = 7, /* dcf-ctl cancel, before it ran: nothing was run */
 	DCF_HOW_NSTATES
 };
 
@@ -194,6 +196,7 @@ struct dcf_counters {
 	uint64_t timed_out; /* after its retries */
 	uint64_t retried;   /* reruns queued */
 	uint64_t skipped;   /* ids never dispatched: input --resume found already run */
+	uint64_t cancelled; /* ended by dcf-ctl cancel before they ran */
 };
 
 struct dcf_wal_ent {

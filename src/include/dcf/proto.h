@@ -67,6 +67,7 @@ enum dcf_ctl_op {
 	DCF_CTL_PAUSE = 1,  /* net: its workers start nothing new */
 	DCF_CTL_RESUME = 2, /* net: they do again */
 	DCF_CTL_DRAIN = 3,  /* no new submissions; end once everything has */
+	DCF_CTL_CANCEL = 4, /* id: a task not started yet ends CANCELLED, never run */
 };
 #define DCF_CTL_ALL UINT32_MAX /* a CTL's net: every network */
 

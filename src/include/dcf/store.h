@@ -35,6 +35,7 @@ enum dcf_store_state {
 	DCF_SS_DONE = 2,        /* its last run exited with status 0 */
 	DCF_SS_FAILED = 3,      /* its last run failed (exit status, signal, timeout, no exec) */
 	DCF_SS_QUARANTINED = 4, /* the processes running it died too often: not run again */
+	DCF_SS_CANCELLED = 5,   /* dcf-ctl cancel, before it ran */
 	DCF_SS_NSTATES
 };
 /* "queued", "running", "done", "failed", "quarantined"; NULL if out of range. */

@@ -75,10 +75,28 @@ int svc_open(struct svc **out, const struct sup_opts *o, const struct dcf_config
 void svc_set_storeq(struct svc *v, struct dcf_storeq *q);
 /*
  * dcf-ctl's requests (proto.h, CTL) are carried out by fn: 0 with a line
- * saying what it did in text, or -1 with one saying why nothing was done.
+ * saying what it did in text, -1 with one saying why nothing was done, or
+ * 1: text is the answer once the end of task *after is committed (its
+ * waiters are told then too).
  */
-typedef int (*svc_ctl_fn)(void *arg, const struct dcf_msg *m, char *text, size_t textlen);
+typedef int (
+    *svc_ctl_fn)(void *arg, const struct dcf_msg *m, char *text, size_t textlen, uint64_t *after);
 void svc_set_ctl(struct svc *v, svc_ctl_fn fn, void *arg);
+/* Where dcf-ctl cancel found task id (svc_cancel). */
+enum svc_where {
+	SVC_NOTASK,  /* no such task (never given, or pruned) */
+	SVC_PENDING, /* submitted, not committed yet */
+	SVC_ENDED,   /* finished (*state says how), or cancelled already */
+	SVC_HANDED,  /* given to the books: cancel it there (dcf_cancel_locked) */
+	SVC_DROPPED, /* waiting in memory or in the store alone: it will never run */
+	SVC_FAILED,  /* the store could not be read, or out of memory: nothing changed */
+};
+/*
+ * Cancel task id where svc holds it (SVC_DROPPED); else say where it is.
+ * t: its id, state (SVC_ENDED: DCF_SS_NSTATES if cancelled already) and
+ * counts, for the caller to record its end in the store.
+ */
+enum svc_where svc_cancel(struct svc *v, uint64_t id, struct dcf_store_task *t);
 /* From now on every submission is refused (DCF_PE_DRAINING); waits are answered. */
 void svc_drain(struct svc *v);
 /* Nothing staged, committed and waiting, or left in the store to run: 1. */
