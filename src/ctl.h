@@ -9,7 +9,8 @@ struct ctl_opts {
 	const char *command; /* as typed: "pause", "resume", "drain" */
 	uint32_t op;         /* enum dcf_ctl_op */
 	uint32_t net;        /* DCF_CTL_ALL: every network */
-	uint64_t id;         /* cancel's task */
+	uint64_t id;         /* cancel's and kill's task */
+	int sig;             /* kill's signal (default SIGTERM) */
 };
 
 /* 0 ok; 1 printed help or version (exit 0); -1 printed a usage error (exit 2). */

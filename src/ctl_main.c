@@ -41,6 +41,7 @@ main(int argc, char **argv)
 	m.u.ctl.op = o.op;
 	m.u.ctl.net = o.net;
 	m.u.ctl.id = o.id;
+	m.u.ctl.value = o.sig;
 	client_put(c, &m);
 	client_flush(c, 1);
 	client_next(c, &m);

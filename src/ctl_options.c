@@ -1,5 +1,7 @@
 /* ctl_options.c - dcf-ctl's command line: its entries of the option table (opts.h), then its command. */
+#include <signal.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ctl.h"
 #include "dcf/layout.h"
@@ -7,10 +9,10 @@
 #include "dcf/util.h"
 #include "opts.h"
 
-#define COMMANDS "pause [NETWORK], resume [NETWORK], drain or cancel ID"
+#define COMMANDS "pause [NETWORK], resume [NETWORK], drain, cancel ID or kill ID [SIGNAL]"
 
 /* The commands, and what each takes after its name. */
-enum operand { NOTHING, NETWORK, TASK };
+enum operand { NOTHING, NETWORK, TASK, TASK_SIGNAL };
 static const struct {
 	const char *name;
 	uint32_t op;
@@ -20,7 +22,31 @@ static const struct {
     {"resume", DCF_CTL_RESUME, NETWORK},
     {"drain", DCF_CTL_DRAIN, NOTHING},
     {"cancel", DCF_CTL_CANCEL, TASK},
+    {"kill", DCF_CTL_KILL, TASK_SIGNAL},
 };
+
+/* A signal by name (TERM, SIGTERM, any case) or number: 0 and *sig, or -1. */
+static int
+parse_signal(const char *s, int *sig)
+{
+	uint64_t n;
+
+	if (dcf_parse_u64(s, 1, NSIG - 1, &n) == 0) {
+		*sig = (int)n;
+		return 0;
+	}
+	if (strncasecmp(s, "SIG", 3) == 0)
+		s += 3;
+	for (int i = 1; i < NSIG; i++) {
+		const char *name = sigabbrev_np(i);
+
+		if (name != NULL && strcasecmp(s, name) == 0) {
+			*sig = i;
+			return 0;
+		}
+	}
+	return -1;
+}
 
 int
 ctl_parse_options(int argc, char **argv, struct ctl_opts *o)
@@ -68,20 +94,22 @@ ctl_parse_options(int argc, char **argv, struct ctl_opts *o)
 	o->op = commands[k].op;
 	i = p.ind + 1;
 	left = argc - i;
-	max = commands[k].takes == NOTHING ? 0 : 1;
+	max = commands[k].takes == NOTHING ? 0 : commands[k].takes == TASK_SIGNAL ? 2 : 1;
 	if (left > max) {
 		char q[OPT_QUOTE_LEN];
 
 		opt_quote(q, sizeof(q), argv[i + max]);
 		opt_usage_error(&p, "%s takes %s: %s is one too many", o->command,
-		    commands[k].takes == NETWORK    ? "one network at most"
-		        : commands[k].takes == TASK ? "one task id"
-		                                    : "nothing",
+		    commands[k].takes == NETWORK           ? "one network at most"
+		        : commands[k].takes == TASK        ? "one task id"
+		        : commands[k].takes == TASK_SIGNAL ? "a task id and a signal at most"
+		                                           : "nothing",
 		    q);
 		return -1;
 	}
-	if (commands[k].takes == TASK) {
+	if (commands[k].takes == TASK || commands[k].takes == TASK_SIGNAL) {
 		char q[OPT_QUOTE_LEN];
+		int sig = SIGTERM;
 
 		if (left == 0) {
 			opt_usage_error(&p, "%s needs the task's id (dcf-submit printed it)",
@@ -94,6 +122,14 @@ ctl_parse_options(int argc, char **argv, struct ctl_opts *o)
 			    q);
 			return -1;
 		}
+		if (left == 2 && parse_signal(argv[i + 1], &sig) == -1) {
+			opt_quote(q, sizeof(q), argv[i + 1]);
+			opt_usage_error(&p,
+			    "%s %s: not a signal: a name (TERM, KILL, INT...) or a number",
+			    o->command, q);
+			return -1;
+		}
+		o->sig = sig;
 		return 0;
 	}
 	if (left == 1) {

@@ -154,10 +154,11 @@ const struct opt_program opt_programs[] = {
         "Show the state of a running dcf system (read-only, takes no lock)."},
     {OPT_P_SUBMIT, "dcf-submit", "[options] -- COMMAND [ARG...]",
         "Give a task to a dcf-supervisor --serve; print its id once it is on disk."},
-    {OPT_P_CTL, "dcf-ctl", "[options] pause [NETWORK] | resume [NETWORK] | drain | cancel ID",
+    {OPT_P_CTL, "dcf-ctl",
+        "[options] pause [NETWORK] | resume [NETWORK] | drain | cancel ID | kill ID [SIGNAL]",
         "Control a running dcf-supervisor --serve: pause or resume a network (or all),\n"
-        "drain it (no new submissions; it exits 0 once every task has ended), or cancel\n"
-        "a task that has not started."},
+        "drain it (no new submissions; it exits 0 once every task has ended), cancel a\n"
+        "task that has not started, or signal a running task's processes (TERM)."},
 };
 const size_t opt_nprograms = sizeof(opt_programs) / sizeof(opt_programs[0]);
 

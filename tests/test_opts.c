@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -334,6 +335,15 @@ test_getopt_forms(void **state)
 	parse_ok(OPT_P_STATUS, (const char *const[]){"--watch", "3", NULL});
 	assert_int_equal(to.interval_ms, 3000);
 	parse_ok(OPT_P_STATUS, (const char *const[]){"-w0.1234", NULL});
+	/* dcf-ctl's signals: a name with or without SIG, any case, or a number. */
+	parse_ok(OPT_P_CTL, (const char *const[]){"kill", "7", "sigint", NULL});
+	assert_int_equal(co.sig, SIGINT);
+	parse_ok(OPT_P_CTL, (const char *const[]){"kill", "7", "HUP", NULL});
+	assert_int_equal(co.sig, SIGHUP);
+	parse_ok(OPT_P_CTL, (const char *const[]){"kill", "7", "9", NULL});
+	assert_int_equal(co.sig, SIGKILL);
+	parse_ok(OPT_P_CTL, (const char *const[]){"kill", "7", NULL});
+	assert_true(co.sig == SIGTERM && co.id == 7);
 	assert_int_equal(to.interval_ms, 123);
 }
 
@@ -385,11 +395,11 @@ test_errors(void **state)
 	        "dcf-supervisor: --arg-file '/nonexistent/in': No such file or directory; try "
 	        "'dcf-supervisor --help'\n"},
 	    {OPT_P_CTL, {"--name", "x", NULL},
-	        "dcf-ctl: give a command: pause [NETWORK], resume [NETWORK], drain or cancel "
-	        "ID; try 'dcf-ctl --help'\n"},
+	        "dcf-ctl: give a command: pause [NETWORK], resume [NETWORK], drain, cancel ID or "
+	        "kill ID [SIGNAL]; try 'dcf-ctl --help'\n"},
 	    {OPT_P_CTL, {"stop\n", NULL},
-	        "dcf-ctl: no command 'stop\\n': pause [NETWORK], resume [NETWORK], drain or "
-	        "cancel ID; try 'dcf-ctl --help'\n"},
+	        "dcf-ctl: no command 'stop\\n': pause [NETWORK], resume [NETWORK], drain, cancel "
+	        "ID or kill ID [SIGNAL]; try 'dcf-ctl --help'\n"},
 	    {OPT_P_CTL, {"pause", "-1", NULL},
 	        "dcf-ctl: pause '-1': a network is a number from 0 to 255; try 'dcf-ctl --help'\n"},
 	    {OPT_P_CTL, {"resume", "1", "2", NULL},
@@ -402,6 +412,12 @@ test_errors(void **state)
 	        "dcf-ctl: cancel '0': a task id is a whole number from 1; try 'dcf-ctl --help'\n"},
 	    {OPT_P_CTL, {"cancel", "3", "4", NULL},
 	        "dcf-ctl: cancel takes one task id: '4' is one too many; try 'dcf-ctl --help'\n"},
+	    {OPT_P_CTL, {"kill", "3", "TERMINATE", NULL},
+	        "dcf-ctl: kill 'TERMINATE': not a signal: a name (TERM, KILL, INT...) or a number; "
+	        "try 'dcf-ctl --help'\n"},
+	    {OPT_P_CTL, {"kill", "3", "9", "x", NULL},
+	        "dcf-ctl: kill takes a task id and a signal at most: 'x' is one too many; try "
+	        "'dcf-ctl --help'\n"},
 	    {OPT_P_CTL, {"drain", "0", NULL},
 	        "dcf-ctl: drain takes nothing: '0' is one too many; try 'dcf-ctl --help'\n"},
 	    {OPT_P_CTL, {"--tasks", "drain", NULL},

@@ -1325,6 +1325,89 @@ test_cancel(void **state)
 	assert_int_equal(tu_leftovers(), 0);
 }
 
+static int
+got_outcome(void *arg, const struct dcf_store_task *t)
+{
+	*(struct dcf_store_task *)arg = *t;
+	return 0;
+}
+
+/* Task id as the store has it (its pointers not kept). */
+static struct dcf_store_task
+task_of(struct sfix *f, uint64_t id)
+{
+	struct dcf_store_open_opts o = {.where = f->store, .readonly = 1};
+	struct dcf_store_task t;
+	struct dcf_store *st;
+	char err[256];
+
+	memset(&t, 0, sizeof(t));
+	if ((st = dcf_store_open(&o, err, sizeof(err))) == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(dcf_store_get(st, id, got_outcome, &t, err, sizeof(err)), 1);
+	dcf_store_close(st);
+	t.key = NULL;
+	t.cmd = NULL;
+	t.cwd = NULL;
+	return t;
+}
+
+/*
+ * kill ID [SIGNAL]: the running task's whole tree gets the signal, its run
+ * ends as the signal made it, and it is not retried (--retries 3 here);
+ * a task that is not running is refused, nothing changed.
+ */
+static void
+test_kill(void **state)
+{
+	struct sfix *f = *state;
+	char out[256], ready[160], cmd[256], line[64];
+	struct dcf_store_task t;
+	int child, fd;
+
+	snprintf(ready, sizeof(ready), "%s/ready", f->dir);
+	assert_int_equal(mkfifo(ready, 0600), 0);
+	snprintf(cmd, sizeof(cmd), "sleep 60 & echo $! > %s; wait", ready);
+	sup_start(f, f->sup_bin, NULL, (const char *const[]){"-N", "1", "--retries", "3", NULL});
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--", "sh", "-c", cmd, NULL}),
+	    0);
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--", "sleep", "60", NULL}),
+	    0);
+	assert_string_equal(out, "2\n");
+	fifo_line(ready, line, sizeof(line));
+	assert_int_equal(sscanf(line, "%d", &child), 1);
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"kill", "2", NULL}), 2);
+	assert_string_equal(sub_err(f),
+	    "dcf-ctl: kill: task 2 has not started: dcf-ctl cancel 2\n");
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"kill", "9", NULL}), 2);
+	assert_string_equal(sub_err(f), "dcf-ctl: kill: no task 9\n");
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"kill", "1", NULL}), 0);
+	assert_string_equal(out, "task 1: SIGTERM sent to its processes\n");
+	fd = raw_connect(f);
+	assert_int_equal(raw_wait(fd, 1), DCF_SS_FAILED);
+	/* Its whole tree: the child in its group went with it, reaped before its end was. */
+	assert_int_equal(kill(child, 0), -1);
+	t = task_of(f, 1);
+	assert_int_equal(t.out.how, DCF_HOW_SIGNAL);
+	assert_int_equal(t.out.term_sig, SIGTERM);
+	assert_int_equal(t.runs, 1); /* not retried */
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"kill", "1", NULL}), 2);
+	assert_string_equal(sub_err(f), "dcf-ctl: kill: task 1 is not running\n");
+	/* Task 2 starts once 1 has ended: then a signal by name. */
+	assert_true(running_pid(f, 2) > 0);
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"kill", "2", "KILL", NULL}),
+	    0);
+	assert_int_equal(raw_wait(fd, 2), DCF_SS_FAILED);
+	close(fd);
+	t = task_of(f, 2);
+	assert_int_equal(t.out.term_sig, SIGKILL);
+	assert_int_equal(t.runs, 1);
+	assert_int_equal(sup_stop(f, SIGTERM), 0);
+	assert_int_equal(tu_leftovers(), 0);
+}
+
 static void
 test_supervisor_crash(void **state)
 {
@@ -1463,6 +1546,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_pause_resume, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_drain, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_kill, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_supervisor_crash, setup, teardown),
 	};
 

@@ -750,6 +750,7 @@ tell_done(const struct dcf_task *t, uint32_t s, struct dcf_done *out)
 	out->node = t->owner_node;
 	out->gen = t->owner_gen;
 	out->from_recovery = (t->flags & DCF_TASK_F_RECOVERY) != 0;
+	out->killed = (t->flags & DCF_TASK_F_KILLED) != 0;
 	out->kind = t->kind;
 	out->arg_ms = t->arg_ms;
 	out->result = t->result;

@@ -908,7 +908,7 @@ main_ended(pid_t pid)
  */
 static uint64_t
 wait_main(struct dcf_exec *x, const struct dcf_exec_req *rq, pid_t pid, const sigset_t *old,
-    uint64_t t0, int *timedout)
+    uint64_t t0, int *timedout, int *sent)
 {
 	uint64_t deadline = rq->timeout_ns != 0 ? sat_add(t0, rq->timeout_ns) : 0;
 	int pidfd = pidfd_open_(pid), term_sent = 0;
@@ -925,6 +925,15 @@ wait_main(struct dcf_exec *x, const struct dcf_exec_req *rq, pid_t pid, const si
 
 		if (pidfd == -1 && main_ended(pid))
 			break;
+		if (rq->interrupt != NULL && *rq->interrupt) {
+			int sig;
+
+			*rq->interrupt = 0;
+			if ((sig = rq->want(rq->want_arg)) > 0 && sig < NSIG) {
+				signal_tree(x, pid, sig);
+				*sent = sig;
+			}
+		}
 		if (deadline != 0) {
 			uint64_t now = dcf_now_ns();
 
@@ -1047,7 +1056,9 @@ dcf_exec_run(struct dcf_exec *x, const struct dcf_exec_req *rq, struct dcf_exec_
 	x->main_pid = t.main = pid;
 	/* Done in the child already, unless vfork was really a fork (valgrind). */
 	setpgid(pid, pid);
-	t1 = x->rep->exec_err == 0 ? wait_main(x, rq, pid, &old, t0, &timedout) : dcf_now_ns();
+	rs->sent_sig = 0;
+	t1 = x->rep->exec_err == 0 ? wait_main(x, rq, pid, &old, t0, &timedout, &rs->sent_sig)
+	                           : dcf_now_ns();
 	if (x->kn_reaped) {
 		st = x->kn_status;
 	} else {

@@ -137,6 +137,8 @@ dcf_layout_format(void)
 	FIELD(f, dcf_node, pid);
 	FIELD(f, dcf_node, task_slot);
 	FIELD(f, dcf_node, task_id);
+	FIELD(f, dcf_node, kill_task);
+	FIELD(f, dcf_node, kill_sig);
 	FIELD(f, dcf_node, sleeping);
 	FIELD(f, dcf_node, from_recovery);
 	FIELD(f, dcf_node, completed);

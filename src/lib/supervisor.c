@@ -673,7 +673,8 @@ static int
 wants_retry(const struct sup *s, const struct dcf_task *t)
 {
 	return t->out.how != DCF_HOW_NONE && t->out.how != DCF_HOW_OK &&
-	    t->out.how != DCF_HOW_CANCELLED && t->tries < t->retries && !s->stopping;
+	    t->out.how != DCF_HOW_CANCELLED && !(t->flags & DCF_TASK_F_KILLED) &&
+	    t->tries < t->retries && !s->stopping;
 }
 
 /* A retired (or retried) task into the round's events. */
@@ -796,6 +797,9 @@ log_cmd_end(struct sup *s, const struct sup_event *e, uint32_t net, uint32_t idx
 		    "Task-%llu cancelled (dcf-ctl): ended by Network-%u Node-%u "
 		    "without a run",
 		    tid(s, e->id), net, idx);
+	else if (d->killed)
+		dcf_log(DCF_WARNING, "Task-%llu killed by dcf-ctl on Network-%u Node-%u (%s)",
+		    tid(s, e->id), net, idx, how);
 	else if (d->out.how == DCF_HOW_TIMEOUT)
 		dcf_log(DCF_ERROR, "Task-%llu timed out on Network-%u Node-%u (%s)%s",
 		    tid(s, e->id), net, idx, how, d->tries ? " on its last try" : "");
@@ -2664,6 +2668,62 @@ ctl_cancel(struct sup *s, uint64_t id, char *text, size_t len, uint64_t *after)
 	return 1;
 }
 
+/*
+ * A running task's whole tree gets sig, through the worker that runs it
+ * (layout.h: kill_task, kill_sig; the worker's SIGUSR1). Its run ends as the
+ * signal makes it, and is not retried.
+ */
+static int
+ctl_kill(struct sup *s, uint64_t id, int64_t sig, char *text, size_t len)
+{
+	unsigned long long n = (unsigned long long)id;
+	uint32_t slot = DCF_NONE, state = DCF_TASK_FREE, node = DCF_NONE;
+	pid_t pid = 0;
+
+	if (sig <= 0 || sig >= NSIG) {
+		snprintf(text, len, "%lld is not a signal", (long long)sig);
+		return -1;
+	}
+	if (id == 0 || id >= svc_next_id(s->svc)) {
+		snprintf(text, len, "no task %llu", n);
+		return -1;
+	}
+	if (sup_lock(s) == -1) {
+		snprintf(text, len, "the books are being repaired: nothing was changed; try again");
+		return -1;
+	}
+	for (uint32_t k = 0; k < s->cfg->task_slots; k++)
+		if (s->sg.tasks[k].state != DCF_TASK_FREE && s->sg.tasks[k].id == id - 1) {
+			slot = k;
+			state = s->sg.tasks[k].state;
+			node = s->sg.tasks[k].owner_node;
+			break;
+		}
+	if (state == DCF_TASK_RUNNING && node < s->nnodes &&
+	    __atomic_load_n(&s->sg.nodes[node].run_slot, __ATOMIC_ACQUIRE) == slot &&
+	    (pid = s->nodes[node].pid) > 0) {
+		struct dcf_node *nd = &s->sg.nodes[node];
+
+		__atomic_store_n(&nd->kill_sig, (uint32_t)sig, __ATOMIC_RELAXED);
+		__atomic_store_n(&nd->kill_task, id, __ATOMIC_RELEASE);
+	}
+	dcf_unlock(&s->sg);
+	if (pid <= 0) {
+		if (state == DCF_TASK_QUEUED)
+			snprintf(text, len, "task %llu has not started: dcf-ctl cancel %llu", n, n);
+		else if (state == DCF_TASK_RUNNING)
+			snprintf(text, len, "task %llu is about to start: ask again", n);
+		else
+			snprintf(text, len, "task %llu is not running", n);
+		return -1;
+	}
+	kill(pid, SIGUSR1); /* our child, unreaped: its PID is its own */
+	snprintf(text, len, "task %llu: SIG%s sent to its processes", n, sig_name((int)sig));
+	dcf_log(DCF_WARNING, "Task-%llu: SIG%s to its processes, asked by dcf-ctl", n,
+	    sig_name((int)sig));
+	return 0;
+}
+
 /* What dcf-ctl asks, through the service's socket (svc.h). */
 static int
 sup_ctl(void *arg, const struct dcf_msg *m, char *text, size_t len, uint64_t *after)
@@ -2682,6 +2742,8 @@ sup_ctl(void *arg, const struct dcf_msg *m, char *text, size_t len, uint64_t *af
 		return ctl_drain(s, text, len);
 	case DCF_CTL_CANCEL:
 		return ctl_cancel(s, m->u.ctl.id, text, len, after);
+	case DCF_CTL_KILL:
+		return ctl_kill(s, m->u.ctl.id, m->u.ctl.value, text, len);
 	default:
 		snprintf(text, len,
 		    "no control request %u here (a newer dcf-ctl?): nothing was changed",

@@ -1129,6 +1129,12 @@ svc_cancel(struct svc *v, uint64_t id, struct dcf_store_task *t)
 	return SVC_DROPPED;
 }
 
+uint64_t
+svc_next_id(const struct svc *v)
+{
+	return v->next_id;
+}
+
 void
 svc_drain(struct svc *v)
 {

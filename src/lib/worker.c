@@ -161,6 +161,29 @@ spool_open(const struct worker_ctx *w, const char *name)
 	    O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644);
 }
 
+/* dcf-ctl kill: the supervisor's SIGUSR1, looked at while the command runs (exec.h). */
+static volatile sig_atomic_t kill_asked;
+
+static void
+on_kill_request(int sig)
+{
+	(void)sig;
+	kill_asked = 1;
+}
+
+/* The signal the supervisor asks for our command's tree, if it is for the task we run. */
+static int
+kill_wanted(void *arg)
+{
+	const struct worker_ctx *w = arg;
+	struct dcf_node *nd = &w->sg->nodes[w->node];
+	uint64_t task = __atomic_load_n(&nd->kill_task, __ATOMIC_ACQUIRE);
+
+	if (task == 0 || task != __atomic_load_n(&nd->task_id, __ATOMIC_RELAXED) + 1)
+		return 0;
+	return (int)__atomic_exchange_n(&nd->kill_sig, 0, __ATOMIC_ACQ_REL);
+}
+
 static void
 cmd_setup(const struct worker_ctx *w)
 {
@@ -215,6 +238,10 @@ cmd_setup(const struct worker_ctx *w)
 	sa.sa_handler = on_parent_death;
 	sigfillset(&sa.sa_mask);
 	sigaction(SIGUSR2, &sa, NULL);
+	sa.sa_handler = on_kill_request;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
 	cw_ready = 1;
 	prctl(PR_SET_PDEATHSIG, SIGUSR2);
 	if (getppid() != w->parent)
@@ -294,6 +321,9 @@ run_cmd(const struct worker_ctx *w, const struct dcf_claim *cl)
 	rq.timeout_ns = (uint64_t)(t->timeout_ms ? t->timeout_ms : sg->cfg.timeout_ms) * 1000000ULL;
 	rq.cwd = cwd;
 	rq.kill_after_ns = (uint64_t)sg->cfg.kill_after_ms * 1000000ULL;
+	rq.interrupt = &kill_asked;
+	rq.want = kill_wanted;
+	rq.want_arg = (void *)w;
 	/* Waiting in the kernel for the command: --timeout watches it, not the watchdog. */
 	__atomic_store_n(&nd->heartbeat_ns, DCF_BEAT_IN_CMD, __ATOMIC_RELAXED);
 	if (dcf_exec_run(&cw.x, &rq, &rs) == -1) {
@@ -323,6 +353,8 @@ run_cmd(const struct worker_ctx *w, const struct dcf_claim *cl)
 	o.err_bytes = spool_hand_over(w, &cw.err_fd, cw.err_name, cl->id, cl->runs, "err");
 	/* Ours alone while RUNNING: published by the completion that follows. */
 	t->out = o;
+	if (rs.sent_sig != 0)
+		t->flags |= DCF_TASK_F_KILLED; /* ended as asked: no retry */
 }
 
 /* --- task functions (libdcf) ------------------------------------------- */

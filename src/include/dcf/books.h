@@ -107,6 +107,7 @@ struct dcf_done {
 	uint32_t from_recovery;
 	uint32_t kind;
 	uint32_t arg_ms;
+	uint32_t killed; /* dcf-ctl kill signalled its run */
 	uint64_t result;
 };
 

@@ -102,6 +102,15 @@ struct dcf_exec_req {
 	const char *cwd;        /* its working directory, or NULL: the worker's */
 	uint64_t timeout_ns;    /* 0: none */
 	uint64_t kill_after_ns; /* SIGKILL this long after the timeout's SIGTERM (0: at once) */
+	/*
+	 * A signal asked for while it runs (dcf-ctl kill), or NULL: whenever
+	 * *interrupt is set (by a handler, which can run only while the run
+	 * waits, and then ends the wait), it is cleared and want(want_arg)
+	 * says the signal to send the whole tree (0: none).
+	 */
+	volatile sig_atomic_t *interrupt;
+	int (*want)(void *arg);
+	void *want_arg;
 };
 
 /* How it went. */
@@ -122,6 +131,7 @@ struct dcf_exec_res {
 	uint64_t run_ns;    /* CLOCK_MONOTONIC, from the spawn to the main's end */
 	uint64_t cpu_us;    /* user + system CPU of every process of the tree reaped */
 	uint64_t maxrss_kb; /* the largest peak RSS among them */
+	int sent_sig;       /* the last signal want asked for and the tree got (0: none) */
 };
 
 /*

@@ -38,7 +38,7 @@
 #include <stdint.h>
 
 #define DCF_MAGIC          0x31306d6873666364ULL /* "dcfshm01" */
-#define DCF_LAYOUT_VERSION 7u
+#define DCF_LAYOUT_VERSION 8u
 #define DCF_NAME_MAX       32 /* instance name, without NUL */
 #define DCF_NONE           UINT32_MAX
 
@@ -80,6 +80,7 @@ enum dcf_task_state {
 /* Task flags. */
 #define DCF_TASK_F_RECOVERY  1u /* the current run was picked up from the recovery ring */
 #define DCF_TASK_F_CANCELLED 2u /* dcf-ctl cancel: its next claim runs nothing, ends it CANCELLED */
+#define DCF_TASK_F_KILLED    4u /* dcf-ctl kill signalled its run: never retried */
 
 enum dcf_node_state {
 	DCF_NODE_EMPTY = 0,    /* slot not in use */
@@ -314,7 +315,15 @@ struct dcf_node {
 	uint64_t heartbeat_ns; /* lock-free: the worker's last sign of progress */
 	uint32_t held;         /* slots on its chain */
 	uint32_t run_slot;     /* lock-free (see above): DCF_NONE when idle */
-	uint64_t pad[2];
+	/*
+	 * dcf-ctl kill, lock-free: the supervisor stores kill_sig, then
+	 * kill_task (task id + 1, release), then sends the worker SIGUSR1; the
+	 * worker signals its command's tree with kill_sig (taken, exchanged with
+	 * 0) only if kill_task is the task it runs now.
+	 */
+	uint64_t kill_task;
+	uint32_t kill_sig;
+	uint32_t pad32;
 };
 
 struct dcf_hdr {

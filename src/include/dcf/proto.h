@@ -68,6 +68,7 @@ enum dcf_ctl_op {
 	DCF_CTL_RESUME = 2, /* net: they do again */
 	DCF_CTL_DRAIN = 3,  /* no new submissions; end once everything has */
 	DCF_CTL_CANCEL = 4, /* id: a task not started yet ends CANCELLED, never run */
+	DCF_CTL_KILL = 5,   /* id, value a signal: to the running task's whole tree */
 };
 #define DCF_CTL_ALL UINT32_MAX /* a CTL's net: every network */
 

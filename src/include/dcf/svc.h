@@ -97,6 +97,8 @@ enum svc_where {
  * counts, for the caller to record its end in the store.
  */
 enum svc_where svc_cancel(struct svc *v, uint64_t id, struct dcf_store_task *t);
+/* The id the next submission gets: every id below it was given. */
+uint64_t svc_next_id(const struct svc *v);
 /* From now on every submission is refused (DCF_PE_DRAINING); waits are answered. */
 void svc_drain(struct svc *v);
 /* Nothing staged, committed and waiting, or left in the store to run: 1. */
