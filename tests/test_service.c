@@ -1384,7 +1384,7 @@ test_kill(void **state)
 	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"kill", "9", NULL}), 2);
 	assert_string_equal(sub_err(f), "dcf-ctl: kill: no task 9\n");
 	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"kill", "1", NULL}), 0);
-	assert_string_equal(out, "task 1: SIGTERM sent to its processes\n");
+	assert_string_equal(out, "task 1: SIGTERM sent to its processes; its run is not retried\n");
 	fd = raw_connect(f);
 	assert_int_equal(raw_wait(fd, 1), DCF_SS_FAILED);
 	/* Its whole tree: the child in its group went with it, reaped before its end was. */

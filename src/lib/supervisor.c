@@ -797,7 +797,7 @@ log_cmd_end(struct sup *s, const struct sup_event *e, uint32_t net, uint32_t idx
 		    "Task-%llu cancelled (dcf-ctl): ended by Network-%u Node-%u "
 		    "without a run",
 		    tid(s, e->id), net, idx);
-	else if (d->killed)
+	else if (d->killed && d->out.how == DCF_HOW_SIGNAL)
 		dcf_log(DCF_WARNING, "Task-%llu killed by dcf-ctl on Network-%u Node-%u (%s)",
 		    tid(s, e->id), net, idx, how);
 	else if (d->out.how == DCF_HOW_TIMEOUT)
@@ -2621,6 +2621,12 @@ ctl_cancel(struct sup *s, uint64_t id, char *text, size_t len, uint64_t *after)
 		snprintf(text, len, "task %llu has ended (%s): nothing was changed", n,
 		    t.state < DCF_SS_NSTATES ? dcf_store_state_name(t.state) : "cancelled");
 		return -1;
+	case SVC_RUNNING:
+		snprintf(text, len,
+		    "task %llu was running when the last supervisor died: it is too late to cancel "
+		    "it (it runs again)",
+		    n);
+		return -1;
 	case SVC_HANDED: {
 		struct dcf_done d;
 		int r, e;
@@ -2637,8 +2643,10 @@ ctl_cancel(struct sup *s, uint64_t id, char *text, size_t len, uint64_t *after)
 			snprintf(text, len,
 			    e == EBUSY ? "task %llu runs (or a node has taken it): it is too late "
 			                 "to cancel it"
-			        : e == ECANCELED ? "task %llu is cancelled already"
-			                         : "task %llu has ended: nothing was changed",
+			        : e == ECANCELED
+			        ? "task %llu is cancelled already"
+			        : "task %llu is not waiting (it has ended, or is on "
+			          "its way to a node: ask again): nothing was changed",
 			    n);
 			return -1;
 		}
@@ -2703,7 +2711,17 @@ ctl_kill(struct sup *s, uint64_t id, int64_t sig, char *text, size_t len)
 	    __atomic_load_n(&s->sg.nodes[node].run_slot, __ATOMIC_ACQUIRE) == slot &&
 	    (pid = s->nodes[node].pid) > 0) {
 		struct dcf_node *nd = &s->sg.nodes[node];
+		struct dcf_task *t = &s->sg.tasks[slot];
+		struct dcf_tx tx;
 
+		/*
+		 * Not retried, whatever comes of the signal: its command may have
+		 * ended already, its worker not yet booked it (the worker only ever
+		 * adds this bit to the slot's flags too).
+		 */
+		dcf_tx_begin(&tx, &s->sg, DCF_OP_NODE);
+		dcf_tx_put32(&tx, &t->flags, t->flags | DCF_TASK_F_KILLED);
+		dcf_tx_commit(&tx);
 		__atomic_store_n(&nd->kill_sig, (uint32_t)sig, __ATOMIC_RELAXED);
 		__atomic_store_n(&nd->kill_task, id, __ATOMIC_RELEASE);
 	}
@@ -2718,7 +2736,8 @@ ctl_kill(struct sup *s, uint64_t id, int64_t sig, char *text, size_t len)
 		return -1;
 	}
 	kill(pid, SIGUSR1); /* our child, unreaped: its PID is its own */
-	snprintf(text, len, "task %llu: SIG%s sent to its processes", n, sig_name((int)sig));
+	snprintf(text, len, "task %llu: SIG%s sent to its processes; its run is not retried", n,
+	    sig_name((int)sig));
 	dcf_log(DCF_WARNING, "Task-%llu: SIG%s to its processes, asked by dcf-ctl", n,
 	    sig_name((int)sig));
 	return 0;

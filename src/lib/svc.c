@@ -485,7 +485,8 @@ on_ctl(struct svc *v, struct conn *c, const struct dcf_msg *m)
 		l = &v->later[v->nlater++];
 		l->id = after;
 		l->who = who_of(v, c, m->tag);
-		snprintf(l->text, sizeof(l->text), "%s", text);
+		snprintf(l->text, sizeof(l->text), "%.*s", (int)sizeof(l->text) - 1, text);
+		c->owed++; /* kept open for it, as for an ACK */
 		return;
 	}
 	ok.u.error.text = text;
@@ -713,6 +714,7 @@ tell_waiters(struct svc *v, uint64_t id)
 			ok.u.error.text = v->later[i].text;
 			ok.u.error.text_len = (uint32_t)strlen(v->later[i].text);
 			send_msg(v, c, &ok);
+			owed_one(c);
 		}
 		v->later[i] = v->later[--v->nlater];
 	}
@@ -1111,6 +1113,8 @@ svc_cancel(struct svc *v, uint64_t id, struct dcf_store_task *t)
 	}
 	if (r == 0 || dcf_store_state_final(t->state))
 		return r == 0 ? SVC_NOTASK : SVC_ENDED;
+	if (t->state == DCF_SS_RUNNING)
+		return SVC_RUNNING; /* its old worker is seen to when the window reaches it */
 	for (uint32_t i = 0; i < v->nskip; i++)
 		if (v->skip[i] == id)
 			return SVC_ENDED;

@@ -89,6 +89,7 @@ enum svc_where {
 	SVC_ENDED,   /* finished (*state says how), or cancelled already */
 	SVC_HANDED,  /* given to the books: cancel it there (dcf_cancel_locked) */
 	SVC_DROPPED, /* waiting in memory or in the store alone: it will never run */
+	SVC_RUNNING, /* in the store alone, running when the last supervisor died */
 	SVC_FAILED,  /* the store could not be read, or out of memory: nothing changed */
 };
 /*
