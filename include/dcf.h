@@ -181,6 +181,18 @@ DCF_API int dcf_submit(struct dcf_pool *p, const void *in, size_t in_len, uint64
 DCF_API int dcf_try_submit(struct dcf_pool *p, const void *in, size_t in_len, uint64_t *id);
 
 /*
+ * dcf_submit with a priority from DCF_PRIORITY_MIN to DCF_PRIORITY_MAX
+ * (dcf_submit's is 0): of the tasks queued in the pool (up to its queue),
+ * a worker takes the highest priority first, and a task put back after its
+ * worker died before those of its priority that never ran; within a
+ * priority, in submission order. EINVAL for a priority out of range.
+ */
+#define DCF_PRIORITY_MIN (-4)
+#define DCF_PRIORITY_MAX 4
+DCF_API int dcf_submit_prio(struct dcf_pool *p, const void *in, size_t in_len, int prio,
+    uint64_t *id);
+
+/*
  * The next result, in completion order. dcf_wait blocks until there is one;
  * dcf_try_wait fails with EAGAIN instead. Both fail with ENODATA when every
  * task submitted has been delivered. With on_result set, r must be NULL: the

@@ -11,6 +11,7 @@ struct ctl_opts {
 	uint32_t net;        /* DCF_CTL_ALL: every network */
 	uint64_t id;         /* cancel's and kill's task */
 	int sig;             /* kill's signal (default SIGTERM) */
+	int32_t prio;        /* priority's priority */
 };
 
 /* 0 ok; 1 printed help or version (exit 0); -1 printed a usage error (exit 2). */

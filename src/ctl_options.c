@@ -9,10 +9,11 @@
 #include "dcf/util.h"
 #include "opts.h"
 
-#define COMMANDS "pause [NETWORK], resume [NETWORK], drain, cancel ID or kill ID [SIGNAL]"
+#define COMMANDS \
+	"pause [NETWORK], resume [NETWORK], drain, cancel ID, kill ID [SIGNAL] or priority ID P"
 
 /* The commands, and what each takes after its name. */
-enum operand { NOTHING, NETWORK, TASK, TASK_SIGNAL };
+enum operand { NOTHING, NETWORK, TASK, TASK_SIGNAL, TASK_PRIO };
 static const struct {
 	const char *name;
 	uint32_t op;
@@ -23,6 +24,7 @@ static const struct {
     {"drain", DCF_CTL_DRAIN, NOTHING},
     {"cancel", DCF_CTL_CANCEL, TASK},
     {"kill", DCF_CTL_KILL, TASK_SIGNAL},
+    {"priority", DCF_CTL_PRIORITY, TASK_PRIO},
 };
 
 /* A signal by name (TERM, SIGTERM, any case) or number: 0 and *sig, or -1. */
@@ -94,7 +96,9 @@ ctl_parse_options(int argc, char **argv, struct ctl_opts *o)
 	o->op = commands[k].op;
 	i = p.ind + 1;
 	left = argc - i;
-	max = commands[k].takes == NOTHING ? 0 : commands[k].takes == TASK_SIGNAL ? 2 : 1;
+	max = commands[k].takes == NOTHING                                       ? 0
+	    : commands[k].takes == TASK_SIGNAL || commands[k].takes == TASK_PRIO ? 2
+	                                                                         : 1;
 	if (left > max) {
 		char q[OPT_QUOTE_LEN];
 
@@ -103,11 +107,13 @@ ctl_parse_options(int argc, char **argv, struct ctl_opts *o)
 		    commands[k].takes == NETWORK           ? "one network at most"
 		        : commands[k].takes == TASK        ? "one task id"
 		        : commands[k].takes == TASK_SIGNAL ? "a task id and a signal at most"
+		        : commands[k].takes == TASK_PRIO   ? "a task id and a priority"
 		                                           : "nothing",
 		    q);
 		return -1;
 	}
-	if (commands[k].takes == TASK || commands[k].takes == TASK_SIGNAL) {
+	if (commands[k].takes == TASK || commands[k].takes == TASK_SIGNAL ||
+	    commands[k].takes == TASK_PRIO) {
 		char q[OPT_QUOTE_LEN];
 		int sig = SIGTERM;
 
@@ -121,6 +127,26 @@ ctl_parse_options(int argc, char **argv, struct ctl_opts *o)
 			opt_usage_error(&p, "%s %s: a task id is a whole number from 1", o->command,
 			    q);
 			return -1;
+		}
+		if (commands[k].takes == TASK_PRIO) {
+			int64_t prio;
+
+			if (left < 2) {
+				opt_usage_error(&p,
+				    "priority needs the task's id and its new priority (%d "
+				    "to %d)",
+				    DCF_PRIO_MIN, DCF_PRIO_MAX);
+				return -1;
+			}
+			if (dcf_parse_i64(argv[i + 1], DCF_PRIO_MIN, DCF_PRIO_MAX, &prio) == -1) {
+				opt_quote(q, sizeof(q), argv[i + 1]);
+				opt_usage_error(&p,
+				    "priority %s: a priority is a whole number from %d to %d", q,
+				    DCF_PRIO_MIN, DCF_PRIO_MAX);
+				return -1;
+			}
+			o->prio = (int32_t)prio;
+			return 0;
 		}
 		if (left == 2 && parse_signal(argv[i + 1], &sig) == -1) {
 			opt_quote(q, sizeof(q), argv[i + 1]);

@@ -93,6 +93,9 @@ const struct opt opt_table[OPT_NENTRIES] = {
         "line)"},
     [OPT_WAIT] = {"wait", 0, OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, SUB,
         "then wait for its end, and exit with its status"},
+    [OPT_PRIORITY] = {"priority", 'p', REQ, OPT_K_INT, "P", (uint64_t)DCF_PRIO_MIN, DCF_PRIO_MAX,
+        NULL, SUB,
+        "-4 to 4, higher first (default 0); FIFO within a\npriority (--batch: every line's)"},
     [OPT_BATCH] = {"batch", 'b', OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, SUB,
         "a task per line of standard input ({} in the command is\nthe line, as "
         "dcf-supervisor's); an id per line out"},
@@ -138,7 +141,6 @@ const struct opt opt_table[OPT_NENTRIES] = {
  * and the options that must not take the letter their name suggests.
  */
 const struct opt_plan opt_planned[] = {
-    {'p', "priority", "dcf-submit, dcf-ctl"},
     {'d', "delay", "dcf-submit"},
     {0, "after", "dcf-submit: dependencies; -a is --arg-file"},
     {0, "timeout", "dcf-supervisor, dcf-submit: -t is --tasks"},
@@ -155,10 +157,12 @@ const struct opt_program opt_programs[] = {
     {OPT_P_SUBMIT, "dcf-submit", "[options] -- COMMAND [ARG...]",
         "Give a task to a dcf-supervisor --serve; print its id once it is on disk."},
     {OPT_P_CTL, "dcf-ctl",
-        "[options] pause [NETWORK] | resume [NETWORK] | drain | cancel ID | kill ID [SIGNAL]",
+        "[options] pause [NETWORK] | resume [NETWORK] | drain | cancel ID | kill ID [SIGNAL] |\n"
+        "       priority ID P",
         "Control a running dcf-supervisor --serve: pause or resume a network (or all),\n"
         "drain it (no new submissions; it exits 0 once every task has ended), cancel a\n"
-        "task that has not started, or signal a running task's processes (TERM)."},
+        "task that has not started, signal a running task's processes (TERM), or give\n"
+        "a task that has not started another priority (-4 to 4)."},
 };
 const size_t opt_nprograms = sizeof(opt_programs) / sizeof(opt_programs[0]);
 
@@ -287,6 +291,10 @@ want(const struct opt *o, char *buf, size_t len)
 	case OPT_K_UINT:
 		snprintf(buf, len, "a whole number from %llu to %llu", (unsigned long long)o->min,
 		    (unsigned long long)o->max);
+		return;
+	case OPT_K_INT:
+		snprintf(buf, len, "a whole number from %lld to %lld", (long long)(int64_t)o->min,
+		    (long long)(int64_t)o->max);
 		return;
 	case OPT_K_RANGE:
 		snprintf(buf, len, "N or MIN-MAX with MIN <= MAX, each from %llu to %llu",
@@ -517,6 +525,10 @@ parse_value(const struct opt *o, const char *s, struct opt_val *v, char *why, si
 	switch (o->kind) {
 	case OPT_K_UINT:
 		if (dcf_parse_u64(s, o->min, o->max, &v->u) == 0)
+			return 0;
+		break;
+	case OPT_K_INT:
+		if (dcf_parse_i64(s, (int64_t)o->min, (int64_t)o->max, &v->i) == 0)
 			return 0;
 		break;
 	case OPT_K_RANGE:

@@ -64,6 +64,7 @@ enum opt_arg { OPT_ARG_NONE, OPT_ARG_REQUIRED, OPT_ARG_OPTIONAL };
 enum opt_kind {
 	OPT_K_FLAG,     /* no value */
 	OPT_K_UINT,     /* a whole decimal in [min, max]: u */
+	OPT_K_INT,      /* a whole decimal, maybe signed, in [(int64_t)min, (int64_t)max]: i */
 	OPT_K_RANGE,    /* "A" or "A-B", A <= B, each in [min, max]: lo, hi */
 	OPT_K_PROB,     /* a decimal probability from 0 to 1: u, in parts per million */
 	OPT_K_SECONDS,  /* seconds, "N" or "N.DDD", in [min, max] milliseconds: u, in ms */
@@ -114,6 +115,7 @@ enum opt_id {
 	OPT_SERVE,
 	OPT_KEY,
 	OPT_WAIT,
+	OPT_PRIORITY,
 	OPT_BATCH,
 	OPT_LINES_ARE_COMMANDS,
 	OPT_TASK_LIST,
@@ -170,6 +172,7 @@ extern const size_t opt_nprograms;
 struct opt_val {
 	const char *s; /* as given (points into argv), or NULL */
 	uint64_t u;
+	int64_t i;
 	uint64_t lo, hi;
 };
 

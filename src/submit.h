@@ -9,6 +9,7 @@ struct submit_opts {
 	uint32_t timeout_ms; /* 0: the supervisor's --timeout */
 	uint32_t retries;    /* DCF_RETRIES_DEFAULT: the supervisor's --retries */
 	const char *key;     /* or NULL */
+	int32_t prio;
 	int wait;
 	int batch;
 	int commands; /* --batch: the lines are shell commands */

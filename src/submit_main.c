@@ -74,6 +74,7 @@ submit_msg(struct dcf_msg *m, const struct submit_opts *o, uint32_t tag, const c
 	m->tag = tag;
 	m->u.submit.timeout_ms = o->timeout_ms;
 	m->u.submit.retries = o->retries;
+	m->u.submit.prio = o->prio;
 	m->u.submit.key = key;
 	m->u.submit.key_len = key != NULL ? (uint32_t)strlen(key) : 0;
 	m->u.submit.cwd = cwd;

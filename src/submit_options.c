@@ -34,6 +34,9 @@ submit_parse_options(int argc, char **argv, struct submit_opts *o)
 		case OPT_WAIT:
 			o->wait = 1;
 			break;
+		case OPT_PRIORITY:
+			o->prio = (int32_t)v.i;
+			break;
 		case OPT_BATCH:
 			o->batch = 1;
 			break;

@@ -556,6 +556,87 @@ test_leaves_other_children(void **state)
 	assert_clean();
 }
 
+/* Task 0 says it started (started_fd), then waits for a byte down gate_fd; each returns its id. */
+static int gate_fd = -1, started_fd = -1;
+
+static int
+fn_gated(const void *in, size_t in_len, void *out, size_t *out_len, void *arg)
+{
+	uint64_t x;
+	char c;
+
+	(void)arg;
+	if (in_len != sizeof(x))
+		return 200;
+	memcpy(&x, in, sizeof(x));
+	if (x == 0 && (write(started_fd, "s", 1) != 1 || read(gate_fd, &c, 1) != 1))
+		return 201;
+	memcpy(out, &x, sizeof(x));
+	*out_len = sizeof(x);
+	return 0;
+}
+
+/*
+ * dcf_submit_prio: one worker, held by task 0 while 40 tasks of priorities
+ * -4 to 4 are queued behind it; they come back highest first, each
+ * priority in submission order. A priority out of range is refused.
+ */
+static void
+test_priorities(void **state)
+{
+	enum { N = 40 };
+	struct dcf_pool_opts o;
+	struct dcf_pool *p;
+	struct dcf_result r;
+	uint64_t x = 0, prev = 0;
+	int fds[2], sfds[2], prev_prio = DCF_PRIORITY_MAX + 1;
+	char c;
+
+	(void)state;
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(pipe(sfds), 0);
+	gate_fd = fds[0];
+	started_fd = sfds[1];
+	opts(&o, 1);
+	o.max_in = o.max_out = sizeof(uint64_t);
+	o.queue = 64;
+	p = start(&o, "prio", fn_gated, NULL);
+	close(fds[0]);
+	close(sfds[1]);
+	assert_int_equal(dcf_submit(p, &x, sizeof(x), NULL), 0);
+	/* The worker runs task 0: the rest wait behind it. */
+	assert_int_equal(read(sfds[0], &c, 1), 1);
+	close(sfds[0]);
+	assert_int_equal(dcf_submit_prio(p, &x, sizeof(x), DCF_PRIORITY_MAX + 1, NULL), -1);
+	assert_error(EINVAL, "priority 5: want -4 to 4");
+	for (x = 1; x <= N; x++)
+		assert_int_equal(dcf_submit_prio(p, &x, sizeof(x), (int)(x * 7 % 9) - 4, NULL), 0);
+	/* Every task in the books before the worker goes on. */
+	assert_int_equal(dcf_pool_stop(p), 0);
+	assert_int_equal(write(fds[1], "g", 1), 1);
+	close(fds[1]);
+	assert_int_equal(dcf_wait(p, &r), 0);
+	assert_int_equal(r.id, 0);
+	for (int k = 0; k < N; k++) {
+		uint64_t id;
+		int prio;
+
+		assert_int_equal(dcf_wait(p, &r), 0);
+		assert_int_equal(r.status, DCF_OK);
+		id = r.id;
+		prio = (int)(id * 7 % 9) - 4;
+		if (prio > prev_prio || (prio == prev_prio && id < prev))
+			fail_msg("task %llu (priority %d) after %llu (priority %d)",
+			    (unsigned long long)id, prio, (unsigned long long)prev, prev_prio);
+		prev = id;
+		prev_prio = prio;
+	}
+	assert_int_equal(dcf_wait(p, &r), -1);
+	assert_int_equal(errno, ENODATA);
+	dcf_pool_free(p);
+	assert_clean();
+}
+
 /*
  * Results exactly once while workers die: every 50 results the test
  * SIGKILLs one of its children (a worker, by PID) in the middle of its
@@ -697,6 +778,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_hang_timeout, tu_setup, tu_teardown),
 	    cmocka_unit_test_setup_teardown(test_callback, tu_setup, tu_teardown),
 	    cmocka_unit_test_setup_teardown(test_nonblocking, tu_setup, tu_teardown),
+	    cmocka_unit_test_setup_teardown(test_priorities, tu_setup, tu_teardown),
 	    cmocka_unit_test_setup_teardown(test_one_pool_at_a_time, tu_setup, tu_teardown),
 	    cmocka_unit_test_setup_teardown(test_leaves_other_children, tu_setup, tu_teardown),
 	    cmocka_unit_test_setup_teardown(test_kill_storm, tu_setup, tu_teardown),

@@ -670,7 +670,7 @@ test_checker_catches(void **state)
 			want = "running counter";
 			break;
 		case 1:
-			h->cnt.next_id++;
+			h->cnt.dispatched++;
 			want = "dispatched";
 			break;
 		case 2:
@@ -683,6 +683,7 @@ test_checker_catches(void **state)
 			break;
 		case 4:
 			h->cnt.next_id = h->cfg.tasks + 1;
+			h->cnt.dispatched = h->cfg.tasks + 1;
 			h->cnt.completed = h->cfg.tasks - 1;
 			want = "of 40";
 			break;
@@ -1252,6 +1253,188 @@ test_reset_chains(void **state)
 	assert_int_equal(f->sg.nodes[0].run_slot, DCF_NONE);
 }
 
+/* Level lvl's ring of network net (DCF_NONE: its recovery ring), in the 2-network fixture. */
+static uint32_t
+lring(uint32_t lvl, uint32_t net)
+{
+	return dcf_ring_of(2, lvl, net);
+}
+
+/*
+ * Priorities: a claim takes the highest level first, and within a level the
+ * recovery ring before the network's, each in FIFO order. A give-back puts
+ * each task back at the head of its own level's ring; a death sends each
+ * to its level's recovery ring, where it goes before new tasks of its
+ * level and after any of a higher one.
+ */
+static void
+test_priority_order(void **state)
+{
+	struct fix *f = *state;
+	struct dcf_claims cs;
+	struct dcf_finished fin;
+	struct dcf_given g;
+	struct dcf_reclaim rc;
+	const uint32_t lo = 0, mid = DCF_LEVEL_DEFAULT, hi = DCF_LEVELS - 1;
+	/* ids 0..6 */
+	uint32_t rings[7] = {lring(mid, 0), lring(lo, 0), lring(hi, 0), lring(mid, DCF_NONE),
+	    lring(hi, 0), lring(mid, 0), lring(hi, 1)};
+	const uint64_t want[6] = {2, 4, 3, 0, 5, 1};
+
+	assert_int_equal(lring(mid, 0), NET0);
+	assert_int_equal(lring(mid, DCF_NONE), DCF_RING_RECOVERY);
+	assert_int_equal(dcf_dispatch_n_locked(&f->sg, rings, 7, NOW), 7);
+	tu_assert_books(&f->sg);
+	for (uint32_t i = 0; i < 7; i++) {
+		uint32_t lvl = DCF_LEVELS, net = 0;
+
+		/* Each slot has its ring's level, and its ring's network. */
+		assert_int_equal(dcf_ring_what(2, rings[i], &lvl, &net), 0);
+		assert_int_equal(dcf_ring_of(2, lvl, net), rings[i]);
+		for (uint32_t k = 0; k < f->h->cfg.task_slots; k++)
+			if (f->sg.tasks[k].state == DCF_TASK_QUEUED && f->sg.tasks[k].id == i)
+				assert_int_equal(f->sg.tasks[k].prio, lvl);
+	}
+	assert_int_equal(dcf_ring_what(2, dcf_delay_ring(&f->sg), &(uint32_t){0}, &(uint32_t){0}),
+	    -1);
+	/* Network 0's worker: hi (2, 4), mid recovery (3), mid (0, 5), lo (1); never 6. */
+	OK(f, claim_n(f, 0, DCF_BATCH_MAX, &cs));
+	assert_int_equal(cs.n, 6);
+	for (uint32_t i = 0; i < 6; i++) {
+		assert_int_equal(cs.t[i].id, want[i]);
+		assert_int_equal(cs.t[i].from_recovery, want[i] == 3);
+	}
+	/* The first two finished; the rest back, each at its own ring's head. */
+	fin_of(f, 0, 2, &fin);
+	OK(f, dcf_give_back_locked(&f->sg, 0, 1, NOW + 2, &fin, &g));
+	assert_int_equal(g.returned, 4);
+	assert_int_equal(g.to_recovery, 1);
+	assert_int_equal(tu_depth(&f->sg, lring(mid, DCF_NONE)), 1);
+	assert_int_equal(tu_depth(&f->sg, lring(mid, 0)), 2);
+	assert_int_equal(f->sg.tasks[ring_at(f, lring(mid, 0), 0)].id, 0);
+	assert_int_equal(f->sg.tasks[ring_at(f, lring(mid, 0), 1)].id, 5);
+	assert_int_equal(tu_depth(&f->sg, lring(lo, 0)), 1);
+	/* Claimed again, in the same order. */
+	OK(f, claim_n(f, 0, DCF_BATCH_MAX, &cs));
+	assert_int_equal(cs.n, 4);
+	for (uint32_t i = 0; i < 4; i++)
+		assert_int_equal(cs.t[i].id, want[i + 2]);
+	/* The worker dies on its first (3): each goes to its level's recovery ring. */
+	f->sg.nodes[0].run_slot = cs.t[0].slot;
+	OK(f, dcf_node_died_locked(&f->sg, 0, 1, f->h->cfg.max_attempts, NOW + 3, &rc));
+	assert_int_equal(rc.id, 3);
+	assert_int_equal(tu_depth(&f->sg, lring(mid, DCF_NONE)), 3);
+	assert_int_equal(tu_depth(&f->sg, lring(lo, DCF_NONE)), 1);
+	assert_int_equal(f->sg.tasks[ring_at(f, lring(lo, DCF_NONE), 0)].id, 1);
+	/* A new mid task on network 0 and a new hi one on the recovery ring (2 and 4 retired). */
+	{
+		struct dcf_done d[2];
+		uint32_t got;
+
+		OK(f, dcf_retire_n_locked(&f->sg, 2, d, &got));
+		assert_int_equal(got, 2);
+	}
+	rings[0] = lring(mid, 0);
+	rings[1] = lring(hi, DCF_NONE);
+	assert_int_equal(dcf_dispatch_n_locked(&f->sg, rings, 2, NOW + 4), 2); /* ids 7, 8 */
+	/* Network 1's worker: hi 8 (recovery), hi 6 (its own), then the reclaimed
+	 * mid ones (3, 0, 5) before the new mid 7, which is network 0's anyway,
+	 * then lo 1. */
+	OK(f, claim_n(f, 2, DCF_BATCH_MAX, &cs));
+	{
+		const uint64_t want2[6] = {8, 6, 3, 0, 5, 1};
+
+		assert_int_equal(cs.n, 6);
+		for (uint32_t i = 0; i < 6; i++)
+			assert_int_equal(cs.t[i].id, want2[i]);
+	}
+	assert_int_equal(tu_depth(&f->sg, lring(mid, 0)), 1);
+}
+
+/* A move between levels takes the task's level with it; the checker catches a mismatch. */
+static void
+test_priority_move(void **state)
+{
+	struct fix *f = *state;
+	uint64_t id;
+	uint32_t s;
+
+	OK(f, dcf_dispatch_locked(&f->sg, lring(1, 0), NOW));
+	s = ring_at(f, lring(1, 0), 0);
+	assert_int_equal(f->sg.tasks[s].prio, 1);
+	OK(f, dcf_move_ring_locked(&f->sg, lring(1, 0), lring(7, 1), NOW + 1, &id));
+	assert_int_equal(id, 0);
+	assert_int_equal(f->sg.tasks[s].prio, 7);
+	assert_int_equal(f->sg.tasks[s].queue, lring(7, 1));
+	/* Network 1 has no live node left: dcf_move_locked takes its highest level first. */
+	OK(f, dcf_dispatch_locked(&f->sg, lring(2, 1), NOW));
+	OK(f, dcf_move_locked(&f->sg, 1, NOW + 2, &id));
+	assert_int_equal(id, 0);
+	assert_int_equal(ring_at(f, lring(7, DCF_NONE), 0), s);
+	OK(f, dcf_move_locked(&f->sg, 1, NOW + 2, &id));
+	assert_int_equal(id, 1);
+	REFUSED(f, dcf_move_locked(&f->sg, 1, NOW + 2, &id), ENOENT);
+	/* Damage: a task whose level is not its ring's. */
+	f->sg.tasks[s].prio = 3;
+	{
+		char err[DCF_ERRLEN];
+
+		assert_int_equal(dcf_books_check_locked(&f->sg, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "level"));
+	}
+	f->sg.tasks[s].prio = 7;
+	tu_assert_books(&f->sg);
+}
+
+/*
+ * dcf-ctl priority in the books: a queued task leaves the middle of its
+ * ring (the shorter side moves up) for the tail of its level's ring of the
+ * same network; a claim then takes it in its new place. A running, ended
+ * or unknown task, or a level out of range, is refused and nothing changes.
+ */
+static void
+test_reprio(void **state)
+{
+	struct fix *f = *state;
+	struct dcf_claims cs;
+	struct dcf_tx tx;
+	uint32_t rings[6] = {NET0, NET0, NET0, NET0, NET0, NET0};
+	const uint64_t want[6] = {1, 0, 2, 3, 5, 4};
+
+	assert_int_equal(dcf_dispatch_n_locked(&f->sg, rings, 6, NOW), 6);
+	REFUSED(f, dcf_reprio_locked(&f->sg, 99, 8), ENOENT);
+	REFUSED(f, dcf_reprio_locked(&f->sg, 1, DCF_LEVELS), EINVAL);
+	/* Too deep for the moves allowed: refused whole. */
+	tu_img_take(&f->im, &f->sg);
+	dcf_tx_begin(&tx, &f->sg, DCF_OP_MOVE);
+	errno = 0;
+	assert_int_equal(dcf_ring_remove_tx(&tx, NET0, 2, 1), -1);
+	assert_int_equal(errno, E2BIG);
+	assert_true(tu_img_same_bytes(&f->sg, &f->im));
+	OK(f, dcf_reprio_locked(&f->sg, 1, DCF_LEVELS - 1));    /* the head side moves */
+	OK(f, dcf_reprio_locked(&f->sg, 4, 0));                 /* the tail side moves */
+	OK(f, dcf_reprio_locked(&f->sg, 3, DCF_LEVEL_DEFAULT)); /* its level already */
+	assert_int_equal(tu_depth(&f->sg, NET0), 4);
+	assert_int_equal(f->sg.tasks[ring_at(f, lring(DCF_LEVELS - 1, 0), 0)].id, 1);
+	assert_int_equal(f->sg.tasks[ring_at(f, lring(0, 0), 0)].id, 4);
+	for (uint32_t i = 0; i < 4; i++)
+		assert_int_equal(f->sg.tasks[ring_at(f, NET0, i)].id, want[i == 0 ? 1 : i + 1]);
+	OK(f, claim_n(f, 0, 2, &cs));
+	REFUSED(f, dcf_reprio_locked(&f->sg, 1, 0), EBUSY);
+	{
+		struct dcf_finished fin;
+
+		fin_of(f, 0, 2, &fin);
+		OK(f,
+		    dcf_complete_claim_locked(&f->sg, 0, 1, 2000, NOW + 2, &fin, DCF_BATCH_MAX,
+		        &cs));
+	}
+	REFUSED(f, dcf_reprio_locked(&f->sg, 0, 8), EALREADY);
+	assert_int_equal(cs.n, 4);
+	for (uint32_t i = 0; i < 4; i++)
+		assert_int_equal(cs.t[i].id, want[i + 2]);
+}
+
 int
 main(void)
 {
@@ -1262,6 +1445,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_give_back, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_death_holding_batch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reset_chains, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_priority_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_priority_move, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reprio, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_claim, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_claim_chain, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_complete, setup, teardown),

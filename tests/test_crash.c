@@ -1070,6 +1070,26 @@ wl_reaped(struct workload *wl, pid_t pid, int st)
  * quarantined. It sleeps on the ledger's word: completions it asked for and
  * SIGCHLD both bump it.
  */
+/* The level each id was dispatched at (wl_run). */
+static uint32_t
+wl_level(uint64_t id)
+{
+	return (uint32_t)(id / 3 % DCF_LEVELS);
+}
+
+/* Under the lock: every task in the books still has its level, whatever died holding it. */
+static void
+wl_check_levels(struct workload *wl)
+{
+	for (uint32_t k = 0; k < wl->sg.cfg.task_slots; k++) {
+		const struct dcf_task *t = &wl->sg.tasks[k];
+
+		if (t->state != DCF_TASK_FREE && t->prio != wl_level(t->id))
+			fail_msg("task %llu has level %u, dispatched at %u",
+			    (unsigned long long)t->id, t->prio, wl_level(t->id));
+	}
+}
+
 static void
 wl_run(struct workload *wl, uint64_t deadline)
 {
@@ -1078,7 +1098,7 @@ wl_run(struct workload *wl, uint64_t deadline)
 
 	for (uint64_t iter = 0;; iter++) {
 		uint32_t e = __atomic_load_n(&wl->L->ev, __ATOMIC_SEQ_CST);
-		uint8_t woke[DCF_RING_NET0 + 2 + 1] = {0}; /* 2 networks and the delay ring */
+		uint8_t woke[DCF_MAX_RINGS] = {0};
 		int st, retired, sent = 0, stop_now = 0, idle;
 		struct timespec ts;
 		pid_t pid;
@@ -1094,9 +1114,9 @@ wl_run(struct workload *wl, uint64_t deadline)
 			    h->cnt.next_id - h->cnt.completed - h->cnt.quarantined <
 			        wl->outstanding) {
 				uint64_t id = h->cnt.next_id;
-				uint32_t ring = id % 11 == 5
-				    ? DCF_RING_RECOVERY
-				    : DCF_RING_NET0 + (uint32_t)(id % c->nets);
+				/* Every level: reclaims and moves keep each task's. */
+				uint32_t ring = dcf_ring_of(c->nets, wl_level(id),
+				    id % 11 == 5 ? DCF_NONE : (uint32_t)(id % c->nets));
 
 				assert_int_equal(dcf_dispatch_locked(&wl->sg, ring, dcf_now_ns()),
 				    0);
@@ -1108,7 +1128,7 @@ wl_run(struct workload *wl, uint64_t deadline)
 
 				if (dcf_move_locked(&wl->sg, (uint32_t)(iter % c->nets),
 				        dcf_now_ns(), &id) == 0)
-					woke[DCF_RING_RECOVERY] = 1;
+					woke[DCF_RING_RECOVERY] = 1; /* wakes every network */
 			}
 			if (h->cnt.retired + h->cnt.quarantined == c->tasks) {
 				__atomic_store_n(&h->sys_state, DCF_SYS_STOPPING, __ATOMIC_RELEASE);
@@ -1116,6 +1136,7 @@ wl_run(struct workload *wl, uint64_t deadline)
 			}
 		}
 		tu_assert_books(&wl->sg);
+		wl_check_levels(wl);
 		idle = retired == 0 && sent == 0 && !stop_now;
 		if (idle)
 			h->sup_waiting = 1;

@@ -40,7 +40,7 @@ producer_main(struct dcf_seg *sg, struct tu_ledger *L, const struct shape *sh, u
 {
 	struct dcf_hdr *h = sg->hdr;
 	const struct dcf_config *c = &h->cfg;
-	uint8_t woke[DCF_RING_NET0 + 8];
+	uint8_t woke[DCF_MAX_RINGS];
 	char err[DCF_ERRLEN];
 
 	dcf_seg_close_fd(sg);

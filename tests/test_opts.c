@@ -196,6 +196,9 @@ sample(const struct opt *o, char *buf, size_t len)
 	case OPT_K_RANGE:
 		snprintf(buf, len, "%llu", (unsigned long long)o->min);
 		return buf;
+	case OPT_K_INT:
+		snprintf(buf, len, "%lld", (long long)(int64_t)o->min); /* negative: the value's */
+		return buf;
 	case OPT_K_PROB:
 		return "0.5";
 	case OPT_K_SECONDS:
@@ -391,15 +394,30 @@ test_errors(void **state)
 	    {OPT_P_SUPERVISOR, {"--timeout", "5x", "--", "true", NULL},
 	        "dcf-supervisor: --timeout '5x': expected a duration from 0.001 to 4000000 seconds "
 	        "(N, N.N, or with ms, s, m, h, d); try 'dcf-supervisor --help'\n"},
+	    {OPT_P_SUBMIT, {"-p", "-5", "--", "true", NULL},
+	        "dcf-submit: --priority '-5': expected a whole number from -4 to 4; try "
+	        "'dcf-submit --help'\n"},
+	    {OPT_P_SUBMIT, {"--priority", "1.5", "--", "true", NULL},
+	        "dcf-submit: --priority '1.5': expected a whole number from -4 to 4; try "
+	        "'dcf-submit --help'\n"},
 	    {OPT_P_SUPERVISOR, {"-a", "/nonexistent/in", "--", "true", NULL},
 	        "dcf-supervisor: --arg-file '/nonexistent/in': No such file or directory; try "
 	        "'dcf-supervisor --help'\n"},
 	    {OPT_P_CTL, {"--name", "x", NULL},
-	        "dcf-ctl: give a command: pause [NETWORK], resume [NETWORK], drain, cancel ID or "
-	        "kill ID [SIGNAL]; try 'dcf-ctl --help'\n"},
+	        "dcf-ctl: give a command: pause [NETWORK], resume [NETWORK], drain, cancel ID, "
+	        "kill ID [SIGNAL] or priority ID P; try 'dcf-ctl --help'\n"},
 	    {OPT_P_CTL, {"stop\n", NULL},
 	        "dcf-ctl: no command 'stop\\n': pause [NETWORK], resume [NETWORK], drain, cancel "
-	        "ID or kill ID [SIGNAL]; try 'dcf-ctl --help'\n"},
+	        "ID, kill ID [SIGNAL] or priority ID P; try 'dcf-ctl --help'\n"},
+	    {OPT_P_CTL, {"priority", "3", NULL},
+	        "dcf-ctl: priority needs the task's id and its new priority (-4 to 4); try "
+	        "'dcf-ctl --help'\n"},
+	    {OPT_P_CTL, {"priority", "3", "+5", NULL},
+	        "dcf-ctl: priority '+5': a priority is a whole number from -4 to 4; try "
+	        "'dcf-ctl --help'\n"},
+	    {OPT_P_CTL, {"priority", "3", "1", "2", NULL},
+	        "dcf-ctl: priority takes a task id and a priority: '2' is one too many; try "
+	        "'dcf-ctl --help'\n"},
 	    {OPT_P_CTL, {"pause", "-1", NULL},
 	        "dcf-ctl: pause '-1': a network is a number from 0 to 255; try 'dcf-ctl --help'\n"},
 	    {OPT_P_CTL, {"resume", "1", "2", NULL},

@@ -91,7 +91,7 @@ test_ring_starts(void **state)
 		assert_int_equal(tu_depth(&f->sg, r), 0);
 		assert_int_equal(f->sg.rings[r].mask, 7);
 	}
-	assert_int_equal(f->sg.hdr->nrings, DCF_RING_NET0 + 2 + 1); /* and the delay ring */
+	assert_int_equal(f->sg.hdr->nrings, dcf_nrings(2)); /* every level's, and the delay ring */
 	tu_assert_books(&f->sg);
 }
 

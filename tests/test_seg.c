@@ -233,7 +233,7 @@ test_plan(void **state)
 
 	tu_config(&c);
 	assert_int_equal(dcf_plan(&c, &p), 0);
-	assert_int_equal(p.nrings, DCF_RING_NET0 + c.nets + 1); /* and the delay ring */
+	assert_int_equal(p.nrings, dcf_nrings(c.nets)); /* every level's, and the delay ring */
 	assert_int_equal(p.ring_cap, c.task_slots);
 	assert_true(p.off_nets >= sizeof(struct dcf_hdr));
 	assert_true(p.off_rings >= p.off_nets + c.nets * sizeof(struct dcf_net));
@@ -247,15 +247,21 @@ test_plan(void **state)
 	assert_int_equal(p.off_tasks % 64, 0);
 	assert_int_equal(p.off_nodes % 64, 0);
 	assert_int_equal(p.size % 64, 0);
-	/* The largest valid configuration fits the journal's 32-bit offsets. */
+	/* The most networks and nodes, with the slots their size gives
+	 * (dcf_config_size), fit the journal's 32-bit offsets, as do the most
+	 * slots for one network. */
 	c.nets = DCF_MAX_NETS;
 	c.nodes_per_net = DCF_MAX_NODES / DCF_MAX_NETS;
 	c.max_nodes = DCF_MAX_NODES;
+	c.task_slots = DCF_MAX_NODES * 4;
+	assert_int_equal(dcf_plan(&c, &p), 0);
+	assert_true(p.size < UINT32_MAX);
+	c.nets = 1;
 	c.task_slots = DCF_MAX_TASK_SLOTS;
 	assert_int_equal(dcf_plan(&c, &p), 0);
 	assert_true(p.size < UINT32_MAX);
-	/* One beyond it does not. */
-	c.task_slots = DCF_MAX_TASK_SLOTS * 4;
+	/* Every ring holds every slot, at every level: the most of both do not. */
+	c.nets = DCF_MAX_NETS;
 	errno = 0;
 	assert_int_equal(dcf_plan(&c, &p), -1);
 	assert_int_equal(errno, EFBIG);

@@ -633,7 +633,7 @@ test_refusals(void **state)
 	{
 		size_t n = true_frame(buf, sizeof(buf), 5, NULL);
 
-		buf[24] = 3; /* key_len */
+		buf[28] = 3; /* key_len */
 		assert_int_equal(write(fd, buf, n), (ssize_t)n);
 	}
 	read_reply_and_eof(fd, &m, buf, sizeof(buf));
@@ -1336,6 +1336,303 @@ test_cancel(void **state)
 	assert_int_equal(tu_leftovers(), 0);
 }
 
+/* One class of tasks a priority test submits: its letter, priority and ids. */
+struct pclass {
+	char c;
+	const char *prio;
+	uint64_t first, n;
+};
+
+/* Submit cls's n tasks as one batch: each appends "LETTER ID" to marks. */
+static void
+submit_class(struct sfix *f, struct pclass *cls, const char *marks, uint64_t first)
+{
+	char *in = malloc(cls->n * 2 + 1), cmd[256], out[64];
+
+	assert_non_null(in);
+	for (uint64_t i = 0; i < cls->n; i++)
+		memcpy(in + 2 * i, "x\n", 2);
+	in[2 * cls->n] = '\0';
+	snprintf(cmd, sizeof(cmd), "echo %c $DCF_TASK_ID >> %s", cls->c, marks);
+	assert_int_equal(submit(f, NULL, in, out, sizeof(out),
+	                     (const char *const[]){"--batch", "-p", cls->prio, "--", "sh", "-c",
+	                         cmd, NULL}),
+	    0);
+	free(in);
+	cls->first = first;
+	assert_int_equal(strtoull(out, NULL, 10), first);
+}
+
+/*
+ * The marks in the order the tasks started: each of ids 1..n once, its
+ * class's (seq[id]: its position, from 1).
+ */
+static void
+read_marks(const char *marks, const struct pclass *cls, int ncls, uint64_t n, uint32_t *seq)
+{
+	char *text = slurp_file(marks), *p = text;
+	uint32_t k = 0;
+
+	memset(seq, 0, (n + 1) * sizeof(*seq));
+	while (*p != '\0') {
+		char c = *p;
+		uint64_t id = strtoull(p + 2, &p, 10);
+		int ok = 0;
+
+		for (int i = 0; i < ncls; i++)
+			ok |= c == cls[i].c && id >= cls[i].first && id < cls[i].first + cls[i].n;
+		if (!ok || id > n || seq[id] != 0)
+			fail_msg("marks: %c %llu: not its class, or twice", c,
+			    (unsigned long long)id);
+		seq[id] = ++k;
+		while (*p == '\n')
+			p++;
+	}
+	free(text);
+	for (uint64_t id = 1; id <= n; id++)
+		if (seq[id] == 0)
+			fail_msg("task %llu never started", (unsigned long long)id);
+}
+
+/*
+ * Priorities with a window of 16 ready tasks (a test build's DCF_SVC_WINDOW)
+ * and one worker. 120 tasks of priority -1 are queued first (64 of them in
+ * the books' slots, 16 in memory, the rest in the store alone), then 10 of
+ * priority 3 and 10 of 0, both in the store alone: to run them, the newest
+ * low ones leave memory and are read back later. Every task runs once;
+ * each priority runs in id order; the high ones before the middle ones;
+ * and nothing low runs before them but what was in the books already.
+ */
+#define PR_SLOTS 64 /* a command system's task slots at least (dcf_config_size) */
+
+static void
+test_priorities(void **state)
+{
+	struct sfix *f = *state;
+	struct pclass cls[3] = {{'L', "-1", 0, 120}, {'H', "3", 0, 10}, {'M', "0", 0, 10}};
+	uint32_t seq[141], last_hm = 0;
+	char out[256], marks[160], inj[PATH_MAX];
+	int fd;
+
+	snprintf(marks, sizeof(marks), "%s/marks", f->dir);
+	assert_non_null(realpath("./build/inj/dcf-supervisor", inj));
+	setenv("DCF_SVC_WINDOW", "16", 1);
+	sup_start(f, inj, NULL, (const char *const[]){"--networks", "1", "-N", "1", NULL});
+	unsetenv("DCF_SVC_WINDOW");
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"pause", NULL}), 0);
+	submit_class(f, &cls[0], marks, 1);
+	submit_class(f, &cls[1], marks, 121);
+	submit_class(f, &cls[2], marks, 131);
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"resume", NULL}), 0);
+	fd = raw_connect(f);
+	for (uint64_t id = 1; id <= 140; id++)
+		assert_int_equal(raw_wait(fd, id), DCF_SS_DONE);
+	close(fd);
+	assert_int_equal(sup_stop(f, SIGTERM), 0);
+	read_marks(marks, cls, 3, 140, seq);
+	for (uint64_t id = 121; id <= 140; id++) {
+		/* In id order within their priority; every high one before any middle one. */
+		if (id != 121 && id != 131)
+			assert_true(seq[id] > seq[id - 1]);
+		if (id >= 131)
+			assert_true(seq[id] > seq[130]);
+		if (seq[id] > last_hm)
+			last_hm = seq[id];
+	}
+	for (uint64_t id = 2; id <= 120; id++) {
+		assert_true(seq[id] > seq[id - 1]);
+		/* Before the last of the others: only one the books held at the resume. */
+		if (seq[id] < last_hm && id > PR_SLOTS)
+			fail_msg("low task %llu ran at %u, before the higher ones' last (%u)",
+			    (unsigned long long)id, seq[id], last_hm);
+	}
+	assert_int_equal(tu_leftovers(), 0);
+}
+
+/*
+ * A restart reads the queued tasks back a priority at a time, highest
+ * first, through the same small window: with one worker and nothing
+ * running when the supervisor was killed, they run in priority order,
+ * FIFO within each, every one once.
+ */
+static void
+test_priorities_restart(void **state)
+{
+	struct sfix *f = *state;
+	struct pclass cls[3] = {{'L', "-4", 0, 30}, {'H', "4", 0, 30}, {'M', "1", 0, 30}};
+	uint32_t seq[91];
+	char out[256], marks[160], inj[PATH_MAX];
+	int fd;
+
+	snprintf(marks, sizeof(marks), "%s/marks", f->dir);
+	assert_non_null(realpath("./build/inj/dcf-supervisor", inj));
+	setenv("DCF_SVC_WINDOW", "16", 1);
+	sup_start(f, inj, NULL, (const char *const[]){"--networks", "1", "-N", "1", NULL});
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"pause", NULL}), 0);
+	submit_class(f, &cls[0], marks, 1);
+	submit_class(f, &cls[1], marks, 31);
+	submit_class(f, &cls[2], marks, 61);
+	(void)sup_stop(f, SIGKILL);
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	sup_start(f, inj, NULL, (const char *const[]){"--networks", "1", "-N", "1", NULL});
+	unsetenv("DCF_SVC_WINDOW");
+	fd = raw_connect(f);
+	for (uint64_t id = 1; id <= 90; id++)
+		assert_int_equal(raw_wait(fd, id), DCF_SS_DONE);
+	close(fd);
+	assert_int_equal(sup_stop(f, SIGTERM), 0);
+	read_marks(marks, cls, 3, 90, seq);
+	for (uint64_t id = 32; id <= 60; id++)
+		assert_true(seq[id] == seq[id - 1] + 1); /* H: 1st to 30th */
+	assert_int_equal(seq[31], 1);
+	assert_int_equal(seq[61], 31);
+	for (uint64_t id = 62; id <= 90; id++)
+		assert_true(seq[id] == seq[id - 1] + 1);
+	assert_int_equal(seq[1], 61);
+	for (uint64_t id = 2; id <= 30; id++)
+		assert_true(seq[id] == seq[id - 1] + 1);
+	assert_int_equal(tu_leftovers(), 0);
+}
+
+/* Task id's priority in the store, as committed. */
+static int
+got_prio(void *arg, const struct dcf_store_task *t)
+{
+	*(int32_t *)arg = t->prio;
+	return 0;
+}
+
+static int32_t
+prio_of(struct sfix *f, uint64_t id)
+{
+	struct dcf_store_open_opts o = {.where = f->store, .readonly = 1};
+	char err[256];
+	struct dcf_store *st = dcf_store_open(&o, err, sizeof(err));
+	int32_t p = 99;
+
+	if (st == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(dcf_store_get(st, id, got_prio, &p, err, sizeof(err)), 1);
+	dcf_store_close(st);
+	return p;
+}
+
+/* dcf-ctl priority ID P: 0 and its answer, which must say what it did; its new priority stored. */
+static void
+reprio(struct sfix *f, uint64_t id, int p, int was)
+{
+	char out[256], a[32], b[32], want[128];
+
+	snprintf(a, sizeof(a), "%llu", (unsigned long long)id);
+	snprintf(b, sizeof(b), "%d", p);
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"priority", a, b, NULL}),
+	    0);
+	snprintf(want, sizeof(want), "task %llu: priority %d (was %d)\n", (unsigned long long)id, p,
+	    was);
+	assert_string_equal(out, want);
+	/* Committed before it was said. */
+	assert_int_equal(prio_of(f, id), p);
+}
+
+/*
+ * dcf-ctl priority on a task in each place it can wait (window 16, one
+ * worker, paused): 2 in a slot of the books, 70 in memory (moved twice),
+ * 90 in the store alone. After the resume 2 runs first (the books had it
+ * at priority 1, above the rest there), 90 before 70, both before every
+ * other task the books did not hold; the rest in id order, each once.
+ * Refused, changing nothing: no such task, an ended one, a bad priority.
+ */
+static void
+test_priority_ctl(void **state)
+{
+	struct sfix *f = *state;
+	struct pclass cls[1] = {{'L', "0", 0, 100}};
+	uint32_t seq[101];
+	char out[256], marks[160], inj[PATH_MAX];
+	int fd;
+
+	snprintf(marks, sizeof(marks), "%s/marks", f->dir);
+	assert_non_null(realpath("./build/inj/dcf-supervisor", inj));
+	setenv("DCF_SVC_WINDOW", "16", 1);
+	sup_start(f, inj, NULL, (const char *const[]){"--networks", "1", "-N", "1", NULL});
+	unsetenv("DCF_SVC_WINDOW");
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"pause", NULL}), 0);
+	submit_class(f, &cls[0], marks, 1);
+	assert_int_equal(ctl(f, out, sizeof(out),
+	                     (const char *const[]){"priority", "200", "4", NULL}),
+	    2);
+	assert_string_equal(sub_err(f), "dcf-ctl: priority: no task 200\n");
+	assert_int_equal(ctl(f, out, sizeof(out),
+	                     (const char *const[]){"priority", "5", "-5", NULL}),
+	    2);
+	assert_int_equal(prio_of(f, 5), 0);
+	reprio(f, 90, 4, 0);
+	reprio(f, 70, 2, 0);
+	reprio(f, 70, 3, 2);
+	reprio(f, 2, 1, 0);
+	assert_int_equal(log_wait(f, "Task-90: priority 0 -> 4 by dcf-ctl", 30), 0);
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"resume", NULL}), 0);
+	fd = raw_connect(f);
+	for (uint64_t id = 1; id <= 100; id++)
+		assert_int_equal(raw_wait(fd, id), DCF_SS_DONE);
+	close(fd);
+	assert_int_equal(ctl(f, out, sizeof(out),
+	                     (const char *const[]){"priority", "5", "1", NULL}),
+	    2);
+	assert_non_null(strstr(sub_err(f), "task 5 has ended (done): nothing was changed"));
+	assert_int_equal(sup_stop(f, SIGTERM), 0);
+	read_marks(marks, cls, 1, 100, seq);
+	assert_int_equal(seq[2], 1);
+	assert_true(seq[90] < seq[70]);
+	for (uint64_t id = 65; id <= 100; id++)
+		if (id != 70 && id != 90)
+			assert_true(seq[id] > seq[70]);
+	for (uint64_t id = 4; id <= 100; id++)
+		if (id != 70 && id != 90 && id != 71 && id != 91)
+			assert_true(seq[id] > seq[id - 1]);
+	assert_true(seq[71] > seq[69] && seq[91] > seq[89]);
+	assert_int_equal(tu_leftovers(), 0);
+}
+
+/*
+ * A new priority outlives the supervisor: changed in the books' slots,
+ * committed before it was answered, then SIGKILL. The next start runs 25
+ * first and 10 last, the rest in id order.
+ */
+static void
+test_priority_ctl_restart(void **state)
+{
+	struct sfix *f = *state;
+	struct pclass cls[1] = {{'L', "0", 0, 30}};
+	uint32_t seq[31], k = 0;
+	char out[256], marks[160];
+	int fd;
+
+	snprintf(marks, sizeof(marks), "%s/marks", f->dir);
+	sup_start(f, f->sup_bin, NULL, (const char *const[]){"--networks", "1", "-N", "1", NULL});
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"pause", NULL}), 0);
+	submit_class(f, &cls[0], marks, 1);
+	reprio(f, 25, 4, 0);
+	reprio(f, 10, -4, 0);
+	(void)sup_stop(f, SIGKILL);
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	sup_start(f, f->sup_bin, NULL, (const char *const[]){"--networks", "1", "-N", "1", NULL});
+	fd = raw_connect(f);
+	for (uint64_t id = 1; id <= 30; id++)
+		assert_int_equal(raw_wait(fd, id), DCF_SS_DONE);
+	close(fd);
+	assert_int_equal(sup_stop(f, SIGTERM), 0);
+	read_marks(marks, cls, 1, 30, seq);
+	assert_int_equal(seq[25], ++k);
+	for (uint64_t id = 1; id <= 30; id++)
+		if (id != 10 && id != 25)
+			assert_int_equal(seq[id], ++k);
+	assert_int_equal(seq[10], ++k);
+	assert_int_equal(tu_leftovers(), 0);
+}
+
 static int
 got_outcome(void *arg, const struct dcf_store_task *t)
 {
@@ -1558,9 +1855,16 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_drain, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_kill, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_priorities, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_priorities_restart, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_priority_ctl, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_priority_ctl_restart, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_supervisor_crash, setup, teardown),
 	};
 
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	/* While working on one: DCF_TEST_FILTER=test_name* runs only those. */
+	if (getenv("DCF_TEST_FILTER") != NULL)
+		cmocka_set_test_filter(getenv("DCF_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -384,8 +384,8 @@ test_unfinished_windows(void **state)
 	/* Windows of 5, in id order, the finished ones never among them. */
 	for (;;) {
 		memset(&s, 0, sizeof(s));
-		assert_int_equal(dcf_store_unfinished(st, after, 5, collect, &s, f->err,
-		                     sizeof(f->err)),
+		assert_int_equal(dcf_store_unfinished(st, DCF_STORE_ANY_PRIO, after, 5, collect, &s,
+		                     f->err, sizeof(f->err)),
 		    0);
 		if (s.n == 0)
 			break;
@@ -540,6 +540,80 @@ write_file(const char *path, const char *text, size_t len)
 	close(fd);
 }
 
+/*
+ * The unfinished of one priority, in id order, a window at a time; a store
+ * of schema 1 is read as it is by a reader and brought up to date by a
+ * writer, after which the priority read goes through its index.
+ */
+static void
+test_priority_windows(void **state)
+{
+	struct fix *f = *state;
+	struct dcf_store *st = open_w(f, DCF_STORE_SERVICE, 1);
+	struct dcf_store_new a[30];
+	struct dcf_store_batch b = {.add = a, .nadd = 30};
+	struct seen s;
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	char plan[256] = "";
+	int64_t ver = -1;
+
+	assert_non_null(st);
+	for (uint32_t i = 0; i < 30; i++) {
+		new_task(&a[i], i + 1, NULL, "true\0", 5);
+		a[i].t.prio = (int32_t)(i % 3) - 1; /* ids 3, 6, ...: priority 1 */
+	}
+	assert_int_equal(dcf_store_commit(st, &b, f->err, sizeof(f->err)), 0);
+	assert_int_equal(end_one(f, st, 6, DCF_SS_DONE, 6), 0);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(dcf_store_unfinished(st, 1, 3, 4, collect, &s, f->err, sizeof(f->err)), 0);
+	assert_int_equal(s.n, 4);
+	for (uint32_t i = 0; i < 4; i++)
+		assert_int_equal(s.ids[i], 9 + 3 * i); /* after 3, without the finished 6 */
+	assert_int_equal(s.last.prio, 1);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(dcf_store_unfinished(st, DCF_STORE_ANY_PRIO, 0, 64, collect, &s, f->err,
+	                     sizeof(f->err)),
+	    0);
+	assert_int_equal(s.n, 29);
+	dcf_store_close(st);
+
+	/* Back to schema 1, as an older dcf left it. */
+	raw_sql(f->path, "DROP INDEX task_unfinished_prio; PRAGMA user_version = 1;");
+	assert_non_null(st = open_r(f));
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(dcf_store_unfinished(st, -1, 0, 64, collect, &s, f->err, sizeof(f->err)),
+	    0);
+	assert_int_equal(s.n, 10);
+	dcf_store_close(st);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int64(q, 0), 1); /* the reader changed nothing */
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	assert_non_null(st = open_w(f, DCF_STORE_SERVICE, 0));
+	dcf_store_close(st);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	ver = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	assert_int_equal(ver, 2);
+	assert_int_equal(sqlite3_prepare_v2(db,
+	                     "EXPLAIN QUERY PLAN SELECT id FROM task WHERE state < 2 AND prio = 1 "
+	                     "AND id > 0 ORDER BY id LIMIT 5",
+	                     -1, &q, NULL),
+	    SQLITE_OK);
+	while (sqlite3_step(q) == SQLITE_ROW)
+		snprintf(plan + strlen(plan), sizeof(plan) - strlen(plan), "%s;",
+		    (const char *)sqlite3_column_text(q, 3));
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	if (strstr(plan, "task_unfinished_prio") == NULL || strstr(plan, "TEMP B-TREE") != NULL)
+		fail_msg("the priority read does not use its index: %s", plan);
+}
+
 static void
 test_refusals(void **state)
 {
@@ -565,7 +639,7 @@ test_refusals(void **state)
 	/* Ours, from a newer dcf. */
 	assert_non_null(st = open_w(f, DCF_STORE_SERVICE, 1));
 	dcf_store_close(st);
-	raw_sql(f->path, "PRAGMA user_version = 2;");
+	raw_sql(f->path, "PRAGMA user_version = 3;");
 	refused(f, DCF_STORE_SERVICE, EPROTO, "newer than this dcf reads");
 	raw_sql(f->path, "PRAGMA user_version = 1;");
 	/* The other mode. */
@@ -690,6 +764,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_priority_windows, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_final_and_atomic, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unfinished_windows, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_prune, setup, teardown),

@@ -35,22 +35,63 @@ dcf_task_cpu_expect(const struct dcf_config *c, uint64_t id)
 	return dcf_lcg_jump(c->seed + id, dcf_task_cpu_iters(c, id));
 }
 
-static int
-is_net_ring(const struct dcf_seg *sg, uint32_t ring)
+/* Level lvl's ring for network net (DCF_NONE: its recovery ring). */
+static uint32_t
+ring_of(const struct dcf_seg *sg, uint32_t lvl, uint32_t net)
 {
-	return ring >= DCF_RING_NET0 && ring < DCF_RING_NET0 + sg->cfg.nets;
+	return dcf_ring_of(sg->cfg.nets, lvl, net);
+}
+
+/* Which network's ring this is: 0 and *net (DCF_NONE: a recovery ring), or -1. */
+static int
+ring_net(const struct dcf_seg *sg, uint32_t ring, uint32_t *net)
+{
+	uint32_t lvl;
+
+	return dcf_ring_what(sg->cfg.nets, ring, &lvl, net);
+}
+
+static int
+is_recovery_ring(const struct dcf_seg *sg, uint32_t ring)
+{
+	uint32_t net;
+
+	return ring_net(sg, ring, &net) == 0 && net == DCF_NONE;
+}
+
+/* Where a queued task of level lvl waits for node's network: the recovery ring, or its own. */
+static uint32_t
+task_ring(const struct dcf_seg *sg, const struct dcf_task *t, int recovery, uint32_t net)
+{
+	uint32_t lvl = t->prio < DCF_LEVELS ? t->prio : DCF_LEVEL_DEFAULT;
+
+	return ring_of(sg, lvl, recovery ? DCF_NONE : net);
+}
+
+/* Tasks queued at every level for network net's workers (their own rings and the recovery rings). */
+static uint32_t
+depth_for(struct dcf_seg *sg, uint32_t net)
+{
+	uint32_t d = 0;
+
+	for (uint32_t l = 0; l < DCF_LEVELS; l++)
+		d += dcf_ring_depth(&sg->rings[ring_of(sg, l, DCF_NONE)]) +
+		    dcf_ring_depth(&sg->rings[ring_of(sg, l, net)]);
+	return d;
 }
 
 /* Tell sleepers of ring that work came (under the lock: a hint, see wait.h). */
 static void
 bump_ring(struct dcf_seg *sg, uint32_t ring)
 {
-	if (is_net_ring(sg, ring)) {
-		__atomic_add_fetch(&sg->nets[ring - DCF_RING_NET0].wake, 1, __ATOMIC_RELEASE);
+	uint32_t net;
+
+	if (ring_net(sg, ring, &net) == -1)
+		return; /* the delay ring: nobody claims from it */
+	if (net != DCF_NONE) {
+		__atomic_add_fetch(&sg->nets[net].wake, 1, __ATOMIC_RELEASE);
 		return;
 	}
-	if (ring == dcf_delay_ring(sg))
-		return; /* nobody claims from it */
 	for (uint32_t n = 0; n < sg->cfg.nets; n++)
 		__atomic_add_fetch(&sg->nets[n].wake, 1, __ATOMIC_RELEASE);
 }
@@ -96,6 +137,12 @@ want_wake(struct dcf_seg *sg, uint32_t net_id, uint32_t depth)
 	return alive - sleepers < width;
 }
 
+static int
+has_sleepers(const struct dcf_seg *sg, uint32_t n)
+{
+	return __atomic_load_n(&sg->nets[n].sleepers, __ATOMIC_RELAXED) > 0;
+}
+
 /*
  * Wake one sleeper of network n, counting it in woken only if the kernel
  * says one woke: counting the intent instead strands sleepers whose wake
@@ -113,15 +160,18 @@ wake_one(struct dcf_seg *sg, uint32_t n)
 void
 dcf_books_wake_ring(struct dcf_seg *sg, uint32_t ring)
 {
-	if (is_net_ring(sg, ring)) {
-		uint32_t n = ring - DCF_RING_NET0;
+	uint32_t net;
 
-		if (want_wake(sg, n, dcf_ring_depth(&sg->rings[ring])))
-			wake_one(sg, n);
+	if (ring_net(sg, ring, &net) == -1)
+		return;
+	/* What they would claim: every level's work for them, not this ring's alone. */
+	if (net != DCF_NONE) {
+		if (has_sleepers(sg, net) && want_wake(sg, net, depth_for(sg, net)))
+			wake_one(sg, net);
 		return;
 	}
 	for (uint32_t n = 0; n < sg->cfg.nets; n++)
-		if (want_wake(sg, n, dcf_ring_depth(&sg->rings[ring])))
+		if (has_sleepers(sg, n) && want_wake(sg, n, depth_for(sg, n)))
 			wake_one(sg, n);
 }
 
@@ -175,8 +225,10 @@ dcf_set_draining_locked(struct dcf_seg *sg)
 /* Every bound of a transaction below, against the journal's size (layout.h). */
 _Static_assert(3 * DCF_BATCH_MAX + 8 + 9 * DCF_BATCH_MAX + 2 + 9 <= DCF_WAL_MAX,
     "a worker's complete + claim of DCF_BATCH_MAX each must fit the journal");
-_Static_assert(4 * DCF_BATCH_MAX + 14 <= DCF_WAL_MAX, "a give-back must fit the journal");
-_Static_assert(5 * DCF_BATCH_MAX + 16 <= DCF_WAL_MAX, "a death holding a batch must fit");
+_Static_assert(4 * DCF_BATCH_MAX + 13 + 2 * DCF_LEVELS <= DCF_WAL_MAX,
+    "a give-back must fit the journal");
+_Static_assert(5 * DCF_BATCH_MAX + 15 + DCF_LEVELS <= DCF_WAL_MAX,
+    "a death holding a batch must fit");
 _Static_assert(4 * DCF_SUP_BATCH + 3 <= DCF_WAL_MAX, "a batched dispatch must fit the journal");
 _Static_assert(2 * DCF_SUP_BATCH + 7 <= DCF_WAL_MAX, "a batched retire must fit the journal");
 
@@ -188,11 +240,12 @@ _Static_assert(2 * DCF_SUP_BATCH + 7 <= DCF_WAL_MAX, "a batched retire must fit 
  */
 static int
 dispatch_n(struct dcf_seg *sg, const uint32_t *rings, uint32_t n, uint64_t now,
-    const void *const *payloads, const uint32_t *lens, const struct dcf_prior *prior)
+    const void *const *payloads, const uint32_t *lens, const struct dcf_prior *prior,
+    const uint64_t *ids)
 {
 	struct dcf_hdr *h = sg->hdr;
 	struct dcf_tx tx;
-	uint64_t id0 = h->cnt.next_id, to_recovery = 0;
+	uint64_t id0 = h->cnt.next_id, to_recovery = 0, next = id0;
 	uint32_t slots[DCF_SUP_BATCH], grp[DCF_SUP_BATCH], dist[DCF_SUP_BATCH], ndist = 0, got;
 
 	DCF_INJECT(DCF_OP_DISPATCH, DCF_STEP_LOCKED);
@@ -200,13 +253,17 @@ dispatch_n(struct dcf_seg *sg, const uint32_t *rings, uint32_t n, uint64_t now,
 		errno = EINVAL;
 		return -1;
 	}
-	if (id0 >= sg->cfg.tasks) {
+	if (ids == NULL && id0 >= sg->cfg.tasks) {
 		errno = ENODATA;
 		return -1;
 	}
-	if (n > sg->cfg.tasks - id0)
+	if (ids == NULL && n > sg->cfg.tasks - id0)
 		n = (uint32_t)(sg->cfg.tasks - id0);
 	for (uint32_t i = 0; i < n; i++) {
+		if (ids != NULL && ids[i] >= sg->cfg.tasks) {
+			errno = EINVAL;
+			return -1;
+		}
 		if (rings[i] == DCF_RING_FREE || rings[i] == DCF_RING_DONE ||
 		    rings[i] >= sg->nrings) {
 			errno = EINVAL;
@@ -223,7 +280,7 @@ dispatch_n(struct dcf_seg *sg, const uint32_t *rings, uint32_t n, uint64_t now,
 	n = got;
 	for (uint32_t i = 0; i < n; i++) {
 		struct dcf_task *t = &sg->tasks[slots[i]];
-		uint64_t id = id0 + i;
+		uint64_t id = ids != NULL ? ids[i] : id0 + i;
 		uint32_t len = payloads != NULL ? lens[i] : 0;
 
 		if (t->state != DCF_TASK_FREE) {
@@ -233,7 +290,13 @@ dispatch_n(struct dcf_seg *sg, const uint32_t *rings, uint32_t n, uint64_t now,
 		/* The slot is free: its fields and payload may be written before the commit. */
 		t->id = id;
 		t->kind = sg->cfg.work;
-		t->prio = 0;
+		{
+			uint32_t lvl, net;
+
+			t->prio = dcf_ring_what(sg->cfg.nets, rings[i], &lvl, &net) == 0
+			    ? lvl
+			    : DCF_LEVEL_DEFAULT;
+		}
 		t->arg_ms = sg->cfg.work >= DCF_WORK_CMD ? 0 : dcf_task_ms(&sg->cfg, id);
 		t->attempts = prior != NULL ? prior[i].attempts : 0;
 		t->result = 0;
@@ -254,10 +317,12 @@ dispatch_n(struct dcf_seg *sg, const uint32_t *rings, uint32_t n, uint64_t now,
 		    : len;
 		t->next_owned = DCF_NONE;
 		t->flags = 0; /* a cancel was the slot's last task's */
+		if (id >= next)
+			next = id + 1;
 		memset(&t->out, 0, sizeof(t->out));
 		dcf_tx_put32(&tx, &t->queue, rings[i]);
 		dcf_tx_put32(&tx, &t->state, DCF_TASK_QUEUED);
-		to_recovery += rings[i] == DCF_RING_RECOVERY;
+		to_recovery += (uint64_t)is_recovery_ring(sg, rings[i]);
 		if (ndist == 0 || dist[ndist - 1] != rings[i]) {
 			uint32_t d = 0;
 
@@ -277,7 +342,8 @@ dispatch_n(struct dcf_seg *sg, const uint32_t *rings, uint32_t n, uint64_t now,
 		if (dcf_ring_push_n_tx(&tx, dist[d], grp, k) == -1)
 			return -1;
 	}
-	dcf_tx_put64(&tx, &h->cnt.next_id, id0 + n);
+	dcf_tx_put64(&tx, &h->cnt.next_id, ids != NULL ? next : id0 + n);
+	dcf_tx_put64(&tx, &h->cnt.dispatched, h->cnt.dispatched + n);
 	if (to_recovery > 0)
 		dcf_tx_put64(&tx, &h->cnt.to_recovery, h->cnt.to_recovery + to_recovery);
 	dcf_tx_commit(&tx);
@@ -289,27 +355,35 @@ dispatch_n(struct dcf_seg *sg, const uint32_t *rings, uint32_t n, uint64_t now,
 int
 dcf_dispatch_n_locked(struct dcf_seg *sg, const uint32_t *rings, uint32_t n, uint64_t now)
 {
-	return dispatch_n(sg, rings, n, now, NULL, NULL, NULL);
+	return dispatch_n(sg, rings, n, now, NULL, NULL, NULL, NULL);
 }
 
 int
 dcf_dispatch_cmd_n_locked(struct dcf_seg *sg, const uint32_t *rings, uint32_t n, uint64_t now,
     const void *const *payloads, const uint32_t *lens, const struct dcf_prior *prior)
 {
-	return dispatch_n(sg, rings, n, now, payloads, lens, prior);
+	return dispatch_n(sg, rings, n, now, payloads, lens, prior, NULL);
+}
+
+int
+dcf_dispatch_ids_locked(struct dcf_seg *sg, const uint32_t *rings, uint32_t n, uint64_t now,
+    const void *const *payloads, const uint32_t *lens, const struct dcf_prior *prior,
+    const uint64_t *ids)
+{
+	return dispatch_n(sg, rings, n, now, payloads, lens, prior, ids);
 }
 
 int
 dcf_dispatch_locked(struct dcf_seg *sg, uint32_t ring, uint64_t now)
 {
-	return dispatch_n(sg, &ring, 1, now, NULL, NULL, NULL) == -1 ? -1 : 0;
+	return dispatch_n(sg, &ring, 1, now, NULL, NULL, NULL, NULL) == -1 ? -1 : 0;
 }
 
 int
 dcf_dispatch_cmd_locked(struct dcf_seg *sg, uint32_t ring, uint64_t now, const void *payload,
     uint32_t payload_len)
 {
-	return dispatch_n(sg, &ring, 1, now, &payload, &payload_len, NULL) == -1 ? -1 : 0;
+	return dispatch_n(sg, &ring, 1, now, &payload, &payload_len, NULL, NULL) == -1 ? -1 : 0;
 }
 
 int
@@ -364,8 +438,7 @@ dcf_batch_size_locked(struct dcf_seg *sg, uint32_t node, uint32_t kmax)
 	k = BATCH_BUDGET_NS / avg;
 	if (k > kmax)
 		k = kmax;
-	depth = dcf_ring_depth(&sg->rings[DCF_RING_RECOVERY]) +
-	    dcf_ring_depth(&sg->rings[DCF_RING_NET0 + sg->nodes[node].net]);
+	depth = depth_for(sg, sg->nodes[node].net);
 	alive = net->alive;
 	sleepers = net->sleepers;
 	awake = alive > sleepers ? alive - sleepers : 1;
@@ -436,22 +509,25 @@ complete_tx(struct dcf_seg *sg, struct dcf_tx *tx, struct dcf_node *nd,
 }
 
 /*
- * In tx: pop up to k queued tasks, the recovery ring's first, then the
- * network's, and make them RUNNING for (node, gen), chained in that order.
- * Returns how many (0: none queued), or -1.
+ * In tx: pop up to k queued tasks, from the highest level down, at each the
+ * recovery ring's first, then the network's, and make them RUNNING for
+ * (node, gen), chained in that order. Returns how many (0: none queued), or
+ * -1.
  */
 static int
 claim_tx(struct dcf_seg *sg, struct dcf_tx *tx, uint32_t node, uint32_t gen, pid_t pid,
     uint64_t now, uint32_t k, struct dcf_claims *out)
 {
-	const uint32_t rings[2] = {DCF_RING_RECOVERY, DCF_RING_NET0 + sg->nodes[node].net};
-	uint32_t slots[DCF_BATCH_MAX], m = 0, got;
+	uint32_t slots[DCF_BATCH_MAX], m = 0, got, net = sg->nodes[node].net;
 
 	/* A paused network's workers take nothing, as if nothing were queued. */
-	if (sg->nets[sg->nodes[node].net].paused)
+	if (sg->nets[net].paused)
 		return 0;
-	for (int r = 0; r < 2 && m < k; r++) {
-		if (dcf_ring_pop_n_tx(tx, rings[r], slots + m, k - m, &got) == -1) {
+	for (uint32_t r = 0; r < 2 * DCF_LEVELS && m < k; r++) {
+		uint32_t lvl = DCF_LEVELS - 1 - r / 2,
+		         ring = ring_of(sg, lvl, r % 2 ? net : DCF_NONE);
+
+		if (dcf_ring_pop_n_tx(tx, ring, slots + m, k - m, &got) == -1) {
 			if (errno != ENOENT)
 				return -1;
 			continue;
@@ -459,11 +535,11 @@ claim_tx(struct dcf_seg *sg, struct dcf_tx *tx, uint32_t node, uint32_t gen, pid
 		for (uint32_t j = m; j < m + got; j++) {
 			const struct dcf_task *t = &sg->tasks[slots[j]];
 
-			if (t->state != DCF_TASK_QUEUED || t->queue != rings[r]) {
+			if (t->state != DCF_TASK_QUEUED || t->queue != ring || t->prio != lvl) {
 				errno = EUCLEAN;
 				return -1;
 			}
-			out->t[j].from_recovery = r == 0;
+			out->t[j].from_recovery = r % 2 == 0;
 		}
 		m += got;
 	}
@@ -603,11 +679,8 @@ dcf_complete_claim_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t
 	dcf_tx_commit(&tx);
 	__atomic_store_n(&nd->heartbeat_ns, now, __ATOMIC_RELAXED);
 	out->n = m;
-	if (m > 0)
-		out->chain = want_wake(sg, nd->net,
-		    dcf_ring_depth(
-		        &sg->rings[out->t[m - 1].from_recovery ? DCF_RING_RECOVERY
-		                                               : DCF_RING_NET0 + nd->net]));
+	if (m > 0 && has_sleepers(sg, nd->net))
+		out->chain = want_wake(sg, nd->net, depth_for(sg, nd->net));
 	return 0;
 }
 
@@ -618,8 +691,8 @@ dcf_give_back_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint64_t n
 	struct dcf_hdr *h = sg->hdr;
 	struct dcf_node *nd;
 	struct dcf_tx tx;
-	uint32_t rec[DCF_BATCH_MAX], own[DCF_BATCH_MAX], nrec = 0, nown = 0, s, r;
-	uint32_t ring_own;
+	uint32_t back[DCF_BATCH_MAX], ring[DCF_BATCH_MAX], grp[DCF_BATCH_MAX], s, r;
+	uint32_t nrec = 0, nown = 0;
 
 	DCF_INJECT(DCF_OP_GIVEBACK, DCF_STEP_LOCKED);
 	memset(out, 0, sizeof(*out));
@@ -632,7 +705,6 @@ dcf_give_back_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint64_t n
 		errno = fin->n > DCF_BATCH_MAX ? EINVAL : EUCLEAN;
 		return -1;
 	}
-	ring_own = DCF_RING_NET0 + nd->net;
 	if (chain_prefix(sg, nd, node, gen, fin, &s) == -1)
 		return -1;
 	/* The rest of the chain, never started: back where each came from. */
@@ -648,10 +720,12 @@ dcf_give_back_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint64_t n
 			errno = EUCLEAN;
 			return -1;
 		}
+		back[r] = s;
+		ring[r] = task_ring(sg, t, (t->flags & DCF_TASK_F_RECOVERY) != 0, nd->net);
 		if (t->flags & DCF_TASK_F_RECOVERY)
-			rec[nrec++] = s;
+			nrec++;
 		else
-			own[nown++] = s;
+			nown++;
 		s = t->next_owned;
 	}
 	if (r == 0) {
@@ -661,20 +735,31 @@ dcf_give_back_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint64_t n
 	dcf_tx_begin(&tx, sg, DCF_OP_GIVEBACK);
 	if (fin->n > 0 && complete_tx(sg, &tx, nd, fin, now) == -1)
 		return -1;
-	for (uint32_t i = 0; i < nrec + nown; i++) {
-		uint32_t slot = i < nrec ? rec[i] : own[i - nrec];
-		struct dcf_task *t = &sg->tasks[slot];
+	for (uint32_t i = 0; i < r; i++) {
+		struct dcf_task *t = &sg->tasks[back[i]];
 
 		dcf_tx_put32(&tx, &t->state, DCF_TASK_QUEUED);
-		dcf_tx_put32(&tx, &t->queue, i < nrec ? DCF_RING_RECOVERY : ring_own);
+		dcf_tx_put32(&tx, &t->queue, ring[i]);
 		/* It never ran: this claim was not a run. */
 		if (t->runs > 0)
 			dcf_tx_put32(&tx, &t->runs, t->runs - 1);
 	}
-	/* In front of what was queued behind them: they were first in line. */
-	if (dcf_ring_unpop_n_tx(&tx, DCF_RING_RECOVERY, rec, nrec) == -1 ||
-	    dcf_ring_unpop_n_tx(&tx, ring_own, own, nown) == -1)
-		return -1;
+	/* In front of what was queued behind them, ring by ring, in the order
+	 * claimed: they were first in line. */
+	for (uint32_t i = 0; i < r; i++) {
+		uint32_t k = 0;
+		int seen = 0;
+
+		for (uint32_t j = 0; j < i && !seen; j++)
+			seen = ring[j] == ring[i];
+		if (seen)
+			continue;
+		for (uint32_t j = i; j < r; j++)
+			if (ring[j] == ring[i])
+				grp[k++] = back[j];
+		if (dcf_ring_unpop_n_tx(&tx, ring[i], grp, k) == -1)
+			return -1;
+	}
 	dcf_tx_put32(&tx, &nd->state, DCF_NODE_IDLE);
 	dcf_tx_put32(&tx, &nd->task_slot, DCF_NONE);
 	dcf_tx_put32(&tx, &nd->run_slot, DCF_NONE);
@@ -688,10 +773,9 @@ dcf_give_back_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint64_t n
 		}
 	}
 	dcf_tx_commit(&tx);
-	if (nrec > 0)
-		bump_ring(sg, DCF_RING_RECOVERY);
-	if (nown > 0)
-		bump_ring(sg, ring_own);
+	for (uint32_t i = 0; i < r; i++)
+		if (i == 0 || ring[i] != ring[i - 1])
+			bump_ring(sg, ring[i]);
 	out->returned = r;
 	out->to_recovery = nrec;
 	out->to_own = nown;
@@ -781,6 +865,63 @@ dcf_cancel_locked(struct dcf_seg *sg, uint64_t id, struct dcf_done *out)
 	}
 	errno = ENOENT;
 	return -1;
+}
+
+/* Every bound of the move below. */
+#define REPRIO_MOVES (DCF_WAL_MAX - 8)
+
+int
+dcf_reprio_locked(struct dcf_seg *sg, uint64_t id, uint32_t lvl)
+{
+	uint32_t s, from, to, olvl, net, pos, v;
+	struct dcf_task *t = NULL;
+	struct dcf_tx tx;
+
+	if (lvl >= DCF_LEVELS) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (s = 0; s < sg->cfg.task_slots && t == NULL; s++)
+		if (sg->tasks[s].state != DCF_TASK_FREE && sg->tasks[s].id == id)
+			t = &sg->tasks[s];
+	if (t == NULL) {
+		errno = ENOENT;
+		return -1;
+	}
+	s--;
+	if (t->state != DCF_TASK_QUEUED) {
+		errno = t->state == DCF_TASK_RUNNING ? EBUSY : EALREADY;
+		return -1;
+	}
+	from = t->queue;
+	if (from == dcf_delay_ring(sg)) {
+		dcf_tx_begin(&tx, sg, DCF_OP_MOVE);
+		dcf_tx_put32(&tx, &t->prio, lvl);
+		dcf_tx_commit(&tx);
+		return 0;
+	}
+	if (dcf_ring_what(sg->cfg.nets, from, &olvl, &net) == -1) {
+		errno = EUCLEAN;
+		return -1;
+	}
+	if (olvl == lvl)
+		return 0;
+	to = ring_of(sg, lvl, net);
+	for (pos = 0; dcf_ring_peek(sg, from, pos, &v) == 0 && v != s; pos++)
+		;
+	if (v != s) {
+		errno = EUCLEAN;
+		return -1;
+	}
+	dcf_tx_begin(&tx, sg, DCF_OP_MOVE);
+	if (dcf_ring_remove_tx(&tx, from, pos, REPRIO_MOVES) == -1 ||
+	    dcf_ring_push_tx(&tx, to, s) == -1)
+		return -1;
+	dcf_tx_put32(&tx, &t->queue, to);
+	dcf_tx_put32(&tx, &t->prio, lvl);
+	dcf_tx_commit(&tx);
+	bump_ring(sg, to);
+	return 0;
 }
 
 const struct dcf_task *
@@ -958,7 +1099,8 @@ dcf_node_died_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint32_t m
 	struct dcf_node *nd;
 	struct dcf_net *net;
 	struct dcf_tx tx;
-	uint32_t chain[DCF_BATCH_MAX], back[DCF_BATCH_MAX], nc, nback = 0, ri = 0, run;
+	uint32_t chain[DCF_BATCH_MAX], back[DCF_BATCH_MAX], grp[DCF_BATCH_MAX], nc, nback = 0;
+	uint32_t ri = 0, run, lvls = 0;
 
 	DCF_INJECT(DCF_OP_RECLAIM, DCF_STEP_LOCKED);
 	memset(out, 0, sizeof(*out));
@@ -1011,12 +1153,23 @@ dcf_node_died_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint32_t m
 			dcf_tx_put32(&tx, &t->runs, t->runs - 1);
 		}
 		dcf_tx_put32(&tx, &t->state, DCF_TASK_QUEUED);
-		dcf_tx_put32(&tx, &t->queue, DCF_RING_RECOVERY);
+		dcf_tx_put32(&tx, &t->queue, task_ring(sg, t, 1, nd->net));
 		dcf_tx_put64(&tx, &t->t_queued_ns, now);
 		back[nback++] = chain[i];
 	}
-	if (dcf_ring_push_n_tx(&tx, DCF_RING_RECOVERY, back, nback) == -1)
-		return -1;
+	/* Each to the tail of its level's recovery ring, in the order it held them. */
+	for (uint32_t l = 0; l < DCF_LEVELS; l++) {
+		uint32_t k = 0;
+
+		for (uint32_t i = 0; i < nback; i++)
+			if (task_ring(sg, &sg->tasks[back[i]], 1, nd->net) ==
+			    ring_of(sg, l, DCF_NONE))
+				grp[k++] = back[i];
+		if (k > 0 && dcf_ring_push_n_tx(&tx, ring_of(sg, l, DCF_NONE), grp, k) == -1)
+			return -1;
+		if (k > 0)
+			lvls |= 1u << l;
+	}
 	out->requeued = nc > 0 ? nc - 1 : 0;
 	if (nc > 0)
 		dcf_tx_put64(&tx, &h->cnt.running, h->cnt.running - nc);
@@ -1032,8 +1185,9 @@ dcf_node_died_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint32_t m
 	dcf_tx_put64(&tx, &nd->failures, nd->failures + 1);
 	dcf_tx_put64(&tx, &h->cnt.failures, h->cnt.failures + 1);
 	dcf_tx_commit(&tx);
-	if (nback > 0)
-		bump_ring(sg, DCF_RING_RECOVERY);
+	for (uint32_t l = 0; l < DCF_LEVELS; l++)
+		if (lvls & (1u << l))
+			bump_ring(sg, ring_of(sg, l, DCF_NONE));
 	return 0;
 }
 
@@ -1060,10 +1214,17 @@ dcf_move_ring_locked(struct dcf_seg *sg, uint32_t from, uint32_t to, uint64_t no
 	}
 	*id = t->id;
 	dcf_tx_put32(&tx, &t->queue, to);
+	{
+		uint32_t lvl, net;
+
+		/* A queue's level is its tasks' (dcf-ctl priority moves one between levels). */
+		if (dcf_ring_what(sg->cfg.nets, to, &lvl, &net) == 0 && lvl != t->prio)
+			dcf_tx_put32(&tx, &t->prio, lvl);
+	}
 	dcf_tx_put64(&tx, &t->t_queued_ns, now);
 	if (dcf_ring_push_tx(&tx, to, s) == -1)
 		return -1;
-	if (to == DCF_RING_RECOVERY)
+	if (is_recovery_ring(sg, to))
 		dcf_tx_put64(&tx, &sg->hdr->cnt.to_recovery, sg->hdr->cnt.to_recovery + 1);
 	dcf_tx_commit(&tx);
 	bump_ring(sg, to);
@@ -1077,7 +1238,13 @@ dcf_move_locked(struct dcf_seg *sg, uint32_t net, uint64_t now, uint64_t *id)
 		errno = EINVAL;
 		return -1;
 	}
-	return dcf_move_ring_locked(sg, DCF_RING_NET0 + net, DCF_RING_RECOVERY, now, id);
+	/* The highest level first: the order the network's workers would have taken them in. */
+	for (uint32_t l = DCF_LEVELS; l-- > 0;)
+		if (dcf_ring_depth(&sg->rings[ring_of(sg, l, net)]) > 0)
+			return dcf_move_ring_locked(sg, ring_of(sg, l, net),
+			    ring_of(sg, l, DCF_NONE), now, id);
+	errno = ENOENT;
+	return -1;
 }
 
 int

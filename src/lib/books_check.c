@@ -31,7 +31,7 @@ dcf_books_check_locked(struct dcf_seg *sg, char *err, size_t errlen)
 	/* I1, from the rings' side. */
 	for (uint32_t r = 0; r < sg->nrings; r++) {
 		struct dcf_ring *rg = &sg->rings[r];
-		uint32_t depth = rg->tail - rg->head;
+		uint32_t depth = rg->tail - rg->head, lvl, net;
 		uint32_t want = r == DCF_RING_FREE ? DCF_TASK_FREE
 		    : r == DCF_RING_DONE           ? DCF_TASK_DONE
 		                                   : DCF_TASK_QUEUED;
@@ -51,6 +51,10 @@ dcf_books_check_locked(struct dcf_seg *sg, char *err, size_t errlen)
 			if (want == DCF_TASK_QUEUED && sg->tasks[s].queue != r)
 				FAIL("slot %u in ring %u says it is queued on %u", s, r,
 				    sg->tasks[s].queue);
+			if (want == DCF_TASK_QUEUED && dcf_ring_what(c->nets, r, &lvl, &net) == 0 &&
+			    sg->tasks[s].prio != lvl)
+				FAIL("slot %u of level %u is queued on ring %u of level %u", s,
+				    sg->tasks[s].prio, r, lvl);
 		}
 		if (want == DCF_TASK_QUEUED)
 			queued += depth;
@@ -129,13 +133,17 @@ dcf_books_check_locked(struct dcf_seg *sg, char *err, size_t errlen)
 	if (h->cnt.running != running)
 		FAIL("running counter %llu, %llu slots running", (unsigned long long)h->cnt.running,
 		    (unsigned long long)running);
-	if (h->cnt.next_id !=
-	    queued + running + h->cnt.completed + h->cnt.quarantined + h->cnt.skipped)
+	if (h->cnt.dispatched != queued + running + h->cnt.completed + h->cnt.quarantined)
 		FAIL("dispatched %llu != queued %llu + running %llu + completed %llu + quarantined "
 		     "%llu",
-		    (unsigned long long)h->cnt.next_id, (unsigned long long)queued,
+		    (unsigned long long)h->cnt.dispatched, (unsigned long long)queued,
 		    (unsigned long long)running, (unsigned long long)h->cnt.completed,
 		    (unsigned long long)h->cnt.quarantined);
+	if (h->cnt.dispatched > h->cnt.next_id ||
+	    h->cnt.skipped > h->cnt.next_id - h->cnt.dispatched)
+		FAIL("dispatched %llu and skipped %llu, past the next id %llu",
+		    (unsigned long long)h->cnt.dispatched, (unsigned long long)h->cnt.skipped,
+		    (unsigned long long)h->cnt.next_id);
 	if (h->cnt.next_id > c->tasks)
 		FAIL("dispatched %llu tasks of %llu", (unsigned long long)h->cnt.next_id,
 		    (unsigned long long)c->tasks);
@@ -220,7 +228,7 @@ dcf_books_reset(struct dcf_seg *sg, uint32_t max_attempts, char *err, size_t err
 	struct qent *q = calloc(c->task_slots, sizeof(*q));
 	struct qent *d = calloc(c->task_slots, sizeof(*d));
 	uint8_t *ran = calloc(c->task_slots, 1);
-	uint32_t nq = 0, nd_ = 0;
+	uint32_t nq = 0, nd_ = 0, lvl, net;
 	uint64_t queued = 0;
 	int reclaimed = 0;
 
@@ -284,12 +292,16 @@ dcf_books_reset(struct dcf_seg *sg, uint32_t max_attempts, char *err, size_t err
 			}
 			h->cnt.reclaimed++;
 		requeue:
-			t->queue = DCF_RING_RECOVERY;
+			t->queue = DCF_NONE;
 			/* FALLTHROUGH */
 		default: /* QUEUED, or a state we cannot read: run it again */
 			t->state = DCF_TASK_QUEUED;
-			if (t->queue < DCF_RING_RECOVERY || t->queue >= sg->nrings)
-				t->queue = DCF_RING_RECOVERY;
+			if (t->prio >= DCF_LEVELS)
+				t->prio = DCF_LEVEL_DEFAULT;
+			/* Its level's recovery ring, unless it waits on a queue of its level. */
+			if (t->queue != dcf_delay_ring(sg) &&
+			    (dcf_ring_what(c->nets, t->queue, &lvl, &net) == -1 || lvl != t->prio))
+				t->queue = dcf_ring_of(c->nets, t->prio, DCF_NONE);
 			q[nq].t = t->t_queued_ns;
 			q[nq++].slot = s;
 			break;
@@ -313,11 +325,11 @@ dcf_books_reset(struct dcf_seg *sg, uint32_t max_attempts, char *err, size_t err
 	free(q);
 	h->cnt.running = 0;
 	h->cnt.resets++;
-	if (h->cnt.next_id != queued + h->cnt.completed + h->cnt.quarantined + h->cnt.skipped) {
+	if (h->cnt.dispatched != queued + h->cnt.completed + h->cnt.quarantined) {
 		snprintf(err, errlen,
 		    "after reset: dispatched %llu but %llu queued, %llu completed, "
 		    "%llu quarantined",
-		    (unsigned long long)h->cnt.next_id, (unsigned long long)queued,
+		    (unsigned long long)h->cnt.dispatched, (unsigned long long)queued,
 		    (unsigned long long)h->cnt.completed, (unsigned long long)h->cnt.quarantined);
 		errno = EUCLEAN;
 		return -1;

@@ -415,13 +415,21 @@ worth_a_step(struct dcf_pool *p)
 	return 1;
 }
 
+/* dcf.h's priorities are the books' (layout.h): the same numbers, spelt twice. */
+_Static_assert(DCF_PRIORITY_MIN == DCF_PRIO_MIN, "dcf.h's lowest priority is the books'"); // NOLINT
+_Static_assert(DCF_PRIORITY_MAX == DCF_PRIO_MAX,
+    "dcf.h's highest priority is the books'"); // NOLINT
+
 static int
-submit(struct dcf_pool *p, const void *in, size_t in_len, uint64_t *id, int block)
+submit(struct dcf_pool *p, const void *in, size_t in_len, int prio, uint64_t *id, int block)
 {
 	uint32_t staged;
 
 	if (usable(p) == -1)
 		return -1;
+	if (prio < DCF_PRIORITY_MIN || prio > DCF_PRIORITY_MAX)
+		return fail(EINVAL, "priority %d: want %d to %d", prio, DCF_PRIORITY_MIN,
+		    DCF_PRIORITY_MAX);
 	if (p->stopped)
 		return fail(ESHUTDOWN, "submit after dcf_pool_stop");
 	if (in == NULL && in_len > 0)
@@ -437,7 +445,7 @@ submit(struct dcf_pool *p, const void *in, size_t in_len, uint64_t *id, int bloc
 		if (!block && sup_room(p->s) == 0)
 			return fail(EAGAIN, "the pool is full");
 	}
-	if (sup_stage(p->s, in, (uint32_t)in_len) == -1)
+	if (sup_stage(p->s, in, (uint32_t)in_len, prio) == -1)
 		return fail(ENOMEM, "out of memory staging an input");
 	if (id != NULL)
 		*id = p->st.submitted;
@@ -452,13 +460,19 @@ submit(struct dcf_pool *p, const void *in, size_t in_len, uint64_t *id, int bloc
 int
 dcf_submit(struct dcf_pool *p, const void *in, size_t in_len, uint64_t *id)
 {
-	return submit(p, in, in_len, id, 1);
+	return submit(p, in, in_len, 0, id, 1);
 }
 
 int
 dcf_try_submit(struct dcf_pool *p, const void *in, size_t in_len, uint64_t *id)
 {
-	return submit(p, in, in_len, id, 0);
+	return submit(p, in, in_len, 0, id, 0);
+}
+
+int
+dcf_submit_prio(struct dcf_pool *p, const void *in, size_t in_len, int prio, uint64_t *id)
+{
+	return submit(p, in, in_len, prio, id, 1);
 }
 
 static int

@@ -107,6 +107,39 @@ dcf_ring_unpop_n_tx(struct dcf_tx *tx, uint32_t ring, const uint32_t *v, uint32_
 }
 
 int
+dcf_ring_remove_tx(struct dcf_tx *tx, uint32_t ring, uint32_t pos, uint32_t max_moves)
+{
+	struct dcf_seg *sg = tx->sg;
+	struct dcf_ring *r = &sg->rings[ring];
+	uint32_t m = sg->ring_cap - 1, h = r->head, t = r->tail, *slots = dcf_ring_slots(sg, ring);
+	uint32_t depth = t - h;
+
+	if (depth > sg->ring_cap) {
+		errno = EUCLEAN;
+		return -1;
+	}
+	if (pos >= depth) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((pos < depth - 1 - pos ? pos : depth - 1 - pos) > max_moves) {
+		errno = E2BIG;
+		return -1;
+	}
+	/* The stores read the ring as it was: the journal applies them all at once. */
+	if (pos < depth - 1 - pos) {
+		for (uint32_t j = pos; j > 0; j--)
+			dcf_tx_put32(tx, &slots[(h + j) & m], slots[(h + j - 1) & m]);
+		dcf_tx_put32(tx, &r->head, h + 1);
+	} else {
+		for (uint32_t j = pos; j + 1 < depth; j++)
+			dcf_tx_put32(tx, &slots[(h + j) & m], slots[(h + j + 1) & m]);
+		dcf_tx_put32(tx, &r->tail, t - 1);
+	}
+	return 0;
+}
+
+int
 dcf_ring_peek(struct dcf_seg *sg, uint32_t ring, uint32_t i, uint32_t *v)
 {
 	struct dcf_ring *r = &sg->rings[ring];

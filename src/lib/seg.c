@@ -258,8 +258,8 @@ dcf_plan(const struct dcf_config *c, struct dcf_plan *p)
 {
 	uint64_t off;
 
-	p->nrings = DCF_RING_NET0 + c->nets + 1; /* the last: retries waiting out their delay */
-	p->ring_cap = c->task_slots;             /* every slot fits in any one ring */
+	p->nrings = dcf_nrings(c->nets); /* every level's queues, and the delay ring */
+	p->ring_cap = c->task_slots;     /* every slot fits in any one ring */
 	off = ALIGN64(sizeof(struct dcf_hdr));
 	p->off_nets = off;
 	off = ALIGN64(off + (uint64_t)c->nets * sizeof(struct dcf_net));

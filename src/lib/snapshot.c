@@ -170,26 +170,36 @@ snap_count(struct dcf_snap *s)
 		WHY("%llu tasks dispatched of %llu", (unsigned long long)c->next_id,
 		    (unsigned long long)(h->total == DCF_TASKS_STREAM ? h->cfg.tasks : h->total));
 	/* I4 by subtraction, so that no sum of untrusted values can wrap. */
-	rest = c->next_id;
+	rest = c->dispatched;
 	if (s->queued > rest || c->running > rest - s->queued ||
 	    c->completed > rest - s->queued - c->running ||
-	    c->quarantined > rest - s->queued - c->running - c->completed ||
-	    c->skipped != rest - s->queued - c->running - c->completed - c->quarantined)
+	    c->quarantined != rest - s->queued - c->running - c->completed ||
+	    c->dispatched > c->next_id || c->skipped > c->next_id - c->dispatched)
 		WHY("dispatched %llu != queued %llu + running %llu + completed %llu + quarantined "
 		    "%llu",
-		    (unsigned long long)c->next_id, (unsigned long long)s->queued,
+		    (unsigned long long)c->dispatched, (unsigned long long)s->queued,
 		    (unsigned long long)c->running, (unsigned long long)c->completed,
 		    (unsigned long long)c->quarantined);
-	/* A stream's total is known when its input has ended: until then, so far. */
+	/*
+	 * A stream's total is known when its input has ended: until then, what
+	 * the books have seen (a service's ids come by priority, so some below
+	 * next_id may not have come yet). A run of known size dispatches in order.
+	 */
 	s->streaming = h->total == DCF_TASKS_STREAM;
-	s->total = s->streaming ? c->next_id : h->total;
-	s->pending = s->total >= c->next_id ? s->total - c->next_id : 0;
+	if (!s->streaming && c->next_id != c->dispatched + c->skipped)
+		WHY("%llu tasks dispatched and %llu skipped, but the next is %llu",
+		    (unsigned long long)c->dispatched, (unsigned long long)c->skipped,
+		    (unsigned long long)c->next_id);
+	s->total = s->streaming ? c->dispatched + c->skipped : h->total;
+	s->pending = s->total - c->dispatched - c->skipped;
 	s->running = c->running;
 	s->skipped = c->skipped;
 	s->completed = c->completed;
 	s->quarantined = c->quarantined;
 	s->reclaimed = c->reclaimed;
-	s->recovery_depth = ring_depth(s, DCF_RING_RECOVERY);
+	s->recovery_depth = 0;
+	for (uint32_t l = 0; l < DCF_LEVELS; l++)
+		s->recovery_depth += ring_depth(s, dcf_ring_of(h->cfg.nets, l, DCF_NONE));
 	return 0;
 }
 
@@ -254,7 +264,9 @@ snap_nodes(struct dcf_snap *s)
 		sn->alive += dcf_node_alive(v.state);
 	}
 	for (uint32_t i = 0; i < h->cfg.nets; i++) {
-		s->net[i].queue_depth = ring_depth(s, DCF_RING_NET0 + i);
+		s->net[i].queue_depth = 0;
+		for (uint32_t l = 0; l < DCF_LEVELS; l++)
+			s->net[i].queue_depth += ring_depth(s, dcf_ring_of(h->cfg.nets, l, i));
 		s->net[i].completed = s->nets[i].completed;
 	}
 	s->anomalies += h->sys_state > DCF_SYS_ENDED;

@@ -594,7 +594,7 @@ json_tasks(FILE *f, const struct dcf_snap *s, const struct dcf_render_opt *o)
 	    "  \"counters\": {\"dispatched\": %llu, \"retired\": %llu, \"to_recovery\": %llu, "
 	    "\"failures\": %llu, \"restarts\": %llu, \"claims\": %llu, \"repairs\": %llu, "
 	    "\"resets\": %llu},\n",
-	    (unsigned long long)c->next_id, (unsigned long long)c->retired,
+	    (unsigned long long)c->dispatched, (unsigned long long)c->retired,
 	    (unsigned long long)c->to_recovery, (unsigned long long)c->failures,
 	    (unsigned long long)c->restarts, (unsigned long long)c->claims,
 	    (unsigned long long)c->repairs, (unsigned long long)c->resets);
@@ -1098,8 +1098,8 @@ task_cmd(char *buf, size_t len, const struct dcf_store_task *t)
 void
 dcf_render_task_head(FILE *f)
 {
-	fprintf(f, "%8s  %-11s  %4s  %-12s  %8s  %s\n", "ID", "STATE", "RUNS", "END", "TIME",
-	    "COMMAND");
+	fprintf(f, "%8s  %-11s  %4s  %4s  %-12s  %8s  %s\n", "ID", "STATE", "PRIO", "RUNS", "END",
+	    "TIME", "COMMAND");
 }
 
 void
@@ -1115,8 +1115,8 @@ dcf_render_task_row(FILE *f, const struct dcf_store_task *t)
 	else
 		snprintf(dur, sizeof(dur), "-");
 	task_cmd(cmd, sizeof(cmd), t);
-	fprintf(f, "%8llu  %-11s  %4u  %-12s  %8s  %s\n", (unsigned long long)t->id,
-	    st != NULL ? st : "?", t->runs, end, dur, cmd);
+	fprintf(f, "%8llu  %-11s  %4d  %4u  %-12s  %8s  %s\n", (unsigned long long)t->id,
+	    st != NULL ? st : "?", (int)t->prio, t->runs, end, dur, cmd);
 }
 
 void
@@ -1133,7 +1133,7 @@ dcf_render_task(FILE *f, const struct dcf_store_task *t, const char *outdir)
 	if (t->key != NULL)
 		fprintf(f, "  key        %s\n", t->key);
 	dcf_render_when(when, sizeof(when), t->submitted_ns);
-	fprintf(f, "  submitted  %s\n", when);
+	fprintf(f, "  submitted  %s, priority %d\n", when, (int)t->prio);
 	if (t->runs > 0) {
 		dcf_render_when(when, sizeof(when), t->started_ns);
 		fprintf(f, "  started    %s (run %u, on Network-%u Node-%u)\n", when, t->runs,
@@ -1208,12 +1208,13 @@ dcf_render_task_json(FILE *f, const struct dcf_store_task *t, const char *outdir
 		fputs("null", f);
 	dcf_render_task_end(end, sizeof(end), t);
 	fprintf(f,
-	    ", \"runs\": %u, \"tries\": %u, \"attempts\": %u, \"timeout_ms\": %u, "
+	    ", \"priority\": %d, \"runs\": %u, \"tries\": %u, \"attempts\": %u, \"timeout_ms\": "
+	    "%u, "
 	    "\"retries\": %u, \"submitted_ns\": %llu, \"started_ns\": %llu, \"ended_ns\": %llu, "
 	    "\"end\": \"%s\", \"exit_code\": %d, \"signal\": %u, \"run_ns\": %llu, "
 	    "\"cpu_us\": %llu, \"maxrss_kb\": %llu, \"stdout_bytes\": %llu, "
 	    "\"stderr_bytes\": %llu, \"output\": ",
-	    t->runs, t->tries, t->attempts, t->timeout_ms, t->retries,
+	    (int)t->prio, t->runs, t->tries, t->attempts, t->timeout_ms, t->retries,
 	    (unsigned long long)t->submitted_ns, (unsigned long long)t->started_ns,
 	    (unsigned long long)t->ended_ns, end, t->out.exit_code, t->out.term_sig,
 	    (unsigned long long)t->out.run_ns, (unsigned long long)t->out.cpu_us,

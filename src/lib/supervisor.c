@@ -520,6 +520,30 @@ fork_node(struct sup *s, uint32_t n, int restart)
  * sent to the global queue for want of a node go to s->ids (*nids), to be
  * logged after unlocking: no I/O under the lock.
  */
+/* A recovery ring, of any level. */
+static int
+is_recovery(const struct sup *s, uint32_t ring)
+{
+	uint32_t lvl, net;
+
+	return dcf_ring_what(s->cfg->nets, ring, &lvl, &net) == 0 && net == DCF_NONE;
+}
+
+/* A priority's level (one out of range: the default's). */
+static uint32_t
+prio_level(int32_t prio)
+{
+	return prio >= DCF_PRIO_MIN && prio <= DCF_PRIO_MAX ? (uint32_t)(prio - DCF_PRIO_MIN)
+	                                                    : DCF_LEVEL_DEFAULT;
+}
+
+/* A slot's level, as the books have it (a bad one: the default's). */
+static uint32_t
+level_of(const struct dcf_task *t)
+{
+	return t->prio < DCF_LEVELS ? t->prio : DCF_LEVEL_DEFAULT;
+}
+
 static void
 refill_locked(struct sup *s, uint8_t *woke, uint32_t *nids)
 {
@@ -546,7 +570,7 @@ refill_locked(struct sup *s, uint8_t *woke, uint32_t *nids)
 		}
 		for (uint32_t i = 0; i < (uint32_t)got && i < n; i++) {
 			woke[rings[i]] = 1;
-			if (rings[i] == DCF_RING_RECOVERY && *nids < s->cfg->task_slots)
+			if (is_recovery(s, rings[i]) && *nids < s->cfg->task_slots)
 				s->ids[(*nids)++] = id0 + i;
 		}
 	}
@@ -658,15 +682,15 @@ store_upd(struct sup *s, uint32_t kind, uint64_t id, uint32_t runs, uint32_t att
 		dcf_log(DCF_ERROR, "Task-%llu: recording it: out of memory", tid(s, id));
 }
 
+static uint32_t home_ring(struct sup *s, uint64_t id, uint32_t lvl);
+
 /* A command's run failed, or timed out, with retries left: where it goes again. */
 static uint32_t
-retry_ring(struct sup *s, uint64_t id)
+retry_ring(struct sup *s, const struct dcf_task *t)
 {
-	uint32_t net = (uint32_t)(id % s->cfg->nets);
-
 	if (s->cfg->retry_delay_ms > 0)
 		return dcf_delay_ring(&s->sg);
-	return s->alive[net] > 0 ? DCF_RING_NET0 + net : DCF_RING_RECOVERY;
+	return home_ring(s, t->id, level_of(t));
 }
 
 static int
@@ -728,7 +752,7 @@ retire_locked(struct sup *s, int max, int tell, uint8_t *woke)
 
 			if ((t = dcf_done_head_locked(&s->sg)) == NULL)
 				break;
-			ring = retry_ring(s, t->id);
+			ring = retry_ring(s, t);
 			if (dcf_retry_locked(&s->sg, ring, dcf_now_ns(), d) == -1)
 				break;
 			woke[ring] =
@@ -887,9 +911,12 @@ log_events(struct sup *s)
  * one regardless (the end, or before a death is booked: what does not fit
  * is counted lost). Returns the tasks retired.
  */
-/* The network ring a task goes to: its own, or the global queue when it has no live node. */
+/*
+ * The ring of level lvl a task goes to: its network's, or the level's
+ * global queue when its network has no live node.
+ */
 static uint32_t
-home_ring(struct sup *s, uint64_t id)
+home_ring(struct sup *s, uint64_t id, uint32_t lvl)
 {
 	uint32_t net = (uint32_t)(id % s->cfg->nets);
 
@@ -898,9 +925,9 @@ home_ring(struct sup *s, uint64_t id)
 		uint32_t n = (net + i) % s->cfg->nets;
 
 		if (!s->paused[n] && s->alive[n] > 0)
-			return DCF_RING_NET0 + n;
+			return dcf_ring_of(s->cfg->nets, lvl, n);
 	}
-	return s->alive[net] > 0 ? DCF_RING_NET0 + net : DCF_RING_RECOVERY;
+	return dcf_ring_of(s->cfg->nets, lvl, s->alive[net] > 0 ? net : DCF_NONE);
 }
 
 /* When the delay ring's head is due, or UINT64_MAX (the ring is ours alone: no lock). */
@@ -950,7 +977,7 @@ store_add(struct sup *s, const struct cmd_batch *b, uint32_t n)
 static void
 refill_cmd(struct sup *s)
 {
-	uint8_t woke[DCF_RING_NET0 + DCF_MAX_NETS + 1];
+	uint8_t woke[DCF_MAX_RINGS];
 	struct cmd_batch *b = &s->batch;
 	uint32_t k = 0, nids = 0;
 	uint64_t now = dcf_now_ns(), id;
@@ -977,6 +1004,7 @@ refill_cmd(struct sup *s)
 	while (k < b->n) {
 		const void *pl[DCF_SUP_BATCH];
 		uint32_t rings[DCF_SUP_BATCH], lens[DCF_SUP_BATCH], n = 0;
+		uint64_t ids[DCF_SUP_BATCH];
 		struct dcf_prior prior[DCF_SUP_BATCH];
 		int got;
 
@@ -994,21 +1022,22 @@ refill_cmd(struct sup *s)
 
 			pl[n] = b->buf + it->off;
 			lens[n] = it->len;
-			rings[n] = home_ring(s, id + n);
+			/* A service's ids are its tasks' own, dispatched by priority, not in order. */
+			ids[n] = s->svc != NULL ? it->id : id + n;
+			rings[n] = home_ring(s, ids[n], prio_level(it->prior.prio));
 			prior[n] = it->prior;
 			n++;
 		}
-		if ((got = dcf_dispatch_cmd_n_locked(&s->sg, rings, n, now, pl, lens,
-		         s->emb == NULL ? prior : NULL)) == -1) {
+		if ((got = dcf_dispatch_ids_locked(&s->sg, rings, n, now, pl, lens,
+		         s->emb == NULL ? prior : NULL, s->svc != NULL ? ids : NULL)) == -1) {
 			err = errno;
 			break;
 		}
-		for (uint32_t i = 0; i < (uint32_t)got && i < n; i++)
-			b->items[k + i].id = id + i;
 		for (uint32_t i = 0; i < (uint32_t)got && i < n; i++) {
+			b->items[k + i].id = ids[i];
 			woke[rings[i]] = 1;
-			if (rings[i] == DCF_RING_RECOVERY && nids < s->cfg->task_slots)
-				s->ids[nids++] = id + i;
+			if (is_recovery(s, rings[i]) && nids < s->cfg->task_slots)
+				s->ids[nids++] = ids[i];
 		}
 		k += (uint32_t)got;
 	}
@@ -1024,7 +1053,7 @@ refill_cmd(struct sup *s)
 		if (retry_due_at(s) > now ||
 		    dcf_ring_peek(&s->sg, dcf_delay_ring(&s->sg), 0, &slot) == -1)
 			break;
-		ring = home_ring(s, s->sg.tasks[slot].id);
+		ring = home_ring(s, s->sg.tasks[slot].id, level_of(&s->sg.tasks[slot]));
 		if (dcf_move_ring_locked(&s->sg, dcf_delay_ring(&s->sg), ring, now, &id) == -1)
 			break;
 		woke[ring] = 1;
@@ -1092,7 +1121,7 @@ wake_batch_locked(struct sup *s)
 static int
 book_round(struct sup *s, int want_wake, int force)
 {
-	uint8_t woke[DCF_RING_NET0 + DCF_MAX_NETS + 1];
+	uint8_t woke[DCF_MAX_RINGS];
 	/* A pool tells no starts: its log is about its workers, not every task. */
 	int tell = s->emb == NULL &&
 	    (dcf_log_enabled(DCF_INFO) || s->cfg->work == DCF_WORK_CPU || s->storeq != NULL);
@@ -1164,7 +1193,7 @@ evacuate(struct sup *s, uint32_t net)
 	while (k < s->cfg->task_slots && dcf_move_locked(&s->sg, net, dcf_now_ns(), &id) == 0)
 		s->ids[k++] = id;
 	dcf_unlock(&s->sg);
-	dcf_books_wake_ring(&s->sg, DCF_RING_RECOVERY);
+	dcf_books_wake_ring(&s->sg, DCF_RING_RECOVERY); /* every network's sleepers look */
 	for (uint32_t i = 0; i < k; i++)
 		dcf_log(DCF_WARNING,
 		    "Task-%llu moved to the global queue: Network-%u has no live node",
@@ -2117,7 +2146,7 @@ cmd_summary_text(struct sup *s, char *line, size_t len, const char *tail)
 
 	cmd_stats(s->cmd, &st);
 	if (total == DCF_TASKS_STREAM)
-		total = c->next_id;
+		total = c->dispatched + c->skipped;
 	ran = total - c->skipped;
 	if (st.resumed > 0)
 		n += (size_t)snprintf(extra + n, sizeof(extra) - n, ", %llu skipped (in the %s)",
@@ -2657,6 +2686,8 @@ ctl_cancel(struct sup *s, uint64_t id, char *text, size_t len, uint64_t *after)
 	}
 	case SVC_DROPPED:
 		break;
+	case SVC_MOVED: /* svc_reprio's alone */
+		return -1;
 	}
 	t.state = DCF_SS_CANCELLED;
 	t.ended_ns = dcf_wall_ns();
@@ -2672,6 +2703,91 @@ ctl_cancel(struct sup *s, uint64_t id, char *text, size_t len, uint64_t *after)
 	dcf_log(DCF_WARNING, "Task-%llu cancelled by dcf-ctl%s", n,
 	    w == SVC_HANDED ? ": the node that takes it ends it without a run" : "");
 	snprintf(text, len, "task %llu cancelled", n);
+	*after = id;
+	return 1;
+}
+
+/*
+ * dcf-ctl priority: a task waiting in memory or in the store alone moves
+ * there (svc_reprio); one in a slot moves between the books' rings. Its
+ * new priority is recorded, and answered once committed.
+ */
+static int
+ctl_priority(struct sup *s, uint64_t id, int64_t prio, char *text, size_t len, uint64_t *after)
+{
+	struct dcf_store_task t;
+	unsigned long long n = (unsigned long long)id;
+	int32_t old;
+
+	if (prio < DCF_PRIO_MIN || prio > DCF_PRIO_MAX) {
+		snprintf(text, len, "priority %lld is not one of %d to %d", (long long)prio,
+		    DCF_PRIO_MIN, DCF_PRIO_MAX);
+		return -1;
+	}
+	switch (svc_reprio(s->svc, id, (int32_t)prio, &t)) {
+	case SVC_NOTASK:
+		snprintf(text, len, "no task %llu", n);
+		return -1;
+	case SVC_PENDING:
+		snprintf(text, len,
+		    "task %llu is not committed yet: nothing was changed; ask again", n);
+		return -1;
+	case SVC_FAILED:
+	case SVC_DROPPED:
+		snprintf(text, len,
+		    "the store could not be read, or memory is short: nothing was changed (see "
+		    "the log)");
+		return -1;
+	case SVC_ENDED:
+		snprintf(text, len, "task %llu has ended (%s): nothing was changed", n,
+		    t.state < DCF_SS_NSTATES ? dcf_store_state_name(t.state) : "cancelled");
+		return -1;
+	case SVC_RUNNING:
+		snprintf(text, len,
+		    "task %llu runs (it was running when the last supervisor died): its priority "
+		    "no longer matters",
+		    n);
+		return -1;
+	case SVC_HANDED: {
+		int r, e;
+
+		if (sup_lock(s) == -1) {
+			snprintf(text, len,
+			    "the books are being repaired: nothing was changed; try again");
+			return -1;
+		}
+		r = dcf_reprio_locked(&s->sg, id - 1, prio_level((int32_t)prio));
+		e = errno;
+		dcf_unlock(&s->sg);
+		if (r == -1) {
+			snprintf(text, len,
+			    e == EBUSY ? "task %llu runs: its priority no longer matters"
+			        : e == E2BIG
+			        ? "task %llu has too many tasks before and after it in "
+			          "its network's queue to move now: ask again when it "
+			          "has moved up"
+			        : "task %llu is not waiting (it has ended, or is on its "
+			          "way to a node: ask again): nothing was changed",
+			    n);
+			return -1;
+		}
+		break;
+	}
+	case SVC_MOVED:
+		break;
+	}
+	old = t.prio;
+	t.prio = (int32_t)prio;
+	if (dcf_storeq_upd(s->storeq, DCF_SU_PRIO, &t, DCF_STOREQ_PRIO | id) == -1) {
+		snprintf(text, len,
+		    "task %llu moved to priority %lld, but not recorded (out of memory): a restart "
+		    "gives it priority %d again",
+		    n, (long long)prio, (int)old);
+		return 0;
+	}
+	dcf_log(DCF_WARNING, "Task-%llu: priority %d -> %lld by dcf-ctl", n, (int)old,
+	    (long long)prio);
+	snprintf(text, len, "task %llu: priority %lld (was %d)", n, (long long)prio, (int)old);
 	*after = id;
 	return 1;
 }
@@ -2763,6 +2879,8 @@ sup_ctl(void *arg, const struct dcf_msg *m, char *text, size_t len, uint64_t *af
 		return ctl_cancel(s, m->u.ctl.id, text, len, after);
 	case DCF_CTL_KILL:
 		return ctl_kill(s, m->u.ctl.id, m->u.ctl.value, text, len);
+	case DCF_CTL_PRIORITY:
+		return ctl_priority(s, m->u.ctl.id, m->u.ctl.value, text, len, after);
 	default:
 		snprintf(text, len,
 		    "no control request %u here (a newer dcf-ctl?): nothing was changed",
@@ -3309,7 +3427,7 @@ fail:
 }
 
 int
-sup_stage(struct sup *s, const void *in, uint32_t len)
+sup_stage(struct sup *s, const void *in, uint32_t len, int32_t prio)
 {
 	struct cmd_batch *b = &s->batch;
 
@@ -3320,6 +3438,7 @@ sup_stage(struct sup *s, const void *in, uint32_t len)
 	if (len > 0)
 		memcpy(b->buf + b->used, in, len);
 	b->items[b->n].len = len;
+	b->items[b->n].prior.prio = prio;
 	b->used += len;
 	b->n++;
 	return 0;
@@ -3344,8 +3463,9 @@ sup_queued(const struct sup *s)
 {
 	uint32_t q = 0;
 
-	for (uint32_t r = DCF_RING_RECOVERY; r < DCF_RING_NET0 + s->cfg->nets; r++)
-		q += dcf_ring_depth(&s->sg.rings[r]);
+	for (uint32_t r = DCF_RING_RECOVERY; r < s->sg.nrings; r++)
+		if (r != dcf_delay_ring(&s->sg))
+			q += dcf_ring_depth(&s->sg.rings[r]);
 	return q;
 }
 

@@ -29,8 +29,10 @@ struct vtask {
 	uint64_t cookie; /* pending: whose ACK */
 	unsigned char *payload; /* argv, then the working directory and its NUL */
 	uint32_t len, argv_len;
-	struct dcf_prior prior;
+	struct dcf_prior prior; /* its priority too */
 	int cancelled; /* ready: dcf-ctl cancel; dropped, never run, when it reaches the front */
+	int rerun;     /* ready: a dead supervisor's run, recorded as requeued: never evicted */
+	int moved;     /* ready: dcf-ctl priority moved it here (svc.moved): never evicted */
 };
 
 /* A FIFO of tasks, a ring that doubles. */
@@ -67,11 +69,19 @@ struct svc {
 	ino_t sock_ino;
 	struct conn conns[SVC_MAX_CONN];
 	uint32_t nconn;
-	struct vq pending, ready;
-	uint64_t next_id;   /* the next submission's */
-	uint64_t loaded_to; /* every unfinished task up to here is in memory or dispatched */
-	int spilled;        /* committed tasks past loaded_to are in the store alone */
-	uint64_t last_put;  /* the id of the last task handed to svc_fill's caller */
+	struct vq pending;
+	uint64_t next_id; /* the next submission's */
+	/*
+	 * Committed tasks waiting for a slot, a queue per priority level, each
+	 * in id order. Per level: every unfinished task of it up to loaded_to
+	 * is in memory or handed to the books; spilled: some past it are in the
+	 * store alone. nready: in memory, at most SVC_WINDOW.
+	 */
+	struct vq ready[DCF_LEVELS];
+	uint64_t loaded_to[DCF_LEVELS];
+	uint8_t spilled[DCF_LEVELS];
+	uint32_t nready;
+	uint32_t window; /* SVC_WINDOW; a test build takes a smaller one from DCF_SVC_WINDOW */
 	struct waiter *w;
 	uint32_t nw, wcap;
 	int stopping;
@@ -81,6 +91,10 @@ struct svc {
 	/* Cancelled while in the store alone: not read in when the window passes them. */
 	uint64_t *skip;
 	uint32_t nskip, skipcap;
+	/* Moved by dcf-ctl priority, until their end is committed: never read in again (in
+	 * memory, or handed to the books, wherever the store's row says they wait). */
+	uint64_t *moved;
+	uint32_t nmoved, movedcap;
 	/* CTL answers owed once a task's end is committed (cancel). */
 	struct later {
 		uint64_t id, who;
@@ -214,6 +228,49 @@ vq_unpush(struct vq *q)
 	q->n--;
 }
 
+/* Take out the i-th from the front; the rest keep their order. */
+static void
+vq_remove_at(struct vq *q, uint32_t i)
+{
+	for (; i + 1 < q->n; i++)
+		q->t[(q->head + i) % q->cap] = q->t[(q->head + i + 1) % q->cap];
+	q->n--;
+}
+
+/* Put t in its place by id (the queue is in id order). */
+static int
+vq_insert_sorted(struct vq *q, const struct vtask *t)
+{
+	uint32_t i;
+
+	if (vq_push(q, t) == -1)
+		return -1;
+	for (i = q->n - 1; i > 0 && q->t[(q->head + i - 1) % q->cap].id > t->id; i--)
+		q->t[(q->head + i) % q->cap] = q->t[(q->head + i - 1) % q->cap];
+	q->t[(q->head + i) % q->cap] = *t;
+	return 0;
+}
+
+static struct vtask *
+vq_back(struct vq *q)
+{
+	return q->n > 0 ? &q->t[(q->head + q->n - 1) % q->cap] : NULL;
+}
+
+static struct vtask *
+vq_at(struct vq *q, uint32_t i)
+{
+	return &q->t[(q->head + i) % q->cap];
+}
+
+/* A priority's level, and back (layout.h). */
+static uint32_t
+level_of(int32_t prio)
+{
+	return prio >= DCF_PRIO_MIN && prio <= DCF_PRIO_MAX ? (uint32_t)(prio - DCF_PRIO_MIN)
+	                                                    : DCF_LEVEL_DEFAULT;
+}
+
 static void
 vq_free(struct vq *q)
 {
@@ -221,6 +278,41 @@ vq_free(struct vq *q)
 		free(q->t[(q->head + i) % q->cap].payload);
 	free(q->t);
 	memset(q, 0, sizeof(*q));
+}
+
+static int
+moved_has(const struct svc *v, uint64_t id)
+{
+	for (uint32_t i = 0; i < v->nmoved; i++)
+		if (v->moved[i] == id)
+			return 1;
+	return 0;
+}
+
+static void
+moved_del(struct svc *v, uint64_t id)
+{
+	for (uint32_t i = 0; i < v->nmoved; i++)
+		if (v->moved[i] == id) {
+			v->moved[i] = v->moved[--v->nmoved];
+			return;
+		}
+}
+
+static int
+moved_add(struct svc *v, uint64_t id)
+{
+	if (v->nmoved == v->movedcap) {
+		uint32_t cap = v->movedcap ? v->movedcap * 2 : 16;
+		uint64_t *m = realloc(v->moved, cap * sizeof(*m));
+
+		if (m == NULL)
+			return -1;
+		v->moved = m;
+		v->movedcap = cap;
+	}
+	v->moved[v->nmoved++] = id;
+	return 0;
 }
 
 /* --- replies --------------------------------------------------------------- */
@@ -388,6 +480,7 @@ on_submit(struct svc *v, struct conn *c, const struct dcf_msg *m)
 	vt.prior.retries =
 	    m->u.submit.retries == DCF_RETRIES_DEFAULT ? v->cfg->retries : m->u.submit.retries;
 	vt.prior.argv_len = vt.argv_len;
+	vt.prior.prio = m->u.submit.prio;
 	memcpy(key, m->u.submit.key, m->u.submit.key_len);
 	key[m->u.submit.key_len] = '\0';
 	memcpy(cwd, m->u.submit.cwd, m->u.submit.cwd_len);
@@ -400,6 +493,7 @@ on_submit(struct svc *v, struct conn *c, const struct dcf_msg *m)
 	t.cwd = cwd;
 	t.timeout_ms = vt.prior.timeout_ms;
 	t.retries = vt.prior.retries;
+	t.prio = vt.prior.prio;
 	t.submitted_ns = dcf_wall_ns();
 	if (vq_push(&v->pending, &vt) == -1) {
 		free(vt.payload);
@@ -695,12 +789,10 @@ svc_poll(struct svc *v, struct pollfd *pfd, int max)
 
 /* --- the store's word ---------------------------------------------------------- */
 
+/* The control requests answered once a change to task id is committed. */
 static void
-tell_waiters(struct svc *v, uint64_t id)
+tell_later(struct svc *v, uint64_t id)
 {
-	struct dcf_msg r = {.type = DCF_MSG_RESULT};
-	int have = 0;
-
 	for (uint32_t i = 0; i < v->nlater;) {
 		struct dcf_msg ok = {.type = DCF_MSG_OK};
 		struct conn *c;
@@ -718,7 +810,15 @@ tell_waiters(struct svc *v, uint64_t id)
 		}
 		v->later[i] = v->later[--v->nlater];
 	}
+}
 
+static void
+tell_waiters(struct svc *v, uint64_t id)
+{
+	struct dcf_msg r = {.type = DCF_MSG_RESULT};
+	int have = 0;
+
+	tell_later(v, id);
 	for (uint32_t i = 0; i < v->nw;) {
 		struct conn *c;
 
@@ -750,8 +850,13 @@ svc_committed(void *arg, const struct dcf_storeq_res *r)
 	struct svc *v = arg;
 	struct vtask vt, *rf;
 	struct conn *c;
+	uint32_t lvl;
 
 	if (!r->is_add) {
+		if (r->cookie & DCF_STOREQ_PRIO)
+			tell_later(v, r->id);
+		if (r->cookie & DCF_STOREQ_ENDED)
+			moved_del(v, r->id);
 		if (r->cookie & DCF_STOREQ_ENDED)
 			tell_waiters(v, r->cookie & ~DCF_STOREQ_ENDED);
 		return;
@@ -777,14 +882,16 @@ svc_committed(void *arg, const struct dcf_storeq_res *r)
 		free(rf->payload);
 		vq_pop(&v->pending);
 	}
-	if (r->dup_of != 0 || v->spilled || v->ready.n >= SVC_WINDOW ||
-	    vq_push(&v->ready, &vt) == -1) {
+	lvl = level_of(vt.prior.prio);
+	if (r->dup_of != 0 || v->spilled[lvl] || v->nready >= v->window ||
+	    vq_push(&v->ready[lvl], &vt) == -1) {
 		free(vt.payload);
 		if (r->dup_of == 0)
-			v->spilled = 1; /* in the store: read back in order */
+			v->spilled[lvl] = 1; /* in the store: read back in order */
 		return;
 	}
-	v->loaded_to = r->id;
+	v->nready++;
+	v->loaded_to[lvl] = r->id;
 }
 
 /* --- the ready queue ------------------------------------------------------------ */
@@ -831,9 +938,42 @@ kill_old_worker(const struct dcf_store_task *r)
 
 struct load {
 	struct svc *v;
+	uint32_t lvl;
 	uint32_t got;
 	int stopped; /* out of memory: the rest stays in the store, for the next window */
 };
+
+/* A stored task as one to run: 0, 1 if it cannot be one here (said), -1 out of memory. */
+static int
+vtask_of_row(const struct svc *v, const struct dcf_store_task *t, struct vtask *vt)
+{
+	size_t cwd_len = t->cwd != NULL ? strlen(t->cwd) : 0;
+
+	memset(vt, 0, sizeof(*vt));
+	vt->id = t->id;
+	vt->len = t->cmd_len + (uint32_t)cwd_len + (cwd_len > 0);
+	vt->argv_len = t->cmd_len;
+	if (vt->len == 0 || vt->len > v->cfg->payload_max) {
+		/* Cannot be a task here (a smaller slot than when it was submitted): said, passed. */
+		dcf_log(DCF_ERROR,
+		    "Task-%llu: its command (%u bytes) does not fit in a task slot (%u): not run",
+		    (unsigned long long)t->id, vt->len, v->cfg->payload_max);
+		return 1;
+	}
+	if ((vt->payload = malloc(vt->len)) == NULL)
+		return -1;
+	memcpy(vt->payload, t->cmd, t->cmd_len);
+	if (cwd_len > 0)
+		memcpy(vt->payload + t->cmd_len, t->cwd, cwd_len + 1);
+	vt->prior.attempts = t->attempts;
+	vt->prior.tries = t->tries;
+	vt->prior.runs = t->runs;
+	vt->prior.timeout_ms = t->timeout_ms;
+	vt->prior.retries = t->retries;
+	vt->prior.argv_len = vt->argv_len;
+	vt->prior.prio = t->prio;
+	return 0;
+}
 
 static int
 load_one(void *arg, const struct dcf_store_task *t)
@@ -841,44 +981,29 @@ load_one(void *arg, const struct dcf_store_task *t)
 	struct load *l = arg;
 	struct svc *v = l->v;
 	struct vtask vt;
-	size_t cwd_len = t->cwd != NULL ? strlen(t->cwd) : 0;
+	int made;
 
 	for (uint32_t i = 0; i < v->nskip; i++)
 		if (v->skip[i] == t->id) {
 			/* Cancelled while it was here alone: its end is on its way to the store. */
 			v->skip[i] = v->skip[--v->nskip];
-			v->loaded_to = t->id;
+			v->loaded_to[l->lvl] = t->id;
 			l->got++;
 			return 0;
 		}
-	memset(&vt, 0, sizeof(vt));
-	vt.id = t->id;
-	vt.len = t->cmd_len + (uint32_t)cwd_len + (cwd_len > 0);
-	vt.argv_len = t->cmd_len;
-	if (vt.len == 0 || vt.len > v->cfg->payload_max) {
-		/* Cannot be a task here (a smaller slot than when it was submitted): said, passed. */
-		dcf_log(DCF_ERROR,
-		    "Task-%llu: its command (%u bytes) does not fit in a task slot (%u): not run",
-		    (unsigned long long)t->id, vt.len, v->cfg->payload_max);
-		v->loaded_to = t->id;
+	/* In memory already, at the priority dcf-ctl gave it; the store may say either. */
+	if (moved_has(v, t->id) || (made = vtask_of_row(v, t, &vt)) == 1) {
+		v->loaded_to[l->lvl] = t->id;
 		l->got++;
 		return 0;
 	}
-	if ((vt.payload = malloc(vt.len)) == NULL) {
+	if (made == -1) {
 		l->stopped = 1;
 		return 1;
 	}
-	memcpy(vt.payload, t->cmd, t->cmd_len);
-	if (cwd_len > 0)
-		memcpy(vt.payload + t->cmd_len, t->cwd, cwd_len + 1);
-	vt.prior.attempts = t->attempts;
-	vt.prior.tries = t->tries;
-	vt.prior.runs = t->runs;
-	vt.prior.timeout_ms = t->timeout_ms;
-	vt.prior.retries = t->retries;
-	vt.prior.argv_len = vt.argv_len;
 	/* A run a dead supervisor took with it: an attempt, but one more run always. */
 	if (t->state == DCF_SS_RUNNING) {
+		vt.rerun = 1;
 		vt.prior.attempts++;
 		if (v->cfg->max_attempts > 0 && vt.prior.attempts >= v->cfg->max_attempts)
 			vt.prior.attempts = v->cfg->max_attempts - 1;
@@ -899,66 +1024,144 @@ load_one(void *arg, const struct dcf_store_task *t)
 			}
 		}
 	}
-	if (vq_push(&v->ready, &vt) == -1) {
+	if (vq_push(&v->ready[l->lvl], &vt) == -1) {
 		free(vt.payload);
 		l->stopped = 1;
 		return 1;
 	}
-	v->loaded_to = t->id;
+	v->nready++;
+	v->loaded_to[l->lvl] = t->id;
 	l->got++;
 	return 0;
 }
 
-/* The next window from the store, once the queue has drained to half of one. */
-static void
-load_window(struct svc *v)
+static int
+skip_add(struct svc *v, uint64_t id)
 {
-	struct load l = {.v = v};
-	char err[DCF_ERRLEN];
-	uint32_t want;
+	if (v->nskip == v->skipcap) {
+		uint32_t cap = v->skipcap ? v->skipcap * 2 : 16;
+		uint64_t *s = realloc(v->skip, cap * sizeof(*s));
 
-	if (!v->spilled || v->ready.n >= SVC_WINDOW / 2)
-		return;
-	want = SVC_WINDOW - v->ready.n;
-	if (dcf_store_unfinished(v->rd, v->loaded_to, want, load_one, &l, err, sizeof(err)) == -1) {
-		dcf_log(DCF_ERROR, "store: reading the queued tasks: %s", err);
-		return;
+		if (s == NULL)
+			return -1;
+		v->skip = s;
+		v->skipcap = cap;
 	}
-	/* All read, and nothing on its way that would be missed: memory holds it all again. */
-	if (l.got < want && !l.stopped && v->pending.n == 0)
-		v->spilled = 0;
+	v->skip[v->nskip++] = id;
+	return 0;
+}
+
+/*
+ * Room for want more of level lvl: the newest tasks of lower levels leave
+ * memory (they stay in the store, and are read back when their turn
+ * comes), lowest level first. Returns how many left.
+ */
+static uint32_t
+evict_below(struct svc *v, uint32_t lvl, uint32_t want)
+{
+	uint32_t got = 0;
+
+	for (uint32_t l = 0; l < lvl && got < want; l++) {
+		struct vtask *b;
+
+		while (
+		    got < want && (b = vq_back(&v->ready[l])) != NULL && !b->rerun && !b->moved) {
+			/* A cancelled one must not come back while its end is on its way. */
+			if (b->cancelled && skip_add(v, b->id) == -1)
+				break;
+			v->loaded_to[l] = b->id - 1;
+			v->spilled[l] = 1;
+			free(b->payload);
+			vq_unpush(&v->ready[l]);
+			v->nready--;
+			got++;
+		}
+	}
+	return got;
+}
+
+/*
+ * The store's tasks into memory, from the highest level down, for each
+ * level that has some in the store alone and less than half a window in
+ * memory: what room there is, and room made for half a window at the
+ * expense of lower levels.
+ */
+static void
+load_windows(struct svc *v)
+{
+	for (uint32_t lvl = DCF_LEVELS; lvl-- > 0;) {
+		struct load l = {.v = v, .lvl = lvl};
+		char err[DCF_ERRLEN];
+		uint32_t want, half = v->window / 2;
+
+		if (!v->spilled[lvl] || v->ready[lvl].n >= half)
+			continue;
+		if (v->window - v->nready < half - v->ready[lvl].n)
+			(void)evict_below(v, lvl, half - v->ready[lvl].n - (v->window - v->nready));
+		if ((want = v->window - v->nready) == 0)
+			continue;
+		if (dcf_store_unfinished(v->rd, (int32_t)lvl + DCF_PRIO_MIN, v->loaded_to[lvl],
+		        want, load_one, &l, err, sizeof(err)) == -1) {
+			dcf_log(DCF_ERROR, "store: reading the queued tasks: %s", err);
+			return;
+		}
+		/* All read, and nothing on its way that would be missed: memory holds it all again. */
+		if (l.got < want && !l.stopped && v->pending.n == 0)
+			v->spilled[lvl] = 0;
+	}
+}
+
+/* The highest level with tasks in memory or in the store; DCF_LEVELS if none. */
+static uint32_t
+top_level(const struct svc *v)
+{
+	for (uint32_t lvl = DCF_LEVELS; lvl-- > 0;)
+		if (v->ready[lvl].n > 0 || v->spilled[lvl])
+			return lvl;
+	return DCF_LEVELS;
 }
 
 void
 svc_fill(struct svc *v, uint32_t want, struct cmd_batch *b)
 {
-	load_window(v);
-	while (want > 0 && v->ready.n > 0) {
-		struct vtask *vt = vq_front(&v->ready);
-		struct cmd_item *it;
-		uint64_t skip = vt->id - 1 - v->last_put;
+	uint32_t lvl;
 
+	load_windows(v);
+	while (want > 0 && (lvl = top_level(v)) < DCF_LEVELS) {
+		struct vq *q = &v->ready[lvl];
+		struct vtask *vt;
+		struct cmd_item *it;
+
+		if (q->n == 0) {
+			/* The highest level's tasks are in the store alone: read them first. */
+			load_windows(v);
+			if (q->n == 0)
+				break; /* the store failed, or memory is short: the next round tries */
+		}
+		vt = vq_front(q);
 		if (vt->cancelled) {
-			/* Never dispatched: its id is one the books skip, as a duplicate's. */
+			/* Never dispatched: its id is one the books never see, as a duplicate's. */
 			free(vt->payload);
-			vq_pop(&v->ready);
+			vq_pop(q);
+			v->nready--;
 			continue;
 		}
-		if (cmd_batch_item(b, skip, vt->len) == -1)
+		if (cmd_batch_item(b, 0, vt->len) == -1)
 			break;
 		it = &b->items[b->n];
 		memcpy(b->buf + b->used, vt->payload, vt->len);
+		it->id = vt->id - 1; /* the books': they are given it, not the next in order */
 		it->len = vt->len;
 		it->stored = 1;
 		it->prior = vt->prior;
 		b->used += vt->len;
 		b->n++;
-		v->last_put = vt->id;
 		free(vt->payload);
-		vq_pop(&v->ready);
+		vq_pop(q);
+		v->nready--;
 		want--;
 	}
-	load_window(v);
+	load_windows(v);
 }
 
 /* --- opening and closing ---------------------------------------------------------- */
@@ -1024,6 +1227,17 @@ svc_open(struct svc **out, const struct sup_opts *o, const struct dcf_config *cf
 	v->o = o;
 	v->cfg = cfg;
 	v->lfd = -1;
+	v->window = SVC_WINDOW;
+#ifdef DCF_INJECT_ENABLE
+	{
+		/* Tests: the window's edges with tens of tasks, not thousands. */
+		const char *w = getenv("DCF_SVC_WINDOW");
+		uint64_t n;
+
+		if (w != NULL && dcf_parse_u64(w, 2, SVC_WINDOW, &n) == 0)
+			v->window = (uint32_t)n;
+	}
+#endif
 	for (uint32_t i = 0; i < SVC_MAX_CONN; i++)
 		v->conns[i].fd = -1;
 	if (svc_paths(o->name, v->sock, sizeof(v->sock), NULL, 0, err, errlen) == -1)
@@ -1035,8 +1249,8 @@ svc_open(struct svc **out, const struct sup_opts *o, const struct dcf_config *cf
 	v->next_id = cnt.max_id + 1;
 	st->unfinished = cnt.by_state[DCF_SS_QUEUED] + cnt.by_state[DCF_SS_RUNNING];
 	st->next_id = v->next_id;
-	v->spilled = 1;
-	load_window(v);
+	memset(v->spilled, 1, sizeof(v->spilled));
+	load_windows(v);
 	st->rerun = cnt.by_state[DCF_SS_RUNNING];
 	if (bind_socket(v, err, errlen) == -1)
 		goto fail;
@@ -1070,10 +1284,106 @@ counts_of(void *arg, const struct dcf_store_task *t)
 	struct dcf_store_task *c = arg;
 
 	c->state = t->state;
+	c->prio = t->prio;
 	c->attempts = t->attempts;
 	c->tries = t->tries;
 	c->runs = t->runs;
 	return 0;
+}
+
+/* What dcf_store_get gives svc_reprio: the row's counts, and it as a task to run. */
+struct reprio_row {
+	struct svc *v;
+	struct dcf_store_task *t;
+	struct vtask vt;
+	int made; /* 1: vt holds it; -1: out of memory */
+};
+
+static int
+reprio_row(void *arg, const struct dcf_store_task *t)
+{
+	struct reprio_row *rr = arg;
+
+	counts_of(rr->t, t);
+	if (!dcf_store_state_final(t->state) && t->state != DCF_SS_RUNNING)
+		rr->made = vtask_of_row(rr->v, t, &rr->vt) == 0 ? 1 : -1;
+	return 0;
+}
+
+enum svc_where
+svc_reprio(struct svc *v, uint64_t id, int32_t prio, struct dcf_store_task *t)
+{
+	struct reprio_row rr = {.v = v, .t = t};
+	uint32_t nl = level_of(prio);
+	char err[DCF_ERRLEN];
+	int r;
+
+	memset(t, 0, sizeof(*t));
+	t->id = id;
+	t->state = DCF_SS_NSTATES;
+	if (id == 0 || id >= v->next_id)
+		return SVC_NOTASK;
+	for (uint32_t i = 0; i < v->pending.n; i++)
+		if (vq_at(&v->pending, i)->id == id)
+			return SVC_PENDING;
+	for (uint32_t lvl = 0; lvl < DCF_LEVELS; lvl++)
+		for (uint32_t i = 0; i < v->ready[lvl].n; i++) {
+			struct vtask vt = *vq_at(&v->ready[lvl], i);
+
+			if (vt.id != id)
+				continue;
+			if (vt.cancelled)
+				return SVC_ENDED;
+			t->state = DCF_SS_QUEUED;
+			t->prio = vt.prior.prio;
+			if (!vt.moved && moved_add(v, id) == -1)
+				return SVC_FAILED;
+			vq_remove_at(&v->ready[lvl], i);
+			vt.moved = 1;
+			vt.prior.prio = prio;
+			if (vq_insert_sorted(&v->ready[nl], &vt) == -1) {
+				/* Back where it was: that queue has the room it left. */
+				vt.prior.prio = t->prio;
+				(void)vq_insert_sorted(&v->ready[lvl], &vt);
+				return SVC_FAILED;
+			}
+			return SVC_MOVED;
+		}
+	/* Not in memory: the store says (committed, so there). */
+	if ((r = dcf_store_get(v->rd, id, reprio_row, &rr, err, sizeof(err))) == -1) {
+		dcf_log(DCF_ERROR, "store: %s", err);
+		return SVC_FAILED;
+	}
+	if (r == 0)
+		return SVC_NOTASK;
+	for (uint32_t i = 0; i < v->nskip && !dcf_store_state_final(t->state); i++)
+		if (v->skip[i] == id)
+			t->state = DCF_SS_NSTATES; /* cancelled: its end is on its way */
+	if (dcf_store_state_final(t->state) || t->state == DCF_SS_NSTATES || moved_has(v, id) ||
+	    id <= v->loaded_to[level_of(t->prio)] || t->state == DCF_SS_RUNNING) {
+		if (rr.made == 1)
+			free(rr.vt.payload);
+		if (dcf_store_state_final(t->state) || t->state == DCF_SS_NSTATES)
+			return SVC_ENDED;
+		return moved_has(v, id) || id <= v->loaded_to[level_of(t->prio)] ? SVC_HANDED
+		                                                                 : SVC_RUNNING;
+	}
+	/* In the store alone: into memory at its new priority, never read in again. */
+	if (rr.made != 1)
+		return SVC_FAILED;
+	rr.vt.moved = 1;
+	rr.vt.prior.prio = prio;
+	if (moved_add(v, id) == -1) {
+		free(rr.vt.payload);
+		return SVC_FAILED;
+	}
+	if (vq_insert_sorted(&v->ready[nl], &rr.vt) == -1) {
+		moved_del(v, id);
+		free(rr.vt.payload);
+		return SVC_FAILED;
+	}
+	v->nready++;
+	return SVC_MOVED;
 }
 
 enum svc_where
@@ -1088,24 +1398,24 @@ svc_cancel(struct svc *v, uint64_t id, struct dcf_store_task *t)
 	if (id == 0 || id >= v->next_id)
 		return SVC_NOTASK;
 	for (uint32_t i = 0; i < v->pending.n; i++)
-		if (v->pending.t[(v->pending.head + i) % v->pending.cap].id == id)
+		if (vq_at(&v->pending, i)->id == id)
 			return SVC_PENDING;
-	if (id <= v->last_put)
-		return SVC_HANDED;
-	for (uint32_t i = 0; i < v->ready.n; i++) {
-		struct vtask *vt = &v->ready.t[(v->ready.head + i) % v->ready.cap];
+	for (uint32_t lvl = 0; lvl < DCF_LEVELS; lvl++)
+		for (uint32_t i = 0; i < v->ready[lvl].n; i++) {
+			struct vtask *vt = vq_at(&v->ready[lvl], i);
 
-		if (vt->id == id) {
+			if (vt->id != id)
+				continue;
 			if (vt->cancelled)
 				return SVC_ENDED;
 			vt->cancelled = 1;
 			t->state = DCF_SS_QUEUED;
+			t->prio = vt->prior.prio;
 			t->attempts = vt->prior.attempts;
 			t->tries = vt->prior.tries;
 			t->runs = vt->prior.runs;
 			return SVC_DROPPED;
 		}
-	}
 	/* Not in memory: the store says (committed, so there). */
 	if ((r = dcf_store_get(v->rd, id, counts_of, t, err, sizeof(err))) == -1) {
 		dcf_log(DCF_ERROR, "store: %s", err);
@@ -1113,24 +1423,15 @@ svc_cancel(struct svc *v, uint64_t id, struct dcf_store_task *t)
 	}
 	if (r == 0 || dcf_store_state_final(t->state))
 		return r == 0 ? SVC_NOTASK : SVC_ENDED;
-	if (t->state == DCF_SS_RUNNING)
-		return SVC_RUNNING; /* its old worker is seen to when the window reaches it */
 	for (uint32_t i = 0; i < v->nskip; i++)
 		if (v->skip[i] == id)
 			return SVC_ENDED;
-	if (id <= v->loaded_to)
-		return SVC_FAILED; /* unfinished, passed, and not in memory: cannot be */
-	if (v->nskip == v->skipcap) {
-		uint32_t cap = v->skipcap ? v->skipcap * 2 : 16;
-		uint64_t *s = realloc(v->skip, cap * sizeof(*s));
-
-		if (s == NULL)
-			return SVC_FAILED;
-		v->skip = s;
-		v->skipcap = cap;
-	}
-	v->skip[v->nskip++] = id;
-	return SVC_DROPPED;
+	/* Unfinished, not in memory, and its level's reads have passed it: in the books. */
+	if (moved_has(v, id) || id <= v->loaded_to[level_of(t->prio)])
+		return SVC_HANDED;
+	if (t->state == DCF_SS_RUNNING)
+		return SVC_RUNNING; /* its old worker is seen to when the window reaches it */
+	return skip_add(v, id) == -1 ? SVC_FAILED : SVC_DROPPED;
 }
 
 uint64_t
@@ -1148,7 +1449,7 @@ svc_drain(struct svc *v)
 int
 svc_idle(const struct svc *v)
 {
-	return v->pending.n == 0 && v->ready.n == 0 && !v->spilled;
+	return v->pending.n == 0 && top_level(v) == DCF_LEVELS;
 }
 
 void
@@ -1178,10 +1479,12 @@ svc_close(struct svc *v)
 			conn_close(v, &v->conns[i]);
 		}
 	vq_free(&v->pending);
-	vq_free(&v->ready);
+	for (uint32_t lvl = 0; lvl < DCF_LEVELS; lvl++)
+		vq_free(&v->ready[lvl]);
 	free(v->w);
 	free(v->skip);
 	free(v->later);
+	free(v->moved);
 	free(v->rerun);
 	dcf_store_close(v->rd);
 	free(v);

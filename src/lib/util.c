@@ -91,6 +91,32 @@ dcf_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 }
 
 int
+dcf_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	if (s == NULL ||
+	    !(isdigit((unsigned char)s[0]) ||
+	        ((s[0] == '-' || s[0] == '+') && isdigit((unsigned char)s[1])))) {
+		errno = EINVAL;
+		return -1;
+	}
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (*end != '\0') {
+		errno = EINVAL;
+		return -1;
+	}
+	if (errno == ERANGE || v < min || v > max) {
+		errno = ERANGE;
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int
 dcf_parse_range(const char *s, uint64_t min, uint64_t max, uint64_t *lo, uint64_t *hi)
 {
 	char buf[64];

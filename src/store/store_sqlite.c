@@ -32,7 +32,7 @@
 #include "dcf/util.h"
 
 #define APP_ID  0x64636631 /* "dcf1" */
-#define SCHEMA  1
+#define SCHEMA  2          /* 2: the unfinished by priority */
 #define BUSY_MS 5000
 #define KEY_MAX 512
 
@@ -42,8 +42,10 @@ enum st_stmt {
 	Q_STARTED,
 	Q_REQUEUED,
 	Q_ENDED,
+	Q_PRIO,
 	Q_STATE_OF,
 	Q_UNFINISHED,
+	Q_UNFINISHED_PRIO,
 	Q_LIST_ANY,
 	Q_LIST_STATE,
 	Q_LIST_OPEN,
@@ -76,6 +78,7 @@ static const char *const sql_text[Q_NSTMT] = {
     [Q_KEY_ID] = "SELECT id FROM task WHERE key = ?1",
     [Q_STARTED] = "UPDATE task SET state = 1, runs = max(runs, ?2), started_ns = ?3, pid = ?4, "
                   "pid_start = ?5, net = ?6, node = ?7 WHERE id = ?1 AND state < 2",
+    [Q_PRIO] = "UPDATE task SET prio = ?2 WHERE id = ?1 AND state < 2",
     [Q_REQUEUED] = "UPDATE task SET state = 0, attempts = ?2, tries = ?3, pid = 0 "
                    "WHERE id = ?1 AND state < 2",
     [Q_ENDED] = "UPDATE task SET state = ?2, attempts = ?3, tries = ?4, runs = ?5, "
@@ -83,6 +86,8 @@ static const char *const sql_text[Q_NSTMT] = {
                 "run_start_ns = ?11, run_ns = ?12, cpu_us = ?13, maxrss_kb = ?14, "
                 "out_bytes = ?15, err_bytes = ?16, pid = 0 WHERE id = ?1 AND state < 2",
     [Q_STATE_OF] = "SELECT state FROM task WHERE id = ?1",
+    [Q_UNFINISHED_PRIO] = "SELECT " COLS " FROM task WHERE state < 2 AND prio = ?3 AND id > ?1 "
+                          "ORDER BY id LIMIT ?2",
     [Q_UNFINISHED] = "SELECT " COLS " FROM task WHERE state < 2 AND id > ?1 ORDER BY id "
                      "LIMIT ?2",
     [Q_LIST_ANY] = "SELECT " COLS " FROM task WHERE id > ?1 ORDER BY id LIMIT ?2",
@@ -144,7 +149,13 @@ static const char schema_sql[] =
     " cmd BLOB NOT NULL,"
     " cwd TEXT);"
     "CREATE INDEX task_unfinished ON task(id) WHERE state < 2;"
-    "CREATE INDEX task_finished ON task(ended_ns, id) WHERE state >= 2;";
+    "CREATE INDEX task_finished ON task(ended_ns, id) WHERE state >= 2;"
+    "CREATE INDEX task_unfinished_prio ON task(prio, id) WHERE state < 2;";
+
+/* From each schema to the next, run by the writer in one transaction. */
+static const char *const upgrade_sql[SCHEMA + 1] = {
+    [1] = "CREATE INDEX IF NOT EXISTS task_unfinished_prio ON task(prio, id) WHERE state < 2;",
+};
 
 struct st_sqlite {
 	struct dcf_store base;
@@ -411,6 +422,10 @@ upd_one(struct st_sqlite *s, const struct dcf_store_upd *u, char *err, size_t er
 		sqlite3_bind_int64(q, 15, i64(t->out.out_bytes));
 		sqlite3_bind_int64(q, 16, i64(t->out.err_bytes));
 		break;
+	case DCF_SU_PRIO:
+		q = s->q[Q_PRIO];
+		sqlite3_bind_int64(q, 2, t->prio);
+		break;
 	default:
 		goto bad;
 	}
@@ -485,14 +500,16 @@ fail:
 /* --- reads ------------------------------------------------------------- */
 
 static int
-sq_unfinished(struct dcf_store *st, uint64_t after, uint32_t max, dcf_store_each_fn fn, void *arg,
-    char *err, size_t errlen)
+sq_unfinished(struct dcf_store *st, int32_t prio, uint64_t after, uint32_t max,
+    dcf_store_each_fn fn, void *arg, char *err, size_t errlen)
 {
 	struct st_sqlite *s = (struct st_sqlite *)st;
-	sqlite3_stmt *q = s->q[Q_UNFINISHED];
+	sqlite3_stmt *q = s->q[prio == DCF_STORE_ANY_PRIO ? Q_UNFINISHED : Q_UNFINISHED_PRIO];
 
 	sqlite3_bind_int64(q, 1, i64(after));
 	sqlite3_bind_int64(q, 2, max);
+	if (prio != DCF_STORE_ANY_PRIO)
+		sqlite3_bind_int64(q, 3, prio);
 	return each_row(s, q, fn, arg, err, errlen) == -1 ? -1 : 0;
 }
 
@@ -810,6 +827,20 @@ check_store(struct st_sqlite *s, const struct dcf_store_open_opts *o, int *empty
 		return -1;
 	}
 	s->base.mode = strcmp(mode, "batch") == 0 ? DCF_STORE_BATCH : DCF_STORE_SERVICE;
+	/* An older schema: the writer brings it up to date (a reader reads it as it is). */
+	for (int64_t v = ver; !o->readonly && v < SCHEMA; v++) {
+		char *sql = sqlite3_mprintf("BEGIN IMMEDIATE; %s PRAGMA user_version = %d; COMMIT;",
+		    upgrade_sql[v], (int)v + 1);
+		int rc = sql != NULL ? sqlite3_exec(s->db, sql, NULL, NULL, NULL) : SQLITE_NOMEM;
+
+		sqlite3_free(sql);
+		if (rc != SQLITE_OK) {
+			int e = sq_fail(s, rc, "upgrading the store's schema", err, errlen);
+
+			(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			return e;
+		}
+	}
 	return 0;
 }
 

@@ -17,7 +17,10 @@
  * with the CPU time of this process and its reaped workers (getrusage).
  *
  *     libpool --tasks N --workers W [--networks K] [--size B]
- *             [--collect wait|callback] [--queue Q] [--name NAME]
+ *             [--collect wait|callback] [--queue Q] [--priorities P] [--name NAME]
+ *
+ * --priorities P (1 to 9): task i is submitted with dcf_submit_prio at
+ * priority DCF_PRIORITY_MIN + i % P (1: dcf_submit, every task at 0).
  *
  * The pool is named NAME (default libpool-PID): its books are
  * /dev/shm/dcf-NAME while it runs.
@@ -125,7 +128,7 @@ now(void)
 int
 main(int argc, char **argv)
 {
-	unsigned long long tasks = 1000000, workers = 2, nets = 1, size = 0, queue = 0, v;
+	unsigned long long tasks = 1000000, workers = 2, nets = 1, size = 0, queue = 0, prios = 1, v;
 	int callback = 0;
 	struct dcf_pool_opts o;
 	struct dcf_pool *p;
@@ -159,7 +162,7 @@ main(int argc, char **argv)
 		}
 		if (strcmp(a, "--tasks") != 0 && strcmp(a, "--workers") != 0 &&
 		    strcmp(a, "--networks") != 0 && strcmp(a, "--size") != 0 &&
-		    strcmp(a, "--queue") != 0) {
+		    strcmp(a, "--queue") != 0 && strcmp(a, "--priorities") != 0) {
 			fprintf(stderr, "libpool: unknown option %s\n", a);
 			return 2;
 		}
@@ -173,13 +176,16 @@ main(int argc, char **argv)
 			nets = v;
 		else if (strcmp(a, "--size") == 0)
 			size = v;
+		else if (strcmp(a, "--priorities") == 0)
+			prios = v;
 		else
 			queue = v;
 	}
 	if (tasks == 0 || workers == 0 || nets == 0 || workers % nets != 0 ||
-	    (size > 0 && size < 8) || size > (1u << 20) || queue > (1u << 30)) {
+	    (size > 0 && size < 8) || size > (1u << 20) || queue > (1u << 30) || prios < 1 ||
+	    prios > DCF_PRIORITY_MAX - DCF_PRIORITY_MIN + 1) {
 		fprintf(stderr, "libpool: --tasks and --workers > 0, --workers a multiple of "
-				"--networks, --size 0 or 8 to 1 MiB\n");
+				"--networks, --size 0 or 8 to 1 MiB, --priorities 1 to 9\n");
 		return 2;
 	}
 	out_size = size;
@@ -211,7 +217,9 @@ main(int argc, char **argv)
 	}
 	for (uint64_t id = 0; id < tasks; id++) {
 		memcpy(in, &id, sizeof(id));
-		if (dcf_submit(p, in, size < 8 ? 8 : size, NULL) == -1) {
+		if ((prios > 1 ? dcf_submit_prio(p, in, size < 8 ? 8 : size,
+		                     DCF_PRIORITY_MIN + (int)(id % prios), NULL)
+		               : dcf_submit(p, in, size < 8 ? 8 : size, NULL)) == -1) {
 			fprintf(stderr, "libpool: %s\n", dcf_error());
 			return 1;
 		}

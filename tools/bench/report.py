@@ -885,6 +885,35 @@ def s_profile(d, P):
             d.table(("role", "function (inclusive)", "instructions per task"), rows)
 
 
+def s_priorities(d, R, targets, figs):
+    o = R["priorities"]
+    ok = lambda k: k in o and o[k]["res"]  # noqa: E731
+    r = paired(o["eight"], o["one"]) if ok("eight") and ok("one") else []
+    N = o["one"]["tasks"]
+    targets.append(("11", "%s no-op tasks over 8 priorities within 10 %% of one priority's "
+                    "rate" % "{:,}".format(N), ratio_text(r) if r else "failed",
+                    med(r) >= 0.9 if r else None))
+    d.p("## 11. Priorities")
+    d.p()
+    d.p("libdcf's pool with 2 workers (`build/bench/libpool`), %s no-op tasks submitted with "
+        "`dcf_submit` (all at priority 0), or with `dcf_submit_prio` at -4, -3, ... 3 in turn: "
+        "each priority has its own queue per network in the books, a worker's batch takes the "
+        "highest first, so every batch here spans the levels. Every result is checked "
+        "(once each, the right output) inside the timed part." % "{:,}".format(N))
+    d.p()
+    rows = []
+    for k, c in o.items():
+        if c["err"] and not c["res"]:
+            rows.append((c["label"], "failed: " + c["err"][:100], ""))
+            continue
+        rows.append((c["label"], mm(rates(c)) + "/s",
+                     num(med(rates(c)) / med(rates(o["one"])), 2) + "x" if ok("one") else ""))
+    d.table(("contender", "tasks/s, median (min-max)", "of one priority's"), rows)
+    d.p("Paired ratio (within a round): 8 priorities / one = **%s**." % ratio_text(r))
+    d.p()
+    d.cmds([(c["label"], c["argv"]) for c in o.values()])
+
+
 def write(R, docs):
     m = R["machine"]
     P = R.get("profile", {})
@@ -892,7 +921,8 @@ def write(R, docs):
     body = Doc()
     for key, f in (("overhead", s_overhead), ("library", s_library), ("many", s_many),
                    ("recovery", s_recovery), ("idle", s_idle), ("startup", s_startup), ("long", s_long), ("cpu", s_cpu),
-                   ("commands", s_commands), ("stream", s_stream), ("service", s_service)):
+                   ("commands", s_commands), ("stream", s_stream), ("service", s_service),
+                   ("priorities", s_priorities)):
         if key not in R:
             continue
         if f in (s_idle, s_startup, s_cpu):
@@ -901,7 +931,8 @@ def write(R, docs):
             f(body, R, targets, figs)
     if "profile" in m.get("sections", ["profile"]):
         s_profile(body, P)
-    order = {"1": 0, "1b": 0.5, "2": 1, "3": 2, "4": 3, "5": 4, "6": 5, "7": 6, "8": 7, "9": 8, "10": 9}
+    order = {"1": 0, "1b": 0.5, "2": 1, "3": 2, "4": 3, "5": 4, "6": 5, "7": 6, "8": 7, "9": 8, "10": 9,
+             "11": 10}
     targets.sort(key=lambda t: order[t[0]])
 
     d = Doc()

@@ -60,7 +60,7 @@ SPAWNED = []            # pids whose bench-<pid>-* segments are ours to clean
 BACKGROUND = {}         # section -> (busy %, steal %, load) while we were idle
 QUIET_PCT, QUIET_WAIT_S = 25.0, 10.0
 SECTIONS = ("overhead", "library", "many", "recovery", "idle", "startup", "long", "cpu", "commands",
-            "stream", "service", "profile")
+            "stream", "service", "priorities", "profile")
 ONLY = [x for x in os.environ.get("BENCH_SECTIONS", "").split(",") if x]
 
 
@@ -274,11 +274,14 @@ LIB_ECHO = 4096
 LIB_ECHO_CHUNKS = (100, 1000)
 
 
-def lib_contender(key, label, tasks, workers=2, nets=1, size=0, collect="wait", timeout=900):
+def lib_contender(key, label, tasks, workers=2, nets=1, size=0, collect="wait", timeout=900,
+                  prios=1):
     """build/bench/libpool, its pool named bench-<pid>-N (its books are ours to
     clean if it is killed)."""
     argv = [LIBPOOL, "--tasks", str(tasks), "--workers", str(workers), "--networks", str(nets),
             "--size", str(size), "--collect", collect]
+    if prios > 1:
+        argv += ["--priorities", str(prios)]
     c = Contender(key, label, lambda: run_json(argv + ["--name", dcf_name()], timeout),
                   argv + ["--name", "bench-PID-N"])
     c.tasks = tasks
@@ -1085,6 +1088,17 @@ def svc_restart_bean(b, template):
     finally:
         b.stop(p)
     return {"secs": secs, "tasks": n(SVC_QUEUED)}
+
+
+def section_priorities():
+    """Priorities in the books (issue #14): libdcf's pool, 2 workers, 1,000,000
+    no-op tasks all at one priority, and spread over 8 (dcf_submit_prio, -4 to 3
+    in turn: every batch a worker claims spans the levels)."""
+    T = n(1000000)
+    cs = [lib_contender("one", "libdcf, 2 workers, one priority (dcf_submit)", T),
+          lib_contender("eight", "libdcf, 2 workers, 8 priorities (dcf_submit_prio)", T,
+                        prios=8)]
+    return rounds("11 priorities", cs, RUNS)
 
 
 def section_service():

@@ -34,10 +34,11 @@
  *     the RUNNING slots owned by that (node, gen); a node with no chain has
  *     task_slot DCF_NONE and held 0, and is not BUSY;
  *  I3 cnt.running == number of RUNNING slots;
- *  I4 cnt.next_id == QUEUED + RUNNING + cnt.completed + cnt.quarantined +
- *     cnt.skipped (every dispatched task is queued, running, completed or
- *     quarantined, and every id not dispatched was skipped: none is lost),
- *     and completed counts DONE slots too;
+ *  I4 cnt.dispatched == QUEUED + RUNNING + cnt.completed + cnt.quarantined
+ *     (every dispatched task is queued, running, completed or quarantined:
+ *     none is lost), completed counts DONE slots too, and cnt.dispatched +
+ *     cnt.skipped <= cnt.next_id, with equality when ids are dispatched in
+ *     order (every id below next_id was dispatched or skipped);
  *  I5 each network's sleepers == its nodes with sleeping set, and its alive
  *     == its nodes that are STARTING, IDLE or BUSY.
  */
@@ -159,9 +160,18 @@ DCF_MUST_CHECK int dcf_dispatch_n_locked(struct dcf_seg *sg, const uint32_t *rin
 struct dcf_prior {
 	uint32_t attempts, tries, runs;
 	uint32_t timeout_ms, retries, argv_len; /* argv_len 0: the whole payload */
+	int32_t prio; /* DCF_PRIO_MIN..MAX: the caller picks the ring of its level */
 };
 DCF_MUST_CHECK int dcf_dispatch_cmd_n_locked(struct dcf_seg *sg, const uint32_t *rings, uint32_t n,
     uint64_t now, const void *const *payloads, const uint32_t *lens, const struct dcf_prior *prior);
+/*
+ * The same with the ids given (ids[i], each one no slot holds, in any
+ * order): a service dispatches by priority, not by id. next_id becomes one
+ * past the highest.
+ */
+DCF_MUST_CHECK int dcf_dispatch_ids_locked(struct dcf_seg *sg, const uint32_t *rings, uint32_t n,
+    uint64_t now, const void *const *payloads, const uint32_t *lens, const struct dcf_prior *prior,
+    const uint64_t *ids);
 /* Supervisor: ids next_id .. next_id + n - 1 will never run (--resume found them run). */
 DCF_MUST_CHECK int dcf_skip_locked(struct dcf_seg *sg, uint64_t n);
 /*
@@ -179,6 +189,15 @@ DCF_MUST_CHECK int dcf_set_paused_locked(struct dcf_seg *sg, uint32_t net, uint3
  * out: what the slot says of it (its counts).
  */
 DCF_MUST_CHECK int dcf_cancel_locked(struct dcf_seg *sg, uint64_t id, struct dcf_done *out);
+/*
+ * Supervisor (dcf-ctl priority): task id, queued in a slot, goes to level
+ * lvl: from its ring to the tail of the same network's (or recovery) ring
+ * of that level; waiting out a retry's delay, it gets the level for when it
+ * comes out. -1 with ENOENT (no slot holds it), EBUSY (it runs), EALREADY
+ * (it has ended), E2BIG (too deep in its ring to take out in one
+ * transaction: it moves up as others are taken), EINVAL (no such level).
+ */
+DCF_MUST_CHECK int dcf_reprio_locked(struct dcf_seg *sg, uint64_t id, uint32_t lvl);
 /* Supervisor (dcf-ctl drain): the system takes nothing new, for dcf-status to say. */
 void dcf_set_draining_locked(struct dcf_seg *sg);
 

@@ -38,7 +38,7 @@
 #include <stdint.h>
 
 #define DCF_MAGIC          0x31306d6873666364ULL /* "dcfshm01" */
-#define DCF_LAYOUT_VERSION 8u
+#define DCF_LAYOUT_VERSION 9u
 #define DCF_NAME_MAX       32 /* instance name, without NUL */
 #define DCF_NONE           UINT32_MAX
 
@@ -59,15 +59,32 @@
 #define DCF_WAL_MAX     (12 * DCF_BATCH_MAX + 48) /* stores in one transaction */
 #define DCF_PAYLOAD_MAX (2u << 20)                /* bytes of one slot's payload, at most */
 
-/* Fixed rings; network n's ring is DCF_RING_NET0 + n. */
+/*
+ * Priorities: a task's priority P is DCF_PRIO_MIN..DCF_PRIO_MAX, higher
+ * first; in the books it is its level, P - DCF_PRIO_MIN (task.prio), and
+ * every level has its own queues: a recovery ring and one ring per network.
+ * A worker claims from the highest level that has work, and within a level
+ * the recovery ring's first (reclaimed tasks go before new ones).
+ */
+#define DCF_PRIO_MIN      (-4)
+#define DCF_PRIO_MAX      4
+#define DCF_LEVELS        (DCF_PRIO_MAX - DCF_PRIO_MIN + 1)
+#define DCF_LEVEL_DEFAULT ((uint32_t)-DCF_PRIO_MIN) /* priority 0 */
+
+/*
+ * Rings. The default level's come first, at fixed numbers, so a system that
+ * never uses priorities looks as it always did: network n's ring is
+ * DCF_RING_NET0 + n. Ring DCF_RING_NET0 + nets holds retries waiting out
+ * --retry-delay (dcf_delay_ring): queued, never claimed. The other levels'
+ * rings follow, nets + 1 each, recovery first (dcf_ring_of).
+ */
 enum dcf_ring_id {
 	DCF_RING_FREE = 0,     /* free task slots */
 	DCF_RING_DONE = 1,     /* completed, not yet logged and retired */
-	DCF_RING_RECOVERY = 2, /* reclaimed tasks, and tasks no network took */
+	DCF_RING_RECOVERY = 2, /* the default level's reclaimed tasks, and tasks no network took */
 	DCF_RING_NET0 = 3
-	/* After the networks' rings, ring DCF_RING_NET0 + nets holds retries
-	 * waiting out --retry-delay (dcf_delay_ring): queued, never claimed. */
 };
+#define DCF_MAX_RINGS (DCF_RING_NET0 + (DCF_MAX_NETS + 1) * DCF_LEVELS)
 
 enum dcf_task_state {
 	DCF_TASK_FREE = 0,
@@ -179,7 +196,9 @@ dcf_out_off(const struct dcf_config *c)
 
 /* Global counters, changed only by transactions. */
 struct dcf_counters {
-	uint64_t next_id; /* tasks dispatched: ids below it have a slot or are done */
+	/* The next id to dispatch in order; with ids given (a service), one past the highest. */
+	uint64_t next_id;
+	uint64_t dispatched; /* tasks given a slot */
 	uint64_t running;
 	uint64_t completed;
 	uint64_t quarantined;
@@ -267,7 +286,7 @@ struct dcf_task {
 	int32_t owner_pid;    /* a label for people, never an identity */
 	uint32_t attempts;    /* runs that ended with the worker dead */
 	uint32_t kind;        /* enum dcf_work */
-	uint32_t prio;        /* reserved for priorities; 0 today */
+	uint32_t prio;        /* its level (DCF_PRIO_MIN above: 0 is the lowest) */
 	uint32_t arg_ms;      /* duration */
 	uint32_t flags;       /* DCF_TASK_F_* of its current run */
 	uint64_t result;      /* cpu work: the value the supervisor checks */
@@ -370,5 +389,50 @@ struct dcf_ring {
 };
 
 uint64_t dcf_layout_format(void);
+
+/* How many rings a system of nets networks has. */
+static inline uint32_t
+dcf_nrings(uint32_t nets)
+{
+	return DCF_RING_NET0 + (nets + 1) * DCF_LEVELS;
+}
+
+/* Level lvl's ring for network net, or its recovery ring (net DCF_NONE). */
+static inline uint32_t
+dcf_ring_of(uint32_t nets, uint32_t lvl, uint32_t net)
+{
+	uint32_t base;
+
+	if (lvl == DCF_LEVEL_DEFAULT)
+		base = DCF_RING_RECOVERY;
+	else
+		base = DCF_RING_NET0 + nets + 1 +
+		    (lvl < DCF_LEVEL_DEFAULT ? lvl : lvl - 1) * (nets + 1);
+	return net == DCF_NONE ? base : base + 1 + net;
+}
+
+/*
+ * What ring r is: 0 with its level and network (DCF_NONE: the level's
+ * recovery ring) for a queue workers claim from, -1 for any other ring
+ * (free, done, delay, or none).
+ */
+static inline int
+dcf_ring_what(uint32_t nets, uint32_t r, uint32_t *lvl, uint32_t *net)
+{
+	uint32_t k, i;
+
+	if (r < DCF_RING_RECOVERY || r == DCF_RING_NET0 + nets || r >= dcf_nrings(nets))
+		return -1;
+	if (r < DCF_RING_NET0 + nets) {
+		*lvl = DCF_LEVEL_DEFAULT;
+		*net = r == DCF_RING_RECOVERY ? DCF_NONE : r - DCF_RING_NET0;
+		return 0;
+	}
+	k = r - (DCF_RING_NET0 + nets + 1);
+	i = k / (nets + 1);
+	*lvl = i < DCF_LEVEL_DEFAULT ? i : i + 1;
+	*net = k % (nets + 1) == 0 ? DCF_NONE : k % (nets + 1) - 1;
+	return 0;
+}
 
 #endif

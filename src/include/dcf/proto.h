@@ -13,8 +13,9 @@
  *   body         as the type says, exactly filling len
  *
  * Requests (client to supervisor):
- *   SUBMIT  u32 flags, u32 timeout_ms, u32 retries, u32 key_len,
- *           u32 cwd_len, u32 cmd_len, then key, cwd, cmd bytes.
+ *   SUBMIT  u32 flags, u32 timeout_ms, u32 retries, i32 prio (DCF_PRIO_MIN
+ *           to DCF_PRIO_MAX, layout.h), u32 key_len, u32 cwd_len,
+ *           u32 cmd_len, then key, cwd, cmd bytes.
  *           cmd is an argv, items each ending in NUL (cmd.h), the first
  *           not empty; cwd absolute, without NUL; key without NUL, at most
  *           DCF_KEY_MAX bytes (0: no key).
@@ -43,7 +44,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DCF_PROTO_VERSION 1u
+#define DCF_PROTO_VERSION 2u /* 2: a SUBMIT's priority */
 #define DCF_PROTO_HDR     12u
 #define DCF_PROTO_MAX     262144u /* a whole frame, length field included: 256 KiB */
 #define DCF_KEY_MAX       512u
@@ -64,11 +65,12 @@ enum dcf_msg_type {
 
 /* What a CTL asks (dcf-ctl's commands). */
 enum dcf_ctl_op {
-	DCF_CTL_PAUSE = 1,  /* net: its workers start nothing new */
-	DCF_CTL_RESUME = 2, /* net: they do again */
-	DCF_CTL_DRAIN = 3,  /* no new submissions; end once everything has */
-	DCF_CTL_CANCEL = 4, /* id: a task not started yet ends CANCELLED, never run */
-	DCF_CTL_KILL = 5,   /* id, value a signal: to the running task's whole tree */
+	DCF_CTL_PAUSE = 1,    /* net: its workers start nothing new */
+	DCF_CTL_RESUME = 2,   /* net: they do again */
+	DCF_CTL_DRAIN = 3,    /* no new submissions; end once everything has */
+	DCF_CTL_CANCEL = 4,   /* id: a task not started yet ends CANCELLED, never run */
+	DCF_CTL_KILL = 5,     /* id, value a signal: to the running task's whole tree */
+	DCF_CTL_PRIORITY = 6, /* id, value its new priority: a task not started yet */
 };
 #define DCF_CTL_ALL UINT32_MAX /* a CTL's net: every network */
 
@@ -91,6 +93,7 @@ struct dcf_msg {
 	union {
 		struct {
 			uint32_t flags, timeout_ms, retries;
+			int32_t prio;
 			const char *key; /* not NUL-terminated: key_len bytes */
 			const char *cwd; /* cwd_len bytes */
 			const char *cmd; /* cmd_len bytes, the last a NUL */

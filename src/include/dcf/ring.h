@@ -42,6 +42,13 @@ int dcf_ring_pop_tx(struct dcf_tx *tx, uint32_t ring, uint32_t *v);
 int dcf_ring_push_n_tx(struct dcf_tx *tx, uint32_t ring, const uint32_t *v, uint32_t n);
 int dcf_ring_pop_n_tx(struct dcf_tx *tx, uint32_t ring, uint32_t *v, uint32_t n, uint32_t *got);
 int dcf_ring_unpop_n_tx(struct dcf_tx *tx, uint32_t ring, const uint32_t *v, uint32_t n);
+/*
+ * Record the removal of the entry at position pos from the head: the
+ * shorter side moves up one place, so at most max_moves slot stores (and
+ * one head or tail store); -1 with E2BIG if more would be needed, EINVAL if
+ * pos is out of range, EUCLEAN if corrupt.
+ */
+int dcf_ring_remove_tx(struct dcf_tx *tx, uint32_t ring, uint32_t pos, uint32_t max_moves);
 /* The value at position i from the head, without popping; -1 if out of range. */
 int dcf_ring_peek(struct dcf_seg *sg, uint32_t ring, uint32_t i, uint32_t *v);
 

@@ -34,7 +34,6 @@
 
 #define DCF_SNAP_TRIES  1000 /* torn reads tolerated by dcf-status */
 #define DCF_SNAP_WHYLEN 160
-#define DCF_MAX_RINGS   (DCF_RING_NET0 + DCF_MAX_NETS + 1) /* and the delay ring */
 
 /* Per network, counted from the node table of the copy. */
 struct dcf_snap_net {

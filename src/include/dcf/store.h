@@ -63,7 +63,7 @@ enum dcf_store_mode {
 struct dcf_store_task {
 	uint64_t id; /* from 1 */
 	uint32_t state;
-	int32_t prio;           /* reserved for priorities: 0 */
+	int32_t prio;           /* DCF_PRIO_MIN..DCF_PRIO_MAX (layout.h), higher first */
 	uint32_t timeout_ms;    /* 0: none */
 	uint32_t retries;       /* failed runs retried at most this often */
 	uint32_t attempts;      /* runs that ended with their worker, or the supervisor, dead */
@@ -91,6 +91,7 @@ enum dcf_store_upd_kind {
 	                     * net, node */
 	DCF_SU_REQUEUED,    /* state QUEUED again: attempts and tries (a death, a retry) */
 	DCF_SU_ENDED,       /* a final state: attempts, tries, ended_ns, out */
+	DCF_SU_PRIO,        /* dcf-ctl priority, while unfinished: prio */
 };
 struct dcf_store_upd {
 	uint32_t kind;
@@ -142,11 +143,12 @@ struct dcf_store;
 struct dcf_store_ops {
 	int (*commit)(struct dcf_store *st, struct dcf_store_batch *b, char *err, size_t errlen);
 	/*
-	 * The unfinished tasks with id > after, in id order, at most max:
-	 * what a restart runs again, read a window at a time.
+	 * The unfinished tasks of priority prio (DCF_STORE_ANY_PRIO: any) with
+	 * id > after, in id order, at most max: what a restart runs again,
+	 * read a window at a time, a priority at a time.
 	 */
-	int (*unfinished)(struct dcf_store *st, uint64_t after, uint32_t max, dcf_store_each_fn fn,
-	    void *arg, char *err, size_t errlen);
+	int (*unfinished)(struct dcf_store *st, int32_t prio, uint64_t after, uint32_t max,
+	    dcf_store_each_fn fn, void *arg, char *err, size_t errlen);
 	/* Tasks with id > after, in id order, at most max; state < 0: any state. */
 	int (*list)(struct dcf_store *st, int state, uint64_t after, uint32_t max,
 	    dcf_store_each_fn fn, void *arg, char *err, size_t errlen);
@@ -200,11 +202,12 @@ dcf_store_commit(struct dcf_store *st, struct dcf_store_batch *b, char *err, siz
 {
 	return st->ops->commit(st, b, err, errlen);
 }
+#define DCF_STORE_ANY_PRIO INT32_MIN
 static inline int
-dcf_store_unfinished(struct dcf_store *st, uint64_t after, uint32_t max, dcf_store_each_fn fn,
-    void *arg, char *err, size_t errlen)
+dcf_store_unfinished(struct dcf_store *st, int32_t prio, uint64_t after, uint32_t max,
+    dcf_store_each_fn fn, void *arg, char *err, size_t errlen)
 {
-	return st->ops->unfinished(st, after, max, fn, arg, err, errlen);
+	return st->ops->unfinished(st, prio, after, max, fn, arg, err, errlen);
 }
 static inline int
 dcf_store_list(struct dcf_store *st, int state, uint64_t after, uint32_t max, dcf_store_each_fn fn,

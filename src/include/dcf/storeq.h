@@ -32,6 +32,8 @@ struct dcf_storeq;
 
 /* The cookie of a task's recorded end (DCF_SU_ENDED): this bit | its id. */
 #define DCF_STOREQ_ENDED (1ULL << 63)
+/* The cookie of a task's new priority (DCF_SU_PRIO): this bit | its id. */
+#define DCF_STOREQ_PRIO (1ULL << 62)
 
 /* What a committed item gives back. */
 struct dcf_storeq_res {

@@ -84,7 +84,7 @@ struct sup;
 /* Set up and fork the workers. NULL with errno and a one-line message. */
 struct sup *sup_open(struct sup_opts *o, const struct sup_embed *emb, char *err, size_t errlen);
 /* Stage one input for dispatch (copied). -1 with errno ENOMEM. */
-int sup_stage(struct sup *s, const void *in, uint32_t len);
+int sup_stage(struct sup *s, const void *in, uint32_t len, int32_t prio);
 /* Inputs staged and not yet in the books. */
 uint32_t sup_staged(const struct sup *s);
 /* Free task slots beyond what is staged: inputs that would be dispatched at once. */

@@ -91,6 +91,7 @@ enum svc_where {
 	SVC_DROPPED, /* waiting in memory or in the store alone: it will never run */
 	SVC_RUNNING, /* in the store alone, running when the last supervisor died */
 	SVC_FAILED,  /* the store could not be read, or out of memory: nothing changed */
+	SVC_MOVED,   /* svc_reprio: in memory, at its new priority */
 };
 /*
  * Cancel task id where svc holds it (SVC_DROPPED); else say where it is.
@@ -98,6 +99,13 @@ enum svc_where {
  * counts, for the caller to record its end in the store.
  */
 enum svc_where svc_cancel(struct svc *v, uint64_t id, struct dcf_store_task *t);
+/*
+ * dcf-ctl priority: task id to priority prio where svc holds it (SVC_MOVED:
+ * in memory, where it stays until it is dispatched; its record in the
+ * store is the caller's to stage); else say where it is. t: its state and
+ * its old priority.
+ */
+enum svc_where svc_reprio(struct svc *v, uint64_t id, int32_t prio, struct dcf_store_task *t);
 /* The id the next submission gets: every id below it was given. */
 uint64_t svc_next_id(const struct svc *v);
 /* From now on every submission is refused (DCF_PE_DRAINING); waits are answered. */

@@ -39,6 +39,8 @@ double dcf_rng_unit(struct dcf_rng *r);
  * (not a number, trailing junk) or ERANGE (outside the bounds).
  */
 int dcf_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* A whole decimal with an optional sign, in [min, max]; -1 with EINVAL or ERANGE. */
+int dcf_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
 /* "A" or "A-B" with A <= B, each in [min, max]. */
 int dcf_parse_range(const char *s, uint64_t min, uint64_t max, uint64_t *lo, uint64_t *hi);
 /* A probability in [0, 1], as parts per million. */
