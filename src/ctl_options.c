@@ -10,7 +10,8 @@
 #include "opts.h"
 
 #define COMMANDS \
-	"pause [NETWORK], resume [NETWORK], drain, cancel ID, kill ID [SIGNAL] or priority ID P"
+	"pause [NETWORK], resume [NETWORK], drain, cancel ID, kill ID [SIGNAL], priority ID P or " \
+	"retry ID"
 
 /* The commands, and what each takes after its name. */
 enum operand { NOTHING, NETWORK, TASK, TASK_SIGNAL, TASK_PRIO };
@@ -25,6 +26,7 @@ static const struct {
     {"cancel", DCF_CTL_CANCEL, TASK},
     {"kill", DCF_CTL_KILL, TASK_SIGNAL},
     {"priority", DCF_CTL_PRIORITY, TASK_PRIO},
+    {"retry", DCF_CTL_RETRY, TASK},
 };
 
 /* A signal by name (TERM, SIGTERM, any case) or number: 0 and *sig, or -1. */

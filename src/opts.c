@@ -158,11 +158,12 @@ const struct opt_program opt_programs[] = {
         "Give a task to a dcf-supervisor --serve; print its id once it is on disk."},
     {OPT_P_CTL, "dcf-ctl",
         "[options] pause [NETWORK] | resume [NETWORK] | drain | cancel ID | kill ID [SIGNAL] |\n"
-        "       priority ID P",
+        "       priority ID P | retry ID",
         "Control a running dcf-supervisor --serve: pause or resume a network (or all),\n"
         "drain it (no new submissions; it exits 0 once every task has ended), cancel a\n"
-        "task that has not started, signal a running task's processes (TERM), or give\n"
-        "a task that has not started another priority (-4 to 4)."},
+        "task that has not started, signal a running task's processes (TERM), give\n"
+        "a task that has not started another priority (-4 to 4), or submit a task that\n"
+        "failed again."},
 };
 const size_t opt_nprograms = sizeof(opt_programs) / sizeof(opt_programs[0]);
 

@@ -405,10 +405,12 @@ test_errors(void **state)
 	        "'dcf-supervisor --help'\n"},
 	    {OPT_P_CTL, {"--name", "x", NULL},
 	        "dcf-ctl: give a command: pause [NETWORK], resume [NETWORK], drain, cancel ID, "
-	        "kill ID [SIGNAL] or priority ID P; try 'dcf-ctl --help'\n"},
+	        "kill ID [SIGNAL], priority ID P or retry ID; try 'dcf-ctl --help'\n"},
 	    {OPT_P_CTL, {"stop\n", NULL},
 	        "dcf-ctl: no command 'stop\\n': pause [NETWORK], resume [NETWORK], drain, cancel "
-	        "ID, kill ID [SIGNAL] or priority ID P; try 'dcf-ctl --help'\n"},
+	        "ID, kill ID [SIGNAL], priority ID P or retry ID; try 'dcf-ctl --help'\n"},
+	    {OPT_P_CTL, {"retry", "0", NULL},
+	        "dcf-ctl: retry '0': a task id is a whole number from 1; try 'dcf-ctl --help'\n"},
 	    {OPT_P_CTL, {"priority", "3", NULL},
 	        "dcf-ctl: priority needs the task's id and its new priority (-4 to 4); try "
 	        "'dcf-ctl --help'\n"},

@@ -1661,6 +1661,63 @@ task_of(struct sfix *f, uint64_t id)
 }
 
 /*
+ * dcf-ctl retry: a task that failed runs again as a new task, with its
+ * command, directory, priority and limits, answered once that is
+ * committed; the failed one's record stays as it was. One that succeeded,
+ * one that has not ended, or none at all is refused, and nothing is made.
+ */
+static void
+test_retry(void **state)
+{
+	struct sfix *f = *state;
+	struct dcf_store_task t1, t3;
+	struct dcf_store_counts c;
+	char out[256], dir[160];
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s/d", f->dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	sup_start(f, f->sup_bin, NULL, (const char *const[]){"-N", "1", NULL});
+	/* 1 fails (the second time it is asked, a file says it may succeed: not yet) */
+	assert_int_equal(submit(f, dir, NULL, out, sizeof(out),
+	                     (const char *const[]){"--wait", "-p", "2", "--timeout", "30s", "--",
+	                         "sh", "-c", "test -e ok", NULL}),
+	    1);
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--wait", "--", "true", NULL}),
+	    0);
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"retry", "2", NULL}), 2);
+	assert_string_equal(sub_err(f),
+	    "dcf-ctl: retry: task 2 succeeded: nothing to retry (dcf-submit runs it again)\n");
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"retry", "9", NULL}), 2);
+	assert_string_equal(sub_err(f), "dcf-ctl: retry: no task 9\n");
+	assert_int_equal(count_all(f, &c), 2);
+	/* Now it may succeed: the retry runs in the directory task 1 was submitted from. */
+	{
+		char p[200];
+		int k;
+
+		snprintf(p, sizeof(p), "%s/ok", dir);
+		assert_true((k = open(p, O_WRONLY | O_CREAT, 0600)) >= 0);
+		close(k);
+	}
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"retry", "1", NULL}), 0);
+	assert_string_equal(out, "task 1 again as task 3\n");
+	assert_true(state_of(f, 3) != 0); /* committed before it was said */
+	fd = raw_connect(f);
+	assert_int_equal(raw_wait(fd, 3), DCF_SS_DONE);
+	close(fd);
+	assert_int_equal(log_wait(f, "Task-3: task 1 again, by dcf-ctl retry", 30), 0);
+	t1 = task_of(f, 1);
+	t3 = task_of(f, 3);
+	assert_int_equal(t1.state, DCF_SS_FAILED);
+	assert_int_equal(t3.prio, 2);
+	assert_int_equal(t3.timeout_ms, 30000);
+	assert_int_equal(sup_stop(f, SIGTERM), 0);
+	assert_int_equal(tu_leftovers(), 0);
+}
+
+/*
  * kill ID [SIGNAL]: the running task's whole tree gets the signal, its run
  * ends as the signal made it, and it is not retried (--retries 3 here);
  * a task that is not running is refused, nothing changed.
@@ -1859,6 +1916,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_priorities_restart, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_priority_ctl, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_priority_ctl_restart, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_retry, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_supervisor_crash, setup, teardown),
 	};
 

@@ -33,6 +33,7 @@ struct vtask {
 	int cancelled; /* ready: dcf-ctl cancel; dropped, never run, when it reaches the front */
 	int rerun;     /* ready: a dead supervisor's run, recorded as requeued: never evicted */
 	int moved;     /* ready: dcf-ctl priority moved it here (svc.moved): never evicted */
+	uint64_t retry_of; /* pending: dcf-ctl retry's new task for this one: answered OK */
 };
 
 /* A FIFO of tasks, a ring that doubles. */
@@ -546,6 +547,138 @@ on_wait(struct svc *v, struct conn *c, const struct dcf_msg *m)
 	c->owed++;
 }
 
+/* What dcf_store_get gives a retry: the task, its command and directory copied. */
+struct retry_row {
+	struct dcf_store_task t;
+	unsigned char *cmd;
+	char cwd[DCF_CWD_MAX + 1];
+};
+
+static int
+retry_row(void *arg, const struct dcf_store_task *t)
+{
+	struct retry_row *rr = arg;
+
+	rr->t = *t;
+	rr->t.key = NULL;
+	rr->t.cwd = NULL;
+	snprintf(rr->cwd, sizeof(rr->cwd), "%s", t->cwd != NULL ? t->cwd : "/");
+	if ((rr->cmd = malloc(t->cmd_len > 0 ? t->cmd_len : 1)) != NULL)
+		memcpy(rr->cmd, t->cmd, t->cmd_len);
+	rr->t.cmd = rr->cmd;
+	return 0;
+}
+
+/*
+ * dcf-ctl retry ID: a task that ended without success is submitted again,
+ * as a new task with its command, directory, priority and limits (a
+ * finished task's record never changes); answered with the new id once
+ * that is committed, as dcf-submit is.
+ */
+static void
+on_retry(struct svc *v, struct conn *c, const struct dcf_msg *m)
+{
+	struct retry_row rr = {0};
+	struct vtask vt;
+	char err[DCF_ERRLEN], text[160];
+	uint64_t id = m->u.ctl.id;
+	size_t cwd_len;
+	int r;
+
+	if (v->stopping || v->draining) {
+		send_error(v, c, m->tag, v->draining ? DCF_PE_DRAINING : DCF_PE_STOPPING,
+		    "the service takes no new task now (stopping or draining): nothing was "
+		    "recorded");
+		return;
+	}
+	for (uint32_t i = 0; i < v->pending.n; i++)
+		if (vq_at(&v->pending, i)->id == id) {
+			send_error(v, c, m->tag, DCF_PE_BADCTL,
+			    "task is not committed yet: it has not ended");
+			return;
+		}
+	r = id == 0 || id >= v->next_id
+	    ? 0
+	    : dcf_store_get(v->rd, id, retry_row, &rr, err, sizeof(err));
+	if (r == -1 || (r == 1 && rr.cmd == NULL)) {
+		dcf_log(DCF_ERROR, "store: %s", r == -1 ? err : "out of memory");
+		free(rr.cmd);
+		send_error(v, c, m->tag, DCF_PE_STORE,
+		    "the store could not be read: nothing was recorded (see the log)");
+		return;
+	}
+	cwd_len = strlen(rr.cwd);
+	if (r == 0 || !dcf_store_state_final(rr.t.state) || rr.t.state == DCF_SS_DONE ||
+	    rr.t.cmd_len + cwd_len + 1 > v->cfg->payload_max) {
+		if (r == 0)
+			snprintf(text, sizeof(text), "no task %llu", (unsigned long long)id);
+		else if (!dcf_store_state_final(rr.t.state))
+			snprintf(text, sizeof(text),
+			    "task %llu has not ended (%s): nothing to retry",
+			    (unsigned long long)id, dcf_store_state_name(rr.t.state));
+		else if (rr.t.state == DCF_SS_DONE)
+			snprintf(text, sizeof(text),
+			    "task %llu succeeded: nothing to retry (dcf-submit runs it again)",
+			    (unsigned long long)id);
+		else
+			snprintf(text, sizeof(text),
+			    "task %llu's command is too long for a task here",
+			    (unsigned long long)id);
+		free(rr.cmd);
+		send_error(v, c, m->tag, DCF_PE_BADCTL, text);
+		return;
+	}
+	memset(&vt, 0, sizeof(vt));
+	vt.len = rr.t.cmd_len + (uint32_t)cwd_len + 1;
+	if ((vt.payload = malloc(vt.len)) == NULL) {
+		free(rr.cmd);
+		send_error(v, c, m->tag, DCF_PE_STORE, "out of memory: nothing was recorded");
+		return;
+	}
+	memcpy(vt.payload, rr.cmd, rr.t.cmd_len);
+	memcpy(vt.payload + rr.t.cmd_len, rr.cwd, cwd_len + 1);
+	vt.argv_len = rr.t.cmd_len;
+	vt.id = v->next_id;
+	vt.cookie = who_of(v, c, m->tag);
+	vt.retry_of = id;
+	vt.prior.timeout_ms = rr.t.timeout_ms;
+	vt.prior.retries = rr.t.retries;
+	vt.prior.argv_len = vt.argv_len;
+	vt.prior.prio = rr.t.prio;
+	/* The new task: what the old one was given, nothing of what became of it. */
+	{
+		struct dcf_store_task t;
+
+		memset(&t, 0, sizeof(t));
+		t.id = vt.id;
+		t.cmd = rr.cmd;
+		t.cmd_len = rr.t.cmd_len;
+		t.cwd = rr.cwd;
+		t.timeout_ms = rr.t.timeout_ms;
+		t.retries = rr.t.retries;
+		t.prio = rr.t.prio;
+		t.submitted_ns = dcf_wall_ns();
+		if (vq_push(&v->pending, &vt) == -1) {
+			free(vt.payload);
+			free(rr.cmd);
+			send_error(v, c, m->tag, DCF_PE_STORE,
+			    "out of memory: nothing was recorded");
+			return;
+		}
+		if (dcf_storeq_add(v->q, &t, vt.cookie) == -1) {
+			vq_unpush(&v->pending);
+			free(vt.payload);
+			free(rr.cmd);
+			send_error(v, c, m->tag, DCF_PE_STORE,
+			    "out of memory: nothing was recorded");
+			return;
+		}
+	}
+	free(rr.cmd);
+	c->owed++;
+	v->next_id++;
+}
+
 /* A control request, carried out by the supervisor (svc_set_ctl). */
 static void
 on_ctl(struct svc *v, struct conn *c, const struct dcf_msg *m)
@@ -553,7 +686,13 @@ on_ctl(struct svc *v, struct conn *c, const struct dcf_msg *m)
 	struct dcf_msg ok = {.type = DCF_MSG_OK, .tag = m->tag};
 	char text[512];
 	uint64_t after = 0;
-	int r = v->ctl == NULL ? -1 : v->ctl(v->ctl_arg, m, text, sizeof(text), &after);
+	int r;
+
+	if (m->u.ctl.op == DCF_CTL_RETRY && v->ctl != NULL) {
+		on_retry(v, c, m);
+		return;
+	}
+	r = v->ctl == NULL ? -1 : v->ctl(v->ctl_arg, m, text, sizeof(text), &after);
 
 	if (r == -1) {
 		send_error(v, c, m->tag, DCF_PE_BADCTL,
@@ -865,11 +1004,22 @@ svc_committed(void *arg, const struct dcf_storeq_res *r)
 		return; /* not ours (cannot be: adds are only staged here) */
 	vt = *vq_front(&v->pending);
 	vq_pop(&v->pending);
+	if (vt.retry_of != 0)
+		dcf_log(DCF_WARNING, "Task-%llu: task %llu again, by dcf-ctl retry",
+		    (unsigned long long)r->id, (unsigned long long)vt.retry_of);
 	if ((c = conn_of(v, vt.cookie)) != NULL) {
 		struct dcf_msg m = {.type = DCF_MSG_ACK, .tag = (uint32_t)vt.cookie};
+		char text[96];
 
 		m.u.ack.id = r->dup_of != 0 ? r->dup_of : r->id;
 		m.u.ack.flags = r->dup_of != 0 ? DCF_ACK_EXISTED : 0;
+		if (vt.retry_of != 0) {
+			m.type = DCF_MSG_OK;
+			m.u.error.text = text;
+			m.u.error.text_len =
+			    (uint32_t)snprintf(text, sizeof(text), "task %llu again as task %llu",
+			        (unsigned long long)vt.retry_of, (unsigned long long)r->id);
+		}
 		send_msg(v, c, &m);
 		owed_one(c);
 	}

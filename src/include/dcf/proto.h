@@ -71,6 +71,7 @@ enum dcf_ctl_op {
 	DCF_CTL_CANCEL = 4,   /* id: a task not started yet ends CANCELLED, never run */
 	DCF_CTL_KILL = 5,     /* id, value a signal: to the running task's whole tree */
 	DCF_CTL_PRIORITY = 6, /* id, value its new priority: a task not started yet */
+	DCF_CTL_RETRY = 7,    /* id: a task that failed, as a new task (OK once committed) */
 };
 #define DCF_CTL_ALL UINT32_MAX /* a CTL's net: every network */
 
