@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "dcf/layout.h"
 #include "dcf/seg.h"
@@ -96,6 +97,12 @@ const struct opt opt_table[OPT_NENTRIES] = {
     [OPT_PRIORITY] = {"priority", 'p', REQ, OPT_K_INT, "P", (uint64_t)DCF_PRIO_MIN, DCF_PRIO_MAX,
         NULL, SUB,
         "-4 to 4, higher first (default 0); FIFO within a\npriority (--batch: every line's)"},
+    [OPT_DELAY] = {"delay", 'd', REQ, OPT_K_DURATION, "DURATION", 0, 31536000000ULL, NULL, SUB,
+        "start it no sooner than DURATION from now (a year at\nmost: 90s, 15m, 2h, 1d)"},
+    [OPT_AT] = {"at", 0, REQ, OPT_K_TIME, "TIME", 0, 0, NULL, SUB,
+        "start it no sooner than TIME: YYYY-MM-DD HH:MM[:SS]\n(local) or @SECONDS since 1970"},
+    [OPT_NETWORK] = {"network", 0, REQ, OPT_K_UINT, "N", 0, DCF_MAX_NETS - 1, NULL, SUB,
+        "run it on network N's nodes only, whatever befalls\nthem (--batch: every line)"},
     [OPT_BATCH] = {"batch", 'b', OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, SUB,
         "a task per line of standard input ({} in the command is\nthe line, as "
         "dcf-supervisor's); an id per line out"},
@@ -141,10 +148,8 @@ const struct opt opt_table[OPT_NENTRIES] = {
  * and the options that must not take the letter their name suggests.
  */
 const struct opt_plan opt_planned[] = {
-    {'d', "delay", "dcf-submit"},
     {0, "after", "dcf-submit: dependencies; -a is --arg-file"},
     {0, "timeout", "dcf-supervisor, dcf-submit: -t is --tasks"},
-    {0, "network", "dcf-submit: -n is --name, and -N --nodes"},
     {0, "listen", "dcf-web: -l is left for dcf-status --list"},
 };
 const size_t opt_nplanned = sizeof(opt_planned) / sizeof(opt_planned[0]);
@@ -329,6 +334,10 @@ want(const struct opt *o, char *buf, size_t len)
 	case OPT_K_DIR:
 		snprintf(buf, len, "a directory");
 		return;
+	case OPT_K_TIME:
+		snprintf(buf, len,
+		    "a time: YYYY-MM-DD HH:MM[:SS] (local time) or @SECONDS since 1970");
+		return;
 	case OPT_K_DURATION:
 		seconds_text(a, sizeof(a), o->min);
 		seconds_text(b, sizeof(b), o->max);
@@ -380,6 +389,37 @@ parse_seconds(const char *s, uint64_t min, uint64_t max, uint64_t *ms)
  * A duration: a decimal number of seconds, or one with a unit (ms, s, m,
  * h, d): "1.5", "500ms", "2m". To the millisecond, in [min, max] ms.
  */
+/* A time (OPT_K_TIME) as CLOCK_REALTIME ns: 0, or -1. */
+static int
+parse_time(const char *s, uint64_t *ns)
+{
+	struct tm tm;
+	const char *end;
+	uint64_t secs;
+	time_t t;
+
+	if (s[0] == '@') {
+		if (dcf_parse_u64(s + 1, 0, 253402300799ULL, &secs) == -1)
+			return -1;
+		*ns = secs * 1000000000ULL;
+		return 0;
+	}
+	memset(&tm, 0, sizeof(tm));
+	if ((end = strptime(s, "%Y-%m-%d", &tm)) == NULL || (*end != ' ' && *end != 'T'))
+		return -1;
+	if ((end = strptime(end + 1, "%H:%M", &tm)) == NULL)
+		return -1;
+	if (*end == ':' && (end = strptime(end + 1, "%S", &tm)) == NULL)
+		return -1;
+	if (*end != '\0')
+		return -1;
+	tm.tm_isdst = -1;
+	if ((t = mktime(&tm)) == (time_t)-1 || t < 0)
+		return -1;
+	*ns = (uint64_t)t * 1000000000ULL;
+	return 0;
+}
+
 static int
 parse_duration(const char *s, uint64_t min, uint64_t max, uint64_t *ms)
 {
@@ -585,6 +625,10 @@ parse_value(const struct opt *o, const char *s, struct opt_val *v, char *why, si
 			return 0;
 		break;
 	}
+	case OPT_K_TIME:
+		if (parse_time(s, &v->u) == 0)
+			return 0;
+		break;
 	case OPT_K_FLAG:
 		snprintf(why, len, "takes no value");
 		return -1;

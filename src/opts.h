@@ -77,6 +77,8 @@ enum opt_kind {
 	OPT_K_DURATION, /* "N" seconds, decimals allowed, or with a unit: ms, s, m, h, d;
 	                   in [min, max] milliseconds: u, in ms */
 	OPT_K_TEXT,     /* min to max bytes of printable text, no control byte: s */
+	OPT_K_TIME,     /* a time: YYYY-MM-DD HH:MM[:SS] (local, or with T) or @SECONDS: u, in
+	                  CLOCK_REALTIME ns */
 	OPT_K_KEEP,     /* a count N (1 to max): u, lo 0; or a DURATION with its unit
 	                   (ms, s, m, h, d; at most 10 years): u in ms, lo 1 */
 };
@@ -116,6 +118,9 @@ enum opt_id {
 	OPT_KEY,
 	OPT_WAIT,
 	OPT_PRIORITY,
+	OPT_NETWORK,
+	OPT_DELAY,
+	OPT_AT,
 	OPT_BATCH,
 	OPT_LINES_ARE_COMMANDS,
 	OPT_TASK_LIST,

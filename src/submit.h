@@ -10,6 +10,10 @@ struct submit_opts {
 	uint32_t retries;    /* DCF_RETRIES_DEFAULT: the supervisor's --retries */
 	const char *key;     /* or NULL */
 	int32_t prio;
+	uint32_t net;      /* DCF_NET_ANY, or --network's */
+	uint64_t delay_ms; /* --delay */
+	uint64_t at_ns;    /* --at, CLOCK_REALTIME */
+	int timed;         /* how many of them were given */
 	int wait;
 	int batch;
 	int commands; /* --batch: the lines are shell commands */

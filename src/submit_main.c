@@ -75,6 +75,10 @@ submit_msg(struct dcf_msg *m, const struct submit_opts *o, uint32_t tag, const c
 	m->u.submit.timeout_ms = o->timeout_ms;
 	m->u.submit.retries = o->retries;
 	m->u.submit.prio = o->prio;
+	m->u.submit.net = o->net;
+	m->u.submit.not_before = o->at_ns > 0 ? o->at_ns
+	    : o->delay_ms > 0                 ? dcf_wall_ns() + o->delay_ms * 1000000ULL
+	                                      : 0;
 	m->u.submit.key = key;
 	m->u.submit.key_len = key != NULL ? (uint32_t)strlen(key) : 0;
 	m->u.submit.cwd = cwd;

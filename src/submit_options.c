@@ -16,6 +16,7 @@ submit_parse_options(int argc, char **argv, struct submit_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->name = "dcf";
 	o->retries = DCF_RETRIES_DEFAULT;
+	o->net = DCF_NET_ANY;
 	opt_begin(&p, OPT_P_SUBMIT, argc, argv);
 	while ((r = opt_next(&p, &id, &v)) == OPT_FOUND) {
 		switch (id) {
@@ -36,6 +37,17 @@ submit_parse_options(int argc, char **argv, struct submit_opts *o)
 			break;
 		case OPT_PRIORITY:
 			o->prio = (int32_t)v.i;
+			break;
+		case OPT_NETWORK:
+			o->net = (uint32_t)v.u;
+			break;
+		case OPT_DELAY:
+			o->delay_ms = v.u;
+			o->timed++;
+			break;
+		case OPT_AT:
+			o->at_ns = v.u;
+			o->timed++;
 			break;
 		case OPT_BATCH:
 			o->batch = 1;
@@ -58,6 +70,10 @@ submit_parse_options(int argc, char **argv, struct submit_opts *o)
 		return -1;
 	o->cmd_argv = argv + p.ind;
 	o->cmd_argc = argc - p.ind;
+	if (o->timed > 1) {
+		opt_usage_error(&p, "--delay and --at say the same: give one");
+		return -1;
+	}
 	if ((o->commands || o->null_sep) && !o->batch) {
 		opt_usage_error(&p, "--%s is for --batch", o->commands ? "commands" : "null");
 		return -1;

@@ -1435,6 +1435,72 @@ test_reprio(void **state)
 		assert_int_equal(cs.t[i].id, want[i + 2]);
 }
 
+/*
+ * A task pinned to a network (dcf-submit --network) only ever waits on that
+ * network's rings: a dispatch anywhere else is refused; its worker's death
+ * puts it back at the head of its own ring, not on the recovery ring; a
+ * network left without nodes keeps it (and its order) while the others
+ * move to the recovery ring; the checker catches one on a wrong ring.
+ */
+static void
+test_pinned(void **state)
+{
+	struct fix *f = *state;
+	struct dcf_prior pr[4];
+	struct dcf_claims cs;
+	struct dcf_reclaim rc;
+	uint32_t rings[4] = {NET1, NET1, NET1, NET1};
+	uint64_t id;
+	int moved;
+
+	memset(pr, 0, sizeof(pr));
+	pr[0].pin = pr[2].pin = 2; /* ids 0 and 2 on network 1 only */
+	REFUSED(f,
+	    dcf_dispatch_ids_locked(&f->sg, (uint32_t[]){NET0}, 1, NOW, NULL, NULL, pr, NULL),
+	    EINVAL);
+	REFUSED(f,
+	    dcf_dispatch_ids_locked(&f->sg, (uint32_t[]){DCF_RING_RECOVERY}, 1, NOW, NULL, NULL, pr,
+	        NULL),
+	    EINVAL);
+	pr[3].pin = 3; /* no network 2 */
+	REFUSED(f, dcf_dispatch_ids_locked(&f->sg, rings, 4, NOW, NULL, NULL, pr, NULL), EINVAL);
+	pr[3].pin = 0;
+	OK(f, dcf_dispatch_ids_locked(&f->sg, rings, 4, NOW, NULL, NULL, pr, NULL) == 4 ? 0 : -1);
+	/* Node 2 (network 1) takes 0 and 1, runs 0, and dies. */
+	OK(f, dcf_complete_claim_locked(&f->sg, 2, 1, 2002, NOW + 1, NULL, 2, &cs));
+	assert_int_equal(cs.n, 2);
+	f->sg.nodes[2].run_slot = cs.t[0].slot;
+	OK(f, dcf_node_died_locked(&f->sg, 2, 1, f->h->cfg.max_attempts, NOW + 2, &rc));
+	assert_int_equal(tu_depth(&f->sg, DCF_RING_RECOVERY), 1); /* 1, unpinned */
+	assert_int_equal(f->sg.tasks[ring_at(f, DCF_RING_RECOVERY, 0)].id, 1);
+	assert_int_equal(tu_depth(&f->sg, NET1), 3); /* 0 back in front of 2 and 3 */
+	assert_int_equal(f->sg.tasks[ring_at(f, NET1, 0)].id, 0);
+	assert_int_equal(f->sg.tasks[ring_at(f, NET1, 0)].attempts, 1);
+	/* Network 1 has no live node: 3 leaves, 0 and 2 stay, in their order. */
+	for (uint32_t d = tu_depth(&f->sg, NET1); d > 0; d--)
+		OK(f, dcf_evacuate_locked(&f->sg, NET1, NOW + 3, &id, &moved));
+	assert_int_equal(tu_depth(&f->sg, NET1), 2);
+	assert_int_equal(f->sg.tasks[ring_at(f, NET1, 0)].id, 0);
+	assert_int_equal(f->sg.tasks[ring_at(f, NET1, 1)].id, 2);
+	assert_int_equal(tu_depth(&f->sg, DCF_RING_RECOVERY), 2);
+	assert_int_equal(f->sg.tasks[ring_at(f, DCF_RING_RECOVERY, 1)].id, 3);
+	/* Network 0's worker takes the recovery ring's two, never a pinned one. */
+	OK(f, dcf_complete_claim_locked(&f->sg, 0, 1, 2000, NOW + 4, NULL, DCF_BATCH_MAX, &cs));
+	assert_int_equal(cs.n, 2);
+	assert_int_equal(cs.t[0].id, 1);
+	assert_int_equal(cs.t[1].id, 3);
+	/* Damage: a pinned task on the other network's ring. */
+	f->sg.tasks[ring_at(f, NET1, 0)].pin = 1;
+	{
+		char err[DCF_ERRLEN];
+
+		assert_int_equal(dcf_books_check_locked(&f->sg, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "pinned to network 0"));
+	}
+	f->sg.tasks[ring_at(f, NET1, 0)].pin = 2;
+	tu_assert_books(&f->sg);
+}
+
 int
 main(void)
 {
@@ -1448,6 +1514,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_priority_order, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_priority_move, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reprio, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pinned, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_claim, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_claim_chain, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_complete, setup, teardown),

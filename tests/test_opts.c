@@ -218,6 +218,8 @@ sample(const struct opt *o, char *buf, size_t len)
 		return "k-1";
 	case OPT_K_DURATION:
 		return "1.5s";
+	case OPT_K_TIME:
+		return "2026-12-01 10:00";
 	case OPT_K_FLAG:
 		break;
 	}
@@ -356,7 +358,7 @@ test_errors(void **state)
 {
 	static const struct {
 		enum opt_prog prog;
-		const char *args[6];
+		const char *args[8];
 		const char *line;
 	} cases[] = {
 	    {OPT_P_SUPERVISOR, {"--name", "a\nb", NULL},
@@ -397,6 +399,12 @@ test_errors(void **state)
 	    {OPT_P_SUBMIT, {"-p", "-5", "--", "true", NULL},
 	        "dcf-submit: --priority '-5': expected a whole number from -4 to 4; try "
 	        "'dcf-submit --help'\n"},
+	    {OPT_P_SUBMIT, {"--at", "tomorrow", "--", "true", NULL},
+	        "dcf-submit: --at 'tomorrow': expected a time: YYYY-MM-DD HH:MM[:SS] (local time) "
+	        "or "
+	        "@SECONDS since 1970; try 'dcf-submit --help'\n"},
+	    {OPT_P_SUBMIT, {"--delay", "5s", "--at", "@5", "--", "true", NULL},
+	        "dcf-submit: --delay and --at say the same: give one; try 'dcf-submit --help'\n"},
 	    {OPT_P_SUBMIT, {"--priority", "1.5", "--", "true", NULL},
 	        "dcf-submit: --priority '1.5': expected a whole number from -4 to 4; try "
 	        "'dcf-submit --help'\n"},

@@ -22,6 +22,8 @@ submit_msg(const char *key, const char *cwd, const char *cmd, uint32_t cmd_len)
 	m.u.submit.timeout_ms = 60000;
 	m.u.submit.retries = 3;
 	m.u.submit.prio = DCF_PRIO_MIN;
+	m.u.submit.net = 7;
+	m.u.submit.not_before = 1ULL << 62;
 	m.u.submit.key = key;
 	m.u.submit.key_len = (uint32_t)strlen(key);
 	m.u.submit.cwd = cwd;
@@ -113,6 +115,8 @@ test_roundtrip(void **state)
 	assert_int_equal(out.u.submit.timeout_ms, 60000);
 	assert_int_equal(out.u.submit.retries, 3);
 	assert_int_equal(out.u.submit.prio, DCF_PRIO_MIN);
+	assert_int_equal(out.u.submit.net, 7);
+	assert_int_equal(out.u.submit.not_before, 1ULL << 62);
 	assert_int_equal(out.u.submit.key_len, 3);
 	assert_memory_equal(out.u.submit.key, "k-1", 3);
 	assert_memory_equal(out.u.submit.cwd, "/home/u", 7);
@@ -174,8 +178,8 @@ test_malformed(void **state)
 	/* Another version: told from the first 6 bytes. */
 	n = dcf_proto_build(buf, sizeof(buf), &m);
 	buf[4] = 1; /* the first, before priorities */
-	refused(6, DCF_PE_VERSION, "protocol version 1; this dcf speaks 2");
-	buf[4] = 2;
+	refused(6, DCF_PE_VERSION, "protocol version 1; this dcf speaks 4");
+	buf[4] = 4;
 	/* Too long, too short. */
 	put32(buf, DCF_PROTO_MAX);
 	refused(4, DCF_PE_TOOBIG, "more than");
@@ -183,12 +187,12 @@ test_malformed(void **state)
 	refused(4, DCF_PE_BADMSG, "shorter than its header");
 	/* Lengths that do not add up, or would wrap around. */
 	n = dcf_proto_build(buf, sizeof(buf), &m);
-	put32(buf + 28, 2); /* key_len, after the priority at 24 */
+	put32(buf + 40, 2); /* key_len, after the priority, network and time at 24..39 */
 	refused(n, DCF_PE_BADMSG, "do not add up");
-	put32(buf + 28, UINT32_MAX);
+	put32(buf + 40, UINT32_MAX);
 	refused(n, DCF_PE_BADMSG, "do not add up");
-	put32(buf + 28, 0);
-	put32(buf + 32, UINT32_MAX - 4); /* cwd_len: with cmd_len's 5, 2^32 - 0 */
+	put32(buf + 40, 0);
+	put32(buf + 44, UINT32_MAX - 4); /* cwd_len: with cmd_len's 5, 2^32 - 0 */
 	refused(n, DCF_PE_BADMSG, "do not add up");
 	/* Cut short: a WAIT frame whose length says 4 bytes fewer. */
 	memset(&m, 0, sizeof(m));
@@ -216,6 +220,10 @@ test_malformed(void **state)
 	    "priority 5 is not one of -4 to 4");
 	m.u.submit.prio = DCF_PRIO_MIN - 1;
 	refused(dcf_proto_build(buf, sizeof(buf), &m), DCF_PE_BADCMD, "priority -5 is not one");
+	m.u.submit.prio = 0;
+	m.u.submit.net = DCF_MAX_NETS;
+	refused(dcf_proto_build(buf, sizeof(buf), &m), DCF_PE_BADCMD,
+	    "network 256 is not one of 0 to 255");
 	m = submit_msg("", "/", "", 0);
 	refused(dcf_proto_build(buf, sizeof(buf), &m), DCF_PE_BADCMD, "must be 1 to");
 	{

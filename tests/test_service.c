@@ -596,6 +596,7 @@ true_frame(unsigned char *buf, size_t cap, uint32_t tag, const char *key)
 	struct dcf_msg s = {.type = DCF_MSG_SUBMIT, .tag = tag};
 	size_t n;
 
+	s.u.submit.net = DCF_NET_ANY;
 	s.u.submit.key = key;
 	s.u.submit.key_len = key != NULL ? (uint32_t)strlen(key) : 0;
 	s.u.submit.cwd = "/";
@@ -633,7 +634,7 @@ test_refusals(void **state)
 	{
 		size_t n = true_frame(buf, sizeof(buf), 5, NULL);
 
-		buf[28] = 3; /* key_len */
+		buf[40] = 3; /* key_len */
 		assert_int_equal(write(fd, buf, n), (ssize_t)n);
 	}
 	read_reply_and_eof(fd, &m, buf, sizeof(buf));
@@ -945,6 +946,7 @@ raw_submit(int fd, uint32_t key, const char *script, const char *marks)
 	m.u.submit.cmd = cmd;
 	m.u.submit.cmd_len = (uint32_t)clen;
 	m.u.submit.retries = DCF_RETRIES_DEFAULT;
+	m.u.submit.net = DCF_NET_ANY;
 	n = dcf_proto_build(buf, sizeof(buf), &m);
 	if (send(fd, buf, n, MSG_NOSIGNAL) != (ssize_t)n)
 		return 0;
@@ -1079,6 +1081,70 @@ release(const char *fifo)
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "go\n", 3), 3);
 	close(fd);
+}
+
+/* dcf-ctl ARGS: its status, its stdout in out, its stderr in sub_err(f). */
+static int ctl(struct sfix *f, char *out, size_t outlen, const char *const *args);
+static struct dcf_store_task task_of(struct sfix *f, uint64_t id);
+
+/*
+ * dcf-submit --network: a task pinned to network 1 whose worker is
+ * SIGKILLed mid-run waits for network 1's node to come back and runs there
+ * again, though network 0's node is idle all along; a batch pinned to
+ * network 0 runs there; a network the service does not have is refused.
+ */
+static void
+test_network_pin(void **state)
+{
+	struct sfix *f = *state;
+	char out[256], marks[160], fifo[160], cmd[512], rd[256];
+	struct dcf_store_task t;
+	pid_t w;
+	int fd;
+
+	snprintf(marks, sizeof(marks), "%s/marks", f->dir);
+	held_task(f, fifo, sizeof(fifo), rd, sizeof(rd));
+	/* The first run holds network 1's node until it is killed; the second does not wait. */
+	snprintf(cmd, sizeof(cmd),
+	    "echo $DCF_NETWORK $DCF_ATTEMPT >> %s; [ $DCF_ATTEMPT -gt 1 ] || %s", marks, rd);
+	sup_start(f, f->sup_bin, NULL, (const char *const[]){"--networks", "2", "-N", "1", NULL});
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--network", "2", "--", "true", NULL}),
+	    1);
+	assert_string_equal(sub_err(f),
+	    "dcf-submit: refused: no network 2 here: this service has networks 0 to 1\n");
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--network", "1", "--", "sh", "-c", cmd, NULL}),
+	    0);
+	assert_string_equal(out, "1\n");
+	assert_true((w = running_pid(f, 1)) > 0);
+	assert_int_equal(kill(w, SIGKILL), 0);
+	/* Run again, on network 1, once its node is back (its first run's tree is gone with
+	 * its worker: nothing is left reading the FIFO). */
+	fd = raw_connect(f);
+	assert_int_equal(raw_wait(fd, 1), DCF_SS_DONE);
+	snprintf(cmd, sizeof(cmd), "echo $DCF_NETWORK >> %s", marks);
+	assert_int_equal(submit(f, NULL, "a\nb\nc\n", out, sizeof(out),
+	                     (const char *const[]){"--batch", "--network", "0", "--", "sh", "-c",
+	                         cmd, NULL}),
+	    0);
+	for (uint64_t id = 2; id <= 4; id++)
+		assert_int_equal(raw_wait(fd, id), DCF_SS_DONE);
+	close(fd);
+	t = task_of(f, 1);
+	assert_int_equal(t.pin, 2);
+	assert_int_equal(t.attempts, 1);
+	assert_int_equal(t.net, 1);
+	assert_int_equal(sup_stop(f, SIGTERM), 0);
+	{
+		char *text = slurp_file(marks);
+
+		/* The killed run may have written its mark or not; the rest are exact. */
+		if (strcmp(text, "1 1\n1 2\n0\n0\n0\n") != 0 && strcmp(text, "1 2\n0\n0\n0\n") != 0)
+			fail_msg("marks: %s", text);
+		free(text);
+	}
+	assert_int_equal(tu_leftovers(), 0);
 }
 
 /* dcf-ctl ARGS: its status, its stdout in out, its stderr in sub_err(f). */
@@ -1661,6 +1727,75 @@ task_of(struct sfix *f, uint64_t id)
 }
 
 /*
+ * --delay and --at: a delayed task starts no sooner than its time, while
+ * others run meanwhile; a time already past is now; a delayed task can be
+ * cancelled before its time and never runs; one committed before a
+ * SIGKILL of the supervisor runs once after the restart, not before its
+ * time.
+ */
+static void
+test_delay(void **state)
+{
+	struct sfix *f = *state;
+	struct dcf_store_task t;
+	char out[256], marks[160], cmd[256];
+	uint64_t t0, t1;
+	int fd;
+
+	snprintf(marks, sizeof(marks), "%s/marks", f->dir);
+	snprintf(cmd, sizeof(cmd), "echo x >> %s", marks);
+	sup_start(f, f->sup_bin, NULL, (const char *const[]){"-N", "1", NULL});
+	t0 = dcf_wall_ns();
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--delay", "3s", "--", "true", NULL}),
+	    0);
+	assert_string_equal(out, "1\n");
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--wait", "--", "true", NULL}),
+	    0);
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"-d", "1h", "--", "true", NULL}),
+	    0);
+	assert_string_equal(out, "3\n");
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"cancel", "3", NULL}), 0);
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--wait", "--at", "@1", "--", "true", NULL}),
+	    0);
+	fd = raw_connect(f);
+	assert_int_equal(raw_wait(fd, 1), DCF_SS_DONE);
+	assert_int_equal(raw_wait(fd, 3), DCF_SS_CANCELLED);
+	close(fd);
+	t = task_of(f, 1);
+	assert_true(t.started_ns >= t0 + 3000000000ULL);
+	assert_int_equal(t.runs, 1);
+	/* Committed, then the supervisor is killed: its next start keeps the time. */
+	t1 = dcf_wall_ns();
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--delay", "2s", "--", "sh", "-c", cmd, NULL}),
+	    0);
+	assert_string_equal(out, "5\n");
+	(void)sup_stop(f, SIGKILL);
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	sup_start(f, f->sup_bin, NULL, (const char *const[]){"-N", "1", NULL});
+	fd = raw_connect(f);
+	assert_int_equal(raw_wait(fd, 5), DCF_SS_DONE);
+	close(fd);
+	t = task_of(f, 5);
+	assert_true(t.started_ns >= t1 + 2000000000ULL);
+	assert_int_equal(t.runs, 1);
+	assert_int_equal(state_of(f, 3), DCF_SS_CANCELLED + 1);
+	assert_int_equal(sup_stop(f, SIGTERM), 0);
+	{
+		char *text = slurp_file(marks);
+
+		assert_string_equal(text, "x\n");
+		free(text);
+	}
+	assert_int_equal(tu_leftovers(), 0);
+}
+
+/*
  * dcf-ctl retry: a task that failed runs again as a new task, with its
  * command, directory, priority and limits, answered once that is
  * committed; the failed one's record stays as it was. One that succeeded,
@@ -1917,6 +2052,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_priority_ctl, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_priority_ctl_restart, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_retry, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_network_pin, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_delay, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_supervisor_crash, setup, teardown),
 	};
 

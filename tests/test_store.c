@@ -579,7 +579,9 @@ test_priority_windows(void **state)
 	dcf_store_close(st);
 
 	/* Back to schema 1, as an older dcf left it. */
-	raw_sql(f->path, "DROP INDEX task_unfinished_prio; PRAGMA user_version = 1;");
+	raw_sql(f->path,
+	    "DROP INDEX task_unfinished_prio; DROP INDEX task_delayed; ALTER TABLE task DROP "
+	    "COLUMN pin; ALTER TABLE task DROP COLUMN not_before_ns; PRAGMA user_version = 1;");
 	assert_non_null(st = open_r(f));
 	memset(&s, 0, sizeof(s));
 	assert_int_equal(dcf_store_unfinished(st, -1, 0, 64, collect, &s, f->err, sizeof(f->err)),
@@ -599,10 +601,10 @@ test_priority_windows(void **state)
 	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
 	ver = sqlite3_column_int64(q, 0);
 	sqlite3_finalize(q);
-	assert_int_equal(ver, 2);
+	assert_int_equal(ver, 4);
 	assert_int_equal(sqlite3_prepare_v2(db,
 	                     "EXPLAIN QUERY PLAN SELECT id FROM task WHERE state < 2 AND prio = 1 "
-	                     "AND id > 0 ORDER BY id LIMIT 5",
+	                     "AND id > 0 AND not_before_ns = 0 ORDER BY id LIMIT 5",
 	                     -1, &q, NULL),
 	    SQLITE_OK);
 	while (sqlite3_step(q) == SQLITE_ROW)
@@ -639,9 +641,9 @@ test_refusals(void **state)
 	/* Ours, from a newer dcf. */
 	assert_non_null(st = open_w(f, DCF_STORE_SERVICE, 1));
 	dcf_store_close(st);
-	raw_sql(f->path, "PRAGMA user_version = 3;");
+	raw_sql(f->path, "PRAGMA user_version = 5;");
 	refused(f, DCF_STORE_SERVICE, EPROTO, "newer than this dcf reads");
-	raw_sql(f->path, "PRAGMA user_version = 1;");
+	raw_sql(f->path, "PRAGMA user_version = 4;");
 	/* The other mode. */
 	refused(f, DCF_STORE_BATCH, EINVAL, "holds a service's tasks, not a batch's");
 	/* Corrupt: a page of the task table overwritten. */

@@ -59,12 +59,17 @@ is_recovery_ring(const struct dcf_seg *sg, uint32_t ring)
 	return ring_net(sg, ring, &net) == 0 && net == DCF_NONE;
 }
 
-/* Where a queued task of level lvl waits for node's network: the recovery ring, or its own. */
+/*
+ * Where a queued task waits, at its level: the recovery ring or network
+ * net's; a pinned one (dcf-submit --network) its own network's, always.
+ */
 static uint32_t
 task_ring(const struct dcf_seg *sg, const struct dcf_task *t, int recovery, uint32_t net)
 {
 	uint32_t lvl = t->prio < DCF_LEVELS ? t->prio : DCF_LEVEL_DEFAULT;
 
+	if (t->pin != 0 && t->pin <= sg->cfg.nets)
+		return ring_of(sg, lvl, t->pin - 1);
 	return ring_of(sg, lvl, recovery ? DCF_NONE : net);
 }
 
@@ -227,7 +232,7 @@ _Static_assert(3 * DCF_BATCH_MAX + 8 + 9 * DCF_BATCH_MAX + 2 + 9 <= DCF_WAL_MAX,
     "a worker's complete + claim of DCF_BATCH_MAX each must fit the journal");
 _Static_assert(4 * DCF_BATCH_MAX + 13 + 2 * DCF_LEVELS <= DCF_WAL_MAX,
     "a give-back must fit the journal");
-_Static_assert(5 * DCF_BATCH_MAX + 15 + DCF_LEVELS <= DCF_WAL_MAX,
+_Static_assert(5 * DCF_BATCH_MAX + 15 + 2 * DCF_LEVELS <= DCF_WAL_MAX,
     "a death holding a batch must fit");
 _Static_assert(4 * DCF_SUP_BATCH + 3 <= DCF_WAL_MAX, "a batched dispatch must fit the journal");
 _Static_assert(2 * DCF_SUP_BATCH + 7 <= DCF_WAL_MAX, "a batched retire must fit the journal");
@@ -273,6 +278,18 @@ dispatch_n(struct dcf_seg *sg, const uint32_t *rings, uint32_t n, uint64_t now,
 			errno = EMSGSIZE;
 			return -1;
 		}
+		/* A pinned task only ever waits on its own network's rings (or out a delay). */
+		if (prior != NULL && prior[i].pin != 0) {
+			uint32_t lvl, net;
+
+			if (prior[i].pin > sg->cfg.nets ||
+			    (rings[i] != dcf_delay_ring(sg) &&
+			        (dcf_ring_what(sg->cfg.nets, rings[i], &lvl, &net) == -1 ||
+			            net != prior[i].pin - 1))) {
+				errno = EINVAL;
+				return -1;
+			}
+		}
 	}
 	dcf_tx_begin(&tx, sg, DCF_OP_DISPATCH);
 	if (dcf_ring_pop_n_tx(&tx, DCF_RING_FREE, slots, n, &got) == -1)
@@ -312,6 +329,7 @@ dispatch_n(struct dcf_seg *sg, const uint32_t *rings, uint32_t n, uint64_t now,
 		t->tries = prior != NULL ? prior[i].tries : 0;
 		t->timeout_ms = prior != NULL ? prior[i].timeout_ms : 0;
 		t->retries = prior != NULL ? prior[i].retries : sg->cfg.retries;
+		t->pin = prior != NULL ? prior[i].pin : 0;
 		t->argv_len = prior != NULL && prior[i].argv_len > 0 && prior[i].argv_len <= len
 		    ? prior[i].argv_len
 		    : len;
@@ -1157,18 +1175,30 @@ dcf_node_died_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint32_t m
 		dcf_tx_put64(&tx, &t->t_queued_ns, now);
 		back[nback++] = chain[i];
 	}
-	/* Each to the tail of its level's recovery ring, in the order it held them. */
-	for (uint32_t l = 0; l < DCF_LEVELS; l++) {
-		uint32_t k = 0;
+	/*
+	 * Each to the tail of its level's recovery ring, in the order it held
+	 * them; a pinned one to the head of its own network's ring of its level,
+	 * ahead of the new ones there (no other network may take it).
+	 */
+	for (uint32_t i = 0; i < nback; i++) {
+		uint32_t r = task_ring(sg, &sg->tasks[back[i]], 1, nd->net), k = 0, lvl, rnet;
+		int seen = 0;
 
-		for (uint32_t i = 0; i < nback; i++)
-			if (task_ring(sg, &sg->tasks[back[i]], 1, nd->net) ==
-			    ring_of(sg, l, DCF_NONE))
-				grp[k++] = back[i];
-		if (k > 0 && dcf_ring_push_n_tx(&tx, ring_of(sg, l, DCF_NONE), grp, k) == -1)
+		for (uint32_t j = 0; j < i && !seen; j++)
+			seen = task_ring(sg, &sg->tasks[back[j]], 1, nd->net) == r;
+		if (seen)
+			continue;
+		for (uint32_t j = i; j < nback; j++)
+			if (task_ring(sg, &sg->tasks[back[j]], 1, nd->net) == r)
+				grp[k++] = back[j];
+		if (dcf_ring_what(sg->cfg.nets, r, &lvl, &rnet) == -1) {
+			errno = EUCLEAN;
 			return -1;
-		if (k > 0)
-			lvls |= 1u << l;
+		}
+		if ((rnet == DCF_NONE ? dcf_ring_push_n_tx(&tx, r, grp, k)
+		                      : dcf_ring_unpop_n_tx(&tx, r, grp, k)) == -1)
+			return -1;
+		lvls |= 1u << lvl;
 	}
 	out->requeued = nc > 0 ? nc - 1 : 0;
 	if (nc > 0)
@@ -1185,6 +1215,7 @@ dcf_node_died_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint32_t m
 	dcf_tx_put64(&tx, &nd->failures, nd->failures + 1);
 	dcf_tx_put64(&tx, &h->cnt.failures, h->cnt.failures + 1);
 	dcf_tx_commit(&tx);
+	/* A recovery ring's bump wakes every network (a pinned task's own among them). */
 	for (uint32_t l = 0; l < DCF_LEVELS; l++)
 		if (lvls & (1u << l))
 			bump_ring(sg, ring_of(sg, l, DCF_NONE));
@@ -1228,6 +1259,42 @@ dcf_move_ring_locked(struct dcf_seg *sg, uint32_t from, uint32_t to, uint64_t no
 		dcf_tx_put64(&tx, &sg->hdr->cnt.to_recovery, sg->hdr->cnt.to_recovery + 1);
 	dcf_tx_commit(&tx);
 	bump_ring(sg, to);
+	return 0;
+}
+
+int
+dcf_evacuate_locked(struct dcf_seg *sg, uint32_t ring, uint64_t now, uint64_t *id, int *moved)
+{
+	uint32_t lvl, net, s, to;
+	struct dcf_task *t;
+	struct dcf_tx tx;
+
+	DCF_INJECT(DCF_OP_MOVE, DCF_STEP_LOCKED);
+	if (dcf_ring_what(sg->cfg.nets, ring, &lvl, &net) == -1 || net == DCF_NONE) {
+		errno = EINVAL;
+		return -1;
+	}
+	dcf_tx_begin(&tx, sg, DCF_OP_MOVE);
+	if (dcf_ring_pop_tx(&tx, ring, &s) == -1)
+		return -1;
+	t = &sg->tasks[s];
+	if (t->state != DCF_TASK_QUEUED || t->queue != ring) {
+		errno = EUCLEAN;
+		return -1;
+	}
+	*id = t->id;
+	*moved = t->pin == 0;
+	to = *moved ? ring_of(sg, lvl, DCF_NONE) : ring;
+	if (dcf_ring_push_tx(&tx, to, s) == -1)
+		return -1;
+	if (*moved) {
+		dcf_tx_put32(&tx, &t->queue, to);
+		dcf_tx_put64(&tx, &t->t_queued_ns, now);
+		dcf_tx_put64(&tx, &sg->hdr->cnt.to_recovery, sg->hdr->cnt.to_recovery + 1);
+	}
+	dcf_tx_commit(&tx);
+	if (*moved)
+		bump_ring(sg, to);
 	return 0;
 }
 

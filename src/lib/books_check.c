@@ -55,6 +55,11 @@ dcf_books_check_locked(struct dcf_seg *sg, char *err, size_t errlen)
 			    sg->tasks[s].prio != lvl)
 				FAIL("slot %u of level %u is queued on ring %u of level %u", s,
 				    sg->tasks[s].prio, r, lvl);
+			if (want == DCF_TASK_QUEUED && sg->tasks[s].pin != 0 &&
+			    dcf_ring_what(c->nets, r, &lvl, &net) == 0 &&
+			    net != sg->tasks[s].pin - 1)
+				FAIL("slot %u pinned to network %u is queued on ring %u", s,
+				    sg->tasks[s].pin - 1, r);
 		}
 		if (want == DCF_TASK_QUEUED)
 			queued += depth;
@@ -298,10 +303,15 @@ dcf_books_reset(struct dcf_seg *sg, uint32_t max_attempts, char *err, size_t err
 			t->state = DCF_TASK_QUEUED;
 			if (t->prio >= DCF_LEVELS)
 				t->prio = DCF_LEVEL_DEFAULT;
-			/* Its level's recovery ring, unless it waits on a queue of its level. */
+			if (t->pin > c->nets)
+				t->pin = 0;
+			/* Its level's recovery ring (a pinned one: its network's), unless it waits
+			 * on a queue of its level it may be on. */
 			if (t->queue != dcf_delay_ring(sg) &&
-			    (dcf_ring_what(c->nets, t->queue, &lvl, &net) == -1 || lvl != t->prio))
-				t->queue = dcf_ring_of(c->nets, t->prio, DCF_NONE);
+			    (dcf_ring_what(c->nets, t->queue, &lvl, &net) == -1 || lvl != t->prio ||
+			        (t->pin != 0 && net != t->pin - 1)))
+				t->queue = dcf_ring_of(c->nets, t->prio,
+				    t->pin != 0 ? t->pin - 1 : DCF_NONE);
 			q[nq].t = t->t_queued_ns;
 			q[nq++].slot = s;
 			break;

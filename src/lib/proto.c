@@ -72,6 +72,9 @@ check_submit(const struct dcf_msg *m, uint32_t cmd_max, uint32_t *code, char *er
 	if (m->u.submit.prio < DCF_PRIO_MIN || m->u.submit.prio > DCF_PRIO_MAX)
 		BAD(DCF_PE_BADCMD, "priority %d is not one of %d to %d", (int)m->u.submit.prio,
 		    DCF_PRIO_MIN, DCF_PRIO_MAX);
+	if (m->u.submit.net != DCF_NET_ANY && m->u.submit.net >= DCF_MAX_NETS)
+		BAD(DCF_PE_BADCMD, "network %u is not one of 0 to %d", m->u.submit.net,
+		    DCF_MAX_NETS - 1);
 	if (m->u.submit.cwd_len == 0 || m->u.submit.cwd_len > DCF_CWD_MAX ||
 	    m->u.submit.cwd[0] != '/' || memchr(m->u.submit.cwd, '\0', m->u.submit.cwd_len) != NULL)
 		BAD(DCF_PE_BADMSG, "the working directory is not an absolute path");
@@ -116,6 +119,8 @@ dcf_proto_parse(const void *buf, size_t len, uint32_t cmd_max, struct dcf_msg *m
 		m->u.submit.timeout_ms = get32(&r);
 		m->u.submit.retries = get32(&r);
 		m->u.submit.prio = (int32_t)get32(&r);
+		m->u.submit.net = get32(&r);
+		m->u.submit.not_before = get64(&r);
 		m->u.submit.key_len = get32(&r);
 		m->u.submit.cwd_len = get32(&r);
 		m->u.submit.cmd_len = get32(&r);
@@ -225,6 +230,8 @@ dcf_proto_build(void *buf, size_t cap, const struct dcf_msg *m)
 		put32(&w, m->u.submit.timeout_ms);
 		put32(&w, m->u.submit.retries);
 		put32(&w, (uint32_t)m->u.submit.prio);
+		put32(&w, m->u.submit.net);
+		put64(&w, m->u.submit.not_before);
 		put32(&w, m->u.submit.key_len);
 		put32(&w, m->u.submit.cwd_len);
 		put32(&w, m->u.submit.cmd_len);

@@ -1133,7 +1133,14 @@ dcf_render_task(FILE *f, const struct dcf_store_task *t, const char *outdir)
 	if (t->key != NULL)
 		fprintf(f, "  key        %s\n", t->key);
 	dcf_render_when(when, sizeof(when), t->submitted_ns);
-	fprintf(f, "  submitted  %s, priority %d\n", when, (int)t->prio);
+	fprintf(f, "  submitted  %s, priority %d", when, (int)t->prio);
+	if (t->pin != 0)
+		fprintf(f, ", on Network-%u only", t->pin - 1);
+	fputc('\n', f);
+	if (t->not_before_ns > 0) {
+		dcf_render_when(when, sizeof(when), t->not_before_ns);
+		fprintf(f, "  not before %s\n", when);
+	}
 	if (t->runs > 0) {
 		dcf_render_when(when, sizeof(when), t->started_ns);
 		fprintf(f, "  started    %s (run %u, on Network-%u Node-%u)\n", when, t->runs,
@@ -1208,13 +1215,16 @@ dcf_render_task_json(FILE *f, const struct dcf_store_task *t, const char *outdir
 		fputs("null", f);
 	dcf_render_task_end(end, sizeof(end), t);
 	fprintf(f,
-	    ", \"priority\": %d, \"runs\": %u, \"tries\": %u, \"attempts\": %u, \"timeout_ms\": "
+	    ", \"priority\": %d, \"network_pin\": %d, \"not_before_ns\": %llu, \"runs\": %u, "
+	    "\"tries\": %u, \"attempts\": "
+	    "%u, \"timeout_ms\": "
 	    "%u, "
 	    "\"retries\": %u, \"submitted_ns\": %llu, \"started_ns\": %llu, \"ended_ns\": %llu, "
 	    "\"end\": \"%s\", \"exit_code\": %d, \"signal\": %u, \"run_ns\": %llu, "
 	    "\"cpu_us\": %llu, \"maxrss_kb\": %llu, \"stdout_bytes\": %llu, "
 	    "\"stderr_bytes\": %llu, \"output\": ",
-	    (int)t->prio, t->runs, t->tries, t->attempts, t->timeout_ms, t->retries,
+	    (int)t->prio, t->pin != 0 ? (int)t->pin - 1 : -1, (unsigned long long)t->not_before_ns,
+	    t->runs, t->tries, t->attempts, t->timeout_ms, t->retries,
 	    (unsigned long long)t->submitted_ns, (unsigned long long)t->started_ns,
 	    (unsigned long long)t->ended_ns, end, t->out.exit_code, t->out.term_sig,
 	    (unsigned long long)t->out.run_ns, (unsigned long long)t->out.cpu_us,

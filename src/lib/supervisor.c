@@ -682,7 +682,7 @@ store_upd(struct sup *s, uint32_t kind, uint64_t id, uint32_t runs, uint32_t att
 		dcf_log(DCF_ERROR, "Task-%llu: recording it: out of memory", tid(s, id));
 }
 
-static uint32_t home_ring(struct sup *s, uint64_t id, uint32_t lvl);
+static uint32_t home_ring(struct sup *s, uint64_t id, uint32_t lvl, uint32_t pin);
 
 /* A command's run failed, or timed out, with retries left: where it goes again. */
 static uint32_t
@@ -690,7 +690,7 @@ retry_ring(struct sup *s, const struct dcf_task *t)
 {
 	if (s->cfg->retry_delay_ms > 0)
 		return dcf_delay_ring(&s->sg);
-	return home_ring(s, t->id, level_of(t));
+	return home_ring(s, t->id, level_of(t), t->pin);
 }
 
 static int
@@ -916,10 +916,13 @@ log_events(struct sup *s)
  * global queue when its network has no live node.
  */
 static uint32_t
-home_ring(struct sup *s, uint64_t id, uint32_t lvl)
+home_ring(struct sup *s, uint64_t id, uint32_t lvl, uint32_t pin)
 {
 	uint32_t net = (uint32_t)(id % s->cfg->nets);
 
+	/* Pinned (dcf-submit --network): its network's, paused or down; it waits there. */
+	if (pin != 0 && pin <= s->cfg->nets)
+		return dcf_ring_of(s->cfg->nets, lvl, pin - 1);
 	/* A paused network's turn goes to the next that runs, if one does. */
 	for (uint32_t i = 1; s->paused[net] && i < s->cfg->nets; i++) {
 		uint32_t n = (net + i) % s->cfg->nets;
@@ -1024,7 +1027,7 @@ refill_cmd(struct sup *s)
 			lens[n] = it->len;
 			/* A service's ids are its tasks' own, dispatched by priority, not in order. */
 			ids[n] = s->svc != NULL ? it->id : id + n;
-			rings[n] = home_ring(s, ids[n], prio_level(it->prior.prio));
+			rings[n] = home_ring(s, ids[n], prio_level(it->prior.prio), it->prior.pin);
 			prior[n] = it->prior;
 			n++;
 		}
@@ -1053,7 +1056,8 @@ refill_cmd(struct sup *s)
 		if (retry_due_at(s) > now ||
 		    dcf_ring_peek(&s->sg, dcf_delay_ring(&s->sg), 0, &slot) == -1)
 			break;
-		ring = home_ring(s, s->sg.tasks[slot].id, level_of(&s->sg.tasks[slot]));
+		ring = home_ring(s, s->sg.tasks[slot].id, level_of(&s->sg.tasks[slot]),
+		    s->sg.tasks[slot].pin);
 		if (dcf_move_ring_locked(&s->sg, dcf_delay_ring(&s->sg), ring, now, &id) == -1)
 			break;
 		woke[ring] = 1;
@@ -1190,8 +1194,19 @@ evacuate(struct sup *s, uint32_t net)
 
 	if (sup_lock(s) == -1)
 		return;
-	while (k < s->cfg->task_slots && dcf_move_locked(&s->sg, net, dcf_now_ns(), &id) == 0)
-		s->ids[k++] = id;
+	/* Each level's ring, each task once: those pinned to it stay, in their order. */
+	for (uint32_t l = DCF_LEVELS; l-- > 0;) {
+		uint32_t ring = dcf_ring_of(s->cfg->nets, l, net);
+
+		for (uint32_t d = dcf_ring_depth(&s->sg.rings[ring]); d > 0; d--) {
+			int moved;
+
+			if (dcf_evacuate_locked(&s->sg, ring, dcf_now_ns(), &id, &moved) == -1)
+				break;
+			if (moved && k < s->cfg->task_slots)
+				s->ids[k++] = id;
+		}
+	}
 	dcf_unlock(&s->sg);
 	dcf_books_wake_ring(&s->sg, DCF_RING_RECOVERY); /* every network's sleepers look */
 	for (uint32_t i = 0; i < k; i++)
@@ -1918,6 +1933,13 @@ set_timer(struct sup *s, uint64_t now)
 		next = s->next_hang_check;
 	if (s->cmd_mode && !s->stopping && !s->resetting && retry_due_at(s) < next)
 		next = retry_due_at(s);
+	/* A delayed task's time (the wall clock's), on our monotonic clock. */
+	if (s->svc != NULL && !s->stopping && !s->resetting) {
+		uint64_t due = svc_next_due(s->svc), wall = dcf_wall_ns();
+
+		if (due != UINT64_MAX && due > wall && now + (due - wall) < next)
+			next = now + (due - wall);
+	}
 	if (s->stopping && s->grace_at && s->grace_at < next)
 		next = s->grace_at;
 	if (s->tty && s->next_progress < next)

@@ -34,6 +34,13 @@ struct vtask {
 	int rerun;     /* ready: a dead supervisor's run, recorded as requeued: never evicted */
 	int moved;     /* ready: dcf-ctl priority moved it here (svc.moved): never evicted */
 	uint64_t retry_of; /* pending: dcf-ctl retry's new task for this one: answered OK */
+	uint64_t nb;       /* pending: --delay, --at: not before (CLOCK_REALTIME); 0: at once */
+};
+
+/* A delayed task: when it may run, which, and at which priority (svc.dl). */
+struct delayed {
+	uint64_t at, id;
+	int32_t prio;
 };
 
 /* A FIFO of tasks, a ring that doubles. */
@@ -92,6 +99,14 @@ struct svc {
 	/* Cancelled while in the store alone: not read in when the window passes them. */
 	uint64_t *skip;
 	uint32_t nskip, skipcap;
+	/*
+	 * Delayed tasks (--delay, --at), committed and not due yet: a min-heap
+	 * by (at, id) of 24 bytes each, the timer the supervisor's poll sleeps
+	 * to (svc_next_due); a task's command is read from the store when it is
+	 * due, and it joins the ready queue of its priority.
+	 */
+	struct delayed *dl;
+	uint32_t ndl, dlcap;
 	/* Moved by dcf-ctl priority, until their end is committed: never read in again (in
 	 * memory, or handed to the books, wherever the store's row says they wait). */
 	uint64_t *moved;
@@ -439,6 +454,72 @@ read_result(struct svc *v, uint64_t id, struct dcf_msg *m)
 	return r;
 }
 
+/* --- the delayed ---------------------------------------------------------- */
+
+static int
+dl_less(const struct delayed *a, const struct delayed *b)
+{
+	return a->at < b->at || (a->at == b->at && a->id < b->id);
+}
+
+static int
+dl_push(struct svc *v, const struct delayed *d)
+{
+	uint32_t i;
+
+	if (v->ndl == v->dlcap) {
+		uint32_t cap = v->dlcap ? v->dlcap * 2 : 64;
+		struct delayed *n = realloc(v->dl, cap * sizeof(*n));
+
+		if (n == NULL)
+			return -1;
+		v->dl = n;
+		v->dlcap = cap;
+	}
+	for (i = v->ndl++; i > 0 && dl_less(d, &v->dl[(i - 1) / 2]); i = (i - 1) / 2)
+		v->dl[i] = v->dl[(i - 1) / 2];
+	v->dl[i] = *d;
+	return 0;
+}
+
+static void
+dl_pop(struct svc *v)
+{
+	struct delayed last = v->dl[--v->ndl];
+	uint32_t i = 0;
+
+	for (;;) {
+		uint32_t c = 2 * i + 1;
+
+		if (c >= v->ndl)
+			break;
+		if (c + 1 < v->ndl && dl_less(&v->dl[c + 1], &v->dl[c]))
+			c++;
+		if (!dl_less(&v->dl[c], &last))
+			break;
+		v->dl[i] = v->dl[c];
+		i = c;
+	}
+	if (v->ndl > 0)
+		v->dl[i] = last;
+}
+
+static struct delayed *
+dl_find(struct svc *v, uint64_t id)
+{
+	for (uint32_t i = 0; i < v->ndl; i++)
+		if (v->dl[i].id == id)
+			return &v->dl[i];
+	return NULL;
+}
+
+uint64_t
+svc_next_due(const struct svc *v)
+{
+	/* One due already waits for a slot: the next completion's refill takes it. */
+	return v->ndl > 0 && v->dl[0].at > dcf_wall_ns() ? v->dl[0].at : UINT64_MAX;
+}
+
 /* --- requests -------------------------------------------------------------- */
 
 static void
@@ -465,6 +546,14 @@ on_submit(struct svc *v, struct conn *c, const struct dcf_msg *m)
 		refuse(v, c, m->tag, DCF_PE_BADCMD, "the command is too long for a task");
 		return;
 	}
+	if (m->u.submit.net != DCF_NET_ANY && m->u.submit.net >= v->cfg->nets) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "no network %u here: this service has networks 0 to %u",
+		    m->u.submit.net, v->cfg->nets - 1);
+		refuse(v, c, m->tag, DCF_PE_BADCMD, why);
+		return;
+	}
 	memset(&vt, 0, sizeof(vt));
 	if ((vt.payload = malloc(len)) == NULL) {
 		refuse(v, c, m->tag, DCF_PE_STORE, "out of memory: nothing was recorded");
@@ -482,6 +571,9 @@ on_submit(struct svc *v, struct conn *c, const struct dcf_msg *m)
 	    m->u.submit.retries == DCF_RETRIES_DEFAULT ? v->cfg->retries : m->u.submit.retries;
 	vt.prior.argv_len = vt.argv_len;
 	vt.prior.prio = m->u.submit.prio;
+	vt.prior.pin = m->u.submit.net != DCF_NET_ANY ? m->u.submit.net + 1 : 0;
+	/* A time already past is now. */
+	vt.nb = m->u.submit.not_before > dcf_wall_ns() ? m->u.submit.not_before : 0;
 	memcpy(key, m->u.submit.key, m->u.submit.key_len);
 	key[m->u.submit.key_len] = '\0';
 	memcpy(cwd, m->u.submit.cwd, m->u.submit.cwd_len);
@@ -495,6 +587,8 @@ on_submit(struct svc *v, struct conn *c, const struct dcf_msg *m)
 	t.timeout_ms = vt.prior.timeout_ms;
 	t.retries = vt.prior.retries;
 	t.prio = vt.prior.prio;
+	t.pin = vt.prior.pin;
+	t.not_before_ns = vt.nb;
 	t.submitted_ns = dcf_wall_ns();
 	if (vq_push(&v->pending, &vt) == -1) {
 		free(vt.payload);
@@ -645,6 +739,7 @@ on_retry(struct svc *v, struct conn *c, const struct dcf_msg *m)
 	vt.prior.retries = rr.t.retries;
 	vt.prior.argv_len = vt.argv_len;
 	vt.prior.prio = rr.t.prio;
+	vt.prior.pin = rr.t.pin <= v->cfg->nets ? rr.t.pin : 0;
 	/* The new task: what the old one was given, nothing of what became of it. */
 	{
 		struct dcf_store_task t;
@@ -657,6 +752,7 @@ on_retry(struct svc *v, struct conn *c, const struct dcf_msg *m)
 		t.timeout_ms = rr.t.timeout_ms;
 		t.retries = rr.t.retries;
 		t.prio = rr.t.prio;
+		t.pin = vt.prior.pin;
 		t.submitted_ns = dcf_wall_ns();
 		if (vq_push(&v->pending, &vt) == -1) {
 			free(vt.payload);
@@ -1032,6 +1128,16 @@ svc_committed(void *arg, const struct dcf_storeq_res *r)
 		free(rf->payload);
 		vq_pop(&v->pending);
 	}
+	if (vt.nb > 0 && r->dup_of == 0) {
+		struct delayed d = {.at = vt.nb, .id = vt.id, .prio = vt.prior.prio};
+
+		free(vt.payload); /* read again from the store when it is due */
+		if (dl_push(v, &d) == -1)
+			dcf_log(DCF_ERROR,
+			    "Task-%llu: out of memory for its delay: it runs after a restart",
+			    (unsigned long long)vt.id);
+		return;
+	}
 	lvl = level_of(vt.prior.prio);
 	if (r->dup_of != 0 || v->spilled[lvl] || v->nready >= v->window ||
 	    vq_push(&v->ready[lvl], &vt) == -1) {
@@ -1122,6 +1228,15 @@ vtask_of_row(const struct svc *v, const struct dcf_store_task *t, struct vtask *
 	vt->prior.retries = t->retries;
 	vt->prior.argv_len = vt->argv_len;
 	vt->prior.prio = t->prio;
+	vt->prior.pin = t->pin;
+	if (t->pin > v->cfg->nets) {
+		dcf_log(DCF_ERROR,
+		    "Task-%llu: it runs on network %u, which this service does not have (0 to %u): "
+		    "not run; start it with --networks %u or more",
+		    (unsigned long long)t->id, t->pin - 1, v->cfg->nets - 1, t->pin);
+		free(vt->payload);
+		return 1;
+	}
 	return 0;
 }
 
@@ -1271,11 +1386,122 @@ top_level(const struct svc *v)
 	return DCF_LEVELS;
 }
 
+/* What dcf_store_get gives a due task: it, made one to run (made 1), or why not. */
+struct due_row {
+	const struct svc *v;
+	struct vtask vt;
+	int made; /* 1 made; 0 not one to run (ended, or cannot be here); -1 out of memory */
+};
+
+static int
+due_row(void *arg, const struct dcf_store_task *t)
+{
+	struct due_row *dr = arg;
+
+	if (dcf_store_state_final(t->state))
+		return 0;
+	switch (vtask_of_row(dr->v, t, &dr->vt)) {
+	case 0:
+		dr->made = 1;
+		break;
+	case 1:
+		dr->made = 0; /* cannot be a task here: said */
+		break;
+	default:
+		dr->made = -1;
+		break;
+	}
+	return 0;
+}
+
+/*
+ * The delayed tasks whose time has come join the ready queue of their
+ * priority, in id order, kept from eviction (moved) until their end is
+ * committed; their record says they wait as any other from now (DUE).
+ */
+static void
+take_due(struct svc *v)
+{
+	uint64_t now = dcf_wall_ns();
+
+	while (v->ndl > 0 && v->dl[0].at <= now) {
+		struct delayed d = v->dl[0];
+		struct due_row dr = {.v = v};
+		struct dcf_store_task u;
+		char err[DCF_ERRLEN];
+		int cancelled = 0;
+
+		for (uint32_t i = 0; i < v->nskip && !cancelled; i++)
+			if (v->skip[i] == d.id) {
+				v->skip[i] = v->skip[--v->nskip]; /* cancelled: never runs */
+				cancelled = 1;
+			}
+		if (cancelled) {
+			dl_pop(v);
+			continue;
+		}
+		if (dcf_store_get(v->rd, d.id, due_row, &dr, err, sizeof(err)) == -1 ||
+		    dr.made == -1 || (dr.made == 1 && moved_add(v, d.id) == -1)) {
+			if (dr.made == 1)
+				free(dr.vt.payload);
+			return; /* the store failed, or memory is short: it waits for the next look */
+		}
+		dl_pop(v);
+		if (dr.made != 1)
+			continue; /* ended meanwhile, or cannot run here (said) */
+		dr.vt.moved = 1;
+		dr.vt.prior.prio = d.prio;
+		if (vq_insert_sorted(&v->ready[level_of(d.prio)], &dr.vt) == -1) {
+			moved_del(v, d.id);
+			free(dr.vt.payload);
+			(void)dl_push(v, &d); /* it was just popped: there is room */
+			return;
+		}
+		v->nready++;
+		memset(&u, 0, sizeof(u));
+		u.id = d.id;
+		if (dcf_storeq_upd(v->q, DCF_SU_DUE, &u, 0) == -1)
+			dcf_log(DCF_ERROR,
+			    "Task-%llu: its time has come, but recording it: out of memory",
+			    (unsigned long long)d.id);
+	}
+}
+
+/* Every delayed task the store has, into the heap (the first window at a start). */
+static int
+load_delayed_one(void *arg, const struct dcf_store_task *t)
+{
+	struct svc *v = arg;
+	struct delayed d = {.at = t->not_before_ns, .id = t->id, .prio = t->prio};
+
+	return dl_push(v, &d) == -1 ? 1 : 0;
+}
+
+static int
+load_delayed(struct svc *v, char *err, size_t errlen)
+{
+	uint64_t after = 0;
+
+	for (;;) {
+		uint32_t before = v->ndl;
+
+		if (dcf_store_unfinished(v->rd, DCF_STORE_DELAYED, after, 4096, load_delayed_one, v,
+		        err, errlen) == -1)
+			return -1;
+		if (v->ndl - before < 4096)
+			return 0;
+		for (uint32_t i = before; i < v->ndl; i++)
+			if (v->dl[i].id > after)
+				after = v->dl[i].id;
+	}
+}
+
 void
 svc_fill(struct svc *v, uint32_t want, struct cmd_batch *b)
 {
 	uint32_t lvl;
 
+	take_due(v);
 	load_windows(v);
 	while (want > 0 && (lvl = top_level(v)) < DCF_LEVELS) {
 		struct vq *q = &v->ready[lvl];
@@ -1401,6 +1627,8 @@ svc_open(struct svc **out, const struct sup_opts *o, const struct dcf_config *cf
 	st->next_id = v->next_id;
 	memset(v->spilled, 1, sizeof(v->spilled));
 	load_windows(v);
+	if (load_delayed(v, err, errlen) == -1)
+		goto fail;
 	st->rerun = cnt.by_state[DCF_SS_RUNNING];
 	if (bind_socket(v, err, errlen) == -1)
 		goto fail;
@@ -1435,6 +1663,7 @@ counts_of(void *arg, const struct dcf_store_task *t)
 
 	c->state = t->state;
 	c->prio = t->prio;
+	c->not_before_ns = t->not_before_ns;
 	c->attempts = t->attempts;
 	c->tries = t->tries;
 	c->runs = t->runs;
@@ -1446,7 +1675,8 @@ struct reprio_row {
 	struct svc *v;
 	struct dcf_store_task *t;
 	struct vtask vt;
-	int made; /* 1: vt holds it; -1: out of memory */
+	int made;      /* 1: vt holds it; -1: out of memory */
+	uint64_t t_nb; /* its not_before_ns */
 };
 
 static int
@@ -1455,7 +1685,8 @@ reprio_row(void *arg, const struct dcf_store_task *t)
 	struct reprio_row *rr = arg;
 
 	counts_of(rr->t, t);
-	if (!dcf_store_state_final(t->state) && t->state != DCF_SS_RUNNING)
+	rr->t_nb = t->not_before_ns;
+	if (!dcf_store_state_final(t->state) && t->state != DCF_SS_RUNNING && t->not_before_ns == 0)
 		rr->made = vtask_of_row(rr->v, t, &rr->vt) == 0 ? 1 : -1;
 	return 0;
 }
@@ -1509,6 +1740,18 @@ svc_reprio(struct svc *v, uint64_t id, int32_t prio, struct dcf_store_task *t)
 	for (uint32_t i = 0; i < v->nskip && !dcf_store_state_final(t->state); i++)
 		if (v->skip[i] == id)
 			t->state = DCF_SS_NSTATES; /* cancelled: its end is on its way */
+	if (!dcf_store_state_final(t->state) && t->state != DCF_SS_NSTATES && rr.t_nb > 0 &&
+	    !moved_has(v, id)) {
+		struct delayed *d = dl_find(v, id);
+
+		if (rr.made == 1)
+			free(rr.vt.payload);
+		if (d == NULL)
+			return SVC_FAILED;
+		t->prio = d->prio; /* the heap's is the newest (a change not committed yet) */
+		d->prio = prio;
+		return SVC_MOVED;
+	}
 	if (dcf_store_state_final(t->state) || t->state == DCF_SS_NSTATES || moved_has(v, id) ||
 	    id <= v->loaded_to[level_of(t->prio)] || t->state == DCF_SS_RUNNING) {
 		if (rr.made == 1)
@@ -1576,6 +1819,9 @@ svc_cancel(struct svc *v, uint64_t id, struct dcf_store_task *t)
 	for (uint32_t i = 0; i < v->nskip; i++)
 		if (v->skip[i] == id)
 			return SVC_ENDED;
+	/* Delayed, its time not come (or not taken yet): it will find itself skipped. */
+	if (t->not_before_ns > 0 && !moved_has(v, id) && t->state == DCF_SS_QUEUED)
+		return skip_add(v, id) == -1 ? SVC_FAILED : SVC_DROPPED;
 	/* Unfinished, not in memory, and its level's reads have passed it: in the books. */
 	if (moved_has(v, id) || id <= v->loaded_to[level_of(t->prio)])
 		return SVC_HANDED;
@@ -1599,7 +1845,7 @@ svc_drain(struct svc *v)
 int
 svc_idle(const struct svc *v)
 {
-	return v->pending.n == 0 && top_level(v) == DCF_LEVELS;
+	return v->pending.n == 0 && top_level(v) == DCF_LEVELS && v->ndl == 0;
 }
 
 void
@@ -1635,6 +1881,7 @@ svc_close(struct svc *v)
 	free(v->skip);
 	free(v->later);
 	free(v->moved);
+	free(v->dl);
 	free(v->rerun);
 	dcf_store_close(v->rd);
 	free(v);

@@ -4,13 +4,17 @@
  * that returned is on disk; one writer, which holds a lock on the file
  * for as long as it is open (SQLite's own locks are per transaction).
  *
- * Schema 1:
+ * Schema 3:
  *   meta(k, v)   mode ("service" or "batch"), instance, max_id, created
  *   task(...)    one row per task, id its primary key, key unique when
- *                given; two partial indexes: the unfinished by id (what a
- *                restart reads) and the finished by end time (retention).
+ *                given; three partial indexes: the unfinished by id (what a
+ *                restart reads), the unfinished by priority and id (2), and
+ *                the finished by end time (retention); pin, the network a
+ *                task runs on (3).
  * The file says it is ours by PRAGMA application_id and its schema by
- * PRAGMA user_version; anything else is refused, never converted.
+ * PRAGMA user_version. A writer brings an older schema up to date, one
+ * step a transaction (upgrade_sql); a reader reads it as it is; a newer one
+ * or anything else is refused, never converted.
  *
  * Nothing here is exported from libdcf: the programs link it (store.h).
  */
@@ -32,7 +36,7 @@
 #include "dcf/util.h"
 
 #define APP_ID  0x64636631 /* "dcf1" */
-#define SCHEMA  2          /* 2: the unfinished by priority */
+#define SCHEMA  4          /* 2: the unfinished by priority; 3: a task's network (pin); 4: delays */
 #define BUSY_MS 5000
 #define KEY_MAX 512
 
@@ -43,6 +47,8 @@ enum st_stmt {
 	Q_REQUEUED,
 	Q_ENDED,
 	Q_PRIO,
+	Q_DUE,
+	Q_DELAYED,
 	Q_STATE_OF,
 	Q_UNFINISHED,
 	Q_UNFINISHED_PRIO,
@@ -68,17 +74,21 @@ enum st_stmt {
 #define COLS \
 	"id, state, prio, timeout_ms, retries, attempts, tries, runs, submitted_ns, " \
 	"started_ns, ended_ns, pid, pid_start, net, node, how, exit_code, term_sig, " \
-	"exec_errno, run_start_ns, run_ns, cpu_us, maxrss_kb, out_bytes, err_bytes, key, " \
-	"cmd, cwd"
+	"exec_errno, run_start_ns, run_ns, cpu_us, maxrss_kb, out_bytes, err_bytes, pin, " \
+	"not_before_ns, key, cmd, cwd"
 
 static const char *const sql_text[Q_NSTMT] = {
     [Q_INSERT] = "INSERT INTO task (id, key, state, prio, timeout_ms, retries, submitted_ns, "
-                 "cmd, cwd) VALUES (?1, ?2, 0, ?3, ?4, ?5, ?6, ?7, ?8) "
+                 "cmd, cwd, pin, not_before_ns) VALUES (?1, ?2, 0, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+                 "?10) "
                  "ON CONFLICT(key) DO NOTHING",
     [Q_KEY_ID] = "SELECT id FROM task WHERE key = ?1",
     [Q_STARTED] = "UPDATE task SET state = 1, runs = max(runs, ?2), started_ns = ?3, pid = ?4, "
                   "pid_start = ?5, net = ?6, node = ?7 WHERE id = ?1 AND state < 2",
     [Q_PRIO] = "UPDATE task SET prio = ?2 WHERE id = ?1 AND state < 2",
+    [Q_DUE] = "UPDATE task SET not_before_ns = 0 WHERE id = ?1 AND state < 2",
+    [Q_DELAYED] = "SELECT " COLS " FROM task WHERE state < 2 AND not_before_ns > 0 AND id > ?1 "
+                  "ORDER BY id LIMIT ?2",
     [Q_REQUEUED] = "UPDATE task SET state = 0, attempts = ?2, tries = ?3, pid = 0 "
                    "WHERE id = ?1 AND state < 2",
     [Q_ENDED] = "UPDATE task SET state = ?2, attempts = ?3, tries = ?4, runs = ?5, "
@@ -87,6 +97,7 @@ static const char *const sql_text[Q_NSTMT] = {
                 "out_bytes = ?15, err_bytes = ?16, pid = 0 WHERE id = ?1 AND state < 2",
     [Q_STATE_OF] = "SELECT state FROM task WHERE id = ?1",
     [Q_UNFINISHED_PRIO] = "SELECT " COLS " FROM task WHERE state < 2 AND prio = ?3 AND id > ?1 "
+                          "AND not_before_ns = 0 "
                           "ORDER BY id LIMIT ?2",
     [Q_UNFINISHED] = "SELECT " COLS " FROM task WHERE state < 2 AND id > ?1 ORDER BY id "
                      "LIMIT ?2",
@@ -147,14 +158,21 @@ static const char schema_sql[] =
     " out_bytes INTEGER NOT NULL DEFAULT 0,"
     " err_bytes INTEGER NOT NULL DEFAULT 0,"
     " cmd BLOB NOT NULL,"
-    " cwd TEXT);"
+    " cwd TEXT,"
+    " pin INTEGER NOT NULL DEFAULT 0,"
+    " not_before_ns INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX task_unfinished ON task(id) WHERE state < 2;"
     "CREATE INDEX task_finished ON task(ended_ns, id) WHERE state >= 2;"
-    "CREATE INDEX task_unfinished_prio ON task(prio, id) WHERE state < 2;";
+    "CREATE INDEX task_unfinished_prio ON task(prio, id) WHERE state < 2;"
+    "CREATE INDEX task_delayed ON task(id) WHERE state < 2 AND not_before_ns > 0;";
 
 /* From each schema to the next, run by the writer in one transaction. */
 static const char *const upgrade_sql[SCHEMA + 1] = {
     [1] = "CREATE INDEX IF NOT EXISTS task_unfinished_prio ON task(prio, id) WHERE state < 2;",
+    [2] = "ALTER TABLE task ADD COLUMN pin INTEGER NOT NULL DEFAULT 0;",
+    [3] = "ALTER TABLE task ADD COLUMN not_before_ns INTEGER NOT NULL DEFAULT 0; "
+          "CREATE INDEX IF NOT EXISTS task_delayed ON task(id) WHERE state < 2 AND "
+          "not_before_ns > 0;",
 };
 
 struct st_sqlite {
@@ -167,6 +185,7 @@ struct st_sqlite {
 	ino_t ino;
 	int created; /* the file is ours from this open (O_EXCL) */
 	uint64_t max_id;
+	int64_t ver; /* the schema it has (a reader's may be older) */
 };
 
 /* SQLite's primary result code as an errno, for the caller's choices. */
@@ -279,6 +298,8 @@ read_row(sqlite3_stmt *q, struct dcf_store_task *t)
 	t->out.maxrss_kb = u64col(q, c++);
 	t->out.out_bytes = u64col(q, c++);
 	t->out.err_bytes = u64col(q, c++);
+	t->pin = u32col(q, c++);
+	t->not_before_ns = u64col(q, c++);
 	t->key = (const char *)sqlite3_column_text(q, c++);
 	t->cmd = sqlite3_column_blob(q, c);
 	t->cmd_len = (uint32_t)sqlite3_column_bytes(q, c++);
@@ -351,6 +372,8 @@ add_one(struct st_sqlite *s, struct dcf_store_new *a, char *err, size_t errlen)
 		sqlite3_bind_text(q, 8, t->cwd, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(q, 8);
+	sqlite3_bind_int64(q, 9, t->pin);
+	sqlite3_bind_int64(q, 10, i64(t->not_before_ns));
 	rc = sqlite3_step(q);
 	sqlite3_reset(q);
 	sqlite3_clear_bindings(q);
@@ -425,6 +448,9 @@ upd_one(struct st_sqlite *s, const struct dcf_store_upd *u, char *err, size_t er
 	case DCF_SU_PRIO:
 		q = s->q[Q_PRIO];
 		sqlite3_bind_int64(q, 2, t->prio);
+		break;
+	case DCF_SU_DUE:
+		q = s->q[Q_DUE];
 		break;
 	default:
 		goto bad;
@@ -504,11 +530,13 @@ sq_unfinished(struct dcf_store *st, int32_t prio, uint64_t after, uint32_t max,
     dcf_store_each_fn fn, void *arg, char *err, size_t errlen)
 {
 	struct st_sqlite *s = (struct st_sqlite *)st;
-	sqlite3_stmt *q = s->q[prio == DCF_STORE_ANY_PRIO ? Q_UNFINISHED : Q_UNFINISHED_PRIO];
+	sqlite3_stmt *q = s->q[prio == DCF_STORE_ANY_PRIO ? Q_UNFINISHED
+	        : prio == DCF_STORE_DELAYED               ? Q_DELAYED
+	                                                  : Q_UNFINISHED_PRIO];
 
 	sqlite3_bind_int64(q, 1, i64(after));
 	sqlite3_bind_int64(q, 2, max);
-	if (prio != DCF_STORE_ANY_PRIO)
+	if (prio != DCF_STORE_ANY_PRIO && prio != DCF_STORE_DELAYED)
 		sqlite3_bind_int64(q, 3, prio);
 	return each_row(s, q, fn, arg, err, errlen) == -1 ? -1 : 0;
 }
@@ -827,6 +855,7 @@ check_store(struct st_sqlite *s, const struct dcf_store_open_opts *o, int *empty
 		return -1;
 	}
 	s->base.mode = strcmp(mode, "batch") == 0 ? DCF_STORE_BATCH : DCF_STORE_SERVICE;
+	s->ver = o->readonly ? ver : SCHEMA;
 	/* An older schema: the writer brings it up to date (a reader reads it as it is). */
 	for (int64_t v = ver; !o->readonly && v < SCHEMA; v++) {
 		char *sql = sqlite3_mprintf("BEGIN IMMEDIATE; %s PRAGMA user_version = %d; COMMIT;",
@@ -960,13 +989,55 @@ take_writer_lock(struct st_sqlite *s, const char *path, int exists, char *err, s
 	return 0;
 }
 
+/* sql with each column schema ver lacks as the constant 0, in buf. */
+static const char *
+old_columns(const char *sql, int64_t ver, char *buf, size_t len)
+{
+	static const struct {
+		const char *name;
+		int64_t since;
+	} cols[] = {{"not_before_ns", 4}, {"pin", 3}};
+	size_t n = 0;
+
+	while (*sql != '\0' && n + 1 < len) {
+		size_t k = 0, w = strspn(sql, "abcdefghijklmnopqrstuvwxyz_");
+
+		for (; k < sizeof(cols) / sizeof(cols[0]); k++)
+			if (ver < cols[k].since && w == strlen(cols[k].name) &&
+			    strncmp(sql, cols[k].name, w) == 0)
+				break;
+		if (w > 0 && k < sizeof(cols) / sizeof(cols[0])) {
+			buf[n++] = '0';
+			sql += w;
+		} else if (w > 0) {
+			for (size_t j = 0; j < w && n + 1 < len; j++)
+				buf[n++] = *sql++;
+		} else {
+			buf[n++] = *sql++;
+		}
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
 static int
 prepare_all(struct st_sqlite *s, char *err, size_t errlen)
 {
 	for (int i = 0; i < Q_NSTMT; i++) {
-		int rc = sqlite3_prepare_v3(s->db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT,
-		    &s->q[i], NULL);
+		char text[1024];
+		const char *sql = sql_text[i];
+		int rc;
 
+		/*
+		 * A reader of an older schema reads it as it is: the columns it lacks
+		 * read as 0 (pin, 3; not_before_ns, 4), and it prepares no write.
+		 */
+		if (s->ver < SCHEMA) {
+			if (strncmp(sql, "SELECT", 6) != 0)
+				continue;
+			sql = old_columns(sql, s->ver, text, sizeof(text));
+		}
+		rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->q[i], NULL);
 		if (rc != SQLITE_OK)
 			return sq_fail(s, rc, "preparing a statement", err, errlen);
 	}

@@ -161,6 +161,7 @@ struct dcf_prior {
 	uint32_t attempts, tries, runs;
 	uint32_t timeout_ms, retries, argv_len; /* argv_len 0: the whole payload */
 	int32_t prio; /* DCF_PRIO_MIN..MAX: the caller picks the ring of its level */
+	uint32_t pin; /* its network + 1 (0: any): only that network's rings ever hold it */
 };
 DCF_MUST_CHECK int dcf_dispatch_cmd_n_locked(struct dcf_seg *sg, const uint32_t *rings, uint32_t n,
     uint64_t now, const void *const *payloads, const uint32_t *lens, const struct dcf_prior *prior);
@@ -283,6 +284,15 @@ DCF_MUST_CHECK int dcf_node_died_locked(struct dcf_seg *sg, uint32_t node, uint3
 
 /* Supervisor: move the head of network net's ring to the recovery ring. */
 DCF_MUST_CHECK int dcf_move_locked(struct dcf_seg *sg, uint32_t net, uint64_t now, uint64_t *id);
+/*
+ * Supervisor, for a network with no live node: the head of its ring
+ * (ring) to the recovery ring of its level (*moved 1), or, pinned to that
+ * network, to the tail of the ring it was on (*moved 0): called depth
+ * times, it moves every task that may go and keeps the order of those that
+ * stay. ENOENT if the ring is empty.
+ */
+DCF_MUST_CHECK int dcf_evacuate_locked(struct dcf_seg *sg, uint32_t ring, uint64_t now,
+    uint64_t *id, int *moved);
 /* Supervisor: move the head of ring from (queued, not free or done) to ring to. */
 DCF_MUST_CHECK int dcf_move_ring_locked(struct dcf_seg *sg, uint32_t from, uint32_t to,
     uint64_t now, uint64_t *id);

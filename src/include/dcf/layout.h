@@ -38,7 +38,7 @@
 #include <stdint.h>
 
 #define DCF_MAGIC          0x31306d6873666364ULL /* "dcfshm01" */
-#define DCF_LAYOUT_VERSION 9u
+#define DCF_LAYOUT_VERSION 10u
 #define DCF_NAME_MAX       32 /* instance name, without NUL */
 #define DCF_NONE           UINT32_MAX
 
@@ -300,7 +300,7 @@ struct dcf_task {
 	uint32_t timeout_ms; /* 0: cfg.timeout_ms */
 	uint32_t retries;    /* failed runs rerun at most this often */
 	uint32_t argv_len;   /* the payload's argv; any bytes after it: its working directory */
-	uint32_t pad_;
+	uint32_t pin; /* dcf-submit --network: that network + 1, its own rings only; 0: any */
 	struct dcf_outcome out;
 };
 

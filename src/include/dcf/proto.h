@@ -14,8 +14,10 @@
  *
  * Requests (client to supervisor):
  *   SUBMIT  u32 flags, u32 timeout_ms, u32 retries, i32 prio (DCF_PRIO_MIN
- *           to DCF_PRIO_MAX, layout.h), u32 key_len, u32 cwd_len,
- *           u32 cmd_len, then key, cwd, cmd bytes.
+ *           to DCF_PRIO_MAX, layout.h), u32 net (DCF_NET_ANY, or the one
+ *           network it runs on), u64 not_before (CLOCK_REALTIME ns: not
+ *           run before; 0 at once), u32 key_len, u32 cwd_len, u32 cmd_len,
+ *           then key, cwd, cmd bytes.
  *           cmd is an argv, items each ending in NUL (cmd.h), the first
  *           not empty; cwd absolute, without NUL; key without NUL, at most
  *           DCF_KEY_MAX bytes (0: no key).
@@ -44,7 +46,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DCF_PROTO_VERSION 2u /* 2: a SUBMIT's priority */
+#define DCF_PROTO_VERSION 4u /* 2: a SUBMIT's priority; 3: its network; 4: its time */
+#define DCF_NET_ANY       UINT32_MAX
 #define DCF_PROTO_HDR     12u
 #define DCF_PROTO_MAX     262144u /* a whole frame, length field included: 256 KiB */
 #define DCF_KEY_MAX       512u
@@ -95,9 +98,11 @@ struct dcf_msg {
 		struct {
 			uint32_t flags, timeout_ms, retries;
 			int32_t prio;
-			const char *key; /* not NUL-terminated: key_len bytes */
-			const char *cwd; /* cwd_len bytes */
-			const char *cmd; /* cmd_len bytes, the last a NUL */
+			uint32_t net;        /* DCF_NET_ANY: wherever */
+			uint64_t not_before; /* 0: at once */
+			const char *key;     /* not NUL-terminated: key_len bytes */
+			const char *cwd;     /* cwd_len bytes */
+			const char *cmd;     /* cmd_len bytes, the last a NUL */
 			uint32_t key_len, cwd_len, cmd_len;
 		} submit;
 		struct {

@@ -75,6 +75,8 @@ struct dcf_store_task {
 	int32_t pid;            /* the worker that runs its last run (a service), 0 if none */
 	uint64_t pid_start;     /* that worker's start time in clock ticks since boot */
 	uint32_t net, node;     /* where the last run ran */
+	uint32_t pin;           /* dcf-submit --network: the network it runs on, + 1; 0: any */
+	uint64_t not_before_ns; /* --delay, --at: not run before (CLOCK_REALTIME); 0: at once */
 	struct dcf_outcome out; /* the last run's outcome (final states) */
 	const char *key;        /* NUL-terminated, or NULL: no key */
 	const void *cmd;        /* the payload: argv items, each ending in NUL (cmd.h) */
@@ -92,6 +94,7 @@ enum dcf_store_upd_kind {
 	DCF_SU_REQUEUED,    /* state QUEUED again: attempts and tries (a death, a retry) */
 	DCF_SU_ENDED,       /* a final state: attempts, tries, ended_ns, out */
 	DCF_SU_PRIO,        /* dcf-ctl priority, while unfinished: prio */
+	DCF_SU_DUE,         /* a delayed task's time came: not_before_ns 0, it waits as any other */
 };
 struct dcf_store_upd {
 	uint32_t kind;
@@ -143,9 +146,11 @@ struct dcf_store;
 struct dcf_store_ops {
 	int (*commit)(struct dcf_store *st, struct dcf_store_batch *b, char *err, size_t errlen);
 	/*
-	 * The unfinished tasks of priority prio (DCF_STORE_ANY_PRIO: any) with
-	 * id > after, in id order, at most max: what a restart runs again,
-	 * read a window at a time, a priority at a time.
+	 * The unfinished tasks with id > after, in id order, at most max, of
+	 * priority prio and not delayed (not_before_ns 0): what a restart runs
+	 * again, read a window at a time, a priority at a time; prio
+	 * DCF_STORE_DELAYED: those delayed instead, of any priority;
+	 * DCF_STORE_ANY_PRIO: every one.
 	 */
 	int (*unfinished)(struct dcf_store *st, int32_t prio, uint64_t after, uint32_t max,
 	    dcf_store_each_fn fn, void *arg, char *err, size_t errlen);
@@ -203,6 +208,7 @@ dcf_store_commit(struct dcf_store *st, struct dcf_store_batch *b, char *err, siz
 	return st->ops->commit(st, b, err, errlen);
 }
 #define DCF_STORE_ANY_PRIO INT32_MIN
+#define DCF_STORE_DELAYED  (INT32_MIN + 1)
 static inline int
 dcf_store_unfinished(struct dcf_store *st, int32_t prio, uint64_t after, uint32_t max,
     dcf_store_each_fn fn, void *arg, char *err, size_t errlen)

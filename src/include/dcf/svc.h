@@ -106,6 +106,8 @@ enum svc_where svc_cancel(struct svc *v, uint64_t id, struct dcf_store_task *t);
  * its old priority.
  */
 enum svc_where svc_reprio(struct svc *v, uint64_t id, int32_t prio, struct dcf_store_task *t);
+/* When the next delayed task is due (CLOCK_REALTIME ns), or UINT64_MAX. */
+uint64_t svc_next_due(const struct svc *v);
 /* The id the next submission gets: every id below it was given. */
 uint64_t svc_next_id(const struct svc *v);
 /* From now on every submission is refused (DCF_PE_DRAINING); waits are answered. */
