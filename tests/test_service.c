@@ -1726,6 +1726,80 @@ task_of(struct sfix *f, uint64_t id)
 	return t;
 }
 
+/* A CTL frame for op on task id (value v), into buf: its size. */
+static size_t
+ctl_frame(unsigned char *buf, size_t cap, uint32_t op, uint64_t id, int64_t v)
+{
+	struct dcf_msg m = {.type = DCF_MSG_CTL, .tag = 9};
+	size_t n;
+
+	m.u.ctl.op = op;
+	m.u.ctl.net = DCF_CTL_ALL;
+	m.u.ctl.id = id;
+	m.u.ctl.value = v;
+	n = dcf_proto_build(buf, cap, &m);
+	assert_true(n > 0);
+	return n;
+}
+
+/*
+ * A controller killed mid-command changes nothing, or the whole of what it
+ * asked: a request cut short (its connection closed) is not carried out; a
+ * whole one whose sender is gone before the answer is carried out and
+ * committed all the same.
+ */
+static void
+test_ctl_killed(void **state)
+{
+	struct sfix *f = *state;
+	unsigned char buf[256];
+	char out[256];
+	size_t n;
+	int fd;
+
+	sup_start(f, f->sup_bin, NULL, (const char *const[]){"-N", "1", NULL});
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"pause", NULL}), 0);
+	assert_int_equal(submit(f, NULL, "a\nb\nc\n", out, sizeof(out),
+	                     (const char *const[]){"--batch", "--", "true", NULL}),
+	    0);
+	/* Cut short: a cancel and a priority, each but its last bytes. */
+	fd = raw_connect(f);
+	n = ctl_frame(buf, sizeof(buf), DCF_CTL_CANCEL, 2, 0);
+	assert_int_equal(write(fd, buf, n - 3), (ssize_t)(n - 3));
+	close(fd);
+	fd = raw_connect(f);
+	n = ctl_frame(buf, sizeof(buf), DCF_CTL_PRIORITY, 3, 4);
+	assert_int_equal(write(fd, buf, n - 1), (ssize_t)(n - 1));
+	close(fd);
+	/* Whole, the sender gone at once: a cancel of 1 and a priority for 2. */
+	fd = raw_connect(f);
+	n = ctl_frame(buf, sizeof(buf), DCF_CTL_CANCEL, 1, 0);
+	assert_int_equal(write(fd, buf, n), (ssize_t)n);
+	close(fd);
+	fd = raw_connect(f);
+	n = ctl_frame(buf, sizeof(buf), DCF_CTL_PRIORITY, 2, -3);
+	assert_int_equal(write(fd, buf, n), (ssize_t)n);
+	close(fd);
+	/* Carried out (the log says so once done), and asked again through dcf-ctl: each
+	 * answer says what the first did, or did not. */
+	assert_int_equal(log_wait(f, "Task-1 cancelled by dcf-ctl", 30), 0);
+	assert_int_equal(log_wait(f, "Task-2: priority 0 -> -3 by dcf-ctl", 30), 0);
+	assert_int_equal(
+	    ctl(f, out, sizeof(out), (const char *const[]){"priority", "3", "0", NULL}), 0);
+	assert_string_equal(out, "task 3: priority 0 (was 0)\n");
+	assert_int_equal(
+	    ctl(f, out, sizeof(out), (const char *const[]){"priority", "2", "-3", NULL}), 0);
+	assert_string_equal(out, "task 2: priority -3 (was -3)\n");
+	fd = raw_connect(f);
+	assert_int_equal(raw_wait(fd, 1), DCF_SS_CANCELLED);
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"resume", NULL}), 0);
+	assert_int_equal(raw_wait(fd, 2), DCF_SS_DONE);
+	assert_int_equal(raw_wait(fd, 3), DCF_SS_DONE);
+	close(fd);
+	assert_int_equal(sup_stop(f, SIGTERM), 0);
+	assert_int_equal(tu_leftovers(), 0);
+}
+
 /*
  * --delay and --at: a delayed task starts no sooner than its time, while
  * others run meanwhile; a time already past is now; a delayed task can be
@@ -2054,6 +2128,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_retry, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_network_pin, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_delay, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ctl_killed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_supervisor_crash, setup, teardown),
 	};
 
