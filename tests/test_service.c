@@ -1325,6 +1325,58 @@ test_drain(void **state)
 }
 
 /*
+ * A pause and a drain outlive the supervisor: answered once committed, so
+ * after a SIGKILL the next start has network 1 paused (its task waits, the
+ * status says so) and is draining (a submission is refused); resumed, it
+ * runs what it had and ends by itself, exit 0.
+ */
+static void
+test_control_restart(void **state)
+{
+	struct sfix *f = *state;
+	char out[256], line[512];
+	int fd, st;
+
+	sup_start(f, f->sup_bin, NULL, (const char *const[]){"--networks", "2", "-N", "1", NULL});
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"pause", "1", NULL}), 0);
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--network", "1", "--", "true", NULL}),
+	    0);
+	assert_string_equal(out, "1\n");
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"drain", NULL}), 0);
+	(void)sup_stop(f, SIGKILL);
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	sup_start(f, f->sup_bin, NULL, (const char *const[]){"--networks", "2", "-N", "1", NULL});
+	assert_int_equal(log_wait(f, "Network-1 paused, as dcf-ctl left it", 30), 0);
+	assert_int_equal(log_wait(f, "draining, as dcf-ctl left it", 30), 0);
+	net_json(f, 1, line, sizeof(line));
+	assert_non_null(strstr(line, "\"paused\": true"));
+	net_json(f, 0, line, sizeof(line));
+	assert_non_null(strstr(line, "\"paused\": false"));
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--", "true", NULL}),
+	    1);
+	assert_non_null(strstr(sub_err(f), "the service is draining"));
+	assert_int_equal(state_of(f, 1), DCF_SS_QUEUED + 1);
+	fd = raw_connect(f);
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"resume", "1", NULL}), 0);
+	assert_int_equal(raw_wait(fd, 1), DCF_SS_DONE);
+	close(fd);
+	assert_int_equal(log_wait(f, "drained: every task has ended", 30), 0);
+	st = sup_stop(f, 0); /* no signal: it ends by itself */
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* The drain is over; the pause of network 1 (resumed since) is not kept either. */
+	sup_start(f, f->sup_bin, NULL, (const char *const[]){"--networks", "2", "-N", "1", NULL});
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--wait", "--network", "1", "--", "true", NULL}),
+	    0);
+	assert_string_equal(out, "2\n");
+	assert_int_equal(sup_stop(f, SIGTERM), 0);
+	assert_int_equal(tu_leftovers(), 0);
+}
+
+/*
  * cancel: a task waiting in each of the three places a service keeps one
  * (a slot of the books, the queue in memory, the store alone: past the
  * 8,192 in memory) ends CANCELLED without a run, committed before the
@@ -1543,6 +1595,8 @@ test_priorities_restart(void **state)
 		;
 	sup_start(f, inj, NULL, (const char *const[]){"--networks", "1", "-N", "1", NULL});
 	unsetenv("DCF_SVC_WINDOW");
+	/* The pause outlived the supervisor: lifted, everything runs at once. */
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"resume", NULL}), 0);
 	fd = raw_connect(f);
 	for (uint64_t id = 1; id <= 90; id++)
 		assert_int_equal(raw_wait(fd, id), DCF_SS_DONE);
@@ -1685,6 +1739,8 @@ test_priority_ctl_restart(void **state)
 	while (waitpid(-1, NULL, WNOHANG) > 0)
 		;
 	sup_start(f, f->sup_bin, NULL, (const char *const[]){"--networks", "1", "-N", "1", NULL});
+	/* The pause outlived the supervisor: lifted, everything runs at once. */
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"resume", NULL}), 0);
 	fd = raw_connect(f);
 	for (uint64_t id = 1; id <= 30; id++)
 		assert_int_equal(raw_wait(fd, id), DCF_SS_DONE);
@@ -1784,11 +1840,13 @@ test_ctl_killed(void **state)
 	 * answer says what the first did, or did not. */
 	assert_int_equal(log_wait(f, "Task-1 cancelled by dcf-ctl", 30), 0);
 	assert_int_equal(log_wait(f, "Task-2: priority 0 -> -3 by dcf-ctl", 30), 0);
-	assert_int_equal(
-	    ctl(f, out, sizeof(out), (const char *const[]){"priority", "3", "0", NULL}), 0);
+	assert_int_equal(ctl(f, out, sizeof(out),
+	                     (const char *const[]){"priority", "3", "0", NULL}),
+	    0);
 	assert_string_equal(out, "task 3: priority 0 (was 0)\n");
-	assert_int_equal(
-	    ctl(f, out, sizeof(out), (const char *const[]){"priority", "2", "-3", NULL}), 0);
+	assert_int_equal(ctl(f, out, sizeof(out),
+	                     (const char *const[]){"priority", "2", "-3", NULL}),
+	    0);
 	assert_string_equal(out, "task 2: priority -3 (was -3)\n");
 	fd = raw_connect(f);
 	assert_int_equal(raw_wait(fd, 1), DCF_SS_CANCELLED);
@@ -2129,6 +2187,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_network_pin, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_delay, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ctl_killed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_control_restart, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_supervisor_crash, setup, teardown),
 	};
 

@@ -443,6 +443,53 @@ render(int json, const struct dcf_render_opt *o)
 
 /* ---- tests: the known state ------------------------------------------ */
 
+/*
+ * Queued by priority: the known state's queue (all at 0) and three more,
+ * two at 4 on network 1 and one at -2 on the recovery ring, counted per
+ * level; the text says so in one line, the JSON in an object.
+ */
+static void
+test_queued_by_priority(void **state)
+{
+	struct dcf_seg sg;
+	char err[DCF_ERRLEN], *text;
+	struct dcf_render_opt o = {.width = 200};
+	const uint32_t rings[3] = {dcf_ring_of(2, DCF_LEVELS - 1, 1),
+	    dcf_ring_of(2, DCF_LEVELS - 1, 1), dcf_ring_of(2, 2, DCF_NONE)};
+
+	(void)state;
+	new_state(&sg, "qprio");
+	assert_int_equal(take(&sg, 1, err), 0);
+	text = render(0, &o);
+	assert_null(strstr(text, "queued by priority")); /* all at 0: nothing to say */
+	free(text);
+	tu_lock(&sg);
+	assert_int_equal(dcf_dispatch_n_locked(&sg, rings, 3, dcf_now_ns()), 3);
+	dcf_unlock(&sg);
+	assert_int_equal(take(&sg, 1, err), 0);
+	assert_int_equal(snap->level_depth[DCF_LEVELS - 1], 2);
+	assert_int_equal(snap->level_depth[2], 1);
+	assert_int_equal(snap->level_depth[DCF_LEVEL_DEFAULT], snap->queued - 3);
+	text = render(0, &o);
+	{
+		char want[96];
+
+		snprintf(want, sizeof(want), "queued by priority: 4: 2, 0: %u, -2: 1\n",
+		    snap->level_depth[DCF_LEVEL_DEFAULT]);
+		if (strstr(text, want) == NULL)
+			fail_msg("no \"%s\" in:\n%s", want, text);
+		free(text);
+		text = render(1, &o);
+		snprintf(want, sizeof(want),
+		    "\"queued_by_priority\": {\"4\": 2, \"0\": %u, \"-2\": 1}",
+		    snap->level_depth[DCF_LEVEL_DEFAULT]);
+		if (strstr(text, want) == NULL)
+			fail_msg("no %s in:\n%s", want, text);
+	}
+	free(text);
+	dcf_seg_destroy(&sg);
+}
+
 static void
 test_snapshot_known_state(void **state)
 {
@@ -2573,6 +2620,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    T(test_json_parser),
 	    T(test_snapshot_known_state),
+	    T(test_queued_by_priority),
 	    T(test_binary_text),
 	    T(test_binary_json),
 	    T(test_binary_json_python),

@@ -198,8 +198,12 @@ snap_count(struct dcf_snap *s)
 	s->quarantined = c->quarantined;
 	s->reclaimed = c->reclaimed;
 	s->recovery_depth = 0;
-	for (uint32_t l = 0; l < DCF_LEVELS; l++)
-		s->recovery_depth += ring_depth(s, dcf_ring_of(h->cfg.nets, l, DCF_NONE));
+	for (uint32_t l = 0; l < DCF_LEVELS; l++) {
+		s->level_depth[l] = ring_depth(s, dcf_ring_of(h->cfg.nets, l, DCF_NONE));
+		s->recovery_depth += s->level_depth[l];
+		for (uint32_t n = 0; n < h->cfg.nets; n++)
+			s->level_depth[l] += ring_depth(s, dcf_ring_of(h->cfg.nets, l, n));
+	}
 	return 0;
 }
 

@@ -291,6 +291,18 @@ text_tasks(FILE *f, const struct dcf_snap *s, const struct dcf_render_opt *o)
 	if (s->skipped > 0)
 		prose_item(&p, "+ %llu skipped", (unsigned long long)s->skipped);
 	prose_break(&p);
+	/* Queued by priority, when any is queued at another than 0. */
+	if (s->queued > s->level_depth[DCF_LEVEL_DEFAULT]) {
+		char line[DCF_LEVELS * 20];
+		size_t n = 0;
+
+		for (uint32_t l = DCF_LEVELS; l-- > 0;)
+			if (s->level_depth[l] > 0 && n < sizeof(line))
+				n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%d: %u",
+				    n > 0 ? ", " : "", (int)l + DCF_PRIO_MIN, s->level_depth[l]);
+		prose_item(&p, "queued by priority: %s", line);
+		prose_break(&p);
+	}
 	prose_item(&p, "%llu reclaimed,", (unsigned long long)s->reclaimed);
 	prose_item(&p, "recovery queue %u,", s->recovery_depth);
 	if (!rate(s, o, &per_s, &span_ns, &since_start)) {
@@ -590,6 +602,15 @@ json_tasks(FILE *f, const struct dcf_snap *s, const struct dcf_render_opt *o)
 		    "  \"rate_per_s\": null,\n  \"rate_window_s\": null,\n"
 		    "  \"rate_since_start\": null,\n");
 	fprintf(f, "  \"recovery_queue_depth\": %u,\n", s->recovery_depth);
+	fprintf(f, "  \"queued_by_priority\": {");
+	for (uint32_t l = DCF_LEVELS, first = 1; l-- > 0;) {
+		if (s->level_depth[l] == 0)
+			continue;
+		fprintf(f, "%s\"%d\": %u", first ? "" : ", ", (int)l + DCF_PRIO_MIN,
+		    s->level_depth[l]);
+		first = 0;
+	}
+	fprintf(f, "},\n");
 	fprintf(f,
 	    "  \"counters\": {\"dispatched\": %llu, \"retired\": %llu, \"to_recovery\": %llu, "
 	    "\"failures\": %llu, \"restarts\": %llu, \"claims\": %llu, \"repairs\": %llu, "

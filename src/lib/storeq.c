@@ -215,6 +215,23 @@ dcf_storeq_upd(struct dcf_storeq *q, uint32_t kind, const struct dcf_store_task 
 	return staged(q, 1);
 }
 
+int
+dcf_storeq_control(struct dcf_storeq *q, const struct dcf_store_ctl *c, uint64_t cookie)
+{
+	struct qbatch *b;
+
+	pthread_mutex_lock(&q->mu);
+	if ((b = stage_locked(q)) == NULL ||
+	    grow_pair((void **)&b->upd, (void **)&b->updc, b->nupd, &b->cupd, sizeof(*b->upd),
+	        sizeof(*b->updc)) == -1)
+		return staged(q, 0);
+	memset(&b->upd[b->nupd], 0, sizeof(b->upd[b->nupd]));
+	b->upd[b->nupd].kind = DCF_SU_CONTROL;
+	b->upd[b->nupd].ctl = *c;
+	b->updc[b->nupd++] = cookie;
+	return staged(q, 1);
+}
+
 static void
 wake_loop(struct dcf_storeq *q)
 {

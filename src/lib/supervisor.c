@@ -159,6 +159,8 @@ struct sup {
 	int drained;                   /* and it did: exit 0 */
 	uint32_t npaused;              /* networks paused by dcf-ctl */
 	uint8_t paused[DCF_MAX_NETS];  /* which (the segment's nets[].paused, as we set it) */
+	struct dcf_store_ctl ctl_was;  /* --serve: what the store says dcf-ctl set before */
+	uint64_t ctl_seq;              /* control states recorded (their commits' cookies) */
 	char store_buf[PATH_MAX - 64]; /* --serve's default store */
 	char results_buf[PATH_MAX];    /* and where its tasks' output is kept */
 	uint32_t ndying;               /* nodes dying: reaped, waiting for their task trees to go */
@@ -2583,8 +2585,73 @@ store_close(struct sup *s)
 
 /* --- dcf-ctl ---------------------------------------------------------------- */
 
+/*
+ * What dcf-ctl set that must outlive us (the networks paused, a drain),
+ * staged for the store: the answer waits for its commit (*after), so a
+ * restart keeps what was answered. Out of memory: said, and not kept.
+ */
 static int
-ctl_pause(struct sup *s, uint32_t net, int pause, char *text, size_t len)
+record_control(struct sup *s, char *text, size_t len, uint64_t *after)
+{
+	struct dcf_store_ctl c;
+
+	memset(&c, 0, sizeof(c));
+	for (uint32_t n = 0; n < s->cfg->nets; n++)
+		if (s->paused[n])
+			c.paused[n / 64] |= 1ULL << (n % 64);
+	c.draining = s->draining != 0;
+	if (dcf_storeq_control(s->storeq, &c, DCF_STOREQ_CTL | ++s->ctl_seq) == -1) {
+		size_t n = strlen(text);
+
+		snprintf(text + n, len - n, " (not recorded, out of memory: a restart forgets it)");
+		return 0;
+	}
+	*after = DCF_STOREQ_CTL | s->ctl_seq;
+	return 1;
+}
+
+/* At a start: the networks paused and the drain a dead supervisor had been asked for. */
+static void
+restore_control(struct sup *s)
+{
+	const struct dcf_store_ctl *c = &s->ctl_was;
+	uint32_t n, lost = 0;
+
+	for (n = 0; n < DCF_MAX_NETS; n++) {
+		if (!(c->paused[n / 64] & (1ULL << (n % 64))))
+			continue;
+		if (n >= s->cfg->nets) {
+			lost++;
+			continue;
+		}
+		if (sup_lock(s) == -1)
+			return;
+		if (dcf_set_paused_locked(&s->sg, n, 1) == 0) {
+			s->paused[n] = 1;
+			s->npaused++;
+		}
+		dcf_unlock(&s->sg);
+		dcf_log(DCF_WARNING, "Network-%u paused, as dcf-ctl left it: dcf-ctl resume %u", n,
+		    n);
+	}
+	if (lost > 0)
+		dcf_log(DCF_WARNING, "%u paused networks are beyond --networks %u: forgotten", lost,
+		    s->cfg->nets);
+	if (c->draining && !s->draining) {
+		if (sup_lock(s) == -1)
+			return;
+		dcf_set_draining_locked(&s->sg);
+		dcf_unlock(&s->sg);
+		s->draining = 1;
+		svc_drain(s->svc);
+		dcf_log(DCF_WARNING,
+		    "draining, as dcf-ctl left it: no new submissions; stopping once every "
+		    "task has ended");
+	}
+}
+
+static int
+ctl_pause(struct sup *s, uint32_t net, int pause, char *text, size_t len, uint64_t *after)
 {
 	const char *what = pause ? "paused" : "resumed";
 	char where[32];
@@ -2619,11 +2686,11 @@ ctl_pause(struct sup *s, uint32_t net, int pause, char *text, size_t len)
 	dcf_log(DCF_WARNING, "%s %s by dcf-ctl: %s", where, what,
 	    pause ? "its nodes start no new task; running ones go on"
 	          : "its nodes take tasks again");
-	return 0;
+	return record_control(s, text, len, after);
 }
 
 static int
-ctl_drain(struct sup *s, char *text, size_t len)
+ctl_drain(struct sup *s, char *text, size_t len, uint64_t *after)
 {
 	if (s->draining) {
 		snprintf(text, len, "draining already");
@@ -2640,7 +2707,7 @@ ctl_drain(struct sup *s, char *text, size_t len)
 	snprintf(text, len, "draining: no new submissions; it stops once every task has ended");
 	dcf_log(DCF_WARNING,
 	    "draining (dcf-ctl): no new submissions; stopping once every task has ended");
-	return 0;
+	return record_control(s, text, len, after);
 }
 
 /*
@@ -2894,9 +2961,9 @@ sup_ctl(void *arg, const struct dcf_msg *m, char *text, size_t len, uint64_t *af
 	switch (m->u.ctl.op) {
 	case DCF_CTL_PAUSE:
 	case DCF_CTL_RESUME:
-		return ctl_pause(s, m->u.ctl.net, m->u.ctl.op == DCF_CTL_PAUSE, text, len);
+		return ctl_pause(s, m->u.ctl.net, m->u.ctl.op == DCF_CTL_PAUSE, text, len, after);
 	case DCF_CTL_DRAIN:
-		return ctl_drain(s, text, len);
+		return ctl_drain(s, text, len, after);
 	case DCF_CTL_CANCEL:
 		return ctl_cancel(s, m->u.ctl.id, text, len, after);
 	case DCF_CTL_KILL:
@@ -2952,7 +3019,14 @@ loop_step(struct sup *s, int may_block)
 		begin_stop(s, -1);
 	}
 	if (!s->stopping && !s->resetting && drained(s)) {
+		char text[160] = "";
+		uint64_t after;
+
 		dcf_log(DCF_WARNING, "drained: every task has ended; stopping");
+		/* Done: the next start takes submissions again (a pause stays). */
+		s->draining = 0;
+		(void)record_control(s, text, sizeof(text), &after);
+		s->draining = 1;
 		s->drained = 1;
 		begin_stop(s, -1);
 	}
@@ -3240,6 +3314,12 @@ open_store(struct sup *s, struct sup_opts *o, char *err, size_t errlen)
 			return -1;
 		}
 		svc_set_ctl(s->svc, sup_ctl, s);
+		if (dcf_store_control(s->store, &s->ctl_was, err, errlen) == -1) {
+			svc_close(s->svc);
+			s->svc = NULL;
+			drop_new_store(s, o);
+			return -1;
+		}
 		dcf_log(DCF_WARNING,
 		    "serving '%s': store %s, %llu %s unfinished (%llu were running), next id %llu",
 		    o->name, o->store_path, (unsigned long long)st.unfinished,
@@ -3353,6 +3433,7 @@ supervisor_run(struct sup_opts *o)
 			svc_set_storeq(s.svc, s.storeq);
 			dcf_storeq_set_retention(s.storeq, o->keep_count, o->keep_age_ms,
 			    drop_output, (void *)o->results_dir);
+			restore_control(&s);
 		}
 	}
 	rc = run_system(&s);

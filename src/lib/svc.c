@@ -1090,6 +1090,8 @@ svc_committed(void *arg, const struct dcf_storeq_res *r)
 	if (!r->is_add) {
 		if (r->cookie & DCF_STOREQ_PRIO)
 			tell_later(v, r->id);
+		if (r->cookie & DCF_STOREQ_CTL)
+			tell_later(v, r->cookie); /* a control state's: answered by its cookie */
 		if (r->cookie & DCF_STOREQ_ENDED)
 			moved_del(v, r->id);
 		if (r->cookie & DCF_STOREQ_ENDED)
@@ -1845,7 +1847,8 @@ svc_drain(struct svc *v)
 int
 svc_idle(const struct svc *v)
 {
-	return v->pending.n == 0 && top_level(v) == DCF_LEVELS && v->ndl == 0;
+	/* And every control request answered: a drain's own answer waits for its commit. */
+	return v->pending.n == 0 && top_level(v) == DCF_LEVELS && v->ndl == 0 && v->nlater == 0;
 }
 
 void

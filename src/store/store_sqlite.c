@@ -48,6 +48,8 @@ enum st_stmt {
 	Q_ENDED,
 	Q_PRIO,
 	Q_DUE,
+	Q_META_SET,
+	Q_META_GET,
 	Q_DELAYED,
 	Q_STATE_OF,
 	Q_UNFINISHED,
@@ -87,6 +89,9 @@ static const char *const sql_text[Q_NSTMT] = {
                   "pid_start = ?5, net = ?6, node = ?7 WHERE id = ?1 AND state < 2",
     [Q_PRIO] = "UPDATE task SET prio = ?2 WHERE id = ?1 AND state < 2",
     [Q_DUE] = "UPDATE task SET not_before_ns = 0 WHERE id = ?1 AND state < 2",
+    [Q_META_SET] = "INSERT INTO meta (k, v) VALUES (?1, ?2) ON CONFLICT(k) DO UPDATE SET v = "
+                   "excluded.v",
+    [Q_META_GET] = "SELECT v FROM meta WHERE k = ?1",
     [Q_DELAYED] = "SELECT " COLS " FROM task WHERE state < 2 AND not_before_ns > 0 AND id > ?1 "
                   "ORDER BY id LIMIT ?2",
     [Q_REQUEUED] = "UPDATE task SET state = 0, attempts = ?2, tries = ?3, pid = 0 "
@@ -403,6 +408,73 @@ taken:
 	return -1;
 }
 
+/* meta k = v, in the transaction open. */
+static int
+meta_set(struct st_sqlite *s, const char *k, const char *v, char *err, size_t errlen)
+{
+	sqlite3_stmt *q = s->q[Q_META_SET];
+	int rc;
+
+	sqlite3_bind_text(q, 1, k, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, v, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return rc == SQLITE_DONE ? 0 : sq_fail(s, rc, "recording the control state", err, errlen);
+}
+
+/* The dcf-ctl state as meta rows: 'paused' (64 hex digits a word), 'draining' (0 or 1). */
+static int
+control_set(struct st_sqlite *s, const struct dcf_store_ctl *c, char *err, size_t errlen)
+{
+	char hex[sizeof(c->paused) * 2 + 1];
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(c->paused) / sizeof(c->paused[0]); i++)
+		n += (size_t)snprintf(hex + n, sizeof(hex) - n, "%016llx",
+		    (unsigned long long)c->paused[i]);
+	if (meta_set(s, "paused", hex, err, errlen) == -1)
+		return -1;
+	return meta_set(s, "draining", c->draining ? "1" : "0", err, errlen);
+}
+
+static int
+sq_control(struct dcf_store *st, struct dcf_store_ctl *c, char *err, size_t errlen)
+{
+	struct st_sqlite *s = (struct st_sqlite *)st;
+	sqlite3_stmt *q = s->q[Q_META_GET];
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	sqlite3_bind_text(q, 1, "paused", -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(q, 0);
+
+		for (size_t i = 0; v != NULL && i < sizeof(c->paused) / sizeof(c->paused[0]); i++) {
+			char word[17];
+
+			if (strlen(v) < 16 * (i + 1))
+				break;
+			memcpy(word, v + 16 * i, 16);
+			word[16] = '\0';
+			c->paused[i] = strtoull(word, NULL, 16);
+		}
+	}
+	sqlite3_reset(q);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return sq_fail(s, rc, "reading the control state", err, errlen);
+	sqlite3_bind_text(q, 1, "draining", -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(q, 0);
+
+		c->draining = v != NULL && v[0] == '1';
+	}
+	sqlite3_reset(q);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return sq_fail(s, rc, "reading the control state", err, errlen);
+	return 0;
+}
+
 static int
 upd_one(struct st_sqlite *s, const struct dcf_store_upd *u, char *err, size_t errlen)
 {
@@ -411,6 +483,8 @@ upd_one(struct st_sqlite *s, const struct dcf_store_upd *u, char *err, size_t er
 	int rc;
 
 	switch (u->kind) {
+	case DCF_SU_CONTROL:
+		return control_set(s, &u->ctl, err, errlen);
 	case DCF_SU_STARTED:
 		q = s->q[Q_STARTED];
 		sqlite3_bind_int64(q, 2, t->runs);
@@ -711,6 +785,7 @@ static const struct dcf_store_ops sq_ops = {
     .list = sq_list,
     .get = sq_get,
     .count = sq_count,
+    .control = sq_control,
     .prune = sq_prune,
     .close = sq_close,
 };

@@ -76,6 +76,7 @@ struct dcf_snap {
 	uint64_t skipped; /* ids never run: --resume found them run, or bad input */
 	int streaming;    /* the input has not ended: total is the tasks so far */
 	uint32_t recovery_depth;
+	uint32_t level_depth[DCF_LEVELS]; /* queued at each priority level (layout.h) */
 	struct dcf_snap_net net[DCF_MAX_NETS];
 
 	/* The copy: only [0, cfg.nets), [0, nrings), [0, cfg.max_nodes) are filled. */

@@ -95,10 +95,17 @@ enum dcf_store_upd_kind {
 	DCF_SU_ENDED,       /* a final state: attempts, tries, ended_ns, out */
 	DCF_SU_PRIO,        /* dcf-ctl priority, while unfinished: prio */
 	DCF_SU_DUE,         /* a delayed task's time came: not_before_ns 0, it waits as any other */
+	DCF_SU_CONTROL,     /* not a task's: the service's dcf-ctl state (ctl), id 0 */
+};
+/* What dcf-ctl set that outlives the supervisor: the networks paused, draining. */
+struct dcf_store_ctl {
+	uint64_t paused[DCF_MAX_NETS / 64]; /* network n: bit n % 64 of word n / 64 */
+	uint32_t draining;
 };
 struct dcf_store_upd {
 	uint32_t kind;
-	struct dcf_store_task t; /* id and the fields the kind names */
+	struct dcf_store_task t;  /* id and the fields the kind names */
+	struct dcf_store_ctl ctl; /* DCF_SU_CONTROL's */
 };
 
 /*
@@ -170,6 +177,8 @@ struct dcf_store_ops {
 	 * fn for each before it goes (its output files are the caller's to
 	 * remove). Returns how many were deleted.
 	 */
+	/* The dcf-ctl state last recorded (DCF_SU_CONTROL); all zero if none. */
+	int (*control)(struct dcf_store *st, struct dcf_store_ctl *c, char *err, size_t errlen);
 	int64_t (*prune)(struct dcf_store *st, uint64_t keep_count, uint64_t ended_before,
 	    uint32_t max, dcf_store_each_fn fn, void *arg, char *err, size_t errlen);
 	void (*close)(struct dcf_store *st);
@@ -238,6 +247,11 @@ dcf_store_count_some(struct dcf_store *st, struct dcf_store_counts *c, unsigned 
     size_t errlen)
 {
 	return st->ops->count(st, c, what, err, errlen);
+}
+static inline int
+dcf_store_control(struct dcf_store *st, struct dcf_store_ctl *c, char *err, size_t errlen)
+{
+	return st->ops->control(st, c, err, errlen);
 }
 static inline int64_t
 dcf_store_prune(struct dcf_store *st, uint64_t keep_count, uint64_t ended_before, uint32_t max,

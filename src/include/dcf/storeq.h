@@ -34,6 +34,8 @@ struct dcf_storeq;
 #define DCF_STOREQ_ENDED (1ULL << 63)
 /* The cookie of a task's new priority (DCF_SU_PRIO): this bit | its id. */
 #define DCF_STOREQ_PRIO (1ULL << 62)
+/* The cookie of a control state (dcf_storeq_control): this bit | a number of the caller's. */
+#define DCF_STOREQ_CTL (1ULL << 61)
 
 /* What a committed item gives back. */
 struct dcf_storeq_res {
@@ -50,6 +52,8 @@ int dcf_storeq_fd(const struct dcf_storeq *q);
 /* Stage a new task (t's strings and command copied). -1 with errno ENOMEM. */
 int dcf_storeq_add(struct dcf_storeq *q, const struct dcf_store_task *t, uint64_t cookie);
 /* Stage a change (its t's strings are not read). -1 with errno ENOMEM. */
+/* Stage the service's dcf-ctl state (DCF_SU_CONTROL). 0, or -1 (out of memory). */
+int dcf_storeq_control(struct dcf_storeq *q, const struct dcf_store_ctl *c, uint64_t cookie);
 int dcf_storeq_upd(struct dcf_storeq *q, uint32_t kind, const struct dcf_store_task *t,
     uint64_t cookie);
 /*
