@@ -1335,7 +1335,7 @@ test_control_restart(void **state)
 {
 	struct sfix *f = *state;
 	char out[256], line[512];
-	int fd, st;
+	int st;
 
 	sup_start(f, f->sup_bin, NULL, (const char *const[]){"--networks", "2", "-N", "1", NULL});
 	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"pause", "1", NULL}), 0);
@@ -1359,13 +1359,12 @@ test_control_restart(void **state)
 	    1);
 	assert_non_null(strstr(sub_err(f), "the service is draining"));
 	assert_int_equal(state_of(f, 1), DCF_SS_QUEUED + 1);
-	fd = raw_connect(f);
+	/* Resumed, it runs task 1 and, drained, ends by itself (a wait could race its end). */
 	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"resume", "1", NULL}), 0);
-	assert_int_equal(raw_wait(fd, 1), DCF_SS_DONE);
-	close(fd);
 	assert_int_equal(log_wait(f, "drained: every task has ended", 30), 0);
 	st = sup_stop(f, 0); /* no signal: it ends by itself */
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(state_of(f, 1), DCF_SS_DONE + 1);
 	/* The drain is over; the pause of network 1 (resumed since) is not kept either. */
 	sup_start(f, f->sup_bin, NULL, (const char *const[]){"--networks", "2", "-N", "1", NULL});
 	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
