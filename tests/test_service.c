@@ -1715,6 +1715,45 @@ test_priority_ctl(void **state)
 }
 
 /*
+ * A task in the books moved by dcf-ctl priority to a level whose tasks
+ * are partly in the store alone: when that level is read back from the
+ * store, the moved task (its record now at that level) is not read in
+ * again: every task runs exactly once (window 16, one worker).
+ */
+static void
+test_priority_ctl_handed(void **state)
+{
+	struct sfix *f = *state;
+	struct pclass cls[2] = {{'L', "0", 0, 100}, {'B', "-1", 0, 20}};
+	uint32_t seq[121];
+	char out[256], marks[160], inj[PATH_MAX];
+	int fd;
+
+	snprintf(marks, sizeof(marks), "%s/marks", f->dir);
+	assert_non_null(realpath("./build/inj/dcf-supervisor", inj));
+	setenv("DCF_SVC_WINDOW", "16", 1);
+	sup_start(f, inj, NULL, (const char *const[]){"--networks", "1", "-N", "1", NULL});
+	unsetenv("DCF_SVC_WINDOW");
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"pause", NULL}), 0);
+	submit_class(f, &cls[0], marks, 1);   /* 1..64 in the books, 65..80 in memory */
+	submit_class(f, &cls[1], marks, 101); /* priority -1: the store alone */
+	/* Task 2 waits in a slot of the books; its record moves to -1. */
+	reprio(f, 2, -1, 0);
+	cls[0].n = 100;
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"resume", NULL}), 0);
+	fd = raw_connect(f);
+	for (uint64_t id = 1; id <= 120; id++)
+		assert_int_equal(raw_wait(fd, id), DCF_SS_DONE);
+	close(fd);
+	assert_int_equal(sup_stop(f, SIGTERM), 0);
+	/* Task 2 is an 'L' in the marks (its command's letter); once each, every one. */
+	read_marks(marks, cls, 2, 120, seq);
+	assert_true(seq[2] > seq[100]); /* after every task of priority 0 */
+	assert_true(seq[2] < seq[101]); /* before those of -1 submitted after it moved */
+	assert_int_equal(tu_leftovers(), 0);
+}
+
+/*
  * A new priority outlives the supervisor: changed in the books' slots,
  * committed before it was answered, then SIGKILL. The next start runs 25
  * first and 10 last, the rest in id order.
@@ -2182,6 +2221,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_priorities_restart, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_priority_ctl, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_priority_ctl_restart, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_priority_ctl_handed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_retry, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_network_pin, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_delay, setup, teardown),

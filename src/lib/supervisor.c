@@ -2840,6 +2840,11 @@ ctl_priority(struct sup *s, uint64_t id, int64_t prio, char *text, size_t len, u
 	case SVC_HANDED: {
 		int r, e;
 
+		/* Its record will say the new level, which the store's reads have not passed. */
+		if (svc_pin(s->svc, id) == -1) {
+			snprintf(text, len, "out of memory: nothing was changed");
+			return -1;
+		}
 		if (sup_lock(s) == -1) {
 			snprintf(text, len,
 			    "the books are being repaired: nothing was changed; try again");

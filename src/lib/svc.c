@@ -107,6 +107,7 @@ struct svc {
 	 */
 	struct delayed *dl;
 	uint32_t ndl, dlcap;
+	int dl_nomem; /* reading them at the start ran out of memory */
 	/* Moved by dcf-ctl priority, until their end is committed: never read in again (in
 	 * memory, or handed to the books, wherever the store's row says they wait). */
 	uint64_t *moved;
@@ -511,6 +512,12 @@ dl_find(struct svc *v, uint64_t id)
 		if (v->dl[i].id == id)
 			return &v->dl[i];
 	return NULL;
+}
+
+int
+svc_pin(struct svc *v, uint64_t id)
+{
+	return moved_has(v, id) ? 0 : moved_add(v, id);
 }
 
 uint64_t
@@ -1092,8 +1099,15 @@ svc_committed(void *arg, const struct dcf_storeq_res *r)
 			tell_later(v, r->id);
 		if (r->cookie & DCF_STOREQ_CTL)
 			tell_later(v, r->cookie); /* a control state's: answered by its cookie */
-		if (r->cookie & DCF_STOREQ_ENDED)
+		if (r->cookie & DCF_STOREQ_ENDED) {
 			moved_del(v, r->id);
+			for (uint32_t i = 0; i < v->nskip; i++)
+				if (v->skip[i] == r->id) {
+					v->skip[i] =
+					    v->skip[--v->nskip]; /* its end is in the store now */
+					break;
+				}
+		}
 		if (r->cookie & DCF_STOREQ_ENDED)
 			tell_waiters(v, r->cookie & ~DCF_STOREQ_ENDED);
 		return;
@@ -1252,8 +1266,8 @@ load_one(void *arg, const struct dcf_store_task *t)
 
 	for (uint32_t i = 0; i < v->nskip; i++)
 		if (v->skip[i] == t->id) {
-			/* Cancelled while it was here alone: its end is on its way to the store. */
-			v->skip[i] = v->skip[--v->nskip];
+			/* Cancelled while it was here alone: its end is on its way to the store
+			 * (the entry goes once that is committed: it may be read again first). */
 			v->loaded_to[l->lvl] = t->id;
 			l->got++;
 			return 0;
@@ -1372,7 +1386,8 @@ load_windows(struct svc *v)
 			dcf_log(DCF_ERROR, "store: reading the queued tasks: %s", err);
 			return;
 		}
-		/* All read, and nothing on its way that would be missed: memory holds it all again. */
+		/* All read, and nothing of this level on its way that would be missed: memory holds
+		 * it all again. */
 		if (l.got < want && !l.stopped && v->pending.n == 0)
 			v->spilled[lvl] = 0;
 	}
@@ -1434,10 +1449,8 @@ take_due(struct svc *v)
 		int cancelled = 0;
 
 		for (uint32_t i = 0; i < v->nskip && !cancelled; i++)
-			if (v->skip[i] == d.id) {
-				v->skip[i] = v->skip[--v->nskip]; /* cancelled: never runs */
-				cancelled = 1;
-			}
+			cancelled = v->skip[i] ==
+			    d.id; /* never runs; the entry goes with its end's commit */
 		if (cancelled) {
 			dl_pop(v);
 			continue;
@@ -1476,7 +1489,11 @@ load_delayed_one(void *arg, const struct dcf_store_task *t)
 	struct svc *v = arg;
 	struct delayed d = {.at = t->not_before_ns, .id = t->id, .prio = t->prio};
 
-	return dl_push(v, &d) == -1 ? 1 : 0;
+	if (dl_push(v, &d) == -1) {
+		v->dl_nomem = 1;
+		return 1;
+	}
+	return 0;
 }
 
 static int
@@ -1490,6 +1507,8 @@ load_delayed(struct svc *v, char *err, size_t errlen)
 		if (dcf_store_unfinished(v->rd, DCF_STORE_DELAYED, after, 4096, load_delayed_one, v,
 		        err, errlen) == -1)
 			return -1;
+		if (v->dl_nomem)
+			DCF_BAD(ENOMEM, "out of memory reading the delayed tasks");
 		if (v->ndl - before < 4096)
 			return 0;
 		for (uint32_t i = before; i < v->ndl; i++)

@@ -106,6 +106,12 @@ enum svc_where svc_cancel(struct svc *v, uint64_t id, struct dcf_store_task *t);
  * its old priority.
  */
 enum svc_where svc_reprio(struct svc *v, uint64_t id, int32_t prio, struct dcf_store_task *t);
+/*
+ * dcf-ctl priority on task id, handed to the books: never read in from
+ * the store again (its record will say another priority) until its end is
+ * committed. -1 out of memory: nothing may change then.
+ */
+int svc_pin(struct svc *v, uint64_t id);
 /* When the next delayed task is due (CLOCK_REALTIME ns), or UINT64_MAX. */
 uint64_t svc_next_due(const struct svc *v);
 /* The id the next submission gets: every id below it was given. */
