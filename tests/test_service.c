@@ -1614,27 +1614,11 @@ test_priorities_restart(void **state)
 	assert_int_equal(tu_leftovers(), 0);
 }
 
-/* Task id's priority in the store, as committed. */
-static int
-got_prio(void *arg, const struct dcf_store_task *t)
-{
-	*(int32_t *)arg = t->prio;
-	return 0;
-}
-
+/* Task id's priority in the store, as committed (task_of: it must be there). */
 static int32_t
 prio_of(struct sfix *f, uint64_t id)
 {
-	struct dcf_store_open_opts o = {.where = f->store, .readonly = 1};
-	char err[256];
-	struct dcf_store *st = dcf_store_open(&o, err, sizeof(err));
-	int32_t p = 99;
-
-	if (st == NULL)
-		fail_msg("%s", err);
-	assert_int_equal(dcf_store_get(st, id, got_prio, &p, err, sizeof(err)), 1);
-	dcf_store_close(st);
-	return p;
+	return task_of(f, id).prio;
 }
 
 /* dcf-ctl priority ID P: 0 and its answer, which must say what it did; its new priority stored. */
