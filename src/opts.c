@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -17,7 +18,7 @@ static const char *const work_words[] = {"sleep", "cpu", "none", NULL};
 static const char *const level_words[] = {"debug", "info", "warning", "error", NULL};
 /* In enum dcf_store_state's order. */
 static const char *const state_words[] = {"queued", "running", "done", "failed", "quarantined",
-    "cancelled", NULL};
+    "cancelled", "dep-failed", NULL};
 
 #define ALL OPT_P_ALL
 #define SUP OPT_P_SUPERVISOR
@@ -101,6 +102,11 @@ const struct opt opt_table[OPT_NENTRIES] = {
         "start it no sooner than DURATION from now (a year at\nmost: 90s, 15m, 2h, 1d)"},
     [OPT_AT] = {"at", 0, REQ, OPT_K_TIME, "TIME", 0, 0, NULL, SUB,
         "start it no sooner than TIME: YYYY-MM-DD HH:MM[:SS]\n(local) or @SECONDS since 1970"},
+    [OPT_AFTER] = {"after", 0, REQ, OPT_K_IDS, "ID[,ID...]", 1, INT64_MAX, NULL, SUB,
+        "run it once tasks ID... have all succeeded; if one\ndoes not, it ends dep-failed, never "
+        "run"},
+    [OPT_AFTER_ANY] = {"after-any", 0, REQ, OPT_K_IDS, "ID[,ID...]", 1, INT64_MAX, NULL, SUB,
+        "run it once tasks ID... have ended, however they did"},
     [OPT_NETWORK] = {"network", 0, REQ, OPT_K_UINT, "N", 0, DCF_MAX_NETS - 1, NULL, SUB,
         "run it on network N's nodes only, whatever befalls\nthem (--batch: every line)"},
     [OPT_BATCH] = {"batch", 'b', OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, SUB,
@@ -333,6 +339,10 @@ want(const struct opt *o, char *buf, size_t len)
 		return;
 	case OPT_K_DIR:
 		snprintf(buf, len, "a directory");
+		return;
+	case OPT_K_IDS:
+		snprintf(buf, len, "task ids, comma-separated (at most %u, each from %llu)",
+		    OPT_IDS_MAX, (unsigned long long)o->min);
 		return;
 	case OPT_K_TIME:
 		snprintf(buf, len,
@@ -629,6 +639,27 @@ parse_value(const struct opt *o, const char *s, struct opt_val *v, char *why, si
 		if (parse_time(s, &v->u) == 0)
 			return 0;
 		break;
+	case OPT_K_IDS: {
+		const char *p = s;
+		uint64_t id;
+
+		for (v->u = 0; v->u < OPT_IDS_MAX; p++) {
+			char part[24];
+			size_t n = strcspn(p, ",");
+
+			if (n == 0 || n >= sizeof(part))
+				break;
+			memcpy(part, p, n);
+			part[n] = '\0';
+			if (dcf_parse_u64(part, o->min, o->max, &id) == -1)
+				break;
+			v->u++;
+			p += n;
+			if (*p == '\0')
+				return 0;
+		}
+		break;
+	}
 	case OPT_K_FLAG:
 		snprintf(why, len, "takes no value");
 		return -1;
@@ -892,6 +923,20 @@ help_left(const struct opt *o, char *buf, size_t len)
 	return snprintf(buf, len, "  %c%c%c --%s%s%s%s", o->letter ? '-' : ' ',
 	    o->letter ? o->letter : ' ', o->letter ? ',' : ' ', o->name, pre,
 	    o->metavar == NULL ? "" : o->metavar, o->arg == OPT_ARG_OPTIONAL ? "]" : "");
+}
+
+uint32_t
+opt_ids(const char *s, uint64_t *ids)
+{
+	uint32_t n = 0;
+
+	while (n < OPT_IDS_MAX && *s != '\0') {
+		char *end;
+
+		ids[n++] = strtoull(s, &end, 10);
+		s = *end == ',' ? end + 1 : end;
+	}
+	return n;
 }
 
 void

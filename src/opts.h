@@ -81,7 +81,10 @@ enum opt_kind {
 	                  CLOCK_REALTIME ns */
 	OPT_K_KEEP,     /* a count N (1 to max): u, lo 0; or a DURATION with its unit
 	                   (ms, s, m, h, d; at most 10 years): u in ms, lo 1 */
+	OPT_K_IDS,      /* ID[,ID...]: at most OPT_IDS_MAX numbers in [min, max]: s, u their
+	                   count (opt_ids reads them) */
 };
+#define OPT_IDS_MAX 1024u /* = DCF_DEPS_MAX (proto.h) */
 
 /* The entries; opt_table[id] is entry id. */
 enum opt_id {
@@ -121,6 +124,8 @@ enum opt_id {
 	OPT_NETWORK,
 	OPT_DELAY,
 	OPT_AT,
+	OPT_AFTER,
+	OPT_AFTER_ANY,
 	OPT_BATCH,
 	OPT_LINES_ARE_COMMANDS,
 	OPT_TASK_LIST,
@@ -210,6 +215,9 @@ enum opt_next opt_bad_value(const struct opt_parser *p, enum opt_id id, const ch
     const char *why);
 enum opt_next opt_usage_error(const struct opt_parser *p, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* An OPT_K_IDS value checked by opt_next, into ids (room for OPT_IDS_MAX): their count. */
+uint32_t opt_ids(const char *s, uint64_t *ids);
 
 /* The help of prog, generated from the table. */
 void opt_help(FILE *f, enum opt_prog prog);

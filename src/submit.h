@@ -14,6 +14,10 @@ struct submit_opts {
 	uint64_t delay_ms; /* --delay */
 	uint64_t at_ns;    /* --at, CLOCK_REALTIME */
 	int timed;         /* how many of them were given */
+	const char *after; /* --after or --after-any as given, or NULL */
+	int after_any;
+	uint64_t deps[1024]; /* its ids (OPT_IDS_MAX) */
+	uint32_t ndeps;
 	int wait;
 	int batch;
 	int commands; /* --batch: the lines are shell commands */

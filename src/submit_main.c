@@ -6,7 +6,8 @@
  * Exit status: 0; 1 a runtime error (no supervisor, a refusal); 2 usage;
  * with --wait, the task's: its exit status, 128+N if signal N ended it,
  * 124 if it timed out, 126 or 127 if it could not be run, 125 if it was
- * quarantined (with --batch --wait: 0 if every task succeeded, else 1).
+ * quarantined, 1 if it never ran (cancelled; dependency failed) (with
+ * --batch --wait: 0 if every task succeeded, else 1).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -85,6 +86,9 @@ submit_msg(struct dcf_msg *m, const struct submit_opts *o, uint32_t tag, const c
 	m->u.submit.cwd_len = (uint32_t)strlen(cwd);
 	m->u.submit.cmd = cmd;
 	m->u.submit.cmd_len = cmd_len;
+	m->u.submit.ndeps = o->ndeps;
+	m->u.submit.dep_ids = o->ndeps > 0 ? o->deps : NULL;
+	m->u.submit.flags = o->after_any ? DCF_SUBMIT_AFTER_ANY : 0;
 }
 
 static int
@@ -104,6 +108,11 @@ wait_for(struct client *c, uint64_t id, uint32_t tag)
 		fprintf(stderr,
 		    "%s: task %" PRIu64 " was cancelled (dcf-ctl cancel): it never ran\n",
 		    client_prog, id);
+	if (m.u.result.state == DCF_SS_DEP_FAILED)
+		fprintf(stderr,
+		    "%s: task %" PRIu64 " did not run: a task it runs after did not succeed "
+		    "(dcf-status --task %" PRIu64 " says which)\n",
+		    client_prog, id, id);
 	return status_of(&m);
 }
 

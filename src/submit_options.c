@@ -5,6 +5,10 @@
 #include "opts.h"
 #include "submit.h"
 
+_Static_assert(OPT_IDS_MAX == DCF_DEPS_MAX &&
+        sizeof(((struct submit_opts *)0)->deps) == OPT_IDS_MAX * sizeof(uint64_t),
+    "--after takes as many ids as a submission carries");
+
 int
 submit_parse_options(int argc, char **argv, struct submit_opts *o)
 {
@@ -49,6 +53,15 @@ submit_parse_options(int argc, char **argv, struct submit_opts *o)
 			o->at_ns = v.u;
 			o->timed++;
 			break;
+		case OPT_AFTER:
+		case OPT_AFTER_ANY:
+			if (o->after != NULL) {
+				opt_usage_error(&p, "give one of --after and --after-any, once");
+				return -1;
+			}
+			o->after = v.s;
+			o->after_any = id == OPT_AFTER_ANY;
+			break;
 		case OPT_BATCH:
 			o->batch = 1;
 			break;
@@ -68,6 +81,8 @@ submit_parse_options(int argc, char **argv, struct submit_opts *o)
 		return 1;
 	if (r == OPT_ERROR)
 		return -1;
+	if (o->after != NULL)
+		o->ndeps = opt_ids(o->after, o->deps);
 	o->cmd_argv = argv + p.ind;
 	o->cmd_argc = argc - p.ind;
 	if (o->timed > 1) {

@@ -220,6 +220,8 @@ sample(const struct opt *o, char *buf, size_t len)
 		return "1.5s";
 	case OPT_K_TIME:
 		return "2026-12-01 10:00";
+	case OPT_K_IDS:
+		return "1,2";
 	case OPT_K_FLAG:
 		break;
 	}

@@ -178,7 +178,7 @@ test_malformed(void **state)
 	/* Another version: told from the first 6 bytes. */
 	n = dcf_proto_build(buf, sizeof(buf), &m);
 	buf[4] = 1; /* the first, before priorities */
-	refused(6, DCF_PE_VERSION, "protocol version 1; this dcf speaks 4");
+	refused(6, DCF_PE_VERSION, "protocol version 1; this dcf speaks 5");
 	buf[4] = 4;
 	/* Too long, too short. */
 	put32(buf, DCF_PROTO_MAX);

@@ -1804,6 +1804,152 @@ task_of(struct sfix *f, uint64_t id)
 	return t;
 }
 
+/* Open fifo for writing (blocks until the task that reads it has opened it), say word. */
+static void
+open_gate(const char *fifo, const char *word)
+{
+	int fd = open(fifo, O_WRONLY);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, word, strlen(word)), (ssize_t)strlen(word));
+	close(fd);
+}
+
+/*
+ * --after and --after-any: a task waits, in the store alone, until those
+ * it names have ended; it runs when all succeeded, ends dep-failed (never
+ * run, the one to blame named) when one did not, and so on down a chain;
+ * --after-any runs whatever they did. Unknown ids (a later one too: a
+ * cycle cannot be made) are refused and record nothing; a waiting task
+ * cancelled fails those after it; a supervisor SIGKILLed while tasks wait
+ * loses none of it.
+ */
+static void
+test_after(void **state)
+{
+	struct sfix *f = *state;
+	struct dcf_store_counts c;
+	struct dcf_store_task a, b;
+	char out[256], g1[160], g2[160], c1[256], c2[256];
+	uint64_t n;
+	int fd;
+
+	snprintf(g1, sizeof(g1), "%s/g1", f->dir);
+	snprintf(g2, sizeof(g2), "%s/g2", f->dir);
+	assert_int_equal(mkfifo(g1, 0600), 0);
+	assert_int_equal(mkfifo(g2, 0600), 0);
+	snprintf(c1, sizeof(c1), "read x < %s; test \"$x\" = go", g1);
+	snprintf(c2, sizeof(c2), "read x < %s; test \"$x\" = go", g2);
+	sup_start(f, f->sup_bin, NULL, (const char *const[]){"-N", "2", NULL});
+	/* 1 and 2 wait at their gates; 3 to 6 wait for them. */
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--", "sh", "-c", c1, NULL}),
+	    0);
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--", "sh", "-c", c2, NULL}),
+	    0);
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--after", "1", "--", "true", NULL}),
+	    0);
+	assert_string_equal(out, "3\n");
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--after", "2,1,2", "--", "true", NULL}),
+	    0);
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--after", "4", "--", "true", NULL}),
+	    0);
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--after-any", "2", "--", "true", NULL}),
+	    0);
+	assert_string_equal(out, "6\n");
+	/* Refused, nothing recorded: an id never given, the next one, 0, a bad list, both. */
+	n = count_all(f, &c);
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--after", "1,99", "--", "true", NULL}),
+	    1);
+	assert_non_null(strstr(sub_err(f), "--after 99: no such task"));
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--after", "8", "--", "true", NULL}),
+	    1);
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--after", "0", "--", "true", NULL}),
+	    2);
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--after", "1,,2", "--", "true", NULL}),
+	    2);
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--after", "1", "--after-any", "2", "--", "true",
+	                         NULL}),
+	    2);
+	assert_int_equal(count_all(f, &c), n);
+	assert_int_equal(task_of(f, 3).waits, 1);
+	assert_int_equal(task_of(f, 4).waits, 2);
+	assert_int_equal(task_of(f, 5).waits, 1);
+	/* 2 fails: 4 ends dep-failed, and 5 after it; 6 runs; 3 still waits for 1. */
+	open_gate(g2, "no\n");
+	fd = raw_connect(f);
+	assert_int_equal(raw_wait(fd, 2), DCF_SS_FAILED);
+	assert_int_equal(raw_wait(fd, 5), DCF_SS_DEP_FAILED);
+	assert_int_equal(raw_wait(fd, 6), DCF_SS_DONE);
+	close(fd);
+	assert_int_equal(task_of(f, 4).state, DCF_SS_DEP_FAILED);
+	assert_int_equal(task_of(f, 4).cause, 2);
+	assert_int_equal(task_of(f, 4).runs, 0);
+	assert_int_equal(task_of(f, 5).cause, 4);
+	assert_int_equal(task_of(f, 5).runs, 0);
+	assert_int_equal(log_wait(f,
+	                     "Task-5: not run: task 4, which it runs after, did not succeed", 30),
+	    0);
+	b = task_of(f, 3);
+	assert_int_equal(b.state, DCF_SS_QUEUED);
+	assert_int_equal(b.waits, 1);
+	assert_int_equal(b.runs, 0);
+	/* After a task that failed already: ended at once, and --wait says so. */
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--wait", "--after", "2", "--", "true", NULL}),
+	    1);
+	assert_string_equal(out, "9\n"); /* 7 and 8 were refused */
+	assert_non_null(strstr(sub_err(f), "task 9 did not run"));
+	/* 10 waits for 1, 11 for 10; 10 is cancelled: 11 ends dep-failed, 10 never runs. */
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--after", "1", "--", "true", NULL}),
+	    0);
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--after", "10", "--", "true", NULL}),
+	    0);
+	assert_string_equal(out, "11\n");
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"cancel", "10", NULL}), 0);
+	fd = raw_connect(f);
+	assert_int_equal(raw_wait(fd, 11), DCF_SS_DEP_FAILED);
+	close(fd);
+	assert_int_equal(task_of(f, 10).state, DCF_SS_CANCELLED);
+	assert_int_equal(task_of(f, 11).cause, 10);
+	/* A priority for a task that waits: its record alone. */
+	assert_int_equal(ctl(f, out, sizeof(out),
+	                     (const char *const[]){"priority", "3", "2", NULL}),
+	    0);
+	/* SIGKILL while 3 waits: the next start still has it wait, and runs it after 1. */
+	(void)sup_stop(f, SIGKILL);
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	sup_start(f, f->sup_bin, NULL, (const char *const[]){"-N", "2", NULL});
+	assert_int_equal(task_of(f, 3).waits, 1);
+	assert_int_equal(task_of(f, 3).runs, 0);
+	open_gate(g1, "go\n");
+	fd = raw_connect(f);
+	assert_int_equal(raw_wait(fd, 1), DCF_SS_DONE);
+	assert_int_equal(raw_wait(fd, 3), DCF_SS_DONE);
+	close(fd);
+	a = task_of(f, 1);
+	b = task_of(f, 3);
+	assert_true(b.started_ns >= a.ended_ns);
+	assert_int_equal(b.runs, 1);
+	assert_int_equal(b.prio, 2);
+	assert_int_equal(b.waits, 0);
+	assert_int_equal(sup_stop(f, SIGTERM), 0);
+	assert_int_equal(tu_leftovers(), 0);
+}
+
 /* A CTL frame for op on task id (value v), into buf: its size. */
 static size_t
 ctl_frame(unsigned char *buf, size_t cap, uint32_t op, uint64_t id, int64_t v)
@@ -2209,6 +2355,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_retry, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_network_pin, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_delay, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_after, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ctl_killed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_control_restart, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_supervisor_crash, setup, teardown),

@@ -128,6 +128,7 @@ struct seen {
 	char cmd[64];
 	char key[64];
 	char cwd[64];
+	char after[64];
 };
 
 static int
@@ -145,6 +146,8 @@ collect(void *arg, const struct dcf_store_task *t)
 	memcpy(s->cmd, t->cmd, t->cmd_len < sizeof(s->cmd) ? t->cmd_len : sizeof(s->cmd));
 	snprintf(s->key, sizeof(s->key), "%s", t->key != NULL ? t->key : "(null)");
 	snprintf(s->cwd, sizeof(s->cwd), "%s", t->cwd != NULL ? t->cwd : "(null)");
+	snprintf(s->after, sizeof(s->after), "%s", t->after_ids != NULL ? t->after_ids : "(null)");
+	s->last.after_ids = NULL;
 	s->last.key = NULL;
 	s->last.cmd = NULL;
 	s->last.cwd = NULL;
@@ -369,6 +372,144 @@ test_final_and_atomic(void **state)
 	dcf_store_close(st);
 }
 
+/* What a commit woke (--after), in order. */
+struct woken {
+	uint64_t id[16], cause[16];
+	uint32_t state[16], n;
+};
+
+static int
+on_woke(void *arg, const struct dcf_store_task *t)
+{
+	struct woken *w = arg;
+
+	if (w->n < 16) {
+		w->id[w->n] = t->id;
+		w->cause[w->n] = t->cause;
+		w->state[w->n++] = t->state;
+	}
+	return 0;
+}
+
+/* A task added with --after deps (n of them); its bad_dep, state and waits through a. */
+static int
+add_after(struct fix *f, struct dcf_store *st, struct dcf_store_new *a, uint64_t id,
+    const uint64_t *deps, uint32_t n, int any)
+{
+	struct dcf_store_batch b = {.add = a, .nadd = 1};
+
+	new_task(a, id, NULL, "true\0", 5);
+	a->t.deps = deps;
+	a->t.ndeps = n;
+	a->t.after_any = (uint32_t)any;
+	return dcf_store_commit(st, &b, f->err, sizeof(f->err));
+}
+
+/*
+ * --after in the store: a task that waits is not read as one to run; an
+ * end wakes those waiting for it, or fails them and those after them, in
+ * the same transaction, each told to the caller; a batch that fails wakes
+ * nobody and undoes it all; unknown ids (and the task's own, or a later
+ * one) are refused without adding anything; the reverse rows go once used.
+ */
+static void
+test_after(void **state)
+{
+	struct fix *f = *state;
+	struct dcf_store *st = open_w(f, DCF_STORE_SERVICE, 1);
+	struct dcf_store_new a;
+	struct dcf_store_upd u[2];
+	struct dcf_store_batch b;
+	struct woken w;
+	struct seen s = {0};
+	static const uint64_t d1[] = {1}, d12[] = {1, 2}, d4[] = {4}, d2[] = {2}, d99[] = {99},
+	                      d8[] = {8};
+
+	assert_non_null(st);
+	assert_int_equal(add_n(f, st, 1, 2), 0);
+	assert_int_equal(add_after(f, st, &a, 3, d1, 1, 0), 0);
+	assert_int_equal(a.t.waits, 1);
+	assert_int_equal(add_after(f, st, &a, 4, d12, 2, 0), 0);
+	assert_int_equal(a.t.waits, 2);
+	assert_int_equal(add_after(f, st, &a, 5, d4, 1, 0), 0);
+	assert_int_equal(add_after(f, st, &a, 6, d2, 1, 1), 0);
+	assert_int_equal(add_after(f, st, &a, 7, d99, 1, 0), 0);
+	assert_int_equal(a.bad_dep, 99);
+	assert_int_equal(add_after(f, st, &a, 8, d8, 1, 0), 0);
+	assert_int_equal(a.bad_dep, 8);
+	assert_int_equal(dcf_store_get(st, 7, collect, &s, f->err, sizeof(f->err)), 0);
+	assert_int_equal(dcf_store_get(st, 8, collect, &s, f->err, sizeof(f->err)), 0);
+	/* Only 1 and 2 are there to run. */
+	assert_int_equal(dcf_store_unfinished(st, 0, 0, 64, collect, &s, f->err, sizeof(f->err)),
+	    0);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.ids[1], 2);
+	/* A batch that ends 2 (failed) and then fails: nothing woke, nothing changed. */
+	memset(u, 0, sizeof(u));
+	memset(&w, 0, sizeof(w));
+	u[0].kind = DCF_SU_ENDED;
+	u[0].t.id = 2;
+	u[0].t.state = DCF_SS_FAILED;
+	u[0].t.ended_ns = 77;
+	u[1].kind = DCF_SU_STARTED;
+	u[1].t.id = 99;
+	b = (struct dcf_store_batch){.upd = u, .nupd = 2, .woke = on_woke, .woke_arg = &w};
+	assert_int_equal(dcf_store_commit(st, &b, f->err, sizeof(f->err)), -1);
+	assert_int_equal(dcf_store_get(st, 4, collect, &s, f->err, sizeof(f->err)), 1);
+	assert_int_equal(s.last.state, DCF_SS_QUEUED);
+	assert_int_equal(s.last.waits, 2);
+	/* Now for real: 4 fails on 2, 5 on 4; 6 (after any) wakes; 3 waits on. */
+	memset(&w, 0, sizeof(w));
+	b.nupd = 1;
+	assert_int_equal(dcf_store_commit(st, &b, f->err, sizeof(f->err)), 0);
+	assert_int_equal(w.n, 3);
+	assert_int_equal(w.id[0], 4);
+	assert_int_equal(w.state[0], DCF_SS_DEP_FAILED);
+	assert_int_equal(w.cause[0], 2);
+	assert_int_equal(w.id[1], 6);
+	assert_int_equal(w.state[1], DCF_SS_QUEUED);
+	assert_int_equal(w.id[2], 5);
+	assert_int_equal(w.state[2], DCF_SS_DEP_FAILED);
+	assert_int_equal(w.cause[2], 4);
+	assert_int_equal(dcf_store_get(st, 5, collect, &s, f->err, sizeof(f->err)), 1);
+	assert_int_equal(s.last.state, DCF_SS_DEP_FAILED);
+	assert_int_equal(s.last.ended_ns, 77);
+	assert_string_equal(s.after, "4");
+	assert_int_equal(dcf_store_get(st, 4, collect, &s, f->err, sizeof(f->err)), 1);
+	assert_string_equal(s.after, "1,2");
+	/* After a task that has failed already: ended at once. */
+	assert_int_equal(add_after(f, st, &a, 9, d2, 1, 0), 0);
+	assert_int_equal(a.t.state, DCF_SS_DEP_FAILED);
+	assert_int_equal(a.t.cause, 2);
+	/* 1 done: 3 wakes, and is one to run. */
+	memset(&w, 0, sizeof(w));
+	u[0].t.id = 1;
+	u[0].t.state = DCF_SS_DONE;
+	assert_int_equal(dcf_store_commit(st, &b, f->err, sizeof(f->err)), 0);
+	assert_int_equal(w.n, 1);
+	assert_int_equal(w.id[0], 3);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(dcf_store_unfinished(st, 0, 0, 64, collect, &s, f->err, sizeof(f->err)),
+	    0);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.ids[0], 3);
+	assert_int_equal(s.ids[1], 6);
+	dcf_store_close(st);
+	/* The rows that said who waited are gone with their use. */
+	{
+		sqlite3 *db;
+		sqlite3_stmt *q;
+
+		assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM dep", -1, &q, NULL),
+		    SQLITE_OK);
+		assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int64(q, 0), 0);
+		sqlite3_finalize(q);
+		sqlite3_close(db);
+	}
+}
+
 static void
 test_unfinished_windows(void **state)
 {
@@ -581,7 +722,10 @@ test_priority_windows(void **state)
 	/* Back to schema 1, as an older dcf left it. */
 	raw_sql(f->path,
 	    "DROP INDEX task_unfinished_prio; DROP INDEX task_delayed; ALTER TABLE task DROP "
-	    "COLUMN pin; ALTER TABLE task DROP COLUMN not_before_ns; PRAGMA user_version = 1;");
+	    "COLUMN pin; ALTER TABLE task DROP COLUMN not_before_ns; ALTER TABLE task DROP COLUMN "
+	    "waits; ALTER TABLE task DROP COLUMN after_any; ALTER TABLE task DROP COLUMN "
+	    "after_ids; ALTER TABLE task DROP COLUMN cause; DROP TABLE dep; "
+	    "PRAGMA user_version = 1;");
 	assert_non_null(st = open_r(f));
 	memset(&s, 0, sizeof(s));
 	assert_int_equal(dcf_store_unfinished(st, -1, 0, 64, collect, &s, f->err, sizeof(f->err)),
@@ -601,10 +745,10 @@ test_priority_windows(void **state)
 	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
 	ver = sqlite3_column_int64(q, 0);
 	sqlite3_finalize(q);
-	assert_int_equal(ver, 4);
+	assert_int_equal(ver, 5);
 	assert_int_equal(sqlite3_prepare_v2(db,
 	                     "EXPLAIN QUERY PLAN SELECT id FROM task WHERE state < 2 AND prio = 1 "
-	                     "AND id > 0 AND not_before_ns = 0 ORDER BY id LIMIT 5",
+	                     "AND id > 0 AND not_before_ns = 0 AND waits = 0 ORDER BY id LIMIT 5",
 	                     -1, &q, NULL),
 	    SQLITE_OK);
 	while (sqlite3_step(q) == SQLITE_ROW)
@@ -641,9 +785,9 @@ test_refusals(void **state)
 	/* Ours, from a newer dcf. */
 	assert_non_null(st = open_w(f, DCF_STORE_SERVICE, 1));
 	dcf_store_close(st);
-	raw_sql(f->path, "PRAGMA user_version = 5;");
+	raw_sql(f->path, "PRAGMA user_version = 6;");
 	refused(f, DCF_STORE_SERVICE, EPROTO, "newer than this dcf reads");
-	raw_sql(f->path, "PRAGMA user_version = 4;");
+	raw_sql(f->path, "PRAGMA user_version = 5;");
 	/* The other mode. */
 	refused(f, DCF_STORE_BATCH, EINVAL, "holds a service's tasks, not a batch's");
 	/* Corrupt: a page of the task table overwritten. */
@@ -767,6 +911,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_priority_windows, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_after, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_final_and_atomic, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unfinished_windows, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_prune, setup, teardown),

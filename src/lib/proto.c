@@ -64,6 +64,11 @@ check_submit(const struct dcf_msg *m, uint32_t cmd_max, uint32_t *code, char *er
 	const char *cmd = m->u.submit.cmd;
 	uint32_t n = m->u.submit.cmd_len;
 
+	if (m->u.submit.flags & ~DCF_SUBMIT_FLAGS)
+		BAD(DCF_PE_BADMSG, "unknown submission flags %#x", m->u.submit.flags);
+	for (uint32_t i = 0; i < m->u.submit.ndeps; i++)
+		if (dcf_proto_dep(m, i) == 0)
+			BAD(DCF_PE_BADCMD, "a task to run after is id 0: ids start at 1");
 	if (m->u.submit.key_len > DCF_KEY_MAX)
 		BAD(DCF_PE_BADMSG, "the key is %u bytes, more than %u", m->u.submit.key_len,
 		    DCF_KEY_MAX);
@@ -85,6 +90,17 @@ check_submit(const struct dcf_msg *m, uint32_t cmd_max, uint32_t *code, char *er
 	if (cmd[0] == '\0')
 		BAD(DCF_PE_BADCMD, "the command's name is empty");
 	return 0;
+}
+
+uint64_t
+dcf_proto_dep(const struct dcf_msg *m, uint32_t i)
+{
+	const unsigned char *p = m->u.submit.deps + (size_t)i * 8;
+	uint64_t v = 0;
+
+	for (int k = 7; k >= 0; k--)
+		v = v << 8 | p[k];
+	return v;
 }
 
 int
@@ -124,14 +140,20 @@ dcf_proto_parse(const void *buf, size_t len, uint32_t cmd_max, struct dcf_msg *m
 		m->u.submit.key_len = get32(&r);
 		m->u.submit.cwd_len = get32(&r);
 		m->u.submit.cmd_len = get32(&r);
+		m->u.submit.ndeps = get32(&r);
 		if (r.bad)
 			break;
+		if (m->u.submit.ndeps > DCF_DEPS_MAX)
+			BAD(DCF_PE_BADCMD, "a task runs after at most %u others, not %u",
+			    DCF_DEPS_MAX, m->u.submit.ndeps);
 		/* Each length alone first: their sum cannot wrap. */
 		if (m->u.submit.key_len > r.left || m->u.submit.cwd_len > r.left ||
 		    m->u.submit.cmd_len > r.left ||
-		    (uint64_t)m->u.submit.key_len + m->u.submit.cwd_len + m->u.submit.cmd_len !=
+		    (uint64_t)m->u.submit.ndeps * 8 + m->u.submit.key_len + m->u.submit.cwd_len +
+		            m->u.submit.cmd_len !=
 		        r.left)
 			BAD(DCF_PE_BADMSG, "a submission's lengths do not add up to its frame");
+		m->u.submit.deps = (const unsigned char *)get_bytes(&r, m->u.submit.ndeps * 8);
 		m->u.submit.key = get_bytes(&r, m->u.submit.key_len);
 		m->u.submit.cwd = get_bytes(&r, m->u.submit.cwd_len);
 		m->u.submit.cmd = get_bytes(&r, m->u.submit.cmd_len);
@@ -235,6 +257,11 @@ dcf_proto_build(void *buf, size_t cap, const struct dcf_msg *m)
 		put32(&w, m->u.submit.key_len);
 		put32(&w, m->u.submit.cwd_len);
 		put32(&w, m->u.submit.cmd_len);
+		put32(&w, m->u.submit.ndeps);
+		for (uint32_t i = 0; i < m->u.submit.ndeps; i++)
+			put64(&w,
+			    m->u.submit.dep_ids != NULL ? m->u.submit.dep_ids[i]
+			                                : dcf_proto_dep(m, i));
 		put_bytes(&w, m->u.submit.key, m->u.submit.key_len);
 		put_bytes(&w, m->u.submit.cwd, m->u.submit.cwd_len);
 		put_bytes(&w, m->u.submit.cmd, m->u.submit.cmd_len);

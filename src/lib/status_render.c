@@ -1075,7 +1075,14 @@ void
 dcf_render_task_end(char *buf, size_t len, const struct dcf_store_task *t)
 {
 	if (!dcf_store_state_final(t->state)) {
-		snprintf(buf, len, "-");
+		if (t->waits > 0)
+			snprintf(buf, len, "waits for %u", t->waits);
+		else
+			snprintf(buf, len, "-");
+		return;
+	}
+	if (t->state == DCF_SS_DEP_FAILED) {
+		snprintf(buf, len, "dep %llu failed", (unsigned long long)t->cause);
 		return;
 	}
 	if (t->state == DCF_SS_QUARANTINED || t->state == DCF_SS_CANCELLED) {
@@ -1131,7 +1138,7 @@ dcf_render_task_row(FILE *f, const struct dcf_store_task *t)
 
 	dcf_render_task_end(end, sizeof(end), t);
 	if (dcf_store_state_final(t->state) && t->state != DCF_SS_QUARANTINED &&
-	    t->state != DCF_SS_CANCELLED)
+	    t->state != DCF_SS_CANCELLED && t->state != DCF_SS_DEP_FAILED)
 		dcf_render_dur(dur, sizeof(dur), t->out.run_ns);
 	else
 		snprintf(dur, sizeof(dur), "-");
@@ -1162,6 +1169,13 @@ dcf_render_task(FILE *f, const struct dcf_store_task *t, const char *outdir)
 		dcf_render_when(when, sizeof(when), t->not_before_ns);
 		fprintf(f, "  not before %s\n", when);
 	}
+	if (t->after_ids != NULL) {
+		fprintf(f, "  after      tasks %s (%s)", t->after_ids,
+		    t->after_any ? "each must end, however it does" : "each must succeed");
+		if (!dcf_store_state_final(t->state) && t->waits > 0)
+			fprintf(f, ": waiting for %u of them", t->waits);
+		fputc('\n', f);
+	}
 	if (t->runs > 0) {
 		dcf_render_when(when, sizeof(when), t->started_ns);
 		fprintf(f, "  started    %s (run %u, on Network-%u Node-%u)\n", when, t->runs,
@@ -1171,7 +1185,12 @@ dcf_render_task(FILE *f, const struct dcf_store_task *t, const char *outdir)
 	    t->runs, t->tries, t->attempts);
 	if (t->timeout_ms > 0 || t->retries > 0)
 		fprintf(f, "  limits     timeout %u ms, %u retries\n", t->timeout_ms, t->retries);
-	if (dcf_store_state_final(t->state)) {
+	if (t->state == DCF_SS_DEP_FAILED) {
+		dcf_render_when(when, sizeof(when), t->ended_ns);
+		fprintf(f,
+		    "  ended      %s: not run, task %llu did not succeed (dependency failed)\n",
+		    when, (unsigned long long)t->cause);
+	} else if (dcf_store_state_final(t->state)) {
 		char end[32], dur[32];
 
 		dcf_render_task_end(end, sizeof(end), t);
@@ -1210,7 +1229,16 @@ dcf_render_task_json(FILE *f, const struct dcf_store_task *t, const char *outdir
 {
 	char end[32];
 	const char *st = dcf_store_state_name(t->state);
+	const char *after = t->after_ids != NULL ? t->after_ids : "";
 	size_t off = 0;
+	int ok = 1;
+
+	/* Digits, and commas between them, as the store writes them: a JSON array's inside. */
+	for (const char *p = after; *p != '\0' && ok; p++)
+		ok = (*p >= '0' && *p <= '9') ||
+		    (*p == ',' && p > after && p[1] >= '0' && p[1] <= '9');
+	if (!ok)
+		after = "";
 
 	fprintf(f, "{\"id\": %llu, \"state\": \"%s\", \"argv\": [", (unsigned long long)t->id,
 	    st != NULL ? st : "?");
@@ -1243,14 +1271,16 @@ dcf_render_task_json(FILE *f, const struct dcf_store_task *t, const char *outdir
 	    "\"retries\": %u, \"submitted_ns\": %llu, \"started_ns\": %llu, \"ended_ns\": %llu, "
 	    "\"end\": \"%s\", \"exit_code\": %d, \"signal\": %u, \"run_ns\": %llu, "
 	    "\"cpu_us\": %llu, \"maxrss_kb\": %llu, \"stdout_bytes\": %llu, "
-	    "\"stderr_bytes\": %llu, \"output\": ",
+	    "\"stderr_bytes\": %llu, \"after\": [%s], \"after_any\": %s, \"waits\": %u, "
+	    "\"dep_failed_on\": %llu, \"output\": ",
 	    (int)t->prio, t->pin != 0 ? (int)t->pin - 1 : -1, (unsigned long long)t->not_before_ns,
 	    t->runs, t->tries, t->attempts, t->timeout_ms, t->retries,
 	    (unsigned long long)t->submitted_ns, (unsigned long long)t->started_ns,
 	    (unsigned long long)t->ended_ns, end, t->out.exit_code, t->out.term_sig,
 	    (unsigned long long)t->out.run_ns, (unsigned long long)t->out.cpu_us,
 	    (unsigned long long)t->out.maxrss_kb, (unsigned long long)t->out.out_bytes,
-	    (unsigned long long)t->out.err_bytes);
+	    (unsigned long long)t->out.err_bytes, after, t->after_any ? "true" : "false", t->waits,
+	    (unsigned long long)t->cause);
 	if (outdir != NULL && dcf_store_state_final(t->state)) {
 		char dir[4200];
 		int n = snprintf(dir, sizeof(dir), "%s/%llu", outdir, (unsigned long long)t->id);

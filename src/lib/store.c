@@ -10,6 +10,7 @@ static const char *const state_names[DCF_SS_NSTATES] = {
     "failed",
     "quarantined",
     "cancelled",
+    "dep-failed",
 };
 
 const char *

@@ -28,7 +28,7 @@
 
 struct qmeta {
 	uint64_t cookie;
-	size_t key, cmd, cwd; /* arena offsets, or NO_OFF */
+	size_t key, cmd, cwd, deps; /* arena offsets, or NO_OFF */
 };
 
 struct qbatch {
@@ -40,6 +40,8 @@ struct qbatch {
 	uint32_t nupd, cupd;
 	char *arena;
 	size_t used, cap;
+	struct dcf_store_task *woke; /* what the commit woke (store.h), told after its items */
+	uint32_t nwoke, cwoke;
 	struct qbatch *next; /* on the done list */
 };
 
@@ -79,13 +81,14 @@ batch_free(struct qbatch *b)
 	free(b->upd);
 	free(b->updc);
 	free(b->arena);
+	free(b->woke);
 	free(b);
 }
 
 static void
 batch_reset(struct qbatch *b)
 {
-	b->nadd = b->nupd = 0;
+	b->nadd = b->nupd = b->nwoke = 0;
 	b->used = 0;
 	b->next = NULL;
 }
@@ -127,6 +130,7 @@ put(struct qbatch *b, const void *s, size_t len, size_t *off)
 		*off = NO_OFF;
 		return 0;
 	}
+	b->used = (b->used + 7) & ~(size_t)7; /* a --after's ids are read in place */
 	if (b->cap - b->used < len + 1) {
 		size_t c = b->cap ? b->cap : 4096;
 		char *np;
@@ -186,7 +190,9 @@ dcf_storeq_add(struct dcf_storeq *q, const struct dcf_store_task *t, uint64_t co
 	used = b->used;
 	if (put(b, t->key, t->key != NULL ? strlen(t->key) : 0, &m.key) == -1 ||
 	    put(b, t->cmd, t->cmd_len, &m.cmd) == -1 ||
-	    put(b, t->cwd, t->cwd != NULL ? strlen(t->cwd) : 0, &m.cwd) == -1) {
+	    put(b, t->cwd, t->cwd != NULL ? strlen(t->cwd) : 0, &m.cwd) == -1 ||
+	    put(b, t->ndeps > 0 ? t->deps : NULL, (size_t)t->ndeps * sizeof(*t->deps), &m.deps) ==
+	        -1) {
 		b->used = used;
 		return staged(q, 0);
 	}
@@ -251,7 +257,27 @@ resolve(struct qbatch *b)
 		t->key = m->key == NO_OFF ? NULL : b->arena + m->key;
 		t->cmd = m->cmd == NO_OFF ? "" : b->arena + m->cmd;
 		t->cwd = m->cwd == NO_OFF ? NULL : b->arena + m->cwd;
+		t->deps = m->deps == NO_OFF ? NULL : (const uint64_t *)(void *)(b->arena + m->deps);
 	}
+}
+
+/* store.h's woke callback: kept with the batch (the committer's), told after its items. */
+static int
+on_woke(void *arg, const struct dcf_store_task *t)
+{
+	struct qbatch *b = arg;
+
+	if (b->nwoke == b->cwoke) {
+		uint32_t c = b->cwoke ? b->cwoke * 2 : 16;
+		struct dcf_store_task *n = realloc(b->woke, c * sizeof(*n));
+
+		if (n == NULL)
+			return -1;
+		b->woke = n;
+		b->cwoke = c;
+	}
+	b->woke[b->nwoke++] = *t;
+	return 0;
 }
 
 /* Sleep ns unless stop comes first (mu held). */
@@ -319,6 +345,8 @@ batch_ended(const struct qbatch *b)
 
 	for (uint32_t i = 0; i < b->nupd; i++)
 		n += b->upd[i].kind == DCF_SU_ENDED;
+	for (uint32_t i = 0; i < b->nwoke; i++)
+		n += b->woke[i].state == DCF_SS_DEP_FAILED; /* ended with another */
 	return n;
 }
 
@@ -430,8 +458,10 @@ committer(void *arg)
 		sb = (struct dcf_store_batch){.add = cur->add,
 		    .nadd = cur->nadd,
 		    .upd = cur->upd,
-		    .nupd = cur->nupd};
-		while (dcf_store_commit(q->st, &sb, err, sizeof(err)) == -1) {
+		    .nupd = cur->nupd,
+		    .woke = on_woke,
+		    .woke_arg = cur};
+		while (cur->nwoke = 0, dcf_store_commit(q->st, &sb, err, sizeof(err)) == -1) {
 			/*
 			 * A corrupt store, or a row that is there already (something
 			 * else writes the store): the same commit fails again however
@@ -574,15 +604,31 @@ dcf_storeq_collect(struct dcf_storeq *q, void (*fn)(void *, const struct dcf_sto
 	while ((b = list) != NULL) {
 		list = b->next;
 		for (uint32_t i = 0; i < b->nadd && fn != NULL; i++) {
+			const struct dcf_store_task *t = &b->add[i].t;
 			struct dcf_storeq_res r = {.cookie = b->addm[i].cookie,
-			    .id = b->add[i].t.id,
+			    .id = t->id,
 			    .dup_of = b->add[i].dup_of,
-			    .is_add = 1};
+			    .is_add = 1,
+			    .bad_dep = b->add[i].bad_dep,
+			    .cause = t->cause,
+			    .state = t->state,
+			    .waits = t->waits};
 
 			fn(arg, &r);
 		}
 		for (uint32_t i = 0; i < b->nupd && fn != NULL; i++) {
 			struct dcf_storeq_res r = {.cookie = b->updc[i], .id = b->upd[i].t.id};
+
+			fn(arg, &r);
+		}
+		for (uint32_t i = 0; i < b->nwoke && fn != NULL; i++) {
+			const struct dcf_store_task *t = &b->woke[i];
+			struct dcf_storeq_res r = {.cookie = DCF_STOREQ_WOKE | t->id,
+			    .id = t->id,
+			    .cause = t->cause,
+			    .not_before_ns = t->not_before_ns,
+			    .state = t->state,
+			    .prio = t->prio};
 
 			fn(arg, &r);
 		}

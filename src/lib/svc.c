@@ -535,7 +535,8 @@ on_submit(struct svc *v, struct conn *c, const struct dcf_msg *m)
 	struct dcf_store_task t;
 	struct vtask vt;
 	char key[DCF_KEY_MAX + 1], cwd[DCF_CWD_MAX + 1];
-	uint32_t len = m->u.submit.cmd_len + m->u.submit.cwd_len + 1;
+	uint64_t deps[DCF_DEPS_MAX];
+	uint32_t len = m->u.submit.cmd_len + m->u.submit.cwd_len + 1, ndeps = 0;
 
 	if (v->stopping) {
 		refuse(v, c, m->tag, DCF_PE_STOPPING,
@@ -597,6 +598,22 @@ on_submit(struct svc *v, struct conn *c, const struct dcf_msg *m)
 	t.pin = vt.prior.pin;
 	t.not_before_ns = vt.nb;
 	t.submitted_ns = dcf_wall_ns();
+	/* --after: in order, each once (the store counts what it waits for). */
+	for (uint32_t i = 0; i < m->u.submit.ndeps; i++) {
+		uint64_t d = dcf_proto_dep(m, i);
+		uint32_t j = ndeps;
+
+		while (j > 0 && deps[j - 1] > d)
+			j--;
+		if (j > 0 && deps[j - 1] == d)
+			continue;
+		memmove(deps + j + 1, deps + j, (ndeps - j) * sizeof(deps[0]));
+		deps[j] = d;
+		ndeps++;
+	}
+	t.deps = ndeps > 0 ? deps : NULL;
+	t.ndeps = ndeps;
+	t.after_any = (m->u.submit.flags & DCF_SUBMIT_AFTER_ANY) != 0;
 	if (vq_push(&v->pending, &vt) == -1) {
 		free(vt.payload);
 		refuse(v, c, m->tag, DCF_PE_STORE, "out of memory: nothing was recorded");
@@ -1086,6 +1103,60 @@ tell_waiters(struct svc *v, uint64_t id)
 	}
 }
 
+static int make_ready(struct svc *v, uint64_t id, int32_t prio, char *err, size_t errlen);
+
+/* Cancelled while in the store alone, its end not committed yet (svc.skip). */
+static int
+skipped(const struct svc *v, uint64_t id)
+{
+	for (uint32_t i = 0; i < v->nskip; i++)
+		if (v->skip[i] == id)
+			return 1;
+	return 0;
+}
+
+static void
+say_dep_failed(const struct dcf_storeq_res *r)
+{
+	dcf_log(DCF_WARNING,
+	    "Task-%llu: not run: task %llu, which it runs after, did not succeed (dependency "
+	    "failed)",
+	    (unsigned long long)r->id, (unsigned long long)r->cause);
+}
+
+/*
+ * A task that waited (--after) for one whose end was just committed: it
+ * runs now (into memory, or the heap of the delayed if its time is still
+ * to come), or it has ended as its dependency failed (its waiters told).
+ */
+static void
+woke(struct svc *v, const struct dcf_storeq_res *r)
+{
+	char err[DCF_ERRLEN];
+
+	if (r->state == DCF_SS_DEP_FAILED) {
+		say_dep_failed(r);
+		tell_waiters(v, r->id);
+		return;
+	}
+	if (skipped(v, r->id))
+		return; /* cancelled while it waited: its end is on its way */
+	dcf_log(DCF_INFO, "Task-%llu: every task it runs after has ended: queued",
+	    (unsigned long long)r->id);
+	if (r->not_before_ns > dcf_wall_ns()) {
+		struct delayed d = {.at = r->not_before_ns, .id = r->id, .prio = r->prio};
+
+		if (dl_push(v, &d) == -1)
+			dcf_log(DCF_ERROR,
+			    "Task-%llu: out of memory for its delay: it runs after a restart",
+			    (unsigned long long)r->id);
+		return;
+	}
+	if (make_ready(v, r->id, r->prio, err, sizeof(err)) == -1)
+		dcf_log(DCF_ERROR, "Task-%llu: queueing it: %s: it runs after a restart",
+		    (unsigned long long)r->id, err);
+}
+
 void
 svc_committed(void *arg, const struct dcf_storeq_res *r)
 {
@@ -1094,6 +1165,10 @@ svc_committed(void *arg, const struct dcf_storeq_res *r)
 	struct conn *c;
 	uint32_t lvl;
 
+	if (!r->is_add && (r->cookie & ~(DCF_STOREQ_WOKE - 1)) == DCF_STOREQ_WOKE) {
+		woke(v, r);
+		return;
+	}
 	if (!r->is_add) {
 		if (r->cookie & DCF_STOREQ_PRIO)
 			tell_later(v, r->id);
@@ -1121,18 +1196,25 @@ svc_committed(void *arg, const struct dcf_storeq_res *r)
 		    (unsigned long long)r->id, (unsigned long long)vt.retry_of);
 	if ((c = conn_of(v, vt.cookie)) != NULL) {
 		struct dcf_msg m = {.type = DCF_MSG_ACK, .tag = (uint32_t)vt.cookie};
-		char text[96];
+		char text[160];
 
 		m.u.ack.id = r->dup_of != 0 ? r->dup_of : r->id;
 		m.u.ack.flags = r->dup_of != 0 ? DCF_ACK_EXISTED : 0;
-		if (vt.retry_of != 0) {
+		if (r->bad_dep != 0) {
+			snprintf(text, sizeof(text),
+			    "--after %llu: no such task (never submitted, or pruned): nothing was "
+			    "recorded",
+			    (unsigned long long)r->bad_dep);
+			send_error(v, c, (uint32_t)vt.cookie, DCF_PE_NOTFOUND, text);
+		} else if (vt.retry_of != 0) {
 			m.type = DCF_MSG_OK;
 			m.u.error.text = text;
 			m.u.error.text_len =
 			    (uint32_t)snprintf(text, sizeof(text), "task %llu again as task %llu",
 			        (unsigned long long)vt.retry_of, (unsigned long long)r->id);
 		}
-		send_msg(v, c, &m);
+		if (r->bad_dep == 0)
+			send_msg(v, c, &m);
 		owed_one(c);
 	}
 	/* The refusals that came after it, in their turn. */
@@ -1143,6 +1225,13 @@ svc_committed(void *arg, const struct dcf_storeq_res *r)
 		}
 		free(rf->payload);
 		vq_pop(&v->pending);
+	}
+	if (r->bad_dep != 0 || (r->dup_of == 0 && (r->waits > 0 || r->state != DCF_SS_QUEUED))) {
+		/* Not added; or waiting for others (woke() queues it); or ended (dependency failed). */
+		if (r->state == DCF_SS_DEP_FAILED)
+			say_dep_failed(r);
+		free(vt.payload);
+		return;
 	}
 	if (vt.nb > 0 && r->dup_of == 0) {
 		struct delayed d = {.at = vt.nb, .id = vt.id, .prio = vt.prior.prio};
@@ -1377,9 +1466,11 @@ load_windows(struct svc *v)
 
 		if (!v->spilled[lvl] || v->ready[lvl].n >= half)
 			continue;
-		if (v->window - v->nready < half - v->ready[lvl].n)
-			(void)evict_below(v, lvl, half - v->ready[lvl].n - (v->window - v->nready));
-		if ((want = v->window - v->nready) == 0)
+		/* Tasks that are never evicted (moved, due, woken) may fill it, and more. */
+		want = v->nready < v->window ? v->window - v->nready : 0;
+		if (want < half - v->ready[lvl].n)
+			(void)evict_below(v, lvl, half - v->ready[lvl].n - want);
+		if ((want = v->nready < v->window ? v->window - v->nready : 0) == 0)
 			continue;
 		if (dcf_store_unfinished(v->rd, (int32_t)lvl + DCF_PRIO_MIN, v->loaded_to[lvl],
 		        want, load_one, &l, err, sizeof(err)) == -1) {
@@ -1433,9 +1524,43 @@ due_row(void *arg, const struct dcf_store_task *t)
 
 /*
  * The delayed tasks whose time has come join the ready queue of their
- * priority, in id order, kept from eviction (moved) until their end is
- * committed; their record says they wait as any other from now (DUE).
+ * priority (make_ready); their record says they wait as any other from now
+ * (DUE).
  */
+/*
+ * Task id, committed and free to run now, from the store into the ready
+ * queue of prio, in id order, kept from eviction (moved) until its end is
+ * committed. 1, 0 not one to run (ended meanwhile, or cannot run here:
+ * said), -1 the store failed or memory is short (nothing changed).
+ */
+static int
+make_ready(struct svc *v, uint64_t id, int32_t prio, char *err, size_t errlen)
+{
+	struct due_row dr = {.v = v};
+
+	/* In memory already (dcf-ctl priority took it from the store first): there it stays. */
+	if (moved_has(v, id))
+		return 0;
+	snprintf(err, errlen, "out of memory");
+	if (dcf_store_get(v->rd, id, due_row, &dr, err, errlen) == -1 || dr.made == -1 ||
+	    (dr.made == 1 && moved_add(v, id) == -1)) {
+		if (dr.made == 1)
+			free(dr.vt.payload);
+		return -1;
+	}
+	if (dr.made != 1)
+		return 0;
+	dr.vt.moved = 1;
+	dr.vt.prior.prio = prio;
+	if (vq_insert_sorted(&v->ready[level_of(prio)], &dr.vt) == -1) {
+		moved_del(v, id);
+		free(dr.vt.payload);
+		return -1;
+	}
+	v->nready++;
+	return 1;
+}
+
 static void
 take_due(struct svc *v)
 {
@@ -1443,36 +1568,21 @@ take_due(struct svc *v)
 
 	while (v->ndl > 0 && v->dl[0].at <= now) {
 		struct delayed d = v->dl[0];
-		struct due_row dr = {.v = v};
 		struct dcf_store_task u;
 		char err[DCF_ERRLEN];
-		int cancelled = 0;
+		int r;
 
-		for (uint32_t i = 0; i < v->nskip && !cancelled; i++)
-			cancelled = v->skip[i] ==
-			    d.id; /* never runs; the entry goes with its end's commit */
-		if (cancelled) {
+		/* Cancelled: never runs; the entry goes with its end's commit. */
+		if (skipped(v, d.id)) {
 			dl_pop(v);
 			continue;
 		}
-		if (dcf_store_get(v->rd, d.id, due_row, &dr, err, sizeof(err)) == -1 ||
-		    dr.made == -1 || (dr.made == 1 && moved_add(v, d.id) == -1)) {
-			if (dr.made == 1)
-				free(dr.vt.payload);
-			return; /* the store failed, or memory is short: it waits for the next look */
-		}
-		dl_pop(v);
-		if (dr.made != 1)
-			continue; /* ended meanwhile, or cannot run here (said) */
-		dr.vt.moved = 1;
-		dr.vt.prior.prio = d.prio;
-		if (vq_insert_sorted(&v->ready[level_of(d.prio)], &dr.vt) == -1) {
-			moved_del(v, d.id);
-			free(dr.vt.payload);
-			(void)dl_push(v, &d); /* it was just popped: there is room */
+		/* The store failed, or memory is short: it waits for the next look. */
+		if ((r = make_ready(v, d.id, d.prio, err, sizeof(err))) == -1)
 			return;
-		}
-		v->nready++;
+		dl_pop(v);
+		if (r == 0)
+			continue;
 		memset(&u, 0, sizeof(u));
 		u.id = d.id;
 		if (dcf_storeq_upd(v->q, DCF_SU_DUE, &u, 0) == -1)
@@ -1685,6 +1795,7 @@ counts_of(void *arg, const struct dcf_store_task *t)
 	c->state = t->state;
 	c->prio = t->prio;
 	c->not_before_ns = t->not_before_ns;
+	c->waits = t->waits;
 	c->attempts = t->attempts;
 	c->tries = t->tries;
 	c->runs = t->runs;
@@ -1698,6 +1809,7 @@ struct reprio_row {
 	struct vtask vt;
 	int made;      /* 1: vt holds it; -1: out of memory */
 	uint64_t t_nb; /* its not_before_ns */
+	uint32_t t_waits;
 };
 
 static int
@@ -1707,7 +1819,9 @@ reprio_row(void *arg, const struct dcf_store_task *t)
 
 	counts_of(rr->t, t);
 	rr->t_nb = t->not_before_ns;
-	if (!dcf_store_state_final(t->state) && t->state != DCF_SS_RUNNING && t->not_before_ns == 0)
+	rr->t_waits = t->waits;
+	if (!dcf_store_state_final(t->state) && t->state != DCF_SS_RUNNING &&
+	    t->not_before_ns == 0 && t->waits == 0)
 		rr->made = vtask_of_row(rr->v, t, &rr->vt) == 0 ? 1 : -1;
 	return 0;
 }
@@ -1758,9 +1872,12 @@ svc_reprio(struct svc *v, uint64_t id, int32_t prio, struct dcf_store_task *t)
 	}
 	if (r == 0)
 		return SVC_NOTASK;
-	for (uint32_t i = 0; i < v->nskip && !dcf_store_state_final(t->state); i++)
-		if (v->skip[i] == id)
-			t->state = DCF_SS_NSTATES; /* cancelled: its end is on its way */
+	if (!dcf_store_state_final(t->state) && skipped(v, id))
+		t->state = DCF_SS_NSTATES; /* cancelled: its end is on its way */
+	/* Waiting for others (--after): its record alone; it is read when it wakes. */
+	if (!dcf_store_state_final(t->state) && t->state != DCF_SS_NSTATES && rr.t_waits > 0 &&
+	    !moved_has(v, id))
+		return SVC_MOVED;
 	if (!dcf_store_state_final(t->state) && t->state != DCF_SS_NSTATES && rr.t_nb > 0 &&
 	    !moved_has(v, id)) {
 		struct delayed *d = dl_find(v, id);
@@ -1837,11 +1954,11 @@ svc_cancel(struct svc *v, uint64_t id, struct dcf_store_task *t)
 	}
 	if (r == 0 || dcf_store_state_final(t->state))
 		return r == 0 ? SVC_NOTASK : SVC_ENDED;
-	for (uint32_t i = 0; i < v->nskip; i++)
-		if (v->skip[i] == id)
-			return SVC_ENDED;
-	/* Delayed, its time not come (or not taken yet): it will find itself skipped. */
-	if (t->not_before_ns > 0 && !moved_has(v, id) && t->state == DCF_SS_QUEUED)
+	if (skipped(v, id))
+		return SVC_ENDED;
+	/* Waiting for others (--after), or delayed, its time not come (or not taken yet): it will find itself skipped. */
+	if ((t->waits > 0 || t->not_before_ns > 0) && !moved_has(v, id) &&
+	    t->state == DCF_SS_QUEUED)
 		return skip_add(v, id) == -1 ? SVC_FAILED : SVC_DROPPED;
 	/* Unfinished, not in memory, and its level's reads have passed it: in the books. */
 	if (moved_has(v, id) || id <= v->loaded_to[level_of(t->prio)])

@@ -4,13 +4,17 @@
  * that returned is on disk; one writer, which holds a lock on the file
  * for as long as it is open (SQLite's own locks are per transaction).
  *
- * Schema 3:
+ * Schema 5:
  *   meta(k, v)   mode ("service" or "batch"), instance, max_id, created
  *   task(...)    one row per task, id its primary key, key unique when
  *                given; three partial indexes: the unfinished by id (what a
  *                restart reads), the unfinished by priority and id (2), and
  *                the finished by end time (retention); pin, the network a
- *                task runs on (3).
+ *                task runs on (3); not_before_ns and the delayed (4);
+ *                waits, after_any, after_ids, cause: --after (5).
+ *   dep(on_id, task)  (5) task waits for on_id to end: a row while both
+ *                are unfinished, deleted in the transaction that ends on_id
+ *                (which wakes, or fails, task there and then).
  * The file says it is ours by PRAGMA application_id and its schema by
  * PRAGMA user_version. A writer brings an older schema up to date, one
  * step a transaction (upgrade_sql); a reader reads it as it is; a newer one
@@ -35,8 +39,9 @@
 #include "dcf/store.h"
 #include "dcf/util.h"
 
-#define APP_ID  0x64636631 /* "dcf1" */
-#define SCHEMA  4          /* 2: the unfinished by priority; 3: a task's network (pin); 4: delays */
+#define APP_ID 0x64636631 /* "dcf1" */
+#define SCHEMA \
+	5 /* 2: the unfinished by priority; 3: a task's network (pin); 4: delays; 5: --after */
 #define BUSY_MS 5000
 #define KEY_MAX 512
 
@@ -48,6 +53,12 @@ enum st_stmt {
 	Q_ENDED,
 	Q_PRIO,
 	Q_DUE,
+	Q_DEP_ADD,
+	Q_DEPS_OF,
+	Q_DEP_DEL,
+	Q_WAKE,
+	Q_DEP_FAIL,
+	Q_DEP_COUNT,
 	Q_META_SET,
 	Q_META_GET,
 	Q_DELAYED,
@@ -77,23 +88,33 @@ enum st_stmt {
 	"id, state, prio, timeout_ms, retries, attempts, tries, runs, submitted_ns, " \
 	"started_ns, ended_ns, pid, pid_start, net, node, how, exit_code, term_sig, " \
 	"exec_errno, run_start_ns, run_ns, cpu_us, maxrss_kb, out_bytes, err_bytes, pin, " \
-	"not_before_ns, key, cmd, cwd"
+	"not_before_ns, waits, after_any, cause, after_ids, key, cmd, cwd"
 
 static const char *const sql_text[Q_NSTMT] = {
     [Q_INSERT] = "INSERT INTO task (id, key, state, prio, timeout_ms, retries, submitted_ns, "
-                 "cmd, cwd, pin, not_before_ns) VALUES (?1, ?2, 0, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
-                 "?10) "
+                 "cmd, cwd, pin, not_before_ns, waits, after_any, after_ids, cause, ended_ns) "
+                 "VALUES (?1, ?2, ?11, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, ?13, ?14, ?15, ?16) "
                  "ON CONFLICT(key) DO NOTHING",
     [Q_KEY_ID] = "SELECT id FROM task WHERE key = ?1",
     [Q_STARTED] = "UPDATE task SET state = 1, runs = max(runs, ?2), started_ns = ?3, pid = ?4, "
                   "pid_start = ?5, net = ?6, node = ?7 WHERE id = ?1 AND state < 2",
     [Q_PRIO] = "UPDATE task SET prio = ?2 WHERE id = ?1 AND state < 2",
     [Q_DUE] = "UPDATE task SET not_before_ns = 0 WHERE id = ?1 AND state < 2",
+    [Q_DEP_ADD] = "INSERT OR IGNORE INTO dep (on_id, task) VALUES (?1, ?2)",
+    /* Writer only (an older schema has no dep): those still waiting on ?1. */
+    [Q_DEPS_OF] = "SELECT d.task, t.after_any FROM dep d JOIN task t ON t.id = d.task "
+                  "WHERE d.on_id = ?1 AND t.state < 2",
+    [Q_DEP_DEL] = "DELETE FROM dep WHERE on_id = ?1",
+    [Q_WAKE] = "UPDATE task SET waits = waits - 1 WHERE id = ?1 AND state < 2 AND waits > 0 "
+               "RETURNING waits, prio, pin, not_before_ns",
+    [Q_DEP_FAIL] = "UPDATE task SET state = 6, waits = 0, cause = ?2, ended_ns = ?3 "
+                   "WHERE id = ?1 AND state < 2",
+    [Q_DEP_COUNT] = "SELECT count(*) FROM dep",
     [Q_META_SET] = "INSERT INTO meta (k, v) VALUES (?1, ?2) ON CONFLICT(k) DO UPDATE SET v = "
                    "excluded.v",
     [Q_META_GET] = "SELECT v FROM meta WHERE k = ?1",
     [Q_DELAYED] = "SELECT " COLS " FROM task WHERE state < 2 AND not_before_ns > 0 AND id > ?1 "
-                  "ORDER BY id LIMIT ?2",
+                  "AND waits = 0 ORDER BY id LIMIT ?2",
     [Q_REQUEUED] = "UPDATE task SET state = 0, attempts = ?2, tries = ?3, pid = 0 "
                    "WHERE id = ?1 AND state < 2",
     [Q_ENDED] = "UPDATE task SET state = ?2, attempts = ?3, tries = ?4, runs = ?5, "
@@ -102,7 +123,7 @@ static const char *const sql_text[Q_NSTMT] = {
                 "out_bytes = ?15, err_bytes = ?16, pid = 0 WHERE id = ?1 AND state < 2",
     [Q_STATE_OF] = "SELECT state FROM task WHERE id = ?1",
     [Q_UNFINISHED_PRIO] = "SELECT " COLS " FROM task WHERE state < 2 AND prio = ?3 AND id > ?1 "
-                          "AND not_before_ns = 0 "
+                          "AND not_before_ns = 0 AND waits = 0 "
                           "ORDER BY id LIMIT ?2",
     [Q_UNFINISHED] = "SELECT " COLS " FROM task WHERE state < 2 AND id > ?1 ORDER BY id "
                      "LIMIT ?2",
@@ -165,7 +186,13 @@ static const char schema_sql[] =
     " cmd BLOB NOT NULL,"
     " cwd TEXT,"
     " pin INTEGER NOT NULL DEFAULT 0,"
-    " not_before_ns INTEGER NOT NULL DEFAULT 0);"
+    " not_before_ns INTEGER NOT NULL DEFAULT 0,"
+    " waits INTEGER NOT NULL DEFAULT 0,"
+    " after_any INTEGER NOT NULL DEFAULT 0,"
+    " after_ids TEXT,"
+    " cause INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE dep (on_id INTEGER NOT NULL, task INTEGER NOT NULL, "
+    "PRIMARY KEY (on_id, task)) WITHOUT ROWID;"
     "CREATE INDEX task_unfinished ON task(id) WHERE state < 2;"
     "CREATE INDEX task_finished ON task(ended_ns, id) WHERE state >= 2;"
     "CREATE INDEX task_unfinished_prio ON task(prio, id) WHERE state < 2;"
@@ -178,6 +205,12 @@ static const char *const upgrade_sql[SCHEMA + 1] = {
     [3] = "ALTER TABLE task ADD COLUMN not_before_ns INTEGER NOT NULL DEFAULT 0; "
           "CREATE INDEX IF NOT EXISTS task_delayed ON task(id) WHERE state < 2 AND "
           "not_before_ns > 0;",
+    [4] = "ALTER TABLE task ADD COLUMN waits INTEGER NOT NULL DEFAULT 0; "
+          "ALTER TABLE task ADD COLUMN after_any INTEGER NOT NULL DEFAULT 0; "
+          "ALTER TABLE task ADD COLUMN after_ids TEXT; "
+          "ALTER TABLE task ADD COLUMN cause INTEGER NOT NULL DEFAULT 0; "
+          "CREATE TABLE IF NOT EXISTS dep (on_id INTEGER NOT NULL, task INTEGER NOT NULL, "
+          "PRIMARY KEY (on_id, task)) WITHOUT ROWID;",
 };
 
 struct st_sqlite {
@@ -190,7 +223,10 @@ struct st_sqlite {
 	ino_t ino;
 	int created; /* the file is ours from this open (O_EXCL) */
 	uint64_t max_id;
-	int64_t ver; /* the schema it has (a reader's may be older) */
+	int64_t ver;  /* the schema it has (a reader's may be older) */
+	int64_t ndep; /* the writer's: rows in dep (0: an end wakes nobody, nothing to look up) */
+	uint64_t *wl; /* the writer's: ids whose dependents are looked at, a work list */
+	uint32_t nwl, wlcap;
 };
 
 /* SQLite's primary result code as an errno, for the caller's choices. */
@@ -305,6 +341,10 @@ read_row(sqlite3_stmt *q, struct dcf_store_task *t)
 	t->out.err_bytes = u64col(q, c++);
 	t->pin = u32col(q, c++);
 	t->not_before_ns = u64col(q, c++);
+	t->waits = u32col(q, c++);
+	t->after_any = u32col(q, c++);
+	t->cause = u64col(q, c++);
+	t->after_ids = (const char *)sqlite3_column_text(q, c++);
 	t->key = (const char *)sqlite3_column_text(q, c++);
 	t->cmd = sqlite3_column_blob(q, c);
 	t->cmd_len = (uint32_t)sqlite3_column_bytes(q, c++);
@@ -350,11 +390,105 @@ exec_once(struct st_sqlite *s, enum st_stmt k, char *err, size_t errlen)
 
 /* --- writes ------------------------------------------------------------ */
 
+/* Task id's state: 0 (*state set), 1 not stored, -1 the store failed. */
+static int
+state_of(struct st_sqlite *s, uint64_t id, uint32_t *state, char *err, size_t errlen)
+{
+	sqlite3_stmt *q = s->q[Q_STATE_OF];
+	int rc;
+
+	sqlite3_bind_int64(q, 1, i64(id));
+	if ((rc = sqlite3_step(q)) == SQLITE_ROW)
+		*state = u32col(q, 0);
+	sqlite3_reset(q);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return sq_fail(s, rc, "reading a task's state", err, errlen);
+	return rc == SQLITE_ROW ? 0 : 1;
+}
+
+/*
+ * A new task's --after, before it is added: every one stored (else
+ * bad_dep, and it is not added), how many it waits for, and the first that
+ * ended other than done (the task ends DEP_FAILED at once, unless
+ * after_any). 0, 1 not to be added, -1 the store failed.
+ */
+static int
+deps_check(struct st_sqlite *s, struct dcf_store_new *a, char *err, size_t errlen)
+{
+	struct dcf_store_task *t = &a->t;
+
+	t->waits = 0;
+	t->cause = 0;
+	t->state = DCF_SS_QUEUED;
+	for (uint32_t i = 0; i < t->ndeps; i++) {
+		uint32_t st = 0;
+		int r = t->deps[i] > INT64_MAX || t->deps[i] >= t->id
+		    ? 1
+		    : state_of(s, t->deps[i], &st, err, errlen);
+
+		if (r == -1)
+			return -1;
+		if (r == 1) {
+			a->bad_dep = t->deps[i];
+			return 1;
+		}
+		if (!dcf_store_state_final(st))
+			t->waits++;
+		else if (st != DCF_SS_DONE && !t->after_any && t->cause == 0)
+			t->cause = t->deps[i];
+	}
+	if (t->cause != 0) {
+		t->state = DCF_SS_DEP_FAILED;
+		t->waits = 0;
+	}
+	return 0;
+}
+
+/* Its --after written out, "3,17", in buf (NULL if none). */
+static const char *
+deps_text(const struct dcf_store_task *t, char **buf)
+{
+	size_t n = 0, cap = (size_t)t->ndeps * 21 + 1;
+
+	*buf = NULL;
+	if (t->ndeps == 0 || (*buf = malloc(cap)) == NULL)
+		return NULL;
+	for (uint32_t i = 0; i < t->ndeps; i++)
+		n +=
+		    (size_t)snprintf(*buf + n, cap - n, "%s%" PRIu64, i > 0 ? "," : "", t->deps[i]);
+	return *buf;
+}
+
+/* The rows that make the new task t wait for those of its deps not ended yet. */
+static int
+deps_add(struct st_sqlite *s, const struct dcf_store_task *t, char *err, size_t errlen)
+{
+	for (uint32_t i = 0; i < t->ndeps; i++) {
+		sqlite3_stmt *q = s->q[Q_DEP_ADD];
+		uint32_t st = 0;
+		int rc = state_of(s, t->deps[i], &st, err, errlen);
+
+		if (rc == -1)
+			return -1;
+		if (rc == 1 || dcf_store_state_final(st))
+			continue;
+		sqlite3_bind_int64(q, 1, i64(t->deps[i]));
+		sqlite3_bind_int64(q, 2, i64(t->id));
+		rc = sqlite3_step(q);
+		sqlite3_reset(q);
+		if (rc != SQLITE_DONE)
+			return sq_fail(s, rc, "recording what a task waits for", err, errlen);
+		s->ndep += sqlite3_changes(s->db);
+	}
+	return 0;
+}
+
 static int
 add_one(struct st_sqlite *s, struct dcf_store_new *a, char *err, size_t errlen)
 {
 	sqlite3_stmt *q = s->q[Q_INSERT];
-	const struct dcf_store_task *t = &a->t;
+	struct dcf_store_task *t = &a->t;
+	char *after = NULL;
 	int rc;
 
 	if (t->id == 0 || t->id > INT64_MAX || (t->key != NULL && strlen(t->key) > KEY_MAX)) {
@@ -363,6 +497,14 @@ add_one(struct st_sqlite *s, struct dcf_store_new *a, char *err, size_t errlen)
 		return -1;
 	}
 	a->dup_of = 0;
+	a->bad_dep = 0;
+	if ((rc = deps_check(s, a, err, errlen)) != 0)
+		return rc == 1 ? 0 : -1;
+	if (t->ndeps > 0 && deps_text(t, &after) == NULL) {
+		snprintf(err, errlen, "%s: adding a task: out of memory", s->base.where);
+		errno = ENOMEM;
+		return -1;
+	}
 	sqlite3_bind_int64(q, 1, (sqlite3_int64)t->id);
 	if (t->key != NULL)
 		sqlite3_bind_text(q, 2, t->key, -1, SQLITE_STATIC);
@@ -379,9 +521,19 @@ add_one(struct st_sqlite *s, struct dcf_store_new *a, char *err, size_t errlen)
 		sqlite3_bind_null(q, 8);
 	sqlite3_bind_int64(q, 9, t->pin);
 	sqlite3_bind_int64(q, 10, i64(t->not_before_ns));
+	sqlite3_bind_int64(q, 11, t->state);
+	sqlite3_bind_int64(q, 12, t->waits);
+	sqlite3_bind_int64(q, 13, t->after_any != 0);
+	if (after != NULL)
+		sqlite3_bind_text(q, 14, after, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(q, 14);
+	sqlite3_bind_int64(q, 15, i64(t->cause));
+	sqlite3_bind_int64(q, 16, t->cause != 0 ? i64(t->submitted_ns) : 0);
 	rc = sqlite3_step(q);
 	sqlite3_reset(q);
 	sqlite3_clear_bindings(q);
+	free(after);
 	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
 		goto taken;
 	if (rc != SQLITE_DONE)
@@ -389,7 +541,7 @@ add_one(struct st_sqlite *s, struct dcf_store_new *a, char *err, size_t errlen)
 	if (sqlite3_changes(s->db) == 1) {
 		if (t->id > s->max_id)
 			s->max_id = t->id;
-		return 0;
+		return t->waits > 0 ? deps_add(s, t, err, errlen) : 0;
 	}
 	/* Not added: its key is taken (ON CONFLICT), or its id is (an error). */
 	if (t->key != NULL) {
@@ -476,7 +628,121 @@ sq_control(struct dcf_store *st, struct dcf_store_ctl *c, char *err, size_t errl
 }
 
 static int
-upd_one(struct st_sqlite *s, const struct dcf_store_upd *u, char *err, size_t errlen)
+wl_push(struct st_sqlite *s, uint64_t id)
+{
+	if (s->nwl == s->wlcap) {
+		uint32_t cap = s->wlcap ? s->wlcap * 2 : 64;
+		uint64_t *n = realloc(s->wl, cap * sizeof(*n));
+
+		if (n == NULL)
+			return -1;
+		s->wl = n;
+		s->wlcap = cap;
+	}
+	s->wl[s->nwl++] = id;
+	return 0;
+}
+
+/*
+ * Task id has ended (ok: done): those waiting for it wait for one less,
+ * and run once none is left, or (ok 0, without after_any) end DEP_FAILED,
+ * and so on for those waiting for them, in this transaction. Each told to
+ * b->woke. The rows that said they waited go.
+ */
+static int
+deps_resolve(struct st_sqlite *s, struct dcf_store_batch *b, uint64_t id, int ok, uint64_t ended_ns,
+    char *err, size_t errlen)
+{
+	uint32_t first;
+	int rc;
+
+	if (s->ndep <= 0)
+		return 0;
+	s->nwl = 0;
+	if (wl_push(s, id) == -1)
+		goto nomem;
+	/* wl: [done ..) the ended ones not looked at, each followed by what waits for it. */
+	for (uint32_t done = 0; done < s->nwl;) {
+		sqlite3_stmt *q = s->q[Q_DEPS_OF];
+		uint64_t on = s->wl[done++];
+
+		first = s->nwl;
+		sqlite3_bind_int64(q, 1, i64(on));
+		while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+			/* Its after_any in the id's top bit (ids are below 2^63). */
+			if (wl_push(s,
+			        u64col(q, 0) | (sqlite3_column_int64(q, 1) ? 1ULL << 63 : 0)) ==
+			    -1) {
+				sqlite3_reset(q);
+				goto nomem;
+			}
+		}
+		sqlite3_reset(q);
+		if (rc != SQLITE_DONE)
+			return sq_fail(s, rc, "reading what waits for a task", err, errlen);
+		sqlite3_bind_int64(s->q[Q_DEP_DEL], 1, i64(on));
+		if (exec_once(s, Q_DEP_DEL, err, errlen) == -1)
+			return -1;
+		s->ndep -= sqlite3_changes(s->db);
+		/* The first ended one's ok is the caller's; those after are DEP_FAILED ones. */
+		for (uint32_t i = first; i < s->nwl;) {
+			uint64_t d = s->wl[i] & ~(1ULL << 63);
+			struct dcf_store_task w;
+
+			memset(&w, 0, sizeof(w));
+			w.id = d;
+			if ((done == 1 && ok) || (s->wl[i] >> 63)) {
+				q = s->q[Q_WAKE];
+				sqlite3_bind_int64(q, 1, i64(d));
+				if ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+					w.waits = u32col(q, 0);
+					w.prio = i32col(q, 1);
+					w.pin = u32col(q, 2);
+					w.not_before_ns = u64col(q, 3);
+					while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+						;
+				}
+				sqlite3_reset(q);
+				if (rc != SQLITE_DONE)
+					return sq_fail(s, rc, "waking a task", err, errlen);
+				if (sqlite3_changes(s->db) == 1 && w.waits == 0 &&
+				    b->woke != NULL && b->woke(b->woke_arg, &w) != 0)
+					goto nomem;
+				/* Not one to look at again: out of the work list. */
+				s->wl[i] = s->wl[--s->nwl];
+				continue;
+			}
+			q = s->q[Q_DEP_FAIL];
+			sqlite3_bind_int64(q, 1, i64(d));
+			sqlite3_bind_int64(q, 2, i64(on));
+			sqlite3_bind_int64(q, 3, i64(ended_ns));
+			rc = sqlite3_step(q);
+			sqlite3_reset(q);
+			if (rc != SQLITE_DONE)
+				return sq_fail(s, rc, "ending a task whose dependency failed", err,
+				    errlen);
+			if (sqlite3_changes(s->db) != 1) {
+				s->wl[i] = s->wl[--s->nwl];
+				continue;
+			}
+			w.state = DCF_SS_DEP_FAILED;
+			w.cause = on;
+			if (b->woke != NULL && b->woke(b->woke_arg, &w) != 0)
+				goto nomem;
+			s->wl[i++] = d; /* ended: what waits for it is looked at in turn */
+		}
+	}
+	return 0;
+nomem:
+	snprintf(err, errlen, "%s: waking the tasks that wait for task %" PRIu64 ": out of memory",
+	    s->base.where, id);
+	errno = ENOMEM;
+	return -1;
+}
+
+static int
+upd_one(struct st_sqlite *s, struct dcf_store_batch *b, const struct dcf_store_upd *u, char *err,
+    size_t errlen)
 {
 	const struct dcf_store_task *t = &u->t;
 	sqlite3_stmt *q;
@@ -535,7 +801,9 @@ upd_one(struct st_sqlite *s, const struct dcf_store_upd *u, char *err, size_t er
 	if (rc != SQLITE_DONE)
 		return sq_fail(s, rc, "updating a task", err, errlen);
 	if (sqlite3_changes(s->db) == 1)
-		return 0;
+		return u->kind == DCF_SU_ENDED
+		    ? deps_resolve(s, b, t->id, t->state == DCF_SS_DONE, t->ended_ns, err, errlen)
+		    : 0;
 	/* Nothing changed: fine if it is finished (it finishes once), an error if absent. */
 	q = s->q[Q_STATE_OF];
 	sqlite3_bind_int64(q, 1, i64(t->id));
@@ -560,6 +828,7 @@ sq_commit(struct dcf_store *st, struct dcf_store_batch *b, char *err, size_t err
 {
 	struct st_sqlite *s = (struct st_sqlite *)st;
 	uint64_t max0 = s->max_id;
+	int64_t ndep0 = s->ndep;
 	int e;
 
 	if (st->readonly) {
@@ -575,7 +844,7 @@ sq_commit(struct dcf_store *st, struct dcf_store_batch *b, char *err, size_t err
 		if (add_one(s, &b->add[i], err, errlen) == -1)
 			goto fail;
 	for (uint32_t i = 0; i < b->nupd; i++)
-		if (upd_one(s, &b->upd[i], err, errlen) == -1)
+		if (upd_one(s, b, &b->upd[i], err, errlen) == -1)
 			goto fail;
 	if (s->max_id != max0) {
 		sqlite3_bind_int64(s->q[Q_MAX_ID_SET], 1, i64(s->max_id));
@@ -589,6 +858,7 @@ sq_commit(struct dcf_store *st, struct dcf_store_batch *b, char *err, size_t err
 fail:
 	e = errno;
 	s->max_id = max0;
+	s->ndep = ndep0;
 	/* A failed COMMIT may have rolled back already: that ROLLBACK's error is no news. */
 	if (sqlite3_get_autocommit(s->db) == 0)
 		(void)sqlite3_step(s->q[Q_ROLLBACK]);
@@ -776,6 +1046,7 @@ sq_close(struct dcf_store *st)
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
 	writer_unregister(s);
+	free(s->wl);
 	free(s);
 }
 
@@ -1069,9 +1340,10 @@ static const char *
 old_columns(const char *sql, int64_t ver, char *buf, size_t len)
 {
 	static const struct {
-		const char *name;
+		const char *name, *as;
 		int64_t since;
-	} cols[] = {{"not_before_ns", 4}, {"pin", 3}};
+	} cols[] = {{"not_before_ns", "0", 4}, {"pin", "0", 3}, {"waits", "0", 5},
+	    {"after_any", "0", 5}, {"cause", "0", 5}, {"after_ids", "NULL", 5}};
 	size_t n = 0;
 
 	while (*sql != '\0' && n + 1 < len) {
@@ -1082,7 +1354,8 @@ old_columns(const char *sql, int64_t ver, char *buf, size_t len)
 			    strncmp(sql, cols[k].name, w) == 0)
 				break;
 		if (w > 0 && k < sizeof(cols) / sizeof(cols[0])) {
-			buf[n++] = '0';
+			for (const char *a = cols[k].as; *a != '\0' && n + 1 < len; a++)
+				buf[n++] = *a;
 			sql += w;
 		} else if (w > 0) {
 			for (size_t j = 0; j < w && n + 1 < len; j++)
@@ -1105,10 +1378,11 @@ prepare_all(struct st_sqlite *s, char *err, size_t errlen)
 
 		/*
 		 * A reader of an older schema reads it as it is: the columns it lacks
-		 * read as 0 (pin, 3; not_before_ns, 4), and it prepares no write.
+		 * read as 0 (pin, 3; not_before_ns, 4; --after's, 5), and it
+		 * prepares no write and nothing of dep.
 		 */
 		if (s->ver < SCHEMA) {
-			if (strncmp(sql, "SELECT", 6) != 0)
+			if (strncmp(sql, "SELECT", 6) != 0 || i == Q_DEPS_OF || i == Q_DEP_COUNT)
 				continue;
 			sql = old_columns(sql, s->ver, text, sizeof(text));
 		}
@@ -1174,6 +1448,8 @@ sqlite_open(const struct dcf_store_open_opts *o, char *err, size_t errlen)
 	if (query_int(s, sql_text[Q_MAX_ID_GET], &max_id, err, errlen) == -1)
 		goto fail;
 	s->max_id = max_id > 0 ? (uint64_t)max_id : 0;
+	if (!o->readonly && query_int(s, sql_text[Q_DEP_COUNT], &s->ndep, err, errlen) == -1)
+		goto fail;
 	return &s->base;
 fail:
 	rc = errno;

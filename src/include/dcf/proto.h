@@ -13,11 +13,13 @@
  *   body         as the type says, exactly filling len
  *
  * Requests (client to supervisor):
- *   SUBMIT  u32 flags, u32 timeout_ms, u32 retries, i32 prio (DCF_PRIO_MIN
- *           to DCF_PRIO_MAX, layout.h), u32 net (DCF_NET_ANY, or the one
- *           network it runs on), u64 not_before (CLOCK_REALTIME ns: not
- *           run before; 0 at once), u32 key_len, u32 cwd_len, u32 cmd_len,
- *           then key, cwd, cmd bytes.
+ *   SUBMIT  u32 flags (DCF_SUBMIT_*), u32 timeout_ms, u32 retries, i32 prio
+ *           (DCF_PRIO_MIN to DCF_PRIO_MAX, layout.h), u32 net (DCF_NET_ANY,
+ *           or the one network it runs on), u64 not_before (CLOCK_REALTIME
+ *           ns: not run before; 0 at once), u32 key_len, u32 cwd_len, u32
+ *           cmd_len, u32 ndeps (at most DCF_DEPS_MAX), then ndeps u64 ids
+ *           (--after: it runs once they have ended, each not 0), key, cwd,
+ *           cmd bytes.
  *           cmd is an argv, items each ending in NUL (cmd.h), the first
  *           not empty; cwd absolute, without NUL; key without NUL, at most
  *           DCF_KEY_MAX bytes (0: no key).
@@ -46,13 +48,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DCF_PROTO_VERSION 4u /* 2: a SUBMIT's priority; 3: its network; 4: its time */
+#define DCF_PROTO_VERSION 5u /* 2: a SUBMIT's priority; 3: its network; 4: its time; 5: --after */
 #define DCF_NET_ANY       UINT32_MAX
 #define DCF_PROTO_HDR     12u
 #define DCF_PROTO_MAX     262144u /* a whole frame, length field included: 256 KiB */
 #define DCF_KEY_MAX       512u
 #define DCF_CWD_MAX       4096u
 #define DCF_ACK_EXISTED   1u
+#define DCF_DEPS_MAX      1024u /* a SUBMIT's --after ids */
+/* A SUBMIT's flags. */
+#define DCF_SUBMIT_AFTER_ANY 1u /* its deps ending is enough, whatever their outcome */
+#define DCF_SUBMIT_FLAGS     DCF_SUBMIT_AFTER_ANY
 /* A SUBMIT's retries: the supervisor's own --retries. (timeout_ms 0: its --timeout.) */
 #define DCF_RETRIES_DEFAULT UINT32_MAX
 
@@ -104,6 +110,9 @@ struct dcf_msg {
 			const char *cwd;     /* cwd_len bytes */
 			const char *cmd;     /* cmd_len bytes, the last a NUL */
 			uint32_t key_len, cwd_len, cmd_len;
+			uint32_t ndeps;
+			const unsigned char *deps; /* parsed: ndeps u64 as sent (dcf_proto_dep) */
+			const uint64_t *dep_ids;   /* to build: ndeps of them */
 		} submit;
 		struct {
 			uint64_t id;
@@ -131,6 +140,9 @@ struct dcf_msg {
 		} error; /* and OK's text */
 	} u;
 };
+
+/* A parsed SUBMIT's i-th --after id. */
+uint64_t dcf_proto_dep(const struct dcf_msg *m, uint32_t i);
 
 /*
  * One frame from buf[0..len):

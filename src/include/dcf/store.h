@@ -36,9 +36,11 @@ enum dcf_store_state {
 	DCF_SS_FAILED = 3,      /* its last run failed (exit status, signal, timeout, no exec) */
 	DCF_SS_QUARANTINED = 4, /* the processes running it died too often: not run again */
 	DCF_SS_CANCELLED = 5,   /* dcf-ctl cancel, before it ran */
+	DCF_SS_DEP_FAILED = 6,  /* --after: a task it waited for did not succeed; never ran */
 	DCF_SS_NSTATES
 };
-/* "queued", "running", "done", "failed", "quarantined"; NULL if out of range. */
+/* "queued", "running", "done", "failed", "quarantined", "cancelled", "dep-failed"; NULL if
+ * out of range. */
 const char *dcf_store_state_name(uint32_t state);
 /* The state of that name, or -1. */
 int dcf_store_state_parse(const char *name);
@@ -77,6 +79,20 @@ struct dcf_store_task {
 	uint32_t net, node;     /* where the last run ran */
 	uint32_t pin;           /* dcf-submit --network: the network it runs on, + 1; 0: any */
 	uint64_t not_before_ns; /* --delay, --at: not run before (CLOCK_REALTIME); 0: at once */
+	/*
+	 * --after: the tasks it runs after. Written as deps (ndeps of them,
+	 * distinct, each stored already); read as after_ids, their ids
+	 * comma-separated (NULL: none). waits: how many of them have not ended
+	 * yet (it runs at 0); after_any: after they ended whatever their
+	 * outcome, else it ends DEP_FAILED at the first that did not succeed,
+	 * cause that one's id.
+	 */
+	const uint64_t *deps;
+	uint32_t ndeps;
+	const char *after_ids;
+	uint32_t waits;
+	uint32_t after_any;
+	uint64_t cause;
 	struct dcf_outcome out; /* the last run's outcome (final states) */
 	const char *key;        /* NUL-terminated, or NULL: no key */
 	const void *cmd;        /* the payload: argv items, each ending in NUL (cmd.h) */
@@ -116,14 +132,26 @@ struct dcf_store_upd {
  * to a finished task changes nothing (a task finishes once).
  */
 struct dcf_store_new {
-	struct dcf_store_task t; /* id given by the caller: above every id stored */
+	struct dcf_store_task t; /* id given by the caller: above every id stored; out: its
+	                          * state, waits and cause as added (--after) */
 	uint64_t dup_of;         /* out: 0 if added, else the id that holds the key */
+	uint64_t bad_dep;        /* out: not added, this dependency is not stored (0: none) */
 };
+/*
+ * A task that waited (--after) on one a batch finished: its last one ended
+ * (state QUEUED, waits 0: it may run now; id, prio, pin, not_before_ns) or
+ * one did not succeed (state DEP_FAILED, cause), in the same transaction,
+ * and so on for those waiting on it. Told as the commit goes: undone if it
+ * fails. Non-zero from the callback fails the commit (ENOMEM).
+ */
+typedef int (*dcf_store_woke_fn)(void *arg, const struct dcf_store_task *t);
 struct dcf_store_batch {
 	struct dcf_store_new *add;
 	uint32_t nadd;
 	const struct dcf_store_upd *upd;
 	uint32_t nupd;
+	dcf_store_woke_fn woke; /* NULL: nobody listens (the store is the same) */
+	void *woke_arg;
 };
 
 /* Called for each task read; return non-zero to stop there. */

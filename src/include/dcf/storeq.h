@@ -36,6 +36,9 @@ struct dcf_storeq;
 #define DCF_STOREQ_PRIO (1ULL << 62)
 /* The cookie of a control state (dcf_storeq_control): this bit | a number of the caller's. */
 #define DCF_STOREQ_CTL (1ULL << 61)
+/* Not an item's: a task that waited (--after) woke or failed (store.h dcf_store_woke_fn),
+ * given after the items of the commit that did it. */
+#define DCF_STOREQ_WOKE (1ULL << 60)
 
 /* What a committed item gives back. */
 struct dcf_storeq_res {
@@ -43,6 +46,10 @@ struct dcf_storeq_res {
 	uint64_t id;     /* the item's task id */
 	uint64_t dup_of; /* a new task whose key was taken: the id that holds it */
 	uint32_t is_add;
+	/* A new task's --after (bad_dep: not added, no such task), or a WOKE's. */
+	uint64_t bad_dep, cause, not_before_ns;
+	uint32_t state, waits;
+	int32_t prio;
 };
 
 /* Start the committer on st (not closed here). NULL with errno and err. */
