@@ -12,6 +12,8 @@ struct ctl_opts {
 	uint64_t id;         /* cancel's and kill's task */
 	int sig;             /* kill's signal (default SIGTERM) */
 	int32_t prio;        /* priority's priority */
+	int now;             /* --now */
+	int64_t value;       /* the request's value (proto.h: as its op says) */
 };
 
 /* 0 ok; 1 printed help or version (exit 0); -1 printed a usage error (exit 2). */

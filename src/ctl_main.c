@@ -41,7 +41,7 @@ main(int argc, char **argv)
 	m.u.ctl.op = o.op;
 	m.u.ctl.net = o.net;
 	m.u.ctl.id = o.id;
-	m.u.ctl.value = o.op == DCF_CTL_PRIORITY ? o.prio : o.sig;
+	m.u.ctl.value = o.value;
 	client_put(c, &m);
 	client_flush(c, 1);
 	client_next(c, &m);

@@ -10,11 +10,12 @@
 #include "opts.h"
 
 #define COMMANDS \
-	"pause [NETWORK], resume [NETWORK], drain, cancel ID, kill ID [SIGNAL], priority ID P or " \
-	"retry ID"
+	"pause [NETWORK], resume [NETWORK], drain, cancel ID, kill ID [SIGNAL], priority ID P, " \
+	"retry ID, scale NETWORK [+|-]N, stop-node NETWORK NODE, restart-node NETWORK NODE or " \
+	"no-restart NETWORK NODE"
 
 /* The commands, and what each takes after its name. */
-enum operand { NOTHING, NETWORK, TASK, TASK_SIGNAL, TASK_PRIO };
+enum operand { NOTHING, NETWORK, TASK, TASK_SIGNAL, TASK_PRIO, NET_COUNT, NET_NODE };
 static const struct {
 	const char *name;
 	uint32_t op;
@@ -27,7 +28,57 @@ static const struct {
     {"kill", DCF_CTL_KILL, TASK_SIGNAL},
     {"priority", DCF_CTL_PRIORITY, TASK_PRIO},
     {"retry", DCF_CTL_RETRY, TASK},
+    {"scale", DCF_CTL_SCALE, NET_COUNT},
+    {"stop-node", DCF_CTL_STOP_NODE, NET_NODE},
+    {"restart-node", DCF_CTL_RESTART_NODE, NET_NODE},
+    {"no-restart", DCF_CTL_NO_RESTART, NET_NODE},
 };
+
+/* NETWORK then a count or a node: into o (net, id, value). 0, or -1 (said). */
+static int
+net_and(struct opt_parser *p, struct ctl_opts *o, enum operand takes, char **args, int left)
+{
+	char q[OPT_QUOTE_LEN];
+	uint64_t n;
+	int64_t v;
+	const char *a;
+
+	if (left < 2) {
+		opt_usage_error(p, "%s needs a network and %s", o->command,
+		    takes == NET_COUNT ? "a count of nodes (N, +N or -N)" : "a node's number");
+		return -1;
+	}
+	if (dcf_parse_u64(args[0], 0, DCF_MAX_NETS - 1, &n) == -1) {
+		opt_quote(q, sizeof(q), args[0]);
+		opt_usage_error(p, "%s %s: a network is a number from 0 to %u", o->command, q,
+		    DCF_MAX_NETS - 1);
+		return -1;
+	}
+	o->net = (uint32_t)n;
+	a = args[1];
+	if (takes == NET_NODE) {
+		if (dcf_parse_u64(a, 0, DCF_MAX_NODES - 1, &o->id) == -1) {
+			opt_quote(q, sizeof(q), a);
+			opt_usage_error(p, "%s %s: a node is a number from 0", o->command, q);
+			return -1;
+		}
+		o->value = o->now ? DCF_CTL_F_NOW : 0;
+		return 0;
+	}
+	o->id =
+	    (o->now ? DCF_CTL_F_NOW : 0) | (a[0] == '+' || a[0] == '-' ? DCF_CTL_F_RELATIVE : 0);
+	if (dcf_parse_i64(a[0] == '+' ? a + 1 : a, -DCF_MAX_NODES, DCF_MAX_NODES, &v) == -1 ||
+	    (a[0] == '+' && a[1] == '-') || (!(o->id & DCF_CTL_F_RELATIVE) && v < 0)) {
+		opt_quote(q, sizeof(q), a);
+		opt_usage_error(p,
+		    "scale %s: give the nodes it is to have (N), or how many more or fewer (+N, "
+		    "-N)",
+		    q);
+		return -1;
+	}
+	o->value = v;
+	return 0;
+}
 
 /* A signal by name (TERM, SIGTERM, any case) or number: 0 and *sig, or -1. */
 static int
@@ -70,6 +121,9 @@ ctl_parse_options(int argc, char **argv, struct ctl_opts *o)
 		case OPT_NAME:
 			o->name = v.s;
 			break;
+		case OPT_NOW:
+			o->now = 1;
+			break;
 		default:
 			opt_usage_error(&p, "--%s is in the table but not stored (a bug)",
 			    opt_table[id].name);
@@ -98,9 +152,17 @@ ctl_parse_options(int argc, char **argv, struct ctl_opts *o)
 	o->op = commands[k].op;
 	i = p.ind + 1;
 	left = argc - i;
-	max = commands[k].takes == NOTHING                                       ? 0
-	    : commands[k].takes == TASK_SIGNAL || commands[k].takes == TASK_PRIO ? 2
-	                                                                         : 1;
+	/* "scale 0 -2 --now" reads as it is meant: --now after the operands too. */
+	if (left == 3 && (commands[k].takes == NET_COUNT || commands[k].takes == NET_NODE) &&
+	    strcmp(argv[argc - 1], "--now") == 0) {
+		o->now = 1;
+		left--;
+	}
+	max = commands[k].takes == NOTHING ? 0
+	    : commands[k].takes == TASK_SIGNAL || commands[k].takes == TASK_PRIO ||
+	        commands[k].takes == NET_COUNT || commands[k].takes == NET_NODE
+	    ? 2
+	    : 1;
 	if (left > max) {
 		char q[OPT_QUOTE_LEN];
 
@@ -110,10 +172,20 @@ ctl_parse_options(int argc, char **argv, struct ctl_opts *o)
 		        : commands[k].takes == TASK        ? "one task id"
 		        : commands[k].takes == TASK_SIGNAL ? "a task id and a signal at most"
 		        : commands[k].takes == TASK_PRIO   ? "a task id and a priority"
+		        : commands[k].takes == NET_COUNT   ? "a network and a count"
+		        : commands[k].takes == NET_NODE    ? "a network and a node"
 		                                           : "nothing",
 		    q);
 		return -1;
 	}
+	if (o->now && o->op != DCF_CTL_SCALE && o->op != DCF_CTL_STOP_NODE &&
+	    o->op != DCF_CTL_RESTART_NODE) {
+		opt_usage_error(&p, "--now is for scale, stop-node and restart-node, not %s",
+		    o->command);
+		return -1;
+	}
+	if (commands[k].takes == NET_COUNT || commands[k].takes == NET_NODE)
+		return net_and(&p, o, commands[k].takes, argv + i, left);
 	if (commands[k].takes == TASK || commands[k].takes == TASK_SIGNAL ||
 	    commands[k].takes == TASK_PRIO) {
 		char q[OPT_QUOTE_LEN];
@@ -148,6 +220,7 @@ ctl_parse_options(int argc, char **argv, struct ctl_opts *o)
 				return -1;
 			}
 			o->prio = (int32_t)prio;
+			o->value = prio;
 			return 0;
 		}
 		if (left == 2 && parse_signal(argv[i + 1], &sig) == -1) {
@@ -158,6 +231,7 @@ ctl_parse_options(int argc, char **argv, struct ctl_opts *o)
 			return -1;
 		}
 		o->sig = sig;
+		o->value = sig;
 		return 0;
 	}
 	if (left == 1) {

@@ -23,6 +23,9 @@ store(const struct opt_parser *p, struct sup_opts *o, enum opt_id id, const stru
 	case OPT_NODES:
 		c->nodes_per_net = (uint32_t)v->u;
 		break;
+	case OPT_MAX_NODES:
+		o->start_nodes = (uint32_t)v->u; /* the room, until the checks below */
+		break;
 	case OPT_TASKS:
 		c->tasks = v->u;
 		break;
@@ -32,6 +35,9 @@ store(const struct opt_parser *p, struct sup_opts *o, enum opt_id id, const stru
 		break;
 	case OPT_WORK:
 		c->work = works[v->u];
+		break;
+	case OPT_SCHEDULE:
+		o->schedule = (uint32_t)v->u;
 		break;
 	case OPT_FAIL_RATE:
 		c->fail_rate_ppm = v->u;
@@ -268,8 +274,26 @@ sup_parse_options(int argc, char **argv, struct sup_opts *o)
 	}
 	if (sup_cmd_mode(o))
 		command_defaults(o, given);
+	if (given[OPT_MAX_NODES]) {
+		uint32_t room = o->start_nodes;
+
+		if (!o->serve) {
+			opt_usage_error(&p,
+			    "--max-nodes is for --serve, whose nodes dcf-ctl scales");
+			return -1;
+		}
+		if (room < c->nodes_per_net) {
+			opt_usage_error(&p,
+			    "--max-nodes %u is fewer than --nodes %u: give at least %u", room,
+			    c->nodes_per_net, c->nodes_per_net);
+			return -1;
+		}
+		o->start_nodes = c->nodes_per_net;
+		c->nodes_per_net = room;
+	}
 	if ((uint64_t)c->nets * c->nodes_per_net > DCF_MAX_NODES) {
-		opt_usage_error(&p, "--networks x --nodes is %llu, at most %d",
+		opt_usage_error(&p, "--networks x --%s is %llu, at most %d",
+		    given[OPT_MAX_NODES] ? "max-nodes" : "nodes",
 		    (unsigned long long)c->nets * c->nodes_per_net, DCF_MAX_NODES);
 		return -1;
 	}

@@ -14,6 +14,8 @@
 #include "opts.h"
 
 static const char *const work_words[] = {"sleep", "cpu", "none", NULL};
+/* In enum sup_schedule's order. */
+static const char *const schedule_words[] = {"round-robin", "least-loaded", "weighted", NULL};
 /* In enum dcf_level's order. */
 static const char *const level_words[] = {"debug", "info", "warning", "error", NULL};
 /* In enum dcf_store_state's order. */
@@ -24,6 +26,7 @@ static const char *const state_words[] = {"queued", "running", "done", "failed",
 #define SUP OPT_P_SUPERVISOR
 #define STA OPT_P_STATUS
 #define SUB OPT_P_SUBMIT
+#define CTL OPT_P_CTL
 #define REQ OPT_ARG_REQUIRED
 
 /* In the order --help lists them. */
@@ -34,12 +37,17 @@ const struct opt opt_table[OPT_NENTRIES] = {
         "networks (default 3)"},
     [OPT_NODES] = {"nodes", 'N', REQ, OPT_K_UINT, "N", 1, DCF_MAX_NODES, NULL, SUP,
         "nodes per network (default 50)"},
+    [OPT_MAX_NODES] = {"max-nodes", 0, REQ, OPT_K_UINT, "N", 1, DCF_MAX_NODES, NULL, SUP,
+        "--serve: room for N nodes a network, for dcf-ctl scale\n(default: --nodes)"},
     [OPT_TASKS] = {"tasks", 't', REQ, OPT_K_UINT, "N", 1, 1ULL << 48, NULL, SUP,
         "tasks to run (default 1000)"},
     [OPT_TASK_MS] = {"task-ms", 0, REQ, OPT_K_RANGE, "MIN[-MAX]", 0, 86400000, NULL, SUP,
         "task duration in ms, uniform (default 1000-8000)"},
     [OPT_WORK] = {"work", 0, REQ, OPT_K_WORD, "KIND", 0, 0, work_words, SUP,
         "sleep | cpu | none (default sleep)"},
+    [OPT_SCHEDULE] = {"schedule", 0, REQ, OPT_K_WORD, "POLICY", 0, 0, schedule_words, SUP,
+        "which network a new task goes to: round-robin (the\ndefault), least-loaded (the "
+        "shortest queue per live\nnode) or weighted (round-robin weighted by live nodes)"},
     [OPT_FAIL_RATE] = {"fail-rate", 0, REQ, OPT_K_PROB, "P", 0, 0, NULL, SUP,
         "chance per node per second of a real crash (default 0.01)"},
     [OPT_DOWNTIME] = {"downtime", 0, REQ, OPT_K_RANGE, "MIN[-MAX]", 0, 3600000, NULL, SUP,
@@ -144,6 +152,9 @@ const struct opt opt_table[OPT_NENTRIES] = {
         "every instance on this machine: live, ended, stale"},
     [OPT_REMOVE_STALE] = {"remove-stale", 0, REQ, OPT_K_NAME, "NAME", 0, 0, NULL, STA,
         "remove NAME's segment if its supervisor is dead"},
+    [OPT_NOW] = {"now", 0, OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, CTL,
+        "scale down, stop-node, restart-node: a node's task is\nput back at once, not "
+        "waited for"},
     [OPT_HELP] = {"help", 'h', OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, ALL, "this text"},
     [OPT_VERSION] = {"version", 'V', OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, ALL,
         "the version"},
@@ -169,12 +180,14 @@ const struct opt_program opt_programs[] = {
         "Give a task to a dcf-supervisor --serve; print its id once it is on disk."},
     {OPT_P_CTL, "dcf-ctl",
         "[options] pause [NETWORK] | resume [NETWORK] | drain | cancel ID | kill ID [SIGNAL] |\n"
-        "       priority ID P | retry ID",
+        "       priority ID P | retry ID | scale NETWORK [+|-]N | stop-node NETWORK NODE |\n"
+        "       restart-node NETWORK NODE | no-restart NETWORK NODE",
         "Control a running dcf-supervisor --serve: pause or resume a network (or all),\n"
         "drain it (no new submissions; it exits 0 once every task has ended), cancel a\n"
         "task that has not started, signal a running task's processes (TERM), give\n"
-        "a task that has not started another priority (-4 to 4), or submit a task that\n"
-        "failed again."},
+        "a task that has not started another priority (-4 to 4), submit a task that\n"
+        "failed again, give a network more or fewer nodes (up to --max-nodes), or\n"
+        "stop, restart or stop restarting one node."},
 };
 const size_t opt_nprograms = sizeof(opt_programs) / sizeof(opt_programs[0]);
 

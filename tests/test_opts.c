@@ -234,7 +234,10 @@ companions(enum opt_prog prog, int i, const char **w)
 {
 	w[0] = w[1] = w[2] = w[3] = NULL;
 	if (prog == OPT_P_CTL) {
-		w[0] = "drain"; /* dcf-ctl: a command always */
+		/* dcf-ctl: a command always (one --now is for). */
+		w[0] = i == OPT_NOW ? "stop-node" : "drain";
+		w[1] = i == OPT_NOW ? "0" : NULL;
+		w[2] = i == OPT_NOW ? "0" : NULL;
 		return;
 	}
 	if (prog == OPT_P_SUBMIT) {
@@ -257,6 +260,12 @@ companions(enum opt_prog prog, int i, const char **w)
 	}
 	if (i == OPT_KEEP) {
 		w[0] = "--serve";
+		return;
+	}
+	if (i == OPT_MAX_NODES) {
+		w[0] = "--serve";
+		w[1] = "-N";
+		w[2] = "1";
 		return;
 	}
 	if (prog == OPT_P_STATUS && (i == OPT_STATE || i == OPT_STORE)) {
@@ -415,10 +424,15 @@ test_errors(void **state)
 	        "'dcf-supervisor --help'\n"},
 	    {OPT_P_CTL, {"--name", "x", NULL},
 	        "dcf-ctl: give a command: pause [NETWORK], resume [NETWORK], drain, cancel ID, "
-	        "kill ID [SIGNAL], priority ID P or retry ID; try 'dcf-ctl --help'\n"},
+	        "kill ID [SIGNAL], priority ID P, retry ID, scale NETWORK [+|-]N, stop-node "
+	        "NETWORK "
+	        "NODE, restart-node NETWORK NODE or no-restart NETWORK NODE; try 'dcf-ctl "
+	        "--help'\n"},
 	    {OPT_P_CTL, {"stop\n", NULL},
 	        "dcf-ctl: no command 'stop\\n': pause [NETWORK], resume [NETWORK], drain, cancel "
-	        "ID, kill ID [SIGNAL], priority ID P or retry ID; try 'dcf-ctl --help'\n"},
+	        "ID, kill ID [SIGNAL], priority ID P, retry ID, scale NETWORK [+|-]N, stop-node "
+	        "NETWORK NODE, restart-node NETWORK NODE or no-restart NETWORK NODE; try 'dcf-ctl "
+	        "--help'\n"},
 	    {OPT_P_CTL, {"retry", "0", NULL},
 	        "dcf-ctl: retry '0': a task id is a whole number from 1; try 'dcf-ctl --help'\n"},
 	    {OPT_P_CTL, {"priority", "3", NULL},

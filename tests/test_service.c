@@ -1950,6 +1950,192 @@ test_after(void **state)
 	assert_int_equal(tu_leftovers(), 0);
 }
 
+/* The supervisor's children (its workers), up to max: how many. */
+static uint32_t
+workers_of(pid_t sup, pid_t *pids, uint32_t max)
+{
+	char path[64], buf[4096];
+	uint32_t n = 0;
+	ssize_t len;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)sup, (int)sup);
+	if ((fd = open(path, O_RDONLY)) < 0)
+		return 0;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[len > 0 ? len : 0] = '\0';
+	for (char *p = buf, *e; n < max && *p != '\0'; p = e) {
+		long v = strtol(p, &e, 10);
+
+		if (e == p)
+			break;
+		pids[n++] = (pid_t)v;
+	}
+	return n;
+}
+
+/*
+ * dcf-ctl scale, stop-node, restart-node, no-restart: bad requests change
+ * nothing; then, while 300 tasks run, networks are scaled up and down
+ * (--now too), paused and resumed, and workers SIGKILLed: every task ends
+ * done, once in the store, each run of it counted (a task may die often
+ * here: it is not quarantined).
+ */
+static void
+test_scale(void **state)
+{
+	struct sfix *f = *state;
+	static char out[8192], input[4096];
+	char line[512], marks[160], cmd[256];
+	struct dcf_store_counts c;
+	uint32_t seen[301];
+	int fd;
+
+	snprintf(marks, sizeof(marks), "%s/marks", f->dir);
+	snprintf(cmd, sizeof(cmd), "echo $DCF_TASK_ID >> %s; sleep 0.02", marks);
+	sup_start(f, f->sup_bin, NULL,
+	    (const char *const[]){"--networks", "2", "-N", "2", "--max-nodes", "4",
+	        "--max-attempts", "1000", NULL});
+	/* Refused, one line, exit 2: nothing changes. */
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"scale", "0", "5", NULL}),
+	    2);
+	assert_string_equal(sub_err(f),
+	    "dcf-ctl: scale: Network-0 has room for 4 nodes, not 5 (dcf-supervisor --max-nodes): "
+	    "nothing was changed\n");
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"scale", "0", "-3", NULL}),
+	    2);
+	assert_non_null(strstr(sub_err(f), "would leave fewer than none"));
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"scale", "2", "1", NULL}),
+	    2);
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"scale", "0", "x", NULL}),
+	    2);
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"scale", "0", NULL}), 2);
+	assert_int_equal(ctl(f, out, sizeof(out),
+	                     (const char *const[]){"stop-node", "0", "4", NULL}),
+	    2);
+	assert_non_null(strstr(sub_err(f), "Network-0 has no node 4: its nodes are 0 to 3"));
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"--now", "pause", NULL}),
+	    2);
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"scale", "0", "+0", NULL}),
+	    0);
+	assert_string_equal(out, "Network-0: 2 -> 2 nodes\n");
+	/* Up, and down again at once: the nodes are there, and then not. */
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"scale", "0", "4", NULL}),
+	    0);
+	assert_string_equal(out, "Network-0: 2 -> 4 nodes\n");
+	net_json(f, 0, line, sizeof(line));
+	assert_non_null(strstr(line, "\"nodes_alive\": 4,"));
+	assert_int_equal(ctl(f, out, sizeof(out),
+	                     (const char *const[]){"stop-node", "0", "3", NULL}),
+	    0);
+	assert_int_equal(log_wait(f, "Network-0 Node-3 stopped by dcf-ctl", 30), 0);
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"scale", "0", "+1", NULL}),
+	    0);
+	assert_string_equal(out, "Network-0: 3 -> 4 nodes\n");
+	/* 300 tasks, and a storm of changes while they run. */
+	for (int i = 0; i < 300; i++)
+		strcat(input, "x\n");
+	assert_int_equal(submit(f, NULL, input, out, sizeof(out),
+	                     (const char *const[]){"--batch", "--", "sh", "-c", cmd, NULL}),
+	    0);
+	fd = raw_connect(f);
+	for (uint32_t round = 0; round < 12; round++) {
+		static const char *const steps[][4] = {{"scale", "0", "1", "--now"},
+		    {"scale", "1", "0"}, {"pause", "1"}, {"scale", "0", "+2"}, {"resume", "1"},
+		    {"scale", "1", "4", "--now"}, {"restart-node", "0", "0", "--now"},
+		    {"scale", "0", "-1"}, {"no-restart", "1", "1"}, {"scale", "1", "-2", "--now"},
+		    {"restart-node", "1", "1"}, {"scale", "0", "3"}};
+		const char *a[5] = {steps[round][0], steps[round][1], steps[round][2],
+		    steps[round][3], NULL};
+		pid_t pids[64];
+		uint32_t n;
+
+		assert_int_equal(ctl(f, out, sizeof(out), a), 0);
+		if ((n = workers_of(f->sup, pids, 64)) > 0)
+			kill(pids[round % n], SIGKILL);
+		/* Paced by the work itself: the next change once more of it has ended. */
+		assert_int_equal(raw_wait(fd, 20 * (round + 1)), DCF_SS_DONE);
+	}
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"scale", "1", "2", NULL}),
+	    0);
+	for (uint64_t id = 1; id <= 300; id++)
+		assert_int_equal(raw_wait(fd, id), DCF_SS_DONE);
+	close(fd);
+	assert_int_equal(count_all(f, &c), 300);
+	assert_int_equal(c.by_state[DCF_SS_DONE], 300);
+	memset(seen, 0, sizeof(seen));
+	{
+		char *text = slurp_file(marks), *p = text;
+
+		while (*p != '\0') {
+			unsigned long id = strtoul(p, &p, 10);
+
+			assert_true(id >= 1 && id <= 300);
+			seen[id]++;
+			p += *p == '\n';
+		}
+		free(text);
+	}
+	for (uint64_t id = 1; id <= 300; id++) {
+		assert_true(seen[id] >= 1);
+		assert_true(seen[id] <= task_of(f, id).runs);
+	}
+	assert_int_equal(sup_stop(f, SIGTERM), 0);
+	assert_int_equal(tu_leftovers(), 0);
+}
+
+/*
+ * --schedule: with networks of 1 and 4 live nodes, weighted gives them
+ * tasks 1 to 4, exactly; least-loaded gives the small one fewer than
+ * round-robin's half; round-robin, half.
+ */
+static void
+test_schedule(void **state)
+{
+	static const char *const policies[] = {"round-robin", "weighted", "least-loaded"};
+	struct sfix *f = *state;
+	static char out[8192], input[4096];
+	char marks[160], cmd[256];
+
+	for (int i = 0; i < 50; i++)
+		strcat(input, "x\n");
+	for (int k = 0; k < 3; k++) {
+		uint32_t on[2] = {0, 0};
+		char *text, *p;
+
+		snprintf(marks, sizeof(marks), "%s/marks-%d", f->dir, k);
+		snprintf(cmd, sizeof(cmd), "echo $DCF_NETWORK >> %s; sleep 0.01", marks);
+		sup_start(f, f->sup_bin, NULL,
+		    (const char *const[]){"--networks", "2", "-N", "4", "--schedule", policies[k],
+		        NULL});
+		assert_int_equal(ctl(f, out, sizeof(out),
+		                     (const char *const[]){"scale", "0", "1", NULL}),
+		    0);
+		assert_int_equal(log_wait(f, "Network-0 Node-3 stopped by dcf-ctl", 30), 0);
+		assert_int_equal(log_wait(f, "Network-0 Node-2 stopped by dcf-ctl", 30), 0);
+		assert_int_equal(log_wait(f, "Network-0 Node-1 stopped by dcf-ctl", 30), 0);
+		assert_int_equal(submit(f, NULL, input, out, sizeof(out),
+		                     (const char *const[]){"--batch", "--wait", "--", "sh", "-c",
+		                         cmd, NULL}),
+		    0);
+		assert_int_equal(sup_stop(f, SIGTERM), 0);
+		text = slurp_file(marks);
+		for (p = text; *p != '\0'; p++)
+			if (*p == '0' || *p == '1')
+				on[*p - '0']++;
+		free(text);
+		assert_int_equal(on[0] + on[1], 50);
+		if (k == 0)
+			assert_int_equal(on[0], 25);
+		else if (k == 1)
+			assert_int_equal(on[0], 10);
+		else
+			assert_true(on[0] < 25);
+	}
+	assert_int_equal(tu_leftovers(), 0);
+}
+
 /* A CTL frame for op on task id (value v), into buf: its size. */
 static size_t
 ctl_frame(unsigned char *buf, size_t cap, uint32_t op, uint64_t id, int64_t v)
@@ -2356,6 +2542,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_network_pin, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_delay, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_after, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_scale, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_schedule, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ctl_killed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_control_restart, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_supervisor_crash, setup, teardown),

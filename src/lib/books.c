@@ -633,7 +633,7 @@ dcf_complete_claim_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t
 		errno = n > 0 ? EINVAL : EBUSY;
 		return -1;
 	}
-	if (__atomic_load_n(&h->sys_state, __ATOMIC_ACQUIRE) != DCF_SYS_RUNNING) {
+	if (__atomic_load_n(&h->sys_state, __ATOMIC_ACQUIRE) != DCF_SYS_RUNNING || nd->retire) {
 		out->stopping = 1;
 		if (n == 0) {
 			errno = ESHUTDOWN;
@@ -1392,6 +1392,8 @@ dcf_node_start_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, pid_t pid
 	dcf_tx_put32(&tx, (uint32_t *)&nd->pid, (uint32_t)pid);
 	dcf_tx_put32(&tx, &nd->task_slot, DCF_NONE);
 	dcf_tx_put32(&tx, &nd->run_slot, DCF_NONE);
+	if (nd->retire)
+		dcf_tx_put32(&tx, &nd->retire, 0);
 	if (restart) {
 		dcf_tx_put64(&tx, &nd->restarts, nd->restarts + 1);
 		dcf_tx_put64(&tx, &sg->hdr->cnt.restarts, sg->hdr->cnt.restarts + 1);
@@ -1439,6 +1441,20 @@ dcf_node_ready_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint64_t 
 		return 0;
 	dcf_tx_begin(&tx, sg, DCF_OP_NODE);
 	dcf_tx_put32(&tx, &nd->state, DCF_NODE_IDLE);
+	dcf_tx_commit(&tx);
+	return 0;
+}
+
+int
+dcf_node_retire_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen)
+{
+	struct dcf_node *nd;
+	struct dcf_tx tx;
+
+	if ((nd = node_as(sg, node, gen)) == NULL)
+		return -1;
+	dcf_tx_begin(&tx, sg, DCF_OP_NODE);
+	dcf_tx_put32(&tx, &nd->retire, 1);
 	dcf_tx_commit(&tx);
 	return 0;
 }

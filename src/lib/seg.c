@@ -139,6 +139,7 @@ dcf_layout_format(void)
 	FIELD(f, dcf_node, task_id);
 	FIELD(f, dcf_node, kill_task);
 	FIELD(f, dcf_node, kill_sig);
+	FIELD(f, dcf_node, retire);
 	FIELD(f, dcf_node, sleeping);
 	FIELD(f, dcf_node, from_recovery);
 	FIELD(f, dcf_node, completed);

@@ -86,6 +86,10 @@ struct sup_node {
 	uint32_t told_gen;
 	uint64_t told_id;
 	int start_open; /* that start told, its end not yet: a batch's next waits for it */
+	/* dcf-ctl: */
+	int retiring; /* scale down, stop-node: STOPPED once its worker has gone */
+	int again;    /* restart-node: and then started again at once */
+	int once;     /* no-restart: STOPPED, not restarted, when its worker goes */
 };
 
 /* What the log says of a round of the books, in the order it happened. */
@@ -153,12 +157,15 @@ struct sup {
 	/* --store: the store, and its committer (storeq.h), or NULL. */
 	struct dcf_store *store;
 	struct dcf_storeq *storeq;
-	int store_failing;             /* a commit failed; said once until one succeeds */
-	struct svc *svc;               /* --serve */
-	int draining;                  /* dcf-ctl drain: stop once every task has ended */
-	int drained;                   /* and it did: exit 0 */
-	uint32_t npaused;              /* networks paused by dcf-ctl */
-	uint8_t paused[DCF_MAX_NETS];  /* which (the segment's nets[].paused, as we set it) */
+	int store_failing;            /* a commit failed; said once until one succeeds */
+	struct svc *svc;              /* --serve */
+	int draining;                 /* dcf-ctl drain: stop once every task has ended */
+	int drained;                  /* and it did: exit 0 */
+	uint32_t npaused;             /* networks paused by dcf-ctl */
+	uint8_t paused[DCF_MAX_NETS]; /* which (the segment's nets[].paused, as we set it) */
+	/* --schedule: a batch's load per network (least-loaded), the smooth weights (weighted). */
+	uint64_t load[DCF_MAX_NETS];
+	int64_t wcur[DCF_MAX_NETS];
 	struct dcf_store_ctl ctl_was;  /* --serve: what the store says dcf-ctl set before */
 	uint64_t ctl_seq;              /* control states recorded (their commits' cookies) */
 	char store_buf[PATH_MAX - 64]; /* --serve's default store */
@@ -382,6 +389,22 @@ node_down(struct sup *s, uint32_t n, uint64_t now, uint64_t min_wait_ms)
 	sn->restart_at = now + wait_ms * MS;
 }
 
+/* A node without a process, not to be restarted: STOPPED until dcf-ctl starts it. */
+static void
+node_stopped(struct sup *s, uint32_t n)
+{
+	struct sup_node *sn = &s->nodes[n];
+
+	sn->st = SN_STOPPED;
+	sn->retiring = 0;
+	if (sup_lock(s) == 0) {
+		if (dcf_node_set_state_locked(&s->sg, n, DCF_NODE_STOPPED) == -1)
+			dcf_log(DCF_ERROR, "books: marking Network-%u Node-%u stopped: %s", sn->net,
+			    sn->idx, strerror(errno));
+		dcf_unlock(&s->sg);
+	}
+}
+
 /* --- forking ----------------------------------------------------------- */
 
 static void uncatch_fatal(void);
@@ -546,6 +569,58 @@ level_of(const struct dcf_task *t)
 	return t->prio < DCF_LEVELS ? t->prio : DCF_LEVEL_DEFAULT;
 }
 
+/*
+ * Under the lock, before a batch is placed (least-loaded): each network's
+ * load, its queued tasks (every level) and its busy nodes; the batch's own
+ * are added as they are placed.
+ */
+static void
+sched_begin(struct sup *s)
+{
+	if (s->o->schedule != SUP_SCHED_LEAST_LOADED)
+		return;
+	for (uint32_t n = 0; n < s->cfg->nets; n++) {
+		const struct dcf_net *nt = &s->sg.nets[n];
+		uint64_t q = nt->alive > nt->sleepers ? nt->alive - nt->sleepers : 0;
+
+		for (uint32_t l = 0; l < DCF_LEVELS; l++)
+			q += dcf_ring_depth(&s->sg.rings[dcf_ring_of(s->cfg->nets, l, n)]);
+		s->load[n] = q;
+	}
+}
+
+/* The network a new task goes to (--schedule), among those running and not paused. */
+static uint32_t
+sched_pick(struct sup *s, uint64_t id)
+{
+	uint32_t best = DCF_NONE;
+	int64_t total = 0;
+
+	for (uint32_t n = 0; n < s->cfg->nets && s->o->schedule != SUP_SCHED_ROUND_ROBIN; n++) {
+		uint64_t a = s->alive[n];
+
+		if (a == 0 || s->paused[n])
+			continue;
+		if (s->o->schedule == SUP_SCHED_WEIGHTED) {
+			/* Each takes its weight; the one most owed goes, and gives the round back. */
+			s->wcur[n] += (int64_t)a;
+			total += (int64_t)a;
+			if (best == DCF_NONE || s->wcur[n] > s->wcur[best])
+				best = n;
+		} else if (best == DCF_NONE || s->load[n] * s->alive[best] < s->load[best] * a ||
+		    (s->load[n] * s->alive[best] == s->load[best] * a && a > s->alive[best])) {
+			best = n;
+		}
+	}
+	if (best == DCF_NONE)
+		return s->cfg->nets > 0 ? (uint32_t)(id % s->cfg->nets) : 0;
+	if (s->o->schedule == SUP_SCHED_WEIGHTED)
+		s->wcur[best] -= total;
+	else
+		s->load[best]++;
+	return best;
+}
+
 static void
 refill_locked(struct sup *s, uint8_t *woke, uint32_t *nids)
 {
@@ -560,8 +635,9 @@ refill_locked(struct sup *s, uint8_t *woke, uint32_t *nids)
 		int got;
 
 		/* A batch of ids, each to its network's ring: one transaction. */
+		sched_begin(s);
 		while (n < DCF_SUP_BATCH && id0 + n < s->cfg->tasks) {
-			uint32_t net = (uint32_t)((id0 + n) % s->cfg->nets);
+			uint32_t net = sched_pick(s, id0 + n);
 
 			rings[n++] = s->alive[net] > 0 ? DCF_RING_NET0 + net : DCF_RING_RECOVERY;
 		}
@@ -914,17 +990,18 @@ log_events(struct sup *s)
  * is counted lost). Returns the tasks retired.
  */
 /*
- * The ring of level lvl a task goes to: its network's, or the level's
- * global queue when its network has no live node.
+ * The ring of level lvl a task goes to: its network's (--schedule), or the
+ * level's global queue when its network has no live node.
  */
 static uint32_t
 home_ring(struct sup *s, uint64_t id, uint32_t lvl, uint32_t pin)
 {
-	uint32_t net = (uint32_t)(id % s->cfg->nets);
+	uint32_t net;
 
 	/* Pinned (dcf-submit --network): its network's, paused or down; it waits there. */
 	if (pin != 0 && pin <= s->cfg->nets)
 		return dcf_ring_of(s->cfg->nets, lvl, pin - 1);
+	net = sched_pick(s, id);
 	/* A paused network's turn goes to the next that runs, if one does. */
 	for (uint32_t i = 1; s->paused[net] && i < s->cfg->nets; i++) {
 		uint32_t n = (net + i) % s->cfg->nets;
@@ -1021,6 +1098,7 @@ refill_cmd(struct sup *s)
 		b->items[k].skip_before = 0;
 		/* A batch of lines, up to the next that skips ids: one transaction. */
 		id = s->sg.hdr->cnt.next_id;
+		sched_begin(s);
 		while (n < DCF_SUP_BATCH && k + n < b->n &&
 		    (n == 0 || b->items[k + n].skip_before == 0)) {
 			const struct cmd_item *it = &b->items[k + n];
@@ -1240,8 +1318,13 @@ log_death(struct sup *s, uint32_t n, pid_t pid, int status, const struct dcf_rec
 		    sn->net, sn->idx, (int)pid);
 		return;
 	}
-	dcf_log(DCF_ERROR, "Network-%u Node-%u has failed. (pid %d, %s%s)", sn->net, sn->idx,
-	    (int)pid, how, sn->hang_killed ? ", no progress" : "");
+	if (sn->retiring && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+		/* dcf-ctl --now: asked for, not a failure (the books count it as a death). */
+		dcf_log(DCF_WARNING, "Network-%u Node-%u killed at once, by dcf-ctl --now (pid %d)",
+		    sn->net, sn->idx, (int)pid);
+	else
+		dcf_log(DCF_ERROR, "Network-%u Node-%u has failed. (pid %d, %s%s)", sn->net,
+		    sn->idx, (int)pid, how, sn->hang_killed ? ", no progress" : "");
 	if (rc->had_task && rc->quarantined)
 		dcf_log(DCF_ERROR, "Task-%llu quarantined: it was running in %u crashed workers",
 		    tid(s, rc->id), rc->attempts);
@@ -1253,6 +1336,33 @@ log_death(struct sup *s, uint32_t n, pid_t pid, int status, const struct dcf_rec
 		    "%u more tasks Network-%u Node-%u held, not started or not yet reported, "
 		    "queued again",
 		    rc->requeued, sn->net, sn->idx);
+}
+
+/*
+ * A node dcf-ctl asked to stop (or to run once) has no process now:
+ * STOPPED, or (restart-node) started again at once, its record of crashes
+ * cleared.
+ */
+static void
+ctl_gone(struct sup *s, uint32_t n)
+{
+	struct sup_node *sn = &s->nodes[n];
+	int again = sn->again, asked = sn->retiring;
+
+	sn->again = 0;
+	node_stopped(s, n);
+	if (!again) {
+		dcf_log(DCF_WARNING,
+		    asked ? "Network-%u Node-%u stopped by dcf-ctl"
+		          : "Network-%u Node-%u ended: not restarted (dcf-ctl no-restart)",
+		    sn->net, sn->idx);
+		return;
+	}
+	sn->once = 0;
+	sn->ncrash = 0;
+	if (fork_node(s, n, 0) == 0)
+		dcf_log(DCF_WARNING, "Network-%u Node-%u restarted by dcf-ctl (pid %d)", sn->net,
+		    sn->idx, (int)sn->pid);
 }
 
 static void
@@ -1274,7 +1384,7 @@ node_exited(struct sup *s, uint32_t n, pid_t pid, int status)
 		    sn->idx, (int)pid);
 		return;
 	}
-	if (s->stopping && clean && shm_node(s, n)->task_slot == DCF_NONE) {
+	if ((s->stopping || sn->retiring) && clean && shm_node(s, n)->task_slot == DCF_NONE) {
 		int r = dcf_node_set_state_locked(&s->sg, n, DCF_NODE_STOPPED);
 
 		dcf_unlock(&s->sg);
@@ -1284,6 +1394,11 @@ node_exited(struct sup *s, uint32_t n, pid_t pid, int status)
 			    sn->idx, strerror(errno));
 		dcf_log(DCF_DEBUG, "Network-%u Node-%u stopped (pid %d)", sn->net, sn->idx,
 		    (int)pid);
+		if (!s->stopping) {
+			ctl_gone(s, n);
+			if (s->alive[sn->net] == 0)
+				evacuate(s, sn->net);
+		}
 		return;
 	}
 	if (dcf_log_enabled(DCF_INFO) || s->storeq != NULL) {
@@ -1368,7 +1483,10 @@ node_exited(struct sup *s, uint32_t n, pid_t pid, int status)
 		request_reset(s, "a worker found the books beyond repair");
 		return;
 	}
-	node_down(s, n, now, 0);
+	if (!s->stopping && (sn->retiring || sn->once))
+		ctl_gone(s, n);
+	else
+		node_down(s, n, now, 0);
 	if (s->alive[sn->net] == 0 && !s->stopping)
 		evacuate(s, sn->net);
 }
@@ -1792,6 +1910,15 @@ finish_reset(struct sup *s)
 	for (uint32_t n = 0; n < s->nnodes; n++) {
 		if (s->nodes[n].st == SN_FAILED || s->nodes[n].st == SN_STOPPED)
 			continue;
+		/* On its way out by dcf-ctl: the reset ended its worker, so it is out. */
+		if (s->nodes[n].retiring && !s->nodes[n].again && !s->stopping) {
+			s->nodes[n].retiring = 0;
+			s->nodes[n].st = SN_STOPPED;
+			shm_node(s, n)->state = DCF_NODE_STOPPED;
+			continue;
+		}
+		s->nodes[n].retiring = 0;
+		s->nodes[n].again = 0;
 		s->nodes[n].st = s->stopping ? SN_STOPPED : SN_DOWN;
 		s->nodes[n].restart_at = now;
 		shm_node(s, n)->state = DCF_NODE_DOWN;
@@ -2069,6 +2196,7 @@ act_on_signals(struct sup *s)
 static int
 all_failed(struct sup *s)
 {
+	/* A node dcf-ctl stopped may be started again: the system is not lost. */
 	for (uint32_t n = 0; n < s->nnodes; n++)
 		if (s->nodes[n].st != SN_FAILED)
 			return 0;
@@ -2650,6 +2778,218 @@ restore_control(struct sup *s)
 	}
 }
 
+/* --- dcf-ctl: nodes ------------------------------------------------------ */
+
+/* Network net's nodes that run or will (restarting), and are not on their way out. */
+static uint32_t
+net_up(const struct sup *s, uint32_t net)
+{
+	uint32_t k = 0, per = s->cfg->nodes_per_net;
+
+	for (uint32_t i = 0; i < per; i++) {
+		const struct sup_node *sn = &s->nodes[net * per + i];
+
+		k += (sn->st == SN_RUN || sn->st == SN_DOWN) && (!sn->retiring || sn->again);
+	}
+	return k;
+}
+
+/* Node n up (dcf-ctl): a stopped or failed one now; one on its way out, again once gone. */
+static void
+ctl_start_node(struct sup *s, uint32_t n)
+{
+	struct sup_node *sn = &s->nodes[n];
+
+	sn->once = 0;
+	if (sn->st == SN_RUN || sn->st == SN_DOWN) {
+		sn->again = sn->retiring;
+		return;
+	}
+	sn->ncrash = 0;
+	if (fork_node(s, n, 0) == 0)
+		dcf_log(DCF_WARNING, "Network-%u Node-%u started by dcf-ctl (pid %d)", sn->net,
+		    sn->idx, (int)sn->pid);
+}
+
+/*
+ * Node n down (dcf-ctl): it claims nothing more and its worker exits once
+ * it has finished what it holds, or (now) is killed at once, its task put
+ * back as after any death; again: started again then (restart-node).
+ */
+static void
+ctl_stop_node(struct sup *s, uint32_t n, int now, int again)
+{
+	struct sup_node *sn = &s->nodes[n];
+
+	if (sn->st == SN_DOWN) {
+		/* No process: it was waiting for its restart. */
+		if (!again) {
+			node_stopped(s, n);
+			dcf_log(DCF_WARNING, "Network-%u Node-%u stopped by dcf-ctl", sn->net,
+			    sn->idx);
+			return;
+		}
+		sn->once = 0;
+		sn->ncrash = 0;
+		sn->restart_at = dcf_now_ns();
+		return;
+	}
+	if (sn->st != SN_RUN) {
+		if (again)
+			ctl_start_node(s, n);
+		return;
+	}
+	sn->retiring = 1;
+	sn->again = again;
+	if (sn->pid <= 0)
+		return; /* reaped, its death not booked yet: that is its end */
+	if (sup_lock(s) == 0) {
+		if (dcf_node_retire_locked(&s->sg, n, sn->gen) == -1)
+			dcf_log(DCF_ERROR, "books: retiring Network-%u Node-%u: %s", sn->net,
+			    sn->idx, strerror(errno));
+		dcf_unlock(&s->sg);
+	}
+	dcf_books_wake_all(&s->sg); /* a sleeper hears it, and goes */
+	if (now)
+		kill(sn->pid, SIGKILL); /* our unreaped child: the PID is still ours */
+}
+
+static int
+bad_net(const struct sup *s, uint32_t net, char *text, size_t len)
+{
+	if (net < s->cfg->nets)
+		return 0;
+	snprintf(text, len, "no network %u: this system has %u (0 to %u): nothing was changed", net,
+	    s->cfg->nets, s->cfg->nets - 1);
+	return 1;
+}
+
+/* dcf-ctl scale NETWORK [+|-]N: nodes started, or stopped (the highest first, idle first). */
+static int
+ctl_scale(struct sup *s, uint32_t net, uint64_t flags, int64_t value, char *text, size_t len)
+{
+	uint32_t per = s->cfg->nodes_per_net, cur, up;
+	int64_t want;
+	int now = (flags & DCF_CTL_F_NOW) != 0;
+
+	if (bad_net(s, net, text, len))
+		return -1;
+	cur = up = net_up(s, net);
+	want = flags & DCF_CTL_F_RELATIVE ? (int64_t)cur + value : value;
+	if (want < 0) {
+		snprintf(text, len,
+		    "Network-%u has %u nodes: %+lld would leave fewer than none: "
+		    "nothing was changed",
+		    net, cur, (long long)value);
+		return -1;
+	}
+	if (want > per) {
+		snprintf(text, len,
+		    "Network-%u has room for %u nodes, not %lld (dcf-supervisor "
+		    "--max-nodes): nothing was changed",
+		    net, per, (long long)want);
+		return -1;
+	}
+	/* Up: stopped and failed slots first, then those on their way out come back. */
+	for (int pass = 0; pass < 2 && up < want; pass++)
+		for (uint32_t i = 0; i < per && up < want; i++) {
+			struct sup_node *sn = &s->nodes[net * per + i];
+
+			if (pass == 0 ? sn->st == SN_STOPPED || sn->st == SN_FAILED
+			              : sn->st == SN_RUN && sn->retiring && !sn->again) {
+				ctl_start_node(s, net * per + i);
+				up++;
+			}
+		}
+	/* Down, from the highest: those without a process, those idle, then the busy. */
+	for (int pass = 0; pass < 3 && up > want; pass++)
+		for (uint32_t i = per; i-- > 0 && up > want;) {
+			uint32_t n = net * per + i;
+			struct sup_node *sn = &s->nodes[n];
+			int idle = shm_node(s, n)->task_slot == DCF_NONE;
+
+			if ((sn->st == SN_DOWN && pass == 0) ||
+			    (sn->st == SN_RUN && (!sn->retiring || sn->again) &&
+			        (pass == 2 || (pass == 1 && idle)))) {
+				if (sn->retiring)
+					sn->again = 0;
+				else
+					ctl_stop_node(s, n, now, 0);
+				up--;
+			}
+		}
+	snprintf(text, len, "Network-%u: %u -> %u nodes", net, cur, up);
+	if (up != cur)
+		dcf_log(DCF_WARNING, "Network-%u scaled from %u to %u nodes by dcf-ctl%s", net, cur,
+		    up,
+		    up > cur  ? ""
+		        : now ? ": those stopped put their tasks back at once"
+		              : ": those stopped finish their tasks first");
+	return 0;
+}
+
+/* dcf-ctl stop-node, restart-node, no-restart NETWORK NODE. */
+static int
+ctl_node(struct sup *s, uint32_t op, uint32_t net, uint64_t node, int64_t value, char *text,
+    size_t len)
+{
+	uint32_t per = s->cfg->nodes_per_net, n;
+	struct sup_node *sn;
+	int now = (value & DCF_CTL_F_NOW) != 0;
+
+	if (bad_net(s, net, text, len))
+		return -1;
+	if (node >= per) {
+		snprintf(text, len,
+		    "Network-%u has no node %llu: its nodes are 0 to %u: nothing "
+		    "was changed",
+		    net, (unsigned long long)node, per - 1);
+		return -1;
+	}
+	n = net * per + (uint32_t)node;
+	sn = &s->nodes[n];
+	switch (op) {
+	case DCF_CTL_STOP_NODE:
+		if (sn->st == SN_STOPPED || (sn->retiring && !sn->again)) {
+			snprintf(text, len, "Network-%u Node-%u is stopped%s", net, sn->idx,
+			    sn->st == SN_STOPPED ? " already" : "ping already");
+			return 0;
+		}
+		ctl_stop_node(s, n, now, 0);
+		if (sn->st == SN_FAILED)
+			node_stopped(s, n);
+		snprintf(text, len, "Network-%u Node-%u %s", net, sn->idx,
+		    sn->st == SN_STOPPED ? "stopped"
+		        : now            ? "stopping: its task is put back at once"
+		                         : "stopping once its task is done");
+		return 0;
+	case DCF_CTL_RESTART_NODE:
+		ctl_stop_node(s, n, now, 1);
+		snprintf(text, len, "Network-%u Node-%u %s", net, sn->idx,
+		    sn->retiring ? (now ? "restarting: its task is put back at once"
+		                        : "restarting once its task is done")
+		                 : "started");
+		return 0;
+	default: /* DCF_CTL_NO_RESTART */
+		if (sn->st == SN_DOWN) {
+			node_stopped(s, n);
+			snprintf(text, len, "Network-%u Node-%u was down: it stays down", net,
+			    sn->idx);
+		} else if (sn->st == SN_RUN) {
+			sn->once = 1;
+			sn->again = 0;
+			snprintf(text, len,
+			    "Network-%u Node-%u runs on; when its worker ends it stays "
+			    "down",
+			    net, sn->idx);
+		} else {
+			snprintf(text, len, "Network-%u Node-%u is down already", net, sn->idx);
+		}
+		dcf_log(DCF_WARNING, "Network-%u Node-%u: no restart, by dcf-ctl", net, sn->idx);
+		return 0;
+	}
+}
+
 static int
 ctl_pause(struct sup *s, uint32_t net, int pause, char *text, size_t len, uint64_t *after)
 {
@@ -2975,6 +3315,13 @@ sup_ctl(void *arg, const struct dcf_msg *m, char *text, size_t len, uint64_t *af
 		return ctl_kill(s, m->u.ctl.id, m->u.ctl.value, text, len);
 	case DCF_CTL_PRIORITY:
 		return ctl_priority(s, m->u.ctl.id, m->u.ctl.value, text, len, after);
+	case DCF_CTL_SCALE:
+		return ctl_scale(s, m->u.ctl.net, m->u.ctl.id, m->u.ctl.value, text, len);
+	case DCF_CTL_STOP_NODE:
+	case DCF_CTL_RESTART_NODE:
+	case DCF_CTL_NO_RESTART:
+		return ctl_node(s, m->u.ctl.op, m->u.ctl.net, m->u.ctl.id, m->u.ctl.value, text,
+		    len);
 	default:
 		snprintf(text, len,
 		    "no control request %u here (a newer dcf-ctl?): nothing was changed",
@@ -3205,8 +3552,13 @@ run_system(struct sup *s)
 		    (unsigned long long)s->cfg->tasks, pl(s->cfg->tasks, "task", "tasks"),
 		    (unsigned long long)s->cfg->seed, (int)s->self);
 	tell_how_to_watch(s);
-	for (uint32_t n = 0; n < s->nnodes && !s->resetting; n++)
-		fork_node(s, n, 0);
+	for (uint32_t n = 0; n < s->nnodes && !s->resetting; n++) {
+		/* Beyond --nodes, up to --max-nodes: room for dcf-ctl scale, stopped till then. */
+		if (s->o->start_nodes > 0 && s->nodes[n].idx >= s->o->start_nodes)
+			node_stopped(s, n);
+		else
+			fork_node(s, n, 0);
+	}
 	s->next_hang_check = dcf_now_ns() + hang_ns(s) / 2;
 	s->next_progress = dcf_now_ns() + 500 * MS;
 	loop(s);

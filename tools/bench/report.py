@@ -914,6 +914,80 @@ def s_priorities(d, R, targets, figs):
     d.cmds([(c["label"], c["argv"]) for c in o.values()])
 
 
+def s_scale(d, R, targets, figs):
+    c = R["scale"]["dcf_scale"]
+    first = [x * 1000 for r in c["res"] for x in r["first"]]
+    last = [x * 1000 for r in c["res"] for x in r["last"]]
+    d.p("## 12. Live scaling")
+    d.p()
+    if not c["res"]:
+        d.p("Failed: %s" % (c["err"] or "no result"))
+        d.p()
+        return
+    targets.append(("12", "dcf-ctl scale +8: the new nodes taking tasks (median, p99)",
+                    "%.1f / %.1f ms" % (med(last), pct(last, 99)), True))
+    d.p("A service (`dcf-supervisor --serve --networks 1 --nodes 1 --max-nodes 9`) whose one "
+        "node runs an hour-long task, with more queued; each task writes a line into a FIFO "
+        "as it starts. Timed from the spawn of `dcf-ctl scale 0 +8` (the program's own start, "
+        "its connection and the answer included) until the first, and until the last, of the "
+        "8 new nodes has started its task (fork, attach, claim, and the task's `sh` starting). "
+        "Then `dcf-ctl scale 0 1 --now` puts their tasks back, and, once they are gone, again: "
+        "%d scale-ups a round. No peer scales a running pool by command this way (pueue's "
+        "`parallel` is not packaged for Debian 12; task-spooler's `-S` changes slots but does "
+        "not stop a running job), so the figure stands alone. Milliseconds." %
+        len(c["res"][0]["last"]))
+    d.p()
+    d.table(("until", "samples", "median", "p99", "max"),
+            [("the first new node runs a task", len(first), "%.1f" % med(first),
+              "%.1f" % pct(first, 99), "%.1f" % max(first)),
+             ("all 8 new nodes run a task", len(last), "%.1f" % med(last),
+              "%.1f" % pct(last, 99), "%.1f" % max(last))])
+    d.cmds([(c["label"], c["argv"])])
+
+
+def s_placement(d, R, targets, figs):
+    o = R["placement"]
+    d.p("## 13. Placement across networks")
+    d.p()
+    rows, bars = [], []
+    ideal = None
+    for i, (k, c) in enumerate(o.items()):
+        if not c["res"]:
+            rows.append((c["label"], "failed: " + (c["err"] or "")[:100], "", ""))
+            continue
+        ideal = med([r["ideal"] for r in c["res"]])
+        mk = [r["secs"] for r in c["res"]]
+        over = [r["secs"] / r["ideal"] for r in c["res"]]
+        rows.append((c["label"], mm(mk) + " s", num(ideal, 2) + " s",
+                     "%s (%s-%s)" % (num(med(over), 2), num(min(over), 2), num(max(over), 2))))
+        bars.append((c["label"], med(mk), min(mk), max(mk), i))
+        if k == "least-loaded":
+            targets.append(("13", "least-loaded makespan within 10 % of the ideal",
+                            "%sx the ideal" % num(med(over), 2), med(over) <= 1.10))
+    if ideal is not None:
+        bars.append(("ideal: work / nodes", ideal, ideal, ideal, 3))
+    N = next(iter(o.values()))["tasks"]
+    d.p("A service of three networks of 1, 4 and 16 nodes (`--networks 3 --nodes 16 "
+        "--max-nodes 16`, then `dcf-ctl scale 0 1`, `scale 1 4`), %s tasks `sleep S`, S from "
+        "20 to 300 ms in a fixed mixed order, submitted with `dcf-submit --batch --wait`: "
+        "its time, submission included, is the makespan. The ideal is the total work over "
+        "the 21 nodes. Round-robin gives the 1-node network as many tasks as the 16-node "
+        "one; weighted gives each network tasks in proportion to its live nodes; "
+        "least-loaded gives each task to the network with the shortest queue (and running "
+        "tasks) per live node, at the moment the task enters the books. A node only takes "
+        "its own network's queue (and the global one), so placement is all there is." %
+        "{:,}".format(N))
+    d.p()
+    d.table(("policy", "makespan, median (min-max)", "ideal", "makespan / ideal"), rows)
+    d.p("![placement](bench-placement.png)")
+    d.p()
+    d.cmds([(c["label"], c["argv"]) for c in o.values()])
+    if bars:
+        figs.append(("bench-placement.png", "hbars", dict(
+            title="MAKESPAN, NETWORKS OF 1, 4 AND 16 NODES: SECONDS (LOWER IS BETTER)",
+            rows=bars, unit="SECONDS", log=False)))
+
+
 def write(R, docs):
     m = R["machine"]
     P = R.get("profile", {})
@@ -922,7 +996,8 @@ def write(R, docs):
     for key, f in (("overhead", s_overhead), ("library", s_library), ("many", s_many),
                    ("recovery", s_recovery), ("idle", s_idle), ("startup", s_startup), ("long", s_long), ("cpu", s_cpu),
                    ("commands", s_commands), ("stream", s_stream), ("service", s_service),
-                   ("priorities", s_priorities)):
+                   ("priorities", s_priorities), ("scale", s_scale),
+                   ("placement", s_placement)):
         if key not in R:
             continue
         if f in (s_idle, s_startup, s_cpu):

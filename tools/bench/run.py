@@ -52,6 +52,7 @@ LIBPOOL = "build/bench/libpool"
 SVCB = "build/bench/svcbench"
 SUB = "./dcf-submit"
 STATUS = "./dcf-status"
+CTL = "./dcf-ctl"
 POOL = ["python3", "tools/bench/pool.py"]
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
@@ -60,7 +61,7 @@ SPAWNED = []            # pids whose bench-<pid>-* segments are ours to clean
 BACKGROUND = {}         # section -> (busy %, steal %, load) while we were idle
 QUIET_PCT, QUIET_WAIT_S = 25.0, 10.0
 SECTIONS = ("overhead", "library", "many", "recovery", "idle", "startup", "long", "cpu", "commands",
-            "stream", "service", "priorities", "profile")
+            "stream", "service", "priorities", "scale", "placement", "profile")
 ONLY = [x for x in os.environ.get("BENCH_SECTIONS", "").split(",") if x]
 
 
@@ -1154,6 +1155,157 @@ def section_service():
         res["missing_beanstalkd"] = Contender("missing_beanstalkd", "beanstalkd", None, [])
         res["missing_beanstalkd"].err = "not installed (tools/install-deps.sh bench)"
         res["missing_beanstalkd"].tasks = 0
+    return res
+
+
+SCALE_UP = 8        # nodes added at once
+SCALE_REPS = 20     # scale-ups a round
+
+
+def lines_in(fd, want, t0, times, secs=60):
+    """Read from the FIFO fd until want more lines came; each one's time since t0."""
+    import select
+    buf = b""
+    while len(times) < want:
+        if not select.select([fd], [], [], secs)[0]:
+            raise Failed("only %d of %d nodes started a task within %d s" % (len(times), want,
+                                                                             secs))
+        chunk = os.read(fd, 4096)
+        now = time.perf_counter() - t0
+        buf += chunk
+        times.extend([now] * chunk.count(b"\n"))
+    return times
+
+
+def nodes_alive(b, p, net=0):
+    out = subprocess.run([STATUS, "--name", p.name, "--json"], env=b.env, capture_output=True,
+                         text=True, timeout=60).stdout
+    m = re.search(r'\{"id": %d, "nodes": \d+, "nodes_alive": (\d+)' % net, out)
+    return int(m.group(1)) if m else -1
+
+
+def scale_dcf(b):
+    """dcf-ctl scale 0 +8 on a service whose one node runs a long task, its
+    queue full of them: the seconds from the start of dcf-ctl until the first
+    and the last of the 8 new nodes has started a task (each task writes a
+    line into a FIFO as it starts). Then scale 0 1 --now (their tasks go back
+    to the queue) and, once the 8 are gone, again."""
+    store = b.path("scale.db")
+    svc_copy(None, store)
+    fifo = b.path("scale.fifo")
+    if not os.path.exists(fifo):
+        os.mkfifo(fifo)
+    r = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    w = os.open(fifo, os.O_WRONLY)       # ours: no end of file meanwhile
+    first, last = [], []
+    p = b.serve(store, ["--max-nodes", str(1 + SCALE_UP)])
+    try:
+        b.wait_serving(p)
+        with open(b.path("scale.lines"), "w") as f:
+            f.write("x\n" * (2 * (1 + SCALE_UP)))
+        b.submit(p, ["--batch", "--", "sh", "-c", "echo {} > %s; exec sleep 3600" %
+                     shlex.quote(fifo)], b.path("scale.lines"), 2 * (1 + SCALE_UP))
+        lines_in(r, 1, time.perf_counter(), [])          # node 0 runs its task
+        for _ in range(n(SCALE_REPS)):
+            t0 = time.perf_counter()
+            ctl = subprocess.Popen([CTL, "--name", p.name, "scale", "0", "+%d" % SCALE_UP],
+                                   env=b.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            times = lines_in(r, SCALE_UP, t0, [])
+            if ctl.wait(timeout=60) != 0:
+                raise Failed("dcf-ctl scale: exit %d: %s" % (ctl.returncode,
+                                                             ctl.stderr.read().decode()))
+            ctl.stderr.close()
+            first.append(times[0])
+            last.append(times[-1])
+            subprocess.run([CTL, "--name", p.name, "scale", "0", "1", "--now"], env=b.env,
+                           capture_output=True, timeout=60, check=True)
+            end = time.monotonic() + 60
+            # The driver, not the product: the status is looked at until the 8 are gone.
+            while nodes_alive(b, p) != 1:
+                if time.monotonic() > end:
+                    raise Failed("scale 0 1 --now: the nodes did not go within 60 s")
+                time.sleep(0.005)
+    finally:
+        b.stop(p)
+        os.close(r)
+        os.close(w)
+    return {"secs": sorted(last)[len(last) // 2], "first": first, "last": last,
+            "tasks": SCALE_UP * len(last)}
+
+
+def section_scale():
+    """Live scaling (issue #14): from dcf-ctl scale NETWORK +8 to the new nodes
+    taking tasks."""
+    b = SvcBench()
+    try:
+        c = Contender("dcf_scale", "dcf-ctl scale 0 +%d, 1 node busy, a queue waiting" %
+                      SCALE_UP, lambda: scale_dcf(b),
+                      [CTL, "--name", "bench-PID-N", "scale", "0", "+%d" % SCALE_UP])
+        c.tasks = SCALE_UP * n(SCALE_REPS)
+        res = rounds("12 scale", [c], max(3, RUNS - 2))
+    finally:
+        b.remove()
+        end_strays()
+    return res
+
+
+PLACE_NODES = (1, 4, 16)        # the networks' nodes
+PLACE_TASKS = 840
+
+
+def place_work():
+    """The tasks' lengths, seconds: 20 to 300 ms, mixed (a fixed sequence)."""
+    return [(20 + (k * 7919) % 281) / 1000.0 for k in range(n(PLACE_TASKS))]
+
+
+def place_dcf(b, policy):
+    """A service of networks of 1, 4 and 16 nodes (--max-nodes 16, then
+    dcf-ctl scale), --schedule policy; dcf-submit --batch --wait of the mixed
+    tasks (`sleep S`): its seconds are the makespan, submission included."""
+    store = b.path("place.db")
+    svc_copy(None, store)
+    big = max(PLACE_NODES)
+    p = b.serve(store, ["--networks", str(len(PLACE_NODES)), "--nodes", str(big), "--max-nodes",
+                        str(big), "--schedule", policy])
+    try:
+        b.wait_serving(p)
+        for net, k in enumerate(PLACE_NODES):
+            subprocess.run([CTL, "--name", p.name, "scale", str(net), str(k)], env=b.env,
+                           capture_output=True, timeout=60, check=True)
+        end = time.monotonic() + 60
+        # The driver, not the product: the status is looked at until the nodes are as asked.
+        while [nodes_alive(b, p, net) for net in range(len(PLACE_NODES))] != list(PLACE_NODES):
+            if time.monotonic() > end:
+                raise Failed("the networks did not reach %s nodes" % (PLACE_NODES,))
+            time.sleep(0.005)
+        work = place_work()
+        with open(b.path("place.lines"), "w") as f:
+            f.write("".join("%.3f\n" % w for w in work))
+        secs = b.submit(p, ["--batch", "--wait", "--", "sleep", "{}"], b.path("place.lines"),
+                        len(work))
+    finally:
+        b.stop(p)
+    return {"secs": secs, "ideal": sum(work) / sum(PLACE_NODES), "tasks": len(work)}
+
+
+def section_placement():
+    """Placement across networks (issue #14): networks of 1, 4 and 16 nodes, tasks
+    of mixed lengths; each --schedule policy's makespan against the ideal."""
+    b = SvcBench()
+    cs = []
+    try:
+        for policy in ("round-robin", "weighted", "least-loaded"):
+            c = Contender(policy, "--schedule %s" % policy,
+                          (lambda pol: lambda: place_dcf(b, pol))(policy),
+                          [SUB, "--name", "bench-PID-N", "--batch", "--wait", "--", "sleep", "{}",
+                           "(service: --networks 3 --nodes 16 --max-nodes 16 --schedule %s; "
+                           "dcf-ctl scale 0 1; scale 1 4)" % policy])
+            c.tasks = n(PLACE_TASKS)
+            cs.append(c)
+        res = rounds("13 placement", cs, max(3, RUNS - 2))
+    finally:
+        b.remove()
+        end_strays()
     return res
 
 

@@ -314,6 +314,11 @@ DCF_MUST_CHECK int dcf_node_start_failed_locked(struct dcf_seg *sg, uint32_t nod
 /* Worker: attached and ready. ESTALE if gen is not the node's. */
 DCF_MUST_CHECK int dcf_node_ready_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen,
     uint64_t now);
+/*
+ * Supervisor: node (generation gen) claims nothing more, by dcf-ctl; its
+ * worker finishes what it holds and exits once idle (until its next start).
+ */
+DCF_MUST_CHECK int dcf_node_retire_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen);
 /* Supervisor: a dead or exited node's final state (FAILED or STOPPED or DOWN). */
 DCF_MUST_CHECK int dcf_node_set_state_locked(struct dcf_seg *sg, uint32_t node, uint32_t state);
 

@@ -38,7 +38,7 @@
 #include <stdint.h>
 
 #define DCF_MAGIC          0x31306d6873666364ULL /* "dcfshm01" */
-#define DCF_LAYOUT_VERSION 10u
+#define DCF_LAYOUT_VERSION 11u
 #define DCF_NAME_MAX       32 /* instance name, without NUL */
 #define DCF_NONE           UINT32_MAX
 
@@ -342,7 +342,8 @@ struct dcf_node {
 	 */
 	uint64_t kill_task;
 	uint32_t kill_sig;
-	uint32_t pad32;
+	/* dcf-ctl scale, stop-node: it claims nothing more; its worker exits once idle. */
+	uint32_t retire;
 };
 
 struct dcf_hdr {

@@ -74,15 +74,22 @@ enum dcf_msg_type {
 
 /* What a CTL asks (dcf-ctl's commands). */
 enum dcf_ctl_op {
-	DCF_CTL_PAUSE = 1,    /* net: its workers start nothing new */
-	DCF_CTL_RESUME = 2,   /* net: they do again */
-	DCF_CTL_DRAIN = 3,    /* no new submissions; end once everything has */
-	DCF_CTL_CANCEL = 4,   /* id: a task not started yet ends CANCELLED, never run */
-	DCF_CTL_KILL = 5,     /* id, value a signal: to the running task's whole tree */
-	DCF_CTL_PRIORITY = 6, /* id, value its new priority: a task not started yet */
-	DCF_CTL_RETRY = 7,    /* id: a task that failed, as a new task (OK once committed) */
+	DCF_CTL_PAUSE = 1,         /* net: its workers start nothing new */
+	DCF_CTL_RESUME = 2,        /* net: they do again */
+	DCF_CTL_DRAIN = 3,         /* no new submissions; end once everything has */
+	DCF_CTL_CANCEL = 4,        /* id: a task not started yet ends CANCELLED, never run */
+	DCF_CTL_KILL = 5,          /* id, value a signal: to the running task's whole tree */
+	DCF_CTL_PRIORITY = 6,      /* id, value its new priority: a task not started yet */
+	DCF_CTL_RETRY = 7,         /* id: a task that failed, as a new task (OK once committed) */
+	DCF_CTL_SCALE = 8,         /* net, value its nodes (id DCF_CTL_F_*: RELATIVE: value more) */
+	DCF_CTL_STOP_NODE = 9,     /* net, id its node (value DCF_CTL_F_NOW, or 0) */
+	DCF_CTL_RESTART_NODE = 10, /* net, id its node (value DCF_CTL_F_NOW, or 0) */
+	DCF_CTL_NO_RESTART = 11,   /* net, id its node: when its worker ends, it stays down */
 };
-#define DCF_CTL_ALL UINT32_MAX /* a CTL's net: every network */
+/* A CTL's flags, where its op says. */
+#define DCF_CTL_F_RELATIVE 1          /* scale: value is a change (+N, -N), not a count */
+#define DCF_CTL_F_NOW      2          /* a node's task is not waited for: put back at once */
+#define DCF_CTL_ALL        UINT32_MAX /* a CTL's net: every network */
 
 enum dcf_proto_err {
 	DCF_PE_BADMSG = 1,    /* malformed: the connection is closed */

@@ -43,9 +43,19 @@ struct sup_opts {
 	uint64_t keep_count;    /* --keep N: finished tasks kept (0: no limit by count) */
 	uint64_t keep_age_ms;   /* --keep AGE (0: no limit by age) */
 	int no_cgroups;         /* --no-cgroups: task trees are process groups only */
+	uint32_t schedule;      /* --schedule: enum sup_schedule */
+	uint32_t start_nodes;   /* nodes a network starts with; cfg.nodes_per_net is its room
+	                         * (--max-nodes); 0: as many */
 	/* How to open it: dcf_store_open, which the program links (store.h). */
 	struct dcf_store *(
 	    *store_open)(const struct dcf_store_open_opts *o, char *err, size_t errlen);
+};
+
+/* --schedule: which network's queue a new task goes to. */
+enum sup_schedule {
+	SUP_SCHED_ROUND_ROBIN = 0, /* the seed's: task id modulo the networks */
+	SUP_SCHED_LEAST_LOADED,    /* the shortest queue (and running tasks) per live node */
+	SUP_SCHED_WEIGHTED,        /* round-robin weighted by live nodes (smooth, as nginx's) */
 };
 
 /* Command mode: the bytes of one task's command, at most (one argument's
