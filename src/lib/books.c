@@ -1148,7 +1148,7 @@ dcf_node_died_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint32_t m
 		struct dcf_task *t = &sg->tasks[chain[i]];
 
 		if (i == ri) {
-			uint32_t attempts = t->attempts + 1;
+			uint32_t attempts = t->attempts + (max_attempts != DCF_DEATH_UNCHARGED);
 
 			out->had_task = 1;
 			out->id = t->id;
@@ -1156,7 +1156,7 @@ dcf_node_died_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint32_t m
 			out->slot = chain[i];
 			out->runs = t->runs;
 			dcf_tx_put32(&tx, &t->attempts, attempts);
-			if (attempts >= max_attempts) {
+			if (max_attempts != DCF_DEATH_UNCHARGED && attempts >= max_attempts) {
 				out->quarantined = 1;
 				dcf_tx_put32(&tx, &t->state, DCF_TASK_FREE);
 				if (dcf_ring_push_tx(&tx, DCF_RING_FREE, chain[i]) == -1)
@@ -1212,8 +1212,10 @@ dcf_node_died_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen, uint32_t m
 	dcf_tx_put32(&tx, &nd->run_slot, DCF_NONE);
 	dcf_tx_put32(&tx, &nd->held, 0);
 	dcf_tx_put32(&tx, &nd->state, DCF_NODE_DOWN);
-	dcf_tx_put64(&tx, &nd->failures, nd->failures + 1);
-	dcf_tx_put64(&tx, &h->cnt.failures, h->cnt.failures + 1);
+	if (max_attempts != DCF_DEATH_UNCHARGED) {
+		dcf_tx_put64(&tx, &nd->failures, nd->failures + 1);
+		dcf_tx_put64(&tx, &h->cnt.failures, h->cnt.failures + 1);
+	}
 	dcf_tx_commit(&tx);
 	/* A recovery ring's bump wakes every network (a pinned task's own among them). */
 	for (uint32_t l = 0; l < DCF_LEVELS; l++)

@@ -88,6 +88,7 @@ struct sup_node {
 	int start_open; /* that start told, its end not yet: a batch's next waits for it */
 	/* dcf-ctl: */
 	int retiring; /* scale down, stop-node: STOPPED once its worker has gone */
+	int killed;   /* --now: its worker was killed by us, its task not to blame */
 	int again;    /* restart-node: and then started again at once */
 	int once;     /* no-restart: STOPPED, not restarted, when its worker goes */
 };
@@ -506,6 +507,7 @@ fork_node(struct sup *s, uint32_t n, int restart)
 		sn->st = SN_RUN;
 		sn->stopped_at = 0;
 		sn->hang_killed = 0;
+		sn->killed = 0;
 		s->alive[sn->net]++;
 		if (restart)
 			dcf_log(DCF_INFO, "Network-%u Node-%u has recovered. (pid %d)", sn->net,
@@ -587,6 +589,38 @@ sched_begin(struct sup *s)
 			q += dcf_ring_depth(&s->sg.rings[dcf_ring_of(s->cfg->nets, l, n)]);
 		s->load[n] = q;
 	}
+}
+
+/*
+ * How many more tasks to place now, of want. Least-loaded places late: a
+ * network's queue is kept to LATE_PER_NODE tasks (running and queued) per
+ * live node, the rest waiting in order in the service's memory, so that a
+ * task goes to the network whose node frees first. Read without the lock:
+ * a hint of how many to take, not a promise.
+ */
+#define LATE_PER_NODE 2u
+static uint32_t
+sched_room(struct sup *s, uint32_t want)
+{
+	uint64_t room = 0;
+
+	if (s->o->schedule != SUP_SCHED_LEAST_LOADED)
+		return want;
+	for (uint32_t n = 0; n < s->cfg->nets && room < want; n++) {
+		const struct dcf_net *nt = &s->sg.nets[n];
+		uint64_t a = __atomic_load_n(&nt->alive, __ATOMIC_RELAXED);
+		uint64_t sl = __atomic_load_n(&nt->sleepers, __ATOMIC_RELAXED),
+		         q = a > sl ? a - sl : 0;
+
+		if (a == 0 || s->paused[n])
+			continue;
+		for (uint32_t l = 0; l < DCF_LEVELS; l++)
+			q += dcf_ring_depth(&s->sg.rings[dcf_ring_of(s->cfg->nets, l, n)]);
+		if (q < LATE_PER_NODE * a)
+			room += LATE_PER_NODE * a - q;
+	}
+	/* None when no network runs: they wait in memory, in order, for a node. */
+	return room < want ? (uint32_t)room : want;
 }
 
 /* The network a new task goes to (--schedule), among those running and not paused. */
@@ -1071,6 +1105,8 @@ refill_cmd(struct sup *s)
 		uint32_t free_slots = dcf_ring_depth(&s->sg.rings[DCF_RING_FREE]);
 
 		if (free_slots > b->n)
+			free_slots = sched_room(s, free_slots - b->n) + b->n;
+		if (free_slots > b->n)
 			svc_fill(s->svc, free_slots - b->n, b);
 	} else if (s->cmd_mode && !s->input_eof) {
 		uint32_t free_slots = dcf_ring_depth(&s->sg.rings[DCF_RING_FREE]);
@@ -1318,7 +1354,7 @@ log_death(struct sup *s, uint32_t n, pid_t pid, int status, const struct dcf_rec
 		    sn->net, sn->idx, (int)pid);
 		return;
 	}
-	if (sn->retiring && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+	if (sn->killed && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
 		/* dcf-ctl --now: asked for, not a failure (the books count it as a death). */
 		dcf_log(DCF_WARNING, "Network-%u Node-%u killed at once, by dcf-ctl --now (pid %d)",
 		    sn->net, sn->idx, (int)pid);
@@ -1422,7 +1458,8 @@ node_exited(struct sup *s, uint32_t n, pid_t pid, int status)
 			    nd->from_recovery != 0);
 	}
 	sn->start_open = 0;
-	if (dcf_node_died_locked(&s->sg, n, sn->gen, s->cfg->max_attempts, now, &rc) == -1) {
+	if (dcf_node_died_locked(&s->sg, n, sn->gen,
+	        sn->killed ? DCF_DEATH_UNCHARGED : s->cfg->max_attempts, now, &rc) == -1) {
 		int e = errno;
 
 		dcf_unlock(&s->sg);
@@ -2850,8 +2887,10 @@ ctl_stop_node(struct sup *s, uint32_t n, int now, int again)
 		dcf_unlock(&s->sg);
 	}
 	dcf_books_wake_all(&s->sg); /* a sleeper hears it, and goes */
-	if (now)
+	if (now) {
+		sn->killed = 1;
 		kill(sn->pid, SIGKILL); /* our unreaped child: the PID is still ours */
+	}
 }
 
 static int

@@ -276,9 +276,12 @@ DCF_MUST_CHECK int dcf_retry_locked(struct dcf_seg *sg, uint32_t ring, uint64_t 
 /*
  * Supervisor, after reaping node's process of generation gen: mark the node
  * DOWN and put back every task it owned (see above: one attempt, for the
- * one it ran). -1 with errno EINVAL (no such node)
+ * one it ran; none, and no node failure, when max_attempts is
+ * DCF_DEATH_UNCHARGED: a death the supervisor caused on purpose, dcf-ctl
+ * --now). -1 with errno EINVAL (no such node)
  * or ESTALE (gen is no longer the node's: nothing changed).
  */
+#define DCF_DEATH_UNCHARGED 0u
 DCF_MUST_CHECK int dcf_node_died_locked(struct dcf_seg *sg, uint32_t node, uint32_t gen,
     uint32_t max_attempts, uint64_t now, struct dcf_reclaim *out);
 
