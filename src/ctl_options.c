@@ -11,11 +11,21 @@
 
 #define COMMANDS \
 	"pause [NETWORK], resume [NETWORK], drain, cancel ID, kill ID [SIGNAL], priority ID P, " \
-	"retry ID, scale NETWORK [+|-]N, stop-node NETWORK NODE, restart-node NETWORK NODE or " \
-	"no-restart NETWORK NODE"
+	"retry ID, scale NETWORK [+|-]N, stop-node NETWORK NODE, restart-node NETWORK NODE, " \
+	"no-restart NETWORK NODE, add-network N or remove-network NETWORK"
 
 /* The commands, and what each takes after its name. */
-enum operand { NOTHING, NETWORK, TASK, TASK_SIGNAL, TASK_PRIO, NET_COUNT, NET_NODE };
+enum operand {
+	NOTHING,
+	NETWORK,
+	TASK,
+	TASK_SIGNAL,
+	TASK_PRIO,
+	NET_COUNT,
+	NET_NODE,
+	COUNT,    /* add-network N */
+	NET_ONLY, /* remove-network NETWORK */
+};
 static const struct {
 	const char *name;
 	uint32_t op;
@@ -32,6 +42,8 @@ static const struct {
     {"stop-node", DCF_CTL_STOP_NODE, NET_NODE},
     {"restart-node", DCF_CTL_RESTART_NODE, NET_NODE},
     {"no-restart", DCF_CTL_NO_RESTART, NET_NODE},
+    {"add-network", DCF_CTL_ADD_NETWORK, COUNT},
+    {"remove-network", DCF_CTL_REMOVE_NETWORK, NET_ONLY},
 };
 
 /* NETWORK then a count or a node: into o (net, id, value). 0, or -1 (said). */
@@ -153,7 +165,9 @@ ctl_parse_options(int argc, char **argv, struct ctl_opts *o)
 	i = p.ind + 1;
 	left = argc - i;
 	/* "scale 0 -2 --now" reads as it is meant: --now after the operands too. */
-	if (left == 3 && (commands[k].takes == NET_COUNT || commands[k].takes == NET_NODE) &&
+	if (left == (commands[k].takes == NET_ONLY ? 2 : 3) &&
+	    (commands[k].takes == NET_COUNT || commands[k].takes == NET_NODE ||
+	        commands[k].takes == NET_ONLY) &&
 	    strcmp(argv[argc - 1], "--now") == 0) {
 		o->now = 1;
 		left--;
@@ -174,15 +188,44 @@ ctl_parse_options(int argc, char **argv, struct ctl_opts *o)
 		        : commands[k].takes == TASK_PRIO   ? "a task id and a priority"
 		        : commands[k].takes == NET_COUNT   ? "a network and a count"
 		        : commands[k].takes == NET_NODE    ? "a network and a node"
+		        : commands[k].takes == COUNT       ? "a count of nodes"
+		        : commands[k].takes == NET_ONLY    ? "one network"
 		                                           : "nothing",
 		    q);
 		return -1;
 	}
 	if (o->now && o->op != DCF_CTL_SCALE && o->op != DCF_CTL_STOP_NODE &&
-	    o->op != DCF_CTL_RESTART_NODE) {
-		opt_usage_error(&p, "--now is for scale, stop-node and restart-node, not %s",
+	    o->op != DCF_CTL_RESTART_NODE && o->op != DCF_CTL_REMOVE_NETWORK) {
+		opt_usage_error(&p,
+		    "--now is for scale, stop-node, restart-node and remove-network, not %s",
 		    o->command);
 		return -1;
+	}
+	if (commands[k].takes == COUNT || commands[k].takes == NET_ONLY) {
+		char q[OPT_QUOTE_LEN];
+		uint64_t u;
+
+		if (left == 0) {
+			opt_usage_error(&p, "%s needs %s", o->command,
+			    commands[k].takes == COUNT ? "the new network's count of nodes"
+			                               : "the network to remove");
+			return -1;
+		}
+		if (dcf_parse_u64(argv[i], commands[k].takes == COUNT,
+		        commands[k].takes == COUNT ? DCF_MAX_NODES : DCF_MAX_NETS - 1, &u) == -1) {
+			opt_quote(q, sizeof(q), argv[i]);
+			opt_usage_error(&p, "%s %s: %s", o->command, q,
+			    commands[k].takes == COUNT ? "a count of nodes is a number from 1"
+			                               : "a network is a number from 0");
+			return -1;
+		}
+		if (commands[k].takes == COUNT) {
+			o->value = (int64_t)u;
+		} else {
+			o->net = (uint32_t)u;
+			o->value = o->now ? DCF_CTL_F_NOW : 0;
+		}
+		return 0;
 	}
 	if (commands[k].takes == NET_COUNT || commands[k].takes == NET_NODE)
 		return net_and(&p, o, commands[k].takes, argv + i, left);

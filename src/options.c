@@ -26,6 +26,9 @@ store(const struct opt_parser *p, struct sup_opts *o, enum opt_id id, const stru
 	case OPT_MAX_NODES:
 		o->start_nodes = (uint32_t)v->u; /* the room, until the checks below */
 		break;
+	case OPT_MAX_NETWORKS:
+		o->start_nets = (uint32_t)v->u; /* the room, until the checks below */
+		break;
 	case OPT_TASKS:
 		c->tasks = v->u;
 		break;
@@ -291,8 +294,27 @@ sup_parse_options(int argc, char **argv, struct sup_opts *o)
 		o->start_nodes = c->nodes_per_net;
 		c->nodes_per_net = room;
 	}
+	if (given[OPT_MAX_NETWORKS]) {
+		uint32_t room = o->start_nets;
+
+		if (!o->serve) {
+			opt_usage_error(&p,
+			    "--max-networks is for --serve, whose networks dcf-ctl adds and "
+			    "removes");
+			return -1;
+		}
+		if (room < c->nets) {
+			opt_usage_error(&p,
+			    "--max-networks %u is fewer than --networks %u: give at least %u", room,
+			    c->nets, c->nets);
+			return -1;
+		}
+		o->start_nets = c->nets;
+		c->nets = room;
+	}
 	if ((uint64_t)c->nets * c->nodes_per_net > DCF_MAX_NODES) {
-		opt_usage_error(&p, "--networks x --%s is %llu, at most %d",
+		opt_usage_error(&p, "--%s x --%s is %llu, at most %d",
+		    given[OPT_MAX_NETWORKS] ? "max-networks" : "networks",
 		    given[OPT_MAX_NODES] ? "max-nodes" : "nodes",
 		    (unsigned long long)c->nets * c->nodes_per_net, DCF_MAX_NODES);
 		return -1;

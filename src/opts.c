@@ -37,6 +37,8 @@ const struct opt opt_table[OPT_NENTRIES] = {
         "networks (default 3)"},
     [OPT_NODES] = {"nodes", 'N', REQ, OPT_K_UINT, "N", 1, DCF_MAX_NODES, NULL, SUP,
         "nodes per network (default 50)"},
+    [OPT_MAX_NETWORKS] = {"max-networks", 0, REQ, OPT_K_UINT, "N", 1, DCF_MAX_NETS, NULL, SUP,
+        "--serve: room for N networks, for dcf-ctl add-network\n(default: --networks)"},
     [OPT_MAX_NODES] = {"max-nodes", 0, REQ, OPT_K_UINT, "N", 1, DCF_MAX_NODES, NULL, SUP,
         "--serve: room for N nodes a network, for dcf-ctl scale\n(default: --nodes)"},
     [OPT_TASKS] = {"tasks", 't', REQ, OPT_K_UINT, "N", 1, 1ULL << 48, NULL, SUP,
@@ -153,8 +155,8 @@ const struct opt opt_table[OPT_NENTRIES] = {
     [OPT_REMOVE_STALE] = {"remove-stale", 0, REQ, OPT_K_NAME, "NAME", 0, 0, NULL, STA,
         "remove NAME's segment if its supervisor is dead"},
     [OPT_NOW] = {"now", 0, OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, CTL,
-        "scale down, stop-node, restart-node: a node's task is\nput back at once, not "
-        "waited for"},
+        "scale down, stop-node, restart-node, remove-network: a\nnode's task is put back at "
+        "once, not waited for"},
     [OPT_HELP] = {"help", 'h', OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, ALL, "this text"},
     [OPT_VERSION] = {"version", 'V', OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, ALL,
         "the version"},
@@ -181,13 +183,14 @@ const struct opt_program opt_programs[] = {
     {OPT_P_CTL, "dcf-ctl",
         "[options] pause [NETWORK] | resume [NETWORK] | drain | cancel ID | kill ID [SIGNAL] |\n"
         "       priority ID P | retry ID | scale NETWORK [+|-]N | stop-node NETWORK NODE |\n"
-        "       restart-node NETWORK NODE | no-restart NETWORK NODE",
+        "       restart-node NETWORK NODE | no-restart NETWORK NODE | add-network N |\n"
+        "       remove-network NETWORK",
         "Control a running dcf-supervisor --serve: pause or resume a network (or all),\n"
         "drain it (no new submissions; it exits 0 once every task has ended), cancel a\n"
         "task that has not started, signal a running task's processes (TERM), give\n"
         "a task that has not started another priority (-4 to 4), submit a task that\n"
-        "failed again, give a network more or fewer nodes (up to --max-nodes), or\n"
-        "stop, restart or stop restarting one node."},
+        "failed again, give a network more or fewer nodes (up to --max-nodes), stop,\n"
+        "restart or stop restarting one node, or add or remove a network."},
 };
 const size_t opt_nprograms = sizeof(opt_programs) / sizeof(opt_programs[0]);
 

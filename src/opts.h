@@ -90,6 +90,7 @@ enum opt_kind {
 enum opt_id {
 	OPT_NAME,
 	OPT_NETWORKS,
+	OPT_MAX_NETWORKS,
 	OPT_NODES,
 	OPT_MAX_NODES,
 	OPT_TASKS,

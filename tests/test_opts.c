@@ -262,9 +262,9 @@ companions(enum opt_prog prog, int i, const char **w)
 		w[0] = "--serve";
 		return;
 	}
-	if (i == OPT_MAX_NODES) {
+	if (i == OPT_MAX_NODES || i == OPT_MAX_NETWORKS) {
 		w[0] = "--serve";
-		w[1] = "-N";
+		w[1] = i == OPT_MAX_NODES ? "-N" : "--networks";
 		w[2] = "1";
 		return;
 	}
@@ -426,13 +426,14 @@ test_errors(void **state)
 	        "dcf-ctl: give a command: pause [NETWORK], resume [NETWORK], drain, cancel ID, "
 	        "kill ID [SIGNAL], priority ID P, retry ID, scale NETWORK [+|-]N, stop-node "
 	        "NETWORK "
-	        "NODE, restart-node NETWORK NODE or no-restart NETWORK NODE; try 'dcf-ctl "
-	        "--help'\n"},
+	        "NODE, restart-node NETWORK NODE, no-restart NETWORK NODE, add-network N or "
+	        "remove-network NETWORK; try 'dcf-ctl --help'\n"},
 	    {OPT_P_CTL, {"stop\n", NULL},
 	        "dcf-ctl: no command 'stop\\n': pause [NETWORK], resume [NETWORK], drain, cancel "
 	        "ID, kill ID [SIGNAL], priority ID P, retry ID, scale NETWORK [+|-]N, stop-node "
-	        "NETWORK NODE, restart-node NETWORK NODE or no-restart NETWORK NODE; try 'dcf-ctl "
-	        "--help'\n"},
+	        "NETWORK NODE, restart-node NETWORK NODE, no-restart NETWORK NODE, add-network N "
+	        "or "
+	        "remove-network NETWORK; try 'dcf-ctl --help'\n"},
 	    {OPT_P_CTL, {"retry", "0", NULL},
 	        "dcf-ctl: retry '0': a task id is a whole number from 1; try 'dcf-ctl --help'\n"},
 	    {OPT_P_CTL, {"priority", "3", NULL},

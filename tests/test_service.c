@@ -2136,6 +2136,93 @@ test_schedule(void **state)
 	assert_int_equal(tu_leftovers(), 0);
 }
 
+/*
+ * dcf-ctl add-network, remove-network: a network beyond --networks is
+ * there (--max-networks) but removed; added, it runs; removed, its nodes
+ * stop and its queue goes to the others, none of it run there. Refusals:
+ * a count out of range, no room, no such network, the last network.
+ */
+static void
+test_networks(void **state)
+{
+	struct sfix *f = *state;
+	static char out[8192], input[4096];
+	char line[512], marks[160], cmd[256];
+	struct dcf_store_counts c;
+	uint32_t on[3] = {0, 0, 0};
+	char *text;
+
+	snprintf(marks, sizeof(marks), "%s/marks", f->dir);
+	snprintf(cmd, sizeof(cmd), "echo $DCF_NETWORK >> %s", marks);
+	sup_start(f, f->sup_bin, NULL,
+	    (const char *const[]){"--networks", "2", "--max-networks", "3", "-N", "2", NULL});
+	net_json(f, 2, line, sizeof(line));
+	assert_non_null(strstr(line, "\"nodes_alive\": 0,"));
+	assert_non_null(strstr(line, "\"removed\": true"));
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"add-network", "3", NULL}),
+	    2);
+	assert_non_null(strstr(sub_err(f), "a network here has 1 to 2 nodes"));
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"add-network", "0", NULL}),
+	    2);
+	assert_int_equal(ctl(f, out, sizeof(out),
+	                     (const char *const[]){"remove-network", "3", NULL}),
+	    2);
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"remove-network", NULL}),
+	    2);
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"add-network", "2", NULL}),
+	    0);
+	assert_string_equal(out, "Network-2 added, with 2 nodes\n");
+	net_json(f, 2, line, sizeof(line));
+	assert_non_null(strstr(line, "\"nodes_alive\": 2,"));
+	assert_non_null(strstr(line, "\"removed\": false"));
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"add-network", "1", NULL}),
+	    2);
+	assert_non_null(strstr(sub_err(f), "no room for another network"));
+	/* Everything paused: 30 tasks wait, a third in network 1's queue. */
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"pause", NULL}), 0);
+	for (int i = 0; i < 30; i++)
+		strcat(input, "x\n");
+	assert_int_equal(submit(f, NULL, input, out, sizeof(out),
+	                     (const char *const[]){"--batch", "--", "sh", "-c", cmd, NULL}),
+	    0);
+	net_json(f, 1, line, sizeof(line));
+	assert_non_null(strstr(line, "\"queue_depth\": 10,"));
+	assert_int_equal(ctl(f, out, sizeof(out),
+	                     (const char *const[]){"remove-network", "1", NULL}),
+	    0);
+	assert_int_equal(log_wait(f, "Network-1 Node-1 stopped by dcf-ctl", 30), 0);
+	assert_int_equal(log_wait(f, "Network-1 Node-0 stopped by dcf-ctl", 30), 0);
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"scale", "1", "1", NULL}),
+	    2);
+	assert_non_null(strstr(sub_err(f), "Network-1 is removed"));
+	assert_int_equal(ctl(f, out, sizeof(out), (const char *const[]){"resume", NULL}), 0);
+	{
+		int fd = raw_connect(f);
+
+		for (uint64_t id = 1; id <= 30; id++)
+			assert_int_equal(raw_wait(fd, id), DCF_SS_DONE);
+		close(fd);
+	}
+	assert_int_equal(count_all(f, &c), 30);
+	text = slurp_file(marks);
+	for (char *p = text; *p != '\0'; p++)
+		if (*p >= '0' && *p <= '2')
+			on[*p - '0']++;
+	free(text);
+	assert_int_equal(on[0] + on[2], 30);
+	assert_int_equal(on[1], 0);
+	/* The last network is not removed. */
+	assert_int_equal(ctl(f, out, sizeof(out),
+	                     (const char *const[]){"remove-network", "0", "--now", NULL}),
+	    0);
+	assert_int_equal(ctl(f, out, sizeof(out),
+	                     (const char *const[]){"remove-network", "2", NULL}),
+	    2);
+	assert_non_null(strstr(sub_err(f), "Network-2 is the last network"));
+	assert_int_equal(sup_stop(f, SIGTERM), 0);
+	assert_int_equal(tu_leftovers(), 0);
+}
+
 /* A CTL frame for op on task id (value v), into buf: its size. */
 static size_t
 ctl_frame(unsigned char *buf, size_t cap, uint32_t op, uint64_t id, int64_t v)
@@ -2544,6 +2631,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_after, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_scale, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_schedule, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_networks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ctl_killed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_control_restart, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_supervisor_crash, setup, teardown),

@@ -129,11 +129,18 @@ want_wake(struct dcf_seg *sg, uint32_t net_id, uint32_t depth)
 		return 0;
 	if (alive <= sleepers)
 		return 1;
-	/* Every sleeper already has a wake on its way: another finds nobody. */
-	if (__atomic_load_n(&net->woken, __ATOMIC_RELAXED) >= sleepers)
-		return 0;
+	/*
+	 * Long tasks, or not measured yet: always. The count of wakes in flight
+	 * is a hint that can run high (a woken sleeper may check in before its
+	 * waker counts it), and trusted here it would strand work behind
+	 * workers busy for a long time.
+	 */
 	if (avg == 0 || avg >= SHORT_TASK_NS)
 		return 1;
+	/* Every sleeper already has a wake on its way: another finds nobody (short tasks: an
+	 * awake worker is back for it at once, whatever the hint says). */
+	if (__atomic_load_n(&net->woken, __ATOMIC_RELAXED) >= sleepers)
+		return 0;
 	if (width == 0) {
 		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -149,17 +156,24 @@ has_sleepers(const struct dcf_seg *sg, uint32_t n)
 }
 
 /*
- * Wake one sleeper of network n, counting it in woken only if the kernel
- * says one woke: counting the intent instead strands sleepers whose wake
- * found nobody (a sleeper between its check-in and its futex wait).
+ * Wake one sleeper of network n, counted in woken before the wake (so the
+ * one woken, checking in at once, finds its count there to take back) and
+ * taken back if the kernel says nobody woke: a count left for a wake that
+ * found nobody would strand sleepers (one between its check-in and its
+ * futex wait).
  */
 static void
 wake_one(struct dcf_seg *sg, uint32_t n)
 {
-	int k = dcf_futex_wake(&sg->nets[n].wake, 1);
+	uint32_t *woken = &sg->nets[n].woken, w;
 
-	if (k > 0)
-		__atomic_add_fetch(&sg->nets[n].woken, (uint32_t)k, __ATOMIC_RELAXED);
+	__atomic_add_fetch(woken, 1, __ATOMIC_RELAXED);
+	if (dcf_futex_wake(&sg->nets[n].wake, 1) > 0)
+		return;
+	w = __atomic_load_n(woken, __ATOMIC_RELAXED);
+	while (w > 0 &&
+	    !__atomic_compare_exchange_n(woken, &w, w - 1, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
 }
 
 void
@@ -214,6 +228,21 @@ dcf_set_paused_locked(struct dcf_seg *sg, uint32_t net, uint32_t paused)
 	/* Resumed: its sleepers look again (a pause needs no wake: they find nothing). */
 	for (uint32_t n = lo; n < hi && !paused; n++)
 		wake_net_all(sg, n);
+	return 0;
+}
+
+int
+dcf_set_removed_locked(struct dcf_seg *sg, uint32_t net, uint32_t removed)
+{
+	struct dcf_tx tx;
+
+	if (net >= sg->cfg.nets) {
+		errno = EINVAL;
+		return -1;
+	}
+	dcf_tx_begin(&tx, sg, DCF_OP_NODE);
+	dcf_tx_put32(&tx, &sg->nets[net].removed, removed ? 1 : 0);
+	dcf_tx_commit(&tx);
 	return 0;
 }
 

@@ -107,6 +107,7 @@ dcf_layout_format(void)
 	FIELD(f, dcf_net, completed);
 	FIELD(f, dcf_net, run_avg_ns);
 	FIELD(f, dcf_net, paused);
+	FIELD(f, dcf_net, removed);
 	FIELD(f, dcf_ring, head);
 	FIELD(f, dcf_ring, tail);
 	FIELD(f, dcf_ring, mask);

@@ -325,11 +325,12 @@ text_nets(FILE *f, const struct dcf_snap *s)
 	for (uint32_t i = 0; i < s->hdr.cfg.nets; i++) {
 		const struct dcf_snap_net *n = &s->net[i];
 
-		fprintf(f, "%3u %5u %5u %5u %5u %5u %5u %6u %7u %6u %9llu%s\n", i, n->nodes,
+		fprintf(f, "%3u %5u %5u %5u %5u %5u %5u %6u %7u %6u %9llu%s%s\n", i, n->nodes,
 		    n->alive, n->by_state[DCF_NODE_BUSY], n->by_state[DCF_NODE_IDLE],
 		    n->by_state[DCF_NODE_STARTING], n->by_state[DCF_NODE_DOWN],
 		    n->by_state[DCF_NODE_FAILED], n->by_state[DCF_NODE_STOPPED], n->queue_depth,
-		    (unsigned long long)n->completed, s->nets[i].paused ? "  paused" : "");
+		    (unsigned long long)n->completed, s->nets[i].paused ? "  paused" : "",
+		    s->nets[i].removed ? "  removed" : "");
 	}
 }
 
@@ -633,12 +634,12 @@ json_nets(FILE *f, const struct dcf_snap *s)
 		    "%s\n    {\"id\": %u, \"nodes\": %u, \"nodes_alive\": %u, \"nodes_busy\": %u, "
 		    "\"nodes_idle\": %u, \"nodes_starting\": %u, \"nodes_down\": %u, "
 		    "\"nodes_failed\": %u, \"nodes_stopped\": %u, \"queue_depth\": %u, "
-		    "\"completed\": %llu, \"paused\": %s}",
+		    "\"completed\": %llu, \"paused\": %s, \"removed\": %s}",
 		    i > 0 ? "," : "", i, n->nodes, n->alive, n->by_state[DCF_NODE_BUSY],
 		    n->by_state[DCF_NODE_IDLE], n->by_state[DCF_NODE_STARTING],
 		    n->by_state[DCF_NODE_DOWN], n->by_state[DCF_NODE_FAILED],
 		    n->by_state[DCF_NODE_STOPPED], n->queue_depth, (unsigned long long)n->completed,
-		    s->nets[i].paused ? "true" : "false");
+		    s->nets[i].paused ? "true" : "false", s->nets[i].removed ? "true" : "false");
 	}
 	fprintf(f, "\n  ],\n");
 }

@@ -158,12 +158,13 @@ struct sup {
 	/* --store: the store, and its committer (storeq.h), or NULL. */
 	struct dcf_store *store;
 	struct dcf_storeq *storeq;
-	int store_failing;            /* a commit failed; said once until one succeeds */
-	struct svc *svc;              /* --serve */
-	int draining;                 /* dcf-ctl drain: stop once every task has ended */
-	int drained;                  /* and it did: exit 0 */
-	uint32_t npaused;             /* networks paused by dcf-ctl */
-	uint8_t paused[DCF_MAX_NETS]; /* which (the segment's nets[].paused, as we set it) */
+	int store_failing;             /* a commit failed; said once until one succeeds */
+	struct svc *svc;               /* --serve */
+	int draining;                  /* dcf-ctl drain: stop once every task has ended */
+	int drained;                   /* and it did: exit 0 */
+	uint32_t npaused;              /* networks paused by dcf-ctl */
+	uint8_t paused[DCF_MAX_NETS];  /* which (the segment's nets[].paused, as we set it) */
+	uint8_t removed[DCF_MAX_NETS]; /* dcf-ctl remove-network, or not added yet */
 	/* --schedule: a batch's load per network (least-loaded), the smooth weights (weighted). */
 	uint64_t load[DCF_MAX_NETS];
 	int64_t wcur[DCF_MAX_NETS];
@@ -390,6 +391,19 @@ node_down(struct sup *s, uint32_t n, uint64_t now, uint64_t min_wait_ms)
 	sn->restart_at = now + wait_ms * MS;
 }
 
+/* Network net removed (no task placed there) or back, here and in the segment. */
+static void
+set_removed(struct sup *s, uint32_t net, int removed)
+{
+	s->removed[net] = (uint8_t)removed;
+	if (sup_lock(s) == 0) {
+		if (dcf_set_removed_locked(&s->sg, net, (uint32_t)removed) == -1)
+			dcf_log(DCF_ERROR, "books: marking Network-%u removed: %s", net,
+			    strerror(errno));
+		dcf_unlock(&s->sg);
+	}
+}
+
 /* A node without a process, not to be restarted: STOPPED until dcf-ctl starts it. */
 static void
 node_stopped(struct sup *s, uint32_t n)
@@ -612,7 +626,7 @@ sched_room(struct sup *s, uint32_t want)
 		uint64_t sl = __atomic_load_n(&nt->sleepers, __ATOMIC_RELAXED),
 		         q = a > sl ? a - sl : 0;
 
-		if (a == 0 || s->paused[n])
+		if (a == 0 || s->paused[n] || s->removed[n])
 			continue;
 		for (uint32_t l = 0; l < DCF_LEVELS; l++)
 			q += dcf_ring_depth(&s->sg.rings[dcf_ring_of(s->cfg->nets, l, n)]);
@@ -633,7 +647,7 @@ sched_pick(struct sup *s, uint64_t id)
 	for (uint32_t n = 0; n < s->cfg->nets && s->o->schedule != SUP_SCHED_ROUND_ROBIN; n++) {
 		uint64_t a = s->alive[n];
 
-		if (a == 0 || s->paused[n])
+		if (a == 0 || s->paused[n] || s->removed[n])
 			continue;
 		if (s->o->schedule == SUP_SCHED_WEIGHTED) {
 			/* Each takes its weight; the one most owed goes, and gives the round back. */
@@ -1036,11 +1050,11 @@ home_ring(struct sup *s, uint64_t id, uint32_t lvl, uint32_t pin)
 	if (pin != 0 && pin <= s->cfg->nets)
 		return dcf_ring_of(s->cfg->nets, lvl, pin - 1);
 	net = sched_pick(s, id);
-	/* A paused network's turn goes to the next that runs, if one does. */
-	for (uint32_t i = 1; s->paused[net] && i < s->cfg->nets; i++) {
+	/* A paused (or removed) network's turn goes to the next that runs, if one does. */
+	for (uint32_t i = 1; (s->paused[net] || s->removed[net]) && i < s->cfg->nets; i++) {
 		uint32_t n = (net + i) % s->cfg->nets;
 
-		if (!s->paused[n] && s->alive[n] > 0)
+		if (!s->paused[n] && !s->removed[n] && s->alive[n] > 0)
 			return dcf_ring_of(s->cfg->nets, lvl, n);
 	}
 	return dcf_ring_of(s->cfg->nets, lvl, s->alive[net] > 0 ? net : DCF_NONE);
@@ -2922,6 +2936,13 @@ ctl_scale(struct sup *s, uint32_t net, uint64_t flags, int64_t value, char *text
 		    net, cur, (long long)value);
 		return -1;
 	}
+	if (want > 0 && s->removed[net]) {
+		snprintf(text, len,
+		    "Network-%u is removed: dcf-ctl add-network gives it nodes: nothing was "
+		    "changed",
+		    net);
+		return -1;
+	}
 	if (want > per) {
 		snprintf(text, len,
 		    "Network-%u has room for %u nodes, not %lld (dcf-supervisor "
@@ -2987,6 +3008,13 @@ ctl_node(struct sup *s, uint32_t op, uint32_t net, uint64_t node, int64_t value,
 	}
 	n = net * per + (uint32_t)node;
 	sn = &s->nodes[n];
+	if (op == DCF_CTL_RESTART_NODE && s->removed[net]) {
+		snprintf(text, len,
+		    "Network-%u is removed: dcf-ctl add-network gives it nodes: nothing was "
+		    "changed",
+		    net);
+		return -1;
+	}
 	switch (op) {
 	case DCF_CTL_STOP_NODE:
 		if (sn->st == SN_STOPPED || (sn->retiring && !sn->again)) {
@@ -3027,6 +3055,79 @@ ctl_node(struct sup *s, uint32_t op, uint32_t net, uint64_t node, int64_t value,
 		dcf_log(DCF_WARNING, "Network-%u Node-%u: no restart, by dcf-ctl", net, sn->idx);
 		return 0;
 	}
+}
+
+/* dcf-ctl add-network N: the first removed network whose nodes are all gone, with N. */
+static int
+ctl_add_network(struct sup *s, int64_t nodes, char *text, size_t len)
+{
+	uint32_t per = s->cfg->nodes_per_net, busy = 0;
+
+	if (nodes < 1 || nodes > per) {
+		snprintf(text, len,
+		    "a network here has 1 to %u nodes (dcf-supervisor --max-nodes), not %lld: "
+		    "nothing was changed",
+		    per, (long long)nodes);
+		return -1;
+	}
+	for (uint32_t net = 0; net < s->cfg->nets; net++) {
+		char scaled[128];
+
+		if (!s->removed[net])
+			continue;
+		if (s->alive[net] > 0 || net_up(s, net) > 0) {
+			busy++; /* still being removed: its nodes finish first */
+			continue;
+		}
+		set_removed(s, net, 0);
+		(void)ctl_scale(s, net, 0, nodes, scaled, sizeof(scaled));
+		snprintf(text, len, "Network-%u added, with %lld nodes", net, (long long)nodes);
+		dcf_log(DCF_WARNING, "Network-%u added by dcf-ctl, with %lld nodes", net,
+		    (long long)nodes);
+		return 0;
+	}
+	snprintf(text, len,
+	    "no room for another network: this service has room for %u (dcf-supervisor "
+	    "--max-networks)%s: nothing was changed",
+	    s->cfg->nets, busy > 0 ? ", and those removed still have nodes finishing" : "");
+	return -1;
+}
+
+/*
+ * dcf-ctl remove-network NETWORK: nothing new is placed there, its nodes
+ * stop (after their tasks, or with --now at once) and, once none is left,
+ * its queue goes to the other networks (a task pinned to it waits there).
+ */
+static int
+ctl_remove_network(struct sup *s, uint32_t net, int64_t value, char *text, size_t len)
+{
+	char scaled[128];
+	uint32_t left = 0;
+
+	if (bad_net(s, net, text, len))
+		return -1;
+	if (s->removed[net]) {
+		snprintf(text, len, "Network-%u is removed already", net);
+		return 0;
+	}
+	for (uint32_t n = 0; n < s->cfg->nets; n++)
+		left += n != net && !s->removed[n];
+	if (left == 0) {
+		snprintf(text, len,
+		    "Network-%u is the last network: removing it would leave nothing to run "
+		    "tasks (pause it instead): nothing was changed",
+		    net);
+		return -1;
+	}
+	set_removed(s, net, 1);
+	(void)ctl_scale(s, net, value & DCF_CTL_F_NOW, 0, scaled, sizeof(scaled));
+	if (s->alive[net] == 0)
+		evacuate(s, net);
+	snprintf(text, len, "Network-%u removed: %s; its queue goes to the other networks", net,
+	    value & DCF_CTL_F_NOW ? "its nodes' tasks are put back at once"
+	                          : "its nodes finish their tasks and stop");
+	dcf_log(DCF_WARNING, "Network-%u removed by dcf-ctl", net);
+	return 0;
 }
 
 static int
@@ -3356,6 +3457,10 @@ sup_ctl(void *arg, const struct dcf_msg *m, char *text, size_t len, uint64_t *af
 		return ctl_priority(s, m->u.ctl.id, m->u.ctl.value, text, len, after);
 	case DCF_CTL_SCALE:
 		return ctl_scale(s, m->u.ctl.net, m->u.ctl.id, m->u.ctl.value, text, len);
+	case DCF_CTL_ADD_NETWORK:
+		return ctl_add_network(s, m->u.ctl.value, text, len);
+	case DCF_CTL_REMOVE_NETWORK:
+		return ctl_remove_network(s, m->u.ctl.net, m->u.ctl.value, text, len);
 	case DCF_CTL_STOP_NODE:
 	case DCF_CTL_RESTART_NODE:
 	case DCF_CTL_NO_RESTART:
@@ -3591,9 +3696,13 @@ run_system(struct sup *s)
 		    (unsigned long long)s->cfg->tasks, pl(s->cfg->tasks, "task", "tasks"),
 		    (unsigned long long)s->cfg->seed, (int)s->self);
 	tell_how_to_watch(s);
+	/* Beyond --networks, up to --max-networks: room for dcf-ctl add-network. */
+	for (uint32_t net = s->o->start_nets; net > 0 && net < s->cfg->nets; net++)
+		set_removed(s, net, 1);
 	for (uint32_t n = 0; n < s->nnodes && !s->resetting; n++) {
 		/* Beyond --nodes, up to --max-nodes: room for dcf-ctl scale, stopped till then. */
-		if (s->o->start_nodes > 0 && s->nodes[n].idx >= s->o->start_nodes)
+		if ((s->o->start_nodes > 0 && s->nodes[n].idx >= s->o->start_nodes) ||
+		    s->removed[s->nodes[n].net])
 			node_stopped(s, n);
 		else
 			fork_node(s, n, 0);

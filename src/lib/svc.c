@@ -78,7 +78,8 @@ struct svc {
 	struct conn conns[SVC_MAX_CONN];
 	uint32_t nconn;
 	struct vq pending;
-	uint64_t next_id; /* the next submission's */
+	uint32_t pending_at[DCF_LEVELS]; /* of those, new tasks per level (not refusals) */
+	uint64_t next_id;                /* the next submission's */
 	/*
 	 * Committed tasks waiting for a slot, a queue per priority level, each
 	 * in id order. Per level: every unfinished task of it up to loaded_to
@@ -625,6 +626,7 @@ on_submit(struct svc *v, struct conn *c, const struct dcf_msg *m)
 		refuse(v, c, m->tag, DCF_PE_STORE, "out of memory: nothing was recorded");
 		return;
 	}
+	v->pending_at[level_of(vt.prior.prio)]++;
 	c->owed++;
 	v->next_id++;
 }
@@ -795,6 +797,7 @@ on_retry(struct svc *v, struct conn *c, const struct dcf_msg *m)
 		}
 	}
 	free(rr.cmd);
+	v->pending_at[level_of(vt.prior.prio)]++;
 	c->owed++;
 	v->next_id++;
 }
@@ -1191,6 +1194,8 @@ svc_committed(void *arg, const struct dcf_storeq_res *r)
 		return; /* not ours (cannot be: adds are only staged here) */
 	vt = *vq_front(&v->pending);
 	vq_pop(&v->pending);
+	if (v->pending_at[level_of(vt.prior.prio)] > 0)
+		v->pending_at[level_of(vt.prior.prio)]--;
 	if (vt.retry_of != 0)
 		dcf_log(DCF_WARNING, "Task-%llu: task %llu again, by dcf-ctl retry",
 		    (unsigned long long)r->id, (unsigned long long)vt.retry_of);
@@ -1478,8 +1483,9 @@ load_windows(struct svc *v)
 			return;
 		}
 		/* All read, and nothing of this level on its way that would be missed: memory holds
-		 * it all again. */
-		if (l.got < want && !l.stopped && v->pending.n == 0)
+		 * it all again (others' submissions do not keep a level looking spilled, so that
+		 * a level with nothing to read never stops the levels below it). */
+		if (l.got < want && !l.stopped && v->pending_at[lvl] == 0)
 			v->spilled[lvl] = 0;
 	}
 }

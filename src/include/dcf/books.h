@@ -181,6 +181,8 @@ DCF_MUST_CHECK int dcf_skip_locked(struct dcf_seg *sg, uint64_t n);
  * sleepers. -1 with EINVAL for no such network.
  */
 DCF_MUST_CHECK int dcf_set_paused_locked(struct dcf_seg *sg, uint32_t net, uint32_t paused);
+/* Supervisor: network net removed (1) or back (0), as dcf-status shows it; EINVAL. */
+DCF_MUST_CHECK int dcf_set_removed_locked(struct dcf_seg *sg, uint32_t net, uint32_t removed);
 /*
  * Supervisor (dcf-ctl cancel): task id, queued in a slot (a network's ring,
  * the recovery ring, or waiting out a retry's delay), is marked so that the

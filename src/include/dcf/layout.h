@@ -254,7 +254,9 @@ struct dcf_net {
 	uint64_t run_avg_ns; /* moving average of its tasks' run time; 0: none yet */
 	/* dcf-ctl pause: its workers claim nothing (running tasks go on); by transactions. */
 	uint32_t paused;
-	uint32_t pad32;
+	/* dcf-ctl remove-network (or beyond --networks, up to --max-networks): no task is
+	 * placed here and its nodes are stopped; by transactions. */
+	uint32_t removed;
 	uint64_t pad[3];
 };
 

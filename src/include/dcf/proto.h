@@ -85,6 +85,9 @@ enum dcf_ctl_op {
 	DCF_CTL_STOP_NODE = 9,     /* net, id its node (value DCF_CTL_F_NOW, or 0) */
 	DCF_CTL_RESTART_NODE = 10, /* net, id its node (value DCF_CTL_F_NOW, or 0) */
 	DCF_CTL_NO_RESTART = 11,   /* net, id its node: when its worker ends, it stays down */
+	DCF_CTL_ADD_NETWORK = 12,  /* value its nodes: a removed network's room, in use again */
+	DCF_CTL_REMOVE_NETWORK = 13, /* net (value DCF_CTL_F_NOW, or 0): its nodes stop, its
+	                              * queue goes to the others, nothing new goes there */
 };
 /* A CTL's flags, where its op says. */
 #define DCF_CTL_F_RELATIVE 1          /* scale: value is a change (+N, -N), not a count */

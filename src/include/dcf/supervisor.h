@@ -44,6 +44,8 @@ struct sup_opts {
 	uint64_t keep_age_ms;   /* --keep AGE (0: no limit by age) */
 	int no_cgroups;         /* --no-cgroups: task trees are process groups only */
 	uint32_t schedule;      /* --schedule: enum sup_schedule */
+	uint32_t start_nets;    /* networks at the start; cfg.nets is the room (--max-networks);
+	                         * 0: as many */
 	uint32_t start_nodes;   /* nodes a network starts with; cfg.nodes_per_net is its room
 	                         * (--max-nodes); 0: as many */
 	/* How to open it: dcf_store_open, which the program links (store.h). */
