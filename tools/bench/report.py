@@ -973,7 +973,7 @@ def s_placement(d, R, targets, figs):
     N = next(iter(o.values()))["tasks"]
     d.p("A service of three networks of 1, 4 and 16 nodes (`--networks 3 --nodes 16 "
         "--max-nodes 16`, then `dcf-ctl scale 0 1`, `scale 1 4`), %s tasks `sleep S`, S from "
-        "20 to 300 ms (uniform, the same sequence every run), submitted with `dcf-submit --batch "
+        "0.2 to 2 s (uniform, the same sequence every run), submitted with `dcf-submit --batch "
         "--wait`: "
         "its time, submission included, is the makespan. The ideal is the total work over "
         "the 21 nodes; the floor, what this machine does with no placement to get wrong, is "
