@@ -185,6 +185,31 @@ command_defaults(struct sup_opts *o, const uint8_t *given)
 		o->level = DCF_WARNING;
 }
 
+/*
+ * --max-nodes, --max-networks (opt): the room given in *start (as stored),
+ * at least what runs at the start (*count, of count_opt); then *start is
+ * what runs at the start and *count the room. --serve only. 0, or -1 said.
+ */
+static int
+room(struct opt_parser *p, const struct sup_opts *o, enum opt_id opt, enum opt_id count_opt,
+    const char *whose, uint32_t *start, uint32_t *count)
+{
+	uint32_t r = *start;
+
+	if (!o->serve) {
+		opt_usage_error(p, "--%s is for --serve, whose %s", opt_table[opt].name, whose);
+		return -1;
+	}
+	if (r < *count) {
+		opt_usage_error(p, "--%s %u is fewer than --%s %u: give at least %u",
+		    opt_table[opt].name, r, opt_table[count_opt].name, *count, *count);
+		return -1;
+	}
+	*start = *count;
+	*count = r;
+	return 0;
+}
+
 int
 sup_parse_options(int argc, char **argv, struct sup_opts *o)
 {
@@ -277,41 +302,14 @@ sup_parse_options(int argc, char **argv, struct sup_opts *o)
 	}
 	if (sup_cmd_mode(o))
 		command_defaults(o, given);
-	if (given[OPT_MAX_NODES]) {
-		uint32_t room = o->start_nodes;
-
-		if (!o->serve) {
-			opt_usage_error(&p,
-			    "--max-nodes is for --serve, whose nodes dcf-ctl scales");
-			return -1;
-		}
-		if (room < c->nodes_per_net) {
-			opt_usage_error(&p,
-			    "--max-nodes %u is fewer than --nodes %u: give at least %u", room,
-			    c->nodes_per_net, c->nodes_per_net);
-			return -1;
-		}
-		o->start_nodes = c->nodes_per_net;
-		c->nodes_per_net = room;
-	}
-	if (given[OPT_MAX_NETWORKS]) {
-		uint32_t room = o->start_nets;
-
-		if (!o->serve) {
-			opt_usage_error(&p,
-			    "--max-networks is for --serve, whose networks dcf-ctl adds and "
-			    "removes");
-			return -1;
-		}
-		if (room < c->nets) {
-			opt_usage_error(&p,
-			    "--max-networks %u is fewer than --networks %u: give at least %u", room,
-			    c->nets, c->nets);
-			return -1;
-		}
-		o->start_nets = c->nets;
-		c->nets = room;
-	}
+	if (given[OPT_MAX_NODES] &&
+	    room(&p, o, OPT_MAX_NODES, OPT_NODES, "nodes dcf-ctl scales", &o->start_nodes,
+	        &c->nodes_per_net) == -1)
+		return -1;
+	if (given[OPT_MAX_NETWORKS] &&
+	    room(&p, o, OPT_MAX_NETWORKS, OPT_NETWORKS, "networks dcf-ctl adds and removes",
+	        &o->start_nets, &c->nets) == -1)
+		return -1;
 	if ((uint64_t)c->nets * c->nodes_per_net > DCF_MAX_NODES) {
 		opt_usage_error(&p, "--%s x --%s is %llu, at most %d",
 		    given[OPT_MAX_NETWORKS] ? "max-networks" : "networks",

@@ -202,39 +202,50 @@ dcf_storeq_add(struct dcf_storeq *q, const struct dcf_store_task *t, uint64_t co
 	return staged(q, 1);
 }
 
-int
-dcf_storeq_upd(struct dcf_storeq *q, uint32_t kind, const struct dcf_store_task *t, uint64_t cookie)
+/* A change's slot in the stage, zeroed, mu held; NULL (mu released) if out of memory. */
+static struct dcf_store_upd *
+upd_slot(struct dcf_storeq *q, uint64_t cookie)
 {
 	struct qbatch *b;
 
 	pthread_mutex_lock(&q->mu);
 	if ((b = stage_locked(q)) == NULL ||
 	    grow_pair((void **)&b->upd, (void **)&b->updc, b->nupd, &b->cupd, sizeof(*b->upd),
-	        sizeof(*b->updc)) == -1)
-		return staged(q, 0);
-	b->upd[b->nupd].kind = kind;
-	b->upd[b->nupd].t = *t;
-	b->upd[b->nupd].t.key = NULL;
-	b->upd[b->nupd].t.cmd = NULL;
-	b->upd[b->nupd].t.cwd = NULL;
-	b->updc[b->nupd++] = cookie;
+	        sizeof(*b->updc)) == -1) {
+		(void)staged(q, 0);
+		return NULL;
+	}
+	memset(&b->upd[b->nupd], 0, sizeof(b->upd[b->nupd]));
+	b->updc[b->nupd] = cookie;
+	return &b->upd[b->nupd++];
+}
+
+int
+dcf_storeq_upd(struct dcf_storeq *q, uint32_t kind, const struct dcf_store_task *t, uint64_t cookie)
+{
+	struct dcf_store_upd *u = upd_slot(q, cookie);
+
+	if (u == NULL)
+		return -1;
+	u->kind = kind;
+	u->t = *t;
+	u->t.key = NULL; /* its strings are not read */
+	u->t.cmd = NULL;
+	u->t.cwd = NULL;
+	u->t.deps = NULL;
+	u->t.after_ids = NULL;
 	return staged(q, 1);
 }
 
 int
 dcf_storeq_control(struct dcf_storeq *q, const struct dcf_store_ctl *c, uint64_t cookie)
 {
-	struct qbatch *b;
+	struct dcf_store_upd *u = upd_slot(q, cookie);
 
-	pthread_mutex_lock(&q->mu);
-	if ((b = stage_locked(q)) == NULL ||
-	    grow_pair((void **)&b->upd, (void **)&b->updc, b->nupd, &b->cupd, sizeof(*b->upd),
-	        sizeof(*b->updc)) == -1)
-		return staged(q, 0);
-	memset(&b->upd[b->nupd], 0, sizeof(b->upd[b->nupd]));
-	b->upd[b->nupd].kind = DCF_SU_CONTROL;
-	b->upd[b->nupd].ctl = *c;
-	b->updc[b->nupd++] = cookie;
+	if (u == NULL)
+		return -1;
+	u->kind = DCF_SU_CONTROL;
+	u->ctl = *c;
 	return staged(q, 1);
 }
 
