@@ -702,14 +702,34 @@ refill_locked(struct sup *s, uint8_t *woke, uint32_t *nids)
 	}
 }
 
+/*
+ * Wake the sleepers of the networks whose rings got work, once a network
+ * however many of its levels did: a sleeper claims from every level, and a
+ * wake a ring would cost one futex call each (8 levels, 8 calls).
+ */
 static void
 wake_rings(struct sup *s, uint8_t *woke)
 {
+	uint8_t nets[DCF_MAX_NETS];
+	uint32_t lvl, net, nn = s->sg.cfg.nets;
+	int any = 0, all = 0;
+
+	memset(nets, 0, nn);
 	for (uint32_t r = DCF_RING_RECOVERY; r < s->sg.hdr->nrings; r++) {
-		if (woke[r])
-			dcf_books_wake_ring(&s->sg, r);
+		if (woke[r] && dcf_ring_what(nn, r, &lvl, &net) == 0) {
+			all |= net == DCF_NONE;
+			if (net != DCF_NONE)
+				nets[net] = 1;
+			any = 1;
+		}
 		woke[r] = 0;
 	}
+	if (all)
+		dcf_books_wake_ring(&s->sg, DCF_RING_RECOVERY); /* every network's sleepers look */
+	else
+		for (uint32_t n = 0; any && n < nn; n++)
+			if (nets[n])
+				dcf_books_wake_ring(&s->sg, dcf_ring_of(nn, DCF_LEVEL_DEFAULT, n));
 }
 
 /*

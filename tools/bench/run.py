@@ -1256,14 +1256,27 @@ def section_scale():
 
 
 PLACE_NODES = (1, 4, 16)        # the networks' nodes
-PLACE_TASKS = 210
+PLACE_TASKS = 420
 
 
 def place_work():
-    """The tasks' lengths, seconds: 0.2 to 2 s, uniform, the same every run."""
+    """The tasks' lengths, seconds: 0.1 to 1 s, uniform, the same every run.
+    (0.2 to 2 s, 210 of them, was the first choice: there the tail alone, the
+    last tasks ending unevenly, put even a cost-free greedy assignment at 1.09x
+    the ideal, so the 10 % target measured the workload, not the placement.)"""
     import random
     rng = random.Random(14)
-    return [rng.randint(200, 2000) / 1000.0 for _ in range(n(PLACE_TASKS))]
+    return [rng.randint(100, 1000) / 1000.0 for _ in range(n(PLACE_TASKS))]
+
+
+def place_greedy(work, nodes):
+    """The makespan of a cost-free greedy assignment of work, in order, to
+    whichever of nodes frees first: what no online placement can beat."""
+    import heapq
+    free = [0.0] * nodes
+    for w in work:
+        heapq.heappush(free, heapq.heappop(free) + w)
+    return max(free)
 
 
 def place_dcf(b, policy, nodes=PLACE_NODES):
@@ -1293,7 +1306,8 @@ def place_dcf(b, policy, nodes=PLACE_NODES):
                         len(work))
     finally:
         b.stop(p)
-    return {"secs": secs, "ideal": sum(work) / sum(nodes), "tasks": len(work)}
+    return {"secs": secs, "ideal": sum(work) / sum(nodes), "tasks": len(work),
+            "greedy": place_greedy(work, sum(nodes))}
 
 
 def section_placement():
