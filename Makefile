@@ -22,6 +22,7 @@ BSD_CFLAGS := $(shell pkg-config --cflags libbsd-overlay 2>/dev/null)
 BSD_LIBS   := $(shell pkg-config --libs libbsd-overlay 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 SQLITE_LIBS := $(or $(shell pkg-config --libs sqlite3 2>/dev/null),-lsqlite3)
+MHD_LIBS := $(or $(shell pkg-config --libs libmicrohttpd 2>/dev/null),-lmicrohttpd)
 ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude -Isrc/include -DDCF_VERSION='"$(VERSION)"' $(BSD_CFLAGS) $(CFLAGS)
 LIBS    := $(BSD_LIBS) -lrt -lpthread -lm
 
@@ -39,7 +40,7 @@ INJ_OBJ := $(LIB_SRC:src/lib/%.c=build/inj/%.o)
 STORE_SRC := $(wildcard src/store/*.c)
 STORE_OBJ := $(STORE_SRC:src/store/%.c=build/store/%.o)
 STORE_LIBS := build/libdcfstore.a $(SQLITE_LIBS)
-PROGS   := dcf-supervisor dcf-status dcf-submit dcf-ctl
+PROGS   := dcf-supervisor dcf-status dcf-submit dcf-ctl dcf-web
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS   := $(TEST_SRC:tests/%.c=build/tests/%)
 # Supervisor and worker built with injection points, for the integration tests.
@@ -100,6 +101,12 @@ dcf-submit: $(SUBMIT_SRC) src/submit.h src/client.h src/opts.h build/libdcf.a
 CTL_SRC := src/ctl_main.c src/ctl_options.c src/client.c src/opts.c
 dcf-ctl: $(CTL_SRC) src/ctl.h src/client.h src/opts.h build/libdcf.a
 	$(QLD)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(CTL_SRC) build/libdcf.a $(LIBS)
+# dcf-web: the page's files are compiled in (web_assets.c includes them).
+WEB_SRC := src/web_main.c src/web_options.c src/web_metrics.c src/web_assets.c src/ctl_options.c \
+	src/opts.c
+WEB_ASSETS := web/index.html web/app.js web/app.css web/favicon.svg
+dcf-web: $(WEB_SRC) $(WEB_ASSETS) src/web.h src/ctl.h src/opts.h build/libdcf.a build/libdcfstore.a
+	$(QLD)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(WEB_SRC) $(STORE_LIBS) build/libdcf.a $(MHD_LIBS) $(LIBS)
 build/inj/dcf-supervisor: $(SUP_SRC) src/opts.h build/libdcf-inj.a build/libdcfstore-inj.a
 	$(QLD)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $(SUP_SRC) build/libdcfstore-inj.a $(SQLITE_LIBS) build/libdcf-inj.a $(LIBS)
 
@@ -113,9 +120,13 @@ build/tests/%: tests/%.c $(wildcard tests/*.h) tools/runlib.c tools/runlib.h bui
 	$(QLD)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $< tools/runlib.c $(STORE_LIBS) build/libdcf-inj.a $(CMOCKA_LIBS) $(LIBS)
 
 # The option table and both programs' parsers, in process.
-OPT_SRC := src/opts.c src/options.c src/status_options.c src/submit_options.c src/ctl_options.c
+# dcf-web's test drives Chromium through the DevTools protocol (tests/cdp.c; b64_pton: libresolv).
+build/tests/test_web: tests/test_web.c tests/cdp.c tests/cdp.h $(wildcard tests/*.h) tools/runlib.c tools/runlib.h build/libdcf-inj.a build/libdcfstore.a | build/tests
+	$(QLD)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $< tests/cdp.c tools/runlib.c $(STORE_LIBS) build/libdcf-inj.a $(CMOCKA_LIBS) $(LIBS) -lresolv
+OPT_SRC := src/opts.c src/options.c src/status_options.c src/submit_options.c src/ctl_options.c \
+	src/web_options.c
 build/tests/test_opts: tests/test_opts.c $(OPT_SRC) src/opts.h $(LIB_HDR) \
-    src/status.h src/submit.h src/ctl.h tests/fuzz/fuzz.h build/libdcf-inj.a build/libdcfstore.a | build/tests
+    src/status.h src/submit.h src/ctl.h src/web.h tests/fuzz/fuzz.h build/libdcf-inj.a build/libdcfstore.a | build/tests
 	$(QLD)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 -Isrc -Itests/fuzz $(LDFLAGS) -o $@ $< \
 	    $(OPT_SRC) $(STORE_LIBS) build/libdcf-inj.a $(CMOCKA_LIBS) $(LIBS)
 
@@ -153,7 +164,7 @@ ubsan:    SAN := undefined
 sanitize: SAN := address,undefined
 asan ubsan sanitize: deps
 	@rm -rf build/$@ && mkdir -p build/$@
-	@cp -r Makefile README.md src include tests tools man examples build/$@/
+	@cp -r Makefile README.md src include tests tools man examples web build/$@/
 	@echo "== $@ build (-fsanitize=$(SAN))"
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	$(MAKE) --no-print-directory -C build/$@ CC=$(SAN_CC) \

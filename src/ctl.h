@@ -2,6 +2,7 @@
 #ifndef DCF_CTL_H
 #define DCF_CTL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct ctl_opts {
@@ -18,5 +19,7 @@ struct ctl_opts {
 
 /* 0 ok; 1 printed help or version (exit 0); -1 printed a usage error (exit 2). */
 int ctl_parse_options(int argc, char **argv, struct ctl_opts *o);
+/* The same, a usage error's text into err (not printed): dcf-web's control. */
+int ctl_parse_into(int argc, char **argv, struct ctl_opts *o, char *err, size_t errlen);
 
 #endif

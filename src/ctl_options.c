@@ -118,6 +118,12 @@ parse_signal(const char *s, int *sig)
 int
 ctl_parse_options(int argc, char **argv, struct ctl_opts *o)
 {
+	return ctl_parse_into(argc, argv, o, NULL, 0);
+}
+
+int
+ctl_parse_into(int argc, char **argv, struct ctl_opts *o, char *err, size_t errlen)
+{
 	struct opt_parser p;
 	struct opt_val v;
 	enum opt_id id;
@@ -128,6 +134,8 @@ ctl_parse_options(int argc, char **argv, struct ctl_opts *o)
 	o->name = "dcf";
 	o->net = DCF_CTL_ALL;
 	opt_begin(&p, OPT_P_CTL, argc, argv);
+	p.err = err;
+	p.errlen = errlen;
 	while ((r = opt_next(&p, &id, &v)) == OPT_FOUND) {
 		switch (id) {
 		case OPT_NAME:

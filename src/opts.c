@@ -27,6 +27,7 @@ static const char *const state_words[] = {"queued", "running", "done", "failed",
 #define STA OPT_P_STATUS
 #define SUB OPT_P_SUBMIT
 #define CTL OPT_P_CTL
+#define WEB OPT_P_WEB
 #define REQ OPT_ARG_REQUIRED
 
 /* In the order --help lists them. */
@@ -94,7 +95,7 @@ const struct opt opt_table[OPT_NENTRIES] = {
         "skip those that succeeded; rerun those that failed"},
     [OPT_RESULTS] = {"results", 0, REQ, OPT_K_DIR, "DIR", 0, 0, NULL, SUP,
         "keep each task's stdout, stderr and meta in DIR/SEQ/"},
-    [OPT_STORE] = {"store", 's', REQ, OPT_K_FILE, "FILE", 0, 0, NULL, SUP | STA,
+    [OPT_STORE] = {"store", 's', REQ, OPT_K_FILE, "FILE", 0, 0, NULL, SUP | STA | WEB,
         "record every task in FILE (SQLite); a run killed midway\nresumes where it stood when "
         "started again with it"},
     [OPT_SERVE] = {"serve", 0, OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, SUP,
@@ -157,6 +158,14 @@ const struct opt opt_table[OPT_NENTRIES] = {
     [OPT_NOW] = {"now", 0, OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, CTL,
         "scale down, stop-node, restart-node, remove-network: a\nnode's task is put back at "
         "once, not waited for"},
+    [OPT_LISTEN] = {"listen", 0, REQ, OPT_K_TEXT, "ADDR:PORT", 3, 64, NULL, WEB,
+        "serve on ADDR:PORT (default 127.0.0.1:8080; port 0: any\nfree one, printed); an IPv6 "
+        "address in brackets"},
+    [OPT_CONTROL] = {"control", 0, OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, WEB,
+        "offer pause, resume, scale, cancel, kill and restart-node,\neach request carrying the "
+        "token (printed at the start)"},
+    [OPT_TOKEN_FILE] = {"token-file", 0, REQ, OPT_K_INFILE, "FILE", 0, 0, NULL, WEB,
+        "--control: the token is FILE's first line, not a new one"},
     [OPT_HELP] = {"help", 'h', OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, ALL, "this text"},
     [OPT_VERSION] = {"version", 'V', OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, ALL,
         "the version"},
@@ -191,6 +200,10 @@ const struct opt_program opt_programs[] = {
         "a task that has not started another priority (-4 to 4), submit a task that\n"
         "failed again, give a network more or fewer nodes (up to --max-nodes), stop,\n"
         "restart or stop restarting one node, or add or remove a network."},
+    {OPT_P_WEB, "dcf-web", "[options]",
+        "Serve a live dashboard of a running dcf system, and its Prometheus metrics\n"
+        "(read-only: it takes no lock and writes nothing; --control goes through\n"
+        "the same socket and checks as dcf-ctl)."},
 };
 const size_t opt_nprograms = sizeof(opt_programs) / sizeof(opt_programs[0]);
 
@@ -699,7 +712,10 @@ opt_usage_error(const struct opt_parser *p, const char *fmt, ...)
 	/* One write: the line cannot interleave with another process's. */
 	snprintf(line, sizeof(line), "%s: %s; try '%s --help'\n", p->prog->name, msg,
 	    p->prog->name);
-	fputs(line, stderr);
+	if (p->err != NULL)
+		snprintf(p->err, p->errlen, "%s", msg);
+	else
+		fputs(line, stderr);
 	return OPT_ERROR;
 }
 

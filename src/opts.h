@@ -55,8 +55,9 @@ enum opt_prog {
 	OPT_P_STATUS = 1u << 1,
 	OPT_P_SUBMIT = 1u << 2,
 	OPT_P_CTL = 1u << 3,
+	OPT_P_WEB = 1u << 4,
 };
-#define OPT_P_ALL (OPT_P_SUPERVISOR | OPT_P_STATUS | OPT_P_SUBMIT | OPT_P_CTL)
+#define OPT_P_ALL (OPT_P_SUPERVISOR | OPT_P_STATUS | OPT_P_SUBMIT | OPT_P_CTL | OPT_P_WEB)
 
 enum opt_arg { OPT_ARG_NONE, OPT_ARG_REQUIRED, OPT_ARG_OPTIONAL };
 
@@ -145,6 +146,9 @@ enum opt_id {
 	OPT_LIST,
 	OPT_REMOVE_STALE,
 	OPT_NOW,
+	OPT_LISTEN,
+	OPT_CONTROL,
+	OPT_TOKEN_FILE,
 	OPT_HELP,
 	OPT_VERSION,
 	OPT_NENTRIES
@@ -198,6 +202,8 @@ struct opt_parser {
 	int ind;             /* the argument being read; at the end, the first operand */
 	const char *cluster; /* the letters left in a short-option cluster, or NULL */
 	int done;            /* "--" was read */
+	char *err;           /* non-NULL: a usage error's text goes here, not to stderr */
+	size_t errlen;
 };
 
 /* What opt_next found. */

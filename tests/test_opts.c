@@ -23,6 +23,7 @@
 #include "opts.h"
 #include "status.h"
 #include "ctl.h"
+#include "web.h"
 #include "submit.h"
 #include "dcf/supervisor.h"
 
@@ -32,6 +33,7 @@ static struct sup_opts so;
 static struct status_opts to;
 static struct submit_opts bo;
 static struct ctl_opts co;
+static struct web_opts wo;
 static char *argv[NARGS + 2];
 
 /*
@@ -56,6 +58,8 @@ parse(enum opt_prog prog, const char **out, const char *const *args)
 		r = submit_parse_options(argc, argv, &bo);
 	else if (prog == OPT_P_CTL)
 		r = ctl_parse_options(argc, argv, &co);
+	else if (prog == OPT_P_WEB)
+		r = web_parse_options(argc, argv, &wo);
 	else
 		r = status_parse_options(argc, argv, &to);
 	*out = fz_release(NULL);
@@ -215,7 +219,7 @@ sample(const struct opt *o, char *buf, size_t len)
 	case OPT_K_KEEP:
 		return "5";
 	case OPT_K_TEXT:
-		return "k-1";
+		return o == &opt_table[OPT_LISTEN] ? "127.0.0.1:0" : "k-1";
 	case OPT_K_DURATION:
 		return "1.5s";
 	case OPT_K_TIME:
@@ -256,6 +260,12 @@ companions(enum opt_prog prog, int i, const char **w)
 	}
 	if (i == OPT_COUNT) {
 		w[0] = "--watch";
+		return;
+	}
+	if (prog == OPT_P_WEB) {
+		/* dcf-web: no operands; --token-file with --control. */
+		if (i == OPT_TOKEN_FILE)
+			w[0] = "--control";
 		return;
 	}
 	if (i == OPT_KEEP) {

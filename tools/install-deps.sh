@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install the Debian packages dcf needs, only those missing. Idempotent;
 # uses sudo when not root; says what it installs.
-#   tools/install-deps.sh          what `make`, `make run` and `make check` need
+#   tools/install-deps.sh          what `make`, `make run` and `make check` need (the test
+#                                  group: chromium and promtool for dcf-web's tests too)
 #   tools/install-deps.sh lint     and cppcheck, clang-tidy, clang-format, groff (man pages)
 #   tools/install-deps.sh fuzz     and clang with its libFuzzer/sanitizer runtime
 #   tools/install-deps.sh bench    and task-spooler and beanstalkd, for `make bench` (GNU parallel
@@ -10,7 +11,12 @@
 set -eu
 # parallel (GNU parallel): the tests read dcf's joblog with it, the format's
 # own reader, and read its joblogs with ours.
-need="gcc make pkg-config libbsd-dev libcmocka-dev libsqlite3-dev valgrind python3 parallel"
+# libmicrohttpd-dev: dcf-web's HTTP server. The tests of dcf-web (so `make
+# check`, the test group) drive Debian's chromium through its DevTools pipe
+# and check /metrics with promtool (the prometheus package); neither is
+# needed to build or run dcf.
+need="gcc make pkg-config libbsd-dev libcmocka-dev libsqlite3-dev libmicrohttpd-dev valgrind python3 parallel"
+need="$need chromium prometheus"
 for group in "$@"; do
 	case $group in
 	lint) need="$need cppcheck clang-tidy clang-format groff-base" ;;

@@ -1004,6 +1004,18 @@ pop_done(struct dcf_seg *sg, struct dcf_tx *tx, struct dcf_done *out, uint32_t *
 	return t;
 }
 
+/* One sample, after a commit, outside the journal (layout.h, dcf_hist). */
+static void
+hist_add(struct dcf_hist *hi, uint64_t ns)
+{
+	unsigned b = 0;
+
+	while (b < DCF_HIST_BUCKETS - 1 && ns > dcf_hist_bound_ns(b))
+		b++;
+	__atomic_store_n(&hi->bucket[b], hi->bucket[b] + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&hi->sum_ns, hi->sum_ns + ns, __ATOMIC_RELAXED);
+}
+
 int
 dcf_retire_n_locked(struct dcf_seg *sg, uint32_t max, struct dcf_done *out, uint32_t *n)
 {
@@ -1011,6 +1023,7 @@ dcf_retire_n_locked(struct dcf_seg *sg, uint32_t max, struct dcf_done *out, uint
 	struct dcf_tx tx;
 	uint32_t slots[DCF_SUP_BATCH], got;
 	uint64_t ok = 0, timed_out = 0, failed = 0, cancelled = 0;
+	uint64_t run_ns[DCF_SUP_BATCH], wait_ns[DCF_SUP_BATCH];
 
 	DCF_INJECT(DCF_OP_RETIRE, DCF_STEP_LOCKED);
 	*n = 0;
@@ -1029,6 +1042,9 @@ dcf_retire_n_locked(struct dcf_seg *sg, uint32_t max, struct dcf_done *out, uint
 			return -1;
 		}
 		tell_done(t, slots[i], &out[i]);
+		run_ns[i] = t->out.run_ns;
+		wait_ns[i] =
+		    t->t_started_ns > t->t_queued_ns ? t->t_started_ns - t->t_queued_ns : 0;
 		switch (t->out.how) {
 		case DCF_HOW_NONE:
 		case DCF_HOW_OK:
@@ -1058,6 +1074,10 @@ dcf_retire_n_locked(struct dcf_seg *sg, uint32_t max, struct dcf_done *out, uint
 	if (cancelled > 0)
 		dcf_tx_put64(&tx, &h->cnt.cancelled, h->cnt.cancelled + cancelled);
 	dcf_tx_commit(&tx);
+	for (uint32_t i = 0; i < got; i++) {
+		hist_add(&h->h_run, run_ns[i]);
+		hist_add(&h->h_wait, wait_ns[i]);
+	}
 	*n = got;
 	return 0;
 }

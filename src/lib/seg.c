@@ -37,6 +37,8 @@ dcf_layout_format(void)
 	FOLD(f, sizeof(struct dcf_net));
 	FOLD(f, sizeof(struct dcf_config));
 	FOLD(f, sizeof(struct dcf_counters));
+	FOLD(f, sizeof(struct dcf_hist));
+	FOLD(f, DCF_HIST_BUCKETS);
 	FOLD(f, sizeof(pthread_mutex_t));
 	FOLD(f, DCF_WAL_MAX);
 	FIELD(f, dcf_hdr, format);

@@ -1273,7 +1273,7 @@ dcf_render_task_json(FILE *f, const struct dcf_store_task *t, const char *outdir
 	    "\"end\": \"%s\", \"exit_code\": %d, \"signal\": %u, \"run_ns\": %llu, "
 	    "\"cpu_us\": %llu, \"maxrss_kb\": %llu, \"stdout_bytes\": %llu, "
 	    "\"stderr_bytes\": %llu, \"after\": [%s], \"after_any\": %s, \"waits\": %u, "
-	    "\"dep_failed_on\": %llu, \"output\": ",
+	    "\"dep_failed_on\": %llu, ",
 	    (int)t->prio, t->pin != 0 ? (int)t->pin - 1 : -1, (unsigned long long)t->not_before_ns,
 	    t->runs, t->tries, t->attempts, t->timeout_ms, t->retries,
 	    (unsigned long long)t->submitted_ns, (unsigned long long)t->started_ns,
@@ -1282,6 +1282,12 @@ dcf_render_task_json(FILE *f, const struct dcf_store_task *t, const char *outdir
 	    (unsigned long long)t->out.maxrss_kb, (unsigned long long)t->out.out_bytes,
 	    (unsigned long long)t->out.err_bytes, after, t->after_any ? "true" : "false", t->waits,
 	    (unsigned long long)t->cause);
+	/* Where its last run ran: none before the first. */
+	if (t->runs > 0)
+		fprintf(f, "\"network\": %u, \"node\": %u, ", t->net, t->node);
+	else
+		fputs("\"network\": null, \"node\": null, ", f);
+	fputs("\"output\": ", f);
 	if (outdir != NULL && dcf_store_state_final(t->state)) {
 		char dir[4200];
 		int n = snprintf(dir, sizeof(dir), "%s/%llu", outdir, (unsigned long long)t->id);

@@ -1002,6 +1002,42 @@ def s_placement(d, R, targets, figs):
             rows=bars, unit="SECONDS", log=False)))
 
 
+def s_web(d, R, targets, figs):
+    o = R["web"]
+    c = o["web"]
+    d.p("## 14. The web dashboard")
+    d.p()
+    if not c["res"]:
+        d.p("failed: " + (c["err"] or ""))
+        return
+    load = [r["load_ms"] for r in c["res"]]
+    first = [r["first_frame_ms"] for r in c["res"]]
+    cpu = [r["cpu_pct"] for r in c["res"]]
+    fps = [r["frames_per_s"] for r in c["res"]]
+    d.p("A service of 3 networks of 50 nodes, `dcf-web` before it on loopback. The page's first "
+        "load in headless Chromium (`build/bench/webload`, the tests' DevTools driver): the "
+        "navigation's load event and the first status frame on screen, in ms since the "
+        "navigation started, by the page's own clock (the browser's start-up not counted). "
+        "Then %d clients of `/api/events` (Server-Sent Events) for %d s, and dcf-web's CPU "
+        "time (user + system, /proc) over that window, in %% of one core." %
+        (WEB_CLIENTS_SHOWN, WEB_SECS_SHOWN))
+    d.p()
+    d.table(("measure", "median (min-max)"),
+            [("page loaded (load event), ms", "%.0f (%.0f-%.0f)" % (med(load), min(load), max(load))),
+             ("first status frame on screen, ms", "%.0f (%.0f-%.0f)" % (med(first), min(first),
+                                                                     max(first))),
+             ("dcf-web CPU, % of one core", "%.2f (%.2f-%.2f)" % (med(cpu), min(cpu), max(cpu))),
+             ("frames a client got a second", "%.2f (%.2f-%.2f)" % (med(fps), min(fps), max(fps)))])
+    d.cmds([(c["label"], c["argv"])])
+    targets.append(("14", "dcf-web under 1 % of one core, 150 nodes, 10 clients at 1 update/s",
+                    "%.2f %%" % med(cpu), med(cpu) < 1.0))
+    targets.append(("14", "first page load under 200 ms on loopback",
+                    "%.0f ms (load event)" % med(load), med(load) < 200))
+
+
+WEB_CLIENTS_SHOWN, WEB_SECS_SHOWN = 10, 20
+
+
 def write(R, docs):
     m = R["machine"]
     P = R.get("profile", {})
@@ -1011,7 +1047,7 @@ def write(R, docs):
                    ("recovery", s_recovery), ("idle", s_idle), ("startup", s_startup), ("long", s_long), ("cpu", s_cpu),
                    ("commands", s_commands), ("stream", s_stream), ("service", s_service),
                    ("priorities", s_priorities), ("scale", s_scale),
-                   ("placement", s_placement)):
+                   ("placement", s_placement), ("web", s_web)):
         if key not in R:
             continue
         if f in (s_idle, s_startup, s_cpu):

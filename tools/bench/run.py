@@ -53,6 +53,8 @@ SVCB = "build/bench/svcbench"
 SUB = "./dcf-submit"
 STATUS = "./dcf-status"
 CTL = "./dcf-ctl"
+WEB = "./dcf-web"
+WEBLOAD = "build/bench/webload"
 POOL = ["python3", "tools/bench/pool.py"]
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
@@ -61,7 +63,7 @@ SPAWNED = []            # pids whose bench-<pid>-* segments are ours to clean
 BACKGROUND = {}         # section -> (busy %, steal %, load) while we were idle
 QUIET_PCT, QUIET_WAIT_S = 25.0, 10.0
 SECTIONS = ("overhead", "library", "many", "recovery", "idle", "startup", "long", "cpu", "commands",
-            "stream", "service", "priorities", "scale", "placement", "profile")
+            "stream", "service", "priorities", "scale", "placement", "web", "profile")
 ONLY = [x for x in os.environ.get("BENCH_SECTIONS", "").split(",") if x]
 
 
@@ -1332,6 +1334,91 @@ def section_placement():
         c.tasks = n(PLACE_TASKS)
         cs.append(c)
         res = rounds("13 placement", cs, max(3, RUNS - 2))
+    finally:
+        b.remove()
+        end_strays()
+    return res
+
+
+WEB_CLIENTS = 10
+WEB_SECS = 20
+
+
+def proc_cpu_s(pid):
+    """utime + stime of pid, seconds (/proc/PID/stat)."""
+    with open("/proc/%d/stat" % pid) as f:
+        rest = f.read().rsplit(")", 1)[1].split()
+    return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def web_dcf(b):
+    """A service of 3 x 50 nodes and dcf-web before it: the first page load in
+    headless Chromium (build/bench/webload), then WEB_CLIENTS Server-Sent Events
+    clients for WEB_SECS seconds and dcf-web's CPU time over them."""
+    import socket
+    import select
+    store = b.path("web.db")
+    svc_copy(None, store)
+    p = b.serve(store, ["--networks", "3", "--nodes", "50"])
+    w = None
+    socks = []
+    try:
+        b.wait_serving(p)
+        out = b.path("web.out")
+        with open(out, "w") as of:
+            w = subprocess.Popen([WEB, "--name", p.name, "--listen", "127.0.0.1:0", "--store",
+                                  store], env=b.env, stdout=of, stderr=subprocess.DEVNULL)
+        SPAWNED.append(w.pid)
+        end = time.monotonic() + 30
+        # The driver, not the product: dcf-web's one line is looked for every 2 ms.
+        while "http://" not in tail(out):
+            if w.poll() is not None or time.monotonic() > end:
+                raise Failed("dcf-web did not start: %s" % tail(out))
+            time.sleep(0.002)
+        port = int(re.search(r"127\.0\.0\.1:(\d+)", tail(out)).group(1))
+        url = "http://127.0.0.1:%d/" % port
+        load = run_json([WEBLOAD, url], 120)
+        for _ in range(WEB_CLIENTS):
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall(b"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            socks.append(s)
+        frames = [0] * WEB_CLIENTS
+        # Each client's first frame, then the measured window.
+        t0 = time.monotonic()
+        c0 = proc_cpu_s(w.pid)
+        while time.monotonic() - t0 < WEB_SECS:
+            ready, _, _ = select.select(socks, [], [], 0.5)
+            for s in ready:
+                data = s.recv(1 << 20)
+                if not data:
+                    raise Failed("dcf-web closed an event stream")
+                frames[socks.index(s)] += data.count(b"event: status\n")
+        secs = time.monotonic() - t0
+        cpu = proc_cpu_s(w.pid) - c0
+        if min(frames) < WEB_SECS // 2:
+            raise Failed("a client had %d frames in %.0f s" % (min(frames), secs))
+    finally:
+        for s in socks:
+            s.close()
+        if w is not None:
+            w.terminate()
+            w.wait()
+        b.stop(p)
+    return {"load_ms": load["load_ms"], "first_frame_ms": load["first_frame_ms"],
+            "cpu_pct": 100.0 * cpu / secs, "frames_per_s": sum(frames) / secs / WEB_CLIENTS,
+            "secs": secs}
+
+
+def section_web():
+    """dcf-web (issue #15): a 150-node service, the first page load in a real
+    browser, and the server's CPU with 10 clients at one update a second."""
+    b = SvcBench()
+    try:
+        c = Contender("web", "dcf-web, 3 x 50 nodes, %d SSE clients" % WEB_CLIENTS,
+                      lambda: web_dcf(b),
+                      [WEB, "--name", "bench-PID-N", "--listen", "127.0.0.1:0"])
+        c.tasks = 0
+        res = rounds("14 web", [c], max(3, RUNS - 2))
     finally:
         b.remove()
         end_strays()

@@ -38,7 +38,7 @@
 #include <stdint.h>
 
 #define DCF_MAGIC          0x31306d6873666364ULL /* "dcfshm01" */
-#define DCF_LAYOUT_VERSION 11u
+#define DCF_LAYOUT_VERSION 12u
 #define DCF_NAME_MAX       32 /* instance name, without NUL */
 #define DCF_NONE           UINT32_MAX
 
@@ -219,6 +219,29 @@ struct dcf_counters {
 	uint64_t cancelled; /* ended by dcf-ctl cancel before they ran */
 };
 
+/*
+ * A histogram of durations for dcf-web's /metrics: count of each bucket
+ * (not cumulative; the last has no bound) and the sum. Statistics, not
+ * books: the supervisor alone writes them, after the retire's commit and
+ * outside the journal, so a crash may lose a sample but never counts one
+ * twice, and a reader may see them torn against each other.
+ */
+#define DCF_HIST_BUCKETS 12
+struct dcf_hist {
+	uint64_t bucket[DCF_HIST_BUCKETS];
+	uint64_t sum_ns;
+};
+
+/* Upper bounds of buckets 0 .. DCF_HIST_BUCKETS - 2, ns: 1 ms to 5 min. */
+static inline uint64_t
+dcf_hist_bound_ns(unsigned b)
+{
+	static const uint64_t ms[DCF_HIST_BUCKETS - 1] = {1, 5, 10, 50, 100, 500, 1000, 5000, 10000,
+	    60000, 300000};
+
+	return ms[b] * 1000000ULL;
+}
+
 struct dcf_wal_ent {
 	uint32_t off;   /* from the segment base */
 	uint32_t width; /* 4 or 8 */
@@ -378,6 +401,8 @@ struct dcf_hdr {
 	uint64_t total; /* tasks in the run; DCF_TASKS_STREAM until a stream ends */
 	uint64_t seq;   /* seqlock: odd while a transaction applies */
 	struct dcf_counters cnt;
+	/* Ended tasks' run times and queue waits (the last run's): statistics, see dcf_hist. */
+	struct dcf_hist h_run, h_wait;
 	pthread_mutex_t lock __attribute__((aligned(64)));
 	struct dcf_wal wal __attribute__((aligned(64)));
 } __attribute__((aligned(64)));

@@ -1,0 +1,1370 @@
+/*
+ * dcf-web: a live dashboard of a running dcf system, and its Prometheus
+ * metrics, over HTTP (libmicrohttpd).
+ *
+ * It reads the system as dcf-status does: a read-only mapping of the
+ * segment, copied by dcf_snap_take without a lock (snapshot.h), and a
+ * read-only handle on a service's store. It never writes to either; with
+ * --control, the page's requests go through the supervisor's socket with
+ * the same checks as dcf-ctl's (ctl_parse_into reads them as dcf-ctl's
+ * command line), and each must carry the token printed at the start.
+ *
+ * Threads: libmicrohttpd's one polling thread (epoll) answers every
+ * request; the ticker sends each Server-Sent Events client a frame about
+ * once a second, and only while there is one: with nobody watching it
+ * sleeps on a condition variable with no timeout. The main thread waits for
+ * SIGINT or SIGTERM. One mutex guards the view (the mapping, the snapshot,
+ * the events) and the clients.
+ *
+ * An SSE connection is suspended (MHD_suspend_connection) by its content
+ * reader whenever nothing is pending for it, and resumed by the ticker when
+ * something is: no callback ever blocks the polling thread, and an idle
+ * stream costs nothing between frames.
+ *
+ * Exit status: 0 stopped by a signal; 1 a runtime error at the start (the
+ * address in use, no store to read); 2 usage.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "dcf/proto.h"
+#include "dcf/seg.h"
+#include "dcf/snapshot.h"
+#include "dcf/status_render.h"
+#include "dcf/store.h"
+#include "dcf/svc.h"
+#include "dcf/util.h"
+#include "web.h"
+
+#define EV_MAX      512 /* events kept for clients that connect later */
+#define EV_BACKLOG  200 /* of which a new client is sent */
+#define EV_TEXT     160
+#define PICKUP_MAX  1024 /* reclaimed tasks watched for their pick-up */
+#define TICK_NS     1000000000ULL
+#define CLIENTS_MAX 1000       /* connections; a browser holds about 6 */
+#define CTL_WAIT_MS 3000       /* the supervisor's answer to a control request */
+#define TASKS_MAX   1000       /* rows of /api/tasks */
+#define SSE_BUF_MAX (8u << 20) /* a client this far behind is dropped */
+
+static const char CSP[] = "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                          "script-src 'self'; connect-src 'self'; frame-ancestors 'none'";
+
+struct event {
+	uint64_t t_ns; /* CLOCK_REALTIME */
+	int level;     /* 0 info, 1 warning, 2 error */
+	char text[EV_TEXT];
+};
+
+/* What the previous look saw of a node slot: the events are its changes. */
+struct seen {
+	int valid;
+	uint32_t state;
+	uint64_t failures, restarts, task;
+	int has_task;
+};
+
+struct sse {
+	struct MHD_Connection *conn;
+	struct sse *next, **prevp;
+	char *buf;
+	size_t len, off, cap;
+	uint64_t ev_next; /* the next event to send it */
+	int suspended;
+	int fresh; /* no frame yet: it gets the backlog first */
+};
+
+static struct {
+	struct web_opts o;
+	char store[PATH_MAX];
+	char sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char token[33];
+	char url[128];
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* the ticker's: a client came, or we stop */
+	int quit, kick;
+
+	/* The view, under mu. */
+	struct dcf_seg sg;
+	int attached;
+	struct dcf_snap *snap;
+	char *doc; /* the last frame's JSON, one line */
+	size_t doclen;
+	uint64_t created_ns; /* of the segment the seen[] are of */
+	struct seen *seen;
+	int have_seen;
+	uint32_t paused[DCF_MAX_NETS], removed[DCF_MAX_NETS];
+	uint32_t sys_state;
+	uint64_t prev_completed, prev_ns;
+	int have_rate;
+	uint64_t pickup[PICKUP_MAX];
+	unsigned npickup;
+	struct event ev[EV_MAX];
+	uint64_t nev;
+
+	struct sse *clients;
+	unsigned nclients;
+	struct MHD_Daemon *d;
+} W;
+
+/* ---- reading the mapping ------------------------------------------------ */
+
+/*
+ * A same-user ftruncate of the segment makes reads past its new end SIGBUS
+ * (dcf-status does the same). The fault is the reading thread's: its own
+ * jump buffer, armed only around reads of the mapping.
+ */
+static __thread sigjmp_buf bus_jmp;
+static __thread volatile sig_atomic_t bus_armed;
+
+static void
+on_sigbus(int sig)
+{
+	if (bus_armed) {
+		bus_armed = 0;
+		siglongjmp(bus_jmp, 1);
+	}
+	signal(sig, SIG_DFL);
+}
+
+static uint64_t
+now_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void __attribute__((format(printf, 2, 3))) add_event(int level, const char *fmt, ...)
+{
+	struct event *e = &W.ev[W.nev % EV_MAX];
+	va_list ap;
+
+	e->t_ns = now_ns(CLOCK_REALTIME);
+	e->level = level;
+	va_start(ap, fmt);
+	vsnprintf(e->text, sizeof(e->text), fmt, ap);
+	va_end(ap);
+	W.nev++;
+}
+
+static void
+detach(void)
+{
+	if (W.attached)
+		dcf_seg_detach(&W.sg);
+	W.attached = 0;
+}
+
+/* Has this task been put back by a death we saw? Then take it off the list. */
+static int
+was_reclaimed(uint64_t id)
+{
+	for (unsigned i = 0; i < W.npickup; i++)
+		if (W.pickup[i] == id) {
+			W.pickup[i] = W.pickup[--W.npickup];
+			return 1;
+		}
+	return 0;
+}
+
+/*
+ * The events since the previous look, in the seed's words: a node that
+ * failed, one that recovered, a reclaimed task picked up again, a network
+ * paused or resumed. Sampled: a task reclaimed and run to its end between
+ * two looks is not seen picked up (the counts say it).
+ */
+static void
+diff(const struct dcf_snap *s)
+{
+	const uint32_t nets = s->hdr.cfg.nets;
+	struct dcf_snap_node v;
+
+	if (!W.have_seen || W.created_ns != s->hdr.created_ns) {
+		memset(W.seen, 0, sizeof(*W.seen) * DCF_MAX_NODES);
+		W.npickup = 0;
+		W.created_ns = s->hdr.created_ns;
+		W.sys_state = s->hdr.sys_state;
+		for (uint32_t n = 0; n < nets; n++) {
+			W.paused[n] = s->nets[n].paused;
+			W.removed[n] = s->nets[n].removed;
+		}
+		if (W.have_seen)
+			add_event(1, "A new supervisor (pid %d) runs '%s'.", (int)s->hdr.sup_pid,
+			    s->hdr.name);
+	} else {
+		for (uint32_t n = 0; n < nets; n++) {
+			if (s->nets[n].paused != W.paused[n])
+				add_event(1, "Network-%u %s.", n,
+				    s->nets[n].paused ? "paused" : "resumed");
+			if (s->nets[n].removed != W.removed[n])
+				add_event(1, "Network-%u %s.", n,
+				    s->nets[n].removed ? "removed" : "added");
+			W.paused[n] = s->nets[n].paused;
+			W.removed[n] = s->nets[n].removed;
+		}
+		if (s->hdr.sys_state != W.sys_state)
+			add_event(1, "The system is %s.", dcf_snap_sys_name(s->hdr.sys_state));
+		W.sys_state = s->hdr.sys_state;
+	}
+	for (uint32_t n = 0; n < s->hdr.cfg.max_nodes && n < DCF_MAX_NODES; n++) {
+		struct seen *p = &W.seen[n];
+
+		if (dcf_snap_node(s, n, &v) == -1 || !v.id_ok) {
+			p->valid = 0;
+			continue;
+		}
+		if (p->valid && W.have_seen) {
+			if (v.failures > p->failures) {
+				if (p->has_task) {
+					add_event(2,
+					    "Network-%u Node-%u has failed. (Task-%" PRIu64
+					    " goes back to the queue)",
+					    v.net, v.idx, p->task);
+					if (W.npickup < PICKUP_MAX)
+						W.pickup[W.npickup++] = p->task;
+				} else {
+					add_event(2, "Network-%u Node-%u has failed.", v.net,
+					    v.idx);
+				}
+			}
+			if (v.state == DCF_NODE_FAILED && p->state != DCF_NODE_FAILED)
+				add_event(2, "Network-%u Node-%u failed too often: given up on.",
+				    v.net, v.idx);
+			if (v.restarts > p->restarts && v.state != DCF_NODE_FAILED)
+				add_event(0, "Network-%u Node-%u has recovered.%s", v.net, v.idx,
+				    v.has_pid ? "" : " (starting)");
+			if (v.has_task && (!p->has_task || v.task_id != p->task) &&
+			    was_reclaimed(v.task_id))
+				add_event(0,
+				    "Network-%u Node-%u picked up Task-%" PRIu64 " from the queue.",
+				    v.net, v.idx, v.task_id);
+		}
+		p->valid = 1;
+		p->state = v.state;
+		p->failures = v.failures;
+		p->restarts = v.restarts;
+		p->has_task = v.has_task;
+		p->task = v.task_id;
+	}
+	W.have_seen = 1;
+}
+
+/*
+ * One look at the system, under W.mu: 0 with W.snap filled (hdr_ok; maybe
+ * not consistent, then W.snap->why), or -1 with why (nothing to show).
+ */
+static int
+look(char *why, size_t len, struct dcf_render_opt *ro)
+{
+	char err[DCF_ERRLEN];
+	int r, ended;
+
+	memset(ro, 0, sizeof(*ro));
+	ro->one_line = 1;
+	if (!W.attached) {
+		if (sigsetjmp(bus_jmp, 1) != 0) {
+			snprintf(why, len, "'%s': its segment was truncated under us", W.o.name);
+			return -1;
+		}
+		bus_armed = 1;
+		r = dcf_seg_attach(&W.sg, W.o.name, 1, err, sizeof(err));
+		bus_armed = 0;
+		if (r == -1) {
+			if (errno == ENOENT)
+				snprintf(why, len, "no dcf system named '%s' is running", W.o.name);
+			else
+				snprintf(why, len, "%s", err);
+			return -1;
+		}
+		W.attached = 1;
+	}
+	if (sigsetjmp(bus_jmp, 1) != 0) {
+		detach();
+		snprintf(why, len, "'%s': its segment was truncated under us", W.o.name);
+		return -1;
+	}
+	bus_armed = 1;
+	ended = __atomic_load_n(&W.sg.hdr->sys_state, __ATOMIC_ACQUIRE) == DCF_SYS_ENDED;
+	ro->end_code = ended ? __atomic_load_n(&W.sg.hdr->end_code, __ATOMIC_RELAXED) : 0;
+	r = dcf_snap_take(W.snap, W.sg.base, W.sg.size, getuid(), DCF_SNAP_TRIES, err, sizeof(err));
+	bus_armed = 0;
+	ro->ended = ended;
+	if (r == -1 && !W.snap->hdr_ok) {
+		detach();
+		snprintf(why, len, "'%s': %s", W.o.name, err);
+		return -1;
+	}
+	/* An ended run, or a dead supervisor: shown once more, then looked for anew. */
+	if (ended || dcf_seg_supervisor_alive(&W.snap->hdr) != 1)
+		detach();
+	if (W.snap->consistent) {
+		if (W.have_rate && W.prev_ns < W.snap->taken_ns) {
+			ro->have_prev = 1;
+			ro->prev_completed = W.prev_completed;
+			ro->prev_ns = W.prev_ns;
+		}
+		diff(W.snap);
+	}
+	return 0;
+}
+
+/* The snapshot as /api/status's JSON (one line, as dcf-status --json), into a new buffer. */
+static char *
+render_status(size_t *len, int *ok)
+{
+	struct dcf_render_opt ro;
+	char why[DCF_ERRLEN + 64], *buf = NULL;
+	FILE *f;
+
+	*len = 0;
+	if ((f = open_memstream(&buf, len)) == NULL)
+		return NULL;
+	*ok = look(why, sizeof(why), &ro) == 0;
+	if (*ok) {
+		if (dcf_render_json(f, W.snap, &ro) == -1)
+			*ok = 0;
+		else if (W.snap->consistent) {
+			W.have_rate = 1;
+			W.prev_completed = W.snap->completed;
+			W.prev_ns = W.snap->taken_ns;
+		}
+	} else {
+		/* The shape of an inconsistent document: what the page shows as an error. */
+		fprintf(f,
+		    "{\"schema\": %d, \"name\": \"%s\", \"consistent\": false, \"state\": "
+		    "\"absent\", \"error\": \"",
+		    DCF_STATUS_SCHEMA, W.o.name);
+		for (const char *p = why; *p != '\0'; p++)
+			fprintf(f,
+			    *p == '"' || *p == '\\' ? "\\%c" : (*p < 0x20 ? "\\u%04x" : "%c"), *p);
+		fprintf(f, "\"}\n");
+	}
+	if (fclose(f) == EOF) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* ---- Server-Sent Events ------------------------------------------------- */
+
+/* Queue bytes for a client; 0, or -1 if it is too far behind (it is then ended). */
+static int
+sse_put(struct sse *c, const char *p, size_t n)
+{
+	if (c->off > 0 && c->off == c->len)
+		c->off = c->len = 0;
+	if (c->len + n > c->cap) {
+		size_t cap = c->cap ? c->cap : 4096;
+		char *b;
+
+		while (cap < c->len + n)
+			cap *= 2;
+		if (cap > SSE_BUF_MAX)
+			return -1;
+		if ((b = realloc(c->buf, cap)) == NULL)
+			return -1;
+		c->buf = b;
+		c->cap = cap;
+	}
+	memcpy(c->buf + c->len, p, n);
+	c->len += n;
+	return 0;
+}
+
+static int
+sse_event(struct sse *c, const struct event *e)
+{
+	static const char *const level[] = {"info", "warning", "error"};
+	char line[EV_TEXT * 6 + 128], *q;
+	int n;
+
+	n = snprintf(line, sizeof(line),
+	    "event: log\ndata: {\"t\": %.3f, \"level\": \"%s\", \"text\": \"",
+	    (double)e->t_ns / 1e9, level[e->level]);
+	q = line + n;
+	for (const unsigned char *p = (const unsigned char *)e->text; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\') {
+			*q++ = '\\';
+			*q++ = (char)*p;
+		} else if (*p < 0x20 || *p >= 0x7f) {
+			q += sprintf(q, "\\u%04x", *p);
+		} else {
+			*q++ = (char)*p;
+		}
+	}
+	q += sprintf(q, "\"}\n\n");
+	return sse_put(c, line, (size_t)(q - line));
+}
+
+/* What the client has not had: the events since its last frame, then the status. */
+static int
+sse_frame(struct sse *c)
+{
+	uint64_t first = W.nev > EV_MAX ? W.nev - EV_MAX : 0;
+
+	if (c->fresh) {
+		c->ev_next = W.nev > EV_BACKLOG ? W.nev - EV_BACKLOG : 0;
+		if (sse_put(c, "retry: 1000\n\n", 13) == -1)
+			return -1;
+		c->fresh = 0;
+	}
+	if (c->ev_next < first)
+		c->ev_next = first;
+	for (; c->ev_next < W.nev; c->ev_next++)
+		if (sse_event(c, &W.ev[c->ev_next % EV_MAX]) == -1)
+			return -1;
+	if (W.doc == NULL)
+		return 0;
+	if (sse_put(c, "event: status\ndata: ", 20) == -1 ||
+	    sse_put(c, W.doc, W.doclen - (W.doclen > 0 && W.doc[W.doclen - 1] == '\n')) == -1 ||
+	    sse_put(c, "\n\n", 2) == -1)
+		return -1;
+	return 0;
+}
+
+/* Ends a client's stream at its next read (it is too far behind, or we stop). */
+static void
+sse_drop(struct sse *c)
+{
+	c->len = c->off = 0;
+	c->ev_next = UINT64_MAX;
+}
+
+static void *
+ticker(void *arg)
+{
+	struct timespec ts;
+	uint64_t next = 0;
+
+	(void)arg;
+	pthread_mutex_lock(&W.mu);
+	while (!W.quit) {
+		uint64_t now = now_ns(CLOCK_MONOTONIC);
+		int ok;
+
+		if (W.nclients == 0) {
+			/* Nobody watches: sleep until someone does, with no timer. */
+			pthread_cond_wait(&W.cv, &W.mu);
+			continue;
+		}
+		if (!W.kick && now < next) {
+			ts.tv_sec = (time_t)(next / 1000000000ULL);
+			ts.tv_nsec = (long)(next % 1000000000ULL);
+			pthread_cond_timedwait(&W.cv, &W.mu, &ts);
+			continue;
+		}
+		W.kick = 0;
+		next = now + TICK_NS;
+		free(W.doc);
+		W.doc = render_status(&W.doclen, &ok);
+		for (struct sse *c = W.clients; c != NULL; c = c->next) {
+			if (c->ev_next != UINT64_MAX && sse_frame(c) == -1)
+				sse_drop(c);
+			if (c->suspended) {
+				c->suspended = 0;
+				MHD_resume_connection(c->conn);
+			}
+		}
+	}
+	pthread_mutex_unlock(&W.mu);
+	return NULL;
+}
+
+static ssize_t
+sse_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct sse *c = cls;
+	size_t n;
+
+	(void)pos;
+	pthread_mutex_lock(&W.mu);
+	if (W.quit || c->ev_next == UINT64_MAX) {
+		pthread_mutex_unlock(&W.mu);
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	}
+	if (c->off < c->len) {
+		n = c->len - c->off < max ? c->len - c->off : max;
+		memcpy(buf, c->buf + c->off, n);
+		c->off += n;
+		pthread_mutex_unlock(&W.mu);
+		return (ssize_t)n;
+	}
+	/* Nothing to send: parked until the ticker has more (microhttpd.h's way). */
+	c->suspended = 1;
+	MHD_suspend_connection(c->conn);
+	pthread_mutex_unlock(&W.mu);
+	return 0;
+}
+
+static void
+sse_free(void *cls)
+{
+	struct sse *c = cls;
+
+	pthread_mutex_lock(&W.mu);
+	*c->prevp = c->next;
+	if (c->next != NULL)
+		c->next->prevp = c->prevp;
+	W.nclients--;
+	pthread_mutex_unlock(&W.mu);
+	free(c->buf);
+	free(c);
+}
+
+/* ---- answers ------------------------------------------------------------ */
+
+static enum MHD_Result
+send_response(struct MHD_Connection *conn, unsigned code, struct MHD_Response *r, const char *type,
+    int cache)
+{
+	enum MHD_Result ret;
+
+	if (r == NULL)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	MHD_add_response_header(r, "Content-Security-Policy", CSP);
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+	    cache ? "max-age=60" : "no-store");
+	ret = MHD_queue_response(conn, code, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* A buffer of ours (malloc'd) as the body. */
+static enum MHD_Result
+send_buf(struct MHD_Connection *conn, unsigned code, char *buf, size_t len, const char *type)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
+
+	if (r == NULL)
+		free(buf);
+	return send_response(conn, code, r, type, 0);
+}
+
+static enum MHD_Result __attribute__((format(printf, 3, 4)))
+send_text(struct MHD_Connection *conn, unsigned code, const char *fmt, ...)
+{
+	char *buf;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&buf, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return MHD_NO;
+	return send_buf(conn, code, buf, (size_t)n, "text/plain; charset=utf-8");
+}
+
+/* {"ok": false, "error": "..."} with text escaped. */
+static enum MHD_Result
+send_json_reply(struct MHD_Connection *conn, unsigned code, int ok, const char *text, size_t len)
+{
+	char *buf = NULL;
+	size_t blen = 0;
+	FILE *f = open_memstream(&buf, &blen);
+
+	if (f == NULL)
+		return MHD_NO;
+	fprintf(f, "{\"ok\": %s, \"%s\": \"", ok ? "true" : "false", ok ? "message" : "error");
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)text[i];
+
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20 || ch >= 0x7f)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fprintf(f, "\"}\n");
+	if (fclose(f) == EOF) {
+		free(buf);
+		return MHD_NO;
+	}
+	return send_buf(conn, code, buf, blen, "application/json");
+}
+
+static enum MHD_Result
+api_status(struct MHD_Connection *conn)
+{
+	size_t len;
+	char *buf;
+	int ok;
+
+	pthread_mutex_lock(&W.mu);
+	buf = render_status(&len, &ok);
+	pthread_mutex_unlock(&W.mu);
+	if (buf == NULL)
+		return send_text(conn, 500, "out of memory\n");
+	return send_buf(conn, ok ? 200 : 503, buf, len, "application/json");
+}
+
+/* The service's store counts, if it has a store: 0, 1 none, -1 unreadable. */
+static int
+store_counts(struct dcf_store_counts *n)
+{
+	struct dcf_store_open_opts so = {.readonly = 1, .where = W.store};
+	struct dcf_store *st;
+	char msg[512];
+	int r;
+
+	if (access(W.store, F_OK) == -1)
+		return 1;
+	if ((st = dcf_store_open(&so, msg, sizeof(msg))) == NULL)
+		return -1;
+	r = dcf_store_count_some(st, n, DCF_COUNT_UNFINISHED | DCF_COUNT_FINISHED, msg,
+	    sizeof(msg));
+	dcf_store_close(st);
+	return r == -1 ? -1 : 0;
+}
+
+static enum MHD_Result
+api_metrics(struct MHD_Connection *conn)
+{
+	struct dcf_store_counts sc;
+	struct dcf_render_opt ro;
+	char why[DCF_ERRLEN + 64], *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int ok, have_store;
+
+	/* Outside the view's lock: the store is a file of its own. */
+	have_store = store_counts(&sc) == 0;
+	if ((f = open_memstream(&buf, &len)) == NULL)
+		return MHD_NO;
+	pthread_mutex_lock(&W.mu);
+	ok = look(why, sizeof(why), &ro) == 0 && W.snap->consistent;
+	if (ok)
+		ok = web_metrics(f, W.snap, have_store ? &sc : NULL) == 0;
+	pthread_mutex_unlock(&W.mu);
+	if (fclose(f) == EOF || !ok) {
+		free(buf);
+		/* Down: dcf_up 0 alone, so an alert on it fires rather than the scrape failing. */
+		return send_text(conn, 200,
+		    "# HELP dcf_up 1: the supervisor runs and its books add up.\n"
+		    "# TYPE dcf_up gauge\ndcf_up 0\n");
+	}
+	return send_buf(conn, 200, buf, len, "text/plain; version=0.0.4; charset=utf-8");
+}
+
+/*
+ * A page of tasks, newest first: the store lists in the order of ids after
+ * one, so a page is read as the rows of a window of ids below `before`, the
+ * window widened (x8) until it holds a page or reaches id 1; the last
+ * `cap` rows read are kept (a ring of rendered rows).
+ */
+struct page {
+	char **rows;
+	uint64_t *ids;
+	uint64_t n; /* rows read in this window */
+	uint32_t cap;
+	uint64_t before;
+};
+
+static int
+page_one(void *arg, const struct dcf_store_task *t)
+{
+	struct page *p = arg;
+	uint32_t at = (uint32_t)(p->n % p->cap);
+	size_t len = 0;
+	char *row = NULL;
+	FILE *f;
+
+	if (t->id >= p->before)
+		return 1; /* past the window: ids come in order */
+	if ((f = open_memstream(&row, &len)) == NULL)
+		return -1;
+	dcf_render_task_json(f, t, NULL);
+	if (fclose(f) == EOF) {
+		free(row);
+		return -1;
+	}
+	free(p->rows[at]);
+	p->rows[at] = row;
+	p->ids[at] = t->id;
+	p->n++;
+	return 0;
+}
+
+static void
+page_clear(struct page *p)
+{
+	for (uint32_t i = 0; i < p->cap; i++) {
+		free(p->rows[i]);
+		p->rows[i] = NULL;
+	}
+	p->n = 0;
+}
+
+/* A query argument as a number in [min, max]; def if absent. 0, or -1 if malformed. */
+static int
+arg_u64(struct MHD_Connection *conn, const char *key, uint64_t min, uint64_t max, uint64_t def,
+    uint64_t *v)
+{
+	const char *s = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, key);
+
+	*v = def;
+	return s == NULL ? 0 : dcf_parse_u64(s, min, max, v);
+}
+
+/* Read the page into p: 0, or -1 with msg. *more: older rows exist. */
+static int
+read_page(struct dcf_store *st, int sn, struct page *p, int *more, char *msg, size_t len)
+{
+	struct dcf_store_counts c;
+	uint64_t win = (uint64_t)p->cap * 4, lo;
+
+	if (p->before == 0) {
+		if (dcf_store_count_some(st, &c, DCF_COUNT_MAX_ID, msg, len) == -1)
+			return -1;
+		p->before = c.max_id + 1;
+	}
+	for (;;) {
+		page_clear(p);
+		lo = p->before > win + 1 ? p->before - win - 1 : 0;
+		if (dcf_store_list(st, sn, lo, (uint32_t)(win < UINT32_MAX ? win + 1 : UINT32_MAX),
+		        page_one, p, msg, len) == -1)
+			return -1;
+		if (p->n >= p->cap || lo == 0)
+			break;
+		win *= 8;
+	}
+	*more = p->n > p->cap || lo > 0;
+	return 0;
+}
+
+static enum MHD_Result
+api_tasks(struct MHD_Connection *conn)
+{
+	struct dcf_store_open_opts so = {.readonly = 1, .where = W.store};
+	const char *state = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "state");
+	struct page p = {0};
+	struct dcf_store *st;
+	uint64_t limit;
+	char msg[PATH_MAX + 128], *buf = NULL;
+	size_t len = 0;
+	int sn = -1, more = 0, r;
+	FILE *f;
+
+	if (arg_u64(conn, "before", 1, INT64_MAX, 0, &p.before) == -1 ||
+	    arg_u64(conn, "limit", 1, TASKS_MAX, 100, &limit) == -1)
+		return send_json_reply(conn, 400, 0, "before is a task id, limit 1 to 1000", 37);
+	if (state != NULL && state[0] != '\0' && (sn = dcf_store_state_parse(state)) < 0)
+		return send_json_reply(conn, 400, 0, "no such state", 13);
+	if (access(W.store, F_OK) == -1) {
+		snprintf(msg, sizeof(msg),
+		    "no store at %s: a service keeps one (dcf-supervisor --serve)", W.store);
+		return send_json_reply(conn, 404, 0, msg, strlen(msg));
+	}
+	if ((st = dcf_store_open(&so, msg, sizeof(msg))) == NULL)
+		return send_json_reply(conn, 503, 0, msg, strlen(msg));
+	p.cap = (uint32_t)limit;
+	p.rows = calloc(p.cap, sizeof(*p.rows));
+	p.ids = calloc(p.cap, sizeof(*p.ids));
+	r = p.rows == NULL || p.ids == NULL ? -1 : read_page(st, sn, &p, &more, msg, sizeof(msg));
+	dcf_store_close(st);
+	if (r == 0 && (f = open_memstream(&buf, &len)) != NULL) {
+		uint64_t shown = p.n < p.cap ? p.n : p.cap;
+
+		fputs("{\"store\": true, \"tasks\": [", f);
+		/* Newest first: the ring backwards from the last row read. */
+		for (uint64_t i = 0; i < shown; i++)
+			fprintf(f, "%s\n%s", i > 0 ? "," : "", p.rows[(p.n - 1 - i) % p.cap]);
+		fprintf(f, "%s], \"next_before\": ", shown > 0 ? "\n" : "");
+		if (more && shown > 0)
+			fprintf(f, "%" PRIu64 "}\n", p.ids[(p.n - shown) % p.cap]);
+		else
+			fputs("null}\n", f);
+		if (fclose(f) == EOF) {
+			free(buf);
+			buf = NULL;
+		}
+	}
+	if (p.rows != NULL)
+		page_clear(&p);
+	free(p.rows);
+	free(p.ids);
+	if (r == -1)
+		return send_json_reply(conn, 503, 0, msg, strlen(msg));
+	if (buf == NULL)
+		return MHD_NO;
+	return send_buf(conn, 200, buf, len, "application/json");
+}
+
+/* /api/task/ID/stdout or stderr: the file the service keeps for an ended task. */
+static enum MHD_Result
+api_output(struct MHD_Connection *conn, const char *rest)
+{
+	char path[PATH_MAX + 64];
+	const char *which;
+	struct MHD_Response *r;
+	struct stat st;
+	uint64_t id;
+	char num[24];
+	size_t n = strcspn(rest, "/");
+	int fd;
+
+	if (n == 0 || n >= sizeof(num) || rest[n] != '/')
+		return send_text(conn, 404, "not found\n");
+	memcpy(num, rest, n);
+	num[n] = '\0';
+	which = rest + n + 1;
+	if (dcf_parse_u64(num, 1, INT64_MAX, &id) == -1 ||
+	    (strcmp(which, "stdout") != 0 && strcmp(which, "stderr") != 0))
+		return send_text(conn, 404, "not found\n");
+	snprintf(path, sizeof(path), "%s.out/%" PRIu64 "/%s", W.store, id, which);
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)) == -1)
+		return send_text(conn, 404, "task %" PRIu64 ": no %s kept (not ended, or pruned)\n",
+		    id, which);
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return send_text(conn, 404, "task %" PRIu64 ": its %s is not a file\n", id, which);
+	}
+	r = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
+	if (r == NULL)
+		close(fd);
+	return send_response(conn, 200, r, "text/plain; charset=utf-8", 0);
+}
+
+static enum MHD_Result
+api_config(struct MHD_Connection *conn)
+{
+	char *buf;
+	int n = asprintf(&buf, "{\"name\": \"%s\", \"control\": %s, \"version\": \"%s\"}\n",
+	    W.o.name, W.o.control ? "true" : "false", DCF_VERSION);
+
+	if (n < 0)
+		return MHD_NO;
+	return send_buf(conn, 200, buf, (size_t)n, "application/json");
+}
+
+/* ---- control ------------------------------------------------------------ */
+
+/* Read or write all of n bytes before the deadline: 0, or -1. */
+static int
+sock_io(int fd, void *p, size_t n, int out, uint64_t deadline, size_t *got)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		struct pollfd pfd = {.fd = fd, .events = out ? POLLOUT : POLLIN};
+		uint64_t now = now_ns(CLOCK_MONOTONIC);
+		ssize_t k;
+
+		if (now >= deadline)
+			return -1;
+		if (poll(&pfd, 1, (int)((deadline - now) / 1000000 + 1)) <= 0)
+			continue;
+		k = out ? send(fd, (char *)p + done, n - done, MSG_NOSIGNAL)
+		        : recv(fd, (char *)p + done, n - done, 0);
+		if (k == -1 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (k <= 0)
+			break;
+		done += (size_t)k;
+		if (!out)
+			break; /* what came; the caller parses */
+	}
+	*got = done;
+	return done > 0 || n == 0 ? 0 : -1;
+}
+
+/*
+ * One control request to the supervisor, as dcf-ctl sends it: *code the
+ * HTTP status, the supervisor's words (or ours) in text.
+ */
+static void
+ctl_send(const struct ctl_opts *co, unsigned *code, char *text, size_t len)
+{
+	struct dcf_msg m = {.type = DCF_MSG_CTL, .tag = 1};
+	unsigned char out[256], *in = NULL;
+	struct sockaddr_un sa;
+	size_t n, have = 0, got, used;
+	uint64_t deadline = now_ns(CLOCK_MONOTONIC) + CTL_WAIT_MS * 1000000ULL;
+	uint32_t ecode;
+	char err[256];
+	int fd, r = 0;
+
+	*code = 502;
+	m.u.ctl.op = co->op;
+	m.u.ctl.net = co->net;
+	m.u.ctl.id = co->id;
+	m.u.ctl.value = co->value;
+	n = dcf_proto_build(out, sizeof(out), &m);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	strlcpy(sa.sun_path, W.sock, sizeof(sa.sun_path));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1) {
+		snprintf(text, len, "socket: %s", strerror(errno));
+		return;
+	}
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
+		snprintf(text, len, "no supervisor serves '%s' (%s): %s", W.o.name, W.sock,
+		    strerror(errno));
+		close(fd);
+		return;
+	}
+	if (n == 0 || sock_io(fd, out, n, 1, deadline, &got) == -1 || got != n) {
+		snprintf(text, len, "the supervisor did not take the request");
+		close(fd);
+		return;
+	}
+	if ((in = malloc(DCF_PROTO_MAX)) == NULL) {
+		snprintf(text, len, "out of memory");
+		close(fd);
+		return;
+	}
+	while (have < DCF_PROTO_MAX &&
+	    (r = dcf_proto_parse(in, have, 0, &m, &used, &ecode, err, sizeof(err))) == 0) {
+		if (sock_io(fd, in + have, DCF_PROTO_MAX - have, 0, deadline, &got) == -1) {
+			r = -2;
+			break;
+		}
+		have += got;
+	}
+	close(fd);
+	if (r == 1 && (m.type == DCF_MSG_OK || m.type == DCF_MSG_ERROR)) {
+		snprintf(text, len, "%.*s", (int)m.u.error.text_len, m.u.error.text);
+		*code = m.type == DCF_MSG_OK ? 200 : m.u.error.code == DCF_PE_BADCTL ? 409 : 502;
+	} else if (r == -2) {
+		snprintf(text, len,
+		    "no answer from the supervisor in %d ms: it may or may not have done it; its "
+		    "log "
+		    "says (every command can be asked again)",
+		    CTL_WAIT_MS);
+	} else {
+		snprintf(text, len, "the supervisor's answer was not one to a control request");
+	}
+	free(in);
+}
+
+/* The actions the page may ask, and the query arguments each takes, as dcf-ctl's operands. */
+static const struct {
+	const char *name;
+	const char *args[3];
+} actions[] = {
+    {"pause", {"network"}},
+    {"resume", {"network"}},
+    {"scale", {"network", "nodes"}},
+    {"cancel", {"id"}},
+    {"kill", {"id", "signal"}},
+    {"restart-node", {"network", "node"}},
+};
+
+/* The token, compared in a time that does not depend on where it differs. */
+static int
+token_ok(const char *tok)
+{
+	size_t n = strlen(W.token);
+	unsigned char d = 0;
+
+	if (tok == NULL || strlen(tok) != n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		d |= (unsigned char)(tok[i] ^ W.token[i]);
+	return d == 0;
+}
+
+static enum MHD_Result
+api_ctl(struct MHD_Connection *conn, const char *action)
+{
+	const char *tok = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-DCF-Token");
+	char *argv[8], text[DCF_ERRLEN + 256];
+	struct ctl_opts co;
+	unsigned code;
+	size_t k, i;
+	int argc = 0;
+
+	if (!W.o.control)
+		return send_json_reply(conn, 403, 0, "control is off: start dcf-web with --control",
+		    44);
+	if (!token_ok(tok))
+		return send_json_reply(conn, 403, 0,
+		    "no valid X-DCF-Token header: the token is printed when dcf-web starts", 69);
+	for (k = 0; k < sizeof(actions) / sizeof(actions[0]); k++)
+		if (strcmp(action, actions[k].name) == 0)
+			break;
+	if (k == sizeof(actions) / sizeof(actions[0]))
+		return send_json_reply(conn, 404, 0,
+		    "no such action: pause, resume, scale, cancel, kill, restart-node", 64);
+	argv[argc++] = (char *)"dcf-ctl";
+	argv[argc++] = (char *)action;
+	for (i = 0; i < 3 && actions[k].args[i] != NULL; i++) {
+		const char *v =
+		    MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, actions[k].args[i]);
+
+		if (v == NULL)
+			break;
+		argv[argc++] = (char *)v;
+	}
+	argv[argc] = NULL;
+	if (ctl_parse_into(argc, argv, &co, text, sizeof(text)) != 0)
+		return send_json_reply(conn, 400, 0, text, strlen(text));
+	ctl_send(&co, &code, text, sizeof(text));
+	return send_json_reply(conn, code, code == 200, text, strlen(text));
+}
+
+/* ---- the request handler ------------------------------------------------ */
+
+static enum MHD_Result
+not_allowed(struct MHD_Connection *conn, const char *allow)
+{
+	struct MHD_Response *r;
+	char *buf;
+	int n = asprintf(&buf, "method not allowed: %s only\n", allow);
+
+	if (n < 0)
+		return MHD_NO;
+	r = MHD_create_response_from_buffer((size_t)n, buf, MHD_RESPMEM_MUST_FREE);
+	if (r == NULL) {
+		free(buf);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+	return send_response(conn, 405, r, "text/plain; charset=utf-8", 0);
+}
+
+static enum MHD_Result
+api_events(struct MHD_Connection *conn)
+{
+	struct MHD_Response *r;
+	struct sse *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return MHD_NO;
+	c->conn = conn;
+	c->fresh = 1;
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, sse_read, c, sse_free);
+	if (r == NULL) {
+		free(c);
+		return MHD_NO;
+	}
+	pthread_mutex_lock(&W.mu);
+	c->next = W.clients;
+	c->prevp = &W.clients;
+	if (W.clients != NULL)
+		W.clients->prevp = &c->next;
+	W.clients = c;
+	W.nclients++;
+	W.kick = 1; /* its first frame now, not at the next tick */
+	pthread_cond_signal(&W.cv);
+	pthread_mutex_unlock(&W.mu);
+	MHD_add_response_header(r, "X-Accel-Buffering", "no");
+	return send_response(conn, 200, r, "text/event-stream", 0);
+}
+
+/*
+ * Is the request addressed to an IP address or localhost? A page of another
+ * site whose name was made to resolve to this address (DNS rebinding) sends
+ * its own name in Host, and must not read what this server shows.
+ * HTTP/1.0 may send no Host at all.
+ */
+static int
+host_ok(struct MHD_Connection *conn)
+{
+	const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+	unsigned char addr[sizeof(struct in6_addr)];
+	char name[80];
+	size_t n;
+
+	if (h == NULL)
+		return 1;
+	if (h[0] == '[') {
+		n = strcspn(h + 1, "]");
+		if (h[1 + n] != ']' || n >= sizeof(name))
+			return 0;
+		memcpy(name, h + 1, n);
+		name[n] = '\0';
+		return inet_pton(AF_INET6, name, addr) == 1;
+	}
+	n = strcspn(h, ":");
+	if (n >= sizeof(name))
+		return 0;
+	memcpy(name, h, n);
+	name[n] = '\0';
+	return strcasecmp(name, "localhost") == 0 || inet_pton(AF_INET, name, addr) == 1;
+}
+
+static enum MHD_Result
+handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+    const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+	static int first_call;
+	const struct web_asset *a;
+	int get =
+	    strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+	int post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+
+	(void)cls;
+	(void)version;
+	(void)upload;
+	if (*con_cls == NULL) {
+		/* Headers only, so far: a body is refused before it is read. */
+		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_CONTENT_LENGTH);
+		const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_TRANSFER_ENCODING);
+
+		*con_cls = &first_call;
+		if ((cl != NULL && strcmp(cl, "0") != 0) || te != NULL)
+			return send_text(conn, 413, "no request here takes a body\n");
+		if (!host_ok(conn))
+			return send_text(conn, 421,
+			    "this server answers requests addressed to an IP address or localhost "
+			    "only, not to a name (Host)\n");
+		return MHD_YES;
+	}
+	if (*upload_size != 0) {
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (strncmp(url, "/api/ctl/", 9) == 0)
+		return post ? api_ctl(conn, url + 9) : not_allowed(conn, "POST");
+	if ((a = web_asset(url)) != NULL) {
+		if (!get)
+			return not_allowed(conn, "GET, HEAD");
+		return send_response(conn, 200,
+		    MHD_create_response_from_buffer(a->len, (void *)(uintptr_t)a->data,
+		        MHD_RESPMEM_PERSISTENT),
+		    a->type, strcmp(url, "/") != 0);
+	}
+	if (strcmp(url, "/api/status") != 0 && strcmp(url, "/metrics") != 0 &&
+	    strcmp(url, "/api/events") != 0 && strcmp(url, "/api/tasks") != 0 &&
+	    strcmp(url, "/api/config") != 0 && strncmp(url, "/api/task/", 10) != 0)
+		return send_text(conn, 404, "not found: %s\n",
+		    strlen(url) < 200 &&
+		            strspn(url, "/abcdefghijklmnopqrstuvwxyz0123456789-._") == strlen(url)
+		        ? url
+		        : "(this path)");
+	if (!get)
+		return not_allowed(conn, "GET, HEAD");
+	if (strcmp(url, "/api/status") == 0)
+		return api_status(conn);
+	if (strcmp(url, "/metrics") == 0)
+		return api_metrics(conn);
+	if (strcmp(url, "/api/events") == 0)
+		return api_events(conn);
+	if (strcmp(url, "/api/tasks") == 0)
+		return api_tasks(conn);
+	if (strcmp(url, "/api/config") == 0)
+		return api_config(conn);
+	return api_output(conn, url + 10);
+}
+
+/* ---- start and stop ----------------------------------------------------- */
+
+static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "dcf-web: %s\n", msg);
+	exit(1);
+}
+
+/* The listening socket, ours, so that a port in use is said plainly and port 0 is known. */
+static int
+listen_on(const char *spec, char *url, size_t urllen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char host[64], why[128], shown[80];
+	uint16_t port;
+	int fd, one = 1, v6;
+
+	if (web_split_listen(spec, host, sizeof(host), &port, why, sizeof(why)) == -1)
+		die("--listen '%s': %s", spec, why); /* checked by the parser already */
+	memset(&ss, 0, sizeof(ss));
+	v6 = strchr(host, ':') != NULL;
+	if (v6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(port);
+		inet_pton(AF_INET6, host, &a->sin6_addr);
+		sl = sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+		a->sin_family = AF_INET;
+		a->sin_port = htons(port);
+		inet_pton(AF_INET, host, &a->sin_addr);
+		sl = sizeof(*a);
+	}
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1)
+		die("socket: %s", strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, sl) == -1)
+		die("%s: %s%s", spec, strerror(errno),
+		    errno == EADDRINUSE
+		        ? ": pick another with --listen ADDR:PORT (port 0: any free one)"
+		        : "");
+	if (listen(fd, 128) == -1)
+		die("listen: %s", strerror(errno));
+	sl = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == -1)
+		die("getsockname: %s", strerror(errno));
+	port = ntohs(
+	    v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port : ((struct sockaddr_in *)&ss)->sin_port);
+	snprintf(shown, sizeof(shown), v6 ? "[%s]" : "%s", host);
+	snprintf(url, urllen, "http://%s:%u/", shown, port);
+	return fd;
+}
+
+static void
+make_token(void)
+{
+	unsigned char raw[16];
+
+	if (W.o.token_file != NULL) {
+		FILE *f = fopen(W.o.token_file, "re");
+		char line[256];
+		size_t n;
+
+		if (f == NULL)
+			die("--token-file %s: %s", W.o.token_file, strerror(errno));
+		if (fgets(line, sizeof(line), f) == NULL)
+			line[0] = '\0';
+		fclose(f);
+		n = strcspn(line, "\r\n");
+		line[n] = '\0';
+		if (n < 16 || n >= sizeof(W.token) ||
+		    strspn(line,
+		        "0123456789abcdefABCDEF"
+		        "ghijklmnopqrstuvwxyzGHIJKLMNOPQRSTUVWXYZ"
+		        "-_") != n)
+			die("--token-file %s: its first line must be a token of 16 to 32 letters, "
+			    "digits, '-' or '_'",
+			    W.o.token_file);
+		strlcpy(W.token, line, sizeof(W.token));
+		return;
+	}
+	arc4random_buf(raw, sizeof(raw));
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(W.token + 2 * i, 3, "%02x", raw[i]);
+}
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	(void)fmt;
+	(void)ap;
+	/* libmicrohttpd's own complaints (a client's malformed request) are the client's. */
+}
+
+int
+main(int argc, char **argv)
+{
+	struct sigaction sa;
+	sigset_t set;
+	pthread_t tick;
+	char err[256];
+	int r, fd, sig;
+
+	for (int f = 0; f <= 2; f++)
+		if (fcntl(f, F_GETFD) == -1 &&
+		    open("/dev/null", f == 0 ? O_RDONLY : O_WRONLY) == -1)
+			return 1;
+	r = web_parse_options(argc, argv, &W.o);
+	if (r != 0)
+		return r > 0 ? 0 : 2;
+	if (W.o.store != NULL)
+		strlcpy(W.store, W.o.store, sizeof(W.store));
+	if (svc_paths(W.o.name, W.sock, sizeof(W.sock), W.o.store == NULL ? W.store : NULL,
+	        W.o.store == NULL ? sizeof(W.store) : 0, err, sizeof(err)) == -1)
+		die("%s", err);
+	if (W.o.control)
+		make_token();
+	if ((W.snap = dcf_snap_new()) == NULL ||
+	    (W.seen = calloc(DCF_MAX_NODES, sizeof(*W.seen))) == NULL)
+		die("out of memory");
+	fd = listen_on(W.o.listen, W.url, sizeof(W.url));
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigbus;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	/* Every thread blocks these; the main thread takes them with sigwait. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	pthread_mutex_init(&W.mu, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&W.cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	W.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+	        MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+	    0, NULL, NULL, handle, NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)CLIENTS_MAX, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+	    NULL, MHD_OPTION_END);
+	if (W.d == NULL)
+		die("could not start the HTTP server on %s", W.o.listen);
+	if ((errno = pthread_create(&tick, NULL, ticker, NULL)) != 0)
+		die("pthread_create: %s", strerror(errno));
+	if (W.o.control)
+		printf("dcf-web: '%s' on %s (control: open %s#token=%s)\n", W.o.name, W.url, W.url,
+		    W.token);
+	else
+		printf("dcf-web: '%s' on %s\n", W.o.name, W.url);
+	fflush(stdout);
+	do
+		r = sigwait(&set, &sig);
+	while (r != 0);
+	/* Stop: every stream ends at its next read; the parked ones are woken for it. */
+	pthread_mutex_lock(&W.mu);
+	W.quit = 1;
+	for (struct sse *c = W.clients; c != NULL; c = c->next)
+		if (c->suspended) {
+			c->suspended = 0;
+			MHD_resume_connection(c->conn);
+		}
+	pthread_cond_signal(&W.cv);
+	pthread_mutex_unlock(&W.mu);
+	pthread_join(tick, NULL);
+	MHD_stop_daemon(W.d); /* and closes fd, the listening socket it was given */
+	detach();
+	free(W.doc);
+	free(W.seen);
+	dcf_snap_free(W.snap);
+	return 0;
+}
