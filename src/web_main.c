@@ -56,15 +56,18 @@
 #include "dcf/util.h"
 #include "web.h"
 
-#define EV_MAX      512 /* events kept for clients that connect later */
-#define EV_BACKLOG  200 /* of which a new client is sent */
-#define EV_TEXT     160
-#define PICKUP_MAX  1024 /* reclaimed tasks watched for their pick-up */
-#define TICK_NS     1000000000ULL
-#define CLIENTS_MAX 1000       /* connections; a browser holds about 6 */
-#define CTL_WAIT_MS 3000       /* the supervisor's answer to a control request */
-#define TASKS_MAX   1000       /* rows of /api/tasks */
-#define SSE_BUF_MAX (8u << 20) /* a client this far behind is dropped */
+#define EV_MAX        512 /* events kept for clients that connect later */
+#define EV_BACKLOG    200 /* of which a new client is sent */
+#define EV_TEXT       160
+#define PICKUP_MAX    256 /* reclaimed tasks watched for their pick-up (the last ones) */
+#define TICK_NS       1000000000ULL
+#define CLIENTS_MAX   512        /* connections (each a descriptor); a browser holds about 6 */
+#define SSE_MAX       256        /* of which event streams */
+#define CTL_JOBS_MAX  8          /* control requests waiting for the supervisor */
+#define CTL_WAIT_MS   3000       /* the supervisor's answer to a control request */
+#define TASKS_MAX     1000       /* rows of /api/tasks */
+#define PAGE_SCAN_MAX 262144     /* ids /api/tasks looks through for one page, at most */
+#define SSE_BUF_MAX   (8u << 20) /* a client this far behind is dropped */
 
 static const char CSP[] = "default-src 'self'; img-src 'self' data:; style-src 'self'; "
                           "script-src 'self'; connect-src 'self'; frame-ancestors 'none'";
@@ -117,15 +120,55 @@ static struct {
 	uint32_t sys_state;
 	uint64_t prev_completed, prev_ns;
 	int have_rate;
-	uint64_t pickup[PICKUP_MAX];
+	uint64_t pickup[PICKUP_MAX]; /* a ring: the oldest is forgotten; 0 is no task */
 	unsigned npickup;
 	struct event ev[EV_MAX];
 	uint64_t nev;
 
 	struct sse *clients;
 	unsigned nclients;
+	unsigned ctl_jobs; /* control requests in flight (ctl_run) */
 	struct MHD_Daemon *d;
 } W;
+
+/*
+ * Bytes as the inside of a JSON string into dst (room for 6 * n + 1): every
+ * byte outside printable ASCII as \u00XX, so any bytes give valid JSON. Its
+ * length.
+ */
+static size_t
+json_esc(char *dst, const char *src, size_t n)
+{
+	char *q = dst;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)src[i];
+
+		if (ch == '"' || ch == '\\') {
+			*q++ = '\\';
+			*q++ = (char)ch;
+		} else if (ch < 0x20 || ch >= 0x7f) {
+			q += sprintf(q, "\\u%04x", ch);
+		} else {
+			*q++ = (char)ch;
+		}
+	}
+	*q = '\0';
+	return (size_t)(q - dst);
+}
+
+/* The same, to a stream. */
+static void
+json_put(FILE *f, const char *src, size_t n)
+{
+	char buf[6 * 64 + 1];
+
+	for (size_t i = 0; i < n; i += 64) {
+		size_t k = json_esc(buf, src + i, n - i < 64 ? n - i : 64);
+
+		fwrite(buf, 1, k, f);
+	}
+}
 
 /* ---- reading the mapping ------------------------------------------------ */
 
@@ -177,13 +220,13 @@ detach(void)
 	W.attached = 0;
 }
 
-/* Has this task been put back by a death we saw? Then take it off the list. */
+/* Has this task been put back by a death we saw? Then it is not watched for any more. */
 static int
 was_reclaimed(uint64_t id)
 {
-	for (unsigned i = 0; i < W.npickup; i++)
-		if (W.pickup[i] == id) {
-			W.pickup[i] = W.pickup[--W.npickup];
+	for (unsigned i = 0; i < PICKUP_MAX; i++)
+		if (W.pickup[i] == id + 1) {
+			W.pickup[i] = 0;
 			return 1;
 		}
 	return 0;
@@ -203,7 +246,7 @@ diff(const struct dcf_snap *s)
 
 	if (!W.have_seen || W.created_ns != s->hdr.created_ns) {
 		memset(W.seen, 0, sizeof(*W.seen) * DCF_MAX_NODES);
-		W.npickup = 0;
+		memset(W.pickup, 0, sizeof(W.pickup));
 		W.created_ns = s->hdr.created_ns;
 		W.sys_state = s->hdr.sys_state;
 		for (uint32_t n = 0; n < nets; n++) {
@@ -213,6 +256,13 @@ diff(const struct dcf_snap *s)
 		if (W.have_seen)
 			add_event(1, "A new supervisor (pid %d) runs '%s'.", (int)s->hdr.sup_pid,
 			    s->hdr.name);
+		/* What was before we looked: the nodes down or given up on now. */
+		for (uint32_t n = 0; n < s->hdr.cfg.max_nodes && n < DCF_MAX_NODES; n++)
+			if (dcf_snap_node(s, n, &v) == 0 && v.id_ok &&
+			    (v.state == DCF_NODE_DOWN || v.state == DCF_NODE_FAILED))
+				add_event(2, "Network-%u Node-%u is %s (%" PRIu64 " %s so far).",
+				    v.net, v.idx, v.state == DCF_NODE_DOWN ? "down" : "given up on",
+				    v.failures, v.failures == 1 ? "failure" : "failures");
 	} else {
 		for (uint32_t n = 0; n < nets; n++) {
 			if (s->nets[n].paused != W.paused[n])
@@ -228,13 +278,12 @@ diff(const struct dcf_snap *s)
 			add_event(1, "The system is %s.", dcf_snap_sys_name(s->hdr.sys_state));
 		W.sys_state = s->hdr.sys_state;
 	}
+	/* First the deaths, so that a task put back is known before any node is seen with it. */
 	for (uint32_t n = 0; n < s->hdr.cfg.max_nodes && n < DCF_MAX_NODES; n++) {
-		struct seen *p = &W.seen[n];
+		const struct seen *p = &W.seen[n];
 
-		if (dcf_snap_node(s, n, &v) == -1 || !v.id_ok) {
-			p->valid = 0;
+		if (dcf_snap_node(s, n, &v) == -1 || !v.id_ok)
 			continue;
-		}
 		if (p->valid && W.have_seen) {
 			if (v.failures > p->failures) {
 				if (p->has_task) {
@@ -242,8 +291,7 @@ diff(const struct dcf_snap *s)
 					    "Network-%u Node-%u has failed. (Task-%" PRIu64
 					    " goes back to the queue)",
 					    v.net, v.idx, p->task);
-					if (W.npickup < PICKUP_MAX)
-						W.pickup[W.npickup++] = p->task;
+					W.pickup[W.npickup++ % PICKUP_MAX] = p->task + 1;
 				} else {
 					add_event(2, "Network-%u Node-%u has failed.", v.net,
 					    v.idx);
@@ -255,12 +303,22 @@ diff(const struct dcf_snap *s)
 			if (v.restarts > p->restarts && v.state != DCF_NODE_FAILED)
 				add_event(0, "Network-%u Node-%u has recovered.%s", v.net, v.idx,
 				    v.has_pid ? "" : " (starting)");
-			if (v.has_task && (!p->has_task || v.task_id != p->task) &&
-			    was_reclaimed(v.task_id))
-				add_event(0,
-				    "Network-%u Node-%u picked up Task-%" PRIu64 " from the queue.",
-				    v.net, v.idx, v.task_id);
 		}
+	}
+	/* Then the pick-ups, by any node, of what the deaths above put back. */
+	for (uint32_t n = 0; n < s->hdr.cfg.max_nodes && n < DCF_MAX_NODES; n++) {
+		struct seen *p = &W.seen[n];
+
+		if (dcf_snap_node(s, n, &v) == -1 || !v.id_ok) {
+			p->valid = 0;
+			continue;
+		}
+		if (p->valid && W.have_seen && v.has_task &&
+		    (!p->has_task || v.task_id != p->task || v.failures > p->failures) &&
+		    was_reclaimed(v.task_id))
+			add_event(0,
+			    "Network-%u Node-%u picked up Task-%" PRIu64 " from the queue.", v.net,
+			    v.idx, v.task_id);
 		p->valid = 1;
 		p->state = v.state;
 		p->failures = v.failures;
@@ -332,7 +390,7 @@ look(char *why, size_t len, struct dcf_render_opt *ro)
 
 /* The snapshot as /api/status's JSON (one line, as dcf-status --json), into a new buffer. */
 static char *
-render_status(size_t *len, int *ok)
+render_status(size_t *len, int *ok, int advance)
 {
 	struct dcf_render_opt ro;
 	char why[DCF_ERRLEN + 64], *buf = NULL;
@@ -345,20 +403,18 @@ render_status(size_t *len, int *ok)
 	if (*ok) {
 		if (dcf_render_json(f, W.snap, &ro) == -1)
 			*ok = 0;
-		else if (W.snap->consistent) {
+		else if (W.snap->consistent && advance) {
+			/* The rate is over the ticker's second, not since any request. */
 			W.have_rate = 1;
 			W.prev_completed = W.snap->completed;
 			W.prev_ns = W.snap->taken_ns;
 		}
 	} else {
 		/* The shape of an inconsistent document: what the page shows as an error. */
-		fprintf(f,
-		    "{\"schema\": %d, \"name\": \"%s\", \"consistent\": false, \"state\": "
-		    "\"absent\", \"error\": \"",
-		    DCF_STATUS_SCHEMA, W.o.name);
-		for (const char *p = why; *p != '\0'; p++)
-			fprintf(f,
-			    *p == '"' || *p == '\\' ? "\\%c" : (*p < 0x20 ? "\\u%04x" : "%c"), *p);
+		fprintf(f, "{\"schema\": %d, \"name\": \"", DCF_STATUS_SCHEMA);
+		json_put(f, W.o.name, strlen(W.o.name));
+		fputs("\", \"consistent\": false, \"state\": \"absent\", \"error\": \"", f);
+		json_put(f, why, strlen(why));
 		fprintf(f, "\"}\n");
 	}
 	if (fclose(f) == EOF) {
@@ -374,16 +430,20 @@ render_status(size_t *len, int *ok)
 static int
 sse_put(struct sse *c, const char *p, size_t n)
 {
-	if (c->off > 0 && c->off == c->len)
-		c->off = c->len = 0;
+	if (c->off > 0) {
+		/* What it has read goes: the backlog is what it has not. */
+		memmove(c->buf, c->buf + c->off, c->len - c->off);
+		c->len -= c->off;
+		c->off = 0;
+	}
+	if (c->len + n > SSE_BUF_MAX)
+		return -1;
 	if (c->len + n > c->cap) {
 		size_t cap = c->cap ? c->cap : 4096;
 		char *b;
 
 		while (cap < c->len + n)
 			cap *= 2;
-		if (cap > SSE_BUF_MAX)
-			return -1;
 		if ((b = realloc(c->buf, cap)) == NULL)
 			return -1;
 		c->buf = b;
@@ -405,16 +465,7 @@ sse_event(struct sse *c, const struct event *e)
 	    "event: log\ndata: {\"t\": %.3f, \"level\": \"%s\", \"text\": \"",
 	    (double)e->t_ns / 1e9, level[e->level]);
 	q = line + n;
-	for (const unsigned char *p = (const unsigned char *)e->text; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\') {
-			*q++ = '\\';
-			*q++ = (char)*p;
-		} else if (*p < 0x20 || *p >= 0x7f) {
-			q += sprintf(q, "\\u%04x", *p);
-		} else {
-			*q++ = (char)*p;
-		}
-	}
+	q += json_esc(q, e->text, strlen(e->text));
 	q += sprintf(q, "\"}\n\n");
 	return sse_put(c, line, (size_t)(q - line));
 }
@@ -436,7 +487,8 @@ sse_frame(struct sse *c)
 	for (; c->ev_next < W.nev; c->ev_next++)
 		if (sse_event(c, &W.ev[c->ev_next % EV_MAX]) == -1)
 			return -1;
-	if (W.doc == NULL)
+	/* Only the latest status matters: none for a client still reading the last one. */
+	if (W.doc == NULL || c->len > c->off)
 		return 0;
 	if (sse_put(c, "event: status\ndata: ", 20) == -1 ||
 	    sse_put(c, W.doc, W.doclen - (W.doclen > 0 && W.doc[W.doclen - 1] == '\n')) == -1 ||
@@ -449,7 +501,9 @@ sse_frame(struct sse *c)
 static void
 sse_drop(struct sse *c)
 {
-	c->len = c->off = 0;
+	free(c->buf);
+	c->buf = NULL;
+	c->len = c->off = c->cap = 0;
 	c->ev_next = UINT64_MAX;
 }
 
@@ -463,7 +517,7 @@ ticker(void *arg)
 	pthread_mutex_lock(&W.mu);
 	while (!W.quit) {
 		uint64_t now = now_ns(CLOCK_MONOTONIC);
-		int ok;
+		int ok, tick;
 
 		if (W.nclients == 0) {
 			/* Nobody watches: sleep until someone does, with no timer. */
@@ -476,11 +530,21 @@ ticker(void *arg)
 			pthread_cond_timedwait(&W.cv, &W.mu, &ts);
 			continue;
 		}
+		/*
+		 * A tick: a new frame for everyone. A kick between ticks (clients
+		 * came): the last frame, to them alone, so that connections coming
+		 * and going cost the others nothing.
+		 */
+		tick = now >= next;
 		W.kick = 0;
-		next = now + TICK_NS;
-		free(W.doc);
-		W.doc = render_status(&W.doclen, &ok);
+		if (tick || W.doc == NULL) {
+			free(W.doc);
+			W.doc = render_status(&W.doclen, &ok, 1);
+			next = now + TICK_NS;
+		}
 		for (struct sse *c = W.clients; c != NULL; c = c->next) {
+			if (!tick && !c->fresh)
+				continue;
 			if (c->ev_next != UINT64_MAX && sse_frame(c) == -1)
 				sse_drop(c);
 			if (c->suspended) {
@@ -593,16 +657,7 @@ send_json_reply(struct MHD_Connection *conn, unsigned code, int ok, const char *
 	if (f == NULL)
 		return MHD_NO;
 	fprintf(f, "{\"ok\": %s, \"%s\": \"", ok ? "true" : "false", ok ? "message" : "error");
-	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)text[i];
-
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20 || ch >= 0x7f)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
+	json_put(f, text, len);
 	fprintf(f, "\"}\n");
 	if (fclose(f) == EOF) {
 		free(buf);
@@ -610,6 +665,9 @@ send_json_reply(struct MHD_Connection *conn, unsigned code, int ok, const char *
 	}
 	return send_buf(conn, code, buf, blen, "application/json");
 }
+
+/* A refusal whose words are a literal: its length is the compiler's. */
+#define refuse(conn, code, lit) send_json_reply((conn), (code), 0, "" lit, sizeof(lit) - 1)
 
 static enum MHD_Result
 api_status(struct MHD_Connection *conn)
@@ -619,7 +677,7 @@ api_status(struct MHD_Connection *conn)
 	int ok;
 
 	pthread_mutex_lock(&W.mu);
-	buf = render_status(&len, &ok);
+	buf = render_status(&len, &ok, 0);
 	pthread_mutex_unlock(&W.mu);
 	if (buf == NULL)
 		return send_text(conn, 500, "out of memory\n");
@@ -686,6 +744,7 @@ struct page {
 	uint64_t n; /* rows read in this window */
 	uint32_t cap;
 	uint64_t before;
+	uint64_t lo; /* the window read: ids above lo, below before */
 };
 
 static int
@@ -752,11 +811,13 @@ read_page(struct dcf_store *st, int sn, struct page *p, int *more, char *msg, si
 		if (dcf_store_list(st, sn, lo, (uint32_t)(win < UINT32_MAX ? win + 1 : UINT32_MAX),
 		        page_one, p, msg, len) == -1)
 			return -1;
-		if (p->n >= p->cap || lo == 0)
+		/* Bounded: a rare state in a big store is paged through, not searched whole. */
+		if (p->n >= p->cap || lo == 0 || win >= PAGE_SCAN_MAX)
 			break;
 		win *= 8;
 	}
 	*more = p->n > p->cap || lo > 0;
+	p->lo = lo;
 	return 0;
 }
 
@@ -775,9 +836,9 @@ api_tasks(struct MHD_Connection *conn)
 
 	if (arg_u64(conn, "before", 1, INT64_MAX, 0, &p.before) == -1 ||
 	    arg_u64(conn, "limit", 1, TASKS_MAX, 100, &limit) == -1)
-		return send_json_reply(conn, 400, 0, "before is a task id, limit 1 to 1000", 37);
+		return refuse(conn, 400, "before is a task id, limit 1 to 1000");
 	if (state != NULL && state[0] != '\0' && (sn = dcf_store_state_parse(state)) < 0)
-		return send_json_reply(conn, 400, 0, "no such state", 13);
+		return refuse(conn, 400, "no such state");
 	if (access(W.store, F_OK) == -1) {
 		snprintf(msg, sizeof(msg),
 		    "no store at %s: a service keeps one (dcf-supervisor --serve)", W.store);
@@ -798,8 +859,9 @@ api_tasks(struct MHD_Connection *conn)
 		for (uint64_t i = 0; i < shown; i++)
 			fprintf(f, "%s\n%s", i > 0 ? "," : "", p.rows[(p.n - 1 - i) % p.cap]);
 		fprintf(f, "%s], \"next_before\": ", shown > 0 ? "\n" : "");
-		if (more && shown > 0)
-			fprintf(f, "%" PRIu64 "}\n", p.ids[(p.n - shown) % p.cap]);
+		if (more)
+			fprintf(f, "%" PRIu64 "}\n",
+			    shown > 0 ? p.ids[(p.n - shown) % p.cap] : p.lo + 1);
 		else
 			fputs("null}\n", f);
 		if (fclose(f) == EOF) {
@@ -965,6 +1027,34 @@ ctl_send(const struct ctl_opts *co, unsigned *code, char *text, size_t len)
 	free(in);
 }
 
+/*
+ * A control request in flight. The supervisor's answer is waited for by a
+ * thread of its own, the connection suspended meanwhile: a stopped or slow
+ * supervisor holds up that one request, never the polling thread.
+ */
+struct ctl_job {
+	struct MHD_Connection *conn;
+	struct ctl_opts co;
+	int done; /* under W.mu */
+	unsigned code;
+	char text[DCF_ERRLEN + 256];
+};
+
+static void *
+ctl_run(void *arg)
+{
+	struct ctl_job *j = arg;
+
+	ctl_send(&j->co, &j->code, j->text, sizeof(j->text));
+	pthread_mutex_lock(&W.mu);
+	j->done = 1;
+	MHD_resume_connection(j->conn);
+	W.ctl_jobs--;
+	pthread_cond_broadcast(&W.cv);
+	pthread_mutex_unlock(&W.mu);
+	return NULL;
+}
+
 /* The actions the page may ask, and the query arguments each takes, as dcf-ctl's operands. */
 static const struct {
 	const char *name;
@@ -993,27 +1083,32 @@ token_ok(const char *tok)
 }
 
 static enum MHD_Result
-api_ctl(struct MHD_Connection *conn, const char *action)
+api_ctl(struct MHD_Connection *conn, const char *action, struct ctl_job **jp)
 {
 	const char *tok = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-DCF-Token");
 	char *argv[8], text[DCF_ERRLEN + 256];
-	struct ctl_opts co;
-	unsigned code;
+	struct ctl_job *j = *jp;
+	pthread_attr_t at;
+	pthread_t th;
 	size_t k, i;
-	int argc = 0;
+	int argc = 0, r;
+
+	if (j != NULL) {
+		/* Called again once its thread resumed the connection: the answer. */
+		return send_json_reply(conn, j->code, j->code == 200, j->text, strlen(j->text));
+	}
 
 	if (!W.o.control)
-		return send_json_reply(conn, 403, 0, "control is off: start dcf-web with --control",
-		    44);
+		return refuse(conn, 403, "control is off: start dcf-web with --control");
 	if (!token_ok(tok))
-		return send_json_reply(conn, 403, 0,
-		    "no valid X-DCF-Token header: the token is printed when dcf-web starts", 69);
+		return refuse(conn, 403,
+		    "no valid X-DCF-Token header: the token is printed when dcf-web starts");
 	for (k = 0; k < sizeof(actions) / sizeof(actions[0]); k++)
 		if (strcmp(action, actions[k].name) == 0)
 			break;
 	if (k == sizeof(actions) / sizeof(actions[0]))
-		return send_json_reply(conn, 404, 0,
-		    "no such action: pause, resume, scale, cancel, kill, restart-node", 64);
+		return refuse(conn, 404,
+		    "no such action: pause, resume, scale, cancel, kill, restart-node");
 	argv[argc++] = (char *)"dcf-ctl";
 	argv[argc++] = (char *)action;
 	for (i = 0; i < 3 && actions[k].args[i] != NULL; i++) {
@@ -1025,10 +1120,34 @@ api_ctl(struct MHD_Connection *conn, const char *action)
 		argv[argc++] = (char *)v;
 	}
 	argv[argc] = NULL;
-	if (ctl_parse_into(argc, argv, &co, text, sizeof(text)) != 0)
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return MHD_NO;
+	if (ctl_parse_into(argc, argv, &j->co, text, sizeof(text)) != 0) {
+		free(j);
 		return send_json_reply(conn, 400, 0, text, strlen(text));
-	ctl_send(&co, &code, text, sizeof(text));
-	return send_json_reply(conn, code, code == 200, text, strlen(text));
+	}
+	j->conn = conn;
+	pthread_mutex_lock(&W.mu);
+	if (W.ctl_jobs >= CTL_JOBS_MAX || W.quit) {
+		pthread_mutex_unlock(&W.mu);
+		free(j);
+		return refuse(conn, 503, "too many control requests in flight: ask again");
+	}
+	MHD_suspend_connection(conn);
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	r = pthread_create(&th, &at, ctl_run, j);
+	pthread_attr_destroy(&at);
+	if (r != 0) {
+		MHD_resume_connection(conn);
+		pthread_mutex_unlock(&W.mu);
+		free(j);
+		return refuse(conn, 503, "could not start a thread for the request: ask again");
+	}
+	W.ctl_jobs++;
+	*jp = j; /* freed when the request completes (completed()) */
+	pthread_mutex_unlock(&W.mu);
+	return MHD_YES;
 }
 
 /* ---- the request handler ------------------------------------------------ */
@@ -1061,6 +1180,13 @@ api_events(struct MHD_Connection *conn)
 		return MHD_NO;
 	c->conn = conn;
 	c->fresh = 1;
+	pthread_mutex_lock(&W.mu);
+	if (W.nclients >= SSE_MAX) {
+		pthread_mutex_unlock(&W.mu);
+		free(c);
+		return send_text(conn, 503, "%d event streams are open: no more\n", SSE_MAX);
+	}
+	pthread_mutex_unlock(&W.mu);
 	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, sse_read, c, sse_free);
 	if (r == NULL) {
 		free(c);
@@ -1074,7 +1200,7 @@ api_events(struct MHD_Connection *conn)
 	W.clients = c;
 	W.nclients++;
 	W.kick = 1; /* its first frame now, not at the next tick */
-	pthread_cond_signal(&W.cv);
+	pthread_cond_broadcast(&W.cv);
 	pthread_mutex_unlock(&W.mu);
 	MHD_add_response_header(r, "X-Accel-Buffering", "no");
 	return send_response(conn, 200, r, "text/event-stream", 0);
@@ -1112,11 +1238,26 @@ host_ok(struct MHD_Connection *conn)
 	return strcasecmp(name, "localhost") == 0 || inet_pton(AF_INET, name, addr) == 1;
 }
 
+/* The marker of a request whose headers were seen (con_cls); a control request's is its job. */
+static int first_call;
+
+/* A request ended: its control job, if any, goes. */
+static void
+completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+    enum MHD_RequestTerminationCode why)
+{
+	(void)cls;
+	(void)conn;
+	(void)why;
+	if (*con_cls != NULL && *con_cls != &first_call)
+		free(*con_cls);
+	*con_cls = NULL;
+}
+
 static enum MHD_Result
 handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
     const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
-	static int first_call;
 	const struct web_asset *a;
 	int get =
 	    strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
@@ -1145,8 +1286,13 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	if (strncmp(url, "/api/ctl/", 9) == 0)
-		return post ? api_ctl(conn, url + 9) : not_allowed(conn, "POST");
+	if (strncmp(url, "/api/ctl/", 9) == 0) {
+		if (!post)
+			return not_allowed(conn, "POST");
+		if (*con_cls == &first_call)
+			*con_cls = NULL;
+		return api_ctl(conn, url + 9, (struct ctl_job **)con_cls);
+	}
 	if ((a = web_asset(url)) != NULL) {
 		if (!get)
 			return not_allowed(conn, "GET, HEAD");
@@ -1336,7 +1482,7 @@ main(int argc, char **argv)
 	    0, NULL, NULL, handle, NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
 	    (unsigned)CLIENTS_MAX, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-	    NULL, MHD_OPTION_END);
+	    NULL, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
 	if (W.d == NULL)
 		die("could not start the HTTP server on %s", W.o.listen);
 	if ((errno = pthread_create(&tick, NULL, ticker, NULL)) != 0)
@@ -1358,7 +1504,10 @@ main(int argc, char **argv)
 			c->suspended = 0;
 			MHD_resume_connection(c->conn);
 		}
-	pthread_cond_signal(&W.cv);
+	pthread_cond_broadcast(&W.cv);
+	/* Control requests in flight end within CTL_WAIT_MS, resuming their connections. */
+	while (W.ctl_jobs > 0)
+		pthread_cond_wait(&W.cv, &W.mu);
 	pthread_mutex_unlock(&W.mu);
 	pthread_join(tick, NULL);
 	MHD_stop_daemon(W.d); /* and closes fd, the listening socket it was given */

@@ -124,7 +124,8 @@ web_metrics(FILE *f, const struct dcf_snap *s, const struct dcf_store_counts *sc
 	head(f, "dcf_network_paused", "gauge",
 	    "1: the network takes no new tasks (dcf-ctl pause).");
 	for (uint32_t n = 0; n < nets; n++)
-		fprintf(f, "dcf_network_paused{network=\"%u\"} %u\n", n, s->nets[n].paused ? 1u : 0u);
+		fprintf(f, "dcf_network_paused{network=\"%u\"} %u\n", n,
+		    s->nets[n].paused ? 1u : 0u);
 	head(f, "dcf_nodes", "gauge", "Nodes by network and state.");
 	for (uint32_t n = 0; n < nets; n++)
 		for (uint32_t st = DCF_NODE_STARTING; st < DCF_NODE_NSTATES; st++)

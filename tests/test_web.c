@@ -642,6 +642,34 @@ test_control(void **state)
 	                     "X-DCF-Token: 0123456789abcdef0123\r\n", &r),
 	    200);
 	free(r);
+
+	/*
+	 * A stopped supervisor never answers: its request waits (then says so),
+	 * and holds nobody else up meanwhile.
+	 */
+	{
+		static const char req[] =
+		    "POST /api/ctl/pause?network=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+		    "X-DCF-Token: 0123456789abcdef0123\r\nConnection: close\r\n\r\n";
+		char ans[4096];
+		size_t len = 0;
+		int fd;
+
+		assert_int_equal(kill(f->sup, SIGSTOP), 0);
+		assert_int_equal(run_wait_state(f->sup, 'T', 10), 1);
+		fd = conn_to(f);
+		send_all(fd, req, sizeof(req) - 1);
+		for (int i = 0; i < 3; i++) {
+			assert_int_equal(http(f, "GET", "/api/status", NULL, &r), 200);
+			free(r);
+		}
+		ans[0] = '\0';
+		assert_int_equal(read_until(fd, ans, sizeof(ans), &len, "\"ok\": false", 30), 0);
+		assert_non_null(strstr(ans, "HTTP/1.1 502"));
+		assert_non_null(strstr(ans, "may or may not have done it"));
+		close(fd);
+		assert_int_equal(kill(f->sup, SIGCONT), 0);
+	}
 	web_stop(f);
 	sup_stop(f);
 }
@@ -827,6 +855,84 @@ test_browser(void **state)
 }
 
 /*
+ * Control from the page: opened with the token in its address (as dcf-web
+ * prints it), its Pause button pauses the network (the button then reads
+ * Resume, from the frames); opened without it, the same click changes
+ * nothing and asks for the token.
+ */
+static void
+test_browser_control(void **state)
+{
+	struct wfix *f = *state;
+	char tok[PATH_MAX], url[160], err[512];
+	static const char click0[] =
+	    "(function(){var b = document.querySelector('.net-ctl button'); b.click(); "
+	    "return b.textContent;})()";
+	struct run_jv *v;
+	struct cdp *b;
+	FILE *t;
+
+	sup_start(f, (const char *const[]){"--networks", "2", "-N", "2", NULL});
+	snprintf(tok, sizeof(tok), "%s/token", f->dir);
+	t = fopen(tok, "w");
+	assert_non_null(t);
+	fputs("0123456789abcdef0123\n", t);
+	fclose(t);
+	web_start(f, (const char *const[]){"--control", "--token-file", tok, NULL});
+
+	/* Without the token: refused in the page, nothing changed. */
+	b = cdp_open(NULL, 1400, 1000, err, sizeof(err));
+	if (b == NULL)
+		fail_msg("%s", err);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", f->port);
+	assert_int_equal(cdp_navigate(b, url, 30000, err, sizeof(err)), 0);
+	assert_int_equal(cdp_wait_true(b,
+	                     "window.dcfView.frames > 0 && document.querySelector('.net-ctl "
+	                     "button') "
+	                     "&& document.querySelector('.net-ctl button').offsetParent !== null",
+	                     20000),
+	    1);
+	assert_int_equal(cdp_eval(b, click0, err, sizeof(err), 5000), 0);
+	assert_int_equal(cdp_wait_true(b,
+	                     "!document.getElementById('token-form').hidden && "
+	                     "document.getElementById('flash').textContent.includes('token')",
+	                     5000),
+	    1);
+	cdp_close(b);
+	v = status_json(f);
+	assert_false(run_json_get(run_json_at(run_json_get(v, "networks"), 0), "paused")->b);
+	run_json_free(v);
+
+	/* With it: paused, and the page says so. */
+	b = cdp_open(NULL, 1400, 1000, err, sizeof(err));
+	if (b == NULL)
+		fail_msg("%s", err);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/#token=0123456789abcdef0123", f->port);
+	assert_int_equal(cdp_navigate(b, url, 30000, err, sizeof(err)), 0);
+	assert_int_equal(cdp_wait_true(b,
+	                     "window.dcfView.frames > 0 && document.querySelector('.net-ctl "
+	                     "button') "
+	                     "&& document.querySelector('.net-ctl button').offsetParent !== null",
+	                     20000),
+	    1);
+	/* The token left the address bar. */
+	assert_int_equal(cdp_wait_true(b, "!location.hash.includes('token')", 5000), 1);
+	assert_int_equal(cdp_eval(b, click0, err, sizeof(err), 5000), 0);
+	assert_string_equal(err, "Pause");
+	assert_int_equal(cdp_wait_true(b,
+	                     "document.querySelector('.net-ctl button').textContent == 'Resume'",
+	                     10000),
+	    1);
+	cdp_close(b);
+	v = status_json(f);
+	assert_true(run_json_get(run_json_at(run_json_get(v, "networks"), 0), "paused")->b);
+	assert_false(run_json_get(run_json_at(run_json_get(v, "networks"), 1), "paused")->b);
+	run_json_free(v);
+	web_stop(f);
+	sup_stop(f);
+}
+
+/*
  * 4,096 nodes must still render: a segment of 16 networks of 256 nodes made
  * here (the books' own calls, no process forked for a node), every node up,
  * shown by dcf-web as any system; every cell on the page, idle.
@@ -883,6 +989,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_control, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_browser, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_browser_control, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_browser_4096, setup, teardown),
 	};
 
