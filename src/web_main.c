@@ -343,6 +343,7 @@ look(char *why, size_t len, struct dcf_render_opt *ro)
 	ro->one_line = 1;
 	if (!W.attached) {
 		if (sigsetjmp(bus_jmp, 1) != 0) {
+			dcf_seg_detach(&W.sg); /* what attach had taken */
 			snprintf(why, len, "'%s': its segment was truncated under us", W.o.name);
 			return -1;
 		}
@@ -475,6 +476,7 @@ static int
 sse_frame(struct sse *c)
 {
 	uint64_t first = W.nev > EV_MAX ? W.nev - EV_MAX : 0;
+	int behind = c->len > c->off; /* before this frame's events are queued */
 
 	if (c->fresh) {
 		c->ev_next = W.nev > EV_BACKLOG ? W.nev - EV_BACKLOG : 0;
@@ -488,7 +490,7 @@ sse_frame(struct sse *c)
 		if (sse_event(c, &W.ev[c->ev_next % EV_MAX]) == -1)
 			return -1;
 	/* Only the latest status matters: none for a client still reading the last one. */
-	if (W.doc == NULL || c->len > c->off)
+	if (W.doc == NULL || behind)
 		return 0;
 	if (sse_put(c, "event: status\ndata: ", 20) == -1 ||
 	    sse_put(c, W.doc, W.doclen - (W.doclen > 0 && W.doc[W.doclen - 1] == '\n')) == -1 ||

@@ -329,6 +329,45 @@ jnum(const struct run_jv *o, const char *path)
 	return o->u;
 }
 
+/* Headless Chromium on dcf-web's page, rest after its "/" (as "#token=..."). */
+static struct cdp *
+page_open(struct wfix *f, const char *rest)
+{
+	char url[192], err[512];
+	struct cdp *c = cdp_open(NULL, 1400, 1000, err, sizeof(err));
+
+	if (c == NULL)
+		fail_msg("%s", err);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/%s", f->port, rest);
+	if (cdp_navigate(c, url, 30000, err, sizeof(err)) == -1)
+		fail_msg("%s", err);
+	return c;
+}
+
+/* A token file of f's dir, for --token-file: its path in path. */
+static void
+token_file(struct wfix *f, char *path, size_t len)
+{
+	FILE *t;
+
+	snprintf(path, len, "%s/token", f->dir);
+	t = fopen(path, "w");
+	assert_non_null(t);
+	fputs("0123456789abcdef0123\n", t);
+	fclose(t);
+}
+
+/* Is network i paused, by dcf-status --json? */
+static int
+net_paused(struct wfix *f, size_t i)
+{
+	struct run_jv *v = status_json(f);
+	int paused = run_json_get(run_json_at(run_json_get(v, "networks"), i), "paused")->b;
+
+	run_json_free(v);
+	return paused;
+}
+
 /* ---- over HTTP ---------------------------------------------------------- */
 
 static void
@@ -580,14 +619,9 @@ test_control(void **state)
 	struct wfix *f = *state;
 	char tok[PATH_MAX], *r;
 	struct run_jv *v;
-	FILE *t;
 
 	sup_start(f, (const char *const[]){"--networks", "2", "-N", "2", "--max-nodes", "4", NULL});
-	snprintf(tok, sizeof(tok), "%s/token", f->dir);
-	t = fopen(tok, "w");
-	assert_non_null(t);
-	fputs("0123456789abcdef0123\n", t);
-	fclose(t);
+	token_file(f, tok, sizeof(tok));
 	web_start(f, (const char *const[]){"--control", "--token-file", tok, NULL});
 	assert_non_null(strstr(f->web_line, "#token=0123456789abcdef0123"));
 
@@ -601,9 +635,7 @@ test_control(void **state)
 	assert_int_equal(http(f, "POST", "/api/ctl/pause?network=0", "X-DCF-Token: 0123\r\n", &r),
 	    403);
 	free(r);
-	v = status_json(f);
-	assert_false(run_json_get(run_json_at(run_json_get(v, "networks"), 0), "paused")->b);
-	run_json_free(v);
+	assert_false(net_paused(f, 0));
 
 	/* Checked as dcf-ctl checks: a bad count, an unknown action, a network it lacks. */
 	assert_int_equal(http(f, "POST", "/api/ctl/scale?network=0&nodes=x",
@@ -623,8 +655,8 @@ test_control(void **state)
 	                     "X-DCF-Token: 0123456789abcdef0123\r\n", &r),
 	    409);
 	free(r);
+	assert_false(net_paused(f, 0));
 	v = status_json(f);
-	assert_false(run_json_get(run_json_at(run_json_get(v, "networks"), 0), "paused")->b);
 	assert_int_equal(jnum(run_json_at(run_json_get(v, "networks"), 0), "nodes_alive"), 2);
 	run_json_free(v);
 
@@ -634,10 +666,8 @@ test_control(void **state)
 	    200);
 	assert_non_null(strstr(r, "\"ok\": true"));
 	free(r);
-	v = status_json(f);
-	assert_true(run_json_get(run_json_at(run_json_get(v, "networks"), 0), "paused")->b);
-	assert_false(run_json_get(run_json_at(run_json_get(v, "networks"), 1), "paused")->b);
-	run_json_free(v);
+	assert_true(net_paused(f, 0));
+	assert_false(net_paused(f, 1));
 	assert_int_equal(http(f, "POST", "/api/ctl/resume?network=0",
 	                     "X-DCF-Token: 0123456789abcdef0123\r\n", &r),
 	    200);
@@ -768,7 +798,7 @@ test_browser(void **state)
 {
 	struct wfix *f = *state;
 	struct cdp *c;
-	char url[128], out[4096], expr[512], err[512];
+	char out[4096], expr[512];
 	struct run_jv *v;
 	const struct run_jv *node = NULL, *nodes;
 	uint64_t pid, net, idx;
@@ -776,11 +806,7 @@ test_browser(void **state)
 	sup_start(f,
 	    (const char *const[]){"--networks", "3", "-N", "50", "--downtime", "1500-2000", NULL});
 	web_start(f, NULL);
-	c = cdp_open(NULL, 1400, 1000, err, sizeof(err));
-	if (c == NULL)
-		fail_msg("%s", err);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", f->port);
-	assert_int_equal(cdp_navigate(c, url, 30000, err, sizeof(err)), 0);
+	c = page_open(f, "");
 
 	/* 150 cells once the first frame is applied, every node idle. */
 	assert_int_equal(cdp_wait_true(c,
@@ -864,34 +890,23 @@ static void
 test_browser_control(void **state)
 {
 	struct wfix *f = *state;
-	char tok[PATH_MAX], url[160], err[512];
+	char tok[PATH_MAX], err[512];
+	static const char shown0[] =
+	    "window.dcfView.frames > 0 && "
+	    "document.querySelector('.net-ctl button') && "
+	    "document.querySelector('.net-ctl button').offsetParent !== null";
 	static const char click0[] =
 	    "(function(){var b = document.querySelector('.net-ctl button'); b.click(); "
 	    "return b.textContent;})()";
-	struct run_jv *v;
 	struct cdp *b;
-	FILE *t;
 
 	sup_start(f, (const char *const[]){"--networks", "2", "-N", "2", NULL});
-	snprintf(tok, sizeof(tok), "%s/token", f->dir);
-	t = fopen(tok, "w");
-	assert_non_null(t);
-	fputs("0123456789abcdef0123\n", t);
-	fclose(t);
+	token_file(f, tok, sizeof(tok));
 	web_start(f, (const char *const[]){"--control", "--token-file", tok, NULL});
 
 	/* Without the token: refused in the page, nothing changed. */
-	b = cdp_open(NULL, 1400, 1000, err, sizeof(err));
-	if (b == NULL)
-		fail_msg("%s", err);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", f->port);
-	assert_int_equal(cdp_navigate(b, url, 30000, err, sizeof(err)), 0);
-	assert_int_equal(cdp_wait_true(b,
-	                     "window.dcfView.frames > 0 && document.querySelector('.net-ctl "
-	                     "button') "
-	                     "&& document.querySelector('.net-ctl button').offsetParent !== null",
-	                     20000),
-	    1);
+	b = page_open(f, "");
+	assert_int_equal(cdp_wait_true(b, shown0, 20000), 1);
 	assert_int_equal(cdp_eval(b, click0, err, sizeof(err), 5000), 0);
 	assert_int_equal(cdp_wait_true(b,
 	                     "!document.getElementById('token-form').hidden && "
@@ -899,22 +914,11 @@ test_browser_control(void **state)
 	                     5000),
 	    1);
 	cdp_close(b);
-	v = status_json(f);
-	assert_false(run_json_get(run_json_at(run_json_get(v, "networks"), 0), "paused")->b);
-	run_json_free(v);
+	assert_false(net_paused(f, 0));
 
 	/* With it: paused, and the page says so. */
-	b = cdp_open(NULL, 1400, 1000, err, sizeof(err));
-	if (b == NULL)
-		fail_msg("%s", err);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/#token=0123456789abcdef0123", f->port);
-	assert_int_equal(cdp_navigate(b, url, 30000, err, sizeof(err)), 0);
-	assert_int_equal(cdp_wait_true(b,
-	                     "window.dcfView.frames > 0 && document.querySelector('.net-ctl "
-	                     "button') "
-	                     "&& document.querySelector('.net-ctl button').offsetParent !== null",
-	                     20000),
-	    1);
+	b = page_open(f, "#token=0123456789abcdef0123");
+	assert_int_equal(cdp_wait_true(b, shown0, 20000), 1);
 	/* The token left the address bar. */
 	assert_int_equal(cdp_wait_true(b, "!location.hash.includes('token')", 5000), 1);
 	assert_int_equal(cdp_eval(b, click0, err, sizeof(err), 5000), 0);
@@ -924,10 +928,8 @@ test_browser_control(void **state)
 	                     10000),
 	    1);
 	cdp_close(b);
-	v = status_json(f);
-	assert_true(run_json_get(run_json_at(run_json_get(v, "networks"), 0), "paused")->b);
-	assert_false(run_json_get(run_json_at(run_json_get(v, "networks"), 1), "paused")->b);
-	run_json_free(v);
+	assert_true(net_paused(f, 0));
+	assert_false(net_paused(f, 1));
 	web_stop(f);
 	sup_stop(f);
 }
@@ -944,7 +946,7 @@ test_browser_4096(void **state)
 	struct dcf_config c;
 	struct dcf_seg sg;
 	struct cdp *b;
-	char url[128], err[512], out[64];
+	char out[64];
 
 	tu_config(&c);
 	c.nets = 16;
@@ -957,11 +959,7 @@ test_browser_4096(void **state)
 	dcf_unlock(&sg);
 	snprintf(f->name, sizeof(f->name), "%.39s", sg.shm_name + strlen("/dcf-"));
 	web_start(f, NULL);
-	b = cdp_open(NULL, 1400, 1000, err, sizeof(err));
-	if (b == NULL)
-		fail_msg("%s", err);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", f->port);
-	assert_int_equal(cdp_navigate(b, url, 30000, err, sizeof(err)), 0);
+	b = page_open(f, "");
 	assert_int_equal(cdp_wait_true(b,
 	                     "window.dcfView && window.dcfView.frames > 1 && "
 	                     "document.querySelectorAll('.cell[data-state=\"idle\"]').length == "

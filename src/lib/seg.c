@@ -786,15 +786,18 @@ dcf_seg_attach(struct dcf_seg *sg, const char *name, int readonly, char *err, si
 		close(fd);
 		DCF_BAD(e, "mmap %s: %s", path, strerror(e));
 	}
+	/* Held in sg while validated: a reader that jumps out (SIGBUS, a segment
+	 * truncated under it) gives them back with dcf_seg_detach. */
+	sg->fd = fd;
+	sg->base = base;
+	sg->size = (size_t)st.st_size;
 	if (dcf_seg_validate(base, (size_t)st.st_size, getuid(), err, errlen) == -1) {
 		int e = errno;
 
-		munmap(base, (size_t)st.st_size);
-		close(fd);
+		dcf_seg_detach(sg);
 		errno = e;
 		return -1;
 	}
-	sg->fd = fd;
 	sg->readonly = readonly;
 	dcf_seg_bind(sg, base, (size_t)st.st_size);
 	return 0;

@@ -97,6 +97,7 @@ int dcf_seg_create(struct dcf_seg *sg, const char *name, const struct dcf_config
  * header), with a message in err.
  */
 int dcf_seg_attach(struct dcf_seg *sg, const char *name, int readonly, char *err, size_t errlen);
+/* (A reader that jumps out of dcf_seg_attach on SIGBUS frees what it took with dcf_seg_detach.) */
 
 /*
  * Check a segment image of `size` bytes: magic, format, sizes, uid, region
