@@ -1017,7 +1017,7 @@ def s_web(d, R, targets, figs):
     fetch = [r.get("fetch_ms", 0) for r in c["res"]]
     fps = [r["frames_per_s"] for r in c["res"]]
     d.p("A service of 3 networks of 50 nodes, `dcf-web` before it on loopback. The page's first "
-        "load in headless Chromium (`build/bench/webload`, the tests' DevTools driver): the "
+        "load (5 in each round, each in a fresh browser; the round's median) in headless Chromium (`build/bench/webload`, the tests' DevTools driver): the "
         "navigation's load event and the first status frame on screen, in ms since the "
         "navigation started, by the page's own clock (the browser's start-up not counted). "
         "The floor is what the same browser takes to load a document of one request to the same "

@@ -28,6 +28,7 @@ import os
 import platform
 import re
 import shlex
+import statistics
 import shutil
 import signal
 import subprocess
@@ -1340,6 +1341,7 @@ def section_placement():
     return res
 
 
+WEB_LOADS = 5
 WEB_CLIENTS = 10
 WEB_SECS = 20
 
@@ -1377,7 +1379,10 @@ def web_dcf(b):
             time.sleep(0.002)
         port = int(re.search(r"127\.0\.0\.1:(\d+)", tail(out)).group(1))
         url = "http://127.0.0.1:%d/" % port
-        load = run_json([WEBLOAD, url], 120)
+        # Page loads scatter by 2-3x on this shared VM: each round's figure is its median of 5.
+        loads = [run_json([WEBLOAD, url], 120) for _ in range(WEB_LOADS)]
+        load = {k: statistics.median(x[k] for x in loads)
+                for k in ("load_ms", "first_frame_ms", "floor_ms")}
         # The server's part of a first visit: the page, its files and the first status, each on
         # a new connection, one after the other (a browser asks several at once).
         import http.client
