@@ -281,6 +281,16 @@ http(struct wfix *f, const char *method, const char *path, const char *headers, 
 	return http_raw(f, req, (size_t)n, resp);
 }
 
+/* One request whose answer's status must be code (the answer is not kept). */
+static void
+expect(struct wfix *f, const char *method, const char *path, const char *headers, int code)
+{
+	char *r;
+
+	assert_int_equal(http(f, method, path, headers, &r), code);
+	free(r);
+}
+
 /* The body of an answer. */
 static const char *
 body(const char *resp)
@@ -390,23 +400,17 @@ test_http(void **state)
 	assert_int_equal(http(f, "GET", "/app.js", NULL, &r), 200);
 	assert_non_null(strstr(r, "text/javascript"));
 	free(r);
-	assert_int_equal(http(f, "HEAD", "/app.css", NULL, &r), 200);
-	free(r);
+	expect(f, "HEAD", "/app.css", NULL, 200);
 
 	/* Unknown paths, wrong methods, bodies, oversized and malformed requests. */
-	assert_int_equal(http(f, "GET", "/nope", NULL, &r), 404);
-	free(r);
-	assert_int_equal(http(f, "GET", "/api/task/x/stdout", NULL, &r), 404);
-	free(r);
+	expect(f, "GET", "/nope", NULL, 404);
+	expect(f, "GET", "/api/task/x/stdout", NULL, 404);
 	assert_int_equal(http(f, "DELETE", "/api/status", NULL, &r), 405);
 	assert_non_null(strstr(r, "Allow: GET, HEAD"));
 	free(r);
-	assert_int_equal(http(f, "POST", "/", NULL, &r), 405);
-	free(r);
-	assert_int_equal(http(f, "GET", "/api/ctl/pause", NULL, &r), 405);
-	free(r);
-	assert_int_equal(http(f, "POST", "/api/status", "Content-Length: 5\r\n", &r), 413);
-	free(r);
+	expect(f, "POST", "/", NULL, 405);
+	expect(f, "GET", "/api/ctl/pause", NULL, 405);
+	expect(f, "POST", "/api/status", "Content-Length: 5\r\n", 413);
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	snprintf(path, sizeof(path), "X-Big: %.2000s\r\n", big);
@@ -517,17 +521,14 @@ test_http(void **state)
 	assert_int_equal(run_json_get(mine, "next_before")->t, RJ_NULL);
 	run_json_free(mine);
 	free(r);
-	assert_int_equal(http(f, "GET", "/api/tasks?state=bogus", NULL, &r), 400);
-	free(r);
+	expect(f, "GET", "/api/tasks?state=bogus", NULL, 400);
 	assert_int_equal(http(f, "GET", "/api/task/1/stdout", NULL, &r), 200);
 	assert_string_equal(body(r), "hello-web\n");
 	free(r);
-	assert_int_equal(http(f, "GET", "/api/task/99/stdout", NULL, &r), 404);
-	free(r);
+	expect(f, "GET", "/api/task/99/stdout", NULL, 404);
 
 	/* Control is off: refused, token or not. */
-	assert_int_equal(http(f, "POST", "/api/ctl/pause", "X-DCF-Token: x\r\n", &r), 403);
-	free(r);
+	expect(f, "POST", "/api/ctl/pause", "X-DCF-Token: x\r\n", 403);
 	web_stop(f);
 	sup_stop(f);
 }
@@ -573,7 +574,6 @@ test_sse_and_slowloris(void **state)
 	static char bufs[N][8192];
 	size_t lens[N];
 	int fds[N], slow;
-	char *r;
 	const char *req =
 	    "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n";
 
@@ -598,15 +598,13 @@ test_sse_and_slowloris(void **state)
 	/* The slowloris goes on, a byte at a time; requests are answered meanwhile. */
 	for (int k = 0; k < 5; k++) {
 		send_all(slow, "s", 1);
-		assert_int_equal(http(f, "GET", "/api/status", NULL, &r), 200);
-		free(r);
+		expect(f, "GET", "/api/status", NULL, 200);
 	}
 	for (int i = 0; i < N; i++)
 		close(fds[i]);
 	close(slow);
 	/* Closed clients are let go: the server still answers, and stops cleanly. */
-	assert_int_equal(http(f, "GET", "/metrics", NULL, &r), 200);
-	free(r);
+	expect(f, "GET", "/metrics", NULL, 200);
 	web_stop(f);
 	sup_stop(f);
 }
@@ -626,15 +624,12 @@ test_control(void **state)
 	assert_non_null(strstr(f->web_line, "#token=0123456789abcdef0123"));
 
 	/* No token, a wrong one, a GET: refused, nothing changed. */
-	assert_int_equal(http(f, "POST", "/api/ctl/pause?network=0", NULL, &r), 403);
-	free(r);
+	expect(f, "POST", "/api/ctl/pause?network=0", NULL, 403);
 	assert_int_equal(http(f, "POST", "/api/ctl/pause?network=0",
 	                     "X-DCF-Token: 0123456789abcdef0124\r\n", &r),
 	    403);
 	free(r);
-	assert_int_equal(http(f, "POST", "/api/ctl/pause?network=0", "X-DCF-Token: 0123\r\n", &r),
-	    403);
-	free(r);
+	expect(f, "POST", "/api/ctl/pause?network=0", "X-DCF-Token: 0123\r\n", 403);
 	assert_false(net_paused(f, 0));
 
 	/* Checked as dcf-ctl checks: a bad count, an unknown action, a network it lacks. */
@@ -643,10 +638,7 @@ test_control(void **state)
 	    400);
 	assert_non_null(strstr(r, "\"ok\": false"));
 	free(r);
-	assert_int_equal(http(f, "POST", "/api/ctl/drain", "X-DCF-Token: 0123456789abcdef0123\r\n",
-	                     &r),
-	    404);
-	free(r);
+	expect(f, "POST", "/api/ctl/drain", "X-DCF-Token: 0123456789abcdef0123\r\n", 404);
 	assert_int_equal(http(f, "POST", "/api/ctl/pause?network=7",
 	                     "X-DCF-Token: 0123456789abcdef0123\r\n", &r),
 	    409);
@@ -690,8 +682,7 @@ test_control(void **state)
 		fd = conn_to(f);
 		send_all(fd, req, sizeof(req) - 1);
 		for (int i = 0; i < 3; i++) {
-			assert_int_equal(http(f, "GET", "/api/status", NULL, &r), 200);
-			free(r);
+			expect(f, "GET", "/api/status", NULL, 200);
 		}
 		ans[0] = '\0';
 		assert_int_equal(read_until(fd, ans, sizeof(ans), &len, "\"ok\": false", 30), 0);
@@ -732,7 +723,7 @@ test_read_only(void **state)
 	size_t blen, alen, wblen, walen;
 	struct tu_img im = {0};
 	struct dcf_seg sg;
-	char err[DCF_ERRLEN], *r;
+	char err[DCF_ERRLEN];
 	size_t len = 0;
 	static char sse[16384];
 	int fd;
@@ -757,12 +748,9 @@ test_read_only(void **state)
 
 	web_start(f, NULL);
 	for (int i = 0; i < 5; i++) {
-		assert_int_equal(http(f, "GET", "/api/status", NULL, &r), 200);
-		free(r);
-		assert_int_equal(http(f, "GET", "/metrics", NULL, &r), 200);
-		free(r);
-		assert_int_equal(http(f, "GET", "/api/tasks", NULL, &r), 200);
-		free(r);
+		expect(f, "GET", "/api/status", NULL, 200);
+		expect(f, "GET", "/metrics", NULL, 200);
+		expect(f, "GET", "/api/tasks", NULL, 200);
 	}
 	fd = conn_to(f);
 	{
