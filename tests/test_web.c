@@ -114,32 +114,42 @@ read_until(int fd, char *buf, size_t cap, size_t *len, const char *what, double 
 	return 0;
 }
 
-/* dcf-supervisor --serve NAME with extra options, until it serves. */
-static void
-sup_start(struct wfix *f, const char *const *extra)
+/*
+ * Start fixed then extra (an argv each, NULL-terminated), its fd `into` (1
+ * or 2) to a pipe; with 2, its standard output to /dev/null. *pid, and the
+ * pipe's read end.
+ */
+static int
+spawn(const char *const *fixed, const char *const *extra, int into, pid_t *pid)
 {
 	const char *argv[32];
 	int n = 0, p[2];
 
-	argv[n++] = f->sup_bin;
-	argv[n++] = "--serve";
-	argv[n++] = "--name";
-	argv[n++] = f->name;
-	argv[n++] = "--store";
-	argv[n++] = f->store;
+	for (int i = 0; fixed[i] != NULL; i++)
+		argv[n++] = fixed[i];
 	for (int i = 0; extra != NULL && extra[i] != NULL; i++)
 		argv[n++] = extra[i];
 	argv[n] = NULL;
 	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-	f->sup = tu_fork();
-	if (f->sup == 0) {
-		dup2(p[1], 2);
-		dup2(open("/dev/null", O_WRONLY), 1);
+	*pid = tu_fork();
+	if (*pid == 0) {
+		dup2(p[1], into);
+		if (into == 2)
+			dup2(open("/dev/null", O_WRONLY), 1);
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
 	close(p[1]);
-	f->log_fd = p[0];
+	return p[0];
+}
+
+/* dcf-supervisor --serve NAME with extra options, until it serves. */
+static void
+sup_start(struct wfix *f, const char *const *extra)
+{
+	const char *argv[] = {f->sup_bin, "--serve", "--name", f->name, "--store", f->store, NULL};
+
+	f->log_fd = spawn(argv, extra, 2, &f->sup);
 	f->log_len = 0;
 	if (read_until(f->log_fd, f->log, sizeof(f->log), &f->log_len, "serving '", 30) == -1)
 		fail_msg("the supervisor ended before it served: %s", f->log);
@@ -149,31 +159,13 @@ sup_start(struct wfix *f, const char *const *extra)
 static void
 web_start(struct wfix *f, const char *const *extra)
 {
-	const char *argv[16];
+	const char *argv[] = {f->web_bin, "--name", f->name, "--listen", "127.0.0.1:0", "--store",
+	    f->store, NULL};
 	char buf[512];
 	size_t len = 0;
-	int n = 0, p[2];
 	const char *at;
 
-	argv[n++] = f->web_bin;
-	argv[n++] = "--name";
-	argv[n++] = f->name;
-	argv[n++] = "--listen";
-	argv[n++] = "127.0.0.1:0";
-	argv[n++] = "--store";
-	argv[n++] = f->store;
-	for (int i = 0; extra != NULL && extra[i] != NULL; i++)
-		argv[n++] = extra[i];
-	argv[n] = NULL;
-	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-	f->web = tu_fork();
-	if (f->web == 0) {
-		dup2(p[1], 1);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(p[1]);
-	f->web_fd = p[0];
+	f->web_fd = spawn(argv, extra, 1, &f->web);
 	buf[0] = '\0';
 	if (read_until(f->web_fd, buf, sizeof(buf), &len, "\n", 30) == -1)
 		fail_msg("dcf-web ended before it served: %s", buf);
