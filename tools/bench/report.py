@@ -1075,7 +1075,7 @@ def write(R, docs):
     d.p("# dcf benchmarks")
     d.p()
     d.p("Written by `make bench` (`tools/bench/run.py`) on %s from commit %s%s, in %.0f s. "
-        "Do not edit by hand: run `make bench` again. Issues #6, #11, #12, #13 and #14 ask for these "
+        "Do not edit by hand: run `make bench` again. Issues #6, #11, #12, #13, #14 and #15 ask for these "
         "comparisons; benchmarks are not tests and none of this runs in `make check`." % (
             m["date"], m["commit"], " plus uncommitted changes" if m["dirty"] else "", m["elapsed"]))
     d.p()
