@@ -23,6 +23,8 @@ BSD_LIBS   := $(shell pkg-config --libs libbsd-overlay 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 SQLITE_LIBS := $(or $(shell pkg-config --libs sqlite3 2>/dev/null),-lsqlite3)
 MHD_LIBS := $(or $(shell pkg-config --libs libmicrohttpd 2>/dev/null),-lmicrohttpd)
+PQ_CFLAGS := $(or $(shell pkg-config --cflags libpq 2>/dev/null),-I/usr/include/postgresql)
+PQ_LIBS := $(or $(shell pkg-config --libs libpq 2>/dev/null),-lpq)
 ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude -Isrc/include -DDCF_VERSION='"$(VERSION)"' $(BSD_CFLAGS) $(CFLAGS)
 LIBS    := $(BSD_LIBS) -lrt -lpthread -lm
 
@@ -39,7 +41,7 @@ INJ_OBJ := $(LIB_SRC:src/lib/%.c=build/inj/%.o)
 # The store's backends (store.h): linked into the programs, never into libdcf.
 STORE_SRC := $(wildcard src/store/*.c)
 STORE_OBJ := $(STORE_SRC:src/store/%.c=build/store/%.o)
-STORE_LIBS := build/libdcfstore.a $(SQLITE_LIBS)
+STORE_LIBS := build/libdcfstore.a $(SQLITE_LIBS) $(PQ_LIBS)
 PROGS   := dcf-supervisor dcf-status dcf-submit dcf-ctl dcf-web
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS   := $(TEST_SRC:tests/%.c=build/tests/%)
@@ -78,12 +80,12 @@ build/dcf.pc: tools/dcf.pc.in build/dcf.pc.vars Makefile | build/lib
 	    -e 's|@LIBS@|$(strip $(LIBS))|' $< > $@
 build/libdcf-inj.a: $(INJ_OBJ)
 	$(QAR)$(AR) rcs $@ $^
-build/store/%.o: src/store/%.c $(LIB_HDR) | build/store
-	$(QCC)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+build/store/%.o: src/store/%.c src/store/backends.h $(LIB_HDR) | build/store
+	$(QCC)$(CC) $(ALL_CFLAGS) $(PQ_CFLAGS) -c -o $@ $<
 build/libdcfstore.a: $(STORE_OBJ)
 	$(QAR)$(AR) rcs $@ $^
-build/inj-store/%.o: src/store/%.c $(LIB_HDR) | build/inj-store
-	$(QCC)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 -c -o $@ $<
+build/inj-store/%.o: src/store/%.c src/store/backends.h $(LIB_HDR) | build/inj-store
+	$(QCC)$(CC) $(ALL_CFLAGS) $(PQ_CFLAGS) -DDCF_INJECT_ENABLE=1 -c -o $@ $<
 build/libdcfstore-inj.a: $(STORE_SRC:src/store/%.c=build/inj-store/%.o)
 	$(QAR)$(AR) rcs $@ $^
 build/lib build/inj build/tests build/examples build/store build/inj-store:
@@ -108,7 +110,7 @@ WEB_ASSETS := web/index.html web/app.js web/app.css web/favicon.svg
 dcf-web: $(WEB_SRC) $(WEB_ASSETS) src/web.h src/ctl.h src/opts.h build/libdcf.a build/libdcfstore.a
 	$(QLD)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(WEB_SRC) $(STORE_LIBS) build/libdcf.a $(MHD_LIBS) $(LIBS)
 build/inj/dcf-supervisor: $(SUP_SRC) src/opts.h build/libdcf-inj.a build/libdcfstore-inj.a
-	$(QLD)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $(SUP_SRC) build/libdcfstore-inj.a $(SQLITE_LIBS) build/libdcf-inj.a $(LIBS)
+	$(QLD)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $(SUP_SRC) build/libdcfstore-inj.a $(SQLITE_LIBS) $(PQ_LIBS) build/libdcf-inj.a $(LIBS)
 
 # The examples include dcf.h and nothing else of dcf's, as a user's program would.
 EX_CFLAGS := -std=gnu11 $(WARN) -Iinclude $(CFLAGS)
@@ -116,19 +118,24 @@ EX_LIBS_dcf-hashtree := $(or $(shell pkg-config --libs libmd 2>/dev/null),-lmd)
 build/examples/%: examples/%.c include/dcf.h build/libdcf.a | build/examples
 	$(QLD)$(CC) $(EX_CFLAGS) $(LDFLAGS) -o $@ $< build/libdcf.a $(EX_LIBS_$*) $(LIBS)
 
-build/tests/%: tests/%.c $(wildcard tests/*.h) tools/runlib.c tools/runlib.h build/libdcf-inj.a build/libdcfstore.a | build/tests
-	$(QLD)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $< tools/runlib.c $(STORE_LIBS) build/libdcf-inj.a $(CMOCKA_LIBS) $(LIBS)
+# The suites link the store with its test hooks (DCF_INJECT_ENABLE), as the library.
+TEST_STORE_LIBS := build/libdcfstore-inj.a $(SQLITE_LIBS) $(PQ_LIBS)
+build/tests/%: tests/%.c $(wildcard tests/*.h) tools/runlib.c tools/runlib.h build/libdcf-inj.a build/libdcfstore-inj.a | build/tests
+	$(QLD)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $< tools/runlib.c $(TEST_STORE_LIBS) build/libdcf-inj.a $(CMOCKA_LIBS) $(LIBS)
+# The store's suite runs a PostgreSQL server of its own (tests/pg.c).
+build/tests/test_store: tests/test_store.c tests/pg.c $(wildcard tests/*.h) tools/runlib.c tools/runlib.h build/libdcf-inj.a build/libdcfstore-inj.a | build/tests
+	$(QLD)$(CC) $(ALL_CFLAGS) $(PQ_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $< tests/pg.c tools/runlib.c $(TEST_STORE_LIBS) build/libdcf-inj.a $(CMOCKA_LIBS) $(LIBS)
 
 # The option table and both programs' parsers, in process.
 # dcf-web's test drives Chromium through the DevTools protocol (tests/cdp.c; b64_pton: libresolv).
-build/tests/test_web: tests/test_web.c tests/cdp.c tests/cdp.h $(wildcard tests/*.h) tools/runlib.c tools/runlib.h build/libdcf-inj.a build/libdcfstore.a | build/tests
-	$(QLD)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $< tests/cdp.c tools/runlib.c $(STORE_LIBS) build/libdcf-inj.a $(CMOCKA_LIBS) $(LIBS) -lresolv
+build/tests/test_web: tests/test_web.c tests/cdp.c tests/cdp.h $(wildcard tests/*.h) tools/runlib.c tools/runlib.h build/libdcf-inj.a build/libdcfstore-inj.a | build/tests
+	$(QLD)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $< tests/cdp.c tools/runlib.c $(TEST_STORE_LIBS) build/libdcf-inj.a $(CMOCKA_LIBS) $(LIBS) -lresolv
 OPT_SRC := src/opts.c src/options.c src/status_options.c src/submit_options.c src/ctl_options.c \
 	src/web_options.c
 build/tests/test_opts: tests/test_opts.c $(OPT_SRC) src/opts.h $(LIB_HDR) \
-    src/status.h src/submit.h src/ctl.h src/web.h tests/fuzz/fuzz.h build/libdcf-inj.a build/libdcfstore.a | build/tests
+    src/status.h src/submit.h src/ctl.h src/web.h tests/fuzz/fuzz.h build/libdcf-inj.a build/libdcfstore-inj.a | build/tests
 	$(QLD)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 -Isrc -Itests/fuzz $(LDFLAGS) -o $@ $< \
-	    $(OPT_SRC) $(STORE_LIBS) build/libdcf-inj.a $(CMOCKA_LIBS) $(LIBS)
+	    $(OPT_SRC) $(TEST_STORE_LIBS) build/libdcf-inj.a $(CMOCKA_LIBS) $(LIBS)
 
 build/dcf-chaos: tools/chaos.c tools/runlib.c tools/runlib.h build/libdcf.a
 	$(QLD)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tools/chaos.c tools/runlib.c build/libdcf.a $(LIBS)
@@ -180,7 +187,7 @@ lint:
 	@cppcheck --quiet --enable=warning,performance,portability --inline-suppr --error-exitcode=1 \
 		--std=c11 -D_GNU_SOURCE -DDCF_INJECT_ENABLE=1 -Iinclude -Isrc/include src tools tests examples
 	@echo "== clang-tidy"
-	@clang-tidy --quiet $(LINT_SRC) -- $(LINT_DEFS) -Iinclude -Isrc/include $$(pkg-config --cflags libbsd-overlay) 2>&1 | \
+	@clang-tidy --quiet $(LINT_SRC) -- $(LINT_DEFS) -Iinclude -Isrc/include $(PQ_CFLAGS) $$(pkg-config --cflags libbsd-overlay) 2>&1 | \
 		grep -v 'warnings generated' ; test $${PIPESTATUS[0]} -eq 0
 	@echo "== clang-format"
 	@clang-format --dry-run -Werror $(FMT_SRC)

@@ -10,6 +10,7 @@
 
 #include "dcf/layout.h"
 #include "dcf/seg.h"
+#include "dcf/store.h"
 #include "dcf/util.h"
 #include "opts.h"
 
@@ -95,9 +96,9 @@ const struct opt opt_table[OPT_NENTRIES] = {
         "skip those that succeeded; rerun those that failed"},
     [OPT_RESULTS] = {"results", 0, REQ, OPT_K_DIR, "DIR", 0, 0, NULL, SUP,
         "keep each task's stdout, stderr and meta in DIR/SEQ/"},
-    [OPT_STORE] = {"store", 's', REQ, OPT_K_FILE, "FILE", 0, 0, NULL, SUP | STA | WEB,
-        "record every task in FILE (SQLite); a run killed midway\nresumes where it stood when "
-        "started again with it"},
+    [OPT_STORE] = {"store", 's', REQ, OPT_K_STORE, "FILE|URL", 0, 0, NULL, SUP | STA | WEB,
+        "record every task in FILE (SQLite) or a postgresql:// URL;\na run killed midway "
+        "resumes where it stood when\nstarted again with it"},
     [OPT_SERVE] = {"serve", 0, OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, SUP,
         "run until stopped, running what dcf-submit sends;\nevery task durable in the store "
         "(default:\n$XDG_STATE_HOME/dcf/NAME.db)"},
@@ -362,6 +363,9 @@ want(const struct opt *o, char *buf, size_t len)
 		return;
 	case OPT_K_FILE:
 		snprintf(buf, len, "a file name");
+		return;
+	case OPT_K_STORE:
+		snprintf(buf, len, "a file name or a postgresql:// URL");
 		return;
 	case OPT_K_INFILE:
 		snprintf(buf, len, "a file to read, or -");
@@ -636,6 +640,8 @@ parse_value(const struct opt *o, const char *s, struct opt_val *v, char *why, si
 		break;
 	case OPT_K_FILE:
 		return file_check(s, why, len);
+	case OPT_K_STORE:
+		return dcf_store_is_url(s) ? 0 : file_check(s, why, len);
 	case OPT_K_INFILE:
 		return infile_check(s, why, len);
 	case OPT_K_DIR:

@@ -73,6 +73,7 @@ enum opt_kind {
 	OPT_K_WORD,     /* one of words: u, its index */
 	OPT_K_FILE,     /* a file to write: not a directory or a block device, in a
 	                  directory that exists (nothing is created here): s */
+	OPT_K_STORE,    /* a store: a postgresql:// URL, else as OPT_K_FILE: s */
 	OPT_K_INFILE,   /* a file to read that exists and is not a directory, or "-": s */
 	OPT_K_DIR,      /* a directory, or one to create in a directory that exists: s */
 	OPT_K_DURATION, /* "N" seconds, decimals allowed, or with a unit: ms, s, m, h, d;

@@ -39,13 +39,14 @@ list_one(void *arg, const struct dcf_store_task *t)
 	return 0;
 }
 
+/* Where the store's tasks' output is kept (svc_outdir). */
+static char outdir[PATH_MAX];
+
 static int
 show_one(void *arg, const struct dcf_store_task *t)
 {
 	const struct status_opts *o = arg;
-	char outdir[PATH_MAX];
 
-	snprintf(outdir, sizeof(outdir), "%s.out", o->store);
 	if (o->json) {
 		dcf_render_task_json(stdout, t, outdir);
 		fputc('\n', stdout);
@@ -79,11 +80,11 @@ print_output(const struct status_opts *o, struct dcf_store *st)
 		errx(1, "%s", msg);
 	if (r == 0)
 		errx(1, "no task %" PRIu64 " in %s (never submitted, or pruned)", o->out_id,
-		    o->store);
+		    st->where);
 	if (!dcf_store_state_final(s.state))
 		errx(1, "task %" PRIu64 " is %s: its output is kept once it ends", o->out_id,
 		    dcf_store_state_name(s.state));
-	snprintf(path, sizeof(path), "%s.out/%" PRIu64 "/%s", o->store, o->out_id,
+	snprintf(path, sizeof(path), "%s/%" PRIu64 "/%s", outdir, o->out_id,
 	    o->out_err ? "stderr" : "stdout");
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
 		err(1, "%s", path);
@@ -111,6 +112,8 @@ status_store(struct status_opts *o)
 		o->store = def;
 	}
 	so.where = o->store;
+	if (svc_outdir(o->store, o->name, outdir, sizeof(outdir), msg, sizeof(msg)) == -1)
+		errx(1, "%s", msg);
 	if ((st = dcf_store_open(&so, msg, sizeof(msg))) == NULL)
 		errx(1, "%s", msg);
 	if (o->out_id != 0) {

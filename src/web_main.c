@@ -99,6 +99,7 @@ struct sse {
 static struct {
 	struct web_opts o;
 	char store[PATH_MAX];
+	char outdir[PATH_MAX + 8]; /* where its tasks' output is kept (svc_outdir) */
 	char sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char token[33];
 	char url[128];
@@ -695,7 +696,7 @@ store_counts(struct dcf_store_counts *n)
 	char msg[512];
 	int r;
 
-	if (access(W.store, F_OK) == -1)
+	if (!dcf_store_is_url(W.store) && access(W.store, F_OK) == -1)
 		return 1;
 	if ((st = dcf_store_open(&so, msg, sizeof(msg))) == NULL)
 		return -1;
@@ -841,7 +842,7 @@ api_tasks(struct MHD_Connection *conn)
 		return refuse(conn, 400, "before is a task id, limit 1 to 1000");
 	if (state != NULL && state[0] != '\0' && (sn = dcf_store_state_parse(state)) < 0)
 		return refuse(conn, 400, "no such state");
-	if (access(W.store, F_OK) == -1) {
+	if (!dcf_store_is_url(W.store) && access(W.store, F_OK) == -1) {
 		snprintf(msg, sizeof(msg),
 		    "no store at %s: a service keeps one (dcf-supervisor --serve)", W.store);
 		return send_json_reply(conn, 404, 0, msg, strlen(msg));
@@ -903,7 +904,7 @@ api_output(struct MHD_Connection *conn, const char *rest)
 	if (dcf_parse_u64(num, 1, INT64_MAX, &id) == -1 ||
 	    (strcmp(which, "stdout") != 0 && strcmp(which, "stderr") != 0))
 		return send_text(conn, 404, "not found\n");
-	snprintf(path, sizeof(path), "%s.out/%" PRIu64 "/%s", W.store, id, which);
+	snprintf(path, sizeof(path), "%s/%" PRIu64 "/%s", W.outdir, id, which);
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)) == -1)
 		return send_text(conn, 404, "task %" PRIu64 ": no %s kept (not ended, or pruned)\n",
 		    id, which);
@@ -1450,7 +1451,8 @@ main(int argc, char **argv)
 	if (W.o.store != NULL)
 		strlcpy(W.store, W.o.store, sizeof(W.store));
 	if (svc_paths(W.o.name, W.sock, sizeof(W.sock), W.o.store == NULL ? W.store : NULL,
-	        W.o.store == NULL ? sizeof(W.store) : 0, err, sizeof(err)) == -1)
+	        W.o.store == NULL ? sizeof(W.store) : 0, err, sizeof(err)) == -1 ||
+	    svc_outdir(W.store, W.o.name, W.outdir, sizeof(W.outdir), err, sizeof(err)) == -1)
 		die("%s", err);
 	if (W.o.control)
 		make_token();

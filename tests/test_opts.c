@@ -212,6 +212,7 @@ sample(const struct opt *o, char *buf, size_t len)
 	case OPT_K_WORD:
 		return o->words[0];
 	case OPT_K_FILE:
+	case OPT_K_STORE:
 	case OPT_K_INFILE:
 		return "/dev/null";
 	case OPT_K_DIR:

@@ -1732,7 +1732,14 @@ test_priority_ctl_handed(void **state)
 	assert_int_equal(sup_stop(f, SIGTERM), 0);
 	/* Task 2 is an 'L' in the marks (its command's letter); once each, every one. */
 	read_marks(marks, cls, 2, 120, seq);
-	assert_true(seq[2] > seq[100]); /* after every task of priority 0 */
+	/*
+	 * After every task of priority 0 that was in its network's queue with it;
+	 * those still on their way there (65..100) may come after it, if the node
+	 * empties the queue's priority 0 before the supervisor refills it (dcf-ctl(1)).
+	 */
+	for (uint64_t id = 1; id <= 64; id++)
+		if (id != 2)
+			assert_true(seq[2] > seq[id]);
 	assert_true(seq[2] < seq[101]); /* before those of -1 submitted after it moved */
 	assert_int_equal(tu_leftovers(), 0);
 }

@@ -9,17 +9,24 @@
  * exactly as it was.
  */
 #include <ftw.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "testutil.h"
+#include "../src/store/backends.h"
 #include "dcf/store.h"
+#include "pg.h"
+
+/* The PostgreSQL server of the second group (tpg_start), each test a schema of its own. */
+static struct tpg the_pg;
 
 struct fix {
 	char dir[64];
-	char path[128];
+	char path[300]; /* a file, or a postgresql:// URL */
 	char err[512];
+	int pg;
 };
 
 static int
@@ -40,6 +47,25 @@ setup(void **state)
 	return 0;
 }
 
+/* A store in a new schema of the group's PostgreSQL server. */
+static int
+setup_pg(void **state)
+{
+	struct fix *f = calloc(1, sizeof(*f));
+
+	tu_setup(state);
+	if (f == NULL)
+		return -1;
+	f->pg = 1;
+	if (tpg_schema(&the_pg, f->path, sizeof(f->path), f->err, sizeof(f->err)) == -1) {
+		fprintf(stderr, "%s\n", f->err);
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
 static int
 teardown(void **state)
 {
@@ -47,10 +73,67 @@ teardown(void **state)
 	int r = tu_teardown(state);
 
 	if (f != NULL) {
-		tu_rm_tree(f->dir);
+		if (f->dir[0] != '\0')
+			tu_rm_tree(f->dir);
 		free(f);
 	}
 	return r;
+}
+
+static int
+pg_group_up(void **state)
+{
+	char err[512];
+
+	(void)state;
+	if (tpg_start(&the_pg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "starting PostgreSQL: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+pg_group_down(void **state)
+{
+	(void)state;
+	tpg_stop(&the_pg);
+	return 0;
+}
+
+/* One number from a query on the store's schema, as its owner sees it. */
+static int64_t
+pg_number(struct fix *f, const char *sql)
+{
+	PGconn *c = PQconnectdb(f->path);
+	PGresult *r;
+	int64_t v;
+
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("connecting: %s", PQerrorMessage(c));
+	r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+		fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+	v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	PQfinish(c);
+	return v;
+}
+
+/* One command on the store's schema. */
+static void
+pg_do(struct fix *f, const char *sql)
+{
+	PGconn *c = PQconnectdb(f->path);
+	PGresult *r;
+
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("connecting: %s", PQerrorMessage(c));
+	r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+	PQclear(r);
+	PQfinish(c);
 }
 
 static struct dcf_store *
@@ -496,7 +579,9 @@ test_after(void **state)
 	assert_int_equal(s.ids[1], 6);
 	dcf_store_close(st);
 	/* The rows that said who waited are gone with their use. */
-	{
+	if (f->pg) {
+		assert_int_equal(pg_number(f, "SELECT count(*) FROM dcf_dep"), 0);
+	} else {
 		sqlite3 *db;
 		sqlite3_stmt *q;
 
@@ -718,6 +803,8 @@ test_priority_windows(void **state)
 	    0);
 	assert_int_equal(s.n, 29);
 	dcf_store_close(st);
+	if (f->pg)
+		return; /* what follows is SQLite's older schemas */
 
 	/* Back to schema 1, as an older dcf left it. */
 	raw_sql(f->path,
@@ -839,9 +926,6 @@ test_refusals(void **state)
 	assert_null(open_w(f, DCF_STORE_SERVICE, 0));
 	assert_int_equal(errno, ENOENT);
 	assert_int_equal(access(f->path, F_OK), -1);
-	/* Not built yet. */
-	snprintf(f->path, sizeof(f->path), "postgresql://localhost/dcf");
-	refused(f, DCF_STORE_SERVICE, EPROTONOSUPPORT, "not built yet");
 }
 
 /*
@@ -869,7 +953,7 @@ test_disk_full(void **state)
 	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
 	signal(SIGXFSZ, SIG_IGN);
 	{
-		char wal[160];
+		char wal[sizeof(f->path) + 8];
 
 		snprintf(wal, sizeof(wal), "%s-wal", f->path);
 		assert_int_equal(stat(wal, &sb), 0);
@@ -889,6 +973,144 @@ test_disk_full(void **state)
 	assert_non_null(st = open_w(f, DCF_STORE_SERVICE, 0)); /* quick_check passes */
 	assert_int_equal(dcf_store_count(st, &c, f->err, sizeof(f->err)), 0);
 	assert_int_equal(c.by_state[DCF_SS_QUEUED], 74);
+	dcf_store_close(st);
+}
+
+/* The open is refused (PostgreSQL), errno e, err holding what, on one line. */
+static void
+pg_refused(struct fix *f, enum dcf_store_mode mode, int readonly, int e, const char *what)
+{
+	struct dcf_store *st = readonly ? open_r(f) : open_w(f, mode, 1);
+
+	if (st != NULL)
+		fail_msg("opened, not refused (want \"%s\")", what);
+	if (errno != e || strstr(f->err, what) == NULL)
+		fail_msg("errno %d (want %d), message \"%s\" (want \"%s\")", errno, e, f->err,
+		    what);
+	assert_null(strchr(f->err, '\n'));
+}
+
+/*
+ * PostgreSQL: nothing there for a reader or a writer told not to create,
+ * and nothing made by them; a second writer; a newer schema; the other
+ * mode; tables of the same names that are not ours; no schema to make it
+ * in; a server not there; a password never shown.
+ */
+static void
+test_pg_refusals(void **state)
+{
+	struct fix *f = *state;
+	struct dcf_store *st;
+	char keep[sizeof(f->path)];
+
+	pg_refused(f, DCF_STORE_SERVICE, 1, ENOENT, "no such store");
+	assert_null(open_w(f, DCF_STORE_SERVICE, 0));
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(pg_number(f,
+	                     "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'dcf%' AND "
+	                     "schemaname = current_schema()"),
+	    0);
+	assert_non_null(st = open_w(f, DCF_STORE_SERVICE, 1));
+	pg_refused(f, DCF_STORE_SERVICE, 0, EBUSY, "in use by another supervisor");
+	dcf_store_close(st);
+	pg_do(f, "UPDATE dcf_meta SET v = '2' WHERE k = 'schema'");
+	pg_refused(f, DCF_STORE_SERVICE, 0, EPROTO, "newer than this dcf reads");
+	pg_refused(f, DCF_STORE_SERVICE, 1, EPROTO, "newer than this dcf reads");
+	pg_do(f, "UPDATE dcf_meta SET v = '1' WHERE k = 'schema'");
+	pg_refused(f, DCF_STORE_BATCH, 0, EINVAL, "holds a service's tasks, not a batch's");
+	pg_do(f, "UPDATE dcf_meta SET v = 'other' WHERE k = 'app'");
+	pg_refused(f, DCF_STORE_SERVICE, 0, EINVAL, "not a dcf store");
+	pg_do(f, "DROP TABLE dcf_meta");
+	pg_refused(f, DCF_STORE_SERVICE, 0, EINVAL, "not a dcf store");
+	/* The schema untouched by every refusal: the tables as they were left. */
+	assert_int_equal(pg_number(f,
+	                     "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'dcf%' AND "
+	                     "schemaname = current_schema()"),
+	    2);
+	memcpy(keep, f->path, sizeof(keep));
+	tpg_url(&the_pg, "no_such_schema", f->path, sizeof(f->path));
+	pg_refused(f, DCF_STORE_SERVICE, 0, EINVAL, "no schema to keep the store in");
+	snprintf(f->path, sizeof(f->path), "postgresql://dcf:s3cret@/postgres?host=%s/nothing-here",
+	    the_pg.dir);
+	pg_refused(f, DCF_STORE_SERVICE, 0, ECONNREFUSED, "cannot connect");
+	assert_null(strstr(f->err, "s3cret"));
+	assert_non_null(strstr(f->err, "dcf:***@"));
+	memcpy(f->path, keep, sizeof(keep));
+}
+
+/* The tasks' ids as the store holds them, each the count of its copies (to be 1). */
+static void
+pg_books(struct fix *f, int64_t want_rows, int64_t want_max)
+{
+	assert_int_equal(pg_number(f, "SELECT count(*) FROM dcf_task"), want_rows);
+	assert_int_equal(pg_number(f, "SELECT coalesce(max(id), 0) FROM dcf_task"), want_max);
+	assert_int_equal(pg_number(f, "SELECT count(DISTINCT key) FROM dcf_task"),
+	    pg_number(f, "SELECT count(key) FROM dcf_task"));
+}
+
+/*
+ * A lost connection: between commits (the server ended the session) the
+ * next commit takes a new one; during a commit whose answer is lost (it
+ * was applied), the retry applies nothing twice and gives back what the
+ * caller is owed; the server restarted (an immediate shutdown, crash
+ * recovery) under an open writer, which goes on with nothing lost.
+ */
+static void
+test_pg_lost_connection(void **state)
+{
+	struct fix *f = *state;
+	struct dcf_store *st = open_w(f, DCF_STORE_SERVICE, 1);
+	struct dcf_store_new a[3];
+	struct dcf_store_batch b = {.add = a, .nadd = 3};
+	struct dcf_store_counts c;
+	char err[512];
+
+	assert_non_null(st);
+	assert_int_equal(add_n(f, st, 1, 3), 0);
+	pg_do(f,
+	    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+	    "application_name = 'dcf'");
+	assert_int_equal(add_n(f, st, 4, 2), 0);
+	pg_books(f, 5, 5);
+
+	/* Applied, answer lost: one new task, one whose key task 6 holds, one more. */
+	new_task(&a[0], 6, "six", "a\0", 2);
+	b.nadd = 1;
+	assert_int_equal(dcf_store_commit(st, &b, f->err, sizeof(f->err)), 0);
+	new_task(&a[0], 7, "seven", "a\0", 2);
+	new_task(&a[1], 8, "six", "b\0", 2);
+	new_task(&a[2], 9, NULL, "c\0", 2);
+	b.nadd = 3;
+	dcf_store_pg_lose_answers = 1;
+	assert_int_equal(dcf_store_commit(st, &b, f->err, sizeof(f->err)), -1);
+	assert_int_equal(errno, ECONNRESET);
+	assert_non_null(strstr(f->err, "connection to the database was lost"));
+	pg_books(f, 8, 9); /* it was applied: 6 and 7 and 9 */
+	memset(&a[1].dup_of, 0xff, sizeof(a[1].dup_of));
+	assert_int_equal(dcf_store_commit(st, &b, f->err, sizeof(f->err)), 0);
+	assert_int_equal(a[0].dup_of, 0);
+	assert_int_equal(a[1].dup_of, 6);
+	assert_int_equal(a[2].dup_of, 0);
+	assert_int_equal(a[0].t.state, DCF_SS_QUEUED);
+	pg_books(f, 8, 9);
+	/* And the next commit is an ordinary one. */
+	assert_int_equal(end_one(f, st, 9, DCF_SS_DONE, 99), 0);
+	assert_int_equal(dcf_store_count(st, &c, f->err, sizeof(f->err)), 0);
+	assert_int_equal(c.by_state[DCF_SS_DONE], 1);
+	assert_int_equal(c.max_id, 9);
+
+	/* The server restarted under the writer. */
+	tpg_kill(&the_pg);
+	if (tpg_restart(&the_pg, err, sizeof(err)) == -1)
+		fail_msg("restarting PostgreSQL: %s", err);
+	if (add_n(f, st, 10, 2) != 0)
+		fail_msg("after the restart: %s", f->err);
+	pg_books(f, 10, 11);
+	assert_int_equal(dcf_store_count(st, &c, f->err, sizeof(f->err)), 0);
+	assert_int_equal(c.by_state[DCF_SS_QUEUED], 9);
+	assert_int_equal(c.by_state[DCF_SS_DONE], 1);
+	/* Still the only writer: its lock was taken again with its new connection. */
+	pg_refused(f, DCF_STORE_SERVICE, 0, EBUSY, "in use by another supervisor");
 	dcf_store_close(st);
 }
 
@@ -921,5 +1143,21 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_state_names, setup, teardown),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	/* The same, and more, on PostgreSQL: a server of our own for the group. */
+	const struct CMUnitTest pg_tests[] = {
+	    cmocka_unit_test_setup_teardown(test_roundtrip, setup_pg, teardown),
+	    cmocka_unit_test_setup_teardown(test_keys, setup_pg, teardown),
+	    cmocka_unit_test_setup_teardown(test_priority_windows, setup_pg, teardown),
+	    cmocka_unit_test_setup_teardown(test_after, setup_pg, teardown),
+	    cmocka_unit_test_setup_teardown(test_final_and_atomic, setup_pg, teardown),
+	    cmocka_unit_test_setup_teardown(test_unfinished_windows, setup_pg, teardown),
+	    cmocka_unit_test_setup_teardown(test_prune, setup_pg, teardown),
+	    cmocka_unit_test_setup_teardown(test_reader_beside_writer, setup_pg, teardown),
+	    cmocka_unit_test_setup_teardown(test_pg_refusals, setup_pg, teardown),
+	    cmocka_unit_test_setup_teardown(test_pg_lost_connection, setup_pg, teardown),
+	};
+	int failed = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
+
+	return failed +
+	    cmocka_run_group_tests_name("postgresql", pg_tests, pg_group_up, pg_group_down);
 }

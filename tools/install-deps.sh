@@ -17,6 +17,10 @@ set -eu
 # needed to build or run dcf.
 need="gcc make pkg-config libbsd-dev libcmocka-dev libsqlite3-dev libmicrohttpd-dev valgrind python3 parallel"
 need="$need chromium prometheus"
+# libpq-dev: the PostgreSQL store (--store postgresql://...). postgresql: its
+# tests start private clusters of their own (initdb and postgres on a
+# temporary directory, a Unix socket, no port) and stop them.
+need="$need libpq-dev postgresql"
 for group in "$@"; do
 	case $group in
 	lint) need="$need cppcheck clang-tidy clang-format groff-base" ;;
@@ -36,6 +40,15 @@ echo "install-deps: installing:$missing"
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
+# The package would make and start a cluster of its own, a service nothing
+# here uses: told not to, where PostgreSQL was never installed.
+case " $missing " in
+*" postgresql "*)
+	if [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+		$SUDO mkdir -p /etc/postgresql-common
+		echo "create_main_cluster = false" | $SUDO tee /etc/postgresql-common/createcluster.conf >/dev/null
+	fi ;;
+esac
 $SUDO apt-get update -q >/dev/null
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -q --no-install-recommends $missing >/dev/null

@@ -3791,7 +3791,13 @@ serve_paths(struct sup *s, struct sup_opts *o, char *err, size_t errlen)
 		o->store_path = s->store_buf;
 	}
 	if (o->results_dir == NULL) {
-		snprintf(s->results_buf, sizeof(s->results_buf), "%s.out", o->store_path);
+		if (svc_outdir(o->store_path, o->name, s->results_buf, sizeof(s->results_buf), err,
+		        errlen) == -1)
+			return -1;
+		/* A PostgreSQL store's is this host's own, where a local store would be. */
+		if (dcf_store_is_url(o->store_path) &&
+		    svc_private_dir(s->results_buf, 1, err, errlen) == -1)
+			return -1;
 		if (mkdir(s->results_buf, 0700) == -1 && errno != EEXIST)
 			DCF_BAD(errno, "cannot make %.200s: %s", s->results_buf, strerror(errno));
 		o->results_dir = s->results_buf;
@@ -3809,7 +3815,7 @@ drop_new_store(struct sup *s, const struct sup_opts *o)
 	s->svc = NULL;
 	dcf_store_close(s->store);
 	s->store = NULL;
-	if (created && o->store_path != NULL)
+	if (created && o->store_path != NULL && !dcf_store_is_url(o->store_path))
 		(void)unlink(o->store_path);
 }
 

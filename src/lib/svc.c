@@ -203,6 +203,21 @@ svc_paths(const char *name, char *sock, size_t socklen, char *store, size_t stor
 	return 0;
 }
 
+int
+svc_outdir(const char *store, const char *name, char *buf, size_t len, char *err, size_t errlen)
+{
+	char def[PATH_MAX];
+
+	if (dcf_store_is_url(store)) {
+		if (svc_paths(name, NULL, 0, def, sizeof(def), err, errlen) == -1)
+			return -1;
+		store = def;
+	}
+	if ((size_t)snprintf(buf, len, "%s.out", store) >= len)
+		DCF_BAD(ENAMETOOLONG, "the output directory's path is too long: %s.out", store);
+	return 0;
+}
+
 /* --- queues --------------------------------------------------------------- */
 
 static int

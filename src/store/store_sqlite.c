@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backends.h"
 #include "dcf/inject.h"
 #include "dcf/store.h"
 #include "dcf/util.h"
@@ -1393,8 +1394,8 @@ prepare_all(struct st_sqlite *s, char *err, size_t errlen)
 	return 0;
 }
 
-static struct dcf_store *
-sqlite_open(const struct dcf_store_open_opts *o, char *err, size_t errlen)
+struct dcf_store *
+dcf_store_sqlite_open(const struct dcf_store_open_opts *o, char *err, size_t errlen)
 {
 	struct st_sqlite *s;
 	int exists, empty, rc, flags = SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_FULLMUTEX;
@@ -1459,23 +1460,4 @@ fail:
 	sq_close(&s->base);
 	errno = rc;
 	return NULL;
-}
-
-struct dcf_store *
-dcf_store_open(const struct dcf_store_open_opts *o, char *err, size_t errlen)
-{
-	if (o->where == NULL || o->where[0] == '\0') {
-		snprintf(err, errlen, "a store needs a path");
-		errno = EINVAL;
-		return NULL;
-	}
-	if (strncmp(o->where, "postgresql://", 13) == 0 ||
-	    strncmp(o->where, "postgres://", 11) == 0) {
-		snprintf(err, errlen,
-		    "%s: PostgreSQL stores are not built yet: name an SQLite file for now",
-		    o->where);
-		errno = EPROTONOSUPPORT;
-		return NULL;
-	}
-	return sqlite_open(o, err, errlen);
 }

@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "dcf/layout.h"
 
@@ -223,12 +224,19 @@ struct dcf_store {
 
 /* How to open. */
 struct dcf_store_open_opts {
-	const char *where;        /* a path (SQLite), later a postgresql:// URL */
+	const char *where;        /* a path (SQLite) or a postgresql:// URL (PostgreSQL) */
 	int readonly;             /* a reader: never creates nor changes anything */
 	int create;               /* a writer may create it when it does not exist */
 	enum dcf_store_mode mode; /* a writer: what it must hold (a new one: what it will) */
 	const char *instance;     /* recorded at creation, and shown */
 };
+
+/* A PostgreSQL store's name: a libpq URL (postgresql:// or postgres://); else a file. */
+static inline int
+dcf_store_is_url(const char *where)
+{
+	return strncmp(where, "postgresql://", 13) == 0 || strncmp(where, "postgres://", 11) == 0;
+}
 
 /*
  * Open a store (the backend's by its name's form), refusing with a clear

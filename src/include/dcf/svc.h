@@ -55,6 +55,13 @@ struct svc;
 int svc_paths(const char *name, char *sock, size_t socklen, char *store, size_t storelen, char *err,
     size_t errlen);
 /*
+ * Where a store's tasks' output is kept: FILE.out beside an SQLite file;
+ * for a PostgreSQL store (a URL), this host's, the default store path of
+ * instance name with .out. -1 with err.
+ */
+int svc_outdir(const char *store, const char *name, char *buf, size_t len, char *err,
+    size_t errlen);
+/*
  * Make the directory of path private (0700, ours; made if missing, with
  * its parents when make_parents), refusing one that is not a directory, not
  * ours, or open to others. -1 with err.

@@ -1,0 +1,1517 @@
+/*
+ * store_pg.c - the store (store.h) in a PostgreSQL database, for the day
+ * one machine is not enough: `--store postgresql://...` (any libpq URL).
+ *
+ * The same tasks, states and rules as the SQLite file (store_sqlite.c),
+ * in three tables of the schema the connection's search_path names first:
+ *   dcf_meta(k, v)  app 'dcf', schema, mode, instance, max_id, created,
+ *                   commit_seq (below)
+ *   dcf_task(...)   one row per task, as SQLite's task; the same partial
+ *                   indexes
+ *   dcf_dep(on_id, task)  --after, as SQLite's dep
+ * Every integer is a bigint, every value travels in binary: nothing is
+ * quoted or parsed as text on the way.
+ *
+ * Durable when commit returns: the session's synchronous_commit is on, so
+ * COMMIT answers after the server flushed its WAL. One writer: the writer
+ * holds a session advisory lock keyed by the schema for as long as it is
+ * connected; the server drops it when the connection ends, however the
+ * process ended.
+ *
+ * A connection lost mid-commit leaves its outcome unknown: the COMMIT may
+ * have been applied and its answer lost. Each commit therefore also
+ * writes its number (commit_seq) in its own transaction; the retry, on a
+ * new connection, reads it: if the lost one was applied, the retry does
+ * not apply it twice but reads back what the caller is owed (each new
+ * task's state, or the task that holds its key). Only the tasks it woke
+ * (--after) are not told again: they wait in the store, queued, for the
+ * next start.
+ *
+ * Nothing here is exported from libdcf: the programs link it (store.h).
+ */
+#include <endian.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backends.h"
+#include "dcf/inject.h"
+#include "dcf/store.h"
+#include "dcf/util.h"
+
+#define SCHEMA  1
+#define KEY_MAX 512
+#define NPARAM  20
+
+enum pg_stmt {
+	Q_INSERT,
+	Q_KEY_ID,
+	Q_STARTED,
+	Q_REQUEUED,
+	Q_ENDED,
+	Q_PRIO,
+	Q_DUE,
+	Q_DEP_ADD,
+	Q_DEPS_OF,
+	Q_DEP_DEL,
+	Q_WAKE,
+	Q_DEP_FAIL,
+	Q_DEP_COUNT,
+	Q_META_SET,
+	Q_META_GET,
+	Q_DELAYED,
+	Q_STATE_OF,
+	Q_UNFINISHED,
+	Q_UNFINISHED_PRIO,
+	Q_LIST_ANY,
+	Q_LIST_STATE,
+	Q_LIST_OPEN,
+	Q_GET,
+	Q_COUNT,
+	Q_COUNT_UNFINISHED,
+	Q_COUNT_FINISHED,
+	Q_MAX_ID_GET,
+	Q_MAX_ID_SET,
+	Q_KEEP_EDGE,
+	Q_PRUNE_SEL,
+	Q_DELETE,
+	Q_NSTMT
+};
+
+/* The columns a task is read with, in struct dcf_store_task's order (read_row). */
+#define COLS \
+	"id, state, prio, timeout_ms, retries, attempts, tries, runs, submitted_ns, " \
+	"started_ns, ended_ns, pid, pid_start, net, node, how, exit_code, term_sig, " \
+	"exec_errno, run_start_ns, run_ns, cpu_us, maxrss_kb, out_bytes, err_bytes, pin, " \
+	"not_before_ns, waits, after_any, cause, after_ids, key, cmd, cwd"
+#define B "::bigint"
+
+static const char *const sql_text[Q_NSTMT] = {
+    [Q_INSERT] = "INSERT INTO dcf_task (id, key, state, prio, timeout_ms, retries, submitted_ns, "
+                 "cmd, cwd, pin, not_before_ns, waits, after_any, after_ids, cause, ended_ns) "
+                 "VALUES ($1" B ", $2::text, $11" B ", $3" B ", $4" B ", $5" B ", $6" B
+                 ", $7::bytea, $8::text, $9" B ", $10" B ", $12" B ", $13" B ", $14::text, $15" B
+                 ", $16" B ") ON CONFLICT (key) DO NOTHING",
+    [Q_KEY_ID] = "SELECT id FROM dcf_task WHERE key = $1::text",
+    [Q_STARTED] = "UPDATE dcf_task SET state = 1, runs = greatest(runs, $2" B "), "
+                  "started_ns = $3" B ", pid = $4" B ", pid_start = $5" B ", net = $6" B
+                  ", node = $7" B " WHERE id = $1" B " AND state < 2",
+    [Q_REQUEUED] = "UPDATE dcf_task SET state = 0, attempts = $2" B ", tries = $3" B
+                   ", pid = 0 WHERE id = $1" B " AND state < 2",
+    [Q_ENDED] =
+        "UPDATE dcf_task SET state = $2" B ", attempts = $3" B ", tries = $4" B ", runs = $5" B
+        ", ended_ns = $6" B ", how = $7" B ", exit_code = $8" B ", term_sig = $9" B
+        ", exec_errno = $10" B ", run_start_ns = $11" B ", run_ns = $12" B ", cpu_us = $13" B
+        ", maxrss_kb = $14" B ", out_bytes = $15" B ", err_bytes = $16" B ", pid = 0 "
+        "WHERE id = $1" B " AND state < 2",
+    [Q_PRIO] = "UPDATE dcf_task SET prio = $2" B " WHERE id = $1" B " AND state < 2",
+    [Q_DUE] = "UPDATE dcf_task SET not_before_ns = 0 WHERE id = $1" B " AND state < 2",
+    [Q_DEP_ADD] =
+        "INSERT INTO dcf_dep (on_id, task) VALUES ($1" B ", $2" B ") ON CONFLICT DO NOTHING",
+    [Q_DEPS_OF] = "SELECT d.task, t.after_any FROM dcf_dep d JOIN dcf_task t ON t.id = d.task "
+                  "WHERE d.on_id = $1" B " AND t.state < 2",
+    [Q_DEP_DEL] = "DELETE FROM dcf_dep WHERE on_id = $1" B,
+    [Q_WAKE] = "UPDATE dcf_task SET waits = waits - 1 WHERE id = $1" B
+               " AND state < 2 AND waits > 0 RETURNING waits, prio, pin, not_before_ns",
+    [Q_DEP_FAIL] = "UPDATE dcf_task SET state = 6, waits = 0, cause = $2" B ", ended_ns = $3" B
+                   " WHERE id = $1" B " AND state < 2",
+    [Q_DEP_COUNT] = "SELECT count(*) FROM dcf_dep",
+    [Q_META_SET] = "INSERT INTO dcf_meta (k, v) VALUES ($1::text, $2::text) "
+                   "ON CONFLICT (k) DO UPDATE SET v = excluded.v",
+    [Q_META_GET] = "SELECT v FROM dcf_meta WHERE k = $1::text",
+    [Q_DELAYED] = "SELECT " COLS " FROM dcf_task WHERE state < 2 AND not_before_ns > 0 AND "
+                  "id > $1" B " AND waits = 0 ORDER BY id LIMIT $2" B,
+    [Q_STATE_OF] = "SELECT state FROM dcf_task WHERE id = $1" B,
+    [Q_UNFINISHED] =
+        "SELECT " COLS " FROM dcf_task WHERE state < 2 AND id > $1" B " ORDER BY id LIMIT $2" B,
+    [Q_UNFINISHED_PRIO] = "SELECT " COLS " FROM dcf_task WHERE state < 2 AND prio = $3" B
+                          " AND id > $1" B " AND not_before_ns = 0 AND waits = 0 "
+                          "ORDER BY id LIMIT $2" B,
+    [Q_LIST_ANY] = "SELECT " COLS " FROM dcf_task WHERE id > $1" B " ORDER BY id LIMIT $2" B,
+    [Q_LIST_STATE] = "SELECT " COLS " FROM dcf_task WHERE state = $3" B " AND id > $1" B
+                     " ORDER BY id LIMIT $2" B,
+    [Q_LIST_OPEN] = "SELECT " COLS " FROM dcf_task WHERE state < 2 AND state = $3" B
+                    " AND id > $1" B " ORDER BY id LIMIT $2" B,
+    [Q_GET] = "SELECT " COLS " FROM dcf_task WHERE id = $1" B,
+    [Q_COUNT] = "SELECT state, count(*) FROM dcf_task GROUP BY state",
+    [Q_COUNT_UNFINISHED] = "SELECT state, count(*) FROM dcf_task WHERE state < 2 GROUP BY state",
+    [Q_COUNT_FINISHED] = "SELECT 2::bigint, count(*) FROM dcf_task WHERE state >= 2",
+    /* The highest of both: a row someone else put in does not get its id given again. */
+    [Q_MAX_ID_GET] = "SELECT greatest((SELECT v::bigint FROM dcf_meta WHERE k = 'max_id'), "
+                     "(SELECT coalesce(max(id), 0) FROM dcf_task))",
+    [Q_MAX_ID_SET] = "UPDATE dcf_meta SET v = $1" B "::text WHERE k = 'max_id' AND "
+                     "v::bigint < $1" B,
+    [Q_KEEP_EDGE] = "SELECT ended_ns, id FROM dcf_task WHERE state >= 2 "
+                    "ORDER BY ended_ns DESC, id DESC LIMIT 1 OFFSET $1" B,
+    [Q_PRUNE_SEL] = "SELECT " COLS " FROM dcf_task WHERE state >= 2 AND (ended_ns < $1" B
+                    " OR (ended_ns, id) <= ($2" B ", $3" B ")) ORDER BY ended_ns, id LIMIT $4" B,
+    [Q_DELETE] = "DELETE FROM dcf_task WHERE id = $1" B,
+};
+
+#define NN " bigint NOT NULL DEFAULT 0,"
+static const char schema_sql[] =
+    "CREATE TABLE dcf_meta (k text PRIMARY KEY, v text NOT NULL);"
+    "CREATE TABLE dcf_task ("
+    " id bigint PRIMARY KEY,"
+    " key text UNIQUE,"
+    " state bigint NOT NULL,"
+    " prio" NN " timeout_ms" NN " retries" NN " attempts" NN " tries" NN " runs" NN
+    " submitted_ns bigint NOT NULL,"
+    " started_ns" NN " ended_ns" NN " pid" NN " pid_start" NN " net" NN " node" NN " how" NN
+    " exit_code" NN " term_sig" NN " exec_errno" NN " run_start_ns" NN " run_ns" NN " cpu_us" NN
+    " maxrss_kb" NN " out_bytes" NN " err_bytes" NN " cmd bytea NOT NULL,"
+    " cwd text,"
+    " pin" NN " not_before_ns" NN " waits" NN " after_any" NN " after_ids text,"
+    " cause bigint NOT NULL DEFAULT 0);"
+    "CREATE TABLE dcf_dep (on_id bigint NOT NULL, task bigint NOT NULL, "
+    "PRIMARY KEY (on_id, task));"
+    "CREATE INDEX dcf_task_unfinished ON dcf_task(id) WHERE state < 2;"
+    "CREATE INDEX dcf_task_finished ON dcf_task(ended_ns, id) WHERE state >= 2;"
+    "CREATE INDEX dcf_task_unfinished_prio ON dcf_task(prio, id) WHERE state < 2;"
+    "CREATE INDEX dcf_task_delayed ON dcf_task(id) WHERE state < 2 AND not_before_ns > 0;";
+
+#ifdef DCF_INJECT_ENABLE
+unsigned dcf_store_pg_lose_answers;
+#endif
+
+struct st_pg {
+	struct dcf_store base;
+	PGconn *c;
+	char url[1024];
+	uint64_t max_id;
+	int64_t ndep; /* the writer's: rows in dcf_dep (0: an end wakes nobody) */
+	uint64_t seq; /* the writer's: the last commit_seq it committed */
+	int unsure;   /* the writer's: commit seq + 1's outcome is unknown (a lost connection) */
+	uint64_t *wl; /* the writer's: ids whose dependents are looked at, a work list */
+	uint32_t nwl, wlcap;
+};
+
+/* One statement's parameters, each an int8 in binary or bytes. */
+struct params {
+	int n;
+	const char *v[NPARAM];
+	int len[NPARAM];
+	int fmt[NPARAM];
+	uint64_t be[NPARAM];
+};
+
+static void
+p_i64(struct params *p, int64_t x)
+{
+	p->be[p->n] = htobe64((uint64_t)x);
+	p->v[p->n] = (const char *)&p->be[p->n];
+	p->len[p->n] = 8;
+	p->fmt[p->n++] = 1;
+}
+
+static int64_t
+i64(uint64_t v)
+{
+	return v > INT64_MAX ? INT64_MAX : (int64_t)v;
+}
+
+static void
+p_u64(struct params *p, uint64_t x)
+{
+	p_i64(p, i64(x));
+}
+
+/* s NULL: SQL NULL. */
+static void
+p_bytes(struct params *p, const void *s, size_t len)
+{
+	p->v[p->n] = s;
+	p->len[p->n] = (int)len;
+	p->fmt[p->n++] = 1;
+}
+
+static void
+p_text(struct params *p, const char *s)
+{
+	p_bytes(p, s, s != NULL ? strlen(s) : 0);
+}
+
+/* SQLSTATE's class and code as an errno, for the caller's choices. */
+static int
+pg_errno(const char *state)
+{
+	if (state == NULL)
+		return ECONNRESET; /* no answer at all: the connection */
+	if (strcmp(state, "53100") == 0)
+		return ENOSPC;
+	if (strcmp(state, "53200") == 0)
+		return ENOMEM;
+	if (strcmp(state, "23505") == 0)
+		return EEXIST;
+	if (strcmp(state, "25006") == 0 || strncmp(state, "42501", 5) == 0)
+		return EACCES;
+	if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0)
+		return ECONNRESET;
+	if (strncmp(state, "XX", 2) == 0)
+		return EUCLEAN;
+	if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0 ||
+	    strncmp(state, "42", 2) == 0)
+		return EINVAL;
+	return EIO;
+}
+
+/* The server's or libpq's message, its first line. */
+static void
+first_line(char *buf, size_t len, const char *msg)
+{
+	size_t n;
+
+	if (msg == NULL || msg[0] == '\0')
+		msg = "no answer from the server";
+	if (strncmp(msg, "ERROR:  ", 8) == 0 || strncmp(msg, "FATAL:  ", 8) == 0)
+		msg += 8;
+	n = strcspn(msg, "\n");
+	if (n >= len)
+		n = len - 1;
+	memcpy(buf, msg, n);
+	buf[n] = '\0';
+}
+
+/* -1 with errno and "WHERE: WHAT: the server's words" in err; r is cleared. */
+static int
+pg_fail(struct st_pg *s, PGresult *r, const char *what, char *err, size_t errlen)
+{
+	const char *state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	char msg[300];
+	int e = pg_errno(state);
+
+	first_line(msg, sizeof(msg),
+	    r != NULL && PQresultErrorMessage(r)[0] != '\0' ? PQresultErrorMessage(r)
+	                                                    : PQerrorMessage(s->c));
+	if (e == ENOSPC)
+		snprintf(err, errlen, "%s: %s: the database's disk is full: free some space",
+		    s->base.where, what);
+	else if (e == ECONNRESET || PQstatus(s->c) != CONNECTION_OK)
+		snprintf(err, errlen, "%s: %s: the connection to the database was lost (%s)",
+		    s->base.where, what, msg);
+	else
+		snprintf(err, errlen, "%s: %s: %s", s->base.where, what, msg);
+	if (PQstatus(s->c) != CONNECTION_OK)
+		e = ECONNRESET;
+	PQclear(r);
+	errno = e;
+	return -1;
+}
+
+/* Run prepared statement k; its result (binary), or NULL with err (r cleared). */
+static PGresult *
+run(struct st_pg *s, enum pg_stmt k, const struct params *p, ExecStatusType want, char *err,
+    size_t errlen)
+{
+	char name[8];
+	PGresult *r;
+
+	snprintf(name, sizeof(name), "q%d", (int)k);
+	r = PQexecPrepared(s->c, name, p != NULL ? p->n : 0, p != NULL ? p->v : NULL,
+	    p != NULL ? p->len : NULL, p != NULL ? p->fmt : NULL, 1);
+	if (r == NULL || PQresultStatus(r) != want) {
+		pg_fail(s, r, sql_text[k], err, errlen);
+		return NULL;
+	}
+	return r;
+}
+
+/* Rows changed by k, or -1. */
+static int64_t
+run_cmd(struct st_pg *s, enum pg_stmt k, const struct params *p, char *err, size_t errlen)
+{
+	PGresult *r = run(s, k, p, PGRES_COMMAND_OK, err, errlen);
+	int64_t n;
+
+	if (r == NULL)
+		return -1;
+	n = strtoll(PQcmdTuples(r), NULL, 10);
+	PQclear(r);
+	return n;
+}
+
+/* A plain command, no parameters: 0, or -1 with err. */
+static int
+simple(struct st_pg *s, const char *sql, const char *what, char *err, size_t errlen)
+{
+	PGresult *r = PQexec(s->c, sql);
+
+	if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK)
+		return pg_fail(s, r, what, err, errlen);
+	PQclear(r);
+	return 0;
+}
+
+static int64_t
+col_i64(const PGresult *r, int row, int col)
+{
+	const char *v = PQgetvalue(r, row, col);
+	uint64_t x;
+	uint32_t y;
+
+	if (PQgetisnull(r, row, col))
+		return 0;
+	switch (PQgetlength(r, row, col)) {
+	case 8:
+		memcpy(&x, v, 8);
+		return (int64_t)be64toh(x);
+	case 4:
+		memcpy(&y, v, 4);
+		return (int32_t)be32toh(y);
+	default:
+		return 0;
+	}
+}
+
+static uint64_t
+col_u64(const PGresult *r, int row, int col)
+{
+	int64_t v = col_i64(r, row, col);
+
+	return v < 0 ? 0 : (uint64_t)v;
+}
+
+static uint32_t
+col_u32(const PGresult *r, int row, int col)
+{
+	int64_t v = col_i64(r, row, col);
+
+	return v < 0 ? 0 : v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+static int32_t
+col_i32(const PGresult *r, int row, int col)
+{
+	int64_t v = col_i64(r, row, col);
+
+	return v < INT32_MIN ? INT32_MIN : v > INT32_MAX ? INT32_MAX : (int32_t)v;
+}
+
+static const char *
+col_text(const PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
+}
+
+/* Row i of a COLS result into t; its pointers are r's until it is cleared. */
+static void
+read_row(const PGresult *r, int i, struct dcf_store_task *t)
+{
+	int c = 0;
+
+	memset(t, 0, sizeof(*t));
+	t->id = col_u64(r, i, c++);
+	t->state = col_u32(r, i, c++);
+	t->prio = col_i32(r, i, c++);
+	t->timeout_ms = col_u32(r, i, c++);
+	t->retries = col_u32(r, i, c++);
+	t->attempts = col_u32(r, i, c++);
+	t->tries = col_u32(r, i, c++);
+	t->runs = col_u32(r, i, c++);
+	t->submitted_ns = col_u64(r, i, c++);
+	t->started_ns = col_u64(r, i, c++);
+	t->ended_ns = col_u64(r, i, c++);
+	t->pid = col_i32(r, i, c++);
+	t->pid_start = col_u64(r, i, c++);
+	t->net = col_u32(r, i, c++);
+	t->node = col_u32(r, i, c++);
+	t->out.how = col_u32(r, i, c++);
+	t->out.exit_code = col_i32(r, i, c++);
+	t->out.term_sig = col_u32(r, i, c++);
+	t->out.exec_errno = col_u32(r, i, c++);
+	t->out.start_wall_ns = col_u64(r, i, c++);
+	t->out.run_ns = col_u64(r, i, c++);
+	t->out.cpu_us = col_u64(r, i, c++);
+	t->out.maxrss_kb = col_u64(r, i, c++);
+	t->out.out_bytes = col_u64(r, i, c++);
+	t->out.err_bytes = col_u64(r, i, c++);
+	t->pin = col_u32(r, i, c++);
+	t->not_before_ns = col_u64(r, i, c++);
+	t->waits = col_u32(r, i, c++);
+	t->after_any = col_u32(r, i, c++);
+	t->cause = col_u64(r, i, c++);
+	t->after_ids = col_text(r, i, c++);
+	t->key = col_text(r, i, c++);
+	t->cmd = PQgetvalue(r, i, c);
+	t->cmd_len = (uint32_t)PQgetlength(r, i, c++);
+	t->cwd = col_text(r, i, c++);
+}
+
+/* Run a COLS query into fn. Rows read, or -1. */
+static int64_t
+each_row(struct st_pg *s, enum pg_stmt k, const struct params *p, dcf_store_each_fn fn, void *arg,
+    char *err, size_t errlen)
+{
+	PGresult *r = run(s, k, p, PGRES_TUPLES_OK, err, errlen);
+	int n;
+
+	if (r == NULL)
+		return -1;
+	n = PQntuples(r);
+	for (int i = 0; i < n; i++) {
+		struct dcf_store_task t;
+
+		read_row(r, i, &t);
+		if (fn != NULL && fn(arg, &t) != 0)
+			break;
+	}
+	PQclear(r);
+	return n;
+}
+
+/* One bigint from a query of one row (0 if no row or NULL), or -1. */
+static int
+one_i64(struct st_pg *s, enum pg_stmt k, const struct params *p, int64_t *v, char *err,
+    size_t errlen)
+{
+	PGresult *r = run(s, k, p, PGRES_TUPLES_OK, err, errlen);
+
+	if (r == NULL)
+		return -1;
+	*v = PQntuples(r) > 0 ? col_i64(r, 0, 0) : 0;
+	PQclear(r);
+	return 0;
+}
+
+/* --- writes ------------------------------------------------------------ */
+
+/* Task id's state: 0 (*state set), 1 not stored, -1 the store failed. */
+static int
+state_of(struct st_pg *s, uint64_t id, uint32_t *state, char *err, size_t errlen)
+{
+	struct params p = {0};
+	PGresult *r;
+	int found;
+
+	p_u64(&p, id);
+	if ((r = run(s, Q_STATE_OF, &p, PGRES_TUPLES_OK, err, errlen)) == NULL)
+		return -1;
+	if ((found = PQntuples(r) > 0))
+		*state = col_u32(r, 0, 0);
+	PQclear(r);
+	return found ? 0 : 1;
+}
+
+/* As store_sqlite.c's: every dependency stored, how many to wait for, the first that failed. */
+static int
+deps_check(struct st_pg *s, struct dcf_store_new *a, char *err, size_t errlen)
+{
+	struct dcf_store_task *t = &a->t;
+
+	t->waits = 0;
+	t->cause = 0;
+	t->state = DCF_SS_QUEUED;
+	for (uint32_t i = 0; i < t->ndeps; i++) {
+		uint32_t st = 0;
+		int r = t->deps[i] > INT64_MAX || t->deps[i] >= t->id
+		    ? 1
+		    : state_of(s, t->deps[i], &st, err, errlen);
+
+		if (r == -1)
+			return -1;
+		if (r == 1) {
+			a->bad_dep = t->deps[i];
+			return 1;
+		}
+		if (!dcf_store_state_final(st))
+			t->waits++;
+		else if (st != DCF_SS_DONE && !t->after_any && t->cause == 0)
+			t->cause = t->deps[i];
+	}
+	if (t->cause != 0) {
+		t->state = DCF_SS_DEP_FAILED;
+		t->waits = 0;
+	}
+	return 0;
+}
+
+static const char *
+deps_text(const struct dcf_store_task *t, char **buf)
+{
+	size_t n = 0, cap = (size_t)t->ndeps * 21 + 1;
+
+	*buf = NULL;
+	if (t->ndeps == 0 || (*buf = malloc(cap)) == NULL)
+		return NULL;
+	for (uint32_t i = 0; i < t->ndeps; i++)
+		n +=
+		    (size_t)snprintf(*buf + n, cap - n, "%s%" PRIu64, i > 0 ? "," : "", t->deps[i]);
+	return *buf;
+}
+
+static int
+deps_add(struct st_pg *s, const struct dcf_store_task *t, char *err, size_t errlen)
+{
+	for (uint32_t i = 0; i < t->ndeps; i++) {
+		struct params p = {0};
+		uint32_t st = 0;
+		int rc = state_of(s, t->deps[i], &st, err, errlen);
+		int64_t n;
+
+		if (rc == -1)
+			return -1;
+		if (rc == 1 || dcf_store_state_final(st))
+			continue;
+		p_u64(&p, t->deps[i]);
+		p_u64(&p, t->id);
+		if ((n = run_cmd(s, Q_DEP_ADD, &p, err, errlen)) == -1)
+			return -1;
+		s->ndep += n;
+	}
+	return 0;
+}
+
+/* The id that holds key, or 0; -1 the store failed. */
+static int
+key_holder(struct st_pg *s, const char *key, uint64_t *id, char *err, size_t errlen)
+{
+	struct params p = {0};
+	int64_t v;
+
+	p_text(&p, key);
+	if (one_i64(s, Q_KEY_ID, &p, &v, err, errlen) == -1)
+		return -1;
+	*id = v > 0 ? (uint64_t)v : 0;
+	return 0;
+}
+
+static int
+add_one(struct st_pg *s, struct dcf_store_new *a, char *err, size_t errlen)
+{
+	struct dcf_store_task *t = &a->t;
+	struct params p = {0};
+	char *after = NULL;
+	int64_t n;
+	int rc;
+
+	if (t->id == 0 || t->id > INT64_MAX || (t->key != NULL && strlen(t->key) > KEY_MAX)) {
+		snprintf(err, errlen, "%s: task %" PRIu64 ": bad id or key", s->base.where, t->id);
+		errno = EINVAL;
+		return -1;
+	}
+	a->dup_of = 0;
+	a->bad_dep = 0;
+	if ((rc = deps_check(s, a, err, errlen)) != 0)
+		return rc == 1 ? 0 : -1;
+	if (t->ndeps > 0 && deps_text(t, &after) == NULL) {
+		snprintf(err, errlen, "%s: adding a task: out of memory", s->base.where);
+		errno = ENOMEM;
+		return -1;
+	}
+	p_u64(&p, t->id);
+	if (t->key != NULL)
+		p_text(&p, t->key);
+	else
+		p_bytes(&p, NULL, 0);
+	p_i64(&p, t->prio);
+	p_i64(&p, t->timeout_ms);
+	p_i64(&p, t->retries);
+	p_u64(&p, t->submitted_ns);
+	p_bytes(&p, t->cmd_len > 0 ? t->cmd : "", t->cmd_len);
+	if (t->cwd != NULL)
+		p_text(&p, t->cwd);
+	else
+		p_bytes(&p, NULL, 0);
+	p_i64(&p, t->pin);
+	p_u64(&p, t->not_before_ns);
+	p_i64(&p, t->state);
+	p_i64(&p, t->waits);
+	p_i64(&p, t->after_any != 0);
+	if (after != NULL)
+		p_text(&p, after);
+	else
+		p_bytes(&p, NULL, 0);
+	p_u64(&p, t->cause);
+	p_u64(&p, t->cause != 0 ? t->submitted_ns : 0);
+	n = run_cmd(s, Q_INSERT, &p, err, errlen);
+	free(after);
+	if (n == -1) {
+		if (errno == EEXIST) /* the id's unique index: the caller's mistake */
+			snprintf(err, errlen, "%s: task %" PRIu64 " is stored already",
+			    s->base.where, t->id);
+		return -1;
+	}
+	if (n == 1) {
+		if (t->id > s->max_id)
+			s->max_id = t->id;
+		return t->waits > 0 ? deps_add(s, t, err, errlen) : 0;
+	}
+	/* Not added: its key is taken (ON CONFLICT). */
+	if (t->key != NULL && key_holder(s, t->key, &a->dup_of, err, errlen) == -1)
+		return -1;
+	if (a->dup_of != 0)
+		return 0;
+	snprintf(err, errlen, "%s: task %" PRIu64 " is stored already", s->base.where, t->id);
+	errno = EEXIST;
+	return -1;
+}
+
+static int
+meta_set(struct st_pg *s, const char *k, const char *v, char *err, size_t errlen)
+{
+	struct params p = {0};
+
+	p_text(&p, k);
+	p_text(&p, v);
+	return run_cmd(s, Q_META_SET, &p, err, errlen) == -1 ? -1 : 0;
+}
+
+/* meta k into buf ("" if absent). */
+static int
+meta_get(struct st_pg *s, const char *k, char *buf, size_t len, char *err, size_t errlen)
+{
+	struct params p = {0};
+	PGresult *r;
+
+	p_text(&p, k);
+	if ((r = run(s, Q_META_GET, &p, PGRES_TUPLES_OK, err, errlen)) == NULL)
+		return -1;
+	snprintf(buf, len, "%s", PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "");
+	PQclear(r);
+	return 0;
+}
+
+static int reconnect(struct st_pg *s, char *err, size_t errlen);
+static int ready(struct st_pg *s, char *err, size_t errlen);
+static int again(struct st_pg *s, int tried, char *err, size_t errlen);
+
+static int
+control_set(struct st_pg *s, const struct dcf_store_ctl *c, char *err, size_t errlen)
+{
+	char hex[sizeof(c->paused) * 2 + 1];
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(c->paused) / sizeof(c->paused[0]); i++)
+		n += (size_t)snprintf(hex + n, sizeof(hex) - n, "%016llx",
+		    (unsigned long long)c->paused[i]);
+	if (meta_set(s, "paused", hex, err, errlen) == -1)
+		return -1;
+	return meta_set(s, "draining", c->draining ? "1" : "0", err, errlen);
+}
+
+static int
+pg_control(struct dcf_store *st, struct dcf_store_ctl *c, char *err, size_t errlen)
+{
+	struct st_pg *s = (struct st_pg *)st;
+	char v[sizeof(c->paused) * 2 + 1];
+
+	memset(c, 0, sizeof(*c));
+	if (ready(s, err, errlen) == -1)
+		return -1;
+	for (int tried = 0; meta_get(s, "paused", v, sizeof(v), err, errlen) == -1; tried++)
+		if (!again(s, tried, err, errlen))
+			return -1;
+	for (size_t i = 0; i < sizeof(c->paused) / sizeof(c->paused[0]); i++) {
+		char word[17];
+
+		if (strlen(v) < 16 * (i + 1))
+			break;
+		memcpy(word, v + 16 * i, 16);
+		word[16] = '\0';
+		c->paused[i] = strtoull(word, NULL, 16);
+	}
+	if (meta_get(s, "draining", v, sizeof(v), err, errlen) == -1)
+		return -1;
+	c->draining = v[0] == '1';
+	return 0;
+}
+
+static int
+wl_push(struct st_pg *s, uint64_t id)
+{
+	if (s->nwl == s->wlcap) {
+		uint32_t cap = s->wlcap ? s->wlcap * 2 : 64;
+		uint64_t *n = realloc(s->wl, cap * sizeof(*n));
+
+		if (n == NULL)
+			return -1;
+		s->wl = n;
+		s->wlcap = cap;
+	}
+	s->wl[s->nwl++] = id;
+	return 0;
+}
+
+/* As store_sqlite.c's: those waiting for id wake, or fail, in this transaction. */
+static int
+deps_resolve(struct st_pg *s, struct dcf_store_batch *b, uint64_t id, int ok, uint64_t ended_ns,
+    char *err, size_t errlen)
+{
+	if (s->ndep <= 0)
+		return 0;
+	s->nwl = 0;
+	if (wl_push(s, id) == -1)
+		goto nomem;
+	for (uint32_t done = 0; done < s->nwl;) {
+		struct params p = {0};
+		uint64_t on = s->wl[done++];
+		uint32_t first = s->nwl;
+		PGresult *r;
+		int64_t n;
+
+		p_u64(&p, on);
+		if ((r = run(s, Q_DEPS_OF, &p, PGRES_TUPLES_OK, err, errlen)) == NULL)
+			return -1;
+		for (int i = 0; i < PQntuples(r); i++)
+			if (wl_push(s, col_u64(r, i, 0) | (col_i64(r, i, 1) ? 1ULL << 63 : 0)) ==
+			    -1) {
+				PQclear(r);
+				goto nomem;
+			}
+		PQclear(r);
+		if ((n = run_cmd(s, Q_DEP_DEL, &p, err, errlen)) == -1)
+			return -1;
+		s->ndep -= n;
+		for (uint32_t i = first; i < s->nwl;) {
+			uint64_t d = s->wl[i] & ~(1ULL << 63);
+			struct dcf_store_task w;
+			struct params q = {0};
+
+			memset(&w, 0, sizeof(w));
+			w.id = d;
+			p_u64(&q, d);
+			if ((done == 1 && ok) || (s->wl[i] >> 63)) {
+				if ((r = run(s, Q_WAKE, &q, PGRES_TUPLES_OK, err, errlen)) == NULL)
+					return -1;
+				n = PQntuples(r);
+				if (n > 0) {
+					w.waits = col_u32(r, 0, 0);
+					w.prio = col_i32(r, 0, 1);
+					w.pin = col_u32(r, 0, 2);
+					w.not_before_ns = col_u64(r, 0, 3);
+				}
+				PQclear(r);
+				if (n == 1 && w.waits == 0 && b->woke != NULL &&
+				    b->woke(b->woke_arg, &w) != 0)
+					goto nomem;
+				s->wl[i] = s->wl[--s->nwl];
+				continue;
+			}
+			p_u64(&q, on);
+			p_u64(&q, ended_ns);
+			if ((n = run_cmd(s, Q_DEP_FAIL, &q, err, errlen)) == -1)
+				return -1;
+			if (n != 1) {
+				s->wl[i] = s->wl[--s->nwl];
+				continue;
+			}
+			w.state = DCF_SS_DEP_FAILED;
+			w.cause = on;
+			if (b->woke != NULL && b->woke(b->woke_arg, &w) != 0)
+				goto nomem;
+			s->wl[i++] = d;
+		}
+	}
+	return 0;
+nomem:
+	snprintf(err, errlen, "%s: waking the tasks that wait for task %" PRIu64 ": out of memory",
+	    s->base.where, id);
+	errno = ENOMEM;
+	return -1;
+}
+
+static int
+upd_one(struct st_pg *s, struct dcf_store_batch *b, const struct dcf_store_upd *u, char *err,
+    size_t errlen)
+{
+	const struct dcf_store_task *t = &u->t;
+	struct params p = {0};
+	enum pg_stmt k;
+	uint32_t st;
+	int64_t n;
+	int rc;
+
+	p_u64(&p, t->id);
+	switch (u->kind) {
+	case DCF_SU_CONTROL:
+		return control_set(s, &u->ctl, err, errlen);
+	case DCF_SU_STARTED:
+		k = Q_STARTED;
+		p_i64(&p, t->runs);
+		p_u64(&p, t->started_ns);
+		p_i64(&p, t->pid);
+		p_u64(&p, t->pid_start);
+		p_i64(&p, t->net);
+		p_i64(&p, t->node);
+		break;
+	case DCF_SU_REQUEUED:
+		k = Q_REQUEUED;
+		p_i64(&p, t->attempts);
+		p_i64(&p, t->tries);
+		break;
+	case DCF_SU_ENDED:
+		if (!dcf_store_state_final(t->state))
+			goto bad;
+		k = Q_ENDED;
+		p_i64(&p, t->state);
+		p_i64(&p, t->attempts);
+		p_i64(&p, t->tries);
+		p_i64(&p, t->runs);
+		p_u64(&p, t->ended_ns);
+		p_i64(&p, t->out.how);
+		p_i64(&p, t->out.exit_code);
+		p_i64(&p, t->out.term_sig);
+		p_i64(&p, t->out.exec_errno);
+		p_u64(&p, t->out.start_wall_ns);
+		p_u64(&p, t->out.run_ns);
+		p_u64(&p, t->out.cpu_us);
+		p_u64(&p, t->out.maxrss_kb);
+		p_u64(&p, t->out.out_bytes);
+		p_u64(&p, t->out.err_bytes);
+		break;
+	case DCF_SU_PRIO:
+		k = Q_PRIO;
+		p_i64(&p, t->prio);
+		break;
+	case DCF_SU_DUE:
+		k = Q_DUE;
+		break;
+	default:
+		goto bad;
+	}
+	if ((n = run_cmd(s, k, &p, err, errlen)) == -1)
+		return -1;
+	if (n == 1)
+		return u->kind == DCF_SU_ENDED
+		    ? deps_resolve(s, b, t->id, t->state == DCF_SS_DONE, t->ended_ns, err, errlen)
+		    : 0;
+	/* Nothing changed: fine if it is finished (it finishes once), an error if absent. */
+	if ((rc = state_of(s, t->id, &st, err, errlen)) != 1)
+		return rc;
+	snprintf(err, errlen, "%s: task %" PRIu64 " is not stored", s->base.where, t->id);
+	errno = EINVAL;
+	return -1;
+bad:
+	snprintf(err, errlen, "%s: task %" PRIu64 ": bad change (kind %u, state %u)", s->base.where,
+	    t->id, u->kind, t->state);
+	errno = EINVAL;
+	return -1;
+}
+
+/*
+ * The lost commit (s->unsure) was applied after all: what the caller is
+ * owed, read back. 1 it was (b's results filled), 0 it was not, -1.
+ */
+static int
+replay_applied(struct st_pg *s, struct dcf_store_batch *b, char *err, size_t errlen)
+{
+	char v[32];
+
+	if (meta_get(s, "commit_seq", v, sizeof(v), err, errlen) == -1)
+		return -1;
+	if (strtoull(v, NULL, 10) != s->seq + 1)
+		return 0;
+	for (uint32_t i = 0; i < b->nadd; i++) {
+		struct dcf_store_new *a = &b->add[i];
+		struct dcf_store_task *t = &a->t;
+		uint32_t st = 0;
+		int rc;
+
+		a->dup_of = 0;
+		a->bad_dep = 0;
+		if (t->key != NULL) {
+			if (key_holder(s, t->key, &a->dup_of, err, errlen) == -1)
+				return -1;
+			if (a->dup_of == t->id)
+				a->dup_of = 0;
+		}
+		if (a->dup_of != 0)
+			continue;
+		if ((rc = state_of(s, t->id, &st, err, errlen)) == -1)
+			return -1;
+		if (rc == 1) { /* not added: one of its dependencies was not stored */
+			a->bad_dep = t->ndeps > 0 ? t->deps[0] : t->id;
+			for (uint32_t j = 0; j < t->ndeps; j++)
+				if (state_of(s, t->deps[j], &st, err, errlen) == 1) {
+					a->bad_dep = t->deps[j];
+					break;
+				}
+			continue;
+		}
+		t->state = st;
+		if (t->id > s->max_id)
+			s->max_id = t->id;
+	}
+	s->seq++;
+	s->unsure = 0;
+	return 1;
+}
+
+static int
+pg_commit(struct dcf_store *st, struct dcf_store_batch *b, char *err, size_t errlen)
+{
+	struct st_pg *s = (struct st_pg *)st;
+	uint64_t max0 = s->max_id;
+	int64_t ndep0 = s->ndep;
+	struct params p = {0};
+	char seq[24];
+	PGresult *r;
+	int e, rc;
+
+	if (st->readonly) {
+		snprintf(err, errlen, "%s: opened read-only", st->where);
+		errno = EROFS;
+		return -1;
+	}
+	if (b->nadd == 0 && b->nupd == 0)
+		return 0;
+	if (PQstatus(s->c) != CONNECTION_OK && reconnect(s, err, errlen) == -1)
+		return -1;
+	if (s->unsure && (rc = replay_applied(s, b, err, errlen)) != 0)
+		return rc == 1 ? 0 : -1;
+	/* A connection that died since the last commit (a restarted server): one new one. */
+	if (simple(s, "BEGIN", "starting a transaction", err, errlen) == -1 &&
+	    (errno != ECONNRESET || reconnect(s, err, errlen) == -1 ||
+	        simple(s, "BEGIN", "starting a transaction", err, errlen) == -1))
+		return -1;
+	for (uint32_t i = 0; i < b->nadd; i++)
+		if (add_one(s, &b->add[i], err, errlen) == -1)
+			goto fail;
+	for (uint32_t i = 0; i < b->nupd; i++)
+		if (upd_one(s, b, &b->upd[i], err, errlen) == -1)
+			goto fail;
+	if (s->max_id != max0) {
+		p_u64(&p, s->max_id);
+		if (run_cmd(s, Q_MAX_ID_SET, &p, err, errlen) == -1)
+			goto fail;
+	}
+	snprintf(seq, sizeof(seq), "%" PRIu64, s->seq + 1);
+	if (meta_set(s, "commit_seq", seq, err, errlen) == -1)
+		goto fail;
+	DCF_INJECT(DCF_OP_STORE, DCF_STEP_STORE_WRITTEN);
+	/* From here, a lost connection leaves it unknown whether the commit was applied. */
+	r = PQexec(s->c, "COMMIT");
+	if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
+		if (PQstatus(s->c) != CONNECTION_OK)
+			s->unsure = 1;
+		pg_fail(s, r, "committing", err, errlen);
+		goto undone;
+	}
+	PQclear(r);
+#ifdef DCF_INJECT_ENABLE
+	if (dcf_store_pg_lose_answers > 0) {
+		dcf_store_pg_lose_answers--;
+		PQfinish(s->c);
+		s->c = NULL;
+		s->unsure = 1;
+		snprintf(err, errlen,
+		    "%s: committing: the connection to the database was lost "
+		    "(a test lost the answer)",
+		    st->where);
+		errno = ECONNRESET;
+		goto undone;
+	}
+#endif
+	s->seq++;
+	return 0;
+fail:
+	e = errno;
+	if (PQstatus(s->c) == CONNECTION_OK)
+		PQclear(PQexec(s->c, "ROLLBACK"));
+	errno = e;
+undone:
+	s->max_id = max0;
+	s->ndep = ndep0;
+	return -1;
+}
+
+/* --- reads ------------------------------------------------------------- */
+
+/*
+ * Before a read: a connection known lost is made again. After a read that
+ * failed: 1 if the connection was lost and a new one made (read again,
+ * once), else 0.
+ */
+static int
+ready(struct st_pg *s, char *err, size_t errlen)
+{
+	return PQstatus(s->c) == CONNECTION_OK ? 0 : reconnect(s, err, errlen);
+}
+
+static int
+again(struct st_pg *s, int tried, char *err, size_t errlen)
+{
+	int e = errno;
+
+	if (tried || e != ECONNRESET)
+		return 0;
+	if (reconnect(s, err, errlen) == -1) {
+		errno = e;
+		return 0;
+	}
+	return 1;
+}
+
+static int
+pg_unfinished(struct dcf_store *st, int32_t prio, uint64_t after, uint32_t max,
+    dcf_store_each_fn fn, void *arg, char *err, size_t errlen)
+{
+	struct st_pg *s = (struct st_pg *)st;
+	enum pg_stmt k = prio == DCF_STORE_ANY_PRIO ? Q_UNFINISHED
+	    : prio == DCF_STORE_DELAYED             ? Q_DELAYED
+	                                            : Q_UNFINISHED_PRIO;
+	struct params p = {0};
+
+	if (ready(s, err, errlen) == -1)
+		return -1;
+	p_u64(&p, after);
+	p_i64(&p, max);
+	if (k == Q_UNFINISHED_PRIO)
+		p_i64(&p, prio);
+	for (int tried = 0;; tried++)
+		if (each_row(s, k, &p, fn, arg, err, errlen) != -1)
+			return 0;
+		else if (!again(s, tried, err, errlen))
+			return -1;
+}
+
+static int
+pg_list(struct dcf_store *st, int state, uint64_t after, uint32_t max, dcf_store_each_fn fn,
+    void *arg, char *err, size_t errlen)
+{
+	struct st_pg *s = (struct st_pg *)st;
+	enum pg_stmt k = state < 0                   ? Q_LIST_ANY
+	    : dcf_store_state_final((uint32_t)state) ? Q_LIST_STATE
+	                                             : Q_LIST_OPEN;
+	struct params p = {0};
+
+	if (ready(s, err, errlen) == -1)
+		return -1;
+	p_u64(&p, after);
+	p_i64(&p, max);
+	if (state >= 0)
+		p_i64(&p, state);
+	for (int tried = 0;; tried++)
+		if (each_row(s, k, &p, fn, arg, err, errlen) != -1)
+			return 0;
+		else if (!again(s, tried, err, errlen))
+			return -1;
+}
+
+static int
+pg_get(struct dcf_store *st, uint64_t id, dcf_store_each_fn fn, void *arg, char *err, size_t errlen)
+{
+	struct st_pg *s = (struct st_pg *)st;
+	struct params p = {0};
+	int64_t n;
+
+	if (ready(s, err, errlen) == -1)
+		return -1;
+	p_u64(&p, id);
+	for (int tried = 0; (n = each_row(s, Q_GET, &p, fn, arg, err, errlen)) == -1; tried++)
+		if (!again(s, tried, err, errlen))
+			return -1;
+	return n > 0;
+}
+
+static int
+count_once(struct st_pg *s, struct dcf_store_counts *c, unsigned what, char *err, size_t errlen)
+{
+	enum pg_stmt ks[2];
+	int nk = 0;
+	int64_t v;
+
+	memset(c, 0, sizeof(*c));
+	if ((what & DCF_COUNT_ALL) == DCF_COUNT_ALL) {
+		ks[nk++] = Q_COUNT;
+	} else {
+		if (what & DCF_COUNT_UNFINISHED)
+			ks[nk++] = Q_COUNT_UNFINISHED;
+		if (what & DCF_COUNT_FINISHED)
+			ks[nk++] = Q_COUNT_FINISHED;
+	}
+	for (int k = 0; k < nk; k++) {
+		PGresult *r = run(s, ks[k], NULL, PGRES_TUPLES_OK, err, errlen);
+
+		if (r == NULL)
+			return -1;
+		for (int i = 0; i < PQntuples(r); i++) {
+			uint32_t state = col_u32(r, i, 0);
+			uint64_t n = col_u64(r, i, 1);
+
+			if (state >= DCF_SS_DONE)
+				c->finished += n;
+			if (state < DCF_SS_NSTATES && ks[k] != Q_COUNT_FINISHED)
+				c->by_state[state] = n;
+		}
+		PQclear(r);
+	}
+	if (!(what & DCF_COUNT_MAX_ID))
+		return 0;
+	if (one_i64(s, Q_MAX_ID_GET, NULL, &v, err, errlen) == -1)
+		return -1;
+	c->max_id = v > 0 ? (uint64_t)v : 0;
+	return 0;
+}
+
+static int
+pg_count(struct dcf_store *st, struct dcf_store_counts *c, unsigned what, char *err, size_t errlen)
+{
+	struct st_pg *s = (struct st_pg *)st;
+
+	if (ready(s, err, errlen) == -1)
+		return -1;
+	for (int tried = 0; count_once(s, c, what, err, errlen) == -1; tried++)
+		if (!again(s, tried, err, errlen))
+			return -1;
+	return 0;
+}
+
+static int64_t
+pg_prune(struct dcf_store *st, uint64_t keep_count, uint64_t ended_before, uint32_t max,
+    dcf_store_each_fn fn, void *arg, char *err, size_t errlen)
+{
+	struct st_pg *s = (struct st_pg *)st;
+	int64_t edge_end = -1, edge_id = -1, n = 0;
+	struct params p = {0};
+	PGresult *r;
+	int e;
+
+	if (st->readonly) {
+		snprintf(err, errlen, "%s: opened read-only", st->where);
+		errno = EROFS;
+		return -1;
+	}
+	if (max == 0)
+		return 0;
+	if (PQstatus(s->c) != CONNECTION_OK && reconnect(s, err, errlen) == -1)
+		return -1;
+	if (keep_count != UINT64_MAX) {
+		p_u64(&p, keep_count);
+		if ((r = run(s, Q_KEEP_EDGE, &p, PGRES_TUPLES_OK, err, errlen)) == NULL)
+			return -1;
+		if (PQntuples(r) > 0) {
+			edge_end = col_i64(r, 0, 0);
+			edge_id = col_i64(r, 0, 1);
+		}
+		PQclear(r);
+	}
+	if (edge_id < 0 && ended_before == 0)
+		return 0;
+	if (simple(s, "BEGIN", "starting a transaction", err, errlen) == -1)
+		return -1;
+	p.n = 0;
+	p_u64(&p, ended_before);
+	p_i64(&p, edge_end);
+	p_i64(&p, edge_id);
+	p_i64(&p, max);
+	if ((r = run(s, Q_PRUNE_SEL, &p, PGRES_TUPLES_OK, err, errlen)) == NULL)
+		goto undo;
+	for (int i = 0; i < PQntuples(r); i++) {
+		struct dcf_store_task t;
+		struct params d = {0};
+
+		read_row(r, i, &t);
+		if (fn != NULL)
+			(void)fn(arg, &t);
+		p_u64(&d, t.id);
+		if (run_cmd(s, Q_DELETE, &d, err, errlen) == -1) {
+			PQclear(r);
+			goto undo;
+		}
+		n++;
+	}
+	PQclear(r);
+	if (simple(s, "COMMIT", "pruning", err, errlen) == -1)
+		goto undo;
+	return n;
+undo:
+	e = errno;
+	if (PQstatus(s->c) == CONNECTION_OK)
+		PQclear(PQexec(s->c, "ROLLBACK"));
+	errno = e;
+	return -1;
+}
+
+static void
+pg_close(struct dcf_store *st)
+{
+	struct st_pg *s = (struct st_pg *)st;
+
+	PQfinish(s->c);
+	free(s->wl);
+	free(s);
+}
+
+static const struct dcf_store_ops pg_ops = {
+    .commit = pg_commit,
+    .unfinished = pg_unfinished,
+    .list = pg_list,
+    .get = pg_get,
+    .count = pg_count,
+    .control = pg_control,
+    .prune = pg_prune,
+    .close = pg_close,
+};
+
+/* --- opening ----------------------------------------------------------- */
+
+static void
+no_notice(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
+/*
+ * A connection: libpq's defaults for what the URL leaves out, but a
+ * connect timeout and TCP keepalives (a silent peer is found in about
+ * 25 s), the session's commits durable, and (a reader) read-only.
+ */
+static int
+connect_to(struct st_pg *s, char *err, size_t errlen)
+{
+	const char *const keys[] = {"connect_timeout", "keepalives_idle", "keepalives_interval",
+	    "keepalives_count", "application_name", "dbname", NULL};
+	const char *const vals[] = {"10", "10", "5", "3", s->base.readonly ? "dcf-reader" : "dcf",
+	    s->url, NULL};
+	char msg[300];
+
+	PQfinish(s->c);
+	s->c = PQconnectdbParams(keys, vals, 1);
+	if (s->c == NULL)
+		DCF_BAD(ENOMEM, "%s: connecting: out of memory", s->base.where);
+	if (PQstatus(s->c) != CONNECTION_OK) {
+		first_line(msg, sizeof(msg), PQerrorMessage(s->c));
+		DCF_BAD(ECONNREFUSED, "%s: cannot connect: %s", s->base.where, msg);
+	}
+	/* The server's notices (a shutdown's warning) are not ours to print. */
+	PQsetNoticeProcessor(s->c, no_notice, NULL);
+	if (simple(s,
+	        s->base.readonly
+	            ? "SET synchronous_commit = on; SET default_transaction_read_only = on; "
+	              "SET client_min_messages = warning"
+	            : "SET synchronous_commit = on; SET client_min_messages = warning",
+	        "setting up the session", err, errlen) == -1)
+		return -1;
+	return 0;
+}
+
+static int
+prepare_all(struct st_pg *s, char *err, size_t errlen)
+{
+	for (int i = 0; i < Q_NSTMT; i++) {
+		char name[8];
+		PGresult *r;
+
+		if (s->base.readonly && strncmp(sql_text[i], "SELECT", 6) != 0)
+			continue;
+		snprintf(name, sizeof(name), "q%d", i);
+		r = PQprepare(s->c, name, sql_text[i], 0, NULL);
+		if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK)
+			return pg_fail(s, r, "preparing a statement", err, errlen);
+		PQclear(r);
+	}
+	return 0;
+}
+
+/* The writer's claim: the schema's advisory lock, for the session. */
+static int
+take_writer_lock(struct st_pg *s, char *err, size_t errlen)
+{
+	/* The lock's keys: "dcf1" (0x64636631), and the schema's name hashed. */
+	PGresult *r = PQexec(s->c,
+	    "SELECT current_schema(), "
+	    "pg_try_advisory_lock(1684235825, hashtext(current_schema()))");
+	int noschema, got;
+
+	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+		return pg_fail(s, r, "locking the store", err, errlen);
+	noschema = PQgetisnull(r, 0, 0);
+	got = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+	PQclear(r);
+	if (noschema)
+		DCF_BAD(EINVAL,
+		    "%s: no schema to keep the store in: the search_path names none that exists "
+		    "(create it, or name one with options=-csearch_path=NAME)",
+		    s->base.where);
+	if (!got)
+		DCF_BAD(EBUSY,
+		    "%s is in use by another supervisor: stop it, or name another schema",
+		    s->base.where);
+	return 0;
+}
+
+/* 1 if the tables are there, 0 if none is, -1 (a part of them: not a store of ours). */
+static int
+tables_there(struct st_pg *s, char *err, size_t errlen)
+{
+	PGresult *r = PQexec(s->c,
+	    "SELECT to_regclass('dcf_meta') IS NOT NULL, "
+	    "to_regclass('dcf_task') IS NOT NULL");
+	int meta, task;
+
+	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+		return pg_fail(s, r, "looking for the store", err, errlen);
+	meta = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	task = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+	PQclear(r);
+	if (meta)
+		return 1;
+	if (task)
+		DCF_BAD(EINVAL,
+		    "%s has a table dcf_task but no dcf_meta: not a dcf store; name another schema",
+		    s->base.where);
+	return 0;
+}
+
+static const char *
+mode_name(enum dcf_store_mode m)
+{
+	return m == DCF_STORE_BATCH ? "batch" : "service";
+}
+
+static int
+create_schema(struct st_pg *s, const struct dcf_store_open_opts *o, char *err, size_t errlen)
+{
+	static const char ins[] =
+	    "INSERT INTO dcf_meta (k, v) VALUES ('app', 'dcf'), "
+	    "('schema', $1::text), ('mode', $2::text), ('instance', $3::text), "
+	    "('max_id', '0'), ('created', $4::text), ('commit_seq', '0')";
+	char ver[16], created[24];
+	const char *vals[4] = {ver, mode_name(o->mode), o->instance != NULL ? o->instance : "",
+	    created};
+	PGresult *r;
+	int e;
+
+	snprintf(ver, sizeof(ver), "%d", SCHEMA);
+	snprintf(created, sizeof(created), "%lld", (long long)time(NULL));
+	if (simple(s, "BEGIN", "creating the store", err, errlen) == -1)
+		return -1;
+	if (simple(s, schema_sql, "creating the store", err, errlen) == -1)
+		goto undo;
+	r = PQexecParams(s->c, ins, 4, NULL, vals, NULL, NULL, 0);
+	if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
+		pg_fail(s, r, "creating the store", err, errlen);
+		goto undo;
+	}
+	PQclear(r);
+	if (simple(s, "COMMIT", "creating the store", err, errlen) == -1)
+		goto undo;
+	return 0;
+undo:
+	e = errno;
+	if (PQstatus(s->c) == CONNECTION_OK)
+		PQclear(PQexec(s->c, "ROLLBACK"));
+	errno = e;
+	return -1;
+}
+
+/* Is it ours, of a schema we read, of the mode asked? */
+static int
+check_store(struct st_pg *s, const struct dcf_store_open_opts *o, char *err, size_t errlen)
+{
+	static const char q[] = "SELECT (SELECT v FROM dcf_meta WHERE k = 'app'), "
+	                        "(SELECT v FROM dcf_meta WHERE k = 'schema'), "
+	                        "(SELECT v FROM dcf_meta WHERE k = 'mode')";
+	PGresult *r = PQexec(s->c, q);
+	char app[16], mode[16];
+	long ver;
+
+	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+		return pg_fail(s, r, "reading the store", err, errlen);
+	snprintf(app, sizeof(app), "%s", PQgetvalue(r, 0, 0));
+	ver = strtol(PQgetvalue(r, 0, 1), NULL, 10);
+	snprintf(mode, sizeof(mode), "%s", PQgetvalue(r, 0, 2));
+	PQclear(r);
+	if (strcmp(app, "dcf") != 0)
+		DCF_BAD(EINVAL,
+		    "%s has a table dcf_meta that is not a dcf store's: name another schema",
+		    s->base.where);
+	if (ver > SCHEMA)
+		DCF_BAD(EPROTO,
+		    "%s has store schema %ld, newer than this dcf reads (%d): run the dcf that "
+		    "wrote it",
+		    s->base.where, ver, SCHEMA);
+	if (ver < 1)
+		DCF_BAD(EINVAL, "%s: store schema %ld is not one dcf wrote", s->base.where, ver);
+	if (o->mode != 0 && strcmp(mode, mode_name(o->mode)) != 0)
+		DCF_BAD(EINVAL, "%s holds a %s's tasks, not a %s's: name another store",
+		    s->base.where, mode, mode_name(o->mode));
+	s->base.mode = strcmp(mode, "batch") == 0 ? DCF_STORE_BATCH : DCF_STORE_SERVICE;
+	return 0;
+}
+
+/* Statements and counters, on a connection to a store checked. */
+static int
+prepare_and_count(struct st_pg *s, char *err, size_t errlen)
+{
+	char v[32];
+	int64_t n;
+
+	if (prepare_all(s, err, errlen) == -1 ||
+	    one_i64(s, Q_MAX_ID_GET, NULL, &n, err, errlen) == -1)
+		return -1;
+	s->max_id = n > 0 ? (uint64_t)n : 0;
+	if (s->base.readonly)
+		return 0;
+	if (one_i64(s, Q_DEP_COUNT, NULL, &s->ndep, err, errlen) == -1 ||
+	    meta_get(s, "commit_seq", v, sizeof(v), err, errlen) == -1)
+		return -1;
+	/* An unsure commit keeps its number: the retry reads whether it went in. */
+	if (!s->unsure)
+		s->seq = strtoull(v, NULL, 10);
+	return 0;
+}
+
+/* A new connection in place of a lost one: the writer's lock taken again first. */
+static int
+reconnect(struct st_pg *s, char *err, size_t errlen)
+{
+	if (connect_to(s, err, errlen) == -1)
+		return -1;
+	if (!s->base.readonly && take_writer_lock(s, err, errlen) == -1)
+		return -1;
+	return prepare_and_count(s, err, errlen);
+}
+
+struct dcf_store *
+dcf_store_pg_open(const struct dcf_store_open_opts *o, char *err, size_t errlen)
+{
+	struct st_pg *s;
+	int there, e;
+
+	if (strlen(o->where) >= sizeof(s->url)) {
+		snprintf(err, errlen, "the store's URL is too long (over %zu bytes)",
+		    sizeof(s->url) - 1);
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", o->where);
+		return NULL;
+	}
+	s->base.ops = &pg_ops;
+	s->base.readonly = o->readonly;
+	s->base.mode = o->mode;
+	snprintf(s->url, sizeof(s->url), "%s", o->where);
+	dcf_store_redact(s->base.where, sizeof(s->base.where), o->where);
+	if (connect_to(s, err, errlen) == -1)
+		goto fail;
+	if (!o->readonly && take_writer_lock(s, err, errlen) == -1)
+		goto fail;
+	if ((there = tables_there(s, err, errlen)) == -1)
+		goto fail;
+	if (!there && (o->readonly || !o->create)) {
+		snprintf(err, errlen, "%s: no such store (no table dcf_meta there)", s->base.where);
+		errno = ENOENT;
+		goto fail;
+	}
+	if (!there && create_schema(s, o, err, errlen) == -1)
+		goto fail;
+	if (check_store(s, o, err, errlen) == -1)
+		goto fail;
+	if (prepare_and_count(s, err, errlen) == -1)
+		goto fail;
+	return &s->base;
+fail:
+	e = errno;
+	pg_close(&s->base);
+	errno = e;
+	return NULL;
+}

@@ -1,0 +1,42 @@
+/*
+ * pg.h - a private PostgreSQL server for the tests: initdb on a temporary
+ * directory, the postmaster our child, listening on a Unix socket in that
+ * directory only (no port), trust authentication, stopped by its pid and
+ * the directory removed at the end. As root (CI), the server runs as the
+ * unprivileged user nobody, since PostgreSQL refuses root.
+ *
+ * The binaries are Debian's (/usr/lib/postgresql/N/bin, the newest N);
+ * DCF_PG_BIN names another directory.
+ */
+#ifndef DCF_TEST_PG_H
+#define DCF_TEST_PG_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct tpg {
+	char dir[64];  /* the cluster's directory, the socket's too */
+	char bin[256]; /* where initdb and postgres are */
+	char log[128]; /* the server's standard error */
+	pid_t pid;     /* the postmaster, 0 when stopped */
+	uid_t uid;     /* whom it runs as */
+	gid_t gid;
+	unsigned seq; /* schemas handed out (tpg_schema) */
+};
+
+/* Make and start a cluster: 0, or -1 with a message in err (nothing left behind). */
+int tpg_start(struct tpg *p, char *err, size_t errlen);
+/* Start the postmaster again on the same directory (after tpg_kill): 0 or -1. */
+int tpg_restart(struct tpg *p, char *err, size_t errlen);
+/* SIGKILL the postmaster and wait for it (its backends end on their own). */
+void tpg_kill(struct tpg *p);
+/* A fast shutdown by its pid, waited for, and the directory removed. */
+void tpg_stop(struct tpg *p);
+/* A new empty schema, and the URL of a store in it: 0, or -1 with err. */
+int tpg_schema(struct tpg *p, char *url, size_t len, char *err, size_t errlen);
+/* Run one SQL command as the superuser (schema NULL: the default): 0, or -1 with err. */
+int tpg_exec(const struct tpg *p, const char *schema, const char *sql, char *err, size_t errlen);
+/* The URL of the database with search_path schema (NULL: none given). */
+void tpg_url(const struct tpg *p, const char *schema, char *url, size_t len);
+
+#endif
