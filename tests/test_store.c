@@ -9,6 +9,7 @@
  * exactly as it was.
  */
 #include <ftw.h>
+#include <pthread.h>
 #include <libpq-fe.h>
 #include <sqlite3.h>
 #include <sys/resource.h>
@@ -155,6 +156,27 @@ open_r(struct fix *f)
 
 	f->err[0] = '\0';
 	return dcf_store_open(&o, f->err, sizeof(f->err));
+}
+
+/* A writer of one of several hosts (PostgreSQL), leases of lease_ms. */
+static struct dcf_store *
+open_hl(struct fix *f, const char *owner, uint32_t lease_ms)
+{
+	struct dcf_store_open_opts o = {.where = f->path,
+	    .create = 1,
+	    .mode = DCF_STORE_SERVICE,
+	    .instance = "t",
+	    .owner = owner,
+	    .lease_ms = lease_ms};
+
+	f->err[0] = '\0';
+	return dcf_store_open(&o, f->err, sizeof(f->err));
+}
+
+static struct dcf_store *
+open_h(struct fix *f, const char *owner)
+{
+	return open_hl(f, owner, 60000);
 }
 
 /* A new task: id, key or NULL, a command of argv items. */
@@ -1013,10 +1035,31 @@ test_pg_refusals(void **state)
 	assert_non_null(st = open_w(f, DCF_STORE_SERVICE, 1));
 	pg_refused(f, DCF_STORE_SERVICE, 0, EBUSY, "in use by another supervisor");
 	dcf_store_close(st);
-	pg_do(f, "UPDATE dcf_meta SET v = '2' WHERE k = 'schema'");
+	pg_do(f, "UPDATE dcf_meta SET v = (v::int + 1)::text WHERE k = 'schema'");
 	pg_refused(f, DCF_STORE_SERVICE, 0, EPROTO, "newer than this dcf reads");
 	pg_refused(f, DCF_STORE_SERVICE, 1, EPROTO, "newer than this dcf reads");
-	pg_do(f, "UPDATE dcf_meta SET v = '1' WHERE k = 'schema'");
+	pg_do(f, "UPDATE dcf_meta SET v = (v::int - 1)::text WHERE k = 'schema'");
+	/* Several hosts: not with a file, and not beside the only writer. */
+	{
+		struct dcf_store_open_opts o = {.where = "/tmp/x.db",
+		    .create = 1,
+		    .mode = DCF_STORE_SERVICE,
+		    .owner = "h"};
+
+		assert_null(dcf_store_open(&o, f->err, sizeof(f->err)));
+		assert_non_null(strstr(f->err, "several hosts share a PostgreSQL store"));
+		assert_int_equal(access("/tmp/x.db", F_OK), -1);
+	}
+	assert_non_null(st = open_w(f, DCF_STORE_SERVICE, 0));
+	assert_null(open_h(f, "h1"));
+	assert_int_equal(errno, EBUSY);
+	assert_non_null(strstr(f->err, "in use by a supervisor that is its only writer"));
+	dcf_store_close(st);
+	assert_non_null(st = open_h(f, "h1"));
+	pg_refused(f, DCF_STORE_SERVICE, 0, EBUSY, "in use by another supervisor");
+	assert_null(open_h(f, "h1"));
+	assert_non_null(strstr(f->err, "host identity 'h1' is in use by another supervisor"));
+	dcf_store_close(st);
 	pg_refused(f, DCF_STORE_BATCH, 0, EINVAL, "holds a service's tasks, not a batch's");
 	pg_do(f, "UPDATE dcf_meta SET v = 'other' WHERE k = 'app'");
 	pg_refused(f, DCF_STORE_SERVICE, 0, EINVAL, "not a dcf store");
@@ -1026,7 +1069,7 @@ test_pg_refusals(void **state)
 	assert_int_equal(pg_number(f,
 	                     "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'dcf%' AND "
 	                     "schemaname = current_schema()"),
-	    2);
+	    3); /* dcf_task, dcf_dep, dcf_host */
 	memcpy(keep, f->path, sizeof(keep));
 	tpg_url(&the_pg, "no_such_schema", f->path, sizeof(f->path));
 	pg_refused(f, DCF_STORE_SERVICE, 0, EINVAL, "no schema to keep the store in");
@@ -1114,6 +1157,375 @@ test_pg_lost_connection(void **state)
 	dcf_store_close(st);
 }
 
+/*
+ * A store of schema 1 (one host: before the claims' columns, the hosts'
+ * table and the id sequence): a reader is refused, a writer brings it up to
+ * date, after which its ids and tasks go on as they were, shared or not.
+ */
+static void
+test_pg_upgrade(void **state)
+{
+	struct fix *f = *state;
+	struct dcf_store *st = open_w(f, DCF_STORE_SERVICE, 1);
+	struct dcf_store_new a[1];
+	struct dcf_store_batch b = {.add = a, .nadd = 1};
+	struct dcf_store_counts c;
+
+	assert_non_null(st);
+	assert_int_equal(add_n(f, st, 1, 5), 0);
+	dcf_store_close(st);
+	pg_do(f,
+	    "DROP INDEX dcf_task_ready; DROP INDEX dcf_task_owner; DROP TABLE dcf_host; "
+	    "DROP SEQUENCE dcf_task_id; ALTER TABLE dcf_task DROP COLUMN owner, DROP COLUMN "
+	    "lease_until, DROP COLUMN claim, DROP COLUMN claim_seq; "
+	    "UPDATE dcf_meta SET v = '1' WHERE k = 'schema'");
+	pg_refused(f, DCF_STORE_SERVICE, 1, EPROTO, "older than this dcf reads");
+	assert_int_equal(pg_number(f, "SELECT v::int FROM dcf_meta WHERE k = 'schema'"), 1);
+	assert_non_null(st = open_w(f, DCF_STORE_SERVICE, 0));
+	assert_int_equal(add_n(f, st, 6, 1), 0);
+	dcf_store_close(st);
+	assert_int_equal(pg_number(f, "SELECT v::int FROM dcf_meta WHERE k = 'schema'"), 2);
+	/* Shared now: the sequence goes on after the ids one writer gave. */
+	assert_non_null(st = open_h(f, "after"));
+	new_task(&a[0], 0, NULL, "y\0", 2);
+	assert_int_equal(dcf_store_commit(st, &b, f->err, sizeof(f->err)), 0);
+	assert_int_equal(a[0].t.id, 7);
+	assert_int_equal(dcf_store_count(st, &c, f->err, sizeof(f->err)), 0);
+	assert_int_equal(c.by_state[DCF_SS_QUEUED], 7);
+	assert_int_equal(c.max_id, 7);
+	dcf_store_close(st);
+	assert_non_null(st = open_r(f));
+	dcf_store_close(st);
+}
+
+/* ---- several hosts (PostgreSQL) ---------------------------------------- */
+
+#define HOSTS     3
+#define NTASKS    400
+#define PER_ROUND 7
+
+struct host_run {
+	struct fix *f;
+	struct dcf_store *st;
+	uint32_t *claimed_n; /* per task id: claims seen, across the hosts */
+	uint32_t *ended_n;   /* per task id: ends booked by this run's commits */
+	uint64_t held[64], claims[64];
+	uint32_t nheld;
+	uint32_t took, refused;
+	char err[512];
+	int rc;
+};
+
+static int
+on_claimed(void *arg, const struct dcf_store_task *t)
+{
+	struct host_run *h = arg;
+
+	if (t->id == 0 || t->id > NTASKS || h->nheld >= 64 || t->owner == NULL)
+		return 1;
+	__atomic_add_fetch(&h->claimed_n[t->id], 1, __ATOMIC_SEQ_CST);
+	h->held[h->nheld] = t->id;
+	h->claims[h->nheld++] = t->claim;
+	h->took++;
+	return 0;
+}
+
+static int
+on_refused(void *arg, const struct dcf_store_task *t)
+{
+	struct host_run *h = arg;
+
+	(void)t;
+	h->refused++;
+	return 0;
+}
+
+/* A host: end what it holds and claim more, in one commit each, until nothing is left. */
+static void *
+host_loop(void *arg)
+{
+	struct host_run *h = arg;
+
+	for (;;) {
+		struct dcf_store_upd u[64];
+		struct dcf_store_batch b = {.upd = u,
+		    .claim = PER_ROUND,
+		    .claimed = on_claimed,
+		    .claimed_arg = h,
+		    .refused = on_refused,
+		    .refused_arg = h,
+		    .renew = 1};
+		uint32_t n = h->nheld;
+
+		memset(u, 0, sizeof(u));
+		for (uint32_t i = 0; i < n; i++) {
+			u[i].kind = DCF_SU_ENDED;
+			u[i].t.id = h->held[i];
+			u[i].t.claim = h->claims[i];
+			u[i].t.state = DCF_SS_DONE;
+			u[i].t.runs = 1;
+			u[i].t.ended_ns = dcf_wall_ns();
+		}
+		b.nupd = n;
+		h->nheld = 0;
+		if ((h->rc = dcf_store_commit(h->st, &b, h->err, sizeof(h->err))) != 0)
+			return NULL;
+		for (uint32_t i = 0; i < n; i++)
+			__atomic_add_fetch(&h->ended_n[u[i].t.id], 1, __ATOMIC_SEQ_CST);
+		if (n == 0 && h->nheld == 0 && b.next_ms == -1)
+			return NULL; /* nothing held, nothing claimable, nothing to wait for */
+	}
+}
+
+/*
+ * Three hosts drain one stream of tasks at once, each ending what it
+ * claimed and claiming more in one transaction: every task claimed once
+ * and ended once, none refused, every host busy; the ids one host gave
+ * are in order and distinct, and the books' counts agree.
+ */
+static void
+test_pg_hosts_drain(void **state)
+{
+	struct fix *f = *state;
+	struct host_run h[HOSTS];
+	pthread_t tid[HOSTS];
+	uint32_t *claimed_n = calloc(NTASKS + 1, sizeof(*claimed_n));
+	uint32_t *ended_n = calloc(NTASKS + 1, sizeof(*ended_n));
+	struct dcf_store_new *a = calloc(NTASKS, sizeof(*a));
+	struct dcf_store_batch b = {.add = a, .nadd = NTASKS};
+	struct dcf_store_counts c;
+	char name[24];
+
+	assert_non_null(claimed_n);
+	assert_non_null(ended_n);
+	assert_non_null(a);
+	memset(h, 0, sizeof(h));
+	for (int i = 0; i < HOSTS; i++) {
+		snprintf(name, sizeof(name), "host-%d", i);
+		h[i].f = f;
+		h[i].claimed_n = claimed_n;
+		h[i].ended_n = ended_n;
+		if ((h[i].st = open_h(f, name)) == NULL)
+			fail_msg("%s: %s", name, f->err);
+		assert_true(h[i].st->shared);
+	}
+	/* Host 0 submits: the store gives the ids. */
+	for (uint32_t i = 0; i < NTASKS; i++) {
+		new_task(&a[i], 0, NULL, "true\0", 5);
+		a[i].t.prio = (int32_t)(i % 3) - 1;
+	}
+	if (dcf_store_commit(h[0].st, &b, f->err, sizeof(f->err)) != 0)
+		fail_msg("submitting: %s", f->err);
+	for (uint32_t i = 0; i < NTASKS; i++)
+		assert_int_equal(a[i].t.id, i + 1);
+	for (int i = 0; i < HOSTS; i++)
+		assert_int_equal(pthread_create(&tid[i], NULL, host_loop, &h[i]), 0);
+	for (int i = 0; i < HOSTS; i++)
+		assert_int_equal(pthread_join(tid[i], NULL), 0);
+	for (int i = 0; i < HOSTS; i++) {
+		if (h[i].rc != 0)
+			fail_msg("host %d: %s", i, h[i].err);
+		assert_int_equal(h[i].refused, 0);
+		assert_true(h[i].took > 0);
+	}
+	for (uint32_t id = 1; id <= NTASKS; id++) {
+		if (claimed_n[id] != 1 || ended_n[id] != 1)
+			fail_msg("task %u claimed %u times, ended %u times", id, claimed_n[id],
+			    ended_n[id]);
+	}
+	assert_int_equal(h[0].took + h[1].took + h[2].took, NTASKS);
+	assert_int_equal(dcf_store_count(h[0].st, &c, f->err, sizeof(f->err)), 0);
+	assert_int_equal(c.by_state[DCF_SS_DONE], NTASKS);
+	assert_int_equal(c.finished, NTASKS);
+	assert_int_equal(pg_number(f, "SELECT count(*) FROM dcf_task WHERE owner IS NOT NULL"), 0);
+	assert_int_equal(pg_number(f, "SELECT count(*) FROM dcf_host"), HOSTS);
+	for (int i = 0; i < HOSTS; i++)
+		dcf_store_close(h[i].st);
+	free(a);
+	free(claimed_n);
+	free(ended_n);
+}
+
+/* One commit of host h: its changes u (n of them) and a claim of up to claim. */
+static int
+host_commit(struct host_run *h, struct dcf_store_upd *u, uint32_t n, uint32_t claim,
+    struct dcf_store_batch *out)
+{
+	struct dcf_store_batch b = {.upd = u,
+	    .nupd = n,
+	    .claim = claim,
+	    .claimed = on_claimed,
+	    .claimed_arg = h,
+	    .refused = on_refused,
+	    .refused_arg = h};
+
+	h->nheld = 0;
+	h->refused = 0;
+	h->rc = dcf_store_commit(h->st, &b, h->err, sizeof(h->err));
+	if (out != NULL)
+		*out = b;
+	return h->rc;
+}
+
+/*
+ * Leases and fences, by the database's clock: a host's lease ends (set in
+ * the past, as a partition long enough would), another claims its task,
+ * which ran (its run counted as lost), and the first host's late start and
+ * end are refused while the second's go through; a lease not ended holds
+ * the task and says when it ends (next_ms), as does a delay; a release
+ * lets go of what was not started.
+ */
+static void
+test_pg_lease_and_fence(void **state)
+{
+	struct fix *f = *state;
+	uint32_t claimed_n[NTASKS + 1] = {0}, ended_n[NTASKS + 1] = {0};
+	struct host_run h[3];
+	struct dcf_store_batch out;
+	struct dcf_store_upd u[2];
+	struct dcf_store_new a[2];
+	struct dcf_store_batch b = {.add = a, .nadd = 2};
+	struct seen s;
+	uint64_t claim1;
+
+	memset(h, 0, sizeof(h));
+	for (int i = 0; i < 3; i++) {
+		char name[24];
+
+		snprintf(name, sizeof(name), "h%d", i);
+		h[i].claimed_n = claimed_n;
+		h[i].ended_n = ended_n;
+		if ((h[i].st = open_h(f, name)) == NULL)
+			fail_msg("%s: %s", name, f->err);
+	}
+	new_task(&a[0], 0, "one", "a\0", 2);
+	new_task(&a[1], 0, "two", "b\0", 2);
+	assert_int_equal(dcf_store_commit(h[0].st, &b, f->err, sizeof(f->err)), 0);
+	assert_int_equal(a[0].t.id, 1);
+	/* h0 claims task 1 (the lower id of one priority) and starts it. */
+	assert_int_equal(host_commit(&h[0], NULL, 0, 1, NULL), 0);
+	assert_int_equal(h[0].nheld, 1);
+	assert_int_equal(h[0].held[0], 1);
+	claim1 = h[0].claims[0];
+	memset(u, 0, sizeof(u));
+	u[0].kind = DCF_SU_STARTED;
+	u[0].t.id = 1;
+	u[0].t.claim = claim1;
+	u[0].t.runs = 1;
+	u[0].t.pid = 4242;
+	assert_int_equal(host_commit(&h[0], u, 1, 0, NULL), 0);
+	assert_int_equal(h[0].refused, 0);
+	/* h1 finds task 2 only, and is told when h0's lease on task 1 ends. */
+	assert_int_equal(host_commit(&h[1], NULL, 0, 5, &out), 0);
+	assert_int_equal(h[1].nheld, 1);
+	assert_int_equal(h[1].held[0], 2);
+	assert_true(out.next_ms > 50000 && out.next_ms <= 60000);
+	/* h1 lets task 2 go unstarted: h2 takes it at once. */
+	b = (struct dcf_store_batch){.release = 1};
+	if (dcf_store_commit(h[1].st, &b, f->err, sizeof(f->err)) != 0)
+		fail_msg("releasing: %s", f->err);
+	assert_int_equal(host_commit(&h[2], NULL, 0, 5, NULL), 0);
+	assert_int_equal(h[2].nheld, 1);
+	assert_int_equal(h[2].held[0], 2);
+
+	/* h0's lease ends, by the database's clock. */
+	pg_do(f,
+	    "UPDATE dcf_task SET lease_until = now() - interval '1 second' WHERE owner = 'h0'");
+	assert_int_equal(host_commit(&h[1], NULL, 0, 5, NULL), 0);
+	assert_int_equal(h[1].nheld, 1);
+	assert_int_equal(h[1].held[0], 1);
+	assert_true(h[1].claims[0] > claim1);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(dcf_store_get(h[1].st, 1, collect, &s, f->err, sizeof(f->err)), 1);
+	assert_int_equal(s.last.state, DCF_SS_QUEUED); /* h0's run: lost */
+	assert_int_equal(s.last.attempts, 1);
+	/* h0, late: its renewal holds nothing of it, its start and its end are refused. */
+	b = (struct dcf_store_batch){.renew = 1};
+	assert_int_equal(dcf_store_commit(h[0].st, &b, f->err, sizeof(f->err)), 0);
+	assert_int_equal(b.renewed, 0);
+	assert_int_equal(host_commit(&h[0], u, 1, 0, NULL), 0);
+	assert_int_equal(h[0].refused, 1);
+	u[0].kind = DCF_SU_ENDED;
+	u[0].t.state = DCF_SS_FAILED;
+	u[0].t.ended_ns = 7;
+	assert_int_equal(host_commit(&h[0], u, 1, 0, NULL), 0);
+	assert_int_equal(h[0].refused, 1);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(dcf_store_get(h[1].st, 1, collect, &s, f->err, sizeof(f->err)), 1);
+	assert_int_equal(s.last.state, DCF_SS_QUEUED);
+	assert_int_equal(s.last.ended_ns, 0);
+	/* h1's end, by its claim, is the one booked; h0's again refused after it. */
+	u[1] = u[0];
+	u[1].t.claim = h[1].claims[0];
+	u[1].t.state = DCF_SS_DONE;
+	u[1].t.ended_ns = 8;
+	assert_int_equal(host_commit(&h[1], &u[1], 1, 0, NULL), 0);
+	assert_int_equal(h[1].refused, 0);
+	assert_int_equal(host_commit(&h[0], u, 1, 0, NULL), 0);
+	assert_int_equal(h[0].refused, 1);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(dcf_store_get(h[1].st, 1, collect, &s, f->err, sizeof(f->err)), 1);
+	assert_int_equal(s.last.state, DCF_SS_DONE);
+	assert_int_equal(s.last.ended_ns, 8);
+	assert_null(s.last.owner);
+	/* A delay: not claimable before its time, which next_ms tells. */
+	new_task(&a[0], 0, NULL, "c\0", 2);
+	a[0].t.not_before_ns = dcf_wall_ns() + 100ULL * 1000000000ULL;
+	b = (struct dcf_store_batch){.add = a, .nadd = 1};
+	assert_int_equal(dcf_store_commit(h[0].st, &b, f->err, sizeof(f->err)), 0);
+	assert_int_equal(host_commit(&h[0], NULL, 0, 5, &out), 0);
+	assert_int_equal(h[0].nheld, 0);
+	assert_true(out.next_ms > 50000 && out.next_ms <= 60000); /* h2's lease first */
+	u[0] = (struct dcf_store_upd){.kind = DCF_SU_ENDED};
+	u[0].t.id = 2;
+	u[0].t.claim = h[2].claims[0];
+	u[0].t.state = DCF_SS_DONE;
+	assert_int_equal(host_commit(&h[2], u, 1, 5, &out), 0);
+	assert_int_equal(h[2].refused, 0);
+	assert_true(out.next_ms > 90000 && out.next_ms <= 100000);
+	for (int i = 0; i < 3; i++)
+		dcf_store_close(h[i].st);
+}
+
+/*
+ * Several hosts, a commit whose answer is lost: the ids it took are those
+ * of the retry, its claims are told by the retry, nothing twice.
+ */
+static void
+test_pg_hosts_lost_answer(void **state)
+{
+	struct fix *f = *state;
+	uint32_t claimed_n[NTASKS + 1] = {0}, ended_n[NTASKS + 1] = {0};
+	struct host_run h;
+	struct dcf_store_new a[3];
+	struct dcf_store_batch b = {.add = a,
+	    .nadd = 3,
+	    .claim = 2,
+	    .claimed = on_claimed,
+	    .claimed_arg = &h};
+
+	memset(&h, 0, sizeof(h));
+	h.claimed_n = claimed_n;
+	h.ended_n = ended_n;
+	assert_non_null(h.st = open_h(f, "lost"));
+	for (int i = 0; i < 3; i++)
+		new_task(&a[i], 0, NULL, "x\0", 2);
+	dcf_store_pg_lose_answers = 1;
+	assert_int_equal(dcf_store_commit(h.st, &b, f->err, sizeof(f->err)), -1);
+	assert_int_equal(errno, ECONNRESET);
+	assert_int_equal(h.nheld, 0); /* not told before it is known */
+	assert_int_equal(pg_number(f, "SELECT count(*) FROM dcf_task WHERE owner = 'lost'"), 2);
+	assert_int_equal(dcf_store_commit(h.st, &b, f->err, sizeof(f->err)), 0);
+	assert_int_equal(a[0].t.id, 1);
+	assert_int_equal(a[2].t.id, 3);
+	assert_int_equal(h.nheld, 2);
+	assert_int_equal(h.held[0], 1);
+	assert_int_equal(h.held[1], 2);
+	assert_int_equal(pg_number(f, "SELECT count(*) FROM dcf_task"), 3);
+	assert_int_equal(pg_number(f, "SELECT count(*) FROM dcf_task WHERE owner = 'lost'"), 2);
+	dcf_store_close(h.st);
+}
+
 static void
 test_state_names(void **state)
 {
@@ -1155,6 +1567,10 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_reader_beside_writer, setup_pg, teardown),
 	    cmocka_unit_test_setup_teardown(test_pg_refusals, setup_pg, teardown),
 	    cmocka_unit_test_setup_teardown(test_pg_lost_connection, setup_pg, teardown),
+	    cmocka_unit_test_setup_teardown(test_pg_upgrade, setup_pg, teardown),
+	    cmocka_unit_test_setup_teardown(test_pg_hosts_drain, setup_pg, teardown),
+	    cmocka_unit_test_setup_teardown(test_pg_lease_and_fence, setup_pg, teardown),
+	    cmocka_unit_test_setup_teardown(test_pg_hosts_lost_answer, setup_pg, teardown),
 	};
 	int failed = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
 

@@ -3,29 +3,43 @@
  * one machine is not enough: `--store postgresql://...` (any libpq URL).
  *
  * The same tasks, states and rules as the SQLite file (store_sqlite.c),
- * in three tables of the schema the connection's search_path names first:
+ * in the schema the connection's search_path names first:
  *   dcf_meta(k, v)  app 'dcf', schema, mode, instance, max_id, created,
- *                   commit_seq (below)
- *   dcf_task(...)   one row per task, as SQLite's task; the same partial
- *                   indexes
+ *                   commit_seq (the only writer's, below)
+ *   dcf_task(...)   one row per task, as SQLite's task, and (schema 2) the
+ *                   host that holds it (owner), until when (lease_until),
+ *                   by which claim (claim, a number that grows with each;
+ *                   claim_seq: the commit that made it)
  *   dcf_dep(on_id, task)  --after, as SQLite's dep
+ *   dcf_host(owner, ...)  (2) each host: when it was seen, its commit_seq
+ *   dcf_task_id     (2) the ids several hosts take theirs from
  * Every integer is a bigint, every value travels in binary: nothing is
  * quoted or parsed as text on the way.
  *
  * Durable when commit returns: the session's synchronous_commit is on, so
- * COMMIT answers after the server flushed its WAL. One writer: the writer
- * holds a session advisory lock keyed by the schema for as long as it is
- * connected; the server drops it when the connection ends, however the
- * process ended.
+ * COMMIT answers after the server flushed its WAL.
+ *
+ * Writers: the only one holds a session advisory lock on the schema alone;
+ * writers of several hosts (opened with an owner) share that lock and hold
+ * one of their identity's alone. The server drops them with the
+ * connection, however the process ended. A shared writer's new tasks take
+ * ids from the sequence before the transaction (so a retry reuses them);
+ * its changes to a task's run are fenced by the claim it holds the task by
+ * (UPDATE ... WHERE owner = me AND claim = mine, the count checked), so a
+ * host whose lease ended, and whose task another took, books nothing; its
+ * claims are SELECT ... FOR UPDATE SKIP LOCKED of the ready, in the same
+ * transaction as its changes; leases are timed by the server's clock
+ * (now()), never a host's. A commit that made tasks claimable notifies
+ * channel dcf_ready (the schema's name as payload).
  *
  * A connection lost mid-commit leaves its outcome unknown: the COMMIT may
  * have been applied and its answer lost. Each commit therefore also
  * writes its number (commit_seq) in its own transaction; the retry, on a
  * new connection, reads it: if the lost one was applied, the retry does
  * not apply it twice but reads back what the caller is owed (each new
- * task's state, or the task that holds its key). Only the tasks it woke
- * (--after) are not told again: they wait in the store, queued, for the
- * next start.
+ * task's state, or the task that holds its key; the tasks it claimed, by
+ * claim_seq). Only the tasks it woke (--after) are not told again: they
+ * wait in the store, queued (claimable by any host, which were told).
  *
  * Nothing here is exported from libdcf: the programs link it (store.h).
  */
@@ -38,13 +52,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "backends.h"
 #include "dcf/inject.h"
 #include "dcf/store.h"
 #include "dcf/util.h"
 
-#define SCHEMA  1
+#define SCHEMA  2 /* 2: several hosts (owner, lease_until, claim; dcf_host; the id sequence) */
 #define KEY_MAX 512
 #define NPARAM  20
 
@@ -80,6 +95,18 @@ enum pg_stmt {
 	Q_KEEP_EDGE,
 	Q_PRUNE_SEL,
 	Q_DELETE,
+	Q_FENCE_OF,
+	Q_CLAIM,
+	Q_RENEW,
+	Q_RELEASE,
+	Q_NEXT,
+	Q_HOST_SEEN,
+	Q_SEQ_SYNC,
+	Q_NOTIFY,
+	Q_IDS,
+	Q_CLAIMED,
+	Q_SEQ_GET,
+	Q_SEQ_SET,
 	Q_NSTMT
 };
 
@@ -88,8 +115,15 @@ enum pg_stmt {
 	"id, state, prio, timeout_ms, retries, attempts, tries, runs, submitted_ns, " \
 	"started_ns, ended_ns, pid, pid_start, net, node, how, exit_code, term_sig, " \
 	"exec_errno, run_start_ns, run_ns, cpu_us, maxrss_kb, out_bytes, err_bytes, pin, " \
-	"not_before_ns, waits, after_any, cause, after_ids, key, cmd, cwd"
+	"not_before_ns, waits, after_any, cause, after_ids, key, cmd, cwd, claim, owner"
 #define B "::bigint"
+/* A fenced change's condition: no owner given (one host), or the claim it holds. */
+#define FENCE(o, c) " AND ($" #o "::text IS NULL OR (owner = $" #o "::text AND claim = $" #c B "))"
+/* The database's clock in ns (delays are wall-clock ns), and what makes a task claimable. */
+#define NOW_NS "(extract(epoch FROM now()) * 1000000000)::bigint"
+#define CLAIMABLE \
+	"state < 2 AND waits = 0 AND not_before_ns <= " NOW_NS \
+	" AND (owner IS NULL OR lease_until < now())"
 
 static const char *const sql_text[Q_NSTMT] = {
     [Q_INSERT] = "INSERT INTO dcf_task (id, key, state, prio, timeout_ms, retries, submitted_ns, "
@@ -100,15 +134,15 @@ static const char *const sql_text[Q_NSTMT] = {
     [Q_KEY_ID] = "SELECT id FROM dcf_task WHERE key = $1::text",
     [Q_STARTED] = "UPDATE dcf_task SET state = 1, runs = greatest(runs, $2" B "), "
                   "started_ns = $3" B ", pid = $4" B ", pid_start = $5" B ", net = $6" B
-                  ", node = $7" B " WHERE id = $1" B " AND state < 2",
+                  ", node = $7" B " WHERE id = $1" B " AND state < 2" FENCE(8, 9),
     [Q_REQUEUED] = "UPDATE dcf_task SET state = 0, attempts = $2" B ", tries = $3" B
-                   ", pid = 0 WHERE id = $1" B " AND state < 2",
+                   ", pid = 0 WHERE id = $1" B " AND state < 2" FENCE(4, 5),
     [Q_ENDED] =
         "UPDATE dcf_task SET state = $2" B ", attempts = $3" B ", tries = $4" B ", runs = $5" B
         ", ended_ns = $6" B ", how = $7" B ", exit_code = $8" B ", term_sig = $9" B
         ", exec_errno = $10" B ", run_start_ns = $11" B ", run_ns = $12" B ", cpu_us = $13" B
-        ", maxrss_kb = $14" B ", out_bytes = $15" B ", err_bytes = $16" B ", pid = 0 "
-        "WHERE id = $1" B " AND state < 2",
+        ", maxrss_kb = $14" B ", out_bytes = $15" B ", err_bytes = $16" B ", pid = 0, "
+        "owner = NULL, lease_until = NULL WHERE id = $1" B " AND state < 2" FENCE(17, 18),
     [Q_PRIO] = "UPDATE dcf_task SET prio = $2" B " WHERE id = $1" B " AND state < 2",
     [Q_DUE] = "UPDATE dcf_task SET not_before_ns = 0 WHERE id = $1" B " AND state < 2",
     [Q_DEP_ADD] =
@@ -151,9 +185,60 @@ static const char *const sql_text[Q_NSTMT] = {
     [Q_PRUNE_SEL] = "SELECT " COLS " FROM dcf_task WHERE state >= 2 AND (ended_ns < $1" B
                     " OR (ended_ns, id) <= ($2" B ", $3" B ")) ORDER BY ended_ns, id LIMIT $4" B,
     [Q_DELETE] = "DELETE FROM dcf_task WHERE id = $1" B,
+    [Q_FENCE_OF] = "SELECT state, owner, claim FROM dcf_task WHERE id = $1" B,
+    /*
+     * Ready tasks, highest priority first, locked and skipped by the other
+     * hosts' claims running at the same moment: this host's, each a new
+     * claim; one that ran on a host whose lease ended comes back queued.
+     */
+    [Q_CLAIM] = "UPDATE dcf_task t SET owner = $1::text, lease_until = now() + $2" B
+                " * interval '1 millisecond', claim = t.claim + 1, attempts = t.attempts + "
+                "CASE WHEN t.state = 1 THEN 1 ELSE 0 END, state = 0, pid = 0, claim_seq = $4" B
+                " FROM (SELECT id AS cid FROM dcf_task WHERE " CLAIMABLE
+                " ORDER BY prio DESC, id LIMIT $3" B " FOR UPDATE SKIP LOCKED) c "
+                "WHERE t.id = c.cid RETURNING " COLS,
+    [Q_RENEW] = "UPDATE dcf_task SET lease_until = now() + $2" B " * interval '1 millisecond' "
+                "WHERE owner = $1::text AND state < 2",
+    [Q_RELEASE] = "UPDATE dcf_task SET owner = NULL, lease_until = NULL "
+                  "WHERE owner = $1::text AND state = 0",
+    /* When a task not claimable now may become so: a lease ends, a delay passes (ms). */
+    [Q_NEXT] = "SELECT ceil(1000 * extract(epoch FROM least("
+               "(SELECT min(lease_until) FROM dcf_task WHERE state < 2 AND owner <> $1::text), "
+               "(SELECT to_timestamp(min(not_before_ns) / 1e9) FROM dcf_task WHERE state < 2 "
+               "AND waits = 0 AND owner IS NULL AND not_before_ns > " NOW_NS ")) - now()))::bigint",
+    [Q_HOST_SEEN] = "INSERT INTO dcf_host (owner, started, seen, pid) VALUES ($1::text, now(), "
+                    "now(), $2" B ") ON CONFLICT (owner) DO UPDATE SET seen = now(), "
+                    "pid = excluded.pid",
+    /* One writer gives the ids: the sequence follows, for the day the store is shared. */
+    [Q_SEQ_SYNC] = "SELECT setval('dcf_task_id', $1" B ") WHERE $1" B
+                   " > (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END "
+                   "FROM dcf_task_id)",
+    [Q_NOTIFY] = "SELECT pg_notify('dcf_ready', current_schema())",
+    [Q_IDS] = "SELECT nextval('dcf_task_id') FROM generate_series(1, $1" B ")",
+    /* A commit's claims, read again when its answer was lost (claim_seq: its number). */
+    /* A writer's last commit number: in dcf_meta for the only one, else its dcf_host row. */
+    [Q_SEQ_GET] = "SELECT CASE WHEN $1::text IS NULL THEN (SELECT v::bigint FROM dcf_meta WHERE "
+                  "k = 'commit_seq') ELSE (SELECT commit_seq FROM dcf_host WHERE owner = "
+                  "$1::text) END",
+    [Q_SEQ_SET] = "WITH m AS (UPDATE dcf_meta SET v = $2" B "::text WHERE k = 'commit_seq' AND "
+                  "$1::text IS NULL) UPDATE dcf_host SET commit_seq = $2" B ", seen = now() "
+                  "WHERE owner = $1::text",
+    [Q_CLAIMED] = "SELECT " COLS " FROM dcf_task WHERE owner = $1::text AND claim_seq = $2" B
+                  " AND state = 0 ORDER BY prio DESC, id",
 };
 
 #define NN " bigint NOT NULL DEFAULT 0,"
+/* Schema 2's additions, also the way from 1 (upgrade_sql). */
+#define SHARED_SQL \
+	"CREATE SEQUENCE dcf_task_id;" \
+	"SELECT setval('dcf_task_id', greatest(1, m), m > 0) FROM (SELECT greatest(" \
+	"(SELECT coalesce(max(id), 0) FROM dcf_task), (SELECT coalesce(max(v::bigint), 0) " \
+	"FROM dcf_meta WHERE k = 'max_id')) AS m) x;" \
+	"CREATE TABLE dcf_host (owner text PRIMARY KEY, started timestamptz NOT NULL," \
+	" seen timestamptz NOT NULL, pid bigint NOT NULL DEFAULT 0," \
+	" commit_seq bigint NOT NULL DEFAULT 0);" \
+	"CREATE INDEX dcf_task_ready ON dcf_task(prio DESC, id) WHERE state < 2;" \
+	"CREATE INDEX dcf_task_owner ON dcf_task(owner) WHERE owner IS NOT NULL;"
 static const char schema_sql[] =
     "CREATE TABLE dcf_meta (k text PRIMARY KEY, v text NOT NULL);"
     "CREATE TABLE dcf_task ("
@@ -167,13 +252,25 @@ static const char schema_sql[] =
     " maxrss_kb" NN " out_bytes" NN " err_bytes" NN " cmd bytea NOT NULL,"
     " cwd text,"
     " pin" NN " not_before_ns" NN " waits" NN " after_any" NN " after_ids text,"
-    " cause bigint NOT NULL DEFAULT 0);"
+    " cause bigint NOT NULL DEFAULT 0,"
+    " owner text,"
+    " lease_until timestamptz,"
+    " claim bigint NOT NULL DEFAULT 0,"
+    " claim_seq bigint NOT NULL DEFAULT 0);"
     "CREATE TABLE dcf_dep (on_id bigint NOT NULL, task bigint NOT NULL, "
     "PRIMARY KEY (on_id, task));"
     "CREATE INDEX dcf_task_unfinished ON dcf_task(id) WHERE state < 2;"
     "CREATE INDEX dcf_task_finished ON dcf_task(ended_ns, id) WHERE state >= 2;"
     "CREATE INDEX dcf_task_unfinished_prio ON dcf_task(prio, id) WHERE state < 2;"
-    "CREATE INDEX dcf_task_delayed ON dcf_task(id) WHERE state < 2 AND not_before_ns > 0;";
+    "CREATE INDEX dcf_task_delayed ON dcf_task(id) WHERE state < 2 AND not_before_ns > "
+    "0;" SHARED_SQL;
+
+/* From each schema to the next, run by a writer in one transaction. */
+static const char *const upgrade_sql[SCHEMA + 1] = {
+    [1] = "ALTER TABLE dcf_task ADD COLUMN owner text, ADD COLUMN lease_until timestamptz, "
+          "ADD COLUMN claim bigint NOT NULL DEFAULT 0, "
+          "ADD COLUMN claim_seq bigint NOT NULL DEFAULT 0;" SHARED_SQL,
+};
 
 #ifdef DCF_INJECT_ENABLE
 unsigned dcf_store_pg_lose_answers;
@@ -189,6 +286,9 @@ struct st_pg {
 	int unsure;   /* the writer's: commit seq + 1's outcome is unknown (a lost connection) */
 	uint64_t *wl; /* the writer's: ids whose dependents are looked at, a work list */
 	uint32_t nwl, wlcap;
+	char owner[128];   /* shared (several hosts): this writer's identity */
+	uint32_t lease_ms; /* shared: how long a claim lasts unless renewed */
+	int notify;        /* shared: this commit made tasks claimable (told to the others) */
 };
 
 /* One statement's parameters, each an int8 in binary or bytes. */
@@ -250,8 +350,9 @@ pg_errno(const char *state)
 		return EEXIST;
 	if (strcmp(state, "25006") == 0 || strncmp(state, "42501", 5) == 0)
 		return EACCES;
-	if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0)
-		return ECONNRESET;
+	if ((strncmp(state, "08", 2) == 0 && strcmp(state, "08P01") != 0) ||
+	    strncmp(state, "57P", 3) == 0)
+		return ECONNRESET; /* the connection, or the server going away */
 	if (strncmp(state, "XX", 2) == 0)
 		return EUCLEAN;
 	if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0 ||
@@ -308,7 +409,7 @@ static PGresult *
 run(struct st_pg *s, enum pg_stmt k, const struct params *p, ExecStatusType want, char *err,
     size_t errlen)
 {
-	char name[8];
+	char name[16];
 	PGresult *r;
 
 	snprintf(name, sizeof(name), "q%d", (int)k);
@@ -440,6 +541,8 @@ read_row(const PGresult *r, int i, struct dcf_store_task *t)
 	t->cmd = PQgetvalue(r, i, c);
 	t->cmd_len = (uint32_t)PQgetlength(r, i, c++);
 	t->cwd = col_text(r, i, c++);
+	t->claim = col_u64(r, i, c++);
+	t->owner = col_text(r, i, c++);
 }
 
 /* Run a COLS query into fn. Rows read, or -1. */
@@ -508,7 +611,9 @@ deps_check(struct st_pg *s, struct dcf_store_new *a, char *err, size_t errlen)
 	t->state = DCF_SS_QUEUED;
 	for (uint32_t i = 0; i < t->ndeps; i++) {
 		uint32_t st = 0;
-		int r = t->deps[i] > INT64_MAX || t->deps[i] >= t->id
+		/* One writer gives ids in order; several reserve theirs, each in order. */
+		int r = t->deps[i] > INT64_MAX || t->deps[i] == t->id ||
+		        (s->owner[0] == '\0' && t->deps[i] > t->id)
 		    ? 1
 		    : state_of(s, t->deps[i], &st, err, errlen);
 
@@ -581,14 +686,14 @@ key_holder(struct st_pg *s, const char *key, uint64_t *id, char *err, size_t err
 }
 
 static int
-add_one(struct st_pg *s, struct dcf_store_new *a, char *err, size_t errlen)
+add_params(struct st_pg *s, struct dcf_store_new *a, struct params *pp, char **afterp, char *err,
+    size_t errlen)
 {
 	struct dcf_store_task *t = &a->t;
-	struct params p = {0};
 	char *after = NULL;
-	int64_t n;
 	int rc;
 
+	*afterp = NULL;
 	if (t->id == 0 || t->id > INT64_MAX || (t->key != NULL && strlen(t->key) > KEY_MAX)) {
 		snprintf(err, errlen, "%s: task %" PRIu64 ": bad id or key", s->base.where, t->id);
 		errno = EINVAL;
@@ -603,42 +708,47 @@ add_one(struct st_pg *s, struct dcf_store_new *a, char *err, size_t errlen)
 		errno = ENOMEM;
 		return -1;
 	}
-	p_u64(&p, t->id);
+	*afterp = after;
+	memset(pp, 0, sizeof(*pp));
+	p_u64(pp, t->id);
 	if (t->key != NULL)
-		p_text(&p, t->key);
+		p_text(pp, t->key);
 	else
-		p_bytes(&p, NULL, 0);
-	p_i64(&p, t->prio);
-	p_i64(&p, t->timeout_ms);
-	p_i64(&p, t->retries);
-	p_u64(&p, t->submitted_ns);
-	p_bytes(&p, t->cmd_len > 0 ? t->cmd : "", t->cmd_len);
+		p_bytes(pp, NULL, 0);
+	p_i64(pp, t->prio);
+	p_i64(pp, t->timeout_ms);
+	p_i64(pp, t->retries);
+	p_u64(pp, t->submitted_ns);
+	p_bytes(pp, t->cmd_len > 0 ? t->cmd : "", t->cmd_len);
 	if (t->cwd != NULL)
-		p_text(&p, t->cwd);
+		p_text(pp, t->cwd);
 	else
-		p_bytes(&p, NULL, 0);
-	p_i64(&p, t->pin);
-	p_u64(&p, t->not_before_ns);
-	p_i64(&p, t->state);
-	p_i64(&p, t->waits);
-	p_i64(&p, t->after_any != 0);
+		p_bytes(pp, NULL, 0);
+	p_i64(pp, t->pin);
+	p_u64(pp, t->not_before_ns);
+	p_i64(pp, t->state);
+	p_i64(pp, t->waits);
+	p_i64(pp, t->after_any != 0);
 	if (after != NULL)
-		p_text(&p, after);
+		p_text(pp, after);
 	else
-		p_bytes(&p, NULL, 0);
-	p_u64(&p, t->cause);
-	p_u64(&p, t->cause != 0 ? t->submitted_ns : 0);
-	n = run_cmd(s, Q_INSERT, &p, err, errlen);
-	free(after);
-	if (n == -1) {
-		if (errno == EEXIST) /* the id's unique index: the caller's mistake */
-			snprintf(err, errlen, "%s: task %" PRIu64 " is stored already",
-			    s->base.where, t->id);
-		return -1;
-	}
+		p_bytes(pp, NULL, 0);
+	p_u64(pp, t->cause);
+	p_u64(pp, t->cause != 0 ? t->submitted_ns : 0);
+	return 1;
+}
+
+/* After its INSERT changed n rows: added, or its key's holder found. */
+static int
+add_done(struct st_pg *s, struct dcf_store_new *a, int64_t n, char *err, size_t errlen)
+{
+	struct dcf_store_task *t = &a->t;
+
 	if (n == 1) {
 		if (t->id > s->max_id)
 			s->max_id = t->id;
+		if (t->waits == 0 && t->state == DCF_SS_QUEUED)
+			s->notify = 1;
 		return t->waits > 0 ? deps_add(s, t, err, errlen) : 0;
 	}
 	/* Not added: its key is taken (ON CONFLICT). */
@@ -649,6 +759,33 @@ add_one(struct st_pg *s, struct dcf_store_new *a, char *err, size_t errlen)
 	snprintf(err, errlen, "%s: task %" PRIu64 " is stored already", s->base.where, t->id);
 	errno = EEXIST;
 	return -1;
+}
+
+/* The id's unique index said no: the caller gave an id twice. */
+static int
+add_failed(struct st_pg *s, const struct dcf_store_new *a, char *err, size_t errlen)
+{
+	if (errno == EEXIST)
+		snprintf(err, errlen, "%s: task %" PRIu64 " is stored already", s->base.where,
+		    a->t.id);
+	return -1;
+}
+
+static int
+add_one(struct st_pg *s, struct dcf_store_new *a, char *err, size_t errlen)
+{
+	struct params p;
+	char *after;
+	int64_t n;
+	int rc;
+
+	if ((rc = add_params(s, a, &p, &after, err, errlen)) != 1)
+		return rc;
+	n = run_cmd(s, Q_INSERT, &p, err, errlen);
+	free(after);
+	if (n == -1)
+		return add_failed(s, a, err, errlen);
+	return add_done(s, a, n, err, errlen);
 }
 
 static int
@@ -677,6 +814,27 @@ meta_get(struct st_pg *s, const char *k, char *buf, size_t len, char *err, size_
 }
 
 static int reconnect(struct st_pg *s, char *err, size_t errlen);
+static int add_params(struct st_pg *s, struct dcf_store_new *a, struct params *pp, char **afterp,
+    char *err, size_t errlen);
+static int add_done(struct st_pg *s, struct dcf_store_new *a, int64_t n, char *err, size_t errlen);
+static int upd_params(struct st_pg *s, const struct dcf_store_upd *u, enum pg_stmt *kp,
+    struct params *pp, char *err, size_t errlen);
+static int upd_done(struct st_pg *s, struct dcf_store_batch *b, const struct dcf_store_upd *u,
+    int64_t n, char *err, size_t errlen);
+static int next_ms(struct st_pg *s, struct dcf_store_batch *b, char *err, size_t errlen);
+
+/* This writer's last commit number, as the store has it. */
+static int
+seq_get(struct st_pg *s, int64_t *seq, char *err, size_t errlen)
+{
+	struct params p = {0};
+
+	if (s->owner[0] != '\0')
+		p_text(&p, s->owner);
+	else
+		p_bytes(&p, NULL, 0);
+	return one_i64(s, Q_SEQ_GET, &p, seq, err, errlen);
+}
 static int ready(struct st_pg *s, char *err, size_t errlen);
 static int again(struct st_pg *s, int tried, char *err, size_t errlen);
 
@@ -786,6 +944,8 @@ deps_resolve(struct st_pg *s, struct dcf_store_batch *b, uint64_t id, int ok, ui
 					w.not_before_ns = col_u64(r, 0, 3);
 				}
 				PQclear(r);
+				if (n == 1 && w.waits == 0)
+					s->notify = 1;
 				if (n == 1 && w.waits == 0 && b->woke != NULL &&
 				    b->woke(b->woke_arg, &w) != 0)
 					goto nomem;
@@ -815,58 +975,60 @@ nomem:
 	return -1;
 }
 
+/*
+ * A change's statement and parameters (p, in place): 1 ready, 0 done here
+ * (the control state), -1.
+ */
 static int
-upd_one(struct st_pg *s, struct dcf_store_batch *b, const struct dcf_store_upd *u, char *err,
-    size_t errlen)
+upd_params(struct st_pg *s, const struct dcf_store_upd *u, enum pg_stmt *kp, struct params *pp,
+    char *err, size_t errlen)
 {
 	const struct dcf_store_task *t = &u->t;
-	struct params p = {0};
+	struct params *p = pp;
 	enum pg_stmt k;
-	uint32_t st;
-	int64_t n;
-	int rc;
 
-	p_u64(&p, t->id);
+	memset(pp, 0, sizeof(*pp));
+	p_u64(p, t->id);
 	switch (u->kind) {
 	case DCF_SU_CONTROL:
-		return control_set(s, &u->ctl, err, errlen);
+		return control_set(s, &u->ctl, err, errlen) == -1 ? -1 : 0;
 	case DCF_SU_STARTED:
 		k = Q_STARTED;
-		p_i64(&p, t->runs);
-		p_u64(&p, t->started_ns);
-		p_i64(&p, t->pid);
-		p_u64(&p, t->pid_start);
-		p_i64(&p, t->net);
-		p_i64(&p, t->node);
+		p_i64(p, t->runs);
+		p_u64(p, t->started_ns);
+		p_i64(p, t->pid);
+		p_u64(p, t->pid_start);
+		p_i64(p, t->net);
+		p_i64(p, t->node);
 		break;
 	case DCF_SU_REQUEUED:
 		k = Q_REQUEUED;
-		p_i64(&p, t->attempts);
-		p_i64(&p, t->tries);
+		p_i64(p, t->attempts);
+		p_i64(p, t->tries);
 		break;
 	case DCF_SU_ENDED:
 		if (!dcf_store_state_final(t->state))
 			goto bad;
 		k = Q_ENDED;
-		p_i64(&p, t->state);
-		p_i64(&p, t->attempts);
-		p_i64(&p, t->tries);
-		p_i64(&p, t->runs);
-		p_u64(&p, t->ended_ns);
-		p_i64(&p, t->out.how);
-		p_i64(&p, t->out.exit_code);
-		p_i64(&p, t->out.term_sig);
-		p_i64(&p, t->out.exec_errno);
-		p_u64(&p, t->out.start_wall_ns);
-		p_u64(&p, t->out.run_ns);
-		p_u64(&p, t->out.cpu_us);
-		p_u64(&p, t->out.maxrss_kb);
-		p_u64(&p, t->out.out_bytes);
-		p_u64(&p, t->out.err_bytes);
+		p_i64(p, t->state);
+		p_i64(p, t->attempts);
+		p_i64(p, t->tries);
+		p_i64(p, t->runs);
+		p_u64(p, t->ended_ns);
+		p_i64(p, t->out.how);
+		p_i64(p, t->out.exit_code);
+		p_i64(p, t->out.term_sig);
+		p_i64(p, t->out.exec_errno);
+		p_u64(p, t->out.start_wall_ns);
+		p_u64(p, t->out.run_ns);
+		p_u64(p, t->out.cpu_us);
+		p_u64(p, t->out.maxrss_kb);
+		p_u64(p, t->out.out_bytes);
+		p_u64(p, t->out.err_bytes);
 		break;
 	case DCF_SU_PRIO:
 		k = Q_PRIO;
-		p_i64(&p, t->prio);
+		p_i64(p, t->prio);
 		break;
 	case DCF_SU_DUE:
 		k = Q_DUE;
@@ -874,21 +1036,53 @@ upd_one(struct st_pg *s, struct dcf_store_batch *b, const struct dcf_store_upd *
 	default:
 		goto bad;
 	}
-	if ((n = run_cmd(s, k, &p, err, errlen)) == -1)
-		return -1;
+	if (k == Q_STARTED || k == Q_REQUEUED || k == Q_ENDED) {
+		if (s->owner[0] != '\0')
+			p_text(p, s->owner);
+		else
+			p_bytes(p, NULL, 0);
+		p_u64(p, t->claim);
+	}
+	*kp = k;
+	return 1;
+bad:
+	snprintf(err, errlen, "%s: task %" PRIu64 ": bad change (kind %u, state %u)", s->base.where,
+	    t->id, u->kind, t->state);
+	errno = EINVAL;
+	return -1;
+}
+
+/* After a change's statement changed n rows: what follows from it. */
+static int
+upd_done(struct st_pg *s, struct dcf_store_batch *b, const struct dcf_store_upd *u, int64_t n,
+    char *err, size_t errlen)
+{
+	const struct dcf_store_task *t = &u->t;
+	int fenced =
+	    u->kind == DCF_SU_STARTED || u->kind == DCF_SU_REQUEUED || u->kind == DCF_SU_ENDED;
+	uint32_t st;
+	int rc;
+
 	if (n == 1)
 		return u->kind == DCF_SU_ENDED
 		    ? deps_resolve(s, b, t->id, t->state == DCF_SS_DONE, t->ended_ns, err, errlen)
 		    : 0;
 	/* Nothing changed: fine if it is finished (it finishes once), an error if absent. */
-	if ((rc = state_of(s, t->id, &st, err, errlen)) != 1)
-		return rc;
+	if ((rc = state_of(s, t->id, &st, err, errlen)) == -1)
+		return -1;
+	/*
+	 * Several hosts: this host does not hold it by that claim (any more):
+	 * another claimed it after this one's lease ended, or has ended it.
+	 */
+	if (rc == 0 && fenced && s->owner[0] != '\0' && b->refused != NULL &&
+	    b->refused(b->refused_arg, t) != 0) {
+		snprintf(err, errlen, "%s: task %" PRIu64 ": out of memory", s->base.where, t->id);
+		errno = ENOMEM;
+		return -1;
+	}
+	if (rc == 0)
+		return 0;
 	snprintf(err, errlen, "%s: task %" PRIu64 " is not stored", s->base.where, t->id);
-	errno = EINVAL;
-	return -1;
-bad:
-	snprintf(err, errlen, "%s: task %" PRIu64 ": bad change (kind %u, state %u)", s->base.where,
-	    t->id, u->kind, t->state);
 	errno = EINVAL;
 	return -1;
 }
@@ -900,11 +1094,11 @@ bad:
 static int
 replay_applied(struct st_pg *s, struct dcf_store_batch *b, char *err, size_t errlen)
 {
-	char v[32];
+	int64_t seq;
 
-	if (meta_get(s, "commit_seq", v, sizeof(v), err, errlen) == -1)
+	if (seq_get(s, &seq, err, errlen) == -1)
 		return -1;
-	if (strtoull(v, NULL, 10) != s->seq + 1)
+	if ((uint64_t)seq != s->seq + 1)
 		return 0;
 	for (uint32_t i = 0; i < b->nadd; i++) {
 		struct dcf_store_new *a = &b->add[i];
@@ -937,9 +1131,163 @@ replay_applied(struct st_pg *s, struct dcf_store_batch *b, char *err, size_t err
 		if (t->id > s->max_id)
 			s->max_id = t->id;
 	}
+	if (s->owner[0] != '\0' && b->claim > 0) {
+		struct params p = {0};
+
+		p_text(&p, s->owner);
+		p_u64(&p, s->seq + 1);
+		if (each_row(s, Q_CLAIMED, &p, b->claimed, b->claimed_arg, err, errlen) == -1 ||
+		    next_ms(s, b, err, errlen) == -1)
+			return -1;
+	}
 	s->seq++;
 	s->unsure = 0;
 	return 1;
+}
+
+#define PIPE_CHUNK 256
+
+/*
+ * The batch's new tasks (adds) or changes, a pipeline of up to PIPE_CHUNK
+ * statements at a time: one round trip for each chunk, not each statement
+ * (libpq's pipeline mode; a chunk's answers are small, so neither side
+ * waits on a full socket). What follows from each answer (a key's holder,
+ * a fence refused, those waiting for a task that ended) is looked up after
+ * its chunk, in order. Adds with --after are not piped: each needs the
+ * states of what it waits for first.
+ */
+static int
+piped(struct st_pg *s, struct dcf_store_batch *b, int adds, char *err, size_t errlen)
+{
+	uint32_t total = adds ? b->nadd : b->nupd, idx[PIPE_CHUNK];
+	enum pg_stmt ks[PIPE_CHUNK];
+	int64_t n[PIPE_CHUNK];
+	struct params *p;
+	int rc = 0;
+
+	if ((p = malloc(PIPE_CHUNK * sizeof(*p))) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", s->base.where);
+		errno = ENOMEM;
+		return -1;
+	}
+	for (uint32_t at = 0; at < total && rc == 0;) {
+		PGresult *bad = NULL, *r;
+		uint32_t m = 0, badi = 0;
+		int sent = 1;
+
+		/* The chunk's statements, made before anything is sent. */
+		for (; at < total && m < PIPE_CHUNK; at++) {
+			char *after = NULL;
+			int k = adds ? add_params(s, &b->add[at], &p[m], &after, err, errlen)
+			             : upd_params(s, &b->upd[at], &ks[m], &p[m], err, errlen);
+
+			free(after);
+			if (k == -1) {
+				free(p);
+				return -1;
+			}
+			if (k == 1) {
+				if (adds)
+					ks[m] = Q_INSERT;
+				idx[m++] = at;
+			}
+		}
+		if (m == 0)
+			continue;
+		if (PQenterPipelineMode(s->c) != 1) {
+			rc = pg_fail(s, NULL, "entering pipeline mode", err, errlen);
+			break;
+		}
+		for (uint32_t i = 0; i < m && sent; i++) {
+			char name[16];
+
+			snprintf(name, sizeof(name), "q%d", (int)ks[i]);
+			sent =
+			    PQsendQueryPrepared(s->c, name, p[i].n, p[i].v, p[i].len, p[i].fmt, 1);
+		}
+		if (!sent || PQpipelineSync(s->c) != 1) {
+			rc = pg_fail(s, NULL, "sending a pipeline", err, errlen);
+			break; /* the connection is gone: nothing more to read */
+		}
+		for (uint32_t i = 0; i < m; i++) {
+			n[i] = 0;
+			if ((r = PQgetResult(s->c)) == NULL) {
+				rc = pg_fail(s, NULL, "reading a pipeline's answers", err, errlen);
+				break;
+			}
+			if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+				n[i] = strtoll(PQcmdTuples(r), NULL, 10);
+				PQclear(r);
+			} else if (bad == NULL && PQresultStatus(r) != PGRES_PIPELINE_ABORTED) {
+				bad = r;
+				badi = i;
+			} else {
+				PQclear(r);
+			}
+			while ((r = PQgetResult(s->c)) != NULL) /* this statement's end */
+				PQclear(r);
+		}
+		if (rc == 0) {
+			r = PQgetResult(s->c);
+			if (r == NULL || PQresultStatus(r) != PGRES_PIPELINE_SYNC)
+				rc = pg_fail(s, r, "reading a pipeline's end", err, errlen);
+			else
+				PQclear(r);
+		}
+		if (rc == 0 && PQexitPipelineMode(s->c) != 1)
+			rc = pg_fail(s, NULL, "leaving pipeline mode", err, errlen);
+		if (bad != NULL) {
+			pg_fail(s, bad, adds ? "adding a task" : "updating a task", err, errlen);
+			if (adds)
+				add_failed(s, &b->add[idx[badi]], err, errlen);
+			rc = -1;
+		}
+		for (uint32_t i = 0; i < m && rc == 0; i++)
+			rc = adds ? add_done(s, &b->add[idx[i]], n[i], err, errlen)
+			          : upd_done(s, b, &b->upd[idx[i]], n[i], err, errlen);
+	}
+	free(p);
+	return rc;
+}
+
+/* Ids for the new tasks that have none (several hosts), from the sequence, in order. */
+static int
+reserve_ids(struct st_pg *s, struct dcf_store_batch *b, char *err, size_t errlen)
+{
+	struct params p = {0};
+	uint32_t want = 0, k = 0;
+	PGresult *r;
+
+	for (uint32_t i = 0; i < b->nadd; i++)
+		want += b->add[i].t.id == 0;
+	if (want == 0)
+		return 0;
+	p_i64(&p, want);
+	for (int tried = 0; (r = run(s, Q_IDS, &p, PGRES_TUPLES_OK, err, errlen)) == NULL; tried++)
+		if (!again(s, tried, err, errlen))
+			return -1;
+	for (uint32_t i = 0; i < b->nadd && k < (uint32_t)PQntuples(r); i++)
+		if (b->add[i].t.id == 0)
+			b->add[i].t.id = col_u64(r, (int)k++, 0);
+	PQclear(r);
+	return 0;
+}
+
+/* b->next_ms: when a task not claimable now may become so. */
+static int
+next_ms(struct st_pg *s, struct dcf_store_batch *b, char *err, size_t errlen)
+{
+	struct params p = {0};
+	PGresult *r;
+
+	p_text(&p, s->owner);
+	if ((r = run(s, Q_NEXT, &p, PGRES_TUPLES_OK, err, errlen)) == NULL)
+		return -1;
+	b->next_ms = PQntuples(r) > 0 && !PQgetisnull(r, 0, 0) ? col_i64(r, 0, 0) : -1;
+	if (b->next_ms < -1)
+		b->next_ms = 0; /* a lease that ended since the claim */
+	PQclear(r);
+	return 0;
 }
 
 static int
@@ -947,10 +1295,11 @@ pg_commit(struct dcf_store *st, struct dcf_store_batch *b, char *err, size_t err
 {
 	struct st_pg *s = (struct st_pg *)st;
 	uint64_t max0 = s->max_id;
-	int64_t ndep0 = s->ndep;
+	int64_t ndep0 = s->ndep, n = 0;
+	int shared = s->owner[0] != '\0';
+	PGresult *r, *claimed = NULL;
 	struct params p = {0};
-	char seq[24];
-	PGresult *r;
+	uint32_t deps = 0;
 	int e, rc;
 
 	if (st->readonly) {
@@ -958,9 +1307,16 @@ pg_commit(struct dcf_store *st, struct dcf_store_batch *b, char *err, size_t err
 		errno = EROFS;
 		return -1;
 	}
-	if (b->nadd == 0 && b->nupd == 0)
+	b->renewed = 0;
+	b->next_ms = -1;
+	if (!shared)
+		b->claim = b->renew = b->release = 0;
+	if (b->nadd == 0 && b->nupd == 0 && b->claim == 0 && !b->renew && !b->release)
 		return 0;
+	s->notify = 0;
 	if (PQstatus(s->c) != CONNECTION_OK && reconnect(s, err, errlen) == -1)
+		return -1;
+	if (shared && reserve_ids(s, b, err, errlen) == -1)
 		return -1;
 	if (s->unsure && (rc = replay_applied(s, b, err, errlen)) != 0)
 		return rc == 1 ? 0 : -1;
@@ -970,18 +1326,50 @@ pg_commit(struct dcf_store *st, struct dcf_store_batch *b, char *err, size_t err
 	        simple(s, "BEGIN", "starting a transaction", err, errlen) == -1))
 		return -1;
 	for (uint32_t i = 0; i < b->nadd; i++)
+		deps += b->add[i].t.ndeps > 0;
+	if (deps == 0 && piped(s, b, 1, err, errlen) == -1)
+		goto fail;
+	for (uint32_t i = 0; deps > 0 && i < b->nadd; i++)
 		if (add_one(s, &b->add[i], err, errlen) == -1)
 			goto fail;
-	for (uint32_t i = 0; i < b->nupd; i++)
-		if (upd_one(s, b, &b->upd[i], err, errlen) == -1)
-			goto fail;
-	if (s->max_id != max0) {
+	if (piped(s, b, 0, err, errlen) == -1)
+		goto fail;
+	if (!shared && s->max_id != max0) {
 		p_u64(&p, s->max_id);
 		if (run_cmd(s, Q_MAX_ID_SET, &p, err, errlen) == -1)
 			goto fail;
+		if ((r = run(s, Q_SEQ_SYNC, &p, PGRES_TUPLES_OK, err, errlen)) == NULL)
+			goto fail;
+		PQclear(r);
 	}
-	snprintf(seq, sizeof(seq), "%" PRIu64, s->seq + 1);
-	if (meta_set(s, "commit_seq", seq, err, errlen) == -1)
+	p.n = 0;
+	p_text(&p, s->owner);
+	if (b->release && run_cmd(s, Q_RELEASE, &p, err, errlen) == -1)
+		goto fail;
+	p_i64(&p, s->lease_ms);
+	if (b->renew && (n = run_cmd(s, Q_RENEW, &p, err, errlen)) == -1)
+		goto fail;
+	if (b->renew)
+		b->renewed = (uint64_t)n;
+	if (b->claim > 0) {
+		p_i64(&p, b->claim);
+		p_u64(&p, s->seq + 1);
+		if ((claimed = run(s, Q_CLAIM, &p, PGRES_TUPLES_OK, err, errlen)) == NULL ||
+		    next_ms(s, b, err, errlen) == -1)
+			goto fail;
+	}
+	if (shared && s->notify) {
+		if ((r = run(s, Q_NOTIFY, NULL, PGRES_TUPLES_OK, err, errlen)) == NULL)
+			goto fail;
+		PQclear(r);
+	}
+	p.n = 0;
+	if (shared)
+		p_text(&p, s->owner);
+	else
+		p_bytes(&p, NULL, 0);
+	p_u64(&p, s->seq + 1);
+	if (run_cmd(s, Q_SEQ_SET, &p, err, errlen) == -1)
 		goto fail;
 	DCF_INJECT(DCF_OP_STORE, DCF_STEP_STORE_WRITTEN);
 	/* From here, a lost connection leaves it unknown whether the commit was applied. */
@@ -1008,6 +1396,15 @@ pg_commit(struct dcf_store *st, struct dcf_store_batch *b, char *err, size_t err
 	}
 #endif
 	s->seq++;
+	/* Claimed once committed: a claim undone is not told. */
+	for (int i = 0; claimed != NULL && i < PQntuples(claimed); i++) {
+		struct dcf_store_task t;
+
+		read_row(claimed, i, &t);
+		if (b->claimed != NULL && b->claimed(b->claimed_arg, &t) != 0)
+			break;
+	}
+	PQclear(claimed);
 	return 0;
 fail:
 	e = errno;
@@ -1015,6 +1412,7 @@ fail:
 		PQclear(PQexec(s->c, "ROLLBACK"));
 	errno = e;
 undone:
+	PQclear(claimed);
 	s->max_id = max0;
 	s->ndep = ndep0;
 	return -1;
@@ -1233,6 +1631,13 @@ pg_close(struct dcf_store *st)
 {
 	struct st_pg *s = (struct st_pg *)st;
 
+	/*
+	 * A writer's locks go before the connection: the server ends a session
+	 * a moment after its client left, and the next writer must not find
+	 * them held meanwhile.
+	 */
+	if (!s->base.readonly && PQstatus(s->c) == CONNECTION_OK)
+		PQclear(PQexec(s->c, "SELECT pg_advisory_unlock_all()"));
 	PQfinish(s->c);
 	free(s->wl);
 	free(s);
@@ -1296,7 +1701,7 @@ static int
 prepare_all(struct st_pg *s, char *err, size_t errlen)
 {
 	for (int i = 0; i < Q_NSTMT; i++) {
-		char name[8];
+		char name[16];
 		PGresult *r;
 
 		if (s->base.readonly && strncmp(sql_text[i], "SELECT", 6) != 0)
@@ -1311,29 +1716,51 @@ prepare_all(struct st_pg *s, char *err, size_t errlen)
 }
 
 /* The writer's claim: the schema's advisory lock, for the session. */
+/*
+ * The writer's claim, for the session: the only writer holds the
+ * schema's advisory lock alone; writers of several hosts share it, and
+ * each holds one of its identity's alone.
+ */
 static int
 take_writer_lock(struct st_pg *s, char *err, size_t errlen)
 {
-	/* The lock's keys: "dcf1" (0x64636631), and the schema's name hashed. */
-	PGresult *r = PQexec(s->c,
-	    "SELECT current_schema(), "
-	    "pg_try_advisory_lock(1684235825, hashtext(current_schema()))");
-	int noschema, got;
+	/* The locks' keys: "dcf1" (0x64636631) and the schema's name hashed; "dcf2" and the
+	 * schema's and the identity's. */
+	const char *v[1] = {s->owner};
+	PGresult *r = PQexecParams(s->c,
+	    s->owner[0] == '\0'
+	        ? "SELECT current_schema(), pg_try_advisory_lock(1684235825, "
+	          "hashtext(current_schema())), true"
+	        : "SELECT current_schema(), pg_try_advisory_lock_shared(1684235825, "
+	          "hashtext(current_schema())), pg_try_advisory_lock(1684235826, "
+	          "hashtext(current_schema() || '/' || $1::text))",
+	    s->owner[0] == '\0' ? 0 : 1, NULL, v, NULL, NULL, 0);
+	int noschema, got, mine;
 
 	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
 		return pg_fail(s, r, "locking the store", err, errlen);
 	noschema = PQgetisnull(r, 0, 0);
 	got = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+	mine = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
 	PQclear(r);
 	if (noschema)
 		DCF_BAD(EINVAL,
 		    "%s: no schema to keep the store in: the search_path names none that exists "
 		    "(create it, or name one with options=-csearch_path=NAME)",
 		    s->base.where);
-	if (!got)
+	if (!got && s->owner[0] == '\0')
 		DCF_BAD(EBUSY,
 		    "%s is in use by another supervisor: stop it, or name another schema",
 		    s->base.where);
+	if (!got)
+		DCF_BAD(EBUSY,
+		    "%s is in use by a supervisor that is its only writer: stop it, or name "
+		    "another schema",
+		    s->base.where);
+	if (!mine)
+		DCF_BAD(EBUSY,
+		    "%s: host identity '%s' is in use by another supervisor: give each its own",
+		    s->base.where, s->owner);
 	return 0;
 }
 
@@ -1434,14 +1861,48 @@ check_store(struct st_pg *s, const struct dcf_store_open_opts *o, char *err, siz
 		DCF_BAD(EINVAL, "%s holds a %s's tasks, not a %s's: name another store",
 		    s->base.where, mode, mode_name(o->mode));
 	s->base.mode = strcmp(mode, "batch") == 0 ? DCF_STORE_BATCH : DCF_STORE_SERVICE;
+	if (ver < SCHEMA && o->readonly)
+		DCF_BAD(EPROTO,
+		    "%s has store schema %ld, older than this dcf reads (%d): a supervisor of this "
+		    "dcf brings it up to date when it starts",
+		    s->base.where, ver, SCHEMA);
+	/* An older schema: the writer brings it up to date, one step a transaction. */
+	for (long v = ver; v < SCHEMA; v++) {
+		char sv[24];
+		const char *vals[1] = {sv};
+
+		snprintf(sv, sizeof(sv), "%ld", v + 1);
+		if (simple(s, "BEGIN", "upgrading the store's schema", err, errlen) == -1)
+			return -1;
+		r = upgrade_sql[v] == NULL ? NULL : PQexec(s->c, upgrade_sql[v]);
+		if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
+			pg_fail(s, r, "upgrading the store's schema", err, errlen);
+			goto undo;
+		}
+		PQclear(r);
+		r = PQexecParams(s->c, "UPDATE dcf_meta SET v = $1 WHERE k = 'schema'", 1, NULL,
+		    vals, NULL, NULL, 0);
+		if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
+			pg_fail(s, r, "upgrading the store's schema", err, errlen);
+			goto undo;
+		}
+		PQclear(r);
+		if (simple(s, "COMMIT", "upgrading the store's schema", err, errlen) == -1)
+			goto undo;
+	}
 	return 0;
+undo:
+	if (PQstatus(s->c) == CONNECTION_OK)
+		PQclear(PQexec(s->c, "ROLLBACK"));
+	errno = EIO;
+	return -1;
 }
 
 /* Statements and counters, on a connection to a store checked. */
 static int
 prepare_and_count(struct st_pg *s, char *err, size_t errlen)
 {
-	char v[32];
+	struct params p = {0};
 	int64_t n;
 
 	if (prepare_all(s, err, errlen) == -1 ||
@@ -1450,12 +1911,17 @@ prepare_and_count(struct st_pg *s, char *err, size_t errlen)
 	s->max_id = n > 0 ? (uint64_t)n : 0;
 	if (s->base.readonly)
 		return 0;
+	/* A host's row: its commits' numbers, and when it was last seen (dcf-status --hosts). */
+	p_text(&p, s->owner);
+	p_i64(&p, getpid());
+	if (s->owner[0] != '\0' && run_cmd(s, Q_HOST_SEEN, &p, err, errlen) == -1)
+		return -1;
 	if (one_i64(s, Q_DEP_COUNT, NULL, &s->ndep, err, errlen) == -1 ||
-	    meta_get(s, "commit_seq", v, sizeof(v), err, errlen) == -1)
+	    seq_get(s, &n, err, errlen) == -1)
 		return -1;
 	/* An unsure commit keeps its number: the retry reads whether it went in. */
 	if (!s->unsure)
-		s->seq = strtoull(v, NULL, 10);
+		s->seq = n > 0 ? (uint64_t)n : 0;
 	return 0;
 }
 
@@ -1491,6 +1957,17 @@ dcf_store_pg_open(const struct dcf_store_open_opts *o, char *err, size_t errlen)
 	s->base.mode = o->mode;
 	snprintf(s->url, sizeof(s->url), "%s", o->where);
 	dcf_store_redact(s->base.where, sizeof(s->base.where), o->where);
+	if (o->owner != NULL && !o->readonly) {
+		if (o->owner[0] == '\0' || strlen(o->owner) >= sizeof(s->owner)) {
+			snprintf(err, errlen, "%s: a host identity of 1 to %zu bytes, please",
+			    s->base.where, sizeof(s->owner) - 1);
+			errno = EINVAL;
+			goto fail;
+		}
+		snprintf(s->owner, sizeof(s->owner), "%s", o->owner);
+		s->lease_ms = o->lease_ms > 0 ? o->lease_ms : 30000;
+		s->base.shared = 1;
+	}
 	if (connect_to(s, err, errlen) == -1)
 		goto fail;
 	if (!o->readonly && take_writer_lock(s, err, errlen) == -1)

@@ -1401,6 +1401,13 @@ dcf_store_sqlite_open(const struct dcf_store_open_opts *o, char *err, size_t err
 	int exists, empty, rc, flags = SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_FULLMUTEX;
 	int64_t max_id;
 
+	if (o->owner != NULL && !o->readonly) {
+		snprintf(err, errlen,
+		    "%s: several hosts share a PostgreSQL store (postgresql://...), not a file",
+		    o->where);
+		errno = EINVAL;
+		return NULL;
+	}
 	if (check_files(o->where, &exists, err, errlen) == -1)
 		return NULL;
 	if (!exists && (o->readonly || !o->create)) {

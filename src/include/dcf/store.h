@@ -99,6 +99,13 @@ struct dcf_store_task {
 	const void *cmd;        /* the payload: argv items, each ending in NUL (cmd.h) */
 	uint32_t cmd_len;
 	const char *cwd; /* NUL-terminated, or NULL: the supervisor's */
+	/*
+	 * A shared store (several hosts): the claim a host holds it by, a
+	 * number that grows with each claim (a change is fenced with it), and
+	 * that host (NULL: none holds it). 0 and NULL in a store of one host.
+	 */
+	uint64_t claim;
+	const char *owner;
 };
 
 /*
@@ -146,6 +153,9 @@ struct dcf_store_new {
  * fails. Non-zero from the callback fails the commit (ENOMEM).
  */
 typedef int (*dcf_store_woke_fn)(void *arg, const struct dcf_store_task *t);
+/* Called for each task read; return non-zero to stop there. */
+typedef int (*dcf_store_each_fn)(void *arg, const struct dcf_store_task *t);
+
 struct dcf_store_batch {
 	struct dcf_store_new *add;
 	uint32_t nadd;
@@ -153,10 +163,35 @@ struct dcf_store_batch {
 	uint32_t nupd;
 	dcf_store_woke_fn woke; /* NULL: nobody listens (the store is the same) */
 	void *woke_arg;
+	/*
+	 * A shared store (dcf_store.shared), in the same transaction, after the
+	 * changes. A new task's id is the store's to give (a->t.id, out). A
+	 * change of STARTED, REQUEUED or ENDED is fenced: it applies only while
+	 * this host holds the task by t.claim; one that does not is told to
+	 * refused (not an error: another host holds the task now, or has ended
+	 * it) and changes nothing. Then:
+	 *   release: every task this host holds and has not started is let go;
+	 *   renew: every lease this host holds ends lease_ms from now, by the
+	 *     database's clock (renewed: how many);
+	 *   claim: up to this many ready tasks (not waiting, not delayed, held
+	 *     by none or by a host whose lease has ended), highest priority
+	 *     first, then by id, each told to claimed with its claim number; one
+	 *     that was running on a host whose lease ended comes back queued,
+	 *     that run counted as lost (attempts + 1);
+	 *   next_ms: then, in how many ms (the database's clock) a task not
+	 *     claimable now may become so (a lease ends, a delay passes), -1
+	 *     if none.
+	 */
+	dcf_store_each_fn refused;
+	void *refused_arg;
+	uint32_t release;
+	uint32_t renew;
+	uint32_t claim;
+	dcf_store_each_fn claimed;
+	void *claimed_arg;
+	uint64_t renewed;
+	int64_t next_ms;
 };
-
-/* Called for each task read; return non-zero to stop there. */
-typedef int (*dcf_store_each_fn)(void *arg, const struct dcf_store_task *t);
 
 /* What dcf_store_count says of a store. */
 struct dcf_store_counts {
@@ -220,6 +255,7 @@ struct dcf_store {
 	int readonly;
 	int created;     /* this open made it: a run that fails at its start may remove it */
 	char where[256]; /* the path or URL, for messages */
+	int shared;      /* opened with an owner: several hosts write it (the batch's claims) */
 };
 
 /* How to open. */
@@ -229,6 +265,13 @@ struct dcf_store_open_opts {
 	int create;               /* a writer may create it when it does not exist */
 	enum dcf_store_mode mode; /* a writer: what it must hold (a new one: what it will) */
 	const char *instance;     /* recorded at creation, and shown */
+	/*
+	 * A writer sharing the store with other hosts (PostgreSQL only): its
+	 * identity, unique among them ("host/instance"; one writer each), and
+	 * how long a claim lasts unless renewed. NULL: the store's only writer.
+	 */
+	const char *owner;
+	uint32_t lease_ms;
 };
 
 /* A PostgreSQL store's name: a libpq URL (postgresql:// or postgres://); else a file. */
