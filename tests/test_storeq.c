@@ -10,13 +10,19 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <libpq-fe.h>
+
 #include "testutil.h"
 #include "dcf/store.h"
 #include "dcf/storeq.h"
+#include "pg.h"
+
+/* The PostgreSQL server of the second group, each test a schema of its own. */
+static struct tpg the_pg;
 
 struct fix {
 	char dir[64];
-	char path[128];
+	char path[300];
 	char err[512];
 	struct dcf_store *st;
 };
@@ -54,10 +60,91 @@ teardown(void **state)
 
 	if (f != NULL) {
 		dcf_store_close(f->st);
-		tu_rm_tree(f->dir);
+		if (f->dir[0] != '\0')
+			tu_rm_tree(f->dir);
 		free(f);
 	}
 	return r;
+}
+
+/* A store in a new schema of the group's server; owner: a host of several (NULL: the only). */
+static int
+setup_pg_as(void **state, const char *owner)
+{
+	struct fix *f = calloc(1, sizeof(*f));
+	struct dcf_store_open_opts o = {.create = 1,
+	    .mode = DCF_STORE_SERVICE,
+	    .owner = owner,
+	    .lease_ms = 900};
+
+	tu_setup(state);
+	if (f == NULL)
+		return -1;
+	if (tpg_schema(&the_pg, f->path, sizeof(f->path), f->err, sizeof(f->err)) == -1) {
+		fprintf(stderr, "%s\n", f->err);
+		free(f);
+		return -1;
+	}
+	o.where = f->path;
+	if ((f->st = dcf_store_open(&o, f->err, sizeof(f->err))) == NULL) {
+		fprintf(stderr, "%s\n", f->err);
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int
+setup_pg(void **state)
+{
+	return setup_pg_as(state, NULL);
+}
+
+static int
+setup_pg_shared(void **state)
+{
+	return setup_pg_as(state, "q1");
+}
+
+static int
+pg_up(void **state)
+{
+	char err[512];
+
+	(void)state;
+	if (tpg_start(&the_pg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "starting PostgreSQL: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+pg_down(void **state)
+{
+	(void)state;
+	tpg_stop(&the_pg);
+	return 0;
+}
+
+/* One number from a query on the fixture's schema. */
+static int64_t
+pg_number(struct fix *f, const char *sql)
+{
+	PGconn *c = PQconnectdb(f->path);
+	PGresult *r;
+	int64_t v;
+
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("connecting: %s", PQerrorMessage(c));
+	r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+		fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+	v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	PQfinish(c);
+	return v;
 }
 
 struct got {
@@ -232,6 +319,143 @@ test_stop_gives_up(void **state)
 	assert_int_equal(c.max_id, 0);
 }
 
+/* What a shared store's committer gave back. */
+struct sgot {
+	uint64_t add_id[16];
+	uint32_t nadd;
+	uint64_t claimed[16], claim[16];
+	char cmd[16][8];
+	uint32_t nclaimed;
+	uint64_t refused[16];
+	uint32_t nrefused, nnext, nupd;
+	int64_t next_ms;
+};
+
+static void
+on_sres(void *arg, const struct dcf_storeq_res *r)
+{
+	struct sgot *g = arg;
+
+	if (r->is_add && g->nadd < 16)
+		g->add_id[g->nadd++] = r->id;
+	else if ((r->cookie & ~(DCF_STOREQ_CLAIMED - 1)) == DCF_STOREQ_CLAIMED &&
+	    g->nclaimed < 16) {
+		g->claimed[g->nclaimed] = r->task->id;
+		g->claim[g->nclaimed] = r->task->claim;
+		snprintf(g->cmd[g->nclaimed++], 8, "%s", (const char *)r->task->cmd);
+	} else if ((r->cookie & ~(DCF_STOREQ_REFUSED - 1)) == DCF_STOREQ_REFUSED &&
+	    g->nrefused < 16) {
+		g->refused[g->nrefused++] = r->id;
+	} else if (r->cookie == DCF_STOREQ_NEXT) {
+		g->nnext++;
+		g->next_ms = r->next_ms;
+	} else {
+		g->nupd++;
+	}
+}
+
+/* Collect until cond holds (the committer's word, each an event, bounded against a hang). */
+#define COLLECT_UNTIL(q, g, cond) \
+	do { \
+		int failed_; \
+		while (!(cond)) { \
+			wait_fd(q); \
+			(void)dcf_storeq_collect((q), on_sres, (g), &failed_, f->err, \
+			    sizeof(f->err)); \
+			assert_false(failed_); \
+		} \
+	} while (0)
+
+/*
+ * Several hosts, through the committer: new tasks get the store's ids;
+ * a claim asked for is made at once, its tasks given back with their
+ * commands and claims, and when to look again; an end by a claim another
+ * host took since is refused, and said so; leases are renewed by the
+ * committer itself; at the stop what was claimed and not started is let go.
+ */
+static void
+test_shared(void **state)
+{
+	struct fix *f = *state;
+	struct dcf_storeq *q = dcf_storeq_start(f->st, f->err, sizeof(f->err));
+	struct dcf_store_open_opts o = {.where = f->path, .mode = DCF_STORE_SERVICE, .owner = "q2"};
+	struct dcf_store_batch b = {.claim = 1};
+	struct sgot g;
+	struct dcf_store_task t;
+	struct dcf_store *h2;
+	int64_t lease0;
+	uint64_t deadline;
+	size_t lost;
+
+	assert_non_null(q);
+	memset(&g, 0, sizeof(g));
+	for (uint64_t i = 1; i <= 6; i++) {
+		memset(&t, 0, sizeof(t));
+		t.cmd = "true";
+		t.cmd_len = 5;
+		assert_int_equal(dcf_storeq_add(q, &t, i), 0);
+	}
+	COLLECT_UNTIL(q, &g, g.nadd == 6);
+	for (uint32_t i = 0; i < 6; i++)
+		assert_int_equal(g.add_id[i], i + 1);
+	dcf_storeq_claim(q, 4);
+	COLLECT_UNTIL(q, &g, g.nnext == 1);
+	assert_int_equal(g.nclaimed, 4);
+	for (uint32_t i = 0; i < 4; i++) {
+		assert_int_equal(g.claimed[i], i + 1);
+		assert_true(g.claim[i] > 0);
+		assert_string_equal(g.cmd[i], "true");
+	}
+	assert_int_equal(g.next_ms, -1); /* 5 and 6 claimable now, nobody else's lease */
+	/* q2 takes task 2 once q1's lease on it has ended. */
+	o.lease_ms = 60000;
+	assert_non_null(h2 = dcf_store_open(&o, f->err, sizeof(f->err)));
+	{
+		PGconn *c = PQconnectdb(f->path);
+
+		PQclear(PQexec(c,
+		    "UPDATE dcf_task SET lease_until = now() - interval '1 s' WHERE "
+		    "id = 2"));
+		PQfinish(c);
+	}
+	assert_int_equal(dcf_store_commit(h2, &b, f->err, sizeof(f->err)), 0);
+	assert_int_equal(pg_number(f,
+	                     "SELECT count(*) FROM dcf_task WHERE id = 2 AND owner = 'q2'"),
+	    1);
+	/* q1 ends 1 and 2 by its claims: 1 is booked, 2 refused. */
+	for (uint32_t i = 0; i < 2; i++) {
+		memset(&t, 0, sizeof(t));
+		t.id = g.claimed[i];
+		t.claim = g.claim[i];
+		t.state = DCF_SS_DONE;
+		assert_int_equal(dcf_storeq_upd(q, DCF_SU_ENDED, &t, DCF_STOREQ_ENDED | t.id), 0);
+	}
+	COLLECT_UNTIL(q, &g, g.nupd == 2);
+	assert_int_equal(g.nrefused, 1);
+	assert_int_equal(g.refused[0], 2);
+	assert_int_equal(pg_number(f, "SELECT state FROM dcf_task WHERE id = 1"), DCF_SS_DONE);
+	assert_int_equal(pg_number(f, "SELECT state FROM dcf_task WHERE id = 2"), DCF_SS_QUEUED);
+	/* The committer renews by itself (a third of the 900 ms lease): watched in the store. */
+	lease0 = pg_number(f,
+	    "SELECT (extract(epoch FROM lease_until) * 1000)::bigint FROM "
+	    "dcf_task WHERE id = 3");
+	deadline = tu_deadline(10000);
+	while (pg_number(f,
+	           "SELECT (extract(epoch FROM lease_until) * 1000)::bigint FROM "
+	           "dcf_task WHERE id = 3") <= lease0) {
+		struct timespec ts = {0, 20000000};
+
+		assert_true(dcf_now_ns() < deadline);
+		nanosleep(&ts, NULL); /* a row another process changes: looked at again */
+	}
+	/* At the stop, 3 and 4 (claimed, not started) are let go; q2's 2 stays its. */
+	assert_int_equal(dcf_storeq_stop(q, 3, on_sres, &g, &lost, f->err, sizeof(f->err)), 0);
+	assert_int_equal(lost, 0);
+	assert_int_equal(pg_number(f, "SELECT count(*) FROM dcf_task WHERE owner = 'q1'"), 0);
+	assert_int_equal(pg_number(f, "SELECT count(*) FROM dcf_task WHERE owner = 'q2'"), 1);
+	dcf_store_close(h2);
+}
+
 int
 main(void)
 {
@@ -241,5 +465,13 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_stop_gives_up, setup, teardown),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	/* A PostgreSQL store: the same stream, and several hosts. */
+	const struct CMUnitTest pg_tests[] = {
+	    cmocka_unit_test_setup_teardown(test_stream, setup_pg, teardown),
+	    cmocka_unit_test_setup_teardown(test_stop_gives_up, setup_pg, teardown),
+	    cmocka_unit_test_setup_teardown(test_shared, setup_pg_shared, teardown),
+	};
+	int failed = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
+
+	return failed + cmocka_run_group_tests_name("postgresql", pg_tests, pg_up, pg_down);
 }

@@ -42,6 +42,14 @@ struct qbatch {
 	size_t used, cap;
 	struct dcf_store_task *woke; /* what the commit woke (store.h), told after its items */
 	uint32_t nwoke, cwoke;
+	/* A shared store's: what the commit claimed (strings in the arena, by qmeta), refused. */
+	struct dcf_store_task *claimed;
+	struct qmeta *claimedm;
+	uint32_t nclaimed, cclaimed;
+	uint64_t *refused;
+	uint32_t nrefused, crefused;
+	int64_t next_ms;
+	int has_next;
 	struct qbatch *next; /* on the done list */
 };
 
@@ -64,6 +72,11 @@ struct dcf_storeq {
 	uint64_t keep_count, keep_age_ms;
 	void (*gone)(void *, uint64_t);
 	void *gone_arg;
+	/* A shared store's (several hosts): the next claim asked for, the leases' renewal. */
+	uint32_t claim_want;
+	uint64_t renew_every_ns, renew_next_ns; /* CLOCK_MONOTONIC */
+	struct timespec renew_at;               /* renew_next_ns, for the timed wait */
+	int released;
 	/* The committer's own. */
 	int64_t finished; /* finished tasks in the store, as counted (-1: not yet) */
 	uint64_t age_next_ns;
@@ -82,13 +95,17 @@ batch_free(struct qbatch *b)
 	free(b->updc);
 	free(b->arena);
 	free(b->woke);
+	free(b->claimed);
+	free(b->claimedm);
+	free(b->refused);
 	free(b);
 }
 
 static void
 batch_reset(struct qbatch *b)
 {
-	b->nadd = b->nupd = b->nwoke = 0;
+	b->nadd = b->nupd = b->nwoke = b->nclaimed = b->nrefused = 0;
+	b->has_next = 0;
 	b->used = 0;
 	b->next = NULL;
 }
@@ -291,6 +308,49 @@ on_woke(void *arg, const struct dcf_store_task *t)
 	return 0;
 }
 
+/* store.h's claimed callback: the task and its strings kept with the batch. */
+static int
+on_claimed(void *arg, const struct dcf_store_task *t)
+{
+	struct qbatch *b = arg;
+	struct qmeta m = {.cookie = DCF_STOREQ_CLAIMED | t->id, .key = NO_OFF, .deps = NO_OFF};
+	size_t used = b->used;
+
+	if (grow_pair((void **)&b->claimed, (void **)&b->claimedm, b->nclaimed, &b->cclaimed,
+	        sizeof(*b->claimed), sizeof(*b->claimedm)) == -1)
+		return -1;
+	if (put(b, t->cmd, t->cmd_len, &m.cmd) == -1 ||
+	    put(b, t->cwd, t->cwd != NULL ? strlen(t->cwd) : 0, &m.cwd) == -1) {
+		b->used = used;
+		return -1;
+	}
+	b->claimed[b->nclaimed] = *t;
+	b->claimed[b->nclaimed].key = NULL;
+	b->claimed[b->nclaimed].after_ids = NULL;
+	b->claimed[b->nclaimed].owner = NULL;
+	b->claimed[b->nclaimed].deps = NULL;
+	b->claimedm[b->nclaimed++] = m;
+	return 0;
+}
+
+static int
+on_refused(void *arg, const struct dcf_store_task *t)
+{
+	struct qbatch *b = arg;
+
+	if (b->nrefused == b->crefused) {
+		uint32_t c = b->crefused ? b->crefused * 2 : 16;
+		uint64_t *n = realloc(b->refused, c * sizeof(*n));
+
+		if (n == NULL)
+			return -1;
+		b->refused = n;
+		b->crefused = c;
+	}
+	b->refused[b->nrefused++] = t->id;
+	return 0;
+}
+
 /* Sleep ns unless stop comes first (mu held). */
 static void
 pause_locked(struct dcf_storeq *q, uint64_t ns)
@@ -437,6 +497,24 @@ fail:
 	pthread_mutex_unlock(&q->mu);
 }
 
+/* When the leases are renewed next (CLOCK_MONOTONIC ns), mu held. */
+static void
+renew_set_locked(struct dcf_storeq *q, uint64_t at)
+{
+	q->renew_next_ns = at;
+	q->renew_at.tv_sec = (time_t)(at / 1000000000ULL);
+	q->renew_at.tv_nsec = (long)(at % 1000000000ULL);
+}
+
+/* Something for the committer to do, mu held. */
+static int
+has_work_locked(const struct dcf_storeq *q)
+{
+	if (q->stage != NULL && batch_items(q->stage) > 0)
+		return 1;
+	return q->renew_every_ns > 0 && (q->claim_want > 0 || dcf_now_ns() >= q->renew_next_ns);
+}
+
 static void *
 committer(void *arg)
 {
@@ -450,11 +528,22 @@ committer(void *arg)
 		struct dcf_store_batch sb;
 		uint64_t wait_ns = RETRY_MIN_NS;
 		unsigned tries = 0;
+		size_t arena_used;
+		int shared_work;
 
-		while ((q->stage == NULL || batch_items(q->stage) == 0 || q->fatal) && !q->stopping)
-			pthread_cond_wait(&q->cv, &q->mu);
-		if (q->stage == NULL || batch_items(q->stage) == 0)
+		while (!q->stopping && (q->fatal || !has_work_locked(q))) {
+			if (q->renew_every_ns > 0 && !q->fatal)
+				(void)pthread_cond_timedwait(&q->cv, &q->mu, &q->renew_at);
+			else
+				pthread_cond_wait(&q->cv, &q->mu);
+		}
+		shared_work = q->renew_every_ns > 0 && !q->fatal &&
+		    (q->claim_want > 0 || dcf_now_ns() >= q->renew_next_ns ||
+		        (q->stopping && !q->released));
+		if ((q->stage == NULL || batch_items(q->stage) == 0) && !shared_work)
 			break;
+		if (stage_locked(q) == NULL)
+			break; /* no memory for a batch of nothing: the leases end by themselves */
 		if (q->fatal) {
 			/* Never after the batch that failed: a change without its task. */
 			q->lost += batch_items(q->stage);
@@ -463,16 +552,26 @@ committer(void *arg)
 		}
 		cur = q->stage;
 		q->stage = NULL;
+		sb = (struct dcf_store_batch){.claim = q->stopping ? 0 : q->claim_want,
+		    .release = q->stopping && q->renew_every_ns > 0,
+		    .renew = q->renew_every_ns > 0 && dcf_now_ns() >= q->renew_next_ns};
+		q->claim_want = 0;
 		pthread_mutex_unlock(&q->mu);
 		resolve(cur);
+		arena_used = cur->used; /* what a claim adds goes after, again at each try */
 		DCF_INJECT(DCF_OP_STORE, DCF_STEP_STORE_TAKEN);
-		sb = (struct dcf_store_batch){.add = cur->add,
-		    .nadd = cur->nadd,
-		    .upd = cur->upd,
-		    .nupd = cur->nupd,
-		    .woke = on_woke,
-		    .woke_arg = cur};
-		while (cur->nwoke = 0, dcf_store_commit(q->st, &sb, err, sizeof(err)) == -1) {
+		sb.add = cur->add;
+		sb.nadd = cur->nadd;
+		sb.upd = cur->upd;
+		sb.nupd = cur->nupd;
+		sb.woke = on_woke;
+		sb.woke_arg = cur;
+		sb.refused = on_refused;
+		sb.refused_arg = cur;
+		sb.claimed = on_claimed;
+		sb.claimed_arg = cur;
+		while (cur->nwoke = cur->nclaimed = cur->nrefused = 0, cur->used = arena_used,
+		    dcf_store_commit(q->st, &sb, err, sizeof(err)) == -1) {
 			/*
 			 * A corrupt store, or a row that is there already (something
 			 * else writes the store): the same commit fails again however
@@ -489,6 +588,7 @@ committer(void *arg)
 			while (q->fatal && !q->stopping)
 				pthread_cond_wait(&q->cv, &q->mu);
 			if (q->fatal || (q->stopping && tries >= q->stop_tries)) {
+				q->released = 1; /* given up: the leases end by themselves */
 				q->lost += batch_items(cur);
 				q->backlog -= batch_items(cur);
 				batch_free(cur);
@@ -506,7 +606,15 @@ committer(void *arg)
 		}
 		DCF_INJECT(DCF_OP_STORE, DCF_STEP_STORE_COMMITTED);
 		ended = batch_ended(cur);
+		if (sb.claim > 0) {
+			cur->has_next = 1;
+			cur->next_ms = sb.next_ms;
+		}
 		pthread_mutex_lock(&q->mu);
+		if (sb.renew)
+			renew_set_locked(q, dcf_now_ns() + q->renew_every_ns);
+		if (sb.release)
+			q->released = 1;
 		*q->done_tail = cur; /* the loop's from now on */
 		q->done_tail = &cur->next;
 		wake_loop(q);
@@ -533,6 +641,13 @@ dcf_storeq_start(struct dcf_store *st, char *err, size_t errlen)
 	q->st = st;
 	q->done_tail = &q->done;
 	q->finished = -1;
+	if (st->shared) {
+		/* A third of the lease: two renewals may fail before it ends. */
+		q->renew_every_ns = (uint64_t)st->lease_ms * 1000000ULL / 3;
+		if (q->renew_every_ns == 0)
+			q->renew_every_ns = 1;
+		renew_set_locked(q, dcf_now_ns() + q->renew_every_ns);
+	}
 	if ((q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
 		e = errno;
 		snprintf(err, errlen, "the store's committer: eventfd: %s", strerror(e));
@@ -574,6 +689,16 @@ uint64_t
 dcf_storeq_pruned(const struct dcf_storeq *q)
 {
 	return __atomic_load_n(&q->pruned, __ATOMIC_RELAXED);
+}
+
+void
+dcf_storeq_claim(struct dcf_storeq *q, uint32_t n)
+{
+	pthread_mutex_lock(&q->mu);
+	q->claim_want = n;
+	if (n > 0)
+		pthread_cond_signal(&q->cv);
+	pthread_mutex_unlock(&q->mu);
 }
 
 int
@@ -640,6 +765,32 @@ dcf_storeq_collect(struct dcf_storeq *q, void (*fn)(void *, const struct dcf_sto
 			    .not_before_ns = t->not_before_ns,
 			    .state = t->state,
 			    .prio = t->prio};
+
+			fn(arg, &r);
+		}
+		for (uint32_t i = 0; i < b->nrefused && fn != NULL; i++) {
+			struct dcf_storeq_res r = {.cookie = DCF_STOREQ_REFUSED | b->refused[i],
+			    .id = b->refused[i]};
+
+			fn(arg, &r);
+		}
+		for (uint32_t i = 0; i < b->nclaimed && fn != NULL; i++) {
+			struct dcf_store_task *t = &b->claimed[i];
+			const struct qmeta *m = &b->claimedm[i];
+			struct dcf_storeq_res r = {.cookie = m->cookie,
+			    .id = t->id,
+			    .state = t->state,
+			    .prio = t->prio,
+			    .not_before_ns = t->not_before_ns,
+			    .task = t};
+
+			t->cmd = m->cmd == NO_OFF ? "" : b->arena + m->cmd;
+			t->cwd = m->cwd == NO_OFF ? NULL : b->arena + m->cwd;
+			fn(arg, &r);
+		}
+		if (b->has_next && fn != NULL) {
+			struct dcf_storeq_res r = {.cookie = DCF_STOREQ_NEXT,
+			    .next_ms = b->next_ms};
 
 			fn(arg, &r);
 		}

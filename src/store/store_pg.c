@@ -1967,6 +1967,7 @@ dcf_store_pg_open(const struct dcf_store_open_opts *o, char *err, size_t errlen)
 		snprintf(s->owner, sizeof(s->owner), "%s", o->owner);
 		s->lease_ms = o->lease_ms > 0 ? o->lease_ms : 30000;
 		s->base.shared = 1;
+		s->base.lease_ms = s->lease_ms;
 	}
 	if (connect_to(s, err, errlen) == -1)
 		goto fail;

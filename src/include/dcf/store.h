@@ -253,9 +253,10 @@ struct dcf_store {
 	const struct dcf_store_ops *ops;
 	enum dcf_store_mode mode;
 	int readonly;
-	int created;     /* this open made it: a run that fails at its start may remove it */
-	char where[256]; /* the path or URL, for messages */
-	int shared;      /* opened with an owner: several hosts write it (the batch's claims) */
+	int created;       /* this open made it: a run that fails at its start may remove it */
+	char where[256];   /* the path or URL, for messages */
+	int shared;        /* opened with an owner: several hosts write it (the batch's claims) */
+	uint32_t lease_ms; /* shared: how long a claim lasts unless renewed */
 };
 
 /* How to open. */

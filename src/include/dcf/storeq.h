@@ -39,6 +39,16 @@ struct dcf_storeq;
 /* Not an item's: a task that waited (--after) woke or failed (store.h dcf_store_woke_fn),
  * given after the items of the commit that did it. */
 #define DCF_STOREQ_WOKE (1ULL << 60)
+/*
+ * A shared store's (several hosts; store.h), each given after a commit's
+ * items and woken: a change of this host's that was refused (another host
+ * holds the task now: id); a task this host claimed (task: all of it, its
+ * command and claim included); when a task not claimable now may become
+ * so (next_ms, -1 none), once per commit that claimed.
+ */
+#define DCF_STOREQ_CLAIMED (1ULL << 59)
+#define DCF_STOREQ_REFUSED (1ULL << 58)
+#define DCF_STOREQ_NEXT    (1ULL << 57)
 
 /* What a committed item gives back. */
 struct dcf_storeq_res {
@@ -50,6 +60,8 @@ struct dcf_storeq_res {
 	uint64_t bad_dep, cause, not_before_ns;
 	uint32_t state, waits;
 	int32_t prio;
+	const struct dcf_store_task *task; /* CLAIMED: valid while the callback runs */
+	int64_t next_ms;                   /* NEXT */
 };
 
 /* Start the committer on st (not closed here). NULL with errno and err. */
@@ -72,6 +84,13 @@ int dcf_storeq_upd(struct dcf_storeq *q, uint32_t kind, const struct dcf_store_t
  */
 size_t dcf_storeq_collect(struct dcf_storeq *q, void (*fn)(void *, const struct dcf_storeq_res *),
     void *arg, int *failed, char *err, size_t errlen);
+/*
+ * A shared store: claim up to n ready tasks in the next commit (made at
+ * once if nothing else is staged; a later call before it replaces n). The
+ * committer renews this host's leases every third of the lease by itself,
+ * and lets go of what it holds and has not started when it stops.
+ */
+void dcf_storeq_claim(struct dcf_storeq *q, uint32_t n);
 /*
  * Retention: after commits that finished tasks, the committer deletes the
  * finished tasks beyond the newest keep_count (0: no limit by count, and
