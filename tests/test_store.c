@@ -1526,6 +1526,37 @@ test_pg_hosts_lost_answer(void **state)
 	dcf_store_close(h.st);
 }
 
+static int
+take_one(void *arg, const struct dcf_store_task *t)
+{
+	uint32_t *n = arg;
+
+	(void)t;
+	return (*n)++ == 0 ? 0 : -1; /* the second: no room (out of memory) */
+}
+
+/* Claims the caller could not take are let go at once, not held where no one sees them. */
+static void
+test_pg_claim_not_taken(void **state)
+{
+	struct fix *f = *state;
+	struct dcf_store *st = open_h(f, "full");
+	struct dcf_store_new a[4];
+	struct dcf_store_batch b = {.add = a, .nadd = 4};
+	uint32_t n = 0;
+
+	assert_non_null(st);
+	for (int i = 0; i < 4; i++)
+		new_task(&a[i], 0, NULL, "z\0", 2);
+	assert_int_equal(dcf_store_commit(st, &b, f->err, sizeof(f->err)), 0);
+	b = (struct dcf_store_batch){.claim = 3, .claimed = take_one, .claimed_arg = &n};
+	assert_int_equal(dcf_store_commit(st, &b, f->err, sizeof(f->err)), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(pg_number(f, "SELECT count(*) FROM dcf_task WHERE owner = 'full'"), 1);
+	assert_int_equal(pg_number(f, "SELECT id FROM dcf_task WHERE owner = 'full'"), 1);
+	dcf_store_close(st);
+}
+
 static void
 test_state_names(void **state)
 {
@@ -1571,6 +1602,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_pg_hosts_drain, setup_pg, teardown),
 	    cmocka_unit_test_setup_teardown(test_pg_lease_and_fence, setup_pg, teardown),
 	    cmocka_unit_test_setup_teardown(test_pg_hosts_lost_answer, setup_pg, teardown),
+	    cmocka_unit_test_setup_teardown(test_pg_claim_not_taken, setup_pg, teardown),
 	};
 	int failed = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
 

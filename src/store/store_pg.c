@@ -107,6 +107,7 @@ enum pg_stmt {
 	Q_CLAIMED,
 	Q_SEQ_GET,
 	Q_SEQ_SET,
+	Q_UNCLAIM,
 	Q_NSTMT
 };
 
@@ -223,6 +224,8 @@ static const char *const sql_text[Q_NSTMT] = {
     [Q_SEQ_SET] = "WITH m AS (UPDATE dcf_meta SET v = $2" B "::text WHERE k = 'commit_seq' AND "
                   "$1::text IS NULL) UPDATE dcf_host SET commit_seq = $2" B ", seen = now() "
                   "WHERE owner = $1::text",
+    [Q_UNCLAIM] = "UPDATE dcf_task SET owner = NULL, lease_until = NULL WHERE id = $1" B
+                  " AND owner = $2::text AND claim = $3" B " AND state = 0",
     [Q_CLAIMED] = "SELECT " COLS " FROM dcf_task WHERE owner = $1::text AND claim_seq = $2" B
                   " AND state = 0 ORDER BY prio DESC, id",
 };
@@ -1396,13 +1399,24 @@ pg_commit(struct dcf_store *st, struct dcf_store_batch *b, char *err, size_t err
 	}
 #endif
 	s->seq++;
-	/* Claimed once committed: a claim undone is not told. */
-	for (int i = 0; claimed != NULL && i < PQntuples(claimed); i++) {
+	/*
+	 * Claimed once committed: a claim undone is not told. One the caller
+	 * could not take (out of memory) is let go at once, not held unseen.
+	 */
+	for (int i = 0, taken = 1; claimed != NULL && i < PQntuples(claimed); i++) {
 		struct dcf_store_task t;
 
 		read_row(claimed, i, &t);
-		if (b->claimed != NULL && b->claimed(b->claimed_arg, &t) != 0)
-			break;
+		if (taken && b->claimed != NULL && b->claimed(b->claimed_arg, &t) != 0)
+			taken = 0;
+		if (!taken) {
+			p.n = 0;
+			p_u64(&p, t.id);
+			p_text(&p, s->owner);
+			p_u64(&p, t.claim);
+			/* If this fails too, it is held unseen until this host's stop lets it go. */
+			(void)run_cmd(s, Q_UNCLAIM, &p, err, errlen);
+		}
 	}
 	PQclear(claimed);
 	return 0;
