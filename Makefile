@@ -123,7 +123,7 @@ TEST_STORE_LIBS := build/libdcfstore-inj.a $(SQLITE_LIBS) $(PQ_LIBS)
 build/tests/%: tests/%.c $(wildcard tests/*.h) tools/runlib.c tools/runlib.h build/libdcf-inj.a build/libdcfstore-inj.a | build/tests
 	$(QLD)$(CC) $(ALL_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $< tools/runlib.c $(TEST_STORE_LIBS) build/libdcf-inj.a $(CMOCKA_LIBS) $(LIBS)
 # The store's suites run a PostgreSQL server of their own (tests/pg.c).
-build/tests/test_store build/tests/test_storeq: build/tests/%: tests/%.c tests/pg.c $(wildcard tests/*.h) tools/runlib.c tools/runlib.h build/libdcf-inj.a build/libdcfstore-inj.a | build/tests
+build/tests/test_store build/tests/test_storeq build/tests/test_hosts: build/tests/%: tests/%.c tests/pg.c $(wildcard tests/*.h) tools/runlib.c tools/runlib.h build/libdcf-inj.a build/libdcfstore-inj.a | build/tests
 	$(QLD)$(CC) $(ALL_CFLAGS) $(PQ_CFLAGS) -DDCF_INJECT_ENABLE=1 $(LDFLAGS) -o $@ $< tests/pg.c tools/runlib.c $(TEST_STORE_LIBS) build/libdcf-inj.a $(CMOCKA_LIBS) $(LIBS)
 
 # The option table and both programs' parsers, in process.

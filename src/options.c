@@ -4,6 +4,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dcf/store.h"
 #include "dcf/util.h"
 #include "opts.h"
 #include "dcf/supervisor.h"
@@ -120,6 +121,12 @@ store(const struct opt_parser *p, struct sup_opts *o, enum opt_id id, const stru
 		break;
 	case OPT_SERVE:
 		o->serve = 1;
+		break;
+	case OPT_HOST_ID:
+		o->host_id = v->s;
+		break;
+	case OPT_LEASE:
+		o->lease_ms = (uint32_t)v->u;
 		break;
 	case OPT_NO_CGROUPS:
 		o->no_cgroups = 1;
@@ -255,6 +262,15 @@ sup_parse_options(int argc, char **argv, struct sup_opts *o)
 	}
 	if (o->serve && !given[OPT_KEEP])
 		o->keep_count = 100000;
+	if ((given[OPT_HOST_ID] || given[OPT_LEASE]) &&
+	    (!o->serve || o->store_path == NULL || !dcf_store_is_url(o->store_path))) {
+		opt_usage_error(&p,
+		    "--%s is for --serve with a PostgreSQL store (--store postgresql://...)",
+		    given[OPT_HOST_ID] ? "host-id" : "lease");
+		return -1;
+	}
+	if (o->lease_ms == 0)
+		o->lease_ms = 30000;
 	if (o->serve &&
 	    (bad = given_in(given, serve_not, sizeof(serve_not) / sizeof(serve_not[0]))) >= 0) {
 		opt_usage_error(&p,

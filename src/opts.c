@@ -129,6 +129,12 @@ const struct opt opt_table[OPT_NENTRIES] = {
     [OPT_KEEP] = {"keep", 0, REQ, OPT_K_KEEP, "N|AGE", 1, 1ULL << 40, NULL, SUP,
         "--serve: keep the newest N finished tasks (default\n100000), or those that ended "
         "within AGE (30d);\nolder ones and their output are deleted"},
+    [OPT_HOST_ID] = {"host-id", 0, REQ, OPT_K_TEXT, "ID", 1, 100, NULL, SUP,
+        "--serve on a PostgreSQL store: this host's name among\nthose sharing it (default "
+        "HOSTNAME/NAME)"},
+    [OPT_LEASE] = {"lease", 0, REQ, OPT_K_DURATION, "DURATION", 300, 3600000, NULL, SUP,
+        "--serve on a PostgreSQL store: how long a task this host\nholds stays its without a "
+        "renewal (default 30s)"},
     [OPT_NO_CGROUPS] = {"no-cgroups", 0, OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, SUP,
         "a task's tree in its process group only, not a cgroup\n(when something else manages "
         "ours)"},

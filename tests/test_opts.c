@@ -273,6 +273,12 @@ companions(enum opt_prog prog, int i, const char **w)
 		w[0] = "--serve";
 		return;
 	}
+	if (i == OPT_HOST_ID || i == OPT_LEASE) {
+		/* Parsed only: nothing is connected to. */
+		w[0] = "--serve";
+		w[1] = "--store=postgresql://localhost/dcf";
+		return;
+	}
 	if (i == OPT_MAX_NODES || i == OPT_MAX_NETWORKS) {
 		w[0] = "--serve";
 		w[1] = i == OPT_MAX_NODES ? "-N" : "--networks";

@@ -398,7 +398,7 @@ test_shared(void **state)
 	COLLECT_UNTIL(q, &g, g.nadd == 6);
 	for (uint32_t i = 0; i < 6; i++)
 		assert_int_equal(g.add_id[i], i + 1);
-	dcf_storeq_claim(q, 4);
+	dcf_storeq_claim(q, 4, 0);
 	COLLECT_UNTIL(q, &g, g.nnext == 1);
 	assert_int_equal(g.nclaimed, 4);
 	for (uint32_t i = 0; i < 4; i++) {

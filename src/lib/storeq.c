@@ -73,7 +73,7 @@ struct dcf_storeq {
 	void (*gone)(void *, uint64_t);
 	void *gone_arg;
 	/* A shared store's (several hosts): the next claim asked for, the leases' renewal. */
-	uint32_t claim_want;
+	uint32_t claim_want, claim_pins;
 	uint64_t renew_every_ns, renew_next_ns; /* CLOCK_MONOTONIC */
 	struct timespec renew_at;               /* renew_next_ns, for the timed wait */
 	int released;
@@ -553,6 +553,7 @@ committer(void *arg)
 		cur = q->stage;
 		q->stage = NULL;
 		sb = (struct dcf_store_batch){.claim = q->stopping ? 0 : q->claim_want,
+		    .claim_pins = q->claim_pins,
 		    .release = q->stopping && q->renew_every_ns > 0,
 		    .renew = q->renew_every_ns > 0 && dcf_now_ns() >= q->renew_next_ns};
 		q->claim_want = 0;
@@ -692,10 +693,11 @@ dcf_storeq_pruned(const struct dcf_storeq *q)
 }
 
 void
-dcf_storeq_claim(struct dcf_storeq *q, uint32_t n)
+dcf_storeq_claim(struct dcf_storeq *q, uint32_t n, uint32_t pins)
 {
 	pthread_mutex_lock(&q->mu);
 	q->claim_want = n;
+	q->claim_pins = pins;
 	if (n > 0)
 		pthread_cond_signal(&q->cv);
 	pthread_mutex_unlock(&q->mu);

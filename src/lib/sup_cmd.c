@@ -62,6 +62,8 @@ struct sup_cmd {
 	struct prior *prior;
 	size_t nprior, prior_at;
 	struct dcf_storeq *storeq;
+	uint64_t (*claim_of)(const void *, uint64_t); /* several hosts: a task's claim */
+	const void *claim_arg;
 	struct fin *q; /* the finish queue, a ring */
 	uint32_t qcap, qhead, qlen;
 	int out_blocked, err_blocked; /* waiting for POLLOUT */
@@ -421,6 +423,13 @@ void
 cmd_set_storeq(struct sup_cmd *c, struct dcf_storeq *q)
 {
 	c->storeq = q;
+}
+
+void
+cmd_set_claims(struct sup_cmd *c, uint64_t (*fn)(const void *, uint64_t), const void *arg)
+{
+	c->claim_of = fn;
+	c->claim_arg = arg;
 }
 
 /*
@@ -1072,6 +1081,8 @@ store_ended(struct sup_cmd *c, const struct fin *f)
 	t.net = f->net;
 	t.node = f->node;
 	t.out = f->out;
+	if (c->claim_of != NULL)
+		t.claim = c->claim_of(c->claim_arg, t.id);
 	if (dcf_storeq_upd(c->storeq, DCF_SU_ENDED, &t, DCF_STOREQ_ENDED | t.id) == -1)
 		dcf_log(DCF_ERROR,
 		    "Task-%" PRIu64 ": recording its end: out of memory; it runs "

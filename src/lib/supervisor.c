@@ -172,6 +172,7 @@ struct sup {
 	uint64_t ctl_seq;              /* control states recorded (their commits' cookies) */
 	char store_buf[PATH_MAX - 64]; /* --serve's default store */
 	char results_buf[PATH_MAX];    /* and where its tasks' output is kept */
+	char host_buf[320];            /* --serve on PostgreSQL: HOSTNAME/NAME by default */
 	uint32_t ndying;               /* nodes dying: reaped, waiting for their task trees to go */
 	pid_t inherited[64];           /* children from before our first fork, never ours to kill */
 	uint32_t ninherited;
@@ -824,11 +825,19 @@ store_upd(struct sup *s, uint32_t kind, uint64_t id, uint32_t runs, uint32_t att
 		    dcf_proc_start(sn->pid, &t.pid_start) == 0)
 			t.pid = sn->pid;
 	}
+	t.claim = svc_claim_of(s->svc, t.id); /* several hosts: the claim it is held by */
 	if (dcf_storeq_upd(s->storeq, kind, &t, 0) == -1)
 		dcf_log(DCF_ERROR, "Task-%llu: recording it: out of memory", tid(s, id));
 }
 
 static uint32_t home_ring(struct sup *s, uint64_t id, uint32_t lvl, uint32_t pin);
+
+/* sup_cmd's way to the claims the service holds its tasks by (store ids). */
+static uint64_t
+claim_of(const void *svc, uint64_t id)
+{
+	return svc_claim_of(svc, id);
+}
 
 /* A command's run failed, or timed out, with retries left: where it goes again. */
 static uint32_t
@@ -2661,7 +2670,7 @@ wants_input(struct sup *s)
 static void
 wait_events(struct sup *s)
 {
-	struct pollfd pfd[8 + 1 + SVC_MAX_CONN];
+	struct pollfd pfd[8 + 2 + SVC_MAX_CONN];
 	nfds_t nfd = 3;
 
 	set_timer(s, dcf_now_ns());
@@ -2680,7 +2689,7 @@ wait_events(struct sup *s)
 	if (s->cmd_mode)
 		nfd += (nfds_t)cmd_poll(s->cmd, wants_input(s), pfd + nfd);
 	if (s->svc != NULL)
-		nfd += (nfds_t)svc_poll(s->svc, pfd + nfd, 1 + SVC_MAX_CONN);
+		nfd += (nfds_t)svc_poll(s->svc, pfd + nfd, 2 + SVC_MAX_CONN);
 	if (poll(pfd, nfd, -1) == -1)
 		return;
 	if (pfd[1].revents & POLLIN) {
@@ -3282,6 +3291,7 @@ ctl_cancel(struct sup *s, uint64_t id, char *text, size_t len, uint64_t *after)
 	t.ended_ns = dcf_wall_ns();
 	memset(&t.out, 0, sizeof(t.out));
 	t.out.how = DCF_HOW_CANCELLED;
+	t.claim = svc_claim_of(s->svc, id);
 	if (dcf_storeq_upd(s->storeq, DCF_SU_ENDED, &t, DCF_STOREQ_ENDED | id) == -1) {
 		snprintf(text, len,
 		    "task %llu cancelled, but not recorded (out of memory): a restart runs it", n);
@@ -3790,6 +3800,16 @@ serve_paths(struct sup *s, struct sup_opts *o, char *err, size_t errlen)
 			return -1;
 		o->store_path = s->store_buf;
 	}
+	/* Several hosts share a PostgreSQL store: each has a name among them. */
+	if (dcf_store_is_url(o->store_path) && o->host_id == NULL) {
+		char host[256];
+
+		if (gethostname(host, sizeof(host)) == -1)
+			DCF_BAD(errno, "gethostname: %s: give --host-id", strerror(errno));
+		host[sizeof(host) - 1] = '\0';
+		snprintf(s->host_buf, sizeof(s->host_buf), "%s/%s", host, o->name);
+		o->host_id = s->host_buf;
+	}
 	if (o->results_dir == NULL) {
 		if (svc_outdir(o->store_path, o->name, s->results_buf, sizeof(s->results_buf), err,
 		        errlen) == -1)
@@ -3828,6 +3848,8 @@ open_store(struct sup *s, struct sup_opts *o, char *err, size_t errlen)
 	    .create = 1,
 	    .mode = o->serve ? DCF_STORE_SERVICE : DCF_STORE_BATCH,
 	    .instance = o->name,
+	    .owner = o->serve ? o->host_id : NULL,
+	    .lease_ms = o->lease_ms,
 	};
 	struct svc_start st;
 
@@ -3845,6 +3867,17 @@ open_store(struct sup *s, struct sup_opts *o, char *err, size_t errlen)
 			return -1;
 		}
 		svc_set_ctl(s->svc, sup_ctl, s);
+		if (s->store->shared) {
+			/* What this host held before (its runs killed by svc_open) goes back. */
+			struct dcf_store_batch rb = {.reset = 1};
+
+			if (dcf_store_commit(s->store, &rb, err, errlen) == -1) {
+				svc_close(s->svc);
+				s->svc = NULL;
+				drop_new_store(s, o);
+				return -1;
+			}
+		}
 		if (dcf_store_control(s->store, &s->ctl_was, err, errlen) == -1) {
 			svc_close(s->svc);
 			s->svc = NULL;
@@ -3960,6 +3993,8 @@ supervisor_run(struct sup_opts *o)
 			goto fail_start;
 		}
 		cmd_set_storeq(s.cmd, s.storeq);
+		if (s.svc != NULL)
+			cmd_set_claims(s.cmd, claim_of, s.svc);
 		if (s.svc != NULL) {
 			svc_set_storeq(s.svc, s.storeq);
 			dcf_storeq_set_retention(s.storeq, o->keep_count, o->keep_age_ms,

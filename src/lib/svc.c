@@ -79,7 +79,8 @@ struct svc {
 	uint32_t nconn;
 	struct vq pending;
 	uint32_t pending_at[DCF_LEVELS]; /* of those, new tasks per level (not refusals) */
-	uint64_t next_id;                /* the next submission's */
+	uint64_t next_id;                /* the next submission's (shared: none, UINT64_MAX) */
+	uint64_t local_seq; /* shared: the submissions' placeholders, till the store's */
 	/*
 	 * Committed tasks waiting for a slot, a queue per priority level, each
 	 * in id order. Per level: every unfinished task of it up to loaded_to
@@ -122,6 +123,21 @@ struct svc {
 	/* What the first window found dead supervisors running: requeued once q is set. */
 	struct dcf_store_task *rerun;
 	uint32_t nrerun;
+	/*
+	 * Several hosts on one PostgreSQL store (shared): the work is what this
+	 * host claims, as room frees, when the store may have some (a task
+	 * submitted here, a notification from another host, a lease or a delay
+	 * whose time came, a claim that filled all it asked for); each task
+	 * claimed is held by its claim number, which fences its changes.
+	 */
+	int shared;
+	int listen_fd;      /* the read handle's notifications; -1: none */
+	int claim_more;     /* tasks may be claimable */
+	int claim_inflight; /* a claim asked for, its answer not in yet */
+	uint32_t claim_asked, claim_got;
+	uint64_t claim_at;          /* CLOCK_REALTIME: look again then (0: no time set) */
+	uint64_t *cm_id, *cm_claim; /* id -> claim, open addressing (0: empty) */
+	uint32_t cm_cap, cm_n;
 	unsigned char frame[DCF_PROTO_MAX];
 };
 
@@ -539,8 +555,200 @@ svc_pin(struct svc *v, uint64_t id)
 uint64_t
 svc_next_due(const struct svc *v)
 {
+	if (v->shared)
+		return v->claim_at != 0 ? v->claim_at : UINT64_MAX;
 	/* One due already waits for a slot: the next completion's refill takes it. */
 	return v->ndl > 0 && v->dl[0].at > dcf_wall_ns() ? v->dl[0].at : UINT64_MAX;
+}
+
+/* --- several hosts: what this host holds, by which claim ----------------------- */
+
+static uint32_t
+cm_slot(const struct svc *v, uint64_t id)
+{
+	return (uint32_t)((id * 0x9e3779b97f4a7c15ULL) >> 32) & (v->cm_cap - 1);
+}
+
+static int
+cm_put(struct svc *v, uint64_t id, uint64_t claim)
+{
+	uint32_t i;
+
+	if ((v->cm_n + 1) * 2 > v->cm_cap) {
+		uint64_t *oid = v->cm_id, *ocl = v->cm_claim;
+		uint32_t ocap = v->cm_cap, cap = ocap ? ocap * 2 : 1024;
+
+		v->cm_id = calloc(cap, sizeof(*v->cm_id));
+		v->cm_claim = calloc(cap, sizeof(*v->cm_claim));
+		if (v->cm_id == NULL || v->cm_claim == NULL) {
+			free(v->cm_id);
+			free(v->cm_claim);
+			v->cm_id = oid;
+			v->cm_claim = ocl;
+			return -1;
+		}
+		v->cm_cap = cap;
+		v->cm_n = 0;
+		for (uint32_t k = 0; k < ocap; k++)
+			if (oid[k] != 0)
+				(void)cm_put(v, oid[k], ocl[k]);
+		free(oid);
+		free(ocl);
+	}
+	for (i = cm_slot(v, id); v->cm_id[i] != 0 && v->cm_id[i] != id;
+	     i = (i + 1) & (v->cm_cap - 1))
+		;
+	v->cm_n += v->cm_id[i] == 0;
+	v->cm_id[i] = id;
+	v->cm_claim[i] = claim;
+	return 0;
+}
+
+uint64_t
+svc_claim_of(const struct svc *v, uint64_t id)
+{
+	if (v == NULL || v->cm_cap == 0)
+		return 0;
+	for (uint32_t i = cm_slot(v, id); v->cm_id[i] != 0; i = (i + 1) & (v->cm_cap - 1))
+		if (v->cm_id[i] == id)
+			return v->cm_claim[i];
+	return 0;
+}
+
+/* Forgotten: its end is booked, or another host holds it now (backward-shift deletion). */
+static void
+cm_del(struct svc *v, uint64_t id)
+{
+	uint32_t i, j, m = v->cm_cap - 1;
+
+	if (v->cm_cap == 0)
+		return;
+	for (i = cm_slot(v, id); v->cm_id[i] != id; i = (i + 1) & m)
+		if (v->cm_id[i] == 0)
+			return;
+	v->cm_n--;
+	for (j = (i + 1) & m; v->cm_id[j] != 0; j = (j + 1) & m) {
+		uint32_t k = cm_slot(v, v->cm_id[j]);
+
+		/* Moved back if its home is not between the hole and it, cyclically. */
+		if ((j > i && (k <= i || k > j)) || (j < i && k <= i && k > j)) {
+			v->cm_id[i] = v->cm_id[j];
+			v->cm_claim[i] = v->cm_claim[j];
+			i = j;
+		}
+	}
+	v->cm_id[i] = 0;
+	v->cm_claim[i] = 0;
+}
+
+static int vtask_of_row(const struct svc *v, const struct dcf_store_task *t, struct vtask *vt);
+
+/* A task this host claimed: ready, held by its claim. */
+static void
+on_claimed(struct svc *v, const struct dcf_store_task *t)
+{
+	struct vtask vt;
+	uint32_t lvl = level_of(t->prio);
+	int r;
+
+	v->claim_got++;
+	if ((r = vtask_of_row(v, t, &vt)) != 0) {
+		if (r == -1)
+			dcf_log(DCF_ERROR, "Task-%llu: out of memory: it runs when its lease ends",
+			    (unsigned long long)t->id);
+		return;
+	}
+	if (cm_put(v, t->id, t->claim) == -1 || vq_insert_sorted(&v->ready[lvl], &vt) == -1) {
+		dcf_log(DCF_ERROR, "Task-%llu: out of memory: it runs when its lease ends",
+		    (unsigned long long)t->id);
+		free(vt.payload);
+		return;
+	}
+	v->nready++;
+}
+
+/* The store's word on a claim, on a refused change, on when to look again. */
+static int
+shared_word(struct svc *v, const struct dcf_storeq_res *r)
+{
+	if (r->is_add)
+		return 0;
+	if ((r->cookie & ~(DCF_STOREQ_CLAIMED - 1)) == DCF_STOREQ_CLAIMED) {
+		on_claimed(v, r->task);
+		return 1;
+	}
+	if ((r->cookie & ~(DCF_STOREQ_REFUSED - 1)) == DCF_STOREQ_REFUSED) {
+		dcf_log(DCF_WARNING,
+		    "Task-%llu: another host holds it now (this host's lease on it ended): what "
+		    "this host did of it is not recorded",
+		    (unsigned long long)r->id);
+		cm_del(v, r->id);
+		return 1;
+	}
+	if (r->cookie == DCF_STOREQ_NEXT) {
+		v->claim_inflight = 0;
+		if (v->claim_asked > 0 && v->claim_got >= v->claim_asked)
+			v->claim_more = 1; /* it filled all it asked for: there may be more */
+		v->claim_at =
+		    r->next_ms >= 0 ? dcf_wall_ns() + (uint64_t)r->next_ms * 1000000ULL : 0;
+		return 1;
+	}
+	return 0;
+}
+
+/* The ready queue wants want more: a claim, if the store may have some and none is on its way. */
+static void
+shared_fill(struct svc *v, uint32_t want)
+{
+	if (v->claim_at != 0 && dcf_wall_ns() >= v->claim_at) {
+		v->claim_at = 0;
+		v->claim_more = 1;
+	}
+	uint32_t limit = 2 * v->cfg->nets * v->cfg->nodes_per_net;
+
+	if (want == 0 || !v->claim_more || v->claim_inflight || v->q == NULL || v->stopping)
+		return;
+	/*
+	 * Held at most what its nodes run and as many more to start next: what
+	 * one host holds, the others cannot run (and a dead host's tasks would
+	 * wait behind a long queue here).
+	 */
+	if (v->cm_n >= limit)
+		return;
+	if (want > limit - v->cm_n)
+		want = limit - v->cm_n;
+	v->claim_more = 0;
+	v->claim_inflight = 1;
+	v->claim_asked = want;
+	v->claim_got = 0;
+	dcf_storeq_claim(v->q, want, v->cfg->nets);
+}
+
+/* Tasks ended somewhere: the clients waiting here for those that did are told. */
+static int
+state_cb(void *arg, const struct dcf_store_task *t)
+{
+	*(uint32_t *)arg = t->state;
+	return 0;
+}
+
+static void tell_waiters(struct svc *v, uint64_t id);
+
+static void
+check_waiters(struct svc *v)
+{
+	char err[DCF_ERRLEN];
+
+	for (uint32_t i = 0; i < v->nw; i++) {
+		uint32_t st = 0;
+		uint64_t id = v->w[i].id;
+
+		if (dcf_store_get(v->rd, id, state_cb, &st, err, sizeof(err)) == 1 &&
+		    dcf_store_state_final(st)) {
+			tell_waiters(v, id);
+			i = (uint32_t)-1; /* the list changed: from its start again */
+		}
+	}
 }
 
 /* --- requests -------------------------------------------------------------- */
@@ -588,7 +796,7 @@ on_submit(struct svc *v, struct conn *c, const struct dcf_msg *m)
 	vt.payload[len - 1] = '\0';
 	vt.len = len;
 	vt.argv_len = m->u.submit.cmd_len;
-	vt.id = v->next_id;
+	vt.id = v->shared ? ++v->local_seq : v->next_id; /* shared: a placeholder, not 0 */
 	vt.cookie = who_of(v, c, m->tag);
 	vt.prior.timeout_ms = m->u.submit.timeout_ms;
 	vt.prior.retries =
@@ -603,7 +811,7 @@ on_submit(struct svc *v, struct conn *c, const struct dcf_msg *m)
 	memcpy(cwd, m->u.submit.cwd, m->u.submit.cwd_len);
 	cwd[m->u.submit.cwd_len] = '\0';
 	memset(&t, 0, sizeof(t));
-	t.id = vt.id;
+	t.id = v->shared ? 0 : vt.id; /* several hosts: the store gives it */
 	t.key = m->u.submit.key_len > 0 ? key : NULL;
 	t.cmd = m->u.submit.cmd;
 	t.cmd_len = m->u.submit.cmd_len;
@@ -643,7 +851,8 @@ on_submit(struct svc *v, struct conn *c, const struct dcf_msg *m)
 	}
 	v->pending_at[level_of(vt.prior.prio)]++;
 	c->owed++;
-	v->next_id++;
+	if (!v->shared)
+		v->next_id++;
 }
 
 static void
@@ -652,7 +861,8 @@ on_wait(struct svc *v, struct conn *c, const struct dcf_msg *m)
 	struct dcf_msg r = {.type = DCF_MSG_RESULT, .tag = m->tag};
 	int found;
 
-	if (m->u.wait.id == 0 || m->u.wait.id >= v->next_id ||
+	/* With several hosts, ids are the store's: it alone says whether there is one. */
+	if (m->u.wait.id == 0 || (!v->shared && m->u.wait.id >= v->next_id) ||
 	    (found = read_result(v, m->u.wait.id, &r)) == 0) {
 		send_error(v, c, m->tag, DCF_PE_NOTFOUND,
 		    "no such task (never submitted, or pruned)");
@@ -773,7 +983,7 @@ on_retry(struct svc *v, struct conn *c, const struct dcf_msg *m)
 	memcpy(vt.payload, rr.cmd, rr.t.cmd_len);
 	memcpy(vt.payload + rr.t.cmd_len, rr.cwd, cwd_len + 1);
 	vt.argv_len = rr.t.cmd_len;
-	vt.id = v->next_id;
+	vt.id = v->shared ? ++v->local_seq : v->next_id; /* shared: a placeholder, not 0 */
 	vt.cookie = who_of(v, c, m->tag);
 	vt.retry_of = id;
 	vt.prior.timeout_ms = rr.t.timeout_ms;
@@ -786,7 +996,7 @@ on_retry(struct svc *v, struct conn *c, const struct dcf_msg *m)
 		struct dcf_store_task t;
 
 		memset(&t, 0, sizeof(t));
-		t.id = vt.id;
+		t.id = v->shared ? 0 : vt.id;
 		t.cmd = rr.cmd;
 		t.cmd_len = rr.t.cmd_len;
 		t.cwd = rr.cwd;
@@ -814,7 +1024,8 @@ on_retry(struct svc *v, struct conn *c, const struct dcf_msg *m)
 	free(rr.cmd);
 	v->pending_at[level_of(vt.prior.prio)]++;
 	c->owed++;
-	v->next_id++;
+	if (!v->shared)
+		v->next_id++;
 }
 
 /* A control request, carried out by the supervisor (svc_set_ctl). */
@@ -1022,6 +1233,24 @@ conn_read(struct svc *v, struct conn *c)
 void
 svc_io(struct svc *v)
 {
+	if (v->listen_fd >= 0) {
+		char err[DCF_ERRLEN];
+		int w = v->rd->ops->heard(v->rd, NULL, NULL, err, sizeof(err));
+
+		if (w == -1) {
+			/* The connection went: listened to again on a new one, all looked at anew. */
+			dcf_log(DCF_WARNING, "store: %s: listening again", err);
+			v->listen_fd = v->rd->ops->listen(v->rd, err, sizeof(err));
+			if (v->listen_fd == -1)
+				dcf_log(DCF_ERROR, "store: %s: other hosts' news is not heard",
+				    err);
+			w = 3;
+		}
+		if (w & 1)
+			v->claim_more = 1;
+		if (w & 2)
+			check_waiters(v);
+	}
 	accept_all(v);
 	for (uint32_t i = 0; i < SVC_MAX_CONN; i++) {
 		struct conn *c = &v->conns[i];
@@ -1045,6 +1274,10 @@ svc_poll(struct svc *v, struct pollfd *pfd, int max)
 {
 	int n = 0;
 
+	if (v->listen_fd >= 0 && n < max) {
+		pfd[n].fd = v->listen_fd;
+		pfd[n++].events = POLLIN;
+	}
 	if (v->lfd >= 0 && v->nconn < SVC_MAX_CONN && n < max) {
 		pfd[n].fd = v->lfd;
 		pfd[n++].events = POLLIN;
@@ -1183,8 +1416,11 @@ svc_committed(void *arg, const struct dcf_storeq_res *r)
 	struct conn *c;
 	uint32_t lvl;
 
+	if (v->shared && shared_word(v, r))
+		return;
 	if (!r->is_add && (r->cookie & ~(DCF_STOREQ_WOKE - 1)) == DCF_STOREQ_WOKE) {
-		woke(v, r);
+		if (!v->shared) /* with several hosts, whoever claims it runs it */
+			woke(v, r);
 		return;
 	}
 	if (!r->is_add) {
@@ -1193,6 +1429,7 @@ svc_committed(void *arg, const struct dcf_storeq_res *r)
 		if (r->cookie & DCF_STOREQ_CTL)
 			tell_later(v, r->cookie); /* a control state's: answered by its cookie */
 		if (r->cookie & DCF_STOREQ_ENDED) {
+			cm_del(v, r->id);
 			moved_del(v, r->id);
 			for (uint32_t i = 0; i < v->nskip; i++)
 				if (v->skip[i] == r->id) {
@@ -1205,7 +1442,10 @@ svc_committed(void *arg, const struct dcf_storeq_res *r)
 			tell_waiters(v, r->cookie & ~DCF_STOREQ_ENDED);
 		return;
 	}
-	if (vq_front(&v->pending) == NULL || vq_front(&v->pending)->id != r->id)
+	/* With several hosts the store gives the ids: the submission is found by its cookie. */
+	if (vq_front(&v->pending) == NULL ||
+	    (v->shared ? vq_front(&v->pending)->cookie != r->cookie
+	               : vq_front(&v->pending)->id != r->id))
 		return; /* not ours (cannot be: adds are only staged here) */
 	vt = *vq_front(&v->pending);
 	vq_pop(&v->pending);
@@ -1251,6 +1491,12 @@ svc_committed(void *arg, const struct dcf_storeq_res *r)
 		if (r->state == DCF_SS_DEP_FAILED)
 			say_dep_failed(r);
 		free(vt.payload);
+		return;
+	}
+	if (v->shared) {
+		/* In the store for whichever host claims it first (this one, likely: it asks). */
+		free(vt.payload);
+		v->claim_more |= r->dup_of == 0;
 		return;
 	}
 	if (vt.nb > 0 && r->dup_of == 0) {
@@ -1653,13 +1899,17 @@ svc_fill(struct svc *v, uint32_t want, struct cmd_batch *b)
 {
 	uint32_t lvl;
 
-	take_due(v);
-	load_windows(v);
+	if (!v->shared) {
+		take_due(v);
+		load_windows(v);
+	}
 	while (want > 0 && (lvl = top_level(v)) < DCF_LEVELS) {
 		struct vq *q = &v->ready[lvl];
 		struct vtask *vt;
 		struct cmd_item *it;
 
+		if (q->n == 0 && v->shared)
+			break;
 		if (q->n == 0) {
 			/* The highest level's tasks are in the store alone: read them first. */
 			load_windows(v);
@@ -1689,10 +1939,50 @@ svc_fill(struct svc *v, uint32_t want, struct cmd_batch *b)
 		v->nready--;
 		want--;
 	}
-	load_windows(v);
+	if (v->shared)
+		shared_fill(v, want);
+	else
+		load_windows(v);
 }
 
 /* --- opening and closing ---------------------------------------------------------- */
+
+struct own_runs {
+	const char *owner;
+	uint64_t last, n;
+};
+
+static int
+own_run(void *arg, const struct dcf_store_task *t)
+{
+	struct own_runs *o = arg;
+
+	o->last = t->id;
+	if (t->owner != NULL && strcmp(t->owner, o->owner) == 0) {
+		kill_old_worker(t);
+		o->n++;
+	}
+	return 0;
+}
+
+/* The runs the store says this host had going: their workers, if still alive, killed. */
+static int
+kill_own_runs(struct svc *v, uint64_t *n, char *err, size_t errlen)
+{
+	struct own_runs o = {.owner = v->o->host_id};
+
+	for (;;) {
+		uint64_t before = o.last;
+
+		if (dcf_store_list(v->rd, DCF_SS_RUNNING, o.last, 1024, own_run, &o, err, errlen) ==
+		    -1)
+			return -1;
+		if (o.last == before)
+			break;
+	}
+	*n = o.n;
+	return 0;
+}
 
 static int
 bind_socket(struct svc *v, char *err, size_t errlen)
@@ -1777,11 +2067,26 @@ svc_open(struct svc **out, const struct sup_opts *o, const struct dcf_config *cf
 	v->next_id = cnt.max_id + 1;
 	st->unfinished = cnt.by_state[DCF_SS_QUEUED] + cnt.by_state[DCF_SS_RUNNING];
 	st->next_id = v->next_id;
-	memset(v->spilled, 1, sizeof(v->spilled));
-	load_windows(v);
-	if (load_delayed(v, err, errlen) == -1)
-		goto fail;
-	st->rerun = cnt.by_state[DCF_SS_RUNNING];
+	v->listen_fd = -1;
+	if (v->rd->shared || (o->host_id != NULL && dcf_store_is_url(o->store_path))) {
+		/*
+		 * Several hosts: this host's runs that outlived its last supervisor
+		 * end first (the supervisor then gives back what it held); its work
+		 * comes by claims, as room frees.
+		 */
+		v->shared = 1;
+		v->claim_more = 1;
+		v->next_id = UINT64_MAX; /* the store gives ids: any may be there */
+		if (kill_own_runs(v, &st->rerun, err, errlen) == -1 ||
+		    (v->listen_fd = v->rd->ops->listen(v->rd, err, errlen)) == -1)
+			goto fail;
+	} else {
+		memset(v->spilled, 1, sizeof(v->spilled));
+		load_windows(v);
+		if (load_delayed(v, err, errlen) == -1)
+			goto fail;
+		st->rerun = cnt.by_state[DCF_SS_RUNNING];
+	}
 	if (bind_socket(v, err, errlen) == -1)
 		goto fail;
 	*out = v;
@@ -2043,6 +2348,8 @@ svc_close(struct svc *v)
 	free(v->moved);
 	free(v->dl);
 	free(v->rerun);
+	free(v->cm_id);
+	free(v->cm_claim);
 	dcf_store_close(v->rd);
 	free(v);
 }

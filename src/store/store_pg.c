@@ -108,6 +108,8 @@ enum pg_stmt {
 	Q_SEQ_GET,
 	Q_SEQ_SET,
 	Q_UNCLAIM,
+	Q_RESET,
+	Q_NOTIFY_ENDED,
 	Q_NSTMT
 };
 
@@ -192,12 +194,13 @@ static const char *const sql_text[Q_NSTMT] = {
      * hosts' claims running at the same moment: this host's, each a new
      * claim; one that ran on a host whose lease ended comes back queued.
      */
-    [Q_CLAIM] = "UPDATE dcf_task t SET owner = $1::text, lease_until = now() + $2" B
-                " * interval '1 millisecond', claim = t.claim + 1, attempts = t.attempts + "
-                "CASE WHEN t.state = 1 THEN 1 ELSE 0 END, state = 0, pid = 0, claim_seq = $4" B
-                " FROM (SELECT id AS cid FROM dcf_task WHERE " CLAIMABLE
-                " ORDER BY prio DESC, id LIMIT $3" B " FOR UPDATE SKIP LOCKED) c "
-                "WHERE t.id = c.cid RETURNING " COLS,
+    [Q_CLAIM] =
+        "UPDATE dcf_task t SET owner = $1::text, lease_until = now() + $2" B
+        " * interval '1 millisecond', claim = t.claim + 1, attempts = t.attempts + "
+        "CASE WHEN t.state = 1 THEN 1 ELSE 0 END, state = 0, pid = 0, claim_seq = $4" B
+        " FROM (SELECT id AS cid FROM dcf_task WHERE " CLAIMABLE " AND ($5" B " = 0 OR pin <= $5" B
+        ") ORDER BY prio DESC, id LIMIT $3" B " FOR UPDATE SKIP LOCKED) c "
+        "WHERE t.id = c.cid RETURNING " COLS,
     [Q_RENEW] = "UPDATE dcf_task SET lease_until = now() + $2" B " * interval '1 millisecond' "
                 "WHERE owner = $1::text AND state < 2",
     [Q_RELEASE] = "UPDATE dcf_task SET owner = NULL, lease_until = NULL "
@@ -226,6 +229,11 @@ static const char *const sql_text[Q_NSTMT] = {
                   "WHERE owner = $1::text",
     [Q_UNCLAIM] = "UPDATE dcf_task SET owner = NULL, lease_until = NULL WHERE id = $1" B
                   " AND owner = $2::text AND claim = $3" B " AND state = 0",
+    /* A restart: what this host held goes back, a run it had started counted lost. */
+    [Q_RESET] = "UPDATE dcf_task SET owner = NULL, lease_until = NULL, pid = 0, state = 0, "
+                "attempts = attempts + CASE WHEN state = 1 THEN 1 ELSE 0 END "
+                "WHERE owner = $1::text AND state < 2",
+    [Q_NOTIFY_ENDED] = "SELECT pg_notify('dcf_ended', current_schema())",
     [Q_CLAIMED] = "SELECT " COLS " FROM dcf_task WHERE owner = $1::text AND claim_seq = $2" B
                   " AND state = 0 ORDER BY prio DESC, id",
 };
@@ -292,6 +300,9 @@ struct st_pg {
 	char owner[128];   /* shared (several hosts): this writer's identity */
 	uint32_t lease_ms; /* shared: how long a claim lasts unless renewed */
 	int notify;        /* shared: this commit made tasks claimable (told to the others) */
+	int ended;         /* shared: this commit ended tasks (told to whoever waits for them) */
+	int listening;     /* a reader: LISTEN was said on this connection */
+	char schema[128];  /* a listener: its schema's name, the notifications' payload */
 };
 
 /* One statement's parameters, each an int8 in binary or bytes. */
@@ -1066,6 +1077,8 @@ upd_done(struct st_pg *s, struct dcf_store_batch *b, const struct dcf_store_upd 
 	uint32_t st;
 	int rc;
 
+	if (n == 1 && u->kind == DCF_SU_ENDED)
+		s->ended = 1;
 	if (n == 1)
 		return u->kind == DCF_SU_ENDED
 		    ? deps_resolve(s, b, t->id, t->state == DCF_SS_DONE, t->ended_ns, err, errlen)
@@ -1314,9 +1327,11 @@ pg_commit(struct dcf_store *st, struct dcf_store_batch *b, char *err, size_t err
 	b->next_ms = -1;
 	if (!shared)
 		b->claim = b->renew = b->release = 0;
-	if (b->nadd == 0 && b->nupd == 0 && b->claim == 0 && !b->renew && !b->release)
+	if (!shared)
+		b->reset = 0;
+	if (b->nadd == 0 && b->nupd == 0 && b->claim == 0 && !b->renew && !b->release && !b->reset)
 		return 0;
-	s->notify = 0;
+	s->notify = s->ended = 0;
 	if (PQstatus(s->c) != CONNECTION_OK && reconnect(s, err, errlen) == -1)
 		return -1;
 	if (shared && reserve_ids(s, b, err, errlen) == -1)
@@ -1347,6 +1362,10 @@ pg_commit(struct dcf_store *st, struct dcf_store_batch *b, char *err, size_t err
 	}
 	p.n = 0;
 	p_text(&p, s->owner);
+	if (b->reset && run_cmd(s, Q_RESET, &p, err, errlen) == -1)
+		goto fail;
+	if (b->reset)
+		s->notify = 1;
 	if (b->release && run_cmd(s, Q_RELEASE, &p, err, errlen) == -1)
 		goto fail;
 	p_i64(&p, s->lease_ms);
@@ -1357,12 +1376,18 @@ pg_commit(struct dcf_store *st, struct dcf_store_batch *b, char *err, size_t err
 	if (b->claim > 0) {
 		p_i64(&p, b->claim);
 		p_u64(&p, s->seq + 1);
+		p_i64(&p, b->claim_pins);
 		if ((claimed = run(s, Q_CLAIM, &p, PGRES_TUPLES_OK, err, errlen)) == NULL ||
 		    next_ms(s, b, err, errlen) == -1)
 			goto fail;
 	}
 	if (shared && s->notify) {
 		if ((r = run(s, Q_NOTIFY, NULL, PGRES_TUPLES_OK, err, errlen)) == NULL)
+			goto fail;
+		PQclear(r);
+	}
+	if (shared && s->ended) {
+		if ((r = run(s, Q_NOTIFY_ENDED, NULL, PGRES_TUPLES_OK, err, errlen)) == NULL)
 			goto fail;
 		PQclear(r);
 	}
@@ -1657,6 +1682,50 @@ pg_close(struct dcf_store *st)
 	free(s);
 }
 
+/* LISTEN on this (reader's) connection: its socket to poll. */
+static int
+pg_listen(struct dcf_store *st, char *err, size_t errlen)
+{
+	struct st_pg *s = (struct st_pg *)st;
+	PGresult *r;
+
+	if (ready(s, err, errlen) == -1)
+		return -1;
+	if (!s->listening) {
+		if (simple(s, "LISTEN dcf_ready; LISTEN dcf_ended", "listening", err, errlen) == -1)
+			return -1;
+		r = PQexec(s->c, "SELECT current_schema()");
+		if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+			return pg_fail(s, r, "listening", err, errlen);
+		snprintf(s->schema, sizeof(s->schema), "%s", PQgetvalue(r, 0, 0));
+		PQclear(r);
+		s->listening = 1;
+	}
+	return PQsocket(s->c);
+}
+
+/* What came since: 1 claimable, 2 ended (or both), 0 nothing; -1 the connection lost. */
+static int
+pg_heard(struct dcf_store *st, void (*ended)(void *, uint64_t), void *arg, char *err, size_t errlen)
+{
+	struct st_pg *s = (struct st_pg *)st;
+	PGnotify *nf;
+	int what = 0;
+
+	(void)ended;
+	(void)arg;
+	if (PQconsumeInput(s->c) != 1) {
+		s->listening = 0;
+		return pg_fail(s, NULL, "listening", err, errlen);
+	}
+	while ((nf = PQnotifies(s->c)) != NULL) {
+		if (strcmp(nf->extra, s->schema) == 0)
+			what |= strcmp(nf->relname, "dcf_ready") == 0 ? 1 : 2;
+		PQfreemem(nf);
+	}
+	return what;
+}
+
 static const struct dcf_store_ops pg_ops = {
     .commit = pg_commit,
     .unfinished = pg_unfinished,
@@ -1666,6 +1735,8 @@ static const struct dcf_store_ops pg_ops = {
     .control = pg_control,
     .prune = pg_prune,
     .close = pg_close,
+    .listen = pg_listen,
+    .heard = pg_heard,
 };
 
 /* --- opening ----------------------------------------------------------- */
@@ -1692,6 +1763,7 @@ connect_to(struct st_pg *s, char *err, size_t errlen)
 	char msg[300];
 
 	PQfinish(s->c);
+	s->listening = 0;
 	s->c = PQconnectdbParams(keys, vals, 1);
 	if (s->c == NULL)
 		DCF_BAD(ENOMEM, "%s: connecting: out of memory", s->base.where);
@@ -1822,8 +1894,35 @@ create_schema(struct st_pg *s, const struct dcf_store_open_opts *o, char *err, s
 
 	snprintf(ver, sizeof(ver), "%d", SCHEMA);
 	snprintf(created, sizeof(created), "%lld", (long long)time(NULL));
+	/*
+	 * Hosts starting at once may all find nothing: one makes it, under a
+	 * lock of the transaction, and the others find it made.
+	 */
 	if (simple(s, "BEGIN", "creating the store", err, errlen) == -1)
 		return -1;
+	/*
+	 * The lock, then the look, through pg_class itself: a statement sees
+	 * what was committed when it began, but a name's lookup may not yet.
+	 */
+	r = PQexec(s->c, "SELECT pg_advisory_xact_lock(1684235827, hashtext(current_schema()))");
+	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK) {
+		pg_fail(s, r, "creating the store", err, errlen);
+		goto undo;
+	}
+	PQclear(r);
+	r = PQexec(s->c,
+	    "SELECT 1, EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON "
+	    "n.oid = c.relnamespace WHERE c.relname = 'dcf_meta' AND n.nspname = "
+	    "current_schema())");
+	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		pg_fail(s, r, "creating the store", err, errlen);
+		goto undo;
+	}
+	if (strcmp(PQgetvalue(r, 0, 1), "t") == 0) {
+		PQclear(r);
+		return simple(s, "COMMIT", "creating the store", err, errlen);
+	}
+	PQclear(r);
 	if (simple(s, schema_sql, "creating the store", err, errlen) == -1)
 		goto undo;
 	r = PQexecParams(s->c, ins, 4, NULL, vals, NULL, NULL, 0);
@@ -1888,6 +1987,26 @@ check_store(struct st_pg *s, const struct dcf_store_open_opts *o, char *err, siz
 		snprintf(sv, sizeof(sv), "%ld", v + 1);
 		if (simple(s, "BEGIN", "upgrading the store's schema", err, errlen) == -1)
 			return -1;
+		/* One host at a time: another may have done this step meanwhile. */
+		r = PQexec(s->c,
+		    "SELECT pg_advisory_xact_lock(1684235827, hashtext(current_schema()))");
+		if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK) {
+			pg_fail(s, r, "upgrading the store's schema", err, errlen);
+			goto undo;
+		}
+		PQclear(r);
+		r = PQexec(s->c, "SELECT 1, (SELECT v::bigint FROM dcf_meta WHERE k = 'schema')");
+		if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+			pg_fail(s, r, "upgrading the store's schema", err, errlen);
+			goto undo;
+		}
+		if (strtol(PQgetvalue(r, 0, 1), NULL, 10) > v) {
+			PQclear(r);
+			if (simple(s, "COMMIT", "upgrading the store's schema", err, errlen) == -1)
+				return -1;
+			continue;
+		}
+		PQclear(r);
 		r = upgrade_sql[v] == NULL ? NULL : PQexec(s->c, upgrade_sql[v]);
 		if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
 			pg_fail(s, r, "upgrading the store's schema", err, errlen);

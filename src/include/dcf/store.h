@@ -184,9 +184,11 @@ struct dcf_store_batch {
 	 */
 	dcf_store_each_fn refused;
 	void *refused_arg;
+	uint32_t reset; /* first: let go of all it holds, its runs counted lost (a restart) */
 	uint32_t release;
 	uint32_t renew;
 	uint32_t claim;
+	uint32_t claim_pins; /* the claimed may ask for networks 1..this (pin - 1); 0: any */
 	dcf_store_each_fn claimed;
 	void *claimed_arg;
 	uint64_t renewed;
@@ -246,6 +248,16 @@ struct dcf_store_ops {
 	int64_t (*prune)(struct dcf_store *st, uint64_t keep_count, uint64_t ended_before,
 	    uint32_t max, dcf_store_each_fn fn, void *arg, char *err, size_t errlen);
 	void (*close)(struct dcf_store *st);
+	/*
+	 * A shared store (NULL where there is none): be told, on this handle,
+	 * when tasks become claimable and when tasks end, whoever did it. listen
+	 * gives the descriptor to poll for POLLIN (-1 with err); heard takes
+	 * what came: 1 if tasks became claimable, 0 if not (each end told to
+	 * ended), -1 with err when the connection was lost (listen again).
+	 */
+	int (*listen)(struct dcf_store *st, char *err, size_t errlen);
+	int (*heard)(struct dcf_store *st, void (*ended)(void *arg, uint64_t id), void *arg,
+	    char *err, size_t errlen);
 };
 
 /* Every backend's handle begins with this. */

@@ -86,11 +86,12 @@ size_t dcf_storeq_collect(struct dcf_storeq *q, void (*fn)(void *, const struct 
     void *arg, int *failed, char *err, size_t errlen);
 /*
  * A shared store: claim up to n ready tasks in the next commit (made at
- * once if nothing else is staged; a later call before it replaces n). The
+ * once if nothing else is staged; a later call before it replaces n),
+ * of those that ask for no network or one of 0..pins-1 (0: any). The
  * committer renews this host's leases every third of the lease by itself,
  * and lets go of what it holds and has not started when it stops.
  */
-void dcf_storeq_claim(struct dcf_storeq *q, uint32_t n);
+void dcf_storeq_claim(struct dcf_storeq *q, uint32_t n, uint32_t pins);
 /*
  * Retention: after commits that finished tasks, the committer deletes the
  * finished tasks beyond the newest keep_count (0: no limit by count, and

@@ -68,6 +68,9 @@ int cmd_open(struct sup_cmd **out, const struct sup_opts *o, const struct dcf_co
 int cmd_use_store(struct sup_cmd *c, struct dcf_store *st, char *err, size_t errlen);
 /* Finished tasks are recorded through q, once their output is out (cmd_pump). */
 void cmd_set_storeq(struct sup_cmd *c, struct dcf_storeq *q);
+/* Several hosts: a task's end is fenced with the claim fn(arg, its store id) gives. */
+void cmd_set_claims(struct sup_cmd *c, uint64_t (*fn)(const void *arg, uint64_t id),
+    const void *arg);
 /* Close it all; remove the spool directory (and what is left in it). */
 void cmd_close(struct sup_cmd *c);
 /* The spool directory, for the workers (opened O_PATH; inherited by fork). */

@@ -40,6 +40,9 @@ struct sup_opts {
 	enum sup_resume resume;
 	const char *store_path; /* --store FILE */
 	int serve;              /* --serve: tasks from dcf-submit (svc.h), until stopped */
+	const char *host_id;    /* --serve, a PostgreSQL store: this host's identity (store.h's
+	                         * owner); the supervisor fills in HOSTNAME/NAME */
+	uint32_t lease_ms;      /* --lease: its claims' lease (30 s) */
 	uint64_t keep_count;    /* --keep N: finished tasks kept (0: no limit by count) */
 	uint64_t keep_age_ms;   /* --keep AGE (0: no limit by age) */
 	int no_cgroups;         /* --no-cgroups: task trees are process groups only */

@@ -138,6 +138,11 @@ void svc_committed(void *v, const struct dcf_storeq_res *r);
  * it brings (cmd_item.prior); stored is set (the store has them).
  */
 void svc_fill(struct svc *v, uint32_t want, struct cmd_batch *b);
+/*
+ * Several hosts on one store: the claim this host holds task id by (what
+ * its start, requeue and end are fenced with); 0 if none (v NULL: none).
+ */
+uint64_t svc_claim_of(const struct svc *v, uint64_t id);
 /* Stopping: no new connection or submission; what is staged still gets its answer. */
 void svc_stop(struct svc *v);
 /* Close everything and remove the socket. */

@@ -1,0 +1,491 @@
+/*
+ * test_hosts.c - several hosts on one PostgreSQL store, through the real
+ * programs: supervisors of their own names (each a "host", --host-id) on a
+ * private server, sharing one schema. Three hosts drain one stream of
+ * tasks, each task booked once and run to its end once, every host busy; a
+ * host killed whole (kill -9 of its supervisor) and its tasks finished by
+ * the others once its lease ends, with the run it had going counted lost;
+ * the server restarted under running hosts with nothing lost; a host cut
+ * off from the server (its role may no longer log in, its sessions ended)
+ * whose tasks run elsewhere and whose late end is refused.
+ *
+ * This process is a child subreaper: a killed supervisor's workers come to
+ * it and are reaped; a task process left at the end fails the test.
+ */
+#include <fcntl.h>
+#include <libpq-fe.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+
+#include "testutil.h"
+#include "pg.h"
+
+#define HOSTS_MAX 3
+
+static struct tpg the_pg;
+
+struct host {
+	char name[48];
+	pid_t pid;
+	int log_fd;
+	char log[65536];
+	size_t len;
+};
+
+struct hfix {
+	char dir[64];
+	char url[300];
+	char marks[128];
+	char sup_bin[PATH_MAX], sub_bin[PATH_MAX];
+	struct host h[HOSTS_MAX];
+};
+
+static int
+setup(void **state)
+{
+	struct hfix *f = calloc(1, sizeof(*f));
+	char p[160], err[512];
+
+	tu_setup(state);
+	if (f == NULL)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/dcf-hosts-XXXXXX");
+	if (mkdtemp(f->dir) == NULL || realpath("./dcf-supervisor", f->sup_bin) == NULL ||
+	    realpath("./dcf-submit", f->sub_bin) == NULL ||
+	    tpg_schema(&the_pg, f->url, sizeof(f->url), err, sizeof(err)) == -1) {
+		fprintf(stderr, "setup: %s\n", err);
+		free(f);
+		return -1;
+	}
+	snprintf(p, sizeof(p), "%s/run", f->dir);
+	mkdir(p, 0700);
+	setenv("XDG_RUNTIME_DIR", p, 1);
+	snprintf(p, sizeof(p), "%s/state", f->dir);
+	mkdir(p, 0700);
+	setenv("XDG_STATE_HOME", p, 1);
+	snprintf(f->marks, sizeof(f->marks), "%s/marks", f->dir);
+	for (int i = 0; i < HOSTS_MAX; i++) {
+		char tag[16];
+
+		snprintf(tag, sizeof(tag), "h%d", i);
+		tu_name(f->h[i].name, sizeof(f->h[i].name), tag);
+		f->h[i].log_fd = -1;
+	}
+	*state = f;
+	return 0;
+}
+
+/* Our children that are neither registered nor the server: what a test left running. */
+static int
+leftovers(void)
+{
+	pid_t kids[256];
+	int n = 0, k, st;
+
+	while (waitpid(-1, &st, WNOHANG) > 0)
+		;
+	k = tu_children_of(getpid(), kids, 256);
+	for (int i = 0; i < k; i++)
+		if (kids[i] != the_pg.pid && !tu_is_registered(kids[i])) {
+			fprintf(stderr, "left behind: pid %d\n", (int)kids[i]);
+			kill(kids[i], SIGKILL);
+			n++;
+		}
+	return n;
+}
+
+static int
+teardown(void **state)
+{
+	struct hfix *f = *state;
+	int r;
+
+	for (int i = 0; f != NULL && i < HOSTS_MAX; i++)
+		if (f->h[i].log_fd >= 0)
+			close(f->h[i].log_fd);
+	r = tu_teardown(state);
+	(void)leftovers();
+	if (f != NULL) {
+		tu_rm_tree(f->dir);
+		free(f);
+	}
+	return r;
+}
+
+/* Read host h's log until it holds what: 0; -1 if the log ended first. */
+static int
+log_wait(struct host *h, const char *what, double secs)
+{
+	uint64_t deadline = tu_deadline((uint64_t)(secs * 1000));
+
+	while (h->len == 0 || strstr(h->log, what) == NULL) {
+		struct pollfd p = {.fd = h->log_fd, .events = POLLIN};
+		ssize_t n;
+
+		if (dcf_now_ns() > deadline)
+			fail_msg("%s's log has no \"%s\": %s", h->name, what, h->log);
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		n = read(h->log_fd, h->log + h->len, sizeof(h->log) - 1 - h->len);
+		if (n <= 0)
+			return -1;
+		h->len += (size_t)n;
+		h->log[h->len] = '\0';
+	}
+	return 0;
+}
+
+/* The supervisor of host i (nodes of its one network), on the store with a lease of lease. */
+static void
+host_start_n(struct hfix *f, int i, const char *lease, const char *nodes)
+{
+	struct host *h = &f->h[i];
+	const char *argv[] = {f->sup_bin, "--serve", "--name", h->name, "--store", f->url,
+	    "--networks", "1", "--nodes", nodes, "--lease", lease, NULL};
+	int p[2];
+
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	h->pid = tu_fork();
+	if (h->pid == 0) {
+		dup2(p[1], 2);
+		dup2(open("/dev/null", O_WRONLY), 1);
+		execv(f->sup_bin, (char *const *)argv);
+		_exit(127);
+	}
+	close(p[1]);
+	if (h->log_fd >= 0)
+		close(h->log_fd);
+	h->log_fd = p[0];
+	h->len = 0;
+	h->log[0] = '\0';
+	if (log_wait(h, "serving '", 30) != 0)
+		fail_msg("%s ended before it served: %s", h->name, h->log);
+}
+
+static void
+host_start(struct hfix *f, int i, const char *lease)
+{
+	host_start_n(f, i, lease, "2");
+}
+
+static int
+host_stop(struct host *h, int sig)
+{
+	int st;
+
+	kill(h->pid, sig);
+	st = tu_waitpid_within(h->pid, 60);
+	h->pid = 0;
+	return st;
+}
+
+/* dcf-submit --name (host i's) ARGS: its exit status. */
+static int
+submit(struct hfix *f, int i, const char *in, const char *const *args)
+{
+	const char *argv[32];
+	int n = 0, st;
+	pid_t pid;
+
+	argv[n++] = f->sub_bin;
+	argv[n++] = "--name";
+	argv[n++] = f->h[i].name;
+	while (*args != NULL)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	pid = tu_fork();
+	if (pid == 0) {
+		dup2(open(in != NULL ? in : "/dev/null", O_RDONLY), 0);
+		dup2(open("/dev/null", O_WRONLY), 1);
+		execv(f->sub_bin, (char *const *)argv);
+		_exit(127);
+	}
+	st = tu_waitpid_within(pid, 120);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* n tasks through host i: each appends "ID" to the marks once it has slept ms. */
+static void
+submit_n(struct hfix *f, int i, uint32_t n, uint32_t ms)
+{
+	char cmd[256], in[128];
+	FILE *fp;
+
+	snprintf(cmd, sizeof(cmd), "sleep %u.%03u; echo {} >> %s", ms / 1000, ms % 1000, f->marks);
+	snprintf(in, sizeof(in), "%s/in", f->dir);
+	assert_non_null(fp = fopen(in, "w"));
+	for (uint32_t k = 1; k <= n; k++)
+		fprintf(fp, "%u\n", k);
+	fclose(fp);
+	assert_int_equal(submit(f, i, in,
+	                     (const char *const[]){"--batch", "--", "sh", "-c", cmd, NULL}),
+	    0);
+}
+
+static PGconn *
+db(struct hfix *f)
+{
+	PGconn *c = PQconnectdb(f->url);
+
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("connecting: %s", PQerrorMessage(c));
+	return c;
+}
+
+static int64_t
+number(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+	int64_t v;
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+		fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+	v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return v;
+}
+
+/*
+ * Wait until n tasks have ended: each end is a notification (dcf_ended)
+ * the store sends, waited for on the connection's socket.
+ */
+static void
+wait_ended(struct hfix *f, int64_t n, double secs)
+{
+	uint64_t deadline = tu_deadline((uint64_t)(secs * 1000));
+	PGconn *c = db(f);
+	PGnotify *nf;
+
+	PQclear(PQexec(c, "LISTEN dcf_ended"));
+	while (number(c, "SELECT count(*) FROM dcf_task WHERE state >= 2") < n) {
+		struct pollfd p = {.fd = PQsocket(c), .events = POLLIN};
+
+		if (dcf_now_ns() > deadline)
+			fail_msg("%lld of %lld tasks ended in %.0f s",
+			    (long long)number(c, "SELECT count(*) FROM dcf_task WHERE state >= 2"),
+			    (long long)n, secs);
+		(void)poll(&p, 1, 1000); /* an end, or a second for a check against a hang */
+		PQconsumeInput(c);
+		while ((nf = PQnotifies(c)) != NULL)
+			PQfreemem(nf);
+	}
+	PQfinish(c);
+}
+
+/* Every id 1..n in the marks exactly once: each task ran to its end once. */
+static void
+marks_once(struct hfix *f, uint32_t n)
+{
+	uint32_t *seen = calloc(n + 1, sizeof(*seen));
+	FILE *fp = fopen(f->marks, "r");
+	unsigned id;
+
+	assert_non_null(seen);
+	assert_non_null(fp);
+	while (fscanf(fp, "%u", &id) == 1) {
+		assert_true(id >= 1 && id <= n);
+		seen[id]++;
+	}
+	fclose(fp);
+	for (uint32_t k = 1; k <= n; k++)
+		if (seen[k] != 1)
+			fail_msg("task %u ran to its end %u times", k, seen[k]);
+	free(seen);
+}
+
+/* How many tasks host i kept the output of: the ones it ran to their end. */
+static int
+ran_on(struct hfix *f, int i)
+{
+	char p[PATH_MAX];
+	struct stat sb;
+	int n = 0;
+
+	for (uint32_t id = 1; id <= 1000; id++) {
+		snprintf(p, sizeof(p), "%s/state/dcf/%s.db.out/%u", f->dir, f->h[i].name, id);
+		n += stat(p, &sb) == 0;
+	}
+	return n;
+}
+
+/*
+ * Three hosts drain one stream of 150 tasks submitted through one of them:
+ * every task booked once (done), run to its end once, every host ran some,
+ * nothing is held by anyone at the end.
+ */
+static void
+test_three_drain(void **state)
+{
+	struct hfix *f = *state;
+	PGconn *c;
+	int total = 0;
+
+	for (int i = 0; i < 3; i++)
+		host_start(f, i, "5s");
+	submit_n(f, 0, 150, 20);
+	wait_ended(f, 150, 120);
+	c = db(f);
+	assert_int_equal(number(c, "SELECT count(*) FROM dcf_task WHERE state = 2"), 150);
+	assert_int_equal(number(c, "SELECT count(*) FROM dcf_task WHERE owner IS NOT NULL"), 0);
+	assert_int_equal(number(c, "SELECT count(*) FROM dcf_host"), 3);
+	PQfinish(c);
+	marks_once(f, 150);
+	for (int i = 0; i < 3; i++) {
+		int n = ran_on(f, i);
+
+		if (n == 0)
+			fail_msg("host %d ran nothing", i);
+		total += n;
+	}
+	assert_int_equal(total, 150);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(host_stop(&f->h[i], SIGTERM), 0);
+	assert_int_equal(leftovers(), 0);
+}
+
+/*
+ * A host killed whole while it runs tasks: the others finish them once its
+ * lease (2 s) has ended by the server's clock, the runs it had going
+ * counted lost (attempts 1), each restarted within the lease and a second
+ * of the kill; every task ends once.
+ */
+static void
+test_host_killed(void **state)
+{
+	struct hfix *f = *state;
+	uint64_t deadline, killed_ns, late;
+	PGconn *c;
+
+	for (int i = 0; i < 3; i++)
+		host_start(f, i, "2s");
+	submit_n(f, 0, 40, 500);
+	c = db(f);
+	/* Until host 2 runs something: no notification says a run started, so looked at. */
+	deadline = tu_deadline(30000);
+	{
+		char q[256];
+
+		snprintf(q, sizeof(q),
+		    "SELECT count(*) FROM dcf_task WHERE state = 1 AND owner LIKE '%%/%s'",
+		    f->h[2].name);
+		while (number(c, q) == 0) {
+			struct timespec ts = {0, 10000000};
+
+			assert_true(dcf_now_ns() < deadline);
+			nanosleep(&ts, NULL);
+		}
+	}
+	kill(f->h[2].pid, SIGKILL);
+	killed_ns = dcf_wall_ns();
+	(void)tu_waitpid_within(f->h[2].pid, 30);
+	f->h[2].pid = 0;
+	wait_ended(f, 40, 120);
+	assert_int_equal(number(c, "SELECT count(*) FROM dcf_task WHERE state = 2"), 40);
+	assert_true(number(c, "SELECT count(*) FROM dcf_task WHERE attempts = 1") >= 1);
+	/* Each lost run started again within the lease and a second of the kill. */
+	{
+		char q[256];
+
+		snprintf(q, sizeof(q),
+		    "SELECT coalesce(max(run_start_ns), 0) - %llu FROM dcf_task WHERE attempts = 1",
+		    (unsigned long long)killed_ns);
+		late = (uint64_t)number(c, q);
+		if (late > 3000000000ULL)
+			fail_msg("a lost run started again %.3f s after the kill (lease 2 s)",
+			    (double)late / 1e9);
+	}
+	PQfinish(c);
+	marks_once(f, 40);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(host_stop(&f->h[i], SIGTERM), 0);
+	assert_int_equal(leftovers(), 0);
+}
+
+/* The server restarted (an immediate shutdown: crash recovery) under two running hosts. */
+static void
+test_db_restart(void **state)
+{
+	struct hfix *f = *state;
+	char err[512];
+
+	for (int i = 0; i < 2; i++)
+		host_start(f, i, "5s");
+	submit_n(f, 0, 60, 100);
+	tpg_kill(&the_pg);
+	if (tpg_restart(&the_pg, err, sizeof(err)) == -1)
+		fail_msg("restarting PostgreSQL: %s", err);
+	wait_ended(f, 60, 120);
+	marks_once(f, 60);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(host_stop(&f->h[i], SIGTERM), 0);
+	assert_int_equal(leftovers(), 0);
+}
+
+/*
+ * dcf-submit --wait through a host that does not run the task: host 0, one
+ * node, holds all it may (two sleeps); host 1 takes the task, and host 0
+ * hears of its end from the store and answers with its exit status.
+ */
+static void
+test_wait_elsewhere(void **state)
+{
+	struct hfix *f = *state;
+	PGconn *c;
+	char q[256];
+
+	host_start_n(f, 0, "5s", "1");
+	for (int k = 0; k < 2; k++)
+		assert_int_equal(submit(f, 0, NULL,
+		                     (const char *const[]){"--", "sleep", "3", NULL}),
+		    0);
+	host_start(f, 1, "5s");
+	assert_int_equal(submit(f, 0, NULL,
+	                     (const char *const[]){"--wait", "--", "sh", "-c", "exit 7", NULL}),
+	    7);
+	c = db(f);
+	snprintf(q, sizeof(q), "SELECT count(*) FROM dcf_task WHERE id = 3 AND state = 3");
+	assert_int_equal(number(c, q), 1);
+	PQfinish(c);
+	snprintf(q, sizeof(q), "%s/state/dcf/%s.db.out/3", f->dir, f->h[1].name);
+	assert_int_equal(access(q, F_OK), 0); /* host 1 ran it */
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(host_stop(&f->h[i], SIGTERM), 0);
+	assert_int_equal(leftovers(), 0);
+}
+
+static int
+pg_up(void **state)
+{
+	char err[512];
+
+	(void)state;
+	if (tpg_start(&the_pg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "starting PostgreSQL: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+pg_down(void **state)
+{
+	(void)state;
+	tpg_stop(&the_pg);
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_three_drain, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_host_killed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_db_restart, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wait_elsewhere, setup, teardown),
+	};
+
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	if (getenv("DCF_TEST_FILTER") != NULL)
+		cmocka_set_test_filter(getenv("DCF_TEST_FILTER"));
+	return cmocka_run_group_tests(tests, pg_up, pg_down);
+}
