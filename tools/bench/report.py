@@ -693,6 +693,23 @@ def s_service(d, R, targets, figs):
             "{:,}".format(stored), ratio_text(r_full),
             len(o["dcf_lat"]["res"][0]["lat"]) if ok("dcf_lat") else 0))
     d.p()
+    if ok("pg_batch"):
+        r_pg = pr("pg_batch", "dcf_batch")
+        st = [x["stmts"] for x in o["pg_batch"]["res"]]
+        tx = [x["xacts"] for x in o["pg_batch"]["res"]]
+        d.p("**PostgreSQL store** (issue #16): the same service with `--store postgresql://...` "
+            "on a private server on this machine (initdb on a temporary directory, a Unix "
+            "socket, fsync and synchronous_commit on as shipped: a submission is answered "
+            "after the server flushed its WAL). Paired ratio PostgreSQL / SQLite store = "
+            "**%s**. Per task submitted, the server ran %s statements (pg_stat_statements) in "
+            "%s transactions (pg_stat_database): one INSERT each, plus a few per group "
+            "commit. A commit's INSERTs go as pipelines of up to 256, one round trip a "
+            "pipeline, and its other statements (BEGIN, the id and commit marks, COMMIT) one "
+            "each: derived from the two counts, about %.3f round trips per task "
+            "(statements / 256 + 6 x transactions)." % (
+                ratio_text(r_pg), mm(st, lambda v: "%.3f" % v), mm(tx, lambda v: "%.4f" % v),
+                med(st) / 256 + med(tx) * 6))
+        d.p()
     d.cmds([(c["label"], c["argv"]) for k, c in o.items() if c.get("argv")])
 
 

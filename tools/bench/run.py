@@ -1057,6 +1057,118 @@ def svc_lat_bean(b, extra=()):
     return {"lat": lat, "secs": sum(lat), "tasks": len(lat)}
 
 
+class PgServer:
+    """A private PostgreSQL server for the service section's PostgreSQL rows (issue #16):
+    initdb on a temporary directory, the postmaster the driver's child on a Unix socket
+    there (no port), as nobody when the driver is root (PostgreSQL refuses root), fsync
+    and synchronous_commit as shipped (on). pg_stat_statements counts the statements the
+    server ran; pg_stat_database its transactions."""
+
+    def __init__(self):
+        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"),
+                      key=lambda x: int(x.split("/")[4]) if x.split("/")[4].isdigit() else 0)
+        if not bins:
+            raise Failed("PostgreSQL is not installed (tools/install-deps.sh)")
+        self.bin = os.path.dirname(bins[-1])
+        self.dir = tempfile.mkdtemp(prefix="dcf-bench-pg-")
+        self.p = None
+        self.n = 0
+        self.ids = None
+        if os.geteuid() == 0:
+            import pwd
+            pw = pwd.getpwnam("nobody")
+            self.ids = (pw.pw_uid, pw.pw_gid)
+            os.chown(self.dir, *self.ids)
+        env = dict(os.environ, LC_ALL="C")
+        env.pop("PGDATA", None)
+        data = os.path.join(self.dir, "data")
+        r = subprocess.run([self.bin + "/initdb", "-D", data, "-U", "dcf", "-A", "trust", "-E",
+                            "UTF8", "--no-instructions"], preexec_fn=self._drop, env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if r.returncode != 0:
+            raise Failed("initdb: %s" % r.stderr.strip()[-300:])
+        with open(os.path.join(self.dir, "log"), "w") as lf:
+            self.p = subprocess.Popen(
+                [self.bin + "/postgres", "-D", data, "-k", self.dir, "-c", "listen_addresses=",
+                 "-c", "dynamic_shared_memory_type=mmap", "-c",
+                 "shared_preload_libraries=pg_stat_statements", "-c",
+                 "pg_stat_statements.track=all"],
+                preexec_fn=self._drop, env=env, stdout=subprocess.DEVNULL, stderr=lf)
+        SPAWNED.append(self.p.pid)
+        # The driver, not the product: postmaster.pid is looked at every 2 ms.
+        end = time.monotonic() + 60
+        pidf = os.path.join(data, "postmaster.pid")
+        while True:
+            try:
+                with open(pidf) as f:
+                    if "\nready" in f.read():
+                        break
+            except OSError:
+                pass
+            if self.p.poll() is not None or time.monotonic() > end:
+                raise Failed("PostgreSQL did not start: %s" %
+                             tail(os.path.join(self.dir, "log")))
+            time.sleep(0.002)
+        self.sql("CREATE EXTENSION pg_stat_statements")
+
+    def _drop(self):
+        if self.ids is not None:
+            os.setgroups([])
+            os.setgid(self.ids[1])
+            os.setuid(self.ids[0])
+
+    def sql(self, q):
+        r = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-h", self.dir, "-U", "dcf", "-d",
+                            "postgres", "-c", q], capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise Failed("psql: %s: %s" % (q, r.stderr.strip()))
+        return r.stdout.strip()
+
+    def store(self):
+        """A new schema, and a store's URL in it."""
+        self.n += 1
+        self.sql("CREATE SCHEMA b%d" % self.n)
+        return "postgresql://dcf@/postgres?host=%s&options=-csearch_path%%3Db%d" % (self.dir,
+                                                                                  self.n)
+
+    def counts(self):
+        """Statements the server ran (not these queries'), and transactions committed."""
+        st = self.sql("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE query NOT "
+                      "LIKE '%pg_stat%'")
+        tx = self.sql("SELECT xact_commit FROM pg_stat_database WHERE datname = 'postgres'")
+        return int(st), int(tx)
+
+    def stop(self):
+        if self.p is not None and self.p.poll() is None:
+            self.p.send_signal(signal.SIGINT)     # a fast shutdown
+            self.p.wait(timeout=60)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def svc_batch_pg(b, pg):
+    store = pg.store()
+    p = b.serve_blocked(store)
+    try:
+        time.sleep(0.2)     # the stats of the sleep's submission are written a moment after
+        c0 = pg.counts()
+        secs = b.submit(p, ["--batch", "--", "true", "{}"], b.lines, n(SVC_BATCH))
+        time.sleep(0.2)
+        c1 = pg.counts()
+    finally:
+        b.stop(p)
+    return {"secs": secs, "tasks": n(SVC_BATCH), "stmts": (c1[0] - c0[0]) / n(SVC_BATCH),
+            "xacts": (c1[1] - c0[1]) / n(SVC_BATCH)}
+
+
+def svc_lat_pg(b, pg):
+    p = b.serve_blocked(pg.store())
+    try:
+        lat = [b.submit(p, ["--", "true"]) for _ in range(n(SVC_LAT))]
+    finally:
+        b.stop(p)
+    return {"lat": lat, "secs": sum(lat), "tasks": len(lat)}
+
+
 def svc_restart_dcf(b, template):
     """From the start of dcf-supervisor on a store of SVC_QUEUED queued tasks
     until its first task runs (it writes into a FIFO we wait on)."""
@@ -1107,7 +1219,7 @@ def section_priorities():
 
 def section_service():
     b = SvcBench()
-    cs, missing = [], True
+    cs, missing, pg = [], True, None
     try:
         full = b.path("full.db")
         queued = b.path("queued.db")
@@ -1130,6 +1242,21 @@ def section_service():
             c = Contender(key, label, fn, argv)
             c.tasks = n(SVC_BATCH)
             cs.append(c)
+        try:
+            pg = PgServer()
+            pg_serve = [SUP, "--serve", "--name", "bench-PID-N", "--store",
+                        "postgresql://dcf@/postgres?host=TMP&options=-csearch_path%3DbN"]
+            for key, label, fn, argv in (
+                    ("pg_batch", "dcf-submit --batch, PostgreSQL store",
+                     lambda: svc_batch_pg(b, pg), sub_batch + ["(service: %s)" %
+                                                               shlex.join(pg_serve)]),
+                    ("pg_lat", "one dcf-submit, PostgreSQL store", lambda: svc_lat_pg(b, pg),
+                     [SUB, "--name", "bench-PID-N", "--", "true"])):
+                c = Contender(key, label, fn, argv)
+                c.tasks = n(SVC_BATCH)
+                cs.append(c)
+        except (Failed, OSError, subprocess.SubprocessError) as e:
+            say("no PostgreSQL rows: %s" % e)
         missing = not have("beanstalkd")
         if not missing:
             tmpl = b.path("bs-queued")
@@ -1153,6 +1280,8 @@ def section_service():
         res = rounds("10 service", cs, max(3, RUNS - 2))
     finally:
         b.remove()
+        if pg is not None:
+            pg.stop()
         end_strays()
     if missing:
         res["missing_beanstalkd"] = Contender("missing_beanstalkd", "beanstalkd", None, [])
