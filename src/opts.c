@@ -140,6 +140,9 @@ const struct opt opt_table[OPT_NENTRIES] = {
         "ours)"},
     [OPT_TASK_LIST] = {"tasks", 0, OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, STA,
         "a service's tasks, from its store (--store FILE, or\nNAME's default)"},
+    [OPT_HOSTS] = {"hosts", 0, OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, STA,
+        "the hosts sharing a PostgreSQL store (--store URL): each\none's pid, start, last "
+        "sign of life and what it holds"},
     [OPT_TASK] = {"task", 0, REQ, OPT_K_UINT, "ID", 1, INT64_MAX, NULL, STA,
         "one task: command, outcome, runs, times, output"},
     [OPT_STATE] = {"state", 0, REQ, OPT_K_WORD, "STATE", 0, 0, state_words, STA,

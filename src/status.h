@@ -16,6 +16,7 @@ struct status_opts {
 	/* A service's tasks, from its store. */
 	const char *store; /* --store FILE, or NULL: NAME's default */
 	int tasks;         /* --tasks */
+	int hosts;         /* --hosts: a shared store's hosts */
 	int state;         /* --state, or -1 */
 	uint64_t task;     /* --task ID, or 0 */
 	uint64_t out_id;   /* --stdout ID or --stderr ID, or 0 */

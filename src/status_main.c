@@ -780,7 +780,7 @@ main(int argc, char **argv)
 		return list(&o);
 	if (o.remove != NULL)
 		return remove_stale(&o);
-	if (o.tasks || o.task != 0 || o.out_id != 0)
+	if (o.tasks || o.task != 0 || o.out_id != 0 || o.hosts)
 		return status_store(&o);
 	s = dcf_snap_new();
 	if (s == NULL)

@@ -1,6 +1,7 @@
 /* status_options.c - dcf-status's command line: its entries of the option table (opts.h), stored. */
 #include <string.h>
 
+#include "dcf/store.h"
 #include "opts.h"
 #include "status.h"
 
@@ -47,6 +48,9 @@ status_parse_options(int argc, char **argv, struct status_opts *o)
 		case OPT_STORE:
 			o->store = v.s;
 			break;
+		case OPT_HOSTS:
+			o->hosts = 1;
+			break;
 		case OPT_TASK_LIST:
 			o->tasks = 1;
 			break;
@@ -83,22 +87,30 @@ status_parse_options(int argc, char **argv, struct status_opts *o)
 		opt_usage_error(&p, "--remove-stale NAME goes alone");
 		return -1;
 	}
-	if ((o->tasks != 0) + (o->task != 0) + (o->out_id != 0) > 1) {
-		opt_usage_error(&p, "give one of --tasks, --task, --stdout and --stderr");
+	if ((o->tasks != 0) + (o->task != 0) + (o->out_id != 0) + (o->hosts != 0) > 1) {
+		opt_usage_error(&p, "give one of --tasks, --task, --stdout, --stderr and --hosts");
 		return -1;
 	}
-	if ((o->tasks || o->task || o->out_id) && (o->nodes || o->watch || o->list || o->remove)) {
+	if ((o->tasks || o->task || o->out_id || o->hosts) &&
+	    (o->nodes || o->watch || o->list || o->remove)) {
 		opt_usage_error(&p,
-		    "--tasks, --task, --stdout and --stderr read the store: not with "
+		    "--tasks, --task, --stdout, --stderr and --hosts read the store: not with "
 		    "--nodes, --watch, --list or --remove-stale");
+		return -1;
+	}
+	if (o->hosts && (o->store == NULL || !dcf_store_is_url(o->store))) {
+		opt_usage_error(&p,
+		    "--hosts reads the hosts sharing a PostgreSQL store: give --store "
+		    "postgresql://...");
 		return -1;
 	}
 	if (o->state >= 0 && !o->tasks) {
 		opt_usage_error(&p, "--state goes with --tasks");
 		return -1;
 	}
-	if (o->store != NULL && !o->tasks && !o->task && !o->out_id) {
-		opt_usage_error(&p, "--store goes with --tasks, --task, --stdout or --stderr");
+	if (o->store != NULL && !o->tasks && !o->task && !o->out_id && !o->hosts) {
+		opt_usage_error(&p,
+		    "--store goes with --tasks, --task, --stdout, --stderr or --hosts");
 		return -1;
 	}
 	if (o->out_id != 0 && o->json) {

@@ -97,6 +97,60 @@ print_output(const struct status_opts *o, struct dcf_store *st)
 	return 0;
 }
 
+struct host_list {
+	int json;
+	unsigned n;
+};
+
+static int
+host_one(void *arg, const struct dcf_store_host *h)
+{
+	struct host_list *l = arg;
+	char when[64];
+
+	dcf_render_when(when, sizeof(when), h->started_ns);
+	if (l->json) {
+		fputs(l->n == 0 ? "\n  " : ",\n  ", stdout);
+		fputs("{\"host\": ", stdout);
+		dcf_render_json_str(stdout, h->owner);
+		printf(", \"pid\": %lld, \"started_ns\": %llu, \"seen_ms_ago\": %lld, "
+		       "\"claimed\": %llu, \"running\": %llu, \"lease_left_ms\": %lld}",
+		    (long long)h->pid, (unsigned long long)h->started_ns, (long long)h->seen_ms_ago,
+		    (unsigned long long)h->claimed, (unsigned long long)h->running,
+		    (long long)h->lease_ms);
+	} else {
+		printf("%-32s %8lld  %-19.19s %9.1fs %8llu %8llu %10s\n", h->owner,
+		    (long long)h->pid, when, (double)h->seen_ms_ago / 1000.0,
+		    (unsigned long long)h->claimed, (unsigned long long)h->running,
+		    h->claimed + h->running == 0 ? "-"
+		        : h->lease_ms < 0        ? "ended"
+		                                 : "held");
+	}
+	l->n++;
+	return 0;
+}
+
+/* --hosts: those sharing the store, as the database knows them. */
+static int
+print_hosts(const struct status_opts *o, struct dcf_store *st)
+{
+	struct host_list l = {.json = o->json};
+	char msg[512];
+
+	if (st->ops->hosts == NULL)
+		errx(1, "%s is not shared by several hosts", st->where);
+	if (!o->json)
+		printf("%-32s %8s  %-19s %10s %8s %8s %10s\n", "HOST", "PID", "STARTED", "SEEN",
+		    "CLAIMED", "RUNNING", "LEASE");
+	else
+		fputs("[", stdout);
+	if (st->ops->hosts(st, host_one, &l, msg, sizeof(msg)) == -1)
+		errx(1, "%s", msg);
+	if (o->json)
+		fputs(l.n > 0 ? "\n]\n" : "]\n", stdout);
+	return 0;
+}
+
 int
 status_store(struct status_opts *o)
 {
@@ -116,7 +170,9 @@ status_store(struct status_opts *o)
 		errx(1, "%s", msg);
 	if ((st = dcf_store_open(&so, msg, sizeof(msg))) == NULL)
 		errx(1, "%s", msg);
-	if (o->out_id != 0) {
+	if (o->hosts) {
+		rc = print_hosts(o, st);
+	} else if (o->out_id != 0) {
 		rc = print_output(o, st);
 	} else if (o->task != 0) {
 		int r = dcf_store_get(st, o->task, show_one, o, msg, sizeof(msg));

@@ -36,7 +36,7 @@ struct hfix {
 	char dir[64];
 	char url[300];
 	char marks[128];
-	char sup_bin[PATH_MAX], sub_bin[PATH_MAX];
+	char sup_bin[PATH_MAX], sub_bin[PATH_MAX], sta_bin[PATH_MAX];
 	struct host h[HOSTS_MAX];
 };
 
@@ -52,6 +52,7 @@ setup(void **state)
 	snprintf(f->dir, sizeof(f->dir), "/tmp/dcf-hosts-XXXXXX");
 	if (mkdtemp(f->dir) == NULL || realpath("./dcf-supervisor", f->sup_bin) == NULL ||
 	    realpath("./dcf-submit", f->sub_bin) == NULL ||
+	    realpath("./dcf-status", f->sta_bin) == NULL ||
 	    tpg_schema(&the_pg, f->url, sizeof(f->url), err, sizeof(err)) == -1) {
 		fprintf(stderr, "setup: %s\n", err);
 		free(f);
@@ -204,6 +205,47 @@ submit(struct hfix *f, int i, const char *in, const char *const *args)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* dcf-status ARGS: its exit status, its standard output in out. */
+static int
+status(struct hfix *f, char *out, size_t len, const char *const *args)
+{
+	const char *argv[16];
+	char path[128];
+	int n = 0, st, fd;
+	ssize_t k;
+	pid_t pid;
+
+	argv[n++] = f->sta_bin;
+	while (*args != NULL)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	snprintf(path, sizeof(path), "%s/status.out", f->dir);
+	pid = tu_fork();
+	if (pid == 0) {
+		dup2(open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600), 1);
+		dup2(open("/dev/null", O_WRONLY), 2);
+		execv(f->sta_bin, (char *const *)argv);
+		_exit(127);
+	}
+	st = tu_waitpid_within(pid, 60);
+	fd = open(path, O_RDONLY);
+	k = fd >= 0 ? read(fd, out, len - 1) : 0;
+	out[k > 0 ? k : 0] = '\0';
+	if (fd >= 0)
+		close(fd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int
+count_of(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		n++;
+	return n;
+}
+
 /* n tasks through host i: each appends "ID" to the marks once it has slept ms. */
 static void
 submit_n(struct hfix *f, int i, uint32_t n, uint32_t ms)
@@ -338,6 +380,22 @@ test_three_drain(void **state)
 		total += n;
 	}
 	assert_int_equal(total, 150);
+	/* dcf-status --hosts: the three, holding nothing now; it needs a PostgreSQL store. */
+	{
+		static char out[8192];
+
+		assert_int_equal(status(f, out, sizeof(out),
+		                     (const char *const[]){"--hosts", "--json", "--store", f->url,
+		                         NULL}),
+		    0);
+		assert_int_equal(count_of(out, "\"host\": "), 3);
+		assert_int_equal(count_of(out, "\"claimed\": 0, \"running\": 0"), 3);
+		for (int i = 0; i < 3; i++)
+			assert_non_null(strstr(out, f->h[i].name));
+		assert_int_equal(status(f, out, sizeof(out),
+		                     (const char *const[]){"--hosts", NULL}),
+		    2);
+	}
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(host_stop(&f->h[i], SIGTERM), 0);
 	assert_int_equal(leftovers(), 0);

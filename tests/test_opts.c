@@ -285,6 +285,10 @@ companions(enum opt_prog prog, int i, const char **w)
 		w[2] = "1";
 		return;
 	}
+	if (prog == OPT_P_STATUS && i == OPT_HOSTS) {
+		w[0] = "--store=postgresql://localhost/dcf"; /* parsed only */
+		return;
+	}
 	if (prog == OPT_P_STATUS && (i == OPT_STATE || i == OPT_STORE)) {
 		w[0] = "--tasks";
 		return;

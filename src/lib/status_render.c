@@ -531,6 +531,12 @@ json_str(FILE *f, const char *str)
 	fputc('"', f);
 }
 
+void
+dcf_render_json_str(FILE *f, const char *s)
+{
+	json_str(f, s);
+}
+
 static void
 json_head(FILE *f, const struct dcf_snap *s, const struct dcf_render_opt *o)
 {

@@ -1726,6 +1726,46 @@ pg_heard(struct dcf_store *st, void (*ended)(void *, uint64_t), void *arg, char 
 	return what;
 }
 
+static int
+pg_hosts(struct dcf_store *st, int (*fn)(void *, const struct dcf_store_host *), void *arg,
+    char *err, size_t errlen)
+{
+	static const char q[] =
+	    "SELECT h.owner, h.pid, (extract(epoch FROM h.started) * 1e9)::bigint, "
+	    "(extract(epoch FROM now() - h.seen) * 1000)::bigint, "
+	    "count(t.id) FILTER (WHERE t.state = 0), count(t.id) FILTER (WHERE t.state = 1), "
+	    "coalesce((extract(epoch FROM max(t.lease_until) - now()) * 1000)::bigint, 0) "
+	    "FROM dcf_host h LEFT JOIN dcf_task t ON t.owner = h.owner AND t.state < 2 "
+	    "GROUP BY h.owner ORDER BY h.owner";
+	struct st_pg *s = (struct st_pg *)st;
+	PGresult *r;
+
+	if (ready(s, err, errlen) == -1)
+		return -1;
+	for (int tried = 0;; tried++) {
+		r = PQexecParams(s->c, q, 0, NULL, NULL, NULL, NULL, 1);
+		if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK)
+			break;
+		pg_fail(s, r, "reading the hosts", err, errlen);
+		if (!again(s, tried, err, errlen))
+			return -1;
+	}
+	for (int i = 0; i < PQntuples(r); i++) {
+		struct dcf_store_host h = {.owner = PQgetvalue(r, i, 0),
+		    .pid = col_i64(r, i, 1),
+		    .started_ns = col_u64(r, i, 2),
+		    .seen_ms_ago = col_i64(r, i, 3),
+		    .claimed = col_u64(r, i, 4),
+		    .running = col_u64(r, i, 5),
+		    .lease_ms = col_i64(r, i, 6)};
+
+		if (fn(arg, &h) != 0)
+			break;
+	}
+	PQclear(r);
+	return 0;
+}
+
 static const struct dcf_store_ops pg_ops = {
     .commit = pg_commit,
     .unfinished = pg_unfinished,
@@ -1736,6 +1776,7 @@ static const struct dcf_store_ops pg_ops = {
     .prune = pg_prune,
     .close = pg_close,
     .listen = pg_listen,
+    .hosts = pg_hosts,
     .heard = pg_heard,
 };
 

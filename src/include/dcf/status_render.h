@@ -89,6 +89,8 @@ int dcf_render_fitted(FILE *f, const char *text, size_t len, unsigned cols);
 
 /* A wall-clock time (ns since the Epoch) as local "YYYY-MM-DD HH:MM:SS ZONE", or "?". */
 void dcf_render_when(char *buf, size_t len, uint64_t wall_ns);
+/* s as a JSON string, quoted and escaped. */
+void dcf_render_json_str(FILE *f, const char *s);
 /* An instance's state in --list: "running", ..., "ended", "stale", "not-dcf"... */
 const char *dcf_render_seg_state(const struct dcf_seg_info *in);
 /* Every instance (dcf_seg_list) as a table, or as one JSON document. 0 or -1 (EIO). */

@@ -215,6 +215,17 @@ enum {
 	DCF_COUNT_ALL = 15,       /* and by_state[] of each final state */
 };
 
+/* One host of a shared store (dcf-status --hosts). */
+struct dcf_store_host {
+	const char *owner;   /* its identity (--host-id) */
+	int64_t pid;         /* its supervisor's, on its machine */
+	uint64_t started_ns; /* CLOCK_REALTIME, the database's clock */
+	int64_t seen_ms_ago; /* its last commit or renewal, by the database's clock */
+	uint64_t claimed;    /* tasks it holds, not started */
+	uint64_t running;    /* tasks it holds that run */
+	int64_t lease_ms;    /* until its last lease ends (< 0: ended), 0 if it holds none */
+};
+
 struct dcf_store;
 struct dcf_store_ops {
 	int (*commit)(struct dcf_store *st, struct dcf_store_batch *b, char *err, size_t errlen);
@@ -256,6 +267,12 @@ struct dcf_store_ops {
 	 * ended), -1 with err when the connection was lost (listen again).
 	 */
 	int (*listen)(struct dcf_store *st, char *err, size_t errlen);
+	/*
+	 * A shared store's hosts, by identity: each told to fn (NULL op where
+	 * there are none). The pointers are the store's, valid while fn runs.
+	 */
+	int (*hosts)(struct dcf_store *st, int (*fn)(void *arg, const struct dcf_store_host *h),
+	    void *arg, char *err, size_t errlen);
 	int (*heard)(struct dcf_store *st, void (*ended)(void *arg, uint64_t id), void *arg,
 	    char *err, size_t errlen);
 };
