@@ -356,6 +356,7 @@ tpg_exec(const struct tpg *p, const char *schema, const char *sql, char *err, si
 		PQfinish(c);
 		return -1;
 	}
+	PQclear(PQexec(c, "SET client_min_messages = warning"));
 	r = PQexec(c, sql);
 	ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
 	if (!ok)

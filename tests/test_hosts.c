@@ -136,13 +136,17 @@ log_wait(struct host *h, const char *what, double secs)
 	return 0;
 }
 
-/* The supervisor of host i (nodes of its one network), on the store with a lease of lease. */
+/*
+ * The supervisor of host i (nodes of its one network), on the store (url:
+ * NULL, the fixture's) with a lease of lease.
+ */
 static void
-host_start_n(struct hfix *f, int i, const char *lease, const char *nodes)
+host_start_url(struct hfix *f, int i, const char *lease, const char *nodes, const char *url)
 {
 	struct host *h = &f->h[i];
-	const char *argv[] = {f->sup_bin, "--serve", "--name", h->name, "--store", f->url,
-	    "--networks", "1", "--nodes", nodes, "--lease", lease, NULL};
+	const char *argv[] = {f->sup_bin, "--serve", "--name", h->name, "--store",
+	    url != NULL ? url : f->url, "--networks", "1", "--nodes", nodes, "--lease", lease,
+	    NULL};
 	int p[2];
 
 	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
@@ -161,6 +165,12 @@ host_start_n(struct hfix *f, int i, const char *lease, const char *nodes)
 	h->log[0] = '\0';
 	if (log_wait(h, "serving '", 30) != 0)
 		fail_msg("%s ended before it served: %s", h->name, h->log);
+}
+
+static void
+host_start_n(struct hfix *f, int i, const char *lease, const char *nodes)
+{
+	host_start_url(f, i, lease, nodes, NULL);
 }
 
 static void
@@ -479,6 +489,115 @@ test_db_restart(void **state)
 	assert_int_equal(leftovers(), 0);
 }
 
+/* One run of a task in the marks: when it started and ended (0: it did not end). */
+struct run_mark {
+	uint64_t start, end;
+};
+
+/*
+ * A host cut off from the database (its role may no longer log in, its
+ * sessions ended) while it runs tasks: it stops its runs and exits 1 before
+ * its lease ends, saying why; the others run its tasks once the lease has
+ * ended; every task is booked once, and no two runs of one task overlap in
+ * time (start and end marks: a run that did not end was stopped by the
+ * cut-off host before it exited, before any other run of it began).
+ */
+static void
+test_cut_off(void **state)
+{
+	struct hfix *f = *state;
+	static struct run_mark runs[31][8];
+	uint32_t nruns[31] = {0};
+	char url[400], q[256], err[512], kind[4], cmd[512];
+	uint64_t deadline, exited_ns;
+	unsigned id;
+	unsigned long long t;
+	PGconn *c;
+	FILE *fp;
+	int st;
+
+	if (tpg_exec(&the_pg, NULL, "DROP ROLE IF EXISTS cut; CREATE ROLE cut LOGIN SUPERUSER", err,
+	        sizeof(err)) == -1)
+		fail_msg("%s", err);
+	snprintf(url, sizeof(url), "postgresql://cut@%s", strstr(f->url, "@") + 1);
+	host_start(f, 0, "3s");
+	host_start(f, 1, "3s");
+	host_start_url(f, 2, "3s", "2", url);
+	snprintf(cmd, sizeof(cmd),
+	    "echo S {} $(date +%%s%%N) >> %s; sleep 1; echo E {} $(date +%%s%%N) >> %s", f->marks,
+	    f->marks);
+	{
+		char in[128];
+
+		snprintf(in, sizeof(in), "%s/in", f->dir);
+		assert_non_null(fp = fopen(in, "w"));
+		for (unsigned k = 1; k <= 30; k++)
+			fprintf(fp, "%u\n", k);
+		fclose(fp);
+		assert_int_equal(submit(f, 0, in,
+		                     (const char *const[]){"--batch", "--", "sh", "-c", cmd, NULL}),
+		    0);
+	}
+	c = db(f);
+	/* Until host 2 runs something: no notification says a run started, so looked at. */
+	snprintf(q, sizeof(q),
+	    "SELECT count(*) FROM dcf_task WHERE state = 1 AND owner LIKE '%%/%s'", f->h[2].name);
+	deadline = tu_deadline(30000);
+	while (number(c, q) == 0) {
+		struct timespec ts = {0, 10000000};
+
+		assert_true(dcf_now_ns() < deadline);
+		nanosleep(&ts, NULL);
+	}
+	PQclear(PQexec(c, "ALTER ROLE cut NOLOGIN"));
+	PQclear(PQexec(c,
+	    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = "
+	    "'cut'"));
+	(void)log_wait(&f->h[2], "leases were not renewed", 30);
+	st = tu_waitpid_within(f->h[2].pid, 60);
+	exited_ns = dcf_wall_ns();
+	f->h[2].pid = 0;
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 1);
+	wait_ended(f, 30, 120);
+	assert_int_equal(number(c, "SELECT count(*) FROM dcf_task WHERE state = 2"), 30);
+	PQfinish(c);
+	/* The marks: no two runs of one task at once. */
+	assert_non_null(fp = fopen(f->marks, "r"));
+	while (fscanf(fp, "%3s %u %llu", kind, &id, &t) == 3) {
+		assert_true(id >= 1 && id <= 30);
+		if (kind[0] == 'S') {
+			assert_true(nruns[id] < 8);
+			runs[id][nruns[id]++] = (struct run_mark){.start = t};
+		} else {
+			/* Its run: the last that started and has not ended. */
+			uint32_t k = nruns[id];
+
+			while (k > 0 && runs[id][k - 1].end != 0)
+				k--;
+			assert_true(k > 0);
+			runs[id][k - 1].end = t;
+		}
+	}
+	fclose(fp);
+	for (id = 1; id <= 30; id++) {
+		assert_true(nruns[id] >= 1);
+		for (uint32_t k = 1; k < nruns[id]; k++) {
+			const struct run_mark *a = &runs[id][k - 1], *b = &runs[id][k];
+
+			if (a->end != 0 ? a->end > b->start : b->start < exited_ns)
+				fail_msg("task %u: a run began at %llu while another (%llu-%llu) "
+				         "went on",
+				    id, (unsigned long long)b->start, (unsigned long long)a->start,
+				    (unsigned long long)a->end);
+		}
+	}
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(host_stop(&f->h[i], SIGTERM), 0);
+	assert_int_equal(leftovers(), 0);
+	(void)tpg_exec(&the_pg, NULL, "DROP ROLE IF EXISTS cut", err, sizeof(err));
+}
+
 /*
  * dcf-submit --wait through a host that does not run the task: host 0, one
  * node, holds all it may (two sleeps); host 1 takes the task, and host 0
@@ -540,6 +659,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_host_killed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_db_restart, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wait_elsewhere, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cut_off, setup, teardown),
 	};
 
 	prctl(PR_SET_CHILD_SUBREAPER, 1);

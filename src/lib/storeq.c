@@ -76,6 +76,7 @@ struct dcf_storeq {
 	uint32_t claim_want, claim_pins;
 	uint64_t renew_every_ns, renew_next_ns; /* CLOCK_MONOTONIC */
 	struct timespec renew_at;               /* renew_next_ns, for the timed wait */
+	uint64_t renewed_ns;                    /* the last renewal that went through began */
 	int released;
 	/* The committer's own. */
 	int64_t finished; /* finished tasks in the store, as counted (-1: not yet) */
@@ -529,6 +530,7 @@ committer(void *arg)
 		uint64_t wait_ns = RETRY_MIN_NS;
 		unsigned tries = 0;
 		size_t arena_used;
+		uint64_t renew_began;
 		int shared_work;
 
 		while (!q->stopping && (q->fatal || !has_work_locked(q))) {
@@ -537,9 +539,10 @@ committer(void *arg)
 			else
 				pthread_cond_wait(&q->cv, &q->mu);
 		}
+		/* Stopping, only the release is left to do (tried a few times, then given up). */
 		shared_work = q->renew_every_ns > 0 && !q->fatal &&
-		    (q->claim_want > 0 || dcf_now_ns() >= q->renew_next_ns ||
-		        (q->stopping && !q->released));
+		    (q->stopping ? !q->released
+		                 : q->claim_want > 0 || dcf_now_ns() >= q->renew_next_ns);
 		if ((q->stage == NULL || batch_items(q->stage) == 0) && !shared_work)
 			break;
 		if (stage_locked(q) == NULL)
@@ -555,7 +558,9 @@ committer(void *arg)
 		sb = (struct dcf_store_batch){.claim = q->stopping ? 0 : q->claim_want,
 		    .claim_pins = q->claim_pins,
 		    .release = q->stopping && q->renew_every_ns > 0,
-		    .renew = q->renew_every_ns > 0 && dcf_now_ns() >= q->renew_next_ns};
+		    .renew =
+		        q->renew_every_ns > 0 && !q->stopping && dcf_now_ns() >= q->renew_next_ns};
+		renew_began = dcf_now_ns();
 		q->claim_want = 0;
 		pthread_mutex_unlock(&q->mu);
 		resolve(cur);
@@ -612,8 +617,11 @@ committer(void *arg)
 			cur->next_ms = sb.next_ms;
 		}
 		pthread_mutex_lock(&q->mu);
-		if (sb.renew)
+		if (sb.renew) {
 			renew_set_locked(q, dcf_now_ns() + q->renew_every_ns);
+			/* The try that went through began no earlier than this. */
+			__atomic_store_n(&q->renewed_ns, renew_began, __ATOMIC_RELEASE);
+		}
 		if (sb.release)
 			q->released = 1;
 		*q->done_tail = cur; /* the loop's from now on */
@@ -648,6 +656,7 @@ dcf_storeq_start(struct dcf_store *st, char *err, size_t errlen)
 		if (q->renew_every_ns == 0)
 			q->renew_every_ns = 1;
 		renew_set_locked(q, dcf_now_ns() + q->renew_every_ns);
+		q->renewed_ns = dcf_now_ns(); /* the open took the store: nothing held yet */
 	}
 	if ((q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
 		e = errno;
@@ -690,6 +699,12 @@ uint64_t
 dcf_storeq_pruned(const struct dcf_storeq *q)
 {
 	return __atomic_load_n(&q->pruned, __ATOMIC_RELAXED);
+}
+
+uint64_t
+dcf_storeq_renewed_ns(const struct dcf_storeq *q)
+{
+	return __atomic_load_n(&q->renewed_ns, __ATOMIC_ACQUIRE);
 }
 
 void

@@ -2126,6 +2126,47 @@ progress_line(struct sup *s)
 		progress_put(s, line, (size_t)len);
 }
 
+/* --- several hosts: the leases --------------------------------------------- */
+
+/*
+ * Until when this host may go on without a renewal of its leases that went
+ * through: two thirds of the lease after the last one began (renewals come
+ * every third: two have failed by then), a third before the database lets
+ * others take its tasks. UINT64_MAX: not shared, or stopping already.
+ */
+static uint64_t
+lease_guard_at(const struct sup *s)
+{
+	if (s->storeq == NULL || s->store == NULL || !s->store->shared || s->stopping)
+		return UINT64_MAX;
+	return dcf_storeq_renewed_ns(s->storeq) + (uint64_t)s->store->lease_ms * MS * 2 / 3;
+}
+
+static void begin_stop(struct sup *s, int why);
+static void kill_all(struct sup *s);
+
+/*
+ * The leases could not be renewed (the database is out of reach, or this
+ * host was stopped): before other hosts may take its tasks, its runs are
+ * stopped, so that no run of theirs overlaps one here, and it exits 1. Its
+ * next start gives back what it held.
+ */
+static void
+leases_lost(struct sup *s, uint64_t now)
+{
+	dcf_log(DCF_ERROR,
+	    "store: this host's leases were not renewed for %.1f s (lease %.1f s): its runs "
+	    "are stopped now, before another host may take their tasks; it exits, and gives "
+	    "back what it held when it starts again",
+	    (double)(now - dcf_storeq_renewed_ns(s->storeq)) / 1e9,
+	    (double)s->store->lease_ms / 1000.0);
+	s->failed_run = 1;
+	begin_stop(s, -1);
+	s->stop_killed = 1;
+	kill_all(s);
+	s->grace_at = 0;
+}
+
 static void
 set_timer(struct sup *s, uint64_t now)
 {
@@ -2151,6 +2192,9 @@ set_timer(struct sup *s, uint64_t now)
 	}
 	if (s->stopping && s->grace_at && s->grace_at < next)
 		next = s->grace_at;
+	/* Several hosts: the moment this host must have renewed its leases by. */
+	if (lease_guard_at(s) < next)
+		next = lease_guard_at(s);
 	if (s->tty && s->next_progress < next)
 		next = s->next_progress;
 	memset(&its, 0, sizeof(its));
@@ -2709,6 +2753,8 @@ on_timers(struct sup *s)
 {
 	uint64_t now = dcf_now_ns();
 
+	if (now >= lease_guard_at(s))
+		leases_lost(s, now);
 	restart_due(s, now);
 	if (now >= s->next_hang_check) {
 		/* A stop that ended before `now` was read left SIGCONT pending: honour it first. */

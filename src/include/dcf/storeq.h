@@ -93,6 +93,12 @@ size_t dcf_storeq_collect(struct dcf_storeq *q, void (*fn)(void *, const struct 
  */
 void dcf_storeq_claim(struct dcf_storeq *q, uint32_t n, uint32_t pins);
 /*
+ * A shared store: when (CLOCK_MONOTONIC ns) the last renewal of this host's
+ * leases that went through began: they hold until then plus the lease.
+ * Any thread; 0 for a store of one host.
+ */
+uint64_t dcf_storeq_renewed_ns(const struct dcf_storeq *q);
+/*
  * Retention: after commits that finished tasks, the committer deletes the
  * finished tasks beyond the newest keep_count (0: no limit by count, and
  * it lets 10 % more gather first) and those that ended more than
