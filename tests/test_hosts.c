@@ -489,6 +489,64 @@ test_db_restart(void **state)
 	assert_int_equal(leftovers(), 0);
 }
 
+/*
+ * Priorities, delays and dependencies across hosts: with both hosts busy, a
+ * task of priority 4 starts before those of -1 submitted with it; a delayed
+ * task runs, no sooner than its delay, woken by the time the store gave; a
+ * task after another starts once that one ended, on whichever host, and one
+ * after a failure ends dep-failed without running.
+ */
+static void
+test_order_across_hosts(void **state)
+{
+	struct hfix *f = *state;
+	PGconn *c;
+
+	host_start_n(f, 0, "5s", "1");
+	host_start_n(f, 1, "5s", "1");
+	for (int k = 0; k < 6; k++) /* ids 1-6: both hosts busy, some left in the store */
+		assert_int_equal(submit(f, k % 2, NULL,
+		                     (const char *const[]){"--", "sleep", "0.5", NULL}),
+		    0);
+	for (int k = 0; k < 2; k++) /* 7, 8 */
+		assert_int_equal(submit(f, 0, NULL,
+		                     (const char *const[]){"-p", "-1", "--", "true", NULL}),
+		    0);
+	assert_int_equal(submit(f, 1, NULL, (const char *const[]){"-p", "4", "--", "true", NULL}),
+	    0); /* 9 */
+	assert_int_equal(submit(f, 0, NULL,
+	                     (const char *const[]){"--delay", "1.5s", "--", "true", NULL}),
+	    0); /* 10 */
+	assert_int_equal(submit(f, 1, NULL, (const char *const[]){"--", "false", NULL}),
+	    0); /* 11 */
+	assert_int_equal(submit(f, 0, NULL,
+	                     (const char *const[]){"--after", "10", "--", "true", NULL}),
+	    0); /* 12 */
+	assert_int_equal(submit(f, 1, NULL,
+	                     (const char *const[]){"--after", "11", "--", "true", NULL}),
+	    0); /* 13 */
+	wait_ended(f, 13, 120);
+	c = db(f);
+	assert_int_equal(number(c,
+	                     "SELECT count(*) FROM dcf_task WHERE id = 9 AND started_ns < "
+	                     "(SELECT min(started_ns) FROM dcf_task WHERE id IN (7, 8))"),
+	    1);
+	assert_int_equal(number(c,
+	                     "SELECT count(*) FROM dcf_task WHERE id = 10 AND state = 2 AND "
+	                     "started_ns >= submitted_ns + 1500000000"),
+	    1);
+	assert_int_equal(number(c,
+	                     "SELECT count(*) FROM dcf_task WHERE id = 12 AND state = 2 AND "
+	                     "started_ns >= (SELECT ended_ns FROM dcf_task WHERE id = 10)"),
+	    1);
+	assert_int_equal(number(c, "SELECT state FROM dcf_task WHERE id = 13"), 6); /* dep-failed */
+	assert_int_equal(number(c, "SELECT runs FROM dcf_task WHERE id = 13"), 0);
+	PQfinish(c);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(host_stop(&f->h[i], SIGTERM), 0);
+	assert_int_equal(leftovers(), 0);
+}
+
 /* One run of a task in the marks: when it started and ended (0: it did not end). */
 struct run_mark {
 	uint64_t start, end;
@@ -660,6 +718,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_db_restart, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wait_elsewhere, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cut_off, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_order_across_hosts, setup, teardown),
 	};
 
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
