@@ -312,10 +312,17 @@ wait_ended(struct hfix *f, int64_t n, double secs)
 	while (number(c, "SELECT count(*) FROM dcf_task WHERE state >= 2") < n) {
 		struct pollfd p = {.fd = PQsocket(c), .events = POLLIN};
 
-		if (dcf_now_ns() > deadline)
-			fail_msg("%lld of %lld tasks ended in %.0f s",
+		if (dcf_now_ns() > deadline) {
+			PGresult *r = PQexec(c,
+			    "SELECT string_agg(id || ':' || state || ':' || "
+			    "coalesce(owner, '-') || ':' || waits || ':' || "
+			    "not_before_ns, ' ') FROM dcf_task WHERE state < 2");
+
+			fail_msg("%lld of %lld tasks ended in %.0f s; left "
+			         "(id:state:owner:waits:nb): %s",
 			    (long long)number(c, "SELECT count(*) FROM dcf_task WHERE state >= 2"),
-			    (long long)n, secs);
+			    (long long)n, secs, PQgetvalue(r, 0, 0));
+		}
 		(void)poll(&p, 1, 1000); /* an end, or a second for a check against a hang */
 		PQconsumeInput(c);
 		while ((nf = PQnotifies(c)) != NULL)

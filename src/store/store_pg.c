@@ -110,6 +110,7 @@ enum pg_stmt {
 	Q_UNCLAIM,
 	Q_RESET,
 	Q_NOTIFY_ENDED,
+	Q_STATE_LOCK,
 	Q_NSTMT
 };
 
@@ -234,6 +235,12 @@ static const char *const sql_text[Q_NSTMT] = {
                 "attempts = attempts + CASE WHEN state = 1 THEN 1 ELSE 0 END "
                 "WHERE owner = $1::text AND state < 2",
     [Q_NOTIFY_ENDED] = "SELECT pg_notify('dcf_ended', current_schema())",
+    /*
+     * Several writers: a task that a new one waits for is held as it is till
+     * the commit (an end by another host waits for it, and then sees what
+     * waits; or it ended first, and this sees it ended).
+     */
+    [Q_STATE_LOCK] = "SELECT state FROM dcf_task WHERE id = $1" B " FOR SHARE",
     [Q_CLAIMED] = "SELECT " COLS " FROM dcf_task WHERE owner = $1::text AND claim_seq = $2" B
                   " AND state = 0 ORDER BY prio DESC, id",
 };
@@ -599,19 +606,32 @@ one_i64(struct st_pg *s, enum pg_stmt k, const struct params *p, int64_t *v, cha
 
 /* Task id's state: 0 (*state set), 1 not stored, -1 the store failed. */
 static int
-state_of(struct st_pg *s, uint64_t id, uint32_t *state, char *err, size_t errlen)
+state_as(struct st_pg *s, enum pg_stmt k, uint64_t id, uint32_t *state, char *err, size_t errlen)
 {
 	struct params p = {0};
 	PGresult *r;
 	int found;
 
 	p_u64(&p, id);
-	if ((r = run(s, Q_STATE_OF, &p, PGRES_TUPLES_OK, err, errlen)) == NULL)
+	if ((r = run(s, k, &p, PGRES_TUPLES_OK, err, errlen)) == NULL)
 		return -1;
 	if ((found = PQntuples(r) > 0))
 		*state = col_u32(r, 0, 0);
 	PQclear(r);
 	return found ? 0 : 1;
+}
+
+static int
+state_of(struct st_pg *s, uint64_t id, uint32_t *state, char *err, size_t errlen)
+{
+	return state_as(s, Q_STATE_OF, id, state, err, errlen);
+}
+
+/* A dependency's state, held so till the commit when several hosts write. */
+static int
+dep_state(struct st_pg *s, uint64_t id, uint32_t *state, char *err, size_t errlen)
+{
+	return state_as(s, s->owner[0] != '\0' ? Q_STATE_LOCK : Q_STATE_OF, id, state, err, errlen);
 }
 
 /* As store_sqlite.c's: every dependency stored, how many to wait for, the first that failed. */
@@ -629,7 +649,7 @@ deps_check(struct st_pg *s, struct dcf_store_new *a, char *err, size_t errlen)
 		int r = t->deps[i] > INT64_MAX || t->deps[i] == t->id ||
 		        (s->owner[0] == '\0' && t->deps[i] > t->id)
 		    ? 1
-		    : state_of(s, t->deps[i], &st, err, errlen);
+		    : dep_state(s, t->deps[i], &st, err, errlen);
 
 		if (r == -1)
 			return -1;
@@ -1345,6 +1365,12 @@ pg_commit(struct dcf_store *st, struct dcf_store_batch *b, char *err, size_t err
 		return -1;
 	for (uint32_t i = 0; i < b->nadd; i++)
 		deps += b->add[i].t.ndeps > 0;
+	/*
+	 * Another host may have added what waits for a task this commit ends:
+	 * the count kept here is this writer's alone, so the table is asked.
+	 */
+	if (shared && b->nupd > 0 && one_i64(s, Q_DEP_COUNT, NULL, &s->ndep, err, errlen) == -1)
+		goto fail;
 	if (deps == 0 && piped(s, b, 1, err, errlen) == -1)
 		goto fail;
 	for (uint32_t i = 0; deps > 0 && i < b->nadd; i++)
@@ -1831,7 +1857,9 @@ prepare_all(struct st_pg *s, char *err, size_t errlen)
 		char name[16];
 		PGresult *r;
 
-		if (s->base.readonly && strncmp(sql_text[i], "SELECT", 6) != 0)
+		if (s->base.readonly &&
+		    (strncmp(sql_text[i], "SELECT", 6) != 0 ||
+		        strstr(sql_text[i], "FOR SHARE") != NULL))
 			continue;
 		snprintf(name, sizeof(name), "q%d", i);
 		r = PQprepare(s->c, name, sql_text[i], 0, NULL);
