@@ -152,6 +152,11 @@ host_start_url(struct hfix *f, int i, const char *lease, const char *nodes, cons
 	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
 	h->pid = tu_fork();
 	if (h->pid == 0) {
+		char mark[16];
+
+		/* Its tasks say which host ran them (the storm's marks). */
+		snprintf(mark, sizeof(mark), "%d", i);
+		setenv("DCF_TEST_HOST", mark, 1);
 		dup2(p[1], 2);
 		dup2(open("/dev/null", O_WRONLY), 1);
 		execv(f->sup_bin, (char *const *)argv);
@@ -664,6 +669,116 @@ test_cut_off(void **state)
 }
 
 /*
+ * The kill storm, across hosts: three hosts run 100 tasks while one of them,
+ * at random, is SIGKILLed whole (its supervisor; its workers and tasks end
+ * with it) and started again at once, over and over (lease 1 s). At the
+ * end every task is done once in the store, and by the start and end marks
+ * (each naming its host) no two runs of one task overlapped: a run that did
+ * not end was ended by its host's kill, before any later run of it began.
+ */
+static void
+test_storm(void **state)
+{
+	struct hfix *f = *state;
+	static struct {
+		uint64_t start, end;
+		unsigned host;
+	} runs[101][16];
+	static uint64_t kills[3][64];
+	uint32_t nruns[101] = {0}, nkills[3] = {0}, total = 0, rerun = 0;
+	char cmd[512], in[128], kind[4];
+	unsigned long long t;
+	unsigned id, host, seed = 42;
+	uint64_t deadline;
+	PGconn *c;
+	FILE *fp;
+
+	for (int i = 0; i < 3; i++)
+		host_start(f, i, "1s");
+	snprintf(cmd, sizeof(cmd),
+	    "echo S {} $DCF_TEST_HOST $(date +%%s%%N) >> %s; sleep 0.2; "
+	    "echo E {} $DCF_TEST_HOST $(date +%%s%%N) >> %s",
+	    f->marks, f->marks);
+	snprintf(in, sizeof(in), "%s/in", f->dir);
+	assert_non_null(fp = fopen(in, "w"));
+	for (unsigned k = 1; k <= 100; k++)
+		fprintf(fp, "%u\n", k);
+	fclose(fp);
+	assert_int_equal(submit(f, 0, in,
+	                     (const char *const[]){"--batch", "--", "sh", "-c", cmd, NULL}),
+	    0);
+	c = db(f);
+	deadline = tu_deadline(180000);
+	while (number(c, "SELECT count(*) FROM dcf_task WHERE state >= 2") < 100) {
+		unsigned victim = (seed = seed * 1103515245u + 12345u) % 3;
+		struct timespec ts = {0, 150000000 + (long)(seed % 250) * 1000000};
+
+		assert_true(dcf_now_ns() < deadline);
+		nanosleep(&ts, NULL); /* the storm's pace: a kill at a random moment */
+		if (total >= 40)
+			continue; /* enough: the rest finish */
+		kill(f->h[victim].pid, SIGKILL);
+		(void)tu_waitpid_within(f->h[victim].pid, 30);
+		kills[victim][nkills[victim]++] = dcf_wall_ns();
+		total++;
+		host_start(f, (int)victim, "1s");
+	}
+	assert_int_equal(number(c, "SELECT count(*) FROM dcf_task WHERE state = 2"), 100);
+	PQfinish(c);
+	assert_non_null(fp = fopen(f->marks, "r"));
+	while (fscanf(fp, "%3s %u %u %llu", kind, &id, &host, &t) == 4) {
+		assert_true(id >= 1 && id <= 100 && host < 3);
+		if (kind[0] == 'S') {
+			assert_true(nruns[id] < 16);
+			runs[id][nruns[id]].start = t;
+			runs[id][nruns[id]].end = 0;
+			runs[id][nruns[id]++].host = host;
+		} else {
+			uint32_t k = nruns[id];
+
+			while (k > 0 && (runs[id][k - 1].end != 0 || runs[id][k - 1].host != host))
+				k--;
+			assert_true(k > 0);
+			runs[id][k - 1].end = t;
+		}
+	}
+	fclose(fp);
+	for (id = 1; id <= 100; id++) {
+		uint32_t ended = 0;
+
+		assert_true(nruns[id] >= 1);
+		for (uint32_t k = 0; k < nruns[id]; k++) {
+			uint64_t over = runs[id][k].end;
+
+			ended += over != 0;
+			if (over ==
+			    0) { /* killed with its host: the first kill of it after its start */
+				over = UINT64_MAX;
+				for (uint32_t j = 0; j < nkills[runs[id][k].host]; j++)
+					if (kills[runs[id][k].host][j] >= runs[id][k].start) {
+						over = kills[runs[id][k].host][j];
+						break;
+					}
+			}
+			if (k + 1 < nruns[id] && runs[id][k + 1].start < over)
+				fail_msg("task %u: a run began on host %u at %llu while one on "
+				         "host %u "
+				         "(from %llu) went on",
+				    id, runs[id][k + 1].host,
+				    (unsigned long long)runs[id][k + 1].start, runs[id][k].host,
+				    (unsigned long long)runs[id][k].start);
+		}
+		assert_true(ended >= 1);
+		rerun += nruns[id] > 1;
+	}
+	fprintf(stderr, "storm: %u kills, %u tasks ran more than once\n", total, rerun);
+	assert_true(total >= 10);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(host_stop(&f->h[i], SIGTERM), 0);
+	assert_int_equal(leftovers(), 0);
+}
+
+/*
  * dcf-submit --wait through a host that does not run the task: host 0, one
  * node, holds all it may (two sleeps); host 1 takes the task, and host 0
  * hears of its end from the store and answers with its exit status.
@@ -726,6 +841,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_wait_elsewhere, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cut_off, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_order_across_hosts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_storm, setup, teardown),
 	};
 
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
