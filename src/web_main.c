@@ -918,6 +918,65 @@ api_output(struct MHD_Connection *conn, const char *rest)
 	return send_response(conn, 200, r, "text/plain; charset=utf-8", 0);
 }
 
+struct hosts_out {
+	FILE *f;
+	unsigned n;
+};
+
+static int
+host_json(void *arg, const struct dcf_store_host *h)
+{
+	struct hosts_out *o = arg;
+
+	fprintf(o->f, "%s\n{\"host\": \"", o->n++ > 0 ? "," : "");
+	json_put(o->f, h->owner, strlen(h->owner));
+	fprintf(o->f,
+	    "\", \"pid\": %lld, \"started_ns\": %llu, \"seen_ms_ago\": %lld, \"claimed\": "
+	    "%llu, \"running\": %llu, \"lease_left_ms\": %lld}",
+	    (long long)h->pid, (unsigned long long)h->started_ns, (long long)h->seen_ms_ago,
+	    (unsigned long long)h->claimed, (unsigned long long)h->running, (long long)h->lease_ms);
+	return 0;
+}
+
+/* /api/hosts: the hosts sharing a PostgreSQL store (dcf-status --hosts); none for a file. */
+static enum MHD_Result
+api_hosts(struct MHD_Connection *conn)
+{
+	struct dcf_store_open_opts so = {.readonly = 1, .where = W.store};
+	struct dcf_store *st;
+	char msg[PATH_MAX + 128], *buf = NULL;
+	struct hosts_out o = {0};
+	size_t len = 0;
+	int r;
+
+	if (!dcf_store_is_url(W.store)) {
+		static const char one[] = "{\"shared\": false, \"hosts\": []}\n";
+
+		return send_buf(conn, 200, strdup(one), sizeof(one) - 1, "application/json");
+	}
+	if ((st = dcf_store_open(&so, msg, sizeof(msg))) == NULL)
+		return send_json_reply(conn, 503, 0, msg, strlen(msg));
+	if ((o.f = open_memstream(&buf, &len)) == NULL) {
+		dcf_store_close(st);
+		return MHD_NO;
+	}
+	fputs("{\"shared\": true, \"hosts\": [", o.f);
+	r = st->ops->hosts != NULL ? st->ops->hosts(st, host_json, &o, msg, sizeof(msg)) : 0;
+	dcf_store_close(st);
+	fputs(o.n > 0 ? "\n]}\n" : "]}\n", o.f);
+	if (fclose(o.f) == EOF) {
+		free(buf);
+		buf = NULL;
+	}
+	if (r == -1) {
+		free(buf);
+		return send_json_reply(conn, 503, 0, msg, strlen(msg));
+	}
+	if (buf == NULL)
+		return MHD_NO;
+	return send_buf(conn, 200, buf, len, "application/json");
+}
+
 static enum MHD_Result
 api_config(struct MHD_Connection *conn)
 {
@@ -1306,7 +1365,8 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
 	}
 	if (strcmp(url, "/api/status") != 0 && strcmp(url, "/metrics") != 0 &&
 	    strcmp(url, "/api/events") != 0 && strcmp(url, "/api/tasks") != 0 &&
-	    strcmp(url, "/api/config") != 0 && strncmp(url, "/api/task/", 10) != 0)
+	    strcmp(url, "/api/config") != 0 && strcmp(url, "/api/hosts") != 0 &&
+	    strncmp(url, "/api/task/", 10) != 0)
 		return send_text(conn, 404, "not found: %s\n",
 		    strlen(url) < 200 &&
 		            strspn(url, "/abcdefghijklmnopqrstuvwxyz0123456789-._") == strlen(url)
@@ -1322,6 +1382,8 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
 		return api_events(conn);
 	if (strcmp(url, "/api/tasks") == 0)
 		return api_tasks(conn);
+	if (strcmp(url, "/api/hosts") == 0)
+		return api_hosts(conn);
 	if (strcmp(url, "/api/config") == 0)
 		return api_config(conn);
 	return api_output(conn, url + 10);

@@ -12,8 +12,11 @@
  * This process is a child subreaper: a killed supervisor's workers come to
  * it and are reaped; a task process left at the end fails the test.
  */
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <libpq-fe.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 
@@ -36,7 +39,7 @@ struct hfix {
 	char dir[64];
 	char url[300];
 	char marks[128];
-	char sup_bin[PATH_MAX], sub_bin[PATH_MAX], sta_bin[PATH_MAX];
+	char sup_bin[PATH_MAX], sub_bin[PATH_MAX], sta_bin[PATH_MAX], web_bin[PATH_MAX];
 	struct host h[HOSTS_MAX];
 };
 
@@ -53,6 +56,7 @@ setup(void **state)
 	if (mkdtemp(f->dir) == NULL || realpath("./dcf-supervisor", f->sup_bin) == NULL ||
 	    realpath("./dcf-submit", f->sub_bin) == NULL ||
 	    realpath("./dcf-status", f->sta_bin) == NULL ||
+	    realpath("./dcf-web", f->web_bin) == NULL ||
 	    tpg_schema(&the_pg, f->url, sizeof(f->url), err, sizeof(err)) == -1) {
 		fprintf(stderr, "setup: %s\n", err);
 		free(f);
@@ -251,6 +255,55 @@ status(struct hfix *f, char *out, size_t len, const char *const *args)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/*
+ * dcf-web on the store, through host i's name, on a port of its choosing:
+ * GET path, the whole answer in out (the server stopped after).
+ */
+static void
+web_get(struct hfix *f, int i, const char *path, char *out, size_t len)
+{
+	const char *argv[] = {f->web_bin, "--name", f->h[i].name, "--store", f->url, "--listen",
+	    "127.0.0.1:0", NULL};
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	char line[512] = "", req[256], *at;
+	size_t got = 0;
+	int p[2], s;
+	pid_t pid;
+	ssize_t k;
+
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	pid = tu_fork();
+	if (pid == 0) {
+		dup2(p[1], 1);
+		dup2(open("/dev/null", O_WRONLY), 2);
+		execv(f->web_bin, (char *const *)argv);
+		_exit(127);
+	}
+	close(p[1]);
+	/* Its one line says the port: read as it comes. */
+	while ((at = strstr(line, "http://127.0.0.1:")) == NULL || strchr(at + 17, '/') == NULL) {
+		assert_true(got + 1 < sizeof(line));
+		k = read(p[0], line + got, sizeof(line) - 1 - got);
+		assert_true(k > 0);
+		got += (size_t)k;
+		line[got] = '\0';
+	}
+	close(p[0]);
+	sa.sin_port = htons((uint16_t)strtoul(at + 17, NULL, 10));
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true((s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0);
+	assert_int_equal(connect(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	snprintf(req, sizeof(req),
+	    "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
+	assert_int_equal(write(s, req, strlen(req)), (ssize_t)strlen(req));
+	for (got = 0; got + 1 < len && (k = read(s, out + got, len - 1 - got)) > 0;)
+		got += (size_t)k;
+	out[got] = '\0';
+	close(s);
+	kill(pid, SIGTERM);
+	assert_int_equal(tu_waitpid_within(pid, 30), 0);
+}
+
 static int
 count_of(const char *hay, const char *needle)
 {
@@ -417,6 +470,13 @@ test_three_drain(void **state)
 		assert_int_equal(status(f, out, sizeof(out),
 		                     (const char *const[]){"--hosts", NULL}),
 		    2);
+		/* The dashboard's hosts: the same three. */
+		web_get(f, 0, "/api/hosts", out, sizeof(out));
+		assert_non_null(strstr(out, "HTTP/1.1 200"));
+		assert_non_null(strstr(out, "\"shared\": true"));
+		assert_int_equal(count_of(out, "\"host\": "), 3);
+		for (int i = 0; i < 3; i++)
+			assert_non_null(strstr(out, f->h[i].name));
 	}
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(host_stop(&f->h[i], SIGTERM), 0);

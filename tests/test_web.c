@@ -518,6 +518,15 @@ test_http(void **state)
 	assert_string_equal(body(r), "hello-web\n");
 	free(r);
 	expect(f, "GET", "/api/task/99/stdout", NULL, 404);
+	/* One host: its store (a file) is nobody else's. */
+	assert_int_equal(http(f, "GET", "/api/hosts", NULL, &r), 200);
+	mine = run_json_parse(body(r));
+	assert_non_null(mine);
+	assert_int_equal(run_json_get(mine, "shared")->t, RJ_BOOL);
+	assert_int_equal(run_json_get(mine, "shared")->b, 0);
+	assert_int_equal(run_json_get(mine, "hosts")->n, 0);
+	run_json_free(mine);
+	free(r);
 
 	/* Control is off: refused, token or not. */
 	expect(f, "POST", "/api/ctl/pause", "X-DCF-Token: x\r\n", 403);

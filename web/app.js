@@ -922,6 +922,42 @@
   armed($('td-kill'), () => tasks.selected
     && ctl('kill', { id: tasks.selected.id, signal: $('td-signal').value }).then(afterTaskCtl));
 
+  // ------------------------------------------------------------ hosts
+
+  const hosts = { loadedAt: 0 };
+
+  /** The hosts sharing the store (a PostgreSQL one), as the database knows them. */
+  async function loadHosts() {
+    hosts.loadedAt = Date.now();
+    const msg = $('host-msg'), body = $('host-rows');
+    let doc;
+    try {
+      const res = await fetch('/api/hosts', { cache: 'no-store' });
+      doc = parseJSON(await res.text());
+      if (!res.ok) throw new Error((doc && doc.error) || `HTTP ${res.status}`);
+    } catch (e) {
+      msg.textContent = `hosts: ${e.message}`;
+      msg.hidden = false;
+      return;
+    }
+    msg.hidden = doc.shared;
+    if (!doc.shared) msg.textContent = 'One host: the store is not shared (several hosts share a PostgreSQL store).';
+    body.replaceChildren(...doc.hosts.map((h) => {
+      const tr = document.createElement('tr');
+      const cells = [h.host, String(h.pid), new Date(h.started_ns / 1e6).toLocaleString(),
+        `${(h.seen_ms_ago / 1000).toFixed(1)} s ago`, String(h.claimed), String(h.running),
+        h.claimed + h.running === 0 ? '—' : h.lease_left_ms < 0 ? 'ended' : `${(h.lease_left_ms / 1000).toFixed(1)} s left`];
+      cells.forEach((v, i) => {
+        const td = document.createElement('td');
+        td.textContent = v;
+        if (i === 1 || (i >= 3 && i <= 5)) td.className = 'num';
+        tr.appendChild(td);
+      });
+      tr.dataset.host = h.host;
+      return tr;
+    }));
+  }
+
   // ------------------------------------------------------------ tabs
 
   function selectTab(name) {
@@ -932,6 +968,7 @@
       $(`tab-${b.dataset.tab}`).hidden = !on;
     }
     if (name === 'tasks' && !tasks.loadedAt) loadTasks();
+    if (name === 'hosts') loadHosts();
   }
   for (const b of document.querySelectorAll('[role=tab]')) b.addEventListener('click', () => selectTab(b.dataset.tab));
 
@@ -978,6 +1015,7 @@
     if (!isLive() && Date.now() - app.lastFrameAt > 3000 && Date.now() - app.lastPollAt > 3000) pollStatus();
     // Keep the first page of tasks fresh while it is on screen.
     if (app.tab === 'tasks' && tasks.before == null && !document.hidden && Date.now() - tasks.loadedAt > 5000) loadTasks();
+    if (app.tab === 'hosts' && !document.hidden && Date.now() - hosts.loadedAt > 3000) loadHosts();
   }
 
   // ------------------------------------------------------------ start
