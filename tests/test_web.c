@@ -864,6 +864,17 @@ test_browser(void **state)
 	    (unsigned long long)idx);
 	assert_int_equal(cdp_wait_true(c, expr, 5000), 1);
 	assert_int_equal(cdp_screenshot(c, "build/dcf-web.png", 10000), 0);
+	/* The Hosts tab: one host, its store a file. */
+	assert_int_equal(cdp_eval(c, "document.querySelector('[data-tab=hosts]').click(), 'ok'",
+	                     expr, sizeof(expr), 5000),
+	    0);
+	assert_int_equal(cdp_wait_true(c,
+	                     "!document.getElementById('tab-hosts').hidden && "
+	                     "!document.getElementById('host-msg').hidden && "
+	                     "document.getElementById('host-msg').textContent.includes('One host') "
+	                     "&& document.getElementById('host-rows').children.length === 0",
+	                     5000),
+	    1);
 	cdp_close(c);
 	web_stop(f);
 	sup_stop(f);
