@@ -40,6 +40,7 @@ struct hfix {
 	char url[300];
 	char marks[128];
 	char sup_bin[PATH_MAX], sub_bin[PATH_MAX], sta_bin[PATH_MAX], web_bin[PATH_MAX];
+	char ctl_bin[PATH_MAX];
 	struct host h[HOSTS_MAX];
 };
 
@@ -57,6 +58,7 @@ setup(void **state)
 	    realpath("./dcf-submit", f->sub_bin) == NULL ||
 	    realpath("./dcf-status", f->sta_bin) == NULL ||
 	    realpath("./dcf-web", f->web_bin) == NULL ||
+	    realpath("./dcf-ctl", f->ctl_bin) == NULL ||
 	    tpg_schema(&the_pg, f->url, sizeof(f->url), err, sizeof(err)) == -1) {
 		fprintf(stderr, "setup: %s\n", err);
 		free(f);
@@ -199,15 +201,15 @@ host_stop(struct host *h, int sig)
 	return st;
 }
 
-/* dcf-submit --name (host i's) ARGS: its exit status. */
+/* bin --name (host i's) ARGS: its exit status. */
 static int
-submit(struct hfix *f, int i, const char *in, const char *const *args)
+run_as(struct hfix *f, const char *bin, int i, const char *in, const char *const *args)
 {
 	const char *argv[32];
 	int n = 0, st;
 	pid_t pid;
 
-	argv[n++] = f->sub_bin;
+	argv[n++] = bin;
 	argv[n++] = "--name";
 	argv[n++] = f->h[i].name;
 	while (*args != NULL)
@@ -217,11 +219,17 @@ submit(struct hfix *f, int i, const char *in, const char *const *args)
 	if (pid == 0) {
 		dup2(open(in != NULL ? in : "/dev/null", O_RDONLY), 0);
 		dup2(open("/dev/null", O_WRONLY), 1);
-		execv(f->sub_bin, (char *const *)argv);
+		execv(bin, (char *const *)argv);
 		_exit(127);
 	}
 	st = tu_waitpid_within(pid, 120);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int
+submit(struct hfix *f, int i, const char *in, const char *const *args)
+{
+	return run_as(f, f->sub_bin, i, in, args);
 }
 
 /* dcf-status ARGS: its exit status, its standard output in out. */
@@ -619,6 +627,45 @@ test_order_across_hosts(void **state)
 	assert_int_equal(leftovers(), 0);
 }
 
+/*
+ * dcf-ctl across hosts: a task waiting in the store (delayed an hour),
+ * submitted through one host, cancelled through the other, ends cancelled
+ * without a run; a host whose networks are paused takes no work, and what
+ * is submitted through it runs on the other.
+ */
+static void
+test_ctl_across_hosts(void **state)
+{
+	struct hfix *f = *state;
+	char p[PATH_MAX];
+	PGconn *c;
+
+	host_start_n(f, 0, "5s", "1");
+	host_start_n(f, 1, "5s", "1");
+	assert_int_equal(submit(f, 0, NULL,
+	                     (const char *const[]){"--delay", "1h", "--", "true", NULL}),
+	    0);
+	assert_int_equal(run_as(f, f->ctl_bin, 1, NULL, (const char *const[]){"cancel", "1", NULL}),
+	    0);
+	assert_int_equal(run_as(f, f->ctl_bin, 0, NULL, (const char *const[]){"pause", NULL}), 0);
+	for (int k = 0; k < 3; k++) /* 2, 3, 4 */
+		assert_int_equal(submit(f, 0, NULL, (const char *const[]){"--", "true", NULL}), 0);
+	wait_ended(f, 4, 60);
+	c = db(f);
+	assert_int_equal(number(c, "SELECT state FROM dcf_task WHERE id = 1"), 5); /* cancelled */
+	assert_int_equal(number(c, "SELECT runs FROM dcf_task WHERE id = 1"), 0);
+	assert_int_equal(number(c, "SELECT count(*) FROM dcf_task WHERE state = 2"), 3);
+	PQfinish(c);
+	for (unsigned id = 2; id <= 4; id++) {
+		snprintf(p, sizeof(p), "%s/state/dcf/%s.db.out/%u", f->dir, f->h[1].name, id);
+		if (access(p, F_OK) != 0)
+			fail_msg("task %u did not run on the host that is not paused", id);
+	}
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(host_stop(&f->h[i], SIGTERM), 0);
+	assert_int_equal(leftovers(), 0);
+}
+
 /* One run of a task in the marks: when it started and ended (0: it did not end). */
 struct run_mark {
 	uint64_t start, end;
@@ -902,6 +949,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_cut_off, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_order_across_hosts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_storm, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ctl_across_hosts, setup, teardown),
 	};
 
 	prctl(PR_SET_CHILD_SUBREAPER, 1);

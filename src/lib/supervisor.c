@@ -1133,6 +1133,16 @@ store_add(struct sup *s, const struct cmd_batch *b, uint32_t n)
  * as there are free slots (I/O, so never under the lock), then dispatch
  * them, and the retries whose delay is over, under it.
  */
+/* Some network has a live node and is neither paused nor removed. */
+static int
+any_net_runs(const struct sup *s)
+{
+	for (uint32_t n = 0; n < s->cfg->nets; n++)
+		if (s->alive[n] > 0 && !s->paused[n] && !s->removed[n])
+			return 1;
+	return 0;
+}
+
 static void
 refill_cmd(struct sup *s)
 {
@@ -1149,6 +1159,9 @@ refill_cmd(struct sup *s)
 
 		if (free_slots > b->n)
 			free_slots = sched_room(s, free_slots - b->n) + b->n;
+		/* Several hosts: a host whose every network is paused takes nothing from the others. */
+		if (s->store != NULL && s->store->shared && !any_net_runs(s))
+			free_slots = b->n;
 		if (free_slots > b->n)
 			svc_fill(s->svc, free_slots - b->n, b);
 	} else if (s->cmd_mode && !s->input_eof) {

@@ -122,7 +122,14 @@ enum pg_stmt {
 	"not_before_ns, waits, after_any, cause, after_ids, key, cmd, cwd, claim, owner"
 #define B "::bigint"
 /* A fenced change's condition: no owner given (one host), or the claim it holds. */
-#define FENCE(o, c) " AND ($" #o "::text IS NULL OR (owner = $" #o "::text AND claim = $" #c B "))"
+/*
+ * A fenced change's condition: no owner given (one host), or the claim it
+ * holds; a change with no claim (a cancel from any host) only of a task
+ * nobody holds.
+ */
+#define FENCE(o, c) \
+	" AND ($" #o "::text IS NULL OR (owner = $" #o "::text AND claim = $" #c B ") OR ($" #c B \
+	" = 0 AND owner IS NULL))"
 /* The database's clock in ns (delays are wall-clock ns), and what makes a task claimable. */
 #define NOW_NS "(extract(epoch FROM now()) * 1000000000)::bigint"
 #define CLAIMABLE \
