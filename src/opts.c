@@ -132,7 +132,7 @@ const struct opt opt_table[OPT_NENTRIES] = {
     [OPT_HOST_ID] = {"host-id", 0, REQ, OPT_K_TEXT, "ID", 1, 100, NULL, SUP,
         "--serve on a PostgreSQL store: this host's name among\nthose sharing it (default "
         "HOSTNAME/NAME)"},
-    [OPT_LEASE] = {"lease", 0, REQ, OPT_K_DURATION, "DURATION", 300, 3600000, NULL, SUP,
+    [OPT_LEASE] = {"lease", 0, REQ, OPT_K_DURATION, "DURATION", 1000, 3600000, NULL, SUP,
         "--serve on a PostgreSQL store: how long a task this host\nholds stays its without a "
         "renewal (default 30s)"},
     [OPT_NO_CGROUPS] = {"no-cgroups", 0, OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, SUP,
