@@ -64,7 +64,7 @@ SPAWNED = []            # pids whose bench-<pid>-* segments are ours to clean
 BACKGROUND = {}         # section -> (busy %, steal %, load) while we were idle
 QUIET_PCT, QUIET_WAIT_S = 25.0, 10.0
 SECTIONS = ("overhead", "library", "many", "recovery", "idle", "startup", "long", "cpu", "commands",
-            "stream", "service", "priorities", "scale", "placement", "web", "profile")
+            "stream", "service", "priorities", "scale", "placement", "web", "hosts", "profile")
 ONLY = [x for x in os.environ.get("BENCH_SECTIONS", "").split(",") if x]
 
 
@@ -1569,6 +1569,141 @@ def section_web():
         res = rounds("14 web", [c], max(3, RUNS - 2))
     finally:
         b.remove()
+        end_strays()
+    return res
+
+
+# --- 15: several hosts on one PostgreSQL store ------------------------------------
+
+HOSTS_TASKS = 10000     # no-op tasks drained by 1, 2 and 3 hosts
+HOSTS_LEASE = "2s"      # the failover rows' lease
+HOSTS_FAIL_TASKS = 120  # their tasks, 0.3 s each
+
+
+class Hosts:
+    """k supervisors (each "a host": --networks 1 --nodes 2) on one schema of a
+    private PostgreSQL server, sharing the section's directory."""
+
+    def __init__(self, b, pg, k, lease="30s"):
+        self.b, self.pg, self.url = b, pg, pg.store()
+        self.p = []
+        for i in range(k):
+            name = dcf_name()
+            log = b.path("h%d.log" % i)
+            argv = [SUP, "--serve", "--name", name, "--store", self.url, "--networks", "1",
+                    "--nodes", "2", "--lease", lease]
+            with open(log, "w") as lf:
+                p = subprocess.Popen(argv, env=b.env, stdout=subprocess.DEVNULL, stderr=lf)
+            SPAWNED.append(p.pid)
+            b.procs.append(p)
+            p.name, p.argv, p.log = name, argv, log
+            self.p.append(p)
+        end = time.monotonic() + 60
+        for p in self.p:
+            # The driver, not the product: each log is looked at every 2 ms.
+            while "serving '" not in tail(p.log, 100000):
+                if p.poll() is not None or time.monotonic() > end:
+                    raise Failed("%s did not serve: %s" % (p.name, tail(p.log)))
+                time.sleep(0.002)
+
+    def count(self, where):
+        return int(self.pg.sql("SELECT count(*) FROM %s.dcf_task WHERE %s" % (
+            self.url.rsplit("%3D", 1)[1], where)))
+
+    def wait_ended(self, n, secs=600):
+        # The driver, not the product: the store's count (a psql each), every 50 ms; a
+        # drain's time is late by up to that.
+        end = time.monotonic() + secs
+        while self.count("state >= 2") < n:
+            if time.monotonic() > end:
+                raise Failed("%d of %d tasks ended in %d s" % (self.count("state >= 2"), n, secs))
+            time.sleep(0.05)
+
+    def stop(self):
+        for p in self.p:
+            if p.poll() is None:
+                self.b.stop(p)
+
+
+def hosts_drain(b, pg, k):
+    """k hosts drain HOSTS_TASKS no-op tasks submitted through the first: from the
+    submission's start until the store has every one ended."""
+    h = Hosts(b, pg, k)
+    try:
+        c0 = pg.counts()
+        t0 = time.perf_counter()
+        b.submit(h.p[0], ["--batch", "--", "true", "{}"], b.lines_hosts, n(HOSTS_TASKS))
+        h.wait_ended(n(HOSTS_TASKS))
+        secs = time.perf_counter() - t0
+        c1 = pg.counts()
+    finally:
+        h.stop()
+    return {"secs": secs, "tasks": n(HOSTS_TASKS), "hosts": k,
+            "stmts": (c1[0] - c0[0]) / n(HOSTS_TASKS), "xacts": (c1[1] - c0[1]) / n(HOSTS_TASKS)}
+
+
+def hosts_failover(b, pg):
+    """Three hosts, lease HOSTS_LEASE, HOSTS_FAIL_TASKS tasks of 0.3 s: the third is
+    SIGKILLed whole once it runs something; for each run it had going, the time
+    from the kill until its task started again elsewhere (the run's start in the
+    store, the database's clock against ours: the same machine)."""
+    h = Hosts(b, pg, 3, HOSTS_LEASE)
+    try:
+        with open(b.path("fail.lines"), "w") as f:
+            f.write("".join("%d\n" % i for i in range(1, n(HOSTS_FAIL_TASKS) + 1)))
+        b.submit(h.p[0], ["--batch", "--", "sh", "-c", "sleep 0.3", "{}"], b.path("fail.lines"),
+                 n(HOSTS_FAIL_TASKS))
+        victim = h.p[2]
+        end = time.monotonic() + 60
+        # The driver, not the product: until the victim runs something, every 10 ms.
+        while h.count("state = 1 AND owner LIKE '%%/%s'" % victim.name) == 0:
+            if time.monotonic() > end:
+                raise Failed("the third host ran nothing")
+            time.sleep(0.01)
+        victim.send_signal(signal.SIGKILL)
+        killed = time.time_ns()
+        victim.wait()
+        h.wait_ended(n(HOSTS_FAIL_TASKS))
+        schema = h.url.rsplit("%3D", 1)[1]
+        got = pg.sql("SELECT string_agg((run_start_ns - %d)::text, ' ') FROM %s.dcf_task WHERE "
+                     "attempts >= 1" % (killed, schema))
+        delays = [int(x) / 1e9 for x in got.split()] if got else []
+    finally:
+        h.stop()
+    if not delays:
+        raise Failed("no run was lost with the killed host")
+    return {"secs": max(delays), "tasks": len(delays), "delays": delays}
+
+
+def section_hosts():
+    """Several hosts sharing one PostgreSQL store (issue #16), on this machine: they
+    share its two cores, so the rates say what the database and the claims cost,
+    not what more machines give."""
+    b = SvcBench()
+    pg = None
+    try:
+        pg = PgServer()
+        b.lines_hosts = b.path("lines.hosts")
+        with open(b.lines_hosts, "w") as f:
+            f.write("".join("%d\n" % i for i in range(1, n(HOSTS_TASKS) + 1)))
+        cs = []
+        for k in (1, 2, 3):
+            c = Contender("hosts%d" % k, "%d host%s, 1 x 2 nodes each" % (k, "s" if k > 1 else ""),
+                          lambda k=k: hosts_drain(b, pg, k),
+                          [SUP, "--serve", "--store", "postgresql://...", "-N", "2",
+                           "(x %d)" % k])
+            c.tasks = n(HOSTS_TASKS)
+            cs.append(c)
+        c = Contender("failover", "3 hosts, lease %s: the third killed" % HOSTS_LEASE,
+                      lambda: hosts_failover(b, pg),
+                      [SUP, "--serve", "--store", "postgresql://...", "--lease", HOSTS_LEASE])
+        c.tasks = n(HOSTS_FAIL_TASKS)
+        cs.append(c)
+        res = rounds("15 hosts", cs, max(3, RUNS - 2))
+    finally:
+        b.remove()
+        if pg is not None:
+            pg.stop()
         end_strays()
     return res
 
