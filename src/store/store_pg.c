@@ -642,52 +642,18 @@ dep_state(struct st_pg *s, uint64_t id, uint32_t *state, char *err, size_t errle
 }
 
 /* As store_sqlite.c's: every dependency stored, how many to wait for, the first that failed. */
+/* A dependency's state, for dcf_store_deps_check. */
+static int
+dep_state_cb(void *arg, uint64_t id, uint32_t *state, char *err, size_t errlen)
+{
+	return dep_state(arg, id, state, err, errlen);
+}
+
 static int
 deps_check(struct st_pg *s, struct dcf_store_new *a, char *err, size_t errlen)
 {
-	struct dcf_store_task *t = &a->t;
-
-	t->waits = 0;
-	t->cause = 0;
-	t->state = DCF_SS_QUEUED;
-	for (uint32_t i = 0; i < t->ndeps; i++) {
-		uint32_t st = 0;
-		/* One writer gives ids in order; several reserve theirs, each in order. */
-		int r = t->deps[i] > INT64_MAX || t->deps[i] == t->id ||
-		        (s->owner[0] == '\0' && t->deps[i] > t->id)
-		    ? 1
-		    : dep_state(s, t->deps[i], &st, err, errlen);
-
-		if (r == -1)
-			return -1;
-		if (r == 1) {
-			a->bad_dep = t->deps[i];
-			return 1;
-		}
-		if (!dcf_store_state_final(st))
-			t->waits++;
-		else if (st != DCF_SS_DONE && !t->after_any && t->cause == 0)
-			t->cause = t->deps[i];
-	}
-	if (t->cause != 0) {
-		t->state = DCF_SS_DEP_FAILED;
-		t->waits = 0;
-	}
-	return 0;
-}
-
-static const char *
-deps_text(const struct dcf_store_task *t, char **buf)
-{
-	size_t n = 0, cap = (size_t)t->ndeps * 21 + 1;
-
-	*buf = NULL;
-	if (t->ndeps == 0 || (*buf = malloc(cap)) == NULL)
-		return NULL;
-	for (uint32_t i = 0; i < t->ndeps; i++)
-		n +=
-		    (size_t)snprintf(*buf + n, cap - n, "%s%" PRIu64, i > 0 ? "," : "", t->deps[i]);
-	return *buf;
+	/* One writer gives ids in order; several reserve theirs, each in order. */
+	return dcf_store_deps_check(a, s->owner[0] == '\0', dep_state_cb, s, err, errlen);
 }
 
 static int
@@ -744,7 +710,7 @@ add_params(struct st_pg *s, struct dcf_store_new *a, struct params *pp, char **a
 	a->bad_dep = 0;
 	if ((rc = deps_check(s, a, err, errlen)) != 0)
 		return rc == 1 ? 0 : -1;
-	if (t->ndeps > 0 && deps_text(t, &after) == NULL) {
+	if (t->ndeps > 0 && dcf_store_deps_text(t, &after) == NULL) {
 		snprintf(err, errlen, "%s: adding a task: out of memory", s->base.where);
 		errno = ENOMEM;
 		return -1;
@@ -883,11 +849,8 @@ static int
 control_set(struct st_pg *s, const struct dcf_store_ctl *c, char *err, size_t errlen)
 {
 	char hex[sizeof(c->paused) * 2 + 1];
-	size_t n = 0;
 
-	for (size_t i = 0; i < sizeof(c->paused) / sizeof(c->paused[0]); i++)
-		n += (size_t)snprintf(hex + n, sizeof(hex) - n, "%016llx",
-		    (unsigned long long)c->paused[i]);
+	dcf_store_paused_hex(c, hex, sizeof(hex));
 	if (meta_set(s, "paused", hex, err, errlen) == -1)
 		return -1;
 	return meta_set(s, "draining", c->draining ? "1" : "0", err, errlen);
@@ -905,15 +868,7 @@ pg_control(struct dcf_store *st, struct dcf_store_ctl *c, char *err, size_t errl
 	for (int tried = 0; meta_get(s, "paused", v, sizeof(v), err, errlen) == -1; tried++)
 		if (!again(s, tried, err, errlen))
 			return -1;
-	for (size_t i = 0; i < sizeof(c->paused) / sizeof(c->paused[0]); i++) {
-		char word[17];
-
-		if (strlen(v) < 16 * (i + 1))
-			break;
-		memcpy(word, v + 16 * i, 16);
-		word[16] = '\0';
-		c->paused[i] = strtoull(word, NULL, 16);
-	}
+	dcf_store_paused_parse(c, v);
 	if (meta_get(s, "draining", v, sizeof(v), err, errlen) == -1)
 		return -1;
 	c->draining = v[0] == '1';
@@ -1949,12 +1904,6 @@ tables_there(struct st_pg *s, char *err, size_t errlen)
 	return 0;
 }
 
-static const char *
-mode_name(enum dcf_store_mode m)
-{
-	return m == DCF_STORE_BATCH ? "batch" : "service";
-}
-
 static int
 create_schema(struct st_pg *s, const struct dcf_store_open_opts *o, char *err, size_t errlen)
 {
@@ -1963,8 +1912,8 @@ create_schema(struct st_pg *s, const struct dcf_store_open_opts *o, char *err, s
 	    "('schema', $1::text), ('mode', $2::text), ('instance', $3::text), "
 	    "('max_id', '0'), ('created', $4::text), ('commit_seq', '0')";
 	char ver[16], created[24];
-	const char *vals[4] = {ver, mode_name(o->mode), o->instance != NULL ? o->instance : "",
-	    created};
+	const char *vals[4] = {ver, dcf_store_mode_name(o->mode),
+	    o->instance != NULL ? o->instance : "", created};
 	PGresult *r;
 	int e;
 
@@ -2046,9 +1995,9 @@ check_store(struct st_pg *s, const struct dcf_store_open_opts *o, char *err, siz
 		    s->base.where, ver, SCHEMA);
 	if (ver < 1)
 		DCF_BAD(EINVAL, "%s: store schema %ld is not one dcf wrote", s->base.where, ver);
-	if (o->mode != 0 && strcmp(mode, mode_name(o->mode)) != 0)
+	if (o->mode != 0 && strcmp(mode, dcf_store_mode_name(o->mode)) != 0)
 		DCF_BAD(EINVAL, "%s holds a %s's tasks, not a %s's: name another store",
-		    s->base.where, mode, mode_name(o->mode));
+		    s->base.where, mode, dcf_store_mode_name(o->mode));
 	s->base.mode = strcmp(mode, "batch") == 0 ? DCF_STORE_BATCH : DCF_STORE_SERVICE;
 	if (ver < SCHEMA && o->readonly)
 		DCF_BAD(EPROTO,

@@ -407,57 +407,17 @@ state_of(struct st_sqlite *s, uint64_t id, uint32_t *state, char *err, size_t er
 	return rc == SQLITE_ROW ? 0 : 1;
 }
 
-/*
- * A new task's --after, before it is added: every one stored (else
- * bad_dep, and it is not added), how many it waits for, and the first that
- * ended other than done (the task ends DEP_FAILED at once, unless
- * after_any). 0, 1 not to be added, -1 the store failed.
- */
+/* A dependency's state, for dcf_store_deps_check. */
+static int
+dep_state_cb(void *arg, uint64_t id, uint32_t *state, char *err, size_t errlen)
+{
+	return state_of(arg, id, state, err, errlen);
+}
+
 static int
 deps_check(struct st_sqlite *s, struct dcf_store_new *a, char *err, size_t errlen)
 {
-	struct dcf_store_task *t = &a->t;
-
-	t->waits = 0;
-	t->cause = 0;
-	t->state = DCF_SS_QUEUED;
-	for (uint32_t i = 0; i < t->ndeps; i++) {
-		uint32_t st = 0;
-		int r = t->deps[i] > INT64_MAX || t->deps[i] >= t->id
-		    ? 1
-		    : state_of(s, t->deps[i], &st, err, errlen);
-
-		if (r == -1)
-			return -1;
-		if (r == 1) {
-			a->bad_dep = t->deps[i];
-			return 1;
-		}
-		if (!dcf_store_state_final(st))
-			t->waits++;
-		else if (st != DCF_SS_DONE && !t->after_any && t->cause == 0)
-			t->cause = t->deps[i];
-	}
-	if (t->cause != 0) {
-		t->state = DCF_SS_DEP_FAILED;
-		t->waits = 0;
-	}
-	return 0;
-}
-
-/* Its --after written out, "3,17", in buf (NULL if none). */
-static const char *
-deps_text(const struct dcf_store_task *t, char **buf)
-{
-	size_t n = 0, cap = (size_t)t->ndeps * 21 + 1;
-
-	*buf = NULL;
-	if (t->ndeps == 0 || (*buf = malloc(cap)) == NULL)
-		return NULL;
-	for (uint32_t i = 0; i < t->ndeps; i++)
-		n +=
-		    (size_t)snprintf(*buf + n, cap - n, "%s%" PRIu64, i > 0 ? "," : "", t->deps[i]);
-	return *buf;
+	return dcf_store_deps_check(a, 1, dep_state_cb, s, err, errlen);
 }
 
 /* The rows that make the new task t wait for those of its deps not ended yet. */
@@ -501,7 +461,7 @@ add_one(struct st_sqlite *s, struct dcf_store_new *a, char *err, size_t errlen)
 	a->bad_dep = 0;
 	if ((rc = deps_check(s, a, err, errlen)) != 0)
 		return rc == 1 ? 0 : -1;
-	if (t->ndeps > 0 && deps_text(t, &after) == NULL) {
+	if (t->ndeps > 0 && dcf_store_deps_text(t, &after) == NULL) {
 		snprintf(err, errlen, "%s: adding a task: out of memory", s->base.where);
 		errno = ENOMEM;
 		return -1;
@@ -581,11 +541,8 @@ static int
 control_set(struct st_sqlite *s, const struct dcf_store_ctl *c, char *err, size_t errlen)
 {
 	char hex[sizeof(c->paused) * 2 + 1];
-	size_t n = 0;
 
-	for (size_t i = 0; i < sizeof(c->paused) / sizeof(c->paused[0]); i++)
-		n += (size_t)snprintf(hex + n, sizeof(hex) - n, "%016llx",
-		    (unsigned long long)c->paused[i]);
+	dcf_store_paused_hex(c, hex, sizeof(hex));
 	if (meta_set(s, "paused", hex, err, errlen) == -1)
 		return -1;
 	return meta_set(s, "draining", c->draining ? "1" : "0", err, errlen);
@@ -601,17 +558,7 @@ sq_control(struct dcf_store *st, struct dcf_store_ctl *c, char *err, size_t errl
 	memset(c, 0, sizeof(*c));
 	sqlite3_bind_text(q, 1, "paused", -1, SQLITE_STATIC);
 	if ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		const char *v = (const char *)sqlite3_column_text(q, 0);
-
-		for (size_t i = 0; v != NULL && i < sizeof(c->paused) / sizeof(c->paused[0]); i++) {
-			char word[17];
-
-			if (strlen(v) < 16 * (i + 1))
-				break;
-			memcpy(word, v + 16 * i, 16);
-			word[16] = '\0';
-			c->paused[i] = strtoull(word, NULL, 16);
-		}
+		dcf_store_paused_parse(c, (const char *)sqlite3_column_text(q, 0));
 	}
 	sqlite3_reset(q);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -1107,12 +1054,6 @@ exec_sql(struct st_sqlite *s, const char *sql, const char *what, char *err, size
 	return rc == SQLITE_OK ? 0 : sq_fail(s, rc, what, err, errlen);
 }
 
-static const char *
-mode_name(enum dcf_store_mode m)
-{
-	return m == DCF_STORE_BATCH ? "batch" : "service";
-}
-
 /* A new file: the schema and meta rows, in one transaction. */
 static int
 create_schema(struct st_sqlite *s, const struct dcf_store_open_opts *o, char *err, size_t errlen)
@@ -1124,7 +1065,7 @@ create_schema(struct st_sqlite *s, const struct dcf_store_open_opts *o, char *er
 	                      "INSERT INTO meta VALUES ('mode', %Q), ('instance', %Q),"
 	                      " ('max_id', '0'), ('created', '%lld');"
 	                      "PRAGMA application_id = %d; PRAGMA user_version = %d; COMMIT;",
-	    schema_sql, mode_name(o->mode), o->instance != NULL ? o->instance : "",
+	    schema_sql, dcf_store_mode_name(o->mode), o->instance != NULL ? o->instance : "",
 	    (long long)time(NULL), APP_ID, SCHEMA);
 	if (sql == NULL) {
 		snprintf(err, errlen, "%s: out of memory", s->base.where);
@@ -1195,9 +1136,9 @@ check_store(struct st_sqlite *s, const struct dcf_store_open_opts *o, int *empty
 	if (query_text(s, "SELECT v FROM meta WHERE k = 'mode'", mode, sizeof(mode), err, errlen) ==
 	    -1)
 		return -1;
-	if (o->mode != 0 && strcmp(mode, mode_name(o->mode)) != 0) {
+	if (o->mode != 0 && strcmp(mode, dcf_store_mode_name(o->mode)) != 0) {
 		snprintf(err, errlen, "%s holds a %s's tasks, not a %s's: name another store",
-		    s->base.where, mode, mode_name(o->mode));
+		    s->base.where, mode, dcf_store_mode_name(o->mode));
 		errno = EINVAL;
 		return -1;
 	}
