@@ -20,6 +20,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 
+#include "dcf/store.h"
 #include "testutil.h"
 #include "pg.h"
 
@@ -397,6 +398,35 @@ wait_ended(struct hfix *f, int64_t n, double secs)
 	PQfinish(c);
 }
 
+/*
+ * Until the query's number is not 0: what no notification tells (a run
+ * started, a host took a task), so looked at every 10 ms, for secs at most.
+ */
+static void
+wait_true(PGconn *c, const char *sql, double secs)
+{
+	uint64_t deadline = tu_deadline((uint64_t)(secs * 1000));
+
+	while (number(c, sql) == 0) {
+		struct timespec ts = {0, 10000000};
+
+		if (dcf_now_ns() > deadline)
+			fail_msg("not so after %.0f s: %s", secs, sql);
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* Until host i runs a task (through c). */
+static void
+wait_runs_on(struct hfix *f, PGconn *c, int i)
+{
+	char q[256];
+
+	snprintf(q, sizeof(q),
+	    "SELECT count(*) FROM dcf_task WHERE state = 1 AND owner LIKE '%%/%s'", f->h[i].name);
+	wait_true(c, q, 30);
+}
+
 /* Every id 1..n in the marks exactly once: each task ran to its end once. */
 static void
 marks_once(struct hfix *f, uint32_t n)
@@ -501,28 +531,14 @@ static void
 test_host_killed(void **state)
 {
 	struct hfix *f = *state;
-	uint64_t deadline, killed_ns, late;
+	uint64_t killed_ns, late;
 	PGconn *c;
 
 	for (int i = 0; i < 3; i++)
 		host_start(f, i, "2s");
 	submit_n(f, 0, 40, 500);
 	c = db(f);
-	/* Until host 2 runs something: no notification says a run started, so looked at. */
-	deadline = tu_deadline(30000);
-	{
-		char q[256];
-
-		snprintf(q, sizeof(q),
-		    "SELECT count(*) FROM dcf_task WHERE state = 1 AND owner LIKE '%%/%s'",
-		    f->h[2].name);
-		while (number(c, q) == 0) {
-			struct timespec ts = {0, 10000000};
-
-			assert_true(dcf_now_ns() < deadline);
-			nanosleep(&ts, NULL);
-		}
-	}
+	wait_runs_on(f, c, 2);
 	kill(f->h[2].pid, SIGKILL);
 	killed_ns = dcf_wall_ns();
 	(void)tu_waitpid_within(f->h[2].pid, 30);
@@ -666,6 +682,68 @@ test_ctl_across_hosts(void **state)
 	assert_int_equal(leftovers(), 0);
 }
 
+/*
+ * dcf-ctl on tasks another host holds: the request goes through the store
+ * to that host, which carries it out: a new priority and a cancel of a task
+ * it holds and has not started, a kill of its run (which ends by the
+ * signal, not retried); a cancel of a task nobody holds changes its row
+ * alone. Host 1 is paused: host 0 (one node: it holds two tasks at most)
+ * holds and runs everything.
+ */
+static void
+test_ctl_asks(void **state)
+{
+	struct hfix *f = *state;
+	char q[256];
+	PGconn *c;
+
+	host_start_n(f, 0, "10s", "1");
+	host_start_n(f, 1, "10s", "1");
+	assert_int_equal(run_as(f, f->ctl_bin, 1, NULL, (const char *const[]){"pause", NULL}), 0);
+	for (int k = 0; k < 3; k++)
+		assert_int_equal(submit(f, 0, NULL,
+		                     (const char *const[]){"--", "sleep", "600", NULL}),
+		    0);
+	c = db(f);
+	wait_runs_on(f, c, 0); /* task 1 */
+	snprintf(q, sizeof(q), "SELECT count(*) FROM dcf_task WHERE id = 2 AND owner LIKE '%%/%s'",
+	    f->h[0].name);
+	wait_true(c, q, 30);
+	assert_int_equal(number(c, "SELECT count(*) FROM dcf_task WHERE id = 3 AND owner IS NULL"),
+	    1);
+	/* Nobody's: its end recorded from host 1. */
+	assert_int_equal(run_as(f, f->ctl_bin, 1, NULL, (const char *const[]){"cancel", "3", NULL}),
+	    0);
+	assert_int_equal(number(c, "SELECT state FROM dcf_task WHERE id = 3"), DCF_SS_CANCELLED);
+	/* Host 0's, not started: moved, then cancelled, by host 0. */
+	assert_int_equal(run_as(f, f->ctl_bin, 1, NULL,
+	                     (const char *const[]){"priority", "2", "3", NULL}),
+	    0);
+	wait_true(c, "SELECT count(*) FROM dcf_task WHERE id = 2 AND prio = 3", 30);
+	(void)log_wait(&f->h[0], "Task-2: asked by another host", 30);
+	assert_int_equal(run_as(f, f->ctl_bin, 1, NULL, (const char *const[]){"cancel", "2", NULL}),
+	    0);
+	wait_ended(f, 2, 30);
+	assert_int_equal(number(c, "SELECT state FROM dcf_task WHERE id = 2"), DCF_SS_CANCELLED);
+	assert_int_equal(number(c, "SELECT runs FROM dcf_task WHERE id = 2"), 0);
+	/* Host 0's run: its processes get the signal, and it is not run again. */
+	assert_int_equal(run_as(f, f->ctl_bin, 1, NULL,
+	                     (const char *const[]){"kill", "1", "INT", NULL}),
+	    0);
+	wait_ended(f, 3, 30);
+	assert_int_equal(number(c, "SELECT state FROM dcf_task WHERE id = 1"), DCF_SS_FAILED);
+	assert_int_equal(number(c, "SELECT term_sig FROM dcf_task WHERE id = 1"), SIGINT);
+	assert_int_equal(number(c, "SELECT runs FROM dcf_task WHERE id = 1"), 1);
+	/* Nothing to ask for an ended task: refused here, nothing asked. */
+	assert_int_equal(run_as(f, f->ctl_bin, 1, NULL, (const char *const[]){"kill", "1", NULL}),
+	    2);
+	assert_int_equal(number(c, "SELECT count(*) FROM dcf_task WHERE ask_op <> 0"), 0);
+	PQfinish(c);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(host_stop(&f->h[i], SIGTERM), 0);
+	assert_int_equal(leftovers(), 0);
+}
+
 /* One run of a task in the marks: when it started and ended (0: it did not end). */
 struct run_mark {
 	uint64_t start, end;
@@ -685,8 +763,8 @@ test_cut_off(void **state)
 	struct hfix *f = *state;
 	static struct run_mark runs[31][8];
 	uint32_t nruns[31] = {0};
-	char url[400], q[256], err[512], kind[4], cmd[512];
-	uint64_t deadline, exited_ns;
+	char url[400], err[512], kind[4], cmd[512];
+	uint64_t exited_ns;
 	unsigned id;
 	unsigned long long t;
 	PGconn *c;
@@ -716,16 +794,7 @@ test_cut_off(void **state)
 		    0);
 	}
 	c = db(f);
-	/* Until host 2 runs something: no notification says a run started, so looked at. */
-	snprintf(q, sizeof(q),
-	    "SELECT count(*) FROM dcf_task WHERE state = 1 AND owner LIKE '%%/%s'", f->h[2].name);
-	deadline = tu_deadline(30000);
-	while (number(c, q) == 0) {
-		struct timespec ts = {0, 10000000};
-
-		assert_true(dcf_now_ns() < deadline);
-		nanosleep(&ts, NULL);
-	}
+	wait_runs_on(f, c, 2);
 	PQclear(PQexec(c, "ALTER ROLE cut NOLOGIN"));
 	PQclear(PQexec(c,
 	    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = "
@@ -950,6 +1019,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_order_across_hosts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_storm, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ctl_across_hosts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ctl_asks, setup, teardown),
 	};
 
 	prctl(PR_SET_CHILD_SUBREAPER, 1);

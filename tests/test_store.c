@@ -1177,14 +1177,15 @@ test_pg_upgrade(void **state)
 	pg_do(f,
 	    "DROP INDEX dcf_task_ready; DROP INDEX dcf_task_owner; DROP TABLE dcf_host; "
 	    "DROP SEQUENCE dcf_task_id; ALTER TABLE dcf_task DROP COLUMN owner, DROP COLUMN "
-	    "lease_until, DROP COLUMN claim, DROP COLUMN claim_seq; "
+	    "lease_until, DROP COLUMN claim, DROP COLUMN claim_seq, DROP COLUMN ask_op, DROP "
+	    "COLUMN ask_val; "
 	    "UPDATE dcf_meta SET v = '1' WHERE k = 'schema'");
 	pg_refused(f, DCF_STORE_SERVICE, 1, EPROTO, "older than this dcf reads");
 	assert_int_equal(pg_number(f, "SELECT v::int FROM dcf_meta WHERE k = 'schema'"), 1);
 	assert_non_null(st = open_w(f, DCF_STORE_SERVICE, 0));
 	assert_int_equal(add_n(f, st, 6, 1), 0);
 	dcf_store_close(st);
-	assert_int_equal(pg_number(f, "SELECT v::int FROM dcf_meta WHERE k = 'schema'"), 2);
+	assert_int_equal(pg_number(f, "SELECT v::int FROM dcf_meta WHERE k = 'schema'"), 3);
 	/* Shared now: the sequence goes on after the ids one writer gave. */
 	assert_non_null(st = open_h(f, "after"));
 	new_task(&a[0], 0, NULL, "y\0", 2);
@@ -1487,6 +1488,137 @@ test_pg_lease_and_fence(void **state)
 		dcf_store_close(h[i].st);
 }
 
+/* What a host took of the requests left for it. */
+struct asks_got {
+	uint32_t n;
+	uint64_t id[8];
+	uint32_t op[8];
+	int64_t val[8];
+};
+
+static int
+on_ask(void *arg, uint64_t id, uint32_t op, int64_t val)
+{
+	struct asks_got *g = arg;
+
+	if (g->n < 8) {
+		g->id[g->n] = id;
+		g->op[g->n] = op;
+		g->val[g->n++] = val;
+	}
+	return 0;
+}
+
+/* Host h takes its requests: how many. */
+static uint32_t
+take_asks(struct fix *f, struct host_run *h, struct asks_got *g)
+{
+	struct dcf_store_batch b = {.asks = 1, .asked = on_ask, .asked_arg = g};
+
+	memset(g, 0, sizeof(*g));
+	if (dcf_store_commit(h->st, &b, f->err, sizeof(f->err)) != 0)
+		fail_msg("taking asks: %s", f->err);
+	return g->n;
+}
+
+/* A request of h for the host that holds task id. */
+static void
+ask(struct host_run *h, uint64_t id, uint32_t op, int64_t val)
+{
+	struct dcf_store_upd u = {.kind = DCF_SU_ASK, .ask_op = op, .ask_val = val};
+
+	u.t.id = id;
+	if (host_commit(h, &u, 1, 0, NULL) != 0)
+		fail_msg("asking: %s", h->err);
+}
+
+/*
+ * Requests for the host that holds a task (dcf-ctl from another host):
+ * recorded only for a task another host holds, unfinished (else refused,
+ * nothing written); the hosts notified (dcf_ask); taken by the holder
+ * once, as asked; a claim by another host drops them.
+ */
+static void
+test_pg_asks(void **state)
+{
+	struct fix *f = *state;
+	uint32_t claimed_n[NTASKS + 1] = {0}, ended_n[NTASKS + 1] = {0};
+	struct host_run h[2];
+	struct dcf_store_new a[3];
+	struct dcf_store_batch b = {.add = a, .nadd = 3};
+	struct dcf_store_upd u;
+	struct asks_got g;
+	struct dcf_store *r;
+	uint64_t deadline;
+	int fd, heard = 0;
+
+	memset(h, 0, sizeof(h));
+	for (int i = 0; i < 2; i++) {
+		char name[24];
+
+		snprintf(name, sizeof(name), "h%d", i);
+		h[i].claimed_n = claimed_n;
+		h[i].ended_n = ended_n;
+		if ((h[i].st = open_h(f, name)) == NULL)
+			fail_msg("%s: %s", name, f->err);
+	}
+	assert_non_null(r = open_r(f));
+	assert_true((fd = r->ops->listen(r, f->err, sizeof(f->err))) >= 0);
+	for (uint32_t i = 0; i < 3; i++)
+		new_task(&a[i], 0, NULL, "a\0", 2);
+	assert_int_equal(dcf_store_commit(h[0].st, &b, f->err, sizeof(f->err)), 0);
+	assert_int_equal(host_commit(&h[0], NULL, 0, 2, NULL), 0); /* 1 and 2 */
+	assert_int_equal(h[0].nheld, 2);
+	/* h1: task 1 is h0's (asked); 3 is nobody's and 2 (from h0) its own (refused). */
+	ask(&h[1], 1, 5, 9);
+	assert_int_equal(h[1].refused, 0);
+	ask(&h[1], 3, 4, 0);
+	assert_int_equal(h[1].refused, 1);
+	ask(&h[0], 2, 4, 0);
+	assert_int_equal(h[0].refused, 1);
+	assert_int_equal(pg_number(f, "SELECT count(*) FROM dcf_task WHERE ask_op <> 0"), 1);
+	deadline = tu_deadline(10000);
+	while (!(heard & DCF_HEARD_ASK)) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int w;
+
+		assert_true(dcf_now_ns() < deadline);
+		(void)poll(&p, 1, 1000);
+		assert_true((w = r->ops->heard(r, NULL, NULL, f->err, sizeof(f->err))) >= 0);
+		heard |= w;
+	}
+	/* h1 holds none of them: nothing for it; h0 takes its one, once. */
+	assert_int_equal(take_asks(f, &h[1], &g), 0);
+	assert_int_equal(take_asks(f, &h[0], &g), 1);
+	assert_int_equal(g.id[0], 1);
+	assert_int_equal(g.op[0], 5);
+	assert_int_equal(g.val[0], 9);
+	assert_int_equal(take_asks(f, &h[0], &g), 0);
+	/* Asked again; h0's lease ends and h1 claims it: the request is not h1's. */
+	ask(&h[1], 1, 6, 2);
+	assert_int_equal(h[1].refused, 0);
+	pg_do(f, "UPDATE dcf_task SET lease_until = now() - interval '1 s' WHERE id = 1");
+	assert_int_equal(host_commit(&h[1], NULL, 0, 1, NULL), 0);
+	assert_int_equal(h[1].nheld, 1);
+	assert_int_equal(h[1].held[0], 1);
+	assert_int_equal(take_asks(f, &h[1], &g), 0);
+	assert_int_equal(take_asks(f, &h[0], &g), 0);
+	/* An ended task: nothing to ask. */
+	memset(&u, 0, sizeof(u));
+	u.kind = DCF_SU_ENDED;
+	u.t.id = 1;
+	u.t.claim = h[1].claims[0];
+	u.t.state = DCF_SS_DONE;
+	assert_int_equal(host_commit(&h[1], &u, 1, 0, NULL), 0);
+	assert_int_equal(h[1].refused, 0);
+	ask(&h[0], 1, 5, 9);
+	assert_int_equal(h[0].refused, 1);
+	assert_int_equal(pg_number(f, "SELECT count(*) FROM dcf_task WHERE ask_op <> 0"), 0);
+	dcf_store_close(r);
+	for (int i = 0; i < 2; i++)
+		dcf_store_close(h[i].st);
+}
+
 /*
  * Several hosts, a commit whose answer is lost: the ids it took are those
  * of the retry, its claims are told by the retry, nothing twice.
@@ -1603,6 +1735,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_pg_lease_and_fence, setup_pg, teardown),
 	    cmocka_unit_test_setup_teardown(test_pg_hosts_lost_answer, setup_pg, teardown),
 	    cmocka_unit_test_setup_teardown(test_pg_claim_not_taken, setup_pg, teardown),
+	    cmocka_unit_test_setup_teardown(test_pg_asks, setup_pg, teardown),
 	};
 	int failed = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
 

@@ -338,14 +338,13 @@ on_sres(void *arg, const struct dcf_storeq_res *r)
 
 	if (r->is_add && g->nadd < 16)
 		g->add_id[g->nadd++] = r->id;
+	else if (r->refused && g->nrefused < 16)
+		g->refused[g->nrefused++] = r->id;
 	else if ((r->cookie & ~(DCF_STOREQ_CLAIMED - 1)) == DCF_STOREQ_CLAIMED &&
 	    g->nclaimed < 16) {
 		g->claimed[g->nclaimed] = r->task->id;
 		g->claim[g->nclaimed] = r->task->claim;
 		snprintf(g->cmd[g->nclaimed++], 8, "%s", (const char *)r->task->cmd);
-	} else if ((r->cookie & ~(DCF_STOREQ_REFUSED - 1)) == DCF_STOREQ_REFUSED &&
-	    g->nrefused < 16) {
-		g->refused[g->nrefused++] = r->id;
 	} else if (r->cookie == DCF_STOREQ_NEXT) {
 		g->nnext++;
 		g->next_ms = r->next_ms;
@@ -430,7 +429,7 @@ test_shared(void **state)
 		t.state = DCF_SS_DONE;
 		assert_int_equal(dcf_storeq_upd(q, DCF_SU_ENDED, &t, DCF_STOREQ_ENDED | t.id), 0);
 	}
-	COLLECT_UNTIL(q, &g, g.nupd == 2);
+	COLLECT_UNTIL(q, &g, g.nupd + g.nrefused == 2);
 	assert_int_equal(g.nrefused, 1);
 	assert_int_equal(g.refused[0], 2);
 	assert_int_equal(pg_number(f, "SELECT state FROM dcf_task WHERE id = 1"), DCF_SS_DONE);

@@ -46,8 +46,14 @@ struct qbatch {
 	struct dcf_store_task *claimed;
 	struct qmeta *claimedm;
 	uint32_t nclaimed, cclaimed;
-	uint64_t *refused;
+	uint32_t *refused; /* the changes refused, by index in upd, in order */
 	uint32_t nrefused, crefused;
+	struct qask {
+		uint64_t id;
+		uint32_t op;
+		int64_t val;
+	} * asked;
+	uint32_t nasked, casked;
 	int64_t next_ms;
 	int has_next;
 	struct qbatch *next; /* on the done list */
@@ -74,6 +80,7 @@ struct dcf_storeq {
 	void *gone_arg;
 	/* A shared store's (several hosts): the next claim asked for, the leases' renewal. */
 	uint32_t claim_want, claim_pins;
+	int asks_want;
 	uint64_t renew_every_ns, renew_next_ns; /* CLOCK_MONOTONIC */
 	struct timespec renew_at;               /* renew_next_ns, for the timed wait */
 	uint64_t renewed_ns;                    /* the last renewal that went through began */
@@ -99,13 +106,14 @@ batch_free(struct qbatch *b)
 	free(b->claimed);
 	free(b->claimedm);
 	free(b->refused);
+	free(b->asked);
 	free(b);
 }
 
 static void
 batch_reset(struct qbatch *b)
 {
-	b->nadd = b->nupd = b->nwoke = b->nclaimed = b->nrefused = 0;
+	b->nadd = b->nupd = b->nwoke = b->nclaimed = b->nrefused = b->nasked = 0;
 	b->has_next = 0;
 	b->used = 0;
 	b->next = NULL;
@@ -267,6 +275,20 @@ dcf_storeq_control(struct dcf_storeq *q, const struct dcf_store_ctl *c, uint64_t
 	return staged(q, 1);
 }
 
+int
+dcf_storeq_ask(struct dcf_storeq *q, uint64_t id, uint32_t op, int64_t val)
+{
+	struct dcf_store_upd *u = upd_slot(q, DCF_STOREQ_ASK | id);
+
+	if (u == NULL)
+		return -1;
+	u->kind = DCF_SU_ASK;
+	u->t.id = id;
+	u->ask_op = op;
+	u->ask_val = val;
+	return staged(q, 1);
+}
+
 static void
 wake_loop(struct dcf_storeq *q)
 {
@@ -334,21 +356,45 @@ on_claimed(void *arg, const struct dcf_store_task *t)
 	return 0;
 }
 
+/* t: the refused change's own (store.h: &upd[i].t), so its index is known. */
 static int
 on_refused(void *arg, const struct dcf_store_task *t)
 {
 	struct qbatch *b = arg;
+	const struct dcf_store_upd *u =
+	    (const struct dcf_store_upd *)(const void *)((const char *)t -
+	        offsetof(struct dcf_store_upd, t));
 
+	if (u < b->upd || u >= b->upd + b->nupd)
+		return 0; /* not one of this batch's: cannot be */
 	if (b->nrefused == b->crefused) {
 		uint32_t c = b->crefused ? b->crefused * 2 : 16;
-		uint64_t *n = realloc(b->refused, c * sizeof(*n));
+		uint32_t *n = realloc(b->refused, c * sizeof(*n));
 
 		if (n == NULL)
 			return -1;
 		b->refused = n;
 		b->crefused = c;
 	}
-	b->refused[b->nrefused++] = t->id;
+	b->refused[b->nrefused++] = (uint32_t)(u - b->upd);
+	return 0;
+}
+
+static int
+on_asked(void *arg, uint64_t id, uint32_t op, int64_t val)
+{
+	struct qbatch *b = arg;
+
+	if (b->nasked == b->casked) {
+		uint32_t c = b->casked ? b->casked * 2 : 16;
+		struct qask *n = realloc(b->asked, c * sizeof(*n));
+
+		if (n == NULL)
+			return -1; /* the rest are dropped, as a crash would */
+		b->asked = n;
+		b->casked = c;
+	}
+	b->asked[b->nasked++] = (struct qask){.id = id, .op = op, .val = val};
 	return 0;
 }
 
@@ -513,7 +559,8 @@ has_work_locked(const struct dcf_storeq *q)
 {
 	if (q->stage != NULL && batch_items(q->stage) > 0)
 		return 1;
-	return q->renew_every_ns > 0 && (q->claim_want > 0 || dcf_now_ns() >= q->renew_next_ns);
+	return q->renew_every_ns > 0 &&
+	    (q->claim_want > 0 || q->asks_want || dcf_now_ns() >= q->renew_next_ns);
 }
 
 static void *
@@ -542,7 +589,8 @@ committer(void *arg)
 		/* Stopping, only the release is left to do (tried a few times, then given up). */
 		shared_work = q->renew_every_ns > 0 && !q->fatal &&
 		    (q->stopping ? !q->released
-		                 : q->claim_want > 0 || dcf_now_ns() >= q->renew_next_ns);
+		                 : q->claim_want > 0 || q->asks_want ||
+		                dcf_now_ns() >= q->renew_next_ns);
 		if ((q->stage == NULL || batch_items(q->stage) == 0) && !shared_work)
 			break;
 		if (stage_locked(q) == NULL)
@@ -558,10 +606,12 @@ committer(void *arg)
 		sb = (struct dcf_store_batch){.claim = q->stopping ? 0 : q->claim_want,
 		    .claim_pins = q->claim_pins,
 		    .release = q->stopping && q->renew_every_ns > 0,
+		    .asks = q->asks_want && !q->stopping,
 		    .renew =
 		        q->renew_every_ns > 0 && !q->stopping && dcf_now_ns() >= q->renew_next_ns};
 		renew_began = dcf_now_ns();
 		q->claim_want = 0;
+		q->asks_want = 0;
 		pthread_mutex_unlock(&q->mu);
 		resolve(cur);
 		arena_used = cur->used; /* what a claim adds goes after, again at each try */
@@ -576,8 +626,10 @@ committer(void *arg)
 		sb.refused_arg = cur;
 		sb.claimed = on_claimed;
 		sb.claimed_arg = cur;
-		while (cur->nwoke = cur->nclaimed = cur->nrefused = 0, cur->used = arena_used,
-		    dcf_store_commit(q->st, &sb, err, sizeof(err)) == -1) {
+		sb.asked = on_asked;
+		sb.asked_arg = cur;
+		while (cur->nwoke = cur->nclaimed = cur->nrefused = cur->nasked = 0,
+		    cur->used = arena_used, dcf_store_commit(q->st, &sb, err, sizeof(err)) == -1) {
 			/*
 			 * A corrupt store, or a row that is there already (something
 			 * else writes the store): the same commit fails again however
@@ -718,6 +770,15 @@ dcf_storeq_claim(struct dcf_storeq *q, uint32_t n, uint32_t pins)
 	pthread_mutex_unlock(&q->mu);
 }
 
+void
+dcf_storeq_asks(struct dcf_storeq *q)
+{
+	pthread_mutex_lock(&q->mu);
+	q->asks_want = 1;
+	pthread_cond_signal(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+}
+
 int
 dcf_storeq_fd(const struct dcf_storeq *q)
 {
@@ -769,9 +830,13 @@ dcf_storeq_collect(struct dcf_storeq *q, void (*fn)(void *, const struct dcf_sto
 
 			fn(arg, &r);
 		}
-		for (uint32_t i = 0; i < b->nupd && fn != NULL; i++) {
+		for (uint32_t i = 0, ri = 0; i < b->nupd && fn != NULL; i++) {
 			struct dcf_storeq_res r = {.cookie = b->updc[i], .id = b->upd[i].t.id};
 
+			if (ri < b->nrefused && b->refused[ri] == i) {
+				r.refused = 1;
+				ri++;
+			}
 			fn(arg, &r);
 		}
 		for (uint32_t i = 0; i < b->nwoke && fn != NULL; i++) {
@@ -785,9 +850,11 @@ dcf_storeq_collect(struct dcf_storeq *q, void (*fn)(void *, const struct dcf_sto
 
 			fn(arg, &r);
 		}
-		for (uint32_t i = 0; i < b->nrefused && fn != NULL; i++) {
-			struct dcf_storeq_res r = {.cookie = DCF_STOREQ_REFUSED | b->refused[i],
-			    .id = b->refused[i]};
+		for (uint32_t i = 0; i < b->nasked && fn != NULL; i++) {
+			struct dcf_storeq_res r = {.cookie = DCF_STOREQ_ASKED | b->asked[i].id,
+			    .id = b->asked[i].id,
+			    .ask_op = b->asked[i].op,
+			    .ask_val = b->asked[i].val};
 
 			fn(arg, &r);
 		}

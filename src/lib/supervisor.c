@@ -3279,6 +3279,32 @@ ctl_drain(struct sup *s, char *text, size_t len, uint64_t *after)
 }
 
 /*
+ * Several hosts: a task that another host holds (svc_elsewhere) is asked
+ * of that host, through the store (dcf_storeq_ask): answered once the
+ * request is recorded, or refused if the task changed hands meanwhile. A
+ * request another host left here is carried out here or not at all.
+ */
+static int
+ctl_ask(struct sup *s, uint64_t id, uint32_t op, int64_t val, const char *what, char *text,
+    size_t len, uint64_t *after)
+{
+	unsigned long long n = (unsigned long long)id;
+
+	if (svc_asking(s->svc)) {
+		snprintf(text, len, "task %llu is no longer held here: nothing was changed", n);
+		return -1;
+	}
+	if (dcf_storeq_ask(s->storeq, id, op, val) == -1) {
+		snprintf(text, len, "out of memory: nothing was changed");
+		return -1;
+	}
+	snprintf(text, len, "task %llu is held by host %s: %s", n, svc_elsewhere(s->svc), what);
+	dcf_log(DCF_INFO, "Task-%llu: held by host %s: %s", n, svc_elsewhere(s->svc), what);
+	*after = id;
+	return 1;
+}
+
+/*
  * A task that has not started: never run. Where it waits decides how:
  * svc's memory or the store alone (svc drops it), or a slot of the books
  * (marked: the node that claims it ends it without a run). Either way its
@@ -3342,6 +3368,13 @@ ctl_cancel(struct sup *s, uint64_t id, char *text, size_t len, uint64_t *after)
 		break;
 	}
 	case SVC_DROPPED:
+		break;
+	case SVC_ELSEWHERE:
+		return ctl_ask(s, id, DCF_CTL_CANCEL, 0,
+		    "asked to cancel it there (it runs if it has started)", text, len, after);
+	case SVC_STORED: /* nobody's: its end alone, refused if a host takes it meanwhile */
+		if (svc_asking(s->svc))
+			return ctl_ask(s, id, 0, 0, NULL, text, len, after);
 		break;
 	case SVC_MOVED: /* svc_reprio's alone */
 		return -1;
@@ -3438,6 +3471,17 @@ ctl_priority(struct sup *s, uint64_t id, int64_t prio, char *text, size_t len, u
 	}
 	case SVC_MOVED:
 		break;
+	case SVC_ELSEWHERE: {
+		char what[64];
+
+		snprintf(what, sizeof(what), "asked to move it to priority %lld there",
+		    (long long)prio);
+		return ctl_ask(s, id, DCF_CTL_PRIORITY, prio, what, text, len, after);
+	}
+	case SVC_STORED: /* nobody's: its row alone */
+		if (svc_asking(s->svc))
+			return ctl_ask(s, id, 0, 0, NULL, text, len, after);
+		break;
 	}
 	old = t.prio;
 	t.prio = (int32_t)prio;
@@ -3461,7 +3505,7 @@ ctl_priority(struct sup *s, uint64_t id, int64_t prio, char *text, size_t len, u
  * signal makes it, and is not retried.
  */
 static int
-ctl_kill(struct sup *s, uint64_t id, int64_t sig, char *text, size_t len)
+ctl_kill(struct sup *s, uint64_t id, int64_t sig, char *text, size_t len, uint64_t *after)
 {
 	unsigned long long n = (unsigned long long)id;
 	uint32_t slot = DCF_NONE, state = DCF_TASK_FREE, node = DCF_NONE;
@@ -3505,6 +3549,28 @@ ctl_kill(struct sup *s, uint64_t id, int64_t sig, char *text, size_t len)
 		__atomic_store_n(&nd->kill_task, id, __ATOMIC_RELEASE);
 	}
 	dcf_unlock(&s->sg);
+	if (pid <= 0 && state == DCF_TASK_FREE && s->store != NULL && s->store->shared) {
+		/* Not in this host's books: another host's run, perhaps. */
+		char owner[128], what[96];
+		uint32_t st = 0;
+		int r = svc_holder(s->svc, id, owner, sizeof(owner), &st);
+
+		if (r == -1) {
+			snprintf(text, len,
+			    "the store could not be read: nothing was changed (see the log)");
+			return -1;
+		}
+		if (r == 1 && st == DCF_SS_RUNNING && owner[0] != '\0' &&
+		    strcmp(owner, s->o->host_id) != 0) {
+			snprintf(what, sizeof(what),
+			    "SIG%s asked of it there; its run is not retried", sig_name((int)sig));
+			return ctl_ask(s, id, DCF_CTL_KILL, sig, what, text, len, after);
+		}
+		if (r == 0) {
+			snprintf(text, len, "no task %llu", n);
+			return -1;
+		}
+	}
 	if (pid <= 0) {
 		if (state == DCF_TASK_QUEUED)
 			snprintf(text, len, "task %llu has not started: dcf-ctl cancel %llu", n, n);
@@ -3541,7 +3607,7 @@ sup_ctl(void *arg, const struct dcf_msg *m, char *text, size_t len, uint64_t *af
 	case DCF_CTL_CANCEL:
 		return ctl_cancel(s, m->u.ctl.id, text, len, after);
 	case DCF_CTL_KILL:
-		return ctl_kill(s, m->u.ctl.id, m->u.ctl.value, text, len);
+		return ctl_kill(s, m->u.ctl.id, m->u.ctl.value, text, len, after);
 	case DCF_CTL_PRIORITY:
 		return ctl_priority(s, m->u.ctl.id, m->u.ctl.value, text, len, after);
 	case DCF_CTL_SCALE:

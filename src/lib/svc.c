@@ -138,6 +138,8 @@ struct svc {
 	uint64_t claim_at;          /* CLOCK_REALTIME: look again then (0: no time set) */
 	uint64_t *cm_id, *cm_claim; /* id -> claim, open addressing (0: empty) */
 	uint32_t cm_cap, cm_n;
+	char elsewhere[128]; /* the host that holds a task, as the store last said */
+	int asking;          /* a request another host left is carried out */
 	unsigned char frame[DCF_PROTO_MAX];
 };
 
@@ -667,6 +669,38 @@ on_claimed(struct svc *v, const struct dcf_store_task *t)
 	v->nready++;
 }
 
+static void tell_later_refused(struct svc *v, uint64_t id);
+
+/*
+ * A request another host left for a task this one holds (dcf-ctl cancel,
+ * kill, priority), carried out as if asked here, but never passed on.
+ */
+static void
+carry_out(struct svc *v, const struct dcf_storeq_res *r)
+{
+	struct dcf_msg m = {.type = DCF_MSG_CTL};
+	char text[512];
+	uint64_t after = 0;
+
+	if (v->ctl == NULL ||
+	    (r->ask_op != DCF_CTL_CANCEL && r->ask_op != DCF_CTL_KILL &&
+	        r->ask_op != DCF_CTL_PRIORITY)) {
+		dcf_log(DCF_WARNING,
+		    "Task-%llu: a request from another host this one does not "
+		    "know (%u, a newer dcf?): not carried out",
+		    (unsigned long long)r->id, r->ask_op);
+		return;
+	}
+	m.u.ctl.op = r->ask_op;
+	m.u.ctl.id = r->id;
+	m.u.ctl.value = r->ask_val;
+	v->asking = 1;
+	(void)v->ctl(v->ctl_arg, &m, text, sizeof(text), &after);
+	v->asking = 0;
+	dcf_log(DCF_WARNING, "Task-%llu: asked by another host: %s", (unsigned long long)r->id,
+	    text);
+}
+
 /* The store's word on a claim, on a refused change, on when to look again. */
 static int
 shared_word(struct svc *v, const struct dcf_storeq_res *r)
@@ -677,12 +711,21 @@ shared_word(struct svc *v, const struct dcf_storeq_res *r)
 		on_claimed(v, r->task);
 		return 1;
 	}
-	if ((r->cookie & ~(DCF_STOREQ_REFUSED - 1)) == DCF_STOREQ_REFUSED) {
-		dcf_log(DCF_WARNING,
-		    "Task-%llu: another host holds it now (this host's lease on it ended): what "
-		    "this host did of it is not recorded",
-		    (unsigned long long)r->id);
-		cm_del(v, r->id);
+	if ((r->cookie & ~(DCF_STOREQ_ASKED - 1)) == DCF_STOREQ_ASKED) {
+		carry_out(v, r);
+		return 1;
+	}
+	if (r->refused) {
+		/* A dcf-ctl answer that waited for it: nothing was done after all. */
+		tell_later_refused(v, r->id);
+		if ((r->cookie & ~(DCF_STOREQ_ASK - 1)) != DCF_STOREQ_ASK &&
+		    svc_claim_of(v, r->id) != 0) {
+			dcf_log(DCF_WARNING,
+			    "Task-%llu: another host holds it now (this host's lease on it ended): "
+			    "what this host did of it is not recorded",
+			    (unsigned long long)r->id);
+			cm_del(v, r->id);
+		}
 		return 1;
 	}
 	if (r->cookie == DCF_STOREQ_NEXT) {
@@ -936,7 +979,8 @@ on_retry(struct svc *v, struct conn *c, const struct dcf_msg *m)
 		    "recorded");
 		return;
 	}
-	for (uint32_t i = 0; i < v->pending.n; i++)
+	/* (Several hosts: a submission not committed has no id yet, only a placeholder.) */
+	for (uint32_t i = 0; !v->shared && i < v->pending.n; i++)
 		if (vq_at(&v->pending, i)->id == id) {
 			send_error(v, c, m->tag, DCF_PE_BADCTL,
 			    "task is not committed yet: it has not ended");
@@ -1244,12 +1288,14 @@ svc_io(struct svc *v)
 			if (v->listen_fd == -1)
 				dcf_log(DCF_ERROR, "store: %s: other hosts' news is not heard",
 				    err);
-			w = 3;
+			w = DCF_HEARD_READY | DCF_HEARD_ENDED | DCF_HEARD_ASK;
 		}
-		if (w & 1)
+		if (w & DCF_HEARD_READY)
 			v->claim_more = 1;
-		if (w & 2)
+		if (w & DCF_HEARD_ENDED)
 			check_waiters(v);
+		if ((w & DCF_HEARD_ASK) && v->q != NULL)
+			dcf_storeq_asks(v->q);
 	}
 	accept_all(v);
 	for (uint32_t i = 0; i < SVC_MAX_CONN; i++) {
@@ -1316,6 +1362,30 @@ tell_later(struct svc *v, uint64_t id)
 			ok.u.error.text = v->later[i].text;
 			ok.u.error.text_len = (uint32_t)strlen(v->later[i].text);
 			send_msg(v, c, &ok);
+			owed_one(c);
+		}
+		v->later[i] = v->later[--v->nlater];
+	}
+}
+
+/* Those answers, when the change was refused (several hosts): nothing was done. */
+static void
+tell_later_refused(struct svc *v, uint64_t id)
+{
+	for (uint32_t i = 0; i < v->nlater;) {
+		struct conn *c;
+		char text[200];
+
+		if (v->later[i].id != id) {
+			i++;
+			continue;
+		}
+		if ((c = conn_of(v, v->later[i].who)) != NULL) {
+			snprintf(text, sizeof(text),
+			    "task %llu changed hands meanwhile (another host took it, or it "
+			    "started or ended): nothing was changed; ask again",
+			    (unsigned long long)id);
+			send_error(v, c, (uint32_t)v->later[i].who, DCF_PE_BADCTL, text);
 			owed_one(c);
 		}
 		v->later[i] = v->later[--v->nlater];
@@ -1428,6 +1498,8 @@ svc_committed(void *arg, const struct dcf_storeq_res *r)
 			tell_later(v, r->id);
 		if (r->cookie & DCF_STOREQ_CTL)
 			tell_later(v, r->cookie); /* a control state's: answered by its cookie */
+		if ((r->cookie & ~(DCF_STOREQ_ASK - 1)) == DCF_STOREQ_ASK)
+			tell_later(v, r->id); /* asked of the host that holds it */
 		if (r->cookie & DCF_STOREQ_ENDED) {
 			cm_del(v, r->id);
 			moved_del(v, r->id);
@@ -2128,6 +2200,80 @@ counts_of(void *arg, const struct dcf_store_task *t)
 	return 0;
 }
 
+/* counts_of, and the host that holds it (svc.elsewhere). */
+struct holder_row {
+	struct svc *v;
+	struct dcf_store_task *t;
+};
+
+static int
+holder_row(void *arg, const struct dcf_store_task *t)
+{
+	struct holder_row *h = arg;
+
+	h->v->elsewhere[0] = '\0';
+	if (t->owner != NULL)
+		snprintf(h->v->elsewhere, sizeof(h->v->elsewhere), "%s", t->owner);
+	return counts_of(h->t, t);
+}
+
+int
+svc_holder(struct svc *v, uint64_t id, char *owner, size_t len, uint32_t *state)
+{
+	struct dcf_store_task t;
+	struct holder_row h = {.v = v, .t = &t};
+	char err[DCF_ERRLEN];
+	int r;
+
+	memset(&t, 0, sizeof(t));
+	if ((r = dcf_store_get(v->rd, id, holder_row, &h, err, sizeof(err))) == -1)
+		dcf_log(DCF_ERROR, "store: %s", err);
+	if (r == 1) {
+		snprintf(owner, len, "%s", v->elsewhere);
+		*state = t.state;
+	}
+	return r;
+}
+
+const char *
+svc_elsewhere(const struct svc *v)
+{
+	return v->elsewhere;
+}
+
+int
+svc_asking(const struct svc *v)
+{
+	return v->asking;
+}
+
+/*
+ * Several hosts, a task not in this host's memory: in its books if it
+ * holds it; else another host's, or nobody's (its row alone changes, the
+ * change fenced: refused if a host claims it meanwhile).
+ */
+static enum svc_where
+shared_where(struct svc *v, uint64_t id, struct dcf_store_task *t)
+{
+	struct holder_row h = {.v = v, .t = t};
+	char err[DCF_ERRLEN];
+	int r;
+
+	if ((r = dcf_store_get(v->rd, id, holder_row, &h, err, sizeof(err))) == -1) {
+		dcf_log(DCF_ERROR, "store: %s", err);
+		return SVC_FAILED;
+	}
+	if (r == 0)
+		return SVC_NOTASK;
+	if (dcf_store_state_final(t->state))
+		return SVC_ENDED;
+	if (svc_claim_of(v, id) != 0)
+		return SVC_HANDED;
+	if (v->elsewhere[0] != '\0' && strcmp(v->elsewhere, v->o->host_id) != 0)
+		return SVC_ELSEWHERE;
+	return SVC_STORED;
+}
+
 /* What dcf_store_get gives svc_reprio: the row's counts, and it as a task to run. */
 struct reprio_row {
 	struct svc *v;
@@ -2165,7 +2311,8 @@ svc_reprio(struct svc *v, uint64_t id, int32_t prio, struct dcf_store_task *t)
 	t->state = DCF_SS_NSTATES;
 	if (id == 0 || id >= v->next_id)
 		return SVC_NOTASK;
-	for (uint32_t i = 0; i < v->pending.n; i++)
+	/* (Several hosts: a submission not committed has no id yet, only a placeholder.) */
+	for (uint32_t i = 0; !v->shared && i < v->pending.n; i++)
 		if (vq_at(&v->pending, i)->id == id)
 			return SVC_PENDING;
 	for (uint32_t lvl = 0; lvl < DCF_LEVELS; lvl++)
@@ -2191,6 +2338,8 @@ svc_reprio(struct svc *v, uint64_t id, int32_t prio, struct dcf_store_task *t)
 			}
 			return SVC_MOVED;
 		}
+	if (v->shared)
+		return shared_where(v, id, t);
 	/* Not in memory: the store says (committed, so there). */
 	if ((r = dcf_store_get(v->rd, id, reprio_row, &rr, err, sizeof(err))) == -1) {
 		dcf_log(DCF_ERROR, "store: %s", err);
@@ -2254,7 +2403,8 @@ svc_cancel(struct svc *v, uint64_t id, struct dcf_store_task *t)
 	t->state = DCF_SS_NSTATES;
 	if (id == 0 || id >= v->next_id)
 		return SVC_NOTASK;
-	for (uint32_t i = 0; i < v->pending.n; i++)
+	/* (Several hosts: a submission not committed has no id yet, only a placeholder.) */
+	for (uint32_t i = 0; !v->shared && i < v->pending.n; i++)
 		if (vq_at(&v->pending, i)->id == id)
 			return SVC_PENDING;
 	for (uint32_t lvl = 0; lvl < DCF_LEVELS; lvl++)
@@ -2273,6 +2423,8 @@ svc_cancel(struct svc *v, uint64_t id, struct dcf_store_task *t)
 			t->runs = vt->prior.runs;
 			return SVC_DROPPED;
 		}
+	if (v->shared)
+		return shared_where(v, id, t);
 	/* Not in memory: the store says (committed, so there). */
 	if ((r = dcf_store_get(v->rd, id, counts_of, t, err, sizeof(err))) == -1) {
 		dcf_log(DCF_ERROR, "store: %s", err);

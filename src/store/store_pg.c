@@ -13,6 +13,8 @@
  *   dcf_dep(on_id, task)  --after, as SQLite's dep
  *   dcf_host(owner, ...)  (2) each host: when it was seen, its commit_seq
  *   dcf_task_id     (2) the ids several hosts take theirs from
+ *   (3) dcf_task's ask_op, ask_val: dcf-ctl's request of another host for
+ *                   the host that holds the task (channel dcf_ask)
  * Every integer is a bigint, every value travels in binary: nothing is
  * quoted or parsed as text on the way.
  *
@@ -59,7 +61,8 @@
 #include "dcf/store.h"
 #include "dcf/util.h"
 
-#define SCHEMA  2 /* 2: several hosts (owner, lease_until, claim; dcf_host; the id sequence) */
+/* 2: several hosts (owner, lease_until, claim; dcf_host; the id sequence); 3: asks */
+#define SCHEMA  3
 #define KEY_MAX 512
 #define NPARAM  20
 
@@ -111,6 +114,9 @@ enum pg_stmt {
 	Q_RESET,
 	Q_NOTIFY_ENDED,
 	Q_STATE_LOCK,
+	Q_ASK,
+	Q_ASKS,
+	Q_NOTIFY_ASK,
 	Q_NSTMT
 };
 
@@ -204,14 +210,15 @@ static const char *const sql_text[Q_NSTMT] = {
      */
     [Q_CLAIM] =
         "UPDATE dcf_task t SET owner = $1::text, lease_until = now() + $2" B
-        " * interval '1 millisecond', claim = t.claim + 1, attempts = t.attempts + "
+        " * interval '1 millisecond', claim = t.claim + 1, ask_op = 0, ask_val = 0, attempts = "
+        "t.attempts + "
         "CASE WHEN t.state = 1 THEN 1 ELSE 0 END, state = 0, pid = 0, claim_seq = $4" B
         " FROM (SELECT id AS cid FROM dcf_task WHERE " CLAIMABLE " AND ($5" B " = 0 OR pin <= $5" B
         ") ORDER BY prio DESC, id LIMIT $3" B " FOR UPDATE SKIP LOCKED) c "
         "WHERE t.id = c.cid RETURNING " COLS,
     [Q_RENEW] = "UPDATE dcf_task SET lease_until = now() + $2" B " * interval '1 millisecond' "
                 "WHERE owner = $1::text AND state < 2",
-    [Q_RELEASE] = "UPDATE dcf_task SET owner = NULL, lease_until = NULL "
+    [Q_RELEASE] = "UPDATE dcf_task SET owner = NULL, lease_until = NULL, ask_op = 0 "
                   "WHERE owner = $1::text AND state = 0",
     /* When a task not claimable now may become so: a lease ends, a delay passes (ms). */
     [Q_NEXT] = "SELECT ceil(1000 * extract(epoch FROM least("
@@ -235,10 +242,11 @@ static const char *const sql_text[Q_NSTMT] = {
     [Q_SEQ_SET] = "WITH m AS (UPDATE dcf_meta SET v = $2" B "::text WHERE k = 'commit_seq' AND "
                   "$1::text IS NULL) UPDATE dcf_host SET commit_seq = $2" B ", seen = now() "
                   "WHERE owner = $1::text",
-    [Q_UNCLAIM] = "UPDATE dcf_task SET owner = NULL, lease_until = NULL WHERE id = $1" B
-                  " AND owner = $2::text AND claim = $3" B " AND state = 0",
+    [Q_UNCLAIM] = "UPDATE dcf_task SET owner = NULL, lease_until = NULL, ask_op = 0 "
+                  "WHERE id = $1" B " AND owner = $2::text AND claim = $3" B " AND state = 0",
     /* A restart: what this host held goes back, a run it had started counted lost. */
     [Q_RESET] = "UPDATE dcf_task SET owner = NULL, lease_until = NULL, pid = 0, state = 0, "
+                "ask_op = 0, "
                 "attempts = attempts + CASE WHEN state = 1 THEN 1 ELSE 0 END "
                 "WHERE owner = $1::text AND state < 2",
     [Q_NOTIFY_ENDED] = "SELECT pg_notify('dcf_ended', current_schema())",
@@ -248,6 +256,14 @@ static const char *const sql_text[Q_NSTMT] = {
      * waits; or it ended first, and this sees it ended).
      */
     [Q_STATE_LOCK] = "SELECT state FROM dcf_task WHERE id = $1" B " FOR SHARE",
+    /* Another host's task: a request for it, its holder told (dcf_ask). */
+    [Q_ASK] = "UPDATE dcf_task SET ask_op = $2" B ", ask_val = $3" B " WHERE id = $1" B
+              " AND state < 2 AND owner IS NOT NULL AND owner <> $4::text",
+    /* (RETURNING gives the new values: the old ones come from the locked read.) */
+    [Q_ASKS] = "UPDATE dcf_task t SET ask_op = 0, ask_val = 0 FROM (SELECT id, ask_op, ask_val "
+               "FROM dcf_task WHERE owner = $1::text AND ask_op <> 0 AND state < 2 FOR UPDATE) o "
+               "WHERE t.id = o.id RETURNING o.id, o.ask_op, o.ask_val",
+    [Q_NOTIFY_ASK] = "SELECT pg_notify('dcf_ask', current_schema())",
     [Q_CLAIMED] = "SELECT " COLS " FROM dcf_task WHERE owner = $1::text AND claim_seq = $2" B
                   " AND state = 0 ORDER BY prio DESC, id",
 };
@@ -281,7 +297,9 @@ static const char schema_sql[] =
     " owner text,"
     " lease_until timestamptz,"
     " claim bigint NOT NULL DEFAULT 0,"
-    " claim_seq bigint NOT NULL DEFAULT 0);"
+    " claim_seq bigint NOT NULL DEFAULT 0,"
+    " ask_op bigint NOT NULL DEFAULT 0,"
+    " ask_val bigint NOT NULL DEFAULT 0);"
     "CREATE TABLE dcf_dep (on_id bigint NOT NULL, task bigint NOT NULL, "
     "PRIMARY KEY (on_id, task));"
     "CREATE INDEX dcf_task_unfinished ON dcf_task(id) WHERE state < 2;"
@@ -295,6 +313,8 @@ static const char *const upgrade_sql[SCHEMA + 1] = {
     [1] = "ALTER TABLE dcf_task ADD COLUMN owner text, ADD COLUMN lease_until timestamptz, "
           "ADD COLUMN claim bigint NOT NULL DEFAULT 0, "
           "ADD COLUMN claim_seq bigint NOT NULL DEFAULT 0;" SHARED_SQL,
+    [2] = "ALTER TABLE dcf_task ADD COLUMN ask_op bigint NOT NULL DEFAULT 0, "
+          "ADD COLUMN ask_val bigint NOT NULL DEFAULT 0;",
 };
 
 #ifdef DCF_INJECT_ENABLE
@@ -315,6 +335,7 @@ struct st_pg {
 	uint32_t lease_ms; /* shared: how long a claim lasts unless renewed */
 	int notify;        /* shared: this commit made tasks claimable (told to the others) */
 	int ended;         /* shared: this commit ended tasks (told to whoever waits for them) */
+	int asked;         /* shared: this commit left requests for other hosts */
 	int listening;     /* a reader: LISTEN was said on this connection */
 	char schema[128];  /* a listener: its schema's name, the notifications' payload */
 };
@@ -1029,6 +1050,14 @@ upd_params(struct st_pg *s, const struct dcf_store_upd *u, enum pg_stmt *kp, str
 	case DCF_SU_DUE:
 		k = Q_DUE;
 		break;
+	case DCF_SU_ASK:
+		if (s->owner[0] == '\0')
+			goto bad;
+		k = Q_ASK;
+		p_i64(p, u->ask_op);
+		p_i64(p, u->ask_val);
+		p_text(p, s->owner);
+		break;
 	default:
 		goto bad;
 	}
@@ -1061,6 +1090,14 @@ upd_done(struct st_pg *s, struct dcf_store_batch *b, const struct dcf_store_upd 
 
 	if (n == 1 && u->kind == DCF_SU_ENDED)
 		s->ended = 1;
+	if (u->kind == DCF_SU_ASK) {
+		/* None but this host, or nobody, holds it now (or it ended): not asked. */
+		if (n == 1)
+			s->asked = 1;
+		else if (b->refused != NULL && b->refused(b->refused_arg, t) != 0)
+			goto nomem;
+		return 0;
+	}
 	if (n == 1)
 		return u->kind == DCF_SU_ENDED
 		    ? deps_resolve(s, b, t->id, t->state == DCF_SS_DONE, t->ended_ns, err, errlen)
@@ -1073,15 +1110,16 @@ upd_done(struct st_pg *s, struct dcf_store_batch *b, const struct dcf_store_upd 
 	 * another claimed it after this one's lease ended, or has ended it.
 	 */
 	if (rc == 0 && fenced && s->owner[0] != '\0' && b->refused != NULL &&
-	    b->refused(b->refused_arg, t) != 0) {
-		snprintf(err, errlen, "%s: task %" PRIu64 ": out of memory", s->base.where, t->id);
-		errno = ENOMEM;
-		return -1;
-	}
+	    b->refused(b->refused_arg, t) != 0)
+		goto nomem;
 	if (rc == 0)
 		return 0;
 	snprintf(err, errlen, "%s: task %" PRIu64 " is not stored", s->base.where, t->id);
 	errno = EINVAL;
+	return -1;
+nomem:
+	snprintf(err, errlen, "%s: task %" PRIu64 ": out of memory", s->base.where, t->id);
+	errno = ENOMEM;
 	return -1;
 }
 
@@ -1295,7 +1333,7 @@ pg_commit(struct dcf_store *st, struct dcf_store_batch *b, char *err, size_t err
 	uint64_t max0 = s->max_id;
 	int64_t ndep0 = s->ndep, n = 0;
 	int shared = s->owner[0] != '\0';
-	PGresult *r, *claimed = NULL;
+	PGresult *r, *claimed = NULL, *asks = NULL;
 	struct params p = {0};
 	uint32_t deps = 0;
 	int e, rc;
@@ -1311,9 +1349,12 @@ pg_commit(struct dcf_store *st, struct dcf_store_batch *b, char *err, size_t err
 		b->claim = b->renew = b->release = 0;
 	if (!shared)
 		b->reset = 0;
-	if (b->nadd == 0 && b->nupd == 0 && b->claim == 0 && !b->renew && !b->release && !b->reset)
+	if (!shared)
+		b->asks = 0;
+	if (b->nadd == 0 && b->nupd == 0 && b->claim == 0 && !b->renew && !b->release &&
+	    !b->reset && !b->asks)
 		return 0;
-	s->notify = s->ended = 0;
+	s->notify = s->ended = s->asked = 0;
 	if (PQstatus(s->c) != CONNECTION_OK && reconnect(s, err, errlen) == -1)
 		return -1;
 	if (shared && reserve_ids(s, b, err, errlen) == -1)
@@ -1379,6 +1420,15 @@ pg_commit(struct dcf_store *st, struct dcf_store_batch *b, char *err, size_t err
 			goto fail;
 		PQclear(r);
 	}
+	if (shared && s->asked) {
+		if ((r = run(s, Q_NOTIFY_ASK, NULL, PGRES_TUPLES_OK, err, errlen)) == NULL)
+			goto fail;
+		PQclear(r);
+	}
+	p.n = 0;
+	p_text(&p, s->owner);
+	if (b->asks && (asks = run(s, Q_ASKS, &p, PGRES_TUPLES_OK, err, errlen)) == NULL)
+		goto fail;
 	p.n = 0;
 	if (shared)
 		p_text(&p, s->owner);
@@ -1432,6 +1482,12 @@ pg_commit(struct dcf_store *st, struct dcf_store_batch *b, char *err, size_t err
 		}
 	}
 	PQclear(claimed);
+	/* Taken once committed: one not told (a lost answer, a crash) is dropped, as asked. */
+	for (int i = 0; asks != NULL && b->asked != NULL && i < PQntuples(asks); i++)
+		if (b->asked(b->asked_arg, col_u64(asks, i, 0), (uint32_t)col_i64(asks, i, 1),
+		        col_i64(asks, i, 2)) != 0)
+			break;
+	PQclear(asks);
 	return 0;
 fail:
 	e = errno;
@@ -1440,6 +1496,7 @@ fail:
 	errno = e;
 undone:
 	PQclear(claimed);
+	PQclear(asks);
 	s->max_id = max0;
 	s->ndep = ndep0;
 	return -1;
@@ -1680,7 +1737,8 @@ pg_listen(struct dcf_store *st, char *err, size_t errlen)
 	if (ready(s, err, errlen) == -1)
 		return -1;
 	if (!s->listening) {
-		if (simple(s, "LISTEN dcf_ready; LISTEN dcf_ended", "listening", err, errlen) == -1)
+		if (simple(s, "LISTEN dcf_ready; LISTEN dcf_ended; LISTEN dcf_ask", "listening",
+		        err, errlen) == -1)
 			return -1;
 		r = PQexec(s->c, "SELECT current_schema()");
 		if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
@@ -1692,7 +1750,7 @@ pg_listen(struct dcf_store *st, char *err, size_t errlen)
 	return PQsocket(s->c);
 }
 
-/* What came since: 1 claimable, 2 ended (or both), 0 nothing; -1 the connection lost. */
+/* What came since: DCF_HEARD_* bits, 0 nothing; -1 the connection lost. */
 static int
 pg_heard(struct dcf_store *st, void (*ended)(void *, uint64_t), void *arg, char *err, size_t errlen)
 {
@@ -1708,7 +1766,9 @@ pg_heard(struct dcf_store *st, void (*ended)(void *, uint64_t), void *arg, char 
 	}
 	while ((nf = PQnotifies(s->c)) != NULL) {
 		if (strcmp(nf->extra, s->schema) == 0)
-			what |= strcmp(nf->relname, "dcf_ready") == 0 ? 1 : 2;
+			what |= strcmp(nf->relname, "dcf_ready") == 0 ? DCF_HEARD_READY
+			    : strcmp(nf->relname, "dcf_ended") == 0   ? DCF_HEARD_ENDED
+			                                              : DCF_HEARD_ASK;
 		PQfreemem(nf);
 	}
 	return what;

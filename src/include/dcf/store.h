@@ -120,6 +120,12 @@ enum dcf_store_upd_kind {
 	DCF_SU_PRIO,        /* dcf-ctl priority, while unfinished: prio */
 	DCF_SU_DUE,         /* a delayed task's time came: not_before_ns 0, it waits as any other */
 	DCF_SU_CONTROL,     /* not a task's: the service's dcf-ctl state (ctl), id 0 */
+	/*
+	 * A shared store: dcf-ctl's request (ask_op, a DCF_CTL_* of proto.h,
+	 * and ask_val) for the host that holds the task, another than this
+	 * one, unfinished; refused (store_batch) when no other host holds it.
+	 */
+	DCF_SU_ASK,
 };
 /* What dcf-ctl set that outlives the supervisor: the networks paused, draining. */
 struct dcf_store_ctl {
@@ -130,6 +136,8 @@ struct dcf_store_upd {
 	uint32_t kind;
 	struct dcf_store_task t;  /* id and the fields the kind names */
 	struct dcf_store_ctl ctl; /* DCF_SU_CONTROL's */
+	uint32_t ask_op;          /* DCF_SU_ASK's */
+	int64_t ask_val;
 };
 
 /*
@@ -180,7 +188,10 @@ struct dcf_store_batch {
 	 *     that run counted as lost (attempts + 1);
 	 *   next_ms: then, in how many ms (the database's clock) a task not
 	 *     claimable now may become so (a lease ends, a delay passes), -1
-	 *     if none.
+	 *     if none;
+	 *   asks: the requests other hosts left (DCF_SU_ASK) on tasks this
+	 *     host holds, taken (each told to asked once committed, then gone
+	 *     from the store; a claim or a release drops a task's).
 	 */
 	dcf_store_each_fn refused;
 	void *refused_arg;
@@ -191,6 +202,9 @@ struct dcf_store_batch {
 	uint32_t claim_pins; /* the claimed may ask for networks 1..this (pin - 1); 0: any */
 	dcf_store_each_fn claimed;
 	void *claimed_arg;
+	uint32_t asks;
+	int (*asked)(void *arg, uint64_t id, uint32_t op, int64_t val);
+	void *asked_arg;
 	uint64_t renewed;
 	int64_t next_ms;
 };
@@ -261,10 +275,11 @@ struct dcf_store_ops {
 	void (*close)(struct dcf_store *st);
 	/*
 	 * A shared store (NULL where there is none): be told, on this handle,
-	 * when tasks become claimable and when tasks end, whoever did it. listen
-	 * gives the descriptor to poll for POLLIN (-1 with err); heard takes
-	 * what came: 1 if tasks became claimable, 0 if not (each end told to
-	 * ended), -1 with err when the connection was lost (listen again).
+	 * when tasks become claimable, when tasks end and when a host asked
+	 * another for something (DCF_SU_ASK), whoever did it. listen gives the
+	 * descriptor to poll for POLLIN (-1 with err); heard takes what came:
+	 * DCF_HEARD_* bits (0: nothing), -1 with err when the connection was
+	 * lost (listen again).
 	 */
 	int (*listen)(struct dcf_store *st, char *err, size_t errlen);
 	/*
@@ -276,6 +291,10 @@ struct dcf_store_ops {
 	int (*heard)(struct dcf_store *st, void (*ended)(void *arg, uint64_t id), void *arg,
 	    char *err, size_t errlen);
 };
+
+#define DCF_HEARD_READY 1 /* tasks became claimable */
+#define DCF_HEARD_ENDED 2 /* tasks ended */
+#define DCF_HEARD_ASK   4 /* a host left requests for the hosts that hold tasks */
 
 /* Every backend's handle begins with this. */
 struct dcf_store {

@@ -41,14 +41,18 @@ struct dcf_storeq;
 #define DCF_STOREQ_WOKE (1ULL << 60)
 /*
  * A shared store's (several hosts; store.h), each given after a commit's
- * items and woken: a change of this host's that was refused (another host
- * holds the task now: id); a task this host claimed (task: all of it, its
- * command and claim included); when a task not claimable now may become
- * so (next_ms, -1 none), once per commit that claimed.
+ * items and woken: a task this host claimed (task: all of it, its command
+ * and claim included); when a task not claimable now may become so
+ * (next_ms, -1 none), once per commit that claimed; a request another
+ * host left for this one (ask_op, ask_val: store.h DCF_SU_ASK). A change
+ * the store refused (another host holds the task now, or nobody does, for
+ * an ask) comes as its item, with refused set. ASK: the cookie of a
+ * request staged for another host's task (DCF_SU_ASK): this bit | its id.
  */
 #define DCF_STOREQ_CLAIMED (1ULL << 59)
-#define DCF_STOREQ_REFUSED (1ULL << 58)
 #define DCF_STOREQ_NEXT    (1ULL << 57)
+#define DCF_STOREQ_ASKED   (1ULL << 56)
+#define DCF_STOREQ_ASK     (1ULL << 55)
 
 /* What a committed item gives back. */
 struct dcf_storeq_res {
@@ -62,6 +66,9 @@ struct dcf_storeq_res {
 	int32_t prio;
 	const struct dcf_store_task *task; /* CLAIMED: valid while the callback runs */
 	int64_t next_ms;                   /* NEXT */
+	uint32_t refused;                  /* a change: not applied (shared store) */
+	uint32_t ask_op;                   /* ASKED */
+	int64_t ask_val;
 };
 
 /* Start the committer on st (not closed here). NULL with errno and err. */
@@ -92,6 +99,15 @@ size_t dcf_storeq_collect(struct dcf_storeq *q, void (*fn)(void *, const struct 
  * and lets go of what it holds and has not started when it stops.
  */
 void dcf_storeq_claim(struct dcf_storeq *q, uint32_t n, uint32_t pins);
+/*
+ * A shared store: stage a request (op, val: proto.h's DCF_CTL_*) for the
+ * host that holds task id, another than this one (DCF_SU_ASK); its result
+ * comes by the cookie DCF_STOREQ_ASK | id, refused if no other host holds
+ * it unfinished. 0, or -1 (out of memory).
+ */
+int dcf_storeq_ask(struct dcf_storeq *q, uint64_t id, uint32_t op, int64_t val);
+/* A shared store: take the requests other hosts left for this one in the next commit. */
+void dcf_storeq_asks(struct dcf_storeq *q);
 /*
  * A shared store: when (CLOCK_MONOTONIC ns) the last renewal of this host's
  * leases that went through began: they hold until then plus the lease.

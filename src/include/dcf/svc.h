@@ -99,6 +99,9 @@ enum svc_where {
 	SVC_RUNNING, /* in the store alone, running when the last supervisor died */
 	SVC_FAILED,  /* the store could not be read, or out of memory: nothing changed */
 	SVC_MOVED,   /* svc_reprio: in memory, at its new priority */
+	/* Several hosts (not in this host's memory or books): */
+	SVC_ELSEWHERE, /* another host holds it (svc_holder): ask it (dcf_storeq_ask) */
+	SVC_STORED,    /* in the store, held by none: its row alone changes (fenced) */
 };
 /*
  * Cancel task id where svc holds it (SVC_DROPPED); else say where it is.
@@ -119,6 +122,16 @@ enum svc_where svc_reprio(struct svc *v, uint64_t id, int32_t prio, struct dcf_s
  * committed. -1 out of memory: nothing may change then.
  */
 int svc_pin(struct svc *v, uint64_t id);
+/*
+ * Several hosts: the host holding task id as the store says now, into
+ * owner (empty: none), and its state: 1, 0 no such task, -1 the store
+ * could not be read (logged). What SVC_ELSEWHERE found is there too.
+ */
+int svc_holder(struct svc *v, uint64_t id, char *owner, size_t len, uint32_t *state);
+/* The last SVC_ELSEWHERE's holder. */
+const char *svc_elsewhere(const struct svc *v);
+/* 1 while a request another host left here is carried out: it is not passed on again. */
+int svc_asking(const struct svc *v);
 /* When the next delayed task is due (CLOCK_REALTIME ns), or UINT64_MAX. */
 uint64_t svc_next_due(const struct svc *v);
 /* The id the next submission gets: every id below it was given. */
