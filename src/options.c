@@ -1,5 +1,8 @@
 /* options.c - dcf-supervisor's command line: its entries of the option table (opts.h), stored. */
+#include <errno.h>
+#include <pwd.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -128,6 +131,9 @@ store(const struct opt_parser *p, struct sup_opts *o, enum opt_id id, const stru
 	case OPT_LEASE:
 		o->lease_ms = (uint32_t)v->u;
 		break;
+	case OPT_ALLOW_USER:
+		o->allow_text = v->s;
+		break;
 	case OPT_NO_CGROUPS:
 		o->no_cgroups = 1;
 		break;
@@ -217,6 +223,56 @@ room(struct opt_parser *p, const struct sup_opts *o, enum opt_id opt, enum opt_i
 	return 0;
 }
 
+/*
+ * --allow-user USER[,USER...]: names or uids of users, other than the
+ * service's, who may submit to it and wait (their tasks run as them). Only
+ * root's service can be reached by others.
+ */
+static int
+allow_users(struct opt_parser *p, struct sup_opts *o)
+{
+	char buf[512], *save = NULL;
+
+	if (!o->serve) {
+		opt_usage_error(p, "--allow-user is for --serve: a batch takes no submissions");
+		return -1;
+	}
+	if (geteuid() != 0) {
+		opt_usage_error(p,
+		    "--allow-user is for a service run by root: yours is reached through your "
+		    "own private XDG_RUNTIME_DIR only");
+		return -1;
+	}
+	snprintf(buf, sizeof(buf), "%s", o->allow_text);
+	for (char *u = strtok_r(buf, ",", &save); u != NULL; u = strtok_r(NULL, ",", &save)) {
+		struct passwd pw, *res = NULL;
+		char pwbuf[1024], *end;
+		unsigned long n;
+
+		errno = 0;
+		n = strtoul(u, &end, 10);
+		if (*u >= '0' && *u <= '9' && *end == '\0' && errno == 0 && n < UINT32_MAX) {
+			/* a uid, whether /etc/passwd names it or not */
+		} else if (getpwnam_r(u, &pw, pwbuf, sizeof(pwbuf), &res) == 0 && res != NULL) {
+			n = pw.pw_uid;
+		} else {
+			opt_usage_error(p,
+			    "--allow-user: no user '%s' on this machine: give a name from the "
+			    "password database, or a uid",
+			    u);
+			return -1;
+		}
+		if (n == 0)
+			continue; /* the service's own */
+		if (o->nallow == SUP_ALLOW_MAX) {
+			opt_usage_error(p, "--allow-user: at most %d users", SUP_ALLOW_MAX);
+			return -1;
+		}
+		o->allow_uid[o->nallow++] = (uint32_t)n;
+	}
+	return 0;
+}
+
 int
 sup_parse_options(int argc, char **argv, struct sup_opts *o)
 {
@@ -271,6 +327,8 @@ sup_parse_options(int argc, char **argv, struct sup_opts *o)
 	}
 	if (o->lease_ms == 0)
 		o->lease_ms = 30000;
+	if (given[OPT_ALLOW_USER] && allow_users(&p, o) == -1)
+		return -1;
 	if (o->serve &&
 	    (bad = given_in(given, serve_not, sizeof(serve_not) / sizeof(serve_not[0]))) >= 0) {
 		opt_usage_error(&p,

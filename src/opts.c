@@ -135,6 +135,9 @@ const struct opt opt_table[OPT_NENTRIES] = {
     [OPT_LEASE] = {"lease", 0, REQ, OPT_K_DURATION, "DURATION", 1000, 3600000, NULL, SUP,
         "--serve on a PostgreSQL store: how long a task this host\nholds stays its without a "
         "renewal (default 30s)"},
+    [OPT_ALLOW_USER] = {"allow-user", 0, REQ, OPT_K_TEXT, "USER[,USER...]", 1, 400, NULL, SUP,
+        "--serve run by root: these users (names or uids) may\nsubmit and wait too; their "
+        "tasks run as them"},
     [OPT_NO_CGROUPS] = {"no-cgroups", 0, OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, SUP,
         "a task's tree in its process group only, not a cgroup\n(when something else manages "
         "ours)"},

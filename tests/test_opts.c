@@ -220,7 +220,9 @@ sample(const struct opt *o, char *buf, size_t len)
 	case OPT_K_KEEP:
 		return "5";
 	case OPT_K_TEXT:
-		return o == &opt_table[OPT_LISTEN] ? "127.0.0.1:0" : "k-1";
+		return o == &opt_table[OPT_LISTEN]    ? "127.0.0.1:0"
+		    : o == &opt_table[OPT_ALLOW_USER] ? "65534" /* a uid, named or not */
+		                                      : "k-1";
 	case OPT_K_DURATION:
 		return "1.5s";
 	case OPT_K_TIME:
@@ -269,7 +271,7 @@ companions(enum opt_prog prog, int i, const char **w)
 			w[0] = "--control";
 		return;
 	}
-	if (i == OPT_KEEP) {
+	if (i == OPT_KEEP || i == OPT_ALLOW_USER) {
 		w[0] = "--serve";
 		return;
 	}
@@ -318,6 +320,8 @@ test_every_entry_is_taken(void **state)
 
 			if (!(o->progs & prog) || i == OPT_HELP || i == OPT_VERSION)
 				continue;
+			if (i == OPT_ALLOW_USER && geteuid() != 0)
+				continue; /* root's alone: refused to others (test_service says) */
 			val = sample(o, num, sizeof(num));
 			/* --opt=V, --opt V, -oV: each alone (--count with --watch). */
 			snprintf(eq, sizeof(eq), "--%s%s%s", o->name, val ? "=" : "",

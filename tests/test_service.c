@@ -4,8 +4,10 @@
  * has the task; --wait's exit statuses; keys that make a submission
  * idempotent (a submitter killed before it read its answer retries
  * safely); --batch in order; the submitter's working directory; output
- * read back; malformed requests and another user refused with nothing
- * changed; a graceful stop that keeps the queue; and the crash test: the
+ * read back (--stderr, --tasks/--task --json); malformed requests and
+ * another user refused with nothing changed; a refused store or socket
+ * directory that leaves nothing made; the default store; --keep by age; a
+ * graceful stop that keeps the queue; and the crash test: the
  * supervisor SIGKILLed over and over (at random moments of a stream of
  * submissions and at each step of its commits) while tasks append start
  * and end marks, restarted each time, after which every acknowledged task
@@ -17,7 +19,10 @@
  */
 #include <fcntl.h>
 #include <ftw.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sqlite3.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -33,6 +38,8 @@ struct sfix {
 	char store[160];
 	char name[40];
 	char sup_bin[PATH_MAX], sub_bin[PATH_MAX], sta_bin[PATH_MAX], ctl_bin[PATH_MAX];
+	int default_store; /* sup_start gives no --store: the service's own (f->store says where) */
+	uid_t as_uid;      /* run_bin runs its program as this user, and its group (0: as we are) */
 	pid_t sup;
 	int log_fd; /* the supervisor's stderr */
 	char log[65536];
@@ -131,8 +138,10 @@ sup_start_maybe(struct sfix *f, const char *bin, const char *const *extra, int m
 	argv[n++] = "--serve";
 	argv[n++] = "--name";
 	argv[n++] = f->name;
-	argv[n++] = "--store";
-	argv[n++] = f->store;
+	if (!f->default_store) {
+		argv[n++] = "--store";
+		argv[n++] = f->store;
+	}
 	for (int i = 0; extra != NULL && extra[i] != NULL; i++)
 		argv[n++] = extra[i];
 	argv[n] = NULL;
@@ -208,6 +217,10 @@ run_bin(struct sfix *f, const char *bin, const char *dir, const char *input, cha
 		dup2(open(e, O_WRONLY | O_CREAT | O_TRUNC, 0600), 2);
 		if (dir != NULL && chdir(dir) == -1)
 			_exit(99);
+		if (f->as_uid != 0 &&
+		    (setgroups(0, NULL) == -1 || setgid((gid_t)f->as_uid) == -1 ||
+		        setuid(f->as_uid) == -1))
+			_exit(98);
 		execv(bin, (char *const *)argv);
 		_exit(127);
 	}
@@ -245,6 +258,19 @@ sub_err(struct sfix *f)
 	if (fd >= 0)
 		close(fd);
 	return buf;
+}
+
+/* Nothing at path (formatted): 1, or 0 if something is there. */
+static int
+absent(const char *fmt, ...)
+{
+	char path[PATH_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	return access(path, F_OK) == -1 && errno == ENOENT;
 }
 
 /* The store, read-only: how many tasks, and one's state (0 none, else state + 1). */
@@ -356,6 +382,37 @@ test_usage(void **state)
 	st = tu_waitpid_within(pid, 30);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 2);
 	assert_int_equal(access(f->store, F_OK), -1);
+	/* --keep is --serve's; --serve has no input: one line each, exit 2, nothing made. */
+	{
+		static const char *const bad[][5] = {{"--keep", "3", "--", "true", NULL},
+		    {"--serve", "--arg-file", "/dev/null", NULL}, {"--serve", "--null", NULL},
+		    {"--serve", "--resume", NULL}, {"--serve", "--resume-failed", NULL}};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			const char *a[8] = {"--store", f->store};
+			char want[256];
+
+			for (int k = 0; bad[i][k] != NULL; k++)
+				a[2 + k] = bad[i][k];
+			assert_int_equal(run_bin(f, f->sup_bin, NULL, NULL, out, sizeof(out), a),
+			    2);
+			if (i == 0)
+				snprintf(want, sizeof(want),
+				    "dcf-supervisor: --keep is for --serve: a batch's store keeps "
+				    "every task; try 'dcf-supervisor --help'\n");
+			else
+				snprintf(want, sizeof(want),
+				    "dcf-supervisor: %s reads an input; "
+				    "--serve has none (dcf-submit --batch reads one); "
+				    "try 'dcf-supervisor --help'\n",
+				    bad[i][1]);
+			assert_string_equal(sub_err(f), want);
+			assert_string_equal(out, "");
+			assert_true(absent("%s", f->store));
+			assert_true(absent("%s.out", f->store));
+			assert_true(absent("%s/run/dcf", f->dir));
+		}
+	}
 	assert_int_equal(tu_leftovers(), 0);
 }
 
@@ -1154,21 +1211,29 @@ ctl(struct sfix *f, char *out, size_t outlen, const char *const *args)
 	return run_bin(f, f->ctl_bin, NULL, NULL, out, outlen, args);
 }
 
+/* The line of dcf-status's JSON text that has the object {"id": ID, ...}, in line. */
+static void
+json_line(const char *text, uint64_t id, char *line, size_t len)
+{
+	char head[40];
+	const char *p, *e;
+
+	snprintf(head, sizeof(head), "{\"id\": %llu,", (unsigned long long)id);
+	assert_non_null(p = strstr(text, head));
+	assert_non_null(e = strchr(p, '\n'));
+	snprintf(line, len, "%.*s", (int)(e - p), p);
+}
+
 /* Network net's line of dcf-status --json, in line. */
 static void
 net_json(struct sfix *f, uint32_t net, char *line, size_t len)
 {
 	static char out[65536];
-	char head[32];
-	const char *p, *e;
 
 	assert_int_equal(run_bin(f, f->sta_bin, NULL, NULL, out, sizeof(out),
 	                     (const char *const[]){"--json", NULL}),
 	    0);
-	snprintf(head, sizeof(head), "{\"id\": %u,", net);
-	assert_non_null(p = strstr(out, head));
-	assert_non_null(e = strchr(p, '\n'));
-	snprintf(line, len, "%.*s", (int)(e - p), p);
+	json_line(out, net, line, len);
 }
 
 /*
@@ -2488,6 +2553,467 @@ test_kill(void **state)
 	assert_int_equal(tu_leftovers(), 0);
 }
 
+/* A start of the service that is refused (extra after its --serve --name --store): its wait
+ * status; what it said in f->log. */
+static int
+sup_refused(struct sfix *f, const char *const *extra)
+{
+	assert_int_equal(sup_start_maybe(f, f->sup_bin, extra, 1), -1);
+	return sup_stop(f, 0);
+}
+
+/*
+ * A store the service refuses, not a database or a database that is not
+ * a dcf store: one line, exit 1, the file as it was, and nothing made
+ * beside it (no FILE.out, no journal).
+ */
+static void
+test_refused_store(void **state)
+{
+	struct sfix *f = *state;
+	char want[512];
+	struct stat before, after;
+	sqlite3 *db;
+	int fd, st;
+
+	fd = open(f->store, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "not a store\n", 12), 12);
+	close(fd);
+	st = sup_refused(f, (const char *const[]){"-N", "1", NULL});
+	tu_assert_exit(st, 1);
+	snprintf(want, sizeof(want),
+	    "dcf-supervisor: %s: reading the store: the store is corrupt (file is not a "
+	    "database): move it aside to start a new one\n",
+	    f->store);
+	assert_string_equal(f->log, want);
+	{
+		char *text = slurp_file(f->store);
+
+		assert_string_equal(text, "not a store\n");
+		free(text);
+	}
+	assert_true(absent("%s.out", f->store));
+	assert_true(absent("%s/run/dcf/%s.sock", f->dir, f->name));
+	/* SQLite, but another program's. */
+	assert_int_equal(unlink(f->store), 0);
+	assert_int_equal(sqlite3_open(f->store, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE TABLE x(a); INSERT INTO x VALUES (1);", NULL,
+	                     NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(stat(f->store, &before), 0);
+	st = sup_refused(f, (const char *const[]){"-N", "1", NULL});
+	tu_assert_exit(st, 1);
+	snprintf(want, sizeof(want),
+	    "dcf-supervisor: %s is an SQLite database but not a dcf store: name another file\n",
+	    f->store);
+	assert_string_equal(f->log, want);
+	assert_int_equal(stat(f->store, &after), 0);
+	assert_int_equal(after.st_size, before.st_size);
+	assert_int_equal(after.st_mtim.tv_sec, before.st_mtim.tv_sec);
+	assert_int_equal(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+	assert_true(absent("%s.out", f->store));
+	assert_true(absent("%s-wal", f->store));
+	assert_true(absent("%s-journal", f->store));
+	assert_int_equal(tu_leftovers(), 0);
+}
+
+/*
+ * The socket's directory: $XDG_RUNTIME_DIR/dcf open to others is refused
+ * (one line, exit 1, nothing served, the new store and its FILE.out gone
+ * again, the directory as it was); private, the same start serves. A
+ * user other than root with no XDG_RUNTIME_DIR is told to set it (exit 1).
+ */
+static void
+test_runtime_dir(void **state)
+{
+	struct sfix *f = *state;
+	char rundcf[160], want[512], err[512], out[64];
+	struct stat sb;
+	size_t n = 0;
+	ssize_t k;
+	pid_t pid;
+	int p[2], st;
+
+	snprintf(rundcf, sizeof(rundcf), "%s/run/dcf", f->dir);
+	assert_int_equal(mkdir(rundcf, 0700), 0);
+	assert_int_equal(chmod(rundcf, 0755), 0);
+	st = sup_refused(f, (const char *const[]){"-N", "1", NULL});
+	tu_assert_exit(st, 1);
+	snprintf(want, sizeof(want),
+	    "dcf-supervisor: %s is open to others (mode 0755): chmod 700 it, or remove it\n",
+	    rundcf);
+	assert_string_equal(f->log, want);
+	assert_true(absent("%s/%s.sock", rundcf, f->name));
+	assert_int_equal(raw_connect_maybe(f), -1);
+	assert_true(absent("%s", f->store));
+	assert_true(absent("%s-wal", f->store));
+	assert_true(absent("%s.out", f->store));
+	assert_int_equal(stat(rundcf, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0755);
+	assert_int_equal(chmod(rundcf, 0700), 0);
+	sup_start(f, f->sup_bin, NULL, (const char *const[]){"-N", "1", NULL});
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--wait", "--", "true", NULL}),
+	    0);
+	assert_int_equal(sup_stop(f, SIGTERM), 0);
+	/* No XDG_RUNTIME_DIR, as another user (root has /run/dcf). */
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	pid = tu_fork();
+	if (pid == 0) {
+		dup2(p[1], 2);
+		dup2(open("/dev/null", O_WRONLY), 1);
+		unsetenv("XDG_RUNTIME_DIR");
+		if (geteuid() == 0 &&
+		    (setgroups(0, NULL) == -1 || setgid(65534) == -1 || setuid(65534) == -1))
+			_exit(70);
+		execl(f->sub_bin, f->sub_bin, "--name", f->name, "--", "true", (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	while (n < sizeof(err) - 1 && (k = read(p[0], err + n, sizeof(err) - 1 - n)) > 0)
+		n += (size_t)k;
+	err[n] = '\0';
+	close(p[0]);
+	tu_assert_exit(tu_waitpid_within(pid, 30), 1);
+	assert_string_equal(err,
+	    "dcf-submit: XDG_RUNTIME_DIR is not set: set it to a private directory (for the "
+	    "socket)\n");
+	assert_int_equal(tu_leftovers(), 0);
+}
+
+/*
+ * No --store: the service's own, $XDG_STATE_HOME/dcf/NAME.db, in a
+ * directory made private; a task submitted runs and is recorded there, and
+ * dcf-status finds it there too.
+ */
+static void
+test_default_store(void **state)
+{
+	struct sfix *f = *state;
+	char d[80], want[512], out[256];
+	struct stat sb;
+
+	snprintf(d, sizeof(d), "%s/state/dcf", f->dir);
+	assert_true(absent("%s", d));
+	f->default_store = 1;
+	snprintf(f->store, sizeof(f->store), "%s/%s.db", d, f->name);
+	sup_start(f, f->sup_bin, NULL, (const char *const[]){"-N", "1", NULL});
+	snprintf(want, sizeof(want), "serving '%s': store %s, ", f->name, f->store);
+	assert_non_null(strstr(f->log, want));
+	assert_int_equal(lstat(d, &sb), 0);
+	assert_true(S_ISDIR(sb.st_mode));
+	assert_int_equal(sb.st_mode & 07777, 0700);
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--wait", "--", "echo", "here", NULL}),
+	    0);
+	assert_string_equal(out, "1\n");
+	assert_int_equal(state_of(f, 1), DCF_SS_DONE + 1);
+	assert_int_equal(run_bin(f, f->sta_bin, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--stdout", "1", NULL}),
+	    0);
+	assert_string_equal(out, "here\n");
+	assert_false(absent("%s.out/1/stdout", f->store));
+	assert_int_equal(sup_stop(f, SIGTERM), 0);
+	assert_int_equal(tu_leftovers(), 0);
+}
+
+/* How many task objects a dcf-status --tasks --json document has. */
+static int
+json_tasks(const char *text)
+{
+	int n = 0;
+
+	for (const char *p = text; (p = strstr(p, "{\"id\": ")) != NULL; p++)
+		n++;
+	return n;
+}
+
+/*
+ * dcf-status --stderr ID gives back the bytes a task wrote to its stderr
+ * (none: nothing; running: refused, exit 1); --tasks --json and --task ID
+ * --json say each task's id, state, command, directory, key, priority and
+ * end, and --task's object is --tasks's with where its output is.
+ */
+static void
+test_status_output(void **state)
+{
+	struct sfix *f = *state;
+	static char out[16384];
+	char fifo[160], rd[256], line[3][2048], want[1024];
+	static const char head1[] = "[\n  {\"id\": 1, ",
+	                  head2[] = "[\n  {\"id\": 2, \"state\": \"failed\", ";
+	const char *c1 = "echo first >&2; printf last >&2; echo out";
+	size_t n;
+	int fd;
+
+	sup_start(f, f->sup_bin, NULL, (const char *const[]){"-N", "1", NULL});
+	assert_int_equal(run_bin(f, f->sta_bin, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--tasks", "--json", "--store", f->store, NULL}),
+	    0);
+	assert_string_equal(out, "[]\n");
+	assert_int_equal(submit(f, f->dir, NULL, out, sizeof(out),
+	                     (const char *const[]){"--wait", "--", "sh", "-c", c1, NULL}),
+	    0);
+	assert_string_equal(out, "1\n");
+	assert_int_equal(submit(f, f->dir, NULL, out, sizeof(out),
+	                     (const char *const[]){"--wait", "--key", "k2", "-p", "2", "--", "sh",
+	                         "-c", "exit 3", NULL}),
+	    3);
+	held_task(f, fifo, sizeof(fifo), rd, sizeof(rd));
+	assert_int_equal(submit(f, f->dir, NULL, out, sizeof(out),
+	                     (const char *const[]){"--", "sh", "-c", rd, NULL}),
+	    0);
+	assert_string_equal(out, "3\n");
+	assert_true(running_pid(f, 3) > 0);
+	/* --stderr: the bytes as written, a trailing line without its newline too. */
+	assert_int_equal(run_bin(f, f->sta_bin, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--stderr", "1", "--store", f->store, NULL}),
+	    0);
+	assert_string_equal(out, "first\nlast");
+	assert_int_equal(run_bin(f, f->sta_bin, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--stderr", "2", "--store", f->store, NULL}),
+	    0);
+	assert_string_equal(out, "");
+	assert_int_equal(run_bin(f, f->sta_bin, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--stderr", "3", "--store", f->store, NULL}),
+	    1);
+	assert_string_equal(out, "");
+	assert_string_equal(sub_err(f),
+	    "dcf-status: task 3 is running: its output is kept once it ends\n");
+	assert_int_equal(run_bin(f, f->sta_bin, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--stderr", "9", "--store", f->store, NULL}),
+	    1);
+	assert_non_null(strstr(sub_err(f), "no task 9 in "));
+	/* --tasks --json: an array, an object a line, in id order. */
+	assert_int_equal(run_bin(f, f->sta_bin, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--tasks", "--json", "--store", f->store, NULL}),
+	    0);
+	assert_int_equal(strncmp(out, head1, sizeof(head1) - 1), 0);
+	n = strlen(out);
+	assert_true(n > 4 && strcmp(out + n - 4, "}\n]\n") == 0);
+	assert_int_equal(json_tasks(out), 3);
+	for (int i = 0; i < 3; i++)
+		json_line(out, (uint64_t)i + 1, line[i], sizeof(line[i]));
+	snprintf(want, sizeof(want),
+	    "{\"id\": 1, \"state\": \"done\", \"argv\": [\"sh\", \"-c\", \"%s\"], \"cwd\": \"%s\", "
+	    "\"key\": null, \"priority\": 0, \"network_pin\": -1, ",
+	    c1, f->dir);
+	assert_int_equal(strncmp(line[0], want, strlen(want)), 0);
+	assert_non_null(strstr(line[0], "\"runs\": 1, "));
+	assert_non_null(strstr(line[0], "\"end\": \"exit 0\", \"exit_code\": 0, \"signal\": 0, "));
+	assert_non_null(strstr(line[0], "\"stdout_bytes\": 4, \"stderr_bytes\": 10, "));
+	assert_non_null(strstr(line[0], "\"output\": null},"));
+	snprintf(want, sizeof(want),
+	    "{\"id\": 2, \"state\": \"failed\", \"argv\": [\"sh\", \"-c\", \"exit 3\"], \"cwd\": "
+	    "\"%s\", \"key\": \"k2\", \"priority\": 2, ",
+	    f->dir);
+	assert_int_equal(strncmp(line[1], want, strlen(want)), 0);
+	assert_non_null(strstr(line[1], "\"end\": \"exit 3\", \"exit_code\": 3, "));
+	snprintf(want, sizeof(want),
+	    "{\"id\": 3, \"state\": \"running\", \"argv\": [\"sh\", \"-c\", \"%s\"], ", rd);
+	assert_int_equal(strncmp(line[2], want, strlen(want)), 0);
+	assert_non_null(strstr(line[2], "\"ended_ns\": 0, \"end\": \"-\", "));
+	assert_non_null(strstr(line[2], "\"output\": null}"));
+	/* --state: the failed one alone. */
+	assert_int_equal(run_bin(f, f->sta_bin, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--tasks", "--state", "failed", "--json",
+	                         "--store", f->store, NULL}),
+	    0);
+	assert_int_equal(json_tasks(out), 1);
+	assert_int_equal(strncmp(out, head2, sizeof(head2) - 1), 0);
+	/* --task ID --json: one object, one line: the list's, and where its output is. */
+	assert_int_equal(run_bin(f, f->sta_bin, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--task", "1", "--json", "--store", f->store,
+	                         NULL}),
+	    0);
+	n = (size_t)(strstr(line[0], "\"output\": ") - line[0]);
+	assert_int_equal(strncmp(out, line[0], n), 0);
+	snprintf(want, sizeof(want), "\"output\": \"%s.out/1\"}\n", f->store);
+	assert_string_equal(out + n, want);
+	assert_int_equal(run_bin(f, f->sta_bin, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--task", "3", "--json", "--store", f->store,
+	                         NULL}),
+	    0);
+	n = (size_t)(strstr(line[2], "\"output\": ") - line[2]);
+	assert_int_equal(strncmp(out, line[2], n), 0);
+	assert_string_equal(out + n, "\"output\": null}\n");
+	assert_int_equal(run_bin(f, f->sta_bin, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--task", "9", "--json", "--store", f->store,
+	                         NULL}),
+	    1);
+	assert_string_equal(out, "");
+	release(fifo);
+	fd = raw_connect(f);
+	assert_int_equal(raw_wait(fd, 3), DCF_SS_DONE);
+	close(fd);
+	assert_int_equal(sup_stop(f, SIGTERM), 0);
+	assert_int_equal(tu_leftovers(), 0);
+}
+
+/*
+ * --keep AGE: finished tasks go, rows and output, once they ended longer
+ * ago than AGE, while the service runs; those that ended within AGE stay
+ * (however many), and one waiting (--delay) longer than AGE is not
+ * finished and stays. Retention runs in the committer after each commit:
+ * a submission is answered after the commit before its own, and the
+ * retention that followed it.
+ */
+static void
+test_keep_age(void **state)
+{
+	struct sfix *f = *state;
+	char out[256];
+	struct dcf_store_counts c;
+	int fd;
+
+	sup_start(f, f->sup_bin, NULL, (const char *const[]){"-N", "1", "--keep", "1s", NULL});
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+		                     (const char *const[]){"--wait", "--", "echo", "old", NULL}),
+		    0);
+	assert_string_equal(out, "2\n");
+	/* Task 3 ends at least 1.5 s after tasks 1 and 2 did. */
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--delay", "1.5s", "--", "echo", "new", NULL}),
+	    0);
+	assert_string_equal(out, "3\n");
+	for (uint64_t id = 1; id <= 2; id++) {
+		assert_int_equal(state_of(f, id), DCF_SS_DONE + 1);
+		assert_false(absent("%s.out/%llu/stdout", f->store, (unsigned long long)id));
+	}
+	fd = raw_connect(f);
+	assert_int_equal(raw_wait(fd, 3), DCF_SS_DONE);
+	close(fd);
+	assert_int_equal(state_of(f, 3), DCF_SS_DONE + 1);
+	assert_false(absent("%s.out/3/stdout", f->store));
+	/* Answered after the retention that followed task 3's end: 1 and 2 are gone. */
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--", "true", NULL}),
+	    0);
+	assert_string_equal(out, "4\n");
+	for (uint64_t id = 1; id <= 2; id++) {
+		assert_int_equal(state_of(f, id), 0);
+		assert_true(absent("%s.out/%llu", f->store, (unsigned long long)id));
+	}
+	assert_int_equal(run_bin(f, f->sta_bin, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--task", "1", "--store", f->store, NULL}),
+	    1);
+	assert_non_null(strstr(sub_err(f), "(never submitted, or pruned)"));
+	/*
+	 * With nothing more committed, 3 and 4 age out all the same: their
+	 * output directories' removal is waited for (inotify), 10 s at most.
+	 */
+	fd = raw_connect(f);
+	assert_int_equal(raw_wait(fd, 4), DCF_SS_DONE);
+	close(fd);
+	{
+		char dir[PATH_MAX];
+		int in = inotify_init1(IN_CLOEXEC);
+		uint64_t deadline = tu_deadline(10000);
+
+		snprintf(dir, sizeof(dir), "%s.out", f->store);
+		assert_true(in >= 0);
+		assert_true(inotify_add_watch(in, dir, IN_DELETE) >= 0);
+		while (!absent("%s.out/3", f->store) || !absent("%s.out/4", f->store)) {
+			struct pollfd p = {.fd = in, .events = POLLIN};
+			char ev[4096];
+
+			assert_true(dcf_now_ns() < deadline);
+			if (poll(&p, 1, 1000) > 0)
+				(void)!read(in, ev, sizeof(ev));
+		}
+		close(in);
+	}
+	assert_int_equal(sup_stop(f, SIGTERM), 0);
+	assert_int_equal(count_all(f, &c), 0);
+	assert_int_equal(c.max_id, 4);
+	assert_int_equal(tu_leftovers(), 0);
+}
+
+/*
+ * --allow-user (root's service): the users it names submit and wait, and
+ * their tasks run as them (uid, groups, their environment), the command
+ * stored saying so; their control requests are refused; a user it does not
+ * name is refused outright, nothing recorded. Its usage errors.
+ */
+static void
+test_allow_user(void **state)
+{
+	struct sfix *f = *state;
+	char out[256], p[PATH_MAX];
+	struct dcf_store_counts c;
+	struct stat sb;
+
+	if (geteuid() != 0)
+		skip(); /* other users are root's to let in */
+	assert_int_equal(run_bin(f, f->sup_bin, NULL, NULL, NULL, 0,
+	                     (const char *const[]){"--allow-user", "nobody", "--", "true", NULL}),
+	    2);
+	assert_non_null(strstr(sub_err(f), "--allow-user is for --serve"));
+	assert_int_equal(run_bin(f, f->sup_bin, NULL, NULL, NULL, 0,
+	                     (const char *const[]){"--serve", "--allow-user",
+	                         "nobody,no-such-user-dcf", NULL}),
+	    2);
+	assert_non_null(strstr(sub_err(f), "no user 'no-such-user-dcf'"));
+	assert_true(absent("%s", f->store));
+	f->as_uid = 65534; /* another user's service cannot be reached by others */
+	assert_int_equal(run_bin(f, f->sup_bin, "/", NULL, NULL, 0,
+	                     (const char *const[]){"--serve", "--allow-user", "0", NULL}),
+	    2);
+	f->as_uid = 0;
+	assert_non_null(strstr(sub_err(f), "is for a service run by root"));
+	/* Every directory above the socket must let the others pass: said, nothing served. */
+	tu_assert_exit(sup_refused(f, (const char *const[]){"--allow-user", "nobody", NULL}), 1);
+	assert_non_null(strstr(f->log, "other users cannot reach"));
+	chmod(f->dir, 0711);
+	snprintf(p, sizeof(p), "%s/run", f->dir);
+	chmod(p, 0711);
+	sup_start(f, f->sup_bin, NULL,
+	    (const char *const[]){"-N", "1", "--allow-user", "nobody", NULL});
+	snprintf(p, sizeof(p), "%s/run/dcf/%s.sock", f->dir, f->name);
+	assert_int_equal(stat(p, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0666);
+	/* nobody's task: run as nobody, its environment its own. */
+	f->as_uid = 65534;
+	assert_int_equal(submit(f, "/", NULL, out, sizeof(out),
+	                     (const char *const[]){"--wait", "--", "sh", "-c",
+	                         "id -u; id -g; echo \"$HOME $USER\"", NULL}),
+	    0);
+	assert_string_equal(out, "1\n");
+	/* Its control is the service's user's. */
+	assert_int_equal(run_bin(f, f->ctl_bin, NULL, NULL, NULL, 0,
+	                     (const char *const[]){"pause", NULL}),
+	    1);
+	assert_non_null(strstr(sub_err(f), "permission denied"));
+	/* A user not named: refused, nothing recorded. */
+	f->as_uid = 65533;
+	assert_int_equal(submit(f, "/", NULL, NULL, 0, (const char *const[]){"--", "true", NULL}),
+	    1);
+	assert_non_null(strstr(sub_err(f), "permission denied"));
+	f->as_uid = 0;
+	assert_int_equal(run_bin(f, f->sta_bin, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--stdout", "1", "--store", f->store, NULL}),
+	    0);
+	{
+		struct passwd *pw = getpwuid(65534);
+		char want[256];
+
+		assert_non_null(pw);
+		snprintf(want, sizeof(want), "65534\n%u\n%s %s\n", (unsigned)pw->pw_gid, pw->pw_dir,
+		    pw->pw_name);
+		assert_string_equal(out, want);
+	}
+	assert_int_equal(run_bin(f, f->sta_bin, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--task", "1", "--store", f->store, NULL}),
+	    0);
+	assert_non_null(strstr(out, SVC_SETPRIV " --reuid=65534"));
+	assert_int_equal(sup_stop(f, SIGTERM), 0);
+	assert_int_equal(count_all(f, &c), 1);
+	assert_int_equal(tu_leftovers(), 0);
+}
+
 static void
 test_supervisor_crash(void **state)
 {
@@ -2615,10 +3141,16 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_usage, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_submit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_status_output, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_default_store, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refused_store, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_runtime_dir, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stop_keeps_queue, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_keep_age, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_allow_user, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stopped_worker, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stopped_worker_pgroups, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_store_tampered, setup, teardown),

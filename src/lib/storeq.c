@@ -82,12 +82,11 @@ struct dcf_storeq {
 	uint32_t claim_want, claim_pins;
 	int asks_want;
 	uint64_t renew_every_ns, renew_next_ns; /* CLOCK_MONOTONIC */
-	struct timespec renew_at;               /* renew_next_ns, for the timed wait */
 	uint64_t renewed_ns;                    /* the last renewal that went through began */
 	int released;
 	/* The committer's own. */
-	int64_t finished; /* finished tasks in the store, as counted (-1: not yet) */
-	uint64_t age_next_ns;
+	int64_t finished;     /* finished tasks in the store, as counted (-1: not yet) */
+	uint64_t age_next_ns; /* CLOCK_MONOTONIC: --keep AGE's next look, with or without commits */
 	uint64_t pruned;
 	struct gone_ctx *gctx; /* what a prune deleted, for gone(): made at the first prune */
 };
@@ -525,15 +524,16 @@ retain(struct dcf_storeq *q, uint64_t ended)
 		} while (n == PRUNE_MAX);
 	}
 	now = dcf_wall_ns();
-	if (age_ms > 0 && now >= q->age_next_ns) {
+	if (age_ms > 0 && dcf_now_ns() >= q->age_next_ns) {
 		uint64_t every = age_ms / 10 < 60000 ? age_ms / 10 : 60000;
 
+		/* The next look set first: one that fails waits for it, as it would. */
+		q->age_next_ns = dcf_now_ns() + (every > 0 ? every : 1) * 1000000ULL;
 		do {
 			if ((n = prune_once(q, gp, UINT64_MAX, now - age_ms * 1000000ULL, err,
 			         sizeof(err))) == -1)
 				goto fail;
 		} while (n == PRUNE_MAX);
-		q->age_next_ns = now + (every > 0 ? every : 1) * 1000000ULL;
 	}
 	return;
 fail:
@@ -549,8 +549,6 @@ static void
 renew_set_locked(struct dcf_storeq *q, uint64_t at)
 {
 	q->renew_next_ns = at;
-	q->renew_at.tv_sec = (time_t)(at / 1000000000ULL);
-	q->renew_at.tv_nsec = (long)(at % 1000000000ULL);
 }
 
 /* Something for the committer to do, mu held. */
@@ -581,10 +579,28 @@ committer(void *arg)
 		int shared_work;
 
 		while (!q->stopping && (q->fatal || !has_work_locked(q))) {
-			if (q->renew_every_ns > 0 && !q->fatal)
-				(void)pthread_cond_timedwait(&q->cv, &q->mu, &q->renew_at);
-			else
+			/* Woken by work, or by a time: a renewal's, or --keep AGE's next look. */
+			uint64_t at = q->renew_every_ns > 0 ? q->renew_next_ns : UINT64_MAX;
+			int aged = q->keep_age_ms > 0 && !q->fatal;
+
+			if (aged && q->age_next_ns < at)
+				at = q->age_next_ns;
+			if (q->fatal || at == UINT64_MAX) {
 				pthread_cond_wait(&q->cv, &q->mu);
+				continue;
+			}
+			if (dcf_now_ns() < at) {
+				struct timespec ts = {.tv_sec = (time_t)(at / 1000000000ULL),
+				    .tv_nsec = (long)(at % 1000000000ULL)};
+
+				(void)pthread_cond_timedwait(&q->cv, &q->mu, &ts);
+			}
+			if (aged && !has_work_locked(q) && dcf_now_ns() >= q->age_next_ns) {
+				/* Finished tasks age while nothing is committed too. */
+				pthread_mutex_unlock(&q->mu);
+				retain(q, 0);
+				pthread_mutex_lock(&q->mu);
+			}
 		}
 		/* Stopping, only the release is left to do (tried a few times, then given up). */
 		shared_work = q->renew_every_ns > 0 && !q->fatal &&

@@ -172,6 +172,7 @@ struct sup {
 	uint64_t ctl_seq;              /* control states recorded (their commits' cookies) */
 	char store_buf[PATH_MAX - 64]; /* --serve's default store */
 	char results_buf[PATH_MAX];    /* and where its tasks' output is kept */
+	int results_made;              /* made by this start: removed if the start fails */
 	char host_buf[320];            /* --serve on PostgreSQL: HOSTNAME/NAME by default */
 	uint32_t ndying;               /* nodes dying: reaped, waiting for their task trees to go */
 	pid_t inherited[64];           /* children from before our first fork, never ours to kill */
@@ -3943,7 +3944,9 @@ serve_paths(struct sup *s, struct sup_opts *o, char *err, size_t errlen)
 		if (dcf_store_is_url(o->store_path) &&
 		    svc_private_dir(s->results_buf, 1, err, errlen) == -1)
 			return -1;
-		if (mkdir(s->results_buf, 0700) == -1 && errno != EEXIST)
+		if (mkdir(s->results_buf, 0700) == 0)
+			s->results_made = 1;
+		else if (errno != EEXIST)
 			DCF_BAD(errno, "cannot make %.200s: %s", s->results_buf, strerror(errno));
 		o->results_dir = s->results_buf;
 	}
@@ -3962,6 +3965,15 @@ drop_new_store(struct sup *s, const struct sup_opts *o)
 	s->store = NULL;
 	if (created && o->store_path != NULL && !dcf_store_is_url(o->store_path))
 		(void)unlink(o->store_path);
+}
+
+/* The start failed: the output directory goes if this start made it (empty once cmd_close ran). */
+static void
+drop_new_results(struct sup *s, const struct sup_opts *o)
+{
+	if (s->results_made)
+		(void)rmdir(o->results_dir);
+	s->results_made = 0;
 }
 
 /* --store FILE: a batch's store, opened (made if new) and read before anything runs. */
@@ -4071,6 +4083,7 @@ supervisor_run(struct sup_opts *o)
 			fprintf(stderr, "dcf-supervisor: %s; try 'dcf-supervisor --help'\n", err);
 		else
 			fprintf(stderr, "dcf-supervisor: %s\n", err);
+		drop_new_results(&s, o);
 		free_tables(&s);
 		close_fds(&s, logfd);
 		return usage ? 2 : 1;
@@ -4078,6 +4091,7 @@ supervisor_run(struct sup_opts *o)
 	if (s.cmd_mode && o->store_path != NULL && open_store(&s, o, err, sizeof(err)) == -1) {
 		fprintf(stderr, "dcf-supervisor: %s\n", err);
 		cmd_close(s.cmd);
+		drop_new_results(&s, o);
 		free_tables(&s);
 		close_fds(&s, logfd);
 		return 1;
@@ -4146,6 +4160,7 @@ fail_start:
 	cg_remove(&s);
 	drop_new_store(&s, o);
 	cmd_close(s.cmd);
+	drop_new_results(&s, o);
 	free_tables(&s);
 	close_fds(&s, logfd);
 	return 1;

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,13 @@ struct conn {
 	uint32_t owed; /* answers still to come: ACKs of staged submissions, RESULTs waited for */
 	int eof;       /* the client has said all it will: closed once nothing is owed */
 	int bad;       /* a malformed request: closed once its error is written */
+	/*
+	 * Another user let in (--allow-user): it may submit and wait, and its
+	 * commands run as it, through as (setpriv's argv items, as_len bytes).
+	 */
+	int other;
+	uint32_t as_len;
+	char as[160];
 };
 
 struct waiter {
@@ -178,9 +186,40 @@ svc_private_dir(const char *path, int make_parents, char *err, size_t errlen)
 	if (sb.st_uid != geteuid())
 		DCF_BAD(EPERM, "%s belongs to uid %u, not to you: refusing to use it", dir,
 		    (unsigned)sb.st_uid);
-	if ((sb.st_mode & 077) != 0)
+	/* (Others may pass through, not look or write: a service that lets others in.) */
+	if ((sb.st_mode & 066) != 0)
 		DCF_BAD(EPERM, "%s is open to others (mode %04o): chmod 700 it, or remove it", dir,
 		    (unsigned)(sb.st_mode & 07777));
+	return 0;
+}
+
+/*
+ * --allow-user: the socket's directory opened for others to pass through
+ * (0711: not to look in), and every directory above it must let them.
+ */
+static int
+open_way(const char *sock, char *err, size_t errlen)
+{
+	char dir[PATH_MAX];
+	char *slash;
+	struct stat sb;
+
+	snprintf(dir, sizeof(dir), "%s", sock);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		return 0;
+	*slash = '\0';
+	if (chmod(dir, 0711) == -1)
+		DCF_BAD(errno, "%s: %s", dir, strerror(errno));
+	while ((slash = strrchr(dir, '/')) != NULL) {
+		*slash = '\0';
+		if (stat(dir[0] != '\0' ? dir : "/", &sb) == -1)
+			DCF_BAD(errno, "%s: %s", dir, strerror(errno));
+		if ((sb.st_mode & 01) == 0)
+			DCF_BAD(EACCES,
+			    "--allow-user: other users cannot reach %s: %s is closed to them (mode "
+			    "%04o); without XDG_RUNTIME_DIR the socket goes to /run/dcf",
+			    sock, dir[0] != '\0' ? dir : "/", (unsigned)(sb.st_mode & 07777));
+	}
 	return 0;
 }
 
@@ -803,7 +842,8 @@ on_submit(struct svc *v, struct conn *c, const struct dcf_msg *m)
 	struct vtask vt;
 	char key[DCF_KEY_MAX + 1], cwd[DCF_CWD_MAX + 1];
 	uint64_t deps[DCF_DEPS_MAX];
-	uint32_t len = m->u.submit.cmd_len + m->u.submit.cwd_len + 1, ndeps = 0;
+	uint32_t as = c->as_len, len = as + m->u.submit.cmd_len + m->u.submit.cwd_len + 1,
+	         ndeps = 0;
 
 	if (v->stopping) {
 		refuse(v, c, m->tag, DCF_PE_STOPPING,
@@ -834,11 +874,13 @@ on_submit(struct svc *v, struct conn *c, const struct dcf_msg *m)
 		refuse(v, c, m->tag, DCF_PE_STORE, "out of memory: nothing was recorded");
 		return;
 	}
-	memcpy(vt.payload, m->u.submit.cmd, m->u.submit.cmd_len);
-	memcpy(vt.payload + m->u.submit.cmd_len, m->u.submit.cwd, m->u.submit.cwd_len);
+	/* Another user's command runs as it: setpriv's items first (let_in). */
+	memcpy(vt.payload, c->as, as);
+	memcpy(vt.payload + as, m->u.submit.cmd, m->u.submit.cmd_len);
+	memcpy(vt.payload + as + m->u.submit.cmd_len, m->u.submit.cwd, m->u.submit.cwd_len);
 	vt.payload[len - 1] = '\0';
 	vt.len = len;
-	vt.argv_len = m->u.submit.cmd_len;
+	vt.argv_len = as + m->u.submit.cmd_len;
 	vt.id = v->shared ? ++v->local_seq : v->next_id; /* shared: a placeholder, not 0 */
 	vt.cookie = who_of(v, c, m->tag);
 	vt.prior.timeout_ms = m->u.submit.timeout_ms;
@@ -856,8 +898,8 @@ on_submit(struct svc *v, struct conn *c, const struct dcf_msg *m)
 	memset(&t, 0, sizeof(t));
 	t.id = v->shared ? 0 : vt.id; /* several hosts: the store gives it */
 	t.key = m->u.submit.key_len > 0 ? key : NULL;
-	t.cmd = m->u.submit.cmd;
-	t.cmd_len = m->u.submit.cmd_len;
+	t.cmd = vt.payload;
+	t.cmd_len = vt.argv_len;
 	t.cwd = cwd;
 	t.timeout_ms = vt.prior.timeout_ms;
 	t.retries = vt.prior.retries;
@@ -1081,6 +1123,12 @@ on_ctl(struct svc *v, struct conn *c, const struct dcf_msg *m)
 	uint64_t after = 0;
 	int r;
 
+	if (c->other) {
+		send_error(v, c, m->tag, DCF_PE_DENIED,
+		    "permission denied: --allow-user lets you submit and wait; control is the "
+		    "service's own user's");
+		return;
+	}
 	if (m->u.ctl.op == DCF_CTL_RETRY && v->ctl != NULL) {
 		on_retry(v, c, m);
 		return;
@@ -1193,6 +1241,37 @@ conn_close(struct svc *v, struct conn *c)
 	v->nconn--;
 }
 
+/*
+ * Another user's connection: let in if --allow-user names it, its tasks to
+ * run as it (setpriv, util-linux: its uid, gid and groups, its own
+ * environment, as su gives). 0, or -1 refused.
+ */
+static int
+let_in(struct svc *v, struct conn *c, const struct ucred *cr)
+{
+	struct passwd pw, *res = NULL;
+	char pwbuf[1024];
+	uint32_t i = 0;
+	int n;
+
+	while (i < v->o->nallow && v->o->allow_uid[i] != (uint32_t)cr->uid)
+		i++;
+	if (i == v->o->nallow)
+		return -1;
+	/* Groups from the password database if it names the uid; else none but its own. */
+	n = snprintf(c->as, sizeof(c->as), "%s%c--reuid=%u%c--regid=%u%c%s%c--reset-env%c--%c",
+	    SVC_SETPRIV, 0, (unsigned)cr->uid, 0, (unsigned)cr->gid, 0,
+	    getpwuid_r(cr->uid, &pw, pwbuf, sizeof(pwbuf), &res) == 0 && res != NULL
+	        ? "--init-groups"
+	        : "--clear-groups",
+	    0, 0, 0);
+	if (n <= 0 || (size_t)n >= sizeof(c->as))
+		return -1;
+	c->as_len = (uint32_t)n;
+	c->other = 1;
+	return 0;
+}
+
 static void
 accept_all(struct svc *v)
 {
@@ -1220,10 +1299,14 @@ accept_all(struct svc *v)
 			conn_close(v, c);
 			continue;
 		}
+		c->other = 0;
+		c->as_len = 0;
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crl) == -1 ||
-		    cr.uid != geteuid()) {
+		    (cr.uid != geteuid() && let_in(v, c, &cr) == -1)) {
 			send_error(v, c, 0, DCF_PE_DENIED,
-			    "permission denied: this supervisor serves its own user only");
+			    "permission denied: this supervisor serves its own user only (and "
+			    "those "
+			    "--allow-user names)");
 			c->bad = 1;
 			dcf_log(DCF_WARNING, "refused a connection from uid %u (pid %d)",
 			    (unsigned)cr.uid, (int)cr.pid);
@@ -2097,7 +2180,10 @@ bind_socket(struct svc *v, char *err, size_t errlen)
 		v->sock_ino = sb.st_ino;
 	}
 	v->lfd = fd;
-	return 0;
+	/* Connecting takes write permission: others' only if let in (and then by SO_PEERCRED). */
+	if (chmod(v->sock, v->o->nallow > 0 ? 0666 : 0600) == -1)
+		DCF_BAD(errno, "%s: %s", v->sock, strerror(errno));
+	return v->o->nallow > 0 ? open_way(v->sock, err, errlen) : 0;
 }
 
 int
@@ -2140,6 +2226,14 @@ svc_open(struct svc **out, const struct sup_opts *o, const struct dcf_config *cf
 	st->unfinished = cnt.by_state[DCF_SS_QUEUED] + cnt.by_state[DCF_SS_RUNNING];
 	st->next_id = v->next_id;
 	v->listen_fd = -1;
+	if (o->nallow > 0 && access(SVC_SETPRIV, X_OK) == -1) {
+		snprintf(err, errlen,
+		    "--allow-user runs other users' tasks as them with %s (util-linux), which "
+		    "is not here: install it",
+		    SVC_SETPRIV);
+		errno = ENOENT;
+		goto fail;
+	}
 	if (v->rd->shared || (o->host_id != NULL && dcf_store_is_url(o->store_path))) {
 		/*
 		 * Several hosts: this host's runs that outlived its last supervisor

@@ -19,6 +19,9 @@
 #include "dcf/store.h"
 #include "dcf/worker.h"
 
+/* --allow-user: at most this many users */
+#define SUP_ALLOW_MAX 32
+
 /* --resume, --resume-failed */
 enum sup_resume { SUP_RESUME_NONE, SUP_RESUME_ALL, SUP_RESUME_FAILED };
 
@@ -43,6 +46,10 @@ struct sup_opts {
 	const char *host_id;    /* --serve, a PostgreSQL store: this host's identity (store.h's
 	                         * owner); the supervisor fills in HOSTNAME/NAME */
 	uint32_t lease_ms;      /* --lease: its claims' lease (30 s) */
+	uint32_t
+	    allow_uid[SUP_ALLOW_MAX]; /* --allow-user: others who may submit (root's service) */
+	uint32_t nallow;
+	const char *allow_text; /* --allow-user as given (options.c reads it into allow_uid) */
 	uint64_t keep_count;    /* --keep N: finished tasks kept (0: no limit by count) */
 	uint64_t keep_age_ms;   /* --keep AGE (0: no limit by age) */
 	int no_cgroups;         /* --no-cgroups: task trees are process groups only */

@@ -34,8 +34,9 @@
 #include "dcf/sup_cmd.h"
 #include "dcf/supervisor.h"
 
-#define SVC_WINDOW   8192u /* ready tasks held in memory at most */
-#define SVC_MAX_CONN 256u  /* connections at once; more wait in the listen queue */
+#define SVC_WINDOW   8192u              /* ready tasks held in memory at most */
+#define SVC_MAX_CONN 256u               /* connections at once; more wait in the listen queue */
+#define SVC_SETPRIV  "/usr/bin/setpriv" /* --allow-user: another user's task runs as it */
 
 /* What svc_open reports of a restart. */
 struct svc_start {
