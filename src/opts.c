@@ -121,6 +121,9 @@ const struct opt opt_table[OPT_NENTRIES] = {
         "run it once tasks ID... have ended, however they did"},
     [OPT_NETWORK] = {"network", 0, REQ, OPT_K_UINT, "N", 0, DCF_MAX_NETS - 1, NULL, SUB,
         "run it on network N's nodes only, whatever befalls\nthem (--batch: every line)"},
+    [OPT_HOST] = {"host", 0, REQ, OPT_K_TEXT, "ID", 1, 128, NULL, SUB,
+        "run it on that host only (its --host-id; a store several\nhosts share), on its "
+        "network N with --network"},
     [OPT_BATCH] = {"batch", 'b', OPT_ARG_NONE, OPT_K_FLAG, NULL, 0, 0, NULL, SUB,
         "a task per line of standard input ({} in the command is\nthe line, as "
         "dcf-supervisor's); an id per line out"},

@@ -11,6 +11,7 @@ struct submit_opts {
 	const char *key;     /* or NULL */
 	int32_t prio;
 	uint32_t net;      /* DCF_NET_ANY, or --network's */
+	const char *host;  /* --host, or NULL */
 	uint64_t delay_ms; /* --delay */
 	uint64_t at_ns;    /* --at, CLOCK_REALTIME */
 	int timed;         /* how many of them were given */

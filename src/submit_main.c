@@ -89,6 +89,8 @@ submit_msg(struct dcf_msg *m, const struct submit_opts *o, uint32_t tag, const c
 	m->u.submit.ndeps = o->ndeps;
 	m->u.submit.dep_ids = o->ndeps > 0 ? o->deps : NULL;
 	m->u.submit.flags = o->after_any ? DCF_SUBMIT_AFTER_ANY : 0;
+	m->u.submit.host = o->host;
+	m->u.submit.host_len = o->host != NULL ? (uint32_t)strlen(o->host) : 0;
 }
 
 static int

@@ -42,6 +42,9 @@ submit_parse_options(int argc, char **argv, struct submit_opts *o)
 		case OPT_PRIORITY:
 			o->prio = (int32_t)v.i;
 			break;
+		case OPT_HOST:
+			o->host = v.s;
+			break;
 		case OPT_NETWORK:
 			o->net = (uint32_t)v.u;
 			break;

@@ -744,6 +744,59 @@ test_ctl_asks(void **state)
 	assert_int_equal(leftovers(), 0);
 }
 
+/*
+ * dcf-submit --host: a task runs on the host it names, whichever host it
+ * was submitted to (with --network, on that host's network); dcf-status
+ * shows the pin; a host that never served the store is refused, nothing
+ * recorded.
+ */
+static void
+test_host_pin(void **state)
+{
+	struct hfix *f = *state;
+	char q[256], id1[160], out[8192];
+	PGconn *c;
+	PGresult *r;
+
+	host_start(f, 0, "10s");
+	host_start(f, 1, "10s");
+	c = db(f);
+	snprintf(q, sizeof(q), "SELECT owner FROM dcf_host WHERE owner LIKE '%%/%s'", f->h[1].name);
+	r = PQexec(c, q);
+	assert_int_equal(PQntuples(r), 1);
+	snprintf(id1, sizeof(id1), "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	for (int k = 0; k < 5; k++)
+		assert_int_equal(submit(f, 0, NULL,
+		                     (const char *const[]){"--host", id1, "--", "true", NULL}),
+		    0);
+	assert_int_equal(submit(f, 0, NULL,
+	                     (const char *const[]){"--host", id1, "--network", "0", "--", "true",
+	                         NULL}),
+	    0);
+	wait_ended(f, 6, 60);
+	assert_int_equal(ran_on(f, 1), 6);
+	assert_int_equal(ran_on(f, 0), 0);
+	snprintf(q, sizeof(q), "SELECT count(*) FROM dcf_task WHERE state = 2 AND pin_host = '%s'",
+	    id1);
+	assert_int_equal(number(c, q), 6);
+	assert_int_equal(submit(f, 1, NULL,
+	                     (const char *const[]){"--host", "no-such-host", "--", "true", NULL}),
+	    1);
+	assert_int_equal(number(c, "SELECT count(*) FROM dcf_task"), 6);
+	assert_int_equal(status(f, out, sizeof(out),
+	                     (const char *const[]){"--task", "6", "--json", "--store", f->url,
+	                         NULL}),
+	    0);
+	snprintf(q, sizeof(q), "\"host_pin\": \"%s\"", id1);
+	if (strstr(out, q) == NULL || strstr(out, "\"network_pin\": 0") == NULL)
+		fail_msg("no pin in: %s", out);
+	PQfinish(c);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(host_stop(&f->h[i], SIGTERM), 0);
+	assert_int_equal(leftovers(), 0);
+}
+
 /* One run of a task in the marks: when it started and ended (0: it did not end). */
 struct run_mark {
 	uint64_t start, end;
@@ -1020,6 +1073,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_storm, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ctl_across_hosts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ctl_asks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_host_pin, setup, teardown),
 	};
 
 	prctl(PR_SET_CHILD_SUBREAPER, 1);

@@ -50,6 +50,8 @@ test_roundtrip(void **state)
 	(void)state;
 
 	in[0] = submit_msg("k-1", "/home/u", "make\0-j4\0", 9);
+	in[0].u.submit.host = "box-2/build";
+	in[0].u.submit.host_len = 11;
 	memset(&in[1], 0, sizeof(in[1]));
 	in[1].type = DCF_MSG_WAIT;
 	in[1].tag = 5;
@@ -119,6 +121,8 @@ test_roundtrip(void **state)
 	assert_int_equal(out.u.submit.not_before, 1ULL << 62);
 	assert_int_equal(out.u.submit.key_len, 3);
 	assert_memory_equal(out.u.submit.key, "k-1", 3);
+	assert_int_equal(out.u.submit.host_len, 11);
+	assert_memory_equal(out.u.submit.host, "box-2/build", 11);
 	assert_memory_equal(out.u.submit.cwd, "/home/u", 7);
 	assert_int_equal(out.u.submit.cmd_len, 9);
 	assert_memory_equal(out.u.submit.cmd, "make\0-j4\0", 9);
@@ -178,7 +182,7 @@ test_malformed(void **state)
 	/* Another version: told from the first 6 bytes. */
 	n = dcf_proto_build(buf, sizeof(buf), &m);
 	buf[4] = 1; /* the first, before priorities */
-	refused(6, DCF_PE_VERSION, "protocol version 1; this dcf speaks 5");
+	refused(6, DCF_PE_VERSION, "protocol version 1; this dcf speaks 6");
 	buf[4] = 4;
 	/* Too long, too short. */
 	put32(buf, DCF_PROTO_MAX);
@@ -250,6 +254,25 @@ test_malformed(void **state)
 		memset(key, 'k', DCF_KEY_MAX + 1);
 		m = submit_msg(key, "/", "true\0", 5);
 		refused(dcf_proto_build(buf, sizeof(buf), &m), DCF_PE_BADMSG, "more than 512");
+	}
+	/* --host: bounded, printable. */
+	{
+		static char host[DCF_HOST_MAX + 1];
+
+		memset(host, 'h', sizeof(host));
+		m = submit_msg("", "/", "true\0", 5);
+		m.u.submit.host = host;
+		m.u.submit.host_len = DCF_HOST_MAX + 1;
+		refused(dcf_proto_build(buf, sizeof(buf), &m), DCF_PE_BADMSG, "more than 128");
+		m.u.submit.host = "a\nb";
+		m.u.submit.host_len = 3;
+		refused(dcf_proto_build(buf, sizeof(buf), &m), DCF_PE_BADMSG, "control byte");
+		/* Its length lies (at 12 + 44): the sum does not fill the frame. */
+		m.u.submit.host = "ab";
+		m.u.submit.host_len = 2;
+		n = dcf_proto_build(buf, sizeof(buf), &m);
+		put32(buf + 56, 3);
+		refused(n, DCF_PE_BADMSG, "do not add up");
 	}
 	/* An error whose text length does not fill it. */
 	memset(&m, 0, sizeof(m));

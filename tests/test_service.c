@@ -1170,6 +1170,13 @@ test_network_pin(void **state)
 	    1);
 	assert_string_equal(sub_err(f),
 	    "dcf-submit: refused: no network 2 here: this service has networks 0 to 1\n");
+	/* A host to run on is for a store several hosts share: refused, nothing recorded. */
+	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
+	                     (const char *const[]){"--host", "h", "--", "true", NULL}),
+	    1);
+	assert_string_equal(sub_err(f),
+	    "dcf-submit: refused: --host is for a store several hosts share (--store "
+	    "postgresql://...): this service's is its own; nothing was recorded\n");
 	assert_int_equal(submit(f, NULL, NULL, out, sizeof(out),
 	                     (const char *const[]){"--network", "1", "--", "sh", "-c", cmd, NULL}),
 	    0);

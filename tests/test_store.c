@@ -234,6 +234,7 @@ struct seen {
 	char key[64];
 	char cwd[64];
 	char after[64];
+	char pin_host[64];
 };
 
 static int
@@ -252,6 +253,9 @@ collect(void *arg, const struct dcf_store_task *t)
 	snprintf(s->key, sizeof(s->key), "%s", t->key != NULL ? t->key : "(null)");
 	snprintf(s->cwd, sizeof(s->cwd), "%s", t->cwd != NULL ? t->cwd : "(null)");
 	snprintf(s->after, sizeof(s->after), "%s", t->after_ids != NULL ? t->after_ids : "(null)");
+	snprintf(s->pin_host, sizeof(s->pin_host), "%s",
+	    t->pin_host != NULL ? t->pin_host : "(null)");
+	s->last.pin_host = NULL;
 	s->last.after_ids = NULL;
 	s->last.key = NULL;
 	s->last.cmd = NULL;
@@ -1178,14 +1182,14 @@ test_pg_upgrade(void **state)
 	    "DROP INDEX dcf_task_ready; DROP INDEX dcf_task_owner; DROP TABLE dcf_host; "
 	    "DROP SEQUENCE dcf_task_id; ALTER TABLE dcf_task DROP COLUMN owner, DROP COLUMN "
 	    "lease_until, DROP COLUMN claim, DROP COLUMN claim_seq, DROP COLUMN ask_op, DROP "
-	    "COLUMN ask_val; "
+	    "COLUMN ask_val, DROP COLUMN pin_host; "
 	    "UPDATE dcf_meta SET v = '1' WHERE k = 'schema'");
 	pg_refused(f, DCF_STORE_SERVICE, 1, EPROTO, "older than this dcf reads");
 	assert_int_equal(pg_number(f, "SELECT v::int FROM dcf_meta WHERE k = 'schema'"), 1);
 	assert_non_null(st = open_w(f, DCF_STORE_SERVICE, 0));
 	assert_int_equal(add_n(f, st, 6, 1), 0);
 	dcf_store_close(st);
-	assert_int_equal(pg_number(f, "SELECT v::int FROM dcf_meta WHERE k = 'schema'"), 3);
+	assert_int_equal(pg_number(f, "SELECT v::int FROM dcf_meta WHERE k = 'schema'"), 4);
 	/* Shared now: the sequence goes on after the ids one writer gave. */
 	assert_non_null(st = open_h(f, "after"));
 	new_task(&a[0], 0, NULL, "y\0", 2);
@@ -1620,6 +1624,47 @@ test_pg_asks(void **state)
 }
 
 /*
+ * A task pinned to a host (dcf-submit --host) is claimed by that host
+ * alone, whoever asks first; its pin is read back.
+ */
+static void
+test_pg_host_pin(void **state)
+{
+	struct fix *f = *state;
+	uint32_t claimed_n[NTASKS + 1] = {0}, ended_n[NTASKS + 1] = {0};
+	struct host_run h[2];
+	struct dcf_store_new a[2];
+	struct dcf_store_batch b = {.add = a, .nadd = 2};
+	struct seen s;
+
+	memset(h, 0, sizeof(h));
+	for (int i = 0; i < 2; i++) {
+		char name[24];
+
+		snprintf(name, sizeof(name), "h%d", i);
+		h[i].claimed_n = claimed_n;
+		h[i].ended_n = ended_n;
+		if ((h[i].st = open_h(f, name)) == NULL)
+			fail_msg("%s: %s", name, f->err);
+	}
+	new_task(&a[0], 0, NULL, "a\0", 2);
+	new_task(&a[1], 0, NULL, "b\0", 2);
+	a[0].t.pin_host = "h1";
+	assert_int_equal(dcf_store_commit(h[0].st, &b, f->err, sizeof(f->err)), 0);
+	assert_int_equal(host_commit(&h[0], NULL, 0, 5, NULL), 0);
+	assert_int_equal(h[0].nheld, 1);
+	assert_int_equal(h[0].held[0], 2);
+	assert_int_equal(host_commit(&h[1], NULL, 0, 5, NULL), 0);
+	assert_int_equal(h[1].nheld, 1);
+	assert_int_equal(h[1].held[0], 1);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(dcf_store_get(h[0].st, 1, collect, &s, f->err, sizeof(f->err)), 1);
+	assert_string_equal(s.pin_host, "h1");
+	for (int i = 0; i < 2; i++)
+		dcf_store_close(h[i].st);
+}
+
+/*
  * Several hosts, a commit whose answer is lost: the ids it took are those
  * of the retry, its claims are told by the retry, nothing twice.
  */
@@ -1736,6 +1781,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_pg_hosts_lost_answer, setup_pg, teardown),
 	    cmocka_unit_test_setup_teardown(test_pg_claim_not_taken, setup_pg, teardown),
 	    cmocka_unit_test_setup_teardown(test_pg_asks, setup_pg, teardown),
+	    cmocka_unit_test_setup_teardown(test_pg_host_pin, setup_pg, teardown),
 	};
 	int failed = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
 

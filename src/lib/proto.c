@@ -74,6 +74,12 @@ check_submit(const struct dcf_msg *m, uint32_t cmd_max, uint32_t *code, char *er
 		    DCF_KEY_MAX);
 	if (memchr(m->u.submit.key, '\0', m->u.submit.key_len) != NULL)
 		BAD(DCF_PE_BADMSG, "the key holds a NUL byte");
+	if (m->u.submit.host_len > DCF_HOST_MAX)
+		BAD(DCF_PE_BADMSG, "the host is %u bytes, more than %u", m->u.submit.host_len,
+		    DCF_HOST_MAX);
+	for (uint32_t i = 0; i < m->u.submit.host_len; i++)
+		if ((unsigned char)m->u.submit.host[i] < 0x20 || m->u.submit.host[i] == 0x7f)
+			BAD(DCF_PE_BADMSG, "the host holds a control byte");
 	if (m->u.submit.prio < DCF_PRIO_MIN || m->u.submit.prio > DCF_PRIO_MAX)
 		BAD(DCF_PE_BADCMD, "priority %d is not one of %d to %d", (int)m->u.submit.prio,
 		    DCF_PRIO_MIN, DCF_PRIO_MAX);
@@ -141,6 +147,7 @@ dcf_proto_parse(const void *buf, size_t len, uint32_t cmd_max, struct dcf_msg *m
 		m->u.submit.cwd_len = get32(&r);
 		m->u.submit.cmd_len = get32(&r);
 		m->u.submit.ndeps = get32(&r);
+		m->u.submit.host_len = get32(&r);
 		if (r.bad)
 			break;
 		if (m->u.submit.ndeps > DCF_DEPS_MAX)
@@ -148,12 +155,13 @@ dcf_proto_parse(const void *buf, size_t len, uint32_t cmd_max, struct dcf_msg *m
 			    DCF_DEPS_MAX, m->u.submit.ndeps);
 		/* Each length alone first: their sum cannot wrap. */
 		if (m->u.submit.key_len > r.left || m->u.submit.cwd_len > r.left ||
-		    m->u.submit.cmd_len > r.left ||
-		    (uint64_t)m->u.submit.ndeps * 8 + m->u.submit.key_len + m->u.submit.cwd_len +
-		            m->u.submit.cmd_len !=
+		    m->u.submit.cmd_len > r.left || m->u.submit.host_len > r.left ||
+		    (uint64_t)m->u.submit.ndeps * 8 + m->u.submit.host_len + m->u.submit.key_len +
+		            m->u.submit.cwd_len + m->u.submit.cmd_len !=
 		        r.left)
 			BAD(DCF_PE_BADMSG, "a submission's lengths do not add up to its frame");
 		m->u.submit.deps = (const unsigned char *)get_bytes(&r, m->u.submit.ndeps * 8);
+		m->u.submit.host = get_bytes(&r, m->u.submit.host_len);
 		m->u.submit.key = get_bytes(&r, m->u.submit.key_len);
 		m->u.submit.cwd = get_bytes(&r, m->u.submit.cwd_len);
 		m->u.submit.cmd = get_bytes(&r, m->u.submit.cmd_len);
@@ -258,10 +266,12 @@ dcf_proto_build(void *buf, size_t cap, const struct dcf_msg *m)
 		put32(&w, m->u.submit.cwd_len);
 		put32(&w, m->u.submit.cmd_len);
 		put32(&w, m->u.submit.ndeps);
+		put32(&w, m->u.submit.host_len);
 		for (uint32_t i = 0; i < m->u.submit.ndeps; i++)
 			put64(&w,
 			    m->u.submit.dep_ids != NULL ? m->u.submit.dep_ids[i]
 			                                : dcf_proto_dep(m, i));
+		put_bytes(&w, m->u.submit.host, m->u.submit.host_len);
 		put_bytes(&w, m->u.submit.key, m->u.submit.key_len);
 		put_bytes(&w, m->u.submit.cwd, m->u.submit.cwd_len);
 		put_bytes(&w, m->u.submit.cmd, m->u.submit.cmd_len);

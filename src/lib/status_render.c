@@ -1169,9 +1169,15 @@ dcf_render_task(FILE *f, const struct dcf_store_task *t, const char *outdir)
 		fprintf(f, "  key        %s\n", t->key);
 	dcf_render_when(when, sizeof(when), t->submitted_ns);
 	fprintf(f, "  submitted  %s, priority %d", when, (int)t->prio);
-	if (t->pin != 0)
+	if (t->pin_host != NULL && t->pin != 0)
+		fprintf(f, ", on host %s's Network-%u only", t->pin_host, t->pin - 1);
+	else if (t->pin_host != NULL)
+		fprintf(f, ", on host %s only", t->pin_host);
+	else if (t->pin != 0)
 		fprintf(f, ", on Network-%u only", t->pin - 1);
 	fputc('\n', f);
+	if (t->owner != NULL)
+		fprintf(f, "  held by    %s\n", t->owner);
 	if (t->not_before_ns > 0) {
 		dcf_render_when(when, sizeof(when), t->not_before_ns);
 		fprintf(f, "  not before %s\n", when);
@@ -1288,6 +1294,17 @@ dcf_render_task_json(FILE *f, const struct dcf_store_task *t, const char *outdir
 	    (unsigned long long)t->out.maxrss_kb, (unsigned long long)t->out.out_bytes,
 	    (unsigned long long)t->out.err_bytes, after, t->after_any ? "true" : "false", t->waits,
 	    (unsigned long long)t->cause);
+	fputs("\"host_pin\": ", f);
+	if (t->pin_host != NULL)
+		json_bytes(f, t->pin_host, strlen(t->pin_host));
+	else
+		fputs("null", f);
+	fputs(", \"held_by\": ", f);
+	if (t->owner != NULL)
+		json_bytes(f, t->owner, strlen(t->owner));
+	else
+		fputs("null", f);
+	fputs(", ", f);
 	/* Where its last run ran: none before the first. */
 	if (t->runs > 0)
 		fprintf(f, "\"network\": %u, \"node\": %u, ", t->net, t->node);

@@ -28,7 +28,7 @@
 
 struct qmeta {
 	uint64_t cookie;
-	size_t key, cmd, cwd, deps; /* arena offsets, or NO_OFF */
+	size_t key, cmd, cwd, deps, host; /* arena offsets, or NO_OFF */
 };
 
 struct qbatch {
@@ -217,7 +217,8 @@ dcf_storeq_add(struct dcf_storeq *q, const struct dcf_store_task *t, uint64_t co
 	    put(b, t->cmd, t->cmd_len, &m.cmd) == -1 ||
 	    put(b, t->cwd, t->cwd != NULL ? strlen(t->cwd) : 0, &m.cwd) == -1 ||
 	    put(b, t->ndeps > 0 ? t->deps : NULL, (size_t)t->ndeps * sizeof(*t->deps), &m.deps) ==
-	        -1) {
+	        -1 ||
+	    put(b, t->pin_host, t->pin_host != NULL ? strlen(t->pin_host) : 0, &m.host) == -1) {
 		b->used = used;
 		return staged(q, 0);
 	}
@@ -259,6 +260,8 @@ dcf_storeq_upd(struct dcf_storeq *q, uint32_t kind, const struct dcf_store_task 
 	u->t.cwd = NULL;
 	u->t.deps = NULL;
 	u->t.after_ids = NULL;
+	u->t.owner = NULL;
+	u->t.pin_host = NULL;
 	return staged(q, 1);
 }
 
@@ -308,6 +311,7 @@ resolve(struct qbatch *b)
 		t->cmd = m->cmd == NO_OFF ? "" : b->arena + m->cmd;
 		t->cwd = m->cwd == NO_OFF ? NULL : b->arena + m->cwd;
 		t->deps = m->deps == NO_OFF ? NULL : (const uint64_t *)(void *)(b->arena + m->deps);
+		t->pin_host = m->host == NO_OFF ? NULL : b->arena + m->host;
 	}
 }
 
@@ -335,7 +339,10 @@ static int
 on_claimed(void *arg, const struct dcf_store_task *t)
 {
 	struct qbatch *b = arg;
-	struct qmeta m = {.cookie = DCF_STOREQ_CLAIMED | t->id, .key = NO_OFF, .deps = NO_OFF};
+	struct qmeta m = {.cookie = DCF_STOREQ_CLAIMED | t->id,
+	    .key = NO_OFF,
+	    .deps = NO_OFF,
+	    .host = NO_OFF};
 	size_t used = b->used;
 
 	if (grow_pair((void **)&b->claimed, (void **)&b->claimedm, b->nclaimed, &b->cclaimed,
@@ -350,6 +357,7 @@ on_claimed(void *arg, const struct dcf_store_task *t)
 	b->claimed[b->nclaimed].key = NULL;
 	b->claimed[b->nclaimed].after_ids = NULL;
 	b->claimed[b->nclaimed].owner = NULL;
+	b->claimed[b->nclaimed].pin_host = NULL;
 	b->claimed[b->nclaimed].deps = NULL;
 	b->claimedm[b->nclaimed++] = m;
 	return 0;

@@ -835,12 +835,61 @@ check_waiters(struct svc *v)
 
 /* --- requests -------------------------------------------------------------- */
 
+/* dcf_store_ops.hosts's callback: is it the one looked for (a host of the store)? */
+struct host_look {
+	const char *name;
+	int found;
+};
+
+static int
+host_named(void *arg, const struct dcf_store_host *h)
+{
+	struct host_look *l = arg;
+
+	l->found = strcmp(h->owner, l->name) == 0;
+	return l->found;
+}
+
+/*
+ * dcf-submit --host: a store several hosts share, and one of them (this
+ * one, or one that has served it); else why not, into why.
+ */
+static int
+host_check(struct svc *v, const char *host, char *why, size_t len)
+{
+	struct host_look look = {.name = host};
+	char err[DCF_ERRLEN];
+
+	if (!v->shared) {
+		snprintf(why, len,
+		    "--host is for a store several hosts share (--store postgresql://...): this "
+		    "service's is its own; nothing was recorded");
+		return -1;
+	}
+	if (strcmp(host, v->o->host_id) == 0)
+		return 0;
+	if (v->rd->ops->hosts(v->rd, host_named, &look, err, sizeof(err)) == -1) {
+		dcf_log(DCF_ERROR, "store: %s", err);
+		snprintf(why, len,
+		    "the store could not be read: nothing was recorded (see the log)");
+		return -1;
+	}
+	if (!look.found) {
+		snprintf(why, len,
+		    "no host '%.128s' has served this store (dcf-status --hosts lists those that "
+		    "have): nothing was recorded",
+		    host);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 on_submit(struct svc *v, struct conn *c, const struct dcf_msg *m)
 {
 	struct dcf_store_task t;
 	struct vtask vt;
-	char key[DCF_KEY_MAX + 1], cwd[DCF_CWD_MAX + 1];
+	char key[DCF_KEY_MAX + 1], cwd[DCF_CWD_MAX + 1], host[DCF_HOST_MAX + 1];
 	uint64_t deps[DCF_DEPS_MAX];
 	uint32_t as = c->as_len, len = as + m->u.submit.cmd_len + m->u.submit.cwd_len + 1,
 	         ndeps = 0;
@@ -861,7 +910,19 @@ on_submit(struct svc *v, struct conn *c, const struct dcf_msg *m)
 		refuse(v, c, m->tag, DCF_PE_BADCMD, "the command is too long for a task");
 		return;
 	}
-	if (m->u.submit.net != DCF_NET_ANY && m->u.submit.net >= v->cfg->nets) {
+	memcpy(host, m->u.submit.host, m->u.submit.host_len);
+	host[m->u.submit.host_len] = '\0';
+	if (m->u.submit.host_len > 0) {
+		char why[300];
+
+		if (host_check(v, host, why, sizeof(why)) == -1) {
+			refuse(v, c, m->tag, DCF_PE_BADCMD, why);
+			return;
+		}
+	}
+	/* Another host's networks are its own: its number is checked there (it waits). */
+	if (m->u.submit.net != DCF_NET_ANY && m->u.submit.net >= v->cfg->nets &&
+	    (m->u.submit.host_len == 0 || strcmp(host, v->o->host_id) == 0)) {
 		char why[128];
 
 		snprintf(why, sizeof(why), "no network %u here: this service has networks 0 to %u",
@@ -907,6 +968,7 @@ on_submit(struct svc *v, struct conn *c, const struct dcf_msg *m)
 	t.pin = vt.prior.pin;
 	t.not_before_ns = vt.nb;
 	t.submitted_ns = dcf_wall_ns();
+	t.pin_host = m->u.submit.host_len > 0 ? host : NULL;
 	/* --after: in order, each once (the store counts what it waits for). */
 	for (uint32_t i = 0; i < m->u.submit.ndeps; i++) {
 		uint64_t d = dcf_proto_dep(m, i);
@@ -982,6 +1044,7 @@ struct retry_row {
 	struct dcf_store_task t;
 	unsigned char *cmd;
 	char cwd[DCF_CWD_MAX + 1];
+	char host[DCF_HOST_MAX + 1];
 };
 
 static int
@@ -992,6 +1055,13 @@ retry_row(void *arg, const struct dcf_store_task *t)
 	rr->t = *t;
 	rr->t.key = NULL;
 	rr->t.cwd = NULL;
+	rr->t.owner = NULL;
+	rr->t.after_ids = NULL;
+	rr->t.pin_host = NULL;
+	if (t->pin_host != NULL) {
+		snprintf(rr->host, sizeof(rr->host), "%s", t->pin_host);
+		rr->t.pin_host = rr->host;
+	}
 	snprintf(rr->cwd, sizeof(rr->cwd), "%s", t->cwd != NULL ? t->cwd : "/");
 	if ((rr->cmd = malloc(t->cmd_len > 0 ? t->cmd_len : 1)) != NULL)
 		memcpy(rr->cmd, t->cmd, t->cmd_len);
@@ -1076,7 +1146,11 @@ on_retry(struct svc *v, struct conn *c, const struct dcf_msg *m)
 	vt.prior.retries = rr.t.retries;
 	vt.prior.argv_len = vt.argv_len;
 	vt.prior.prio = rr.t.prio;
-	vt.prior.pin = rr.t.pin <= v->cfg->nets ? rr.t.pin : 0;
+	/* (Another host's network is its own to check.) */
+	vt.prior.pin = rr.t.pin <= v->cfg->nets ||
+	        (rr.t.pin_host != NULL && strcmp(rr.t.pin_host, v->o->host_id) != 0)
+	    ? rr.t.pin
+	    : 0;
 	/* The new task: what the old one was given, nothing of what became of it. */
 	{
 		struct dcf_store_task t;
@@ -1090,6 +1164,7 @@ on_retry(struct svc *v, struct conn *c, const struct dcf_msg *m)
 		t.retries = rr.t.retries;
 		t.prio = rr.t.prio;
 		t.pin = vt.prior.pin;
+		t.pin_host = rr.t.pin_host;
 		t.submitted_ns = dcf_wall_ns();
 		if (vq_push(&v->pending, &vt) == -1) {
 			free(vt.payload);

@@ -15,6 +15,7 @@
  *   dcf_task_id     (2) the ids several hosts take theirs from
  *   (3) dcf_task's ask_op, ask_val: dcf-ctl's request of another host for
  *                   the host that holds the task (channel dcf_ask)
+ *   (4) dcf_task's pin_host: the host it runs on (dcf-submit --host)
  * Every integer is a bigint, every value travels in binary: nothing is
  * quoted or parsed as text on the way.
  *
@@ -61,8 +62,8 @@
 #include "dcf/store.h"
 #include "dcf/util.h"
 
-/* 2: several hosts (owner, lease_until, claim; dcf_host; the id sequence); 3: asks */
-#define SCHEMA  3
+/* 2: several hosts (owner, lease_until, claim; dcf_host; the id sequence); 3: asks; 4: --host */
+#define SCHEMA  4
 #define KEY_MAX 512
 #define NPARAM  20
 
@@ -125,7 +126,7 @@ enum pg_stmt {
 	"id, state, prio, timeout_ms, retries, attempts, tries, runs, submitted_ns, " \
 	"started_ns, ended_ns, pid, pid_start, net, node, how, exit_code, term_sig, " \
 	"exec_errno, run_start_ns, run_ns, cpu_us, maxrss_kb, out_bytes, err_bytes, pin, " \
-	"not_before_ns, waits, after_any, cause, after_ids, key, cmd, cwd, claim, owner"
+	"not_before_ns, waits, after_any, cause, after_ids, key, cmd, cwd, claim, owner, pin_host"
 #define B "::bigint"
 /* A fenced change's condition: no owner given (one host), or the claim it holds. */
 /*
@@ -144,10 +145,10 @@ enum pg_stmt {
 
 static const char *const sql_text[Q_NSTMT] = {
     [Q_INSERT] = "INSERT INTO dcf_task (id, key, state, prio, timeout_ms, retries, submitted_ns, "
-                 "cmd, cwd, pin, not_before_ns, waits, after_any, after_ids, cause, ended_ns) "
-                 "VALUES ($1" B ", $2::text, $11" B ", $3" B ", $4" B ", $5" B ", $6" B
+                 "cmd, cwd, pin, not_before_ns, waits, after_any, after_ids, cause, ended_ns, "
+                 "pin_host) VALUES ($1" B ", $2::text, $11" B ", $3" B ", $4" B ", $5" B ", $6" B
                  ", $7::bytea, $8::text, $9" B ", $10" B ", $12" B ", $13" B ", $14::text, $15" B
-                 ", $16" B ") ON CONFLICT (key) DO NOTHING",
+                 ", $16" B ", $17::text) ON CONFLICT (key) DO NOTHING",
     [Q_KEY_ID] = "SELECT id FROM dcf_task WHERE key = $1::text",
     [Q_STARTED] = "UPDATE dcf_task SET state = 1, runs = greatest(runs, $2" B "), "
                   "started_ns = $3" B ", pid = $4" B ", pid_start = $5" B ", net = $6" B
@@ -214,7 +215,8 @@ static const char *const sql_text[Q_NSTMT] = {
         "t.attempts + "
         "CASE WHEN t.state = 1 THEN 1 ELSE 0 END, state = 0, pid = 0, claim_seq = $4" B
         " FROM (SELECT id AS cid FROM dcf_task WHERE " CLAIMABLE " AND ($5" B " = 0 OR pin <= $5" B
-        ") ORDER BY prio DESC, id LIMIT $3" B " FOR UPDATE SKIP LOCKED) c "
+        ") AND (pin_host IS NULL OR pin_host = $1::text) ORDER BY prio DESC, id LIMIT $3" B
+        " FOR UPDATE SKIP LOCKED) c "
         "WHERE t.id = c.cid RETURNING " COLS,
     [Q_RENEW] = "UPDATE dcf_task SET lease_until = now() + $2" B " * interval '1 millisecond' "
                 "WHERE owner = $1::text AND state < 2",
@@ -299,7 +301,8 @@ static const char schema_sql[] =
     " claim bigint NOT NULL DEFAULT 0,"
     " claim_seq bigint NOT NULL DEFAULT 0,"
     " ask_op bigint NOT NULL DEFAULT 0,"
-    " ask_val bigint NOT NULL DEFAULT 0);"
+    " ask_val bigint NOT NULL DEFAULT 0,"
+    " pin_host text);"
     "CREATE TABLE dcf_dep (on_id bigint NOT NULL, task bigint NOT NULL, "
     "PRIMARY KEY (on_id, task));"
     "CREATE INDEX dcf_task_unfinished ON dcf_task(id) WHERE state < 2;"
@@ -315,6 +318,7 @@ static const char *const upgrade_sql[SCHEMA + 1] = {
           "ADD COLUMN claim_seq bigint NOT NULL DEFAULT 0;" SHARED_SQL,
     [2] = "ALTER TABLE dcf_task ADD COLUMN ask_op bigint NOT NULL DEFAULT 0, "
           "ADD COLUMN ask_val bigint NOT NULL DEFAULT 0;",
+    [3] = "ALTER TABLE dcf_task ADD COLUMN pin_host text;",
 };
 
 #ifdef DCF_INJECT_ENABLE
@@ -592,6 +596,7 @@ read_row(const PGresult *r, int i, struct dcf_store_task *t)
 	t->cwd = col_text(r, i, c++);
 	t->claim = col_u64(r, i, c++);
 	t->owner = col_text(r, i, c++);
+	t->pin_host = col_text(r, i, c++);
 }
 
 /* Run a COLS query into fn. Rows read, or -1. */
@@ -763,6 +768,10 @@ add_params(struct st_pg *s, struct dcf_store_new *a, struct params *pp, char **a
 		p_bytes(pp, NULL, 0);
 	p_u64(pp, t->cause);
 	p_u64(pp, t->cause != 0 ? t->submitted_ns : 0);
+	if (t->pin_host != NULL)
+		p_text(pp, t->pin_host);
+	else
+		p_bytes(pp, NULL, 0);
 	return 1;
 }
 

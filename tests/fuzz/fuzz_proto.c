@@ -42,6 +42,11 @@ fp_check_submit(const struct dcf_msg *m)
 	if (m->u.submit.cwd_len == 0 || m->u.submit.cwd[0] != '/' ||
 	    memchr(m->u.submit.cwd, '\0', m->u.submit.cwd_len) != NULL)
 		abort();
+	if (m->u.submit.host_len > DCF_HOST_MAX)
+		abort();
+	for (uint32_t i = 0; i < m->u.submit.host_len; i++)
+		if ((unsigned char)m->u.submit.host[i] < 0x20 || m->u.submit.host[i] == 0x7f)
+			abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -17,9 +17,10 @@
  *           (DCF_PRIO_MIN to DCF_PRIO_MAX, layout.h), u32 net (DCF_NET_ANY,
  *           or the one network it runs on), u64 not_before (CLOCK_REALTIME
  *           ns: not run before; 0 at once), u32 key_len, u32 cwd_len, u32
- *           cmd_len, u32 ndeps (at most DCF_DEPS_MAX), then ndeps u64 ids
- *           (--after: it runs once they have ended, each not 0), key, cwd,
- *           cmd bytes.
+ *           cmd_len, u32 ndeps (at most DCF_DEPS_MAX), u32 host_len (at most
+ *           DCF_HOST_MAX), then ndeps u64 ids (--after: it runs once they
+ *           have ended, each not 0), host (--host: the host it runs on, of
+ *           those sharing a store; 0 bytes: any), key, cwd, cmd bytes.
  *           cmd is an argv, items each ending in NUL (cmd.h), the first
  *           not empty; cwd absolute, without NUL; key without NUL, at most
  *           DCF_KEY_MAX bytes (0: no key).
@@ -48,7 +49,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DCF_PROTO_VERSION 5u /* 2: a SUBMIT's priority; 3: its network; 4: its time; 5: --after */
+/* 2: a SUBMIT's priority; 3: its network; 4: its time; 5: --after; 6: --host */
+#define DCF_PROTO_VERSION 6u
 #define DCF_NET_ANY       UINT32_MAX
 #define DCF_PROTO_HDR     12u
 #define DCF_PROTO_MAX     262144u /* a whole frame, length field included: 256 KiB */
@@ -56,6 +58,7 @@
 #define DCF_CWD_MAX       4096u
 #define DCF_ACK_EXISTED   1u
 #define DCF_DEPS_MAX      1024u /* a SUBMIT's --after ids */
+#define DCF_HOST_MAX      128u  /* a SUBMIT's --host, printable bytes */
 /* A SUBMIT's flags. */
 #define DCF_SUBMIT_AFTER_ANY 1u /* its deps ending is enough, whatever their outcome */
 #define DCF_SUBMIT_FLAGS     DCF_SUBMIT_AFTER_ANY
@@ -119,7 +122,8 @@ struct dcf_msg {
 			const char *key;     /* not NUL-terminated: key_len bytes */
 			const char *cwd;     /* cwd_len bytes */
 			const char *cmd;     /* cmd_len bytes, the last a NUL */
-			uint32_t key_len, cwd_len, cmd_len;
+			const char *host;    /* host_len bytes (0: any host) */
+			uint32_t key_len, cwd_len, cmd_len, host_len;
 			uint32_t ndeps;
 			const unsigned char *deps; /* parsed: ndeps u64 as sent (dcf_proto_dep) */
 			const uint64_t *dep_ids;   /* to build: ndeps of them */

@@ -106,6 +106,8 @@ struct dcf_store_task {
 	 */
 	uint64_t claim;
 	const char *owner;
+	/* dcf-submit --host: the host it runs on (its --host-id), NULL: any. A shared store's. */
+	const char *pin_host;
 };
 
 /*
