@@ -745,6 +745,52 @@ test_ctl_asks(void **state)
 }
 
 /*
+ * Short tasks are claimed many at a time: 400 no-op tasks, all in the
+ * store (submitted while the host is paused), on one host of two nodes:
+ * some claim takes more than four (a host holds four at most otherwise)
+ * and they take fewer than 100 claims; each is done once. Short is any
+ * rate here (a test build's DCF_SVC_SHORT_RATE 0), so that a run under
+ * valgrind is short too.
+ */
+static void
+test_claims_batched(void **state)
+{
+	struct hfix *f = *state;
+	char in[128], sup[PATH_MAX];
+	int64_t claims, biggest;
+	PGconn *c;
+	FILE *fp;
+
+	snprintf(sup, sizeof(sup), "%s", f->sup_bin);
+	assert_non_null(realpath("./build/inj/dcf-supervisor", f->sup_bin));
+	setenv("DCF_SVC_SHORT_RATE", "0", 1);
+	host_start(f, 0, "10s");
+	unsetenv("DCF_SVC_SHORT_RATE");
+	snprintf(f->sup_bin, sizeof(f->sup_bin), "%s", sup);
+	snprintf(in, sizeof(in), "%s/in", f->dir);
+	assert_non_null(fp = fopen(in, "w"));
+	for (unsigned k = 1; k <= 400; k++)
+		fprintf(fp, "%u\n", k);
+	fclose(fp);
+	assert_int_equal(run_as(f, f->ctl_bin, 0, NULL, (const char *const[]){"pause", NULL}), 0);
+	assert_int_equal(submit(f, 0, in, (const char *const[]){"--batch", "--", "true", NULL}), 0);
+	assert_int_equal(run_as(f, f->ctl_bin, 0, NULL, (const char *const[]){"resume", NULL}), 0);
+	wait_ended(f, 400, 300);
+	c = db(f);
+	assert_int_equal(number(c, "SELECT count(*) FROM dcf_task WHERE state = 2 AND runs = 1"),
+	    400);
+	claims = number(c, "SELECT count(DISTINCT claim_seq) FROM dcf_task");
+	biggest = number(c,
+	    "SELECT max(n) FROM (SELECT count(*) AS n FROM dcf_task GROUP BY claim_seq) x");
+	if (claims >= 100 || biggest <= 4)
+		fail_msg("400 short tasks took %lld claims, the biggest of %lld", (long long)claims,
+		    (long long)biggest);
+	PQfinish(c);
+	assert_int_equal(host_stop(&f->h[0], SIGTERM), 0);
+	assert_int_equal(leftovers(), 0);
+}
+
+/*
  * dcf-submit --host: a task runs on the host it names, whichever host it
  * was submitted to (with --network, on that host's network); dcf-status
  * shows the pin; a host that never served the store is refused, nothing
@@ -1074,6 +1120,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_ctl_across_hosts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ctl_asks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_host_pin, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_claims_batched, setup, teardown),
 	};
 
 	prctl(PR_SET_CHILD_SUBREAPER, 1);

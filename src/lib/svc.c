@@ -147,7 +147,11 @@ struct svc {
 	uint64_t *cm_id, *cm_claim; /* id -> claim, open addressing (0: empty) */
 	uint32_t cm_cap, cm_n;
 	char elsewhere[128]; /* the host that holds a task, as the store last said */
-	int asking;          /* a request another host left is carried out */
+	/* The rate this host ends tasks at (per s), measured over windows from rate_t0. */
+	double rate, short_rate; /* SVC_SHORT_RATE; a test build's DCF_SVC_SHORT_RATE */
+	uint64_t rate_t0;
+	uint32_t ended_here;
+	int asking; /* a request another host left is carried out */
 	unsigned char frame[DCF_PROTO_MAX];
 };
 
@@ -778,26 +782,61 @@ shared_word(struct svc *v, const struct dcf_storeq_res *r)
 	return 0;
 }
 
-/* The ready queue wants want more: a claim, if the store may have some and none is on its way. */
+/*
+ * The tasks this host holds beyond twice its nodes: for short tasks (a
+ * node ends more than SVC_SHORT_RATE a second), about SVC_HOLD_NS of its
+ * work at the rate it ends them, so that claims are of many and each costs
+ * the store little, at most SVC_HOLD_MAX; none for longer ones (what a
+ * host holds waits for it: the runs a dead host leaves wait behind them).
+ */
+static uint32_t
+burst_of(struct svc *v)
+{
+	uint64_t now = dcf_now_ns(), dt = now - v->rate_t0;
+	double b;
+
+	if (v->rate_t0 == 0) {
+		v->rate_t0 = now;
+	} else if (dt >= SVC_RATE_NS) {
+		double r = (double)v->ended_here * 1e9 / (double)dt;
+
+		/* A window's measure weighs half; after a quiet spell, all of it. */
+		v->rate = dt >= 4 * SVC_RATE_NS ? r : (v->rate + r) / 2;
+		v->ended_here = 0;
+		v->rate_t0 = now;
+	}
+	if (v->rate < v->short_rate * (double)v->cfg->nets * v->cfg->nodes_per_net)
+		return 0;
+	b = v->rate * (double)SVC_HOLD_NS / 1e9;
+	return b >= SVC_HOLD_MAX ? SVC_HOLD_MAX : (uint32_t)b;
+}
+
+/*
+ * The ready queue wants want more: a claim, if the store may have some and
+ * none is on its way; for short tasks, also ahead of need, once half of
+ * what the last claim brought has gone.
+ */
 static void
 shared_fill(struct svc *v, uint32_t want)
 {
+	uint32_t burst, limit;
+
 	if (v->claim_at != 0 && dcf_wall_ns() >= v->claim_at) {
 		v->claim_at = 0;
 		v->claim_more = 1;
 	}
-	uint32_t limit = 2 * v->cfg->nets * v->cfg->nodes_per_net;
-
-	if (want == 0 || !v->claim_more || v->claim_inflight || v->q == NULL || v->stopping)
+	burst = burst_of(v);
+	limit = 2 * v->cfg->nets * v->cfg->nodes_per_net + burst;
+	if (!v->claim_more || v->claim_inflight || v->q == NULL || v->stopping)
 		return;
 	/*
-	 * Held at most what its nodes run and as many more to start next: what
-	 * one host holds, the others cannot run (and a dead host's tasks would
-	 * wait behind a long queue here).
+	 * Held at most what its nodes run and as many more to start next (and
+	 * the burst): what one host holds, the others cannot run (and a dead
+	 * host's tasks wait for its lease to end).
 	 */
-	if (v->cm_n >= limit)
+	if (v->cm_n >= limit || (want == 0 && (burst == 0 || v->nready * 2 > burst)))
 		return;
-	if (want > limit - v->cm_n)
+	if (burst > 0 || want > limit - v->cm_n)
 		want = limit - v->cm_n;
 	v->claim_more = 0;
 	v->claim_inflight = 1;
@@ -1659,6 +1698,7 @@ svc_committed(void *arg, const struct dcf_storeq_res *r)
 		if ((r->cookie & ~(DCF_STOREQ_ASK - 1)) == DCF_STOREQ_ASK)
 			tell_later(v, r->id); /* asked of the host that holds it */
 		if (r->cookie & DCF_STOREQ_ENDED) {
+			v->ended_here += v->shared && svc_claim_of(v, r->id) != 0;
 			cm_del(v, r->id);
 			moved_del(v, r->id);
 			for (uint32_t i = 0; i < v->nskip; i++)
@@ -2279,6 +2319,7 @@ svc_open(struct svc **out, const struct sup_opts *o, const struct dcf_config *cf
 	v->cfg = cfg;
 	v->lfd = -1;
 	v->window = SVC_WINDOW;
+	v->short_rate = SVC_SHORT_RATE;
 #ifdef DCF_INJECT_ENABLE
 	{
 		/* Tests: the window's edges with tens of tasks, not thousands. */
@@ -2287,6 +2328,10 @@ svc_open(struct svc **out, const struct sup_opts *o, const struct dcf_config *cf
 
 		if (w != NULL && dcf_parse_u64(w, 2, SVC_WINDOW, &n) == 0)
 			v->window = (uint32_t)n;
+		/* And every task short, however slowly it runs (valgrind). */
+		if ((w = getenv("DCF_SVC_SHORT_RATE")) != NULL &&
+		    dcf_parse_u64(w, 0, 1000000, &n) == 0)
+			v->short_rate = (double)n;
 	}
 #endif
 	for (uint32_t i = 0; i < SVC_MAX_CONN; i++)

@@ -37,6 +37,11 @@
 #define SVC_WINDOW   8192u              /* ready tasks held in memory at most */
 #define SVC_MAX_CONN 256u               /* connections at once; more wait in the listen queue */
 #define SVC_SETPRIV  "/usr/bin/setpriv" /* --allow-user: another user's task runs as it */
+/* Several hosts: short tasks are claimed about this much work ahead, at most SVC_HOLD_MAX. */
+#define SVC_HOLD_NS    500000000ULL
+#define SVC_HOLD_MAX   1024u
+#define SVC_RATE_NS    250000000ULL /* the window the rate of ends is measured over */
+#define SVC_SHORT_RATE 20.0         /* ends a second a node, from which tasks are short */
 
 /* What svc_open reports of a restart. */
 struct svc_start {
