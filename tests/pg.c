@@ -367,6 +367,29 @@ tpg_exec(const struct tpg *p, const char *schema, const char *sql, char *err, si
 }
 
 int
+tpg_number(const char *url, const char *sql, int64_t *v, char *err, size_t errlen)
+{
+	PGconn *c = PQconnectdb(url);
+	PGresult *r;
+	int ok;
+
+	if (PQstatus(c) != CONNECTION_OK) {
+		snprintf(err, errlen, "connecting: %s", PQerrorMessage(c));
+		PQfinish(c);
+		return -1;
+	}
+	r = PQexec(c, sql);
+	ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+	if (ok)
+		*v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	else
+		snprintf(err, errlen, "%s: %s", sql, PQresultErrorMessage(r));
+	PQclear(r);
+	PQfinish(c);
+	return ok ? 0 : -1;
+}
+
+int
 tpg_schema(struct tpg *p, char *url, size_t len, char *err, size_t errlen)
 {
 	char name[32], sql[64];

@@ -12,6 +12,7 @@
 #define DCF_TEST_PG_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct tpg {
@@ -38,5 +39,21 @@ int tpg_schema(struct tpg *p, char *url, size_t len, char *err, size_t errlen);
 int tpg_exec(const struct tpg *p, const char *schema, const char *sql, char *err, size_t errlen);
 /* The URL of the database with search_path schema (NULL: none given). */
 void tpg_url(const struct tpg *p, const char *schema, char *url, size_t len);
+/* One number (its one row's first column) from a query on url: 0, or -1 with err. */
+int tpg_number(const char *url, const char *sql, int64_t *v, char *err, size_t errlen);
+
+#ifdef fail_msg
+/* A suite's (cmocka): the number, or the test fails saying why. */
+static inline int64_t
+tpg_number_of(const char *url, const char *sql)
+{
+	char err[512];
+	int64_t v = 0;
+
+	if (tpg_number(url, sql, &v, err, sizeof(err)) == -1)
+		fail_msg("%s", err);
+	return v;
+}
+#endif
 
 #endif

@@ -132,19 +132,7 @@ pg_down(void **state)
 static int64_t
 pg_number(struct fix *f, const char *sql)
 {
-	PGconn *c = PQconnectdb(f->path);
-	PGresult *r;
-	int64_t v;
-
-	if (PQstatus(c) != CONNECTION_OK)
-		fail_msg("connecting: %s", PQerrorMessage(c));
-	r = PQexec(c, sql);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
-		fail_msg("%s: %s", sql, PQresultErrorMessage(r));
-	v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-	PQclear(r);
-	PQfinish(c);
-	return v;
+	return tpg_number_of(f->path, sql);
 }
 
 struct got {
