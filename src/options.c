@@ -243,6 +243,12 @@ allow_users(struct opt_parser *p, struct sup_opts *o)
 		    "own private XDG_RUNTIME_DIR only");
 		return -1;
 	}
+	if (o->store_path != NULL && dcf_store_is_url(o->store_path)) {
+		opt_usage_error(p,
+		    "--allow-user is for a store of one host: a task in a shared store may run on "
+		    "any host, as a user that host never let in");
+		return -1;
+	}
 	snprintf(buf, sizeof(buf), "%s", o->allow_text);
 	for (char *u = strtok_r(buf, ",", &save); u != NULL; u = strtok_r(NULL, ",", &save)) {
 		struct passwd pw, *res = NULL;

@@ -7,6 +7,7 @@
  * type, and each bad field of a submission.
  */
 #include "testutil.h"
+#include "dcf/cmd.h"
 #include "dcf/proto.h"
 
 #define CMD_MAX 1024
@@ -218,6 +219,9 @@ test_malformed(void **state)
 	refused(dcf_proto_build(buf, sizeof(buf), &m), DCF_PE_BADMSG, "does not end in a NUL");
 	m = submit_msg("", "/", "\0", 1);
 	refused(dcf_proto_build(buf, sizeof(buf), &m), DCF_PE_BADCMD, "name is empty");
+	/* No command may pass for another user's (cmd.h DCF_RUN_AS). */
+	m = submit_msg("", "/", DCF_RUN_AS "\0001\0001\0true\0", 21);
+	refused(dcf_proto_build(buf, sizeof(buf), &m), DCF_PE_BADCMD, "begins with a control byte");
 	m = submit_msg("", "/", "true\0", 5);
 	m.u.submit.prio = DCF_PRIO_MAX + 1;
 	refused(dcf_proto_build(buf, sizeof(buf), &m), DCF_PE_BADCMD,

@@ -2964,6 +2964,11 @@ test_allow_user(void **state)
 	                         "nobody,no-such-user-dcf", NULL}),
 	    2);
 	assert_non_null(strstr(sub_err(f), "no user 'no-such-user-dcf'"));
+	assert_int_equal(run_bin(f, f->sup_bin, NULL, NULL, NULL, 0,
+	                     (const char *const[]){"--serve", "--store", "postgresql://h/db",
+	                         "--allow-user", "nobody", NULL}),
+	    2);
+	assert_non_null(strstr(sub_err(f), "--allow-user is for a store of one host"));
 	assert_true(absent("%s", f->store));
 	f->as_uid = 65534; /* another user's service cannot be reached by others */
 	assert_int_equal(run_bin(f, f->sup_bin, "/", NULL, NULL, 0,
@@ -2982,13 +2987,89 @@ test_allow_user(void **state)
 	snprintf(p, sizeof(p), "%s/run/dcf/%s.sock", f->dir, f->name);
 	assert_int_equal(stat(p, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0666);
-	/* nobody's task: run as nobody, its environment its own. */
+	/* nobody's task: run as nobody, in its directory, its environment its own. */
 	f->as_uid = 65534;
 	assert_int_equal(submit(f, "/", NULL, out, sizeof(out),
 	                     (const char *const[]){"--wait", "--", "sh", "-c",
-	                         "id -u; id -g; echo \"$HOME $USER\"", NULL}),
+	                         "id -u; id -g; echo \"$HOME $USER $DCF_TASK_ID\"; pwd", NULL}),
 	    0);
 	assert_string_equal(out, "1\n");
+	/* Its keys are its own: root's of the same name is another task. */
+	assert_int_equal(submit(f, "/", NULL, out, sizeof(out),
+	                     (const char *const[]){"--key", "k", "--", "true", NULL}),
+	    0);
+	assert_string_equal(out, "2\n");
+	f->as_uid = 0;
+	assert_int_equal(submit(f, "/", NULL, out, sizeof(out),
+	                     (const char *const[]){"--key", "k", "--", "true", NULL}),
+	    0);
+	assert_string_equal(out, "3\n");
+	/*
+	 * By hand, as nobody: root's task 3 is not its to wait for; a directory
+	 * it may not enter is entered with its rights, not root's (the run fails).
+	 */
+	snprintf(p, sizeof(p), "%s/secret", f->dir);
+	assert_int_equal(mkdir(p, 0700), 0);
+	{
+		pid_t pid = tu_fork();
+
+		if (pid == 0) {
+			static unsigned char buf[8192];
+			struct dcf_msg m = {.type = DCF_MSG_WAIT, .tag = 1}, r;
+			size_t len = 0, used, n;
+			uint32_t code;
+			char err[128];
+			int fd, k = 0;
+
+			if (setgroups(0, NULL) == -1 || setgid(65534) == -1 ||
+			    setuid(65534) == -1 || (fd = raw_connect_maybe(f)) == -1)
+				_exit(70);
+			m.u.wait.id = 3;
+			n = dcf_proto_build(buf, sizeof(buf), &m);
+			memset(&m, 0, sizeof(m));
+			m.type = DCF_MSG_SUBMIT;
+			m.tag = 2;
+			m.u.submit.net = DCF_NET_ANY;
+			m.u.submit.cwd = p;
+			m.u.submit.cwd_len = (uint32_t)strlen(p);
+			m.u.submit.cmd = "true";
+			m.u.submit.cmd_len = 5;
+			n += dcf_proto_build(buf + n, sizeof(buf) - n, &m);
+			if (send(fd, buf, n, MSG_NOSIGNAL) != (ssize_t)n)
+				_exit(71);
+			while (k < 2) {
+				ssize_t got;
+				int q = dcf_proto_parse(buf, len, 4096, &r, &used, &code, err,
+				    sizeof(err));
+
+				if (q == 1) {
+					if (r.tag == 1 &&
+					    (r.type != DCF_MSG_ERROR ||
+					        r.u.error.code != DCF_PE_NOTFOUND))
+						_exit(72);
+					if (r.tag == 2 &&
+					    (r.type != DCF_MSG_ACK || r.u.ack.id != 4))
+						_exit(73);
+					memmove(buf, buf + used, len - used);
+					len -= used;
+					k++;
+					continue;
+				}
+				if (q == -1 || (got = read(fd, buf + len, sizeof(buf) - len)) <= 0)
+					_exit(74);
+				len += (size_t)got;
+			}
+			_exit(0);
+		}
+		tu_assert_exit(tu_waitpid_within(pid, 60), 0);
+	}
+	{
+		int fd = raw_connect(f);
+
+		assert_int_equal(raw_wait(fd, 4), DCF_SS_FAILED);
+		close(fd);
+	}
+	f->as_uid = 65534;
 	/* Its control is the service's user's. */
 	assert_int_equal(run_bin(f, f->ctl_bin, NULL, NULL, NULL, 0,
 	                     (const char *const[]){"pause", NULL}),
@@ -3008,16 +3089,16 @@ test_allow_user(void **state)
 		char want[256];
 
 		assert_non_null(pw);
-		snprintf(want, sizeof(want), "65534\n%u\n%s %s\n", (unsigned)pw->pw_gid, pw->pw_dir,
-		    pw->pw_name);
+		snprintf(want, sizeof(want), "65534\n%u\n%s %s 1\n/\n", (unsigned)pw->pw_gid,
+		    pw->pw_dir, pw->pw_name);
 		assert_string_equal(out, want);
 	}
 	assert_int_equal(run_bin(f, f->sta_bin, NULL, NULL, out, sizeof(out),
 	                     (const char *const[]){"--task", "1", "--store", f->store, NULL}),
 	    0);
-	assert_non_null(strstr(out, SVC_SETPRIV " --reuid=65534"));
+	assert_non_null(strstr(out, "[as uid 65534] sh -c"));
 	assert_int_equal(sup_stop(f, SIGTERM), 0);
-	assert_int_equal(count_all(f, &c), 1);
+	assert_int_equal(count_all(f, &c), 4);
 	assert_int_equal(tu_leftovers(), 0);
 }
 

@@ -1561,9 +1561,12 @@ test_pg_asks(void **state)
 	assert_int_equal(dcf_store_commit(h[0].st, &b, f->err, sizeof(f->err)), 0);
 	assert_int_equal(host_commit(&h[0], NULL, 0, 2, NULL), 0); /* 1 and 2 */
 	assert_int_equal(h[0].nheld, 2);
-	/* h1: task 1 is h0's (asked); 3 is nobody's and 2 (from h0) its own (refused). */
+	/* h1: task 1 is h0's (asked, once: a second waits for h0 to take the first). */
 	ask(&h[1], 1, 5, 9);
 	assert_int_equal(h[1].refused, 0);
+	ask(&h[1], 1, 6, 1);
+	assert_int_equal(h[1].refused, 1);
+	/* 3 is nobody's and 2 (from h0) its own: refused. */
 	ask(&h[1], 3, 4, 0);
 	assert_int_equal(h[1].refused, 1);
 	ask(&h[0], 2, 4, 0);
@@ -1586,10 +1589,13 @@ test_pg_asks(void **state)
 	assert_int_equal(g.op[0], 5);
 	assert_int_equal(g.val[0], 9);
 	assert_int_equal(take_asks(f, &h[0], &g), 0);
-	/* Asked again; h0's lease ends and h1 claims it: the request is not h1's. */
+	/* Asked again; h0's lease ends (nothing more is asked of it) and h1 claims it:
+	 * the request is not h1's. */
 	ask(&h[1], 1, 6, 2);
 	assert_int_equal(h[1].refused, 0);
 	pg_do(f, "UPDATE dcf_task SET lease_until = now() - interval '1 s' WHERE id = 1");
+	ask(&h[1], 1, 5, 9);
+	assert_int_equal(h[1].refused, 1);
 	assert_int_equal(host_commit(&h[1], NULL, 0, 1, NULL), 0);
 	assert_int_equal(h[1].nheld, 1);
 	assert_int_equal(h[1].held[0], 1);
@@ -1606,6 +1612,15 @@ test_pg_asks(void **state)
 	ask(&h[0], 1, 5, 9);
 	assert_int_equal(h[0].refused, 1);
 	assert_int_equal(pg_number(f, "SELECT count(*) FROM dcf_task WHERE ask_op <> 0"), 0);
+	/* Task 2, h0's, its lease ended: cancelled from h1 without a claim, as nobody's. */
+	pg_do(f, "UPDATE dcf_task SET lease_until = now() - interval '1 s' WHERE id = 2");
+	memset(&u, 0, sizeof(u));
+	u.kind = DCF_SU_ENDED;
+	u.t.id = 2;
+	u.t.state = DCF_SS_CANCELLED;
+	assert_int_equal(host_commit(&h[1], &u, 1, 0, NULL), 0);
+	assert_int_equal(h[1].refused, 0);
+	assert_int_equal(pg_number(f, "SELECT state FROM dcf_task WHERE id = 2"), DCF_SS_CANCELLED);
 	dcf_store_close(r);
 	for (int i = 0; i < 2; i++)
 		dcf_store_close(h[i].st);

@@ -859,6 +859,20 @@ child(const struct dcf_exec *x, const struct dcf_exec_req *rq, pid_t parent)
 		    kcur[0] != (unsigned long)SIG_DFL)
 			(void)syscall(SYS_rt_sigaction, s, kact, NULL, sizeof(unsigned long));
 	}
+	/*
+	 * Another user's task: its groups, gid and uid, by system calls alone
+	 * (this child shares the worker's memory), before its directory is
+	 * entered, with its rights. A change of credentials clears the
+	 * parent-death signal: asked for again.
+	 */
+	if (rq->as_user) {
+		if (syscall(SYS_setgroups, rq->as_ngroups, rq->as_groups) == -1 ||
+		    syscall(SYS_setresgid, rq->as_gid, rq->as_gid, rq->as_gid) == -1 ||
+		    syscall(SYS_setresuid, rq->as_uid, rq->as_uid, rq->as_uid) == -1)
+			child_fail(x->rep, errno);
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
+			child_fail(x->rep, ESRCH);
+	}
 	/* A working directory that cannot be entered: the task cannot start (126). */
 	if (rq->cwd != NULL && chdir(rq->cwd) == -1) {
 		x->rep->in_cwd = 1;
@@ -908,7 +922,7 @@ main_ended(pid_t pid)
  */
 static uint64_t
 wait_main(struct dcf_exec *x, const struct dcf_exec_req *rq, pid_t pid, const sigset_t *old,
-    uint64_t t0, int *timedout, int *sent)
+    uint64_t t0, int *timedout, int *sent, int *lease_lost)
 {
 	uint64_t deadline = rq->timeout_ns != 0 ? sat_add(t0, rq->timeout_ns) : 0;
 	int pidfd = pidfd_open_(pid), term_sent = 0;
@@ -921,6 +935,7 @@ wait_main(struct dcf_exec *x, const struct dcf_exec_req *rq, pid_t pid, const si
 	pfd.fd = pidfd != -1 ? pidfd : x->sigfd;
 	for (;;) {
 		struct timespec ts, *tsp = NULL;
+		uint64_t until = 0; /* the first of the deadline and the leases' end */
 		int r;
 
 		if (pidfd == -1 && main_ended(pid))
@@ -934,6 +949,17 @@ wait_main(struct dcf_exec *x, const struct dcf_exec_req *rq, pid_t pid, const si
 				*sent = sig;
 			}
 		}
+		/* Several hosts: past the leases, the run ends at once (no grace). */
+		if (rq->lease_until != NULL && !*lease_lost) {
+			uint64_t l = __atomic_load_n(rq->lease_until, __ATOMIC_ACQUIRE);
+
+			if (l != 0 && dcf_now_ns() >= l) {
+				signal_tree(x, pid, SIGKILL);
+				*lease_lost = 1;
+				continue;
+			}
+			until = l;
+		}
 		if (deadline != 0) {
 			uint64_t now = dcf_now_ns();
 
@@ -943,8 +969,15 @@ wait_main(struct dcf_exec *x, const struct dcf_exec_req *rq, pid_t pid, const si
 				term_sent = *timedout = 1;
 				continue;
 			}
-			ts.tv_sec = (time_t)((deadline - now) / DCF_NSEC);
-			ts.tv_nsec = (long)((deadline - now) % DCF_NSEC);
+			if (until == 0 || deadline < until)
+				until = deadline;
+		}
+		if (until != 0) {
+			uint64_t now = dcf_now_ns();
+
+			until = until > now ? until - now : 0;
+			ts.tv_sec = (time_t)(until / DCF_NSEC);
+			ts.tv_nsec = (long)(until % DCF_NSEC);
 			tsp = &ts;
 		}
 		pfd.events = POLLIN;
@@ -1057,8 +1090,10 @@ dcf_exec_run(struct dcf_exec *x, const struct dcf_exec_req *rq, struct dcf_exec_
 	/* Done in the child already, unless vfork was really a fork (valgrind). */
 	setpgid(pid, pid);
 	rs->sent_sig = 0;
-	t1 = x->rep->exec_err == 0 ? wait_main(x, rq, pid, &old, t0, &timedout, &rs->sent_sig)
-	                           : dcf_now_ns();
+	rs->lease_lost = 0;
+	t1 = x->rep->exec_err == 0
+	    ? wait_main(x, rq, pid, &old, t0, &timedout, &rs->sent_sig, &rs->lease_lost)
+	    : dcf_now_ns();
 	if (x->kn_reaped) {
 		st = x->kn_status;
 	} else {

@@ -95,6 +95,8 @@ check_submit(const struct dcf_msg *m, uint32_t cmd_max, uint32_t *code, char *er
 		BAD(DCF_PE_BADMSG, "the command does not end in a NUL byte");
 	if (cmd[0] == '\0')
 		BAD(DCF_PE_BADCMD, "the command's name is empty");
+	if ((unsigned char)cmd[0] < 0x20)
+		BAD(DCF_PE_BADCMD, "the command's name begins with a control byte");
 	return 0;
 }
 

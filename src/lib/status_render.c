@@ -1121,7 +1121,26 @@ dcf_render_task_end(char *buf, size_t len, const struct dcf_store_task *t)
 static void
 task_cmd(char *buf, size_t len, const struct dcf_store_task *t)
 {
-	size_t n = dcf_cmd_text(t->cmd, t->cmd_len, buf, len);
+	const char *cmd = t->cmd;
+	size_t clen = t->cmd_len, off = 0, n;
+
+	/* Another user's task (cmd.h DCF_RUN_AS): said so, its uid, then its command. */
+	if (clen > sizeof(DCF_RUN_AS) && memcmp(cmd, DCF_RUN_AS, sizeof(DCF_RUN_AS)) == 0) {
+		const char *uid = cmd + sizeof(DCF_RUN_AS);
+		size_t ul = strnlen(uid, clen - sizeof(DCF_RUN_AS)),
+		       skip = sizeof(DCF_RUN_AS) + ul + 1;
+
+		if (skip < clen)
+			skip += strnlen(cmd + skip, clen - skip) + 1; /* its gid */
+		if (skip < clen) {
+			int k = snprintf(buf, len, "[as uid %.*s] ", (int)ul, uid);
+
+			off = k > 0 && (size_t)k < len ? (size_t)k : 0;
+			cmd += skip;
+			clen -= skip;
+		}
+	}
+	n = off + dcf_cmd_text(cmd, clen, buf + off, len - off);
 
 	if (n >= len && len > 4)
 		memcpy(buf + len - 4, "...", 4);

@@ -486,6 +486,7 @@ retain(struct dcf_storeq *q, uint64_t ended)
 	uint64_t keep, age_ms, now;
 	char err[512];
 	int64_t n;
+	int age_due;
 
 	pthread_mutex_lock(&q->mu);
 	keep = q->keep_count;
@@ -498,6 +499,12 @@ retain(struct dcf_storeq *q, uint64_t ended)
 	pthread_mutex_unlock(&q->mu);
 	if (keep == 0 && age_ms == 0)
 		return;
+	/* The age's next look set first: a look that fails (here or below) waits for it. */
+	if ((age_due = age_ms > 0 && dcf_now_ns() >= q->age_next_ns)) {
+		uint64_t every = age_ms / 10 < 60000 ? age_ms / 10 : 60000;
+
+		q->age_next_ns = dcf_now_ns() + (every > 0 ? every : 1) * 1000000ULL;
+	}
 	if (gp == NULL) {
 		if ((gp = calloc(1, sizeof(*gp))) == NULL)
 			return; /* tried again after the next commit */
@@ -532,11 +539,7 @@ retain(struct dcf_storeq *q, uint64_t ended)
 		} while (n == PRUNE_MAX);
 	}
 	now = dcf_wall_ns();
-	if (age_ms > 0 && dcf_now_ns() >= q->age_next_ns) {
-		uint64_t every = age_ms / 10 < 60000 ? age_ms / 10 : 60000;
-
-		/* The next look set first: one that fails waits for it, as it would. */
-		q->age_next_ns = dcf_now_ns() + (every > 0 ? every : 1) * 1000000ULL;
+	if (age_due) {
 		do {
 			if ((n = prune_once(q, gp, UINT64_MAX, now - age_ms * 1000000ULL, err,
 			         sizeof(err))) == -1)
@@ -695,8 +698,14 @@ committer(void *arg)
 		pthread_mutex_lock(&q->mu);
 		if (sb.renew) {
 			renew_set_locked(q, dcf_now_ns() + q->renew_every_ns);
-			/* The try that went through began no earlier than this. */
-			__atomic_store_n(&q->renewed_ns, renew_began, __ATOMIC_RELEASE);
+			/*
+			 * The try that went through began no earlier than this. One
+			 * that began past two thirds of the lease (this process was
+			 * stopped, or starved) renewed what others may hold by now:
+			 * the leases stay lost, and the loop's guard says so.
+			 */
+			if (renew_began <= q->renewed_ns + q->renew_every_ns * 2)
+				__atomic_store_n(&q->renewed_ns, renew_began, __ATOMIC_RELEASE);
 		}
 		if (sb.release)
 			q->released = 1;

@@ -1394,6 +1394,8 @@ describe_status(int status, char *buf, size_t len)
 	if (WIFSIGNALED(status))
 		snprintf(buf, len, "killed by signal %d (SIG%s)", WTERMSIG(status),
 		    sig_name(WTERMSIG(status)));
+	else if (WEXITSTATUS(status) == DCF_EXIT_LEASE)
+		snprintf(buf, len, "its run killed: this host's leases lapsed");
 	else
 		snprintf(buf, len, "exit status %d", WEXITSTATUS(status));
 }
@@ -1402,7 +1404,7 @@ static void
 log_death(struct sup *s, uint32_t n, pid_t pid, int status, const struct dcf_reclaim *rc)
 {
 	struct sup_node *sn = &s->nodes[n];
-	char how[64];
+	char how[96];
 
 	describe_status(status, how, sizeof(how));
 	if (s->stopping && s->stop_killed && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
@@ -2156,6 +2158,22 @@ lease_guard_at(const struct sup *s)
 	return dcf_storeq_renewed_ns(s->storeq) + (uint64_t)s->store->lease_ms * MS * 2 / 3;
 }
 
+/*
+ * The same edge, for the workers (layout.h lease_mono_ns): a run still
+ * going past it is killed by its worker, however this supervisor fares
+ * (stopped, starved, its own stop's grace). Published after each commit
+ * (a renewal is one), a third of a lease before the edge it moves.
+ */
+static void
+publish_lease(struct sup *s)
+{
+	if (s->storeq == NULL || s->store == NULL || !s->store->shared || s->sg.hdr == NULL)
+		return;
+	__atomic_store_n(&s->sg.hdr->lease_mono_ns,
+	    dcf_storeq_renewed_ns(s->storeq) + (uint64_t)s->store->lease_ms * MS * 2 / 3,
+	    __ATOMIC_RELEASE);
+}
+
 static void begin_stop(struct sup *s, int why);
 static void kill_all(struct sup *s);
 
@@ -2803,6 +2821,7 @@ store_news(struct sup *s)
 
 	if (s->storeq == NULL)
 		return;
+	publish_lease(s);
 	if (dcf_storeq_collect(s->storeq, s->svc != NULL ? svc_committed : NULL, s->svc, &failed,
 	        err, sizeof(err)) > 0 &&
 	    s->store_failing) {
@@ -4132,6 +4151,7 @@ supervisor_run(struct sup_opts *o)
 			goto fail_start;
 		}
 		cmd_set_storeq(s.cmd, s.storeq);
+		publish_lease(&s);
 		if (s.svc != NULL)
 			cmd_set_claims(s.cmd, claim_of, s.svc);
 		if (s.svc != NULL) {

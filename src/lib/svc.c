@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "dcf/cmd.h"
 #include "dcf/exec.h"
 #include "dcf/log.h"
 #include "dcf/proto.h"
@@ -61,12 +61,13 @@ struct conn {
 	int eof;       /* the client has said all it will: closed once nothing is owed */
 	int bad;       /* a malformed request: closed once its error is written */
 	/*
-	 * Another user let in (--allow-user): it may submit and wait, and its
-	 * commands run as it, through as (setpriv's argv items, as_len bytes).
+	 * Another user let in (--allow-user): it may submit and wait for its
+	 * own tasks, which run as it (as: cmd.h DCF_RUN_AS's items, as_len
+	 * bytes); its keys are its own (prefixed with its uid).
 	 */
 	int other;
-	uint32_t as_len;
-	char as[160];
+	uint32_t uid, as_len;
+	char as[48];
 };
 
 struct waiter {
@@ -125,7 +126,7 @@ struct svc {
 	/* CTL answers owed once a task's end is committed (cancel). */
 	struct later {
 		uint64_t id, who;
-		char text[160];
+		char text[320];
 	} * later;
 	uint32_t nlater, latercap;
 	/* What the first window found dead supervisors running: requeued once q is set. */
@@ -139,7 +140,12 @@ struct svc {
 	 * claimed is held by its claim number, which fences its changes.
 	 */
 	int shared;
-	int listen_fd;      /* the read handle's notifications; -1: none */
+	/*
+	 * Other hosts' news (LISTEN) on a connection of its own: on rd, its
+	 * queries would take them off the socket unseen, and the loop sleep.
+	 */
+	struct dcf_store *lis;
+	int listen_fd;      /* lis's socket; -1: none */
 	int claim_more;     /* tasks may be claimable */
 	int claim_inflight; /* a claim asked for, its answer not in yet */
 	uint32_t claim_asked, claim_got;
@@ -949,6 +955,16 @@ on_submit(struct svc *v, struct conn *c, const struct dcf_msg *m)
 		refuse(v, c, m->tag, DCF_PE_BADCMD, "the command is too long for a task");
 		return;
 	}
+	/* Another user's keys are its own: its uid before each. */
+	if ((c->other ? snprintf(key, sizeof(key), "u%u:%.*s", c->uid, (int)m->u.submit.key_len,
+	                    m->u.submit.key)
+	              : snprintf(key, sizeof(key), "%.*s", (int)m->u.submit.key_len,
+	                    m->u.submit.key)) > (int)DCF_KEY_MAX) {
+		refuse(v, c, m->tag, DCF_PE_BADCMD,
+		    "the key is too long: another user's takes at most 500 bytes here; nothing "
+		    "was recorded");
+		return;
+	}
 	memcpy(host, m->u.submit.host, m->u.submit.host_len);
 	host[m->u.submit.host_len] = '\0';
 	if (m->u.submit.host_len > 0) {
@@ -974,7 +990,7 @@ on_submit(struct svc *v, struct conn *c, const struct dcf_msg *m)
 		refuse(v, c, m->tag, DCF_PE_STORE, "out of memory: nothing was recorded");
 		return;
 	}
-	/* Another user's command runs as it: setpriv's items first (let_in). */
+	/* Another user's command runs as it: DCF_RUN_AS's items first (let_in). */
 	memcpy(vt.payload, c->as, as);
 	memcpy(vt.payload + as, m->u.submit.cmd, m->u.submit.cmd_len);
 	memcpy(vt.payload + as + m->u.submit.cmd_len, m->u.submit.cwd, m->u.submit.cwd_len);
@@ -991,8 +1007,6 @@ on_submit(struct svc *v, struct conn *c, const struct dcf_msg *m)
 	vt.prior.pin = m->u.submit.net != DCF_NET_ANY ? m->u.submit.net + 1 : 0;
 	/* A time already past is now. */
 	vt.nb = m->u.submit.not_before > dcf_wall_ns() ? m->u.submit.not_before : 0;
-	memcpy(key, m->u.submit.key, m->u.submit.key_len);
-	key[m->u.submit.key_len] = '\0';
 	memcpy(cwd, m->u.submit.cwd, m->u.submit.cwd_len);
 	cwd[m->u.submit.cwd_len] = '\0';
 	memset(&t, 0, sizeof(t));
@@ -1041,11 +1055,43 @@ on_submit(struct svc *v, struct conn *c, const struct dcf_msg *m)
 		v->next_id++;
 }
 
+/* dcf_store_get's callback: does the task's command begin with another user's items? */
+struct yours {
+	const struct conn *c;
+	int is;
+};
+
+static int
+yours_row(void *arg, const struct dcf_store_task *t)
+{
+	struct yours *y = arg;
+
+	y->is = t->cmd_len >= y->c->as_len && memcmp(t->cmd, y->c->as, y->c->as_len) == 0;
+	return 0;
+}
+
 static void
 on_wait(struct svc *v, struct conn *c, const struct dcf_msg *m)
 {
 	struct dcf_msg r = {.type = DCF_MSG_RESULT, .tag = m->tag};
 	int found;
+
+	/* Another user (--allow-user) waits for its own tasks alone. */
+	if (c->other) {
+		struct yours y = {.c = c};
+		char err[DCF_ERRLEN];
+
+		if (dcf_store_get(v->rd, m->u.wait.id, yours_row, &y, err, sizeof(err)) == -1) {
+			dcf_log(DCF_ERROR, "store: %s", err);
+			send_error(v, c, m->tag, DCF_PE_STORE, "the store could not be read");
+			return;
+		}
+		if (!y.is) {
+			send_error(v, c, m->tag, DCF_PE_NOTFOUND,
+			    "no such task of yours (never submitted by you, or pruned)");
+			return;
+		}
+	}
 
 	/* With several hosts, ids are the store's: it alone says whether there is one. */
 	if (m->u.wait.id == 0 || (!v->shared && m->u.wait.id >= v->next_id) ||
@@ -1239,8 +1285,8 @@ on_ctl(struct svc *v, struct conn *c, const struct dcf_msg *m)
 
 	if (c->other) {
 		send_error(v, c, m->tag, DCF_PE_DENIED,
-		    "permission denied: --allow-user lets you submit and wait; control is the "
-		    "service's own user's");
+		    "permission denied: --allow-user lets you submit and wait for your tasks; "
+		    "control is the service's own user's: ask them");
 		return;
 	}
 	if (m->u.ctl.op == DCF_CTL_RETRY && v->ctl != NULL) {
@@ -1357,31 +1403,25 @@ conn_close(struct svc *v, struct conn *c)
 
 /*
  * Another user's connection: let in if --allow-user names it, its tasks to
- * run as it (setpriv, util-linux: its uid, gid and groups, its own
- * environment, as su gives). 0, or -1 refused.
+ * run as it (cmd.h DCF_RUN_AS: the worker takes its uid, gid and groups
+ * before it enters the task's directory). 0, or -1 refused.
  */
 static int
 let_in(struct svc *v, struct conn *c, const struct ucred *cr)
 {
-	struct passwd pw, *res = NULL;
-	char pwbuf[1024];
 	uint32_t i = 0;
 	int n;
 
 	while (i < v->o->nallow && v->o->allow_uid[i] != (uint32_t)cr->uid)
 		i++;
-	if (i == v->o->nallow)
+	if (i == v->o->nallow || cr->uid == 0)
 		return -1;
-	/* Groups from the password database if it names the uid; else none but its own. */
-	n = snprintf(c->as, sizeof(c->as), "%s%c--reuid=%u%c--regid=%u%c%s%c--reset-env%c--%c",
-	    SVC_SETPRIV, 0, (unsigned)cr->uid, 0, (unsigned)cr->gid, 0,
-	    getpwuid_r(cr->uid, &pw, pwbuf, sizeof(pwbuf), &res) == 0 && res != NULL
-	        ? "--init-groups"
-	        : "--clear-groups",
-	    0, 0, 0);
+	n = snprintf(c->as, sizeof(c->as), "%s%c%u%c%u%c", DCF_RUN_AS, 0, (unsigned)cr->uid, 0,
+	    (unsigned)cr->gid, 0);
 	if (n <= 0 || (size_t)n >= sizeof(c->as))
 		return -1;
 	c->as_len = (uint32_t)n;
+	c->uid = (uint32_t)cr->uid;
 	c->other = 1;
 	return 0;
 }
@@ -1419,8 +1459,8 @@ accept_all(struct svc *v)
 		    (cr.uid != geteuid() && let_in(v, c, &cr) == -1)) {
 			send_error(v, c, 0, DCF_PE_DENIED,
 			    "permission denied: this supervisor serves its own user only (and "
-			    "those "
-			    "--allow-user names)");
+			    "those --allow-user names): run a service of your own, or ask its "
+			    "owner to let you in");
 			c->bad = 1;
 			dcf_log(DCF_WARNING, "refused a connection from uid %u (pid %d)",
 			    (unsigned)cr.uid, (int)cr.pid);
@@ -1476,12 +1516,12 @@ svc_io(struct svc *v)
 {
 	if (v->listen_fd >= 0) {
 		char err[DCF_ERRLEN];
-		int w = v->rd->ops->heard(v->rd, NULL, NULL, err, sizeof(err));
+		int w = v->lis->ops->heard(v->lis, NULL, NULL, err, sizeof(err));
 
 		if (w == -1) {
 			/* The connection went: listened to again on a new one, all looked at anew. */
 			dcf_log(DCF_WARNING, "store: %s: listening again", err);
-			v->listen_fd = v->rd->ops->listen(v->rd, err, sizeof(err));
+			v->listen_fd = v->lis->ops->listen(v->lis, err, sizeof(err));
 			if (v->listen_fd == -1)
 				dcf_log(DCF_ERROR, "store: %s: other hosts' news is not heard",
 				    err);
@@ -1579,8 +1619,8 @@ tell_later_refused(struct svc *v, uint64_t id)
 		}
 		if ((c = conn_of(v, v->later[i].who)) != NULL) {
 			snprintf(text, sizeof(text),
-			    "task %llu changed hands meanwhile (another host took it, or it "
-			    "started or ended): nothing was changed; ask again",
+			    "task %llu: nothing was changed (it changed hands, started or ended "
+			    "meanwhile, or a request for it waits for its host): ask again",
 			    (unsigned long long)id);
 			send_error(v, c, (uint32_t)v->later[i].who, DCF_PE_BADCTL, text);
 			owed_one(c);
@@ -2346,14 +2386,6 @@ svc_open(struct svc **out, const struct sup_opts *o, const struct dcf_config *cf
 	st->unfinished = cnt.by_state[DCF_SS_QUEUED] + cnt.by_state[DCF_SS_RUNNING];
 	st->next_id = v->next_id;
 	v->listen_fd = -1;
-	if (o->nallow > 0 && access(SVC_SETPRIV, X_OK) == -1) {
-		snprintf(err, errlen,
-		    "--allow-user runs other users' tasks as them with %s (util-linux), which "
-		    "is not here: install it",
-		    SVC_SETPRIV);
-		errno = ENOENT;
-		goto fail;
-	}
 	if (v->rd->shared || (o->host_id != NULL && dcf_store_is_url(o->store_path))) {
 		/*
 		 * Several hosts: this host's runs that outlived its last supervisor
@@ -2364,7 +2396,8 @@ svc_open(struct svc **out, const struct sup_opts *o, const struct dcf_config *cf
 		v->claim_more = 1;
 		v->next_id = UINT64_MAX; /* the store gives ids: any may be there */
 		if (kill_own_runs(v, &st->rerun, err, errlen) == -1 ||
-		    (v->listen_fd = v->rd->ops->listen(v->rd, err, errlen)) == -1)
+		    (v->lis = o->store_open(&so, err, errlen)) == NULL ||
+		    (v->listen_fd = v->lis->ops->listen(v->lis, err, errlen)) == -1)
 			goto fail;
 	} else {
 		memset(v->spilled, 1, sizeof(v->spilled));
@@ -2426,7 +2459,7 @@ holder_row(void *arg, const struct dcf_store_task *t)
 	struct holder_row *h = arg;
 
 	h->v->elsewhere[0] = '\0';
-	if (t->owner != NULL)
+	if (t->owner != NULL && t->lease_live) /* a dead host's, its lease ended: nobody's */
 		snprintf(h->v->elsewhere, sizeof(h->v->elsewhere), "%s", t->owner);
 	return counts_of(h->t, t);
 }
@@ -2717,5 +2750,6 @@ svc_close(struct svc *v)
 	free(v->cm_id);
 	free(v->cm_claim);
 	dcf_store_close(v->rd);
+	dcf_store_close(v->lis);
 	free(v);
 }

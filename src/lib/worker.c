@@ -4,8 +4,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <signal.h>
 #include <stdint.h>
@@ -137,6 +140,10 @@ struct cmd_worker {
 	size_t argv_max;
 	char **envp;
 	char env_val[ENV_N][64 + DCF_NAME_MAX];
+	/* Another user's task (DCF_RUN_AS): its own environment and groups. */
+	char *uenvp[ENV_N + 8];
+	char uenv[6][PATH_MAX + 16];
+	gid_t groups[256];
 	int out_fd, err_fd; /* this node's spool files */
 	char out_name[32], err_name[32];
 };
@@ -270,6 +277,72 @@ spool_hand_over(const struct worker_ctx *w, int *fd, const char *name, uint64_t 
 	return (uint64_t)st.st_size;
 }
 
+/* Several hosts: this host's leases have lapsed (layout.h lease_mono_ns). */
+static int
+lease_gone(const struct dcf_seg *sg)
+{
+	uint64_t l = __atomic_load_n(&sg->hdr->lease_mono_ns, __ATOMIC_ACQUIRE);
+
+	return l != 0 && dcf_now_ns() >= l;
+}
+
+/*
+ * A task of another user (cmd.h DCF_RUN_AS, argv its items): rq set to run
+ * it as that user, with its groups and an environment of its own (as cron
+ * gives: PATH, HOME, SHELL, USER, LOGNAME, LANG, and the task's DCF_*),
+ * none of ours. Returns how many items to take off argv: 3, or 0 if the
+ * items are not whole (then nothing is run as anyone: -1).
+ */
+static int
+run_as(char **argv, struct dcf_exec_req *rq)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096], *end;
+	unsigned long uid, gid;
+	const char *lang = getenv("LANG");
+	int ng = (int)(sizeof(cw.groups) / sizeof(cw.groups[0])), k = 0;
+
+	if (argv[1] == NULL || argv[2] == NULL || argv[3] == NULL)
+		return -1;
+	errno = 0;
+	uid = strtoul(argv[1], &end, 10);
+	if (*end != '\0' || errno != 0 || uid == 0 || uid >= UINT32_MAX)
+		return -1;
+	gid = strtoul(argv[2], &end, 10);
+	if (*end != '\0' || errno != 0 || gid >= UINT32_MAX)
+		return -1;
+	if (getpwuid_r((uid_t)uid, &pw, buf, sizeof(buf), &res) != 0)
+		res = NULL;
+	if (res == NULL || getgrouplist(pw.pw_name, (gid_t)gid, cw.groups, &ng) == -1) {
+		cw.groups[0] = (gid_t)gid; /* unnamed, or too many groups: its own alone */
+		ng = 1;
+	}
+	snprintf(cw.uenv[0], sizeof(cw.uenv[0]), "HOME=%s", res != NULL ? pw.pw_dir : "/");
+	snprintf(cw.uenv[1], sizeof(cw.uenv[1]), "SHELL=%s",
+	    res != NULL && pw.pw_shell[0] != '\0' ? pw.pw_shell : "/bin/sh");
+	if (res != NULL) {
+		snprintf(cw.uenv[2], sizeof(cw.uenv[2]), "USER=%s", pw.pw_name);
+		snprintf(cw.uenv[3], sizeof(cw.uenv[3]), "LOGNAME=%s", pw.pw_name);
+	} else {
+		snprintf(cw.uenv[2], sizeof(cw.uenv[2]), "USER=%lu", uid);
+		snprintf(cw.uenv[3], sizeof(cw.uenv[3]), "LOGNAME=%lu", uid);
+	}
+	snprintf(cw.uenv[4], sizeof(cw.uenv[4]), "PATH=/usr/local/bin:/usr/bin:/bin");
+	snprintf(cw.uenv[5], sizeof(cw.uenv[5]), "LANG=%s", lang != NULL ? lang : "C.UTF-8");
+	for (int i = 0; i < 6; i++)
+		cw.uenvp[k++] = cw.uenv[i];
+	for (int e = 0; e < ENV_N; e++)
+		cw.uenvp[k++] = cw.env_val[e];
+	cw.uenvp[k] = NULL;
+	rq->envp = cw.uenvp;
+	rq->as_user = 1;
+	rq->as_uid = (uint32_t)uid;
+	rq->as_gid = (uint32_t)gid;
+	rq->as_groups = cw.groups;
+	rq->as_ngroups = (size_t)ng;
+	return 3;
+}
+
 static void
 run_cmd(const struct worker_ctx *w, const struct dcf_claim *cl)
 {
@@ -316,6 +389,20 @@ run_cmd(const struct worker_ctx *w, const struct dcf_claim *cl)
 	memset(&rq, 0, sizeof(rq));
 	rq.argv = cw.argv;
 	rq.envp = cw.envp;
+	if (strcmp(cw.argv[0], DCF_RUN_AS) == 0) {
+		int skip = run_as(cw.argv, &rq);
+
+		if (skip < 0) {
+			/* Not whole: run as nobody else, and not as us either. */
+			o.how = DCF_HOW_NOEXEC;
+			o.exit_code = 126;
+			o.exec_errno = EPERM;
+			o.start_wall_ns = dcf_wall_ns();
+			t->out = o;
+			return;
+		}
+		rq.argv = cw.argv + skip;
+	}
 	rq.out_fd = cw.out_fd;
 	rq.err_fd = cw.err_fd;
 	rq.timeout_ns = (uint64_t)(t->timeout_ms ? t->timeout_ms : sg->cfg.timeout_ms) * 1000000ULL;
@@ -324,6 +411,9 @@ run_cmd(const struct worker_ctx *w, const struct dcf_claim *cl)
 	rq.interrupt = &kill_asked;
 	rq.want = kill_wanted;
 	rq.want_arg = (void *)w;
+	rq.lease_until = &sg->hdr->lease_mono_ns;
+	if (lease_gone(sg))
+		_exit(DCF_EXIT_LEASE); /* not even started: its task is another host's soon */
 	/* Waiting in the kernel for the command: --timeout watches it, not the watchdog. */
 	__atomic_store_n(&nd->heartbeat_ns, DCF_BEAT_IN_CMD, __ATOMIC_RELAXED);
 	if (dcf_exec_run(&cw.x, &rq, &rs) == -1) {
@@ -347,6 +437,15 @@ run_cmd(const struct worker_ctx *w, const struct dcf_claim *cl)
 		o.run_ns = rs.run_ns;
 		o.cpu_us = rs.cpu_us;
 		o.maxrss_kb = rs.maxrss_kb;
+	}
+	if (rs.lease_lost) {
+		/*
+		 * Its supervisor renewed nothing for two thirds of the lease
+		 * (stopped, or cut off): the run is killed before another host
+		 * may start it, and this worker dies with it, booking nothing;
+		 * the task is another host's, or this one's again after a death.
+		 */
+		_exit(DCF_EXIT_LEASE);
 	}
 	heartbeat(w);
 	o.out_bytes = spool_hand_over(w, &cw.out_fd, cw.out_name, cl->id, cl->runs, "out");

@@ -126,7 +126,9 @@ enum pg_stmt {
 	"id, state, prio, timeout_ms, retries, attempts, tries, runs, submitted_ns, " \
 	"started_ns, ended_ns, pid, pid_start, net, node, how, exit_code, term_sig, " \
 	"exec_errno, run_start_ns, run_ns, cpu_us, maxrss_kb, out_bytes, err_bytes, pin, " \
-	"not_before_ns, waits, after_any, cause, after_ids, key, cmd, cwd, claim, owner, pin_host"
+	"not_before_ns, waits, after_any, cause, after_ids, key, cmd, cwd, claim, owner, " \
+	"pin_host, " \
+	"coalesce((lease_until >= now())::int::bigint, 0)"
 #define B "::bigint"
 /* A fenced change's condition: no owner given (one host), or the claim it holds. */
 /*
@@ -136,9 +138,11 @@ enum pg_stmt {
  */
 #define FENCE(o, c) \
 	" AND ($" #o "::text IS NULL OR (owner = $" #o "::text AND claim = $" #c B ") OR ($" #c B \
-	" = 0 AND owner IS NULL))"
+	" = 0 AND (owner IS NULL OR lease_until < now())))"
 /* The database's clock in ns (delays are wall-clock ns), and what makes a task claimable. */
 #define NOW_NS "(extract(epoch FROM now()) * 1000000000)::bigint"
+/* A task this host may run: pinned to no other host, and to no network it lacks ($2). */
+#define MINE "(pin_host IS NULL OR pin_host = $1::text) AND ($2" B " = 0 OR pin <= $2" B ")"
 #define CLAIMABLE \
 	"state < 2 AND waits = 0 AND not_before_ns <= " NOW_NS \
 	" AND (owner IS NULL OR lease_until < now())"
@@ -222,11 +226,17 @@ static const char *const sql_text[Q_NSTMT] = {
                 "WHERE owner = $1::text AND state < 2",
     [Q_RELEASE] = "UPDATE dcf_task SET owner = NULL, lease_until = NULL, ask_op = 0 "
                   "WHERE owner = $1::text AND state = 0",
-    /* When a task not claimable now may become so: a lease ends, a delay passes (ms). */
+    /*
+     * When a task this host may claim, not claimable now, may become so: a
+     * lease ends, a delay passes (ms). Tasks pinned to another host or to a
+     * network it lacks are not its to wait for.
+     */
     [Q_NEXT] = "SELECT ceil(1000 * extract(epoch FROM least("
-               "(SELECT min(lease_until) FROM dcf_task WHERE state < 2 AND owner <> $1::text), "
+               "(SELECT min(lease_until) FROM dcf_task WHERE state < 2 AND owner <> $1::text "
+               "AND lease_until > now() AND " MINE "), "
                "(SELECT to_timestamp(min(not_before_ns) / 1e9) FROM dcf_task WHERE state < 2 "
-               "AND waits = 0 AND owner IS NULL AND not_before_ns > " NOW_NS ")) - now()))::bigint",
+               "AND waits = 0 AND owner IS NULL AND not_before_ns > " NOW_NS " AND " MINE
+               ")) - now()))::bigint",
     [Q_HOST_SEEN] = "INSERT INTO dcf_host (owner, started, seen, pid) VALUES ($1::text, now(), "
                     "now(), $2" B ") ON CONFLICT (owner) DO UPDATE SET seen = now(), "
                     "pid = excluded.pid",
@@ -260,7 +270,8 @@ static const char *const sql_text[Q_NSTMT] = {
     [Q_STATE_LOCK] = "SELECT state FROM dcf_task WHERE id = $1" B " FOR SHARE",
     /* Another host's task: a request for it, its holder told (dcf_ask). */
     [Q_ASK] = "UPDATE dcf_task SET ask_op = $2" B ", ask_val = $3" B " WHERE id = $1" B
-              " AND state < 2 AND owner IS NOT NULL AND owner <> $4::text",
+              " AND state < 2 AND owner IS NOT NULL AND owner <> $4::text AND lease_until >= "
+              "now() AND ask_op = 0",
     /* (RETURNING gives the new values: the old ones come from the locked read.) */
     [Q_ASKS] = "UPDATE dcf_task t SET ask_op = 0, ask_val = 0 FROM (SELECT id, ask_op, ask_val "
                "FROM dcf_task WHERE owner = $1::text AND ask_op <> 0 AND state < 2 FOR UPDATE) o "
@@ -597,6 +608,7 @@ read_row(const PGresult *r, int i, struct dcf_store_task *t)
 	t->claim = col_u64(r, i, c++);
 	t->owner = col_text(r, i, c++);
 	t->pin_host = col_text(r, i, c++);
+	t->lease_live = (uint32_t)col_i64(r, i, c++);
 }
 
 /* Run a COLS query into fn. Rows read, or -1. */
@@ -1326,6 +1338,7 @@ next_ms(struct st_pg *s, struct dcf_store_batch *b, char *err, size_t errlen)
 	PGresult *r;
 
 	p_text(&p, s->owner);
+	p_i64(&p, b->claim_pins);
 	if ((r = run(s, Q_NEXT, &p, PGRES_TUPLES_OK, err, errlen)) == NULL)
 		return -1;
 	b->next_ms = PQntuples(r) > 0 && !PQgetisnull(r, 0, 0) ? col_i64(r, 0, 0) : -1;

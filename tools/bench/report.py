@@ -1029,7 +1029,10 @@ def s_hosts(d, R, targets, figs):
         "drain rows: no-op tasks submitted through the first host with `dcf-submit --batch`, "
         "timed from the submission's start until the store has every one ended; the hosts "
         "share this machine's two cores with the server, so they say what the claims and the "
-        "database cost per task, not what more machines give. The failover row: three hosts, "
+        "database cost per task, not what more machines give. CPU per task: the whole "
+        "machine's busy time over the drain (/proc/stat: the hosts, their tasks, the "
+        "submitter and the server), and the server's (its processes, ended ones included). "
+        "The failover row: three hosts, "
         "0.3 s tasks, the third SIGKILLed whole once it runs one; for each run it had going, "
         "the time from the kill until its task started again on another host.")
     d.p()
@@ -1041,10 +1044,13 @@ def s_hosts(d, R, targets, figs):
             continue
         st = [x["stmts"] for x in o[k]["res"]]
         tx = [x["xacts"] for x in o[k]["res"]]
+        cpu = [x.get("cpu_ms", 0) for x in o[k]["res"]]
+        dbc = [x.get("db_cpu_ms", 0) for x in o[k]["res"]]
         rows.append((o[k]["label"], mm(rates(o[k])) + "/s", mm(st, lambda v: "%.2f" % v),
-                     mm(tx, lambda v: "%.3f" % v)))
+                     mm(tx, lambda v: "%.3f" % v), mm(cpu, lambda v: "%.2f" % v),
+                     mm(dbc, lambda v: "%.2f" % v)))
     d.table(("hosts", "tasks/s, median (min-max)", "statements per task",
-             "transactions per task"), rows)
+             "transactions per task", "CPU ms per task, all", "of it the database's"), rows)
     if ok("failover"):
         dl = [v for x in o["failover"]["res"] for v in x["delays"]]
         d.p("Failover (%s): %d lost runs over the rounds, each started again on another host "

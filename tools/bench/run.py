@@ -1057,6 +1057,24 @@ def svc_lat_bean(b, extra=()):
     return {"lat": lat, "secs": sum(lat), "tasks": len(lat)}
 
 
+def proc_cpu(pid, with_reaped=False):
+    """Clock ticks of CPU a process used (and its reaped children's): 0 if it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            s = f.read()
+    except OSError:
+        return 0
+    v = s[s.rfind(")") + 2:].split()  # v[0] is field 3 (state): utime is field 14
+    return int(v[11]) + int(v[12]) + (int(v[13]) + int(v[14]) if with_reaped else 0)
+
+
+def machine_busy_s():
+    """CPU seconds all CPUs have been busy since boot (not idle, not waiting on I/O)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
+
+
 class PgServer:
     """A private PostgreSQL server for the service section's PostgreSQL rows (issue #16):
     initdb on a temporary directory, the postmaster the driver's child on a Unix socket
@@ -1137,6 +1155,16 @@ class PgServer:
                       "LIKE '%pg_stat%'")
         tx = self.sql("SELECT xact_commit FROM pg_stat_database WHERE datname = 'postgres'")
         return int(st), int(tx)
+
+    def cpu_s(self):
+        """CPU seconds the server has used: the postmaster's, its ended children's (the
+        backends of closed connections, reaped by it) and its live children's."""
+        tot = proc_cpu(self.p.pid, with_reaped=True)
+        for f in glob.glob("/proc/%d/task/*/children" % self.p.pid):
+            with open(f) as fh:
+                for kid in fh.read().split():
+                    tot += proc_cpu(int(kid))
+        return tot / os.sysconf("SC_CLK_TCK")
 
     def stop(self):
         if self.p is not None and self.p.poll() is None:
@@ -1631,15 +1659,19 @@ def hosts_drain(b, pg, k):
     h = Hosts(b, pg, k)
     try:
         c0 = pg.counts()
+        m0, s0 = machine_busy_s(), pg.cpu_s()
         t0 = time.perf_counter()
         b.submit(h.p[0], ["--batch", "--", "true", "{}"], b.lines_hosts, n(HOSTS_TASKS))
         h.wait_ended(n(HOSTS_TASKS))
         secs = time.perf_counter() - t0
+        m1, s1 = machine_busy_s(), pg.cpu_s()
         c1 = pg.counts()
     finally:
         h.stop()
-    return {"secs": secs, "tasks": n(HOSTS_TASKS), "hosts": k,
-            "stmts": (c1[0] - c0[0]) / n(HOSTS_TASKS), "xacts": (c1[1] - c0[1]) / n(HOSTS_TASKS)}
+    t = n(HOSTS_TASKS)
+    return {"secs": secs, "tasks": t, "hosts": k,
+            "stmts": (c1[0] - c0[0]) / t, "xacts": (c1[1] - c0[1]) / t,
+            "cpu_ms": (m1 - m0) * 1000 / t, "db_cpu_ms": (s1 - s0) * 1000 / t}
 
 
 def hosts_failover(b, pg):

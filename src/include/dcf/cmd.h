@@ -100,6 +100,14 @@ ssize_t dcf_cmd_build(const struct dcf_cmd_tmpl *t, const char *line, size_t len
  * E2BIG (more than max - 1 items). argv is untouched on error.
  */
 int dcf_cmd_argv(char *payload, size_t len, char **argv, size_t max);
+/*
+ * A submitted task of another user (dcf-supervisor --allow-user): its argv
+ * begins with this item, then the uid and the gid it runs as, in decimal;
+ * the worker takes the three off and runs the rest as that user. No
+ * submission's own command may begin with a control byte (proto.c), so none
+ * can name another user.
+ */
+#define DCF_RUN_AS "\001dcf-run-as"
 
 /*
  * The command as a POSIX shell would need it typed, for the joblog and for

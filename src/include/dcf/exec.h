@@ -111,6 +111,21 @@ struct dcf_exec_req {
 	volatile sig_atomic_t *interrupt;
 	int (*want)(void *arg);
 	void *want_arg;
+	/*
+	 * Several hosts, or NULL: the run may go on until *lease_until
+	 * (CLOCK_MONOTONIC; 0: no bound), read again whenever the wait wakes;
+	 * past it the whole tree is killed at once, and lease_lost said.
+	 */
+	const uint64_t *lease_until;
+	/*
+	 * Another user's task (as_user set): the child takes these groups, gid
+	 * and uid (all three ids of each) before it enters cwd and execs, and
+	 * its parent-death signal again after.
+	 */
+	int as_user;
+	uint32_t as_uid, as_gid;
+	const gid_t *as_groups;
+	size_t as_ngroups;
 };
 
 /* How it went. */
@@ -125,6 +140,7 @@ struct dcf_exec_res {
 	 */
 	int exit_code;
 	int term_sig;   /* SIGNALED, TIMEDOUT: the signal that ended the main process */
+	int lease_lost; /* killed because *lease_until passed (req.lease_until) */
 	int exec_errno; /* NOEXEC: why */
 	/* CLOCK_REALTIME, for the joblog: just before the spawn; once the main is reaped. */
 	uint64_t start_wall_ns, end_wall_ns;

@@ -38,7 +38,7 @@
 #include <stdint.h>
 
 #define DCF_MAGIC          0x31306d6873666364ULL /* "dcfshm01" */
-#define DCF_LAYOUT_VERSION 12u
+#define DCF_LAYOUT_VERSION 13u
 #define DCF_NAME_MAX       32 /* instance name, without NUL */
 #define DCF_NONE           UINT32_MAX
 
@@ -400,6 +400,14 @@ struct dcf_hdr {
 	uint32_t pad1;
 	uint64_t total; /* tasks in the run; DCF_TASKS_STREAM until a stream ends */
 	uint64_t seq;   /* seqlock: odd while a transaction applies */
+	/*
+	 * Several hosts (lock-free, the supervisor's to write): this host's
+	 * leases hold until then (CLOCK_MONOTONIC), a third of a lease before
+	 * the database lets another host take its tasks; a worker whose run
+	 * goes past it (its supervisor stopped, or cut off) kills the run and
+	 * exits. 0: no lease.
+	 */
+	uint64_t lease_mono_ns;
 	struct dcf_counters cnt;
 	/* Ended tasks' run times and queue waits (the last run's): statistics, see dcf_hist. */
 	struct dcf_hist h_run, h_wait;

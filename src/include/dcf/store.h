@@ -108,6 +108,7 @@ struct dcf_store_task {
 	const char *owner;
 	/* dcf-submit --host: the host it runs on (its --host-id), NULL: any. A shared store's. */
 	const char *pin_host;
+	uint32_t lease_live; /* read: owner's lease has not ended (the database's clock) */
 };
 
 /*

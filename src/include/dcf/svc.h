@@ -34,9 +34,8 @@
 #include "dcf/sup_cmd.h"
 #include "dcf/supervisor.h"
 
-#define SVC_WINDOW   8192u              /* ready tasks held in memory at most */
-#define SVC_MAX_CONN 256u               /* connections at once; more wait in the listen queue */
-#define SVC_SETPRIV  "/usr/bin/setpriv" /* --allow-user: another user's task runs as it */
+#define SVC_WINDOW   8192u /* ready tasks held in memory at most */
+#define SVC_MAX_CONN 256u  /* connections at once; more wait in the listen queue */
 /* Several hosts: short tasks are claimed about this much work ahead, at most SVC_HOLD_MAX. */
 #define SVC_HOLD_NS    500000000ULL
 #define SVC_HOLD_MAX   1024u

@@ -17,6 +17,7 @@
 #define DCF_EXIT_RESET 3 /* books beyond repair: supervisor must reset */
 #define DCF_EXIT_STALE 4 /* the node slot is not ours any more */
 #define DCF_EXIT_SETUP 5 /* could not start */
+#define DCF_EXIT_LEASE 6 /* several hosts: the leases lapsed (layout.h lease_mono_ns) */
 
 /* What a forked worker needs, all inherited through fork. */
 struct worker_ctx {
