@@ -1339,6 +1339,22 @@ test_pg_hosts_drain(void **state)
 	free(ended_n);
 }
 
+/* Hosts h0..h(n-1), each a writer of its own identity, sharing the tallies. */
+static void
+open_hosts(struct fix *f, struct host_run *h, int n, uint32_t *claimed_n, uint32_t *ended_n)
+{
+	memset(h, 0, (size_t)n * sizeof(*h));
+	for (int i = 0; i < n; i++) {
+		char name[24];
+
+		snprintf(name, sizeof(name), "h%d", i);
+		h[i].claimed_n = claimed_n;
+		h[i].ended_n = ended_n;
+		if ((h[i].st = open_h(f, name)) == NULL)
+			fail_msg("%s: %s", name, f->err);
+	}
+}
+
 /* One commit of host h: its changes u (n of them) and a claim of up to claim. */
 static int
 host_commit(struct host_run *h, struct dcf_store_upd *u, uint32_t n, uint32_t claim,
@@ -1381,16 +1397,7 @@ test_pg_lease_and_fence(void **state)
 	struct seen s;
 	uint64_t claim1;
 
-	memset(h, 0, sizeof(h));
-	for (int i = 0; i < 3; i++) {
-		char name[24];
-
-		snprintf(name, sizeof(name), "h%d", i);
-		h[i].claimed_n = claimed_n;
-		h[i].ended_n = ended_n;
-		if ((h[i].st = open_h(f, name)) == NULL)
-			fail_msg("%s: %s", name, f->err);
-	}
+	open_hosts(f, h, 3, claimed_n, ended_n);
 	new_task(&a[0], 0, "one", "a\0", 2);
 	new_task(&a[1], 0, "two", "b\0", 2);
 	assert_int_equal(dcf_store_commit(h[0].st, &b, f->err, sizeof(f->err)), 0);
@@ -1544,16 +1551,7 @@ test_pg_asks(void **state)
 	uint64_t deadline;
 	int fd, heard = 0;
 
-	memset(h, 0, sizeof(h));
-	for (int i = 0; i < 2; i++) {
-		char name[24];
-
-		snprintf(name, sizeof(name), "h%d", i);
-		h[i].claimed_n = claimed_n;
-		h[i].ended_n = ended_n;
-		if ((h[i].st = open_h(f, name)) == NULL)
-			fail_msg("%s: %s", name, f->err);
-	}
+	open_hosts(f, h, 2, claimed_n, ended_n);
 	assert_non_null(r = open_r(f));
 	assert_true((fd = r->ops->listen(r, f->err, sizeof(f->err))) >= 0);
 	for (uint32_t i = 0; i < 3; i++)
@@ -1640,16 +1638,7 @@ test_pg_host_pin(void **state)
 	struct dcf_store_batch b = {.add = a, .nadd = 2};
 	struct seen s;
 
-	memset(h, 0, sizeof(h));
-	for (int i = 0; i < 2; i++) {
-		char name[24];
-
-		snprintf(name, sizeof(name), "h%d", i);
-		h[i].claimed_n = claimed_n;
-		h[i].ended_n = ended_n;
-		if ((h[i].st = open_h(f, name)) == NULL)
-			fail_msg("%s: %s", name, f->err);
-	}
+	open_hosts(f, h, 2, claimed_n, ended_n);
 	new_task(&a[0], 0, NULL, "a\0", 2);
 	new_task(&a[1], 0, NULL, "b\0", 2);
 	a[0].t.pin_host = "h1";

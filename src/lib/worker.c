@@ -343,6 +343,20 @@ run_as(char **argv, struct dcf_exec_req *rq)
 	return 3;
 }
 
+/* A command that cannot run: its outcome, as an exec that failed with e (126). */
+static void
+not_run(struct dcf_task *t, int e)
+{
+	struct dcf_outcome o;
+
+	memset(&o, 0, sizeof(o));
+	o.how = DCF_HOW_NOEXEC;
+	o.exit_code = 126;
+	o.exec_errno = (uint32_t)e;
+	o.start_wall_ns = dcf_wall_ns();
+	t->out = o;
+}
+
 static void
 run_cmd(const struct worker_ctx *w, const struct dcf_claim *cl)
 {
@@ -378,12 +392,7 @@ run_cmd(const struct worker_ctx *w, const struct dcf_claim *cl)
 	if (alen < len && cw.payload[len - 1] == '\0')
 		cwd = cw.payload + alen;
 	if (len == 0 || dcf_cmd_argv(cw.payload, alen, cw.argv, cw.argv_max) <= 0) {
-		/* Nothing we could run: the books' payload is damaged. */
-		o.how = DCF_HOW_NOEXEC;
-		o.exit_code = 126;
-		o.exec_errno = EINVAL;
-		o.start_wall_ns = dcf_wall_ns();
-		t->out = o;
+		not_run(t, EINVAL); /* nothing we could run: the books' payload is damaged */
 		return;
 	}
 	memset(&rq, 0, sizeof(rq));
@@ -393,12 +402,7 @@ run_cmd(const struct worker_ctx *w, const struct dcf_claim *cl)
 		int skip = run_as(cw.argv, &rq);
 
 		if (skip < 0) {
-			/* Not whole: run as nobody else, and not as us either. */
-			o.how = DCF_HOW_NOEXEC;
-			o.exit_code = 126;
-			o.exec_errno = EPERM;
-			o.start_wall_ns = dcf_wall_ns();
-			t->out = o;
+			not_run(t, EPERM); /* not whole: run as nobody else, and not as us either */
 			return;
 		}
 		rq.argv = cw.argv + skip;
