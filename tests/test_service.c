@@ -2723,6 +2723,10 @@ test_default_store(void **state)
 	assert_string_equal(out, "here\n");
 	assert_false(absent("%s.out/1/stdout", f->store));
 	assert_int_equal(sup_stop(f, SIGTERM), 0);
+	/* Others may not even pass through the store's directory (a socket's may: 0711). */
+	assert_int_equal(chmod(d, 0711), 0);
+	tu_assert_exit(sup_refused(f, (const char *const[]){"-N", "1", NULL}), 1);
+	assert_non_null(strstr(f->log, "is open to others (mode 0711)"));
 	assert_int_equal(tu_leftovers(), 0);
 }
 

@@ -3941,7 +3941,7 @@ serve_paths(struct sup *s, struct sup_opts *o, char *err, size_t errlen)
 	if (o->store_path == NULL) {
 		if (svc_paths(o->name, NULL, 0, s->store_buf, sizeof(s->store_buf), err, errlen) ==
 		        -1 ||
-		    svc_private_dir(s->store_buf, 1, err, errlen) == -1)
+		    svc_private_dir(s->store_buf, SVC_DIR_PARENTS, err, errlen) == -1)
 			return -1;
 		o->store_path = s->store_buf;
 	}
@@ -3961,7 +3961,7 @@ serve_paths(struct sup *s, struct sup_opts *o, char *err, size_t errlen)
 			return -1;
 		/* A PostgreSQL store's is this host's own, where a local store would be. */
 		if (dcf_store_is_url(o->store_path) &&
-		    svc_private_dir(s->results_buf, 1, err, errlen) == -1)
+		    svc_private_dir(s->results_buf, SVC_DIR_PARENTS, err, errlen) == -1)
 			return -1;
 		if (mkdir(s->results_buf, 0700) == 0)
 			s->results_made = 1;

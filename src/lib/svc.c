@@ -164,7 +164,7 @@ struct svc {
 /* --- paths -------------------------------------------------------------- */
 
 int
-svc_private_dir(const char *path, int make_parents, char *err, size_t errlen)
+svc_private_dir(const char *path, int how, char *err, size_t errlen)
 {
 	char dir[PATH_MAX];
 	struct stat sb;
@@ -177,7 +177,7 @@ svc_private_dir(const char *path, int make_parents, char *err, size_t errlen)
 	*slash = '\0';
 	if (dir[0] == '\0')
 		return 0;
-	if (make_parents) {
+	if (how & SVC_DIR_PARENTS) {
 		for (char *p = dir + 1; *p != '\0'; p++) {
 			if (*p != '/')
 				continue;
@@ -196,8 +196,7 @@ svc_private_dir(const char *path, int make_parents, char *err, size_t errlen)
 	if (sb.st_uid != geteuid())
 		DCF_BAD(EPERM, "%s belongs to uid %u, not to you: refusing to use it", dir,
 		    (unsigned)sb.st_uid);
-	/* (Others may pass through, not look or write: a service that lets others in.) */
-	if ((sb.st_mode & 066) != 0)
+	if ((sb.st_mode & ((how & SVC_DIR_PASSABLE) ? 066 : 077)) != 0)
 		DCF_BAD(EPERM, "%s is open to others (mode %04o): chmod 700 it, or remove it", dir,
 		    (unsigned)(sb.st_mode & 07777));
 	return 0;
@@ -2304,7 +2303,7 @@ bind_socket(struct svc *v, char *err, size_t errlen)
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", v->sock);
-	if (svc_private_dir(v->sock, 0, err, errlen) == -1)
+	if (svc_private_dir(v->sock, SVC_DIR_PASSABLE, err, errlen) == -1)
 		return -1;
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1)
 		DCF_BAD(errno, "socket: %s", strerror(errno));

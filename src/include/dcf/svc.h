@@ -68,10 +68,14 @@ int svc_outdir(const char *store, const char *name, char *buf, size_t len, char 
     size_t errlen);
 /*
  * Make the directory of path private (0700, ours; made if missing, with
- * its parents when make_parents), refusing one that is not a directory, not
- * ours, or open to others. -1 with err.
+ * its parents when how has SVC_DIR_PARENTS), refusing one that is not a
+ * directory, not ours, or open to others (SVC_DIR_PASSABLE: others may
+ * pass through it, as --allow-user's socket directory lets them: 0711).
+ * -1 with err.
  */
-int svc_private_dir(const char *path, int make_parents, char *err, size_t errlen);
+#define SVC_DIR_PARENTS  1
+#define SVC_DIR_PASSABLE 2
+int svc_private_dir(const char *path, int how, char *err, size_t errlen);
 
 /*
  * Bind the socket (a stale one of a dead supervisor of this name is
