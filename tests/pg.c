@@ -401,3 +401,26 @@ tpg_schema(struct tpg *p, char *url, size_t len, char *err, size_t errlen)
 	tpg_url(p, name, url, len);
 	return 0;
 }
+
+struct tpg tpg_group;
+
+int
+tpg_group_up(void **state)
+{
+	char err[512];
+
+	(void)state;
+	if (tpg_start(&tpg_group, err, sizeof(err)) == -1) {
+		fprintf(stderr, "starting PostgreSQL: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+int
+tpg_group_down(void **state)
+{
+	(void)state;
+	tpg_stop(&tpg_group);
+	return 0;
+}

@@ -42,6 +42,14 @@ void tpg_url(const struct tpg *p, const char *schema, char *url, size_t len);
 /* One number (its one row's first column) from a query on url: 0, or -1 with err. */
 int tpg_number(const char *url, const char *sql, int64_t *v, char *err, size_t errlen);
 
+/*
+ * A suite's server: tpg_group_up starts it (a cmocka group setup: 0, or -1
+ * saying why on standard error), tpg_group_down stops it.
+ */
+extern struct tpg tpg_group;
+int tpg_group_up(void **state);
+int tpg_group_down(void **state);
+
 #ifdef fail_msg
 /* A suite's (cmocka): the number, or the test fails saying why. */
 static inline int64_t

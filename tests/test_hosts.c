@@ -27,8 +27,6 @@
 
 #define HOSTS_MAX 3
 
-static struct tpg the_pg;
-
 struct host {
 	char name[48];
 	pid_t pid;
@@ -61,7 +59,7 @@ setup(void **state)
 	    realpath("./dcf-status", f->sta_bin) == NULL ||
 	    realpath("./dcf-web", f->web_bin) == NULL ||
 	    realpath("./dcf-ctl", f->ctl_bin) == NULL ||
-	    tpg_schema(&the_pg, f->url, sizeof(f->url), err, sizeof(err)) == -1) {
+	    tpg_schema(&tpg_group, f->url, sizeof(f->url), err, sizeof(err)) == -1) {
 		fprintf(stderr, "setup: %s\n", err);
 		free(f);
 		return -1;
@@ -95,7 +93,7 @@ leftovers(void)
 		;
 	k = tu_children_of(getpid(), kids, 256);
 	for (int i = 0; i < k; i++)
-		if (kids[i] != the_pg.pid && !tu_is_registered(kids[i])) {
+		if (kids[i] != tpg_group.pid && !tu_is_registered(kids[i])) {
 			fprintf(stderr, "left behind: pid %d\n", (int)kids[i]);
 			kill(kids[i], SIGKILL);
 			n++;
@@ -201,6 +199,16 @@ host_stop(struct host *h, int sig)
 	st = tu_waitpid_within(h->pid, 60);
 	h->pid = 0;
 	return st;
+}
+
+/* The end of a test: every host still running stopped (exit 0), nothing of ours left. */
+static void
+hosts_done(struct hfix *f)
+{
+	for (int i = 0; i < HOSTS_MAX; i++)
+		if (f->h[i].pid > 0)
+			assert_int_equal(host_stop(&f->h[i], SIGTERM), 0);
+	assert_int_equal(leftovers(), 0);
 }
 
 /* bin --name (host i's) ARGS: its exit status. */
@@ -517,9 +525,7 @@ test_three_drain(void **state)
 		for (int i = 0; i < 3; i++)
 			assert_non_null(strstr(out, f->h[i].name));
 	}
-	for (int i = 0; i < 3; i++)
-		assert_int_equal(host_stop(&f->h[i], SIGTERM), 0);
-	assert_int_equal(leftovers(), 0);
+	hosts_done(f);
 }
 
 /*
@@ -561,9 +567,7 @@ test_host_killed(void **state)
 	}
 	PQfinish(c);
 	marks_once(f, 40);
-	for (int i = 0; i < 2; i++)
-		assert_int_equal(host_stop(&f->h[i], SIGTERM), 0);
-	assert_int_equal(leftovers(), 0);
+	hosts_done(f);
 }
 
 /* The server restarted (an immediate shutdown: crash recovery) under two running hosts. */
@@ -576,14 +580,12 @@ test_db_restart(void **state)
 	for (int i = 0; i < 2; i++)
 		host_start(f, i, "5s");
 	submit_n(f, 0, 60, 100);
-	tpg_kill(&the_pg);
-	if (tpg_restart(&the_pg, err, sizeof(err)) == -1)
+	tpg_kill(&tpg_group);
+	if (tpg_restart(&tpg_group, err, sizeof(err)) == -1)
 		fail_msg("restarting PostgreSQL: %s", err);
 	wait_ended(f, 60, 120);
 	marks_once(f, 60);
-	for (int i = 0; i < 2; i++)
-		assert_int_equal(host_stop(&f->h[i], SIGTERM), 0);
-	assert_int_equal(leftovers(), 0);
+	hosts_done(f);
 }
 
 /*
@@ -639,9 +641,7 @@ test_order_across_hosts(void **state)
 	assert_int_equal(number(c, "SELECT state FROM dcf_task WHERE id = 13"), 6); /* dep-failed */
 	assert_int_equal(number(c, "SELECT runs FROM dcf_task WHERE id = 13"), 0);
 	PQfinish(c);
-	for (int i = 0; i < 2; i++)
-		assert_int_equal(host_stop(&f->h[i], SIGTERM), 0);
-	assert_int_equal(leftovers(), 0);
+	hosts_done(f);
 }
 
 /*
@@ -678,9 +678,7 @@ test_ctl_across_hosts(void **state)
 		if (access(p, F_OK) != 0)
 			fail_msg("task %u did not run on the host that is not paused", id);
 	}
-	for (int i = 0; i < 2; i++)
-		assert_int_equal(host_stop(&f->h[i], SIGTERM), 0);
-	assert_int_equal(leftovers(), 0);
+	hosts_done(f);
 }
 
 /*
@@ -740,9 +738,7 @@ test_ctl_asks(void **state)
 	    2);
 	assert_int_equal(number(c, "SELECT count(*) FROM dcf_task WHERE ask_op <> 0"), 0);
 	PQfinish(c);
-	for (int i = 0; i < 2; i++)
-		assert_int_equal(host_stop(&f->h[i], SIGTERM), 0);
-	assert_int_equal(leftovers(), 0);
+	hosts_done(f);
 }
 
 /*
@@ -787,8 +783,7 @@ test_claims_batched(void **state)
 		fail_msg("400 short tasks took %lld claims, none of more than %lld",
 		    (long long)claims, (long long)biggest);
 	PQfinish(c);
-	assert_int_equal(host_stop(&f->h[0], SIGTERM), 0);
-	assert_int_equal(leftovers(), 0);
+	hosts_done(f);
 }
 
 /*
@@ -839,9 +834,7 @@ test_host_pin(void **state)
 	if (strstr(out, q) == NULL || strstr(out, "\"network_pin\": 0") == NULL)
 		fail_msg("no pin in: %s", out);
 	PQfinish(c);
-	for (int i = 0; i < 2; i++)
-		assert_int_equal(host_stop(&f->h[i], SIGTERM), 0);
-	assert_int_equal(leftovers(), 0);
+	hosts_done(f);
 }
 
 /*
@@ -932,8 +925,7 @@ test_frozen_host(void **state)
 	f->h[1].pid = 0;
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 1);
-	assert_int_equal(host_stop(&f->h[0], SIGTERM), 0);
-	assert_int_equal(leftovers(), 0);
+	hosts_done(f);
 }
 
 /* One run of a task in the marks: when it started and ended (0: it did not end). */
@@ -963,8 +955,8 @@ test_cut_off(void **state)
 	FILE *fp;
 	int st;
 
-	if (tpg_exec(&the_pg, NULL, "DROP ROLE IF EXISTS cut; CREATE ROLE cut LOGIN SUPERUSER", err,
-	        sizeof(err)) == -1)
+	if (tpg_exec(&tpg_group, NULL, "DROP ROLE IF EXISTS cut; CREATE ROLE cut LOGIN SUPERUSER",
+	        err, sizeof(err)) == -1)
 		fail_msg("%s", err);
 	snprintf(url, sizeof(url), "postgresql://cut@%s", strstr(f->url, "@") + 1);
 	host_start(f, 0, "3s");
@@ -1030,10 +1022,8 @@ test_cut_off(void **state)
 				    (unsigned long long)a->end);
 		}
 	}
-	for (int i = 0; i < 2; i++)
-		assert_int_equal(host_stop(&f->h[i], SIGTERM), 0);
-	assert_int_equal(leftovers(), 0);
-	(void)tpg_exec(&the_pg, NULL, "DROP ROLE IF EXISTS cut", err, sizeof(err));
+	hosts_done(f);
+	(void)tpg_exec(&tpg_group, NULL, "DROP ROLE IF EXISTS cut", err, sizeof(err));
 }
 
 /*
@@ -1141,9 +1131,7 @@ test_storm(void **state)
 	}
 	fprintf(stderr, "storm: %u kills, %u tasks ran more than once\n", total, rerun);
 	assert_true(total >= 10);
-	for (int i = 0; i < 3; i++)
-		assert_int_equal(host_stop(&f->h[i], SIGTERM), 0);
-	assert_int_equal(leftovers(), 0);
+	hosts_done(f);
 }
 
 /*
@@ -1173,30 +1161,7 @@ test_wait_elsewhere(void **state)
 	PQfinish(c);
 	snprintf(q, sizeof(q), "%s/state/dcf/%s.db.out/3", f->dir, f->h[1].name);
 	assert_int_equal(access(q, F_OK), 0); /* host 1 ran it */
-	for (int i = 0; i < 2; i++)
-		assert_int_equal(host_stop(&f->h[i], SIGTERM), 0);
-	assert_int_equal(leftovers(), 0);
-}
-
-static int
-pg_up(void **state)
-{
-	char err[512];
-
-	(void)state;
-	if (tpg_start(&the_pg, err, sizeof(err)) == -1) {
-		fprintf(stderr, "starting PostgreSQL: %s\n", err);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-pg_down(void **state)
-{
-	(void)state;
-	tpg_stop(&the_pg);
-	return 0;
+	hosts_done(f);
 }
 
 int
@@ -1220,5 +1185,5 @@ main(void)
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	if (getenv("DCF_TEST_FILTER") != NULL)
 		cmocka_set_test_filter(getenv("DCF_TEST_FILTER"));
-	return cmocka_run_group_tests(tests, pg_up, pg_down);
+	return cmocka_run_group_tests(tests, tpg_group_up, tpg_group_down);
 }

@@ -20,9 +20,6 @@
 #include "dcf/store.h"
 #include "pg.h"
 
-/* The PostgreSQL server of the second group (tpg_start), each test a schema of its own. */
-static struct tpg the_pg;
-
 struct fix {
 	char dir[64];
 	char path[300]; /* a file, or a postgresql:// URL */
@@ -58,7 +55,7 @@ setup_pg(void **state)
 	if (f == NULL)
 		return -1;
 	f->pg = 1;
-	if (tpg_schema(&the_pg, f->path, sizeof(f->path), f->err, sizeof(f->err)) == -1) {
+	if (tpg_schema(&tpg_group, f->path, sizeof(f->path), f->err, sizeof(f->err)) == -1) {
 		fprintf(stderr, "%s\n", f->err);
 		free(f);
 		return -1;
@@ -79,27 +76,6 @@ teardown(void **state)
 		free(f);
 	}
 	return r;
-}
-
-static int
-pg_group_up(void **state)
-{
-	char err[512];
-
-	(void)state;
-	if (tpg_start(&the_pg, err, sizeof(err)) == -1) {
-		fprintf(stderr, "starting PostgreSQL: %s\n", err);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-pg_group_down(void **state)
-{
-	(void)state;
-	tpg_stop(&the_pg);
-	return 0;
 }
 
 /* One number from a query on the store's schema, as its owner sees it. */
@@ -1063,10 +1039,10 @@ test_pg_refusals(void **state)
 	                     "schemaname = current_schema()"),
 	    3); /* dcf_task, dcf_dep, dcf_host */
 	memcpy(keep, f->path, sizeof(keep));
-	tpg_url(&the_pg, "no_such_schema", f->path, sizeof(f->path));
+	tpg_url(&tpg_group, "no_such_schema", f->path, sizeof(f->path));
 	pg_refused(f, DCF_STORE_SERVICE, 0, EINVAL, "no schema to keep the store in");
 	snprintf(f->path, sizeof(f->path), "postgresql://dcf:s3cret@/postgres?host=%s/nothing-here",
-	    the_pg.dir);
+	    tpg_group.dir);
 	pg_refused(f, DCF_STORE_SERVICE, 0, ECONNREFUSED, "cannot connect");
 	assert_null(strstr(f->err, "s3cret"));
 	assert_non_null(strstr(f->err, "dcf:***@"));
@@ -1135,8 +1111,8 @@ test_pg_lost_connection(void **state)
 	assert_int_equal(c.max_id, 9);
 
 	/* The server restarted under the writer. */
-	tpg_kill(&the_pg);
-	if (tpg_restart(&the_pg, err, sizeof(err)) == -1)
+	tpg_kill(&tpg_group);
+	if (tpg_restart(&tpg_group, err, sizeof(err)) == -1)
 		fail_msg("restarting PostgreSQL: %s", err);
 	if (add_n(f, st, 10, 2) != 0)
 		fail_msg("after the restart: %s", f->err);
@@ -1778,5 +1754,5 @@ main(void)
 	int failed = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
 
 	return failed +
-	    cmocka_run_group_tests_name("postgresql", pg_tests, pg_group_up, pg_group_down);
+	    cmocka_run_group_tests_name("postgresql", pg_tests, tpg_group_up, tpg_group_down);
 }

@@ -17,9 +17,6 @@
 #include "dcf/storeq.h"
 #include "pg.h"
 
-/* The PostgreSQL server of the second group, each test a schema of its own. */
-static struct tpg the_pg;
-
 struct fix {
 	char dir[64];
 	char path[300];
@@ -80,7 +77,7 @@ setup_pg_as(void **state, const char *owner)
 	tu_setup(state);
 	if (f == NULL)
 		return -1;
-	if (tpg_schema(&the_pg, f->path, sizeof(f->path), f->err, sizeof(f->err)) == -1) {
+	if (tpg_schema(&tpg_group, f->path, sizeof(f->path), f->err, sizeof(f->err)) == -1) {
 		fprintf(stderr, "%s\n", f->err);
 		free(f);
 		return -1;
@@ -105,27 +102,6 @@ static int
 setup_pg_shared(void **state)
 {
 	return setup_pg_as(state, "q1");
-}
-
-static int
-pg_up(void **state)
-{
-	char err[512];
-
-	(void)state;
-	if (tpg_start(&the_pg, err, sizeof(err)) == -1) {
-		fprintf(stderr, "starting PostgreSQL: %s\n", err);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-pg_down(void **state)
-{
-	(void)state;
-	tpg_stop(&the_pg);
-	return 0;
 }
 
 /* One number from a query on the fixture's schema. */
@@ -460,5 +436,6 @@ main(void)
 	};
 	int failed = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
 
-	return failed + cmocka_run_group_tests_name("postgresql", pg_tests, pg_up, pg_down);
+	return failed +
+	    cmocka_run_group_tests_name("postgresql", pg_tests, tpg_group_up, tpg_group_down);
 }
